@@ -1,0 +1,262 @@
+/**
+ * Messages between a client and a server. Each WebSocket binary message is one
+ * msgpack map with a string `type`. docs/protocol.md describes every one of them.
+ */
+import type { Zxid } from './zxid.js'
+import type { Acl, NodeMode, PersistentWatchMode, SessionId, Stat, WatchEventType, WatchKind } from './types.js'
+
+// ---------------------------------------------------------------- requests (op bodies)
+
+/** CreateRequest creates a znode; `makeParents` creates missing ancestors as persistent nodes. */
+export interface CreateRequest {
+  op: 'create'
+  path: string
+  data: Uint8Array
+  mode: NodeMode
+  ttlMs?: number
+  acl?: Acl[]
+  makeParents?: boolean
+}
+/** DeleteRequest deletes a childless znode; `version` -1 matches any version. */
+export interface DeleteRequest {
+  op: 'delete'
+  path: string
+  version: number
+}
+/** ExistsRequest returns the Stat or null; `watch` leaves a one-shot data/exists watch. */
+export interface ExistsRequest {
+  op: 'exists'
+  path: string
+  watch: boolean
+}
+/** GetRequest returns data and Stat; `linearizable` confirms leadership with a quorum first. */
+export interface GetRequest {
+  op: 'get'
+  path: string
+  watch: boolean
+  linearizable?: boolean
+}
+/** SetRequest replaces data when `version` matches (-1 for any). */
+export interface SetRequest {
+  op: 'set'
+  path: string
+  data: Uint8Array
+  version: number
+}
+/** ChildrenRequest lists child names (sorted), optionally with the parent's Stat; `watch` leaves a child watch. */
+export interface ChildrenRequest {
+  op: 'children'
+  path: string
+  watch: boolean
+  withStat?: boolean
+}
+/** MultiOp is one operation of a multi. */
+export type MultiOp =
+  | { op: 'check'; path: string; version: number }
+  | { op: 'create'; path: string; data: Uint8Array; mode: NodeMode; ttlMs?: number; acl?: Acl[] }
+  | { op: 'set'; path: string; data: Uint8Array; version: number }
+  | { op: 'delete'; path: string; version: number }
+/** MultiRequest applies every op or none, under one zxid. */
+export interface MultiRequest {
+  op: 'multi'
+  ops: MultiOp[]
+}
+/** SyncRequest returns once the server has applied everything the leader committed before it. */
+export interface SyncRequest {
+  op: 'sync'
+  path: string
+}
+/** GetEphemeralsRequest lists this session's ephemeral paths that start with `prefix`. */
+export interface GetEphemeralsRequest {
+  op: 'getEphemerals'
+  prefix: string
+}
+/** ChildCountRequest counts all descendants of a node (ZooKeeper's getAllChildrenNumber). */
+export interface ChildCountRequest {
+  op: 'childCount'
+  path: string
+}
+/** GetAclRequest returns a node's ACL and Stat. */
+export interface GetAclRequest {
+  op: 'getAcl'
+  path: string
+}
+/** AddWatchRequest adds a persistent or persistent-recursive watch. */
+export interface AddWatchRequest {
+  op: 'addWatch'
+  path: string
+  mode: PersistentWatchMode
+}
+/** RemoveWatchesRequest removes this session's watches of a kind on a path (NO_WATCHER if none). */
+export interface RemoveWatchesRequest {
+  op: 'removeWatches'
+  path: string
+  kind: WatchKind
+}
+/**
+ * SetWatchesRequest re-registers watches after a reconnect. The server fires at once
+ * what changed after `relativeZxid` (ZooKeeper's SetWatches rules) and re-adds the rest.
+ */
+export interface SetWatchesRequest {
+  op: 'setWatches'
+  relativeZxid: Zxid
+  data: string[]
+  exist: string[]
+  child: string[]
+  persistent: string[]
+  persistentRecursive: string[]
+}
+/** CloseSessionRequest ends the session: its ephemerals go, then the server closes the connection. */
+export interface CloseSessionRequest {
+  op: 'closeSession'
+}
+
+/** Request is any operation a client may send. */
+export type Request =
+  | CreateRequest
+  | DeleteRequest
+  | ExistsRequest
+  | GetRequest
+  | SetRequest
+  | ChildrenRequest
+  | MultiRequest
+  | SyncRequest
+  | GetEphemeralsRequest
+  | ChildCountRequest
+  | GetAclRequest
+  | AddWatchRequest
+  | RemoveWatchesRequest
+  | SetWatchesRequest
+  | CloseSessionRequest
+
+/** RequestOp is the `op` tag of a request. */
+export type RequestOp = Request['op']
+
+/** WRITE_OPS are the ops that become txns. */
+export const WRITE_OPS: ReadonlySet<RequestOp> = new Set<RequestOp>(['create', 'delete', 'set', 'multi', 'closeSession'])
+
+// ---------------------------------------------------------------- results
+
+/** MultiResult is one op's outcome: `err` 0 with its result, or the op's error code. */
+export interface MultiResult {
+  op: MultiOp['op']
+  err: number
+  path?: string
+  stat?: Stat
+}
+
+/** ResultOf maps a request op to its success result. */
+export interface ResultMap {
+  create: { path: string; stat: Stat }
+  delete: Record<string, never>
+  exists: { stat: Stat | null }
+  get: { data: Uint8Array; stat: Stat }
+  set: { stat: Stat }
+  children: { children: string[]; stat?: Stat }
+  multi: { results: MultiResult[] }
+  sync: Record<string, never>
+  getEphemerals: { paths: string[] }
+  childCount: { count: number }
+  getAcl: { acl: Acl[]; stat: Stat }
+  addWatch: Record<string, never>
+  removeWatches: Record<string, never>
+  setWatches: Record<string, never>
+  closeSession: Record<string, never>
+}
+/** Result is the success result of any op. */
+export type Result = ResultMap[RequestOp]
+
+// ---------------------------------------------------------------- client → server
+
+/**
+ * ConnectMessage opens (sessionId 0n) or resumes a session. `lastZxidSeen` is the
+ * highest zxid the client has seen; a server behind it refuses with ZXID_AHEAD.
+ */
+export interface ConnectMessage {
+  type: 'connect'
+  protocolVersion: number
+  sessionId: SessionId
+  password: Uint8Array
+  lastZxidSeen: Zxid
+  timeoutMs: number
+  readOnly: boolean
+}
+/** RequestMessage carries one request with a client-chosen `xid` echoed in its reply. */
+export interface RequestMessage {
+  type: 'request'
+  xid: number
+  request: Request
+}
+/** PingMessage keeps an idle session alive; the server answers with pong. */
+export interface PingMessage {
+  type: 'ping'
+}
+/** ClientMessage is anything a client sends. */
+export type ClientMessage = ConnectMessage | RequestMessage | PingMessage
+
+// ---------------------------------------------------------------- server → client
+
+/** ConnectedMessage accepts a connect. `zxid` is the server's last applied zxid. */
+export interface ConnectedMessage {
+  type: 'connected'
+  sessionId: SessionId
+  password: Uint8Array
+  timeoutMs: number
+  serverId: number
+  zxid: Zxid
+  readOnly: boolean
+}
+/**
+ * ConnectRefusedMessage refuses a connect: SESSION_EXPIRED (the session is gone),
+ * AUTH_FAILED (wrong password), ZXID_AHEAD or NOT_SERVING (try another server),
+ * BAD_ARGUMENTS (unsupported protocol version). The server closes the socket after it.
+ */
+export interface ConnectRefusedMessage {
+  type: 'connectRefused'
+  code: number
+  message: string
+}
+/** ReplyMessage answers a request: `err` 0 with `result`, or an error code with `message`. */
+export interface ReplyMessage {
+  type: 'reply'
+  xid: number
+  zxid: Zxid
+  err: number
+  result?: Result
+  message?: string
+}
+/**
+ * EventMessage is a watch notification; `zxid` is the txn that caused it. The client
+ * routes it to its own watch registrations by `path` and `event`.
+ */
+export interface EventMessage {
+  type: 'event'
+  zxid: Zxid
+  event: WatchEventType
+  path: string
+}
+/** PongMessage answers a ping with the server's last applied zxid. */
+export interface PongMessage {
+  type: 'pong'
+  zxid: Zxid
+}
+/** ServerMessage is anything a server sends to a client. */
+export type ServerMessage = ConnectedMessage | ConnectRefusedMessage | ReplyMessage | EventMessage | PongMessage
+
+/** WebSocket close codes the server uses (4000-4999 is the application range). */
+export const CloseCode = {
+  /** A frame could not be decoded or had the wrong shape. */
+  PROTOCOL_ERROR: 4000,
+  /** A frame exceeded the size limit (the ws library itself uses 1009 for this). */
+  FRAME_TOO_LARGE: 1009,
+  /** The session ended (closed by the client or expired). */
+  SESSION_ENDED: 4001,
+  /** The client sent something before connect, or connect twice. */
+  BAD_HANDSHAKE: 4002,
+  /** The server is shutting down. */
+  SERVER_SHUTDOWN: 1001,
+  /** Another connection took over this session. */
+  SESSION_MOVED: 4003,
+  /** The session had too many requests in flight. */
+  TOO_MANY_REQUESTS: 4004,
+} as const

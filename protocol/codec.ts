@@ -1,0 +1,278 @@
+/**
+ * The client wire codec: msgpack (msgpackr) plus a shape check of every decoded
+ * message. Decoding never throws; a bad frame comes back as a ProtocolError with a
+ * stable code, and, when the frame was a request whose `xid` could be read, that xid
+ * so the server can answer the request instead of dropping the connection.
+ */
+import { Packr } from 'msgpackr'
+import { ErrorCode } from './error-codes.js'
+import { DATA_BYTES_MAX, MULTI_OPS_MAX, PATH_BYTES_MAX, TTL_MS_MAX } from './limits.js'
+import { NODE_MODES, type Acl, type Stat } from './types.js'
+import type {
+  ClientMessage,
+  MultiOp,
+  MultiResult,
+  Request,
+  ServerMessage,
+} from './client-messages.js'
+import {
+  ShapeError,
+  arrayOf,
+  bool,
+  bytes,
+  int,
+  isRecord,
+  object,
+  oneOf,
+  optional,
+  path,
+  str,
+  tagged,
+  u64,
+  withDefault,
+  type Check,
+} from './schema.js'
+
+/** ProtocolError is a frame that could not be decoded or had the wrong shape. */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError'
+  /** code is MARSHALLING_ERROR (not msgpack / wrong shape), BAD_ARGUMENTS (invalid value) or UNIMPLEMENTED (unknown op). */
+  readonly code: number
+  constructor(code: number, message: string) {
+    super(message)
+    this.code = code
+  }
+}
+
+/** DecodeResult is a decoded message, or the reason it was refused and the request xid if one was readable. */
+export type DecodeResult<T> = { ok: true; message: T } | { ok: false; error: ProtocolError; xid?: number }
+
+/** packr is shared by both directions: plain maps, bigint for 64-bit integers, no records. */
+const packr = new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: true, variableMapSize: true })
+
+/** encodeMessage packs any protocol value to bytes. */
+export function encodeMessage(value: unknown): Uint8Array {
+  return packr.pack(value)
+}
+
+/** unpackFrame unpacks one msgpack value that must fill the whole frame. */
+function unpackFrame(frame: Uint8Array): { ok: true; value: unknown } | { ok: false; error: ProtocolError } {
+  try {
+    return { ok: true, value: packr.unpack(frame) }
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err)
+    return { ok: false, error: new ProtocolError(ErrorCode.MARSHALLING_ERROR, `not a msgpack frame: ${reason}`) }
+  }
+}
+
+// ---------------------------------------------------------------- shared shapes
+
+const data = bytes(DATA_BYTES_MAX)
+const version = int(-1, 0x7fff_ffff)
+const ttlMs = optional(int(1, TTL_MS_MAX))
+const acl: Check<Acl> = object<Acl>({ perms: int(0, 31), scheme: str(64), id: str(1024) })
+const aclList = optional(arrayOf(acl, 64))
+const mode = oneOf(NODE_MODES)
+const pathList = arrayOf(path(), 100_000)
+
+const stat: Check<Stat> = object<Stat>({
+  czxid: u64,
+  mzxid: u64,
+  pzxid: u64,
+  ctime: int(),
+  mtime: int(),
+  version: int(),
+  cversion: int(),
+  aversion: int(),
+  ephemeralOwner: u64,
+  dataLength: int(0),
+  numChildren: int(0),
+})
+
+const unknownOp = (op: string) => new ProtocolError(ErrorCode.UNIMPLEMENTED, `unknown op '${op.slice(0, 64)}'`)
+
+const multiOp: Check<MultiOp> = tagged<MultiOp>(
+  'op',
+  {
+    check: object({ op: oneOf(['check'] as const), path: path(), version }),
+    create: object({ op: oneOf(['create'] as const), path: path(true), data, mode, ttlMs, acl: aclList }),
+    set: object({ op: oneOf(['set'] as const), path: path(), data, version }),
+    delete: object({ op: oneOf(['delete'] as const), path: path(), version }),
+  },
+  unknownOp,
+)
+
+const request: Check<Request> = tagged<Request>(
+  'op',
+  {
+    create: object({
+      op: oneOf(['create'] as const),
+      path: path(true),
+      data,
+      mode: withDefault(mode, 'persistent'),
+      ttlMs,
+      acl: aclList,
+      makeParents: optional(bool),
+    }),
+    delete: object({ op: oneOf(['delete'] as const), path: path(), version: withDefault(version, -1) }),
+    exists: object({ op: oneOf(['exists'] as const), path: path(), watch: withDefault(bool, false) }),
+    get: object({
+      op: oneOf(['get'] as const),
+      path: path(),
+      watch: withDefault(bool, false),
+      linearizable: optional(bool),
+    }),
+    set: object({ op: oneOf(['set'] as const), path: path(), data, version: withDefault(version, -1) }),
+    children: object({
+      op: oneOf(['children'] as const),
+      path: path(),
+      watch: withDefault(bool, false),
+      withStat: optional(bool),
+    }),
+    multi: object({ op: oneOf(['multi'] as const), ops: arrayOf(multiOp, MULTI_OPS_MAX) }),
+    sync: object({ op: oneOf(['sync'] as const), path: withDefault(path(), '/') }),
+    getEphemerals: object({ op: oneOf(['getEphemerals'] as const), prefix: withDefault(str(PATH_BYTES_MAX), '/') }),
+    childCount: object({ op: oneOf(['childCount'] as const), path: path() }),
+    getAcl: object({ op: oneOf(['getAcl'] as const), path: path() }),
+    addWatch: object({
+      op: oneOf(['addWatch'] as const),
+      path: path(),
+      mode: oneOf(['persistent', 'persistentRecursive'] as const),
+    }),
+    removeWatches: object({
+      op: oneOf(['removeWatches'] as const),
+      path: path(),
+      kind: oneOf(['data', 'children', 'any', 'persistent', 'persistentRecursive'] as const),
+    }),
+    setWatches: object({
+      op: oneOf(['setWatches'] as const),
+      relativeZxid: u64,
+      data: withDefault(pathList, []),
+      exist: withDefault(pathList, []),
+      child: withDefault(pathList, []),
+      persistent: withDefault(pathList, []),
+      persistentRecursive: withDefault(pathList, []),
+    }),
+    closeSession: object({ op: oneOf(['closeSession'] as const) }),
+  },
+  unknownOp,
+)
+
+const clientMessage: Check<ClientMessage> = tagged<ClientMessage>(
+  'type',
+  {
+    connect: object({
+      type: oneOf(['connect'] as const),
+      protocolVersion: int(0, 0xffff),
+      sessionId: withDefault(u64, 0n),
+      password: withDefault(bytes(64), new Uint8Array(0)),
+      lastZxidSeen: withDefault(u64, 0n),
+      timeoutMs: int(0, 0x7fff_ffff),
+      readOnly: withDefault(bool, false),
+    }),
+    request: object({ type: oneOf(['request'] as const), xid: int(0, 0x7fff_ffff), request }),
+    ping: object({ type: oneOf(['ping'] as const) }),
+  },
+  (type) => new ProtocolError(ErrorCode.MARSHALLING_ERROR, `unknown message type '${type.slice(0, 64)}'`),
+)
+
+const multiResult: Check<MultiResult> = object<MultiResult>({
+  op: oneOf(['check', 'create', 'set', 'delete'] as const),
+  err: int(),
+  path: optional(str()),
+  stat: optional(stat),
+})
+
+/** Results are checked loosely per field: the SDK trusts the server's op mapping but not its types. */
+const result: Check<Record<string, unknown> | undefined> = (v, where) => {
+  if (v === undefined || v === null) return undefined
+  if (!isRecord(v)) throw new ShapeError(`${where}: expected map`)
+  const out: Record<string, unknown> = { ...v }
+  if ('stat' in v) out.stat = v.stat === null ? null : stat(v.stat, `${where}.stat`)
+  if ('data' in v) out.data = bytes(Number.MAX_SAFE_INTEGER)(v.data, `${where}.data`)
+  if ('children' in v) out.children = arrayOf(str(), Number.MAX_SAFE_INTEGER)(v.children, `${where}.children`)
+  if ('results' in v) out.results = arrayOf(multiResult, Number.MAX_SAFE_INTEGER)(v.results, `${where}.results`)
+  if ('paths' in v) out.paths = arrayOf(str(), Number.MAX_SAFE_INTEGER)(v.paths, `${where}.paths`)
+  if ('path' in v) out.path = str()(v.path, `${where}.path`)
+  if ('count' in v) out.count = int(0)(v.count, `${where}.count`)
+  if ('acl' in v) out.acl = arrayOf(acl, Number.MAX_SAFE_INTEGER)(v.acl, `${where}.acl`)
+  return out
+}
+
+const serverMessage: Check<ServerMessage> = tagged<ServerMessage>(
+  'type',
+  {
+    connected: object({
+      type: oneOf(['connected'] as const),
+      sessionId: u64,
+      password: bytes(64),
+      timeoutMs: int(0),
+      serverId: int(0),
+      zxid: u64,
+      readOnly: withDefault(bool, false),
+    }),
+    connectRefused: object({ type: oneOf(['connectRefused'] as const), code: int(), message: withDefault(str(), '') }),
+    reply: object({
+      type: oneOf(['reply'] as const),
+      xid: int(0),
+      zxid: u64,
+      err: int(),
+      result: result as Check<never>,
+      message: optional(str()),
+    }),
+    event: object({
+      type: oneOf(['event'] as const),
+      zxid: u64,
+      event: oneOf(['created', 'deleted', 'dataChanged', 'childrenChanged'] as const),
+      path: str(),
+    }),
+    pong: object({ type: oneOf(['pong'] as const), zxid: u64 }),
+  },
+  (type) => new ProtocolError(ErrorCode.MARSHALLING_ERROR, `unknown message type '${type.slice(0, 64)}'`),
+)
+
+function decodeWith<T>(frame: Uint8Array, check: Check<T>): DecodeResult<T> {
+  const unpacked = unpackFrame(frame)
+  if (!unpacked.ok) return unpacked
+  try {
+    return { ok: true, message: check(unpacked.value, 'message') }
+  } catch (err) {
+    const xid = readableXid(unpacked.value)
+    if (err instanceof ProtocolError) return { ok: false, error: err, ...(xid === undefined ? {} : { xid }) }
+    const code = err instanceof ShapeError ? err.code : ErrorCode.MARSHALLING_ERROR
+    const reason = err instanceof Error ? err.message : String(err)
+    return { ok: false, error: new ProtocolError(code, reason), ...(xid === undefined ? {} : { xid }) }
+  }
+}
+
+/** readableXid finds the xid of a malformed request so it can still be answered. */
+function readableXid(value: unknown): number | undefined {
+  if (!isRecord(value) || value.type !== 'request') return undefined
+  const xid = value.xid
+  return typeof xid === 'number' && Number.isInteger(xid) && xid >= 0 && xid <= 0x7fff_ffff ? xid : undefined
+}
+
+/** decodeClientMessage decodes and checks a frame a client sent. Never throws. */
+export function decodeClientMessage(frame: Uint8Array): DecodeResult<ClientMessage> {
+  return decodeWith(frame, clientMessage)
+}
+
+/** decodeServerMessage decodes and checks a frame a server sent. Never throws. */
+export function decodeServerMessage(frame: Uint8Array): DecodeResult<ServerMessage> {
+  return decodeWith(frame, serverMessage)
+}
+
+/** encodeClientMessage packs a client message. */
+export function encodeClientMessage(message: ClientMessage): Uint8Array {
+  return encodeMessage(message)
+}
+
+/** encodeServerMessage packs a server message. */
+export function encodeServerMessage(message: ServerMessage): Uint8Array {
+  return encodeMessage(message)
+}
+
+/** decodeMessage unpacks any msgpack frame without a shape check (for peer messages, checked by their own schema). */
+export function decodeMessage(frame: Uint8Array): { ok: true; value: unknown } | { ok: false; error: ProtocolError } {
+  return unpackFrame(frame)
+}

@@ -1,0 +1,32 @@
+/**
+ * Limits shared by client and server. The server's limits are configurable; these
+ * are the defaults, and the protocol constants both sides must agree on.
+ */
+
+/** PROTOCOL_VERSION is the client wire protocol version sent in `connect`. */
+export const PROTOCOL_VERSION = 1
+
+/** DATA_BYTES_MAX is the default largest znode payload (1 MiB), as ZooKeeper's jute.maxbuffer. */
+export const DATA_BYTES_MAX = 1024 * 1024
+
+/** FRAME_HEADROOM_BYTES is what a frame may carry beyond the data limit for its envelope. */
+export const FRAME_HEADROOM_BYTES = 64 * 1024
+
+/** FRAME_BYTES_MAX is the default largest WebSocket message either side accepts. */
+export const FRAME_BYTES_MAX = DATA_BYTES_MAX + FRAME_HEADROOM_BYTES
+
+/** PATH_BYTES_MAX is the longest path in UTF-8 bytes. */
+export const PATH_BYTES_MAX = 4096
+
+/** MULTI_OPS_MAX bounds the number of operations in one multi. */
+export const MULTI_OPS_MAX = 1000
+
+/** PENDING_REQUESTS_PER_SESSION_MAX bounds the requests one session may have in flight at a server. */
+export const PENDING_REQUESTS_PER_SESSION_MAX = 1000
+
+/** SESSION_TIMEOUT_MIN_MS and SESSION_TIMEOUT_MAX_MS are the default clamp for negotiated timeouts. */
+export const SESSION_TIMEOUT_MIN_MS = 1000
+export const SESSION_TIMEOUT_MAX_MS = 60_000
+
+/** TTL_MS_MAX is the longest TTL a node may have (ZooKeeper's 2^40 ms bound). */
+export const TTL_MS_MAX = 2 ** 40
