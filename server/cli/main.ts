@@ -1,0 +1,21 @@
+/**
+ * The `conclave` command line: `server`, `shell` and `status`.
+ *
+ * server/cli is the composition root: it is the one part of server/ that may use the
+ * client SDK (the shell and status are clients). Nothing else in server/ imports it.
+ */
+import yargs from 'yargs'
+import { hideBin } from 'yargs/helpers'
+import { serverCommand } from './server-command.js'
+import { shellCommand } from './shell-command.js'
+import { statusCommand } from './status-command.js'
+
+await yargs(hideBin(process.argv))
+  .scriptName('conclave')
+  .command(serverCommand)
+  .command(shellCommand)
+  .command(statusCommand)
+  .demandCommand(1, 'name a command: server, shell or status')
+  .strict()
+  .help()
+  .parseAsync()

@@ -1,0 +1,35 @@
+/**
+ * Parsing of the `--servers` option shared by the client-side commands.
+ */
+
+/** DEFAULT_SERVERS is where `npm start` puts the local server. */
+export const DEFAULT_SERVERS = 'ws://127.0.0.1:2281'
+
+/**
+ * parseServers turns `host:port,ws://host:port,...` into WebSocket URLs. A bare
+ * `host:port` gets `ws://`.
+ */
+export function parseServers(list: string): string[] {
+  const servers = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((s) => (/^wss?:\/\//.test(s) ? s : `ws://${s}`))
+  if (servers.length === 0) throw new Error('--servers names no server')
+  for (const server of servers) {
+    try {
+      new URL(server)
+    } catch {
+      throw new Error(`--servers: '${server}' is not a valid address`)
+    }
+  }
+  return servers
+}
+
+/** httpUrlFor maps a server's WebSocket URL to its HTTP endpoint `path` on the same port. */
+export function httpUrlFor(server: string, path: string): string {
+  const url = new URL(server)
+  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:'
+  url.pathname = path
+  return url.toString()
+}

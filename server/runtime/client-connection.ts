@@ -1,0 +1,73 @@
+/**
+ * ClientConnection: one client WebSocket and the requests it has in flight.
+ *
+ * Per-session FIFO lives here: every request joins `queue` in arrival order and is
+ * answered only when it reaches the head and is ready. Reads are ready at once; a
+ * write is ready when its txn has been applied; a sync (or linearizable read) when
+ * everything proposed before it has been applied. Writes are proposed as they arrive,
+ * not when they reach the head, so a session can pipeline.
+ */
+import type { Request, SessionId, Zxid } from '../../protocol/index.js'
+import type { ClientSocket } from '../net/client-listener.js'
+
+/** Reply is the answer to one request, before it gets its xid and zxid. */
+export interface Reply {
+  err: number
+  result?: unknown
+  message?: string
+}
+
+/** QueuedRequest is one request waiting for its turn to be answered. */
+export type QueuedRequest =
+  /** A read, answered from the tree when it reaches the head. */
+  | { kind: 'read'; xid: number; request: Request }
+  /** A write whose txn has zxid `zxid`; `reply` is filled when that txn is applied. */
+  | { kind: 'write'; xid: number; request: Request; zxid: Zxid; reply?: Reply; replyZxid?: Zxid }
+  /** A sync or linearizable read: ready once the tree has applied `zxid`. */
+  | { kind: 'barrier'; xid: number; request: Request; zxid: Zxid }
+  /** A request answered with a fixed reply in its turn (refused on arrival). */
+  | { kind: 'answered'; xid: number; reply: Reply }
+
+/** ConnectionPhase: waiting for connect, waiting for the session to be created, open, or closing. */
+export type ConnectionPhase = 'handshake' | 'creating-session' | 'open' | 'closing'
+
+/** ClientConnection holds one connection's session binding and request queue. */
+export class ClientConnection {
+  phase: ConnectionPhase = 'handshake'
+  sessionId: SessionId = 0n
+  /** Requests not yet answered, oldest first; `head` indexes the oldest. */
+  private readonly queue: QueuedRequest[] = []
+  private head = 0
+  paused = false
+
+  constructor(readonly socket: ClientSocket) {}
+
+  /** id is the connection id, also the watcher id for the watch registry. */
+  get id(): number {
+    return this.socket.id
+  }
+
+  /** pendingCount is the number of requests not yet answered. */
+  get pendingCount(): number {
+    return this.queue.length - this.head
+  }
+
+  /** enqueue appends a request in arrival order. */
+  enqueue(entry: QueuedRequest): void {
+    this.queue.push(entry)
+  }
+
+  /** peek returns the oldest unanswered request. */
+  peek(): QueuedRequest | undefined {
+    return this.queue[this.head]
+  }
+
+  /** shift removes the oldest unanswered request. */
+  shift(): void {
+    this.head++
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head)
+      this.head = 0
+    }
+  }
+}
