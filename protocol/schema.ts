@@ -43,6 +43,7 @@ export const str =
 export const path =
   (sequential = false): Check<string> =>
   (v, where) => {
+    if (typeof v !== 'string') fail(where, 'path string', v)
     const problem = pathProblem(v, sequential)
     if (problem !== null) throw invalid(`${where}: invalid path: ${problem}`)
     return v as string
@@ -78,7 +79,8 @@ export const bytes =
   (v, where) => {
     if (!(v instanceof Uint8Array)) fail(where, 'bytes', v)
     if (v.length > maxLength) throw invalid(`${where}: ${v.length} bytes exceeds the limit of ${maxLength}`)
-    return v
+    // msgpackr hands out Node Buffers; give every caller a plain Uint8Array view (no copy).
+    return v.constructor === Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
   }
 
 /** oneOf accepts one of a fixed set of strings. */

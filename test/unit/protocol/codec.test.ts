@@ -1,0 +1,167 @@
+/**
+ * The client codec: every message round-trips, and every kind of malformed frame
+ * (not msgpack, wrong shape, unknown op, bad values) comes back as a typed
+ * ProtocolError with the right code, never an exception. Requests whose xid can be
+ * read report it so the server can answer instead of dropping the connection.
+ */
+import { describe, expect, it } from 'vitest'
+import { Packr } from 'msgpackr'
+import {
+  DATA_BYTES_MAX,
+  ErrorCode,
+  ProtocolError,
+  decodeClientMessage,
+  decodeServerMessage,
+  encodeClientMessage,
+  encodeMessage,
+  encodeServerMessage,
+  type ClientMessage,
+  type ServerMessage,
+  type Stat,
+} from '../../../protocol/index.js'
+
+const raw = new Packr({ useRecords: false })
+const bytes = (s: string) => new TextEncoder().encode(s)
+
+const stat: Stat = {
+  czxid: (1n << 32n) | 5n,
+  mzxid: (1n << 32n) | 7n,
+  pzxid: (1n << 32n) | 5n,
+  ctime: 1_700_000_000_000,
+  mtime: 1_700_000_000_123,
+  version: 2,
+  cversion: 0,
+  aversion: 0,
+  ephemeralOwner: 0x0100_0000_0000_0001n,
+  dataLength: 5,
+  numChildren: 0,
+}
+
+describe('client messages round-trip', () => {
+  const messages: ClientMessage[] = [
+    {
+      type: 'connect',
+      protocolVersion: 1,
+      sessionId: 0xff00_0000_0000_0001n,
+      password: new Uint8Array(16).fill(7),
+      lastZxidSeen: (3n << 32n) | 9n,
+      timeoutMs: 10_000,
+      readOnly: false,
+    },
+    { type: 'ping' },
+    { type: 'request', xid: 1, request: { op: 'create', path: '/a/', data: bytes('x'), mode: 'ephemeral-sequential' } },
+    { type: 'request', xid: 2, request: { op: 'create', path: '/t', data: bytes(''), mode: 'persistent', ttlMs: 5000, makeParents: true } },
+    { type: 'request', xid: 3, request: { op: 'delete', path: '/a', version: 3 } },
+    { type: 'request', xid: 4, request: { op: 'get', path: '/a', watch: true, linearizable: true } },
+    { type: 'request', xid: 5, request: { op: 'set', path: '/a', data: bytes('y'), version: -1 } },
+    { type: 'request', xid: 6, request: { op: 'children', path: '/', watch: false, withStat: true } },
+    {
+      type: 'request',
+      xid: 7,
+      request: {
+        op: 'multi',
+        ops: [
+          { op: 'check', path: '/a', version: 1 },
+          { op: 'create', path: '/b', data: bytes('b'), mode: 'persistent' },
+          { op: 'set', path: '/c', data: bytes('c'), version: -1 },
+          { op: 'delete', path: '/d', version: -1 },
+        ],
+      },
+    },
+    {
+      type: 'request',
+      xid: 8,
+      request: { op: 'setWatches', relativeZxid: 42n, data: ['/a'], exist: ['/b'], child: ['/'], persistent: [], persistentRecursive: ['/c'] },
+    },
+    { type: 'request', xid: 9, request: { op: 'addWatch', path: '/a', mode: 'persistentRecursive' } },
+    { type: 'request', xid: 10, request: { op: 'closeSession' } },
+  ]
+  for (const message of messages) {
+    it(`${message.type}${message.type === 'request' ? ' ' + message.request.op : ''}`, () => {
+      const decoded = decodeClientMessage(encodeClientMessage(message))
+      expect(decoded).toEqual({ ok: true, message })
+    })
+  }
+
+  it('server messages', () => {
+    const serverMessages: ServerMessage[] = [
+      { type: 'connected', sessionId: 5n, password: new Uint8Array(16), timeoutMs: 4000, serverId: 1, zxid: 77n, readOnly: false },
+      { type: 'connectRefused', code: ErrorCode.SESSION_EXPIRED, message: 'gone' },
+      { type: 'reply', xid: 3, zxid: 9n, err: 0, result: { data: bytes('hi'), stat } },
+      { type: 'reply', xid: 4, zxid: 9n, err: 0, result: { stat: null } },
+      { type: 'reply', xid: 5, zxid: 9n, err: ErrorCode.NO_NODE, message: 'NO_NODE: /x' },
+      { type: 'event', zxid: 10n, event: 'childrenChanged', path: '/a' },
+      { type: 'pong', zxid: 10n },
+    ]
+    for (const message of serverMessages) {
+      const decoded = decodeServerMessage(encodeServerMessage(message))
+      expect(decoded.ok).toBe(true)
+      if (decoded.ok) expect(decoded.message).toEqual(message)
+    }
+  })
+})
+
+describe('malformed client frames', () => {
+  const refused = (frame: Uint8Array) => {
+    const decoded = decodeClientMessage(frame)
+    expect(decoded.ok).toBe(false)
+    if (decoded.ok) throw new Error('unreachable')
+    expect(decoded.error).toBeInstanceOf(ProtocolError)
+    return decoded
+  }
+
+  it('random bytes and truncated msgpack are MARSHALLING_ERROR', () => {
+    expect(refused(new Uint8Array([0xc1])).error.code).toBe(ErrorCode.MARSHALLING_ERROR)
+    const whole = encodeClientMessage({ type: 'ping' })
+    expect(refused(whole.subarray(0, whole.length - 1)).error.code).toBe(ErrorCode.MARSHALLING_ERROR)
+    expect(refused(new Uint8Array(0)).error.code).toBe(ErrorCode.MARSHALLING_ERROR)
+  })
+
+  it('two values in one frame are refused', () => {
+    const two = new Uint8Array([...encodeMessage({ type: 'ping' }), ...encodeMessage({ type: 'ping' })])
+    expect(refused(two).error.code).toBe(ErrorCode.MARSHALLING_ERROR)
+  })
+
+  it('deeply nested arrays do not blow the stack out of the decoder', () => {
+    expect(refused(new Uint8Array(200_000).fill(0x91)).error.code).toBe(ErrorCode.MARSHALLING_ERROR)
+  })
+
+  it('wrong field types are MARSHALLING_ERROR and keep the xid', () => {
+    const decoded = refused(raw.pack({ type: 'request', xid: 12, request: { op: 'get', path: 5 } }))
+    expect(decoded.error.code).toBe(ErrorCode.MARSHALLING_ERROR)
+    expect(decoded.xid).toBe(12)
+    expect(decoded.error.message).toMatch(/message\.request\.path/)
+  })
+
+  it('unknown ops are UNIMPLEMENTED and keep the xid', () => {
+    const decoded = refused(raw.pack({ type: 'request', xid: 13, request: { op: 'reconfig' } }))
+    expect(decoded.error.code).toBe(ErrorCode.UNIMPLEMENTED)
+    expect(decoded.xid).toBe(13)
+  })
+
+  it('invalid paths, oversized data and out-of-range numbers are BAD_ARGUMENTS', () => {
+    for (const path of ['a', '/a/', '//a', '/a/./b', '/a/../b', '/a\u0000b', '/\ud800']) {
+      const decoded = refused(raw.pack({ type: 'request', xid: 1, request: { op: 'get', path } }))
+      expect(decoded.error.code, path).toBe(ErrorCode.BAD_ARGUMENTS)
+    }
+    const big = refused(
+      raw.pack({ type: 'request', xid: 2, request: { op: 'set', path: '/a', data: new Uint8Array(DATA_BYTES_MAX + 1), version: -1 } }),
+    )
+    expect(big.error.code).toBe(ErrorCode.BAD_ARGUMENTS)
+    const version = refused(raw.pack({ type: 'request', xid: 3, request: { op: 'delete', path: '/a', version: -2 } }))
+    expect(version.error.code).toBe(ErrorCode.BAD_ARGUMENTS)
+  })
+
+  it('unknown message types and non-map frames carry no xid', () => {
+    expect(refused(raw.pack({ type: 'hello' })).xid).toBeUndefined()
+    expect(refused(raw.pack([1, 2, 3])).xid).toBeUndefined()
+    expect(refused(raw.pack('connect')).xid).toBeUndefined()
+  })
+
+  it('a sequential create may end in /, other ops may not', () => {
+    expect(decodeClientMessage(raw.pack({ type: 'request', xid: 1, request: { op: 'create', path: '/q/', data: new Uint8Array(), mode: 'persistent-sequential' } })).ok).toBe(true)
+    expect(refused(raw.pack({ type: 'request', xid: 1, request: { op: 'set', path: '/q/', data: new Uint8Array(), version: -1 } })).error.code).toBe(
+      ErrorCode.BAD_ARGUMENTS,
+    )
+  })
+})
