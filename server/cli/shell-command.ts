@@ -1,0 +1,85 @@
+/**
+ * `conclave shell`: an interactive shell, or one command with `-c "..."`.
+ */
+import readline from 'node:readline'
+import type { CommandModule } from 'yargs'
+import { connect, ConclaveError, type Client } from '../../client/index.js'
+import { DEFAULT_SERVERS, parseServers } from './servers.js'
+import { runShellLine, ShellUsageError, type ShellOutput } from './shell-line.js'
+
+interface ShellArgs {
+  servers: string
+  c?: string
+  'session-timeout-ms': number
+}
+
+const stdout: ShellOutput = { out: (line) => process.stdout.write(line + '\n') }
+
+/** describeError turns a failure into one line for the user. */
+function describeError(err: unknown): string {
+  if (err instanceof ConclaveError) return `${err.code}: ${err.message}`
+  if (err instanceof ShellUsageError) return err.message
+  return err instanceof Error ? err.message : String(err)
+}
+
+async function interactive(client: Client): Promise<void> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: 'conclave> ' })
+  client.on('state', (state) => process.stdout.write(`\n[${state}]\n`))
+  let running: AbortController | undefined
+  rl.on('SIGINT', () => {
+    if (running !== undefined) running.abort()
+    else rl.close()
+  })
+  rl.prompt()
+  for await (const line of rl) {
+    running = new AbortController()
+    try {
+      if (!(await runShellLine(client, line, stdout, running.signal))) break
+    } catch (err) {
+      if (!running.signal.aborted) process.stderr.write(describeError(err) + '\n')
+    }
+    running = undefined
+    rl.prompt()
+  }
+  rl.close()
+}
+
+/** shellCommand is the yargs module for `conclave shell`. */
+export const shellCommand: CommandModule<object, ShellArgs> = {
+  command: 'shell',
+  describe: 'interactive shell (or one command with -c)',
+  builder: (y) =>
+    y
+      .option('servers', { type: 'string', default: DEFAULT_SERVERS, describe: 'comma-separated server addresses' })
+      .option('c', { type: 'string', describe: 'run one command and exit, e.g. -c "get /app"' })
+      .option('session-timeout-ms', { type: 'number', default: 10_000 }),
+  handler: async (args) => {
+    let client: Client
+    try {
+      client = await connect({
+        servers: parseServers(args.servers),
+        sessionTimeoutMs: args['session-timeout-ms'],
+        connectTimeoutMs: 5000,
+      })
+    } catch (err) {
+      process.stderr.write(`cannot connect to ${args.servers}: ${describeError(err)}\n`)
+      process.exit(1)
+    }
+    let failed = false
+    try {
+      if (args.c !== undefined) {
+        const controller = new AbortController()
+        process.once('SIGINT', () => controller.abort())
+        await runShellLine(client, args.c, stdout, controller.signal)
+      } else {
+        await interactive(client)
+      }
+    } catch (err) {
+      failed = true
+      process.stderr.write(describeError(err) + '\n')
+    } finally {
+      await client.close()
+    }
+    process.exit(failed ? 1 : 0)
+  },
+}

@@ -1,0 +1,193 @@
+/**
+ * One shell line: tokenizing (with quotes) and running it against a connected client.
+ * Used by the interactive shell and by `conclave shell -c "..."`.
+ */
+import yargs from 'yargs'
+import type { Client, Stat, WatchEvent } from '../../client/index.js'
+
+/** ShellOutput is where a command writes its results. */
+export interface ShellOutput {
+  out(line: string): void
+}
+
+/** ShellUsageError is a line that does not parse as a command. */
+export class ShellUsageError extends Error {
+  override readonly name = 'ShellUsageError'
+}
+
+/** tokenize splits a line on whitespace, keeping "double" or 'single' quoted runs together. */
+export function tokenize(line: string): string[] {
+  const tokens: string[] = []
+  const pattern = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g
+  for (const match of line.matchAll(pattern)) {
+    if (match[1] !== undefined) tokens.push(match[1].replace(/\\(.)/g, '$1'))
+    else if (match[2] !== undefined) tokens.push(match[2])
+    else tokens.push(match[3]!)
+  }
+  return tokens
+}
+
+const decoder = new TextDecoder()
+
+/** formatStat renders a Stat as `name = value` lines, zxids in hex like ZooKeeper's shell. */
+export function formatStat(stat: Stat): string[] {
+  const hex = (n: bigint) => `0x${n.toString(16)}`
+  return [
+    `czxid = ${hex(stat.czxid)}`,
+    `ctime = ${new Date(stat.ctime).toISOString()}`,
+    `mzxid = ${hex(stat.mzxid)}`,
+    `mtime = ${new Date(stat.mtime).toISOString()}`,
+    `pzxid = ${hex(stat.pzxid)}`,
+    `cversion = ${stat.cversion}`,
+    `dataVersion = ${stat.version}`,
+    `aclVersion = ${stat.aversion}`,
+    `ephemeralOwner = ${hex(stat.ephemeralOwner)}`,
+    `dataLength = ${stat.dataLength}`,
+    `numChildren = ${stat.numChildren}`,
+  ]
+}
+
+async function printTree(client: Client, path: string, depth: number, output: ShellOutput): Promise<void> {
+  const name = depth === 0 ? path : path.slice(path.lastIndexOf('/') + 1)
+  output.out(`${'  '.repeat(depth)}${name}`)
+  for (const child of await client.children(path)) {
+    await printTree(client, path === '/' ? `/${child}` : `${path}/${child}`, depth + 1, output)
+  }
+}
+
+async function deleteAll(client: Client, path: string): Promise<void> {
+  for (const child of await client.children(path)) await deleteAll(client, path === '/' ? `/${child}` : `${path}/${child}`)
+  if (path !== '/') await client.delete(path)
+}
+
+/**
+ * runShellLine parses and runs one line. `signal` stops long-running commands (watch).
+ * Resolves to false when the line asks to quit.
+ */
+export async function runShellLine(client: Client, line: string, output: ShellOutput, signal?: AbortSignal): Promise<boolean> {
+  const tokens = tokenize(line)
+  if (tokens.length === 0) return true
+  let quit = false
+  const parser = yargs()
+    .scriptName('')
+    .exitProcess(false)
+    .strict()
+    .help(false)
+    .version(false)
+    .fail((message, err) => {
+      throw err ?? new ShellUsageError(message)
+    })
+    .command('ls [path]', 'list children', (y) => y.positional('path', { type: 'string', default: '/' }), async (a) => {
+      for (const child of await client.children(a.path)) output.out(child)
+    })
+    .command('get <path>', 'print data', (y) => y.positional('path', { type: 'string', demandOption: true }), async (a) => {
+      const { data } = await client.get(a.path)
+      output.out(decoder.decode(data))
+    })
+    .command('stat <path>', 'print the Stat', (y) => y.positional('path', { type: 'string', demandOption: true }), async (a) => {
+      const stat = await client.exists(a.path)
+      if (stat === null) throw new ShellUsageError(`${a.path} does not exist`)
+      for (const l of formatStat(stat)) output.out(l)
+    })
+    .command(
+      'set <path> <data>',
+      'replace data',
+      (y) =>
+        y
+          .positional('path', { type: 'string', demandOption: true })
+          .positional('data', { type: 'string', demandOption: true })
+          .option('v', { alias: 'version', type: 'number', default: -1 }),
+      async (a) => {
+        const stat = await client.set(a.path, a.data, { version: a.v })
+        output.out(`version ${stat.version}`)
+      },
+    )
+    .command(
+      'create <path> [data]',
+      'create a node',
+      (y) =>
+        y
+          .positional('path', { type: 'string', demandOption: true })
+          .positional('data', { type: 'string', default: '' })
+          .option('e', { alias: 'ephemeral', type: 'boolean', default: false })
+          .option('s', { alias: 'sequential', type: 'boolean', default: false })
+          .option('c', { alias: 'container', type: 'boolean', default: false })
+          .option('p', { alias: 'parents', type: 'boolean', default: false, describe: 'create missing parents' })
+          .option('ttl', { type: 'number', describe: 'TTL in ms (persistent nodes only)' }),
+      async (a) => {
+        if (a.c && (a.e || a.s)) throw new ShellUsageError('-c cannot be combined with -e or -s')
+        const mode = a.c
+          ? 'container'
+          : a.e
+            ? a.s
+              ? 'ephemeral-sequential'
+              : 'ephemeral'
+            : a.s
+              ? 'persistent-sequential'
+              : 'persistent'
+        const created = await client.create(a.path, String(a.data), {
+          mode,
+          makeParents: a.p,
+          ...(a.ttl === undefined ? {} : { ttlMs: a.ttl }),
+        })
+        output.out(created)
+      },
+    )
+    .command(
+      'delete <path>',
+      'delete a childless node',
+      (y) => y.positional('path', { type: 'string', demandOption: true }).option('v', { alias: 'version', type: 'number', default: -1 }),
+      async (a) => {
+        await client.delete(a.path, { version: a.v })
+      },
+    )
+    .command('deleteall <path>', 'delete a node and its subtree', (y) => y.positional('path', { type: 'string', demandOption: true }), async (a) => {
+      await deleteAll(client, a.path)
+    })
+    .command('tree [path]', 'print the subtree', (y) => y.positional('path', { type: 'string', default: '/' }), async (a) => {
+      await printTree(client, a.path, 0, output)
+    })
+    .command('sync [path]', 'catch this server up with the leader', (y) => y.positional('path', { type: 'string', default: '/' }), async (a) => {
+      await client.sync(a.path)
+    })
+    .command(
+      'watch <path>',
+      'print changes until interrupted',
+      (y) =>
+        y
+          .positional('path', { type: 'string', demandOption: true })
+          .option('r', { alias: 'recursive', type: 'boolean', default: false })
+          .option('count', { type: 'number', describe: 'stop after this many events' }),
+      async (a) => {
+        let seen = 0
+        const options = { recursive: a.r, ...(signal === undefined ? {} : { signal }) }
+        for await (const event of client.watch(a.path, options) as AsyncIterable<WatchEvent>) {
+          output.out(`${event.type} ${event.path} zxid=0x${event.zxid.toString(16)}`)
+          seen += 1
+          if (a.count !== undefined && seen >= a.count) break
+        }
+      },
+    )
+    .command(['quit', 'exit'], 'leave the shell', () => {}, () => {
+      quit = true
+    })
+    .command('help', 'list commands', () => {}, () => {
+      output.out(
+        [
+          'ls [path]                 list children',
+          'get <path>                print data',
+          'stat <path>               print the Stat',
+          'set <path> <data> [-v N]  replace data (optionally only at version N)',
+          'create [-e] [-s] [-c] [-p] [--ttl MS] <path> [data]',
+          'delete <path> [-v N]      delete a childless node',
+          'deleteall <path>          delete a subtree',
+          'tree [path]               print the subtree',
+          'watch <path> [-r] [--count N]  print changes',
+          'sync [path]               catch up with the leader',
+          'quit',
+        ].join('\n'),
+      )
+    })
+  await parser.parseAsync(tokens)
+  return !quit
+}
