@@ -1,0 +1,42 @@
+/**
+ * The CLI as a newcomer uses it: `conclave shell -c` against a real server creates and
+ * reads a node, and `conclave status` reports the server.
+ */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import { startServer, type ServerProcess } from '../helpers/server-process.js'
+
+const run = promisify(execFile)
+const CLI = fileURLToPath(new URL('../../server/cli/conclave.js', import.meta.url))
+let server: ServerProcess
+
+beforeAll(async () => {
+  server = await startServer()
+})
+afterAll(async () => {
+  await server?.stop()
+})
+
+const shell = (command: string) => run(process.execPath, [CLI, 'shell', '--servers', server.url, '-c', command])
+
+it('creates and gets a node with shell -c', async () => {
+  expect((await shell('create /app hello')).stdout.trim()).toBe('/app')
+  expect((await shell('get /app')).stdout.trim()).toBe('hello')
+  expect((await shell('create -s /app/job- "two words"')).stdout.trim()).toBe('/app/job-0000000000')
+  expect((await shell('ls /app')).stdout.trim().split('\n')).toEqual(['job-0000000000'])
+  expect((await shell('stat /app')).stdout).toMatch(/numChildren = 1/)
+  expect((await shell('tree /')).stdout).toMatch(/app\n\s+job-0000000000/)
+})
+
+it('reports errors with their code and a non-zero exit', async () => {
+  const failure = await shell('get /nothing').catch((err: { code: number; stderr: string }) => err)
+  expect((failure as { code: number }).code).toBe(1)
+  expect((failure as { stderr: string }).stderr).toMatch(/NO_NODE/)
+})
+
+it('shows status', async () => {
+  const { stdout } = await run(process.execPath, [CLI, 'status', '--servers', server.url])
+  expect(stdout).toMatch(/standalone/)
+})

@@ -1,0 +1,123 @@
+/**
+ * Watches end to end: one-shot watches fire exactly once, persistent-recursive ones
+ * cover a subtree and keep firing, and the ordering promise holds: a client never
+ * reads data newer than an event it has not yet received. The ordering test runs a
+ * writer and a reader client against the same keys with many interleaved writes and
+ * checks every read the reader gets against the events it had received before it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connect, type Client, type WatchEvent } from '../../client/index.js'
+import { startServer, type ServerProcess } from '../helpers/server-process.js'
+import { waitFor } from '../helpers/wait.js'
+
+let server: ServerProcess
+let a: Client
+let b: Client
+
+beforeAll(async () => {
+  server = await startServer()
+  a = await connect({ servers: [server.url], sessionTimeoutMs: 10_000 })
+  b = await connect({ servers: [server.url], sessionTimeoutMs: 10_000 })
+})
+afterAll(async () => {
+  await a?.close()
+  await b?.close()
+  await server?.stop()
+})
+
+describe('one-shot watches', () => {
+  it('fire exactly once per registration', async () => {
+    await a.create('/once', 'v0')
+    const events: WatchEvent[] = []
+    await b.get('/once', { watch: (e) => events.push(e) })
+    await a.set('/once', 'v1')
+    await a.set('/once', 'v2')
+    await b.sync('/') // everything above is now delivered to b, in order
+    await b.get('/once')
+    expect(events.map((e) => e.type)).toEqual(['dataChanged'])
+    expect(events[0]!.path).toBe('/once')
+  })
+
+  it('exists on a missing node fires created; children fires childrenChanged', async () => {
+    const events: WatchEvent[] = []
+    expect(await b.exists('/later', { watch: (e) => events.push(e) })).toBeNull()
+    await a.create('/parent', '')
+    await b.children('/parent', { watch: (e) => events.push(e) })
+    await a.create('/later', '')
+    await a.create('/parent/kid', '')
+    await waitFor(() => events.length === 2, { what: 'two events' })
+    expect(events.map((e) => `${e.type} ${e.path}`)).toEqual(['created /later', 'childrenChanged /parent'])
+  })
+
+  it('delete fires deleted on data and child watches', async () => {
+    await a.create('/doomed', '')
+    const events: WatchEvent[] = []
+    await b.get('/doomed', { watch: (e) => events.push(e) })
+    await b.children('/doomed', { watch: (e) => events.push(e) })
+    await a.delete('/doomed')
+    await waitFor(() => events.length === 2, { what: 'both watches fired' })
+    expect(events.every((e) => e.type === 'deleted' && e.path === '/doomed')).toBe(true)
+  })
+})
+
+describe('persistent watches', () => {
+  it('a recursive watch sees the whole subtree and keeps firing; stopping it removes it', async () => {
+    await a.create('/tree', '')
+    const controller = new AbortController()
+    const seen: string[] = []
+    const done = (async () => {
+      for await (const event of b.watch('/tree', { recursive: true, signal: controller.signal })) {
+        seen.push(`${event.type} ${event.path}`)
+        if (seen.length === 5) break
+      }
+    })()
+    await waitFor(async () => (await fetch(`${server.httpUrl}/status`).then((r) => r.json()) as { watches: number }).watches > 0, {
+      what: 'watch registered',
+    })
+    await a.create('/tree/x', '')
+    await a.create('/tree/x/y', '')
+    await a.set('/tree/x/y', 'data')
+    await a.delete('/tree/x/y')
+    await a.set('/tree', 'root')
+    await done
+    expect(seen).toEqual(['created /tree/x', 'created /tree/x/y', 'dataChanged /tree/x/y', 'deleted /tree/x/y', 'dataChanged /tree'])
+  })
+})
+
+describe('ordering', () => {
+  it('a reader never sees data newer than an event it has not received', async () => {
+    const keys = ['/ord/k0', '/ord/k1', '/ord/k2']
+    await a.create('/ord', '')
+    for (const key of keys) await a.create(key, '0')
+    let maxEventZxid = 0n
+    const stream = (async () => {
+      for await (const event of b.watch('/ord', { recursive: true })) {
+        if (event.zxid > maxEventZxid) maxEventZxid = event.zxid
+      }
+    })()
+    await b.sync('/')
+    const baseline = (await a.exists('/ord/k2'))!.mzxid
+    await waitFor(() => maxEventZxid >= 0n && b.state === 'connected')
+
+    const writes = (async () => {
+      for (let i = 1; i <= 300; i++) await a.set(keys[i % keys.length]!, String(i))
+    })()
+    const violations: string[] = []
+    let reads = 0
+    let writing = true
+    void writes.then(() => (writing = false))
+    while (writing) {
+      const { stat } = await b.get(keys[reads % keys.length]!)
+      reads += 1
+      // Every write to /ord/* fires the recursive watch; a read showing mzxid m means
+      // the event for the txn m must already have been delivered to b.
+      if (stat.mzxid > baseline && stat.mzxid > maxEventZxid) {
+        violations.push(`read mzxid 0x${stat.mzxid.toString(16)} before its event (max event 0x${maxEventZxid.toString(16)})`)
+      }
+    }
+    await writes
+    expect(reads).toBeGreaterThan(10)
+    expect(violations).toEqual([])
+    void stream
+  })
+})
