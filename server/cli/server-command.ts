@@ -18,6 +18,7 @@ interface ServerArgs {
   'min-session-timeout-ms'?: number
   'max-session-timeout-ms'?: number
   'max-data-bytes'?: number
+  'reap-every-ticks'?: number
   'log-level'?: string
   pretty?: boolean
 }
@@ -57,6 +58,7 @@ export const serverCommand: CommandModule<object, ServerArgs> = {
       .option('min-session-timeout-ms', { type: 'number' })
       .option('max-session-timeout-ms', { type: 'number' })
       .option('max-data-bytes', { type: 'number' })
+      .option('reap-every-ticks', { type: 'number', describe: 'how often empty containers and expired TTL nodes are deleted' })
       .option('log-level', { type: 'string', describe: 'fatal|error|warn|info|debug|trace|silent' })
       .option('pretty', { type: 'boolean', describe: 'human-readable logs (default: when stdout is a terminal)' }),
   handler: async (args) => {
@@ -72,6 +74,7 @@ export const serverCommand: CommandModule<object, ServerArgs> = {
         minSessionTimeoutMs: args['min-session-timeout-ms'],
         maxSessionTimeoutMs: args['max-session-timeout-ms'],
         maxDataBytes: args['max-data-bytes'],
+        reapEveryTicks: args['reap-every-ticks'],
         logLevel: args['log-level'],
       }
       const merged: Record<string, unknown> = { ...fromFile }
