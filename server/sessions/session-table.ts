@@ -42,8 +42,9 @@ const SESSION_ID_MAX = 0xffff_ffff_ffff_ffffn
 export class SessionTable {
   /** tickMs is the length of one tick; timeouts are converted to whole ticks with it. */
   readonly tickMs: number
-  /** minTimeoutMs and maxTimeoutMs bound a negotiated session timeout. */
+  /** minTimeoutMs is the shortest timeout negotiateTimeoutMs grants. */
   readonly minTimeoutMs: number
+  /** maxTimeoutMs is the longest timeout negotiateTimeoutMs grants. */
   readonly maxTimeoutMs: number
 
   private readonly records = new Map<SessionId, SessionRecord>()

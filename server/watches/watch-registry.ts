@@ -134,6 +134,8 @@ export class WatchRegistry {
    * objects are frozen and shared between the watchers of one change.
    */
   trigger(changes: readonly WatchChange[], zxid: Zxid): Notification[] {
+    // Check the whole batch first: a bad change must not leave one-shots consumed but unsent.
+    for (const change of changes) checkChange(change)
     const notifications: Notification[] = []
     for (const change of changes) {
       const recipients = this.recipientsOf(change)
@@ -190,9 +192,6 @@ export class WatchRegistry {
   /** recipientsOf collects who `change` notifies, consuming the one-shot watches it fires. */
   private recipientsOf(change: WatchChange): Set<WatcherId> {
     const { type, path } = change
-    if (typeof path !== 'string' || !path.startsWith('/')) {
-      throw new WatchArgumentError('BAD_CHANGE', `change path must be an absolute path, got ${JSON.stringify(path)}`)
-    }
     const recipients = new Set<WatcherId>()
     switch (type) {
       case 'created':
@@ -263,6 +262,18 @@ function bitCount(bits: number): number {
 function checkWatcher(watcher: WatcherId): void {
   if (!Number.isSafeInteger(watcher) || watcher < 0) {
     throw new WatchArgumentError('BAD_WATCHER', `watcher id must be a non-negative integer, got ${String(watcher)}`)
+  }
+}
+
+const CHANGE_TYPES: ReadonlySet<string> = new Set<WatchEventType>(['created', 'deleted', 'dataChanged', 'childrenChanged'])
+
+/** checkChange refuses a change with an unknown type or a path that is not absolute (a cheap check: trigger is hot). */
+function checkChange(change: WatchChange): void {
+  if (!CHANGE_TYPES.has(change.type)) {
+    throw new WatchArgumentError('BAD_CHANGE', `unknown change type ${JSON.stringify(change.type)}`)
+  }
+  if (typeof change.path !== 'string' || !change.path.startsWith('/')) {
+    throw new WatchArgumentError('BAD_CHANGE', `change path must be an absolute path, got ${JSON.stringify(change.path)}`)
   }
 }
 
