@@ -1,0 +1,504 @@
+/**
+ * PeerLinks: the peer port. One authenticated WebSocket per pair of ensemble members
+ * carries election, sync and broadcast messages; this module only carries them and
+ * never looks inside beyond their encoded size.
+ *
+ * - One connection per pair: the larger id dials the smaller (ZooKeeper's
+ *   QuorumCnxManager rule), so two correct members never dial each other at the same
+ *   time. If a dialer re-dials while the acceptor still holds its old connection (the
+ *   dialer saw the drop first), the newer authenticated connection replaces the older
+ *   one: only the dialer creates connections and it keeps one at a time, so this cannot
+ *   flap. Replacement happens only after authentication, so a stranger cannot kick a
+ *   member off by dialing in its name.
+ * - The dialer re-dials a peer that is down with exponential backoff and jitter
+ *   (about 50 ms at first, capped at 1 s; peer-backoff.ts).
+ * - Every connection proves the shared secret both ways before anything else
+ *   (peer-handshake.ts); nothing from an unauthenticated connection reaches a handler.
+ * - Sending is best effort and never blocks: messages to a peer whose link is down are
+ *   dropped (ZAB tolerates loss; the core re-sends after `onLinkChange(peer, true)`).
+ *   Each link delivers a gap-free, in-order prefix of what was sent on it: when a peer
+ *   stops reading and the send queue passes its bound, the link is closed (and the
+ *   dialer re-dials) rather than trimmed. See peer-connection.ts.
+ * - Frames are msgpack arrays of messages; messages sent in one event-loop turn, or while
+ *   the socket is busy, share a frame (peer-frames.ts).
+ */
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { Logger } from 'pino'
+import { WebSocket, WebSocketServer } from 'ws'
+import { DEFAULT_BACKOFF, backoffDelayMs, type BackoffPolicy } from './peer-backoff.js'
+import { PeerConnection, type ClosedInfo, type LinkCounters } from './peer-connection.js'
+import { PeerCloseCode, PeerLinksError, peerCloseCodeName } from './peer-errors.js'
+import { ARRAY_HEADER_BYTES_MAX, encodePeerMessage } from './peer-frames.js'
+import { ENSEMBLE_ID_LENGTH_MAX, HANDSHAKE_FRAME_BYTES_MAX, type LocalIdentity } from './peer-handshake.js'
+import { ensembleFingerprint, formatMember, validateMembers, type PeerMember, type ServerId } from './peer-members.js'
+import { SECRET_SHORT_BYTES } from './peer-secret.js'
+
+export type { PeerMember, ServerId } from './peer-members.js'
+
+/** PEER_PATH is the WebSocket path of the peer endpoint; other paths on the peer port get 404. */
+export const PEER_PATH = '/conclave/peer'
+
+/** DialAddress is where to dial a member: host and TCP port. */
+export interface DialAddress {
+  host: string
+  port: number
+}
+
+/** PeerLinksOptions configure the peer port. Times are in ms, sizes in bytes. */
+export interface PeerLinksOptions {
+  /** selfId is this member's id; it must be in `members`. */
+  selfId: ServerId
+  /** host and peerPort are where to listen (peerPort 0 picks a free port; see `port`). */
+  host: string
+  peerPort: number
+  /** members is the whole ensemble, this member included, as every member's config lists it. */
+  members: readonly PeerMember[]
+  /** secret is the ensemble's shared secret (see readSecretFile); it is never logged or sent. */
+  secret: Uint8Array
+  /** ensembleId optionally names the ensemble; members with different ids refuse each other. Default ''. */
+  ensembleId?: string
+  /** frameBytesMax is the largest frame sent or accepted; a single message must fit in one. */
+  frameBytesMax: number
+  logger: Logger
+  /** handshakeTimeoutMs bounds dial + upgrade + authentication; silent connections are closed. Default 2000. */
+  handshakeTimeoutMs?: number
+  /** keepAliveMs: ping every this often, close a link silent for a whole interval; 0 disables. Default 1000. */
+  keepAliveMs?: number
+  /** sendQueueBytesMax bounds the messages waiting for one peer; past it the link is closed. Default 16 frames. */
+  sendQueueBytesMax?: number
+  /** pendingHandshakesMax bounds unauthenticated inbound connections; more are refused with HTTP 503. Default 64. */
+  pendingHandshakesMax?: number
+  /** backoff sets the re-dial delays. Default 50 ms doubling to a 1000 ms cap. */
+  backoff?: BackoffPolicy
+  /** random feeds the re-dial jitter; default Math.random. */
+  random?: () => number
+  /**
+   * dialAddress maps a member to the address actually dialed; default its host and
+   * peerPort. For NAT or port mapping, and for tests that put a fault proxy on a link
+   * (the member list, and so the fingerprint, keeps the advertised address).
+   */
+  dialAddress?: (member: PeerMember) => DialAddress
+}
+
+/** LinkState is whether a link is authenticated and carrying messages. */
+export type LinkState = 'up' | 'connecting' | 'down'
+
+/** PeerLinkStatus describes the link to one peer, for /status and tests. */
+export interface PeerLinkStatus extends LinkCounters {
+  id: ServerId
+  /** dials tells whether this member dials the peer (our id is the larger). */
+  dials: boolean
+  state: LinkState
+  /** upSinceMs is the wall-clock time (ms since epoch) the current link came up. */
+  upSinceMs?: number
+  /** lastDownReason is why the last connection to this peer ended or failed. */
+  lastDownReason?: string
+  /** redialAttempt counts failed dials since the link was last up (dialer side). */
+  redialAttempt: number
+  queuedMessages: number
+  queuedBytes: number
+}
+
+/** MessageHandler receives each message from an authenticated peer, in order. */
+export type MessageHandler = (from: ServerId, message: unknown) => void
+
+/** LinkChangeHandler hears when the link to a peer comes up or goes down. */
+export type LinkChangeHandler = (peer: ServerId, up: boolean) => void
+
+interface PeerSlot {
+  member: PeerMember
+  dials: boolean
+  active?: PeerConnection
+  /** dialing is the dialer's one connection in progress. */
+  dialing?: PeerConnection
+  dialTimer?: NodeJS.Timeout
+  redialAttempt: number
+  upSinceMs?: number
+  lastDownReason?: string
+  counters: LinkCounters
+}
+
+interface ResolvedOptions {
+  handshakeTimeoutMs: number
+  keepAliveMs: number
+  frameBytesMax: number
+  sendQueueBytesMax: number
+  pendingHandshakesMax: number
+  backoff: BackoffPolicy
+  random: () => number
+  dialAddress: (member: PeerMember) => DialAddress
+}
+
+/** PeerLinks owns the peer port and the links to every other member. Create it with `PeerLinks.start`. */
+export class PeerLinks {
+  private readonly slots = new Map<ServerId, PeerSlot>()
+  private readonly handshaking = new Set<PeerConnection>()
+  private readonly sockets = new Set<WebSocket>()
+  private readonly messageHandlers = new Set<MessageHandler>()
+  private readonly linkHandlers = new Set<LinkChangeHandler>()
+  private closed = false
+
+  private constructor(
+    private readonly local: LocalIdentity,
+    private readonly secret: Uint8Array,
+    private readonly settings: ResolvedOptions,
+    private readonly httpServer: http.Server,
+    private readonly wsServer: WebSocketServer,
+    private readonly logger: Logger,
+  ) {
+    for (const member of local.members) {
+      if (member.id === local.selfId) continue
+      const counters = { messagesSent: 0, framesSent: 0, messagesReceived: 0, framesReceived: 0, messagesDropped: 0 }
+      this.slots.set(member.id, { member, dials: local.selfId > member.id, redialAttempt: 0, counters })
+    }
+  }
+
+  /**
+   * start validates the options, opens the peer port and starts dialing every member
+   * with a smaller id. It resolves once the port accepts connections; links come up in
+   * the background (watch `onLinkChange`). Throws PeerLinksError: INVALID_OPTIONS naming
+   * the bad option, or LISTEN_FAILED.
+   */
+  static async start(options: PeerLinksOptions): Promise<PeerLinks> {
+    const settings = resolveOptions(options)
+    const members = validateMembers(options.members, options.selfId)
+    const local: LocalIdentity = {
+      selfId: options.selfId,
+      members,
+      ensembleId: options.ensembleId ?? '',
+      fingerprint: ensembleFingerprint(members),
+    }
+    const logger = options.logger.child({ component: 'peer-links', self: options.selfId })
+    if (options.secret.length < SECRET_SHORT_BYTES) {
+      logger.warn({ secretBytes: options.secret.length }, `the shared secret is shorter than ${SECRET_SHORT_BYTES} bytes; use a long random one`)
+    }
+    const httpServer = http.createServer()
+    const wsServer = new WebSocketServer({ noServer: true, maxPayload: settings.frameBytesMax, perMessageDeflate: false })
+    const links = new PeerLinks(local, new Uint8Array(options.secret), settings, httpServer, wsServer, logger)
+    httpServer.on('request', (_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' }).end('conclave peer port: WebSocket peer links only\n')
+    })
+    httpServer.on('upgrade', (req, socket, head) => links.onUpgrade(req, socket, head))
+    httpServer.on('clientError', (_err, socket) => socket.destroy())
+    await listen(httpServer, options.host, options.peerPort)
+    logger.info({ port: links.port, members: members.map(formatMember).join(' '), ensembleId: local.ensembleId }, 'peer port listening')
+    for (const slot of links.slots.values()) if (slot.dials) links.dial(slot)
+    return links
+  }
+
+  /** port is the TCP port the peer port is bound to (useful with peerPort 0). */
+  get port(): number {
+    return (this.httpServer.address() as AddressInfo).port
+  }
+
+  /** fingerprint is this member's ensemble fingerprint (SHA-256 of the sorted member list). */
+  get fingerprint(): Uint8Array {
+    return this.local.fingerprint
+  }
+
+  /**
+   * send queues one message for peer `to` and returns true, or drops it and returns
+   * false when the link is not up. Never blocks. Throws PeerLinksError UNKNOWN_PEER for
+   * an id that is not another member, MESSAGE_TOO_LARGE when the message cannot fit a frame.
+   */
+  send(to: ServerId, message: unknown): boolean {
+    return this.sendMany(to, [message])
+  }
+
+  /**
+   * sendMany queues several messages for `to`, in order, to go out in one frame (or in
+   * consecutive frames, if together they exceed frameBytesMax). Returns false and drops
+   * them all when the link is not up. Throws as `send` does, before queueing any.
+   */
+  sendMany(to: ServerId, messages: readonly unknown[]): boolean {
+    const slot = this.slotOf(to)
+    if (messages.length === 0) return slot.active !== undefined
+    if (this.closed || slot.active === undefined) {
+      slot.counters.messagesDropped += messages.length
+      return false
+    }
+    const encoded = messages.map((m) => this.encodeChecked(to, m))
+    return slot.active.enqueue(encoded)
+  }
+
+  /** onMessage adds a handler for every message from an authenticated peer; returns a function removing it. */
+  onMessage(handler: MessageHandler): () => void {
+    this.messageHandlers.add(handler)
+    return () => this.messageHandlers.delete(handler)
+  }
+
+  /** onLinkChange adds a handler told when a peer's link comes up or goes down; returns a function removing it. */
+  onLinkChange(handler: LinkChangeHandler): () => void {
+    this.linkHandlers.add(handler)
+    return () => this.linkHandlers.delete(handler)
+  }
+
+  /** isUp tells whether the link to `peer` is authenticated and carrying messages. */
+  isUp(peer: ServerId): boolean {
+    return this.slots.get(peer)?.active !== undefined
+  }
+
+  /** linkStates describes the link to every other member, sorted by id. */
+  linkStates(): PeerLinkStatus[] {
+    return [...this.slots.values()]
+      .sort((a, b) => a.member.id - b.member.id)
+      .map((slot) => ({
+        id: slot.member.id,
+        dials: slot.dials,
+        state: slot.active !== undefined ? 'up' : slot.dialing !== undefined ? 'connecting' : 'down',
+        ...(slot.upSinceMs === undefined ? {} : { upSinceMs: slot.upSinceMs }),
+        ...(slot.lastDownReason === undefined ? {} : { lastDownReason: slot.lastDownReason }),
+        redialAttempt: slot.redialAttempt,
+        queuedMessages: slot.active?.queuedMessages ?? 0,
+        queuedBytes: slot.active?.queuedBytes ?? 0,
+        ...slot.counters,
+      }))
+  }
+
+  /**
+   * close stops dialing, closes every link with 1001 and releases the port. Handlers
+   * are not called after close starts. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.messageHandlers.clear()
+    this.linkHandlers.clear()
+    for (const slot of this.slots.values()) {
+      clearTimeout(slot.dialTimer)
+      slot.dialTimer = undefined
+      slot.active?.close(PeerCloseCode.SHUTDOWN, 'member shutting down')
+      slot.dialing?.close(PeerCloseCode.SHUTDOWN, 'member shutting down')
+    }
+    for (const connection of this.handshaking) connection.close(PeerCloseCode.SHUTDOWN, 'member shutting down')
+    const released = new Promise<void>((resolve) => this.httpServer.close(() => resolve()))
+    // Give polite closes a moment, then cut what is left so shutdown is bounded.
+    const cut = setTimeout(() => {
+      for (const ws of this.sockets) ws.terminate()
+      this.httpServer.closeAllConnections()
+    }, 500)
+    await released
+    clearTimeout(cut)
+    this.wsServer.close()
+    this.logger.info('peer port closed')
+  }
+
+  // ---------------------------------------------------------------- accepting
+
+  private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy())
+    const path = (req.url ?? '/').split('?')[0]
+    if (this.closed || path !== PEER_PATH) {
+      socket.end(`HTTP/1.1 ${this.closed ? '503 Service Unavailable' : '404 Not Found'}\r\nconnection: close\r\n\r\n`)
+      return
+    }
+    if (this.handshaking.size >= this.settings.pendingHandshakesMax) {
+      this.logger.warn({ remote: req.socket.remoteAddress, pending: this.handshaking.size }, 'peer link refused: too many handshakes in progress')
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\r\n')
+      return
+    }
+    const remoteAddress = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`
+    this.wsServer.handleUpgrade(req, socket, head, (ws) => this.onAccepted(ws, remoteAddress))
+  }
+
+  private onAccepted(ws: WebSocket, remoteAddress: string): void {
+    this.track(ws)
+    const connection = this.createConnection(ws, 'acceptor', remoteAddress, undefined)
+    this.handshaking.add(connection)
+  }
+
+  // ---------------------------------------------------------------- dialing
+
+  private dial(slot: PeerSlot): void {
+    slot.dialTimer = undefined
+    if (this.closed || slot.active !== undefined || slot.dialing !== undefined) return
+    let address: DialAddress
+    try {
+      address = this.settings.dialAddress(slot.member)
+    } catch (err) {
+      slot.lastDownReason = `cannot resolve the dial address: ${(err as Error).message}`
+      this.scheduleRedial(slot)
+      return
+    }
+    const host = address.host.includes(':') ? `[${address.host}]` : address.host
+    const url = `ws://${host}:${address.port}${PEER_PATH}`
+    const ws = new WebSocket(url, { maxPayload: this.settings.frameBytesMax, perMessageDeflate: false, followRedirects: false })
+    this.track(ws)
+    slot.dialing = this.createConnection(ws, 'dialer', `${host}:${address.port}`, slot.member.id)
+  }
+
+  private scheduleRedial(slot: PeerSlot): void {
+    if (this.closed || slot.dialTimer !== undefined) return
+    const delayMs = backoffDelayMs(slot.redialAttempt, this.settings.backoff, this.settings.random)
+    slot.redialAttempt++
+    slot.dialTimer = setTimeout(() => this.dial(slot), delayMs)
+  }
+
+  // ---------------------------------------------------------------- connection events
+
+  private createConnection(ws: WebSocket, role: 'dialer' | 'acceptor', remoteAddress: string, dialedId: ServerId | undefined): PeerConnection {
+    const slot = dialedId === undefined ? undefined : this.slots.get(dialedId)
+    // An acceptor's counters are only known once the hello names the peer; until then
+    // nothing is counted (no message can arrive before authentication).
+    const counters = slot?.counters ?? { messagesSent: 0, framesSent: 0, messagesReceived: 0, framesReceived: 0, messagesDropped: 0 }
+    return new PeerConnection(
+      {
+        role,
+        ws,
+        local: this.local,
+        secret: this.secret,
+        ...(dialedId === undefined ? {} : { dialedId }),
+        remoteAddress,
+        handshakeTimeoutMs: this.settings.handshakeTimeoutMs,
+        keepAliveMs: this.settings.keepAliveMs,
+        frameBytesMax: this.settings.frameBytesMax,
+        sendQueueBytesMax: this.settings.sendQueueBytesMax,
+        counters,
+        logger: this.logger,
+      },
+      {
+        onUp: (c) => this.onConnectionUp(c),
+        onMessage: (c, m) => this.onConnectionMessage(c, m),
+        onClosed: (c, info) => this.onConnectionClosed(c, info),
+      },
+    )
+  }
+
+  private onConnectionUp(connection: PeerConnection): void {
+    const peerId = connection.peerId as ServerId
+    const slot = this.slots.get(peerId)
+    this.handshaking.delete(connection)
+    if (slot === undefined || this.closed) {
+      connection.close(PeerCloseCode.SHUTDOWN, 'member shutting down')
+      return
+    }
+    if (slot.dialing === connection) slot.dialing = undefined
+    const previous = slot.active
+    if (previous !== undefined) {
+      // The dialer re-dialed before we noticed its old connection died: the new one wins.
+      slot.active = undefined
+      this.logger.info({ peer: peerId, remote: previous.remoteAddress }, 'peer link replaced by a newer connection from the same peer')
+      previous.close(PeerCloseCode.SUPERSEDED, 'replaced by a newer connection')
+    }
+    connection.useCounters(slot.counters)
+    slot.active = connection
+    slot.redialAttempt = 0
+    slot.upSinceMs = Date.now()
+    this.logger.info({ peer: peerId, role: slot.dials ? 'dialer' : 'acceptor', remote: connection.remoteAddress }, 'peer link up')
+    this.emitLinkChange(peerId, true)
+  }
+
+  private onConnectionMessage(connection: PeerConnection, message: unknown): void {
+    const from = connection.peerId as ServerId
+    for (const handler of this.messageHandlers) {
+      try {
+        handler(from, message)
+      } catch (err) {
+        // A throwing handler is a bug above us; log it loudly but keep the link and the process alive.
+        this.logger.error({ peer: from, err }, 'peer message handler threw')
+      }
+    }
+  }
+
+  private onConnectionClosed(connection: PeerConnection, info: ClosedInfo): void {
+    this.handshaking.delete(connection)
+    const peerId = connection.peerId
+    const slot = peerId === undefined ? undefined : this.slots.get(peerId)
+    if (slot === undefined) return
+    const label = `${peerCloseCodeName(info.code)}: ${info.reason}`
+    if (slot.dialing === connection) {
+      slot.dialing = undefined
+      slot.lastDownReason = label
+    }
+    if (slot.active === connection) {
+      slot.active = undefined
+      slot.upSinceMs = undefined
+      slot.lastDownReason = label
+      this.logger.info({ peer: peerId, code: info.code, codeName: peerCloseCodeName(info.code), reason: info.reason }, 'peer link down')
+      this.emitLinkChange(slot.member.id, false)
+    }
+    if (slot.dials && slot.active === undefined && slot.dialing === undefined) this.scheduleRedial(slot)
+  }
+
+  private emitLinkChange(peer: ServerId, up: boolean): void {
+    for (const handler of this.linkHandlers) {
+      try {
+        handler(peer, up)
+      } catch (err) {
+        this.logger.error({ peer, up, err }, 'peer link-change handler threw')
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private slotOf(to: ServerId): PeerSlot {
+    const slot = this.slots.get(to)
+    if (slot === undefined) {
+      const others = [...this.slots.keys()].join(', ')
+      throw new PeerLinksError('UNKNOWN_PEER', `cannot send to ${String(to)}: not another member of this ensemble (peers: ${others})`)
+    }
+    return slot
+  }
+
+  private encodeChecked(to: ServerId, message: unknown): Uint8Array {
+    const encoded = encodePeerMessage(message)
+    if (encoded.length + ARRAY_HEADER_BYTES_MAX > this.settings.frameBytesMax) {
+      throw new PeerLinksError(
+        'MESSAGE_TOO_LARGE',
+        `a message to ${to} encodes to ${encoded.length} bytes, more than fits in a frame of ${this.settings.frameBytesMax} bytes`,
+      )
+    }
+    return encoded
+  }
+
+  private track(ws: WebSocket): void {
+    this.sockets.add(ws)
+    ws.once('close', () => this.sockets.delete(ws))
+  }
+}
+
+function resolveOptions(options: PeerLinksOptions): ResolvedOptions {
+  const invalid = (message: string) => new PeerLinksError('INVALID_OPTIONS', message)
+  const positive = (name: string, value: number | undefined, fallback: number, min = 1): number => {
+    const v = value ?? fallback
+    if (!Number.isInteger(v) || v < min) throw invalid(`${name} must be an integer of at least ${min}, got ${String(value)}`)
+    return v
+  }
+  if (!Number.isInteger(options.peerPort) || options.peerPort < 0 || options.peerPort > 65535) {
+    throw invalid(`peerPort must be an integer in [0, 65535], got ${String(options.peerPort)}`)
+  }
+  if (typeof options.host !== 'string' || options.host === '') throw invalid('host must be a non-empty string')
+  if (!(options.secret instanceof Uint8Array) || options.secret.length === 0) throw invalid('secret must be a non-empty Uint8Array')
+  const ensembleId = options.ensembleId ?? ''
+  if (typeof ensembleId !== 'string' || ensembleId.length > ENSEMBLE_ID_LENGTH_MAX) {
+    throw invalid(`ensembleId must be a string of at most ${ENSEMBLE_ID_LENGTH_MAX} characters`)
+  }
+  const frameBytesMax = positive('frameBytesMax', options.frameBytesMax, 0, HANDSHAKE_FRAME_BYTES_MAX)
+  const backoff = options.backoff ?? DEFAULT_BACKOFF
+  positive('backoff.baseMs', backoff.baseMs, 0)
+  positive('backoff.capMs', backoff.capMs, 0, backoff.baseMs)
+  return {
+    frameBytesMax,
+    handshakeTimeoutMs: positive('handshakeTimeoutMs', options.handshakeTimeoutMs, 2000),
+    keepAliveMs: positive('keepAliveMs', options.keepAliveMs, 1000, 0),
+    sendQueueBytesMax: positive('sendQueueBytesMax', options.sendQueueBytesMax, 16 * frameBytesMax, frameBytesMax),
+    pendingHandshakesMax: positive('pendingHandshakesMax', options.pendingHandshakesMax, 64),
+    backoff,
+    random: options.random ?? Math.random,
+    dialAddress: options.dialAddress ?? ((m) => ({ host: m.host, port: m.peerPort })),
+  }
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => reject(new PeerLinksError('LISTEN_FAILED', `cannot listen on ${host}:${port}: ${err.message}`, { cause: err }))
+    server.once('error', onError)
+    server.listen(port, host, () => {
+      server.off('error', onError)
+      resolve()
+    })
+  })
+}
