@@ -152,6 +152,9 @@ export class PeerConnection {
       this.queue.push(m)
       this.queueBytes += m.length
     }
+    // A burst larger than the bound in one turn is not a stalled peer: hand the socket
+    // what it will take now, and call it overflow only if the queue is still too long.
+    if (this.queueBytes > this.options.sendQueueBytesMax) this.flush()
     if (this.queueBytes > this.options.sendQueueBytesMax) {
       this.fail({
         code: PeerCloseCode.SEND_QUEUE_OVERFLOW,

@@ -381,6 +381,10 @@ export class PeerLinks {
       slot.active = undefined
       this.logger.info({ peer: peerId, remote: previous.remoteAddress }, 'peer link replaced by a newer connection from the same peer')
       previous.close(PeerCloseCode.SUPERSEDED, 'replaced by a newer connection')
+      // Messages in flight on the old connection may be lost: tell the layer above the
+      // stream restarted, so it re-syncs exactly as after any other drop.
+      slot.lastDownReason = 'SUPERSEDED: replaced by a newer connection'
+      this.emitLinkChange(peerId, false)
     }
     connection.useCounters(slot.counters)
     slot.active = connection

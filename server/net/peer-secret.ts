@@ -26,13 +26,16 @@ export async function readSecretFile(path: string): Promise<Uint8Array> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new SecretFileError('SECRET_FILE_MISSING', path, `secret file ${path} does not exist`, { cause: err })
-    if (code === 'EISDIR') throw new SecretFileError('SECRET_FILE_NOT_A_FILE', path, `secret file ${path} is a directory, not a file`, { cause: err })
+    if (code === 'EISDIR') throw new SecretFileError('SECRET_FILE_NOT_A_FILE', path, `secret file ${path} is a directory; it must be a regular file`, { cause: err })
     throw new SecretFileError('SECRET_FILE_UNREADABLE', path, `secret file ${path} cannot be opened: ${(err as Error).message}`, { cause: err })
   }
   try {
     // Check the file we opened (fstat), not the path again, so a swap in between cannot fool us.
     const stat = await handle.stat()
-    if (!stat.isFile()) throw new SecretFileError('SECRET_FILE_NOT_A_FILE', path, `secret file ${path} is not a regular file`)
+    if (!stat.isFile()) {
+      const what = stat.isDirectory() ? 'a directory' : 'not a regular file'
+      throw new SecretFileError('SECRET_FILE_NOT_A_FILE', path, `secret file ${path} is ${what}; it must be a regular file`)
+    }
     const loose = stat.mode & 0o077
     if (loose !== 0) {
       const mode = (stat.mode & 0o777).toString(8).padStart(3, '0')
