@@ -128,6 +128,11 @@ export class PeerConnection {
     return this.queueBytes
   }
 
+  /** pendingBytes is the queue plus what the socket has buffered but not yet written. */
+  get pendingBytes(): number {
+    return this.phase === 'closed' ? 0 : this.queueBytes + this.options.ws.bufferedAmount
+  }
+
   /**
    * useCounters makes this connection count into `counters` from now on: an accepted
    * connection learns its peer only from the hello, and then adds to that peer's totals.
@@ -374,10 +379,9 @@ export class PeerConnection {
     clearTimeout(this.terminateTimer)
     if (this.phase === 'closed') return
     if (this.phase === 'handshaking' && code >= 4000 && code < 5000) {
-      this.options.logger.warn(
-        { peer: this.peerId, role: this.options.role, remote: this.options.remoteAddress, code, codeName: peerCloseCodeName(code), reason },
-        'peer link refused by peer',
-      )
+      const fields = { peer: this.peerId, role: this.options.role, remote: this.options.remoteAddress, code, codeName: peerCloseCodeName(code), reason }
+      const detail = code === PeerCloseCode.AUTH_FAILED ? { detail: 'the peer could not verify our proof: the shared secrets differ' } : {}
+      this.options.logger.warn({ ...fields, ...detail }, 'peer link refused by peer')
     }
     const why = reason !== '' ? reason : (this.lastSocketError ?? 'connection closed')
     this.finish({ code, reason: why, wasUp: this.phase === 'up' })

@@ -240,6 +240,16 @@ export class PeerLinks {
     return this.slots.get(peer)?.active !== undefined
   }
 
+  /**
+   * pendingBytes is how much is waiting to go to `peer`: queued messages plus bytes the
+   * socket has not yet written (0 when the link is down). A sender of a large transfer
+   * (a snapshot) paces itself on this so it stays under sendQueueBytesMax, past which
+   * the link is closed as a peer that stopped reading.
+   */
+  pendingBytes(peer: ServerId): number {
+    return this.slotOf(peer).active?.pendingBytes ?? 0
+  }
+
   /** linkStates describes the link to every other member, sorted by id. */
   linkStates(): PeerLinkStatus[] {
     return [...this.slots.values()]

@@ -311,8 +311,14 @@ class FaultProxyImpl implements FaultProxy {
   }
 
   private connectTarget(connection: Connection): void {
-    const { host, port } = typeof this.target === 'function' ? this.target() : this.target
-    const target = net.connect(port, host)
+    let address: { host: string; port: number }
+    try {
+      address = typeof this.target === 'function' ? this.target() : this.target
+    } catch {
+      // The target is not known yet (not started): like a refused connection.
+      return this.reset(connection)
+    }
+    const target = net.connect(address.port, address.host)
     target.on('error', () => {})
     connection.target = target
     connection.pipes = [

@@ -1,7 +1,7 @@
 /**
  * Shared pieces for the peer-link tests: a pino logger whose lines the test can read,
- * ensembles of in-process PeerLinks on port 0, and recorders for delivered messages and
- * link changes.
+ * in-process PeerLinks members on port 0 (alone, or as an ensemble with a fault proxy
+ * on every link), and recorders for delivered messages and link changes.
  *
  * Members advertise fixed placeholder ports in their member list (so every member
  * computes the same fingerprint) and bind port 0; `dialAddress` maps each member to
@@ -9,6 +9,7 @@
  */
 import { pino, type Logger } from 'pino'
 import { PeerLinks, type DialAddress, type PeerLinksOptions, type PeerMember, type ServerId } from '../../../server/net/peer-links.js'
+import { startFaultProxy, type FaultProxy } from '../../helpers/fault-proxy.js'
 import { waitFor } from '../../helpers/wait.js'
 
 /** LogLine is one parsed pino line. */
@@ -105,4 +106,65 @@ export async function waitForMesh(members: readonly Member[], timeoutMs = 10_000
     timeoutMs,
     what: 'a full mesh of peer links',
   })
+}
+
+/** Ensemble is a set of started members with a fault proxy on every link. */
+export interface Ensemble {
+  members: Map<ServerId, Member>
+  /** proxies holds the proxy each dialer dials its acceptor through, keyed `dialer>acceptor` ("3>1"). */
+  proxies: Map<string, FaultProxy>
+  member(id: ServerId): Member
+  proxy(dialer: ServerId, acceptor: ServerId): FaultProxy
+  close(): Promise<void>
+}
+
+/**
+ * startProxiedEnsemble starts members `ids` (ascending) where every dial goes through
+ * its own fault proxy (pass mode), so tests can cut, partition or delay any single link.
+ * `overrides(id)` adjusts one member's options (secret, member list, timeouts).
+ */
+export async function startProxiedEnsemble(
+  ids: readonly ServerId[],
+  overrides: (id: ServerId) => Partial<PeerLinksOptions> = () => ({}),
+): Promise<Ensemble> {
+  const ports = new Map<ServerId, number>()
+  const proxies = new Map<string, FaultProxy>()
+  for (const dialer of ids) {
+    for (const acceptor of ids) {
+      if (acceptor >= dialer) continue
+      const target = () => {
+        const port = ports.get(acceptor)
+        if (port === undefined) throw new Error(`member ${acceptor} has not started`)
+        return { host: '127.0.0.1', port }
+      }
+      proxies.set(`${dialer}>${acceptor}`, await startFaultProxy({ target }))
+    }
+  }
+  const members = new Map<ServerId, Member>()
+  const list = membersOf(ids)
+  for (const id of [...ids].sort((a, b) => a - b)) {
+    const directory = new Directory()
+    for (const acceptor of ids) {
+      const p = proxies.get(`${id}>${acceptor}`)
+      if (p !== undefined) directory.overrides.set(acceptor, () => ({ host: p.host, port: p.port }))
+    }
+    const member = await startMember(id, list, directory, overrides(id))
+    ports.set(id, member.links.port)
+    members.set(id, member)
+  }
+  const get = <T>(map: Map<string | number, T>, key: string | number): T => {
+    const value = map.get(key)
+    if (value === undefined) throw new Error(`no ${String(key)} in this ensemble`)
+    return value
+  }
+  return {
+    members,
+    proxies,
+    member: (id) => get(members, id),
+    proxy: (dialer, acceptor) => get(proxies, `${dialer}>${acceptor}`),
+    close: async () => {
+      await Promise.all([...members.values()].map((m) => m.links.close()))
+      await Promise.all([...proxies.values()].map((p) => p.close()))
+    },
+  }
 }
