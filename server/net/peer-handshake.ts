@@ -20,6 +20,12 @@
  * The acceptor never reveals its member list before the dialer has proven the secret
  * (only the fingerprint, a hash); the dialer sends its list so a misconfigured member
  * can be refused with a log line naming the difference.
+ *
+ * NB: this authenticates the two ends when the connection opens; it does not encrypt
+ * or sign the frames that follow. An attacker who can already sit on the path between
+ * two members (relay or rewrite their TCP stream) could inject frames after the
+ * handshake. Run the peer port on a private network, or under TLS when it comes
+ * (design.md §2 names TLS client certificates as the other option).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { decodeMessage, encodeMessage } from '../../protocol/codec.js'

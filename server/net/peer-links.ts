@@ -425,6 +425,8 @@ export class PeerLinks {
     if (slot.dialing === connection) {
       slot.dialing = undefined
       slot.lastDownReason = label
+      // Say once per outage that a peer cannot be reached; later attempts log at debug only.
+      if (slot.redialAttempt === 0) this.logger.info({ peer: peerId, reason: label }, 'peer unreachable; re-dialing with backoff')
     }
     if (slot.active === connection) {
       slot.active = undefined

@@ -7,8 +7,9 @@
  *   (maps, bigints, bytes) go both ways on every link;
  * - batching keeps order: one sendMany is one frame; a burst of sends in one turn
  *   shares frames; a large stream arrives complete and in order in frames within the limit;
- * - a link the proxy cuts, or that a partition silences, goes down on both sides and
- *   comes back by itself once the network does, and carries messages again;
+ * - a link the proxy cuts, that a partition silences, or that flaps, goes down on both
+ *   sides and comes back by itself once the network does (one connection per pair, up
+ *   and down events alternating), and carries messages again;
  * - a peer that stops reading gets its link closed (SEND_QUEUE_OVERFLOW), with the
  *   queue bounded all along, and the link returns after the stall;
  * - a member with the wrong secret, another member list, or an unknown id never has a
@@ -138,6 +139,26 @@ describe('links come back', () => {
     e.member(2).links.send(1, 'after healing')
     await waitFor(() => from(e.member(1), 2).includes('after healing'), { what: 'message after healing' })
     expect(from(e.member(1), 2)).not.toContain('dropped while down')
+  })
+
+  it('after a flapping network, settling on one connection per pair', async () => {
+    const e = await start([1, 2, 3], () => ({ keepAliveMs: 100 }))
+    await waitForMesh([...e.members.values()])
+    for (const p of e.proxies.values()) p.setMode({ kind: 'flap', periodMs: 80, down: 'reset' })
+    await waitFor(() => e.member(1).seen.linkChanges.filter((c) => !c.up).length >= 4, { what: 'several outages' })
+    for (const p of e.proxies.values()) p.heal()
+    await waitForMesh([...e.members.values()])
+    for (const p of e.proxies.values()) expect(p.connectionCount).toBe(1)
+    for (const m of e.members.values()) {
+      // Every member's history per peer alternates up/down and ends up.
+      for (const peer of [1, 2, 3].filter((id) => id !== m.id)) {
+        const changes = m.seen.linkChanges.filter((c) => c.peer === peer).map((c) => c.up)
+        expect(changes.every((up, i) => up === (i % 2 === 0))).toBe(true)
+        expect(changes.at(-1)).toBe(true)
+      }
+    }
+    e.member(1).links.send(3, 'settled')
+    await waitFor(() => from(e.member(3), 1).includes('settled'), { what: 'message after flapping' })
   })
 
   it('closes the link of a peer that stops reading, keeping the queue bounded, and re-dials', async () => {
