@@ -1,0 +1,170 @@
+/**
+ * LookingRole: fast leader election (ZooKeeper's FastLeaderElection), driven by
+ * ticks instead of threads and timeouts.
+ *
+ * Each looking server starts a round by voting for itself and broadcasting the vote.
+ * A vote from a newer round resets the round; a better vote in the same round is
+ * adopted and re-broadcast (votes are totally ordered: see vote.ts). Once the votes
+ * received from a quorum, this server's own included, equal its current vote, it
+ * waits `electionFinalizeTicks` for a better one and then decides: leading if it is
+ * the chosen leader, following otherwise.
+ *
+ * A server that comes up while a leader is established gets FOLLOWING/LEADING
+ * answers instead of votes. It joins that leader, without a new election, once a
+ * quorum of answers names the same leader and the leader itself says LEADING
+ * (ZOOKEEPER-1732: a quorum of followers alone may name a leader that is gone).
+ *
+ * Lost messages are healed by re-sending the current vote at jittered intervals
+ * drawn from the seeded generator, so servers do not re-send in lockstep.
+ */
+import type { PeerMessage, ServerId, VoteMessage } from '../../protocol/index.js'
+import { jitterTicks } from './config.js'
+import type { RoleBehavior, RoleHost } from './role.js'
+import type { Phase, Role } from './ready.js'
+import { betterVote, compareVotes, sameVote, type Vote } from './vote.js'
+
+/** Answer is what a FOLLOWING or LEADING server said about the leader it serves. */
+interface Answer {
+  readonly state: 'following' | 'leading'
+  readonly leader: ServerId
+  readonly round: number
+}
+
+/** LookingRole runs one server's side of leader election. */
+export class LookingRole implements RoleBehavior {
+  readonly role: Role = 'looking'
+  readonly phase: Phase = 'election'
+  readonly leaderId = undefined
+  readonly epoch = undefined
+  readonly established = false
+  private readonly host: RoleHost
+  private vote: Vote
+  /** votes holds the latest vote of this round from each looking server, this one included. */
+  private readonly votes = new Map<ServerId, Vote>()
+  private readonly answers = new Map<ServerId, Answer>()
+  private finalizeAtTick: number | undefined
+  private resendAtTick: number
+
+  constructor(host: RoleHost) {
+    this.host = host
+    this.vote = this.ownVote()
+    this.resendAtTick = host.state.tickNow
+  }
+
+  /** currentVote is the vote this server currently backs (for status and tests). */
+  get currentVote(): Vote {
+    return this.vote
+  }
+
+  /** start announces this server's vote and checks whether it alone is already a quorum. */
+  start(): void {
+    this.votes.set(this.host.state.config.id, this.vote)
+    this.broadcastVote()
+    this.checkQuorum()
+  }
+
+  onVote(from: ServerId, message: VoteMessage): void {
+    if (message.state === 'looking') this.onLookingVote(from, message)
+    else this.onAnswer(from, message)
+  }
+
+  receive(): void {
+    // Only votes matter while looking; everything else belongs to a leadership we are not part of.
+  }
+
+  tick(): void {
+    const now = this.host.state.tickNow
+    if (now >= this.resendAtTick) this.broadcastVote()
+    if (this.finalizeAtTick !== undefined && now >= this.finalizeAtTick) this.decide()
+  }
+
+  flush(): void {}
+  afterTakeReady(): void {}
+  afterAdvance(): void {}
+  leave(): void {}
+
+  private ownVote(): Vote {
+    const state = this.host.state
+    return { leader: state.config.id, epoch: state.currentEpoch, zxid: state.lastLoggedZxid }
+  }
+
+  private onLookingVote(from: ServerId, message: VoteMessage): void {
+    const theirs: Vote = { leader: message.leader, epoch: message.leaderEpoch, zxid: message.leaderZxid }
+    const bug = this.host.state.config.bug
+    if (message.round < this.host.round) {
+      // A server behind on rounds: tell it where the election stands.
+      this.host.state.send(from, this.voteMessage())
+      return
+    }
+    if (message.round > this.host.round) {
+      // A newer election: forget this round's votes and start over from our own vote.
+      this.host.adoptRound(message.round)
+      this.votes.clear()
+      this.vote = betterVote(this.ownVote(), theirs, bug)
+      this.votes.set(this.host.state.config.id, this.vote)
+      this.finalizeAtTick = undefined
+      this.broadcastVote()
+    } else if (compareVotes(theirs, this.vote, bug) > 0) {
+      this.changeVote(theirs)
+    }
+    if (this.host.state.quorum.isVoter(from)) this.votes.set(from, theirs)
+    this.checkQuorum()
+  }
+
+  private onAnswer(from: ServerId, message: VoteMessage): void {
+    const state = message.state === 'leading' ? 'leading' : 'following'
+    this.answers.set(from, { state, leader: message.leader, round: message.round })
+    const leader = message.leader
+    const self = this.host.state.config.id
+    if (leader === self) return
+    const leaderAnswer = this.answers.get(leader)
+    if (leaderAnswer === undefined || leaderAnswer.state !== 'leading' || leaderAnswer.leader !== leader) return
+    const backers: ServerId[] = []
+    for (const [id, answer] of this.answers) if (answer.leader === leader) backers.push(id)
+    if (this.host.state.quorum.isQuorum(backers)) this.host.becomeFollower(leader, leaderAnswer.round)
+  }
+
+  private changeVote(vote: Vote): void {
+    if (sameVote(vote, this.vote)) return
+    this.vote = vote
+    this.votes.set(this.host.state.config.id, vote)
+    this.finalizeAtTick = undefined
+    this.broadcastVote()
+  }
+
+  private checkQuorum(): void {
+    const agreeing: ServerId[] = []
+    for (const [id, vote] of this.votes) if (sameVote(vote, this.vote)) agreeing.push(id)
+    if (!this.host.state.quorum.isQuorum(agreeing)) {
+      this.finalizeAtTick = undefined
+      return
+    }
+    const finalizeTicks = this.host.state.config.electionFinalizeTicks
+    if (finalizeTicks === 0) return this.decide()
+    this.finalizeAtTick ??= this.host.state.tickNow + finalizeTicks
+  }
+
+  private decide(): void {
+    this.finalizeAtTick = undefined
+    const self = this.host.state.config.id
+    if (this.vote.leader === self) return this.host.becomeLeader()
+    return this.host.becomeFollower(this.vote.leader, this.host.round)
+  }
+
+  private voteMessage(): PeerMessage {
+    return {
+      type: 'vote',
+      round: this.host.round,
+      state: 'looking',
+      leader: this.vote.leader,
+      leaderZxid: this.vote.zxid,
+      leaderEpoch: this.vote.epoch,
+    }
+  }
+
+  private broadcastVote(): void {
+    const state = this.host.state
+    state.broadcast(this.voteMessage())
+    this.resendAtTick = state.tickNow + jitterTicks(state.config.electionResendTicks, state.config.random)
+  }
+}
