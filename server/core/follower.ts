@@ -1,0 +1,323 @@
+/**
+ * FollowingRole: a follower's side of discovery, synchronization and broadcast.
+ *
+ * Discovery: send FOLLOWERINFO (re-sent until answered); on LEADERINFO persist the
+ * new acceptedEpoch *before* ACKEPOCH leaves (it goes in sendAfterPersist); refuse
+ * a leader whose epoch is older than one already accepted.
+ *
+ * Synchronization: apply the DIFF, TRUNC or SNAP the leader sends — never truncating
+ * a committed txn — then on NEWLEADER write currentEpoch and ack. Both go in one
+ * Ready, synced txns first, so the ack promises that the synced history *and* the
+ * epoch are durable (ZOOKEEPER-3911 and its successors: persist, then currentEpoch,
+ * then ACK). UPTODATE makes the follower serve.
+ *
+ * Broadcast: log proposals that extend the log without a gap (a gap means lost
+ * messages: go back to election and resync), ACK cumulatively after the fsync,
+ * commit what the leader's cumulative COMMIT (or heartbeat) says is committed.
+ *
+ * Liveness: silence from the leader for leaderTimeoutTicks (initTimeoutTicks
+ * overall until UPTODATE) sends the follower back to election.
+ */
+import type {
+  AckEpochMessage,
+  ForwardedRequest,
+  PeerMessage,
+  ServerId,
+  SessionId,
+  Txn,
+  VoteMessage,
+  Zxid,
+} from '../../protocol/index.js'
+import { counterOf, epochOf } from '../../protocol/index.js'
+import { jitterTicks } from './config.js'
+import type { Phase, Role } from './ready.js'
+import { answerLookingVote, type RoleBehavior, type RoleHost } from './role.js'
+
+/** FollowerStep is where a follower stands in the handshake with its leader. */
+export type FollowerStep = 'discovery' | 'awaitingSync' | 'awaitingNewLeader' | 'awaitingUpToDate' | 'broadcast'
+
+type SyncMessage = Extract<PeerMessage, { type: 'diff' | 'trunc' | 'snap' }>
+
+/** isNextProposal tells whether `next` directly follows `last` in the leader's epoch `epoch`. */
+export function isNextProposal(last: Zxid, next: Zxid, epoch: number): boolean {
+  if (epochOf(next) !== epoch) return false
+  if (epochOf(last) === epoch) return counterOf(next) === counterOf(last) + 1
+  return counterOf(next) === 1
+}
+
+/** FollowingRole follows one leader through discovery, synchronization and broadcast. */
+export class FollowingRole implements RoleBehavior {
+  readonly role: Role = 'following'
+  readonly leaderId: ServerId
+  private readonly host: RoleHost
+  /** leaderRound is the election round the leader was chosen in; only a newer LOOKING vote from it means it left. */
+  private readonly leaderRound: number
+  private leaderEpoch: number | undefined
+  private step: FollowerStep = 'discovery'
+  private readonly startTick: number
+  private lastHeardTick: number
+  private infoResendAtTick: number
+  private lastAckSentZxid: Zxid = -1n
+  private requestSeq = 0
+  private nextReadId = 1
+  private readonly reads = new Map<number, unknown>()
+  private readonly touched = new Set<SessionId>()
+
+  constructor(host: RoleHost, leaderId: ServerId, leaderRound: number) {
+    this.host = host
+    this.leaderId = leaderId
+    this.leaderRound = leaderRound
+    this.startTick = host.state.tickNow
+    this.lastHeardTick = host.state.tickNow
+    this.infoResendAtTick = host.state.tickNow
+  }
+
+  get phase(): Phase {
+    if (this.step === 'discovery') return 'discovery'
+    return this.step === 'broadcast' ? 'broadcast' : 'synchronization'
+  }
+
+  get epoch(): number | undefined {
+    return this.leaderEpoch
+  }
+
+  get established(): boolean {
+    return this.step === 'broadcast'
+  }
+
+  /** followerStep is the handshake step, for status and tests. */
+  get followerStep(): FollowerStep {
+    return this.step
+  }
+
+  /** start opens discovery with FOLLOWERINFO. */
+  start(): void {
+    this.sendFollowerInfo()
+  }
+
+  onVote(from: ServerId, message: VoteMessage): void {
+    if (from === this.leaderId && message.state !== 'leading' && message.round > this.leaderRound) {
+      return this.host.becomeLooking(`leader ${from} left its leadership (round ${message.round})`)
+    }
+    answerLookingVote(this.host, from, message, {
+      state: 'following',
+      leader: this.leaderId,
+      epoch: this.leaderEpoch ?? this.host.state.acceptedEpoch,
+    })
+  }
+
+  receive(from: ServerId, message: PeerMessage): void {
+    if (from !== this.leaderId) return
+    switch (message.type) {
+      case 'leaderInfo':
+        return this.onLeaderInfo(message.epoch)
+      case 'diff':
+      case 'trunc':
+      case 'snap':
+        return this.onSync(message)
+      case 'newLeader':
+        return this.onNewLeader(message.epoch)
+      case 'upToDate':
+        return this.onUpToDate(message.epoch, message.committedZxid)
+      case 'proposal':
+        return this.onProposal(message.epoch, message.txns)
+      case 'commit':
+        return this.onCommit(message.epoch, message.zxid)
+      case 'ping':
+        return this.onPing(message.epoch, message.seq, message.committedZxid)
+      case 'readIndexOk':
+        return this.onReadIndexOk(message.epoch, message.id, message.zxid)
+      default:
+        return // Messages for a leader, or for another phase: not ours to act on.
+    }
+  }
+
+  tick(): void {
+    const now = this.host.state.tickNow
+    const config = this.host.state.config
+    if (this.step !== 'broadcast' && now - this.startTick > config.initTimeoutTicks) {
+      return this.host.becomeLooking(`not synced with leader ${this.leaderId} within ${config.initTimeoutTicks} ticks`)
+    }
+    if (this.step === 'discovery') {
+      if (now >= this.infoResendAtTick) this.sendFollowerInfo()
+      return
+    }
+    if (now - this.lastHeardTick > config.leaderTimeoutTicks) {
+      return this.host.becomeLooking(`leader ${this.leaderId} silent for ${config.leaderTimeoutTicks} ticks`)
+    }
+  }
+
+  /** flush queues one cumulative ACK for everything logged since the last ack, to leave after the fsync. */
+  flush(): void {
+    if (this.step !== 'awaitingUpToDate' && this.step !== 'broadcast') return
+    const state = this.host.state
+    if (this.leaderEpoch === undefined || state.lastLoggedZxid <= this.lastAckSentZxid) return
+    const ack: PeerMessage = { type: 'ack', epoch: this.leaderEpoch, zxid: state.lastLoggedZxid }
+    // The deliberate bug sends the ACK before the txns it covers are durable.
+    if (state.config.bug === 'ack-before-fsync') state.send(this.leaderId, ack)
+    else state.sendAfterPersist(this.leaderId, ack)
+    this.lastAckSentZxid = state.lastLoggedZxid
+  }
+
+  afterTakeReady(): void {}
+  afterAdvance(): void {}
+
+  leave(): void {
+    for (const token of this.reads.values()) this.host.state.pending.readsFailed.push(token)
+    this.reads.clear()
+  }
+
+  /** forward sends a client request to the leader; false when not serving (no established leader). */
+  forward(request: ForwardedRequest): boolean {
+    if (this.step !== 'broadcast' || this.leaderEpoch === undefined) return false
+    this.requestSeq += 1
+    const forwarded: ForwardedRequest = { ...request, origin: this.host.state.config.id }
+    this.host.state.send(this.leaderId, { type: 'request', epoch: this.leaderEpoch, seq: this.requestSeq, request: forwarded })
+    return true
+  }
+
+  /** readIndex asks the leader for a quorum-confirmed read index; false when not serving. */
+  readIndex(token: unknown): boolean {
+    if (this.step !== 'broadcast' || this.leaderEpoch === undefined) return false
+    const id = this.nextReadId++
+    this.reads.set(id, token)
+    this.host.state.send(this.leaderId, { type: 'readIndex', epoch: this.leaderEpoch, id })
+    return true
+  }
+
+  /** touchSessions records session activity to report in the next pong. */
+  touchSessions(ids: Iterable<SessionId>): void {
+    for (const id of ids) this.touched.add(id)
+  }
+
+  private sendFollowerInfo(): void {
+    const state = this.host.state
+    state.send(this.leaderId, {
+      type: 'followerInfo',
+      acceptedEpoch: state.acceptedEpoch,
+      currentEpoch: state.currentEpoch,
+      lastLoggedZxid: state.lastLoggedZxid,
+    })
+    this.infoResendAtTick = state.tickNow + jitterTicks(state.config.electionResendTicks, state.config.random)
+  }
+
+  private onLeaderInfo(epoch: number): void {
+    if (this.step !== 'discovery') return
+    const state = this.host.state
+    if (epoch < state.acceptedEpoch) {
+      return this.host.becomeLooking(`leader ${this.leaderId} proposed epoch ${epoch} below accepted ${state.acceptedEpoch}`)
+    }
+    const fresh = epoch > state.acceptedEpoch
+    if (fresh) state.setAcceptedEpoch(epoch)
+    this.leaderEpoch = epoch
+    this.lastHeardTick = state.tickNow
+    const ack: AckEpochMessage = {
+      type: 'ackEpoch',
+      epoch,
+      fresh,
+      currentEpoch: state.currentEpoch,
+      lastLoggedZxid: state.lastLoggedZxid,
+    }
+    // Zab phase 1: acceptedEpoch must be durable before ACKEPOCH leaves.
+    state.sendAfterPersist(this.leaderId, ack)
+    this.step = 'awaitingSync'
+  }
+
+  private isCurrent(epoch: number): boolean {
+    if (epoch !== this.leaderEpoch) return false
+    this.lastHeardTick = this.host.state.tickNow
+    return true
+  }
+
+  private onSync(message: SyncMessage): void {
+    if (this.step !== 'awaitingSync' || !this.isCurrent(message.epoch)) return
+    const problem = this.syncProblem(message)
+    if (problem !== undefined) return this.host.becomeLooking(`refused ${message.type} from ${this.leaderId}: ${problem}`)
+    const state = this.host.state
+    if (message.type === 'snap') state.installSnapshot(message.snapshot)
+    if (message.type === 'trunc') state.truncateLogAfter(message.truncateAfter)
+    for (const txn of message.txns) state.appendTxn(txn)
+    state.commitThrough(message.committedZxid)
+    this.step = 'awaitingNewLeader'
+  }
+
+  /** syncProblem says why a sync message cannot be applied, or undefined when it can. Checked before any change. */
+  private syncProblem(message: SyncMessage): string | undefined {
+    const state = this.host.state
+    let after: Zxid = state.lastLoggedZxid
+    if (message.type === 'trunc') {
+      if (message.truncateAfter < state.lastCommittedZxid) return 'it would truncate committed txns'
+      after = message.truncateAfter < after ? message.truncateAfter : after
+    }
+    if (message.type === 'snap') {
+      if (message.snapshot.zxid < state.lastCommittedZxid) return 'the snapshot is older than what is committed here'
+      after = message.snapshot.zxid
+    }
+    return txnsProblem(message.txns, after, message.epoch)
+  }
+
+  private onNewLeader(epoch: number): void {
+    if (this.step !== 'awaitingNewLeader' || !this.isCurrent(epoch)) return
+    const state = this.host.state
+    if (state.currentEpoch < epoch) state.setCurrentEpoch(epoch)
+    // Synced txns, then currentEpoch, are in this Ready's persist: the ack waits for both.
+    state.sendAfterPersist(this.leaderId, { type: 'ackNewLeader', epoch, zxid: state.lastLoggedZxid })
+    this.lastAckSentZxid = state.lastLoggedZxid
+    this.step = 'awaitingUpToDate'
+  }
+
+  private onUpToDate(epoch: number, committedZxid: Zxid): void {
+    if (this.step !== 'awaitingUpToDate' || !this.isCurrent(epoch)) return
+    this.step = 'broadcast'
+    this.host.state.commitThrough(committedZxid)
+  }
+
+  private onProposal(epoch: number, txns: readonly Txn[]): void {
+    if (!this.isSynced() || !this.isCurrent(epoch)) return
+    const state = this.host.state
+    for (const txn of txns) {
+      if (txn.zxid <= state.lastLoggedZxid) continue // a duplicate of what we already logged
+      if (!isNextProposal(state.lastLoggedZxid, txn.zxid, epoch)) {
+        return this.host.becomeLooking(`proposal ${txn.zxid} leaves a gap after ${state.lastLoggedZxid}`)
+      }
+      state.appendTxn(txn)
+    }
+  }
+
+  private onCommit(epoch: number, zxid: Zxid): void {
+    if (!this.isSynced() || !this.isCurrent(epoch)) return
+    this.host.state.commitThrough(zxid)
+  }
+
+  private onPing(epoch: number, seq: number, committedZxid: Zxid): void {
+    if (this.step === 'discovery' || !this.isCurrent(epoch)) return
+    const sessions = [...this.touched]
+    this.touched.clear()
+    this.host.state.send(this.leaderId, { type: 'pong', epoch, seq, sessions })
+    if (this.isSynced()) this.host.state.commitThrough(committedZxid)
+  }
+
+  private onReadIndexOk(epoch: number, id: number, zxid: Zxid): void {
+    if (this.step !== 'broadcast' || !this.isCurrent(epoch)) return
+    const token = this.reads.get(id)
+    if (token === undefined && !this.reads.has(id)) return
+    this.reads.delete(id)
+    this.host.state.pending.readsReady.push({ token, zxid })
+  }
+
+  /** isSynced tells whether the log now is the leader's history (sync applied). */
+  private isSynced(): boolean {
+    return this.step === 'awaitingNewLeader' || this.step === 'awaitingUpToDate' || this.step === 'broadcast'
+  }
+}
+
+/** txnsProblem checks that sync txns strictly increase after `after` and come from no epoch above `epoch`. */
+function txnsProblem(txns: readonly Txn[], after: Zxid, epoch: number): string | undefined {
+  let previous = after
+  for (const txn of txns) {
+    if (txn.zxid <= previous) return `txn ${txn.zxid} does not follow ${previous}`
+    if (epochOf(txn.zxid) > epoch) return `txn ${txn.zxid} is from an epoch above ${epoch}`
+    previous = txn.zxid
+  }
+  return undefined
+}
