@@ -1,0 +1,409 @@
+/**
+ * A tiny hand-driven ensemble for scenario tests: real core Peers, a message queue
+ * the test delivers, drops, cuts or holds, and a model disk per server whose
+ * persistence the test can complete or lose in a crash. Every message crosses the
+ * real wire format (msgpack, then decodePeerMessage), and every peer's invariants
+ * are checked after each step. Nothing here is random unless the test asks for it:
+ * the election jitter comes from a seeded generator.
+ */
+import { decodeMessage, decodePeerMessage, encodeMessage, ProtocolError } from '../../protocol/index.js'
+import type { ForwardedRequest, PeerMessage, ServerId, SessionId, Txn, Zxid } from '../../protocol/index.js'
+import { Peer, checkEnsembleInvariants, checkInvariants } from '../../server/core/index.js'
+import type { PeerConfig, PersistentState, ReadResult, Ready } from '../../server/core/index.js'
+
+/** Disk is what survives a crash: epochs, the latest snapshot (the applied txns), and the log after it. */
+export interface Disk {
+  acceptedEpoch: number
+  currentEpoch: number
+  snapshot: { zxid: Zxid; applied: Txn[] } | undefined
+  log: Txn[]
+}
+
+/** Node is one server: its peer (undefined while down), its disk, and its "tree" (the txns applied, in order). */
+export interface Node {
+  readonly id: ServerId
+  peer: Peer | undefined
+  disk: Disk
+  applied: Txn[]
+  appliedZxid: Zxid
+  inFlight: Ready | undefined
+  /** holdPersist: take Readys and send `send`, but do not persist until completePersist (or a crash loses it). */
+  holdPersist: boolean
+  readsReady: ReadResult[]
+  readsFailed: unknown[]
+  requests: ForwardedRequest[]
+  sessionsTouched: SessionId[]
+  establishedCount: number
+  leaderLostCount: number
+  /** syncModes records the sync message kinds this server received, in order. */
+  syncModes: string[]
+}
+
+/** InFlightMessage is a message on the wire. */
+export interface InFlightMessage {
+  readonly from: ServerId
+  readonly to: ServerId
+  readonly message: PeerMessage
+}
+
+/** mulberry32 is a small seeded PRNG for election jitter. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** ClusterOptions tune the harness; `config` is merged into every peer's config. */
+export interface ClusterOptions {
+  config?: Partial<Omit<PeerConfig, 'id' | 'members' | 'random' | 'snapshotSource'>>
+  seed?: number
+}
+
+/** Cluster drives N peers by hand. */
+export class Cluster {
+  readonly ids: readonly ServerId[]
+  readonly nodes = new Map<ServerId, Node>()
+  queue: InFlightMessage[] = []
+  held: InFlightMessage[] = []
+  /** acked maps each write's xid to its zxid once the server holding its client applied it (the client got its answer). */
+  readonly acked = new Map<number, Zxid>()
+  private readonly cuts = new Set<string>()
+  private dropRules: ((m: InFlightMessage) => boolean)[] = []
+  private holdRules: ((m: InFlightMessage) => boolean)[] = []
+  private readonly options: ClusterOptions
+  private nextXid = 1
+
+  constructor(ids: readonly ServerId[], options: ClusterOptions = {}) {
+    this.ids = ids
+    this.options = options
+    for (const id of ids) {
+      const node: Node = {
+        id,
+        peer: undefined,
+        disk: { acceptedEpoch: 0, currentEpoch: 0, snapshot: undefined, log: [] },
+        applied: [],
+        appliedZxid: 0n,
+        inFlight: undefined,
+        holdPersist: false,
+        readsReady: [],
+        readsFailed: [],
+        requests: [],
+        sessionsTouched: [],
+        establishedCount: 0,
+        leaderLostCount: 0,
+        syncModes: [],
+      }
+      this.nodes.set(id, node)
+      this.boot(node)
+    }
+  }
+
+  node(id: ServerId): Node {
+    const node = this.nodes.get(id)
+    if (node === undefined) throw new Error(`no node ${id}`)
+    return node
+  }
+
+  peer(id: ServerId): Peer {
+    const peer = this.node(id).peer
+    if (peer === undefined) throw new Error(`node ${id} is down`)
+    return peer
+  }
+
+  up(): Node[] {
+    return [...this.nodes.values()].filter((n) => n.peer !== undefined)
+  }
+
+  // ------------------------------------------------------------------ network control
+
+  /** cut blocks both directions between a and b; messages already queued between them are dropped on delivery. */
+  cut(a: ServerId, b: ServerId): void {
+    this.cuts.add(`${a}>${b}`)
+    this.cuts.add(`${b}>${a}`)
+  }
+
+  /** cutOneWay blocks messages from a to b only. */
+  cutOneWay(from: ServerId, to: ServerId): void {
+    this.cuts.add(`${from}>${to}`)
+  }
+
+  /** isolate cuts `id` from everyone. */
+  isolate(id: ServerId): void {
+    for (const other of this.ids) if (other !== id) this.cut(id, other)
+  }
+
+  /** partition splits the ensemble into groups that cannot talk to each other. */
+  partition(...groups: ServerId[][]): void {
+    for (const g of groups) for (const h of groups) if (g !== h) for (const a of g) for (const b of h) this.cutOneWay(a, b)
+  }
+
+  healAll(): void {
+    this.cuts.clear()
+  }
+
+  /** dropWhere drops every message matching the rule until `clearRules`. */
+  dropWhere(rule: (m: InFlightMessage) => boolean): void {
+    this.dropRules.push(rule)
+  }
+
+  /** holdWhere parks matching messages in `held` until `releaseHeld`. */
+  holdWhere(rule: (m: InFlightMessage) => boolean): void {
+    this.holdRules.push(rule)
+  }
+
+  clearRules(): void {
+    this.dropRules = []
+    this.holdRules = []
+  }
+
+  releaseHeld(filter: (m: InFlightMessage) => boolean = () => true): void {
+    const release = this.held.filter(filter)
+    this.held = this.held.filter((m) => !filter(m))
+    this.queue.push(...release)
+  }
+
+  /** deliverAll delivers queued messages in order until the queue is empty (new ones included). */
+  deliverAll(limit = 100_000): void {
+    for (let i = 0; i < limit && this.queue.length > 0; i++) this.deliverNext()
+    if (this.queue.length > 0) throw new Error('deliverAll: message storm')
+  }
+
+  /** deliverNext delivers (or drops, or holds) the oldest queued message. */
+  deliverNext(): void {
+    const m = this.queue.shift()
+    if (m === undefined) return
+    if (this.cuts.has(`${m.from}>${m.to}`) || this.dropRules.some((rule) => rule(m))) return
+    if (this.holdRules.some((rule) => rule(m))) {
+      this.held.push(m)
+      return
+    }
+    const node = this.node(m.to)
+    if (node.peer === undefined) return
+    const wire = decodePeerMessage(unwrap(decodeMessage(encodeMessage(m.message))))
+    if (wire instanceof ProtocolError) throw new Error(`message does not survive the wire: ${wire.message}`)
+    if (wire.type === 'diff' || wire.type === 'trunc' || wire.type === 'snap') node.syncModes.push(wire.type)
+    node.peer.receive(m.from, wire)
+    this.check(node)
+  }
+
+  // ------------------------------------------------------------------ stepping
+
+  /** tick ticks the given servers (all that are up by default) once. */
+  tick(ids: readonly ServerId[] = this.up().map((n) => n.id)): void {
+    for (const id of ids) {
+      const node = this.node(id)
+      if (node.peer === undefined) continue
+      node.peer.tick()
+      this.check(node)
+    }
+  }
+
+  /** processReady takes one Ready from `id` and carries it out (persistence held if `holdPersist`). */
+  processReady(id: ServerId): boolean {
+    const node = this.node(id)
+    const peer = node.peer
+    if (peer === undefined || node.inFlight !== undefined || !peer.hasReady()) return false
+    const ready = peer.ready()
+    node.inFlight = ready
+    for (const e of ready.send) this.queue.push({ from: id, to: e.to, message: e.message })
+    if (!node.holdPersist) this.completePersist(id)
+    return true
+  }
+
+  /** completePersist makes the in-flight Ready durable, sends what waited on it, applies commits, advances. */
+  completePersist(id: ServerId): void {
+    const node = this.node(id)
+    const ready = node.inFlight
+    const peer = node.peer
+    if (ready === undefined || peer === undefined) return
+    writeDisk(node.disk, ready)
+    for (const e of ready.sendAfterPersist) this.queue.push({ from: id, to: e.to, message: e.message })
+    this.apply(node, ready)
+    node.inFlight = undefined
+    peer.advance(ready)
+    this.check(node)
+  }
+
+  /** stabilize processes Readys and delivers messages until nothing moves (no ticks). */
+  stabilize(limit = 10_000): void {
+    for (let i = 0; i < limit; i++) {
+      let moved = false
+      for (const node of this.up()) if (this.processReady(node.id)) moved = true
+      if (this.queue.length > 0) {
+        this.deliverAll()
+        moved = true
+      }
+      if (!moved) return
+    }
+    throw new Error('stabilize: did not settle')
+  }
+
+  /** run ticks every server that is up `ticks` times, stabilizing after each tick. */
+  run(ticks: number): void {
+    for (let i = 0; i < ticks; i++) {
+      this.tick()
+      this.stabilize()
+    }
+  }
+
+  /** runUntil ticks and stabilizes until `done()` holds; throws after `maxTicks`. */
+  runUntil(done: () => boolean, maxTicks = 500): number {
+    this.stabilize()
+    for (let i = 0; i < maxTicks; i++) {
+      if (done()) return i
+      this.tick()
+      this.stabilize()
+    }
+    if (done()) return maxTicks
+    throw new Error(`runUntil: not done after ${maxTicks} ticks; ${this.describe()}`)
+  }
+
+  // ------------------------------------------------------------------ crashes
+
+  /** crash stops a server; a Ready whose persistence was not completed is lost. */
+  crash(id: ServerId): void {
+    const node = this.node(id)
+    node.peer = undefined
+    node.inFlight = undefined
+  }
+
+  /** restart boots a server from its disk: the tree from the snapshot only, the log handed to the core. */
+  restart(id: ServerId): void {
+    const node = this.node(id)
+    if (node.peer !== undefined) throw new Error(`node ${id} is up`)
+    this.boot(node)
+  }
+
+  /** snapshotNow models the runtime's periodic snapshot: the applied tree goes to disk and older log records are purged. */
+  snapshotNow(id: ServerId): void {
+    const node = this.node(id)
+    const zxid = node.appliedZxid
+    node.disk.snapshot = { zxid, applied: [...node.applied] }
+    node.disk.log = node.disk.log.filter((t) => t.zxid > zxid)
+  }
+
+  // ------------------------------------------------------------------ clients
+
+  /** leaderId returns the single established leader among servers that are up, if exactly one. */
+  leaderId(): ServerId | undefined {
+    const leaders = this.up().filter((n) => n.peer?.role === 'leading' && n.peer.established)
+    return leaders.length === 1 ? leaders[0]?.id : undefined
+  }
+
+  /** establishedLeader waits for and returns the single established leader. */
+  requireLeader(): ServerId {
+    const id = this.leaderId()
+    if (id === undefined) throw new Error(`no single established leader: ${this.describe()}`)
+    return id
+  }
+
+  /** write proposes one txn at `leader` as its own client's write; returns the txn's xid. */
+  write(leader: ServerId = this.requireLeader()): { xid: number; zxid: Zxid } {
+    const peer = this.peer(leader)
+    const xid = this.nextXid++
+    const zxid = peer.nextZxid()
+    peer.propose({ zxid, timeMs: 0, sessionId: BigInt(leader), xid, op: { type: 'error', code: 0 } })
+    return { xid, zxid }
+  }
+
+  /** allServing tells whether every server that is up serves under one leader. */
+  allServing(): boolean {
+    const leader = this.leaderId()
+    return leader !== undefined && this.up().every((n) => n.peer?.established === true && n.peer.leaderId === leader)
+  }
+
+  /** appliedZxids lists a server's applied txn zxids. */
+  appliedZxids(id: ServerId): Zxid[] {
+    return this.node(id).applied.map((t) => t.zxid)
+  }
+
+  describe(): string {
+    return [...this.nodes.values()]
+      .map((n) => {
+        const s = n.peer?.status()
+        if (s === undefined) return `${n.id}:down`
+        return `${n.id}:${s.role}/${s.phase} leader=${String(s.leaderId)} epoch=${s.acceptedEpoch}/${s.currentEpoch} logged=${s.lastLoggedZxid} committed=${s.lastCommittedZxid} (${s.lastTransition})`
+      })
+      .join('; ')
+  }
+
+  private boot(node: Node): void {
+    const restored: PersistentState = {
+      acceptedEpoch: node.disk.acceptedEpoch,
+      currentEpoch: node.disk.currentEpoch,
+      snapshotZxid: node.disk.snapshot?.zxid ?? 0n,
+      log: [...node.disk.log],
+    }
+    node.applied = [...(node.disk.snapshot?.applied ?? [])]
+    node.appliedZxid = node.disk.snapshot?.zxid ?? 0n
+    node.peer = new Peer(
+      {
+        ...this.options.config,
+        id: node.id,
+        members: this.ids,
+        random: mulberry32((this.options.seed ?? 1) * 1000 + node.id),
+        snapshotSource: () => ({ zxid: node.appliedZxid, data: node.applied.map((t) => ({ ...t })) }),
+      },
+      restored,
+    )
+    this.check(node)
+  }
+
+  private apply(node: Node, ready: Ready): void {
+    if (ready.persist.snapshot !== undefined) {
+      node.applied = [...(ready.persist.snapshot.data as Txn[])]
+      node.appliedZxid = ready.persist.snapshot.zxid
+    }
+    for (const txn of ready.commit) {
+      if (txn.zxid <= node.appliedZxid) throw new Error(`node ${node.id} asked to apply ${txn.zxid} after ${node.appliedZxid}`)
+      node.applied.push(txn)
+      node.appliedZxid = txn.zxid
+      if (txn.sessionId === BigInt(node.id) && txn.xid > 0) this.acked.set(txn.xid, txn.zxid)
+    }
+    node.readsReady.push(...ready.readsReady)
+    node.readsFailed.push(...ready.readsFailed)
+    node.requests.push(...ready.requests)
+    node.sessionsTouched.push(...ready.sessionsTouched)
+    if (ready.becameEstablished) node.establishedCount += 1
+    if (ready.leaderLost) node.leaderLostCount += 1
+  }
+
+  private check(node: Node): void {
+    if (node.peer !== undefined) checkInvariants(node.peer)
+    checkEnsembleInvariants(this.up().map((n) => (n.peer as Peer).status()))
+  }
+}
+
+function unwrap(result: { ok: true; value: unknown } | { ok: false; error: ProtocolError }): unknown {
+  if (!result.ok) throw result.error
+  return result.value
+}
+
+/** writeDisk carries out a Ready's persist on the model disk, in the contract's order. */
+export function writeDisk(disk: Disk, ready: Ready): void {
+  const { snapshot, truncateAfter, txns, epochs } = ready.persist
+  if (snapshot !== undefined) {
+    disk.snapshot = { zxid: snapshot.zxid, applied: [...(snapshot.data as Txn[])] }
+    disk.log = []
+  }
+  if (truncateAfter !== undefined) disk.log = disk.log.filter((t) => t.zxid <= truncateAfter)
+  for (const txn of txns) {
+    const last = disk.log[disk.log.length - 1]?.zxid ?? disk.snapshot?.zxid ?? 0n
+    if (txn.zxid <= last) throw new Error(`disk append ${txn.zxid} after ${last}`)
+    disk.log.push(txn)
+  }
+  if (epochs !== undefined) {
+    disk.acceptedEpoch = epochs.accepted
+    disk.currentEpoch = epochs.current
+  }
+}
+
+/** isType narrows an in-flight message by type, for drop and hold rules. */
+export function isType(m: InFlightMessage, ...types: PeerMessage['type'][]): boolean {
+  return types.includes(m.message.type)
+}
