@@ -27,60 +27,20 @@ import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { WebSocket, WebSocketServer } from 'ws'
-import { DEFAULT_BACKOFF, backoffDelayMs, type BackoffPolicy } from './peer-backoff.js'
+import { backoffDelayMs } from './peer-backoff.js'
 import { PeerConnection, type ClosedInfo, type LinkCounters } from './peer-connection.js'
 import { PeerCloseCode, PeerLinksError, peerCloseCodeName } from './peer-errors.js'
 import { ARRAY_HEADER_BYTES_MAX, encodePeerMessage } from './peer-frames.js'
-import { ENSEMBLE_ID_LENGTH_MAX, HANDSHAKE_FRAME_BYTES_MAX, type LocalIdentity } from './peer-handshake.js'
+import type { LocalIdentity } from './peer-handshake.js'
 import { ensembleFingerprint, formatMember, validateMembers, type PeerMember, type ServerId } from './peer-members.js'
+import { resolvePeerLinksOptions, type DialAddress, type PeerLinksOptions, type PeerLinksSettings } from './peer-options.js'
 import { SECRET_SHORT_BYTES } from './peer-secret.js'
 
 export type { PeerMember, ServerId } from './peer-members.js'
+export type { DialAddress, PeerLinksOptions } from './peer-options.js'
 
 /** PEER_PATH is the WebSocket path of the peer endpoint; other paths on the peer port get 404. */
 export const PEER_PATH = '/conclave/peer'
-
-/** DialAddress is where to dial a member: host and TCP port. */
-export interface DialAddress {
-  host: string
-  port: number
-}
-
-/** PeerLinksOptions configure the peer port. Times are in ms, sizes in bytes. */
-export interface PeerLinksOptions {
-  /** selfId is this member's id; it must be in `members`. */
-  selfId: ServerId
-  /** host and peerPort are where to listen (peerPort 0 picks a free port; see `port`). */
-  host: string
-  peerPort: number
-  /** members is the whole ensemble, this member included, as every member's config lists it. */
-  members: readonly PeerMember[]
-  /** secret is the ensemble's shared secret (see readSecretFile); it is never logged or sent. */
-  secret: Uint8Array
-  /** ensembleId optionally names the ensemble; members with different ids refuse each other. Default ''. */
-  ensembleId?: string
-  /** frameBytesMax is the largest frame sent or accepted; a single message must fit in one. */
-  frameBytesMax: number
-  logger: Logger
-  /** handshakeTimeoutMs bounds dial + upgrade + authentication; silent connections are closed. Default 2000. */
-  handshakeTimeoutMs?: number
-  /** keepAliveMs: ping every this often, close a link silent for a whole interval; 0 disables. Default 1000. */
-  keepAliveMs?: number
-  /** sendQueueBytesMax bounds the messages waiting for one peer; past it the link is closed. Default 16 frames. */
-  sendQueueBytesMax?: number
-  /** pendingHandshakesMax bounds unauthenticated inbound connections; more are refused with HTTP 503. Default 64. */
-  pendingHandshakesMax?: number
-  /** backoff sets the re-dial delays. Default 50 ms doubling to a 1000 ms cap. */
-  backoff?: BackoffPolicy
-  /** random feeds the re-dial jitter; default Math.random. */
-  random?: () => number
-  /**
-   * dialAddress maps a member to the address actually dialed; default its host and
-   * peerPort. For NAT or port mapping, and for tests that put a fault proxy on a link
-   * (the member list, and so the fingerprint, keeps the advertised address).
-   */
-  dialAddress?: (member: PeerMember) => DialAddress
-}
 
 /** LinkState is whether a link is authenticated and carrying messages. */
 export type LinkState = 'up' | 'connecting' | 'down'
@@ -120,16 +80,6 @@ interface PeerSlot {
   counters: LinkCounters
 }
 
-interface ResolvedOptions {
-  handshakeTimeoutMs: number
-  keepAliveMs: number
-  frameBytesMax: number
-  sendQueueBytesMax: number
-  pendingHandshakesMax: number
-  backoff: BackoffPolicy
-  random: () => number
-  dialAddress: (member: PeerMember) => DialAddress
-}
 
 /** PeerLinks owns the peer port and the links to every other member. Create it with `PeerLinks.start`. */
 export class PeerLinks {
@@ -143,7 +93,7 @@ export class PeerLinks {
   private constructor(
     private readonly local: LocalIdentity,
     private readonly secret: Uint8Array,
-    private readonly settings: ResolvedOptions,
+    private readonly settings: PeerLinksSettings,
     private readonly httpServer: http.Server,
     private readonly wsServer: WebSocketServer,
     private readonly logger: Logger,
@@ -162,7 +112,7 @@ export class PeerLinks {
    * the bad option, or LISTEN_FAILED.
    */
   static async start(options: PeerLinksOptions): Promise<PeerLinks> {
-    const settings = resolveOptions(options)
+    const settings = resolvePeerLinksOptions(options)
     const members = validateMembers(options.members, options.selfId)
     const local: LocalIdentity = {
       selfId: options.selfId,
@@ -473,38 +423,6 @@ export class PeerLinks {
   private track(ws: WebSocket): void {
     this.sockets.add(ws)
     ws.once('close', () => this.sockets.delete(ws))
-  }
-}
-
-function resolveOptions(options: PeerLinksOptions): ResolvedOptions {
-  const invalid = (message: string) => new PeerLinksError('INVALID_OPTIONS', message)
-  const positive = (name: string, value: number | undefined, fallback: number, min = 1): number => {
-    const v = value ?? fallback
-    if (!Number.isInteger(v) || v < min) throw invalid(`${name} must be an integer of at least ${min}, got ${String(value)}`)
-    return v
-  }
-  if (!Number.isInteger(options.peerPort) || options.peerPort < 0 || options.peerPort > 65535) {
-    throw invalid(`peerPort must be an integer in [0, 65535], got ${String(options.peerPort)}`)
-  }
-  if (typeof options.host !== 'string' || options.host === '') throw invalid('host must be a non-empty string')
-  if (!(options.secret instanceof Uint8Array) || options.secret.length === 0) throw invalid('secret must be a non-empty Uint8Array')
-  const ensembleId = options.ensembleId ?? ''
-  if (typeof ensembleId !== 'string' || ensembleId.length > ENSEMBLE_ID_LENGTH_MAX) {
-    throw invalid(`ensembleId must be a string of at most ${ENSEMBLE_ID_LENGTH_MAX} characters`)
-  }
-  const frameBytesMax = positive('frameBytesMax', options.frameBytesMax, 0, HANDSHAKE_FRAME_BYTES_MAX)
-  const backoff = options.backoff ?? DEFAULT_BACKOFF
-  positive('backoff.baseMs', backoff.baseMs, 0)
-  positive('backoff.capMs', backoff.capMs, 0, backoff.baseMs)
-  return {
-    frameBytesMax,
-    handshakeTimeoutMs: positive('handshakeTimeoutMs', options.handshakeTimeoutMs, 2000),
-    keepAliveMs: positive('keepAliveMs', options.keepAliveMs, 1000, 0),
-    sendQueueBytesMax: positive('sendQueueBytesMax', options.sendQueueBytesMax, 16 * frameBytesMax, frameBytesMax),
-    pendingHandshakesMax: positive('pendingHandshakesMax', options.pendingHandshakesMax, 64),
-    backoff,
-    random: options.random ?? Math.random,
-    dialAddress: options.dialAddress ?? ((m) => ({ host: m.host, port: m.peerPort })),
   }
 }
 
