@@ -4,10 +4,11 @@
  * member lists differ (for the log line that refuses a misconfigured member).
  */
 import { createHash } from 'node:crypto'
+import type { ServerId } from '../../protocol/peer-messages.js'
 import { PeerLinksError } from './peer-errors.js'
 
-/** ServerId is an ensemble member's id (1-255, the top byte of the session ids it creates). */
-export type ServerId = number
+/** ServerId is an ensemble member's id (1-255); the one definition lives in protocol/peer-messages.ts. */
+export type { ServerId }
 
 /** SERVER_ID_MAX is the largest member id: ids fit the top byte of a session id. */
 export const SERVER_ID_MAX = 255
