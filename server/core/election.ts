@@ -104,8 +104,12 @@ export class LookingRole implements RoleBehavior {
       this.votes.set(this.host.state.config.id, this.vote)
       this.finalizeAtTick = undefined
       this.broadcastVote()
-    } else if (compareVotes(theirs, this.vote, bug) > 0) {
-      this.changeVote(theirs)
+    } else {
+      const order = compareVotes(theirs, this.vote, bug)
+      if (order > 0) this.changeVote(theirs)
+      // A worse vote in our round: tell its sender about the better one now rather than
+      // at our next re-send, so a quorum does not finalize without having heard of it.
+      if (order < 0) this.host.state.send(from, this.voteMessage())
     }
     if (this.host.state.quorum.isVoter(from)) this.votes.set(from, theirs)
     this.checkQuorum()

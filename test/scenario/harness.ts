@@ -35,7 +35,7 @@ export interface Node {
   sessionsTouched: SessionId[]
   establishedCount: number
   leaderLostCount: number
-  /** syncModes records the sync message kinds this server received, in order. */
+  /** syncModes records the sync message kinds this server received since it last booted, in order. */
   syncModes: string[]
 }
 
@@ -340,6 +340,7 @@ export class Cluster {
       log: [...node.disk.log],
     }
     node.applied = [...(node.disk.snapshot?.applied ?? [])]
+    node.syncModes = []
     node.appliedZxid = node.disk.snapshot?.zxid ?? 0n
     node.peer = new Peer(
       {
