@@ -64,6 +64,8 @@ export class LookingRole implements RoleBehavior {
   }
 
   onVote(from: ServerId, message: VoteMessage): void {
+    // A vote for a server outside the ensemble can never be carried out: ignore it.
+    if (!this.host.state.quorum.isVoter(message.leader)) return
     if (message.state === 'looking') this.onLookingVote(from, message)
     else this.onAnswer(from, message)
   }
