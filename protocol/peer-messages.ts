@@ -152,12 +152,17 @@ export interface CommitMessage {
   zxid: Zxid
 }
 
-/** PeerPingMessage is the leader's heartbeat; `seq` numbers heartbeat rounds for linearizable reads. */
+/**
+ * PeerPingMessage is the leader's heartbeat; `seq` numbers heartbeat rounds for
+ * linearizable reads; `lastZxid` is the leader's last logged zxid, so a follower
+ * that lost a proposal notices it even when no later proposal comes.
+ */
 export interface PeerPingMessage {
   type: 'ping'
   epoch: number
   seq: number
   committedZxid: Zxid
+  lastZxid: Zxid
 }
 
 /** PeerPongMessage answers a ping and reports the sessions the follower heard from since its last pong. */
@@ -310,7 +315,7 @@ const peerMessage: Check<PeerMessage> = tagged<PeerMessage>(
     proposal: object<ProposalMessage>({ type: tag('proposal'), epoch, txns }),
     ack: object<AckMessage>({ type: tag('ack'), epoch, zxid: u64 }),
     commit: object<CommitMessage>({ type: tag('commit'), epoch, zxid: u64 }),
-    ping: object<PeerPingMessage>({ type: tag('ping'), epoch, seq: counter, committedZxid: u64 }),
+    ping: object<PeerPingMessage>({ type: tag('ping'), epoch, seq: counter, committedZxid: u64, lastZxid: u64 }),
     pong: object<PeerPongMessage>({ type: tag('pong'), epoch, seq: counter, sessions: arrayOf(u64, PEER_SESSIONS_MAX) }),
     request: object<ForwardMessage>({ type: tag('request'), epoch, seq: counter, request: forwardedRequest }),
     readIndex: object<ReadIndexMessage>({ type: tag('readIndex'), epoch, id: counter }),

@@ -44,9 +44,11 @@ export class LookingRole implements RoleBehavior {
   private readonly answers = new Map<ServerId, Answer>()
   private finalizeAtTick: number | undefined
   private resendAtTick: number
+  private readonly startTick: number
 
   constructor(host: RoleHost) {
     this.host = host
+    this.startTick = host.state.tickNow
     this.vote = this.ownVote()
     this.resendAtTick = host.state.tickNow
   }
@@ -77,7 +79,8 @@ export class LookingRole implements RoleBehavior {
   tick(): void {
     const now = this.host.state.tickNow
     if (now >= this.resendAtTick) this.broadcastVote()
-    if (this.finalizeAtTick !== undefined && now >= this.finalizeAtTick) this.decide()
+    if (this.finalizeAtTick !== undefined && now >= this.finalizeAtTick) return this.decide()
+    this.maybeJoin()
   }
 
   flush(): void {}
@@ -120,14 +123,23 @@ export class LookingRole implements RoleBehavior {
   private onAnswer(from: ServerId, message: VoteMessage): void {
     const state = message.state === 'leading' ? 'leading' : 'following'
     this.answers.set(from, { state, leader: message.leader, round: message.round })
-    const leader = message.leader
+    this.maybeJoin()
+  }
+
+  /**
+   * maybeJoin follows a leader that a quorum of answers names and that itself says
+   * LEADING. Never in the tick this election started: a server that just left a
+   * leader (or was refused by it) retries at most once a tick, never in a busy loop.
+   */
+  private maybeJoin(): void {
+    if (this.host.state.tickNow <= this.startTick) return
     const self = this.host.state.config.id
-    if (leader === self) return
-    const leaderAnswer = this.answers.get(leader)
-    if (leaderAnswer === undefined || leaderAnswer.state !== 'leading' || leaderAnswer.leader !== leader) return
-    const backers: ServerId[] = []
-    for (const [id, answer] of this.answers) if (answer.leader === leader) backers.push(id)
-    if (this.host.state.quorum.isQuorum(backers)) this.host.becomeFollower(leader, leaderAnswer.round)
+    for (const [leader, leaderAnswer] of this.answers) {
+      if (leader === self || leaderAnswer.state !== 'leading' || leaderAnswer.leader !== leader) continue
+      const backers: ServerId[] = []
+      for (const [id, answer] of this.answers) if (answer.leader === leader) backers.push(id)
+      if (this.host.state.quorum.isQuorum(backers)) return this.host.becomeFollower(leader, leaderAnswer.round)
+    }
   }
 
   private changeVote(vote: Vote): void {

@@ -62,6 +62,8 @@ export class FollowingRole implements RoleBehavior {
   private nextReadId = 1
   private readonly reads = new Map<number, unknown>()
   private readonly touched = new Set<SessionId>()
+  /** behind records a leader position our log had not reached when a ping said so. */
+  private behind: { targetZxid: Zxid; sinceTick: number } | undefined
 
   constructor(host: RoleHost, leaderId: ServerId, leaderRound: number) {
     this.host = host
@@ -108,6 +110,10 @@ export class FollowingRole implements RoleBehavior {
 
   receive(from: ServerId, message: PeerMessage): void {
     if (from !== this.leaderId) return
+    if ('epoch' in message && this.leaderEpoch !== undefined && message.epoch > this.leaderEpoch && message.type !== 'leaderInfo') {
+      // Our leader leads a newer epoch: it stepped down and was elected again while we missed it.
+      return this.host.becomeLooking(`leader ${from} moved on to epoch ${message.epoch}`)
+    }
     switch (message.type) {
       case 'leaderInfo':
         return this.onLeaderInfo(message.epoch)
@@ -124,7 +130,7 @@ export class FollowingRole implements RoleBehavior {
       case 'commit':
         return this.onCommit(message.epoch, message.zxid)
       case 'ping':
-        return this.onPing(message.epoch, message.seq, message.committedZxid)
+        return this.onPing(message.epoch, message.seq, message.committedZxid, message.lastZxid)
       case 'readIndexOk':
         return this.onReadIndexOk(message.epoch, message.id, message.zxid)
       default:
@@ -250,7 +256,9 @@ export class FollowingRole implements RoleBehavior {
       after = message.truncateAfter < after ? message.truncateAfter : after
     }
     if (message.type === 'snap') {
-      if (message.snapshot.zxid < state.lastCommittedZxid) return 'the snapshot is older than what is committed here'
+      // An older snapshot is fine as long as the txns after it bring back everything committed here.
+      const reaches = message.txns.at(-1)?.zxid ?? message.snapshot.zxid
+      if (reaches < state.lastCommittedZxid) return 'the snapshot and its txns end before what is committed here'
       after = message.snapshot.zxid
     }
     return txnsProblem(message.txns, after, message.epoch)
@@ -289,12 +297,33 @@ export class FollowingRole implements RoleBehavior {
     this.host.state.commitThrough(zxid)
   }
 
-  private onPing(epoch: number, seq: number, committedZxid: Zxid): void {
+  private onPing(epoch: number, seq: number, committedZxid: Zxid, leaderLastZxid: Zxid): void {
     if (this.step === 'discovery' || !this.isCurrent(epoch)) return
     const sessions = [...this.touched]
     this.touched.clear()
     this.host.state.send(this.leaderId, { type: 'pong', epoch, seq, sessions })
-    if (this.isSynced()) this.host.state.commitThrough(committedZxid)
+    if (!this.isSynced()) return
+    this.host.state.commitThrough(committedZxid)
+    this.watchForLostProposals(leaderLastZxid)
+  }
+
+  /**
+   * watchForLostProposals notices proposals that never arrived. A ping is sent after
+   * every proposal up to its `lastZxid`, so if our log has not reached that point
+   * within leaderTimeoutTicks, something was lost on the way (ZooKeeper's leader
+   * closes such a learner: SyncLimitCheck). Back to election, then resync.
+   */
+  private watchForLostProposals(leaderLastZxid: Zxid): void {
+    const state = this.host.state
+    const behind = this.behind
+    if (behind !== undefined && state.lastLoggedZxid >= behind.targetZxid) this.behind = undefined
+    if (this.behind === undefined) {
+      if (leaderLastZxid > state.lastLoggedZxid) this.behind = { targetZxid: leaderLastZxid, sinceTick: state.tickNow }
+      return
+    }
+    if (state.tickNow - this.behind.sinceTick > state.config.leaderTimeoutTicks) {
+      return this.host.becomeLooking(`proposals up to ${this.behind.targetZxid} never arrived`)
+    }
   }
 
   private onReadIndexOk(epoch: number, id: number, zxid: Zxid): void {

@@ -213,6 +213,11 @@ export class LeadingRole implements RoleBehavior {
       // A FOLLOWERINFO sent before our LEADERINFO reached it is stale; anything else is a new attempt.
       if (this.leaderEpoch !== undefined && message.acceptedEpoch < this.leaderEpoch) return
     }
+    if (this.leaderEpoch !== undefined && message.acceptedEpoch > this.leaderEpoch) {
+      // It promised a newer (failed) leadership never to go back: it can never join ours.
+      // Step down so that the next election picks an epoch above every promise.
+      return this.host.becomeLooking(`member ${from} accepted epoch ${message.acceptedEpoch}, above ours (${this.leaderEpoch})`)
+    }
     const progress = newProgress(from, message, state.tickNow)
     this.followers.set(from, progress)
     if (this.leaderEpoch === undefined) return this.maybeDecideEpoch()
@@ -393,7 +398,8 @@ export class LeadingRole implements RoleBehavior {
     assert(epoch !== undefined, 'heartbeat before the epoch is decided')
     this.pingSeq += 1
     for (const p of this.followers.values()) {
-      if (reached(p, 'epochAcked')) state.send(p.id, { type: 'ping', epoch, seq: this.pingSeq, committedZxid: state.lastCommittedZxid })
+      if (!reached(p, 'epochAcked')) continue
+      state.send(p.id, { type: 'ping', epoch, seq: this.pingSeq, committedZxid: state.lastCommittedZxid, lastZxid: state.lastLoggedZxid })
     }
     this.pingSeqQueued = this.pingSeq
     this.nextPingTick = state.tickNow + state.config.heartbeatEveryTicks

@@ -125,15 +125,22 @@ export class ReplicaState {
     this.cut(zxid)
   }
 
-  /** installSnapshot replaces the whole history with a snapshot at `snapshot.zxid` (SNAP). */
+  /**
+   * installSnapshot replaces the whole history with a snapshot at `snapshot.zxid`
+   * (SNAP). The snapshot may be older than what this server had committed: a
+   * leader's applied state lags its log. The commit point then goes back to the
+   * snapshot and the txns after it are committed again as the leader says so; the
+   * caller checks that the txns sent with the snapshot reach the old commit point.
+   */
   installSnapshot(snapshot: SnapshotPayload): void {
-    assert(snapshot.zxid >= this.lastCommittedZxid, `snapshot ${formatZxid(snapshot.zxid)} is older than committed ${formatZxid(this.lastCommittedZxid)}`)
     this.log.resetTo(snapshot.zxid)
     this.pending.snapshot = snapshot
     this.pending.truncateAfter = undefined
     this.pending.txns = []
-    this.pending.commit = this.pending.commit.filter((txn) => txn.zxid > snapshot.zxid)
+    // Commits not handed out yet are either in the snapshot or will be committed again after it.
+    this.pending.commit = []
     this.lastCommittedZxid = snapshot.zxid
+    if (this.appliedZxid > snapshot.zxid) this.appliedZxid = snapshot.zxid
     this.cut(NOTHING_DURABLE)
   }
 
@@ -223,8 +230,9 @@ export class ReplicaState {
     }
     const through = this.inFlightThroughZxid
     this.durableZxid = this.cutSinceHandout !== undefined && this.cutSinceHandout < through ? this.cutSinceHandout : through
+    // The runtime replaced its tree with the snapshot, then applied the commits after it.
     const snapshot = ready.persist.snapshot
-    if (snapshot !== undefined && snapshot.zxid > this.appliedZxid) this.appliedZxid = snapshot.zxid
+    if (snapshot !== undefined) this.appliedZxid = snapshot.zxid
     const lastCommit = ready.commit[ready.commit.length - 1]
     if (lastCommit !== undefined && lastCommit.zxid > this.appliedZxid) this.appliedZxid = lastCommit.zxid
     this.inFlight = undefined

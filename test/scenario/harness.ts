@@ -175,7 +175,12 @@ export class Cluster {
 
   /** deliverNext delivers (or drops, or holds) the oldest queued message. */
   deliverNext(): void {
-    const m = this.queue.shift()
+    this.deliverAt(0)
+  }
+
+  /** deliverAt delivers (or drops, or holds) the queued message at `index`, out of order. */
+  deliverAt(index: number): void {
+    const m = this.queue.splice(index, 1)[0]
     if (m === undefined) return
     if (this.cuts.has(`${m.from}>${m.to}`) || this.dropRules.some((rule) => rule(m))) return
     if (this.holdRules.some((rule) => rule(m))) {
@@ -240,7 +245,7 @@ export class Cluster {
       }
       if (!moved) return
     }
-    throw new Error('stabilize: did not settle')
+    throw new Error(`stabilize: did not settle; ${this.describe()}; queue: ${this.queue.slice(0, 12).map((m) => `${m.from}>${m.to}:${m.message.type}${m.message.type === 'vote' ? `(${m.message.state},r${m.message.round},l${m.message.leader})` : ''}`).join(' ')}`)
   }
 
   /** run ticks every server that is up `ticks` times, stabilizing after each tick. */
@@ -311,10 +316,12 @@ export class Cluster {
     return { xid, zxid }
   }
 
-  /** allServing tells whether every server that is up serves under one leader. */
+  /** allServing tells whether every server that is up serves under one leader, in that leader's epoch. */
   allServing(): boolean {
     const leader = this.leaderId()
-    return leader !== undefined && this.up().every((n) => n.peer?.established === true && n.peer.leaderId === leader)
+    if (leader === undefined) return false
+    const epoch = this.peer(leader).status().epoch
+    return this.up().every((n) => n.peer?.established === true && n.peer.leaderId === leader && n.peer.status().epoch === epoch)
   }
 
   /** appliedZxids lists a server's applied txn zxids. */
