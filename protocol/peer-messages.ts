@@ -12,20 +12,39 @@
  */
 import { ErrorCode } from './error-codes.js'
 import { ProtocolError } from './codec.js'
-import type { Txn } from './txn.js'
-import type { SessionId } from './types.js'
+import { DATA_BYTES_MAX, MULTI_OPS_MAX } from './limits.js'
+import type {
+  Txn,
+  TxnCheck,
+  TxnCloseSession,
+  TxnCreate,
+  TxnCreateSession,
+  TxnDelete,
+  TxnError,
+  TxnMulti,
+  TxnMultiOp,
+  TxnOp,
+  TxnSet,
+  TxnSetAcl,
+} from './txn.js'
+import type { Acl, SessionId } from './types.js'
 import type { Zxid } from './zxid.js'
 import {
   ShapeError,
   arrayOf,
   bool,
+  bytes,
   int,
   isRecord,
   object,
   oneOf,
+  optional,
+  path,
+  str,
   tagged,
   u64,
   type Check,
+  type Shape,
 } from './schema.js'
 
 /** ServerId is an ensemble member's id, 1-255 (the top byte of the session ids it creates). */
@@ -239,30 +258,92 @@ export interface Envelope {
 
 // ------------------------------------------------------------------ shape checks
 
+const tag = <T extends string>(name: T) => oneOf([name] as const)
+
 /** PEER_TXNS_MAX bounds the txns in one sync or proposal message. */
 export const PEER_TXNS_MAX = 1_000_000
 
 /** PEER_SESSIONS_MAX bounds the session ids in one pong. */
 export const PEER_SESSIONS_MAX = 1_000_000
 
-const TXN_OP_TYPES = ['create', 'delete', 'set', 'setAcl', 'multi', 'createSession', 'closeSession', 'error'] as const
-
 const epoch = int(0, 0xffff_ffff)
 const serverId = int(1, PEER_SERVER_ID_MAX)
 const counter = int(0, Number.MAX_SAFE_INTEGER)
-
-/** opaque accepts any value, as the core passes it through untouched. */
-const opaque: Check<unknown> = (v) => v
+const znodePath = path()
+const data = bytes(DATA_BYTES_MAX)
+const acl: Check<Acl> = object<Acl>({ perms: int(0, 31), scheme: str(64), id: str(1024) })
+const aclList = arrayOf(acl, 64)
 
 /**
- * txnOp checks only the tag of a txn body: the core never reads it, and the tree
- * validates what it applies. Peers are authenticated members, not strangers.
+ * plainBytes turns the Node Buffers msgpackr hands out into plain Uint8Array views,
+ * everywhere inside an opaque value (forwarded payloads, snapshot data), so both
+ * sides of a peer link see the same types. Nothing else is changed or checked.
  */
-const txnOp: Check<Txn['op']> = (v, where) => {
-  if (!isRecord(v)) throw new ShapeError(`${where}: expected map`)
-  oneOf(TXN_OP_TYPES)(v.type, `${where}.type`)
-  return v as unknown as Txn['op']
+function plainBytes(value: unknown): unknown {
+  if (value instanceof Uint8Array) {
+    return value.constructor === Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+  }
+  if (Array.isArray(value)) return value.map(plainBytes)
+  if (isRecord(value)) {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) out[k] = plainBytes(v)
+    return out
+  }
+  return value
 }
+
+/** opaque accepts any value: the core passes it through untouched (bytes made plain). */
+const opaque: Check<unknown> = (v) => plainBytes(v)
+
+const unknownTxnOp = (type: string, where: string) => new ShapeError(`${where}.type: unknown txn op '${type.slice(0, 64)}'`)
+
+const txnCreate = object<TxnCreate>({
+  type: tag('create'),
+  path: znodePath,
+  data,
+  acl: aclList,
+  ephemeralOwner: u64,
+  container: bool,
+  ttlMs: int(0),
+  parentCversion: int(),
+})
+const txnDelete = object<TxnDelete>({ type: tag('delete'), path: znodePath })
+const txnSet = object<TxnSet>({ type: tag('set'), path: znodePath, data, version: int() })
+const txnCheck = object<TxnCheck>({ type: tag('check'), path: znodePath })
+const txnMultiOp: Check<TxnMultiOp> = tagged<TxnMultiOp>(
+  'type',
+  { create: txnCreate, delete: txnDelete, set: txnSet, check: txnCheck },
+  unknownTxnOp,
+)
+
+/** txnErrorShape lists every field TxnError may carry (`reason` is newer than some readers' types). */
+const txnErrorShape = {
+  type: tag('error'),
+  code: int(),
+  reason: optional(str(4096)),
+  opErrors: optional(arrayOf(int(), MULTI_OPS_MAX)),
+}
+
+/** txnOp checks a txn body completely: followers apply what they are sent. */
+const txnOp: Check<TxnOp> = tagged<TxnOp>(
+  'type',
+  {
+    create: txnCreate,
+    delete: txnDelete,
+    set: txnSet,
+    setAcl: object<TxnSetAcl>({ type: tag('setAcl'), path: znodePath, acl: aclList, aversion: int() }),
+    multi: object<TxnMulti>({ type: tag('multi'), ops: arrayOf(txnMultiOp, MULTI_OPS_MAX) }),
+    createSession: object<TxnCreateSession>({
+      type: tag('createSession'),
+      sessionId: u64,
+      timeoutMs: int(0),
+      password: bytes(64),
+    }),
+    closeSession: object<TxnCloseSession>({ type: tag('closeSession'), sessionId: u64, deletePaths: arrayOf(znodePath, 1_000_000) }),
+    error: object<TxnError>(txnErrorShape as unknown as Shape<TxnError>),
+  },
+  unknownTxnOp,
+)
 
 const txn: Check<Txn> = object<Txn>({ zxid: u64, timeMs: int(), sessionId: u64, xid: int(), op: txnOp })
 const txns = arrayOf(txn, PEER_TXNS_MAX)
@@ -276,10 +357,8 @@ const forwardedRequest: Check<ForwardedRequest> = object<ForwardedRequest>({
 
 const snapshot: Check<SnapshotPayload> = (v, where) => {
   if (!isRecord(v)) throw new ShapeError(`${where}: expected map`)
-  return { zxid: u64(v.zxid, `${where}.zxid`), data: v.data }
+  return { zxid: u64(v.zxid, `${where}.zxid`), data: plainBytes(v.data) }
 }
-
-const tag = <T extends string>(name: T) => oneOf([name] as const)
 
 const peerMessage: Check<PeerMessage> = tagged<PeerMessage>(
   'type',
