@@ -85,6 +85,8 @@ export interface TxnCloseSession {
 export interface TxnError {
   type: 'error'
   code: number
+  /** Why, in words, for the client's error message (e.g. which argument was bad). */
+  reason?: string
   opErrors?: number[]
 }
 
