@@ -9,13 +9,9 @@
  */
 import type { Request, SessionId, Zxid } from '../../protocol/index.js'
 import type { ClientSocket } from '../net/client-listener.js'
+import type { Reply } from '../requests/reads.js'
 
-/** Reply is the answer to one request, before it gets its xid and zxid. */
-export interface Reply {
-  err: number
-  result?: unknown
-  message?: string
-}
+export type { Reply }
 
 /** QueuedRequest is one request waiting for its turn to be answered. */
 export type QueuedRequest =

@@ -1,0 +1,6 @@
+/** Request preparation: the txn builder, its pending state, reads and write replies. */
+export * from './txn-builder.js'
+export * from './pending-state.js'
+export * from './validate.js'
+export * from './reads.js'
+export * from './write-reply.js'
