@@ -3,7 +3,7 @@
  */
 import readline from 'node:readline'
 import type { CommandModule } from 'yargs'
-import { connect, ConclaveError, type Client } from '../../client/index.js'
+import type { Client } from '../../client/index.js'
 import { DEFAULT_SERVERS, parseServers } from './servers.js'
 import { runShellLine, ShellUsageError, type ShellOutput } from './shell-line.js'
 
@@ -17,7 +17,7 @@ const stdout: ShellOutput = { out: (line) => process.stdout.write(line + '\n') }
 
 /** describeError turns a failure into one line for the user. */
 function describeError(err: unknown): string {
-  if (err instanceof ConclaveError) return `${err.code}: ${err.message}`
+  if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string') return `${(err as { code: string }).code}: ${err.message}`
   if (err instanceof ShellUsageError) return err.message
   return err instanceof Error ? err.message : String(err)
 }
@@ -54,6 +54,8 @@ export const shellCommand: CommandModule<object, ShellArgs> = {
       .option('c', { type: 'string', describe: 'run one command and exit, e.g. -c "get /app"' })
       .option('session-timeout-ms', { type: 'number', default: 10_000 }),
   handler: async (args) => {
+    // Loaded here, not at the top, so `conclave server` never loads the client SDK.
+    const { connect } = await import('../../client/index.js')
     let client: Client
     try {
       client = await connect({

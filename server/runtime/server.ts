@@ -405,9 +405,13 @@ export class ConclaveServer {
     return txn
   }
 
-  /** applyCommitted applies committed txns in order, sends their watch events, then answers. */
+  /**
+   * applyCommitted applies committed txns in order. After each txn it sends that txn's
+   * watch events and then answers whatever became answerable, before the next txn is
+   * applied: a read queued behind a session's write sees exactly the state after that
+   * write, never the effect of a later write of the same session (per-session FIFO).
+   */
   private applyCommitted(txns: Txn[]): void {
-    const touched = new Set<ClientConnection>()
     for (const txn of txns) {
       const applied = this.tree.apply(txn)
       this.sessions.apply(txn)
@@ -421,14 +425,16 @@ export class ConclaveServer {
         this.awaitingApply.delete(txn.zxid)
         waiting.entry.reply = replyForWrite(waiting.entry.request, txn, applied)
         waiting.entry.replyZxid = txn.zxid
-        touched.add(waiting.connection)
       }
       if (txn.op.type === 'createSession') this.finishSessionCreate(txn)
       if (txn.op.type === 'closeSession') this.endSession(txn.op.sessionId, waiting?.connection)
+      if (waiting !== undefined && this.connections.has(waiting.connection.id)) this.pump(waiting.connection)
+      if (this.awaitingBarrier.size > 0) {
+        const barriers = [...this.awaitingBarrier]
+        this.awaitingBarrier.clear()
+        for (const connection of barriers) if (this.connections.has(connection.id)) this.pump(connection)
+      }
     }
-    for (const connection of this.awaitingBarrier) touched.add(connection)
-    this.awaitingBarrier.clear()
-    for (const connection of touched) if (this.connections.has(connection.id)) this.pump(connection)
   }
 
   private finishSessionCreate(txn: Txn): void {
