@@ -73,6 +73,28 @@ describe('broadcast', () => {
     expect(c.appliedZxids(1)).toEqual([z(1, 1), z(1, 2), z(1, 3)])
   })
 
+  test('proposals outstanding when a follower syncs are carried in order, and its NEWLEADER ack counts for them', () => {
+    const c = new Cluster([1, 2, 3, 4, 5])
+    c.runUntil(() => c.allServing())
+    c.crash(1)
+    c.dropWhere((m) => (m.from === 2 || m.from === 3) && isType(m, 'ack'))
+    const w1 = c.write(5)
+    const w2 = c.write(5)
+    c.stabilize()
+    // Only the leader and node 4 hold them: 2 of 5, nothing commits.
+    expect(c.peer(5).status().lastCommittedZxid).toBe(0n)
+    const wire = recordWire(c)
+    c.restart(1)
+    c.runUntil(() => c.peer(1).established)
+    const sync = wire.find((m) => m.to === 1 && isType(m, 'diff'))?.message as Extract<PeerMessage, { type: 'diff' }>
+    expect(sync.txns.map((t) => t.zxid)).toEqual([w1.zxid, w2.zxid])
+    expect(sync.committedZxid).toBe(0n)
+    expect(wire.find((m) => m.from === 1 && isType(m, 'ackNewLeader'))?.message).toEqual({ type: 'ackNewLeader', epoch: 1, zxid: w2.zxid })
+    // Leader, 4 and 1 now hold both: a quorum of 5.
+    for (const id of [1, 4, 5]) expect(c.appliedZxids(id)).toEqual([w1.zxid, w2.zxid])
+    expect(c.acked.get(w2.xid)).toBe(w2.zxid)
+  })
+
   test('a follower that sees a gap in the proposals leaves and resyncs instead of logging around it', () => {
     const c = new Cluster([1, 2, 3])
     c.runUntil(() => c.allServing())
