@@ -89,9 +89,11 @@ export class DataTree {
   /** The tree starts with `/` and the reserved `/zookeeper`. */
   constructor(options: { empty?: boolean } = {}) {
     if (options.empty === true) return
-    this.insert(ROOT_PATH, emptyNode(0n, 0))
+    const root = emptyNode(0n, 0)
+    // Like ZooKeeper, /zookeeper is linked in without counting as a child creation.
+    root.children.add(baseName(RESERVED_PATH))
+    this.insert(ROOT_PATH, root)
     this.insert(RESERVED_PATH, emptyNode(0n, 0))
-    this.rehash(ROOT_PATH) // the root now has a child
   }
 
   /** nodeCount is the number of znodes, `/` and `/zookeeper` included. */
@@ -334,11 +336,6 @@ export class DataTree {
     change(node)
     node.hash = nodeHash(path, node)
     this.digestValue = addHash(this.digestValue, node.hash, 1)
-  }
-
-  private rehash(path: string): void {
-    const node = this.nodes.get(path)
-    if (node !== undefined) this.update(path, node, () => {})
   }
 
   /** remove deletes a childless node and links it out of its parent; false if it was missing. */

@@ -32,12 +32,19 @@ export function nodeHash(path: string, node: ZNode): bigint {
       node.children.size,
     ].join('\u0000'),
   )
-  const low = crc32(node.data, crc32(header))
-  const high = crc32(node.data, crc32(header, HIGH_SEED))
-  return (BigInt(high) << 32n) | BigInt(low)
+  return (BigInt(crcContinue(node.data, crc32(header, HIGH_SEED))) << 32n) | BigInt(crcContinue(node.data, crc32(header)))
 }
 
 /** addHash adds (or with `sign` -1 removes) a node hash to a digest, mod 2^64. */
 export function addHash(digest: bigint, hash: bigint, sign: 1 | -1): bigint {
   return (digest + (sign === 1 ? hash : -hash)) & MASK_64
+}
+
+/**
+ * crcContinue extends a running CRC over `data`. NB: Node 20's zlib.crc32 returns 0,
+ * not the running value, for an empty array whose ArrayBuffer is also empty (such as
+ * `new TextEncoder().encode('')`), so empty data is skipped here.
+ */
+function crcContinue(data: Uint8Array, running: number): number {
+  return data.length === 0 ? running : crc32(data, running)
 }
