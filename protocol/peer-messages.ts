@@ -174,7 +174,8 @@ export interface CommitMessage {
 /**
  * PeerPingMessage is the leader's heartbeat; `seq` numbers heartbeat rounds for
  * linearizable reads; `lastZxid` is the leader's last logged zxid, so a follower
- * that lost a proposal notices it even when no later proposal comes.
+ * that lost a proposal notices it even when no later proposal comes; `established`
+ * repeats UPTODATE's news for a follower whose UPTODATE was lost.
  */
 export interface PeerPingMessage {
   type: 'ping'
@@ -182,6 +183,7 @@ export interface PeerPingMessage {
   seq: number
   committedZxid: Zxid
   lastZxid: Zxid
+  established: boolean
 }
 
 /** PeerPongMessage answers a ping and reports the sessions the follower heard from since its last pong. */
@@ -394,7 +396,14 @@ const peerMessage: Check<PeerMessage> = tagged<PeerMessage>(
     proposal: object<ProposalMessage>({ type: tag('proposal'), epoch, txns }),
     ack: object<AckMessage>({ type: tag('ack'), epoch, zxid: u64 }),
     commit: object<CommitMessage>({ type: tag('commit'), epoch, zxid: u64 }),
-    ping: object<PeerPingMessage>({ type: tag('ping'), epoch, seq: counter, committedZxid: u64, lastZxid: u64 }),
+    ping: object<PeerPingMessage>({
+      type: tag('ping'),
+      epoch,
+      seq: counter,
+      committedZxid: u64,
+      lastZxid: u64,
+      established: bool,
+    }),
     pong: object<PeerPongMessage>({ type: tag('pong'), epoch, seq: counter, sessions: arrayOf(u64, PEER_SESSIONS_MAX) }),
     request: object<ForwardMessage>({ type: tag('request'), epoch, seq: counter, request: forwardedRequest }),
     readIndex: object<ReadIndexMessage>({ type: tag('readIndex'), epoch, id: counter }),

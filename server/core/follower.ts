@@ -130,7 +130,7 @@ export class FollowingRole implements RoleBehavior {
       case 'commit':
         return this.onCommit(message.epoch, message.zxid)
       case 'ping':
-        return this.onPing(message.epoch, message.seq, message.committedZxid, message.lastZxid)
+        return this.onPing(message)
       case 'readIndexOk':
         return this.onReadIndexOk(message.epoch, message.id, message.zxid)
       default:
@@ -297,14 +297,16 @@ export class FollowingRole implements RoleBehavior {
     this.host.state.commitThrough(zxid)
   }
 
-  private onPing(epoch: number, seq: number, committedZxid: Zxid, leaderLastZxid: Zxid): void {
-    if (this.step === 'discovery' || !this.isCurrent(epoch)) return
+  private onPing(ping: Extract<PeerMessage, { type: 'ping' }>): void {
+    if (this.step === 'discovery' || !this.isCurrent(ping.epoch)) return
     const sessions = [...this.touched]
     this.touched.clear()
-    this.host.state.send(this.leaderId, { type: 'pong', epoch, seq, sessions })
+    this.host.state.send(this.leaderId, { type: 'pong', epoch: ping.epoch, seq: ping.seq, sessions })
+    // Our UPTODATE was lost, but the leader says it serves: so do we.
+    if (ping.established && this.step === 'awaitingUpToDate') this.step = 'broadcast'
     if (!this.isSynced()) return
-    this.host.state.commitThrough(committedZxid)
-    this.watchForLostProposals(leaderLastZxid)
+    this.host.state.commitThrough(ping.committedZxid)
+    this.watchForLostProposals(ping.lastZxid)
   }
 
   /**

@@ -399,7 +399,14 @@ export class LeadingRole implements RoleBehavior {
     this.pingSeq += 1
     for (const p of this.followers.values()) {
       if (!reached(p, 'epochAcked')) continue
-      state.send(p.id, { type: 'ping', epoch, seq: this.pingSeq, committedZxid: state.lastCommittedZxid, lastZxid: state.lastLoggedZxid })
+      state.send(p.id, {
+        type: 'ping',
+        epoch,
+        seq: this.pingSeq,
+        committedZxid: state.lastCommittedZxid,
+        lastZxid: state.lastLoggedZxid,
+        established: this.stage === 'broadcast',
+      })
     }
     this.pingSeqQueued = this.pingSeq
     this.nextPingTick = state.tickNow + state.config.heartbeatEveryTicks

@@ -141,6 +141,15 @@ describe('liveness', () => {
     for (const id of [1, 2, 3]) expect(c.appliedZxids(id)).toEqual([])
   })
 
+  test('a follower whose UPTODATE was lost starts serving on the next heartbeat', () => {
+    const c = new Cluster([1, 2, 3])
+    c.dropWhere((m) => m.to === 1 && isType(m, 'upToDate'))
+    c.runUntil(() => c.leaderId() === 3 && c.peer(2).established)
+    expect(c.peer(1).status().followerStep).toBe('awaitingUpToDate')
+    c.run(1)
+    expect(c.peer(1).established).toBe(true)
+  })
+
   test('followers of a silent leader return to election after leaderTimeoutTicks', () => {
     const c = new Cluster([1, 2, 3], { config: { leaderTimeoutTicks: 6 } })
     c.runUntil(() => c.allServing())

@@ -37,7 +37,7 @@ const samples: PeerMessage[] = [
   { type: 'proposal', epoch: 4, txns: [txn, { ...txn, zxid: makeZxid(3, 8) }] },
   { type: 'ack', epoch: 4, zxid: makeZxid(3, 8) },
   { type: 'commit', epoch: 4, zxid: makeZxid(3, 8) },
-  { type: 'ping', epoch: 4, seq: 17, committedZxid: makeZxid(3, 8), lastZxid: makeZxid(3, 9) },
+  { type: 'ping', epoch: 4, seq: 17, committedZxid: makeZxid(3, 8), lastZxid: makeZxid(3, 9), established: true },
   { type: 'pong', epoch: 4, seq: 17, sessions: [0x0200_0000_0000_0005n] },
   { type: 'request', epoch: 4, seq: 1, request: { origin: 2, sessionId: 5n, xid: 3, payload: { op: 'get', path: '/a' } } },
   { type: 'readIndex', epoch: 4, id: 9 },

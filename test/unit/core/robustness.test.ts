@@ -40,7 +40,7 @@ const message: fc.Arbitrary<PeerMessage> = fc.oneof(
   fc.record({ type: fc.constant('proposal' as const), epoch, txns }),
   fc.record({ type: fc.constant('ack' as const), epoch, zxid }),
   fc.record({ type: fc.constant('commit' as const), epoch, zxid }),
-  fc.record({ type: fc.constant('ping' as const), epoch, seq, committedZxid: zxid, lastZxid: zxid }),
+  fc.record({ type: fc.constant('ping' as const), epoch, seq, committedZxid: zxid, lastZxid: zxid, established: fc.boolean() }),
   fc.record({ type: fc.constant('pong' as const), epoch, seq, sessions: fc.array(fc.bigInt({ min: 0n, max: 9n }), { maxLength: 2 }) }),
   fc.record({
     type: fc.constant('request' as const),
