@@ -52,6 +52,9 @@ interface TxnHeader {
 /** A standalone server runs in epoch 1; the ensemble's election gives later epochs. */
 const STANDALONE_EPOCH = 1
 
+/** HANDSHAKE_TIMEOUT_MS is how long a new socket may take to send `connect`. */
+const HANDSHAKE_TIMEOUT_MS = 10_000
+
 /** CLOSE_REASON_BYTES_MAX is the WebSocket limit on a close reason. */
 const CLOSE_REASON_BYTES_MAX = 123
 
@@ -149,7 +152,14 @@ export class ConclaveServer {
   // ---------------------------------------------------------------- connections
 
   private onOpen(socket: ClientSocket): void {
-    this.connections.set(socket.id, new ClientConnection(socket))
+    const connection = new ClientConnection(socket)
+    this.connections.set(socket.id, connection)
+    // A socket that never completes the handshake must not hold resources forever.
+    setTimeout(() => {
+      if (connection.phase === 'handshake' && this.connections.has(socket.id)) {
+        this.close(connection, CloseCode.BAD_HANDSHAKE, 'no connect message in time')
+      }
+    }, HANDSHAKE_TIMEOUT_MS).unref()
   }
 
   private onClose(socket: ClientSocket, code: number, reason: string): void {
