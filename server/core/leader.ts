@@ -133,6 +133,7 @@ export class LeadingRole implements RoleBehavior {
     }
     if (this.leaderEpoch !== undefined && now >= this.nextPingTick) this.sendHeartbeat()
     this.forgetSilentFollowers()
+    if (this.stage !== 'discovery') for (const p of this.followers.values()) if (p.stage === 'epochAcked') this.syncFollower(p)
     if (this.stage !== 'broadcast') return
     if (this.counterExhausted()) return this.host.becomeLooking('zxid counter exhausted: a new epoch is needed')
     const alive: ServerId[] = [this.leaderId]
@@ -293,10 +294,10 @@ export class LeadingRole implements RoleBehavior {
     }
     if (plan.mode === 'snap') {
       const snapshot = state.config.snapshotSource()
-      assert(
-        snapshot.zxid >= state.log.base && snapshot.zxid <= state.lastCommittedZxid,
-        `snapshotSource gave ${formatZxid(snapshot.zxid)}, outside [${formatZxid(state.log.base)}, ${formatZxid(state.lastCommittedZxid)}]`,
-      )
+      // The runtime's tree must be a committed point of our history that the log continues
+      // from; right after installing a snapshot ourselves it may not be yet. Retry next tick.
+      const usable = snapshot.zxid <= state.lastCommittedZxid && state.log.holds(snapshot.zxid)
+      if (!usable) return
       state.send(progress.id, { type: 'snap', epoch, snapshot, txns: state.log.after(snapshot.zxid), committedZxid })
     }
     // NEWLEADER promises our currentEpoch is durable, so it waits for that fsync when needed.

@@ -270,9 +270,14 @@ export class Cluster {
 
   // ------------------------------------------------------------------ crashes
 
-  /** crash stops a server; a Ready whose persistence was not completed is lost. */
-  crash(id: ServerId): void {
+  /**
+   * crash stops a server; a Ready whose persistence was not completed is lost —
+   * all of it, or all but the first `keepOps` of its ordered disk operations
+   * (snapshot, truncation, each txn append, the epoch write), as a real disk may keep.
+   */
+  crash(id: ServerId, keepOps = 0): void {
     const node = this.node(id)
+    if (node.inFlight !== undefined && keepOps > 0) writeDisk(node.disk, node.inFlight, keepOps)
     node.peer = undefined
     node.inFlight = undefined
   }
@@ -392,20 +397,27 @@ function unwrap(result: { ok: true; value: unknown } | { ok: false; error: Proto
   return result.value
 }
 
-/** writeDisk carries out a Ready's persist on the model disk, in the contract's order. */
-export function writeDisk(disk: Disk, ready: Ready): void {
+/** writeDisk carries out a Ready's persist on the model disk, in the contract's order (the first `opsMax` operations only). */
+export function writeDisk(disk: Disk, ready: Ready, opsMax = Number.POSITIVE_INFINITY): void {
   const { snapshot, truncateAfter, txns, epochs } = ready.persist
+  let ops = 0
   if (snapshot !== undefined) {
+    if (ops++ >= opsMax) return
     disk.snapshot = { zxid: snapshot.zxid, applied: [...(snapshot.data as Txn[])] }
     disk.log = []
   }
-  if (truncateAfter !== undefined) disk.log = disk.log.filter((t) => t.zxid <= truncateAfter)
+  if (truncateAfter !== undefined) {
+    if (ops++ >= opsMax) return
+    disk.log = disk.log.filter((t) => t.zxid <= truncateAfter)
+  }
   for (const txn of txns) {
+    if (ops++ >= opsMax) return
     const last = disk.log[disk.log.length - 1]?.zxid ?? disk.snapshot?.zxid ?? 0n
     if (txn.zxid <= last) throw new Error(`disk append ${txn.zxid} after ${last}`)
     disk.log.push(txn)
   }
   if (epochs !== undefined) {
+    if (ops++ >= opsMax) return
     disk.acceptedEpoch = epochs.accepted
     disk.currentEpoch = epochs.current
   }
