@@ -42,6 +42,19 @@ describe('election', () => {
     expect(c.appliedZxids(2)).toEqual([makeZxid(1, 1), makeZxid(1, 2)])
   })
 
+  test('with default settings a new leader serves within 15 ticks (1.5 s at 100 ms) of a leader crash', () => {
+    const c = new Cluster([1, 2, 3, 4, 5])
+    c.runUntil(() => c.allServing())
+    c.write()
+    c.stabilize()
+    c.crash(5)
+    const ticks = c.runUntil(() => c.allServing(), 100)
+    expect(c.leaderId()).toBe(4)
+    // 11 ticks for followers to notice the silence, 2 to finalize the vote, the rest is discovery and sync.
+    expect(ticks).toBe(13)
+    expect(c.appliedZxids(4)).toEqual([makeZxid(1, 1)])
+  })
+
   test('split vote: no quorum while partitioned 2+2+1, one leader once healed', () => {
     const c = new Cluster([1, 2, 3, 4, 5], { seed: 7 })
     c.partition([1, 2], [3, 4], [5])
