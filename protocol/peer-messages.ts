@@ -44,7 +44,6 @@ import {
   tagged,
   u64,
   type Check,
-  type Shape,
 } from './schema.js'
 
 /** ServerId is an ensemble member's id, 1-255 (the top byte of the session ids it creates). */
@@ -318,14 +317,6 @@ const txnMultiOp: Check<TxnMultiOp> = tagged<TxnMultiOp>(
   unknownTxnOp,
 )
 
-/** txnErrorShape lists every field TxnError may carry (`reason` is newer than some readers' types). */
-const txnErrorShape = {
-  type: tag('error'),
-  code: int(),
-  reason: optional(str(4096)),
-  opErrors: optional(arrayOf(int(), MULTI_OPS_MAX)),
-}
-
 /** txnOp checks a txn body completely: followers apply what they are sent. */
 const txnOp: Check<TxnOp> = tagged<TxnOp>(
   'type',
@@ -342,7 +333,12 @@ const txnOp: Check<TxnOp> = tagged<TxnOp>(
       password: bytes(64),
     }),
     closeSession: object<TxnCloseSession>({ type: tag('closeSession'), sessionId: u64, deletePaths: arrayOf(znodePath, 1_000_000) }),
-    error: object<TxnError>(txnErrorShape as unknown as Shape<TxnError>),
+    error: object<TxnError>({
+      type: tag('error'),
+      code: int(),
+      reason: optional(str(4096)),
+      opErrors: optional(arrayOf(int(), MULTI_OPS_MAX)),
+    }),
   },
   unknownTxnOp,
 )
