@@ -2,9 +2,10 @@
  * DataTree: the znode tree and the one way it changes, `apply(txn)`.
  *
  * Pure and synchronous. Txns are state-setting records (protocol/txn.ts), so apply
- * never decides anything: it copies the txn's state in. That makes replay safe: a txn
- * the tree already reflects (replay after a fuzzy snapshot) changes nothing, and a txn
- * whose target is gone because a later txn in the same replay deletes it is skipped.
+ * never decides anything: it copies the txn's state in. That makes replay safe:
+ * applying a txn the tree already reflects changes nothing, and with `{ replay: true }`
+ * a txn whose target a later txn of the same replay already removed is skipped
+ * (recovery over a fuzzy snapshot, reference §2 "Fuzzy snapshots").
  */
 import {
   OPEN_ACL_UNSAFE,
@@ -12,6 +13,7 @@ import {
   ROOT_PATH,
   baseName,
   isAncestorOrSelf,
+  joinPath,
   parentOf,
   type SessionId,
   type Stat,
@@ -19,11 +21,14 @@ import {
   type TxnCheck,
   type TxnCreate,
   type TxnOp,
+  type TxnSet,
+  type TxnSetAcl,
   type WatchEventType,
   type Zxid,
 } from '../../protocol/index.js'
 import { addHash, nodeHash } from './digest.js'
-import { statOf, type SnapshotNode, type ZNode, type ZNodeView } from './znode.js'
+import { TreeAssertionError } from './errors.js'
+import { checkSnapshotNode, statOf, type SnapshotNode, type ZNode, type ZNodeView } from './znode.js'
 
 /** TreeChange is one watch-relevant change, in the order watches must fire. */
 export interface TreeChange {
@@ -31,7 +36,10 @@ export interface TreeChange {
   path: string
 }
 
-/** OpOutcome is what one applied op produced, for shaping the reply to its request. */
+/**
+ * OpOutcome is what one applied op produced, for shaping the reply to its request.
+ * `stat` of set/setAcl is undefined only in replay mode, when the node was already gone.
+ */
 export type OpOutcome =
   | { type: 'create'; path: string; stat: Stat }
   | { type: 'set'; stat: Stat | undefined }
@@ -45,9 +53,14 @@ export interface ApplyResult {
   outcomes: OpOutcome[]
 }
 
-/** TreeAssertionError is an impossible txn: a bug upstream, never bad client input. */
-export class TreeAssertionError extends Error {
-  override readonly name = 'TreeAssertionError'
+/**
+ * ApplyOptions tunes apply. `replay` is for recovery replaying the log over a fuzzy
+ * snapshot: a create whose parent is gone is skipped instead of asserting, and a delete
+ * of a node that has children removes the subtree (a later txn of the same replay
+ * already re-created what it needs). Never set it for live commits.
+ */
+export interface ApplyOptions {
+  replay?: boolean
 }
 
 function emptyNode(zxid: Zxid, timeMs: number): ZNode {
@@ -70,23 +83,29 @@ function emptyNode(zxid: Zxid, timeMs: number): ZNode {
   }
 }
 
+/**
+ * ownedBytes returns data the tree may keep: a view into a larger buffer (a decoded
+ * frame) is copied so the node neither pins the frame nor shares its memory.
+ */
+function ownedBytes(data: Uint8Array): Uint8Array {
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice()
+}
+
 /** DataTree holds every znode by path. */
 export class DataTree {
   private readonly nodes = new Map<string, ZNode>()
+  /** Invariant: exactly the nodes with ephemeralOwner != 0n, by owner. */
   private readonly ephemerals = new Map<SessionId, Set<string>>()
   /** Containers and TTL nodes, so reaping never scans the whole tree. */
   private readonly reapCandidates = new Set<string>()
   private digestValue = 0n
-  /** appliedZxid is the zxid of the newest txn applied. */
-  appliedZxid: Zxid = 0n
-  /**
-   * replaying relaxes the structural assertions while recovery replays the log over a
-   * fuzzy snapshot, where a node may already be gone because a later txn of the same
-   * replay deletes it. Set it around a replay only.
-   */
-  replaying = false
+  private lastAppliedZxid: Zxid = 0n
+  private replayMode = false
 
-  /** The tree starts with `/` and the reserved `/zookeeper`. */
+  /**
+   * The tree starts with `/` and the reserved `/zookeeper`, all zxids 0. `empty` (for
+   * fromSnapshot only) starts with no node at all.
+   */
   constructor(options: { empty?: boolean } = {}) {
     if (options.empty === true) return
     const root = emptyNode(0n, 0)
@@ -96,12 +115,17 @@ export class DataTree {
     this.insert(RESERVED_PATH, emptyNode(0n, 0))
   }
 
+  /** appliedZxid is the zxid of the newest txn applied (0n for a fresh tree). */
+  get appliedZxid(): Zxid {
+    return this.lastAppliedZxid
+  }
+
   /** nodeCount is the number of znodes, `/` and `/zookeeper` included. */
   get nodeCount(): number {
     return this.nodes.size
   }
 
-  /** getNode returns a read-only view of a node, or undefined. */
+  /** getNode returns a read-only view of a node, or undefined. Do not mutate it. */
   getNode(path: string): ZNodeView | undefined {
     return this.nodes.get(path)
   }
@@ -132,7 +156,7 @@ export class DataTree {
     for (let p = stack.pop(); p !== undefined; p = stack.pop()) {
       for (const child of this.nodes.get(p)!.children) {
         count++
-        stack.push(p === ROOT_PATH ? `/${child}` : `${p}/${child}`)
+        stack.push(joinPath(p, child))
       }
     }
     return count
@@ -143,20 +167,20 @@ export class DataTree {
     return [...(this.ephemerals.get(sessionId) ?? [])].sort()
   }
 
-  /** ephemeralOwners lists the sessions that own at least one ephemeral. */
+  /** ephemeralOwners lists the sessions that own at least one ephemeral, ascending. */
   ephemeralOwners(): SessionId[] {
     return [...this.ephemerals.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
   }
 
-  /** digest is the running 64-bit digest of the whole tree. */
+  /** digest is the running 64-bit digest of the whole tree (see digest.ts). */
   digest(): bigint {
     return this.digestValue
   }
 
   /**
-   * reapable lists up to `limit` nodes the server should delete now: containers that
-   * have had a child (cversion > 0) and have none, and TTL nodes with no children that
-   * have not changed for longer than their TTL.
+   * reapable lists up to `limit` nodes the leader should delete now: containers that
+   * have had a child (cversion > 0) and have none, and TTL nodes with no children whose
+   * last change is more than `ttlMs` before `nowMs`.
    */
   reapable(nowMs: number, limit: number): string[] {
     const out: string[] = []
@@ -169,11 +193,20 @@ export class DataTree {
     return out
   }
 
-  /** apply applies one txn and reports its changes and outcomes. */
-  apply(txn: Txn): ApplyResult {
+  /**
+   * apply applies one txn and reports its watch changes and per-op outcomes. It throws
+   * TreeAssertionError only for a txn no TxnBuilder produces (a create under a missing
+   * parent, a delete of a node with children): the caller has a bug.
+   */
+  apply(txn: Txn, options: ApplyOptions = {}): ApplyResult {
     const result: ApplyResult = { changes: [], outcomes: [] }
-    this.applyOp(txn, txn.op, result)
-    if (txn.zxid > this.appliedZxid) this.appliedZxid = txn.zxid
+    this.replayMode = options.replay === true
+    try {
+      this.applyOp(txn, txn.op, result)
+    } finally {
+      this.replayMode = false
+    }
+    if (txn.zxid > this.lastAppliedZxid) this.lastAppliedZxid = txn.zxid
     return result
   }
 
@@ -182,34 +215,13 @@ export class DataTree {
       case 'create':
         return this.applyCreate(txn, op, result)
       case 'delete':
-        if (this.remove(op.path, txn.zxid)) result.changes.push({ type: 'deleted', path: op.path }, { type: 'childrenChanged', path: parentOf(op.path) })
+        if (this.remove(op.path, txn.zxid)) this.reportDeleted(op.path, result)
         result.outcomes.push({ type: 'delete' })
         return
-      case 'set': {
-        const node = this.nodes.get(op.path)
-        if (node !== undefined) {
-          this.update(op.path, node, (n) => {
-            n.data = op.data
-            n.version = op.version
-            n.mzxid = txn.zxid
-            n.mtime = txn.timeMs
-          })
-          result.changes.push({ type: 'dataChanged', path: op.path })
-        }
-        result.outcomes.push({ type: 'set', stat: node === undefined ? undefined : statOf(node) })
-        return
-      }
-      case 'setAcl': {
-        const node = this.nodes.get(op.path)
-        if (node !== undefined) {
-          this.update(op.path, node, (n) => {
-            n.acl = op.acl
-            n.aversion = op.aversion
-          })
-        }
-        result.outcomes.push({ type: 'setAcl', stat: node === undefined ? undefined : statOf(node) })
-        return
-      }
+      case 'set':
+        return this.applySet(txn, op, result)
+      case 'setAcl':
+        return this.applySetAcl(op, result)
       case 'check':
         result.outcomes.push({ type: 'check' })
         return
@@ -223,7 +235,7 @@ export class DataTree {
         return
       default: {
         const unreachable: never = op
-        throw new TreeAssertionError(`unknown txn op ${JSON.stringify(unreachable)}`)
+        throw new TreeAssertionError(`unknown txn op ${JSON.stringify(unreachable, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`)
       }
     }
   }
@@ -231,75 +243,123 @@ export class DataTree {
   private applyCreate(txn: Txn, op: TxnCreate, result: ApplyResult): void {
     const parentPath = parentOf(op.path)
     const parent = this.nodes.get(parentPath)
-    if (parent === undefined) {
+    if (parent === undefined || op.path === ROOT_PATH) {
       // Only possible while replaying past a fuzzy snapshot that already holds a later
       // delete of the parent; that later delete also removes this node in the replay.
-      if (!this.replaying) throw new TreeAssertionError(`create ${op.path} at ${txn.zxid}: parent ${parentPath} does not exist`)
-      return
+      if (this.replayMode && parent === undefined) return
+      throw new TreeAssertionError(`create ${op.path} at zxid ${txn.zxid}: parent ${parentPath} does not exist`)
     }
-    const existing = this.nodes.get(op.path)
     const node = emptyNode(txn.zxid, txn.timeMs)
-    node.data = op.data
-    node.acl = op.acl
+    node.data = ownedBytes(op.data)
+    node.acl = [...op.acl]
     node.ephemeralOwner = op.ephemeralOwner
     node.container = op.container
     node.ttlMs = op.ttlMs
+    const existing = this.nodes.get(op.path)
     if (existing !== undefined) {
+      // Replay of a create the tree already holds: take the txn's state, keep the children.
       node.children = existing.children
       this.detach(op.path, existing)
     }
     this.insert(op.path, node)
+    // Counters only move forward (ZooKeeper's DataTree.createNode): replaying an old
+    // create over a newer parent must not roll back its cversion or pzxid.
     this.update(parentPath, parent, (p) => {
       p.children.add(baseName(op.path))
-      p.cversion = op.parentCversion
-      p.pzxid = txn.zxid
+      if (txn.zxid >= p.pzxid) {
+        p.cversion = op.parentCversion
+        p.pzxid = txn.zxid
+      }
     })
     result.changes.push({ type: 'created', path: op.path }, { type: 'childrenChanged', path: parentPath })
     result.outcomes.push({ type: 'create', path: op.path, stat: statOf(node) })
   }
 
+  private applySet(txn: Txn, op: TxnSet, result: ApplyResult): void {
+    const node = this.nodes.get(op.path)
+    if (node !== undefined) {
+      this.update(op.path, node, (n) => {
+        n.data = ownedBytes(op.data)
+        n.version = op.version
+        n.mzxid = txn.zxid
+        n.mtime = txn.timeMs
+      })
+      result.changes.push({ type: 'dataChanged', path: op.path })
+    } else if (!this.replayMode) {
+      throw new TreeAssertionError(`set ${op.path} at zxid ${txn.zxid}: the node does not exist`)
+    }
+    result.outcomes.push({ type: 'set', stat: node === undefined ? undefined : statOf(node) })
+  }
+
+  private applySetAcl(op: TxnSetAcl, result: ApplyResult): void {
+    const node = this.nodes.get(op.path)
+    if (node !== undefined) {
+      this.update(op.path, node, (n) => {
+        n.acl = [...op.acl]
+        n.aversion = op.aversion
+      })
+    } else if (!this.replayMode) {
+      throw new TreeAssertionError(`setAcl ${op.path}: the node does not exist`)
+    }
+    result.outcomes.push({ type: 'setAcl', stat: node === undefined ? undefined : statOf(node) })
+  }
+
   private applyCloseSession(txn: Txn, sessionId: SessionId, deletePaths: string[], result: ApplyResult): void {
-    const owned = new Set(this.ephemerals.get(sessionId) ?? [])
-    // deletePaths is authoritative; anything else the session still owns goes too, so
-    // no ephemeral can outlive its session.
-    const targets = [...new Set([...deletePaths, ...[...owned].sort()])]
+    // deletePaths comes first, in its order; anything else the session still owns goes
+    // too, so no ephemeral outlives its session. A path now owned by someone else was
+    // deleted and re-created later (replay) and stays.
+    const targets = new Set([...deletePaths, ...this.ephemeralsOf(sessionId)])
     for (const path of targets) {
       const node = this.nodes.get(path)
       if (node === undefined || node.ephemeralOwner !== sessionId) continue
-      if (this.remove(path, txn.zxid)) result.changes.push({ type: 'deleted', path }, { type: 'childrenChanged', path: parentOf(path) })
+      if (this.remove(path, txn.zxid)) this.reportDeleted(path, result)
     }
+  }
+
+  private reportDeleted(path: string, result: ApplyResult): void {
+    result.changes.push({ type: 'deleted', path }, { type: 'childrenChanged', path: parentOf(path) })
   }
 
   // ---------------------------------------------------------------- snapshots
 
-  /** snapshotEntries yields every node as a plain record, parent before child. */
+  /**
+   * snapshotEntries yields every node as a plain record, parent before child. The
+   * generator may be paused between records while txns keep being applied (a fuzzy
+   * snapshot); each record is then the node as it was when its turn came.
+   */
   *snapshotEntries(): Generator<SnapshotNode> {
     const stack = [ROOT_PATH]
     for (let path = stack.pop(); path !== undefined; path = stack.pop()) {
       const node = this.nodes.get(path)
-      if (node === undefined) continue // deleted while a chunked snapshot was paused
-      const { children: _children, hash: _hash, ...fields } = node
-      yield { path, ...fields }
-      for (const child of node.children) stack.push(path === ROOT_PATH ? `/${child}` : `${path}/${child}`)
+      if (node === undefined) continue // deleted while the snapshot was paused
+      const { children, hash: _hash, ...fields } = node
+      yield { path, ...fields, acl: [...fields.acl] }
+      for (const child of children) stack.push(joinPath(path, child))
     }
   }
 
-  /** fromSnapshot rebuilds a tree from snapshot records (parents first). */
+  /**
+   * fromSnapshot rebuilds a tree from snapshot records (parents first), as of
+   * `appliedZxid`. It throws TreeAssertionError for a malformed record, a duplicate
+   * path, a child listed before its parent, or a missing root.
+   */
   static fromSnapshot(entries: Iterable<SnapshotNode>, appliedZxid: Zxid): DataTree {
     const tree = new DataTree({ empty: true })
     for (const entry of entries) {
+      checkSnapshotNode(entry)
       const { path, ...fields } = entry
-      const node: ZNode = { ...fields, acl: [...fields.acl], children: new Set(), hash: 0n }
+      if (tree.nodes.has(path)) throw new TreeAssertionError(`snapshot lists ${path} twice`)
+      const node: ZNode = { ...fields, data: ownedBytes(fields.data), acl: [...fields.acl], children: new Set(), hash: 0n }
       if (path !== ROOT_PATH) {
         const parentPath = parentOf(path)
         const parent = tree.nodes.get(parentPath)
         if (parent === undefined) throw new TreeAssertionError(`snapshot lists ${path} before its parent`)
-        tree.update(parentPath, parent, (p) => p.children.add(baseName(path)))
+        parent.children.add(baseName(path)) // children are not part of a node's hash
       }
       tree.insert(path, node)
     }
     if (!tree.nodes.has(ROOT_PATH)) throw new TreeAssertionError('snapshot has no root node')
-    tree.appliedZxid = appliedZxid
+    tree.lastAppliedZxid = appliedZxid
     return tree
   }
 
@@ -338,25 +398,24 @@ export class DataTree {
     this.digestValue = addHash(this.digestValue, node.hash, 1)
   }
 
-  /** remove deletes a childless node and links it out of its parent; false if it was missing. */
+  /** remove deletes a node and links it out of its parent; false if it was missing. */
   private remove(path: string, zxid: Zxid): boolean {
     const node = this.nodes.get(path)
     if (node === undefined) return false
+    if (path === ROOT_PATH) throw new TreeAssertionError(`delete / at zxid ${zxid}: the root cannot be deleted`)
     if (node.children.size > 0) {
-      if (this.replaying) {
-        // A later txn of this replay deleted the children first in real history; remove the subtree.
-        for (const child of [...node.children]) this.remove(path === ROOT_PATH ? `/${child}` : `${path}/${child}`, zxid)
-      } else {
-        throw new TreeAssertionError(`delete ${path} at ${zxid}: it has children`)
-      }
+      if (!this.replayMode) throw new TreeAssertionError(`delete ${path} at zxid ${zxid}: it has children`)
+      // In real history a later txn of this replay deleted the children first.
+      for (const child of [...node.children]) this.remove(joinPath(path, child), zxid)
     }
     this.detach(path, node)
     const parentPath = parentOf(path)
     const parent = this.nodes.get(parentPath)
     if (parent !== undefined) {
+      // Deletes raise pzxid but leave cversion alone, as in ZooKeeper; never lower it.
       this.update(parentPath, parent, (p) => {
         p.children.delete(baseName(path))
-        p.pzxid = zxid
+        if (zxid > p.pzxid) p.pzxid = zxid
       })
     }
     return true

@@ -1,50 +1,91 @@
 /**
- * The tree digest: a 64-bit sum of per-node hashes, so it is updated in O(1) per
- * change and does not depend on the order nodes were created in. Two replicas with
- * equal trees have equal digests; replicas can compare them at equal zxids.
+ * The tree digest: a sum mod 2^64 of per-node hashes (an AdHash, like ZooKeeper's
+ * DigestCalculator), so it is updated in O(1) per change and does not depend on the
+ * order nodes were created in. Replicas with equal trees have equal digests; replicas
+ * compare them at equal zxids.
+ *
+ * A node's hash covers its path, its persisted Stat fields, its mode flags, its ACL
+ * and its data. The data goes in through CRC-32 (native and fast for 1 MiB values),
+ * which catches every change of up to 32 consecutive bits with certainty and any other
+ * change with probability 1 - 2^-32. Everything else is hashed by two MurmurHash3
+ * lanes with different seeds. NB: two CRC-32s with different seeds would not do: CRC
+ * is affine, so `crc(x, s1) ^ crc(x, s2)` depends only on the length of `x`, and the
+ * second lane would add no information.
  */
 import { crc32 } from 'node:zlib'
 import type { ZNode } from './znode.js'
 
 const MASK_64 = (1n << 64n) - 1n
-/** A second CRC seed gives the high 32 bits; two independent CRCs make a 64-bit hash. */
+const LOW_SEED = 0x0c0f_fee5
 const HIGH_SEED = 0x9e37_79b9
 const encoder = new TextEncoder()
 
-/** nodeHash hashes a node's path, persisted Stat fields, flags, ACL and data. */
+/** nodeHash is a node's 64-bit contribution to the digest. */
 export function nodeHash(path: string, node: ZNode): bigint {
-  const acl = node.acl.map((a) => `${a.perms}:${a.scheme}:${a.id}`).join(',')
+  const acl = node.acl.map((entry) => [entry.perms, entry.scheme, entry.id])
+  // JSON keeps fields unambiguous whatever the ACL strings contain; paths never hold NUL.
   const header = encoder.encode(
-    [
+    JSON.stringify([
       path,
-      node.czxid,
-      node.mzxid,
-      node.pzxid,
+      String(node.czxid),
+      String(node.mzxid),
+      String(node.pzxid),
       node.ctime,
       node.mtime,
       node.version,
       node.cversion,
       node.aversion,
-      node.ephemeralOwner,
-      node.container ? 1 : 0,
+      String(node.ephemeralOwner),
+      node.container,
       node.ttlMs,
       acl,
-      node.children.size,
-    ].join('\u0000'),
+      node.data.length,
+      dataCrc(node.data),
+    ]),
   )
-  return (BigInt(crcContinue(node.data, crc32(header, HIGH_SEED))) << 32n) | BigInt(crcContinue(node.data, crc32(header)))
+  return (BigInt(murmur3(header, HIGH_SEED)) << 32n) | BigInt(murmur3(header, LOW_SEED))
 }
 
-/** addHash adds (or with `sign` -1 removes) a node hash to a digest, mod 2^64. */
+/** addHash adds (`sign` 1) or removes (`sign` -1) a node hash to or from a digest, mod 2^64. */
 export function addHash(digest: bigint, hash: bigint, sign: 1 | -1): bigint {
   return (digest + (sign === 1 ? hash : -hash)) & MASK_64
 }
 
 /**
- * crcContinue extends a running CRC over `data`. NB: Node 20's zlib.crc32 returns 0,
- * not the running value, for an empty array whose ArrayBuffer is also empty (such as
- * `new TextEncoder().encode('')`), so empty data is skipped here.
+ * dataCrc is the CRC-32 of a node's data. NB: Node 20's zlib.crc32 misbehaves on an
+ * empty array whose ArrayBuffer is also empty (such as `new TextEncoder().encode('')`),
+ * so empty data maps to 0 without calling it.
  */
-function crcContinue(data: Uint8Array, running: number): number {
-  return data.length === 0 ? running : crc32(data, running)
+function dataCrc(data: Uint8Array): number {
+  return data.length === 0 ? 0 : crc32(data)
+}
+
+/** murmur3 is MurmurHash3 x86_32 of `bytes` (Austin Appleby's public-domain reference). */
+export function murmur3(bytes: Uint8Array, seed: number): number {
+  let h = seed | 0
+  const blockEnd = bytes.length & ~3
+  for (let i = 0; i < blockEnd; i += 4) {
+    const k = bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)
+    h ^= scramble(k)
+    h = (h << 13) | (h >>> 19)
+    h = (Math.imul(h, 5) + 0xe654_6b64) | 0
+  }
+  let tail = 0
+  const rest = bytes.length & 3
+  if (rest >= 3) tail ^= bytes[blockEnd + 2]! << 16
+  if (rest >= 2) tail ^= bytes[blockEnd + 1]! << 8
+  if (rest >= 1) h ^= scramble(tail ^ bytes[blockEnd]!)
+  h ^= bytes.length
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85eb_ca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2_ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+function scramble(k: number): number {
+  k = Math.imul(k, 0xcc9e_2d51)
+  k = (k << 15) | (k >>> 17)
+  return Math.imul(k, 0x1b87_3593)
 }

@@ -1,4 +1,5 @@
-/** The znode tree: DataTree and its types. */
+/** The znode tree: DataTree, its node and snapshot records, the digest and its errors. */
 export * from './data-tree.js'
 export * from './znode.js'
 export * from './digest.js'
+export * from './errors.js'
