@@ -1,13 +1,16 @@
 /**
  * PendingState: the tree as it will be once every prepared txn is applied, in the style
- * of ZooKeeper's outstandingChanges. It is an overlay of per-path records over the
- * DataTree, each tagged with the zxid of the latest prepared txn that wrote it. When
- * the tree has applied that zxid the record is redundant and is dropped.
+ * of ZooKeeper's outstandingChanges / ChangeRecord (reference §3). It is an overlay of
+ * per-path records over the DataTree, each tagged with the zxid of the latest prepared
+ * txn that wrote it; a path without a record reads through to the tree. Once the tree
+ * has applied a record's zxid the record says nothing new and is dropped.
  *
- * It holds only what validation needs (versions, child count, owner, mode flags, mtime),
- * never data or child names, and never copies the tree.
+ * It holds only what validation needs (versions, child count, owner, mode flags,
+ * mtime), never data or child names, and never copies the tree. Every prepared txn,
+ * failed ones included, is registered in zxid order, so `onApplied` drops exactly the
+ * records the tree now reflects and `outstandingTxns` counts what is still in flight.
  */
-import type { SessionId, Zxid } from '../../protocol/index.js'
+import { formatZxid, type SessionId, type Zxid } from '../../protocol/index.js'
 import type { DataTree } from '../tree/data-tree.js'
 
 /** PendingNode is what validation needs to know about a node. */
@@ -24,29 +27,63 @@ export interface PendingNode {
 
 /** NodeView is what a validator reads and writes: the pending state, or a scratch layer over it. */
 export interface NodeView {
-  get(path: string): PendingNode | null
+  /** get returns the node at `path` as it will be, or null when it will not exist. */
+  get(path: string): Readonly<PendingNode> | null
+  /** put records the state a change leaves `path` in (null: deleted). */
   put(path: string, node: PendingNode | null): void
+  /** ephemeralsOf lists a session's ephemerals as they will be, sorted. */
   ephemeralsOf(sessionId: SessionId): string[]
+}
+
+/** PendingStateError is a caller bug: a txn registered out of zxid order. */
+export class PendingStateError extends Error {
+  override readonly name = 'PendingStateError'
+  /** code is stable for matching: always `ZXID_NOT_INCREASING`. */
+  readonly code = 'ZXID_NOT_INCREASING'
 }
 
 interface PendingRecord {
   zxid: Zxid
-  node: PendingNode | null
+  node: Readonly<PendingNode> | null
+  /** Sessions whose ephemeral index lists this path (the owner before or after a change). */
+  sessions: SessionId[]
+}
+
+interface PreparedTxn {
+  zxid: Zxid
+  paths: string[]
 }
 
 /** PendingState is the overlay of prepared-but-unapplied changes over a DataTree. */
 export class PendingState {
   private readonly records = new Map<string, PendingRecord>()
+  /** Prepared txns not yet applied, in zxid order; `head` is the oldest. */
+  private readonly prepared: PreparedTxn[] = []
+  private head = 0
+  /** Per session, paths whose records add or remove one of its ephemerals. */
+  private readonly ephemeralChanges = new Map<SessionId, Set<string>>()
+  private lastZxid: Zxid = 0n
 
+  /** The overlay reads through to `tree`, which the caller applies txns to in zxid order. */
   constructor(private readonly tree: DataTree) {}
 
-  /** size is the number of outstanding records (for tests and metrics). */
+  /** size is the number of paths with a pending record (for tests and metrics). */
   get size(): number {
     return this.records.size
   }
 
+  /** outstandingTxns is the number of registered txns the tree has not applied yet. */
+  get outstandingTxns(): number {
+    return this.prepared.length - this.head
+  }
+
+  /** lastPreparedZxid is the zxid of the newest registered txn (0n after reset). */
+  get lastPreparedZxid(): Zxid {
+    return this.lastZxid
+  }
+
   /** get returns a node as it will be once every prepared txn is applied, or null. */
-  get(path: string): PendingNode | null {
+  get(path: string): Readonly<PendingNode> | null {
     const record = this.records.get(path)
     if (record !== undefined) return record.node
     const node = this.tree.getNode(path)
@@ -63,60 +100,121 @@ export class PendingState {
     }
   }
 
-  /** record stores the state `zxid` leaves a path in (null: deleted). */
-  record(path: string, node: PendingNode | null, zxid: Zxid): void {
-    this.records.set(path, { zxid, node })
+  /**
+   * checkZxid throws PendingStateError unless `zxid` is newer than every registered txn
+   * and than the tree: an older one would leave records no apply ever drops.
+   */
+  checkZxid(zxid: Zxid): void {
+    const floor = this.lastZxid > this.tree.appliedZxid ? this.lastZxid : this.tree.appliedZxid
+    if (zxid <= floor) throw new PendingStateError(`txn ${formatZxid(zxid)} prepared after ${formatZxid(floor)}: zxids must increase`)
   }
 
-  /** ephemeralsOf lists a session's ephemerals as they will be, sorted. */
+  /**
+   * record registers the txn `zxid` with the state it leaves each changed path in
+   * (null: deleted). An error txn registers with no changes.
+   */
+  record(zxid: Zxid, changes: Iterable<readonly [string, PendingNode | null]>): void {
+    this.checkZxid(zxid)
+    const paths: string[] = []
+    for (const [path, node] of changes) {
+      const sessions = new Set(this.records.get(path)?.sessions)
+      const before = this.get(path)
+      if (before !== null && before.ephemeralOwner !== 0n) sessions.add(before.ephemeralOwner)
+      if (node !== null && node.ephemeralOwner !== 0n) sessions.add(node.ephemeralOwner)
+      for (const sessionId of sessions) this.changesOf(sessionId).add(path)
+      this.records.set(path, { zxid, node: node === null ? null : { ...node }, sessions: [...sessions] })
+      paths.push(path)
+    }
+    this.prepared.push({ zxid, paths })
+    this.lastZxid = zxid
+  }
+
+  /** ephemeralsOf lists a session's ephemerals as they will be: applied ones plus pending creates minus pending deletes. */
   ephemeralsOf(sessionId: SessionId): string[] {
     const paths = new Set(this.tree.ephemeralsOf(sessionId))
-    for (const [path, record] of this.records) {
-      if (record.node !== null && record.node.ephemeralOwner === sessionId) paths.add(path)
+    for (const path of this.ephemeralChanges.get(sessionId) ?? []) {
+      if (this.records.get(path)?.node?.ephemeralOwner === sessionId) paths.add(path)
       else paths.delete(path)
     }
     return [...paths].sort()
   }
 
-  /** onApplied drops every record the tree now reflects (zxid at or below `zxid`). */
+  /** onApplied drops every record the tree now reflects: the tree has applied all txns up to `zxid`. */
   onApplied(zxid: Zxid): void {
-    for (const [path, record] of this.records) if (record.zxid <= zxid) this.records.delete(path)
+    while (this.head < this.prepared.length) {
+      const txn = this.prepared[this.head]!
+      if (txn.zxid > zxid) break
+      for (const path of txn.paths) {
+        const record = this.records.get(path)
+        // A newer txn's record for the same path stays until that txn is applied.
+        if (record !== undefined && record.zxid <= zxid) this.drop(path, record)
+      }
+      this.head++
+    }
+    if (this.head > 1024 && this.head * 2 > this.prepared.length) {
+      this.prepared.splice(0, this.head)
+      this.head = 0
+    }
   }
 
-  /** reset forgets every prepared change (leadership changed; unapplied txns are gone). */
+  /** reset forgets every prepared txn (leadership changed; unapplied txns are gone). */
   reset(): void {
     this.records.clear()
+    this.prepared.length = 0
+    this.head = 0
+    this.ephemeralChanges.clear()
+    this.lastZxid = 0n
+  }
+
+  private changesOf(sessionId: SessionId): Set<string> {
+    let paths = this.ephemeralChanges.get(sessionId)
+    if (paths === undefined) this.ephemeralChanges.set(sessionId, (paths = new Set()))
+    return paths
+  }
+
+  private drop(path: string, record: PendingRecord): void {
+    this.records.delete(path)
+    for (const sessionId of record.sessions) {
+      const paths = this.ephemeralChanges.get(sessionId)
+      paths?.delete(path)
+      if (paths?.size === 0) this.ephemeralChanges.delete(sessionId)
+    }
   }
 }
 
 /**
  * ScratchView buffers one request's changes over the pending state so a failing
- * multi leaves no trace; `commit` moves them into the pending state under a zxid.
+ * request (a multi that fails halfway) leaves no trace; `changes` is what to record.
  */
 export class ScratchView implements NodeView {
-  private readonly changes = new Map<string, PendingNode | null>()
+  private readonly buffered = new Map<string, PendingNode | null>()
 
+  /** The scratch layer reads through to `pending` for paths it has not changed. */
   constructor(private readonly pending: PendingState) {}
 
-  get(path: string): PendingNode | null {
-    return this.changes.has(path) ? this.changes.get(path)! : this.pending.get(path)
+  /** get returns the node as this request's earlier changes left it, or as pending. */
+  get(path: string): Readonly<PendingNode> | null {
+    const buffered = this.buffered.get(path)
+    return buffered !== undefined ? buffered : this.pending.get(path)
   }
 
+  /** put buffers a change. */
   put(path: string, node: PendingNode | null): void {
-    this.changes.set(path, node)
+    this.buffered.set(path, node)
   }
 
+  /** ephemeralsOf lists a session's ephemerals with this request's changes on top. */
   ephemeralsOf(sessionId: SessionId): string[] {
     const paths = new Set(this.pending.ephemeralsOf(sessionId))
-    for (const [path, node] of this.changes) {
+    for (const [path, node] of this.buffered) {
       if (node !== null && node.ephemeralOwner === sessionId) paths.add(path)
       else paths.delete(path)
     }
     return [...paths].sort()
   }
 
-  /** commit records every buffered change in the pending state under `zxid`. */
-  commit(zxid: Zxid): void {
-    for (const [path, node] of this.changes) this.pending.record(path, node, zxid)
+  /** changes lists the buffered changes in the order they were made. */
+  changes(): Iterable<readonly [string, PendingNode | null]> {
+    return this.buffered
   }
 }

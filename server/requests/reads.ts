@@ -1,9 +1,11 @@
 /**
- * Answering reads from the tree. Watches are registered by the caller in the same
- * synchronous step, so no write can slip in between the read and its watch.
+ * Answering reads from the tree (exists, get, children, getEphemerals, childCount,
+ * getAcl). Reads only look; watches are registered by the caller in the same
+ * synchronous step, so no write can slip in between a read and its watch.
  */
 import {
   ErrorCode,
+  pathProblem,
   type ChildCountRequest,
   type ChildrenRequest,
   type ExistsRequest,
@@ -13,46 +15,55 @@ import {
   type SessionId,
 } from '../../protocol/index.js'
 import type { DataTree } from '../tree/data-tree.js'
+import { errorReply, type Reply } from './reply.js'
 
-/** Reply is the answer to one request before it gets its xid and zxid. */
-export interface Reply {
-  err: number
-  result?: unknown
-  message?: string
-}
+export type { Reply } from './reply.js'
 
 /** ReadRequest is a request answered from the tree alone. */
 export type ReadRequest = ExistsRequest | GetRequest | ChildrenRequest | GetEphemeralsRequest | ChildCountRequest | GetAclRequest
 
-const noNode = (path: string): Reply => ({ err: ErrorCode.NO_NODE, message: `${path} does not exist` })
+const noNode = (path: string): Reply => errorReply(ErrorCode.NO_NODE, `${path} does not exist`)
 
-/** answerRead answers one read from the tree. */
+/**
+ * answerRead answers one read from the tree as it is now: exists gives `{ stat: null }`
+ * for a missing node, the others NO_NODE; an invalid path gives BAD_ARGUMENTS.
+ * `sessionId` is the asking session, whose ephemerals getEphemerals lists.
+ */
 export function answerRead(tree: DataTree, request: ReadRequest, sessionId: SessionId): Reply {
+  if (request.op !== 'getEphemerals') {
+    const problem = pathProblem(request.path)
+    if (problem !== null) return errorReply(ErrorCode.BAD_ARGUMENTS, `invalid path ${JSON.stringify(request.path)}: ${problem}`)
+  }
   switch (request.op) {
     case 'exists':
-      return { err: 0, result: { stat: tree.stat(request.path) } }
+      return { err: ErrorCode.OK, result: { stat: tree.stat(request.path) } }
     case 'get': {
       const found = tree.getData(request.path)
-      return found === null ? noNode(request.path) : { err: 0, result: found }
+      return found === null ? noNode(request.path) : { err: ErrorCode.OK, result: found }
     }
     case 'children': {
       const children = tree.children(request.path)
       if (children === null) return noNode(request.path)
-      return { err: 0, result: request.withStat === true ? { children, stat: tree.stat(request.path) } : { children } }
+      const stat = request.withStat === true ? tree.stat(request.path) : null
+      return { err: ErrorCode.OK, result: stat === null ? { children } : { children, stat } }
     }
-    case 'getEphemerals':
-      return { err: 0, result: { paths: tree.ephemeralsOf(sessionId).filter((p) => p.startsWith(request.prefix)) } }
+    case 'getEphemerals': {
+      if (typeof request.prefix !== 'string') return errorReply(ErrorCode.BAD_ARGUMENTS, 'prefix must be a string')
+      const paths = tree.ephemeralsOf(sessionId).filter((path) => path.startsWith(request.prefix))
+      return { err: ErrorCode.OK, result: { paths } }
+    }
     case 'childCount': {
       const count = tree.countDescendants(request.path)
-      return count === null ? noNode(request.path) : { err: 0, result: { count } }
+      return count === null ? noNode(request.path) : { err: ErrorCode.OK, result: { count } }
     }
     case 'getAcl': {
       const node = tree.getNode(request.path)
-      return node === undefined ? noNode(request.path) : { err: 0, result: { acl: node.acl, stat: tree.stat(request.path) } }
+      const stat = tree.stat(request.path)
+      return node === undefined || stat === null ? noNode(request.path) : { err: ErrorCode.OK, result: { acl: node.acl.map((entry) => ({ ...entry })), stat } }
     }
     default: {
       const unreachable: never = request
-      return { err: ErrorCode.UNIMPLEMENTED, message: `not a read: ${JSON.stringify(unreachable)}` }
+      return errorReply(ErrorCode.UNIMPLEMENTED, `${String((unreachable as { op?: unknown }).op)} is not a read`)
     }
   }
 }

@@ -1,12 +1,17 @@
 /**
- * TxnBuilder: the leader's transaction builder. It turns a client write into a txn,
- * validating it against the pending state (the tree plus every txn prepared but not
- * yet applied), so pipelined requests validate as if the ones before them had already
- * been applied. Every request becomes a txn; a failed one becomes an error txn, so
- * its answer is ordered with the rest of the session's requests.
+ * TxnBuilder: the leader's transaction builder (ZooKeeper's PrepRequestProcessor). It
+ * turns a client write into a txn, validating it against the pending state (the tree
+ * plus every txn prepared but not yet applied), so pipelined requests validate as if
+ * the ones before them had already been applied. Every request becomes a txn; a failed
+ * one becomes an error txn, so its answer is ordered with the rest of the session's.
+ *
+ * The caller owns zxids and the clock: each call gets a TxnHeader whose zxid is newer
+ * than every txn prepared before (PendingStateError otherwise), and it reports applied
+ * txns with `onApplied` and a change of leadership with `reset`.
  */
 import {
   ErrorCode,
+  MULTI_OPS_MAX,
   type CreateRequest,
   type DeleteRequest,
   type MultiRequest,
@@ -21,6 +26,7 @@ import {
 import type { DataTree } from '../tree/data-tree.js'
 import { PendingState, ScratchView } from './pending-state.js'
 import {
+  checkCreateArguments,
   isFailure,
   missingAncestors,
   validateCheck,
@@ -41,16 +47,25 @@ export interface TxnHeader {
 
 /** TxnBuilderOptions are the limits writes are checked against. */
 export interface TxnBuilderOptions {
+  /** dataBytesMax is the largest znode payload accepted (the server's maxDataBytes). */
   dataBytesMax: number
 }
 
 /** WriteRequest is a request TxnBuilder.prepare accepts. */
 export type WriteRequest = CreateRequest | DeleteRequest | SetRequest | MultiRequest
 
+/** SessionSpec is the session a createSession txn opens. */
+export interface SessionSpec {
+  sessionId: SessionId
+  timeoutMs: number
+  password: Uint8Array
+}
+
 /** TxnBuilder prepares txns against the pending state of one DataTree. */
 export class TxnBuilder {
   private readonly pending: PendingState
 
+  /** The builder validates against `tree` plus its own prepared, unapplied txns. */
   constructor(
     tree: DataTree,
     private readonly options: TxnBuilderOptions,
@@ -63,12 +78,27 @@ export class TxnBuilder {
     return this.pending.size
   }
 
-  /** prepare validates a write and returns its txn (an error txn when it fails). */
+  /** outstandingTxns is how many prepared txns (error txns included) the tree has not applied yet. */
+  get outstandingTxns(): number {
+    return this.pending.outstandingTxns
+  }
+
+  /** lastPreparedZxid is the zxid of the newest prepared txn since construction or reset (0n if none). */
+  get lastPreparedZxid(): Zxid {
+    return this.pending.lastPreparedZxid
+  }
+
+  /**
+   * prepare validates a write and returns its txn: the write's state-setting op, or an
+   * error txn carrying the code (and per-op codes for a multi). Either way the txn is
+   * registered in the pending state, so the next prepare sees it.
+   */
   prepare(request: WriteRequest, header: TxnHeader): Txn {
+    this.pending.checkZxid(header.zxid)
     const scratch = new ScratchView(this.pending)
     const context: ValidationContext = { sessionId: header.sessionId, timeMs: header.timeMs, dataBytesMax: this.options.dataBytesMax }
     const op = this.build(scratch, request, context)
-    if (op.type !== 'error') scratch.commit(header.zxid)
+    this.pending.record(header.zxid, op.type === 'error' ? [] : scratch.changes())
     return { ...header, op }
   }
 
@@ -84,13 +114,18 @@ export class TxnBuilder {
         return this.buildMulti(scratch, request, context)
       default: {
         const unreachable: never = request
-        return errorOp({ code: ErrorCode.UNIMPLEMENTED, reason: `not a write: ${JSON.stringify(unreachable)}` })
+        return errorOp({ code: ErrorCode.UNIMPLEMENTED, reason: `${String((unreachable as { op?: unknown }).op)} is not a write` })
       }
     }
   }
 
+  /** buildCreate validates a create; with makeParents, missing ancestors become persistent creates in one multi. */
   private buildCreate(scratch: ScratchView, request: CreateRequest, context: ValidationContext): TxnOp {
     if (request.makeParents !== true) return single(validateCreate(scratch, request, context))
+    // Validate the target's own arguments first, so a bad request creates no ancestor
+    // and reports its own problem rather than an ancestor's.
+    const argumentFailure = checkCreateArguments(request, context)
+    if (argumentFailure !== null) return errorOp(argumentFailure)
     const creates: TxnCreate[] = []
     for (const ancestor of missingAncestors(scratch, request.path)) {
       const created = validateCreate(scratch, { path: ancestor, data: new Uint8Array(0), mode: 'persistent' }, context)
@@ -102,25 +137,16 @@ export class TxnBuilder {
     return creates.length === 0 ? target : { type: 'multi', ops: [...creates, target] }
   }
 
+  /** buildMulti validates ops in order, each seeing the earlier ones; the first failure fails them all. */
   private buildMulti(scratch: ScratchView, request: MultiRequest, context: ValidationContext): TxnOp {
+    if (!Array.isArray(request.ops) || request.ops.length > MULTI_OPS_MAX) {
+      return errorOp({ code: ErrorCode.BAD_ARGUMENTS, reason: `a multi takes at most ${MULTI_OPS_MAX} ops` })
+    }
     const ops: TxnMultiOp[] = []
     for (const [index, op] of request.ops.entries()) {
-      let result: TxnMultiOp | RequestFailure
-      switch (op.op) {
-        case 'check':
-          result = validateCheck(scratch, op.path, op.version)
-          break
-        case 'create':
-          result = validateCreate(scratch, op, context)
-          break
-        case 'set':
-          result = validateSet(scratch, op.path, op.data, op.version, context)
-          break
-        case 'delete':
-          result = validateDelete(scratch, op.path, op.version)
-          break
-      }
+      const result = validateMultiOp(scratch, op, context)
       if (isFailure(result)) {
+        // ZooKeeper's shape: 0 before the failing op, its code, RUNTIME_INCONSISTENCY after.
         const opErrors = request.ops.map((_, i) => (i < index ? ErrorCode.OK : i === index ? result.code : ErrorCode.RUNTIME_INCONSISTENCY))
         return { type: 'error', code: result.code, reason: `op ${index} (${op.op}): ${result.reason}`, opErrors }
       }
@@ -130,33 +156,47 @@ export class TxnBuilder {
   }
 
   /** prepareCreateSession builds the txn that opens a session. */
-  prepareCreateSession(header: TxnHeader, session: { sessionId: SessionId; timeoutMs: number; password: Uint8Array }): Txn {
+  prepareCreateSession(header: TxnHeader, session: SessionSpec): Txn {
+    this.pending.record(header.zxid, [])
     return { ...header, op: { type: 'createSession', sessionId: session.sessionId, timeoutMs: session.timeoutMs, password: session.password } }
   }
 
-  /** prepareCloseSession builds the txn that ends a session and deletes its ephemerals, pending ones included. */
+  /**
+   * prepareCloseSession builds the txn that ends a session. Its deletePaths are the
+   * session's ephemerals in the pending state: applied ones plus pending creates minus
+   * pending deletes, sorted.
+   */
   prepareCloseSession(header: TxnHeader, sessionId: SessionId): Txn {
+    this.pending.checkZxid(header.zxid)
     const scratch = new ScratchView(this.pending)
     const deletePaths = scratch.ephemeralsOf(sessionId)
+    // Ephemerals have no children, so each delete validates; record them so later
+    // prepares see the nodes gone.
     for (const path of deletePaths) validateDelete(scratch, path, -1)
-    scratch.commit(header.zxid)
+    this.pending.record(header.zxid, scratch.changes())
     return { ...header, op: { type: 'closeSession', sessionId, deletePaths } }
   }
 
-  /** prepareReap builds a delete for an empty container or expired TTL node, or null if it no longer qualifies. */
+  /**
+   * prepareReap builds the delete of an empty container (one that has had a child) or
+   * of a childless TTL node unchanged for more than its TTL at `header.timeMs`, judged
+   * by the pending state. It returns null, registering nothing, when the node no
+   * longer qualifies, so the caller does not spend the zxid.
+   */
   prepareReap(header: TxnHeader, path: string): Txn | null {
     const node = this.pending.get(path)
     if (node === null || node.numChildren > 0) return null
-    const due = node.container ? node.cversion > 0 : node.ttlMs > 0 && header.timeMs - node.mtime > node.ttlMs
+    const due = node.container ? node.cversion !== 0 : node.ttlMs > 0 && header.timeMs - node.mtime > node.ttlMs
     if (!due) return null
+    this.pending.checkZxid(header.zxid)
     const scratch = new ScratchView(this.pending)
     const op = validateDelete(scratch, path, -1)
     if (isFailure(op)) return null
-    scratch.commit(header.zxid)
+    this.pending.record(header.zxid, scratch.changes())
     return { ...header, op }
   }
 
-  /** onApplied tells the builder the tree has applied everything up to `zxid`. */
+  /** onApplied tells the builder the tree has applied every txn up to `zxid`. */
   onApplied(zxid: Zxid): void {
     this.pending.onApplied(zxid)
   }
@@ -167,10 +207,27 @@ export class TxnBuilder {
   }
 }
 
+function validateMultiOp(scratch: ScratchView, op: MultiRequest['ops'][number], context: ValidationContext): TxnMultiOp | RequestFailure {
+  switch (op.op) {
+    case 'check':
+      return validateCheck(scratch, op.path, op.version)
+    case 'create':
+      return validateCreate(scratch, op, context)
+    case 'set':
+      return validateSet(scratch, op.path, op.data, op.version, context)
+    case 'delete':
+      return validateDelete(scratch, op.path, op.version)
+    default: {
+      const unknown: never = op
+      return { code: ErrorCode.UNIMPLEMENTED, reason: `${String((unknown as { op?: unknown }).op)} is not allowed in a multi` }
+    }
+  }
+}
+
 function errorOp(failure: RequestFailure): TxnOp {
   return { type: 'error', code: failure.code, reason: failure.reason }
 }
 
-function single<T extends TxnOp>(result: T | RequestFailure): TxnOp {
+function single(result: TxnOp | RequestFailure): TxnOp {
   return isFailure(result) ? errorOp(result) : result
 }

@@ -1,10 +1,12 @@
 /**
- * Validation of single write ops against a NodeView, ZooKeeper's PrepRequestProcessor
- * rules. Each function either returns the txn op (and records its effect in the view)
- * or a RequestFailure; nothing here throws for bad input.
+ * Validation of single write ops against a NodeView, with ZooKeeper's
+ * PrepRequestProcessor rules (reference §3, §5). Each function either records its
+ * effect in the view and returns the txn op, or returns a RequestFailure and leaves
+ * the view alone; nothing here throws for bad input.
  */
 import {
   ErrorCode,
+  NODE_MODES,
   OPEN_ACL_UNSAFE,
   ROOT_PATH,
   TTL_MS_MAX,
@@ -24,7 +26,7 @@ import {
 import { isReservedPath } from '../tree/data-tree.js'
 import type { NodeView, PendingNode } from './pending-state.js'
 
-/** RequestFailure is a validation failure: a wire error code and the reason in words. */
+/** RequestFailure is a validation failure: a wire error code and the reason in words, naming the path. */
 export interface RequestFailure {
   code: number
   reason: string
@@ -46,7 +48,9 @@ export interface CreateSpec {
   acl?: Acl[]
 }
 
-const VERSION_MAX = 0x7fff_ffff
+/** Versions and counters are Java ints in ZooKeeper; Conclave keeps their ranges. */
+const INT_MAX = 0x7fff_ffff
+const INT_MIN = -0x8000_0000
 
 const fail = (code: number, reason: string): RequestFailure => ({ code, reason })
 
@@ -55,60 +59,82 @@ export function isFailure(value: object): value is RequestFailure {
   return 'code' in value && 'reason' in value && !('type' in value)
 }
 
-function checkAcl(acl: Acl[] | undefined): RequestFailure | null {
+function checkPath(path: string, sequential = false): RequestFailure | null {
+  const problem = pathProblem(path, sequential)
+  return problem === null ? null : fail(ErrorCode.BAD_ARGUMENTS, `invalid path ${JSON.stringify(path)}: ${problem}`)
+}
+
+function checkData(path: string, data: Uint8Array, context: ValidationContext): RequestFailure | null {
+  if (!(data instanceof Uint8Array)) return fail(ErrorCode.BAD_ARGUMENTS, `data for ${path} must be bytes`)
+  if (data.length <= context.dataBytesMax) return null
+  return fail(ErrorCode.BAD_ARGUMENTS, `data for ${path} is ${data.length} bytes, over the limit of ${context.dataBytesMax}`)
+}
+
+function checkExpectedVersion(path: string, expected: number): RequestFailure | null {
+  if (Number.isInteger(expected) && expected >= -1 && expected <= INT_MAX) return null
+  return fail(ErrorCode.BAD_ARGUMENTS, `expected version for ${path} must be -1 or an integer in [0, ${INT_MAX}], not ${String(expected)}`)
+}
+
+function checkVersion(path: string, node: Readonly<PendingNode>, expected: number): RequestFailure | null {
+  if (expected === -1 || expected === node.version) return null
+  return fail(ErrorCode.BAD_VERSION, `${path} is at version ${node.version}, not ${expected}`)
+}
+
+function checkAcl(path: string, acl: Acl[] | undefined): RequestFailure | null {
   if (acl === undefined) return null
-  if (acl.length === 0) return fail(ErrorCode.INVALID_ACL, 'an ACL needs at least one entry')
+  if (acl.length === 0) return fail(ErrorCode.INVALID_ACL, `the ACL for ${path} needs at least one entry`)
   for (const entry of acl) {
-    if (entry.scheme === 'auth') return fail(ErrorCode.INVALID_ACL, "scheme 'auth' needs an authenticated identity; this connection has none")
+    if (entry.scheme === 'auth') return fail(ErrorCode.INVALID_ACL, `scheme 'auth' in the ACL for ${path} needs an authenticated identity; this connection has none`)
   }
   return null
 }
 
-/** validateCreate checks a create and records the new node and its parent's new counters. */
-export function validateCreate(view: NodeView, spec: CreateSpec, context: ValidationContext): TxnCreate | RequestFailure {
-  const sequential = isSequentialMode(spec.mode)
-  const problem = pathProblem(spec.path, sequential)
-  if (problem !== null) return fail(ErrorCode.BAD_ARGUMENTS, `invalid path ${JSON.stringify(spec.path)}: ${problem}`)
-  if (spec.data.length > context.dataBytesMax) {
-    return fail(ErrorCode.BAD_ARGUMENTS, `data of ${spec.data.length} bytes exceeds the limit of ${context.dataBytesMax}`)
-  }
+/** checkCreateArguments checks what a create can be refused for before the tree is consulted (null: nothing). */
+export function checkCreateArguments(spec: CreateSpec, context: ValidationContext): RequestFailure | null {
+  if (!NODE_MODES.includes(spec.mode)) return fail(ErrorCode.BAD_ARGUMENTS, `unknown mode ${JSON.stringify(spec.mode)} for ${spec.path}`)
+  const pathFailure = checkPath(spec.path, isSequentialMode(spec.mode))
+  if (pathFailure !== null) return pathFailure
+  if (isReservedPath(spec.path)) return fail(ErrorCode.BAD_ARGUMENTS, `${spec.path} is in the reserved /zookeeper subtree`)
+  const dataFailure = checkData(spec.path, spec.data, context)
+  if (dataFailure !== null) return dataFailure
   if (spec.ttlMs !== undefined) {
     if (spec.mode !== 'persistent' && spec.mode !== 'persistent-sequential') {
-      return fail(ErrorCode.BAD_ARGUMENTS, `ttlMs is only allowed with persistent modes, not ${spec.mode}`)
+      return fail(ErrorCode.BAD_ARGUMENTS, `ttlMs is only allowed with persistent modes, not ${spec.mode} (${spec.path})`)
     }
     if (!Number.isInteger(spec.ttlMs) || spec.ttlMs <= 0 || spec.ttlMs > TTL_MS_MAX) {
-      return fail(ErrorCode.BAD_ARGUMENTS, `ttlMs must be an integer in [1, ${TTL_MS_MAX}]`)
+      return fail(ErrorCode.BAD_ARGUMENTS, `ttlMs for ${spec.path} must be an integer in [1, ${TTL_MS_MAX}]`)
     }
   }
-  if (isEphemeralMode(spec.mode) && context.sessionId === 0n) return fail(ErrorCode.BAD_ARGUMENTS, 'ephemeral nodes need a session')
-  const aclProblem = checkAcl(spec.acl)
-  if (aclProblem !== null) return aclProblem
+  if (isEphemeralMode(spec.mode) && context.sessionId === 0n) return fail(ErrorCode.BAD_ARGUMENTS, `ephemeral ${spec.path} needs a session`)
+  return checkAcl(spec.path, spec.acl)
+}
+
+/**
+ * validateCreate checks a create and records the new node and its parent's new child
+ * count and cversion. A sequential name is the requested path plus the parent's
+ * cversion before the create, so every prefix under one parent shares one counter.
+ */
+export function validateCreate(view: NodeView, spec: CreateSpec, context: ValidationContext): TxnCreate | RequestFailure {
+  const argumentFailure = checkCreateArguments(spec, context)
+  if (argumentFailure !== null) return argumentFailure
   const parentPath = parentOf(spec.path)
   const parent = view.get(parentPath)
-  if (parent === null) return fail(ErrorCode.NO_NODE, `parent ${parentPath} does not exist`)
-  const path = sequential ? spec.path + sequenceSuffix(parent.cversion) : spec.path
-  const finalProblem = pathProblem(path)
-  if (finalProblem !== null) return fail(ErrorCode.BAD_ARGUMENTS, `invalid path ${JSON.stringify(path)}: ${finalProblem}`)
-  if (isReservedPath(path)) return fail(ErrorCode.BAD_ARGUMENTS, `${path} is reserved`)
+  if (parent === null) return fail(ErrorCode.NO_NODE, `parent ${parentPath} of ${spec.path} does not exist`)
+  const path = isSequentialMode(spec.mode) ? spec.path + sequenceSuffix(parent.cversion) : spec.path
+  const finalFailure = checkPath(path)
+  if (finalFailure !== null) return finalFailure
+  if (isReservedPath(path)) return fail(ErrorCode.BAD_ARGUMENTS, `${path} is in the reserved /zookeeper subtree`)
   if (view.get(path) !== null) return fail(ErrorCode.NODE_EXISTS, `${path} already exists`)
   if (parent.ephemeralOwner !== 0n) return fail(ErrorCode.NO_CHILDREN_FOR_EPHEMERALS, `${parentPath} is ephemeral and cannot have children`)
 
-  const parentCversion = parent.cversion + 1
+  // The counter is a Java int in ZooKeeper: past 2^31-1 it wraps to -2^31 (docs, §5).
+  const parentCversion = parent.cversion >= INT_MAX ? INT_MIN : parent.cversion + 1
   const ephemeralOwner = isEphemeralMode(spec.mode) ? context.sessionId : 0n
   const container = spec.mode === 'container'
   const ttlMs = spec.ttlMs ?? 0
   view.put(parentPath, { ...parent, cversion: parentCversion, numChildren: parent.numChildren + 1 })
   view.put(path, { version: 0, cversion: 0, aversion: 0, numChildren: 0, ephemeralOwner, container, ttlMs, mtime: context.timeMs })
-  return {
-    type: 'create',
-    path,
-    data: spec.data,
-    acl: spec.acl ?? [...OPEN_ACL_UNSAFE],
-    ephemeralOwner,
-    container,
-    ttlMs,
-    parentCversion,
-  }
+  return { type: 'create', path, data: spec.data, acl: spec.acl ?? [...OPEN_ACL_UNSAFE], ephemeralOwner, container, ttlMs, parentCversion }
 }
 
 /** missingAncestors lists the ancestors of `path` that do not exist in the view, outermost first. */
@@ -118,20 +144,15 @@ export function missingAncestors(view: NodeView, path: string): string[] {
   return missing
 }
 
-function checkVersion(path: string, node: PendingNode, expected: number): RequestFailure | null {
-  if (expected !== -1 && expected !== node.version) return fail(ErrorCode.BAD_VERSION, `${path} is at version ${node.version}, not ${expected}`)
-  return null
-}
-
-/** validateDelete checks a delete and records the removal. */
+/** validateDelete checks a delete and records the removal (the parent's cversion stays, as in ZooKeeper). */
 export function validateDelete(view: NodeView, path: string, version: number): TxnDelete | RequestFailure {
-  const problem = pathProblem(path)
-  if (problem !== null) return fail(ErrorCode.BAD_ARGUMENTS, `invalid path ${JSON.stringify(path)}: ${problem}`)
+  const argumentFailure = checkPath(path) ?? checkExpectedVersion(path, version)
+  if (argumentFailure !== null) return argumentFailure
   if (path === ROOT_PATH || isReservedPath(path)) return fail(ErrorCode.BAD_ARGUMENTS, `${path} cannot be deleted`)
   const node = view.get(path)
   if (node === null) return fail(ErrorCode.NO_NODE, `${path} does not exist`)
-  const versionProblem = checkVersion(path, node, version)
-  if (versionProblem !== null) return versionProblem
+  const versionFailure = checkVersion(path, node, version)
+  if (versionFailure !== null) return versionFailure
   if (node.numChildren > 0) return fail(ErrorCode.NOT_EMPTY, `${path} has ${node.numChildren} children`)
   const parentPath = parentOf(path)
   const parent = view.get(parentPath)!
@@ -140,28 +161,27 @@ export function validateDelete(view: NodeView, path: string, version: number): T
   return { type: 'delete', path }
 }
 
-/** validateSet checks a set and records the new version. */
+/** validateSet checks a set and records the new version and mtime. */
 export function validateSet(view: NodeView, path: string, data: Uint8Array, version: number, context: ValidationContext): TxnSet | RequestFailure {
-  const problem = pathProblem(path)
-  if (problem !== null) return fail(ErrorCode.BAD_ARGUMENTS, `invalid path ${JSON.stringify(path)}: ${problem}`)
-  if (isReservedPath(path)) return fail(ErrorCode.BAD_ARGUMENTS, `${path} is reserved`)
-  if (data.length > context.dataBytesMax) {
-    return fail(ErrorCode.BAD_ARGUMENTS, `data of ${data.length} bytes exceeds the limit of ${context.dataBytesMax}`)
-  }
+  const argumentFailure = checkPath(path) ?? checkExpectedVersion(path, version)
+  if (argumentFailure !== null) return argumentFailure
+  if (isReservedPath(path)) return fail(ErrorCode.BAD_ARGUMENTS, `${path} is in the reserved /zookeeper subtree`)
+  const dataFailure = checkData(path, data, context)
+  if (dataFailure !== null) return dataFailure
   const node = view.get(path)
   if (node === null) return fail(ErrorCode.NO_NODE, `${path} does not exist`)
-  const versionProblem = checkVersion(path, node, version)
-  if (versionProblem !== null) return versionProblem
+  const versionFailure = checkVersion(path, node, version)
+  if (versionFailure !== null) return versionFailure
   // Versions wrap to 0 past 2^31-1 so -1 ("any") is never produced (ZOOKEEPER-4743).
-  const next = node.version >= VERSION_MAX ? 0 : node.version + 1
+  const next = node.version >= INT_MAX ? 0 : node.version + 1
   view.put(path, { ...node, version: next, mtime: context.timeMs })
   return { type: 'set', path, data, version: next }
 }
 
-/** validateCheck checks a multi's version check. */
+/** validateCheck checks a multi's version check; it changes nothing. */
 export function validateCheck(view: NodeView, path: string, version: number): TxnCheck | RequestFailure {
-  const problem = pathProblem(path)
-  if (problem !== null) return fail(ErrorCode.BAD_ARGUMENTS, `invalid path ${JSON.stringify(path)}: ${problem}`)
+  const argumentFailure = checkPath(path) ?? checkExpectedVersion(path, version)
+  if (argumentFailure !== null) return argumentFailure
   const node = view.get(path)
   if (node === null) return fail(ErrorCode.NO_NODE, `${path} does not exist`)
   return checkVersion(path, node, version) ?? { type: 'check', path }

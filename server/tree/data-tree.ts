@@ -179,7 +179,7 @@ export class DataTree {
 
   /**
    * reapable lists up to `limit` nodes the leader should delete now: containers that
-   * have had a child (cversion > 0) and have none, and TTL nodes with no children whose
+   * have had a child (cversion != 0) and have none, and TTL nodes with no children whose
    * last change is more than `ttlMs` before `nowMs`.
    */
   reapable(nowMs: number, limit: number): string[] {
@@ -188,7 +188,8 @@ export class DataTree {
       if (out.length >= limit) break
       const node = this.nodes.get(path)!
       if (node.children.size > 0) continue
-      if (node.container ? node.cversion > 0 : nowMs - node.mtime > node.ttlMs) out.push(path)
+      // cversion != 0 rather than > 0: the counter wraps negative after 2^31-1 creates.
+      if (node.container ? node.cversion !== 0 : nowMs - node.mtime > node.ttlMs) out.push(path)
     }
     return out
   }
