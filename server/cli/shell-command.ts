@@ -17,7 +17,8 @@ const stdout: ShellOutput = { out: (line) => process.stdout.write(line + '\n') }
 
 /** describeError turns a failure into one line for the user. */
 function describeError(err: unknown): string {
-  if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string') return `${(err as { code: string }).code}: ${err.message}`
+  const code = err instanceof Error ? (err as unknown as { code?: unknown }).code : undefined
+  if (err instanceof Error && typeof code === 'string') return err.message.startsWith(code) ? err.message : `${code}: ${err.message}`
   if (err instanceof ShellUsageError) return err.message
   return err instanceof Error ? err.message : String(err)
 }
