@@ -308,11 +308,12 @@ export class DataTree {
   private applyCloseSession(txn: Txn, sessionId: SessionId, deletePaths: string[], result: ApplyResult): void {
     // deletePaths comes first, in its order; anything else the session still owns goes
     // too, so no ephemeral outlives its session. A path now owned by someone else was
-    // deleted and re-created later (replay) and stays.
+    // deleted and re-created later (replay) and stays; a missing one still raises its
+    // parent's pzxid, as a delete does.
     const targets = new Set([...deletePaths, ...this.ephemeralsOf(sessionId)])
     for (const path of targets) {
       const node = this.nodes.get(path)
-      if (node === undefined || node.ephemeralOwner !== sessionId) continue
+      if (node !== undefined && node.ephemeralOwner !== sessionId) continue
       if (this.remove(path, txn.zxid)) this.reportDeleted(path, result)
     }
   }
@@ -399,27 +400,31 @@ export class DataTree {
     this.digestValue = addHash(this.digestValue, node.hash, 1)
   }
 
-  /** remove deletes a node and links it out of its parent; false if it was missing. */
+  /**
+   * remove deletes a node and links it out of its parent; false if it was missing.
+   * Like ZooKeeper's DataTree.deleteNode it raises the parent's pzxid even when the
+   * node is already gone: a fuzzy snapshot may hold the parent from before the delete
+   * and the child from after it, and replaying the delete must still reach the parent.
+   * Deletes leave the parent's cversion alone, and never lower its pzxid.
+   */
   private remove(path: string, zxid: Zxid): boolean {
-    const node = this.nodes.get(path)
-    if (node === undefined) return false
     if (path === ROOT_PATH) throw new TreeAssertionError(`delete / at zxid ${zxid}: the root cannot be deleted`)
-    if (node.children.size > 0) {
+    const parentPath = parentOf(path)
+    const parent = this.nodes.get(parentPath)
+    const node = this.nodes.get(path)
+    if (node !== undefined && node.children.size > 0) {
       if (!this.replayMode) throw new TreeAssertionError(`delete ${path} at zxid ${zxid}: it has children`)
       // In real history a later txn of this replay deleted the children first.
       for (const child of [...node.children]) this.remove(joinPath(path, child), zxid)
     }
-    this.detach(path, node)
-    const parentPath = parentOf(path)
-    const parent = this.nodes.get(parentPath)
-    if (parent !== undefined) {
-      // Deletes raise pzxid but leave cversion alone, as in ZooKeeper; never lower it.
+    if (node !== undefined) this.detach(path, node)
+    if (parent !== undefined && (node !== undefined || zxid > parent.pzxid)) {
       this.update(parentPath, parent, (p) => {
         p.children.delete(baseName(path))
         if (zxid > p.pzxid) p.pzxid = zxid
       })
     }
-    return true
+    return node !== undefined
   }
 }
 

@@ -1,187 +1,226 @@
 /**
- * DataTree semantics against ZooKeeper's rules (reference §5, §6, §8): Stat fields
- * after every kind of change, the watch changes each txn reports, idempotent replay,
- * the digest, reapability of containers and TTL nodes, and snapshot round trips.
- * Txns are produced by the real TxnBuilder through the Kit harness.
+ * DataTree semantics against ZooKeeper's rules (reference §5, §6, §8): the initial
+ * tree, queries, Stat fields after every kind of change, the watch changes and per-op
+ * outcomes each txn reports, session close, reapability of containers and TTL nodes,
+ * and the assertions for txns no builder would produce. Txns come from the real
+ * TxnBuilder through the Kit harness, except where a test needs an impossible one.
  */
 import { describe, expect, it } from 'vitest'
-import fc from 'fast-check'
-import { ErrorCode, makeZxid, type Stat } from '../../../protocol/index.js'
+import { ErrorCode, OPEN_ACL_UNSAFE, makeZxid } from '../../../protocol/index.js'
 import { DataTree } from '../../../server/tree/data-tree.js'
-import { Kit, bytes } from '../requests/builder-kit.js'
+import { TreeAssertionError } from '../../../server/tree/errors.js'
+import { Kit, bytes, statOfReply, txnAt } from '../requests/builder-kit.js'
 
-const statOk = (reply: { err: number; result?: unknown }) => {
-  expect(reply.err).toBe(0)
-  return (reply.result as { stat: Stat }).stat
-}
+const createOp = (path: string, parentCversion: number, extra: Partial<{ ephemeralOwner: bigint; data: Uint8Array }> = {}) => ({
+  type: 'create' as const,
+  path,
+  data: extra.data ?? new Uint8Array(0),
+  acl: [...OPEN_ACL_UNSAFE],
+  ephemeralOwner: extra.ephemeralOwner ?? 0n,
+  container: false,
+  ttlMs: 0,
+  parentCversion,
+})
+
+describe('a new tree', () => {
+  it('holds / and the reserved /zookeeper, every zxid 0, /zookeeper not counted as a child creation', () => {
+    const tree = new DataTree()
+    expect(tree.nodeCount).toBe(2)
+    expect(tree.appliedZxid).toBe(0n)
+    expect(tree.children('/')).toEqual(['zookeeper'])
+    expect(tree.stat('/')).toEqual({
+      czxid: 0n, mzxid: 0n, pzxid: 0n, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0,
+      ephemeralOwner: 0n, dataLength: 0, numChildren: 1,
+    })
+    expect(tree.stat('/zookeeper')).toMatchObject({ czxid: 0n, numChildren: 0 })
+    expect(tree.getNode('/')?.acl).toEqual(OPEN_ACL_UNSAFE)
+    expect(tree.stat('/missing')).toBeNull()
+    expect(tree.getData('/missing')).toBeNull()
+    expect(tree.children('/missing')).toBeNull()
+    expect(tree.countDescendants('/missing')).toBeNull()
+  })
+})
+
+describe('queries', () => {
+  it('children are sorted names, countDescendants counts the whole subtree', () => {
+    const k = new Kit()
+    for (const name of ['b', 'a', 'c']) k.create(`/p/${name}`, '', 'persistent', { makeParents: true })
+    k.create('/p/a/deep/er', '', 'persistent', { makeParents: true })
+    expect(k.tree.children('/p')).toEqual(['a', 'b', 'c'])
+    expect(k.tree.countDescendants('/p')).toBe(5)
+    expect(k.tree.countDescendants('/p/b')).toBe(0)
+    expect(k.tree.countDescendants('/')).toBe(7) // /zookeeper, /p and its five
+    expect(k.tree.getData('/p/a')?.data).toEqual(new Uint8Array(0))
+  })
+
+  it('indexes ephemerals by owner, sorted, and forgets an owner with none left', () => {
+    const k = new Kit()
+    k.create('/e')
+    k.create('/e/z', '', 'ephemeral', {}, 9n)
+    k.create('/e/a', '', 'ephemeral', {}, 9n)
+    k.create('/e/m', '', 'ephemeral', {}, 3n)
+    expect(k.tree.ephemeralsOf(9n)).toEqual(['/e/a', '/e/z'])
+    expect(k.tree.ephemeralOwners()).toEqual([3n, 9n])
+    k.remove('/e/m')
+    expect(k.tree.ephemeralOwners()).toEqual([9n])
+    expect(k.tree.ephemeralsOf(3n)).toEqual([])
+  })
+
+  it('keeps its own copy of data that is a view into a larger buffer', () => {
+    const k = new Kit()
+    const frame = bytes('xxHELLOxx')
+    k.run({ op: 'create', path: '/v', data: frame.subarray(2, 7), mode: 'persistent' })
+    frame.fill(0)
+    expect(new TextDecoder().decode(k.tree.getData('/v')!.data)).toBe('HELLO')
+  })
+})
 
 describe('Stat rules', () => {
-  it('create sets every zxid to its own and the parent pzxid and cversion', () => {
+  it('create sets every zxid to its own, times to the txn time, counters to 0', () => {
     const k = new Kit()
-    const stat = statOk(k.create('/a', 'hello'))
-    expect(stat).toMatchObject({ version: 0, cversion: 0, aversion: 0, dataLength: 5, numChildren: 0, ephemeralOwner: 0n })
-    expect(stat.czxid).toBe(makeZxid(1, 1))
-    expect(stat.mzxid).toBe(stat.czxid)
-    expect(stat.pzxid).toBe(stat.czxid)
-    expect(stat.ctime).toBe(k.nowMs)
-    const root = k.tree.stat('/')!
-    expect(root.pzxid).toBe(stat.czxid)
-    expect(root.cversion).toBe(1)
-    expect(root.numChildren).toBe(2) // /zookeeper and /a
+    const stat = statOfReply(k.create('/a', 'hello'))
+    expect(stat).toEqual({
+      czxid: makeZxid(1, 1), mzxid: makeZxid(1, 1), pzxid: makeZxid(1, 1), ctime: k.nowMs, mtime: k.nowMs,
+      version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, dataLength: 5, numChildren: 0,
+    })
+    expect(k.tree.stat('/')).toMatchObject({ pzxid: stat.czxid, cversion: 1, numChildren: 2, mzxid: 0n, version: 0 })
   })
 
-  it('set bumps version, mzxid and mtime only', () => {
+  it('set changes version, mzxid, mtime and data only', () => {
     const k = new Kit()
-    const created = statOk(k.create('/a', 'x'))
+    const created = statOfReply(k.create('/a', 'x'))
+    const rootBefore = k.tree.stat('/')
     k.nowMs += 50
-    const set = statOk(k.run({ op: 'set', path: '/a', data: bytes('yy'), version: 0 }))
-    expect(set).toMatchObject({ version: 1, cversion: 0, dataLength: 2, czxid: created.czxid, ctime: created.ctime, pzxid: created.pzxid })
-    expect(set.mzxid > created.mzxid).toBe(true)
-    expect(set.mtime).toBe(created.mtime + 50)
+    const set = statOfReply(k.set('/a', 'yy', 0))
+    expect(set).toEqual({ ...created, version: 1, mzxid: makeZxid(1, 2), mtime: created.mtime + 50, dataLength: 2 })
+    expect(k.tree.stat('/')).toEqual(rootBefore)
   })
 
-  it('child create bumps cversion and pzxid; child delete moves pzxid but not cversion', () => {
+  it('child create moves cversion and pzxid; child delete moves pzxid but not cversion', () => {
     const k = new Kit()
-    k.create('/p')
-    const kid = statOk(k.create('/p/kid'))
-    expect(k.tree.stat('/p')).toMatchObject({ cversion: 1, numChildren: 1, pzxid: kid.czxid, version: 0 })
-    expect(k.run({ op: 'delete', path: '/p/kid', version: -1 }).err).toBe(0)
-    const parent = k.tree.stat('/p')!
-    expect(parent).toMatchObject({ cversion: 1, numChildren: 0 })
-    expect(parent.pzxid).toBe(makeZxid(1, 3))
+    const parent = statOfReply(k.create('/p'))
+    const kid = statOfReply(k.create('/p/kid'))
+    expect(k.tree.stat('/p')).toEqual({ ...parent, cversion: 1, numChildren: 1, pzxid: kid.czxid })
+    k.nowMs += 10
+    k.remove('/p/kid')
+    expect(k.tree.stat('/p')).toEqual({ ...parent, cversion: 1, numChildren: 0, pzxid: makeZxid(1, 3) })
   })
 
   it('multi applies every op under one zxid', () => {
     const k = new Kit()
     k.create('/m')
+    k.create('/m/old')
     const reply = k.run({
       op: 'multi',
       ops: [
         { op: 'create', path: '/m/a', data: bytes('a'), mode: 'persistent' },
         { op: 'set', path: '/m', data: bytes('m'), version: 0 },
+        { op: 'delete', path: '/m/old', version: 0 },
         { op: 'check', path: '/m/a', version: 0 },
       ],
     })
     expect(reply.err).toBe(0)
-    const a = k.tree.stat('/m/a')!
-    const m = k.tree.stat('/m')!
-    expect(a.czxid).toBe(m.mzxid)
-    expect(m.pzxid).toBe(a.czxid)
+    const zxid = makeZxid(1, 3)
+    expect(k.tree.stat('/m/a')).toMatchObject({ czxid: zxid, mzxid: zxid })
+    expect(k.tree.stat('/m')).toMatchObject({ mzxid: zxid, pzxid: zxid, version: 1, cversion: 2, numChildren: 1 })
+    expect(k.tree.appliedZxid).toBe(zxid)
+  })
+
+  it('setAcl replaces the ACL and aversion and reports no watch change', () => {
+    const k = new Kit()
+    const before = statOfReply(k.create('/a'))
+    const acl = [{ perms: 1, scheme: 'world', id: 'anyone' }]
+    const result = k.tree.apply(txnAt(2, { type: 'setAcl', path: '/a', acl, aversion: 1 }))
+    expect(result.changes).toEqual([])
+    expect(result.outcomes).toEqual([{ type: 'setAcl', stat: { ...before, aversion: 1 } }])
+    expect(k.tree.getNode('/a')?.acl).toEqual(acl)
   })
 })
 
-describe('changes reported for watches', () => {
-  it('create, set, delete and session close report ZooKeeper watch changes in order', () => {
+describe('changes and outcomes', () => {
+  it('report ZooKeeper watch changes in firing order', () => {
     const k = new Kit()
     k.create('/w')
-    const createTxn = k.prepare({ op: 'create', path: '/w/e', data: bytes(''), mode: 'ephemeral' }, 7n)
-    expect(k.apply(createTxn).changes).toEqual([
-      { type: 'created', path: '/w/e' },
-      { type: 'childrenChanged', path: '/w' },
-    ])
-    const setTxn = k.prepare({ op: 'set', path: '/w', data: bytes('d'), version: -1 })
-    expect(k.apply(setTxn).changes).toEqual([{ type: 'dataChanged', path: '/w' }])
-    const close = k.builder.prepareCloseSession(k.header(7n), 7n)
-    k.counter++
-    expect(close.op).toMatchObject({ type: 'closeSession', deletePaths: ['/w/e'] })
-    expect(k.apply(close).changes).toEqual([
-      { type: 'deleted', path: '/w/e' },
-      { type: 'childrenChanged', path: '/w' },
-    ])
-    expect(k.tree.ephemeralsOf(7n)).toEqual([])
+    expect(k.apply(k.prepare({ op: 'create', path: '/w/e', data: bytes(''), mode: 'ephemeral' }, 7n))).toEqual({
+      changes: [{ type: 'created', path: '/w/e' }, { type: 'childrenChanged', path: '/w' }],
+      outcomes: [{ type: 'create', path: '/w/e', stat: k.tree.stat('/w/e') }],
+    })
+    expect(k.apply(k.prepare({ op: 'set', path: '/w', data: bytes('d'), version: -1 }))).toEqual({
+      changes: [{ type: 'dataChanged', path: '/w' }],
+      outcomes: [{ type: 'set', stat: k.tree.stat('/w') }],
+    })
+    k.create('/w/p')
+    expect(k.apply(k.prepare({ op: 'delete', path: '/w/p', version: -1 }))).toEqual({
+      changes: [{ type: 'deleted', path: '/w/p' }, { type: 'childrenChanged', path: '/w' }],
+      outcomes: [{ type: 'delete' }],
+    })
   })
 
-  it('setAcl and error txns change nothing watchable', () => {
+  it('multi reports the concatenation, one outcome per op', () => {
     const k = new Kit()
-    const failed = k.prepare({ op: 'delete', path: '/none', version: -1 })
-    expect(failed.op.type).toBe('error')
+    k.create('/m')
+    const result = k.apply(k.prepare({
+      op: 'multi',
+      ops: [
+        { op: 'check', path: '/m', version: 0 },
+        { op: 'create', path: '/m/a', data: bytes(''), mode: 'persistent' },
+        { op: 'set', path: '/m/a', data: bytes('x'), version: 0 },
+        { op: 'delete', path: '/m/a', version: 1 },
+      ],
+    }))
+    expect(result.changes).toEqual([
+      { type: 'created', path: '/m/a' },
+      { type: 'childrenChanged', path: '/m' },
+      { type: 'dataChanged', path: '/m/a' },
+      { type: 'deleted', path: '/m/a' },
+      { type: 'childrenChanged', path: '/m' },
+    ])
+    expect(result.outcomes.map((o) => o.type)).toEqual(['check', 'create', 'set', 'delete'])
+  })
+
+  it('session and error txns change nothing but appliedZxid', () => {
+    const k = new Kit()
     const before = k.tree.digest()
+    const failed = k.prepare({ op: 'delete', path: '/none', version: -1 })
+    expect(failed.op).toMatchObject({ type: 'error', code: ErrorCode.NO_NODE })
     expect(k.apply(failed)).toEqual({ changes: [], outcomes: [] })
+    const opened = k.builder.prepareCreateSession(k.header(0n), { sessionId: 5n, timeoutMs: 4000, password: new Uint8Array(16) })
+    k.counter++
+    expect(k.apply(opened)).toEqual({ changes: [], outcomes: [] })
     expect(k.tree.digest()).toBe(before)
-    expect(k.tree.appliedZxid).toBe(failed.zxid)
+    expect(k.tree.appliedZxid).toBe(opened.zxid)
   })
 })
 
-describe('replay and digest', () => {
-  it('applying every txn twice leaves the tree and digest as applying once', () => {
+describe('closeSession', () => {
+  it('deletes the listed ephemerals, reporting each, and leaves other sessions alone', () => {
     const k = new Kit()
-    k.create('/r')
-    k.create('/r/s-', 'a', 'persistent-sequential')
-    k.create('/r/e', '', 'ephemeral', {}, 9n)
-    k.run({ op: 'set', path: '/r', data: bytes('x'), version: -1 })
-    k.run({ op: 'delete', path: '/r/s-0000000000', version: -1 })
-    k.create('/r/deep/x', '', 'persistent', { makeParents: true })
-    const once = new DataTree()
-    const twice = new DataTree()
-    for (const txn of k.log) {
-      once.apply(txn)
-      twice.apply(txn)
-      twice.apply(txn)
-    }
-    expect(twice.digest()).toBe(once.digest())
-    expect(once.digest()).toBe(k.tree.digest())
-    expect([...twice.snapshotEntries()]).toEqual([...once.snapshotEntries()])
+    k.create('/s')
+    k.create('/s/a', '', 'ephemeral', {}, 7n)
+    k.create('/s/b', '', 'ephemeral', {}, 7n)
+    k.create('/s/other', '', 'ephemeral', {}, 8n)
+    const result = k.close(7n)
+    expect(result.changes).toEqual([
+      { type: 'deleted', path: '/s/a' },
+      { type: 'childrenChanged', path: '/s' },
+      { type: 'deleted', path: '/s/b' },
+      { type: 'childrenChanged', path: '/s' },
+    ])
+    expect(result.outcomes).toEqual([])
+    expect(k.tree.children('/s')).toEqual(['other'])
+    expect(k.tree.stat('/s')?.pzxid).toBe(k.tree.appliedZxid)
   })
 
-  it('different histories reaching the same content agree; any field difference shows', () => {
-    const a = new Kit()
-    const b = new Kit()
-    a.create('/x')
-    a.create('/y')
-    b.create('/x')
-    b.create('/y')
-    expect(a.tree.digest()).toBe(b.tree.digest())
-    b.run({ op: 'set', path: '/y', data: bytes(''), version: -1 }) // same data, new version
-    expect(a.tree.digest()).not.toBe(b.tree.digest())
-    const c = new Kit()
-    c.create('/x')
-    c.create('/y', 'different')
-    expect(c.tree.digest()).not.toBe(a.tree.digest())
-  })
-
-  it('snapshot records rebuild an equal tree', () => {
+  it('skips listed paths already gone or now owned by another session, and deletes unlisted ones it still owns', () => {
     const k = new Kit()
-    k.create('/s/a/b', 'deep', 'persistent', { makeParents: true })
-    k.create('/s/c', '', 'container')
-    k.create('/s/t', '', 'persistent', { ttlMs: 100 })
-    k.create('/s/e', '', 'ephemeral', {}, 4n)
-    const copy = DataTree.fromSnapshot(k.tree.snapshotEntries(), k.tree.appliedZxid)
-    expect(copy.digest()).toBe(k.tree.digest())
-    expect(copy.nodeCount).toBe(k.tree.nodeCount)
-    expect(copy.ephemeralsOf(4n)).toEqual(['/s/e'])
-    expect(copy.appliedZxid).toBe(k.tree.appliedZxid)
-    expect(copy.children('/s')).toEqual(['a', 'c', 'e', 't'])
-  })
-
-  it('property: random write sequences replay to the same digest, and twice equals once', () => {
-    const paths = ['/a', '/b', '/a/x', '/a/y', '/b/z']
-    const write = fc.oneof(
-      fc.record({ op: fc.constant('create' as const), path: fc.constantFrom(...paths), data: fc.string({ maxLength: 4 }), mode: fc.constantFrom('persistent' as const, 'ephemeral' as const, 'persistent-sequential' as const) }),
-      fc.record({ op: fc.constant('set' as const), path: fc.constantFrom(...paths), data: fc.string({ maxLength: 4 }), version: fc.constantFrom(-1, 0, 1) }),
-      fc.record({ op: fc.constant('delete' as const), path: fc.constantFrom(...paths), version: fc.constantFrom(-1, 0) }),
-    )
-    fc.assert(
-      fc.property(fc.array(write, { maxLength: 40 }), fc.boolean(), (writes, pipelined) => {
-        const k = new Kit()
-        const requests = writes.map((w) => ('data' in w ? { ...w, data: bytes(w.data) } : w))
-        if (pipelined) {
-          const txns = requests.map((r) => k.prepare(r as never))
-          for (const txn of txns) k.apply(txn)
-        } else {
-          for (const r of requests) k.apply(k.prepare(r as never))
-        }
-        const sequential = new Kit()
-        for (const r of requests) sequential.apply(sequential.prepare(r as never))
-        expect(k.tree.digest()).toBe(sequential.tree.digest())
-        const twice = new DataTree()
-        for (const txn of k.log) {
-          twice.apply(txn)
-          twice.apply(txn)
-        }
-        expect(twice.digest()).toBe(k.tree.digest())
-      }),
-      { numRuns: 300 },
-    )
+    k.create('/s')
+    k.create('/s/listed', '', 'ephemeral', {}, 7n)
+    k.create('/s/unlisted', '', 'ephemeral', {}, 7n)
+    k.create('/s/theirs', '', 'ephemeral', {}, 8n)
+    const result = k.tree.apply(txnAt(20, { type: 'closeSession', sessionId: 7n, deletePaths: ['/s/gone', '/s/listed', '/s/theirs'] }))
+    expect(result.changes.filter((c) => c.type === 'deleted').map((c) => c.path)).toEqual(['/s/listed', '/s/unlisted'])
+    expect(k.tree.ephemeralsOf(7n)).toEqual([])
+    expect(k.tree.children('/s')).toEqual(['theirs'])
   })
 })
 
@@ -190,12 +229,17 @@ describe('reaping', () => {
     const k = new Kit()
     k.create('/c', '', 'container')
     expect(k.tree.reapable(k.nowMs, 10)).toEqual([])
+    expect(k.prepareReap('/c')).toBeNull()
     k.create('/c/kid')
     expect(k.tree.reapable(k.nowMs, 10)).toEqual([])
-    k.run({ op: 'delete', path: '/c/kid', version: -1 })
+    expect(k.prepareReap('/c')).toBeNull()
+    k.remove('/c/kid')
     expect(k.tree.reapable(k.nowMs, 10)).toEqual(['/c'])
-    const reap = k.builder.prepareReap(k.header(0n), '/c')
+    const reap = k.prepareReap('/c')
     expect(reap?.op).toEqual({ type: 'delete', path: '/c' })
+    expect(reap?.sessionId).toBe(0n)
+    k.apply(reap!)
+    expect(k.tree.stat('/c')).toBeNull()
   })
 
   it('a TTL node is reapable once childless and unchanged for longer than its TTL', () => {
@@ -204,19 +248,76 @@ describe('reaping', () => {
     expect(k.tree.reapable(k.nowMs + 100, 10)).toEqual([])
     expect(k.tree.reapable(k.nowMs + 101, 10)).toEqual(['/t'])
     k.nowMs += 80
-    k.run({ op: 'set', path: '/t', data: bytes('touch'), version: -1 })
-    expect(k.tree.reapable(k.nowMs + 50, 10)).toEqual([])
+    k.set('/t', 'touch')
+    expect(k.tree.reapable(k.nowMs + 100, 10)).toEqual([])
     k.create('/t/kid')
     expect(k.tree.reapable(k.nowMs + 1000, 10)).toEqual([])
+    k.nowMs += 1000
+    expect(k.prepareReap('/t')).toBeNull()
+    k.remove('/t/kid')
+    // A child delete does not touch mtime, so the TTL ran out long ago.
+    expect(k.tree.reapable(k.nowMs, 10)).toEqual(['/t'])
+    expect(k.prepareReap('/t')?.op).toEqual({ type: 'delete', path: '/t' })
   })
 
-  it('prepareReap declines a node that a pending txn revived', () => {
+  it('persistent nodes are never reapable and the limit caps the list', () => {
+    const k = new Kit()
+    for (const name of ['a', 'b', 'c']) k.create(`/${name}`, '', 'persistent', { ttlMs: 1 })
+    k.create('/plain')
+    expect(k.tree.reapable(k.nowMs + 10, 2)).toHaveLength(2)
+    expect(k.tree.reapable(k.nowMs + 10, 10).sort()).toEqual(['/a', '/b', '/c'])
+    expect(k.prepareReap('/plain')).toBeNull()
+  })
+
+  it('prepareReap judges by the pending state: a pending child or set revives the node', () => {
     const k = new Kit()
     k.create('/c', '', 'container')
     k.create('/c/a')
-    k.run({ op: 'delete', path: '/c/a', version: -1 })
-    k.prepare({ op: 'create', path: '/c/b', data: bytes(''), mode: 'persistent' }) // pending, not applied
-    expect(k.builder.prepareReap(k.header(0n), '/c')).toBeNull()
-    expect(ErrorCode.OK).toBe(0)
+    k.remove('/c/a')
+    k.prepare({ op: 'create', path: '/c/b', data: bytes(''), mode: 'persistent' })
+    expect(k.prepareReap('/c')).toBeNull()
+    k.create('/t', '', 'persistent', { ttlMs: 100 })
+    k.nowMs += 500
+    k.prepare({ op: 'set', path: '/t', data: bytes('alive'), version: -1 })
+    expect(k.tree.reapable(k.nowMs, 10)).toContain('/t') // the tree has not seen the set yet
+    expect(k.prepareReap('/t')).toBeNull()
+  })
+
+  it('a reap that is already pending is not prepared twice', () => {
+    const k = new Kit()
+    k.create('/t', '', 'persistent', { ttlMs: 1 })
+    k.nowMs += 10
+    expect(k.prepareReap('/t')).not.toBeNull()
+    expect(k.prepareReap('/t')).toBeNull()
+  })
+})
+
+describe('impossible txns', () => {
+  it('assert with a clear message instead of corrupting the tree', () => {
+    const tree = new DataTree()
+    const digest = tree.digest()
+    expect(() => tree.apply(txnAt(1, createOp('/no/parent', 1)))).toThrow(TreeAssertionError)
+    expect(() => tree.apply(txnAt(1, createOp('/no/parent', 1)))).toThrow(/parent \/no does not exist/)
+    expect(() => tree.apply(txnAt(1, { type: 'set', path: '/none', data: new Uint8Array(0), version: 1 }))).toThrow(TreeAssertionError)
+    expect(() => tree.apply(txnAt(1, { type: 'delete', path: '/' }))).toThrow(/root/)
+    expect(tree.digest()).toBe(digest)
+    expect(tree.nodeCount).toBe(2)
+    tree.apply(txnAt(1, createOp('/p', 1)))
+    tree.apply(txnAt(2, createOp('/p/c', 1)))
+    expect(() => tree.apply(txnAt(3, { type: 'delete', path: '/p' }))).toThrow(/has children/)
+    expect(tree.children('/p')).toEqual(['c'])
+  })
+
+  it('in replay mode, skip what a later txn of the replay already removed', () => {
+    const tree = new DataTree()
+    const before = tree.digest()
+    expect(tree.apply(txnAt(1, createOp('/gone/kid', 1)), { replay: true })).toEqual({ changes: [], outcomes: [] })
+    expect(tree.apply(txnAt(2, { type: 'set', path: '/gone', data: new Uint8Array(0), version: 1 }), { replay: true }).outcomes).toEqual([{ type: 'set', stat: undefined }])
+    expect(tree.digest()).toBe(before)
+    tree.apply(txnAt(3, createOp('/p', 1)))
+    tree.apply(txnAt(4, createOp('/p/c', 1)))
+    tree.apply(txnAt(5, { type: 'delete', path: '/p' }), { replay: true })
+    expect(tree.stat('/p')).toBeNull()
+    expect(tree.nodeCount).toBe(2)
   })
 })
