@@ -1,0 +1,103 @@
+/**
+ * The client's own watch registry, ZooKeeper style: the server sends one event per
+ * change per connection and the client routes it to every matching registration.
+ * Paths here are server paths (chroot included).
+ */
+import { isAncestorOrSelf, parentOf, ROOT_PATH, type EventMessage, type SetWatchesRequest } from '../protocol/index.js'
+
+/** OneShotKind is a ZooKeeper one-shot watch: data (get/exists on a node), exist (exists on no node), child. */
+export type OneShotKind = 'data' | 'exist' | 'child'
+
+/** WatchSink receives the events of a persistent or recursive watch. */
+export interface WatchSink {
+  push(event: EventMessage): void
+  fail(error: Error): void
+}
+
+type Callback = (event: EventMessage) => void
+
+/** ClientWatchRegistry holds one-shot callbacks and persistent sinks by path. */
+export class ClientWatchRegistry {
+  private readonly oneShot: Record<OneShotKind, Map<string, Set<Callback>>> = {
+    data: new Map(),
+    exist: new Map(),
+    child: new Map(),
+  }
+  private readonly persistent = new Map<string, Set<WatchSink>>()
+  private readonly recursive = new Map<string, Set<WatchSink>>()
+
+  /** addOneShot registers a callback; it fires once on the next matching event. */
+  addOneShot(kind: OneShotKind, path: string, callback: Callback): void {
+    add(this.oneShot[kind], path, callback)
+  }
+
+  /** addSink registers a persistent (or recursive) sink; true if it is the first for that path. */
+  addSink(path: string, recursive: boolean, sink: WatchSink): boolean {
+    return add(recursive ? this.recursive : this.persistent, path, sink)
+  }
+
+  /** removeSink unregisters a sink; true if it was the last for that path (the server watch can go). */
+  removeSink(path: string, recursive: boolean, sink: WatchSink): boolean {
+    const map = recursive ? this.recursive : this.persistent
+    const set = map.get(path)
+    if (set === undefined || !set.delete(sink)) return false
+    if (set.size > 0) return false
+    map.delete(path)
+    return true
+  }
+
+  /** deliver routes one server event to every matching registration. */
+  deliver(event: EventMessage): void {
+    const fire = (kind: OneShotKind) => {
+      const callbacks = this.oneShot[kind].get(event.path)
+      if (callbacks === undefined) return
+      this.oneShot[kind].delete(event.path)
+      for (const callback of callbacks) callback(event)
+    }
+    if (event.event === 'childrenChanged') fire('child')
+    else {
+      fire('data')
+      fire('exist')
+      if (event.event === 'deleted') fire('child')
+    }
+    for (const sink of this.persistent.get(event.path) ?? []) sink.push(event)
+    if (event.event !== 'childrenChanged') {
+      for (let path = event.path; ; path = parentOf(path)) {
+        for (const sink of this.recursive.get(path) ?? []) if (isAncestorOrSelf(path, event.path)) sink.push(event)
+        if (path === ROOT_PATH) break
+      }
+    }
+  }
+
+  /** setWatchesRequest lists every registered path for re-registration after a reconnect, or null if none. */
+  setWatchesRequest(relativeZxid: bigint): SetWatchesRequest | null {
+    const request: SetWatchesRequest = {
+      op: 'setWatches',
+      relativeZxid,
+      data: [...this.oneShot.data.keys()],
+      exist: [...this.oneShot.exist.keys()],
+      child: [...this.oneShot.child.keys()],
+      persistent: [...this.persistent.keys()],
+      persistentRecursive: [...this.recursive.keys()],
+    }
+    const count = request.data.length + request.exist.length + request.child.length + request.persistent.length + request.persistentRecursive.length
+    return count === 0 ? null : request
+  }
+
+  /** dropAll forgets every registration (session lost) and fails every sink with `error`. */
+  dropAll(error: Error): void {
+    for (const map of Object.values(this.oneShot)) map.clear()
+    const sinks = [...this.persistent.values(), ...this.recursive.values()].flatMap((s) => [...s])
+    this.persistent.clear()
+    this.recursive.clear()
+    for (const sink of sinks) sink.fail(error)
+  }
+}
+
+function add<T>(map: Map<string, Set<T>>, path: string, item: T): boolean {
+  let set = map.get(path)
+  const first = set === undefined
+  if (set === undefined) map.set(path, (set = new Set()))
+  set.add(item)
+  return first
+}
