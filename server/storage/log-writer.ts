@@ -1,0 +1,265 @@
+/**
+ * LogWriter appends txns to the segment files with group commit, rolls segments at a
+ * size limit, truncates after a zxid (ZAB's TRUNC) and purges segments a snapshot made
+ * obsolete. Every operation runs on one queue, in call order, so a truncate never
+ * overtakes an append queued before it.
+ *
+ * Group commit: `append` only queues. The worker takes every append queued at the head
+ * of the queue, writes them with one write per segment and one fdatasync per segment,
+ * then resolves all of them. While that fsync runs, new appends queue up and become the
+ * next batch, so batches grow with load and a lone writer pays one fsync per append.
+ * An append resolves only after its fsync: nothing depending on it (an ACK, a client
+ * reply) may be released earlier. A failed write or fsync fails the writer for good,
+ * since after a failed fsync the disk's state is unknown (PostgreSQL's "fsyncgate").
+ */
+import type { Txn } from '../../protocol/txn.js'
+import { formatZxid, type Zxid } from '../../protocol/zxid.js'
+import { TMP_SUFFIX, writeFileAtomically } from './atomic-file.js'
+import { describeIoError, StorageError, StorageErrorCode } from './errors.js'
+import { segmentName } from './log-scan.js'
+import { encodeRecord, encodeSegmentHeader, readRecord, SEGMENT_HEADER_BYTES } from './record.js'
+import type { StorageFile, StorageFs } from './storage-fs.js'
+import { followsZxid } from './zxid-order.js'
+
+/** SegmentState is one segment file as the writer tracks it. */
+export interface SegmentState {
+  name: string
+  firstZxid: Zxid
+  sizeBytes: number
+}
+
+/** LogWriterOptions tunes the writer. */
+export interface LogWriterOptions {
+  /** segmentBytesMax: a segment rolls once appending would take it past this size. */
+  segmentBytesMax: number
+  /** onBatch, if set, is told the number of txns covered by each fsync (for metrics and benchmarks). */
+  onBatch?: (txnCount: number) => void
+}
+
+type QueueEntry =
+  | { kind: 'append'; txns: readonly Txn[]; resolve: () => void; reject: (err: unknown) => void }
+  | { kind: 'task'; run: () => Promise<void>; resolve: () => void; reject: (err: unknown) => void }
+
+/** LogWriter owns the segments of one log directory after recovery. */
+export class LogWriter {
+  private readonly segments: SegmentState[]
+  private current: StorageFile | undefined
+  private readonly queue: QueueEntry[] = []
+  private working = false
+  private failure: StorageError | undefined
+  /** lastQueuedZxid is the zxid the log will end at once every queued operation is done. */
+  private lastQueuedZxid: Zxid
+
+  /** constructor takes the segments recovery left (oldest first, torn tail already cut) and the last logged zxid. */
+  constructor(
+    private readonly fs: StorageFs,
+    private readonly logDir: string,
+    segments: readonly SegmentState[],
+    lastZxid: Zxid,
+    private resetZxid: Zxid,
+    private readonly options: LogWriterOptions,
+  ) {
+    this.segments = segments.map((segment) => ({ ...segment }))
+    this.lastQueuedZxid = lastZxid
+  }
+
+  /** lastZxid is the zxid of the newest txn queued (durable once its append resolves). */
+  get lastZxid(): Zxid {
+    return this.lastQueuedZxid
+  }
+
+  /** segmentNames lists the current segment files, oldest first. */
+  get segmentNames(): string[] {
+    return this.segments.map((segment) => segment.name)
+  }
+
+  /**
+   * append queues txns, which must continue the log without a gap, and resolves once
+   * they are durable. Rejects with BAD_REQUEST (nothing written) on a gap, or FAILED.
+   */
+  append(txns: readonly Txn[]): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure)
+    let previous = this.lastQueuedZxid
+    for (const txn of txns) {
+      if (!followsZxid(previous, txn.zxid)) {
+        return Promise.reject(new StorageError(StorageErrorCode.BAD_REQUEST, `append: zxid ${formatZxid(txn.zxid)} does not follow ${formatZxid(previous)}`))
+      }
+      previous = txn.zxid
+    }
+    if (txns.length === 0) return this.enqueueTask(async () => {})
+    this.lastQueuedZxid = previous
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind: 'append', txns, resolve, reject })
+      this.kick()
+    })
+  }
+
+  /** truncateAfter queues dropping every txn above `zxid` and resolves once that is durable. */
+  truncateAfter(zxid: Zxid): Promise<void> {
+    if (zxid < this.lastQueuedZxid) this.lastQueuedZxid = zxid
+    return this.enqueueTask(() => this.runTruncate(zxid))
+  }
+
+  /**
+   * purgeThrough queues deleting every segment that holds only txns at or below
+   * `zxid` (the oldest snapshot kept). The newest segment is always kept.
+   */
+  purgeThrough(zxid: Zxid): Promise<void> {
+    return this.enqueueTask(() => this.runPurge(zxid))
+  }
+
+  /**
+   * reset queues dropping the whole log after a snapshot at `snapshotZxid` replaced it
+   * (ZAB's SNAP). The next append must follow `snapshotZxid`; its segment carries
+   * `snapshotZxid` as reset zxid, so segments whose deletion a crash undid are stale.
+   */
+  reset(snapshotZxid: Zxid): Promise<void> {
+    this.lastQueuedZxid = snapshotZxid
+    return this.enqueueTask(async () => {
+      await this.closeCurrent()
+      this.resetZxid = snapshotZxid
+      while (this.segments.length > 0) await this.unlinkSegment(this.segments.length - 1)
+      await this.fs.fsyncDir(this.logDir)
+    })
+  }
+
+  /** close waits for queued work and closes the open segment. */
+  async close(): Promise<void> {
+    await this.enqueueTask(() => this.closeCurrent()).catch(() => this.closeCurrent())
+  }
+
+  private enqueueTask(run: () => Promise<void>): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure)
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind: 'task', run, resolve, reject })
+      this.kick()
+    })
+  }
+
+  private kick(): void {
+    if (this.working) return
+    this.working = true
+    void this.work().finally(() => {
+      this.working = false
+      if (this.queue.length > 0) this.kick()
+    })
+  }
+
+  private async work(): Promise<void> {
+    for (let entry = this.queue[0]; entry !== undefined; entry = this.queue[0]) {
+      const batch = entry.kind === 'append' ? this.takeAppends() : [this.queue.shift()!]
+      try {
+        if (this.failure !== undefined) throw this.failure
+        if (entry.kind === 'task') await entry.run()
+        else await this.writeBatch(batch.flatMap((e) => (e.kind === 'append' ? e.txns : [])))
+        for (const done of batch) done.resolve()
+      } catch (err) {
+        this.failure ??= err instanceof StorageError ? err : new StorageError(StorageErrorCode.FAILED, `log write failed (${describeIoError(err)}); the server must stop and recover from disk`, { cause: err })
+        for (const done of batch) done.reject(this.failure)
+      }
+    }
+  }
+
+  private takeAppends(): QueueEntry[] {
+    const batch: QueueEntry[] = []
+    while (this.queue[0]?.kind === 'append') batch.push(this.queue.shift()!)
+    return batch
+  }
+
+  /** writeBatch writes records with one write and one fdatasync per segment touched. */
+  private async writeBatch(txns: readonly Txn[]): Promise<void> {
+    let pending: Uint8Array[] = []
+    let pendingBytes = 0
+    for (const txn of txns) {
+      const record = encodeRecord(txn)
+      const segment = this.segments.at(-1)
+      const full = segment !== undefined && segment.sizeBytes + pendingBytes > SEGMENT_HEADER_BYTES && segment.sizeBytes + pendingBytes + record.length > this.options.segmentBytesMax
+      if (segment === undefined || full) {
+        await this.flush(pending, pendingBytes)
+        pending = []
+        pendingBytes = 0
+        await this.startSegment(txn.zxid)
+      }
+      pending.push(record)
+      pendingBytes += record.length
+    }
+    await this.flush(pending, pendingBytes)
+    this.options.onBatch?.(txns.length)
+  }
+
+  private async flush(records: Uint8Array[], totalBytes: number): Promise<void> {
+    if (records.length === 0) return
+    const segment = this.segments.at(-1)!
+    const file = await this.openCurrent()
+    const bytes = records.length === 1 ? records[0]! : Buffer.concat(records, totalBytes)
+    await file.write(bytes, segment.sizeBytes)
+    await file.fdatasync()
+    segment.sizeBytes += totalBytes
+  }
+
+  private async openCurrent(): Promise<StorageFile> {
+    this.current ??= await this.fs.openFile(`${this.logDir}/${this.segments.at(-1)!.name}`)
+    return this.current
+  }
+
+  private async closeCurrent(): Promise<void> {
+    const file = this.current
+    this.current = undefined
+    await file?.close()
+  }
+
+  /** startSegment creates a segment (header only, atomically) named for its first zxid. */
+  private async startSegment(firstZxid: Zxid): Promise<void> {
+    await this.closeCurrent()
+    const name = segmentName(firstZxid)
+    await writeFileAtomically(this.fs, this.logDir, name, [encodeSegmentHeader({ firstZxid, resetZxid: this.resetZxid })])
+    this.segments.push({ name, firstZxid, sizeBytes: SEGMENT_HEADER_BYTES })
+  }
+
+  private async unlinkSegment(index: number): Promise<void> {
+    const [segment] = this.segments.splice(index, 1)
+    await this.fs.unlink(`${this.logDir}/${segment!.name}`)
+  }
+
+  /**
+   * runTruncate drops whole segments newest first, fsyncing the directory after each so
+   * a crash never leaves a newer segment behind a deleted one, then cuts the segment
+   * holding `zxid` after that record and fdatasyncs it.
+   */
+  private async runTruncate(zxid: Zxid): Promise<void> {
+    for (let last = this.segments.at(-1); last !== undefined && last.firstZxid > zxid; last = this.segments.at(-1)) {
+      await this.closeCurrent()
+      await this.unlinkSegment(this.segments.length - 1)
+      await this.fs.fsyncDir(this.logDir)
+    }
+    const segment = this.segments.at(-1)
+    if (segment === undefined) return
+    const path = `${this.logDir}/${segment.name}`
+    const bytes = await this.fs.readFile(path)
+    let end = SEGMENT_HEADER_BYTES
+    while (end < segment.sizeBytes) {
+      const read = readRecord(bytes, end)
+      if (read.kind !== 'ok' || read.txn.zxid > zxid) break
+      end = read.endOffset
+    }
+    if (end === segment.sizeBytes) return
+    const file = await this.openCurrent()
+    await file.truncate(end)
+    await file.fdatasync()
+    segment.sizeBytes = end
+  }
+
+  private async runPurge(zxid: Zxid): Promise<void> {
+    let removed = 0
+    while (this.segments.length > 1 && this.segments[1]!.firstZxid <= zxid + 1n) {
+      await this.unlinkSegment(0)
+      removed++
+    }
+    if (removed > 0) await this.fs.fsyncDir(this.logDir)
+  }
+}
+
+/** isSegmentTmp tells whether a file name is an unfinished segment. */
+export function isSegmentTmp(name: string): boolean {
+  return name.endsWith(TMP_SUFFIX)
+}
