@@ -281,7 +281,8 @@ export class Client {
         wake?.()
       },
       fail: (error) => {
-        failure = error
+        if (error === null) done = true
+        else failure = error
         wake?.()
       },
     }

@@ -141,7 +141,7 @@ export class SessionEngine {
     const closed = new ClientClosedError('the client is closed')
     for (const call of this.unsent.splice(0)) call.reject(closed)
     for (const call of this.inFlight.splice(0)) if (!call.abandoned) call.reject(closed)
-    this.watches.dropAll(closed)
+    this.watches.dropAll(null)
     this.wakeLoop?.()
     await this.loop
   }
@@ -243,7 +243,9 @@ export class SessionEngine {
     this.password = message.password
     this.negotiatedTimeoutMs = message.timeoutMs
     this.serverId = message.serverId
-    if (message.zxid > this.lastZxid) this.lastZxid = message.zxid
+    // NB: not `lastZxid = message.zxid`: the server's zxid on a new connection includes
+    // changes whose events this client never received; re-registering watches relative
+    // to it would silently skip them.
     this.lastSentMs = Date.now()
     this.options.logger.debug(resumed ? 'session resumed' : 'session opened', server, message.sessionId.toString(16))
     // Watches first, so the server fires what changed while we were away before any new reply.

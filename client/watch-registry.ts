@@ -11,7 +11,8 @@ export type OneShotKind = 'data' | 'exist' | 'child'
 /** WatchSink receives the events of a persistent or recursive watch. */
 export interface WatchSink {
   push(event: EventMessage): void
-  fail(error: Error): void
+  /** fail ends the stream with an error (session lost), or normally with null (client closed). */
+  fail(error: Error | null): void
 }
 
 type Callback = (event: EventMessage) => void
@@ -84,8 +85,8 @@ export class ClientWatchRegistry {
     return count === 0 ? null : request
   }
 
-  /** dropAll forgets every registration (session lost) and fails every sink with `error`. */
-  dropAll(error: Error): void {
+  /** dropAll forgets every registration and ends every sink: with `error` (session lost) or normally (null: closed). */
+  dropAll(error: Error | null): void {
     for (const map of Object.values(this.oneShot)) map.clear()
     const sinks = [...this.persistent.values(), ...this.recursive.values()].flatMap((s) => [...s])
     this.persistent.clear()
