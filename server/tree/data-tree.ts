@@ -55,9 +55,11 @@ export interface ApplyResult {
 
 /**
  * ApplyOptions tunes apply. `replay` is for recovery replaying the log over a fuzzy
- * snapshot: a create whose parent is gone is skipped instead of asserting, and a delete
- * of a node that has children removes the subtree (a later txn of the same replay
- * already re-created what it needs). Never set it for live commits.
+ * snapshot: a create whose parent is gone and a set of a missing node are skipped
+ * instead of asserting, and a delete of a node that has children removes the subtree
+ * (a later txn of the same replay re-creates what it needs). A txn whose zxid is not
+ * newer than `appliedZxid` is a re-application and is always applied this way, so
+ * applying a txn twice is harmless even when it deleted what it had created.
  */
 export interface ApplyOptions {
   replay?: boolean
@@ -195,13 +197,15 @@ export class DataTree {
   }
 
   /**
-   * apply applies one txn and reports its watch changes and per-op outcomes. It throws
-   * TreeAssertionError only for a txn no TxnBuilder produces (a create under a missing
-   * parent, a delete of a node with children): the caller has a bug.
+   * apply applies one txn and reports its watch changes and per-op outcomes. A new txn
+   * (zxid above appliedZxid) that no TxnBuilder could produce, such as a create under a
+   * missing parent, a set of a missing node or a delete of a node with children, throws
+   * TreeAssertionError: the caller has a bug, and the tree may already hold the ops of
+   * a multi that came before the impossible one.
    */
   apply(txn: Txn, options: ApplyOptions = {}): ApplyResult {
     const result: ApplyResult = { changes: [], outcomes: [] }
-    this.replayMode = options.replay === true
+    this.replayMode = options.replay === true || txn.zxid <= this.lastAppliedZxid
     try {
       this.applyOp(txn, txn.op, result)
     } finally {

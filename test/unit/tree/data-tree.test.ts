@@ -308,6 +308,26 @@ describe('impossible txns', () => {
     expect(tree.children('/p')).toEqual(['c'])
   })
 
+  it('a txn applied again (zxid not above appliedZxid) is tolerated even when it removed what it needs', () => {
+    const k = new Kit()
+    k.run({
+      op: 'multi',
+      ops: [
+        { op: 'create', path: '/p', data: bytes(''), mode: 'persistent' },
+        { op: 'create', path: '/p/c', data: bytes(''), mode: 'persistent' },
+        { op: 'set', path: '/p/c', data: bytes('x'), version: 0 },
+        { op: 'delete', path: '/p/c', version: 1 },
+        { op: 'delete', path: '/p', version: 0 },
+      ],
+    })
+    const after = k.tree.digest()
+    const root = k.tree.stat('/')
+    expect(() => k.tree.apply(k.log[0]!)).not.toThrow()
+    expect(k.tree.digest()).toBe(after)
+    expect(k.tree.stat('/')).toEqual(root)
+    expect(k.tree.apply(txnAt(1, createOp('/gone/kid', 1)))).toEqual({ changes: [], outcomes: [] })
+  })
+
   it('in replay mode, skip what a later txn of the replay already removed', () => {
     const tree = new DataTree()
     const before = tree.digest()
