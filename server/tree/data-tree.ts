@@ -86,11 +86,14 @@ function emptyNode(zxid: Zxid, timeMs: number): ZNode {
 }
 
 /**
- * ownedBytes returns data the tree may keep: a view into a larger buffer (a decoded
- * frame) is copied so the node neither pins the frame nor shares its memory.
+ * ownedBytes returns data the tree may keep: a plain Uint8Array over its own memory.
+ * A view into a larger buffer (a decoded frame) is copied so the node neither pins the
+ * frame nor shares its memory, and a Buffer becomes a plain Uint8Array (NB:
+ * Buffer#slice makes a view, so the copy goes through the Uint8Array constructor).
  */
 function ownedBytes(data: Uint8Array): Uint8Array {
-  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice()
+  const plain = Object.getPrototypeOf(data) === Uint8Array.prototype
+  return plain && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : new Uint8Array(data)
 }
 
 /** DataTree holds every znode by path. */

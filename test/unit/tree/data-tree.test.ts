@@ -72,6 +72,13 @@ describe('queries', () => {
     k.run({ op: 'create', path: '/v', data: frame.subarray(2, 7), mode: 'persistent' })
     frame.fill(0)
     expect(new TextDecoder().decode(k.tree.getData('/v')!.data)).toBe('HELLO')
+    // msgpackr hands out Buffers, whose slice() is a view: the tree must still copy.
+    const buffer = Buffer.from('xxWORLDxx')
+    k.run({ op: 'set', path: '/v', data: buffer.subarray(2, 7), version: -1 })
+    buffer.fill(0)
+    const stored = k.tree.getData('/v')!.data
+    expect(new TextDecoder().decode(stored)).toBe('WORLD')
+    expect(Object.getPrototypeOf(stored)).toBe(Uint8Array.prototype)
   })
 })
 
