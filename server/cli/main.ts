@@ -12,6 +12,8 @@ import { statusCommand } from './status-command.js'
 
 await yargs(hideBin(process.argv))
   .scriptName('conclave')
+  // A flag given twice takes its last value, so wrappers can append overrides.
+  .parserConfiguration({ 'duplicate-arguments-array': false })
   .command(serverCommand)
   .command(shellCommand)
   .command(statusCommand)

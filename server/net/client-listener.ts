@@ -4,8 +4,8 @@
  * surface: `GET /health` and `GET /status`.
  *
  * The listener knows nothing about sessions or requests: it hands frames to its
- * handlers and carries out sends and closes. Frames over `frameBytesMax` are refused by
- * ws itself, which closes the connection with 1009 "Max payload size exceeded".
+ * handlers and carries out sends and closes. A frame over `frameBytesMax` closes the
+ * connection with 1009 and a reason naming the limit.
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -59,13 +59,16 @@ export class ClientListener {
     private readonly wsServer: WebSocketServer,
     private readonly handlers: ClientListenerHandlers,
     private readonly logger: Logger,
+    private readonly frameBytesMax: number,
   ) {}
 
   /** listen opens the client port and resolves once it accepts connections. */
   static async listen(options: ClientListenerOptions, handlers: ClientListenerHandlers, logger: Logger): Promise<ClientListener> {
     const httpServer = http.createServer()
-    const wsServer = new WebSocketServer({ noServer: true, maxPayload: options.frameBytesMax, perMessageDeflate: false })
-    const listener = new ClientListener(httpServer, wsServer, handlers, logger)
+    // ws cuts frames over its maxPayload with 1009 and no reason; frames up to twice the
+    // limit reach onWebSocket, which closes them with 1009 and a reason naming the limit.
+    const wsServer = new WebSocketServer({ noServer: true, maxPayload: 2 * options.frameBytesMax, perMessageDeflate: false })
+    const listener = new ClientListener(httpServer, wsServer, handlers, logger, options.frameBytesMax)
     httpServer.on('request', (req, res) => listener.onHttpRequest(req, res))
     httpServer.on('upgrade', (req, socket, head) => {
       socket.on('error', () => socket.destroy())
@@ -134,7 +137,12 @@ export class ClientListener {
         ws.close(CloseCode.PROTOCOL_ERROR, 'binary msgpack frames only')
         return
       }
-      this.handlers.onFrame(socket, toBytes(data))
+      const frame = toBytes(data)
+      if (frame.length > this.frameBytesMax) {
+        ws.close(CloseCode.FRAME_TOO_LARGE, `frame of ${frame.length} bytes exceeds the limit of ${this.frameBytesMax}`)
+        return
+      }
+      this.handlers.onFrame(socket, frame)
     })
     ws.on('error', (err) => this.logger.debug({ socket: socket.id, err: err.message }, 'client socket error'))
     ws.on('close', (code, reason) => {

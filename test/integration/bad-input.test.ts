@@ -17,10 +17,11 @@ import { withDeadline } from '../helpers/wait.js'
 
 let server: ServerProcess
 let witness: Client
-const raw = new Packr({ useRecords: false })
+// largeBigIntToFloat: fast-check makes bigints beyond 64 bits; they still must not break the test's own packer.
+const raw = new Packr({ useRecords: false, largeBigIntToFloat: true })
 
 beforeAll(async () => {
-  server = await startServer({ args: ['--max-data-bytes', '4096', '--log-level', 'warn'] })
+  server = await startServer({ args: ['--max-data-bytes', '4096'] })
   witness = await connect({ servers: [server.url], sessionTimeoutMs: 30_000 })
 })
 afterAll(async () => {
@@ -49,7 +50,8 @@ function exchange(ws: WebSocket, frame: Uint8Array | string): Promise<Outcome> {
     new Promise<Outcome>((resolve) => {
       const onMessage = (data: Buffer) => {
         const decoded = decodeServerMessage(new Uint8Array(data))
-        if (decoded.ok && decoded.message.type === 'reply') {
+        // A ping with extra fields is still a ping: its pong is its answer.
+        if (decoded.ok && (decoded.message.type === 'reply' || decoded.message.type === 'pong')) {
           cleanup()
           resolve('reply')
         }
@@ -141,5 +143,5 @@ it('closes oversized frames with 1009 and a clear reason', async () => {
   ws.send(new Uint8Array(4096 + 64 * 1024 + 1))
   const [code, reason] = await withDeadline(closed, 5000, 'close')
   expect(code).toBe(1009)
-  expect(reason).toMatch(/payload/i)
+  expect(reason).toMatch(/exceeds the limit/)
 })
