@@ -1,0 +1,228 @@
+/**
+ * FileStorage: one server's durable state in its data directory (design.md §10) —
+ * the transaction log, snapshots, and the epoch file — behind the small API the
+ * runtime drives. Open it once at startup; it recovers what is on disk and hands it
+ * back, then every method resolves only when its effect is durable.
+ */
+import type { Txn } from '../../protocol/txn.js'
+import { formatZxid, type Zxid } from '../../protocol/zxid.js'
+import { prepareDataDir, type DataDirLayout } from './data-dir.js'
+import { writeEpochFile, type Epochs } from './epoch-file.js'
+import { StorageError, StorageErrorCode } from './errors.js'
+import { LogWriter } from './log-writer.js'
+import { recoverDataDir, type Recovered } from './recovery.js'
+import { listSnapshots, writeSnapshotFile } from './snapshot-file.js'
+import { NodeStorageFs, type StorageFs } from './storage-fs.js'
+
+/** FileStorageOptions tunes FileStorage; every field has a default. */
+export interface FileStorageOptions {
+  /** fs is the file system (default: the real disk). Tests pass a MemoryStorageFs. */
+  fs?: StorageFs
+  /** segmentBytesMax rolls a log segment past this size (default 64 MiB). */
+  segmentBytesMax?: number
+  /** snapshotsKept is how many snapshots retention keeps (default 3, minimum 1). */
+  snapshotsKept?: number
+  /** snapshotEveryTxns is the txn count after which `snapshotDue` turns true (default 100,000). */
+  snapshotEveryTxns?: number
+  /** recordsPerChunk is how many records a snapshot writes between yields to the event loop (default 2,000). */
+  recordsPerChunk?: number
+  /** createIfMissing creates a missing data directory instead of refusing (default false). */
+  createIfMissing?: boolean
+  /** onBatch is told how many txns each log fsync covered (metrics, benchmarks). */
+  onBatch?: (txnCount: number) => void
+}
+
+/** SnapshotRequest is what to snapshot: the zxid the tree had applied when iteration starts, and lazy record sources. */
+export interface SnapshotRequest {
+  zxid: Zxid
+  /** sessions yields SessionRecord values (SessionTable.snapshotRecords()). */
+  sessions: Iterable<unknown> | AsyncIterable<unknown>
+  /** nodes yields SnapshotNode values parent before child (DataTree.snapshotEntries()). */
+  nodes: Iterable<unknown> | AsyncIterable<unknown>
+  /** zxidAtEnd returns the tree's applied zxid when called after the last record (stored as fuzzyThroughZxid). */
+  zxidAtEnd?: () => Zxid
+}
+
+/** SnapshotInfo describes a snapshot just written. */
+export interface SnapshotInfo {
+  file: string
+  zxid: Zxid
+  sizeBytes: number
+  nodes: number
+  sessions: number
+}
+
+const DEFAULTS = { segmentBytesMax: 64 * 1024 * 1024, snapshotsKept: 3, snapshotEveryTxns: 100_000, recordsPerChunk: 2_000 }
+
+/** FileStorage is an open data directory. Methods may be called concurrently; appends are group-committed. */
+export class FileStorage {
+  private snapshotRunning: Promise<unknown> | undefined
+  private newestSnapshotZxid: Zxid
+  private resetZxid: Zxid
+  private txnsSinceSnapshot = 0
+  private epochWrites: Promise<void> = Promise.resolve()
+  private closed = false
+
+  private constructor(
+    private readonly fs: StorageFs,
+    readonly layout: DataDirLayout,
+    private readonly writer: LogWriter,
+    private readonly options: typeof DEFAULTS,
+    newestSnapshotZxid: Zxid,
+    resetZxid: Zxid,
+  ) {
+    this.newestSnapshotZxid = newestSnapshotZxid
+    this.resetZxid = resetZxid
+  }
+
+  /**
+   * open prepares and recovers `dataDir`. Throws StorageError (MISSING_DATA_DIR,
+   * NOT_A_DATA_DIR, UNREADABLE, CORRUPT_LOG, ZXID_GAP, CORRUPT_SNAPSHOT, CORRUPT_EPOCHS)
+   * whose message is meant for the operator as is.
+   */
+  static async open(dataDir: string, options: FileStorageOptions = {}): Promise<{ storage: FileStorage; recovered: Recovered }> {
+    const fs = options.fs ?? new NodeStorageFs()
+    const settings = {
+      segmentBytesMax: options.segmentBytesMax ?? DEFAULTS.segmentBytesMax,
+      snapshotsKept: Math.max(1, options.snapshotsKept ?? DEFAULTS.snapshotsKept),
+      snapshotEveryTxns: options.snapshotEveryTxns ?? DEFAULTS.snapshotEveryTxns,
+      recordsPerChunk: options.recordsPerChunk ?? DEFAULTS.recordsPerChunk,
+    }
+    const layout = await prepareDataDir(fs, dataDir, options.createIfMissing ?? false)
+    const { recovered, segments, resetZxid } = await recoverDataDir(fs, layout)
+    const writerOptions = { segmentBytesMax: settings.segmentBytesMax, ...(options.onBatch ? { onBatch: options.onBatch } : {}) }
+    const writer = new LogWriter(fs, layout.logDir, segments, recovered.lastZxid, resetZxid, writerOptions)
+    const storage = new FileStorage(fs, layout, writer, settings, recovered.snapshot?.zxid ?? 0n, resetZxid)
+    storage.txnsSinceSnapshot = recovered.txns.length
+    return { storage, recovered }
+  }
+
+  /** lastZxid is the zxid of the newest txn appended (durable once its append resolved). */
+  get lastZxid(): Zxid {
+    return this.writer.lastZxid
+  }
+
+  /** snapshotDue is true once snapshotEveryTxns txns were appended since the last snapshot and none is running. */
+  get snapshotDue(): boolean {
+    return this.snapshotRunning === undefined && this.txnsSinceSnapshot >= this.options.snapshotEveryTxns
+  }
+
+  /** snapshotInProgress is true while a snapshot is being written. */
+  get snapshotInProgress(): boolean {
+    return this.snapshotRunning !== undefined
+  }
+
+  /**
+   * append logs txns (each following the previous without a zxid gap) and resolves once
+   * they are fsynced. Concurrent calls share fsyncs (group commit). Send nothing that
+   * depends on these txns (an ACK, a client reply) before it resolves.
+   */
+  append(txns: readonly Txn[]): Promise<void> {
+    if (this.closed) return Promise.reject(closedError())
+    this.txnsSinceSnapshot += txns.length
+    return this.writer.append(txns)
+  }
+
+  /** truncateAfter drops every logged txn above `zxid` (ZAB's TRUNC); never below the newest snapshot. */
+  truncateAfter(zxid: Zxid): Promise<void> {
+    if (this.closed) return Promise.reject(closedError())
+    if (zxid < this.newestSnapshotZxid) {
+      return Promise.reject(new StorageError(StorageErrorCode.BAD_REQUEST, `truncateAfter ${formatZxid(zxid)}: below the newest snapshot ${formatZxid(this.newestSnapshotZxid)}, whose state would then be ahead of the log`))
+    }
+    return this.writer.truncateAfter(zxid)
+  }
+
+  /** writeEpochs replaces the epoch file atomically; calls are applied in order. */
+  writeEpochs(epochs: Epochs): Promise<void> {
+    if (this.closed) return Promise.reject(closedError())
+    const copy = { acceptedEpoch: epochs.acceptedEpoch, currentEpoch: epochs.currentEpoch }
+    const write = this.epochWrites.then(() => writeEpochFile(this.fs, this.layout.dataDir, copy))
+    this.epochWrites = write.catch(() => {})
+    return write
+  }
+
+  /**
+   * snapshot writes a fuzzy snapshot while the caller keeps applying txns, then applies
+   * retention (newest `snapshotsKept` snapshots and the log needed to replay from the
+   * oldest). `request.zxid` must be the tree's applied zxid when iteration starts and
+   * must be logged. One at a time: check `snapshotInProgress` first.
+   */
+  snapshot(request: SnapshotRequest): Promise<SnapshotInfo> {
+    if (this.closed) return Promise.reject(closedError())
+    if (this.snapshotRunning !== undefined) return Promise.reject(new StorageError(StorageErrorCode.BAD_REQUEST, 'snapshot: another snapshot is still being written'))
+    if (request.zxid > this.writer.lastZxid) {
+      return Promise.reject(new StorageError(StorageErrorCode.BAD_REQUEST, `snapshot at ${formatZxid(request.zxid)}: not logged yet (log ends at ${formatZxid(this.writer.lastZxid)})`))
+    }
+    this.txnsSinceSnapshot = 0
+    return this.track(this.writeAndRetain(request, false))
+  }
+
+  /**
+   * installSnapshot replaces everything with a snapshot received from the leader (ZAB's
+   * SNAP): the snapshot is made durable first, then the whole log is dropped; the next
+   * append must follow `request.zxid`. Waits for a running snapshot to finish.
+   */
+  async installSnapshot(request: SnapshotRequest): Promise<SnapshotInfo> {
+    if (this.closed) throw closedError()
+    await this.snapshotRunning?.catch(() => {})
+    return this.track(this.writeAndRetain(request, true))
+  }
+
+  /** close waits for queued log work and a running snapshot, then closes files. Later calls reject. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.snapshotRunning?.catch(() => {})
+    await this.epochWrites
+    await this.writer.close()
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    const running = work.finally(() => {
+      if (this.snapshotRunning === running) this.snapshotRunning = undefined
+    })
+    this.snapshotRunning = running
+    return running
+  }
+
+  private async writeAndRetain(request: SnapshotRequest, replacesLog: boolean): Promise<SnapshotInfo> {
+    const resetZxid = replacesLog ? request.zxid : this.resetZxid
+    if (replacesLog) await this.removeSnapshotsAbove(request.zxid)
+    const source = { ...request, resetZxid }
+    const written = await writeSnapshotFile(this.fs, this.layout.snapDir, source, { recordsPerChunk: this.options.recordsPerChunk })
+    if (replacesLog) {
+      this.resetZxid = request.zxid
+      this.newestSnapshotZxid = request.zxid
+      await this.writer.reset(request.zxid)
+    } else if (request.zxid > this.newestSnapshotZxid) {
+      this.newestSnapshotZxid = request.zxid
+    }
+    await this.applyRetention()
+    return { file: `${this.layout.snapDir}/${written.name}`, zxid: request.zxid, sizeBytes: written.sizeBytes, nodes: written.nodes, sessions: written.sessions }
+  }
+
+  /**
+   * removeSnapshotsAbove deletes, durably, snapshots newer than a snapshot being
+   * installed: they hold a history the leader replaced, and recovery would otherwise
+   * prefer them as the newest.
+   */
+  private async removeSnapshotsAbove(zxid: Zxid): Promise<void> {
+    const newer = (await listSnapshots(this.fs, this.layout.snapDir)).filter((snapshot) => snapshot.zxid > zxid)
+    for (const snapshot of newer) await this.fs.unlink(`${this.layout.snapDir}/${snapshot.name}`)
+    if (newer.length > 0) await this.fs.fsyncDir(this.layout.snapDir)
+  }
+
+  /** applyRetention deletes snapshots beyond the newest `snapshotsKept`, then log segments only they needed. */
+  private async applyRetention(): Promise<void> {
+    const snapshots = await listSnapshots(this.fs, this.layout.snapDir)
+    const doomed = snapshots.slice(this.options.snapshotsKept)
+    for (const old of doomed) await this.fs.unlink(`${this.layout.snapDir}/${old.name}`)
+    if (doomed.length > 0) await this.fs.fsyncDir(this.layout.snapDir)
+    const oldestKept = snapshots[Math.min(snapshots.length, this.options.snapshotsKept) - 1]
+    if (oldestKept !== undefined) await this.writer.purgeThrough(oldestKept.zxid)
+  }
+}
+
+function closedError(): StorageError {
+  return new StorageError(StorageErrorCode.BAD_REQUEST, 'storage is closed')
+}

@@ -1,0 +1,215 @@
+/**
+ * Snapshot files `snap/snapshot.<16 hex digits of zxid>`: the session table and the
+ * whole tree as of a zxid, written without stalling the event loop.
+ *
+ * Layout: a 28-byte header (magic `CNSN`, version u32, zxid u64, the log's reset zxid
+ * u64, CRC-32 of those 24 bytes), then frames `[length u32][crc32 u32][kind u8][payload]`
+ * where the CRC covers kind and payload. Kind 1 frames hold a msgpack array of session
+ * records, kind 2 of tree records, and one kind 3 frame ends the file with the record
+ * counts. A file without its end frame, or with any bad frame, is not a snapshot.
+ *
+ * Fuzzy, like ZooKeeper's: the zxid is the one applied when writing started; records
+ * are pulled a chunk at a time while the server keeps applying txns, so the file holds
+ * a state between that zxid and later ones. Recovery replays every logged txn after
+ * the zxid, which is correct because txns are idempotent state-setting records.
+ */
+import { crc32 } from 'node:zlib'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
+import { decodeMessage, encodeMessage } from '../../protocol/codec.js'
+import type { Zxid } from '../../protocol/zxid.js'
+import { TMP_SUFFIX } from './atomic-file.js'
+import { checkSessionRecord, checkTreeRecord, type SessionRecord, type SnapshotNode } from './snapshot-content.js'
+import type { StorageFs } from './storage-fs.js'
+import { parseZxidHex16, zxidHex16 } from './zxid-order.js'
+
+const SNAPSHOT_MAGIC = 0x434e_534e
+const SNAPSHOT_VERSION = 1
+const HEADER_BYTES = 28
+const FRAME_HEADER_BYTES = 9
+const FRAME_PAYLOAD_BYTES_MAX = 512 * 1024 * 1024
+const FrameKind = { sessions: 1, nodes: 2, end: 3 } as const
+
+/** SNAPSHOT_PREFIX starts every snapshot file name. */
+export const SNAPSHOT_PREFIX = 'snapshot.'
+
+/** snapshotName is the file name of the snapshot at `zxid`. */
+export function snapshotName(zxid: Zxid): string {
+  return `${SNAPSHOT_PREFIX}${zxidHex16(zxid)}`
+}
+
+/** parseSnapshotName returns the zxid a snapshot file name encodes, or undefined. */
+export function parseSnapshotName(name: string): Zxid | undefined {
+  return name.startsWith(SNAPSHOT_PREFIX) ? parseZxidHex16(name.slice(SNAPSHOT_PREFIX.length)) : undefined
+}
+
+/** SnapshotSource is what a snapshot is written from; either may be lazy and async. */
+export interface SnapshotSource {
+  zxid: Zxid
+  /** resetZxid is the log generation the snapshot belongs to (its own zxid when it replaces the log). */
+  resetZxid: Zxid
+  sessions: Iterable<unknown> | AsyncIterable<unknown>
+  nodes: Iterable<unknown> | AsyncIterable<unknown>
+  /** zxidAtEnd, if set, is asked for the tree's applied zxid once all records are read. */
+  zxidAtEnd?: () => Zxid
+}
+
+/** SnapshotWriteOptions: records per frame; the writer yields to the event loop after each frame. */
+export interface SnapshotWriteOptions {
+  recordsPerChunk: number
+}
+
+function frame(kind: number, payload: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(FRAME_HEADER_BYTES + payload.length)
+  const view = new DataView(bytes.buffer)
+  view.setUint32(0, payload.length)
+  bytes[8] = kind
+  bytes.set(payload, FRAME_HEADER_BYTES)
+  view.setUint32(4, crc32(bytes.subarray(8))) // never empty: the kind byte
+  return bytes
+}
+
+function header(zxid: Zxid, resetZxid: Zxid): Uint8Array {
+  const bytes = new Uint8Array(HEADER_BYTES)
+  const view = new DataView(bytes.buffer)
+  view.setUint32(0, SNAPSHOT_MAGIC)
+  view.setUint32(4, SNAPSHOT_VERSION)
+  view.setBigUint64(8, zxid)
+  view.setBigUint64(16, resetZxid)
+  view.setUint32(24, crc32(bytes.subarray(0, 24)))
+  return bytes
+}
+
+/**
+ * writeSnapshotFile writes `snapDir/snapshot.<zxid>` durably (temp file, fdatasync,
+ * rename, directory fsync), yielding to the event loop after every chunk of records.
+ * Returns the file name and its size.
+ */
+export async function writeSnapshotFile(fs: StorageFs, snapDir: string, source: SnapshotSource, options: SnapshotWriteOptions): Promise<{ name: string; sizeBytes: number; nodes: number; sessions: number }> {
+  const name = snapshotName(source.zxid)
+  const tmpPath = `${snapDir}/${name}${TMP_SUFFIX}`
+  if ((await fs.stat(tmpPath)) !== undefined) await fs.unlink(tmpPath)
+  const file = await fs.createFile(tmpPath)
+  let position = 0
+  const put = async (bytes: Uint8Array) => {
+    await file.write(bytes, position)
+    position += bytes.length
+  }
+  try {
+    await put(header(source.zxid, source.resetZxid))
+    const sessions = await writeRecords(put, FrameKind.sessions, source.sessions, options.recordsPerChunk)
+    const nodes = await writeRecords(put, FrameKind.nodes, source.nodes, options.recordsPerChunk)
+    const fuzzyThroughZxid = source.zxidAtEnd?.() ?? source.zxid
+    await put(frame(FrameKind.end, encodeMessage({ sessions, nodes, fuzzyThroughZxid })))
+    await file.fdatasync()
+    await file.close()
+    await fs.rename(tmpPath, `${snapDir}/${name}`)
+    await fs.fsyncDir(snapDir)
+    return { name, sizeBytes: position, nodes, sessions }
+  } catch (err) {
+    await file.close().catch(() => {})
+    throw err
+  }
+}
+
+async function writeRecords(put: (bytes: Uint8Array) => Promise<void>, kind: number, records: Iterable<unknown> | AsyncIterable<unknown>, perChunk: number): Promise<number> {
+  let chunk: unknown[] = []
+  let count = 0
+  for await (const record of records) {
+    chunk.push(record)
+    if (chunk.length < perChunk) continue
+    count += chunk.length
+    await put(frame(kind, encodeMessage(chunk)))
+    chunk = []
+    // The file write may complete without a macrotask turn; yield so timers and sockets run.
+    await yieldToEventLoop()
+  }
+  if (chunk.length > 0) {
+    count += chunk.length
+    await put(frame(kind, encodeMessage(chunk)))
+  }
+  return count
+}
+
+/** SnapshotContent is a snapshot read back and checked. */
+export interface SnapshotContent {
+  zxid: Zxid
+  resetZxid: Zxid
+  /**
+   * fuzzyThroughZxid is the newest zxid whose effects the records may already hold
+   * (the applied zxid when writing ended). Txns up to it must be applied in replay mode.
+   */
+  fuzzyThroughZxid: Zxid
+  sessions: SessionRecord[]
+  nodes: SnapshotNode[]
+}
+
+/** SnapshotProblem says why a snapshot file cannot be used and where. */
+export interface SnapshotProblem {
+  offset: number
+  problem: string
+}
+
+/** decodeSnapshot parses and checks a whole snapshot file. `expectedZxid` comes from its name. */
+export function decodeSnapshot(bytes: Uint8Array, expectedZxid: Zxid): SnapshotContent | SnapshotProblem {
+  if (bytes.length < HEADER_BYTES) return { offset: 0, problem: `file is ${bytes.length} bytes, shorter than a header` }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (view.getUint32(0) !== SNAPSHOT_MAGIC) return { offset: 0, problem: 'not a Conclave snapshot (bad magic)' }
+  if (view.getUint32(24) !== crc32(bytes.subarray(0, 24))) return { offset: 0, problem: 'header checksum mismatch' }
+  if (view.getUint32(4) !== SNAPSHOT_VERSION) return { offset: 0, problem: `snapshot format version ${view.getUint32(4)}, this server reads ${SNAPSHOT_VERSION}` }
+  const content: SnapshotContent = { zxid: view.getBigUint64(8), resetZxid: view.getBigUint64(16), fuzzyThroughZxid: 0n, sessions: [], nodes: [] }
+  if (content.zxid !== expectedZxid) return { offset: 8, problem: `header zxid ${content.zxid} differs from the file name's ${expectedZxid}` }
+  let offset = HEADER_BYTES
+  while (offset < bytes.length) {
+    const read = readFrame(bytes, view, offset)
+    if ('problem' in read) return read
+    if (read.kind === FrameKind.end) {
+      const counts = read.value as { sessions?: unknown; nodes?: unknown; fuzzyThroughZxid?: unknown } | null
+      if (counts?.sessions !== content.sessions.length || counts?.nodes !== content.nodes.length) {
+        return { offset, problem: 'end frame counts differ from the records read' }
+      }
+      const through = typeof counts.fuzzyThroughZxid === 'number' ? BigInt(counts.fuzzyThroughZxid) : counts.fuzzyThroughZxid
+      if (typeof through !== 'bigint' || through < content.zxid) return { offset, problem: 'end frame has no valid fuzzyThroughZxid' }
+      content.fuzzyThroughZxid = through
+      if (read.end !== bytes.length) return { offset: read.end, problem: 'bytes after the end frame' }
+      return content
+    }
+    const problem = addRecords(read.kind, read.value, content)
+    if (problem !== undefined) return { offset, problem }
+    offset = read.end
+  }
+  return { offset, problem: 'no end frame (the file was cut short)' }
+}
+
+function readFrame(bytes: Uint8Array, view: DataView, offset: number): { kind: number; value: unknown; end: number } | SnapshotProblem {
+  if (bytes.length - offset < FRAME_HEADER_BYTES) return { offset, problem: 'truncated frame header' }
+  const length = view.getUint32(offset)
+  const end = offset + FRAME_HEADER_BYTES + length
+  if (length > FRAME_PAYLOAD_BYTES_MAX || end > bytes.length) return { offset, problem: `frame length ${length} runs past the end of the file` }
+  if (crc32(bytes.subarray(offset + 8, end)) !== view.getUint32(offset + 4)) return { offset, problem: 'frame checksum mismatch' }
+  const kind = bytes[offset + 8]!
+  if (kind !== FrameKind.sessions && kind !== FrameKind.nodes && kind !== FrameKind.end) return { offset, problem: `unknown frame kind ${kind}` }
+  const unpacked = decodeMessage(bytes.subarray(offset + FRAME_HEADER_BYTES, end))
+  if (!unpacked.ok) return { offset, problem: `frame is not msgpack: ${unpacked.error.message}` }
+  return { kind, value: unpacked.value, end }
+}
+
+function addRecords(kind: number, value: unknown, content: SnapshotContent): string | undefined {
+  if (!Array.isArray(value)) return 'frame payload is not a list of records'
+  for (const record of value) {
+    const checked = kind === FrameKind.sessions ? checkSessionRecord(record) : checkTreeRecord(record)
+    if (typeof checked === 'string') return checked
+    if (kind === FrameKind.sessions) content.sessions.push(checked as SessionRecord)
+    else content.nodes.push(checked as SnapshotNode)
+  }
+  return undefined
+}
+
+/** listSnapshots returns the snapshot files of a directory, newest first. */
+export async function listSnapshots(fs: StorageFs, snapDir: string): Promise<{ name: string; zxid: Zxid }[]> {
+  const snapshots: { name: string; zxid: Zxid }[] = []
+  for (const name of await fs.readdir(snapDir)) {
+    const zxid = parseSnapshotName(name)
+    if (zxid !== undefined) snapshots.push({ name, zxid })
+  }
+  return snapshots.sort((a, b) => (a.zxid > b.zxid ? -1 : a.zxid < b.zxid ? 1 : 0))
+}
