@@ -43,7 +43,8 @@ export async function prepareDataDir(fs: StorageFs, dataDir: string, createIfMis
     throw new StorageError(StorageErrorCode.NOT_A_DATA_DIR, `data directory ${dir} is a file, not a directory. Pass a directory to --data.`, { file: dir })
   }
   await guard(dir, () => fs.checkAccess(dir))
-  const names = await guard(dir, () => fs.readdir(dir))
+  // A marker still being written is ours: a crash interrupted the first start.
+  const names = (await guard(dir, () => fs.readdir(dir))).filter((name) => name !== `${MARKER_FILE_NAME}.tmp`)
   if (!names.includes(MARKER_FILE_NAME)) {
     if (names.length > 0) {
       const sample = names.slice(0, 5).join(', ')
