@@ -167,10 +167,12 @@ function gapProblem(segment: ScannedSegment, cursor: Cursor, zxid: Zxid): string
   if (segment.records === 0 && zxid !== segment.firstZxid) {
     return `first record has zxid ${formatZxid(zxid)} but the segment is named for ${formatZxid(segment.firstZxid)}`
   }
-  if (cursor.previous !== undefined) {
-    if (!followsZxid(cursor.previous, zxid)) return `zxid ${formatZxid(zxid)} follows ${formatZxid(cursor.previous)}`
-  } else if (zxid > cursor.snapshotZxid && !followsZxid(cursor.snapshotZxid, zxid)) {
-    return `the oldest logged zxid ${formatZxid(zxid)} does not follow the snapshot at ${formatZxid(cursor.snapshotZxid)}`
-  }
-  return undefined
+  if (cursor.previous !== undefined && zxid <= cursor.previous) return `zxid ${formatZxid(zxid)} follows ${formatZxid(cursor.previous)}`
+  // Only txns after the snapshot are replayed; those must continue it without a gap.
+  if (zxid <= cursor.snapshotZxid) return undefined
+  const predecessor = cursor.previous !== undefined && cursor.previous > cursor.snapshotZxid ? cursor.previous : cursor.snapshotZxid
+  if (followsZxid(predecessor, zxid)) return undefined
+  return predecessor === cursor.snapshotZxid
+    ? `the first logged zxid after the snapshot, ${formatZxid(zxid)}, does not follow the snapshot at ${formatZxid(predecessor)}`
+    : `zxid ${formatZxid(zxid)} follows ${formatZxid(predecessor)}`
 }

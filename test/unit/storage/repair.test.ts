@@ -1,0 +1,66 @@
+/**
+ * `conclave repair` as a function: on a log damaged in the middle it reports exactly
+ * what cutting loses, changes nothing in a dry run, and otherwise cuts the log so the
+ * server starts again with the intact prefix and can keep appending after it.
+ * Method: a data directory on the in-memory disk with a flipped byte in the middle of
+ * its first segment.
+ */
+import { describe, expect, it } from 'vitest'
+import { FileStorage } from '../../../server/storage/file-storage.js'
+import { MemoryStorageFs } from '../../../server/storage/memory-fs.js'
+import { repairDataDir } from '../../../server/storage/repair.js'
+import { encodeRecord, SEGMENT_HEADER_BYTES } from '../../../server/storage/record.js'
+import { Workload } from '../../storage/workload.js'
+
+const DIR = '/data'
+
+async function damagedDir() {
+  const fs = new MemoryStorageFs()
+  const { storage } = await FileStorage.open(DIR, { fs, createIfMissing: true, segmentBytesMax: 2048 })
+  const work = new Workload(21)
+  await storage.append(work.take(80))
+  await storage.close()
+  const image = fs.image()
+  const first = [...image.files.keys()].filter((p) => p.includes('/log/log.')).sort()[0]!
+  const offset = SEGMENT_HEADER_BYTES + encodeRecord(work.txns[0]!).length + encodeRecord(work.txns[1]!).length
+  image.files.get(first)![offset + 20]! ^= 0xff
+  return { fs: new MemoryStorageFs(image), txns: work.txns, first, offset }
+}
+
+describe('repairDataDir', () => {
+  it('reports nothing to do for an intact log', async () => {
+    const fs = new MemoryStorageFs()
+    const { storage } = await FileStorage.open(DIR, { fs, createIfMissing: true })
+    await storage.append(new Workload(1).take(5))
+    await storage.close()
+    const report = await repairDataDir(DIR, { dryRun: false, fs })
+    expect(report).toMatchObject({ damage: undefined, cuts: [], applied: false })
+    expect(report.summary).toMatch(/nothing to repair/)
+  })
+
+  it('dry run shows the cut and the txns lost without changing a byte', async () => {
+    const { fs, txns, first, offset } = await damagedDir()
+    const before = fs.image()
+    const report = await repairDataDir(DIR, { dryRun: true, fs })
+    expect(report.damage).toMatchObject({ code: 'CORRUPT_LOG', file: first, offset })
+    expect(report.lastKeptZxid).toBe(txns[1]!.zxid)
+    expect(report.cuts[0]).toMatchObject({ file: first, keepBytes: offset })
+    expect(report.cuts.length).toBeGreaterThan(1)
+    expect(report.intactTxnsLost).toBe(txns.length - 3)
+    expect(report.summary).toContain(`offset ${offset}`)
+    expect(report.applied).toBe(false)
+    expect(fs.image()).toEqual(before)
+    await expect(FileStorage.open(DIR, { fs })).rejects.toMatchObject({ code: 'CORRUPT_LOG' })
+  })
+
+  it('cuts the log so the server starts with the intact prefix and appends after it', async () => {
+    const { fs, txns } = await damagedDir()
+    const report = await repairDataDir(DIR, { dryRun: false, fs })
+    expect(report.applied).toBe(true)
+    const { storage, recovered } = await FileStorage.open(DIR, { fs })
+    expect(recovered.txns).toEqual(txns.slice(0, 2))
+    await storage.append([txns[2]!])
+    await storage.close()
+    expect((await FileStorage.open(DIR, { fs })).recovered.lastZxid).toBe(txns[2]!.zxid)
+  })
+})
