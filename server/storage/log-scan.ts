@@ -140,7 +140,7 @@ function scanSegment(bytes: Uint8Array, entry: { name: string; path: string; fir
   let offset = SEGMENT_HEADER_BYTES
   segment.validBytes = offset
   while (offset < bytes.length) {
-    const read = readRecord(bytes, offset)
+    const read = readRecord(bytes, offset, cursor.snapshotZxid)
     if (read.kind === 'malformed') return damage('CORRUPT_LOG', offset, read.problem)
     if (read.kind === 'damaged') {
       const later = isLast ? findLaterRecord(bytes, offset, cursor.previous ?? 0n) : undefined

@@ -14,6 +14,7 @@
  */
 import type { Txn } from '../../protocol/txn.js'
 import { formatZxid, type Zxid } from '../../protocol/zxid.js'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { TMP_SUFFIX, writeFileAtomically } from './atomic-file.js'
 import { describeIoError, StorageError, StorageErrorCode } from './errors.js'
 import { segmentName } from './log-scan.js'
@@ -147,6 +148,10 @@ export class LogWriter {
 
   private async work(): Promise<void> {
     for (let entry = this.queue[0]; entry !== undefined; entry = this.queue[0]) {
+      if (entry.kind === 'append') {
+        // Let callers woken by the previous fsync queue their next appends, so they share this one.
+        await yieldToEventLoop()
+      }
       const batch = entry.kind === 'append' ? this.takeAppends() : [this.queue.shift()!]
       try {
         if (this.failure !== undefined) throw this.failure

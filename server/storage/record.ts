@@ -77,8 +77,13 @@ export type RecordRead =
   /** The checksum matched but the payload is not a txn for this zxid: never a torn write. */
   | { kind: 'malformed'; problem: string }
 
-/** readRecord reads the record starting at `offset` of a segment's bytes. */
-export function readRecord(bytes: Uint8Array, offset: number): RecordRead {
+/**
+ * readRecord reads the record starting at `offset` of a segment's bytes. With
+ * `decodeAbove` set, a record whose zxid is at or below it is only checksummed, not
+ * decoded (recovery does not need txns a snapshot already covers); its `txn` then
+ * holds only the zxid and a placeholder op.
+ */
+export function readRecord(bytes: Uint8Array, offset: number, decodeAbove?: Zxid): RecordRead {
   const available = bytes.length - offset
   if (available < RECORD_HEADER_BYTES) return { kind: 'damaged', problem: `only ${available} bytes left, a record header needs ${RECORD_HEADER_BYTES}` }
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, RECORD_HEADER_BYTES)
@@ -90,6 +95,9 @@ export function readRecord(bytes: Uint8Array, offset: number): RecordRead {
   const end = offset + RECORD_HEADER_BYTES + length
   if (crc32(bytes.subarray(offset + 8, end)) !== view.getUint32(4)) return { kind: 'damaged', problem: 'checksum mismatch' }
   const zxid = view.getBigUint64(8)
+  if (decodeAbove !== undefined && zxid <= decodeAbove) {
+    return { kind: 'ok', txn: { zxid, timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'error', code: 0, reason: 'not decoded' } }, endOffset: end }
+  }
   const unpacked = decodeMessage(bytes.subarray(offset + RECORD_HEADER_BYTES, end))
   if (!unpacked.ok) return { kind: 'malformed', problem: `payload is not msgpack: ${unpacked.error.message}` }
   const txn = checkLoggedTxn(unpacked.value)
