@@ -1,5 +1,5 @@
 /**
- * The `conclave` command line: `server`, `shell` and `status`.
+ * The `conclave` command line: `server`, `shell`, `status` and `repair`.
  *
  * server/cli is the composition root: it is the one part of server/ that may use the
  * client SDK (the shell and status are clients). Nothing else in server/ imports it.
@@ -7,6 +7,7 @@
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { serverCommand } from './server-command.js'
+import { repairCommand } from './repair-command.js'
 import { shellCommand } from './shell-command.js'
 import { statusCommand } from './status-command.js'
 
@@ -17,7 +18,8 @@ await yargs(hideBin(process.argv))
   .command(serverCommand)
   .command(shellCommand)
   .command(statusCommand)
-  .demandCommand(1, 'name a command: server, shell or status')
+  .command(repairCommand)
+  .demandCommand(1, 'name a command: server, shell, status or repair')
   .strict()
   .help()
   .parseAsync()

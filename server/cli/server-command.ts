@@ -2,11 +2,11 @@
  * `conclave server`: run one server from a JSON config file and/or flags (flags win).
  */
 import { readFileSync } from 'node:fs'
-import { mkdirSync } from 'node:fs'
 import type { CommandModule } from 'yargs'
 import { ConfigError, resolveConfig } from '../runtime/config.js'
 import { createLogger } from '../runtime/logger.js'
 import { ConclaveServer } from '../runtime/server.js'
+import { StorageError } from '../storage/errors.js'
 
 interface ServerArgs {
   config?: string
@@ -19,6 +19,7 @@ interface ServerArgs {
   'max-session-timeout-ms'?: number
   'max-data-bytes'?: number
   'reap-every-ticks'?: number
+  'snapshot-every-txns'?: number
   'log-level'?: string
   pretty?: boolean
 }
@@ -58,6 +59,7 @@ export const serverCommand: CommandModule<object, ServerArgs> = {
       .option('min-session-timeout-ms', { type: 'number' })
       .option('max-session-timeout-ms', { type: 'number' })
       .option('max-data-bytes', { type: 'number' })
+      .option('snapshot-every-txns', { type: 'number', describe: 'take a snapshot after this many logged txns' })
       .option('reap-every-ticks', { type: 'number', describe: 'how often empty containers and expired TTL nodes are deleted' })
       .option('log-level', { type: 'string', describe: 'fatal|error|warn|info|debug|trace|silent' })
       .option('pretty', { type: 'boolean', describe: 'human-readable logs (default: when stdout is a terminal)' }),
@@ -75,12 +77,12 @@ export const serverCommand: CommandModule<object, ServerArgs> = {
         maxSessionTimeoutMs: args['max-session-timeout-ms'],
         maxDataBytes: args['max-data-bytes'],
         reapEveryTicks: args['reap-every-ticks'],
+        snapshotEveryTxns: args['snapshot-every-txns'],
         logLevel: args['log-level'],
       }
       const merged: Record<string, unknown> = { ...fromFile }
       for (const [key, value] of Object.entries(fromFlags)) if (value !== undefined) merged[key] = value
       config = resolveConfig(merged)
-      mkdirSync(config.dataDir, { recursive: true })
     } catch (err) {
       process.stderr.write(`conclave server: ${err instanceof ConfigError ? err.message : String(err)}\n`)
       process.exit(2)
@@ -90,9 +92,11 @@ export const serverCommand: CommandModule<object, ServerArgs> = {
     try {
       server = await ConclaveServer.start(config, logger)
     } catch (err) {
-      logger.fatal({ err }, 'cannot start')
-      process.stderr.write(`conclave server: cannot start: ${(err as Error).message}\n`)
-      process.exit(1)
+      // A StorageError's message is written for the operator: file, offset, what to do.
+      const message = err instanceof StorageError ? err.message : `cannot start: ${(err as Error).message}`
+      logger.fatal({ code: (err as { code?: unknown }).code }, message)
+      process.stderr.write(`conclave server: ${message}\n`)
+      process.exit(err instanceof StorageError ? 2 : 1)
     }
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'shutting down')

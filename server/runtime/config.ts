@@ -23,6 +23,8 @@ export interface ServerConfig {
   maxDataBytes: number
   /** reapEveryTicks is how often empty containers and expired TTL nodes are looked for. */
   reapEveryTicks: number
+  /** snapshotEveryTxns is how many logged txns trigger a snapshot. */
+  snapshotEveryTxns: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 }
 
@@ -36,6 +38,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir'> = {
   maxSessionTimeoutMs: SESSION_TIMEOUT_MAX_MS,
   maxDataBytes: DATA_BYTES_MAX,
   reapEveryTicks: 10,
+  snapshotEveryTxns: 100_000,
   logLevel: 'info',
 }
 
@@ -82,6 +85,7 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
     maxSessionTimeoutMs: integer(raw, 'maxSessionTimeoutMs', 1, 2 ** 31 - 1, d.maxSessionTimeoutMs),
     maxDataBytes: integer(raw, 'maxDataBytes', 0, 64 * 1024 * 1024, d.maxDataBytes),
     reapEveryTicks: integer(raw, 'reapEveryTicks', 1, 1_000_000, d.reapEveryTicks),
+    snapshotEveryTxns: integer(raw, 'snapshotEveryTxns', 1, 1_000_000_000, d.snapshotEveryTxns),
     logLevel: text(raw, 'logLevel', d.logLevel) as ServerConfig['logLevel'],
   }
   if (!(LOG_LEVELS as readonly string[]).includes(config.logLevel)) {

@@ -14,6 +14,8 @@ import type { Logger } from 'pino'
 import {
   CloseCode,
   ErrorCode,
+  epochOf,
+  counterOf,
   PENDING_REQUESTS_PER_SESSION_MAX,
   PROTOCOL_VERSION,
   WRITE_OPS,
@@ -38,8 +40,10 @@ import { answerRead } from '../requests/reads.js'
 import { replyForWrite } from '../requests/write-reply.js'
 import { ClientListener, type ClientSocket, type HttpReply } from '../net/client-listener.js'
 import { ClientConnection, type QueuedRequest, type Reply } from './client-connection.js'
-import { StandaloneReplicator, type Replicator } from './replicator.js'
+import { DurableReplicator } from './durable-replicator.js'
 import { frameBytesMaxFor, type ServerConfig } from './config.js'
+import { FileStorage } from '../storage/file-storage.js'
+import { restoreStandalone, snapshotRequestOf } from '../storage/restore.js'
 
 /** TxnHeader is what every prepared txn carries besides its op. */
 interface TxnHeader {
@@ -49,7 +53,7 @@ interface TxnHeader {
   xid: number
 }
 
-/** A standalone server runs in epoch 1; the ensemble's election gives later epochs. */
+/** A fresh standalone server runs in epoch 1; the ensemble's election gives later epochs. */
 const STANDALONE_EPOCH = 1
 
 /** HANDSHAKE_TIMEOUT_MS is how long a new socket may take to send `connect`. */
@@ -60,11 +64,11 @@ const CLOSE_REASON_BYTES_MAX = 123
 
 /** ConclaveServer is one running standalone server. Create it with `ConclaveServer.start`. */
 export class ConclaveServer {
-  private readonly tree = new DataTree()
+  private readonly tree: DataTree
   private readonly sessions: SessionTable
   private readonly watches = new WatchRegistry()
   private readonly builder: TxnBuilder
-  private readonly replicator: Replicator
+  private readonly replicator: DurableReplicator
   private readonly sessionIds: SessionIdGenerator
   private readonly connections = new Map<number, ClientConnection>()
   /** The connection currently bound to each session. */
@@ -78,38 +82,62 @@ export class ConclaveServer {
   private listener: ClientListener | undefined
   private tickTimer: NodeJS.Timeout | undefined
   private tickCount = 0
-  private counter = 0
+  private readonly epoch: number
+  private counter: number
   private stopped = false
 
   private constructor(
     private readonly config: ServerConfig,
     private readonly logger: Logger,
+    private readonly storage: FileStorage,
+    restored: { tree: DataTree; sessions: SessionTable },
   ) {
-    this.sessions = new SessionTable({
+    this.tree = restored.tree
+    this.sessions = restored.sessions
+    this.builder = new TxnBuilder(this.tree, { dataBytesMax: config.maxDataBytes })
+    this.sessionIds = new SessionIdGenerator(config.id, Date.now())
+    const lastZxid = this.tree.appliedZxid
+    this.epoch = Math.max(STANDALONE_EPOCH, epochOf(lastZxid))
+    this.counter = epochOf(lastZxid) === this.epoch ? counterOf(lastZxid) : 0
+    this.replicator = new DurableReplicator(storage, lastZxid, (error) => this.onStorageFailure(error))
+    this.replicator.onCommit((txns) => this.applyCommitted(txns))
+  }
+
+  /**
+   * start recovers the data directory, opens the client port and starts the tick timer.
+   * A damaged or foreign data directory throws a StorageError whose message is for the operator.
+   */
+  static async start(config: ServerConfig, logger: Logger): Promise<ConclaveServer> {
+    const { storage, recovered } = await FileStorage.open(config.dataDir, {
+      createIfMissing: true,
+      snapshotEveryTxns: config.snapshotEveryTxns,
+    })
+    const restored = restoreStandalone(recovered, {
       tickMs: config.tickMs,
       minTimeoutMs: config.minSessionTimeoutMs,
       maxTimeoutMs: config.maxSessionTimeoutMs,
     })
-    this.builder = new TxnBuilder(this.tree, { dataBytesMax: config.maxDataBytes })
-    this.sessionIds = new SessionIdGenerator(config.id, Date.now())
-    this.replicator = new StandaloneReplicator(this.tree.appliedZxid)
-    this.replicator.onCommit((txns) => this.applyCommitted(txns))
-  }
-
-  /** start opens the client port and starts the tick timer. */
-  static async start(config: ServerConfig, logger: Logger): Promise<ConclaveServer> {
-    const server = new ConclaveServer(config, logger)
-    server.listener = await ClientListener.listen(
-      { host: config.host, port: config.clientPort, frameBytesMax: frameBytesMaxFor(config) },
-      {
-        onOpen: (socket) => server.onOpen(socket),
-        onFrame: (socket, frame) => server.onFrame(socket, frame),
-        onClose: (socket, code, reason) => server.onClose(socket, code, reason),
-        health: () => server.health(),
-        status: () => ({ status: 200, body: server.status() }),
-      },
-      logger,
+    logger.info(
+      { dataDir: config.dataDir, zxid: formatZxid(restored.tree.appliedZxid), znodes: restored.tree.nodeCount, sessions: restored.sessions.size, snapshot: recovered.snapshot?.file, replayedTxns: recovered.txns.length },
+      'recovered',
     )
+    const server = new ConclaveServer(config, logger, storage, restored)
+    try {
+      server.listener = await ClientListener.listen(
+        { host: config.host, port: config.clientPort, frameBytesMax: frameBytesMaxFor(config) },
+        {
+          onOpen: (socket) => server.onOpen(socket),
+          onFrame: (socket, frame) => server.onFrame(socket, frame),
+          onClose: (socket, code, reason) => server.onClose(socket, code, reason),
+          health: () => server.health(),
+          status: () => ({ status: 200, body: server.status() }),
+        },
+        logger,
+      )
+    } catch (err) {
+      await storage.close()
+      throw err
+    }
     server.tickTimer = setInterval(() => server.tick(), config.tickMs)
     logger.info({ id: config.id, host: config.host, port: server.port, tickMs: config.tickMs }, 'listening')
     return server
@@ -127,7 +155,25 @@ export class ConclaveServer {
     this.stopped = true
     clearInterval(this.tickTimer)
     await this.listener?.close()
+    await this.replicator.drained()
+    await this.storage.close()
     this.logger.info('stopped')
+  }
+
+  /** onStorageFailure stops a server whose disk failed: it must not answer anything it could not make durable. */
+  private onStorageFailure(error: unknown): void {
+    this.logger.fatal({ err: error }, 'cannot write the transaction log; stopping')
+    process.exit(3)
+  }
+
+  /** maybeSnapshot starts a background (chunked, fuzzy) snapshot when enough txns were logged. */
+  private maybeSnapshot(): void {
+    if (!this.storage.snapshotDue || this.stopped) return
+    const started = Date.now()
+    this.storage.snapshot(snapshotRequestOf(this.tree, this.sessions)).then(
+      (info) => this.logger.info({ file: info.file, zxid: formatZxid(info.zxid), znodes: info.nodes, ms: Date.now() - started }, 'snapshot written'),
+      (error: unknown) => this.logger.error({ err: error }, 'snapshot failed; the log still holds everything'),
+    )
   }
 
   /** status is what GET /status shows. */
@@ -409,7 +455,7 @@ export class ConclaveServer {
    * only used up when `build` returns a txn, so the sequence stays gapless.
    */
   private prepareNext(sessionId: SessionId, xid: number, build: (header: TxnHeader) => Txn | null): Txn | null {
-    const header: TxnHeader = { zxid: makeZxid(STANDALONE_EPOCH, this.counter + 1), timeMs: Date.now(), sessionId, xid }
+    const header: TxnHeader = { zxid: makeZxid(this.epoch, this.counter + 1), timeMs: Date.now(), sessionId, xid }
     const txn = build(header)
     if (txn !== null) this.counter += 1
     return txn
@@ -445,6 +491,7 @@ export class ConclaveServer {
         for (const connection of barriers) if (this.connections.has(connection.id)) this.pump(connection)
       }
     }
+    this.maybeSnapshot()
   }
 
   private finishSessionCreate(txn: Txn): void {
