@@ -13,20 +13,8 @@
 import { ErrorCode } from './error-codes.js'
 import { ProtocolError } from './codec.js'
 import { DATA_BYTES_MAX, MULTI_OPS_MAX } from './limits.js'
-import type {
-  Txn,
-  TxnCheck,
-  TxnCloseSession,
-  TxnCreate,
-  TxnCreateSession,
-  TxnDelete,
-  TxnError,
-  TxnMulti,
-  TxnMultiOp,
-  TxnOp,
-  TxnSet,
-  TxnSetAcl,
-} from './txn.js'
+import type { Txn } from './txn.js'
+import { txnCheck } from './txn-shape.js'
 import type { Acl, SessionId } from './types.js'
 import type { Zxid } from './zxid.js'
 import {
@@ -296,55 +284,7 @@ function plainBytes(value: unknown): unknown {
 /** opaque accepts any value: the core passes it through untouched (bytes made plain). */
 const opaque: Check<unknown> = (v) => plainBytes(v)
 
-const unknownTxnOp = (type: string, where: string) => new ShapeError(`${where}.type: unknown txn op '${type.slice(0, 64)}'`)
-
-const txnCreate = object<TxnCreate>({
-  type: tag('create'),
-  path: znodePath,
-  data,
-  acl: aclList,
-  ephemeralOwner: u64,
-  container: bool,
-  ttlMs: int(0),
-  parentCversion: int(),
-})
-const txnDelete = object<TxnDelete>({ type: tag('delete'), path: znodePath })
-const txnSet = object<TxnSet>({ type: tag('set'), path: znodePath, data, version: int() })
-const txnCheck = object<TxnCheck>({ type: tag('check'), path: znodePath })
-const txnMultiOp: Check<TxnMultiOp> = tagged<TxnMultiOp>(
-  'type',
-  { create: txnCreate, delete: txnDelete, set: txnSet, check: txnCheck },
-  unknownTxnOp,
-)
-
-/** txnOp checks a txn body completely: followers apply what they are sent. */
-const txnOp: Check<TxnOp> = tagged<TxnOp>(
-  'type',
-  {
-    create: txnCreate,
-    delete: txnDelete,
-    set: txnSet,
-    setAcl: object<TxnSetAcl>({ type: tag('setAcl'), path: znodePath, acl: aclList, aversion: int() }),
-    multi: object<TxnMulti>({ type: tag('multi'), ops: arrayOf(txnMultiOp, MULTI_OPS_MAX) }),
-    createSession: object<TxnCreateSession>({
-      type: tag('createSession'),
-      sessionId: u64,
-      timeoutMs: int(0),
-      password: bytes(64),
-    }),
-    closeSession: object<TxnCloseSession>({ type: tag('closeSession'), sessionId: u64, deletePaths: arrayOf(znodePath, 1_000_000) }),
-    error: object<TxnError>({
-      type: tag('error'),
-      code: int(),
-      reason: optional(str(4096)),
-      opErrors: optional(arrayOf(int(), MULTI_OPS_MAX)),
-    }),
-  },
-  unknownTxnOp,
-)
-
-const txn: Check<Txn> = object<Txn>({ zxid: u64, timeMs: int(), sessionId: u64, xid: int(), op: txnOp })
-const txns = arrayOf(txn, PEER_TXNS_MAX)
+const txns = arrayOf(txnCheck, PEER_TXNS_MAX)
 
 const forwardedRequest: Check<ForwardedRequest> = object<ForwardedRequest>({
   origin: serverId,

@@ -14,7 +14,7 @@ import { crc32 } from 'node:zlib'
 import { decodeMessage, encodeMessage } from '../../protocol/codec.js'
 import type { Txn } from '../../protocol/txn.js'
 import type { Zxid } from '../../protocol/zxid.js'
-import { checkLoggedTxn } from './txn-shape.js'
+import { checkTxn } from '../../protocol/txn-shape.js'
 
 /** SEGMENT_MAGIC opens every log segment ("CNLG"). */
 export const SEGMENT_MAGIC = 0x434e_4c47
@@ -100,7 +100,7 @@ export function readRecord(bytes: Uint8Array, offset: number, decodeAbove?: Zxid
   }
   const unpacked = decodeMessage(bytes.subarray(offset + RECORD_HEADER_BYTES, end))
   if (!unpacked.ok) return { kind: 'malformed', problem: `payload is not msgpack: ${unpacked.error.message}` }
-  const txn = checkLoggedTxn(unpacked.value)
+  const txn = checkTxn(unpacked.value)
   if (typeof txn === 'string') return { kind: 'malformed', problem: `payload is not a txn: ${txn}` }
   if (txn.zxid !== zxid) return { kind: 'malformed', problem: `record zxid ${zxid} differs from its txn's zxid ${txn.zxid}` }
   return { kind: 'ok', txn, endOffset: end }
