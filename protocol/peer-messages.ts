@@ -12,23 +12,18 @@
  */
 import { ErrorCode } from './error-codes.js'
 import { ProtocolError } from './codec.js'
-import { DATA_BYTES_MAX, MULTI_OPS_MAX } from './limits.js'
 import type { Txn } from './txn.js'
 import { txnCheck } from './txn-shape.js'
-import type { Acl, SessionId } from './types.js'
+import type { SessionId } from './types.js'
 import type { Zxid } from './zxid.js'
 import {
   ShapeError,
   arrayOf,
   bool,
-  bytes,
   int,
   isRecord,
   object,
   oneOf,
-  optional,
-  path,
-  str,
   tagged,
   u64,
   type Check,
@@ -258,10 +253,6 @@ export const PEER_SESSIONS_MAX = 1_000_000
 const epoch = int(0, 0xffff_ffff)
 const serverId = int(1, PEER_SERVER_ID_MAX)
 const counter = int(0, Number.MAX_SAFE_INTEGER)
-const znodePath = path()
-const data = bytes(DATA_BYTES_MAX)
-const acl: Check<Acl> = object<Acl>({ perms: int(0, 31), scheme: str(64), id: str(1024) })
-const aclList = arrayOf(acl, 64)
 
 /**
  * plainBytes turns the Node Buffers msgpackr hands out into plain Uint8Array views,
