@@ -187,10 +187,13 @@ export class FileStorage {
 
   private async writeAndRetain(request: SnapshotRequest, replacesLog: boolean): Promise<SnapshotInfo> {
     const resetZxid = replacesLog ? request.zxid : this.resetZxid
-    if (replacesLog) await this.removeSnapshotsAbove(request.zxid)
     const source = { ...request, resetZxid }
     const written = await writeSnapshotFile(this.fs, this.layout.snapDir, source, { recordsPerChunk: this.options.recordsPerChunk })
     if (replacesLog) {
+      // Order matters for crashes: until the new snapshot is durable the old state must
+      // stay recoverable, and newer stale snapshots must be gone (durably) before the
+      // log is reset, or recovery would pick one of them over the installed snapshot.
+      await this.removeSnapshotsAbove(request.zxid)
       this.resetZxid = request.zxid
       this.newestSnapshotZxid = request.zxid
       await this.writer.reset(request.zxid)
