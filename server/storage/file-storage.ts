@@ -57,6 +57,7 @@ const DEFAULTS = { segmentBytesMax: 64 * 1024 * 1024, snapshotsKept: 3, snapshot
 /** FileStorage is an open data directory. Methods may be called concurrently; appends are group-committed. */
 export class FileStorage {
   private snapshotRunning: Promise<unknown> | undefined
+  private runningSnapshotZxid: Zxid | undefined
   private newestSnapshotZxid: Zxid
   private resetZxid: Zxid
   private txnsSinceSnapshot = 0
@@ -126,8 +127,9 @@ export class FileStorage {
   /** truncateAfter drops every logged txn above `zxid` (ZAB's TRUNC); never below the newest snapshot. */
   truncateAfter(zxid: Zxid): Promise<void> {
     if (this.closed) return Promise.reject(closedError())
-    if (zxid < this.newestSnapshotZxid) {
-      return Promise.reject(new StorageError(StorageErrorCode.BAD_REQUEST, `truncateAfter ${formatZxid(zxid)}: below the newest snapshot ${formatZxid(this.newestSnapshotZxid)}, whose state would then be ahead of the log`))
+    const floor = this.runningSnapshotZxid !== undefined && this.runningSnapshotZxid > this.newestSnapshotZxid ? this.runningSnapshotZxid : this.newestSnapshotZxid
+    if (zxid < floor) {
+      return Promise.reject(new StorageError(StorageErrorCode.BAD_REQUEST, `truncateAfter ${formatZxid(zxid)}: below the snapshot at ${formatZxid(floor)}, whose state would then be ahead of the log`))
     }
     return this.writer.truncateAfter(zxid)
   }
@@ -154,7 +156,7 @@ export class FileStorage {
       return Promise.reject(new StorageError(StorageErrorCode.BAD_REQUEST, `snapshot at ${formatZxid(request.zxid)}: not logged yet (log ends at ${formatZxid(this.writer.lastZxid)})`))
     }
     this.txnsSinceSnapshot = 0
-    return this.track(this.writeAndRetain(request, false))
+    return this.track(request.zxid, this.writeAndRetain(request, false))
   }
 
   /**
@@ -165,7 +167,7 @@ export class FileStorage {
   async installSnapshot(request: SnapshotRequest): Promise<SnapshotInfo> {
     if (this.closed) throw closedError()
     await this.snapshotRunning?.catch(() => {})
-    return this.track(this.writeAndRetain(request, true))
+    return this.track(request.zxid, this.writeAndRetain(request, true))
   }
 
   /** close waits for queued log work and a running snapshot, then closes files. Later calls reject. */
@@ -177,11 +179,14 @@ export class FileStorage {
     await this.writer.close()
   }
 
-  private track<T>(work: Promise<T>): Promise<T> {
+  private track<T>(zxid: Zxid, work: Promise<T>): Promise<T> {
     const running = work.finally(() => {
-      if (this.snapshotRunning === running) this.snapshotRunning = undefined
+      if (this.snapshotRunning !== running) return
+      this.snapshotRunning = undefined
+      this.runningSnapshotZxid = undefined
     })
     this.snapshotRunning = running
+    this.runningSnapshotZxid = zxid
     return running
   }
 

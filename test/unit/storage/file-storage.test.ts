@@ -223,3 +223,39 @@ describe('bad data directories', () => {
     }
   })
 })
+
+describe('snapshots and the event loop', () => {
+  it('yield between chunks, so other event-loop work runs while a snapshot is written', async () => {
+    // The in-memory disk resolves every write without a macrotask turn, so only the
+    // writer's own yields can let a timer run before the snapshot finishes.
+    const fs = new MemoryStorageFs()
+    const { storage } = await freshStorage(fs, { recordsPerChunk: 10 })
+    const work = new Workload(12)
+    await storage.append(work.take(200))
+    // A task that reschedules itself on every event-loop turn counts the turns taken.
+    let ticks = 0
+    let running = true
+    const spin = () => {
+      ticks++
+      if (running) setImmediate(spin)
+    }
+    setImmediate(spin)
+    const info = await storage.snapshot(snapshotRequestOf(work.tree, work.sessions))
+    running = false
+    expect(info.nodes).toBe(work.tree.nodeCount)
+    expect(ticks).toBeGreaterThan(3)
+  })
+
+  it('refuses a second snapshot while one is running, and truncation below a running snapshot', async () => {
+    const fs = new MemoryStorageFs()
+    const { storage } = await freshStorage(fs)
+    const work = new Workload(13)
+    await storage.append(work.take(100))
+    const running = storage.snapshot(snapshotRequestOf(work.tree, work.sessions))
+    expect(storage.snapshotInProgress).toBe(true)
+    await expect(storage.snapshot(snapshotRequestOf(work.tree, work.sessions))).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+    await expect(storage.truncateAfter(work.txns[50]!.zxid)).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+    await running
+    expect(storage.snapshotInProgress).toBe(false)
+  })
+})
