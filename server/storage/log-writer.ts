@@ -15,7 +15,7 @@
 import type { Txn } from '../../protocol/txn.js'
 import { formatZxid, type Zxid } from '../../protocol/zxid.js'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
-import { TMP_SUFFIX, writeFileAtomically } from './atomic-file.js'
+import { writeFileAtomically } from './atomic-file.js'
 import { describeIoError, StorageError, StorageErrorCode } from './errors.js'
 import { segmentName } from './log-scan.js'
 import { encodeRecord, encodeSegmentHeader, readRecord, SEGMENT_HEADER_BYTES } from './record.js'
@@ -262,9 +262,4 @@ export class LogWriter {
     }
     if (removed > 0) await this.fs.fsyncDir(this.logDir)
   }
-}
-
-/** isSegmentTmp tells whether a file name is an unfinished segment. */
-export function isSegmentTmp(name: string): boolean {
-  return name.endsWith(TMP_SUFFIX)
 }

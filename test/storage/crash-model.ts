@@ -75,7 +75,7 @@ function replayPrefix(initial: DiskImage, ops: readonly FsOp[], length: number):
       case 'fsyncDir': {
         const [synced, rest] = partition(state.pendingDirOps, (d) => touchesDir(d, op.dir))
         state.pendingDirOps = rest
-        applyDirOps(state.durableEntries, synced, resolveInode(state))
+        applyDirOps(state.durableEntries, synced, (create) => create.inode)
         break
       }
     }
@@ -89,10 +89,6 @@ function partition<T>(items: T[], test: (item: T) => boolean): [T[], T[]] {
 
 function touchesDir(op: DirOp, dir: string): boolean {
   return op.kind === 'rename' ? dirOf(op.from) === dir || dirOf(op.to) === dir : dirOf(op.path) === dir
-}
-
-function resolveInode(_state: PrefixState) {
-  return (op: DirOp & { kind: 'create' }) => op.inode
 }
 
 function applyData(content: Uint8Array, ops: readonly DataOp[]): Uint8Array {
