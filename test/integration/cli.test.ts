@@ -40,3 +40,24 @@ it('shows status', async () => {
   const { stdout } = await run(process.execPath, [CLI, 'status', '--servers', server.url])
   expect(stdout).toMatch(/standalone/)
 })
+
+it('refuses a foreign or unusable data directory with a clear message, not a stack trace', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const foreign = mkdtempSync(join(tmpdir(), 'conclave-foreign-'))
+  writeFileSync(join(foreign, 'notes.txt'), 'not conclave data')
+  const aFile = join(foreign, 'notes.txt')
+  for (const [dir, pattern] of [
+    [foreign, /not a Conclave data directory/],
+    [aFile, /is a file, not a directory/],
+  ] as const) {
+    const failure = (await run(process.execPath, [CLI, 'server', '--port', '0', '--data', dir, '--no-pretty']).catch((err: unknown) => err)) as {
+      code: number
+      stderr: string
+    }
+    expect(failure.code).toBe(2)
+    expect(failure.stderr).toMatch(pattern)
+    expect(failure.stderr).not.toMatch(/\n\s+at /) // no stack trace
+  }
+})
