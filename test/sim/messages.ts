@@ -16,8 +16,13 @@ import type {
 } from '../../protocol/index.js'
 import type { WriteRequest } from '../../server/requests/index.js'
 
+/** DisconnectNotice stands for the client closing its socket (it gave up on this server). */
+export interface DisconnectNotice {
+  type: 'disconnect'
+}
+
 /** ToServer is anything a simulated client sends on its connection. */
-export type ToServer = ConnectMessage | RequestMessage | PingMessage
+export type ToServer = ConnectMessage | RequestMessage | PingMessage | DisconnectNotice
 
 /** ClosedNotice stands for the connection closing; `code` is the error code that explains why. */
 export interface ClosedNotice {

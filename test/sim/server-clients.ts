@@ -72,6 +72,10 @@ export class ClientFrontEnd {
     if (message.type === 'connect') return this.onConnect(connId, message.sessionId, message.password, message.lastZxidSeen, message.timeoutMs)
     const conn = this.conns.get(connId)
     if (conn === undefined) return // the connection was closed; the client will learn it
+    if (message.type === 'disconnect') {
+      this.forget(conn)
+      return
+    }
     if (conn.sessionId === undefined) return this.close(conn, ErrorCode.BAD_ARGUMENTS, 'request before the session was open')
     this.host.touch(conn.sessionId)
     if (message.type === 'ping') {
@@ -205,11 +209,16 @@ export class ClientFrontEnd {
   }
 
   private close(conn: Connection, code: number, reason: string): void {
-    if (this.conns.get(conn.connId) !== conn) return
+    if (this.forget(conn)) this.host.sendClient(conn.connId, { type: 'closed', code, reason })
+  }
+
+  /** forget drops a connection and what it waited for; returns false if it was already gone. */
+  private forget(conn: Connection): boolean {
+    if (this.conns.get(conn.connId) !== conn) return false
     this.conns.delete(conn.connId)
     for (const entry of conn.queue) if (conn.sessionId !== undefined) this.pendingWrites.delete(requestKey(conn.sessionId, entry.xid))
     if (conn.pendingSession !== undefined) this.pendingConnects.delete(conn.pendingSession)
-    this.host.sendClient(conn.connId, { type: 'closed', code, reason })
+    return true
   }
 }
 
