@@ -124,7 +124,7 @@ export class EnsembleInvariants implements ServerObserver {
     this.checkDigest(server, 'apply')
     for (const owner of ephemeralOwnersCreated(txn)) {
       const closedAt = this.closedSessions.get(owner)
-      if (closedAt !== undefined) {
+      if (closedAt !== undefined && closedAt < zxid) {
         throw new InvariantViolation('ephemeral-outlives-session', `${z(zxid)} creates an ephemeral for session ${owner.toString(16)}, closed at ${z(closedAt)}`)
       }
     }

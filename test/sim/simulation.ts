@@ -59,7 +59,8 @@ export class Simulation {
   readonly diskLatency: DiskLatency = { minMs: 1, maxMs: 10 }
   nowMs = 0
   private readonly queue = new EventQueue<SimEvent>()
-  private readonly conns = new Map<number, { client: SimClient; server: ServerId }>()
+  /** Open client connections; `lastToServerMs`/`lastToClientMs` keep each direction FIFO, as TCP does. */
+  private readonly conns = new Map<number, { client: SimClient; server: ServerId; lastToServerMs: number; lastToClientMs: number }>()
   private readonly deferred = new Map<ServerId, SimEvent[]>()
   private nextConnId = 1
   /** unexpectedReplies collects client-protocol surprises, reported as violations. */
@@ -239,7 +240,8 @@ export class Simulation {
     const conn = this.conns.get(connId)
     if (conn === undefined) return
     if (message.type === 'closed') this.conns.delete(connId)
-    this.schedule(this.random.network.between(1, 5), { k: 'toClient', client: conn.client.id, connId, message })
+    conn.lastToClientMs = Math.max(conn.lastToClientMs, this.nowMs + this.random.network.between(1, 5))
+    this.queue.push(conn.lastToClientMs, { k: 'toClient', client: conn.client.id, connId, message })
   }
 
   private serverEnv(): ServerEnv {
@@ -266,14 +268,15 @@ export class Simulation {
       servers: this.profile.members,
       open: (client, server) => {
         const connId = this.nextConnId++
-        this.conns.set(connId, { client, server })
+        this.conns.set(connId, { client, server, lastToServerMs: 0, lastToClientMs: 0 })
         return connId
       },
       send: (connId, message) => {
         const conn = this.conns.get(connId)
         if (conn === undefined) return
         if (message.type === 'disconnect') this.conns.delete(connId)
-        this.schedule(this.random.network.between(1, 5), { k: 'toServer', server: conn.server, connId, message })
+        conn.lastToServerMs = Math.max(conn.lastToServerMs, this.nowMs + this.random.network.between(1, 5))
+        this.queue.push(conn.lastToServerMs, { k: 'toServer', server: conn.server, connId, message })
       },
       history: this.history,
       acknowledged: (zxid) => this.invariants.acknowledged(zxid),
