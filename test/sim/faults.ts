@@ -6,7 +6,10 @@
  * - partitions that come and go: one server isolated, a random split, a one-way cut
  *   (a server that can send but not hear, or hear but not send), a bridge (two halves
  *   that only one server can talk to), and random one-way link cuts;
- * - crashes that lose the page cache (disk.ts), with a restart some ticks later;
+ * - crashes that lose the page cache (disk.ts), with a restart some ticks later —
+ *   half of them armed to strike the moment the server holds unsynced writes;
+ * - power losses: a majority or all servers crash at one such moment and come back
+ *   one by one;
  * - pauses (a SIGSTOPped process: no ticks, messages held until it resumes);
  * - link storms that change loss, duplication, delay and reordering;
  * - slow disks that widen the window between a write and its fsync.
@@ -20,9 +23,17 @@ import type { SimRandom } from './random.js'
 import { TICK_MS, type FaultRates } from './scenario-profile.js'
 import type { Simulation } from './simulation.js'
 
+/** Victim is a server an armed crash will take down, and when it comes back. */
+interface Victim {
+  readonly id: ServerId
+  readonly restartDelayMs: number
+}
+
 /** FaultInjector drives the faults of one seed. */
 export class FaultInjector {
   private partitionEndStep: number | undefined
+  /** Armed crashes (see Simulation.armCrash): their victims and the step at which they strike regardless. */
+  private readonly armed = new Map<number, { deadline: number; victims: Victim[] }>()
   private readonly random: SimRandom
 
   constructor(
@@ -35,9 +46,11 @@ export class FaultInjector {
   /** step may end or start faults before step number `step` runs. */
   step(step: number): void {
     const r = this.random
+    for (const [armId, { deadline, victims }] of this.armed) if (step >= deadline) this.fireArmed(armId, victims)
     if (this.partitionEndStep !== undefined && step >= this.partitionEndStep) this.heal()
     if (this.partitionEndStep === undefined && r.chance(this.rates.partition)) this.startPartition(step)
-    if (r.chance(this.rates.crash)) this.crashOne()
+    if (r.chance(this.rates.crash)) this.crashOne(step)
+    if (r.chance(this.rates.powerLoss)) this.powerLoss(step)
     if (r.chance(this.rates.pause)) this.pauseOne()
     if (r.chance(this.rates.linkStorm)) this.changeLinks()
     if (r.chance(this.rates.slowDisk)) this.changeDisk()
@@ -46,6 +59,8 @@ export class FaultInjector {
   /** stopAll ends every fault: heal, restart, resume, calm links and disks. */
   stopAll(): void {
     this.heal()
+    for (const armId of this.armed.keys()) this.sim.disarmCrash(armId)
+    this.armed.clear()
     this.sim.network.conditions = { ...CALM_LINKS }
     this.sim.diskLatency.minMs = 1
     this.sim.diskLatency.maxMs = 10
@@ -106,17 +121,61 @@ export class FaultInjector {
   }
 
   private downCount(): number {
-    return this.sim.serverList().filter((s) => !s.up || s.paused).length
+    const armed = new Set([...this.armed.values()].flatMap((a) => a.victims.map((v) => v.id)))
+    return this.sim.serverList().filter((s) => !s.up || s.paused || armed.has(s.id)).length
   }
 
-  private crashOne(): void {
-    const candidates = this.sim.serverList().filter((s) => s.up && !s.paused).map((s) => s.id)
+  private restartDelayMs(): number {
+    return (this.random.chance(0.8) ? this.random.between(1, 30) : this.random.between(30, 120)) * TICK_MS
+  }
+
+  /**
+   * crashOne crashes a server now, or half the time arms the crash to strike the
+   * moment that server has unsynced writes (within 10 steps), where lost writes hurt.
+   */
+  private crashOne(step: number): void {
+    const armed = new Set([...this.armed.values()].flatMap((a) => a.victims.map((v) => v.id)))
+    const candidates = this.sim.serverList().filter((s) => s.up && !s.paused && !armed.has(s.id)).map((s) => s.id)
     if (candidates.length === 0 || this.downCount() >= this.rates.maxDown) return
     const id = this.target(candidates)
+    const victims = [{ id, restartDelayMs: this.restartDelayMs() }]
+    if (this.random.chance(0.5)) return this.arm(step, victims, `arm crash s${id}`)
     this.note('crash', `crash s${id}`)
-    this.sim.crash(id)
-    const downTicks = this.random.chance(0.8) ? this.random.between(1, 30) : this.random.between(30, 120)
-    this.sim.schedule(downTicks * TICK_MS, { k: 'restart', server: id })
+    this.strike(victims)
+  }
+
+  /**
+   * powerLoss crashes a majority of the ensemble, or all of it, at one instant with
+   * unsynced writes somewhere, and restarts each server after its own delay — so the
+   * old leader may come back last and find the others elected without it.
+   */
+  private powerLoss(step: number): void {
+    const ids = this.sim.profile.members
+    const count = this.random.chance(0.5) ? ids.length : Math.floor(ids.length / 2) + 1
+    const victims = this.random.shuffled(ids).slice(0, count).map((id) => ({ id, restartDelayMs: this.random.between(1, 40) * TICK_MS }))
+    this.arm(step, victims, `arm power loss ${victims.map((v) => `s${v.id}`).join(',')}`)
+  }
+
+  private arm(step: number, victims: Victim[], line: string): void {
+    const armId = this.sim.armCrash(victims)
+    this.armed.set(armId, { deadline: step + 10, victims })
+    this.sim.trace.record(this.sim.nowMs, line)
+  }
+
+  /** fireArmed ends an armed crash: it already struck at its moment, or it strikes now. */
+  private fireArmed(armId: number, victims: Victim[]): void {
+    this.armed.delete(armId)
+    if (!this.sim.disarmCrash(armId)) return
+    this.note(victims.length > 1 ? 'power-loss' : 'crash', `crash ${victims.map((v) => `s${v.id}`).join(',')} (armed, no unsynced moment)`)
+    this.strike(victims)
+  }
+
+  private strike(victims: readonly Victim[]): void {
+    for (const { id, restartDelayMs } of victims) {
+      if (!this.sim.server(id).up) continue
+      this.sim.crash(id)
+      this.sim.schedule(restartDelayMs, { k: 'restart', server: id })
+    }
   }
 
   private pauseOne(): void {

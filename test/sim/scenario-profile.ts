@@ -16,6 +16,8 @@ export const TICK_MS = 100
 export interface FaultRates {
   partition: number
   crash: number
+  /** powerLoss is the chance per step of a majority or the whole ensemble crashing at once. */
+  powerLoss: number
   pause: number
   /** linkStorm is the chance per step of changing the network's loss/dup/delay conditions. */
   linkStorm: number
@@ -69,6 +71,7 @@ export function drawProfile(random: SimRandom, bug: SimBug | undefined): Scenari
     faults: {
       partition: 0.02 + random.float() * 0.04,
       crash: 0.01 + random.float() * 0.03,
+      powerLoss: random.float() * 0.006,
       pause: 0.005 + random.float() * 0.015,
       linkStorm: 0.03,
       slowDisk: 0.03,

@@ -62,6 +62,9 @@ export class Simulation {
   /** Open client connections; `lastToServerMs`/`lastToClientMs` keep each direction FIFO, as TCP does. */
   private readonly conns = new Map<number, { client: SimClient; server: ServerId; lastToServerMs: number; lastToClientMs: number }>()
   private readonly deferred = new Map<ServerId, SimEvent[]>()
+  /** Servers to crash the moment their disk holds unsynced writes, with the restart delay. */
+  private readonly armedCrashes = new Map<number, readonly { id: ServerId; restartDelayMs: number }[]>()
+  private nextArmId = 1
   private nextConnId = 1
   /** unexpectedReplies collects client-protocol surprises, reported as violations. */
   readonly unexpected: string[] = []
@@ -141,6 +144,35 @@ export class Simulation {
     if (loss.tornAppend) this.trace.count('fault.torn-append')
   }
 
+  /**
+   * armCrash arms a crash of `victims` (each restarted after its own delay) that
+   * strikes all of them at once the moment any of them has written something it has
+   * not synced — the worst moment. Returns the id under which it is armed.
+   */
+  armCrash(victims: readonly { id: ServerId; restartDelayMs: number }[]): number {
+    const armId = this.nextArmId++
+    this.armedCrashes.set(armId, victims)
+    return armId
+  }
+
+  /** disarmCrash cancels an armed crash that never found its moment; returns whether it was still armed. */
+  disarmCrash(armId: number): boolean {
+    return this.armedCrashes.delete(armId)
+  }
+
+  private fireArmedCrashes(): void {
+    for (const [armId, victims] of this.armedCrashes) {
+      if (!victims.some(({ id }) => this.server(id).up && this.server(id).disk.cachedOps > 0)) continue
+      this.armedCrashes.delete(armId)
+      this.trace.count(victims.length > 1 ? 'fault.power-loss-while-unsynced' : 'fault.crash-while-unsynced')
+      for (const { id, restartDelayMs } of victims) {
+        if (!this.server(id).up) continue
+        this.crash(id)
+        this.schedule(restartDelayMs, { k: 'restart', server: id })
+      }
+    }
+  }
+
   /** pause stops delivering events to server `id` until a `resume` event. */
   pause(id: ServerId): void {
     this.server(id).paused = true
@@ -148,6 +180,11 @@ export class Simulation {
   }
 
   private dispatch(event: SimEvent): void {
+    this.dispatchOne(event)
+    if (this.armedCrashes.size > 0) this.fireArmedCrashes()
+  }
+
+  private dispatchOne(event: SimEvent): void {
     switch (event.k) {
       case 'tick': {
         const server = this.server(event.server)
