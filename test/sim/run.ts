@@ -177,6 +177,8 @@ function checkHistories(sim: Simulation): void {
 function toViolation(error: unknown, step: number, sim: Simulation): Violation {
   const tail = sim.trace.tail()
   if (error instanceof InvariantViolation) return { invariant: error.invariant, message: error.message, step, timeMs: sim.nowMs, tail }
+  // The core asserts its own invariants on every input; a failed one is a core invariant violation.
+  if (error instanceof Error && error.name === 'AssertionError') return { invariant: 'core-invariant', message: error.message, step, timeMs: sim.nowMs, tail }
   const message = error instanceof Error ? `${error.name}: ${error.message}\n${(error.stack ?? '').split('\n').slice(1, 6).join('\n')}` : String(error)
   return { invariant: 'exception', message, step, timeMs: sim.nowMs, tail }
 }
