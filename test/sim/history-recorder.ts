@@ -7,7 +7,7 @@
  * dropped, exactly as if it had never been sent.
  */
 import type { History, OpInput, OpOutput, Operation } from '../checker/index.js'
-import type { Zxid } from '../../protocol/index.js'
+import { ErrorCode, type SessionId, type Txn, type Zxid } from '../../protocol/index.js'
 
 /** OpOutcomeCounts tallies how recorded ops ended, for the run's figures. */
 export interface OpOutcomeCounts {
@@ -15,14 +15,18 @@ export interface OpOutcomeCounts {
   failed: number
   unknown: number
   dropped: number
+  /** resolved counts unknown-outcome writes settled from the committed history. */
+  resolved: number
 }
 
 /** HistoryRecorder accumulates one seed's history. */
 export class HistoryRecorder {
   private readonly ops = new Map<number, Operation>()
   private readonly settled = new Set<number>()
+  /** The request (session, xid) behind each write op, to find its txn later. */
+  private readonly requests = new Map<number, { sessionId: SessionId; xid: number }>()
   private nextId = 1
-  readonly counts: OpOutcomeCounts = { ok: 0, failed: 0, unknown: 0, dropped: 0 }
+  readonly counts: OpOutcomeCounts = { ok: 0, failed: 0, unknown: 0, dropped: 0, resolved: 0 }
 
   /** begin records a call and returns the op's id. */
   begin(clientId: number, sessionId: bigint, input: OpInput, callTimeMs: number): number {
@@ -62,6 +66,43 @@ export class HistoryRecorder {
     this.counts.unknown += 1
   }
 
+  /** bindRequest records which request carried write op `id`. */
+  bindRequest(id: number, sessionId: SessionId, xid: number): void {
+    this.requests.set(id, { sessionId, xid })
+  }
+
+  /**
+   * resolveUnknown settles unknown-outcome writes from the committed history, as
+   * Jepsen-style checkers patch them from the log: a write whose txn some server
+   * applied took effect with that txn's result, at some time before `endTimeMs`; a
+   * write no server applied by the end of the run never took effect (nothing observed
+   * it) and is dropped, as is one the leader refused (an error txn for a closed
+   * session). This keeps unknown outcomes, which multiply the checker's search, rare.
+   * Returns how many were settled and how many dropped.
+   */
+  resolveUnknown(txnOf: (sessionId: SessionId, xid: number) => Txn | undefined, endTimeMs: number): { settled: number; dropped: number } {
+    let settled = 0
+    let dropped = 0
+    for (const op of [...this.ops.values()]) {
+      if (op.output !== null || op.input.kind === 'read') continue
+      const request = this.requests.get(op.id)
+      const txn = request === undefined ? undefined : txnOf(request.sessionId, request.xid)
+      const output = txn === undefined ? undefined : outputOfTxn(txn)
+      if (output === undefined) {
+        this.ops.delete(op.id)
+        dropped += 1
+        continue
+      }
+      op.output = output
+      op.returnTime = Math.max(endTimeMs, op.callTime)
+      settled += 1
+    }
+    this.counts.unknown -= settled + dropped
+    this.counts.resolved += settled
+    this.counts.dropped += dropped
+    return { settled, dropped }
+  }
+
   /** drop removes op `id`: it certainly had no effect and observed nothing. A settled op is left alone. */
   drop(id: number): void {
     if (!this.isOpen(id)) return
@@ -77,5 +118,25 @@ export class HistoryRecorder {
   /** size is the number of recorded operations. */
   get size(): number {
     return this.ops.size
+  }
+}
+
+/** outputOfTxn is the reply a client would have got from a committed txn, or undefined when it had no effect. */
+function outputOfTxn(txn: Txn): OpOutput | undefined {
+  const op = txn.op
+  switch (op.type) {
+    case 'create':
+      return { ok: true, version: 0, zxid: txn.zxid }
+    case 'set':
+      return { ok: true, version: op.version, zxid: txn.zxid }
+    case 'delete':
+      return { ok: true, zxid: txn.zxid }
+    case 'error':
+      if (op.code === ErrorCode.NODE_EXISTS) return { ok: false, code: 'NODE_EXISTS' }
+      if (op.code === ErrorCode.BAD_VERSION) return { ok: false, code: 'BAD_VERSION' }
+      if (op.code === ErrorCode.NO_NODE) return { ok: false, code: 'NO_NODE' }
+      return undefined
+    default:
+      return undefined
   }
 }

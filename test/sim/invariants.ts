@@ -7,7 +7,8 @@
  * - `committed-prefix`: all servers apply one history — the same txn at each zxid and
  *   the same successor after each zxid — and committed log entries agree with it;
  * - `acked-write-lost`: every write acknowledged to a client is in the committed
- *   history of every leader established afterwards (and, at the end, applied everywhere);
+ *   history of every leader of a later epoch established afterwards (and, at the
+ *   end, applied everywhere);
  * - `digest`: servers that applied the same zxid hold trees with equal digests;
  * - `epochs`: currentEpoch <= acceptedEpoch, in memory and on disk;
  * - `ephemeral-outlives-session`: once a session's closeSession is applied, no
@@ -19,7 +20,7 @@
  * A server that restarts or installs a snapshot resumes from the snapshot's zxid,
  * which must be one of those zxids with the same digest.
  */
-import { formatZxid, type ServerId, type SessionId, type Txn, type Zxid } from '../../protocol/index.js'
+import { epochOf, formatZxid, type ServerId, type SessionId, type Txn, type Zxid } from '../../protocol/index.js'
 import { checkEnsembleInvariants, checkInvariants, type PeerStatus } from '../../server/core/index.js'
 import type { ServerObserver, SimServer } from './sim-server.js'
 
@@ -82,6 +83,8 @@ export class EnsembleInvariants implements ServerObserver {
   private readonly checkedLeaders = new Set<string>()
   private readonly acked = new Set<Zxid>()
   private readonly closedSessions = new Map<SessionId, Zxid>()
+  /** Applied txns by the request that produced them (`sessionId:xid`), for settling unknown outcomes. */
+  private readonly byRequest = new Map<string, Txn>()
   /** maxAckedZxid is the newest zxid acknowledged to any client. */
   maxAckedZxid: Zxid = 0n
   /** establishments counts leaders seen established, for the figures. */
@@ -96,6 +99,11 @@ export class EnsembleInvariants implements ServerObserver {
   acknowledged(zxid: Zxid): void {
     this.acked.add(zxid)
     if (zxid > this.maxAckedZxid) this.maxAckedZxid = zxid
+  }
+
+  /** appliedTxnOf returns the txn some server applied for request (sessionId, xid), if any. */
+  appliedTxnOf(sessionId: SessionId, xid: number): Txn | undefined {
+    return this.byRequest.get(`${sessionId}:${xid}`)
   }
 
   /** ackedCount is how many distinct txns were acknowledged to clients. */
@@ -118,6 +126,7 @@ export class EnsembleInvariants implements ServerObserver {
     if (prev !== undefined && prev !== previousZxid) {
       throw new InvariantViolation('committed-prefix', `server ${server.id} applied ${z(zxid)} after ${z(previousZxid)}, another server after ${z(prev)}`)
     }
+    if (!this.fingerprints.has(zxid) && txn.xid > 0) this.byRequest.set(`${txn.sessionId}:${txn.xid}`, txn)
     this.fingerprints.set(zxid, print)
     this.nextOf.set(previousZxid, zxid)
     this.prevOf.set(zxid, previousZxid)
@@ -210,6 +219,10 @@ export class EnsembleInvariants implements ServerObserver {
     this.establishments += 1
     const inLog = new Map(log.map((t) => [t.zxid, t]))
     for (const acked of this.acked) {
+      // "Later" is by epoch: a leader of an older epoch can still complete its
+      // establishment after a newer epoch committed (it was paused mid-synchronization);
+      // such a stale leader is harmless because nobody of the newer epoch follows it.
+      if (epochOf(acked) >= epoch) continue
       if (acked > status.lastCommittedZxid) {
         throw new InvariantViolation('acked-write-lost', `leader ${id} of epoch ${epoch} committed only up to ${z(status.lastCommittedZxid)}, but ${z(acked)} was acknowledged`)
       }

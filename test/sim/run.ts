@@ -167,6 +167,7 @@ function drain(sim: Simulation): number {
 }
 
 function checkHistories(sim: Simulation): void {
+  sim.history.resolveUnknown((sessionId, xid) => sim.invariants.appliedTxnOf(sessionId, xid), sim.nowMs)
   const history = sim.history.history()
   const lin = checkLinearizable(history, { maxStepsPerPath: 2_000_000 })
   if (lin.result !== 'ok') throw new InvariantViolation('linearizability', renderLinearizabilityReport(lin))

@@ -185,6 +185,8 @@ export class SimClient {
   private request(kind: PendingKind, request: Request, opId: number | undefined, plain = false): void {
     const xid = this.nextXid++
     this.pending.set(xid, { kind, request, sentAtMs: this.env.nowMs(), opId, plain })
+    const isWrite = request.op === 'create' || request.op === 'set' || request.op === 'delete'
+    if (opId !== undefined && isWrite) this.env.history.bindRequest(opId, this.sessionId, xid)
     this.send({ type: 'request', xid, request })
   }
 
