@@ -17,6 +17,8 @@ export interface OpOutcomeCounts {
   dropped: number
   /** resolved counts unknown-outcome writes settled from the committed history. */
   resolved: number
+  /** unknownDropped counts unknown-outcome writes dropped because no server applied them. */
+  unknownDropped: number
 }
 
 /** HistoryRecorder accumulates one seed's history. */
@@ -26,7 +28,7 @@ export class HistoryRecorder {
   /** The request (session, xid) behind each write op, to find its txn later. */
   private readonly requests = new Map<number, { sessionId: SessionId; xid: number }>()
   private nextId = 1
-  readonly counts: OpOutcomeCounts = { ok: 0, failed: 0, unknown: 0, dropped: 0, resolved: 0 }
+  readonly counts: OpOutcomeCounts = { ok: 0, failed: 0, unknown: 0, dropped: 0, resolved: 0, unknownDropped: 0 }
 
   /** begin records a call and returns the op's id. */
   begin(clientId: number, sessionId: bigint, input: OpInput, callTimeMs: number): number {
@@ -99,6 +101,7 @@ export class HistoryRecorder {
     }
     this.counts.unknown -= settled + dropped
     this.counts.resolved += settled
+    this.counts.unknownDropped += dropped
     this.counts.dropped += dropped
     return { settled, dropped }
   }

@@ -25,6 +25,7 @@ import type { OpOutcomeCounts } from './history-recorder.js'
 import { InvariantViolation, type InvariantName } from './invariants.js'
 import { SimRandom } from './random.js'
 import { drawProfile, TICK_MS } from './scenario-profile.js'
+import type { FrontEndFault } from './server-clients.js'
 import { Simulation } from './simulation.js'
 
 /** SeedOptions configure one seed's run. */
@@ -32,6 +33,8 @@ export interface SeedOptions {
   readonly seed: number
   readonly steps: number
   readonly bug?: SimBug | undefined
+  /** frontEndFault plants a bug in the simulated runtime (to prove the history checkers can fail). */
+  readonly frontEndFault?: FrontEndFault | undefined
   /** faults: false runs the same workload on a fault-free ensemble. Default true. */
   readonly faults?: boolean
   /** wire sends every peer message through the real codec (slower). Default: every 8th seed. */
@@ -83,7 +86,7 @@ export const DEFAULT_LIVENESS_BUDGET_TICKS = 250
 export function runSeed(options: SeedOptions): SeedResult {
   const root = new SimRandom(options.seed)
   const profile = drawProfile(root.fork(), options.bug)
-  const sim = new Simulation(options.seed, profile, root, options.wire ?? options.seed % 8 === 0)
+  const sim = new Simulation(options.seed, profile, root, options.wire ?? options.seed % 8 === 0, options.frontEndFault)
   sim.trace.verbose = options.verbose
   const injector = options.faults === false ? undefined : new FaultInjector(sim, profile.faults)
   let step = 0

@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads'
 import type { SimBug } from '../../server/core/index.js'
 import { runSeed, type SeedResult } from './run.js'
 import type { SeedJob } from './seed-worker.js'
+import type { FrontEndFault } from './server-clients.js'
 import { summarize, type LoopSummary } from './summary.js'
 
 /** LoopOptions configure a run of many seeds. */
@@ -18,6 +19,8 @@ export interface LoopOptions {
   readonly firstSeed?: number
   readonly steps: number
   readonly bug?: SimBug | undefined
+  /** frontEndFault plants a runtime bug (for the tests proving the history checkers can fail). */
+  readonly frontEndFault?: FrontEndFault | undefined
   /** workers is the number of worker threads; 1 runs in this thread. Default: the number of cores. */
   readonly workers?: number
   /** stopAtFirstViolation stops handing out seeds once one fails (for the bug-switch tests). */
@@ -41,7 +44,7 @@ export async function runSeeds(options: LoopOptions): Promise<LoopSummary> {
 function runInThread(options: LoopOptions, firstSeed: number): SeedResult[] {
   const results: SeedResult[] = []
   for (let seed = firstSeed; seed < firstSeed + options.seeds; seed++) {
-    const result = runSeed({ seed, steps: options.steps, bug: options.bug })
+    const result = runSeed({ seed, steps: options.steps, bug: options.bug, frontEndFault: options.frontEndFault })
     results.push(result)
     options.onResult?.(result)
     if (result.violation !== undefined && options.stopAtFirstViolation === true) break
@@ -78,7 +81,7 @@ function runInWorkers(options: LoopOptions, firstSeed: number, workerCount: numb
         if (running === 0) finish()
         return
       }
-      const job: SeedJob = { seed: nextSeed++, steps: options.steps, bug: options.bug }
+      const job: SeedJob = { seed: nextSeed++, steps: options.steps, bug: options.bug, frontEndFault: options.frontEndFault }
       worker.postMessage(job)
     }
     for (let i = 0; i < workerCount; i++) {

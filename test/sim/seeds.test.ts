@@ -27,6 +27,8 @@ test(`${SEEDS} seeds of ${STEPS} steps with faults: no invariant, liveness or hi
   for (const kind of ['crash', 'crash-while-unsynced', 'power-loss-while-unsynced', 'lost-unsynced-writes', 'torn-append', 'pause', 'partition.isolate', 'partition.split', 'partition.one-way', 'partition.bridge', 'links.lossy', 'links.reorder', 'slow-disk']) {
     expect(summary.totals[`fault.${kind}`] ?? 0, `fault kind ${kind} never injected`).toBeGreaterThan(0)
   }
+  // Replies were lost and settled from the committed history, both ways.
+  expect(summary.resolvedOps).toBeGreaterThan(0)
   expect(summary.unknownOps).toBeGreaterThan(0)
   expect(summary.establishments).toBeGreaterThan(SEEDS)
 }, 900_000)

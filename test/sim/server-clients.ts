@@ -32,6 +32,19 @@ export interface FrontEndHost {
   newSession(): { sessionId: SessionId; password: Uint8Array }
 }
 
+/**
+ * FrontEndFault plants a deliberate bug in the simulated runtime (not in the core),
+ * to prove that the history checkers are wired in and can fail:
+ * - `linearizable-read-is-local`: linearizable reads and syncs skip the read index
+ *   and answer from the local tree, like ZooKeeper's plain `sync` semantics done wrong;
+ * - `connect-ignores-zxid`: a server accepts a session whose client has seen a newer
+ *   zxid than the server applied, so the session can see time go back.
+ */
+export type FrontEndFault = 'linearizable-read-is-local' | 'connect-ignores-zxid'
+
+/** FRONT_END_FAULTS lists every FrontEndFault. */
+export const FRONT_END_FAULTS: readonly FrontEndFault[] = ['linearizable-read-is-local', 'connect-ignores-zxid']
+
 /** ReadToken identifies a linearizable read or sync in the core's read index. */
 interface ReadToken {
   readonly connId: number
@@ -60,7 +73,10 @@ export class ClientFrontEnd {
   private readonly pendingWrites = new Map<string, { conn: Connection; entry: QueuedRequest }>()
   private readonly pendingConnects = new Map<SessionId, Connection>()
 
-  constructor(private readonly host: FrontEndHost) {}
+  constructor(
+    private readonly host: FrontEndHost,
+    private readonly fault: FrontEndFault | undefined = undefined,
+  ) {}
 
   /** connectionCount is the number of open client connections. */
   get connectionCount(): number {
@@ -89,7 +105,7 @@ export class ClientFrontEnd {
     const refuse = (code: number, why: string) => this.host.sendClient(connId, { type: 'connectRefused', code, message: why })
     if (this.conns.has(connId)) return refuse(ErrorCode.BAD_ARGUMENTS, 'connect twice')
     if (!this.host.serving()) return refuse(ErrorCode.NOT_SERVING, `server ${this.host.id} is not serving`)
-    if (lastZxidSeen > this.host.tree.appliedZxid) return refuse(ErrorCode.ZXID_AHEAD, 'client has seen a newer zxid')
+    if (lastZxidSeen > this.host.tree.appliedZxid && this.fault !== 'connect-ignores-zxid') return refuse(ErrorCode.ZXID_AHEAD, 'client has seen a newer zxid')
     const conn: Connection = { connId, sessionId: undefined, pendingSession: undefined, queue: [] }
     if (sessionId === 0n) {
       const fresh = this.host.newSession()
@@ -122,7 +138,8 @@ export class ClientFrontEnd {
       else notServing()
     } else if ((request.op === 'get' && request.linearizable === true) || request.op === 'sync') {
       const token: ReadToken = { connId: conn.connId, xid }
-      if (!this.host.peer.readIndex(token)) notServing()
+      if (this.fault === 'linearizable-read-is-local') entry.readZxid = 0n
+      else if (!this.host.peer.readIndex(token)) notServing()
     }
     this.flush(conn)
   }

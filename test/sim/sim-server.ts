@@ -20,7 +20,7 @@ import { opsOf, SimDisk, type CrashLoss, type SimSnapshot } from './disk.js'
 import { LeaderDuties } from './leader-duties.js'
 import type { ToClient, ToServer } from './messages.js'
 import type { SimRandom } from './random.js'
-import { ClientFrontEnd } from './server-clients.js'
+import { ClientFrontEnd, type FrontEndFault } from './server-clients.js'
 
 /** ServerObserver is told about every state change the ensemble invariants judge. */
 export interface ServerObserver {
@@ -50,6 +50,8 @@ export interface SimServerOptions {
   /** snapshotEveryTxns is how many applied txns trigger a local snapshot (which purges the log). */
   readonly snapshotEveryTxns: number
   readonly random: SimRandom
+  /** frontEndFault plants a runtime bug (tests of the checkers only). */
+  readonly frontEndFault?: FrontEndFault | undefined
 }
 
 /** SimServer is one ensemble member: core, runtime, disk, tree, sessions and client front end. */
@@ -78,7 +80,7 @@ export class SimServer {
     this.id = options.id
     this.sessionsNow = new SessionTable(options.sessionOptions)
     this.builderNow = new TxnBuilder(this.treeNow, { dataBytesMax: 1 << 20 })
-    this.front = new ClientFrontEnd(this.frontHost())
+    this.front = new ClientFrontEnd(this.frontHost(), this.options.frontEndFault)
     this.duties = new LeaderDuties(this.leaderHost())
     this.idGenerator = new SessionIdGenerator(this.id, 0)
     this.boot()
@@ -141,7 +143,7 @@ export class SimServer {
     this.ticks = 0
     this.appliedSinceSnapshot = 0
     this.idGenerator = new SessionIdGenerator(this.id, this.env.nowMs())
-    this.front = new ClientFrontEnd(this.frontHost())
+    this.front = new ClientFrontEnd(this.frontHost(), this.options.frontEndFault)
     this.duties = new LeaderDuties(this.leaderHost())
     const random = this.options.random
     this.peerNow = new Peer(

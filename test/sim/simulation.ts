@@ -19,6 +19,7 @@ import { SimNetwork } from './network.js'
 import { SimRandom } from './random.js'
 import { TICK_MS, type ScenarioProfile } from './scenario-profile.js'
 import { SimClient, type ClientEnv } from './sim-client.js'
+import type { FrontEndFault } from './server-clients.js'
 import { SimServer, type ServerEnv } from './sim-server.js'
 import { Trace } from './trace.js'
 
@@ -74,6 +75,7 @@ export class Simulation {
     readonly profile: ScenarioProfile,
     root: SimRandom,
     private readonly wire: boolean,
+    frontEndFault?: FrontEndFault,
   ) {
     this.network = new SimNetwork(profile.members)
     this.random = { network: root.fork(), disk: root.fork(), schedule: root.fork(), faults: root.fork() }
@@ -93,6 +95,7 @@ export class Simulation {
           sessionOptions: { tickMs: TICK_MS, minTimeoutMs: 2 * TICK_MS, maxTimeoutMs: 600 * TICK_MS },
           snapshotEveryTxns: profile.snapshotEveryTxns,
           random: root.fork(),
+          frontEndFault,
         },
         serverEnv,
       )

@@ -18,7 +18,12 @@ export interface LoopSummary {
   readonly meanRecoveryTicks: number
   readonly establishments: number
   readonly historyOps: number
+  /** unknownOps are writes whose reply never came and no server applied: dropped as never having happened. */
   readonly unknownOps: number
+  /** resolvedOps are writes whose reply never came but whose txn was applied: settled from the committed history. */
+  readonly resolvedOps: number
+  /** droppedOps are ops that certainly had no effect (refused) or were unknown-outcome reads. */
+  readonly droppedOps: number
   readonly acknowledged: number
   readonly events: number
   /** violationsByInvariant counts failing seeds by the property that failed first. */
@@ -35,6 +40,8 @@ export function summarize(results: readonly SeedResult[], elapsedMs: number): Lo
   let establishments = 0
   let historyOps = 0
   let unknownOps = 0
+  let resolvedOps = 0
+  let droppedOps = 0
   let acknowledged = 0
   let events = 0
   for (const r of results) {
@@ -46,7 +53,9 @@ export function summarize(results: readonly SeedResult[], elapsedMs: number): Lo
     }
     establishments += r.stats.establishments
     historyOps += r.stats.historyOps
-    unknownOps += r.stats.ops.unknown
+    unknownOps += r.stats.ops.unknownDropped
+    resolvedOps += r.stats.ops.resolved
+    droppedOps += r.stats.ops.dropped
     acknowledged += r.stats.acknowledged
     events += r.stats.events
     if (r.violation !== undefined) violationsByInvariant[r.violation.invariant] = (violationsByInvariant[r.violation.invariant] ?? 0) + 1
@@ -63,6 +72,8 @@ export function summarize(results: readonly SeedResult[], elapsedMs: number): Lo
     establishments,
     historyOps,
     unknownOps,
+    resolvedOps,
+    droppedOps,
     acknowledged,
     events,
     violationsByInvariant,
@@ -99,6 +110,6 @@ export function figuresReport(s: LoopSummary): string {
     `faults: ${faults}`,
     `messages: ${net}`,
     `leaders established: ${s.establishments}; recovery after faults stop: max ${s.maxRecoveryTicks} ticks, mean ${s.meanRecoveryTicks.toFixed(1)}`,
-    `history: ${s.historyOps} ops checked (${s.unknownOps} of unknown outcome), ${s.acknowledged} writes acknowledged`,
+    `history: ${s.historyOps} ops checked, ${s.acknowledged} writes acknowledged; of writes with no reply, ${s.resolvedOps} settled from the committed log and ${s.unknownOps} dropped as never applied; ${s.droppedOps} ops dropped in all`,
   ].join('\n')
 }
