@@ -1,55 +1,48 @@
 /**
  * Proof that the simulator can fail (issue 3, item 6). For each deliberate protocol
  * bug the core offers (CONCLAVE_SIM_BUG: ack-before-fsync, trunc-across-epoch,
- * commit-without-quorum, vote-ignores-zxid) the seed loop runs with the switch on,
- * within the normal budget of 2,000 seeds of 500 steps, and must find a violation of
- * a safety property. The test reports which property caught it and where, then
- * checks that the same seed passes without the switch (so the bug, not the
- * simulator, made it fail) and that `npm run sim` with CONCLAVE_SIM_BUG set exits
- * non-zero on that seed: these are the expected failures of `npm test`.
+ * commit-without-quorum, vote-ignores-zxid), `npm run sim` runs with the variable set
+ * over the normal budget of 2,000 seeds of 500 steps (stopping at the first failure)
+ * and must exit non-zero with a violation of a safety property. These are the
+ * expected failures of `npm test`. The test reports which property caught the bug
+ * and where, then replays that seed in process with and without the bug: with it,
+ * the same violation; without it, a clean pass — so the bug, not the simulator,
+ * made it fail.
  */
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import { SIM_BUGS } from '../../server/core/index.js'
 import { runSeed } from './run.js'
-import { runSeeds } from './seed-loop.js'
-import { failureLine } from './summary.js'
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 const SEED_BUDGET = 2000
 const STEPS = 500
 
+function npmRunSim(args: string[], env: Record<string, string>) {
+  return spawnSync('npm', ['run', '--silent', 'sim', '--', ...args], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, ...env } })
+}
+
 describe.each(SIM_BUGS)('CONCLAVE_SIM_BUG=%s', (bug) => {
-  test('the seed loop finds a safety violation within the normal budget, and the CLI exits non-zero', async () => {
-    const summary = await runSeeds({ seeds: SEED_BUDGET, steps: STEPS, bug, workers: 2, stopAtFirstViolation: true })
-    const caught = summary.violations[0]
-    expect(caught, `${bug} not caught in ${summary.results.length} seeds`).toBeDefined()
-    if (caught?.violation === undefined) return
-    console.log(`${bug}: caught by ${caught.violation.invariant} after ${summary.results.length} seeds — ${failureLine(caught)}`)
-    expect(['exception', 'liveness']).not.toContain(caught.violation.invariant)
-
-    const clean = runSeed({ seed: caught.seed, steps: STEPS })
-    expect(clean.violation, 'the same seed must pass without the bug').toBeUndefined()
-
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'test/sim/main.ts', '--seeds', '1', '--first', String(caught.seed), '--workers', '1'], {
-      cwd: repoRoot,
-      encoding: 'utf8',
-      env: { ...process.env, CONCLAVE_SIM_BUG: bug },
-    })
+  test(`npm run sim finds a safety violation within ${SEED_BUDGET} seeds and exits non-zero`, () => {
+    const cli = npmRunSim(['--seeds', String(SEED_BUDGET), '--steps', String(STEPS), '--workers', '2', '--stop-at-first'], { CONCLAVE_SIM_BUG: bug })
     expect(cli.status, cli.stdout + cli.stderr).toBe(1)
     expect(cli.stdout).toContain(`fault switch on: ${bug}`)
-    expect(cli.stdout).toContain(`seed ${caught.seed} step`)
-    expect(cli.stdout.trim().split('\n').at(-1)).toBe('1 seeds, 1 violations')
+    const failure = /^seed (\d+) step \d+ \(\d+ ms\): ([a-z-]+): /m.exec(cli.stdout)
+    expect(failure, cli.stdout).not.toBeNull()
+    const seed = Number(failure?.[1])
+    const invariant = failure?.[2]
+    expect(cli.stdout.trim().split('\n').at(-1)).toMatch(/^\d+ seeds, [1-9]\d* violations$/)
+    console.log(`${bug}: caught by ${invariant} at seed ${seed} — ${failure?.[0]}`)
+    expect(['exception', 'liveness']).not.toContain(invariant)
+
+    expect(runSeed({ seed, steps: STEPS, bug }).violation?.invariant).toBe(invariant)
+    expect(runSeed({ seed, steps: STEPS }).violation, 'the same seed must pass without the bug').toBeUndefined()
   }, 900_000)
 })
 
 test('an unknown CONCLAVE_SIM_BUG is refused', () => {
-  const cli = spawnSync(process.execPath, ['--import', 'tsx', 'test/sim/main.ts', '--seeds', '1'], {
-    cwd: repoRoot,
-    encoding: 'utf8',
-    env: { ...process.env, CONCLAVE_SIM_BUG: 'no-such-bug' },
-  })
-  expect(cli.status).toBe(2)
+  const cli = npmRunSim(['--seeds', '1'], { CONCLAVE_SIM_BUG: 'no-such-bug' })
+  expect(cli.status).not.toBe(0)
   expect(cli.stderr).toContain('expected one of ack-before-fsync')
 }, 60_000)

@@ -1,9 +1,10 @@
 /**
  * `npm run sim`: the deterministic simulator's command line.
  *
- *   npm run sim -- --seeds 2000 [--steps 500] [--first 1] [--workers 2] [--stats]
+ *   npm run sim -- --seeds 2000 [--steps 500] [--first 1] [--workers 2] [--stats] [--stop-at-first]
  *       runs seeds first..first+N-1; prints one line per failing seed and a last
- *       line `N seeds, K violations`; exits 1 when K > 0.
+ *       line `N seeds, K violations`; exits 1 when K > 0. --stop-at-first stops
+ *       after the first failure (N is then the number of seeds run).
  *   npm run sim -- --seed 1234 [--steps 500] [--verbose]
  *       replays one seed identically and prints its trace hash (and, when it fails,
  *       the violation and the tail of the trace); --verbose prints every event.
@@ -30,6 +31,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('steps', { type: 'number', default: DEFAULT_STEPS, describe: 'fault steps (ticks) per seed' })
   .option('workers', { type: 'number', describe: 'worker threads (default: number of cores)' })
   .option('bug', { type: 'string', choices: SIM_BUGS, describe: 'turn on a deliberate protocol bug (or set CONCLAVE_SIM_BUG)' })
+  .option('stop-at-first', { type: 'boolean', default: false, describe: 'stop handing out seeds after the first violation' })
   .option('stats', { type: 'boolean', default: false, describe: 'print the figures: seeds/s, faults per kind, recovery ticks' })
   .option('verbose', { type: 'boolean', default: false, describe: 'with --seed: print every trace line' })
   .check((a) => {
@@ -60,12 +62,13 @@ if (argv.seed !== undefined) {
     steps: argv.steps,
     bug,
     ...(argv.workers === undefined ? {} : { workers: argv.workers }),
+    stopAtFirstViolation: argv.stopAtFirst,
     onResult: (result) => {
       if (result.violation !== undefined) console.log(failureLine(result))
     },
   })
   if (argv.stats) console.log(figuresReport(summary))
-  console.log(`${seeds} seeds, ${summary.violations.length} violations`)
+  console.log(`${summary.results.length} seeds, ${summary.violations.length} violations`)
   process.exitCode = summary.violations.length === 0 ? 0 : 1
 }
 
