@@ -83,6 +83,8 @@ export class EnsembleInvariants implements ServerObserver {
   private readonly checkedLeaders = new Set<string>()
   private readonly acked = new Set<Zxid>()
   private readonly closedSessions = new Map<SessionId, Zxid>()
+  /** Committed log entries already compared with the applied history. */
+  private readonly verified = new WeakSet<Txn>()
   /** Applied txns by the request that produced them (`sessionId:xid`), for settling unknown outcomes. */
   private readonly byRequest = new Map<string, Txn>()
   /** maxAckedZxid is the newest zxid acknowledged to any client. */
@@ -200,10 +202,15 @@ export class EnsembleInvariants implements ServerObserver {
   private checkCommittedLog(id: ServerId, status: PeerStatus, log: readonly Txn[]): void {
     for (const txn of log) {
       if (txn.zxid > status.lastCommittedZxid) break
+      // Txn objects are shared by every server that received the same message, so
+      // each is compared once; a different txn at a known zxid is a new object.
+      if (this.verified.has(txn)) continue
       const known = this.fingerprints.get(txn.zxid)
-      if (known !== undefined && known !== fingerprint(txn)) {
+      if (known === undefined) continue
+      if (known !== fingerprint(txn)) {
         throw new InvariantViolation('committed-prefix', `server ${id} committed ${z(txn.zxid)} as ${fingerprint(txn)}, applied elsewhere as ${known}`)
       }
+      this.verified.add(txn)
     }
   }
 
