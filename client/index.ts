@@ -1,8 +1,12 @@
 /**
  * conclave/client: the TypeScript SDK for Conclave. See docs/api.md.
  */
-export { connect, Client, type ConnectOptions, type CallOptions, type WatchEvent } from './client.js'
-export type { ConnectionState, Logger } from './session.js'
+export { connect, Client, type CreateOptions, type Watcher } from './client.js'
+export type { ConnectOptions } from './options.js'
+export type { CallOptions } from './call.js'
+export type { WatchEvent } from './watch-stream.js'
+export type { ConnectionState } from './session.js'
+export type { Logger } from './connection.js'
 export { CreateMode } from './create-mode.js'
 export { op } from './multi-op.js'
 export type { Data } from './data.js'

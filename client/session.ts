@@ -1,148 +1,144 @@
 /**
- * SessionEngine: the connection loop behind a Client. It keeps one session alive over
- * a list of servers: connect (or resume) with backoff, ping, detect dead connections,
- * re-register watches after a reconnect, send requests in order and match replies
- * FIFO, and report connection states the way Curator and kazoo do.
+ * SessionEngine: the state machine behind a Client. It keeps one session alive over a
+ * list of servers: connect (or resume) with backoff, re-register watches after a
+ * reconnect, send requests in issue order, and report connection states the way
+ * Curator and kazoo do:
+ *
+ *   connecting ──► connected ──► suspended ──► connected        (same session)
+ *                      ▲             │
+ *                      └── lost ◄────┘  (expired: a NEW session follows)
+ *   any ──► closed
+ *
+ * A session is lost when a server refuses it (SESSION_EXPIRED, AUTH_FAILED), ends it
+ * (close code 4001), or when the client has been cut off for longer than the
+ * negotiated session timeout (Curator's client-side timer). Calls still waiting for a
+ * connection when that happens were issued for the dead session and fail with
+ * SessionExpiredError; calls issued after it wait for the new session.
  */
 import {
   ErrorCode,
   PROTOCOL_VERSION,
-  decodeServerMessage,
-  encodeClientMessage,
   errorCodeName,
-  type ClientMessage,
-  type EventMessage,
+  type ConnectedMessage,
+  type ConnectMessage,
+  type MultiResult,
+  type ReplyMessage,
   type Request,
-  type ServerMessage,
   type SessionId,
 } from '../protocol/index.js'
-import { ClientClosedError, ConnectionLossError, SessionExpiredError, errorFromCode, type ConclaveError } from './errors.js'
-import { OPEN, frameBytes, openSocket, type SocketLike } from './transport.js'
+import { Connection, LocalClose, backoffDelayMs, shuffled, type ConnectionEnd, type Logger, type SessionMessage } from './connection.js'
+import { ClientClosedError, ConnectionLossError, SessionExpiredError, errorFromCode } from './errors.js'
+import { PendingTable, isWrite, type PendingCall } from './pending.js'
 import type { ClientWatchRegistry } from './watch-registry.js'
+
+export type { Logger } from './connection.js'
 
 /** ConnectionState is where the client stands with its session. */
 export type ConnectionState = 'connecting' | 'connected' | 'suspended' | 'lost' | 'closed'
 
-/** Logger is the minimal logger the SDK writes to (silent by default). */
-export interface Logger {
-  debug(...args: unknown[]): void
-  info(...args: unknown[]): void
-  warn(...args: unknown[]): void
-  error(...args: unknown[]): void
-}
-
 /** EngineOptions configure the connection loop. */
 export interface EngineOptions {
   servers: string[]
+  /** sessionTimeoutMs is the timeout asked for; the server's answer is `negotiatedTimeoutMs`. */
   sessionTimeoutMs: number
-  connectAttemptMs: number
+  /** handshakeTimeoutMs bounds one connection attempt to one server. */
+  handshakeTimeoutMs: number
+  /** backoffCapMs caps the pause between rounds through the server list. */
   backoffCapMs: number
+  /** closeTimeoutMs bounds the wait for the closeSession reply in close(). */
+  closeTimeoutMs: number
   logger: Logger
+  /** userPath maps a server path back to the user's (chroot stripped), for error `path`s. */
+  userPath(serverPath: string): string
 }
 
-/** PendingCall is one request from the moment it is issued until it is answered or given up. */
-export interface PendingCall {
-  xid: number
-  request: Request
-  resolve(result: unknown, zxid: bigint): void
-  reject(error: ConclaveError): void
-  /** sent is set once the request went out on a connection. */
-  sent: boolean
-  /** abandoned calls were given up (timeout/abort) after being sent; their reply is ignored. */
-  abandoned: boolean
-}
-
-const WRITE_OPS = new Set(['create', 'delete', 'set', 'multi', 'closeSession'])
+/** SESSION_ENDED_CLOSE_CODE is the server's close code after it ended the session (protocol CloseCode). */
+const SESSION_ENDED_CLOSE_CODE = 4001
 
 /** SessionEngine runs the connection loop and the request pipeline. */
 export class SessionEngine {
+  /** state is the current connection state. */
   state: ConnectionState = 'connecting'
+  /** sessionId is the session in use, 0n when there is none. */
   sessionId: SessionId = 0n
-  password: Uint8Array = new Uint8Array(0)
+  /** negotiatedTimeoutMs is the session timeout the server granted. */
   negotiatedTimeoutMs = 0
+  /** serverId is the id of the server of the last accepted connection. */
   serverId = 0
+  /** lastZxid is the highest zxid seen in a reply, event or pong. */
   lastZxid = 0n
-  private socket: SocketLike | undefined
-  private nextXid = 1
-  /** Calls waiting for a connection, in issue order. */
-  private readonly unsent: PendingCall[] = []
-  /** Calls sent on the current connection, in send order: replies come back in this order. */
-  private readonly inFlight: PendingCall[] = []
+  private password: Uint8Array = new Uint8Array(0)
+  private readonly pending = new PendingTable()
+  /** connection is the current attempt or live connection. */
+  private connection: Connection | undefined
+  /** live is the connection serving the session, set while `connected`. */
+  private live: Connection | undefined
   private readonly stateListeners = new Set<(state: ConnectionState) => void>()
-  private disconnectedAtMs = 0
-  private lastSentMs = 0
-  private lastReceivedMs = 0
+  private lostTimer: ReturnType<typeof setTimeout> | undefined
   private loop: Promise<void> | undefined
-  private wakeLoop: (() => void) | undefined
+  private wakeFromBackoff: (() => void) | undefined
+  private closing: Promise<void> | undefined
 
   constructor(
     private readonly options: EngineOptions,
     private readonly watches: ClientWatchRegistry,
   ) {}
 
-  /** start begins the connection loop. */
+  /** start begins the connection loop (once). */
   start(): void {
-    this.loop ??= this.run()
+    this.loop ??= this.run().catch((err: unknown) => this.options.logger.error('connection loop failed', err))
   }
 
   /** onState subscribes to state changes; returns the unsubscribe function. */
   onState(listener: (state: ConnectionState) => void): () => void {
     this.stateListeners.add(listener)
-    return () => this.stateListeners.delete(listener)
-  }
-
-  /** issue queues a request; it is sent at once when connected, else after the next (re)connect. */
-  issue(request: Request, resolve: PendingCall['resolve'], reject: PendingCall['reject']): PendingCall {
-    const call = this.makeCall(request, resolve, reject)
-    if (this.closed) {
-      reject(new ClientClosedError('the client is closed'))
-      return call
-    }
-    if (this.state === 'connected' && this.socket !== undefined) this.sendCall(call)
-    else this.unsent.push(call)
-    return call
-  }
-
-  private makeCall(request: Request, resolve: PendingCall['resolve'], reject: PendingCall['reject']): PendingCall {
-    const call: PendingCall = { xid: this.nextXid++, request, resolve, reject, sent: false, abandoned: false }
-    if (this.nextXid > 0x7fff_ffff) this.nextXid = 1
-    return call
+    return () => void this.stateListeners.delete(listener)
   }
 
   /** closed tells whether close() has begun. */
   get closed(): boolean {
-    return this.state === 'closed'
+    return this.closing !== undefined
+  }
+
+  /** issue queues a request: sent at once when connected, else after the next (re)connect. */
+  issue(request: Request, resolve: PendingCall['resolve'], reject: PendingCall['reject']): PendingCall {
+    const call = this.pending.create(request, resolve, reject)
+    if (this.closed) reject(new ClientClosedError('the client is closed'))
+    else if (this.live !== undefined && this.state === 'connected') this.send(call, this.live)
+    else this.pending.queue(call)
+    return call
   }
 
   /** abandon gives up on a call: an unsent one is dropped, a sent one's reply will be ignored. */
   abandon(call: PendingCall): void {
-    const index = this.unsent.indexOf(call)
-    if (index >= 0) this.unsent.splice(index, 1)
-    else call.abandoned = true
+    this.pending.abandon(call)
   }
 
-  /** isWrite tells whether a request may change state (for `definite`). */
-  static isWrite(request: Request): boolean {
-    return WRITE_OPS.has(request.op)
+  /** close ends the session politely (closeSession, bounded wait), then the connection. Idempotent. */
+  close(): Promise<void> {
+    return (this.closing ??= this.shutdown())
   }
 
-  /** close ends the session politely (closeSession, bounded wait), then the connection. */
-  async close(): Promise<void> {
-    if (this.closed) return
-    if (this.state === 'connected' && this.socket !== undefined) {
+  private async shutdown(): Promise<void> {
+    const live = this.live
+    if (live !== undefined && this.state === 'connected') {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 2000)
-        this.issue({ op: 'closeSession' }, () => (clearTimeout(timer), resolve()), () => (clearTimeout(timer), resolve()))
+        const timer = setTimeout(resolve, this.options.closeTimeoutMs)
+        const done = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+        this.send(this.pending.create({ op: 'closeSession' }, done, done), live)
       })
     }
-    this.setState('closed')
-    this.socket?.close(1000, 'client closed')
-    this.socket = undefined
+    clearTimeout(this.lostTimer)
     const closed = new ClientClosedError('the client is closed')
-    for (const call of this.unsent.splice(0)) call.reject(closed)
-    for (const call of this.inFlight.splice(0)) if (!call.abandoned) call.reject(closed)
+    this.pending.failUnsent(closed)
+    this.pending.failInFlight(() => closed)
+    this.connection?.close(LocalClose.NORMAL, 'client closed')
     this.watches.dropAll(null)
-    this.wakeLoop?.()
+    this.setState('closed')
+    this.wakeFromBackoff?.()
     await this.loop
   }
 
@@ -151,207 +147,165 @@ export class SessionEngine {
   private async run(): Promise<void> {
     let failedRounds = 0
     while (!this.closed) {
-      let connectedThisRound = false
-      for (const server of shuffle(this.options.servers)) {
+      let accepted = false
+      for (const url of shuffled(this.options.servers)) {
         if (this.closed) return
-        this.expireIfCutOffTooLong()
-        if (await this.session(server)) connectedThisRound = true
+        if (await this.attempt(url)) accepted = true
       }
-      failedRounds = connectedThisRound ? 0 : failedRounds + 1
       if (this.closed) return
-      const capMs = this.options.backoffCapMs
-      const delayMs = Math.min(capMs, 25 * 2 ** Math.min(failedRounds, 10)) * (0.5 + Math.random() / 2)
-      await new Promise<void>((resolve) => {
-        this.wakeLoop = resolve
-        setTimeout(resolve, delayMs)
-      })
+      failedRounds = accepted ? 0 : failedRounds + 1
+      await this.pause(backoffDelayMs(failedRounds, this.options.backoffCapMs))
     }
   }
 
-  /** expireIfCutOffTooLong declares the session lost when no server heard from us for its timeout. */
-  private expireIfCutOffTooLong(): void {
-    if (this.sessionId === 0n || this.state !== 'suspended') return
-    if (Date.now() - this.disconnectedAtMs > this.negotiatedTimeoutMs) {
-      this.loseSession(`no server reached within the session timeout (${this.negotiatedTimeoutMs} ms)`)
-    }
-  }
-
-  /** session runs one connection to one server; resolves true if it got connected. */
-  private async session(server: string): Promise<boolean> {
-    let socket: SocketLike
-    try {
-      socket = await openSocket(server)
-    } catch (err) {
-      this.options.logger.debug('cannot open socket', server, err)
-      return false
-    }
-    return new Promise<boolean>((resolve) => {
-      let connected = false
-      let pingTimer: ReturnType<typeof setInterval> | undefined
-      const attemptTimer = setTimeout(() => socket.close(4000, 'connect timed out'), this.options.connectAttemptMs)
-      const finish = () => {
-        clearTimeout(attemptTimer)
-        clearInterval(pingTimer)
-        if (this.socket === socket) this.onDisconnected()
-        resolve(connected)
+  private pause(delayMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, delayMs)
+      this.wakeFromBackoff = () => {
+        clearTimeout(timer)
+        resolve()
       }
-      socket.onopen = () => {
-        const connect: ClientMessage = {
-          type: 'connect',
-          protocolVersion: PROTOCOL_VERSION,
-          sessionId: this.sessionId,
-          password: this.password,
-          lastZxidSeen: this.lastZxid,
-          timeoutMs: this.options.sessionTimeoutMs,
-          readOnly: false,
-        }
-        socket.send(encodeClientMessage(connect))
-      }
-      socket.onmessage = (event) => {
-        const bytes = frameBytes(event.data)
-        const decoded = bytes === null ? null : decodeServerMessage(bytes)
-        if (decoded === null || !decoded.ok) {
-          this.options.logger.warn('malformed frame from server; reconnecting', server)
-          socket.close(4000, 'malformed frame')
-          return
-        }
-        this.lastReceivedMs = Date.now()
-        const message = decoded.message
-        if (!connected) {
-          if (message.type === 'connected') {
-            connected = true
-            clearTimeout(attemptTimer)
-            this.onConnected(socket, message, server)
-            pingTimer = setInterval(() => this.keepAlive(socket), Math.max(50, Math.floor(this.negotiatedTimeoutMs / 6)))
-          } else if (message.type === 'connectRefused') {
-            this.onRefused(message.code, message.message, server)
-            socket.close(1000, 'refused')
-          } else socket.close(4002, 'expected connected')
-          return
-        }
-        this.onMessage(socket, message)
-      }
-      socket.onerror = () => {}
-      socket.onclose = () => finish()
     })
   }
 
-  private onConnected(socket: SocketLike, message: Extract<ServerMessage, { type: 'connected' }>, server: string): void {
-    const resumed = this.sessionId !== 0n && message.sessionId === this.sessionId
-    this.socket = socket
+  /** attempt runs one connection to one server; resolves when it ends, true if it was accepted. */
+  private attempt(url: string): Promise<boolean> {
+    const connect: ConnectMessage = {
+      type: 'connect',
+      protocolVersion: PROTOCOL_VERSION,
+      sessionId: this.sessionId,
+      password: this.password,
+      lastZxidSeen: this.lastZxid,
+      timeoutMs: this.options.sessionTimeoutMs,
+      readOnly: false,
+    }
+    const requestedSessionId = this.sessionId
+    const connection: Connection = new Connection(
+      { url, handshakeTimeoutMs: this.options.handshakeTimeoutMs, logger: this.options.logger },
+      {
+        connected: (message) => this.onConnected(connection, message, requestedSessionId),
+        refused: (code, reason) => this.onRefused(code, reason, url),
+        message: (message) => this.onSessionMessage(connection, message),
+        closed: (end) => this.onConnectionEnd(connection, end),
+      },
+    )
+    this.connection = connection
+    return connection.run(connect)
+  }
+
+  private onConnected(connection: Connection, message: ConnectedMessage, requestedSessionId: SessionId): void {
+    if (this.closed) return connection.close(LocalClose.NORMAL, 'client closed')
+    const resumed = requestedSessionId !== 0n && message.sessionId === requestedSessionId
+    if (requestedSessionId !== 0n && !resumed) this.loseSession('the server opened a new session instead of resuming')
+    this.live = connection
+    clearTimeout(this.lostTimer)
     this.sessionId = message.sessionId
     this.password = message.password
     this.negotiatedTimeoutMs = message.timeoutMs
     this.serverId = message.serverId
-    // NB: not `lastZxid = message.zxid`: the server's zxid on a new connection includes
-    // changes whose events this client never received; re-registering watches relative
-    // to it would silently skip them.
-    this.lastSentMs = Date.now()
-    this.options.logger.debug(resumed ? 'session resumed' : 'session opened', server, message.sessionId.toString(16))
+    // Not `lastZxid = message.zxid`: that is the server's position, which includes changes
+    // whose events this client never received; re-registering watches relative to it
+    // would silently skip them. The setWatches reply brings lastZxid up to date.
+    this.options.logger.debug(resumed ? 'session resumed' : 'session opened', connection.url, message.sessionId.toString(16))
     // Watches first, so the server fires what changed while we were away before any new reply.
     const setWatches = resumed ? this.watches.setWatchesRequest(this.lastZxid) : null
     if (setWatches !== null) {
-      const onError = (err: ConclaveError) => this.options.logger.warn('re-registering watches failed', err)
-      this.sendCall(this.makeCall(setWatches, () => {}, onError), socket)
+      const onError = (err: unknown) => this.options.logger.warn('re-registering watches failed', err)
+      this.send(this.pending.create(setWatches, () => {}, onError), connection)
     }
+    // Queued calls go out before listeners hear 'connected', so calls a listener makes stay behind them.
+    for (const call of this.pending.takeUnsent()) this.send(call, connection)
     this.setState('connected')
-    for (const call of this.unsent.splice(0)) this.sendCall(call, socket)
   }
 
-  private onRefused(code: number, reason: string, server: string): void {
-    this.options.logger.info('connect refused', server, errorCodeName(code) ?? code, reason)
-    if (code === ErrorCode.SESSION_EXPIRED || code === ErrorCode.AUTH_FAILED) this.loseSession(reason)
+  private onRefused(code: number, reason: string, url: string): void {
+    this.options.logger.info('connect refused', url, errorCodeName(code) ?? code, reason)
+    // ZXID_AHEAD and NOT_SERVING: this server cannot serve us now; the loop tries the next.
+    if (code === ErrorCode.SESSION_EXPIRED || code === ErrorCode.AUTH_FAILED) this.loseSession(`${errorCodeName(code)}: ${reason}`)
   }
 
-  /** loseSession forgets the session: the next connect opens a new one. */
+  private onConnectionEnd(connection: Connection, end: ConnectionEnd): void {
+    if (this.connection === connection) this.connection = undefined
+    if (this.live !== connection) return
+    this.live = undefined
+    this.pending.failInFlight(
+      (call) => new ConnectionLossError(`connection lost with ${call.request.op} in flight`, { definite: !isWrite(call.request) }),
+    )
+    if (this.closed) return
+    this.options.logger.info('connection lost', connection.url, end.code, end.reason)
+    this.setState('suspended')
+    if (!end.local && end.code === SESSION_ENDED_CLOSE_CODE) {
+      this.loseSession('the server ended the session')
+      return
+    }
+    const timeoutMs = this.negotiatedTimeoutMs
+    this.lostTimer = setTimeout(() => {
+      if (this.state !== 'suspended') return
+      this.loseSession(`no server reached within the session timeout (${timeoutMs} ms)`)
+      // The attempt under way still carries the dead session's credentials.
+      this.connection?.close(LocalClose.NORMAL, 'session given up')
+    }, timeoutMs)
+  }
+
+  /** loseSession forgets the session; the next connection opens a new one. */
   private loseSession(reason: string): void {
+    if (this.sessionId === 0n) return
+    clearTimeout(this.lostTimer)
     this.sessionId = 0n
     this.password = new Uint8Array(0)
     const expired = new SessionExpiredError(`session lost: ${reason}`)
-    for (const call of this.inFlight.splice(0)) if (!call.abandoned) call.reject(expired)
+    this.pending.failUnsent(expired)
     this.watches.dropAll(expired)
     this.setState('lost')
   }
 
-  private onDisconnected(): void {
-    this.socket = undefined
-    for (const call of this.inFlight.splice(0)) {
-      if (call.abandoned) continue
-      const write = SessionEngine.isWrite(call.request)
-      call.reject(new ConnectionLossError(`connection lost with ${call.request.op} in flight`, { definite: !write }))
-    }
-    if (this.state === 'connected') {
-      this.disconnectedAtMs = Date.now()
-      this.setState('suspended')
-    }
+  private onSessionMessage(connection: Connection, message: SessionMessage): void {
+    if (message.zxid > this.lastZxid) this.lastZxid = message.zxid
+    if (message.type === 'event') this.watches.deliver(message)
+    else if (message.type === 'reply') this.onReply(connection, message)
   }
 
-  private onMessage(socket: SocketLike, message: ServerMessage): void {
-    switch (message.type) {
-      case 'reply': {
-        if (message.zxid > this.lastZxid) this.lastZxid = message.zxid
-        const call = this.inFlight.shift()
-        if (call === undefined || call.xid !== message.xid) {
-          this.options.logger.warn('reply out of order; reconnecting', message.xid, call?.xid)
-          socket.close(4000, 'reply out of order')
-          return
-        }
-        if (call.abandoned) return
-        if (message.err === 0) call.resolve(message.result ?? {}, message.zxid)
-        else {
-          const results = (message.result as { results?: [] } | undefined)?.results
-          call.reject(errorFromCode(message.err, message.message ?? `request failed (${message.err})`, results === undefined ? {} : { results }))
-        }
-        return
-      }
-      case 'event':
-        if (message.zxid > this.lastZxid) this.lastZxid = message.zxid
-        this.watches.deliver(message as EventMessage)
-        return
-      case 'pong':
-        if (message.zxid > this.lastZxid) this.lastZxid = message.zxid
-        return
-      default:
-        socket.close(4002, `unexpected ${message.type}`)
-    }
-  }
-
-  /** keepAlive pings when idle and closes a connection that went silent (2/3 of the timeout). */
-  private keepAlive(socket: SocketLike): void {
-    const now = Date.now()
-    if (now - this.lastReceivedMs > (this.negotiatedTimeoutMs * 2) / 3) {
-      this.options.logger.info('server silent; reconnecting')
-      socket.close(4000, 'server silent')
+  private onReply(connection: Connection, reply: ReplyMessage): void {
+    const match = this.pending.matchReply(reply.xid)
+    if (match.kind === 'unexpected') {
+      this.options.logger.warn('reply for an unexpected xid; dropping the connection', reply.xid, match.expectedXid)
+      connection.close(LocalClose.PROTOCOL_ERROR, 'reply out of order')
       return
     }
-    if (now - this.lastSentMs >= this.negotiatedTimeoutMs / 3) this.write(socket, { type: 'ping' })
+    const call = match.call
+    if (call.abandoned) return
+    if (reply.err === 0) return call.resolve(reply.result ?? {}, reply.zxid)
+    const results = (reply.result as { results?: MultiResult[] } | undefined)?.results
+    const message = reply.message ?? `${call.request.op} failed (${reply.err})`
+    const serverPath = pathOfFailure(call.request, results)
+    const path = serverPath === undefined ? {} : { path: this.options.userPath(serverPath) }
+    call.reject(errorFromCode(reply.err, message, { ...path, ...(results === undefined ? {} : { results }) }))
   }
 
-  private sendCall(call: PendingCall, socket = this.socket): void {
-    if (socket === undefined) return void this.unsent.push(call)
-    call.sent = true
-    this.inFlight.push(call)
-    this.write(socket, { type: 'request', xid: call.xid, request: call.request })
-  }
-
-  private write(socket: SocketLike, message: ClientMessage): void {
-    if (socket.readyState !== OPEN) return
-    this.lastSentMs = Date.now()
-    socket.send(encodeClientMessage(message))
+  private send(call: PendingCall, connection: Connection): void {
+    this.pending.markSent(call)
+    // A false return means the socket is already closing; its end fails the call as in flight.
+    connection.send({ type: 'request', xid: call.xid, request: call.request })
   }
 
   private setState(state: ConnectionState): void {
     if (this.state === state) return
     this.state = state
-    for (const listener of [...this.stateListeners]) listener(state)
+    for (const listener of [...this.stateListeners]) {
+      try {
+        listener(state)
+      } catch (err) {
+        this.options.logger.error('state listener threw', err)
+      }
+    }
   }
 }
 
-function shuffle<T>(items: readonly T[]): T[] {
-  const out = [...items]
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    ;[out[i], out[j]] = [out[j]!, out[i]!]
+/** pathOfFailure is the node a failed request concerns: its path, or a multi's failing op's path. */
+function pathOfFailure(request: Request, results: MultiResult[] | undefined): string | undefined {
+  if (request.op === 'multi') {
+    const failed = results?.findIndex((r) => r.err !== 0 && r.err !== ErrorCode.RUNTIME_INCONSISTENCY) ?? -1
+    return failed < 0 ? undefined : request.ops[failed]?.path
   }
-  return out
+  return 'path' in request ? request.path : undefined
 }

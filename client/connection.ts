@@ -1,0 +1,224 @@
+/**
+ * Connection: one WebSocket to one server, from the handshake to its end. It decodes
+ * frames (a frame that does not decode ends the connection), keeps the link alive with
+ * pings, and declares it dead when the server goes silent. The session logic above it
+ * decides what a connection means; this module only knows sockets and frames.
+ * Also the helpers for walking the server list: shuffling and backoff with jitter.
+ */
+import {
+  decodeServerMessage,
+  encodeClientMessage,
+  type ClientMessage,
+  type ConnectedMessage,
+  type ConnectMessage,
+  type EventMessage,
+  type PongMessage,
+  type ReplyMessage,
+} from '../protocol/index.js'
+import { OPEN, frameBytes, openSocket, type SocketLike } from './transport.js'
+
+/** Logger is the minimal logger the SDK writes to (silent by default). */
+export interface Logger {
+  debug(...args: unknown[]): void
+  info(...args: unknown[]): void
+  warn(...args: unknown[]): void
+  error(...args: unknown[]): void
+}
+
+/** SessionMessage is what a server sends once the handshake is done. */
+export type SessionMessage = ReplyMessage | EventMessage | PongMessage
+
+/** ConnectionEnd says how a connection ended. */
+export interface ConnectionEnd {
+  /** wasConnected tells whether the handshake had been accepted. */
+  wasConnected: boolean
+  /** code is the WebSocket close code (ours when `local`). */
+  code: number
+  reason: string
+  /** local is true when this side closed it (timeout, malformed frame, silence, close()). */
+  local: boolean
+}
+
+/** ConnectionEvents are called synchronously, in frame order, never after `closed`. */
+export interface ConnectionEvents {
+  connected(message: ConnectedMessage): void
+  refused(code: number, reason: string): void
+  message(message: SessionMessage): void
+  /** closed is called exactly once, when the connection ends for any reason. */
+  closed(end: ConnectionEnd): void
+}
+
+/** ConnectionOptions configure one connection. */
+export interface ConnectionOptions {
+  url: string
+  /** handshakeTimeoutMs bounds the time from opening the socket to `connected`. */
+  handshakeTimeoutMs: number
+  logger: Logger
+}
+
+/** LocalClose lists the close codes this side uses (4000-4999 is the application range). */
+export const LocalClose = {
+  NORMAL: 1000,
+  PROTOCOL_ERROR: 4000,
+  TIMEOUT: 4005,
+} as const
+
+/** Connection runs one socket. Create it, call `run(connect)`, then `send` and `close`. */
+export class Connection {
+  private socket: SocketLike | undefined
+  private ended = false
+  private handshakeDone = false
+  private lastSentMs = 0
+  private lastReceivedMs = 0
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined
+  private livenessTimer: ReturnType<typeof setInterval> | undefined
+  private resolveRun: ((connected: boolean) => void) | undefined
+
+  constructor(
+    private readonly options: ConnectionOptions,
+    private readonly events: ConnectionEvents,
+  ) {}
+
+  /** url is the server this connection goes to. */
+  get url(): string {
+    return this.options.url
+  }
+
+  /** run opens the socket and sends `connect`; resolves when the connection ends, true if it was accepted. */
+  run(connect: ConnectMessage): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      this.resolveRun = resolve
+      this.handshakeTimer = setTimeout(() => this.close(LocalClose.TIMEOUT, 'handshake timed out'), this.options.handshakeTimeoutMs)
+      openSocket(this.options.url).then(
+        (socket) => this.attach(socket, connect),
+        (err: unknown) => {
+          this.options.logger.debug('cannot open socket', this.options.url, err)
+          this.end({ wasConnected: false, code: LocalClose.PROTOCOL_ERROR, reason: 'cannot open socket', local: true })
+        },
+      )
+    })
+  }
+
+  /** send writes a message; false if the socket is not open (the caller treats the call as lost with the connection). */
+  send(message: ClientMessage): boolean {
+    const socket = this.socket
+    if (this.ended || socket === undefined || socket.readyState !== OPEN) return false
+    this.lastSentMs = Date.now()
+    socket.send(encodeClientMessage(message))
+    return true
+  }
+
+  /** close ends the connection now; `closed` is called at once, whatever the socket does later. */
+  close(code: number = LocalClose.NORMAL, reason = 'closed by client'): void {
+    if (this.ended) return
+    try {
+      this.socket?.close(code, reason)
+    } catch (err) {
+      this.options.logger.debug('socket close failed', err)
+    }
+    this.end({ wasConnected: this.handshakeDone, code, reason, local: true })
+  }
+
+  private attach(socket: SocketLike, connect: ConnectMessage): void {
+    if (this.ended) {
+      // close() ran while the socket was being created.
+      socket.onopen = () => socket.close(LocalClose.NORMAL, 'closed by client')
+      return
+    }
+    this.socket = socket
+    socket.onopen = () => {
+      this.send(connect)
+    }
+    socket.onmessage = (event) => this.onFrame(event.data)
+    socket.onerror = (event) => this.options.logger.debug('socket error', this.options.url, event)
+    socket.onclose = (event) => this.end({ wasConnected: this.handshakeDone, code: event.code, reason: event.reason, local: false })
+  }
+
+  private onFrame(data: unknown): void {
+    if (this.ended) return
+    const bytes = frameBytes(data)
+    const decoded = bytes === null ? null : decodeServerMessage(bytes)
+    if (decoded === null || !decoded.ok) {
+      const why = decoded === null ? 'a text frame' : decoded.error.message
+      this.options.logger.warn('malformed frame from server; dropping the connection', this.options.url, why)
+      this.close(LocalClose.PROTOCOL_ERROR, 'malformed frame')
+      return
+    }
+    this.lastReceivedMs = Date.now()
+    const message = decoded.message
+    if (this.handshakeDone) {
+      if (message.type === 'reply' || message.type === 'event' || message.type === 'pong') this.events.message(message)
+      else this.close(LocalClose.PROTOCOL_ERROR, `unexpected ${message.type}`)
+      return
+    }
+    if (message.type === 'connected') {
+      this.handshakeDone = true
+      clearTimeout(this.handshakeTimer)
+      this.startLiveness(message.timeoutMs)
+      this.events.connected(message)
+    } else if (message.type === 'connectRefused') {
+      this.events.refused(message.code, message.message)
+      this.close(LocalClose.NORMAL, 'refused')
+    } else {
+      this.close(LocalClose.PROTOCOL_ERROR, `expected connected, got ${message.type}`)
+    }
+  }
+
+  /**
+   * startLiveness pings after timeout/3 without sending and drops the connection after
+   * 2/3 of the timeout without receiving (ZooKeeper's client rules): the remaining third
+   * leaves time to reach another server before the session expires.
+   */
+  private startLiveness(timeoutMs: number): void {
+    const pingAfterMs = timeoutMs / 3
+    const deadAfterMs = (timeoutMs * 2) / 3
+    const checkEveryMs = Math.max(5, Math.floor(timeoutMs / 15))
+    this.lastSentMs = Date.now()
+    this.livenessTimer = setInterval(() => {
+      const nowMs = Date.now()
+      if (nowMs - this.lastReceivedMs > deadAfterMs) {
+        this.options.logger.info('server silent; dropping the connection', this.options.url)
+        this.close(LocalClose.TIMEOUT, 'server silent')
+      } else if (nowMs - this.lastSentMs >= pingAfterMs) {
+        this.send({ type: 'ping' })
+      }
+    }, checkEveryMs)
+  }
+
+  private end(end: ConnectionEnd): void {
+    if (this.ended) return
+    this.ended = true
+    clearTimeout(this.handshakeTimer)
+    clearInterval(this.livenessTimer)
+    const socket = this.socket
+    if (socket !== undefined) {
+      socket.onmessage = null
+      socket.onclose = null
+    }
+    this.events.closed(end)
+    this.resolveRun?.(end.wasConnected)
+  }
+}
+
+/** shuffled returns the items in random order (Fisher-Yates). */
+export function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[out[i], out[j]] = [out[j]!, out[i]!]
+  }
+  return out
+}
+
+/** BACKOFF_BASE_MS is the delay after the first failed round of servers. */
+const BACKOFF_BASE_MS = 25
+
+/**
+ * backoffDelayMs is the pause after `failedRounds` rounds in a row in which no server
+ * accepted: exponential, capped, with "equal jitter" (half fixed, half random) so many
+ * clients cut off together do not come back in lockstep.
+ */
+export function backoffDelayMs(failedRounds: number, capMs: number, random: () => number = Math.random): number {
+  const ceilingMs = Math.min(capMs, BACKOFF_BASE_MS * 2 ** Math.min(Math.max(failedRounds - 1, 0), 20))
+  return ceilingMs / 2 + (random() * ceilingMs) / 2
+}

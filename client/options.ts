@@ -1,0 +1,91 @@
+/**
+ * Connect options: what a user may pass to `connect()`, checked and turned into the
+ * settings the engine runs with. A bad option is a BadArgumentsError before any socket
+ * is opened.
+ */
+import { pathProblem } from '../protocol/index.js'
+import type { Logger } from './connection.js'
+import { BadArgumentsError } from './errors.js'
+
+/** ConnectOptions configure a client. */
+export interface ConnectOptions {
+  /** servers are WebSocket URLs (ws:// or wss://) of ensemble members, tried in random order. */
+  servers: string[]
+  /** sessionTimeoutMs is the session timeout asked for (the server clamps it). Default 10 s. */
+  sessionTimeoutMs?: number
+  /** chroot makes every path relative to this node; it is '/' to the user. */
+  chroot?: string
+  /** connectTimeoutMs bounds `connect()`. Default: the session timeout. */
+  connectTimeoutMs?: number
+  /** requestTimeoutMs is each call's default deadline, waiting for a connection included. Default: the session timeout. */
+  requestTimeoutMs?: number
+  /** signal aborts `connect()`. */
+  signal?: AbortSignal
+  /** logger receives the SDK's diagnostics; silent by default. */
+  logger?: Logger
+}
+
+/** ClientSettings are the checked options with every default filled in. */
+export interface ClientSettings {
+  servers: string[]
+  sessionTimeoutMs: number
+  chroot: string
+  connectTimeoutMs: number
+  requestTimeoutMs: number
+  /** handshakeTimeoutMs bounds one attempt on one server. */
+  handshakeTimeoutMs: number
+  backoffCapMs: number
+  closeTimeoutMs: number
+  logger: Logger
+}
+
+/** DEFAULT_SESSION_TIMEOUT_MS is the session timeout asked for when none is given. */
+export const DEFAULT_SESSION_TIMEOUT_MS = 10_000
+/** BACKOFF_CAP_MS caps the pause between rounds through the server list. */
+const BACKOFF_CAP_MS = 1000
+/** CLOSE_TIMEOUT_MS bounds close()'s wait for the server to confirm closeSession. */
+const CLOSE_TIMEOUT_MS = 2000
+/** HANDSHAKE_MIN_MS is the shortest time one server is given to accept a connection. */
+const HANDSHAKE_MIN_MS = 250
+
+const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} }
+
+/** clientSettings checks `options` and fills in defaults; throws BadArgumentsError. */
+export function clientSettings(options: ConnectOptions): ClientSettings {
+  const servers = options.servers as unknown
+  if (!Array.isArray(servers) || servers.length === 0) throw new BadArgumentsError('servers must list at least one ws:// or wss:// URL')
+  for (const server of servers) {
+    if (typeof server !== 'string' || !/^wss?:\/\/[^/]/.test(server)) throw new BadArgumentsError(`server ${JSON.stringify(server)} is not a ws:// or wss:// URL`)
+  }
+  const sessionTimeoutMs = positiveMs('sessionTimeoutMs', options.sessionTimeoutMs) ?? DEFAULT_SESSION_TIMEOUT_MS
+  const connectTimeoutMs = positiveMs('connectTimeoutMs', options.connectTimeoutMs) ?? sessionTimeoutMs
+  const requestTimeoutMs = positiveMs('requestTimeoutMs', options.requestTimeoutMs) ?? sessionTimeoutMs
+  return {
+    servers: [...(servers as string[])],
+    sessionTimeoutMs,
+    chroot: checkedChroot(options.chroot),
+    connectTimeoutMs,
+    requestTimeoutMs,
+    // ZooKeeper gives each server sessionTimeout / serverCount, so a black-holed server
+    // cannot eat the whole session timeout before the others are tried.
+    handshakeTimeoutMs: Math.max(HANDSHAKE_MIN_MS, Math.min(connectTimeoutMs, sessionTimeoutMs / Math.max(2, servers.length))),
+    backoffCapMs: BACKOFF_CAP_MS,
+    closeTimeoutMs: CLOSE_TIMEOUT_MS,
+    logger: options.logger ?? SILENT,
+  }
+}
+
+/** checkedChroot returns the chroot prefix ('' for none or '/'). */
+function checkedChroot(chroot: string | undefined): string {
+  if (chroot === undefined || chroot === '/') return ''
+  const problem = pathProblem(chroot)
+  if (problem !== null) throw new BadArgumentsError(`invalid chroot ${JSON.stringify(chroot)}: ${problem}`, { path: chroot })
+  return chroot
+}
+
+/** positiveMs checks an optional duration option. */
+export function positiveMs(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new BadArgumentsError(`${name} must be a positive number of milliseconds, got ${String(value)}`)
+  return value
+}
