@@ -18,7 +18,7 @@ import {
 } from '../protocol/index.js'
 import { runCall, type CallOptions } from './call.js'
 import { Chroot, toBytes, type Data } from './data.js'
-import { AbortedError, BadArgumentsError, OperationTimeoutError, type ConclaveError } from './errors.js'
+import { AbortedError, BadArgumentsError, ClientClosedError, OperationTimeoutError, type ConclaveError } from './errors.js'
 import { clientSettings, positiveMs, type ConnectOptions } from './options.js'
 import { SessionEngine, type ConnectionState } from './session.js'
 import { openWatchStream, type WatchEvent, type WatchStreamHooks } from './watch-stream.js'
@@ -147,9 +147,13 @@ export class Client {
       const onAbort = () => fail(new AbortedError('connect aborted'))
       signal?.addEventListener('abort', onAbort, { once: true })
       const off = this.engine.onState((state) => {
-        if (state !== 'connected') return
-        cleanup()
-        resolve()
+        if (state === 'connected') {
+          cleanup()
+          resolve()
+        } else if (state === 'closed') {
+          cleanup()
+          reject(new ClientClosedError('the client was closed before it connected'))
+        }
       })
       const cleanup = () => {
         clearTimeout(timer)
@@ -274,9 +278,10 @@ export class Client {
 
   /** close ends the session (its ephemerals go at once) and the connection; pending calls reject with ClientClosedError. Idempotent. */
   async close(): Promise<void> {
+    await this.engine.close()
+    // Listeners heard 'closed'; nothing follows it.
     for (const off of this.listeners.values()) off()
     this.listeners.clear()
-    await this.engine.close()
   }
 
   /** Symbol.asyncDispose closes the client, for `await using`. */

@@ -43,7 +43,7 @@ export interface ClientSettings {
 export const DEFAULT_SESSION_TIMEOUT_MS = 10_000
 /** BACKOFF_CAP_MS caps the pause between rounds through the server list. */
 const BACKOFF_CAP_MS = 1000
-/** CLOSE_TIMEOUT_MS bounds close()'s wait for the server to confirm closeSession. */
+/** CLOSE_TIMEOUT_MS bounds close()'s wait for the server to confirm closeSession (or requestTimeoutMs if shorter). */
 const CLOSE_TIMEOUT_MS = 2000
 /** HANDSHAKE_MIN_MS is the shortest time one server is given to accept a connection. */
 const HANDSHAKE_MIN_MS = 250
@@ -70,7 +70,7 @@ export function clientSettings(options: ConnectOptions): ClientSettings {
     // cannot eat the whole session timeout before the others are tried.
     handshakeTimeoutMs: Math.max(HANDSHAKE_MIN_MS, Math.min(connectTimeoutMs, sessionTimeoutMs / Math.max(2, servers.length))),
     backoffCapMs: BACKOFF_CAP_MS,
-    closeTimeoutMs: CLOSE_TIMEOUT_MS,
+    closeTimeoutMs: Math.min(CLOSE_TIMEOUT_MS, requestTimeoutMs),
     logger: options.logger ?? SILENT,
   }
 }

@@ -61,14 +61,17 @@ export function openWatchStream(hooks: WatchStreamHooks, signal: AbortSignal | u
     return stopped
   }
   const onAbort = () => void stop()
-  signal?.addEventListener('abort', onAbort, { once: true })
-  // Registration is issued synchronously here, so any call the user makes after starting
-  // the loop is ordered behind it on the wire and its changes are seen.
-  hooks.register(sink).catch((error: Error) => {
-    void hooks.unregister(sink)
-    sink.fail(error)
-  })
-  if (signal?.aborted === true) onAbort()
+  if (signal?.aborted === true) {
+    finished = true
+  } else {
+    signal?.addEventListener('abort', onAbort, { once: true })
+    // Registration is issued synchronously here, so any call the user makes after starting
+    // the loop is ordered behind it on the wire and its changes are seen.
+    hooks.register(sink).catch((error: Error) => {
+      void hooks.unregister(sink)
+      sink.fail(error)
+    })
+  }
   return {
     next: async (): Promise<IteratorResult<WatchEvent>> => {
       for (;;) {

@@ -46,6 +46,10 @@ export type ConnectDecision = { accept: true; sessionId?: bigint; timeoutMs?: nu
 export class FakeConnection {
   /** received lists every decoded client message on this connection, in order. */
   readonly received: ClientMessage[] = []
+  /** receivedAtMs holds the arrival time of each message in `received`. */
+  readonly receivedAtMs: number[] = []
+  /** closedAtMs is when the connection ended (either side), once it has. */
+  closedAtMs: number | undefined
   /** sessionId is the session this connection serves once accepted. */
   sessionId = 0n
   closed = false
@@ -206,11 +210,15 @@ export class FakeServer {
   private accept(socket: WebSocket): void {
     const conn = new FakeConnection(socket, this)
     this.connections.push(conn)
-    socket.on('close', () => (conn.closed = true))
+    socket.on('close', () => {
+      conn.closed = true
+      conn.closedAtMs = Date.now()
+    })
     socket.on('message', (data: Buffer) => {
       const decoded = decodeClientMessage(new Uint8Array(data))
       if (!decoded.ok) throw new Error(`client sent a malformed frame: ${decoded.error.message}`)
       conn.received.push(decoded.message)
+      conn.receivedAtMs.push(Date.now())
       this.handle(conn, decoded.message)
     })
   }
