@@ -51,45 +51,114 @@ export class ConclaveError extends Error {
   }
 }
 
-function subclass(code: ErrorCodeName, name: string) {
-  const cls = class extends ConclaveError {
-    constructor(message: string, options?: ConclaveErrorOptions) {
-      super(code, message, options)
-      this.name = name
-    }
+/** NoNodeError: the node (or, for create, its parent) does not exist. */
+export class NoNodeError extends ConclaveError {
+  override name = 'NoNodeError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('NO_NODE', message, options)
   }
-  Object.defineProperty(cls, 'name', { value: name })
-  return cls
 }
 
-/** NoNodeError: the node (or, for create, its parent) does not exist. */
-export const NoNodeError = subclass('NO_NODE', 'NoNodeError')
 /** NodeExistsError: create of a path that exists. */
-export const NodeExistsError = subclass('NODE_EXISTS', 'NodeExistsError')
-/** BadVersionError: the expected version did not match. */
-export const BadVersionError = subclass('BAD_VERSION', 'BadVersionError')
-/** NotEmptyError: delete of a node with children. */
-export const NotEmptyError = subclass('NOT_EMPTY', 'NotEmptyError')
-/** NoChildrenForEphemeralsError: create under an ephemeral node. */
-export const NoChildrenForEphemeralsError = subclass('NO_CHILDREN_FOR_EPHEMERALS', 'NoChildrenForEphemeralsError')
-/** BadArgumentsError: an invalid path, data over the limit, or another invalid argument. */
-export const BadArgumentsError = subclass('BAD_ARGUMENTS', 'BadArgumentsError')
-/** UnimplementedError: the server does not know the operation. */
-export const UnimplementedError = subclass('UNIMPLEMENTED', 'UnimplementedError')
-/** SessionExpiredError: the session is gone; its ephemerals were deleted. */
-export const SessionExpiredError = subclass('SESSION_EXPIRED', 'SessionExpiredError')
-/** SessionMovedError: the session is now served through another connection. */
-export const SessionMovedError = subclass('SESSION_MOVED', 'SessionMovedError')
-/** ConnectionLossError: the connection dropped with the call in flight; see `definite`. */
-export const ConnectionLossError = subclass('CONNECTION_LOSS', 'ConnectionLossError')
-/** OperationTimeoutError: no answer within the call's timeout; see `definite`. */
-export const OperationTimeoutError = subclass('OPERATION_TIMEOUT', 'OperationTimeoutError')
-/** ClientClosedError: the client was closed. */
-export const ClientClosedError = subclass('CLIENT_CLOSED', 'ClientClosedError')
-/** AbortedError: the call's AbortSignal fired; see `definite`. */
-export const AbortedError = subclass('ABORTED', 'AbortedError')
+export class NodeExistsError extends ConclaveError {
+  override name = 'NodeExistsError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('NODE_EXISTS', message, options)
+  }
+}
 
-const BY_CODE: Partial<Record<ErrorCodeName, ReturnType<typeof subclass>>> = {
+/** BadVersionError: the expected version did not match. */
+export class BadVersionError extends ConclaveError {
+  override name = 'BadVersionError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('BAD_VERSION', message, options)
+  }
+}
+
+/** NotEmptyError: delete of a node with children. */
+export class NotEmptyError extends ConclaveError {
+  override name = 'NotEmptyError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('NOT_EMPTY', message, options)
+  }
+}
+
+/** NoChildrenForEphemeralsError: create under an ephemeral node. */
+export class NoChildrenForEphemeralsError extends ConclaveError {
+  override name = 'NoChildrenForEphemeralsError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('NO_CHILDREN_FOR_EPHEMERALS', message, options)
+  }
+}
+
+/** BadArgumentsError: an invalid path, data over the limit, or another invalid argument. */
+export class BadArgumentsError extends ConclaveError {
+  override name = 'BadArgumentsError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('BAD_ARGUMENTS', message, options)
+  }
+}
+
+/** UnimplementedError: the server does not know the operation. */
+export class UnimplementedError extends ConclaveError {
+  override name = 'UnimplementedError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('UNIMPLEMENTED', message, options)
+  }
+}
+
+/** SessionExpiredError: the session is gone; its ephemerals were deleted. */
+export class SessionExpiredError extends ConclaveError {
+  override name = 'SessionExpiredError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('SESSION_EXPIRED', message, options)
+  }
+}
+
+/** SessionMovedError: the session is now served through another connection. */
+export class SessionMovedError extends ConclaveError {
+  override name = 'SessionMovedError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('SESSION_MOVED', message, options)
+  }
+}
+
+/** ConnectionLossError: the connection dropped with the call in flight; see `definite`. */
+export class ConnectionLossError extends ConclaveError {
+  override name = 'ConnectionLossError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('CONNECTION_LOSS', message, options)
+  }
+}
+
+/** OperationTimeoutError: no answer within the call's timeout; see `definite`. */
+export class OperationTimeoutError extends ConclaveError {
+  override name = 'OperationTimeoutError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('OPERATION_TIMEOUT', message, options)
+  }
+}
+
+/** ClientClosedError: the client was closed. */
+export class ClientClosedError extends ConclaveError {
+  override name = 'ClientClosedError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('CLIENT_CLOSED', message, options)
+  }
+}
+
+/** AbortedError: the call's AbortSignal fired; see `definite`. */
+export class AbortedError extends ConclaveError {
+  override name = 'AbortedError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('ABORTED', message, options)
+  }
+}
+
+/** ConclaveErrorClass is the constructor shape every subclass shares. */
+type ConclaveErrorClass = new (message: string, options?: ConclaveErrorOptions) => ConclaveError
+
+const BY_CODE: Partial<Record<ErrorCodeName, ConclaveErrorClass>> = {
   NO_NODE: NoNodeError,
   NODE_EXISTS: NodeExistsError,
   BAD_VERSION: BadVersionError,
@@ -107,7 +176,9 @@ const BY_CODE: Partial<Record<ErrorCodeName, ReturnType<typeof subclass>>> = {
 
 /** errorFromCode builds the right error for a wire error number. */
 export function errorFromCode(codeNumber: number, message: string, options: ConclaveErrorOptions = {}): ConclaveError {
-  const code = errorCodeName(codeNumber) ?? 'SYSTEM_ERROR'
+  const code = errorCodeName(codeNumber)
+  // A code from a newer server that this SDK does not know: keep the number in the message.
+  if (code === undefined) return new ConclaveError('SYSTEM_ERROR', `${message} (unknown error code ${codeNumber})`, options)
   const cls = BY_CODE[code]
   return cls === undefined ? new ConclaveError(code, message, options) : new cls(message, options)
 }
