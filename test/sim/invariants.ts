@@ -214,12 +214,21 @@ export class EnsembleInvariants implements ServerObserver {
     }
   }
 
-  /** checkLeader: one established leader per epoch, and a new leader's history holds every acknowledged write. */
-  private checkLeader(id: ServerId, status: PeerStatus, log: readonly Txn[]): void {
-    const epoch = status.epoch as number
+  /**
+   * noteLeader records that server `id` is an established leader of `epoch`; the
+   * simulation calls it the moment a server becomes one, so a leadership that starts
+   * and ends within one step is still seen.
+   */
+  noteLeader(id: ServerId, epoch: number): void {
     const other = this.leaders.get(epoch)
     if (other !== undefined && other !== id) throw new InvariantViolation('one-leader-per-epoch', `servers ${other} and ${id} were both established leaders of epoch ${epoch}`)
     this.leaders.set(epoch, id)
+  }
+
+  /** checkLeader: one established leader per epoch, and a new leader's history holds every acknowledged write. */
+  private checkLeader(id: ServerId, status: PeerStatus, log: readonly Txn[]): void {
+    const epoch = status.epoch as number
+    this.noteLeader(id, epoch)
     const key = `${id}/${epoch}`
     if (this.checkedLeaders.has(key)) return
     this.checkedLeaders.add(key)

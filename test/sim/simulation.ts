@@ -67,6 +67,8 @@ export class Simulation {
   private readonly armedCrashes = new Map<number, readonly { id: ServerId; restartDelayMs: number }[]>()
   private nextArmId = 1
   private nextConnId = 1
+  /** Servers that were established leaders after the previous event. */
+  private readonly leading = new Set<ServerId>()
   /** unexpectedReplies collects client-protocol surprises, reported as violations. */
   readonly unexpected: string[] = []
 
@@ -185,6 +187,19 @@ export class Simulation {
   private dispatch(event: SimEvent): void {
     this.dispatchOne(event)
     if (this.armedCrashes.size > 0) this.fireArmedCrashes()
+    this.watchLeaders()
+  }
+
+  /** watchLeaders reports every server that just became an established leader (cheap getters; status() only on a change). */
+  private watchLeaders(): void {
+    for (const server of this.servers.values()) {
+      const leading = server.up && server.peer.role === 'leading' && server.peer.established
+      if (leading && !this.leading.has(server.id)) {
+        this.leading.add(server.id)
+        const epoch = server.peer.status().epoch
+        if (epoch !== undefined) this.invariants.noteLeader(server.id, epoch)
+      } else if (!leading) this.leading.delete(server.id)
+    }
   }
 
   private dispatchOne(event: SimEvent): void {
