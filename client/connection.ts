@@ -120,6 +120,8 @@ export class Connection {
   }
 
   private attach(socket: SocketLike, connect: ConnectMessage): void {
+    // Always handle 'error': with the ws package an unhandled error event would throw.
+    socket.onerror = (event) => this.options.logger.debug('socket error', this.options.url, event)
     if (this.ended) {
       // close() ran while the socket was being created.
       socket.onopen = () => socket.close(LocalClose.NORMAL, 'closed by client')
@@ -130,7 +132,6 @@ export class Connection {
       this.send(connect)
     }
     socket.onmessage = (event) => this.onFrame(event.data)
-    socket.onerror = (event) => this.options.logger.debug('socket error', this.options.url, event)
     socket.onclose = (event) => this.end({ wasConnected: this.handshakeDone, code: event.code, reason: event.reason, local: false })
   }
 
