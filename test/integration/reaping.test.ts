@@ -34,10 +34,11 @@ it('reaps a container once it had a child and is empty again, and fires its watc
 })
 
 it('reaps a TTL node after its TTL without change, not while it has children', async () => {
+  // Taken before the create: the server stamps mtime after this moment (same clock).
+  const created = Date.now()
   await client.create('/ttl', 'x', { ttlMs: 300 })
   await client.create('/ttl-parent', '', { ttlMs: 300 })
   await client.create('/ttl-parent/kid', '')
-  const created = Date.now()
   await waitFor(async () => (await client.exists('/ttl')) === null, { what: 'TTL node reaped', timeoutMs: 5000 })
   expect(Date.now() - created).toBeGreaterThanOrEqual(300)
   expect(await client.exists('/ttl-parent')).not.toBeNull()
