@@ -215,6 +215,16 @@ describe('session loss', () => {
     s = await FakeServer.start()
   })
 
+  it('treats a resume refused with AUTH_FAILED as a lost session and opens a new one', async () => {
+    client = await startClient()
+    const oldSession = client.sessionId
+    const accept = s.onConnect
+    s.onConnect = (conn, m) => (m.sessionId === 0n ? accept(conn, m) : { refuse: ErrorCode.AUTH_FAILED, message: 'wrong password' })
+    s.dropAll()
+    await waitFor(() => client.state === 'connected' && client.sessionId !== oldSession)
+    expect(states).toEqual(['connected', 'suspended', 'lost', 'connected'])
+  })
+
   it('goes lost at once when the server ends the session (close code 4001)', async () => {
     client = await startClient(10_000)
     const oldSession = client.sessionId
