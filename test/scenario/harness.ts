@@ -10,6 +10,9 @@ import { decodeMessage, decodePeerMessage, encodeMessage, ProtocolError } from '
 import type { ForwardedRequest, PeerMessage, ServerId, SessionId, Txn, Zxid } from '../../protocol/index.js'
 import { Peer, checkEnsembleInvariants, checkInvariants } from '../../server/core/index.js'
 import type { PeerConfig, PersistentState, ReadResult, Ready } from '../../server/core/index.js'
+import { mulberry32 } from '../helpers/mulberry32.js'
+
+export { mulberry32 }
 
 /** Disk is what survives a crash: epochs, the latest snapshot (the applied txns), and the log after it. */
 export interface Disk {
@@ -44,18 +47,6 @@ export interface InFlightMessage {
   readonly from: ServerId
   readonly to: ServerId
   readonly message: PeerMessage
-}
-
-/** mulberry32 is a small seeded PRNG for election jitter. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** ClusterOptions tune the harness; `config` is merged into every peer's config. */

@@ -8,21 +8,12 @@ import { makeZxid, type Zxid } from '../../protocol/zxid.js'
 import { OPEN_ACL_UNSAFE } from '../../protocol/types.js'
 import { DataTree } from '../../server/tree/data-tree.js'
 import { SessionTable } from '../../server/sessions/session-table.js'
+import { mulberry32 } from '../helpers/mulberry32.js'
+
+export { mulberry32 }
 
 /** SESSION_OPTIONS are the session table settings storage tests use. */
 export const SESSION_OPTIONS = { tickMs: 100, minTimeoutMs: 200, maxTimeoutMs: 60_000 }
-
-/** mulberry32 is a small seeded PRNG. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Workload produces txns one at a time and keeps the tree and sessions they lead to. */
 export class Workload {
