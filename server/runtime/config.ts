@@ -5,6 +5,29 @@
  */
 import { DATA_BYTES_MAX, FRAME_HEADROOM_BYTES, SESSION_TIMEOUT_MAX_MS, SESSION_TIMEOUT_MIN_MS } from '../../protocol/index.js'
 
+/** MemberAddress is one ensemble member as every member's config lists it. */
+export interface MemberAddress {
+  id: number
+  /** host is where the other members and clients reach this member (its advertised address). */
+  host: string
+  clientPort: number
+  peerPort: number
+}
+
+/** EnsembleSettings are present when the server is a member of an ensemble of two or more. */
+export interface EnsembleSettings {
+  /** members are sorted by id, this server included; ids are unique in 1-255. */
+  members: MemberAddress[]
+  /** peerPort is the port the peer listener binds to (default: this member's entry's peerPort; 0 picks a free one). */
+  peerPort: number
+  /** secretFile is the shared secret's path; the runtime reads it at start (readSecretFile), resolveConfig does not. */
+  secretFile: string
+  /** ensembleId is an optional name for the ensemble, default ''. */
+  ensembleId: string
+  /** dialAddresses maps a member id to where to dial it instead of its advertised address (NAT, fault proxies in tests). */
+  dialAddresses: Map<number, { host: string; port: number }>
+}
+
 /** ServerConfig is one server's settings. Times are in ms unless the name says ticks. */
 export interface ServerConfig {
   /** id is this server's id, 1-255; it is the top byte of the session ids it creates. */
@@ -26,10 +49,18 @@ export interface ServerConfig {
   /** snapshotEveryTxns is how many logged txns trigger a snapshot. */
   snapshotEveryTxns: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /** ensemble is undefined for a standalone server (no `members`, or a list of one). */
+  ensemble: EnsembleSettings | undefined
+  /** leaderTimeoutTicks is the silence after which a follower leaves its leader and a leader without a quorum steps down. */
+  leaderTimeoutTicks: number
+  /** initTimeoutTicks bounds discovery plus synchronization with a new leader. */
+  initTimeoutTicks: number
+  /** diffLimitTxns is the most txns a DIFF or TRUNC carries, and how many committed txns stay in memory. */
+  diffLimitTxns: number
 }
 
 /** DEFAULT_CONFIG holds the defaults for every optional setting. */
-export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir'> = {
+export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble'> = {
   id: 1,
   host: '127.0.0.1',
   clientPort: 2281,
@@ -40,7 +71,22 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir'> = {
   reapEveryTicks: 10,
   snapshotEveryTxns: 100_000,
   logLevel: 'info',
+  leaderTimeoutTicks: 10,
+  initTimeoutTicks: 100,
+  diffLimitTxns: 1000,
 }
+
+/** ENSEMBLE_KEYS are the config keys that describe the ensemble (JSON file keys). */
+export const ENSEMBLE_KEYS = ['members', 'peerPort', 'secretFile', 'ensembleId', 'dialAddresses'] as const
+
+/** SERVER_ID_MAX is the largest server id: ids fit the top byte of a session id. */
+const SERVER_ID_MAX = 255
+
+/** HOST_LENGTH_MAX bounds a host name (DNS names are at most 253 characters). */
+const HOST_LENGTH_MAX = 253
+
+/** ENSEMBLE_ID_LENGTH_MAX bounds the ensemble's name. */
+const ENSEMBLE_ID_LENGTH_MAX = 128
 
 /** ConfigError is a setting that is missing or invalid; its message names the setting. */
 export class ConfigError extends Error {
@@ -65,20 +111,140 @@ function text(source: Record<string, unknown>, key: string, fallback?: string): 
   return value
 }
 
+/** isRecord is a plain JSON object (not null, not an array). */
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** hostName checks a host name or address given under `key`. */
+function hostName(value: unknown, key: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > HOST_LENGTH_MAX || /\s/.test(value)) {
+    throw new ConfigError(`setting '${key}' must be a host name or address of 1-${HOST_LENGTH_MAX} characters without spaces, got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+const MEMBER_KEYS = ['id', 'host', 'clientPort', 'peerPort']
+
+/** parseMembers checks the `members` list and returns it sorted by id. */
+function parseMembers(value: unknown): MemberAddress[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new ConfigError(`setting 'members' must be a non-empty list of {id, host, clientPort, peerPort}`)
+  }
+  const members = value.map((entry: unknown, index): MemberAddress => {
+    const at = `members[${index}]`
+    if (!isRecord(entry)) throw new ConfigError(`setting '${at}' must be an object {id, host, clientPort, peerPort}`)
+    for (const key of Object.keys(entry)) {
+      if (!MEMBER_KEYS.includes(key)) throw new ConfigError(`unknown setting '${at}.${key}' (known: ${MEMBER_KEYS.join(', ')})`)
+    }
+    const prefixed: Record<string, unknown> = {}
+    for (const key of MEMBER_KEYS) prefixed[`${at}.${key}`] = entry[key]
+    return {
+      id: integer(prefixed, `${at}.id`, 1, SERVER_ID_MAX),
+      host: hostName(entry.host, `${at}.host`),
+      // Advertised ports are what others dial, so 0 ("any free port") makes no sense here.
+      clientPort: integer(prefixed, `${at}.clientPort`, 1, 65535),
+      peerPort: integer(prefixed, `${at}.peerPort`, 1, 65535),
+    }
+  })
+  const ids = new Set<number>()
+  const addresses = new Map<string, string>()
+  for (const m of members) {
+    if (ids.has(m.id)) throw new ConfigError(`setting 'members': id ${m.id} appears twice`)
+    ids.add(m.id)
+    // Two members advertising one address would dial themselves or fight over a port.
+    for (const [kind, port] of [['clientPort', m.clientPort], ['peerPort', m.peerPort]] as const) {
+      const address = `${m.host.toLowerCase()}:${port}`
+      const other = addresses.get(address)
+      if (other !== undefined) throw new ConfigError(`setting 'members': member ${m.id}'s ${kind} ${address} is already ${other}`)
+      addresses.set(address, `member ${m.id}'s ${kind}`)
+    }
+  }
+  return members.sort((a, b) => a.id - b.id)
+}
+
+/** parseHostPort reads `host:port` or `[ipv6]:port`. */
+function parseHostPort(value: unknown, key: string): { host: string; port: number } {
+  const match = typeof value === 'string' ? /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value) : null
+  const port = match === null ? NaN : Number(match[3])
+  if (match === null || port < 1 || port > 65535) {
+    throw new ConfigError(`setting '${key}' must be 'host:port' with a port in [1, 65535], got ${JSON.stringify(value)}`)
+  }
+  return { host: hostName(match[1] ?? match[2], key), port }
+}
+
+/** parseDialAddresses reads the `dialAddresses` object (member id -> 'host:port'). */
+function parseDialAddresses(value: unknown, members: readonly MemberAddress[]): Map<number, { host: string; port: number }> {
+  const dial = new Map<number, { host: string; port: number }>()
+  if (value === undefined) return dial
+  if (!isRecord(value)) throw new ConfigError(`setting 'dialAddresses' must be an object mapping member ids to 'host:port'`)
+  for (const [key, address] of Object.entries(value)) {
+    const id = /^\d+$/.test(key) ? Number(key) : NaN
+    if (!members.some((m) => m.id === id)) {
+      throw new ConfigError(`setting 'dialAddresses.${key}': '${key}' is not the id of a member (members: ${members.map((m) => m.id).join(', ')})`)
+    }
+    dial.set(id, parseHostPort(address, `dialAddresses.${key}`))
+  }
+  return dial
+}
+
+/**
+ * resolveEnsemble reads the ensemble keys. It returns undefined for a standalone server
+ * (no `members`, or a list of one), and the member this server is, when listed.
+ */
+function resolveEnsemble(raw: Record<string, unknown>, id: number): { ensemble: EnsembleSettings | undefined; self: MemberAddress | undefined } {
+  // Checked even when unused, so a typo fails now rather than on the day a member is added.
+  const peerPort = raw.peerPort === undefined ? undefined : integer(raw, 'peerPort', 0, 65535)
+  if (raw.secretFile !== undefined) text(raw, 'secretFile')
+  if (raw.ensembleId !== undefined && (typeof raw.ensembleId !== 'string' || raw.ensembleId.length > ENSEMBLE_ID_LENGTH_MAX)) {
+    throw new ConfigError(`setting 'ensembleId' must be a string of at most ${ENSEMBLE_ID_LENGTH_MAX} characters`)
+  }
+  if (raw.members === undefined) {
+    if (raw.dialAddresses !== undefined) throw new ConfigError(`setting 'dialAddresses' needs a 'members' list`)
+    return { ensemble: undefined, self: undefined }
+  }
+  const members = parseMembers(raw.members)
+  const self = members.find((m) => m.id === id)
+  if (self === undefined) {
+    throw new ConfigError(`setting 'id': this server's id ${id} is not in 'members' (${members.map((m) => m.id).join(', ')})`)
+  }
+  const dialAddresses = parseDialAddresses(raw.dialAddresses, members)
+  if (members.length === 1) return { ensemble: undefined, self }
+  if (raw.secretFile === undefined) {
+    throw new ConfigError(`missing setting 'secretFile': an ensemble of ${members.length} members needs a shared secret file`)
+  }
+  return {
+    ensemble: {
+      members,
+      peerPort: peerPort ?? self.peerPort,
+      secretFile: text(raw, 'secretFile'),
+      ensembleId: (raw.ensembleId as string | undefined) ?? '',
+      dialAddresses,
+    },
+    self,
+  }
+}
+
+/** KNOWN_KEYS are every top-level key a config file may hold. */
+const KNOWN_KEYS: readonly string[] = [...Object.keys(DEFAULT_CONFIG), 'dataDir', ...ENSEMBLE_KEYS].sort()
+
 /**
  * resolveConfig validates raw settings (from a JSON file and flags merged by the CLI)
  * and fills in defaults. Unknown keys are refused so a typo does not go unnoticed.
+ * A member list of two or more makes an ensemble member; this server's entry in it
+ * supplies `clientPort` unless that is given at top level.
  */
 export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
-  const known = new Set<string>([...Object.keys(DEFAULT_CONFIG), 'dataDir'])
   for (const key of Object.keys(raw)) {
-    if (!known.has(key)) throw new ConfigError(`unknown setting '${key}' (known: ${[...known].sort().join(', ')})`)
+    if (!KNOWN_KEYS.includes(key)) throw new ConfigError(`unknown setting '${key}' (known: ${KNOWN_KEYS.join(', ')})`)
   }
   const d = DEFAULT_CONFIG
+  const id = integer(raw, 'id', 1, SERVER_ID_MAX, d.id)
+  const { ensemble, self } = resolveEnsemble(raw, id)
   const config: ServerConfig = {
-    id: integer(raw, 'id', 1, 255, d.id),
-    host: text(raw, 'host', d.host),
-    clientPort: integer(raw, 'clientPort', 0, 65535, d.clientPort),
+    id,
+    host: hostName(raw.host ?? d.host, 'host'),
+    clientPort: integer(raw, 'clientPort', 0, 65535, self?.clientPort ?? d.clientPort),
     dataDir: text(raw, 'dataDir'),
     tickMs: integer(raw, 'tickMs', 1, 60_000, d.tickMs),
     minSessionTimeoutMs: integer(raw, 'minSessionTimeoutMs', 1, 2 ** 31 - 1, d.minSessionTimeoutMs),
@@ -87,6 +253,11 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
     reapEveryTicks: integer(raw, 'reapEveryTicks', 1, 1_000_000, d.reapEveryTicks),
     snapshotEveryTxns: integer(raw, 'snapshotEveryTxns', 1, 1_000_000_000, d.snapshotEveryTxns),
     logLevel: text(raw, 'logLevel', d.logLevel) as ServerConfig['logLevel'],
+    ensemble,
+    // The core refuses timeouts under two ticks; the same bounds here give the same message earlier.
+    leaderTimeoutTicks: integer(raw, 'leaderTimeoutTicks', 2, 1_000_000, d.leaderTimeoutTicks),
+    initTimeoutTicks: integer(raw, 'initTimeoutTicks', 2, 1_000_000, d.initTimeoutTicks),
+    diffLimitTxns: integer(raw, 'diffLimitTxns', 1, 100_000_000, d.diffLimitTxns),
   }
   if (!(LOG_LEVELS as readonly string[]).includes(config.logLevel)) {
     throw new ConfigError(`setting 'logLevel' must be one of ${LOG_LEVELS.join(', ')}`)
@@ -96,6 +267,12 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
   }
   if (config.minSessionTimeoutMs < 2 * config.tickMs) {
     throw new ConfigError(`minSessionTimeoutMs must be at least two ticks (${2 * config.tickMs} ms)`)
+  }
+  if (config.initTimeoutTicks < config.leaderTimeoutTicks) {
+    throw new ConfigError(`initTimeoutTicks (${config.initTimeoutTicks}) must be at least leaderTimeoutTicks (${config.leaderTimeoutTicks})`)
+  }
+  if (ensemble !== undefined && ensemble.peerPort !== 0 && ensemble.peerPort === config.clientPort) {
+    throw new ConfigError(`settings 'peerPort' and 'clientPort' are both ${config.clientPort}; the two listeners need different ports`)
   }
   return config
 }
