@@ -107,6 +107,7 @@ function integer(source: Record<string, unknown>, key: string, min: number, max:
 
 function text(source: Record<string, unknown>, key: string, fallback?: string): string {
   const value = source[key] ?? fallback
+  if (value === undefined) throw new ConfigError(`missing setting '${key}'`)
   if (typeof value !== 'string' || value.length === 0) throw new ConfigError(`setting '${key}' must be a non-empty string`)
   return value
 }
