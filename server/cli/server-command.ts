@@ -1,59 +1,57 @@
 /**
  * `conclave server`: run one server from a JSON config file and/or flags (flags win).
  */
-import { readFileSync } from 'node:fs'
 import type { CommandModule } from 'yargs'
-import { ConfigError, resolveConfig } from '../runtime/config.js'
+import { ConfigError, type ServerConfig } from '../runtime/config.js'
 import { createLogger } from '../runtime/logger.js'
 import { ConclaveServer } from '../runtime/server.js'
 import { StorageError } from '../storage/errors.js'
+import { PeerLinksError, SecretFileError } from '../net/peer-errors.js'
+import { readSecretFile } from '../net/peer-secret.js'
+import { loadServerConfig, type ServerFlags } from './server-config.js'
 
-interface ServerArgs {
-  config?: string
-  id?: number
-  host?: string
-  port?: number
-  data?: string
-  'tick-ms'?: number
-  'min-session-timeout-ms'?: number
-  'max-session-timeout-ms'?: number
-  'max-data-bytes'?: number
-  'reap-every-ticks'?: number
-  'snapshot-every-txns'?: number
-  'log-level'?: string
+interface ServerArgs extends ServerFlags {
   pretty?: boolean
 }
 
-/** readConfigFile loads a JSON config file, or explains clearly why it cannot. */
-function readConfigFile(path: string): Record<string, unknown> {
-  let text: string
+/** fail writes one line on stderr and exits: no stack trace for a mistake the operator can fix. */
+function fail(message: string, exitCode: number): never {
+  process.stderr.write(`conclave server: ${message}\n`)
+  process.exit(exitCode)
+}
+
+/** isOperatorError is a failure the operator fixes in the config or files (exit 2), not a crash. */
+function isOperatorError(err: unknown): err is Error {
+  return (
+    err instanceof ConfigError ||
+    err instanceof StorageError ||
+    err instanceof SecretFileError ||
+    (err instanceof PeerLinksError && err.code === 'INVALID_OPTIONS')
+  )
+}
+
+/** checkSecretFile reads the secret once before anything starts, so a bad file fails fast and plainly. */
+async function checkSecretFile(config: ServerConfig): Promise<void> {
+  if (config.ensemble === undefined) return
   try {
-    text = readFileSync(path, 'utf8')
+    await readSecretFile(config.ensemble.secretFile)
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    fail(err instanceof SecretFileError ? err.message : `cannot read secret file: ${(err as Error).message}`, 2)
   }
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`)
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigError(`config file ${path} must hold a JSON object`)
-  }
-  return value as Record<string, unknown>
 }
 
 /** serverCommand is the yargs module for `conclave server`. */
 export const serverCommand: CommandModule<object, ServerArgs> = {
   command: 'server',
-  describe: 'run one Conclave server',
+  describe: 'run one Conclave server (standalone, or a member of the ensemble its config lists)',
   builder: (y) =>
     y
-      .option('config', { type: 'string', describe: 'JSON config file (settings: id, host, clientPort, dataDir, tickMs, ...)' })
+      .option('config', { type: 'string', describe: 'JSON config file (id, host, clientPort, dataDir, members, peerPort, secretFile, ...); relative paths in it are relative to the file' })
       .option('id', { type: 'number', describe: 'server id, 1-255' })
-      .option('host', { type: 'string', describe: 'address to bind the client port to' })
+      .option('host', { type: 'string', describe: 'address to bind the client and peer ports to' })
       .option('port', { type: 'number', describe: 'client port (WebSocket + HTTP); 0 picks a free one' })
+      .option('peer-port', { type: 'number', describe: "peer port to bind (default: this member's peerPort in the member list)" })
+      .option('secret-file', { type: 'string', describe: "the ensemble's shared secret file (mode 0600)" })
       .option('data', { type: 'string', describe: 'data directory' })
       .option('tick-ms', { type: 'number' })
       .option('min-session-timeout-ms', { type: 'number' })
@@ -64,39 +62,26 @@ export const serverCommand: CommandModule<object, ServerArgs> = {
       .option('log-level', { type: 'string', describe: 'fatal|error|warn|info|debug|trace|silent' })
       .option('pretty', { type: 'boolean', describe: 'human-readable logs (default: when stdout is a terminal)' }),
   handler: async (args) => {
-    let config
+    let config: ServerConfig
     try {
-      const fromFile = args.config === undefined ? {} : readConfigFile(args.config)
-      const fromFlags: Record<string, unknown> = {
-        id: args.id,
-        host: args.host,
-        clientPort: args.port,
-        dataDir: args.data,
-        tickMs: args['tick-ms'],
-        minSessionTimeoutMs: args['min-session-timeout-ms'],
-        maxSessionTimeoutMs: args['max-session-timeout-ms'],
-        maxDataBytes: args['max-data-bytes'],
-        reapEveryTicks: args['reap-every-ticks'],
-        snapshotEveryTxns: args['snapshot-every-txns'],
-        logLevel: args['log-level'],
-      }
-      const merged: Record<string, unknown> = { ...fromFile }
-      for (const [key, value] of Object.entries(fromFlags)) if (value !== undefined) merged[key] = value
-      config = resolveConfig(merged)
+      config = loadServerConfig(args)
     } catch (err) {
-      process.stderr.write(`conclave server: ${err instanceof ConfigError ? err.message : String(err)}\n`)
-      process.exit(2)
+      fail(err instanceof ConfigError ? err.message : String(err), 2)
+    }
+    await checkSecretFile(config)
+    if (config.ensemble !== undefined) {
+      // Until the ensemble runtime lands, refuse plainly rather than run a lone server that thinks it is a member.
+      fail(`this build runs standalone servers only; the config lists ${config.ensemble.members.length} members`, 2)
     }
     const logger = createLogger({ level: config.logLevel, ...(args.pretty === undefined ? {} : { pretty: args.pretty }) })
     let server: ConclaveServer
     try {
       server = await ConclaveServer.start(config, logger)
     } catch (err) {
-      // A StorageError's message is written for the operator: file, offset, what to do.
-      const message = err instanceof StorageError ? err.message : `cannot start: ${(err as Error).message}`
+      // These messages are written for the operator: file, setting, what to do.
+      const message = isOperatorError(err) ? err.message : `cannot start: ${(err as Error).message}`
       logger.fatal({ code: (err as { code?: unknown }).code }, message)
-      process.stderr.write(`conclave server: ${message}\n`)
-      process.exit(err instanceof StorageError ? 2 : 1)
+      fail(message, isOperatorError(err) ? 2 : 1)
     }
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'shutting down')
