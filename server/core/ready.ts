@@ -5,8 +5,11 @@
  * the core it was all done. The runtime must act on a Ready in exactly this order:
  *
  *   1. send `send` (may happen at once, even before or during step 2);
- *   2. persist `persist`: install `snapshot`, then truncate after `truncateAfter`,
- *      then append `txns`, then write `epochs` — and fsync all of it;
+ *   2. persist `persist` and fsync all of it: when `snapshot` is set, install it
+ *      together with every txn in `txns` as ONE atomic unit (a crash leaves the old
+ *      snapshot and log, or the new snapshot followed by all those txns — never the
+ *      snapshot alone); otherwise truncate after `truncateAfter`, then append
+ *      `txns`. Then write `epochs`;
  *   3. only then send `sendAfterPersist` (acks that promise durability);
  *   4. apply `commit` to the tree, in order (after installing `snapshot`, if any);
  *      answer reads in `readsReady` once the tree has applied their zxid;
@@ -34,17 +37,24 @@ export interface EpochState {
 /**
  * PersistWork is what must be durable before anything in `sendAfterPersist` is
  * sent, before `commit` is applied and before `advance` is called. Carry it out in
- * field order: `snapshot`, `truncateAfter`, `txns`, `epochs`.
+ * field order: `snapshot` with `txns` as one atomic unit (or `truncateAfter`, then
+ * `txns`), then `epochs`. The unit matters: a snapshot may be older than this
+ * server's durable log, and a crash that kept the snapshot but not the txns after it
+ * would leave the old currentEpoch over a log missing txns it had held, letting its
+ * vote overstate its history (simulator seed 12746).
  */
 export interface PersistWork {
   /**
-   * snapshot, when set, replaces everything: write it durably, drop the whole log,
-   * and replace the applied tree with it. The log then continues with `txns`.
+   * snapshot, when set, replaces everything: the log becomes exactly `txns` and the
+   * applied tree becomes the snapshot. The snapshot and ALL of `txns` must become
+   * durable atomically (FileStorage.installSnapshot(request, txns)). The core empties
+   * the pending txns and `truncateAfter` when it takes a snapshot, so every txn here
+   * follows the snapshot and `truncateAfter` is then unset (and redundant anyway).
    */
   readonly snapshot?: SnapshotPayload
   /** truncateAfter, when set, drops every logged txn with a greater zxid (never a committed one). */
   readonly truncateAfter?: Zxid
-  /** txns are appended to the log in order; they are logged, not yet committed. */
+  /** txns are appended to the log in order (with `snapshot`, atomically with it); they are logged, not yet committed. */
   readonly txns: readonly Txn[]
   /** epochs, when set, are the new acceptedEpoch and currentEpoch, written atomically after the txns. */
   readonly epochs?: EpochState

@@ -264,7 +264,8 @@ export class Cluster {
   /**
    * crash stops a server; a Ready whose persistence was not completed is lost —
    * all of it, or all but the first `keepOps` of its ordered disk operations
-   * (snapshot, truncation, each txn append, the epoch write), as a real disk may keep.
+   * (a snapshot install with all its txns, or the truncation and each txn append;
+   * then the epoch write), as a real disk may keep.
    */
   crash(id: ServerId, keepOps = 0): void {
     const node = this.node(id)
@@ -388,24 +389,36 @@ function unwrap(result: { ok: true; value: unknown } | { ok: false; error: Proto
   return result.value
 }
 
-/** writeDisk carries out a Ready's persist on the model disk, in the contract's order (the first `opsMax` operations only). */
+/**
+ * writeDisk carries out a Ready's persist on the model disk, in the contract's order
+ * (the first `opsMax` operations only). A snapshot and every txn of its Ready are ONE
+ * operation, as the storage makes them durable atomically: the log becomes exactly
+ * those txns. Otherwise the truncation and each append are one operation each; the
+ * epoch write comes last.
+ */
 export function writeDisk(disk: Disk, ready: Ready, opsMax = Number.POSITIVE_INFINITY): void {
   const { snapshot, truncateAfter, txns, epochs } = ready.persist
   let ops = 0
   if (snapshot !== undefined) {
     if (ops++ >= opsMax) return
+    let last = snapshot.zxid
+    for (const txn of txns) {
+      if (txn.zxid <= last) throw new Error(`disk install: txn ${txn.zxid} after ${last}`)
+      last = txn.zxid
+    }
     disk.snapshot = { zxid: snapshot.zxid, applied: [...(snapshot.data as Txn[])] }
-    disk.log = []
-  }
-  if (truncateAfter !== undefined) {
-    if (ops++ >= opsMax) return
-    disk.log = disk.log.filter((t) => t.zxid <= truncateAfter)
-  }
-  for (const txn of txns) {
-    if (ops++ >= opsMax) return
-    const last = disk.log[disk.log.length - 1]?.zxid ?? disk.snapshot?.zxid ?? 0n
-    if (txn.zxid <= last) throw new Error(`disk append ${txn.zxid} after ${last}`)
-    disk.log.push(txn)
+    disk.log = [...txns]
+  } else {
+    if (truncateAfter !== undefined) {
+      if (ops++ >= opsMax) return
+      disk.log = disk.log.filter((t) => t.zxid <= truncateAfter)
+    }
+    for (const txn of txns) {
+      if (ops++ >= opsMax) return
+      const last = disk.log[disk.log.length - 1]?.zxid ?? disk.snapshot?.zxid ?? 0n
+      if (txn.zxid <= last) throw new Error(`disk append ${txn.zxid} after ${last}`)
+      disk.log.push(txn)
+    }
   }
   if (epochs !== undefined) {
     if (ops++ >= opsMax) return

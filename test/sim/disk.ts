@@ -1,14 +1,19 @@
 /**
  * SimDisk: one server's disk with an explicit split between what is durable and what
  * sits in the page cache. A Ready's persist work becomes a list of ordered disk
- * operations (install snapshot, truncate, append each txn, write epochs); they land in
- * the cache at once and become durable only when the fsync the runtime waits for
- * completes. A crash keeps a random prefix of the cached operations (a disk writes in
- * order but may stop anywhere) and may tear the last kept log append; recovery drops
- * a torn record, as the real log scan does with a record whose checksum fails.
+ * operations (truncate, append each txn, write epochs — or, when the Ready installs a
+ * snapshot, one install of the snapshot with all of that Ready's txns, then the
+ * epochs); they land in the cache at once and become durable only when the fsync the
+ * runtime waits for completes. A crash keeps a random prefix of the cached operations
+ * (a disk writes in order but may stop anywhere) and may tear the last kept log
+ * append; recovery drops a torn record, as the real log scan does with a record whose
+ * checksum fails.
  *
- * The snapshot and the epoch file are written atomically (write + rename in the real
- * storage), so they are never torn: they are either in the kept prefix or not.
+ * An install and the epoch file are written atomically (one rename in the real
+ * storage: the snapshot file carries the txns that came with it), so they are never
+ * torn: they are either in the kept prefix or not. Keeping the snapshot without its
+ * txns would let a follower lose txns it durably held while keeping its old
+ * currentEpoch (the bug seed 12746 found; see test/sim/snap-install-crash.test.ts).
  */
 import type { Txn, Zxid } from '../../protocol/index.js'
 import type { PersistentState, PersistWork } from '../../server/core/index.js'
@@ -25,7 +30,7 @@ export interface SimSnapshot {
 
 /** DiskOp is one ordered write of a Ready's persist work. */
 export type DiskOp =
-  | { readonly kind: 'snapshot'; readonly snapshot: SimSnapshot }
+  | { readonly kind: 'install'; readonly snapshot: SimSnapshot; readonly txns: readonly Txn[] }
   | { readonly kind: 'truncate'; readonly after: Zxid }
   | { readonly kind: 'append'; readonly txn: Txn }
   | { readonly kind: 'epochs'; readonly accepted: number; readonly current: number }
@@ -56,12 +61,19 @@ export class DiskError extends Error {
   override readonly name = 'DiskError'
 }
 
-/** opsOf turns a Ready's persist work into ordered disk operations (contract order: snapshot, truncate, txns, epochs). */
+/**
+ * opsOf turns a Ready's persist work into ordered disk operations in contract order:
+ * a snapshot and all the txns that came with it as ONE install (the log becomes
+ * exactly those txns, so `truncateAfter` has nothing left to do), otherwise the
+ * truncation and each append; then the epochs.
+ */
 export function opsOf(work: PersistWork): DiskOp[] {
   const ops: DiskOp[] = []
-  if (work.snapshot !== undefined) ops.push({ kind: 'snapshot', snapshot: work.snapshot.data as SimSnapshot })
-  if (work.truncateAfter !== undefined) ops.push({ kind: 'truncate', after: work.truncateAfter })
-  for (const txn of work.txns) ops.push({ kind: 'append', txn })
+  if (work.snapshot !== undefined) ops.push({ kind: 'install', snapshot: work.snapshot.data as SimSnapshot, txns: work.txns })
+  else {
+    if (work.truncateAfter !== undefined) ops.push({ kind: 'truncate', after: work.truncateAfter })
+    for (const txn of work.txns) ops.push({ kind: 'append', txn })
+  }
   if (work.epochs !== undefined) ops.push({ kind: 'epochs', accepted: work.epochs.accepted, current: work.epochs.current })
   return ops
 }
@@ -150,10 +162,16 @@ export class SimDisk {
 
   private applyDurably(op: DiskOp): void {
     switch (op.kind) {
-      case 'snapshot':
+      case 'install': {
+        let last = op.snapshot.zxid
+        for (const txn of op.txns) {
+          if (txn.zxid <= last) throw new DiskError(`install: txn ${txn.zxid} after ${last}: log zxids must increase`)
+          last = txn.zxid
+        }
         this.snapshot = op.snapshot
-        this.log = []
+        this.log = op.txns.map((txn) => ({ txn, torn: false }))
         return
+      }
       case 'truncate':
         this.log = this.log.filter((r) => r.txn.zxid <= op.after)
         return
