@@ -2,8 +2,8 @@
  * Parsing of the `--servers` option shared by the client-side commands.
  */
 
-/** DEFAULT_SERVERS is where `npm start` puts the local server. */
-export const DEFAULT_SERVERS = 'ws://127.0.0.1:2281'
+/** DEFAULT_SERVERS are the members `npm start` (`conclave ensemble --size 3`) runs; the SDK uses any of them. */
+export const DEFAULT_SERVERS = '127.0.0.1:2281,127.0.0.1:2282,127.0.0.1:2283'
 
 /**
  * parseServers turns `host:port,ws://host:port,...` into WebSocket URLs. A bare
