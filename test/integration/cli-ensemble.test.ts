@@ -1,0 +1,110 @@
+/**
+ * `conclave ensemble` as a developer uses it: three member processes come up on
+ * consecutive ports, a node created through one member is read through another with
+ * `conclave shell`, and Ctrl-C (SIGINT) stops every member and exits 0.
+ *
+ * Needs the ensemble runtime (server/runtime/member-server.ts); until it is in the tree
+ * the test is skipped, since `conclave server` refuses a member list of three.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, expect, it } from 'vitest'
+import { waitFor, withDeadline } from '../helpers/wait.js'
+
+const run = promisify(execFile)
+const CLI = fileURLToPath(new URL('../../server/cli/conclave.js', import.meta.url))
+const RUNTIME_LANDED = existsSync(fileURLToPath(new URL('../../server/runtime/member-server.ts', import.meta.url)))
+const SIZE = 3
+
+/** portFree tells whether `port` can be bound on loopback right now. */
+async function portFree(port: number): Promise<boolean> {
+  const server = net.createServer()
+  const ok = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => resolve(true))
+  })
+  if (ok) await new Promise<void>((resolve) => server.close(() => resolve()))
+  return ok
+}
+
+/** freeBasePort finds P with P..P+size-1 and P+100..P+100+size-1 all free (a port-0 bind suggests P). */
+async function freeBasePort(size: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const probe = net.createServer()
+    const base = await new Promise<number>((resolve) => probe.listen(0, '127.0.0.1', () => resolve((probe.address() as net.AddressInfo).port)))
+    await new Promise<void>((resolve) => probe.close(() => resolve()))
+    if (base + 100 + size > 65535) continue
+    const ports = [...Array(size).keys()].flatMap((i) => [base + i, base + 100 + i])
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base
+  }
+  throw new Error('no free run of ports found')
+}
+
+/** alive tells whether a process with this pid exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+let ensemble: ChildProcess | undefined
+const output: string[] = []
+
+afterAll(() => {
+  // Only if the test failed half-way: the ensemble kills its members when it exits.
+  if (ensemble?.exitCode === null) ensemble.kill('SIGKILL')
+  for (const line of output) {
+    const pid = /pid (\d+)/.exec(line)?.[1]
+    if (pid !== undefined && alive(Number(pid))) process.kill(Number(pid), 'SIGKILL')
+  }
+})
+
+it.skipIf(!RUNTIME_LANDED)('runs a 3-member ensemble: write through one member, read through another, SIGINT stops all', { timeout: 120_000 }, async () => {
+  const base = await freeBasePort(SIZE)
+  const dir = mkdtempSync(join(tmpdir(), 'conclave-ensemble-'))
+  ensemble = spawn(process.execPath, [CLI, 'ensemble', '--size', String(SIZE), '--data', dir, '--base-port', String(base), '--no-pretty'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const exited = new Promise<number | null>((resolve) => ensemble!.once('exit', (code) => resolve(code)))
+  for (const stream of [ensemble.stdout!, ensemble.stderr!]) {
+    stream.on('data', (chunk: Buffer) => output.push(...chunk.toString().split('\n').filter(Boolean)))
+  }
+  const logs = () => output.join('\n')
+
+  const ports = [...Array(SIZE).keys()].map((i) => base + i)
+  const servers = ports.map((p) => `127.0.0.1:${p}`)
+  await waitFor(() => output.some((l) => l.includes(`client connection string: ${servers.join(',')}`)), { timeoutMs: 20_000, what: `connection string\n${logs()}` })
+  const pids = output.flatMap((l) => /^\[ensemble\] member \d+: .* pid (\d+)/.exec(l)?.slice(1) ?? []).map(Number)
+  expect(pids).toHaveLength(SIZE)
+
+  for (const port of ports) {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, { timeoutMs: 60_000, what: `member on ${port} to answer /health\n${logs()}` })
+  }
+  // Members answer /health before they elect; wait for one leader and followers.
+  await waitFor(
+    async () => {
+      const roles = await Promise.all(ports.map(async (p) => ((await (await fetch(`http://127.0.0.1:${p}/status`)).json()) as { role?: string }).role))
+      return roles.filter((r) => r === 'leading').length === 1 && roles.filter((r) => r === 'following').length === SIZE - 1
+    },
+    { timeoutMs: 60_000, what: `a leader and ${SIZE - 1} followers\n${logs()}` },
+  )
+
+  const shell = (server: string, command: string) => run(process.execPath, [CLI, 'shell', '--servers', server, '-c', command])
+  expect((await shell(servers[0]!, 'create /from-member-1 hello')).stdout.trim()).toBe('/from-member-1')
+  await shell(servers[2]!, 'sync /')
+  expect((await shell(servers[2]!, 'get /from-member-1')).stdout.trim()).toBe('hello')
+  // A log line of each member came through with its prefix.
+  for (let i = 1; i <= SIZE; i++) expect(output.some((l) => l.startsWith(`[member ${i}] `))).toBe(true)
+
+  ensemble.kill('SIGINT')
+  expect(await withDeadline(exited, 30_000, 'the ensemble to stop')).toBe(0)
+  for (const pid of pids) expect(alive(pid)).toBe(false)
+})
