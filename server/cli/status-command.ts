@@ -1,19 +1,18 @@
 /**
- * `conclave status`: each server's role, zxid, sessions, znodes, watches and
+ * `conclave status`: each server's role, epoch, zxids, lag, sessions, znodes and
  * connections, read from its `GET /status`.
  */
 import type { CommandModule } from 'yargs'
 import { DEFAULT_SERVERS, httpUrlFor, parseServers } from './servers.js'
+import { formatStatusTable, type MemberStatus } from './status-table.js'
 
 interface StatusArgs {
   servers: string
   json?: boolean
 }
 
-const COLUMNS = ['server', 'id', 'role', 'zxid', 'sessions', 'znodes', 'watches', 'connections'] as const
-
 /** fetchStatus reads one server's /status, or describes why it could not. */
-async function fetchStatus(server: string): Promise<Record<string, unknown>> {
+async function fetchStatus(server: string): Promise<MemberStatus> {
   try {
     const response = await fetch(httpUrlFor(server, '/status'), { signal: AbortSignal.timeout(3000) })
     if (!response.ok) return { server, role: `error: HTTP ${response.status}` }
@@ -26,7 +25,7 @@ async function fetchStatus(server: string): Promise<Record<string, unknown>> {
 /** statusCommand is the yargs module for `conclave status`. */
 export const statusCommand: CommandModule<object, StatusArgs> = {
   command: 'status',
-  describe: 'show the state of each server',
+  describe: 'show the state of each server (role, epoch, zxids, lag, sessions, znodes, connections)',
   builder: (y) =>
     y
       .option('servers', { type: 'string', default: DEFAULT_SERVERS, describe: 'comma-separated server addresses' })
@@ -36,10 +35,7 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     if (args.json === true) {
       process.stdout.write(JSON.stringify(statuses, null, 2) + '\n')
     } else {
-      const rows = statuses.map((s) => COLUMNS.map((c) => (s[c] === undefined ? '-' : String(s[c]))))
-      const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)))
-      const line = (cells: readonly string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()
-      process.stdout.write([line(COLUMNS), ...rows.map(line)].join('\n') + '\n')
+      process.stdout.write(formatStatusTable(statuses))
     }
     if (statuses.some((s) => String(s.role).startsWith('unreachable') || String(s.role).startsWith('error'))) process.exitCode = 1
   },
