@@ -1,0 +1,133 @@
+/**
+ * A Conclave ensemble on loopback: one `conclave server --config FILE` process per
+ * member, every setting at its default. Each member has its own config, data dir and
+ * log; all share one secret file (mode 0600). Size 1 runs a standalone server.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { connectConclave } from './conclave-session.js'
+import { type BenchEnsemble, type Role } from './ensemble.js'
+import { MemberProcess } from './member-process.js'
+import { freePorts } from './ports.js'
+import type { BenchSession } from './session.js'
+
+const CLI = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../server/cli/conclave.js')
+
+/** ConclaveOptions: ensemble size, extra config settings for every member, and whether to keep the temp dir. */
+export interface ConclaveOptions {
+  size?: number
+  settings?: Record<string, unknown>
+  keep?: boolean
+}
+
+interface Member {
+  id: number
+  clientPort: number
+  config: string
+  log: string
+  process: MemberProcess
+}
+
+/** startConclave writes the configs and starts every member (without waiting for a leader). */
+export async function startConclave(options: ConclaveOptions = {}): Promise<BenchEnsemble> {
+  const size = options.size ?? 3
+  const dir = mkdtempSync(join(tmpdir(), 'bench-conclave-'))
+  const ports = await freePorts(size * 2)
+  const secretFile = join(dir, 'secret')
+  writeFileSync(secretFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 })
+  const list = Array.from({ length: size }, (_, i) => ({ id: i + 1, host: '127.0.0.1', clientPort: ports[2 * i]!, peerPort: ports[2 * i + 1]! }))
+  const members: Member[] = []
+  for (const entry of list) {
+    const home = join(dir, `member${entry.id}`)
+    const dataDir = join(home, 'data')
+    mkdirSync(dataDir, { recursive: true })
+    const ensemble = size > 1 ? { members: list, peerPort: entry.peerPort, secretFile } : {}
+    const config = join(home, 'config.json')
+    writeFileSync(config, JSON.stringify({ id: entry.id, host: '127.0.0.1', clientPort: entry.clientPort, dataDir, ...ensemble, ...options.settings }, null, 2))
+    const log = join(home, 'server.log')
+    members.push({ id: entry.id, clientPort: entry.clientPort, config, log, process: spawnMember(config, log) })
+  }
+  return new ConclaveEnsemble(dir, members, options.keep ?? false)
+}
+
+function spawnMember(config: string, log: string): MemberProcess {
+  return MemberProcess.spawn(process.execPath, [CLI, 'server', '--config', config, '--no-pretty'], log)
+}
+
+/** roleFrom maps a /status body to a Role, whether the role is at the top or under `member`. */
+function roleFrom(body: unknown): Role {
+  const record = (body ?? {}) as { role?: unknown; member?: { role?: unknown } }
+  const role = record.role ?? record.member?.role
+  if (role === 'leading') return 'leader'
+  if (role === 'following') return 'follower'
+  if (role === 'standalone') return 'standalone'
+  return 'looking'
+}
+
+class ConclaveEnsemble implements BenchEnsemble {
+  readonly system = 'Conclave'
+  readonly size: number
+
+  constructor(
+    readonly dir: string,
+    private readonly members: Member[],
+    private readonly keep: boolean,
+  ) {
+    this.size = members.length
+  }
+
+  private member(i: number): Member {
+    const member = this.members[i]
+    if (member === undefined) throw new Error(`no Conclave member ${i}`)
+    return member
+  }
+
+  async role(i: number): Promise<Role> {
+    const member = this.member(i)
+    if (!member.process.alive()) return 'down'
+    try {
+      const reply = await fetch(`http://127.0.0.1:${member.clientPort}/status`, { signal: AbortSignal.timeout(500) })
+      return roleFrom(await reply.json())
+    } catch {
+      return 'down'
+    }
+  }
+
+  signal(i: number, signal: NodeJS.Signals): void {
+    this.member(i).process.signal(signal)
+  }
+
+  async restart(i: number): Promise<void> {
+    const member = this.member(i)
+    if (member.process.alive()) return
+    member.process = spawnMember(member.config, member.log)
+  }
+
+  alive(i: number): boolean {
+    return this.member(i).process.alive()
+  }
+
+  rssBytes(i: number): number | undefined {
+    return this.member(i).process.rssBytes()
+  }
+
+  connect(i: number, sessionTimeoutMs: number): Promise<BenchSession> {
+    return connectConclave(this.member(i).clientPort, sessionTimeoutMs)
+  }
+
+  /** exitReport names members whose process has exited, with the end of their logs. */
+  exitReport(): string {
+    return this.members
+      .filter((m) => !m.process.alive())
+      .map((m) => `member ${m.id} exited; log ${m.log}:\n${m.process.logTail(600)}`)
+      .join('\n')
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.process.stop()))
+    if (!this.keep) rmSync(this.dir, { recursive: true, force: true })
+  }
+}
