@@ -5,8 +5,9 @@
  * (SIGTERM, then SIGKILL after a grace period) and exits 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import readline from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
@@ -100,6 +101,10 @@ export const ensembleCommand: CommandModule<object, EnsembleArgs> = {
     }
     const pretty = args.pretty ?? process.stdout.isTTY === true
     say(`${secret === 'created' ? 'created' : 'using'} the shared secret ${plan.secretPath}`)
+    if (existsSync(join(resolve(args.data), 'CONCLAVE_DATA'))) {
+      // An earlier `npm start` ran one standalone server right in this directory.
+      say(`note: ${resolve(args.data)} also holds a standalone server's data, which the ensemble does not use (members keep theirs in member-<i>/data)`)
+    }
     const running = new Map<number, ChildProcess>()
     let stopping = false
     for (const m of plan.members) {
