@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
 import { ConfigError } from '../runtime/config.js'
 import { SecretFileError } from '../net/peer-errors.js'
+import { MARKER_FILE_NAME } from '../storage/data-dir.js'
 import { DEFAULT_BASE_PORT, ENSEMBLE_SIZE_MAX, planEnsemble, type EnsemblePlan } from './ensemble-layout.js'
 import { ensureSecretFile } from './ensemble-secret.js'
 
@@ -101,7 +102,7 @@ export const ensembleCommand: CommandModule<object, EnsembleArgs> = {
     }
     const pretty = args.pretty ?? process.stdout.isTTY === true
     say(`${secret === 'created' ? 'created' : 'using'} the shared secret ${plan.secretPath}`)
-    if (existsSync(join(resolve(args.data), 'CONCLAVE_DATA'))) {
+    if (existsSync(join(resolve(args.data), MARKER_FILE_NAME))) {
       // An earlier `npm start` ran one standalone server right in this directory.
       say(`note: ${resolve(args.data)} also holds a standalone server's data, which the ensemble does not use (members keep theirs in member-<i>/data)`)
     }
