@@ -19,7 +19,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -72,14 +72,20 @@ export type MemberState = 'running' | 'paused' | 'stopped'
 export interface FollowerStatus {
   id: number
   ackedZxid?: unknown
-  lagTxns?: number
+  lagTxns?: number | null
   connected?: boolean
+  /** stage is the leader's view of the follower's sync ('connected' | 'epochAcked' | 'syncing' | 'synced'). */
+  stage?: string
 }
 
 /** MemberStatus is a member's /status with zxids parsed; `raw` keeps every field as sent. */
 export interface MemberStatus {
   id: number
   role: string
+  /** serving is whether the member serves clients (an established leader or follower), when /status says. */
+  serving: boolean | undefined
+  /** leaderId is the leader the member follows or is, when /status says. */
+  leaderId: number | undefined
   epoch: number | undefined
   /** zxid is the applied zxid. */
   zxid: bigint
@@ -228,7 +234,9 @@ export function toMemberStatus(raw: Record<string, unknown>): MemberStatus {
   return {
     id: Number(raw.id),
     role: String(raw.role),
-    epoch: typeof raw.epoch === 'number' ? raw.epoch : raw.epoch === undefined ? undefined : Number(raw.epoch),
+    serving: typeof raw.serving === 'boolean' ? raw.serving : undefined,
+    leaderId: typeof raw.leaderId === 'number' ? raw.leaderId : undefined,
+    epoch: typeof raw.epoch === 'number' ? raw.epoch : raw.epoch === undefined || raw.epoch === null ? undefined : Number(raw.epoch),
     zxid,
     lastLoggedZxid: parseZxid(raw.lastLoggedZxid),
     lastCommittedZxid: parseZxid(raw.lastCommittedZxid),
@@ -477,13 +485,17 @@ class EnsembleImpl implements Ensemble {
           const leader = leaders[0] as MemberStatus
           let followers: number
           if (leader.followers !== undefined) {
-            followers = leader.followers.filter((f) => f.connected !== false).length
+            // A follower counts once it is linked and synced (not merely connected).
+            followers = leader.followers.filter((f) => f.connected !== false && (f.stage === undefined || f.stage === 'synced')).length
           } else {
             followers = [...statuses.values()].filter((s) => s.role === 'following' && s.epoch === leader.epoch).length
           }
           if (followers < this.quorum - 1) return undefined
-          const health = await fetchJson(`${this.memberProcess(leader.id).httpUrl}/health`).catch(() => undefined)
-          if (health === undefined || health.body.serving === false) return undefined
+          if (leader.serving === false) return undefined
+          if (leader.serving === undefined) {
+            const health = await fetchJson(`${this.memberProcess(leader.id).httpUrl}/health`).catch(() => undefined)
+            if (health === undefined || health.body.serving === false) return undefined
+          }
           return { id: leader.id, status: leader }
         },
         { timeoutMs: options.timeoutMs ?? 20_000, intervalMs: 50, what: 'one established leader with a quorum' },
@@ -668,6 +680,31 @@ export async function startEnsemble(options: EnsembleOptions): Promise<Ensemble>
   }
   return ensemble
 }
+
+/**
+ * memberFromConfig makes a stand-alone member handle (not part of any ensemble's
+ * list) from a config object: the config is written to `dir/<label>.json` and the
+ * process is started with `start()`. Tests use it for an impostor (a process with a
+ * wrong secret claiming a member's id); stop it with `stop()`.
+ */
+export function memberFromConfig(config: Record<string, unknown>, dir: string, label: string, options: { logLevel?: string; startTimeoutMs?: number } = {}): Member {
+  const configFile = join(dir, `${label}.json`)
+  writeFileSync(configFile, JSON.stringify(config, null, 2))
+  mkdirSync(String(config.dataDir), { recursive: true })
+  return new MemberProcess(
+    Number(config.id),
+    Number(config.clientPort),
+    Number(config.peerPort),
+    String(config.dataDir),
+    configFile,
+    config,
+    options.logLevel ?? 'info',
+    options.startTimeoutMs ?? 20_000,
+  )
+}
+
+/** RUNTIME_LANDED tells whether the ensemble runtime exists yet; ensemble tests skip without it. */
+export const RUNTIME_LANDED = existsSync(join(REPO_ROOT, 'server/runtime/member-server.ts'))
 
 /**
  * finishEnsemble is for afterEach/afterAll: on a failed test it saves the artifacts and
