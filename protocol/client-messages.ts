@@ -259,4 +259,6 @@ export const CloseCode = {
   SESSION_MOVED: 4003,
   /** The session had too many requests in flight. */
   TOO_MANY_REQUESTS: 4004,
+  /** The member lost its leader or quorum; the client should resume its session on another member. */
+  NOT_SERVING: 4005,
 } as const

@@ -252,6 +252,21 @@ function readableXid(value: unknown): number | undefined {
   return typeof xid === 'number' && Number.isInteger(xid) && xid >= 0 && xid <= 0x7fff_ffff ? xid : undefined
 }
 
+/**
+ * checkRequest checks an already-decoded value as a client request (for requests that
+ * travel inside other messages, such as a follower forwarding a client's write to the
+ * leader). Never throws: a bad value comes back as a ProtocolError.
+ */
+export function checkRequest(value: unknown): Request | ProtocolError {
+  try {
+    return request(value, 'request')
+  } catch (err) {
+    if (err instanceof ProtocolError) return err
+    const code = err instanceof ShapeError ? err.code : ErrorCode.MARSHALLING_ERROR
+    return new ProtocolError(code, err instanceof Error ? err.message : String(err))
+  }
+}
+
 /** decodeClientMessage decodes and checks a frame a client sent. Never throws. */
 export function decodeClientMessage(frame: Uint8Array): DecodeResult<ClientMessage> {
   return decodeWith(frame, clientMessage)

@@ -4,7 +4,7 @@
 import type { CommandModule } from 'yargs'
 import { ConfigError, type ServerConfig } from '../runtime/config.js'
 import { createLogger } from '../runtime/logger.js'
-import { ConclaveServer } from '../runtime/server.js'
+import { MemberServer } from '../runtime/member-server.js'
 import { StorageError } from '../storage/errors.js'
 import { PeerLinksError, SecretFileError } from '../net/peer-errors.js'
 import { readSecretFile } from '../net/peer-secret.js'
@@ -69,14 +69,10 @@ export const serverCommand: CommandModule<object, ServerArgs> = {
       fail(err instanceof ConfigError ? err.message : String(err), 2)
     }
     await checkSecretFile(config)
-    if (config.ensemble !== undefined) {
-      // Until the ensemble runtime lands, refuse plainly rather than run a lone server that thinks it is a member.
-      fail(`this build runs standalone servers only; the config lists ${config.ensemble.members.length} members`, 2)
-    }
     const logger = createLogger({ level: config.logLevel, ...(args.pretty === undefined ? {} : { pretty: args.pretty }) })
-    let server: ConclaveServer
+    let server: MemberServer
     try {
-      server = await ConclaveServer.start(config, logger)
+      server = await MemberServer.start(config, logger)
     } catch (err) {
       // These messages are written for the operator: file, setting, what to do.
       const message = isOperatorError(err) ? err.message : `cannot start: ${(err as Error).message}`

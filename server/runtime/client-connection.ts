@@ -3,9 +3,9 @@
  *
  * Per-session FIFO lives here: every request joins `queue` in arrival order and is
  * answered only when it reaches the head and is ready. Reads are ready at once; a
- * write is ready when its txn has been applied; a sync (or linearizable read) when
- * everything proposed before it has been applied. Writes are proposed as they arrive,
- * not when they reach the head, so a session can pipeline.
+ * write is ready when its txn has been applied here; a sync (or linearizable read) once
+ * the leader confirmed a read index and this member has applied up to it. Writes are
+ * forwarded as they arrive, not when they reach the head, so a session can pipeline.
  */
 import type { Request, SessionId, Zxid } from '../../protocol/index.js'
 import type { ClientSocket } from '../net/client-listener.js'
@@ -17,10 +17,10 @@ export type { Reply }
 export type QueuedRequest =
   /** A read, answered from the tree when it reaches the head. */
   | { kind: 'read'; xid: number; request: Request }
-  /** A write whose txn has zxid `zxid`; `reply` is filled when that txn is applied. */
-  | { kind: 'write'; xid: number; request: Request; zxid: Zxid; reply?: Reply; replyZxid?: Zxid }
-  /** A sync or linearizable read: ready once the tree has applied `zxid`. */
-  | { kind: 'barrier'; xid: number; request: Request; zxid: Zxid }
+  /** A forwarded write (or session close); `reply` is filled when its txn is applied here. */
+  | { kind: 'write'; xid: number; request: Request; reply?: Reply; replyZxid?: Zxid }
+  /** A sync or linearizable read: ready once the read index `zxid` is known and applied. */
+  | { kind: 'barrier'; xid: number; request: Request; zxid: Zxid | undefined; failed?: true }
   /** A request answered with a fixed reply in its turn (refused on arrival). */
   | { kind: 'answered'; xid: number; reply: Reply }
 

@@ -19,6 +19,7 @@ const LAYERS: Record<string, { below: string[]; builtins: string[] }> = {
   sessions: { below: [], builtins: [] },
   watches: { below: [], builtins: [] },
   requests: { below: ['tree', 'sessions', 'watches'], builtins: [] },
+  member: { below: ['core', 'requests', 'tree', 'sessions', 'watches'], builtins: [] },
 }
 
 describe.each(Object.entries(LAYERS))('server/%s purity', (layer, { below, builtins }) => {
@@ -37,6 +38,6 @@ describe.each(Object.entries(LAYERS))('server/%s purity', (layer, { below, built
   })
 
   test('an upward import would be caught', () => {
-    expect(problems('x.ts', "import { ConclaveServer } from '../runtime/server.js'", allowed)).not.toEqual([])
+    expect(problems('x.ts', "import { MemberServer } from '../runtime/member-server.js'", allowed)).not.toEqual([])
   })
 })

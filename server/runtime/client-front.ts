@@ -1,0 +1,422 @@
+/**
+ * ClientFront: the part of a member that faces clients. It accepts connects (opening a
+ * session through the leader, or resuming one after checking it is live, the password
+ * matches and the client has not seen a newer zxid), forwards writes and session
+ * closes to the leader, starts syncs and linearizable reads through the core's read
+ * index, answers plain reads from the local tree, registers watches, and answers each
+ * write when its txn is applied here.
+ *
+ * Per-session FIFO (design.md §1.2) is kept by one queue per connection
+ * (client-connection.ts): a reply leaves only when every earlier request of the
+ * connection has been answered, and a read is computed only when it reaches the head,
+ * so it sees exactly the session's earlier writes and none of its later ones. Watch
+ * events of a txn are sent before anything answered after that txn is applied.
+ *
+ * A member that is not serving (no established leader) refuses connects and requests
+ * with the retryable NOT_SERVING, so the SDK moves to another member.
+ */
+import type { Logger } from 'pino'
+import {
+  CloseCode,
+  ErrorCode,
+  PENDING_REQUESTS_PER_SESSION_MAX,
+  PROTOCOL_VERSION,
+  WRITE_OPS,
+  decodeClientMessage,
+  encodeServerMessage,
+  errorCodeName,
+  formatZxid,
+  type ConnectMessage,
+  type Request,
+  type ServerId,
+  type ServerMessage,
+  type SessionId,
+  type Txn,
+  type Zxid,
+} from '../../protocol/index.js'
+import { requestKey, type ForwardPayload } from '../member/index.js'
+import type { ClientSocket } from '../net/client-listener.js'
+import { answerRead, replyForWrite, type WriteRequest } from '../requests/index.js'
+import type { SessionTable } from '../sessions/index.js'
+import type { ApplyResult, DataTree } from '../tree/index.js'
+import type { WatchRegistry } from '../watches/index.js'
+import { ClientConnection, type QueuedRequest, type Reply } from './client-connection.js'
+
+/** HANDSHAKE_TIMEOUT_MS is how long a new socket may take to send `connect`. */
+const HANDSHAKE_TIMEOUT_MS = 10_000
+
+/** CLOSE_REASON_BYTES_MAX is the WebSocket limit on a close reason. */
+const CLOSE_REASON_BYTES_MAX = 123
+
+/** FrontHost is what the front end needs from its member; tree and sessions may be replaced (SNAP). */
+export interface FrontHost {
+  readonly id: ServerId
+  readonly tree: DataTree
+  readonly sessions: SessionTable
+  readonly watches: WatchRegistry
+  readonly logger: Logger
+  /** serving tells whether this member may answer clients (an established leader, or a follower that got UPTODATE). */
+  serving(): boolean
+  /** forward hands a client action to the leader; false when there is no leader to take it. */
+  forward(sessionId: SessionId, xid: number, payload: ForwardPayload): boolean
+  /** readIndex asks the leader for a confirmed read index; the answer comes through `onReadReady`/`onReadFailed` with `token`. */
+  readIndex(token: unknown): boolean
+  /** touch records client activity on a session (the leader refreshes it, a follower tells the leader). */
+  touch(sessionId: SessionId): void
+  /** newSessionId picks the id of a session this member opens. */
+  newSessionId(): SessionId
+  /** newPassword draws a session password from a cryptographic generator. */
+  newPassword(): Uint8Array
+}
+
+/** ReadToken is what the core hands back for a read index: the connection and its queued entry. */
+interface ReadToken {
+  readonly connection: ClientConnection
+  readonly entry: Extract<QueuedRequest, { kind: 'barrier' }>
+}
+
+/** ClientFront serves the clients connected to one member. */
+export class ClientFront {
+  private readonly connections = new Map<number, ClientConnection>()
+  /** The connection currently bound to each session. */
+  private readonly owners = new Map<SessionId, ClientConnection>()
+  /** Forwarded writes waiting for their txn, by session and xid. */
+  private readonly awaitingApply = new Map<string, { connection: ClientConnection; entry: Extract<QueuedRequest, { kind: 'write' }> }>()
+  /** Connections waiting for their createSession txn, by the session id chosen for them. */
+  private readonly awaitingSession = new Map<SessionId, ClientConnection>()
+  /** Connections whose head is a barrier waiting for the tree to reach its read index. */
+  private readonly awaitingBarrier = new Set<ClientConnection>()
+
+  constructor(private readonly host: FrontHost) {}
+
+  /** connectionCount is the number of open client connections. */
+  get connectionCount(): number {
+    return this.connections.size
+  }
+
+  // ---------------------------------------------------------------- sockets
+
+  /** onOpen registers a new socket and gives it a deadline for its connect message. */
+  onOpen(socket: ClientSocket): void {
+    const connection = new ClientConnection(socket)
+    this.connections.set(socket.id, connection)
+    setTimeout(() => {
+      if (connection.phase === 'handshake' && this.connections.has(socket.id)) {
+        this.close(connection, CloseCode.BAD_HANDSHAKE, 'no connect message in time')
+      }
+    }, HANDSHAKE_TIMEOUT_MS).unref()
+  }
+
+  /** onClose forgets a socket, its watches and what it waited for. */
+  onClose(socket: ClientSocket, code: number, reason: string): void {
+    const connection = this.connections.get(socket.id)
+    if (connection === undefined) return
+    this.connections.delete(socket.id)
+    connection.phase = 'closing'
+    this.host.watches.removeWatcher(connection.id)
+    this.awaitingBarrier.delete(connection)
+    if (this.owners.get(connection.sessionId) === connection) this.owners.delete(connection.sessionId)
+    for (const [sessionId, waiting] of this.awaitingSession) if (waiting === connection) this.awaitingSession.delete(sessionId)
+    for (const [key, waiting] of this.awaitingApply) if (waiting.connection === connection) this.awaitingApply.delete(key)
+    this.host.logger.debug({ connection: socket.id, session: connection.sessionId.toString(16), code, reason }, 'client disconnected')
+  }
+
+  /** onFrame decodes one frame and acts on it; malformed input is answered or closes the socket, never throws. */
+  onFrame(socket: ClientSocket, frame: Uint8Array): void {
+    const connection = this.connections.get(socket.id)
+    if (connection === undefined || connection.phase === 'closing') return
+    const decoded = decodeClientMessage(frame)
+    if (!decoded.ok) {
+      if (decoded.xid !== undefined && connection.phase === 'open') {
+        // A request we could read the xid of gets its error in its turn; the connection stays.
+        connection.enqueue({ kind: 'answered', xid: decoded.xid, reply: { err: decoded.error.code, message: decoded.error.message } })
+        this.pump(connection)
+      } else {
+        this.host.logger.debug({ connection: socket.id, reason: decoded.error.message }, 'refusing malformed frame')
+        this.close(connection, CloseCode.PROTOCOL_ERROR, decoded.error.message)
+      }
+      return
+    }
+    const message = decoded.message
+    switch (message.type) {
+      case 'connect':
+        return this.onConnect(connection, message)
+      case 'ping':
+        return this.onPing(connection)
+      case 'request':
+        return this.onRequest(connection, message.xid, message.request)
+      default: {
+        const unreachable: never = message
+        return unreachable
+      }
+    }
+  }
+
+  /** closeAll closes every connection (the member lost its leader, or is stopping); clients move on. */
+  closeAll(code: number, reason: string): void {
+    for (const connection of [...this.connections.values()]) this.close(connection, code, reason)
+    this.awaitingApply.clear()
+    this.awaitingSession.clear()
+    this.awaitingBarrier.clear()
+  }
+
+  private close(connection: ClientConnection, code: number, reason: string): void {
+    connection.phase = 'closing'
+    connection.socket.close(code, truncateReason(reason))
+  }
+
+  private send(connection: ClientConnection, message: ServerMessage): void {
+    connection.socket.send(encodeServerMessage(message))
+  }
+
+  // ---------------------------------------------------------------- sessions
+
+  private onConnect(connection: ClientConnection, message: ConnectMessage): void {
+    if (connection.phase !== 'handshake') return this.close(connection, CloseCode.BAD_HANDSHAKE, 'connect sent twice')
+    if (message.protocolVersion !== PROTOCOL_VERSION) {
+      return this.refuse(connection, ErrorCode.BAD_ARGUMENTS, `unsupported protocol version ${message.protocolVersion}; this server speaks ${PROTOCOL_VERSION}`)
+    }
+    if (!this.host.serving()) return this.refuse(connection, ErrorCode.NOT_SERVING, `server ${this.host.id} is not serving: it has no quorum`)
+    const tree = this.host.tree
+    if (message.lastZxidSeen > tree.appliedZxid) {
+      return this.refuse(connection, ErrorCode.ZXID_AHEAD, `client has seen zxid ${formatZxid(message.lastZxidSeen)}, this server only ${formatZxid(tree.appliedZxid)}`)
+    }
+    if (message.sessionId === 0n) return this.createSession(connection, message)
+    const sessions = this.host.sessions
+    const session = sessions.get(message.sessionId)
+    if (session === undefined || sessions.isClosing(message.sessionId)) {
+      return this.refuse(connection, ErrorCode.SESSION_EXPIRED, `session 0x${message.sessionId.toString(16)} has expired`)
+    }
+    if (!sessions.passwordMatches(message.sessionId, message.password)) return this.refuse(connection, ErrorCode.AUTH_FAILED, 'wrong session password')
+    // The leader learns that this member now owns the session: requests still in flight
+    // through the member the client left will fail with SESSION_MOVED.
+    if (!this.host.forward(message.sessionId, 0, { kind: 'claimSession' })) {
+      return this.refuse(connection, ErrorCode.NOT_SERVING, `server ${this.host.id} has no leader`)
+    }
+    this.bind(connection, message.sessionId)
+    this.send(connection, { type: 'connected', sessionId: session.id, password: session.password, timeoutMs: session.timeoutMs, serverId: this.host.id, zxid: tree.appliedZxid, readOnly: false })
+  }
+
+  private createSession(connection: ClientConnection, message: ConnectMessage): void {
+    const sessionId = this.host.newSessionId()
+    const payload: ForwardPayload = { kind: 'createSession', timeoutMs: message.timeoutMs, password: this.host.newPassword() }
+    if (!this.host.forward(sessionId, 0, payload)) return this.refuse(connection, ErrorCode.NOT_SERVING, `server ${this.host.id} has no leader`)
+    connection.phase = 'creating-session'
+    this.awaitingSession.set(sessionId, connection)
+  }
+
+  /** bind makes `connection` the owner of a session, closing any older connection that held it. */
+  private bind(connection: ClientConnection, sessionId: SessionId): void {
+    const previous = this.owners.get(sessionId)
+    if (previous !== undefined && previous !== connection) this.close(previous, CloseCode.SESSION_MOVED, 'session moved to another connection')
+    this.owners.set(sessionId, connection)
+    connection.sessionId = sessionId
+    connection.phase = 'open'
+    this.host.touch(sessionId)
+  }
+
+  private refuse(connection: ClientConnection, code: number, message: string): void {
+    this.send(connection, { type: 'connectRefused', code, message })
+    this.close(connection, CloseCode.SESSION_ENDED, `${errorCodeName(code) ?? code}: ${message}`)
+  }
+
+  private onPing(connection: ClientConnection): void {
+    if (connection.phase !== 'open') return this.close(connection, CloseCode.BAD_HANDSHAKE, 'ping before connect')
+    this.host.touch(connection.sessionId)
+    this.send(connection, { type: 'pong', zxid: this.host.tree.appliedZxid })
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  private onRequest(connection: ClientConnection, xid: number, request: Request): void {
+    if (connection.phase !== 'open') return this.close(connection, CloseCode.BAD_HANDSHAKE, 'request before connect')
+    const sessionId = connection.sessionId
+    const answer = (err: number, message: string) => connection.enqueue({ kind: 'answered', xid, reply: { err, message } })
+    const sessions = this.host.sessions
+    if (!this.host.serving()) answer(ErrorCode.NOT_SERVING, `server ${this.host.id} is not serving: it has no quorum`)
+    else if (!sessions.has(sessionId) || sessions.isClosing(sessionId)) answer(ErrorCode.SESSION_EXPIRED, 'session has expired')
+    else if (WRITE_OPS.has(request.op)) {
+      this.host.touch(sessionId)
+      const payload: ForwardPayload = request.op === 'closeSession' ? { kind: 'closeSession' } : { kind: 'write', request: request as WriteRequest }
+      const key = requestKey(sessionId, xid)
+      // A commit is matched to its request by session and xid, so those must be unique in flight.
+      if (this.awaitingApply.has(key)) answer(ErrorCode.BAD_ARGUMENTS, `xid ${xid} is already in flight for this session`)
+      else if (this.host.forward(sessionId, xid, payload)) {
+        const entry = { kind: 'write' as const, xid, request }
+        connection.enqueue(entry)
+        this.awaitingApply.set(key, { connection, entry })
+      } else answer(ErrorCode.NOT_SERVING, `server ${this.host.id} has no leader`)
+    } else if (request.op === 'sync' || (request.op === 'get' && request.linearizable === true)) {
+      this.host.touch(sessionId)
+      const entry = { kind: 'barrier' as const, xid, request, zxid: undefined }
+      const token: ReadToken = { connection, entry }
+      if (this.host.readIndex(token)) connection.enqueue(entry)
+      else answer(ErrorCode.NOT_SERVING, `server ${this.host.id} has no leader to confirm a read index`)
+    } else {
+      this.host.touch(sessionId)
+      connection.enqueue({ kind: 'read', xid, request })
+    }
+    this.pump(connection)
+  }
+
+  /** onReadReady records that a sync or linearizable read may be answered once `zxid` is applied here. */
+  onReadReady(token: unknown, zxid: Zxid): void {
+    const { connection, entry } = token as ReadToken
+    entry.zxid = zxid
+    if (this.connections.get(connection.id) === connection) this.pump(connection)
+  }
+
+  /** onReadFailed answers a sync or linearizable read whose read index could not be confirmed. */
+  onReadFailed(token: unknown): void {
+    const { connection, entry } = token as ReadToken
+    entry.failed = true
+    if (this.connections.get(connection.id) === connection) this.pump(connection)
+  }
+
+  /** applyBackpressure stops reading from a connection with too many requests in flight. */
+  private applyBackpressure(connection: ClientConnection): void {
+    if (!connection.paused && connection.pendingCount >= PENDING_REQUESTS_PER_SESSION_MAX) {
+      connection.paused = true
+      connection.socket.pause()
+    } else if (connection.paused && connection.pendingCount < PENDING_REQUESTS_PER_SESSION_MAX / 2) {
+      connection.paused = false
+      connection.socket.resume()
+    }
+  }
+
+  /** pump answers the connection's requests from the head while they are ready. */
+  private pump(connection: ClientConnection): void {
+    const tree = this.host.tree
+    for (let entry = connection.peek(); entry !== undefined; entry = connection.peek()) {
+      let reply: Reply
+      let zxid = tree.appliedZxid
+      if (entry.kind === 'answered') reply = entry.reply
+      else if (entry.kind === 'read') reply = this.executeRead(connection, entry.request)
+      else if (entry.kind === 'barrier') {
+        if (entry.failed === true) reply = { err: ErrorCode.NOT_SERVING, message: 'the read index could not be confirmed: the leader lost its quorum' }
+        else if (entry.zxid === undefined || tree.appliedZxid < entry.zxid) {
+          this.awaitingBarrier.add(connection)
+          break
+        } else reply = entry.request.op === 'sync' ? { err: 0, result: {} } : this.executeRead(connection, entry.request)
+      } else {
+        if (entry.reply === undefined) break
+        reply = entry.reply
+        zxid = entry.replyZxid ?? zxid
+      }
+      connection.shift()
+      this.send(connection, { type: 'reply', xid: entry.xid, zxid, ...(reply as Omit<Reply, 'result'>), ...(reply.result === undefined ? {} : { result: reply.result as never }) })
+      if (entry.kind === 'write' && entry.request.op === 'closeSession' && reply.err === 0) {
+        this.close(connection, CloseCode.SESSION_ENDED, 'session closed')
+        return
+      }
+    }
+    this.applyBackpressure(connection)
+  }
+
+  /** executeRead answers a read and registers the watch it asked for, in one step. */
+  private executeRead(connection: ClientConnection, request: Request): Reply {
+    const watcher = connection.id
+    const { tree, watches } = this.host
+    switch (request.op) {
+      case 'exists': {
+        const reply = answerRead(tree, request, connection.sessionId)
+        if (request.watch && reply.err === 0) {
+          const stat = (reply.result as { stat: unknown }).stat
+          if (stat === null) watches.addExistWatch(request.path, watcher)
+          else watches.addDataWatch(request.path, watcher)
+        }
+        return reply
+      }
+      case 'get': {
+        const reply = answerRead(tree, request, connection.sessionId)
+        if (request.watch && reply.err === 0) watches.addDataWatch(request.path, watcher)
+        return reply
+      }
+      case 'children': {
+        const reply = answerRead(tree, request, connection.sessionId)
+        if (request.watch && reply.err === 0) watches.addChildWatch(request.path, watcher)
+        return reply
+      }
+      case 'getEphemerals':
+      case 'childCount':
+      case 'getAcl':
+        return answerRead(tree, request, connection.sessionId)
+      case 'addWatch':
+        watches.addPersistentWatch(request.path, watcher, request.mode === 'persistentRecursive')
+        return { err: 0, result: {} }
+      case 'removeWatches':
+        return watches.removeWatches(request.path, request.kind, watcher) ? { err: 0, result: {} } : { err: ErrorCode.NO_WATCHER, message: `no ${request.kind} watch on ${request.path}` }
+      case 'setWatches': {
+        const events = watches.setWatches(
+          watcher,
+          request,
+          (path) => {
+            const stat = tree.stat(path)
+            return stat === null ? { exists: false, mzxid: 0n, pzxid: 0n } : { exists: true, mzxid: stat.mzxid, pzxid: stat.pzxid }
+          },
+          tree.appliedZxid,
+        )
+        for (const event of events) this.send(connection, event)
+        return { err: 0, result: {} }
+      }
+      default:
+        return { err: ErrorCode.UNIMPLEMENTED, message: `op '${request.op}' is not a read` }
+    }
+  }
+
+  // ---------------------------------------------------------------- applied txns
+
+  /**
+   * onApplied is called after each committed txn is applied to the tree: it sends the
+   * txn's watch events, then answers what it settles (a write, a session opened or
+   * ended) and whatever became answerable, before the next txn is applied — so a read
+   * queued behind a session's write sees exactly the state after that write.
+   */
+  onApplied(txn: Txn, applied: ApplyResult): void {
+    for (const { watcher, event } of this.host.watches.trigger(applied.changes, txn.zxid)) {
+      const target = this.connections.get(watcher)
+      if (target !== undefined) this.send(target, event)
+    }
+    const op = txn.op
+    if (op.type === 'createSession') this.finishSessionCreate(txn)
+    const key = requestKey(txn.sessionId, txn.xid)
+    const waiting = this.awaitingApply.get(key)
+    if (waiting !== undefined) {
+      this.awaitingApply.delete(key)
+      waiting.entry.reply = replyForWrite(waiting.entry.request, txn, applied)
+      waiting.entry.replyZxid = txn.zxid
+    }
+    if (op.type === 'closeSession') this.endSession(op.sessionId, waiting?.connection)
+    if (waiting !== undefined && this.connections.get(waiting.connection.id) === waiting.connection) this.pump(waiting.connection)
+    if (this.awaitingBarrier.size > 0) {
+      const barriers = [...this.awaitingBarrier]
+      this.awaitingBarrier.clear()
+      for (const connection of barriers) if (this.connections.get(connection.id) === connection) this.pump(connection)
+    }
+  }
+
+  private finishSessionCreate(txn: Txn): void {
+    if (txn.op.type !== 'createSession') return
+    const connection = this.awaitingSession.get(txn.op.sessionId)
+    if (connection === undefined) return
+    this.awaitingSession.delete(txn.op.sessionId)
+    if (connection.phase !== 'creating-session') return
+    this.bind(connection, txn.op.sessionId)
+    this.host.logger.debug({ session: txn.op.sessionId.toString(16), timeoutMs: txn.op.timeoutMs }, 'session created')
+    this.send(connection, { type: 'connected', sessionId: txn.op.sessionId, password: txn.op.password, timeoutMs: txn.op.timeoutMs, serverId: this.host.id, zxid: txn.zxid, readOnly: false })
+  }
+
+  /** endSession closes the connection of a session that expired (a client's own close is answered first). */
+  private endSession(sessionId: SessionId, closer: ClientConnection | undefined): void {
+    const owner = this.owners.get(sessionId)
+    if (owner === undefined || owner === closer) return
+    this.owners.delete(sessionId)
+    this.close(owner, CloseCode.SESSION_ENDED, 'session expired')
+  }
+}
+
+function truncateReason(reason: string): string {
+  const bytes = Buffer.from(reason)
+  if (bytes.length <= CLOSE_REASON_BYTES_MAX) return reason
+  return bytes.subarray(0, CLOSE_REASON_BYTES_MAX - 3).toString().replace(/\uFFFD$/, '') + '...'
+}

@@ -1,0 +1,482 @@
+/**
+ * MemberServer: one running Conclave server — a member of an ensemble, or a standalone
+ * server, which is an ensemble of one (it elects itself and commits after its own
+ * fsync). This is where the pure ZAB core (server/core) meets real time, the disk
+ * (server/storage), the peer port (server/net/peer-links) and clients
+ * (client-front.ts).
+ *
+ * It carries out each Ready exactly as server/core/ready.ts prescribes:
+ *   1. send `send` at once;
+ *   2. persist `persist` and wait for its fsync (a snapshot and its txns as one unit);
+ *   3. then send `sendAfterPersist` (acks that promise durability);
+ *   4. apply `commit` to the tree in order — each txn's watch events and the answers it
+ *      settles go out before the next txn is applied — and answer confirmed reads;
+ *   5. let the leader's duties prepare and propose listed requests; `advance`.
+ * One Ready is outstanding at a time; while its fsync runs, ticks, peer messages and
+ * client requests keep arriving and accumulate in the next Ready (group commit).
+ */
+import { randomBytes } from 'node:crypto'
+import type { Logger } from 'pino'
+import {
+  CloseCode,
+  counterOf,
+  decodePeerMessage,
+  epochOf,
+  formatZxid,
+  type ServerId,
+  type SessionId,
+  type SnapshotPayload,
+  type Txn,
+  type Zxid,
+} from '../../protocol/index.js'
+import { Peer, type PersistentState, type PersistWork, type Ready } from '../core/index.js'
+import { LeaderDuties, type ForwardPayload } from '../member/index.js'
+import { ClientListener, type HttpReply } from '../net/client-listener.js'
+import { PeerLinks } from '../net/peer-links.js'
+import { readSecretFile } from '../net/peer-secret.js'
+import { TxnBuilder } from '../requests/index.js'
+import { SessionIdGenerator, SessionTable, type SessionTableOptions } from '../sessions/index.js'
+import { FileStorage } from '../storage/file-storage.js'
+import { persistentStateOf, restoreForEnsemble, snapshotRequestOf } from '../storage/restore.js'
+import { checkSessionRecord, checkTreeRecord, type SessionRecord, type SnapshotNode } from '../storage/snapshot-content.js'
+import { DataTree } from '../tree/index.js'
+import { WatchRegistry } from '../watches/index.js'
+import { ClientFront } from './client-front.js'
+import { frameBytesMaxFor, type ServerConfig } from './config.js'
+
+/** SnapData is what a leader ships in a SNAP: its applied tree and session table. */
+interface SnapData {
+  nodes: SnapshotNode[]
+  sessions: SessionRecord[]
+}
+
+/** PEER_FRAME_BYTES_MIN: a SNAP travels as one message, so peer frames must hold a whole tree. */
+const PEER_FRAME_BYTES_MIN = 256 * 1024 * 1024
+
+/** MemberServer is one running server. Create it with `MemberServer.start`. */
+export class MemberServer {
+  private tree: DataTree
+  private sessions: SessionTable
+  private builder: TxnBuilder
+  /** Commits up to here may already be in the snapshot the tree came from: apply them in replay mode. */
+  private fuzzyThroughZxid: Zxid
+  private readonly watches = new WatchRegistry()
+  private readonly peer: Peer
+  private readonly duties: LeaderDuties
+  private readonly front: ClientFront
+  private readonly sessionIds: SessionIdGenerator
+  private listener: ClientListener | undefined
+  private links: PeerLinks | undefined
+  private tickTimer: NodeJS.Timeout | undefined
+  private tickCount = 0
+  private inFlight: Promise<void> | undefined
+  private stopped = false
+  private lastRole = ''
+
+  private constructor(
+    private readonly config: ServerConfig,
+    private readonly logger: Logger,
+    private readonly storage: FileStorage,
+    restored: { tree: DataTree; sessions: SessionTable; fuzzyThroughZxid: Zxid },
+    persistent: PersistentState,
+  ) {
+    this.tree = restored.tree
+    this.sessions = restored.sessions
+    this.fuzzyThroughZxid = restored.fuzzyThroughZxid
+    this.builder = new TxnBuilder(this.tree, { dataBytesMax: config.maxDataBytes })
+    this.sessionIds = new SessionIdGenerator(config.id, Date.now())
+    const members = config.ensemble === undefined ? [config.id] : config.ensemble.members.map((m) => m.id)
+    this.peer = new Peer(
+      {
+        id: config.id,
+        members,
+        random: Math.random,
+        snapshotSource: () => this.snapshotPayload(),
+        leaderTimeoutTicks: config.leaderTimeoutTicks,
+        initTimeoutTicks: config.initTimeoutTicks,
+        diffLimitTxns: config.diffLimitTxns,
+      },
+      persistent,
+    )
+    const server = this
+    this.duties = new LeaderDuties({
+      get peer() {
+        return server.peer
+      },
+      get sessions() {
+        return server.sessions
+      },
+      get builder() {
+        return server.builder
+      },
+      get tree() {
+        return server.tree
+      },
+      nowMs: () => Date.now(),
+      localTick: () => this.tickCount,
+      trace: (line) => this.logger.debug(line),
+    })
+    this.front = new ClientFront({
+      id: config.id,
+      get tree() {
+        return server.tree
+      },
+      get sessions() {
+        return server.sessions
+      },
+      watches: this.watches,
+      logger,
+      serving: () => this.peer.established && !this.stopped,
+      forward: (sessionId, xid, payload) => this.forward(sessionId, xid, payload),
+      readIndex: (token) => {
+        const accepted = this.peer.readIndex(token)
+        this.pump()
+        return accepted
+      },
+      touch: (sessionId) => this.touch(sessionId),
+      newSessionId: () => this.sessionIds.next(),
+      newPassword: () => new Uint8Array(randomBytes(16)),
+    })
+  }
+
+  /**
+   * start recovers the data directory, opens the peer port (ensemble members) and the
+   * client port, and starts ticking. A damaged or foreign data directory throws a
+   * StorageError whose message is for the operator; a bad secret file or member list
+   * throws a PeerLinksError.
+   */
+  static async start(config: ServerConfig, logger: Logger): Promise<MemberServer> {
+    const secret = config.ensemble === undefined ? undefined : await readSecretFile(config.ensemble.secretFile)
+    const { storage, recovered } = await FileStorage.open(config.dataDir, { createIfMissing: true, snapshotEveryTxns: config.snapshotEveryTxns })
+    let server: MemberServer
+    try {
+      const restored = restoreForEnsemble(recovered, sessionOptionsOf(config))
+      const persistent = await upgradeStandaloneEpochs(persistentStateOf(recovered), storage)
+      logger.info(
+        {
+          dataDir: config.dataDir,
+          snapshotZxid: formatZxid(persistent.snapshotZxid),
+          loggedTxns: persistent.log.length,
+          acceptedEpoch: persistent.acceptedEpoch,
+          currentEpoch: persistent.currentEpoch,
+          znodes: restored.tree.nodeCount,
+          sessions: restored.sessions.size,
+        },
+        'recovered',
+      )
+      server = new MemberServer(config, logger, storage, restored, persistent)
+      if (config.ensemble !== undefined && secret !== undefined) {
+        const ensemble = config.ensemble
+        server.links = await PeerLinks.start({
+          selfId: config.id,
+          host: config.host,
+          peerPort: ensemble.peerPort,
+          members: ensemble.members.map((m) => ({ id: m.id, host: m.host, peerPort: m.peerPort })),
+          secret,
+          ensembleId: ensemble.ensembleId,
+          frameBytesMax: Math.max(PEER_FRAME_BYTES_MIN, 4 * frameBytesMaxFor(config)),
+          sendQueueBytesMax: 2 * Math.max(PEER_FRAME_BYTES_MIN, 4 * frameBytesMaxFor(config)),
+          logger,
+          dialAddress: (member) => ensemble.dialAddresses.get(member.id) ?? { host: member.host, port: member.peerPort },
+        })
+        server.links.onMessage((from, value) => server.onPeerMessage(from, value))
+        server.links.onLinkChange((peer, up) => logger.info({ peer, up }, up ? 'peer link up' : 'peer link down'))
+      }
+      server.tickTimer = setInterval(() => server.tick(), config.tickMs)
+      // A standalone server elects itself within a few ticks; clients connect once it serves.
+      if (config.ensemble === undefined) await server.untilServing()
+      server.listener = await ClientListener.listen(
+        { host: config.host, port: config.clientPort, frameBytesMax: frameBytesMaxFor(config) },
+        {
+          onOpen: (socket) => server.front.onOpen(socket),
+          onFrame: (socket, frame) => {
+            server.front.onFrame(socket, frame)
+            server.pump()
+          },
+          onClose: (socket, code, reason) => server.front.onClose(socket, code, reason),
+          health: () => server.health(),
+          status: () => ({ status: 200, body: server.status() }),
+        },
+        logger,
+      )
+    } catch (err) {
+      clearInterval(server!?.tickTimer)
+      await server!?.links?.close()
+      await storage.close()
+      throw err
+    }
+    logger.info(
+      { id: config.id, host: config.host, port: server.port, peerPort: server.peerPort, members: config.ensemble?.members.length ?? 1, tickMs: config.tickMs },
+      'listening',
+    )
+    return server
+  }
+
+  /** untilServing resolves once this server serves (checked on every Ready and tick). */
+  private untilServing(): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.peer.established || this.stopped) resolve()
+        else setTimeout(check, Math.max(1, Math.floor(this.config.tickMs / 4)))
+      }
+      check()
+    })
+  }
+
+  /** port is the client port actually bound. */
+  get port(): number {
+    if (this.listener === undefined) throw new Error('server not started')
+    return this.listener.port
+  }
+
+  /** peerPort is the peer port actually bound (0 for a standalone server). */
+  get peerPort(): number {
+    return this.links?.port ?? 0
+  }
+
+  /** stop closes every connection and both ports and waits for the disk. Sessions live on in the data. */
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    clearInterval(this.tickTimer)
+    this.front.closeAll(CloseCode.SERVER_SHUTDOWN, 'server shutting down')
+    await this.listener?.close()
+    await this.links?.close()
+    await this.inFlight?.catch(() => {})
+    await this.storage.close()
+    this.logger.info('stopped')
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  private tick(): void {
+    if (this.stopped) return
+    this.tickCount += 1
+    this.peer.tick()
+    this.duties.onTick()
+    if (this.tickCount % this.config.reapEveryTicks === 0) this.duties.reap(Date.now())
+    this.pump()
+  }
+
+  private onPeerMessage(from: ServerId, value: unknown): void {
+    if (this.stopped) return
+    const message = decodePeerMessage(value)
+    if (message instanceof Error) {
+      this.logger.warn({ peer: from, reason: message.message }, 'dropping a malformed peer message')
+      return
+    }
+    if (message.type === 'snap') {
+      const problem = snapDataProblem(message.snapshot.data)
+      if (problem !== undefined) {
+        this.logger.error({ peer: from, reason: problem }, 'dropping a SNAP whose snapshot is not valid')
+        return
+      }
+    }
+    this.peer.receive(from, message)
+    this.pump()
+  }
+
+  private forward(sessionId: SessionId, xid: number, payload: ForwardPayload): boolean {
+    const accepted = this.peer.forward({ origin: this.config.id, sessionId, xid, payload })
+    this.pump()
+    return accepted
+  }
+
+  /** touch records client activity: the leader refreshes the session, a follower reports it in its next heartbeat reply. */
+  private touch(sessionId: SessionId): void {
+    if (this.duties.isActive) this.sessions.touch(sessionId, this.tickCount)
+    else this.peer.touchSessions([sessionId])
+  }
+
+  // ---------------------------------------------------------------- the Ready contract
+
+  /** pump takes Readys and carries them out until one waits for its fsync or none is left. */
+  private pump(): void {
+    while (!this.stopped && this.inFlight === undefined && this.peer.hasReady()) {
+      const ready = this.peer.ready()
+      for (const envelope of ready.send) this.links?.send(envelope.to, envelope.message)
+      if (!ready.mustSync) {
+        this.complete(ready)
+        continue
+      }
+      this.inFlight = this.persist(ready.persist).then(
+        () => {
+          this.inFlight = undefined
+          if (this.stopped) return
+          this.complete(ready)
+          this.pump()
+        },
+        (error: unknown) => this.onStorageFailure(error),
+      )
+    }
+  }
+
+  /** persist makes a Ready's persistence work durable, in contract order. */
+  private async persist(work: PersistWork): Promise<void> {
+    if (work.snapshot !== undefined) {
+      const data = work.snapshot.data as SnapData
+      // The snapshot and the txns that came with it become durable as one unit.
+      await this.storage.installSnapshot({ zxid: work.snapshot.zxid, nodes: data.nodes, sessions: data.sessions }, work.txns)
+    } else {
+      if (work.truncateAfter !== undefined) await this.storage.truncateAfter(work.truncateAfter)
+      if (work.txns.length > 0) await this.storage.append(work.txns)
+    }
+    if (work.epochs !== undefined) await this.storage.writeEpochs({ acceptedEpoch: work.epochs.accepted, currentEpoch: work.epochs.current })
+  }
+
+  /** complete carries out the rest of a Ready once its persistence is durable. */
+  private complete(ready: Ready): void {
+    for (const envelope of ready.sendAfterPersist) this.links?.send(envelope.to, envelope.message)
+    if (ready.persist.snapshot !== undefined) this.installSnapshot(ready.persist.snapshot)
+    for (const txn of ready.commit) this.apply(txn)
+    for (const read of ready.readsReady) this.front.onReadReady(read.token, read.zxid)
+    for (const token of ready.readsFailed) this.front.onReadFailed(token)
+    if (ready.leaderLost) {
+      this.duties.stop()
+      // Requests forwarded before are in doubt; the clients resume on a serving member.
+      this.front.closeAll(CloseCode.NOT_SERVING, 'this server lost its leader')
+    }
+    if (ready.becameEstablished && ready.role === 'leading') this.duties.start()
+    this.duties.onRequests(ready.requests)
+    this.duties.onSessionsTouched(ready.sessionsTouched)
+    this.peer.advance(ready)
+    this.logRoleChange()
+    this.maybeSnapshot()
+  }
+
+  private apply(txn: Txn): void {
+    const applied = this.tree.apply(txn, { replay: txn.zxid <= this.fuzzyThroughZxid })
+    this.sessions.apply(txn)
+    this.builder.onApplied(txn.zxid)
+    this.duties.onApplied(txn)
+    this.front.onApplied(txn, applied)
+  }
+
+  /** installSnapshot replaces the applied state with a leader's snapshot (SNAP). */
+  private installSnapshot(snapshot: SnapshotPayload): void {
+    const data = snapshot.data as SnapData
+    this.tree = DataTree.fromSnapshot(data.nodes, snapshot.zxid)
+    this.sessions = SessionTable.fromRecords(data.sessions, sessionOptionsOf(this.config))
+    this.builder = new TxnBuilder(this.tree, { dataBytesMax: this.config.maxDataBytes })
+    this.fuzzyThroughZxid = 0n
+    this.logger.info({ zxid: formatZxid(snapshot.zxid), znodes: this.tree.nodeCount, sessions: this.sessions.size }, 'installed a snapshot from the leader')
+  }
+
+  /** snapshotPayload is what a leader ships in a SNAP: its applied state, read in one go so it is consistent. */
+  private snapshotPayload(): SnapshotPayload {
+    const data: SnapData = { nodes: [...this.tree.snapshotEntries()], sessions: this.sessions.snapshotRecords() }
+    return { zxid: this.tree.appliedZxid, data }
+  }
+
+  /** onStorageFailure stops a server whose disk failed: it must not acknowledge anything it could not make durable. */
+  private onStorageFailure(error: unknown): void {
+    this.logger.fatal({ err: error }, 'cannot write to the data directory; stopping')
+    process.exit(3)
+  }
+
+  /** maybeSnapshot starts a background (chunked, fuzzy) snapshot when enough txns were logged. */
+  private maybeSnapshot(): void {
+    if (!this.storage.snapshotDue || this.stopped || this.storage.snapshotInProgress) return
+    const started = Date.now()
+    this.storage.snapshot(snapshotRequestOf(this.tree, this.sessions)).then(
+      (info) => this.logger.info({ file: info.file, zxid: formatZxid(info.zxid), znodes: info.nodes, ms: Date.now() - started }, 'snapshot written'),
+      (error: unknown) => this.logger.error({ err: error }, 'snapshot failed; the log still holds everything'),
+    )
+  }
+
+  private logRoleChange(): void {
+    const status = this.peer.status()
+    const role = `${status.role}/${status.established ? 'serving' : 'not serving'}/${status.epoch ?? '-'}`
+    if (role === this.lastRole) return
+    this.lastRole = role
+    this.logger.info({ role: status.role, serving: status.established, epoch: status.epoch, leader: status.leaderId, zxid: formatZxid(this.tree.appliedZxid) }, 'role changed')
+  }
+
+  // ---------------------------------------------------------------- status
+
+  private roleName(): string {
+    return this.config.ensemble === undefined ? 'standalone' : this.peer.role
+  }
+
+  private health(): HttpReply {
+    return { status: 200, body: { ok: true, role: this.roleName(), serving: this.peer.established && !this.stopped } }
+  }
+
+  /** status is what GET /status shows. */
+  status(): Record<string, unknown> {
+    const core = this.peer.status()
+    const leading = core.role === 'leading'
+    return {
+      id: this.config.id,
+      role: this.roleName(),
+      serving: core.established && !this.stopped,
+      leaderId: core.leaderId ?? null,
+      epoch: core.epoch ?? null,
+      acceptedEpoch: core.acceptedEpoch,
+      currentEpoch: core.currentEpoch,
+      zxid: formatZxid(this.tree.appliedZxid),
+      zxidDecimal: this.tree.appliedZxid.toString(),
+      lastLoggedZxid: formatZxid(core.lastLoggedZxid),
+      lastCommittedZxid: formatZxid(core.lastCommittedZxid),
+      sessions: this.sessions.size,
+      znodes: this.tree.nodeCount,
+      watches: this.watches.count(),
+      connections: this.front.connectionCount,
+      digest: this.tree.digest(),
+      ...(leading && this.config.ensemble !== undefined
+        ? {
+            followers: core.followers.map((f) => ({
+              id: f.id,
+              stage: f.stage,
+              ackedZxid: formatZxid(f.ackedZxid),
+              lagTxns: lagTxns(core.lastLoggedZxid, f.ackedZxid),
+              connected: this.links?.isUp(f.id) ?? false,
+            })),
+          }
+        : {}),
+      ...(this.links === undefined ? {} : { links: this.links.linkStates() }),
+    }
+  }
+}
+
+/** lagTxns is how many txns a follower's acknowledged zxid trails the leader's log by, when both are in one epoch. */
+function lagTxns(leaderZxid: Zxid, ackedZxid: Zxid): number | null {
+  if (epochOf(leaderZxid) !== epochOf(ackedZxid)) return null
+  return counterOf(leaderZxid) - counterOf(ackedZxid)
+}
+
+function sessionOptionsOf(config: ServerConfig): SessionTableOptions {
+  return { tickMs: config.tickMs, minTimeoutMs: config.minSessionTimeoutMs, maxTimeoutMs: config.maxSessionTimeoutMs }
+}
+
+/**
+ * upgradeStandaloneEpochs: data written by a standalone server before it ran the ZAB
+ * core has txns of epoch 1 but no epoch file (both epochs 0). Record the epoch its
+ * history is in, so the core accepts it.
+ */
+async function upgradeStandaloneEpochs(state: PersistentState, storage: FileStorage): Promise<PersistentState> {
+  if (state.acceptedEpoch !== 0 || state.currentEpoch !== 0) return state
+  const last = state.log.at(-1)?.zxid ?? state.snapshotZxid
+  const epoch = epochOf(last)
+  if (epoch === 0) return state
+  await storage.writeEpochs({ acceptedEpoch: epoch, currentEpoch: epoch })
+  return { ...state, acceptedEpoch: epoch, currentEpoch: epoch }
+}
+
+/** snapDataProblem says why a SNAP's snapshot data cannot be installed, or undefined when it can. */
+function snapDataProblem(data: unknown): string | undefined {
+  if (typeof data !== 'object' || data === null) return 'snapshot data is not a map'
+  const { nodes, sessions } = data as Record<string, unknown>
+  if (!Array.isArray(nodes) || !Array.isArray(sessions)) return 'snapshot data lacks nodes or sessions'
+  for (let i = 0; i < nodes.length; i++) {
+    const checked = checkTreeRecord(nodes[i])
+    if (typeof checked === 'string') return `node ${i}: ${checked}`
+    nodes[i] = checked
+  }
+  for (let i = 0; i < sessions.length; i++) {
+    const checked = checkSessionRecord(sessions[i])
+    if (typeof checked === 'string') return `session ${i}: ${checked}`
+    sessions[i] = checked
+  }
+  return undefined
+}
