@@ -9,10 +9,12 @@
  * - create: creates a new persistent node under /bench-create (optional, --ops);
  * - get: reads a key (served by the member the client is on).
  * Each op runs a warm-up, then a fixed measured window; a request counts when its reply
- * arrives inside the window. After the run, each member's RSS is read from /proc.
+ * arrives inside the window. Both ensembles run from the start and take turns, op by op,
+ * --repeat times; the table shows the medians. After the run, each member's RSS is read
+ * from /proc.
  *
  * Run: npm run bench [-- --seconds 10 --warmup-seconds 3 --clients 32 --in-flight 4
- *        --bytes 100 --ops set,get --systems conclave,zookeeper --keep]
+ *        --bytes 100 --ops set,get --repeat 1 --systems conclave,zookeeper --keep]
  * This is a measurement, not a test: the load generator is one Node process on the
  * same machine as the servers, so it competes with them for the CPU.
  */
@@ -21,7 +23,7 @@ import { parseArgs } from 'node:util'
 import { startConclave } from './lib/conclave-ensemble.js'
 import { waitWhole, type BenchEnsemble } from './lib/ensemble.js'
 import type { BenchSession } from './lib/session.js'
-import { fixed, percentile, table, thousands } from './lib/stats.js'
+import { fixed, median, percentile, table, thousands } from './lib/stats.js'
 import { startZooKeeper, zookeeperInstalled } from './lib/zookeeper-ensemble.js'
 
 const { values } = parseArgs({
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     systems: { type: 'string' },
     zookeeper: { type: 'boolean', default: false },
     size: { type: 'string', default: '3' },
+    repeat: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
   },
 })
@@ -46,6 +49,8 @@ const IN_FLIGHT = positive('in-flight')
 const BYTES = Number(values.bytes)
 /** SIZE is the number of members; 1 runs a standalone server (for trying the bench without an ensemble). */
 const SIZE = positive('size')
+/** REPEAT is how many times each (system, op) is measured; the table shows the medians. */
+const REPEAT = positive('repeat')
 const SESSION_TIMEOUT_MS = 10_000
 /** CALL_TIMEOUT_MS is generous: under this load a slow reply is a latency to measure, not a failure. */
 const CALL_TIMEOUT_MS = 10_000
@@ -118,8 +123,14 @@ async function runOp(system: string, sessions: BenchSession[], op: Op, value: Ui
   }
 }
 
-/** runSystem starts an ensemble, connects the clients, creates the keys and runs every op. */
-async function runSystem(name: string, results: Result[], memory: string[]): Promise<void> {
+/** Prepared is a running ensemble with its clients connected and its keys created. */
+interface Prepared {
+  ensemble: BenchEnsemble
+  sessions: BenchSession[]
+}
+
+/** prepare starts an ensemble, waits until it is whole, connects the clients and creates the keys. */
+async function prepare(name: string, value: Uint8Array): Promise<Prepared> {
   let ensemble: BenchEnsemble
   if (name === 'zookeeper') {
     if (!zookeeperInstalled()) throw new Error('ZooKeeper is not installed (apt-get install -y zookeeper)')
@@ -130,48 +141,76 @@ async function runSystem(name: string, results: Result[], memory: string[]): Pro
     throw new Error(`unknown system ${name} (known: conclave, zookeeper)`)
   }
   console.log(`${ensemble.system}: ${ensemble.size} member(s) on loopback, data and logs in ${ensemble.dir}`)
-  let sessions: BenchSession[] = []
   try {
     await waitWhole(ensemble, 120_000)
-    sessions = await Promise.all(Array.from({ length: CLIENTS }, (_, c) => ensemble.connect(c % ensemble.size, SESSION_TIMEOUT_MS)))
-    const value = new Uint8Array(BYTES).fill(0x61)
+    const sessions = await Promise.all(Array.from({ length: CLIENTS }, (_, c) => ensemble.connect(c % ensemble.size, SESSION_TIMEOUT_MS)))
     await sessions[0]!.ensure('/bench', new Uint8Array(0), CALL_TIMEOUT_MS)
     await sessions[0]!.ensure('/bench-create', new Uint8Array(0), CALL_TIMEOUT_MS)
     await Promise.all(sessions.flatMap((session, c) => Array.from({ length: IN_FLIGHT }, (_, s) => session.ensure(keyOf(c, s), value, CALL_TIMEOUT_MS))))
-    for (const op of OPS) {
-      const result = await runOp(ensemble.system, sessions, op, value)
-      results.push(result)
-      console.log(
-        `  ${ensemble.system} ${op}: ${thousands(result.opsPerSecond)} ops/s, p50 ${fixed(result.p50Ms, 2)} ms, p99 ${fixed(result.p99Ms, 2)} ms, ${result.errors} errors; ` +
-          `load generator ${fixed(result.generatorCpu * 100, 0)}% of a core, load average ${fixed(loadavg()[0]!, 1)}`,
-      )
-    }
-    const rss = Array.from({ length: ensemble.size }, (_, i) => ensemble.rssBytes(i))
-    memory.push(`${ensemble.system} RSS after the run: ${rss.map((b, i) => `member ${i + 1} ${b === undefined ? '-' : `${fixed(b / 2 ** 20, 0)} MiB`}`).join(', ')}`)
-    console.log(`  ${memory.at(-1)}`)
-  } finally {
-    await Promise.all(sessions.map((s) => s.close()))
+    return { ensemble, sessions }
+  } catch (err) {
     await ensemble.stop()
+    throw err
   }
+}
+
+/** rssLine reports every member's resident memory. */
+function rssLine(ensemble: BenchEnsemble): string {
+  const rss = Array.from({ length: ensemble.size }, (_, i) => ensemble.rssBytes(i))
+  return `${ensemble.system} RSS after the run: ${rss.map((b, i) => `member ${i + 1} ${b === undefined ? '-' : `${fixed(b / 2 ** 20, 0)} MiB`}`).join(', ')}`
+}
+
+/** medianResult combines the repeats of one (system, op): the median of each figure. */
+function medianResult(runs: readonly Result[]): Result {
+  const m = (f: (r: Result) => number) => median(runs.map(f))
+  return { system: runs[0]!.system, op: runs[0]!.op, opsPerSecond: m((r) => r.opsPerSecond), p50Ms: m((r) => r.p50Ms), p99Ms: m((r) => r.p99Ms), errors: runs.reduce((n, r) => n + r.errors, 0), generatorCpu: m((r) => r.generatorCpu) }
 }
 
 async function main(): Promise<void> {
   console.log(`machine: ${cpus().length} cores, load average ${fixed(loadavg()[0]!, 1)} before the run (other jobs share the machine)`)
   console.log(
     `ensemble: ${CLIENTS} clients spread over ${SIZE} member(s) x ${IN_FLIGHT} in flight, ${BYTES}-byte values, ` +
-      `${WARMUP_SECONDS} s warm-up then ${SECONDS} s measured per op (${OPS.join(', ')})`,
+      `${WARMUP_SECONDS} s warm-up then ${SECONDS} s measured per op (${OPS.join(', ')}), ${REPEAT} repeat(s), systems taking turns`,
   )
-  const results: Result[] = []
-  const memory: string[] = []
+  const value = new Uint8Array(BYTES).fill(0x61)
+  const prepared: Prepared[] = []
   const skipped: string[] = []
-  for (const name of systemsToRun()) {
-    try {
-      await runSystem(name, results, memory)
-    } catch (err) {
-      const message = (err as Error).message
-      console.log(`${name}: not measured: ${message}`)
-      skipped.push(`${name}: ${message.split('\n')[0]}`)
+  const runs: Result[] = []
+  const memory: string[] = []
+  try {
+    // Every ensemble runs from the start and the systems take turns, so a change in the
+    // machine's background load falls on both rather than on whichever ran second.
+    for (const name of systemsToRun()) {
+      try {
+        prepared.push(await prepare(name, value))
+      } catch (err) {
+        const message = (err as Error).message
+        console.log(`${name}: not measured: ${message}`)
+        skipped.push(`${name}: ${message.split('\n')[0]}`)
+      }
     }
+    for (let repeat = 1; repeat <= REPEAT; repeat++) {
+      for (const op of OPS) {
+        for (const { ensemble, sessions } of prepared) {
+          const result = await runOp(ensemble.system, sessions, op, value)
+          runs.push(result)
+          console.log(
+            `  ${ensemble.system} ${op} (${repeat}/${REPEAT}): ${thousands(result.opsPerSecond)} ops/s, p50 ${fixed(result.p50Ms, 2)} ms, p99 ${fixed(result.p99Ms, 2)} ms, ` +
+              `${result.errors} errors; load generator ${fixed(result.generatorCpu * 100, 0)}% of a core, load average ${fixed(loadavg()[0]!, 1)}`,
+          )
+        }
+      }
+    }
+    for (const { ensemble } of prepared) memory.push(rssLine(ensemble))
+  } finally {
+    for (const { ensemble, sessions } of prepared) {
+      await Promise.all(sessions.map((s) => s.close()))
+      await ensemble.stop()
+    }
+  }
+  const results: Result[] = []
+  for (const { ensemble } of prepared) {
+    for (const op of OPS) results.push(medianResult(runs.filter((r) => r.system === ensemble.system && r.op === op)))
   }
   const rows = [['system', 'op', 'ops/s', 'p50 ms', 'p99 ms', 'errors']]
   for (const r of results) rows.push([r.system, r.op, thousands(r.opsPerSecond), fixed(r.p50Ms, 2), fixed(r.p99Ms, 2), String(r.errors)])
@@ -181,7 +220,7 @@ async function main(): Promise<void> {
     if (conclave === undefined || zookeeper === undefined) continue
     rows.push(['Conclave/ZooKeeper', op, fixed(conclave.opsPerSecond / zookeeper.opsPerSecond, 2), fixed(conclave.p50Ms / zookeeper.p50Ms, 2), fixed(conclave.p99Ms / zookeeper.p99Ms, 2), ''])
   }
-  console.log(`\n${table(rows, 2)}\n`)
+  console.log(`\n${REPEAT > 1 ? `medians of ${REPEAT} repeats:\n` : ''}${table(rows, 2)}\n`)
   for (const line of memory) console.log(line)
   for (const line of skipped) console.log(`not measured: ${line}`)
 }

@@ -11,9 +11,12 @@ export function percentile(values: readonly number[], q: number): number {
   return sorted[rank]!
 }
 
-/** median is the 0.5 percentile (the lower middle value for an even count). */
+/** median is the middle value (the mean of the two middle values for an even count), or NaN for none. */
 export function median(values: readonly number[]): number {
-  return percentile(values, 0.5)
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
 /** maxOf is the largest value, or NaN for none. */
