@@ -2,12 +2,9 @@
  * `conclave ensemble` as a developer uses it: three member processes come up on
  * consecutive ports, a node created through one member is read through another with
  * `conclave shell`, and Ctrl-C (SIGINT) stops every member and exits 0.
- *
- * Needs the ensemble runtime (server/runtime/member-server.ts); until it is in the tree
- * the test is skipped, since `conclave server` refuses a member list of three.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,7 +15,6 @@ import { waitFor, withDeadline } from '../helpers/wait.js'
 
 const run = promisify(execFile)
 const CLI = fileURLToPath(new URL('../../server/cli/conclave.js', import.meta.url))
-const RUNTIME_LANDED = existsSync(fileURLToPath(new URL('../../server/runtime/member-server.ts', import.meta.url)))
 const SIZE = 3
 
 /** portFree tells whether `port` can be bound on loopback right now. */
@@ -67,7 +63,7 @@ afterAll(() => {
   }
 })
 
-it.skipIf(!RUNTIME_LANDED)('runs a 3-member ensemble: write through one member, read through another, SIGINT stops all', { timeout: 120_000 }, async () => {
+it('runs a 3-member ensemble: write through one member, read through another, SIGINT stops all', { timeout: 120_000 }, async () => {
   const base = await freeBasePort(SIZE)
   const dir = mkdtempSync(join(tmpdir(), 'conclave-ensemble-'))
   ensemble = spawn(process.execPath, [CLI, 'ensemble', '--size', String(SIZE), '--data', dir, '--base-port', String(base), '--no-pretty'], {
