@@ -180,7 +180,6 @@ export class MemberServer {
           dialAddress: (member) => ensemble.dialAddresses.get(member.id) ?? { host: member.host, port: member.peerPort },
         })
         server.links.onMessage((from, value) => server.onPeerMessage(from, value))
-        server.links.onLinkChange((peer, up) => logger.info({ peer, up }, up ? 'peer link up' : 'peer link down'))
       }
       server.tickTimer = setInterval(() => server.tick(), config.tickMs)
       // A standalone server elects itself within a few ticks; clients connect once it serves.

@@ -14,7 +14,6 @@ import type {
   ReplyMessage,
   RequestMessage,
 } from '../../protocol/index.js'
-import type { WriteRequest } from '../../server/requests/index.js'
 
 /** DisconnectNotice stands for the client closing its socket (it gave up on this server). */
 export interface DisconnectNotice {
@@ -33,12 +32,3 @@ export interface ClosedNotice {
 
 /** ToClient is anything a simulated server sends to a client, or the connection closing. */
 export type ToClient = ConnectedMessage | ConnectRefusedMessage | ReplyMessage | PongMessage | ClosedNotice
-
-/**
- * ForwardPayload is the opaque payload of a ForwardedRequest in the simulator: a
- * write to prepare, or a session to open or close. The leader's runtime reads it.
- */
-export type ForwardPayload =
-  | { kind: 'write'; request: WriteRequest }
-  | { kind: 'createSession'; timeoutMs: number; password: Uint8Array }
-  | { kind: 'closeSession' }

@@ -16,7 +16,8 @@ import type { Peer } from '../../server/core/index.js'
 import { answerRead, replyForWrite, type Reply } from '../../server/requests/index.js'
 import type { SessionTable } from '../../server/sessions/index.js'
 import type { ApplyResult, DataTree } from '../../server/tree/index.js'
-import type { ForwardPayload, ToClient, ToServer } from './messages.js'
+import type { ForwardPayload } from '../../server/member/index.js'
+import type { ToClient, ToServer } from './messages.js'
 
 /** FrontEndHost is what the front end needs from its server. */
 export interface FrontEndHost {
@@ -121,6 +122,10 @@ export class ClientFrontEnd {
     const record = this.host.sessions.get(sessionId)
     if (record === undefined) return refuse(ErrorCode.SESSION_EXPIRED, 'session expired')
     if (!this.host.sessions.passwordMatches(sessionId, password)) return refuse(ErrorCode.AUTH_FAILED, 'wrong password')
+    // Like the real front end: the leader learns this server now owns the session.
+    if (!this.host.peer.forward({ origin: this.host.id, sessionId, xid: 0, payload: { kind: 'claimSession' } satisfies ForwardPayload })) {
+      return refuse(ErrorCode.NOT_SERVING, 'no leader to resume the session')
+    }
     conn.sessionId = sessionId
     this.conns.set(connId, conn)
     this.host.touch(sessionId)

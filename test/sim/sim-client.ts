@@ -59,7 +59,7 @@ interface Pending {
 
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
-const TXN_ERRORS: ReadonlySet<number> = new Set([ErrorCode.OK, ErrorCode.NODE_EXISTS, ErrorCode.NO_NODE, ErrorCode.BAD_VERSION, ErrorCode.SESSION_EXPIRED])
+const TXN_ERRORS: ReadonlySet<number> = new Set([ErrorCode.OK, ErrorCode.NODE_EXISTS, ErrorCode.NO_NODE, ErrorCode.BAD_VERSION, ErrorCode.SESSION_EXPIRED, ErrorCode.SESSION_MOVED])
 
 /** SimClient is one simulated client. */
 export class SimClient {
@@ -260,7 +260,8 @@ export class SimClient {
       if (reply.err !== ErrorCode.OK) this.env.history.drop(opId)
       return
     }
-    if (reply.err === ErrorCode.NOT_SERVING) return this.env.history.drop(opId)
+    // Both are definite failures that changed nothing: the op never took effect.
+    if (reply.err === ErrorCode.NOT_SERVING || reply.err === ErrorCode.SESSION_MOVED) return this.env.history.drop(opId)
     const output = this.outputOf(p.request, reply)
     if (output === undefined) {
       this.env.unexpected(`${p.request.op} answered ${reply.err}: ${reply.message ?? ''}`)

@@ -13,11 +13,11 @@
  */
 import { ErrorCode, formatZxid, type Envelope, type PeerMessage, type ServerId, type SessionId, type Txn, type Zxid } from '../../protocol/index.js'
 import { Peer, type PeerConfig, type Ready } from '../../server/core/index.js'
+import { LeaderDuties } from '../../server/member/index.js'
 import { TxnBuilder } from '../../server/requests/index.js'
 import { SessionIdGenerator, SessionTable, type SessionTableOptions } from '../../server/sessions/index.js'
 import { DataTree } from '../../server/tree/index.js'
 import { opsOf, SimDisk, type CrashLoss, type SimSnapshot } from './disk.js'
-import { LeaderDuties } from './leader-duties.js'
 import type { ToClient, ToServer } from './messages.js'
 import type { SimRandom } from './random.js'
 import { ClientFrontEnd, type FrontEndFault } from './server-clients.js'
@@ -254,6 +254,7 @@ export class SimServer {
     const result = this.treeNow.apply(txn)
     this.sessionsNow.apply(txn)
     this.builderNow.onApplied(txn.zxid)
+    this.duties.onApplied(txn)
     this.appliedSinceSnapshot += 1
     this.env.observer.applied(this, previous, txn)
     this.front.onApplied(txn, result)
@@ -295,6 +296,9 @@ export class SimServer {
       },
       get builder() {
         return server.builderNow
+      },
+      get tree() {
+        return server.treeNow
       },
       nowMs: () => this.env.nowMs(),
       localTick: () => this.ticks,
