@@ -86,6 +86,7 @@ async function runRound(ensemble: BenchEnsemble, fault: Fault, round: number): P
   await pause(WARMUP_MS)
 
   const faultAt = performance.now()
+  const faultClock = new Date().toISOString().slice(11, 23)
   ensemble.signal(leader, fault === 'kill' ? 'SIGKILL' : 'SIGSTOP')
   const newLeader = await waitNewLeader(ensemble, leader, CAP_MS)
   const electedAt = performance.now()
@@ -109,8 +110,8 @@ async function runRound(ensemble: BenchEnsemble, fault: Fault, round: number): P
     failures: writers.reduce((sum, w) => sum + w.failures, 0),
   }
   console.log(
-    `  ${ensemble.system} ${FAULT_NAMES[fault]} round ${round}: member ${leader + 1} -> ${newLeader >= 0 ? `member ${newLeader + 1}` : 'none'} ` +
-      `(status shows it leading after ${fixed(result.electedMs / 1000, 2)} s); longest write gap ${fixed(result.longestGapMs / 1000, 3)} s, ` +
+    `  ${ensemble.system} ${FAULT_NAMES[fault]} round ${round} (fault at ${faultClock} UTC): member ${leader + 1} -> ${newLeader >= 0 ? `member ${newLeader + 1}` : 'none'} ` +
+      `(status shows it leading and serving after ${fixed(result.electedMs / 1000, 2)} s); longest write gap ${fixed(result.longestGapMs / 1000, 3)} s, ` +
       `first write after the fault ${fixed(result.firstWriteMs / 1000, 3)} s; ${result.writes} writes after the fault, ${result.failures} failed or timed out`,
   )
 

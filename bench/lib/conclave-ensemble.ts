@@ -57,13 +57,17 @@ function spawnMember(config: string, log: string): MemberProcess {
   return MemberProcess.spawn(process.execPath, [CLI, 'server', '--config', config, '--no-pretty'], log)
 }
 
-/** roleFrom maps a /status body to a Role, whether the role is at the top or under `member`. */
+/**
+ * roleFrom maps a /status body to a Role. A leader or follower counts as such only once
+ * it serves (its epoch is established), which is when ZooKeeper's `srvr` first names a
+ * mode too, so "leader seen" means the same for both systems.
+ */
 function roleFrom(body: unknown): Role {
-  const record = (body ?? {}) as { role?: unknown; member?: { role?: unknown } }
-  const role = record.role ?? record.member?.role
-  if (role === 'leading') return 'leader'
-  if (role === 'following') return 'follower'
-  if (role === 'standalone') return 'standalone'
+  const record = (body ?? {}) as { role?: unknown; serving?: unknown }
+  if (record.role === 'standalone') return 'standalone'
+  if (record.serving !== true) return 'looking'
+  if (record.role === 'leading') return 'leader'
+  if (record.role === 'following') return 'follower'
   return 'looking'
 }
 
