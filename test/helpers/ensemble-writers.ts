@@ -29,6 +29,8 @@ export interface Writers {
   readonly unknown: string[]
   /** refusals counts definite failures by error code. */
   readonly refusals: Map<string, number>
+  /** issuedAfter counts creates issued after `ms` (Date.now() scale), whatever their outcome. */
+  issuedAfter(ms: number): number
   /** ackedAfter counts acknowledgements that arrived after `ms` (Date.now() scale). */
   ackedAfter(ms: number): number
   /** waitForAcks resolves once `n` more writes have been acknowledged than when it was called. */
@@ -50,6 +52,7 @@ export async function startWriters(options: WritersOptions): Promise<Writers> {
   const acked: AckedWrite[] = []
   const unknown: string[] = []
   const refusals = new Map<string, number>()
+  const issued: number[] = []
   const clients: Client[] = []
   let stopped = false
   const waiters = new Set<() => void>()
@@ -78,6 +81,7 @@ export async function startWriters(options: WritersOptions): Promise<Writers> {
     for (let n = 0; !stopped; n++) {
       const path = `${options.parent}/w${writer}-${n}`
       const sentAtMs = Date.now()
+      issued.push(sentAtMs)
       try {
         await client.create(path, `writer ${writer} #${n}`)
         const stat = (probe.take('create', path)?.result as { stat?: { czxid: bigint } } | undefined)?.stat
@@ -99,6 +103,7 @@ export async function startWriters(options: WritersOptions): Promise<Writers> {
     acked,
     unknown,
     refusals,
+    issuedAfter: (ms) => issued.filter((t) => t > ms).length,
     ackedAfter: (ms) => acked.filter((a) => a.atMs > ms).length,
     waitForAcks: (n, timeoutMs = 20_000) => {
       const target = acked.length + n

@@ -58,7 +58,7 @@ export interface EnsembleOptions {
   name?: string
   /** logLevel is passed to every member (default info). */
   logLevel?: string
-  /** startTimeoutMs bounds the wait for a member's 'listening' line (default 20 s). */
+  /** startTimeoutMs bounds the wait for a member's 'listening' line (default 60 s: a loaded 2-core machine starts tsx slowly). */
   startTimeoutMs?: number
 }
 
@@ -666,7 +666,7 @@ export async function startEnsemble(options: EnsembleOptions): Promise<Ensemble>
     for (const [key, value] of Object.entries(tunables)) if (value !== undefined) config[key] = value
     const configFile = join(dir, `member-${address.id}.json`)
     writeFileSync(configFile, JSON.stringify(config, null, 2))
-    return new MemberProcess(address.id, address.clientPort, address.peerPort, dataDir, configFile, config, options.logLevel ?? 'info', options.startTimeoutMs ?? 20_000)
+    return new MemberProcess(address.id, address.clientPort, address.peerPort, dataDir, configFile, config, options.logLevel ?? 'info', options.startTimeoutMs ?? 60_000)
   })
 
   const ensemble = new EnsembleImpl(size, dir, secretFile, members, proxies, name)
@@ -699,7 +699,7 @@ export function memberFromConfig(config: Record<string, unknown>, dir: string, l
     configFile,
     config,
     options.logLevel ?? 'info',
-    options.startTimeoutMs ?? 20_000,
+    options.startTimeoutMs ?? 60_000,
   )
 }
 

@@ -26,7 +26,7 @@ beforeAll(async () => {
   if (!RUNTIME_LANDED) return
   ensemble = await startEnsemble({ size: 3, name: 'basics', minSessionTimeoutMs: 500 })
   await ensemble.leader()
-}, 60_000)
+}, 120_000)
 afterEach(async (context) => {
   if (context.task.result?.state === 'fail') failed = true
   await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)))
