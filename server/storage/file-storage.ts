@@ -6,12 +6,13 @@
  */
 import type { Txn } from '../../protocol/txn.js'
 import { formatZxid, type Zxid } from '../../protocol/zxid.js'
-import { prepareDataDir, type DataDirLayout } from './data-dir.js'
+import { guard, prepareDataDir, type DataDirLayout } from './data-dir.js'
 import { writeEpochFile, type Epochs } from './epoch-file.js'
 import { StorageError, StorageErrorCode } from './errors.js'
 import { LogWriter } from './log-writer.js'
 import { recoverDataDir, type Recovered } from './recovery.js'
-import { listSnapshots, writeSnapshotFile } from './snapshot-file.js'
+import { listSnapshots, rewriteWithoutTail, writeSnapshotFile } from './snapshot-file.js'
+import { followsZxid } from './zxid-order.js'
 import { NodeStorageFs, type StorageFs } from './storage-fs.js'
 
 /** FileStorageOptions tunes FileStorage; every field has a default. */
@@ -90,11 +91,25 @@ export class FileStorage {
       recordsPerChunk: options.recordsPerChunk ?? DEFAULTS.recordsPerChunk,
     }
     const layout = await prepareDataDir(fs, dataDir, options.createIfMissing ?? false)
-    const { recovered, segments, resetZxid } = await recoverDataDir(fs, layout)
+    const { recovered, segments, resetZxid, logLastZxid, missingTail } = await recoverDataDir(fs, layout)
     const writerOptions = { segmentBytesMax: settings.segmentBytesMax, ...(options.onBatch ? { onBatch: options.onBatch } : {}) }
-    const writer = new LogWriter(fs, layout.logDir, segments, recovered.lastZxid, resetZxid, writerOptions)
+    const writer = new LogWriter(fs, layout.logDir, segments, logLastZxid, resetZxid, writerOptions)
     const storage = new FileStorage(fs, layout, writer, settings, recovered.snapshot?.zxid ?? 0n, resetZxid)
     storage.txnsSinceSnapshot = recovered.txns.length
+    const snapshot = recovered.snapshot
+    if (snapshot !== undefined && snapshot.tail.length > 0) {
+      // A SNAP install was interrupted after its atomic switch: finish it as installSnapshot would have.
+      try {
+        if (missingTail.length > 0) await writer.append(missingTail)
+        await guard(snapshot.file, () => rewriteWithoutTail(fs, layout.snapDir, snapshot.zxid))
+      } catch (err) {
+        await writer.close().catch(() => {})
+        throw err
+      }
+      recovered.warnings.push(
+        `completed an interrupted snapshot install: ${snapshot.file} carried ${snapshot.tail.length} txn(s), of which ${missingTail.length} were appended to the log now`,
+      )
+    }
     return { storage, recovered }
   }
 
@@ -156,18 +171,30 @@ export class FileStorage {
       return Promise.reject(new StorageError(StorageErrorCode.BAD_REQUEST, `snapshot at ${formatZxid(request.zxid)}: not logged yet (log ends at ${formatZxid(this.writer.lastZxid)})`))
     }
     this.txnsSinceSnapshot = 0
-    return this.track(request.zxid, this.writeAndRetain(request, false))
+    return this.track(request.zxid, this.writeAndRetain(request))
   }
 
   /**
    * installSnapshot replaces everything with a snapshot received from the leader (ZAB's
-   * SNAP): the snapshot is made durable first, then the whole log is dropped; the next
-   * append must follow `request.zxid`. Waits for a running snapshot to finish.
+   * SNAP) followed by `txns`, the Ready's txns that came with it (the first follows
+   * `request.zxid`, each the previous). The snapshot and ALL of `txns` become durable
+   * atomically: after a crash at any moment, recovery finds the old snapshot and log
+   * untouched, or this snapshot followed by every one of `txns` — never the snapshot
+   * alone, which could lose txns this server durably held. The next append must follow
+   * the last of `txns` (or `request.zxid`). Waits for a running snapshot to finish.
    */
-  async installSnapshot(request: SnapshotRequest): Promise<SnapshotInfo> {
+  async installSnapshot(request: SnapshotRequest, txns: readonly Txn[]): Promise<SnapshotInfo> {
     if (this.closed) throw closedError()
+    let previous = request.zxid
+    for (const txn of txns) {
+      if (!followsZxid(previous, txn.zxid)) {
+        throw new StorageError(StorageErrorCode.BAD_REQUEST, `installSnapshot at ${formatZxid(request.zxid)}: txn ${formatZxid(txn.zxid)} does not follow ${formatZxid(previous)}`)
+      }
+      previous = txn.zxid
+    }
     await this.snapshotRunning?.catch(() => {})
-    return this.track(request.zxid, this.writeAndRetain(request, true))
+    if (this.closed) throw closedError()
+    return this.track(request.zxid, this.install(request, [...txns]))
   }
 
   /** close waits for queued log work and a running snapshot, then closes files. Later calls reject. */
@@ -190,21 +217,41 @@ export class FileStorage {
     return running
   }
 
-  private async writeAndRetain(request: SnapshotRequest, replacesLog: boolean): Promise<SnapshotInfo> {
-    const resetZxid = replacesLog ? request.zxid : this.resetZxid
-    const source = { ...request, resetZxid }
+  private async writeAndRetain(request: SnapshotRequest): Promise<SnapshotInfo> {
+    const source = { ...request, resetZxid: this.resetZxid }
     const written = await writeSnapshotFile(this.fs, this.layout.snapDir, source, { recordsPerChunk: this.options.recordsPerChunk })
-    if (replacesLog) {
-      // Order matters for crashes: until the new snapshot is durable the old state must
-      // stay recoverable, and newer stale snapshots must be gone (durably) before the
-      // log is reset, or recovery would pick one of them over the installed snapshot.
-      await this.removeSnapshotsAbove(request.zxid)
-      this.resetZxid = request.zxid
-      this.newestSnapshotZxid = request.zxid
-      await this.writer.reset(request.zxid)
-    } else if (request.zxid > this.newestSnapshotZxid) {
-      this.newestSnapshotZxid = request.zxid
-    }
+    if (request.zxid > this.newestSnapshotZxid) this.newestSnapshotZxid = request.zxid
+    await this.applyRetention()
+    return { file: `${this.layout.snapDir}/${written.name}`, zxid: request.zxid, sizeBytes: written.sizeBytes, nodes: written.nodes, sessions: written.sessions }
+  }
+
+  /**
+   * install carries out installSnapshot. Order matters for crashes:
+   * 1. the snapshot file, carrying `txns` as its log tail, is renamed into place: the
+   *    one atomic switch (before it, recovery finds the old state);
+   * 2. newer stale snapshots are removed durably, or recovery would prefer them;
+   * 3. the log is reset to a new generation, so old segments a crash leaves behind
+   *    are recognized as stale;
+   * 4. `txns` are appended to the new log too, so a later snapshot whose zxid lies
+   *    inside them still finds every txn after it in the log (a crash before they are
+   *    durable is completed by FileStorage.open from the tail);
+   * 5. the snapshot is rewritten without its tail, since from now on the log is the
+   *    record (a later TRUNC may cut it inside the tail).
+   */
+  private async install(request: SnapshotRequest, txns: Txn[]): Promise<SnapshotInfo> {
+    // A generation above every earlier one, even when this snapshot is older than the last installed one.
+    const generation = request.zxid > this.resetZxid ? request.zxid : this.resetZxid + 1n
+    const source = { ...request, resetZxid: generation, tail: txns }
+    const written = await writeSnapshotFile(this.fs, this.layout.snapDir, source, { recordsPerChunk: this.options.recordsPerChunk })
+    await this.removeSnapshotsAbove(request.zxid)
+    this.resetZxid = generation
+    this.newestSnapshotZxid = request.zxid
+    this.txnsSinceSnapshot = txns.length
+    const reset = this.writer.reset(request.zxid, generation)
+    const appended = txns.length > 0 ? this.writer.append(txns) : Promise.resolve()
+    await reset
+    await appended
+    if (txns.length > 0) await rewriteWithoutTail(this.fs, this.layout.snapDir, request.zxid)
     await this.applyRetention()
     return { file: `${this.layout.snapDir}/${written.name}`, zxid: request.zxid, sizeBytes: written.sizeBytes, nodes: written.nodes, sessions: written.sessions }
   }

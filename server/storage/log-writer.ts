@@ -112,13 +112,14 @@ export class LogWriter {
   /**
    * reset queues dropping the whole log after a snapshot at `snapshotZxid` replaced it
    * (ZAB's SNAP). The next append must follow `snapshotZxid`; its segment carries
-   * `snapshotZxid` as reset zxid, so segments whose deletion a crash undid are stale.
+   * `generation` (above every earlier one) as reset zxid, so segments whose deletion a
+   * crash undid are stale.
    */
-  reset(snapshotZxid: Zxid): Promise<void> {
+  reset(snapshotZxid: Zxid, generation: Zxid): Promise<void> {
     this.lastQueuedZxid = snapshotZxid
     return this.enqueueTask(async () => {
       await this.closeCurrent()
-      this.resetZxid = snapshotZxid
+      this.resetZxid = generation
       while (this.segments.length > 0) await this.unlinkSegment(this.segments.length - 1)
       await this.fs.fsyncDir(this.logDir)
     })

@@ -2,9 +2,11 @@
  * The on-disk framing of the transaction log.
  *
  * A segment file starts with a 28-byte header: magic `CNLG`, format version (u32),
- * the zxid of the segment's first record (u64), the log's reset zxid (u64: the
- * snapshot that last replaced the whole log, 0 if none, so segments left over from an
- * interrupted reset are recognized as stale) and a CRC-32 of those 24 bytes. Then
+ * the zxid of the segment's first record (u64), the log's reset zxid (u64: its
+ * generation — the zxid of the snapshot that last replaced the whole log, or one more
+ * than the previous generation if that zxid is not above it, 0 if none — so segments
+ * left over from an interrupted reset are recognized as stale) and a CRC-32 of those
+ * 24 bytes. Then
  * records follow back to back, each `[length u32][crc32 u32][zxid u64][payload]`, all
  * big-endian: `length` counts payload bytes, the CRC covers zxid and payload, and the
  * payload is the msgpack of the Txn. An all-zero header (length 0) is never valid, so

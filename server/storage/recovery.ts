@@ -5,7 +5,13 @@
  * and purges, and otherwise refuses with a StorageError that names the file and offset
  * and says what to do. It never drops a txn that might have been acknowledged except a
  * torn tail, which by construction was never fsynced.
+ *
+ * A snapshot that carries a log tail (an interrupted SNAP install, see
+ * snapshot-file.ts) is followed by its tail txns, then by the logged txns after the
+ * tail's end. Logged copies of tail txns are skipped but must agree with the tail; the
+ * tail txns the log lacks are returned in `missingTail` for FileStorage.open to append.
  */
+import { encodeMessage } from '../../protocol/codec.js'
 import type { Txn } from '../../protocol/txn.js'
 import { formatZxid, type Zxid } from '../../protocol/zxid.js'
 import { removeTmpFiles } from './atomic-file.js'
@@ -43,6 +49,10 @@ export interface RecoveryResult {
   recovered: Recovered
   segments: SegmentState[]
   resetZxid: Zxid
+  /** logLastZxid is where the log itself ends (the snapshot's zxid if it holds nothing newer). */
+  logLastZxid: Zxid
+  /** missingTail are the snapshot's carried tail txns the log does not hold yet; append them before anything else. */
+  missingTail: Txn[]
 }
 
 /** recoverDataDir reads a prepared data directory (see prepareDataDir). */
@@ -60,11 +70,40 @@ export async function recoverDataDir(fs: StorageFs, layout: DataDirLayout): Prom
   if (scan.tornTail !== undefined) await cutTornTail(fs, scan.tornTail, warnings)
   await removeObsolete(fs, layout.logDir, scan, warnings)
   const segments = scan.segments.map((s) => ({ name: s.name, firstZxid: s.firstZxid, sizeBytes: s.validBytes }))
+  const { txns, missingTail } = withTail(snapshot, scan, layout.logDir)
+  const lastZxid = txns.at(-1)?.zxid ?? scan.lastZxid
   return {
-    recovered: { snapshot, txns: scan.txns, lastZxid: scan.lastZxid, epochs, cutTail: scan.tornTail, warnings },
+    recovered: { snapshot, txns, lastZxid, epochs, cutTail: scan.tornTail, warnings },
     segments,
     resetZxid: scan.resetZxid,
+    logLastZxid: scan.lastZxid,
+    missingTail,
   }
+}
+
+/**
+ * withTail puts a snapshot's carried tail in front of the logged txns. The log holds a
+ * prefix of the tail (copies written after the snapshot's rename) and, once the tail
+ * is complete, maybe more; copies that differ from the tail mean the log is not the
+ * one this snapshot was installed with.
+ */
+function withTail(snapshot: RecoveredSnapshot | undefined, scan: LogScan, logDir: string): { txns: Txn[]; missingTail: Txn[] } {
+  const tail = snapshot?.tail ?? []
+  if (tail.length === 0) return { txns: scan.txns, missingTail: [] }
+  const copies = Math.min(tail.length, scan.txns.length)
+  for (let i = 0; i < copies; i++) {
+    const [carried, logged] = [tail[i]!, scan.txns[i]!]
+    if (carried.zxid === logged.zxid && Buffer.from(encodeMessage(carried)).equals(encodeMessage(logged))) continue
+    throw new StorageError(
+      StorageErrorCode.CORRUPT_LOG,
+      `log ${logDir} holds txn ${formatZxid(logged.zxid)} where snapshot ${snapshot!.file} carries ${formatZxid(carried.zxid)} with other content: ` +
+        'the log is not the one this snapshot was installed with, so the server will not start. ' +
+        'In an ensemble, move this data directory aside and start the server with an empty one so it resyncs from its peers; ' +
+        'standalone, restore the data directory from a backup.',
+      { file: logDir },
+    )
+  }
+  return { txns: [...tail, ...scan.txns.slice(copies)], missingTail: tail.slice(copies) }
 }
 
 async function loadNewestSnapshot(fs: StorageFs, snapDir: string, warnings: string[]): Promise<RecoveredSnapshot | undefined> {

@@ -8,6 +8,18 @@
  * records, kind 2 of tree records, and one kind 3 frame ends the file with the record
  * counts. A file without its end frame, or with any bad frame, is not a snapshot.
  *
+ * Carried log tail (format version 2): a snapshot installed from the leader (ZAB's
+ * SNAP) arrives with txns that must become durable together with it (the Ready
+ * contract, server/core/ready.ts). Kind 4 frames, after the tree records, hold a
+ * msgpack array of those txns, each following the previous (the first follows the
+ * snapshot's zxid), and the end frame then also counts them (`tail`). The rename of
+ * the file is the one atomic switch from the old state to snapshot plus txns. Only
+ * files with a tail are written as version 2, so plain snapshots stay readable by
+ * version-1 readers, which refuse a version-2 file instead of dropping its txns.
+ * Once the tail's txns are durable in the log too, the file is rewritten without
+ * them (`rewriteWithoutTail`): a later TRUNC may cut the log inside the tail, and a
+ * tail kept in the file would bring the cut txns back.
+ *
  * Fuzzy, like ZooKeeper's: the zxid is the one applied when writing started; records
  * are pulled a chunk at a time while the server keeps applying txns, so the file holds
  * a state between that zxid and later ones. Recovery replays every logged txn after
@@ -16,18 +28,23 @@
 import { crc32 } from 'node:zlib'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { decodeMessage, encodeMessage } from '../../protocol/codec.js'
-import type { Zxid } from '../../protocol/zxid.js'
-import { TMP_SUFFIX } from './atomic-file.js'
+import type { Txn } from '../../protocol/txn.js'
+import { checkTxn } from '../../protocol/txn-shape.js'
+import { formatZxid, type Zxid } from '../../protocol/zxid.js'
+import { TMP_SUFFIX, writeFileAtomically } from './atomic-file.js'
+import { StorageError, StorageErrorCode } from './errors.js'
 import { checkSessionRecord, checkTreeRecord, type SessionRecord, type SnapshotNode } from './snapshot-content.js'
 import type { StorageFs } from './storage-fs.js'
-import { parseZxidHex16, zxidHex16 } from './zxid-order.js'
+import { followsZxid, parseZxidHex16, zxidHex16 } from './zxid-order.js'
 
 const SNAPSHOT_MAGIC = 0x434e_534e
+/** SNAPSHOT_VERSION is written for plain snapshots; TAIL_VERSION for snapshots that carry txns. Both are read. */
 const SNAPSHOT_VERSION = 1
+const TAIL_VERSION = 2
 const HEADER_BYTES = 28
 const FRAME_HEADER_BYTES = 9
 const FRAME_PAYLOAD_BYTES_MAX = 512 * 1024 * 1024
-const FrameKind = { sessions: 1, nodes: 2, end: 3 } as const
+const FrameKind = { sessions: 1, nodes: 2, end: 3, tail: 4 } as const
 
 /** SNAPSHOT_PREFIX starts every snapshot file name. */
 export const SNAPSHOT_PREFIX = 'snapshot.'
@@ -45,12 +62,14 @@ export function parseSnapshotName(name: string): Zxid | undefined {
 /** SnapshotSource is what a snapshot is written from; either may be lazy and async. */
 export interface SnapshotSource {
   zxid: Zxid
-  /** resetZxid is the log generation the snapshot belongs to (its own zxid when it replaces the log). */
+  /** resetZxid is the log generation the snapshot belongs to (a new, higher one when it replaces the log). */
   resetZxid: Zxid
   sessions: Iterable<unknown> | AsyncIterable<unknown>
   nodes: Iterable<unknown> | AsyncIterable<unknown>
   /** zxidAtEnd, if set, is asked for the tree's applied zxid once all records are read. */
   zxidAtEnd?: () => Zxid
+  /** tail, if not empty, are txns that become durable with the snapshot (a SNAP install); the first follows `zxid`. */
+  tail?: readonly Txn[]
 }
 
 /** SnapshotWriteOptions: records per frame; the writer yields to the event loop after each frame. */
@@ -68,11 +87,11 @@ function frame(kind: number, payload: Uint8Array): Uint8Array {
   return bytes
 }
 
-function header(zxid: Zxid, resetZxid: Zxid): Uint8Array {
+function header(zxid: Zxid, resetZxid: Zxid, version: number): Uint8Array {
   const bytes = new Uint8Array(HEADER_BYTES)
   const view = new DataView(bytes.buffer)
   view.setUint32(0, SNAPSHOT_MAGIC)
-  view.setUint32(4, SNAPSHOT_VERSION)
+  view.setUint32(4, version)
   view.setBigUint64(8, zxid)
   view.setBigUint64(16, resetZxid)
   view.setUint32(24, crc32(bytes.subarray(0, 24)))
@@ -95,11 +114,14 @@ export async function writeSnapshotFile(fs: StorageFs, snapDir: string, source: 
     position += bytes.length
   }
   try {
-    await put(header(source.zxid, source.resetZxid))
+    const tail = source.tail ?? []
+    await put(header(source.zxid, source.resetZxid, tail.length > 0 ? TAIL_VERSION : SNAPSHOT_VERSION))
     const sessions = await writeRecords(put, FrameKind.sessions, source.sessions, options.recordsPerChunk)
     const nodes = await writeRecords(put, FrameKind.nodes, source.nodes, options.recordsPerChunk)
+    // Read after the records: the tree's applied zxid once iteration ended.
     const fuzzyThroughZxid = source.zxidAtEnd?.() ?? source.zxid
-    await put(frame(FrameKind.end, encodeMessage({ sessions, nodes, fuzzyThroughZxid })))
+    if (tail.length > 0) await writeRecords(put, FrameKind.tail, tail, options.recordsPerChunk)
+    await put(frame(FrameKind.end, encodeMessage(endCounts(sessions, nodes, fuzzyThroughZxid, tail.length))))
     await file.fdatasync()
     await file.close()
     await fs.rename(tmpPath, `${snapDir}/${name}`)
@@ -109,6 +131,10 @@ export async function writeSnapshotFile(fs: StorageFs, snapDir: string, source: 
     await file.close().catch(() => {})
     throw err
   }
+}
+
+function endCounts(sessions: number, nodes: number, fuzzyThroughZxid: Zxid, tail: number): Record<string, unknown> {
+  return tail > 0 ? { sessions, nodes, fuzzyThroughZxid, tail } : { sessions, nodes, fuzzyThroughZxid }
 }
 
 async function writeRecords(put: (bytes: Uint8Array) => Promise<void>, kind: number, records: Iterable<unknown> | AsyncIterable<unknown>, perChunk: number): Promise<number> {
@@ -141,6 +167,10 @@ export interface SnapshotContent {
   fuzzyThroughZxid: Zxid
   sessions: SessionRecord[]
   nodes: SnapshotNode[]
+  /** tail are the txns the snapshot carries (a SNAP install not yet discharged into the log); usually empty. */
+  tail: Txn[]
+  /** tailOffset is where the tail frames (or, without a tail, the end frame) start. */
+  tailOffset: number
 }
 
 /** SnapshotProblem says why a snapshot file cannot be used and where. */
@@ -155,17 +185,25 @@ export function decodeSnapshot(bytes: Uint8Array, expectedZxid: Zxid): SnapshotC
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (view.getUint32(0) !== SNAPSHOT_MAGIC) return { offset: 0, problem: 'not a Conclave snapshot (bad magic)' }
   if (view.getUint32(24) !== crc32(bytes.subarray(0, 24))) return { offset: 0, problem: 'header checksum mismatch' }
-  if (view.getUint32(4) !== SNAPSHOT_VERSION) return { offset: 0, problem: `snapshot format version ${view.getUint32(4)}, this server reads ${SNAPSHOT_VERSION}` }
-  const content: SnapshotContent = { zxid: view.getBigUint64(8), resetZxid: view.getBigUint64(16), fuzzyThroughZxid: 0n, sessions: [], nodes: [] }
+  const version = view.getUint32(4)
+  if (version !== SNAPSHOT_VERSION && version !== TAIL_VERSION) {
+    return { offset: 0, problem: `snapshot format version ${version}, this server reads ${SNAPSHOT_VERSION} and ${TAIL_VERSION}` }
+  }
+  const content: SnapshotContent = { zxid: view.getBigUint64(8), resetZxid: view.getBigUint64(16), fuzzyThroughZxid: 0n, sessions: [], nodes: [], tail: [], tailOffset: HEADER_BYTES }
   if (content.zxid !== expectedZxid) return { offset: 8, problem: `header zxid ${content.zxid} differs from the file name's ${expectedZxid}` }
   let offset = HEADER_BYTES
   while (offset < bytes.length) {
     const read = readFrame(bytes, view, offset)
     if ('problem' in read) return read
+    if (read.kind === FrameKind.tail && version !== TAIL_VERSION) return { offset, problem: `a log tail frame in a version ${version} snapshot` }
+    if (content.tail.length === 0) content.tailOffset = offset
     if (read.kind === FrameKind.end) {
-      const counts = read.value as { sessions?: unknown; nodes?: unknown; fuzzyThroughZxid?: unknown } | null
+      const counts = read.value as { sessions?: unknown; nodes?: unknown; fuzzyThroughZxid?: unknown; tail?: unknown } | null
       if (counts?.sessions !== content.sessions.length || counts?.nodes !== content.nodes.length) {
         return { offset, problem: 'end frame counts differ from the records read' }
+      }
+      if (version === TAIL_VERSION && (counts.tail !== content.tail.length || content.tail.length === 0)) {
+        return { offset, problem: 'end frame tail count differs from the log tail read' }
       }
       const through = typeof counts.fuzzyThroughZxid === 'number' ? BigInt(counts.fuzzyThroughZxid) : counts.fuzzyThroughZxid
       if (typeof through !== 'bigint' || through < content.zxid) return { offset, problem: 'end frame has no valid fuzzyThroughZxid' }
@@ -173,7 +211,7 @@ export function decodeSnapshot(bytes: Uint8Array, expectedZxid: Zxid): SnapshotC
       if (read.end !== bytes.length) return { offset: read.end, problem: 'bytes after the end frame' }
       return content
     }
-    const problem = addRecords(read.kind, read.value, content)
+    const problem = read.kind === FrameKind.tail ? addTail(read.value, content) : addRecords(read.kind, read.value, content)
     if (problem !== undefined) return { offset, problem }
     offset = read.end
   }
@@ -187,7 +225,7 @@ function readFrame(bytes: Uint8Array, view: DataView, offset: number): { kind: n
   if (length > FRAME_PAYLOAD_BYTES_MAX || end > bytes.length) return { offset, problem: `frame length ${length} runs past the end of the file` }
   if (crc32(bytes.subarray(offset + 8, end)) !== view.getUint32(offset + 4)) return { offset, problem: 'frame checksum mismatch' }
   const kind = bytes[offset + 8]!
-  if (kind !== FrameKind.sessions && kind !== FrameKind.nodes && kind !== FrameKind.end) return { offset, problem: `unknown frame kind ${kind}` }
+  if (kind !== FrameKind.sessions && kind !== FrameKind.nodes && kind !== FrameKind.end && kind !== FrameKind.tail) return { offset, problem: `unknown frame kind ${kind}` }
   const unpacked = decodeMessage(bytes.subarray(offset + FRAME_HEADER_BYTES, end))
   if (!unpacked.ok) return { offset, problem: `frame is not msgpack: ${unpacked.error.message}` }
   return { kind, value: unpacked.value, end }
@@ -195,6 +233,7 @@ function readFrame(bytes: Uint8Array, view: DataView, offset: number): { kind: n
 
 function addRecords(kind: number, value: unknown, content: SnapshotContent): string | undefined {
   if (!Array.isArray(value)) return 'frame payload is not a list of records'
+  if (content.tail.length > 0) return 'tree or session records after the log tail'
   for (const record of value) {
     const checked = kind === FrameKind.sessions ? checkSessionRecord(record) : checkTreeRecord(record)
     if (typeof checked === 'string') return checked
@@ -202,6 +241,39 @@ function addRecords(kind: number, value: unknown, content: SnapshotContent): str
     else content.nodes.push(checked as SnapshotNode)
   }
   return undefined
+}
+
+/** addTail checks and appends one frame of carried txns: each must follow the previous (the first, the snapshot). */
+function addTail(value: unknown, content: SnapshotContent): string | undefined {
+  if (!Array.isArray(value) || value.length === 0) return 'log tail frame is not a non-empty list of txns'
+  for (const record of value) {
+    const txn = checkTxn(record)
+    if (typeof txn === 'string') return `log tail holds something that is not a txn: ${txn}`
+    const previous = content.tail.at(-1)?.zxid ?? content.zxid
+    if (!followsZxid(previous, txn.zxid)) return `log tail txn ${formatZxid(txn.zxid)} does not follow ${formatZxid(previous)}`
+    content.tail.push(txn)
+  }
+  return undefined
+}
+
+/**
+ * rewriteWithoutTail replaces `snapDir/snapshot.<zxid>`, durably and atomically, with
+ * the same snapshot minus its carried log tail (a plain version-1 file). Call it only
+ * once every tail txn is durable in the log. Returns false if the file has no tail.
+ */
+export async function rewriteWithoutTail(fs: StorageFs, snapDir: string, zxid: Zxid): Promise<boolean> {
+  const name = snapshotName(zxid)
+  const bytes = await fs.readFile(`${snapDir}/${name}`)
+  const content = decodeSnapshot(bytes, zxid)
+  if ('problem' in content) {
+    const file = `${snapDir}/${name}`
+    throw new StorageError(StorageErrorCode.CORRUPT_SNAPSHOT, `${file} at offset ${content.offset}: ${content.problem}`, { file, offset: content.offset })
+  }
+  if (content.tail.length === 0) return false
+  const end = frame(FrameKind.end, encodeMessage(endCounts(content.sessions.length, content.nodes.length, content.fuzzyThroughZxid, 0)))
+  const body = bytes.subarray(HEADER_BYTES, content.tailOffset)
+  await writeFileAtomically(fs, snapDir, name, [header(content.zxid, content.resetZxid, SNAPSHOT_VERSION), body, end])
+  return true
 }
 
 /** listSnapshots returns the snapshot files of a directory, newest first. */

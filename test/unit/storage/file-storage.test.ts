@@ -1,8 +1,8 @@
 /**
  * FileStorage end to end on one data directory: snapshots round-trip the tree and
  * sessions, a fuzzy snapshot plus the log rebuilds exactly the live state, retention
- * keeps N snapshots and the log they need, a snapshot install replaces the log, and
- * restarts return every acknowledged txn. Method: a seeded workload of real txns on a
+ * keeps N snapshots and the log they need, a snapshot install (with the txns that came
+ * with it) replaces the log, and restarts return every acknowledged txn. Method: a seeded workload of real txns on a
  * real DataTree, run on the in-memory disk (and the real disk for bad directories);
  * state after restart is compared by tree digest and session ids.
  */
@@ -86,7 +86,7 @@ describe('FileStorage', () => {
     await storage.append(stale.take(40))
     const leader = new Workload(5, 2)
     leader.take(25)
-    await storage.installSnapshot(snapshotRequestOf(leader.tree, leader.sessions))
+    await storage.installSnapshot(snapshotRequestOf(leader.tree, leader.sessions), [])
     await expect(storage.append([stale.next()])).rejects.toMatchObject({ code: 'BAD_REQUEST' })
     const more = leader.take(5)
     await storage.append(more)
@@ -95,6 +95,68 @@ describe('FileStorage', () => {
     expect(recovered.snapshot?.zxid).toBe(leader.txns[24]!.zxid)
     expect(recovered.txns).toEqual(more)
     expect(restoreStandalone(recovered, SESSION_OPTIONS).tree.digest()).toBe(leader.tree.digest())
+  })
+
+  it('installs a snapshot with the txns that came with it; they end up in the log, not in the snapshot file', async () => {
+    const fs = new MemoryStorageFs()
+    const { storage } = await freshStorage(fs)
+    await storage.append(new Workload(4).take(40))
+    const leader = new Workload(5, 2)
+    leader.take(25)
+    const ahead = new Workload(5, 2)
+    ahead.take(25)
+    const carried = ahead.take(30)
+    await storage.installSnapshot(snapshotRequestOf(leader.tree, leader.sessions), carried)
+    leader.take(30)
+    expect(storage.lastZxid).toBe(carried.at(-1)!.zxid)
+    const more = leader.take(5)
+    await storage.append(more)
+    // A snapshot taken inside the carried txns still finds every txn after it in the log.
+    const inside = new Workload(5, 2)
+    inside.take(40)
+    await storage.snapshot(snapshotRequestOf(inside.tree, inside.sessions))
+    await storage.close()
+    const { recovered, storage: reopened } = await FileStorage.open(DIR, { fs })
+    await reopened.close()
+    expect(recovered.warnings.filter((w) => w.includes('completed an interrupted'))).toEqual([])
+    expect(recovered.snapshot?.zxid).toBe(leader.txns[39]!.zxid)
+    expect(recovered.txns).toEqual([...carried.slice(15), ...more])
+    expect(restoreStandalone(recovered, SESSION_OPTIONS).tree.digest()).toBe(leader.tree.digest())
+  })
+
+  it('a TRUNC inside the txns that came with a snapshot is not undone by a restart', async () => {
+    const fs = new MemoryStorageFs()
+    const { storage } = await freshStorage(fs)
+    const leader = new Workload(8, 3)
+    leader.take(20)
+    const ahead = new Workload(8, 3)
+    ahead.take(20)
+    const carried = ahead.take(10)
+    await storage.installSnapshot(snapshotRequestOf(leader.tree, leader.sessions), carried)
+    await storage.truncateAfter(carried[3]!.zxid)
+    await storage.close()
+    const { recovered, storage: reopened } = await FileStorage.open(DIR, { fs })
+    await reopened.close()
+    expect(recovered.snapshot?.tail).toEqual([])
+    expect(recovered.txns).toEqual(carried.slice(0, 4))
+    expect(recovered.lastZxid).toBe(carried[3]!.zxid)
+  })
+
+  it('refuses an install whose txns do not follow the snapshot, and writes nothing', async () => {
+    const fs = new MemoryStorageFs()
+    const { storage } = await freshStorage(fs)
+    const logged = new Workload(9).take(10)
+    await storage.append(logged)
+    const leader = new Workload(10, 2)
+    leader.take(5)
+    const ahead = new Workload(10, 2)
+    ahead.take(5)
+    const gap = ahead.take(4).slice(1)
+    await expect(storage.installSnapshot(snapshotRequestOf(leader.tree, leader.sessions), gap)).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+    await storage.close()
+    const { recovered } = await FileStorage.open(DIR, { fs })
+    expect(recovered.snapshot).toBeUndefined()
+    expect(recovered.txns).toEqual(logged)
   })
 
   it('hands the ZAB core the snapshot zxid, the epochs and the txns after the snapshot', async () => {
