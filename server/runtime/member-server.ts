@@ -29,6 +29,7 @@ import {
   type Txn,
   type Zxid,
 } from '../../protocol/index.js'
+import { isRecord } from '../../protocol/schema.js'
 import { Peer, type PersistentState, type PersistWork, type Ready } from '../core/index.js'
 import { LeaderDuties, type ForwardPayload } from '../member/index.js'
 import { ClientListener, type HttpReply } from '../net/client-listener.js'
@@ -38,20 +39,14 @@ import { TxnBuilder } from '../requests/index.js'
 import { SessionIdGenerator, SessionTable, type SessionTableOptions } from '../sessions/index.js'
 import { FileStorage } from '../storage/file-storage.js'
 import { persistentStateOf, restoreForEnsemble, snapshotRequestOf } from '../storage/restore.js'
-import { checkSessionRecord, checkTreeRecord, type SessionRecord, type SnapshotNode } from '../storage/snapshot-content.js'
 import { DataTree } from '../tree/index.js'
 import { WatchRegistry } from '../watches/index.js'
 import { ClientFront } from './client-front.js'
 import { frameBytesMaxFor, type ServerConfig } from './config.js'
+import { LiveSnapshot, SnapAssembler, SnapSender, type AssembledSnapData } from './snap-transfer.js'
 
-/** SnapData is what a leader ships in a SNAP: its applied tree and session table. */
-interface SnapData {
-  nodes: SnapshotNode[]
-  sessions: SessionRecord[]
-}
-
-/** PEER_FRAME_BYTES_MIN: a SNAP travels as one message, so peer frames must hold a whole tree. */
-const PEER_FRAME_BYTES_MIN = 256 * 1024 * 1024
+/** PEER_FRAME_BYTES_MIN: peer frames hold a batch of proposals or one SNAP chunk (snap-transfer.ts). */
+const PEER_FRAME_BYTES_MIN = 16 * 1024 * 1024
 
 /** MemberServer is one running server. Create it with `MemberServer.start`. */
 export class MemberServer {
@@ -67,6 +62,8 @@ export class MemberServer {
   private readonly sessionIds: SessionIdGenerator
   private listener: ClientListener | undefined
   private links: PeerLinks | undefined
+  private sender: SnapSender | undefined
+  private readonly assembler = new SnapAssembler()
   private tickTimer: NodeJS.Timeout | undefined
   private tickCount = 0
   private inFlight: Promise<void> | undefined
@@ -179,7 +176,11 @@ export class MemberServer {
           logger,
           dialAddress: (member) => ensemble.dialAddresses.get(member.id) ?? { host: member.host, port: member.peerPort },
         })
+        server.sender = new SnapSender(server.links, logger)
         server.links.onMessage((from, value) => server.onPeerMessage(from, value))
+        server.links.onLinkChange((peer, up) => {
+          if (!up) server.assembler.forget(peer)
+        })
       }
       server.tickTimer = setInterval(() => server.tick(), config.tickMs)
       // A standalone server elects itself within a few ticks; clients connect once it serves.
@@ -239,6 +240,7 @@ export class MemberServer {
     this.stopped = true
     clearInterval(this.tickTimer)
     this.front.closeAll(CloseCode.SERVER_SHUTDOWN, 'server shutting down')
+    this.sender?.close()
     await this.listener?.close()
     await this.links?.close()
     await this.inFlight?.catch(() => {})
@@ -259,17 +261,19 @@ export class MemberServer {
 
   private onPeerMessage(from: ServerId, value: unknown): void {
     if (this.stopped) return
-    const message = decodePeerMessage(value)
+    if (isRecord(value) && value.type === 'snapChunk') return this.assembler.onChunk(from, value)
+    let message = decodePeerMessage(value)
     if (message instanceof Error) {
       this.logger.warn({ peer: from, reason: message.message }, 'dropping a malformed peer message')
       return
     }
     if (message.type === 'snap') {
-      const problem = snapDataProblem(message.snapshot.data)
-      if (problem !== undefined) {
-        this.logger.error({ peer: from, reason: problem }, 'dropping a SNAP whose snapshot is not valid')
+      const assembled = this.assembler.complete(from, message)
+      if (typeof assembled === 'string') {
+        this.logger.error({ peer: from, reason: assembled }, 'dropping a SNAP that does not match what was received')
         return
       }
+      message = assembled
     }
     this.peer.receive(from, message)
     this.pump()
@@ -293,7 +297,7 @@ export class MemberServer {
   private pump(): void {
     while (!this.stopped && this.inFlight === undefined && this.peer.hasReady()) {
       const ready = this.peer.ready()
-      for (const envelope of ready.send) this.links?.send(envelope.to, envelope.message)
+      for (const envelope of ready.send) this.sender?.send(envelope.to, envelope.message)
       if (!ready.mustSync) {
         this.complete(ready)
         continue
@@ -313,9 +317,10 @@ export class MemberServer {
   /** persist makes a Ready's persistence work durable, in contract order. */
   private async persist(work: PersistWork): Promise<void> {
     if (work.snapshot !== undefined) {
-      const data = work.snapshot.data as SnapData
+      const data = work.snapshot.data as AssembledSnapData
       // The snapshot and the txns that came with it become durable as one unit.
-      await this.storage.installSnapshot({ zxid: work.snapshot.zxid, nodes: data.nodes, sessions: data.sessions }, work.txns)
+      const request = { zxid: work.snapshot.zxid, nodes: data.nodes, sessions: data.sessions, zxidAtEnd: () => data.fuzzyThroughZxid }
+      await this.storage.installSnapshot(request, work.txns)
     } else {
       if (work.truncateAfter !== undefined) await this.storage.truncateAfter(work.truncateAfter)
       if (work.txns.length > 0) await this.storage.append(work.txns)
@@ -325,7 +330,7 @@ export class MemberServer {
 
   /** complete carries out the rest of a Ready once its persistence is durable. */
   private complete(ready: Ready): void {
-    for (const envelope of ready.sendAfterPersist) this.links?.send(envelope.to, envelope.message)
+    for (const envelope of ready.sendAfterPersist) this.sender?.send(envelope.to, envelope.message)
     if (ready.persist.snapshot !== undefined) this.installSnapshot(ready.persist.snapshot)
     for (const txn of ready.commit) this.apply(txn)
     for (const read of ready.readsReady) this.front.onReadReady(read.token, read.zxid)
@@ -353,18 +358,18 @@ export class MemberServer {
 
   /** installSnapshot replaces the applied state with a leader's snapshot (SNAP). */
   private installSnapshot(snapshot: SnapshotPayload): void {
-    const data = snapshot.data as SnapData
+    const data = snapshot.data as AssembledSnapData
     this.tree = DataTree.fromSnapshot(data.nodes, snapshot.zxid)
     this.sessions = SessionTable.fromRecords(data.sessions, sessionOptionsOf(this.config))
     this.builder = new TxnBuilder(this.tree, { dataBytesMax: this.config.maxDataBytes })
-    this.fuzzyThroughZxid = 0n
+    // The leader walked its tree while applying txns: commits up to here may be in it already.
+    this.fuzzyThroughZxid = data.fuzzyThroughZxid
     this.logger.info({ zxid: formatZxid(snapshot.zxid), znodes: this.tree.nodeCount, sessions: this.sessions.size }, 'installed a snapshot from the leader')
   }
 
-  /** snapshotPayload is what a leader ships in a SNAP: its applied state, read in one go so it is consistent. */
+  /** snapshotPayload is what a leader ships in a SNAP: a live view of its applied state, sent in chunks (snap-transfer.ts). */
   private snapshotPayload(): SnapshotPayload {
-    const data: SnapData = { nodes: [...this.tree.snapshotEntries()], sessions: this.sessions.snapshotRecords() }
-    return { zxid: this.tree.appliedZxid, data }
+    return { zxid: this.tree.appliedZxid, data: new LiveSnapshot(this.tree, this.sessions.snapshotRecords()) }
   }
 
   /** onStorageFailure stops a server whose disk failed: it must not acknowledge anything it could not make durable. */
@@ -460,22 +465,4 @@ async function upgradeStandaloneEpochs(state: PersistentState, storage: FileStor
   if (epoch === 0) return state
   await storage.writeEpochs({ acceptedEpoch: epoch, currentEpoch: epoch })
   return { ...state, acceptedEpoch: epoch, currentEpoch: epoch }
-}
-
-/** snapDataProblem says why a SNAP's snapshot data cannot be installed, or undefined when it can. */
-function snapDataProblem(data: unknown): string | undefined {
-  if (typeof data !== 'object' || data === null) return 'snapshot data is not a map'
-  const { nodes, sessions } = data as Record<string, unknown>
-  if (!Array.isArray(nodes) || !Array.isArray(sessions)) return 'snapshot data lacks nodes or sessions'
-  for (let i = 0; i < nodes.length; i++) {
-    const checked = checkTreeRecord(nodes[i])
-    if (typeof checked === 'string') return `node ${i}: ${checked}`
-    nodes[i] = checked
-  }
-  for (let i = 0; i < sessions.length; i++) {
-    const checked = checkSessionRecord(sessions[i])
-    if (typeof checked === 'string') return `session ${i}: ${checked}`
-    sessions[i] = checked
-  }
-  return undefined
 }
