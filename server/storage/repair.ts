@@ -7,7 +7,12 @@
  * Snapshots are not touched. The server then starts with the intact prefix and the ZAB
  * sync brings it up to date. On a standalone server this loses data for good, which is
  * why the report lists it first.
+ *
+ * A snapshot left carrying a log tail by an interrupted SNAP install holds those txns
+ * itself; the log only has copies of them, so cutting copies loses nothing: the next
+ * start appends them again. The report counts only txns beyond the tail as lost.
  */
+import type { Txn } from '../../protocol/txn.js'
 import { formatZxid, type Zxid } from '../../protocol/zxid.js'
 import { prepareDataDir, guard } from './data-dir.js'
 import { recoverDataDir } from './recovery.js'
@@ -57,7 +62,9 @@ export async function repairDataDir(dataDir: string, options: RepairOptions): Pr
     return report
   }
   const damage = scan.damage
-  report.lastKeptZxid = damage.lastGoodZxid ?? snapshot.zxid
+  const tailEnd = snapshot.tail.at(-1)?.zxid ?? snapshot.zxid
+  const lastGood = damage.lastGoodZxid ?? snapshot.zxid
+  report.lastKeptZxid = lastGood > tailEnd ? lastGood : tailEnd
   const segments = await listSegments(fs, layout.logDir)
   const damagedIndex = segments.findIndex((s) => `${layout.logDir}/${s.name}` === damage.file)
   for (const segment of segments.slice(damagedIndex)) {
@@ -65,10 +72,10 @@ export async function repairDataDir(dataDir: string, options: RepairOptions): Pr
     const bytes = await guard(file, () => fs.readFile(file))
     const from = file === damage.file ? damage.offset : 0
     const keepBytes = from < SEGMENT_HEADER_BYTES ? 0 : from
-    report.intactTxnsLost += countIntactRecords(bytes, Math.max(from, SEGMENT_HEADER_BYTES))
+    report.intactTxnsLost += countIntactRecords(bytes, Math.max(from, SEGMENT_HEADER_BYTES), tailEnd)
     report.cuts.push({ file, keepBytes, bytesLost: bytes.length - keepBytes })
   }
-  report.summary = summarize(report, damage)
+  report.summary = summarize(report, damage, snapshot.tail.length)
   if (!options.dryRun) {
     await applyCuts(fs, layout.logDir, report.cuts)
     report.applied = true
@@ -77,7 +84,7 @@ export async function repairDataDir(dataDir: string, options: RepairOptions): Pr
   return report
 }
 
-async function newestValidSnapshot(fs: StorageFs, snapDir: string): Promise<{ zxid: Zxid; resetZxid: Zxid }> {
+async function newestValidSnapshot(fs: StorageFs, snapDir: string): Promise<{ zxid: Zxid; resetZxid: Zxid; tail: readonly Txn[] }> {
   const snapshots = await guard(snapDir, () => listSnapshots(fs, snapDir))
   for (const candidate of snapshots) {
     const decoded = decodeSnapshot(await guard(snapDir, () => fs.readFile(`${snapDir}/${candidate.name}`)), candidate.zxid)
@@ -86,25 +93,27 @@ async function newestValidSnapshot(fs: StorageFs, snapDir: string): Promise<{ zx
   if (snapshots.length > 0) {
     throw new StorageError(StorageErrorCode.CORRUPT_SNAPSHOT, `no snapshot in ${snapDir} can be read, so repair cannot tell which log is needed. Move the data directory aside and start with an empty one to resync from peers.`, { file: snapDir })
   }
-  return { zxid: 0n, resetZxid: 0n }
+  return { zxid: 0n, resetZxid: 0n, tail: [] }
 }
 
-/** countIntactRecords counts records that still read back intact after `offset` (resynchronizing past damage). */
-function countIntactRecords(bytes: Uint8Array, offset: number): number {
+/** countIntactRecords counts records above `above` that still read back intact after `offset` (resynchronizing past damage). */
+function countIntactRecords(bytes: Uint8Array, offset: number, above: Zxid): number {
   let count = 0
   for (let at = offset; at < bytes.length; ) {
     const read = readRecord(bytes, at)
     if (read.kind === 'ok') {
-      count++
+      if (read.txn.zxid > above) count++
       at = read.endOffset
     } else at++
   }
   return count
 }
 
-function summarize(report: RepairReport, damage: LogDamage): string {
+function summarize(report: RepairReport, damage: LogDamage, tailTxns: number): string {
+  const tail = tailTxns === 0 ? [] : [`The newest snapshot carries ${tailTxns} txn(s) from an interrupted install; the next start writes them to the log again.`]
   const lines = [
     `Damage: ${damage.file} at offset ${damage.offset}: ${damage.problem}.`,
+    ...tail,
     `Repair keeps the log up to zxid ${formatZxid(report.lastKeptZxid)} and drops everything after it:`,
     ...report.cuts.map((cut) => (cut.keepBytes === 0 ? `  delete ${cut.file} (${cut.bytesLost} bytes)` : `  truncate ${cut.file} to ${cut.keepBytes} bytes (dropping ${cut.bytesLost})`)),
     `${report.intactTxnsLost} txn record(s) after the damage still look intact and will be lost from this server.`,

@@ -3,13 +3,16 @@
  * what cutting loses, changes nothing in a dry run, and otherwise cuts the log so the
  * server starts again with the intact prefix and can keep appending after it.
  * Method: a data directory on the in-memory disk with a flipped byte in the middle of
- * its first segment.
+ * its first segment (in one case behind a snapshot still carrying the txns of an
+ * interrupted install, which the cut does not lose).
  */
 import { describe, expect, it } from 'vitest'
 import { FileStorage } from '../../../server/storage/file-storage.js'
 import { MemoryStorageFs } from '../../../server/storage/memory-fs.js'
 import { repairDataDir } from '../../../server/storage/repair.js'
 import { encodeRecord, SEGMENT_HEADER_BYTES } from '../../../server/storage/record.js'
+import { snapshotRequestOf } from '../../../server/storage/restore.js'
+import { decodeSnapshot, snapshotName, writeSnapshotFile } from '../../../server/storage/snapshot-file.js'
 import { Workload } from '../../storage/workload.js'
 
 const DIR = '/data'
@@ -62,5 +65,41 @@ describe('repairDataDir', () => {
     await storage.append([txns[2]!])
     await storage.close()
     expect((await FileStorage.open(DIR, { fs })).recovered.lastZxid).toBe(txns[2]!.zxid)
+  })
+
+  it('counts log copies of txns a snapshot still carries as kept, and the next start writes them back', async () => {
+    const fs = new MemoryStorageFs()
+    const { storage } = await FileStorage.open(DIR, { fs, createIfMissing: true, segmentBytesMax: 2048 })
+    const leader = new Workload(22, 2)
+    leader.take(10)
+    const ahead = new Workload(22, 2)
+    ahead.take(10)
+    const carried = ahead.take(40)
+    const request = snapshotRequestOf(leader.tree, leader.sessions)
+    await storage.installSnapshot(request, carried)
+    await storage.close()
+    // Put the carried txns back into the snapshot file, as a crash before its rewrite would leave it.
+    const snapFile = `${DIR}/snap/${snapshotName(request.zxid)}`
+    const installed = decodeSnapshot(await fs.readFile(snapFile), request.zxid)
+    if ('problem' in installed) throw new Error(installed.problem)
+    const source = { zxid: installed.zxid, resetZxid: installed.resetZxid, sessions: installed.sessions, nodes: installed.nodes, tail: carried }
+    await writeSnapshotFile(fs, `${DIR}/snap`, source, { recordsPerChunk: 8 })
+    const image = fs.image()
+    const first = [...image.files.keys()].filter((p) => p.includes('/log/log.')).sort()[0]!
+    image.files.get(first)![SEGMENT_HEADER_BYTES + encodeRecord(carried[0]!).length + 20]! ^= 0xff
+    const damaged = new MemoryStorageFs(image)
+    const report = await repairDataDir(DIR, { dryRun: false, fs: damaged })
+    expect(report.damage).toMatchObject({ code: 'CORRUPT_LOG', file: first })
+    expect(report.lastKeptZxid).toBe(carried.at(-1)!.zxid)
+    expect(report.intactTxnsLost).toBe(0)
+    expect(report.summary).toContain('carries 40 txn(s)')
+    const { storage: reopened, recovered } = await FileStorage.open(DIR, { fs: damaged })
+    await reopened.close()
+    expect(recovered.txns).toEqual(carried)
+    expect(recovered.warnings.some((w) => w.includes('completed an interrupted snapshot install'))).toBe(true)
+    const again = await FileStorage.open(DIR, { fs: damaged })
+    await again.storage.close()
+    expect(again.recovered.txns).toEqual(carried)
+    expect(again.recovered.snapshot?.tail).toEqual([])
   })
 })
