@@ -1,0 +1,152 @@
+/**
+ * Chunked SNAP transfer between a SnapSender and a SnapAssembler over a fake link: the
+ * follower's core gets exactly the leader's tree, messages sent meanwhile arrive after
+ * the SNAP and in order, and a transfer that was cut or tampered with is refused.
+ */
+import pino from 'pino'
+import { describe, expect, test } from 'vitest'
+import { makeZxid, type PeerMessage, type SnapMessage, type Txn } from '../../../protocol/index.js'
+import { LiveSnapshot, RECORDS_PER_CHUNK, SnapAssembler, SnapSender, type AssembledSnapData } from '../../../server/runtime/snap-transfer.js'
+import { DataTree } from '../../../server/tree/index.js'
+import { waitFor } from '../../helpers/wait.js'
+
+const logger = pino({ level: 'silent' })
+
+/** FakeLink records what was sent, and can be taken down. */
+class FakeLink {
+  sent: unknown[] = []
+  up = true
+  send(_to: number, message: unknown): boolean {
+    if (!this.up) return false
+    // Messages cross a real link encoded: copy so later tree changes cannot leak in.
+    this.sent.push(structuredClone(message))
+    return true
+  }
+  isUp(): boolean {
+    return this.up
+  }
+  pendingBytes(): number {
+    return 0
+  }
+}
+
+let counter = 0
+const next = (): Txn['zxid'] => makeZxid(1, ++counter)
+const create = (path: string, parentCversion: number): Txn => ({
+    zxid: next(),
+    timeMs: 0,
+    sessionId: 0n,
+    xid: 0,
+  op: { type: 'create', path, data: new TextEncoder().encode(path), acl: [{ perms: 31, scheme: 'world', id: 'anyone' }], ephemeralOwner: 0n, container: false, ttlMs: 0, parentCversion },
+})
+
+function treeWith(count: number): DataTree {
+  const tree = new DataTree()
+  tree.apply(create('/d', 1))
+  for (let i = 0; i < count; i++) tree.apply(create(`/d/n${i}`, i + 1))
+  return tree
+}
+
+function snapOf(tree: DataTree): SnapMessage {
+  return { type: 'snap', epoch: 2, snapshot: { zxid: tree.appliedZxid, data: new LiveSnapshot(tree, []) }, txns: [], committedZxid: tree.appliedZxid }
+}
+
+const ping = (seq: number): PeerMessage => ({ type: 'ping', epoch: 2, seq, committedZxid: 0n, lastZxid: 0n, established: true })
+
+/** deliver feeds what the link carried to an assembler, as the follower's runtime does. */
+function deliver(sent: unknown[], assembler: SnapAssembler): { snap: SnapMessage | string | undefined; others: unknown[] } {
+  let snap: SnapMessage | string | undefined
+  const others: unknown[] = []
+  for (const message of sent) {
+    const m = message as { type: string }
+    if (m.type === 'snapChunk') assembler.onChunk(3, message as Record<string, unknown>)
+    else if (m.type === 'snap') snap = assembler.complete(3, message as SnapMessage)
+    else others.push(message)
+  }
+  return { snap, others }
+}
+
+describe('chunked SNAP', () => {
+  test('the follower receives the whole tree in chunks, and messages sent meanwhile follow the SNAP in order', async () => {
+    const tree = treeWith(RECORDS_PER_CHUNK * 2 + 17)
+    const link = new FakeLink()
+    const sender = new SnapSender(link, logger)
+    sender.send(1, snapOf(tree))
+    sender.send(1, ping(1))
+    sender.send(1, ping(2))
+    await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 5000, what: 'transfer done' })
+    const types = link.sent.map((m) => (m as { type: string }).type)
+    expect(types.filter((t) => t === 'snapChunk').length).toBe(3)
+    expect(types.slice(-3)).toEqual(['snap', 'ping', 'ping'])
+    expect(link.sent.slice(-2).map((m) => (m as { seq: number }).seq)).toEqual([1, 2])
+    const { snap } = deliver(link.sent, new SnapAssembler())
+    if (snap === undefined || typeof snap === 'string') throw new Error(`SNAP refused: ${String(snap)}`)
+    const data = snap.snapshot.data as AssembledSnapData
+    const copy = DataTree.fromSnapshot(data.nodes, snap.snapshot.zxid)
+    expect(copy.nodeCount).toBe(tree.nodeCount)
+    expect(copy.digest()).toBe(tree.digest())
+  })
+
+  test('a tree changed during the walk (fuzzy) ends equal after the follower replays txns up to fuzzyThroughZxid', async () => {
+    const tree = treeWith(RECORDS_PER_CHUNK * 3)
+    const snap = snapOf(tree)
+    const link = new FakeLink()
+    const later: Txn[] = []
+    const original = link.send.bind(link)
+    link.send = (to, message) => {
+      const sent = original(to, message)
+      // After each chunk, the leader applies more txns: deletes, sets, creates.
+      if ((message as { type: string }).type === 'snapChunk') {
+        const i = (message as { index: number }).index
+        const txns: Txn[] = [
+          { zxid: next(), timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'delete', path: `/d/n${i * 7}` } },
+          { zxid: next(), timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'set', path: `/d/n${RECORDS_PER_CHUNK * 3 - 1 - i}`, data: new Uint8Array([i]), version: 1 } },
+          create(`/d/late${i}`, 0),
+        ]
+        for (const txn of txns) {
+          if (txn.op.type === 'create') txn.op.parentCversion = tree.stat('/d')!.cversion + 1
+          tree.apply(txn)
+          later.push(txn)
+        }
+      }
+      return sent
+    }
+    const sender = new SnapSender(link, logger)
+    sender.send(1, snap)
+    await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 5000, what: 'transfer done' })
+    const { snap: received } = deliver(link.sent, new SnapAssembler())
+    if (received === undefined || typeof received === 'string') throw new Error(`SNAP refused: ${String(received)}`)
+    const data = received.snapshot.data as AssembledSnapData
+    expect(data.fuzzyThroughZxid).toBe(tree.appliedZxid)
+    const copy = DataTree.fromSnapshot(data.nodes, received.snapshot.zxid)
+    expect(copy.digest()).not.toBe(tree.digest())
+    for (const txn of later) copy.apply(txn, { replay: txn.zxid <= data.fuzzyThroughZxid })
+    expect(copy.digest()).toBe(tree.digest())
+  })
+
+  test('a transfer missing a chunk, or with a bad record, is refused', async () => {
+    const link = new FakeLink()
+    const sender = new SnapSender(link, logger)
+    sender.send(1, snapOf(treeWith(RECORDS_PER_CHUNK + 5)))
+    await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 5000, what: 'transfer done' })
+    const missing = link.sent.filter((m, i) => !(i === 0 && (m as { type: string }).type === 'snapChunk'))
+    expect(typeof deliver(missing, new SnapAssembler()).snap).toBe('string')
+    const tampered = structuredClone(link.sent) as { type: string; nodes?: Record<string, unknown>[] }[]
+    tampered[1]!.nodes![0]!.version = 'x'
+    expect(deliver(tampered, new SnapAssembler()).snap).toMatch(/znode record/)
+    const skipped = link.sent.filter((m) => (m as { type: string }).type !== 'snapChunk' || (m as { index: number }).index !== 1)
+    expect(deliver(skipped, new SnapAssembler()).snap).toMatch(/received 1 chunks/)
+  })
+
+  test('a transfer whose link goes down is abandoned and sends no SNAP', async () => {
+    const link = new FakeLink()
+    const sender = new SnapSender(link, logger)
+    sender.send(1, snapOf(treeWith(RECORDS_PER_CHUNK * 3)))
+    link.up = false
+    await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 5000, what: 'transfer abandoned' })
+    expect(link.sent.some((m) => (m as { type: string }).type === 'snap')).toBe(false)
+    link.up = true
+    sender.send(1, ping(7))
+    expect((link.sent.at(-1) as { type: string }).type).toBe('ping')
+  })
+})
