@@ -23,6 +23,13 @@ export type FaultKind = 'kill' | 'kill-leader' | 'stall' | 'stall-leader' | 'iso
 /** ALL_FAULTS is every kind, the default rotation. */
 export const ALL_FAULTS: readonly FaultKind[] = ['kill', 'kill-leader', 'stall', 'stall-leader', 'isolate', 'isolate-leader', 'split', 'one-way', 'flap', 'loss']
 
+/** CATEGORIES group the faults into process kills, process stalls and network faults. */
+const CATEGORIES: readonly (readonly FaultKind[])[] = [
+  ['kill', 'kill-leader'],
+  ['stall', 'stall-leader'],
+  ['isolate', 'isolate-leader', 'split', 'one-way', 'flap', 'loss'],
+]
+
 /** NemesisEvent is one line of the nemesis log (saved with the artifacts). */
 export interface NemesisEvent {
   atMs: number
@@ -63,6 +70,9 @@ export async function runNemesis(ensemble: Ensemble, options: NemesisOptions): P
   const between = (lo: number, hi: number) => lo + Math.floor(options.random() * (hi - lo + 1))
   const ids = ensemble.members.map((m) => m.id)
   const pickOne = (from: number[]) => from[Math.floor(options.random() * from.length)] as number
+  let round = 0
+  const groups = CATEGORIES.map((c) => c.filter((k) => faults.includes(k))).filter((g) => g.length > 0)
+  if (groups.length === 0) throw new RangeError('nemesis: no faults to inject')
 
   while (!options.signal.aborted) {
     const leader = await ensemble.leader({ timeoutMs: options.recoveryTimeoutMs ?? 30_000 }).catch((err: unknown) => {
@@ -70,7 +80,9 @@ export async function runNemesis(ensemble: Ensemble, options: NemesisOptions): P
       return undefined
     })
     if (leader === undefined || options.signal.aborted) break
-    const kind = faults[Math.floor(options.random() * faults.length)] as FaultKind
+    // Categories take turns (kill, stall, partition), so even a short run has each; the variant is random.
+    const variants = groups[round++ % groups.length] as FaultKind[]
+    const kind = variants[Math.floor(options.random() * variants.length)] as FaultKind
     result.faults[kind] = (result.faults[kind] ?? 0) + 1
     const others = ids.filter((id) => id !== leader.id)
     const target = kind.endsWith('-leader') ? leader.id : pickOne(ids)

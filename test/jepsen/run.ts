@@ -9,6 +9,7 @@
  * A failing run saves the history, the report, the nemesis log and every member's
  * logs under test-artifacts/ and names the folder in its summary.
  */
+import { setMaxListeners } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { connect, ConclaveError, type Client } from '../../client/index.js'
 import {
@@ -87,6 +88,8 @@ async function experiment(ensemble: Ensemble, options: JepsenOptions, seed: numb
   const recorder = new Recorder(now)
   const stopNemesis = new AbortController()
   const stopWorkload = new AbortController()
+  // Every client's connect listens on this signal.
+  setMaxListeners(200, stopWorkload.signal)
   const workload = runWorkload({
     urls: ensemble.urls,
     clients: options.clients ?? 20,
