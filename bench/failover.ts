@@ -16,6 +16,7 @@
  *        --systems conclave,zookeeper --faults kill,stop --keep]
  * This is a measurement, not a test: figures depend on the machine and its load.
  */
+import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { startConclave } from './lib/conclave-ensemble.js'
 import { waitNewLeader, waitWhole, type BenchEnsemble } from './lib/ensemble.js'
@@ -152,6 +153,7 @@ async function runSystem(name: string, summaries: Summary[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  console.log(`machine: ${cpus().length} cores, load average ${fixed(loadavg()[0]!, 1)} before the run (other jobs share the machine)`)
   console.log(`failover: ${WRITERS} writers, one 16-byte set each in flight, ${WRITE_TIMEOUT_MS} ms per-write deadline, ${ROUNDS} rounds per fault`)
   const summaries: Summary[] = []
   const skipped: string[] = []
@@ -183,6 +185,7 @@ async function main(): Promise<void> {
     console.log(`${FAULT_NAMES[fault]}: Conclave median longest gap ${seconds(gap)} s, goal < ${seconds(GOALS_MS[fault])} s (${gap < GOALS_MS[fault] ? 'met' : 'NOT met'})${ratio}`)
   }
   for (const line of skipped) console.log(`not measured: ${line}`)
+  console.log(`load average ${fixed(loadavg()[0]!, 1)} after the run`)
 }
 
 await main()
