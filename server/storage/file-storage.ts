@@ -247,10 +247,8 @@ export class FileStorage {
     this.resetZxid = generation
     this.newestSnapshotZxid = request.zxid
     this.txnsSinceSnapshot = txns.length
-    const reset = this.writer.reset(request.zxid, generation)
-    const appended = txns.length > 0 ? this.writer.append(txns) : Promise.resolve()
-    await reset
-    await appended
+    // Queued together so nothing can slip in between; Promise.all so a failed reset's twin rejection is handled too.
+    await Promise.all([this.writer.reset(request.zxid, generation), txns.length > 0 ? this.writer.append(txns) : undefined])
     if (txns.length > 0) await rewriteWithoutTail(this.fs, this.layout.snapDir, request.zxid)
     await this.applyRetention()
     return { file: `${this.layout.snapDir}/${written.name}`, zxid: request.zxid, sizeBytes: written.sizeBytes, nodes: written.nodes, sessions: written.sessions }
