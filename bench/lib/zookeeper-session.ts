@@ -29,7 +29,7 @@ export async function connectZooKeeper(port: number, sessionTimeoutMs: number, c
   return new ZooKeeperSession(client)
 }
 
-/** callback adapts a node-zookeeper-client callback to a promise. */
+/** settle adapts a node-zookeeper-client callback to a promise's resolve and reject. */
 function settle<T>(resolve: (value: T) => void, reject: (err: Error) => void): (error: ZkException | null, value: T) => void {
   return (error, value) => (error ? reject(error) : resolve(value))
 }
@@ -62,8 +62,10 @@ class ZooKeeperSession implements BenchSession {
   }
 
   async close(): Promise<void> {
-    // The library closes without telling when the server confirmed; the session is
-    // expired by the server otherwise, which costs nothing the benchmark measures.
+    // close() queues closeSession and the library drops the socket once it is answered;
+    // a session whose server is gone never answers, so the wait is capped.
+    const disconnected = new Promise<void>((resolve) => this.client.once('disconnected', () => resolve()))
     this.client.close()
+    await withTimeout(disconnected, 1000, 'close').catch(() => {})
   }
 }
