@@ -179,7 +179,10 @@ export class MemberServer {
         server.sender = new SnapSender(server.links, logger)
         server.links.onMessage((from, value) => server.onPeerMessage(from, value))
         server.links.onLinkChange((peer, up) => {
-          if (!up) server.assembler.forget(peer)
+          if (up || server.stopped) return
+          server.assembler.forget(peer)
+          server.peer.peerDisconnected(peer)
+          server.pump()
         })
       }
       server.tickTimer = setInterval(() => server.tick(), config.tickMs)
