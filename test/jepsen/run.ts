@@ -72,6 +72,9 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
   const ensemble = await startEnsemble({ size: options.size ?? 3, proxies: true, tickMs, leaderTimeoutTicks, name: `jepsen-seed${seed}` })
   try {
     return await experiment(ensemble, options, seed, tickMs * leaderTimeoutTicks, log)
+  } catch (err) {
+    const folder = await ensemble.saveArtifacts(`jepsen run broke (seed ${seed}): ${String(err)}`).catch(() => '(could not save artifacts)')
+    throw new Error(`jepsen run (seed ${seed}) broke: ${(err as Error).message}\nartifacts (member logs): ${folder}`, { cause: err })
   } finally {
     await ensemble.stopAll()
   }
@@ -99,16 +102,22 @@ async function experiment(ensemble: Ensemble, options: JepsenOptions, seed: numb
     signal: stopWorkload.signal,
   })
   const timer = setTimeout(() => stopNemesis.abort(), options.seconds * 1000)
-  const nemesis = await runNemesis(ensemble, {
-    random: mulberry32(seed),
-    now,
-    signal: stopNemesis.signal,
-    stallMinMs: leaderTimeoutMs * 2,
-    ...(options.faults === undefined ? {} : { faults: options.faults }),
-  }).finally(() => clearTimeout(timer))
-  log(`nemesis done: ${JSON.stringify(nemesis.faults)}; restoring`)
-  await restoreAll(ensemble)
-  stopWorkload.abort()
+  let nemesis: NemesisResult
+  try {
+    nemesis = await runNemesis(ensemble, {
+      random: mulberry32(seed),
+      now,
+      signal: stopNemesis.signal,
+      stallMinMs: leaderTimeoutMs * 2,
+      ...(options.faults === undefined ? {} : { faults: options.faults }),
+    })
+    log(`nemesis done: ${JSON.stringify(nemesis.faults)}; restoring`)
+    await restoreAll(ensemble)
+  } finally {
+    // Also when the nemesis failed: no client may keep running after the run.
+    clearTimeout(timer)
+    stopWorkload.abort()
+  }
   const workloadStats = await workload
   log(`workload done: ${recorder.size} ops recorded ${JSON.stringify(recorder.counts)}`)
 
