@@ -69,7 +69,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadSta
   return stats
 }
 
-async function openClient(clientId: number, options: WorkloadOptions, random: () => number): Promise<Client | undefined> {
+async function openClient(options: WorkloadOptions, random: () => number): Promise<Client | undefined> {
   const servers = shuffle(options.urls, random)
   while (!options.signal.aborted) {
     try {
@@ -84,13 +84,12 @@ async function openClient(clientId: number, options: WorkloadOptions, random: ()
       // No member accepted a session yet (all faulted): try again until the run ends.
     }
   }
-  void clientId
   return undefined
 }
 
 async function runClient(clientId: number, options: WorkloadOptions, stats: WorkloadStats, sessions: Set<bigint>): Promise<void> {
   const random = options.randomFor(clientId)
-  const client = await openClient(clientId, options, random)
+  const client = await openClient(options, random)
   if (client === undefined) return
   const probe = new ReplyProbe(client)
   const versions = new Map<string, number>()
