@@ -44,8 +44,11 @@ it.skipIf(!RUNTIME_LANDED)('elects a new leader after kill -9, the killed member
   const rejoined = await e.status(first.id)
   expect(rejoined.role).toBe('following')
   expect(rejoined.zxid).toBe(zxid)
-  // It came back from its own data dir: its recovery log line precedes the rejoin.
-  expect(e.member(first.id).entries(restartMark).some((l) => l.msg === 'listening')).toBe(true)
+  // It came back from its own data dir: recovery found the txns it had logged before the kill.
+  const recovered = e.member(first.id).entries(restartMark).find((l) => l.msg === 'recovered')
+  expect(recovered, 'the recovery line of the restarted member').toBeDefined()
+  expect(Number(recovered!.loggedTxns) + (recovered!.snapshotZxid === '0x0_00000000' ? 0 : 1)).toBeGreaterThan(0)
+  expect(Number(recovered!.currentEpoch)).toBeGreaterThanOrEqual(first.status.epoch ?? 1)
 
   const missing = await missingAcked(e, '/kill', writers.acked, [1, 2, 3])
   expect(Object.fromEntries(missing), `acknowledged writes missing (of ${writers.acked.length})`).toEqual({})
