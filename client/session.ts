@@ -134,7 +134,10 @@ export class SessionEngine {
     clearTimeout(this.lostTimer)
     const closed = new ClientClosedError('the client is closed')
     this.pending.failUnsent(closed)
-    this.pending.failInFlight(() => closed)
+    // A write already sent may have been applied: its outcome is unknown, not a failure.
+    this.pending.failInFlight((call) =>
+      isWrite(call.request) ? new ClientClosedError(`the client was closed with ${call.request.op} in flight; it may have been applied`, { definite: false }) : closed,
+    )
     this.connection?.close(LocalClose.NORMAL, 'client closed')
     this.watches.dropAll(null)
     this.setState('closed')

@@ -48,6 +48,17 @@ describe('close', () => {
     await expect(client.create('/c')).rejects.toMatchObject({ code: 'CLIENT_CLOSED', definite: true })
   })
 
+  it('a write in flight at close may have been applied: its ClientClosedError is not definite', async () => {
+    const client = await connect({ servers: [s.url], requestTimeoutMs: 300 })
+    s.holdReplies = true
+    const write = client.create('/w', 'x', { timeoutMs: 10_000 }).catch((e: unknown) => e)
+    const read = client.get('/r', { timeoutMs: 10_000 }).catch((e: unknown) => e)
+    await waitFor(() => s.heldCount === 2)
+    await client.close()
+    expect(await write).toMatchObject({ code: 'CLIENT_CLOSED', definite: false })
+    expect(await read).toMatchObject({ code: 'CLIENT_CLOSED', definite: true })
+  })
+
   it('is idempotent: concurrent and repeated calls share one close', async () => {
     const client = await connect({ servers: [s.url] })
     const conn = s.last
