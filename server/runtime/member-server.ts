@@ -278,6 +278,14 @@ export class MemberServer {
       }
       message = assembled
     }
+    if (message.type === 'diff' || message.type === 'trunc' || message.type === 'snap') {
+      // Which sync the leader chose says how far behind or diverged this member was.
+      const through = message.txns.at(-1)?.zxid
+      this.logger.info(
+        { leader: from, sync: message.type.toUpperCase(), txns: message.txns.length, ...(message.type === 'trunc' ? { truncateAfter: formatZxid(message.truncateAfter) } : {}), ...(through === undefined ? {} : { through: formatZxid(through) }) },
+        'sync from the leader',
+      )
+    }
     this.peer.receive(from, message)
     this.pump()
   }
