@@ -5,6 +5,7 @@
  */
 import type { CommandModule } from 'yargs'
 import { StorageError } from '../storage/errors.js'
+import { acquireDataDirLock } from '../storage/data-dir-lock.js'
 import { repairDataDir } from '../storage/repair.js'
 
 interface RepairArgs {
@@ -22,7 +23,9 @@ export const repairCommand: CommandModule<object, RepairArgs> = {
       .option('yes', { type: 'boolean', default: false, describe: 'really cut the log after the damage' }),
   handler: async (args) => {
     try {
-      const report = await repairDataDir(args.data, { dryRun: !args.yes })
+      // A running server must not have its log cut under it.
+      const lock = await acquireDataDirLock(args.data, { createIfMissing: false })
+      const report = await repairDataDir(args.data, { dryRun: !args.yes }).finally(() => lock.release())
       process.stdout.write(report.summary + '\n')
       if (report.damage !== undefined && !args.yes) process.stdout.write('Nothing was changed. Run again with --yes to cut the log there.\n')
     } catch (err) {

@@ -37,6 +37,7 @@ import { PeerLinks } from '../net/peer-links.js'
 import { readSecretFile } from '../net/peer-secret.js'
 import { TxnBuilder } from '../requests/index.js'
 import { SessionIdGenerator, SessionTable, type SessionTableOptions } from '../sessions/index.js'
+import { acquireDataDirLock, type DataDirLock } from '../storage/data-dir-lock.js'
 import { FileStorage } from '../storage/file-storage.js'
 import { persistentStateOf, restoreForEnsemble, snapshotRequestOf } from '../storage/restore.js'
 import { DataTree } from '../tree/index.js'
@@ -65,6 +66,7 @@ export class MemberServer {
   private sender: SnapSender | undefined
   private readonly assembler = new SnapAssembler()
   private tickTimer: NodeJS.Timeout | undefined
+  private lock: DataDirLock | undefined
   private tickCount = 0
   private inFlight: Promise<void> | undefined
   private stopped = false
@@ -144,7 +146,15 @@ export class MemberServer {
    */
   static async start(config: ServerConfig, logger: Logger): Promise<MemberServer> {
     const secret = config.ensemble === undefined ? undefined : await readSecretFile(config.ensemble.secretFile)
-    const { storage, recovered } = await FileStorage.open(config.dataDir, { createIfMissing: true, snapshotEveryTxns: config.snapshotEveryTxns })
+    const lock = await acquireDataDirLock(config.dataDir, { createIfMissing: true })
+    let opened
+    try {
+      opened = await FileStorage.open(config.dataDir, { createIfMissing: true, snapshotEveryTxns: config.snapshotEveryTxns })
+    } catch (err) {
+      await lock.release()
+      throw err
+    }
+    const { storage, recovered } = opened
     let server: MemberServer
     try {
       const restored = restoreForEnsemble(recovered, sessionOptionsOf(config))
@@ -162,6 +172,7 @@ export class MemberServer {
         'recovered',
       )
       server = new MemberServer(config, logger, storage, restored, persistent)
+      server.lock = lock
       if (config.ensemble !== undefined && secret !== undefined) {
         const ensemble = config.ensemble
         server.links = await PeerLinks.start({
@@ -206,6 +217,7 @@ export class MemberServer {
       clearInterval(server!?.tickTimer)
       await server!?.links?.close()
       await storage.close()
+      await lock.release()
       throw err
     }
     logger.info(
@@ -248,6 +260,7 @@ export class MemberServer {
     await this.links?.close()
     await this.inFlight?.catch(() => {})
     await this.storage.close()
+    await this.lock?.release()
     this.logger.info('stopped')
   }
 

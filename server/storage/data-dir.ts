@@ -4,6 +4,7 @@
  * only when it is empty, so pointing `--data` at the wrong place (a home directory,
  * another program's data) is refused instead of filled with Conclave files.
  */
+import { LOCK_FILE_NAME } from './data-dir-lock.js'
 import { describeIoError, ioErrorCode, StorageError, StorageErrorCode } from './errors.js'
 import type { StorageFs } from './storage-fs.js'
 import { writeFileAtomically } from './atomic-file.js'
@@ -44,7 +45,8 @@ export async function prepareDataDir(fs: StorageFs, dataDir: string, createIfMis
   }
   await guard(dir, () => fs.checkAccess(dir))
   // A marker still being written is ours: a crash interrupted the first start.
-  const names = (await guard(dir, () => fs.readdir(dir))).filter((name) => name !== `${MARKER_FILE_NAME}.tmp`)
+  // So is the lock file the running process just took (data-dir-lock.ts).
+  const names = (await guard(dir, () => fs.readdir(dir))).filter((name) => name !== `${MARKER_FILE_NAME}.tmp` && name !== LOCK_FILE_NAME)
   if (!names.includes(MARKER_FILE_NAME)) {
     if (names.length > 0) {
       const sample = names.slice(0, 5).join(', ')

@@ -24,6 +24,8 @@ export const StorageErrorCode = {
   BAD_REQUEST: 'BAD_REQUEST',
   /** An earlier write or fsync failed; nothing more may be written (the disk state is unknown). */
   FAILED: 'FAILED',
+  /** Another live process holds the data directory's lock. */
+  LOCKED: 'LOCKED',
 } as const
 
 /** StorageErrorCode is the union of the codes above. */
