@@ -158,8 +158,24 @@ export class LookingRole implements RoleBehavior {
       return
     }
     const finalizeTicks = this.host.state.config.electionFinalizeTicks
-    if (finalizeTicks === 0) return this.decide()
+    if (finalizeTicks === 0 || this.everyReachableAgrees()) return this.decide()
     this.finalizeAtTick ??= this.host.state.tickNow + finalizeTicks
+  }
+
+  /**
+   * everyReachableAgrees: every member has voted for our candidate, except members
+   * whose connection is closed. No better vote can still arrive, so waiting out the
+   * finalize ticks would only delay the election. (Safety never rests on this wait:
+   * discovery refuses a leader behind a follower.)
+   */
+  private everyReachableAgrees(): boolean {
+    const state = this.host.state
+    return state.config.members.every((id) => state.unreachable.has(id) || (this.votes.has(id) && sameVote(this.votes.get(id)!, this.vote)))
+  }
+
+  /** recheck re-evaluates the votes after a member became unreachable. */
+  recheck(): void {
+    if (this.votes.size > 0) this.checkQuorum()
   }
 
   private decide(): void {

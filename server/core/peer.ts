@@ -113,10 +113,16 @@ export class Peer {
    * is always safe; a link that merely flapped costs one election.
    */
   peerDisconnected(id: ServerId): void {
-    if (this.behavior instanceof FollowingRole && this.behavior.leaderId === id) {
-      this.becomeLooking(`lost the connection to leader ${id}`)
-      this.checkCheapInvariants()
-    }
+    if (id === this.config.id || !this.state.quorum.isVoter(id)) return
+    this.state.unreachable.add(id)
+    if (this.behavior instanceof FollowingRole && this.behavior.leaderId === id) this.becomeLooking(`lost the connection to leader ${id}`)
+    else if (this.behavior instanceof LookingRole) this.behavior.recheck()
+    this.checkCheapInvariants()
+  }
+
+  /** peerConnected tells the core that the connection to member `id` is open again (see peerDisconnected). */
+  peerConnected(id: ServerId): void {
+    this.state.unreachable.delete(id)
   }
 
   /**

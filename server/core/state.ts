@@ -62,6 +62,8 @@ export class ReplicaState {
   readonly log: TxnLog
   /** tickNow counts calls to `Peer.tick`: the core's only clock. */
   tickNow = 0
+  /** unreachable are members whose connection the runtime reported closed (and not reopened since). */
+  readonly unreachable = new Set<ServerId>()
   acceptedEpoch: number
   currentEpoch: number
   durableAcceptedEpoch: number

@@ -190,7 +190,8 @@ export class MemberServer {
         server.sender = new SnapSender(server.links, logger)
         server.links.onMessage((from, value) => server.onPeerMessage(from, value))
         server.links.onLinkChange((peer, up) => {
-          if (up || server.stopped) return
+          if (server.stopped) return
+          if (up) return server.peer.peerConnected(peer)
           server.assembler.forget(peer)
           server.peer.peerDisconnected(peer)
           server.pump()

@@ -115,10 +115,10 @@ describe('election', () => {
     c.runUntil(() => c.peer(3).role === 'leading')
     expect(c.peer(3).status().phase).toBe('discovery')
     c.healAll()
-    c.runUntil(() => c.peer(3).status().lastTransition.includes('ahead'), 60)
-    expect(c.peer(3).status().lastTransition).toBe('follower 1 is ahead of the leader (0x1_00000001)')
-    expect(c.peer(3).status().acceptedEpoch).toBe(2)
-    expect(c.peer(3).status().currentEpoch).toBe(1)
+    c.runUntil(() => c.node(3).transitions.some((t) => t.includes('ahead')), 60)
+    expect(c.node(3).transitions).toContain('follower 1 is ahead of the leader (0x1_00000001)')
+    expect(c.peer(3).status().acceptedEpoch).toBeGreaterThanOrEqual(2)
+    expect(c.peer(3).status().currentEpoch).not.toBe(2) // epoch 2 never got its history
     c.clearRules()
     c.held = []
     c.runUntil(() => c.allServing(), 300)

@@ -40,6 +40,8 @@ export interface Node {
   leaderLostCount: number
   /** syncModes records the sync message kinds this server received since it last booted, in order. */
   syncModes: string[]
+  /** transitions records every role change's reason (the core's lastTransition), in order, across reboots. */
+  transitions: string[]
 }
 
 /** InFlightMessage is a message on the wire. */
@@ -88,6 +90,7 @@ export class Cluster {
         establishedCount: 0,
         leaderLostCount: 0,
         syncModes: [],
+        transitions: [],
       }
       this.nodes.set(id, node)
       this.boot(node)
@@ -379,7 +382,11 @@ export class Cluster {
   }
 
   private check(node: Node): void {
-    if (node.peer !== undefined) checkInvariants(node.peer)
+    if (node.peer !== undefined) {
+      checkInvariants(node.peer)
+      const transition = node.peer.status().lastTransition
+      if (transition !== node.transitions.at(-1)) node.transitions.push(transition)
+    }
     checkEnsembleInvariants(this.up().map((n) => (n.peer as Peer).status()))
   }
 }

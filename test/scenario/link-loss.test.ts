@@ -1,6 +1,7 @@
 /**
  * A follower told that its connection to the leader closed (a killed leader's socket)
- * starts an election at once, instead of waiting out leaderTimeoutTicks of silence.
+ * starts an election at once, instead of waiting out leaderTimeoutTicks of silence,
+ * and an election where every reachable member agrees decides without the finalize wait.
  */
 import { expect, test } from 'vitest'
 import { Cluster } from './harness.js'
@@ -24,6 +25,8 @@ test('followers that hear their leader is disconnected elect a new one well with
   const told = failoverTicks(true)
   expect(silent).toBeGreaterThanOrEqual(10) // leaderTimeoutTicks
   expect(told).toBeLessThan(silent - 5)
+  // Both survivors agree and the dead leader is known unreachable: no finalize wait either.
+  expect(told).toBeLessThanOrEqual(1)
 })
 
 test('losing the link to a member that is not the leader changes nothing', () => {
