@@ -54,6 +54,8 @@ export class FollowingRole implements RoleBehavior {
   private readonly leaderRound: number
   private leaderEpoch: number | undefined
   private step: FollowerStep = 'discovery'
+  /** newLeaderAck follows our ack of NEWLEADER: queued, in the Ready handed out, then durable and sent. */
+  private newLeaderAck: 'none' | 'pending' | 'handedOut' | 'durable' = 'none'
   private readonly startTick: number
   private lastHeardTick: number
   private infoResendAtTick: number
@@ -165,8 +167,14 @@ export class FollowingRole implements RoleBehavior {
     this.lastAckSentZxid = state.lastLoggedZxid
   }
 
-  afterTakeReady(): void {}
-  afterAdvance(): void {}
+  afterTakeReady(): void {
+    if (this.newLeaderAck === 'pending') this.newLeaderAck = 'handedOut'
+  }
+
+  afterAdvance(): void {
+    // The Ready that carried our NEWLEADER ack is done: the sync is durable and applied.
+    if (this.newLeaderAck === 'handedOut') this.newLeaderAck = 'durable'
+  }
 
   leave(): void {
     for (const token of this.reads.values()) this.host.state.pending.readsFailed.push(token)
@@ -271,6 +279,7 @@ export class FollowingRole implements RoleBehavior {
     // Synced txns, then currentEpoch, are in this Ready's persist: the ack waits for both.
     state.sendAfterPersist(this.leaderId, { type: 'ackNewLeader', epoch, zxid: state.lastLoggedZxid })
     this.lastAckSentZxid = state.lastLoggedZxid
+    this.newLeaderAck = 'pending'
     this.step = 'awaitingUpToDate'
   }
 
@@ -302,8 +311,10 @@ export class FollowingRole implements RoleBehavior {
     const sessions = [...this.touched]
     this.touched.clear()
     this.host.state.send(this.leaderId, { type: 'pong', epoch: ping.epoch, seq: ping.seq, sessions })
-    // Our UPTODATE was lost, but the leader says it serves: so do we.
-    if (ping.established && this.step === 'awaitingUpToDate') this.step = 'broadcast'
+    // Our UPTODATE was lost, but the leader says it serves: so do we — once our own sync
+    // (and the currentEpoch after it) is durable, i.e. our ack of NEWLEADER went out.
+    // Before that the runtime may not even have installed the synced state to serve from.
+    if (ping.established && this.step === 'awaitingUpToDate' && this.newLeaderAck === 'durable') this.step = 'broadcast'
     if (!this.isSynced()) return
     this.host.state.commitThrough(ping.committedZxid)
     this.watchForLostProposals(ping.lastZxid)
