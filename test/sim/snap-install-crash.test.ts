@@ -139,3 +139,11 @@ test('the sim disk keeps a snapshot install with all its txns or not at all', ()
   // Old state, the install without the epochs, or everything; never the snapshot alone.
   expect([...outcomes].sort()).toEqual(['0:100000001,100000002,300000001,300000002:3', '200000004:200000005,400000001,400000002:3', '200000004:200000005,400000001,400000002:4'])
 })
+
+test('simulator seed 5479 keeps the session guarantees (a follower serves only after its sync is durable)', () => {
+  // A follower whose SNAP was still being written served on a heartbeat from the
+  // established leader; installing the older snapshot then took its tree back to zxid 0
+  // under a connected session. See test/scenario/serving-after-sync.test.ts.
+  const result = runSeed({ seed: 5479, steps: 500 })
+  expect(result.violation).toBeUndefined()
+})
