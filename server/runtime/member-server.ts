@@ -384,7 +384,8 @@ export class MemberServer {
   /** installSnapshot replaces the applied state with a leader's snapshot (SNAP). */
   private installSnapshot(snapshot: SnapshotPayload): void {
     const data = snapshot.data as AssembledSnapData
-    this.tree = DataTree.fromSnapshot(data.nodes, snapshot.zxid)
+    // Built chunk by chunk as the SNAP arrived (snap-transfer.ts), never in one long step.
+    this.tree = data.tree
     this.sessions = SessionTable.fromRecords(data.sessions, sessionOptionsOf(this.config))
     this.builder = new TxnBuilder(this.tree, { dataBytesMax: this.config.maxDataBytes })
     // The leader walked its tree while applying txns: commits up to here may be in it already.

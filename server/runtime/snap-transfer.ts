@@ -16,8 +16,9 @@
  * applied zxid when the walk ended (`fuzzyThroughZxid`). The follower applies commits
  * up to that zxid in replay mode; txns are state-setting, so the result is exact.
  *
- * On the follower, `SnapAssembler` checks each chunk as it arrives and, when the SNAP
- * arrives, hands the core a SNAP whose data holds the whole checked snapshot, or drops
+ * On the follower, `SnapAssembler` checks each chunk as it arrives and loads it into a
+ * tree under construction, and, when the SNAP arrives, hands the core a SNAP whose data
+ * holds the whole checked snapshot and the built tree, or drops
  * a SNAP that does not match what was received (the leader then times the follower out
  * and syncs it again).
  */
@@ -27,7 +28,7 @@ import { isRecord } from '../../protocol/schema.js'
 import type { PeerMessage, ServerId, SnapMessage, Zxid } from '../../protocol/index.js'
 import type { SessionRecord, SnapshotNode } from '../storage/snapshot-content.js'
 import { checkSessionRecord, checkTreeRecord } from '../storage/snapshot-content.js'
-import type { DataTree } from '../tree/index.js'
+import { DataTreeLoader, type DataTree } from '../tree/index.js'
 
 /** RECORDS_PER_CHUNK bounds one snapChunk message (about 2,000 znodes of small data). */
 export const RECORDS_PER_CHUNK = 2000
@@ -66,6 +67,8 @@ export interface AssembledSnapData {
   nodes: SnapshotNode[]
   sessions: SessionRecord[]
   fuzzyThroughZxid: Zxid
+  /** tree is built from `nodes` chunk by chunk as they arrived, as of the snapshot's zxid. */
+  tree: DataTree
 }
 
 /** SnapLink is what the sender needs from the peer links. */
@@ -164,6 +167,8 @@ interface Assembly {
   nextIndex: number
   nodes: SnapshotNode[]
   sessions: SessionRecord[]
+  /** loader builds the tree as chunks arrive, so no single step builds a whole tree. */
+  loader: DataTreeLoader
   problem: string | undefined
 }
 
@@ -185,7 +190,7 @@ export class SnapAssembler {
     }
     let assembly = this.assemblies.get(from)
     if (index === 0) {
-      assembly = { transfer: transfer as number, nextIndex: 0, nodes: [], sessions: [], problem: undefined }
+      assembly = { transfer: transfer as number, nextIndex: 0, nodes: [], sessions: [], loader: new DataTreeLoader(), problem: undefined }
       this.assemblies.set(from, assembly)
     }
     if (assembly === undefined) return
@@ -195,11 +200,18 @@ export class SnapAssembler {
       return
     }
     assembly.nextIndex++
+    const checkedNodes: SnapshotNode[] = []
     for (const record of nodes) {
       const checked = checkTreeRecord(record)
       if (typeof checked === 'string') return void (assembly.problem = `znode record: ${checked}`)
-      assembly.nodes.push(checked)
+      checkedNodes.push(checked)
     }
+    try {
+      assembly.loader.add(checkedNodes)
+    } catch (err) {
+      return void (assembly.problem = `znode records: ${err instanceof Error ? err.message : String(err)}`)
+    }
+    for (const node of checkedNodes) assembly.nodes.push(node)
     for (const record of sessions) {
       const checked = checkSessionRecord(record)
       if (typeof checked === 'string') return void (assembly.problem = `session record: ${checked}`)
@@ -223,7 +235,13 @@ export class SnapAssembler {
     if (assembly.nextIndex !== chunks || assembly.nodes.length !== nodes || assembly.sessions.length !== sessions) {
       return `received ${assembly.nextIndex} chunks, ${assembly.nodes.length} znodes, ${assembly.sessions.length} sessions; the SNAP says ${String(chunks)}, ${String(nodes)}, ${String(sessions)}`
     }
-    const assembled: AssembledSnapData = { nodes: assembly.nodes, sessions: assembly.sessions, fuzzyThroughZxid }
+    let tree: DataTree
+    try {
+      tree = assembly.loader.finish(snap.snapshot.zxid)
+    } catch (err) {
+      return `znode records: ${err instanceof Error ? err.message : String(err)}`
+    }
+    const assembled: AssembledSnapData = { nodes: assembly.nodes, sessions: assembly.sessions, fuzzyThroughZxid, tree }
     return { ...snap, snapshot: { zxid: snap.snapshot.zxid, data: assembled } }
   }
 

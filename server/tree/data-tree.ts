@@ -353,23 +353,38 @@ export class DataTree {
    * path, a child listed before its parent, or a missing root.
    */
   static fromSnapshot(entries: Iterable<SnapshotNode>, appliedZxid: Zxid): DataTree {
-    const tree = new DataTree({ empty: true })
-    for (const entry of entries) {
-      checkSnapshotNode(entry)
-      const { path, ...fields } = entry
-      if (tree.nodes.has(path)) throw new TreeAssertionError(`snapshot lists ${path} twice`)
-      const node: ZNode = { ...fields, data: ownedBytes(fields.data), acl: [...fields.acl], children: new Set(), hash: 0n }
-      if (path !== ROOT_PATH) {
-        const parentPath = parentOf(path)
-        const parent = tree.nodes.get(parentPath)
-        if (parent === undefined) throw new TreeAssertionError(`snapshot lists ${path} before its parent`)
-        parent.children.add(baseName(path)) // children are not part of a node's hash
-      }
-      tree.insert(path, node)
+    const loader = new DataTreeLoader()
+    loader.add(entries)
+    return loader.finish(appliedZxid)
+  }
+
+  /** emptyForLoading is the starting point of a DataTreeLoader: no nodes at all, not even the root. */
+  static emptyForLoading(): DataTree {
+    return new DataTree({ empty: true })
+  }
+
+  /**
+   * loadSnapshotEntry adds one snapshot record to a tree being loaded (DataTreeLoader
+   * only). Throws TreeAssertionError for a malformed record, a duplicate path or a
+   * child listed before its parent.
+   */
+  loadSnapshotEntry(entry: SnapshotNode): void {
+    checkSnapshotNode(entry)
+    const { path, ...fields } = entry
+    if (this.nodes.has(path)) throw new TreeAssertionError(`snapshot lists ${path} twice`)
+    const node: ZNode = { ...fields, data: ownedBytes(fields.data), acl: [...fields.acl], children: new Set(), hash: 0n }
+    if (path !== ROOT_PATH) {
+      const parent = this.nodes.get(parentOf(path))
+      if (parent === undefined) throw new TreeAssertionError(`snapshot lists ${path} before its parent`)
+      parent.children.add(baseName(path)) // children are not part of a node's hash
     }
-    if (!tree.nodes.has(ROOT_PATH)) throw new TreeAssertionError('snapshot has no root node')
-    tree.lastAppliedZxid = appliedZxid
-    return tree
+    this.insert(path, node)
+  }
+
+  /** finishLoading ends loading (DataTreeLoader only): the root must be there; the tree is as of `appliedZxid`. */
+  finishLoading(appliedZxid: Zxid): void {
+    if (!this.nodes.has(ROOT_PATH)) throw new TreeAssertionError('snapshot has no root node')
+    this.lastAppliedZxid = appliedZxid
   }
 
   // ---------------------------------------------------------------- bookkeeping
@@ -438,4 +453,28 @@ export class DataTree {
 /** isReservedPath tells whether a path is `/zookeeper` or below it. */
 export function isReservedPath(path: string): boolean {
   return isAncestorOrSelf(RESERVED_PATH, path)
+}
+
+/**
+ * DataTreeLoader builds a tree from snapshot records a batch at a time, so a caller
+ * receiving a large snapshot in chunks can spread the work over many event-loop turns
+ * instead of blocking in one `fromSnapshot` call. Records come parents first.
+ */
+export class DataTreeLoader {
+  private readonly tree = DataTree.emptyForLoading()
+  private finished = false
+
+  /** add loads records; throws TreeAssertionError as `DataTree.fromSnapshot` does. */
+  add(entries: Iterable<SnapshotNode>): void {
+    if (this.finished) throw new TreeAssertionError('loader already finished')
+    for (const entry of entries) this.tree.loadSnapshotEntry(entry)
+  }
+
+  /** finish returns the loaded tree as of `appliedZxid`; the loader cannot be used again. */
+  finish(appliedZxid: Zxid): DataTree {
+    if (this.finished) throw new TreeAssertionError('loader already finished')
+    this.finished = true
+    this.tree.finishLoading(appliedZxid)
+    return this.tree
+  }
 }

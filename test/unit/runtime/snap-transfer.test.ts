@@ -85,6 +85,9 @@ describe('chunked SNAP', () => {
     const copy = DataTree.fromSnapshot(data.nodes, snap.snapshot.zxid)
     expect(copy.nodeCount).toBe(tree.nodeCount)
     expect(copy.digest()).toBe(tree.digest())
+    // The tree the follower built chunk by chunk is the same.
+    expect(data.tree.digest()).toBe(tree.digest())
+    expect(data.tree.appliedZxid).toBe(tree.appliedZxid)
   })
 
   test('a tree changed during the walk (fuzzy) ends equal after the follower replays txns up to fuzzyThroughZxid', async () => {
