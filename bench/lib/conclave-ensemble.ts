@@ -4,12 +4,13 @@
  * log; all share one secret file (mode 0600). Size 1 runs a standalone server.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connectConclave } from './conclave-session.js'
-import { type BenchEnsemble, type Role } from './ensemble.js'
+import type { BenchEnsemble, Role } from './ensemble.js'
+import { ProcessEnsemble, type ProcessMember } from './process-ensemble.js'
 import { MemberProcess } from './member-process.js'
 import { freePorts } from './ports.js'
 import type { BenchSession } from './session.js'
@@ -23,13 +24,6 @@ export interface ConclaveOptions {
   keep?: boolean
 }
 
-interface Member {
-  id: number
-  clientPort: number
-  config: string
-  log: string
-  process: MemberProcess
-}
 
 /** startConclave writes the configs and starts every member (without waiting for a leader). */
 export async function startConclave(options: ConclaveOptions = {}): Promise<BenchEnsemble> {
@@ -39,7 +33,7 @@ export async function startConclave(options: ConclaveOptions = {}): Promise<Benc
   const secretFile = join(dir, 'secret')
   writeFileSync(secretFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 })
   const list = Array.from({ length: size }, (_, i) => ({ id: i + 1, host: '127.0.0.1', clientPort: ports[2 * i]!, peerPort: ports[2 * i + 1]! }))
-  const members: Member[] = []
+  const members: ProcessMember[] = []
   for (const entry of list) {
     const home = join(dir, `member${entry.id}`)
     const dataDir = join(home, 'data')
@@ -71,22 +65,11 @@ function roleFrom(body: unknown): Role {
   return 'looking'
 }
 
-class ConclaveEnsemble implements BenchEnsemble {
+class ConclaveEnsemble extends ProcessEnsemble {
   readonly system = 'Conclave'
-  readonly size: number
 
-  constructor(
-    readonly dir: string,
-    private readonly members: Member[],
-    private readonly keep: boolean,
-  ) {
-    this.size = members.length
-  }
-
-  private member(i: number): Member {
-    const member = this.members[i]
-    if (member === undefined) throw new Error(`no Conclave member ${i}`)
-    return member
+  protected spawn(member: ProcessMember): MemberProcess {
+    return spawnMember(member.config, member.log)
   }
 
   async role(i: number): Promise<Role> {
@@ -100,38 +83,7 @@ class ConclaveEnsemble implements BenchEnsemble {
     }
   }
 
-  signal(i: number, signal: NodeJS.Signals): void {
-    this.member(i).process.signal(signal)
-  }
-
-  async restart(i: number): Promise<void> {
-    const member = this.member(i)
-    if (member.process.alive()) return
-    member.process = spawnMember(member.config, member.log)
-  }
-
-  alive(i: number): boolean {
-    return this.member(i).process.alive()
-  }
-
-  rssBytes(i: number): number | undefined {
-    return this.member(i).process.rssBytes()
-  }
-
   connect(i: number, sessionTimeoutMs: number): Promise<BenchSession> {
     return connectConclave(this.member(i).clientPort, sessionTimeoutMs)
-  }
-
-  /** exitReport names members whose process has exited, with the end of their logs. */
-  exitReport(): string {
-    return this.members
-      .filter((m) => !m.process.alive())
-      .map((m) => `member ${m.id} exited; log ${m.log}:\n${m.process.logTail(600)}`)
-      .join('\n')
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all(this.members.map((m) => m.process.stop()))
-    if (!this.keep) rmSync(this.dir, { recursive: true, force: true })
   }
 }

@@ -5,11 +5,12 @@
  * ports. The only setting added is admin.enableServer=false: the admin HTTP server
  * would bind port 8080 in every member; it plays no part in replication.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type BenchEnsemble, type Role } from './ensemble.js'
+import type { BenchEnsemble, Role } from './ensemble.js'
+import { ProcessEnsemble, type ProcessMember } from './process-ensemble.js'
 import { MemberProcess } from './member-process.js'
 import { freePorts } from './ports.js'
 import type { BenchSession } from './session.js'
@@ -32,13 +33,6 @@ export interface ZooKeeperOptions {
   keep?: boolean
 }
 
-interface ZkMember {
-  id: number
-  clientPort: number
-  config: string
-  log: string
-  process: MemberProcess
-}
 
 /** startZooKeeper writes the configs and starts every server (without waiting for a quorum). */
 export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<BenchEnsemble> {
@@ -46,7 +40,7 @@ export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<Be
   const dir = mkdtempSync(join(tmpdir(), 'bench-zookeeper-'))
   const ports = await freePorts(size * 3)
   const servers = Array.from({ length: size }, (_, i) => `server.${i + 1}=127.0.0.1:${ports[3 * i + 1]}:${ports[3 * i + 2]}`)
-  const members: ZkMember[] = []
+  const members: ProcessMember[] = []
   for (let i = 0; i < size; i++) {
     const id = i + 1
     const home = join(dir, `zk${id}`)
@@ -85,22 +79,11 @@ function srvr(port: number, timeoutMs: number): Promise<string> {
   })
 }
 
-class ZooKeeperEnsemble implements BenchEnsemble {
+class ZooKeeperEnsemble extends ProcessEnsemble {
   readonly system = 'ZooKeeper'
-  readonly size: number
 
-  constructor(
-    readonly dir: string,
-    private readonly members: ZkMember[],
-    private readonly keep: boolean,
-  ) {
-    this.size = members.length
-  }
-
-  private member(i: number): ZkMember {
-    const member = this.members[i]
-    if (member === undefined) throw new Error(`no ZooKeeper member ${i}`)
-    return member
+  protected spawn(member: ProcessMember): MemberProcess {
+    return spawnServer(member.config, member.log)
   }
 
   async role(i: number): Promise<Role> {
@@ -115,37 +98,7 @@ class ZooKeeperEnsemble implements BenchEnsemble {
     }
   }
 
-  signal(i: number, signal: NodeJS.Signals): void {
-    this.member(i).process.signal(signal)
-  }
-
-  async restart(i: number): Promise<void> {
-    const member = this.member(i)
-    if (member.process.alive()) return
-    member.process = spawnServer(member.config, member.log)
-  }
-
-  alive(i: number): boolean {
-    return this.member(i).process.alive()
-  }
-
-  rssBytes(i: number): number | undefined {
-    return this.member(i).process.rssBytes()
-  }
-
   connect(i: number, sessionTimeoutMs: number): Promise<BenchSession> {
     return connectZooKeeper(this.member(i).clientPort, sessionTimeoutMs)
-  }
-
-  exitReport(): string {
-    return this.members
-      .filter((m) => !m.process.alive())
-      .map((m) => `server ${m.id} exited; log ${m.log}:\n${m.process.logTail(600)}`)
-      .join('\n')
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all(this.members.map((m) => m.process.stop()))
-    if (!this.keep) rmSync(this.dir, { recursive: true, force: true })
   }
 }
