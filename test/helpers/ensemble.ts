@@ -703,9 +703,6 @@ export function memberFromConfig(config: Record<string, unknown>, dir: string, l
   )
 }
 
-/** RUNTIME_LANDED tells whether the ensemble runtime exists yet; ensemble tests skip without it. */
-export const RUNTIME_LANDED = existsSync(join(REPO_ROOT, 'server/runtime/member-server.ts'))
-
 /**
  * finishEnsemble is for afterEach/afterAll: on a failed test it saves the artifacts and
  * returns the folder (also printed to stderr), then it always stops everything.

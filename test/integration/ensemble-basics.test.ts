@@ -8,12 +8,10 @@
  *   with watchers on other members told;
  * - one-shot and persistent recursive watches fire on a member other than the one the
  *   change went through, in zxid order.
- *
- * Skipped until the ensemble runtime (server/runtime/member-server.ts) is in the tree.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { connect, type Client, type WatchEvent } from '../../client/index.js'
-import { finishEnsemble, RUNTIME_LANDED, startEnsemble, type Ensemble } from '../helpers/ensemble.js'
+import { finishEnsemble, startEnsemble, type Ensemble } from '../helpers/ensemble.js'
 import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -23,7 +21,6 @@ const clients: Client[] = []
 const proxies: TcpProxy[] = []
 
 beforeAll(async () => {
-  if (!RUNTIME_LANDED) return
   ensemble = await startEnsemble({ size: 3, name: 'basics', minSessionTimeoutMs: 500 })
   await ensemble.leader()
 }, 120_000)
@@ -45,7 +42,7 @@ async function on(id: number, sessionTimeoutMs = 10_000): Promise<Client> {
 
 const text = (data: Uint8Array) => new TextDecoder().decode(data)
 
-describe.skipIf(!RUNTIME_LANDED)('a 3-member ensemble', () => {
+describe('a 3-member ensemble', () => {
   it('serves a write through one member to reads through every other after sync', async () => {
     const e = ensemble!
     const [c1, c2, c3] = [await on(1), await on(2), await on(3)]

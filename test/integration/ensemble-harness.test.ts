@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { finishEnsemble, freePorts, parseZxid, RUNTIME_LANDED, startEnsemble, toMemberStatus, type Ensemble } from '../helpers/ensemble.js'
+import { finishEnsemble, freePorts, parseZxid, startEnsemble, toMemberStatus, type Ensemble } from '../helpers/ensemble.js'
 import { waitFor } from '../helpers/wait.js'
 
 let ensemble: Ensemble | undefined
@@ -36,7 +36,7 @@ describe('pure helpers', () => {
   })
 })
 
-describe.skipIf(!RUNTIME_LANDED)('a proxied 3-member ensemble', () => {
+describe('a proxied 3-member ensemble', () => {
   it('routes every peer link through its proxy, switches only the named links, keeps logs and leaves no process behind', { timeout: 120_000 }, async () => {
     const e = (ensemble = await startEnsemble({ size: 3, proxies: true, name: 'harness' }))
     await e.leader()

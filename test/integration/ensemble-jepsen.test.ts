@@ -10,17 +10,14 @@
  * --seconds 60`) runs a longer one; CONCLAVE_JEPSEN_SEED replays a seed's schedule
  * (the processes' timing still varies). A failure names the folder under
  * test-artifacts/ holding the history, the report, the nemesis log and member logs.
- *
- * Skipped until the ensemble runtime (server/runtime/member-server.ts) is in the tree.
  */
 import { expect, it } from 'vitest'
-import { RUNTIME_LANDED } from '../helpers/ensemble.js'
 import { runJepsen } from '../jepsen/run.js'
 
 const SECONDS = Number(process.env.CONCLAVE_JEPSEN_SECONDS ?? 25)
 const SEED = process.env.CONCLAVE_JEPSEN_SEED === undefined ? undefined : Number(process.env.CONCLAVE_JEPSEN_SEED)
 
-it.skipIf(!RUNTIME_LANDED)(`${SECONDS} s of kills, stalls and partitions under 20 clients: linearizable, session guarantees kept, no acknowledged write lost`, { timeout: SECONDS * 1000 + 240_000 }, async () => {
+it(`${SECONDS} s of kills, stalls and partitions under 20 clients: linearizable, session guarantees kept, no acknowledged write lost`, { timeout: SECONDS * 1000 + 240_000 }, async () => {
   const result = await runJepsen({ seconds: SECONDS, clients: 20, keys: 30, ...(SEED === undefined ? {} : { seed: SEED }) })
   expect(result.ok, result.summary).toBe(true)
   // The run exercised what it claims to: faults happened and every kind of op got answers.

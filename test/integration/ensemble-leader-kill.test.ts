@@ -6,11 +6,9 @@
  * - the killed member restarts from its data directory, rejoins as a follower and
  *   catches up (same applied zxid and digest as the others);
  * - after the writers stop, every acknowledged node is present through every member.
- *
- * Skipped until the ensemble runtime (server/runtime/member-server.ts) is in the tree.
  */
 import { afterEach, expect, it } from 'vitest'
-import { finishEnsemble, RUNTIME_LANDED, startEnsemble, type Ensemble } from '../helpers/ensemble.js'
+import { finishEnsemble, startEnsemble, type Ensemble } from '../helpers/ensemble.js'
 import { missingAcked, startWriters, type Writers } from '../helpers/ensemble-writers.js'
 
 let ensemble: Ensemble | undefined
@@ -22,7 +20,7 @@ afterEach(async (context) => {
   ensemble = undefined
 }, 30_000)
 
-it.skipIf(!RUNTIME_LANDED)('elects a new leader after kill -9, the killed member catches up, and no acknowledged write is lost', { timeout: 120_000 }, async () => {
+it('elects a new leader after kill -9, the killed member catches up, and no acknowledged write is lost', { timeout: 120_000 }, async () => {
   const e = (ensemble = await startEnsemble({ size: 3, name: 'leader-kill' }))
   const first = await e.leader()
   writers = await startWriters({ servers: [e.urls, e.urls, [...e.urls].reverse(), e.urls, [...e.urls].reverse(), e.urls], parent: '/kill' })

@@ -10,12 +10,10 @@
  *   would be missing or carry another czxid.
  * - It rejoins as a follower of the new epoch and converges; no acknowledged write is
  *   missing through any member.
- *
- * Skipped until the ensemble runtime (server/runtime/member-server.ts) is in the tree.
  */
 import { afterEach, expect, it } from 'vitest'
 import { connect } from '../../client/index.js'
-import { finishEnsemble, RUNTIME_LANDED, startEnsemble, type Ensemble } from '../helpers/ensemble.js'
+import { finishEnsemble, startEnsemble, type Ensemble } from '../helpers/ensemble.js'
 import { missingAcked, startWriters, type Writers } from '../helpers/ensemble-writers.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -30,7 +28,7 @@ afterEach(async (context) => {
 const TICK_MS = 50
 const LEADER_TIMEOUT_TICKS = 10
 
-it.skipIf(!RUNTIME_LANDED)('a stalled leader acknowledges nothing after losing its quorum, then rejoins as a follower and converges', { timeout: 120_000 }, async () => {
+it('a stalled leader acknowledges nothing after losing its quorum, then rejoins as a follower and converges', { timeout: 120_000 }, async () => {
   const e = (ensemble = await startEnsemble({ size: 3, name: 'leader-stall', tickMs: TICK_MS, leaderTimeoutTicks: LEADER_TIMEOUT_TICKS }))
   const old = await e.leader()
   const oldEpoch = old.status.epoch ?? 0

@@ -15,11 +15,9 @@
  * Cases: symmetric follower minority, isolated leader, leader in a 2|3 split, an
  * asymmetric partition (the leader can send but not hear), a link that flaps, and
  * 30% loss (each link broken with probability 0.3 in every 100 ms slot).
- *
- * Skipped until the ensemble runtime (server/runtime/member-server.ts) is in the tree.
  */
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
-import { finishEnsemble, RUNTIME_LANDED, startEnsemble, type Ensemble } from '../helpers/ensemble.js'
+import { finishEnsemble, startEnsemble, type Ensemble } from '../helpers/ensemble.js'
 import { missingAcked, startWriters, type Writers } from '../helpers/ensemble-writers.js'
 import { mulberry32 } from '../helpers/mulberry32.js'
 import { waitFor } from '../helpers/wait.js'
@@ -31,7 +29,6 @@ const writerSets: Writers[] = []
 const stoppers: (() => void)[] = []
 
 beforeAll(async () => {
-  if (!RUNTIME_LANDED) return
   ensemble = await startEnsemble({ size: SIZE, proxies: true, name: 'partitions' })
   await ensemble.leader({ timeoutMs: 30_000 })
 }, 120_000)
@@ -109,24 +106,24 @@ async function roles(): Promise<{ leader: number; followers: number[] }> {
   return { leader: id, followers: ensemble!.members.map((m) => m.id).filter((x) => x !== id) }
 }
 
-it.skipIf(!RUNTIME_LANDED)('symmetric: two followers cut off from the other three', { timeout: 120_000 }, async () => {
+it('symmetric: two followers cut off from the other three', { timeout: 120_000 }, async () => {
   const { followers } = await roles()
   const minority = followers.slice(0, 2)
   await underFault({ parent: '/p-symmetric', minority, apply: () => ensemble!.partition(minority, ensemble!.members.map((m) => m.id).filter((id) => !minority.includes(id))) })
 })
 
-it.skipIf(!RUNTIME_LANDED)('isolated leader: the old leader alone, the other four elect', { timeout: 120_000 }, async () => {
+it('isolated leader: the old leader alone, the other four elect', { timeout: 120_000 }, async () => {
   const { leader } = await roles()
   await underFault({ parent: '/p-isolated', minority: [leader], apply: () => ensemble!.isolate(leader) })
 })
 
-it.skipIf(!RUNTIME_LANDED)('minority/majority: the leader and one follower against three', { timeout: 120_000 }, async () => {
+it('minority/majority: the leader and one follower against three', { timeout: 120_000 }, async () => {
   const { leader, followers } = await roles()
   const minority = [leader, followers[0]!]
   await underFault({ parent: '/p-split', minority, apply: () => ensemble!.partition(minority, followers.slice(1)) })
 })
 
-it.skipIf(!RUNTIME_LANDED)('asymmetric: the leader can send to everyone but hears no one', { timeout: 120_000 }, async () => {
+it('asymmetric: the leader can send to everyone but hears no one', { timeout: 120_000 }, async () => {
   const { leader, followers } = await roles()
   await underFault({
     parent: '/p-one-way',
@@ -137,12 +134,12 @@ it.skipIf(!RUNTIME_LANDED)('asymmetric: the leader can send to everyone but hear
   })
 })
 
-it.skipIf(!RUNTIME_LANDED)('a link between the leader and a follower that flaps every 150 ms', { timeout: 120_000 }, async () => {
+it('a link between the leader and a follower that flaps every 150 ms', { timeout: 120_000 }, async () => {
   const { leader, followers } = await roles()
   await underFault({ parent: '/p-flap', minority: [], acks: 300, apply: () => ensemble!.setLink(leader, followers[0]!, { kind: 'flap', periodMs: 150 }) })
 })
 
-it.skipIf(!RUNTIME_LANDED)('30% loss: each link broken with probability 0.3 in every 100 ms slot', { timeout: 120_000 }, async () => {
+it('30% loss: each link broken with probability 0.3 in every 100 ms slot', { timeout: 120_000 }, async () => {
   const e = ensemble!
   const random = mulberry32(20261123)
   const ids = e.members.map((m) => m.id)

@@ -14,8 +14,6 @@
  *   then a close with AUTH_FAILED; one that sends a garbage frame is closed with
  *   PROTOCOL_ERROR; a raw TCP client sending junk is disconnected. The member logs
  *   the refusals and keeps serving.
- *
- * Skipped until the ensemble runtime (server/runtime/member-server.ts) is in the tree.
  */
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
@@ -28,7 +26,7 @@ import { PeerCloseCode } from '../../server/net/peer-errors.js'
 import { createNonce, decodeHandshakeMessage, encodeHandshakeMessage, PEER_PROTOCOL_VERSION } from '../../server/net/peer-handshake.js'
 import { PEER_PATH } from '../../server/net/peer-links.js'
 import { ensembleFingerprint, type PeerMember } from '../../server/net/peer-members.js'
-import { finishEnsemble, memberFromConfig, RUNTIME_LANDED, startEnsemble, type Ensemble, type LogEntry, type Member } from '../helpers/ensemble.js'
+import { finishEnsemble, memberFromConfig, startEnsemble, type Ensemble, type LogEntry, type Member } from '../helpers/ensemble.js'
 import { waitFor, withDeadline } from '../helpers/wait.js'
 
 let ensemble: Ensemble | undefined
@@ -50,7 +48,7 @@ function linkUpTo(raw: Record<string, unknown>, peer: number): boolean {
   return links?.some((l) => l.id === peer && l.state === 'up') ?? false
 }
 
-it.skipIf(!RUNTIME_LANDED)('a process with the wrong secret cannot join, vote or receive data; raw peer clients are refused', { timeout: 120_000 }, async () => {
+it('a process with the wrong secret cannot join, vote or receive data; raw peer clients are refused', { timeout: 120_000 }, async () => {
   const e = (ensemble = await startEnsemble({ size: 3, startIds: [1, 2], name: 'peer-auth' }))
   const { id: leaderId } = await e.leader()
 

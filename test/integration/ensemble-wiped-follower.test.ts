@@ -6,12 +6,10 @@
  * snapshot. The wiped member logs that it installed a snapshot from the leader,
  * reaches the same zxid and digest as the others, and serves every node (its own
  * reads, without a sync, once converged). Writes keep flowing while it catches up.
- *
- * Skipped until the ensemble runtime (server/runtime/member-server.ts) is in the tree.
  */
 import { afterEach, expect, it } from 'vitest'
 import { connect } from '../../client/index.js'
-import { finishEnsemble, RUNTIME_LANDED, startEnsemble, type Ensemble } from '../helpers/ensemble.js'
+import { finishEnsemble, startEnsemble, type Ensemble } from '../helpers/ensemble.js'
 import { missingAcked, startWriters, type Writers } from '../helpers/ensemble-writers.js'
 
 let ensemble: Ensemble | undefined
@@ -23,7 +21,7 @@ afterEach(async (context) => {
   ensemble = undefined
 }, 30_000)
 
-it.skipIf(!RUNTIME_LANDED)('a follower with a wiped data dir rejoins by SNAP and converges', { timeout: 120_000 }, async () => {
+it('a follower with a wiped data dir rejoins by SNAP and converges', { timeout: 120_000 }, async () => {
   const e = (ensemble = await startEnsemble({ size: 3, name: 'wiped-follower', diffLimitTxns: 20 }))
   const { id: leaderId } = await e.leader()
   const followerId = e.members.map((m) => m.id).find((id) => id !== leaderId)!
