@@ -9,7 +9,8 @@
  * event loop (and waiting for the link to drain) between chunks; then it sends the SNAP
  * itself, whose data now only names the transfer, its record counts and
  * `fuzzyThroughZxid`. Messages the core sends that peer meanwhile are held back and sent
- * after the SNAP, so the link still carries the core's messages in order.
+ * after the SNAP, so the link still carries the core's messages in order — except
+ * heartbeats, which go at once so the follower does not time out its leader.
  *
  * Like the storage snapshots, the walk is fuzzy: txns keep being applied while it
  * runs, so a record may already reflect txns after the snapshot's zxid, up to the
@@ -101,7 +102,10 @@ export class SnapSender {
   /** send sends one of the core's messages to `to`, in order with the ones before it. */
   send(to: ServerId, message: PeerMessage): void {
     const queue = this.held.get(to)
-    if (queue !== undefined) {
+    // Heartbeats may overtake a running transfer: they change nothing on a follower that
+    // is still syncing except that it keeps hearing its leader — held back, they would let
+    // it time out in the middle of a long SNAP.
+    if (queue !== undefined && message.type !== 'ping') {
       queue.push(message)
       return
     }
