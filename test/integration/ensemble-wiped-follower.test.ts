@@ -2,7 +2,7 @@
  * A follower whose data directory is deleted rejoins by SNAP, on 3 real members.
  *
  * The ensemble keeps at most 20 committed txns in memory for DIFFs (diffLimitTxns 20)
- * and 150 nodes are written, so the only way to bring an empty member up to date is a
+ * and 4,500 nodes are written (three SNAP chunks), so the only way to bring an empty member up to date is a
  * snapshot. The wiped member logs that it installed a snapshot from the leader,
  * reaches the same zxid and digest as the others, and serves every node (its own
  * reads, without a sync, once converged). Writes keep flowing while it catches up.
@@ -21,6 +21,8 @@ afterEach(async (context) => {
   ensemble = undefined
 }, 30_000)
 
+const NODES = 4500
+
 it('a follower with a wiped data dir rejoins by SNAP and converges', { timeout: 120_000 }, async () => {
   const e = (ensemble = await startEnsemble({ size: 3, name: 'wiped-follower', diffLimitTxns: 20 }))
   const { id: leaderId } = await e.leader()
@@ -29,10 +31,11 @@ it('a follower with a wiped data dir rejoins by SNAP and converges', { timeout: 
 
   const setup = await connect({ servers: e.urls, sessionTimeoutMs: 10_000 })
   await setup.create('/wiped', '')
-  await Promise.all(Array.from({ length: 150 }, (_, i) => setup.create(`/wiped/n${i}`, `value ${i}`)))
+  // Over two SNAP chunks (2,000 records each), so the chunked transfer is exercised.
+  for (let i = 0; i < NODES; i += 500) await Promise.all(Array.from({ length: Math.min(500, NODES - i) }, (_, j) => setup.create(`/wiped/n${i + j}`, `value ${i + j}`)))
   await setup.close()
   await e.converged()
-  expect(Number((await e.status(followerId)).raw.znodes)).toBeGreaterThanOrEqual(151)
+  expect(Number((await e.status(followerId)).raw.znodes)).toBeGreaterThanOrEqual(NODES + 1)
 
   await follower.stop()
   follower.wipe()
@@ -41,7 +44,7 @@ it('a follower with a wiped data dir rejoins by SNAP and converges', { timeout: 
   const mark = follower.logs.length
   await follower.start()
   const installed = await follower.waitForLog((l) => l.msg === 'installed a snapshot from the leader', { since: mark, timeoutMs: 30_000, what: 'SNAP installed' })
-  expect(installed.znodes).toBeGreaterThanOrEqual(150)
+  expect(installed.znodes).toBeGreaterThanOrEqual(NODES)
   await writers.waitForAcks(20)
   await writers.stop()
   const { zxid } = await e.converged({ timeoutMs: 30_000 })
@@ -50,8 +53,8 @@ it('a follower with a wiped data dir rejoins by SNAP and converges', { timeout: 
   const reader = await connect({ servers: [follower.url], sessionTimeoutMs: 10_000 })
   try {
     const children = await reader.children('/wiped')
-    expect(children.length).toBe(150)
-    expect(new TextDecoder().decode((await reader.get('/wiped/n149')).data)).toBe('value 149')
+    expect(children.length).toBe(NODES)
+    expect(new TextDecoder().decode((await reader.get(`/wiped/n${NODES - 1}`)).data)).toBe(`value ${NODES - 1}`)
   } finally {
     await reader.close()
   }
