@@ -14,6 +14,9 @@ interface ServerArgs extends ServerFlags {
   pretty?: boolean
 }
 
+
+/** SHUTDOWN_DEADLINE_MS bounds a clean shutdown after SIGINT/SIGTERM. */
+const SHUTDOWN_DEADLINE_MS = 5000
 /** fail writes one line on stderr and exits: no stack trace for a mistake the operator can fix. */
 function fail(message: string, exitCode: number): never {
   process.stderr.write(`conclave server: ${message}\n`)
@@ -81,7 +84,19 @@ export const serverCommand: CommandModule<object, ServerArgs> = {
     }
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'shutting down')
-      void server.stop().then(() => process.exit(0))
+      // Never hang on the way out (a client that never finishes its close handshake, a
+      // stuck disk): everything acknowledged is already durable, so exiting is safe.
+      setTimeout(() => {
+        logger.warn({ afterMs: SHUTDOWN_DEADLINE_MS }, 'shutdown did not finish in time; exiting anyway')
+        process.exit(1)
+      }, SHUTDOWN_DEADLINE_MS).unref()
+      server.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'error while shutting down')
+          process.exit(1)
+        },
+      )
     }
     process.once('SIGINT', () => shutdown('SIGINT'))
     process.once('SIGTERM', () => shutdown('SIGTERM'))
