@@ -63,9 +63,9 @@ export interface TornTail {
 
 /** LogScan is what scanLog found. */
 export interface LogScan {
-  /** segments in zxid order, only those that may hold txns after the snapshot. */
+  /** segments in zxid order: those that may hold txns after the snapshot, and before them those it covers (kept for older snapshots). */
   segments: ScannedSegment[]
-  /** obsolete are segments wholly covered by the snapshot (left over from an interrupted purge). */
+  /** obsolete are segments of an older log generation (left over from an interrupted snapshot install). */
   obsolete: string[]
   /** txns are the intact txns after the snapshot zxid, in order (up to the damage, if any). */
   txns: Txn[]
@@ -90,8 +90,9 @@ export async function listSegments(fs: StorageFs, logDir: string): Promise<{ nam
 /**
  * scanLog reads the log in `logDir` for recovery from a snapshot at `snapshotZxid`
  * (0n for none) whose log generation is `resetZxid`. Segments from before that reset
- * (an interrupted snapshot install) are stale, and segments whose successor starts at
- * or below `snapshotZxid + 1` hold nothing to replay: both are listed as obsolete.
+ * (an interrupted snapshot install) are stale and listed as obsolete. Segments whose
+ * successor starts at or below `snapshotZxid + 1` hold nothing to replay: they are kept
+ * (listed, not read) for the older snapshots retention keeps, and purged with them.
  */
 export async function scanLog(fs: StorageFs, logDir: string, snapshotZxid: Zxid, resetZxid: Zxid): Promise<LogScan> {
   const scan: LogScan = { segments: [], obsolete: [], txns: [], lastZxid: snapshotZxid, resetZxid, tornTail: undefined, damage: undefined }
@@ -119,8 +120,11 @@ export async function scanLog(fs: StorageFs, logDir: string, snapshotZxid: Zxid,
   for (let i = 0; i < live.length && scan.damage === undefined && scan.tornTail === undefined; i++) {
     const { bytes, ...entry } = live[i]!
     const next = live[i + 1]
-    if (next !== undefined && next.firstZxid <= snapshotZxid + 1n) scan.obsolete.push(entry.name)
-    else scanSegment(bytes, entry, next === undefined, cursor, scan)
+    if (next !== undefined && next.firstZxid <= snapshotZxid + 1n) {
+      // Wholly covered by this snapshot, but an older snapshot kept by retention may need
+      // it if this one is ever found damaged: keep it; retention purges it in its time.
+      scan.segments.push({ ...entry, sizeBytes: bytes.length, validBytes: bytes.length, lastZxid: undefined, records: 0 })
+    } else scanSegment(bytes, entry, next === undefined, cursor, scan)
   }
   if (cursor.previous !== undefined && cursor.previous > scan.lastZxid) scan.lastZxid = cursor.previous
   return scan

@@ -159,5 +159,5 @@ async function removeObsolete(fs: StorageFs, logDir: string, scan: LogScan, warn
     for (const name of scan.obsolete) await fs.unlink(`${logDir}/${name}`)
     await fs.fsyncDir(logDir)
   })
-  warnings.push(`removed log segments the snapshot makes unnecessary (an interrupted purge or snapshot install): ${scan.obsolete.join(', ')}`)
+  warnings.push(`removed log segments of a replaced log generation (an interrupted snapshot install): ${scan.obsolete.join(', ')}`)
 }

@@ -209,6 +209,32 @@ describe('FileStorage', () => {
   })
 })
 
+describe('fall-back after restarts', () => {
+  it('a restart keeps the log an older retained snapshot needs, so a newest snapshot damaged later still falls back', async () => {
+    const fs = new MemoryStorageFs()
+    const { storage } = await freshStorage(fs)
+    const work = new Workload(9)
+    await storage.append(work.take(40))
+    await storage.snapshot(snapshotRequestOf(work.tree, work.sessions))
+    await storage.append(work.take(40))
+    const newest = await storage.snapshot(snapshotRequestOf(work.tree, work.sessions))
+    await storage.append(work.take(10))
+    await storage.close()
+    // A clean restart from the newest snapshot, and a few more txns.
+    const restarted = await FileStorage.open(DIR, { fs })
+    expect(restarted.recovered.snapshot?.zxid).toBe(newest.zxid)
+    await restarted.storage.append(work.take(5))
+    await restarted.storage.close()
+    // Now the newest snapshot rots: the older one and the log still give back everything.
+    const image = fs.image()
+    image.files.get(newest.file)![Math.floor(image.files.get(newest.file)!.length / 2)]! ^= 4
+    const { recovered } = await FileStorage.open(DIR, { fs: new MemoryStorageFs(image) })
+    expect(recovered.snapshot?.zxid).toBe(work.txns[39]!.zxid)
+    expect(recovered.lastZxid).toBe(work.txns.at(-1)!.zxid)
+    expect(restoreStandalone(recovered, SESSION_OPTIONS).tree.digest()).toBe(work.tree.digest())
+  })
+})
+
 describe('bad data directories', () => {
   function tempDir(): string {
     return mkdtempSync(join(tmpdir(), 'conclave-datadir-'))
