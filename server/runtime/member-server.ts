@@ -16,6 +16,7 @@
  * client requests keep arriving and accumulate in the next Ready (group commit).
  */
 import { randomBytes } from 'node:crypto'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import {
   CloseCode,
@@ -45,6 +46,9 @@ import { WatchRegistry } from '../watches/index.js'
 import { ClientFront } from './client-front.js'
 import { frameBytesMaxFor, type ServerConfig } from './config.js'
 import { LiveSnapshot, SnapAssembler, SnapSender, type AssembledSnapData } from './snap-transfer.js'
+
+/** APPLY_CHUNK_TXNS bounds the committed txns applied in one event-loop turn. */
+const APPLY_CHUNK_TXNS = 2000
 
 /** PEER_FRAME_BYTES_MIN: peer frames hold a batch of proposals or one SNAP chunk (snap-transfer.ts). */
 const PEER_FRAME_BYTES_MIN = 16 * 1024 * 1024
@@ -323,20 +327,45 @@ export class MemberServer {
     while (!this.stopped && this.inFlight === undefined && this.peer.hasReady()) {
       const ready = this.peer.ready()
       for (const envelope of ready.send) this.sender?.send(envelope.to, envelope.message)
-      if (!ready.mustSync) {
+      if (!ready.mustSync && ready.commit.length <= APPLY_CHUNK_TXNS) {
         this.complete(ready)
         continue
       }
-      this.inFlight = this.persist(ready.persist).then(
+      this.inFlight = this.carryOut(ready).then(
         () => {
           this.inFlight = undefined
-          if (this.stopped) return
-          this.complete(ready)
-          this.pump()
+          if (!this.stopped) this.pump()
         },
-        (error: unknown) => this.onStorageFailure(error),
+        (error: unknown) => {
+          // A broken invariant while applying: stop rather than serve a state we cannot trust.
+          this.logger.fatal({ err: error }, 'internal error while carrying out a Ready; stopping')
+          process.exit(4)
+        },
       )
     }
+  }
+
+  /**
+   * carryOut does a Ready over several event-loop turns: its fsync, then its commits a
+   * chunk at a time (a new leader, or a member restarting with a long log, may commit
+   * tens of thousands of txns at once; applied in one go they would stall heartbeats).
+   */
+  private async carryOut(ready: Ready): Promise<void> {
+    if (ready.mustSync) {
+      try {
+        await this.persist(ready.persist)
+      } catch (error) {
+        return this.onStorageFailure(error)
+      }
+    }
+    if (this.stopped) return
+    this.beforeApply(ready)
+    for (let from = 0; from < ready.commit.length; from += APPLY_CHUNK_TXNS) {
+      if (from > 0) await yieldToEventLoop()
+      if (this.stopped) return
+      for (const txn of ready.commit.slice(from, from + APPLY_CHUNK_TXNS)) this.apply(txn)
+    }
+    this.afterApply(ready)
   }
 
   /** persist makes a Ready's persistence work durable, in contract order. */
@@ -353,11 +382,21 @@ export class MemberServer {
     if (work.epochs !== undefined) await this.storage.writeEpochs({ acceptedEpoch: work.epochs.accepted, currentEpoch: work.epochs.current })
   }
 
-  /** complete carries out the rest of a Ready once its persistence is durable. */
+  /** complete carries out the rest of a Ready once its persistence is durable, in one go. */
   private complete(ready: Ready): void {
+    this.beforeApply(ready)
+    for (const txn of ready.commit) this.apply(txn)
+    this.afterApply(ready)
+  }
+
+  /** beforeApply sends what waited on persistence and installs a snapshot from the leader, if any. */
+  private beforeApply(ready: Ready): void {
     for (const envelope of ready.sendAfterPersist) this.sender?.send(envelope.to, envelope.message)
     if (ready.persist.snapshot !== undefined) this.installSnapshot(ready.persist.snapshot)
-    for (const txn of ready.commit) this.apply(txn)
+  }
+
+  /** afterApply answers reads, follows role changes, lets the leader prepare requests, and advances the core. */
+  private afterApply(ready: Ready): void {
     for (const read of ready.readsReady) this.front.onReadReady(read.token, read.zxid)
     for (const token of ready.readsFailed) this.front.onReadFailed(token)
     if (ready.leaderLost) {
