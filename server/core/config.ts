@@ -43,6 +43,8 @@ export interface PeerConfig {
   leaderTimeoutTicks?: number
   /** initTimeoutTicks bounds discovery plus synchronization, for leader and follower alike. Default 100. */
   initTimeoutTicks?: number
+  /** leaderLinkGraceTicks is how long a follower's connection to its leader may stay closed before it starts an election. Default 2. */
+  leaderLinkGraceTicks?: number
   /** electionFinalizeTicks is how long a server waits for a better vote once a quorum agrees. Default 2. */
   electionFinalizeTicks?: number
   /** electionResendTicks is the base interval for re-sending votes and FOLLOWERINFO (jittered up to twice). Default 3. */
@@ -65,6 +67,7 @@ export interface ResolvedConfig {
   readonly snapshotSource: SnapshotSource
   readonly leaderTimeoutTicks: number
   readonly initTimeoutTicks: number
+  readonly leaderLinkGraceTicks: number
   readonly electionFinalizeTicks: number
   readonly electionResendTicks: number
   readonly heartbeatEveryTicks: number
@@ -77,6 +80,7 @@ export interface ResolvedConfig {
 export const CONFIG_DEFAULTS = {
   leaderTimeoutTicks: 10,
   initTimeoutTicks: 100,
+  leaderLinkGraceTicks: 2,
   electionFinalizeTicks: 2,
   electionResendTicks: 3,
   heartbeatEveryTicks: 1,
@@ -121,6 +125,7 @@ export function resolveConfig(config: PeerConfig): ResolvedConfig {
     snapshotSource: config.snapshotSource,
     leaderTimeoutTicks,
     initTimeoutTicks,
+    leaderLinkGraceTicks: positiveInt('leaderLinkGraceTicks', config.leaderLinkGraceTicks, d.leaderLinkGraceTicks, 0),
     electionFinalizeTicks: positiveInt('electionFinalizeTicks', config.electionFinalizeTicks, d.electionFinalizeTicks, 0),
     electionResendTicks: positiveInt('electionResendTicks', config.electionResendTicks, d.electionResendTicks),
     heartbeatEveryTicks: positiveInt('heartbeatEveryTicks', config.heartbeatEveryTicks, d.heartbeatEveryTicks),

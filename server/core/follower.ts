@@ -55,6 +55,8 @@ export class FollowingRole implements RoleBehavior {
   private leaderEpoch: number | undefined
   private step: FollowerStep = 'discovery'
   /** newLeaderAck follows our ack of NEWLEADER: queued, in the Ready handed out, then durable and sent. */
+  /** linkLostAtTick is when the connection to the leader closed, while it stays closed. */
+  private linkLostAtTick: number | undefined
   private newLeaderAck: 'none' | 'pending' | 'handedOut' | 'durable' = 'none'
   private readonly startTick: number
   private lastHeardTick: number
@@ -153,6 +155,20 @@ export class FollowingRole implements RoleBehavior {
     if (now - this.lastHeardTick > config.leaderTimeoutTicks) {
       return this.host.becomeLooking(`leader ${this.leaderId} silent for ${config.leaderTimeoutTicks} ticks`)
     }
+    if (this.linkLostAtTick !== undefined && now - this.linkLostAtTick >= config.leaderLinkGraceTicks) {
+      return this.host.becomeLooking(`lost the connection to leader ${this.leaderId} for ${config.leaderLinkGraceTicks} ticks`)
+    }
+  }
+
+  /**
+   * onLeaderLink records that the connection to the leader closed (up = false) or opened
+   * again. A connection still closed `leaderLinkGraceTicks` later sends this follower back
+   * to election without waiting out the leader timeout: a killed leader is replaced
+   * quickly, while a link that merely flapped reconnects within the grace and costs nothing.
+   */
+  onLeaderLink(up: boolean): void {
+    if (up) this.linkLostAtTick = undefined
+    else this.linkLostAtTick ??= this.host.state.tickNow
   }
 
   /** flush queues one cumulative ACK for everything logged since the last ack, to leave after the fsync. */

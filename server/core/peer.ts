@@ -107,15 +107,16 @@ export class Peer {
 
   /**
    * peerDisconnected tells the core that the connection to member `id` closed. A
-   * follower whose leader that is starts an election at once instead of waiting out
-   * `leaderTimeoutTicks` of silence (ZooKeeper does the same when its leader's socket
-   * closes): a killed leader is replaced in a fraction of the timeout. Leaving a leader
-   * is always safe; a link that merely flapped costs one election.
+   * follower whose leader that is starts an election if the connection is still closed
+   * `leaderLinkGraceTicks` later, instead of waiting out `leaderTimeoutTicks` of silence
+   * (ZooKeeper's followers act when their leader's socket closes): a killed leader is
+   * replaced in a fraction of the timeout, and a link that merely flapped costs nothing.
+   * The member is also known unreachable to elections (see election.ts).
    */
   peerDisconnected(id: ServerId): void {
     if (id === this.config.id || !this.state.quorum.isVoter(id)) return
     this.state.unreachable.add(id)
-    if (this.behavior instanceof FollowingRole && this.behavior.leaderId === id) this.becomeLooking(`lost the connection to leader ${id}`)
+    if (this.behavior instanceof FollowingRole && this.behavior.leaderId === id) this.behavior.onLeaderLink(false)
     else if (this.behavior instanceof LookingRole) this.behavior.recheck()
     this.checkCheapInvariants()
   }
@@ -123,6 +124,7 @@ export class Peer {
   /** peerConnected tells the core that the connection to member `id` is open again (see peerDisconnected). */
   peerConnected(id: ServerId): void {
     this.state.unreachable.delete(id)
+    if (this.behavior instanceof FollowingRole && this.behavior.leaderId === id) this.behavior.onLeaderLink(true)
   }
 
   /**
