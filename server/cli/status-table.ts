@@ -1,18 +1,20 @@
 /**
- * The table `conclave status` prints: one row per server from its GET /status, with
- * each follower's lag taken from the leader's view of it (a follower does not know
- * how far behind it is; the leader does).
+ * The table `conclave status` prints: one row per server from its GET /status — its
+ * applied, logged and committed zxids — with each follower's acknowledged zxid and lag
+ * taken from the leader's view of it (a follower does not know how far behind it is;
+ * the leader does).
  */
 
 /** MemberStatus is one server's /status body plus the `server` address it was read from. */
 export type MemberStatus = Record<string, unknown> & { server: string }
 
 /** STATUS_COLUMNS are the table's columns, in order. */
-export const STATUS_COLUMNS = ['server', 'id', 'role', 'epoch', 'zxid', 'committed', 'lag', 'sessions', 'znodes', 'connections'] as const
+export const STATUS_COLUMNS = ['server', 'id', 'role', 'epoch', 'zxid', 'logged', 'committed', 'acked', 'lag', 'sessions', 'znodes', 'connections'] as const
 
 /** FollowerView is one entry of a leader's `followers` list. */
 interface FollowerView {
   id: unknown
+  ackedZxid?: unknown
   lagTxns?: unknown
   connected?: unknown
 }
@@ -41,6 +43,13 @@ function lagCell(status: MemberStatus, leader: MemberStatus | undefined): string
   return view.connected === false ? `${lag} (no link)` : lag
 }
 
+/** ackedCell is the zxid the leader knows a follower has durably logged; '-' for the leader, '?' when unknown. */
+function ackedCell(status: MemberStatus, leader: MemberStatus | undefined): string {
+  if (status === leader || status.role === 'standalone') return '-'
+  const view = leader !== undefined && Array.isArray(leader.followers) ? (leader.followers as FollowerView[]).find((f) => f.id === status.id) : undefined
+  return view === undefined || typeof view.ackedZxid !== 'string' ? '?' : view.ackedZxid
+}
+
 /** roleCell is the role, marked when the server is not serving clients yet (or any more). */
 function roleCell(status: MemberStatus): string {
   const role = cell(status.role)
@@ -57,7 +66,9 @@ export function statusRows(statuses: readonly MemberStatus[]): string[][] {
     roleCell(s),
     cell(s.epoch),
     cell(s.zxid),
+    cell(s.lastLoggedZxid),
     cell(s.lastCommittedZxid),
+    s.id === undefined ? '-' : ackedCell(s, leader),
     s.id === undefined ? '-' : lagCell(s, leader),
     cell(s.sessions),
     cell(s.znodes),

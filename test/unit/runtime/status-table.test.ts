@@ -1,6 +1,7 @@
 /**
  * `conclave status`'s table from fixed /status bodies: columns, the leader's lag '-',
- * followers' lags from the leader's followers list, unknown lags '?', unreachable rows.
+ * followers' acknowledged zxids and lags from the leader's followers list, unknown lags
+ * '?', unreachable rows.
  */
 import { describe, expect, it } from 'vitest'
 import { formatStatusTable, statusRows, type MemberStatus } from '../../../server/cli/status-table.js'
@@ -38,10 +39,10 @@ describe('status table', () => {
   it('shows every column and takes the followers’ lags from the leader', () => {
     expect(formatStatusTable([leader, follower(2), follower(3)])).toBe(
       [
-        'server          id  role       epoch  zxid          committed     lag          sessions  znodes  connections',
-        '127.0.0.1:2281  1   leading    3      0x3_00000010  0x3_00000011  -            2         10      1',
-        '127.0.0.1:2282  2   following  3      0x3_0000000f  0x3_0000000f  0            2         10      1',
-        '127.0.0.1:2283  3   following  3      0x3_0000000f  0x3_0000000f  7 (no link)  2         10      1',
+        'server          id  role       epoch  zxid          logged        committed     acked         lag          sessions  znodes  connections',
+        '127.0.0.1:2281  1   leading    3      0x3_00000010  0x3_00000012  0x3_00000011  -             -            2         10      1',
+        '127.0.0.1:2282  2   following  3      0x3_0000000f  0x3_00000012  0x3_0000000f  0x3_00000012  0            2         10      1',
+        '127.0.0.1:2283  3   following  3      0x3_0000000f  0x3_00000012  0x3_0000000f  0x3_00000005  7 (no link)  2         10      1',
         '',
       ].join('\n'),
     )
@@ -49,24 +50,24 @@ describe('status table', () => {
 
   it('marks lags it cannot know with ?: leader unreachable, follower not in its list, lag across epochs', () => {
     const down: MemberStatus = { server: 'ws://127.0.0.1:2281', role: 'unreachable (fetch failed)' }
-    expect(statusRows([down, follower(2)]).map((r) => r[6])).toEqual(['-', '?'])
+    expect(statusRows([down, follower(2)]).map((r) => r[8])).toEqual(['-', '?'])
     const crossEpoch = { ...leader, followers: [{ id: 2, lagTxns: null, connected: true }] }
-    expect(statusRows([crossEpoch, follower(2), follower(4)]).map((r) => r[6])).toEqual(['-', '?', '?'])
-    expect(statusRows([{ ...follower(2), role: 'looking', epoch: null }]).map((r) => [r[2], r[3], r[6]])).toEqual([['looking', '-', '?']])
+    expect(statusRows([crossEpoch, follower(2), follower(4)]).map((r) => r[8])).toEqual(['-', '?', '?'])
+    expect(statusRows([{ ...follower(2), role: 'looking', epoch: null }]).map((r) => [r[2], r[3], r[8]])).toEqual([['looking', '-', '?']])
   })
 
   it('trusts the leader of the highest epoch when two say they lead', () => {
     const stale = { ...leader, server: 'ws://127.0.0.1:2283', id: 3, epoch: 2, followers: [{ id: 2, lagTxns: 99, connected: true }] }
     const current = { ...leader, followers: [{ id: 2, lagTxns: 4, connected: true }] }
-    expect(statusRows([stale, current, follower(2)]).map((r) => r[6])).toEqual(['?', '-', '4'])
+    expect(statusRows([stale, current, follower(2)]).map((r) => r[8])).toEqual(['?', '-', '4'])
   })
 
   it('shows a standalone server, a member not serving yet, and an unreachable one', () => {
-    const standalone: MemberStatus = { server: 'ws://h:1', id: 1, role: 'standalone', epoch: 1, zxid: '0x1_00000002', lastCommittedZxid: '0x1_00000002', ...common }
+    const standalone: MemberStatus = { server: 'ws://h:1', id: 1, role: 'standalone', epoch: 1, zxid: '0x1_00000002', lastLoggedZxid: '0x1_00000002', lastCommittedZxid: '0x1_00000002', ...common }
     const electing = { ...leader, serving: false }
     const rows = statusRows([standalone, electing, { server: 'ws://h:3', role: 'unreachable (ECONNREFUSED)' }])
-    expect(rows[0]).toEqual(['h:1', '1', 'standalone', '1', '0x1_00000002', '0x1_00000002', '-', '2', '10', '1'])
+    expect(rows[0]).toEqual(['h:1', '1', 'standalone', '1', '0x1_00000002', '0x1_00000002', '0x1_00000002', '-', '-', '2', '10', '1'])
     expect(rows[1]![2]).toBe('leading (not serving)')
-    expect(rows[2]).toEqual(['h:3', '-', 'unreachable (ECONNREFUSED)', '-', '-', '-', '-', '-', '-', '-'])
+    expect(rows[2]).toEqual(['h:3', '-', 'unreachable (ECONNREFUSED)', '-', '-', '-', '-', '-', '-', '-', '-', '-'])
   })
 })
