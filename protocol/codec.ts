@@ -234,15 +234,10 @@ const serverMessage: Check<ServerMessage> = tagged<ServerMessage>(
 function decodeWith<T>(frame: Uint8Array, check: Check<T>): DecodeResult<T> {
   const unpacked = unpackFrame(frame)
   if (!unpacked.ok) return unpacked
-  try {
-    return { ok: true, message: check(unpacked.value, 'message') }
-  } catch (err) {
-    const xid = readableXid(unpacked.value)
-    if (err instanceof ProtocolError) return { ok: false, error: err, ...(xid === undefined ? {} : { xid }) }
-    const code = err instanceof ShapeError ? err.code : ErrorCode.MARSHALLING_ERROR
-    const reason = err instanceof Error ? err.message : String(err)
-    return { ok: false, error: new ProtocolError(code, reason), ...(xid === undefined ? {} : { xid }) }
-  }
+  const checked = checkValue(check, unpacked.value, 'message')
+  if (!(checked instanceof ProtocolError)) return { ok: true, message: checked }
+  const xid = readableXid(unpacked.value)
+  return { ok: false, error: checked, ...(xid === undefined ? {} : { xid }) }
 }
 
 /** readableXid finds the xid of a malformed request so it can still be answered. */
@@ -258,13 +253,25 @@ function readableXid(value: unknown): number | undefined {
  * leader). Never throws: a bad value comes back as a ProtocolError.
  */
 export function checkRequest(value: unknown): Request | ProtocolError {
+  return checkValue(request, value, 'request')
+}
+
+/**
+ * checkValue runs a shape check on a decoded value and turns any failure into a
+ * ProtocolError with the check's code (MARSHALLING_ERROR when it has none). Never throws.
+ */
+export function checkValue<T>(check: Check<T>, value: unknown, where: string): T | ProtocolError {
   try {
-    return request(value, 'request')
+    return check(value, where)
   } catch (err) {
-    if (err instanceof ProtocolError) return err
-    const code = err instanceof ShapeError ? err.code : ErrorCode.MARSHALLING_ERROR
-    return new ProtocolError(code, err instanceof Error ? err.message : String(err))
+    return asProtocolError(err)
   }
+}
+
+function asProtocolError(err: unknown): ProtocolError {
+  if (err instanceof ProtocolError) return err
+  const code = err instanceof ShapeError ? err.code : ErrorCode.MARSHALLING_ERROR
+  return new ProtocolError(code, err instanceof Error ? err.message : String(err))
 }
 
 /** decodeClientMessage decodes and checks a frame a client sent. Never throws. */

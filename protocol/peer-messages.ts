@@ -11,7 +11,7 @@
  * that makes no sense (stale, duplicated, out of phase, from an unknown id).
  */
 import { ErrorCode } from './error-codes.js'
-import { ProtocolError } from './codec.js'
+import { ProtocolError, checkValue } from './codec.js'
 import type { Txn } from './txn.js'
 import { txnCheck } from './txn-shape.js'
 import type { SessionId } from './types.js'
@@ -345,11 +345,5 @@ const peerMessage: Check<PeerMessage> = tagged<PeerMessage>(
  * unknown fields dropped), or a ProtocolError naming the bad field. Never throws.
  */
 export function decodePeerMessage(value: unknown): PeerMessage | ProtocolError {
-  try {
-    return peerMessage(value, 'peerMessage')
-  } catch (err) {
-    if (err instanceof ProtocolError) return err
-    const code = err instanceof ShapeError ? err.code : ErrorCode.MARSHALLING_ERROR
-    return new ProtocolError(code, err instanceof Error ? err.message : String(err))
-  }
+  return checkValue(peerMessage, value, 'peerMessage')
 }
