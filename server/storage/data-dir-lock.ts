@@ -43,7 +43,8 @@ export async function acquireDataDirLock(dataDir: string, options: { createIfMis
       }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ENOENT' || code === 'ENOTDIR') break // no such directory: let the storage layer explain
+      // No such directory: there is nothing to lock, and the storage layer will say so.
+      if (code === 'ENOENT' || code === 'ENOTDIR') return { release: async () => {} }
       if (code !== 'EEXIST') throw new StorageError(StorageErrorCode.UNREADABLE, `cannot create the lock file ${path}: ${(err as Error).message}`, { file: path, cause: err })
     }
     const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10)
@@ -57,7 +58,8 @@ export async function acquireDataDirLock(dataDir: string, options: { createIfMis
     // A lock left by a process that is gone: take it over.
     await rm(path, { force: true })
   }
-  return { release: async () => {} }
+  // Another process kept creating the lock as fast as it was taken over.
+  throw new StorageError(StorageErrorCode.LOCKED, `data directory ${dataDir} is being locked by another process; stop it first.`, { file: path })
 }
 
 function isAlive(pid: number): boolean {
