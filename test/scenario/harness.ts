@@ -262,6 +262,34 @@ export class Cluster {
     throw new Error(`runUntil: not done after ${maxTicks} ticks; ${this.describe()}`)
   }
 
+  /**
+   * runUntilHeld runs the ensemble, completing server `id`'s persistence as usual, until
+   * it has a Ready in flight for which `hold()` is true; that one is left unwritten
+   * (`holdPersist` stays on). Returns false if that does not happen within `maxTicks`.
+   */
+  runUntilHeld(id: ServerId, hold: (node: Node) => boolean, maxTicks = 200): boolean {
+    const node = this.node(id)
+    node.holdPersist = true
+    for (let tick = 0; tick < maxTicks; tick++) {
+      this.tick()
+      for (let round = 0; round < 10_000; round++) {
+        let moved = false
+        for (const n of this.up()) if (this.processReady(n.id)) moved = true
+        if (node.inFlight !== undefined) {
+          if (hold(node)) return true
+          this.completePersist(id)
+          moved = true
+        }
+        if (this.queue.length > 0) {
+          this.deliverAll()
+          moved = true
+        }
+        if (!moved) break
+      }
+    }
+    return false
+  }
+
   // ------------------------------------------------------------------ crashes
 
   /**

@@ -19,27 +19,10 @@ test('a heartbeat saying the leader is established does not make a follower serv
   c.write(leader)
   c.stabilize()
   c.restart(slow)
-  c.node(slow).holdPersist = true
   c.dropWhere((m) => m.to === slow && isType(m, 'upToDate'))
-  // Complete the slow follower's persistence as usual until it holds the Ready of its
-  // sync (NEWLEADER received): that one stays unwritten.
-  const node = c.node(slow)
-  for (let tick = 0; tick < 50 && c.peer(slow).status().followerStep !== 'awaitingUpToDate'; tick++) {
-    c.tick()
-    for (let round = 0; round < 1000; round++) {
-      let moved = false
-      for (const n of c.up()) if (c.processReady(n.id)) moved = true
-      if (node.inFlight !== undefined && c.peer(slow).status().followerStep !== 'awaitingUpToDate') {
-        c.completePersist(slow)
-        moved = true
-      }
-      if (c.queue.length > 0) {
-        c.deliverAll()
-        moved = true
-      }
-      if (!moved) break
-    }
-  }
+  // Its persistence completes as usual until it holds the Ready of its sync (NEWLEADER
+  // received): that one stays unwritten.
+  expect(c.runUntilHeld(slow, () => c.peer(slow).status().followerStep === 'awaitingUpToDate', 50)).toBe(true)
   expect(c.peer(slow).status().followerStep).toBe('awaitingUpToDate')
   for (let i = 0; i < 5; i++) {
     // Heartbeats from an established leader arrive meanwhile.

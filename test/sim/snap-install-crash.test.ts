@@ -34,33 +34,6 @@ import { opsOf, SimDisk, type SimSnapshot } from './disk.js'
 import { SimRandom } from './random.js'
 import { runSeed } from './run.js'
 
-/**
- * runUntilSnapshotHeld runs the ensemble, completing server `id`'s persistence as
- * usual, until `id` takes a Ready that installs a snapshot; that one is left unsynced.
- */
-function runUntilSnapshotHeld(c: Cluster, id: number, maxTicks = 200): boolean {
-  const node = c.node(id)
-  node.holdPersist = true
-  for (let tick = 0; tick < maxTicks; tick++) {
-    c.tick()
-    for (let round = 0; round < 10_000; round++) {
-      let moved = false
-      for (const n of c.up()) if (c.processReady(n.id)) moved = true
-      if (node.inFlight?.persist.snapshot !== undefined) return true
-      if (node.inFlight !== undefined) {
-        c.completePersist(id)
-        moved = true
-      }
-      if (c.queue.length > 0) {
-        c.deliverAll()
-        moved = true
-      }
-      if (!moved) break
-    }
-  }
-  return false
-}
-
 function lostAcknowledged(c: Cluster): Zxid[] {
   const applied = new Set(c.up().flatMap((n) => n.applied.map((t) => t.zxid)))
   return [...c.acked.values()].filter((zxid) => !applied.has(zxid))
@@ -97,7 +70,7 @@ test('a SNAP older than the follower log, interrupted by a crash, keeps every ac
   c.dropWhere((m) => m.to === 1 && isType(m, 'newLeader'))
   c.runUntil(() => c.peer(2).role === 'leading' && c.peer(1).role === 'following' && c.peer(2).status().phase !== 'discovery')
   c.healAll()
-  expect(runUntilSnapshotHeld(c, 3)).toBe(true)
+  expect(c.runUntilHeld(3, (node) => node.inFlight?.persist.snapshot !== undefined)).toBe(true)
   // The SNAP's Ready carries w among its txns: keeping the snapshot without them is what lost w.
   expect(c.node(3).inFlight?.persist.txns.map((t) => t.zxid)).toContain(w.zxid)
   c.crash(3, 1) // only the first disk operation reached the disk: the snapshot with all its txns
