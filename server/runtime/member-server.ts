@@ -373,7 +373,8 @@ export class MemberServer {
     if (work.snapshot !== undefined) {
       const data = work.snapshot.data as AssembledSnapData
       // The snapshot and the txns that came with it become durable as one unit.
-      const request = { zxid: work.snapshot.zxid, nodes: data.nodes, sessions: data.sessions, zxidAtEnd: () => data.fuzzyThroughZxid }
+      // The records come from the tree built as the chunks arrived (not installed yet, so unchanging).
+      const request = { zxid: work.snapshot.zxid, nodes: data.tree.snapshotEntries(), sessions: data.sessions, zxidAtEnd: () => data.fuzzyThroughZxid }
       await this.storage.installSnapshot(request, work.txns)
     } else {
       if (work.truncateAfter !== undefined) await this.storage.truncateAfter(work.truncateAfter)

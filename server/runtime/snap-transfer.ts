@@ -65,10 +65,9 @@ interface ChunkedSnapData {
 
 /** AssembledSnapData is a SNAP's snapshot data as the follower's runtime hands it to the core and installs it. */
 export interface AssembledSnapData {
-  nodes: SnapshotNode[]
   sessions: SessionRecord[]
   fuzzyThroughZxid: Zxid
-  /** tree is built from `nodes` chunk by chunk as they arrived, as of the snapshot's zxid. */
+  /** tree is built chunk by chunk as the records arrived, as of the snapshot's zxid; its snapshotEntries() are the records. */
   tree: DataTree
 }
 
@@ -169,7 +168,8 @@ export class SnapSender {
 interface Assembly {
   transfer: number
   nextIndex: number
-  nodes: SnapshotNode[]
+  /** nodes counts the znode records loaded so far. */
+  nodes: number
   sessions: SessionRecord[]
   /** loader builds the tree as chunks arrive, so no single step builds a whole tree. */
   loader: DataTreeLoader
@@ -194,7 +194,7 @@ export class SnapAssembler {
     }
     let assembly = this.assemblies.get(from)
     if (index === 0) {
-      assembly = { transfer: transfer as number, nextIndex: 0, nodes: [], sessions: [], loader: new DataTreeLoader(), problem: undefined }
+      assembly = { transfer: transfer as number, nextIndex: 0, nodes: 0, sessions: [], loader: new DataTreeLoader(), problem: undefined }
       this.assemblies.set(from, assembly)
     }
     if (assembly === undefined) return
@@ -215,7 +215,7 @@ export class SnapAssembler {
     } catch (err) {
       return void (assembly.problem = `znode records: ${err instanceof Error ? err.message : String(err)}`)
     }
-    for (const node of checkedNodes) assembly.nodes.push(node)
+    assembly.nodes += checkedNodes.length
     for (const record of sessions) {
       const checked = checkSessionRecord(record)
       if (typeof checked === 'string') return void (assembly.problem = `session record: ${checked}`)
@@ -236,8 +236,8 @@ export class SnapAssembler {
     if (typeof fuzzyThroughZxid !== 'bigint') return 'its snapshot data has no fuzzyThroughZxid'
     if (assembly === undefined || assembly.transfer !== transfer) return `transfer ${String(transfer)} was not received`
     if (assembly.problem !== undefined) return assembly.problem
-    if (assembly.nextIndex !== chunks || assembly.nodes.length !== nodes || assembly.sessions.length !== sessions) {
-      return `received ${assembly.nextIndex} chunks, ${assembly.nodes.length} znodes, ${assembly.sessions.length} sessions; the SNAP says ${String(chunks)}, ${String(nodes)}, ${String(sessions)}`
+    if (assembly.nextIndex !== chunks || assembly.nodes !== nodes || assembly.sessions.length !== sessions) {
+      return `received ${assembly.nextIndex} chunks, ${assembly.nodes} znodes, ${assembly.sessions.length} sessions; the SNAP says ${String(chunks)}, ${String(nodes)}, ${String(sessions)}`
     }
     let tree: DataTree
     try {
@@ -245,7 +245,7 @@ export class SnapAssembler {
     } catch (err) {
       return `znode records: ${err instanceof Error ? err.message : String(err)}`
     }
-    const assembled: AssembledSnapData = { nodes: assembly.nodes, sessions: assembly.sessions, fuzzyThroughZxid, tree }
+    const assembled: AssembledSnapData = { sessions: assembly.sessions, fuzzyThroughZxid, tree }
     return { ...snap, snapshot: { zxid: snap.snapshot.zxid, data: assembled } }
   }
 

@@ -59,5 +59,14 @@ it('a follower with a wiped data dir rejoins by SNAP and converges', { timeout: 
     await reader.close()
   }
   expect(Object.fromEntries(await missingAcked(e, '/wiped-live', writers.acked, [followerId]))).toEqual({})
+
+  // What it installed is on its disk: a restart recovers from that snapshot, not from nothing.
+  await follower.stop()
+  const restartMark = follower.logs.length
+  await follower.start()
+  const recovered = await follower.waitForLog((l) => l.msg === 'recovered', { since: restartMark, timeoutMs: 30_000, what: 'recovered' })
+  expect(recovered.snapshotZxid).not.toBe('0x0_00000000')
+  expect(Number(recovered.znodes)).toBeGreaterThanOrEqual(NODES)
+  await e.converged({ timeoutMs: 30_000 })
   expect(e.unexpectedExits()).toEqual([])
 })
