@@ -63,7 +63,7 @@ export function isPayloadProblem(value: ForwardPayload | PayloadProblem): value 
   return 'code' in value
 }
 
-/** SessionKey is how a member finds a forwarded request again when its txn commits. */
+/** requestKey is how a member finds a forwarded request again when its txn commits: session id and xid. */
 export function requestKey(sessionId: SessionId, xid: number): string {
   return `${sessionId.toString(16)}:${xid}`
 }
