@@ -282,3 +282,30 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
 export function frameBytesMaxFor(config: ServerConfig): number {
   return config.maxDataBytes + FRAME_HEADROOM_BYTES
 }
+
+/**
+ * txnBytesMaxFor is the largest txn (measured by txnBytesBound) this server prepares;
+ * request preparation refuses a write whose txn would be larger. Twice the client
+ * frame: a txn may outgrow its request (makeParents ancestors, sequential suffixes,
+ * default ACLs, a session's ephemerals in its closeSession), but never past this.
+ */
+export function txnBytesMaxFor(config: ServerConfig): number {
+  return 2 * frameBytesMaxFor(config)
+}
+
+/**
+ * peerMessageBudgetBytesFor is the byte budget of one message between members: a
+ * proposal batch, one part of a DIFF, one SNAP chunk close once their contents reach
+ * it (always holding at least one txn or record, which txnBytesMaxFor keeps below it).
+ */
+export function peerMessageBudgetBytesFor(config: ServerConfig): number {
+  return 2 * txnBytesMaxFor(config)
+}
+
+/** PEER_FRAME_BYTES_MIN is the smallest peer frame limit, whatever the data limit. */
+const PEER_FRAME_BYTES_MIN = 16 * 1024 * 1024
+
+/** peerFrameBytesMaxFor is the largest peer frame: twice the message budget, so the envelope always fits. */
+export function peerFrameBytesMaxFor(config: ServerConfig): number {
+  return Math.max(PEER_FRAME_BYTES_MIN, 2 * peerMessageBudgetBytesFor(config))
+}

@@ -44,14 +44,11 @@ import { persistentStateOf, restoreForEnsemble, snapshotRequestOf } from '../sto
 import { DataTree } from '../tree/index.js'
 import { WatchRegistry } from '../watches/index.js'
 import { ClientFront } from './client-front.js'
-import { frameBytesMaxFor, type ServerConfig } from './config.js'
+import { frameBytesMaxFor, peerFrameBytesMaxFor, type ServerConfig } from './config.js'
 import { LiveSnapshot, SnapAssembler, SnapSender, type AssembledSnapData } from './snap-transfer.js'
 
 /** APPLY_CHUNK_TXNS bounds the committed txns applied in one event-loop turn. */
 const APPLY_CHUNK_TXNS = 2000
-
-/** PEER_FRAME_BYTES_MIN: peer frames hold a batch of proposals or one SNAP chunk (snap-transfer.ts). */
-const PEER_FRAME_BYTES_MIN = 16 * 1024 * 1024
 
 /** MemberServer is one running server. Create it with `MemberServer.start`. */
 export class MemberServer {
@@ -186,8 +183,8 @@ export class MemberServer {
           members: ensemble.members.map((m) => ({ id: m.id, host: m.host, peerPort: m.peerPort })),
           secret,
           ensembleId: ensemble.ensembleId,
-          frameBytesMax: Math.max(PEER_FRAME_BYTES_MIN, 4 * frameBytesMaxFor(config)),
-          sendQueueBytesMax: 2 * Math.max(PEER_FRAME_BYTES_MIN, 4 * frameBytesMaxFor(config)),
+          frameBytesMax: peerFrameBytesMaxFor(config),
+          sendQueueBytesMax: 2 * peerFrameBytesMaxFor(config),
           logger,
           dialAddress: (member) => ensemble.dialAddresses.get(member.id) ?? { host: member.host, port: member.peerPort },
         })
