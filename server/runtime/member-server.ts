@@ -185,6 +185,10 @@ export class MemberServer {
           ensembleId: ensemble.ensembleId,
           frameBytesMax: peerFrameBytesMaxFor(config),
           sendQueueBytesMax: 2 * peerFrameBytesMaxFor(config),
+          handshakeTimeoutMs: config.peerHandshakeTimeoutMs,
+          handshakesPerAddressMax: config.peerHandshakesPerAddressMax,
+          memberHandshakesPerAddressMax: config.peerMemberHandshakesPerAddressMax,
+          strangerHandshakesMax: config.peerStrangerHandshakesMax,
           logger,
           dialAddress: (member) => ensemble.dialAddresses.get(member.id) ?? { host: member.host, port: member.peerPort },
         })
