@@ -10,18 +10,21 @@
  * - strangers together: all connections from non-member addresses share `strangersMax`.
  *   Member addresses are not in that pool, so a stranger from another address can
  *   neither take nor evict a slot of a member's address: that is the members' reserve;
- * - when a bound is reached, the newcomer takes the slot of the oldest connection under
- *   that bound that has not yet sent an acceptable hello (stage 'opening'); if every one
- *   has, the newcomer is refused. A silent stranger therefore cannot sit on a slot: it
- *   is displaced by the next arrival, or cut by the handshake deadline (PeerLinks' timer).
- *   A real member sends its hello within one round trip of connecting, after which only
- *   the deadline can end its handshake.
+ * - when a bound is reached, the newcomer takes the slot of the oldest unproven
+ *   connection under that bound: first those that sent nothing acceptable (stage
+ *   'opening'), then those that sent a hello that passed checkHello ('hello': the member
+ *   list is no secret). A connection whose upgrade request carried a valid admission
+ *   token ('vouched': peer-admission-token.ts, an HMAC over the shared secret) is never
+ *   displaced; only when every slot under the bound is vouched is the newcomer refused.
+ *   So a stranger cannot sit on a slot: it is displaced by the next arrival, or cut by
+ *   the handshake deadline (PeerLinks' timer). A member's connection is vouched as soon
+ *   as its upgrade request is read, before any round trip.
  *
  * Pure bookkeeping: no sockets, no timers; PeerLinks acts on the decisions.
  */
 
-/** HandshakeStage is how far an unauthenticated connection got: nothing acceptable yet, or a hello that passed checkHello. */
-export type HandshakeStage = 'opening' | 'hello'
+/** HandshakeStage is how far an unauthenticated connection got: nothing acceptable yet, a hello that passed checkHello, or a valid admission token. */
+export type HandshakeStage = 'opening' | 'hello' | 'vouched'
 
 /** HandshakeLimits are the bounds on pending handshakes; all at least 1. */
 export interface HandshakeLimits {
@@ -90,11 +93,11 @@ export class HandshakeSlots {
     let limit: AdmissionLimit | undefined
     if ((own?.size ?? 0) >= (fromMemberAddress ? this.limits.memberPerAddressMax : this.limits.perAddressMax)) {
       limit = 'perAddress'
-      evicted = oldestOpening(own)
+      evicted = oldestUnproven(own)
       if (evicted === undefined) return { admitted: false, limit }
     } else if (!fromMemberAddress && this.strangers.size >= this.limits.strangersMax) {
       limit = 'strangers'
-      evicted = oldestOpening(this.strangers)
+      evicted = oldestUnproven(this.strangers)
       if (evicted === undefined) return { admitted: false, limit }
     }
     if (evicted !== undefined) this.release(evicted)
@@ -106,9 +109,14 @@ export class HandshakeSlots {
     return evicted === undefined ? { admitted: true, slot } : { admitted: true, slot, evicted, ...(limit === undefined ? {} : { limit }) }
   }
 
-  /** helloAccepted marks a slot whose connection sent a hello that passed checkHello: it can no longer be evicted. */
+  /** helloAccepted marks a slot whose connection sent a hello that passed checkHello: displaced only after the silent ones. */
   helloAccepted(slot: PendingHandshake): void {
-    slot.stage = 'hello'
+    if (slot.stage === 'opening') slot.stage = 'hello'
+  }
+
+  /** vouch marks a slot whose upgrade request carried a valid admission token: it is never displaced. */
+  vouch(slot: PendingHandshake): void {
+    slot.stage = 'vouched'
   }
 
   /** release frees a slot (the connection authenticated or closed). Idempotent. */
@@ -127,8 +135,13 @@ export class HandshakeSlots {
   }
 }
 
-function oldestOpening(slots: Set<PendingHandshake> | undefined): PendingHandshake | undefined {
+/** oldestUnproven picks whom a newcomer displaces: the oldest silent connection, else the oldest that only sent a hello. */
+function oldestUnproven(slots: Set<PendingHandshake> | undefined): PendingHandshake | undefined {
   if (slots === undefined) return undefined
-  for (const slot of slots) if (slot.stage === 'opening') return slot
-  return undefined
+  let oldestHello: PendingHandshake | undefined
+  for (const slot of slots) {
+    if (slot.stage === 'opening') return slot
+    if (slot.stage === 'hello') oldestHello ??= slot
+  }
+  return oldestHello
 }

@@ -5,7 +5,7 @@
  * the HTTP upgrade request, the WebSocket upgrade, hello, proof. A stranger that
  * connects and says nothing, trickles bytes, or stops half-way is cut when the deadline
  * passes; one that arrives when its bound is full displaces the oldest connection that
- * has not sent an acceptable hello, or is refused with HTTP 503.
+ * is least proven (peer-admission.ts), or is refused with HTTP 503.
  *
  * Log lines about strangers go through a LogLimiter and never carry their bytes: only
  * the remote address, the stage reached and the bound.
@@ -48,6 +48,8 @@ export class HandshakeGate {
   private readonly bySocket = new Map<Socket, Pending>()
   private readonly byConnection = new Map<PeerConnection, Pending>()
   private readonly bySlot = new Map<PendingHandshake, Pending>()
+  /** unprovenHeldMaxMs is the longest any connection that never authenticated held its slot. */
+  private unprovenHeldMaxMs = 0
 
   constructor(private readonly options: GateOptions) {
     this.slots = new HandshakeSlots(options.limits, (address) => options.memberAddresses.has(address))
@@ -94,7 +96,13 @@ export class HandshakeGate {
     this.byConnection.set(connection, pending)
   }
 
-  /** helloAccepted marks the connection's slot as past the hello: it can no longer be displaced. */
+  /** vouch marks the slot of a socket whose upgrade request carried a valid admission token: it is never displaced. */
+  vouch(socket: unknown): void {
+    const pending = this.bySocket.get(socket as Socket)
+    if (pending !== undefined) this.slots.vouch(pending.slot)
+  }
+
+  /** helloAccepted marks the connection's slot as past the hello: displaced only after the silent ones. */
   helloAccepted(connection: PeerConnection): void {
     const pending = this.byConnection.get(connection)
     if (pending !== undefined) this.slots.helloAccepted(pending.slot)
@@ -104,16 +112,16 @@ export class HandshakeGate {
    * done frees the slot of a connection that authenticated or closed, and returns how
    * long it held it (ms since the TCP accept), or undefined if it held none.
    */
-  done(connection: PeerConnection): number | undefined {
+  done(connection: PeerConnection, authenticated: boolean): number | undefined {
     const pending = this.byConnection.get(connection)
     if (pending === undefined) return undefined
-    this.release(pending)
+    this.release(pending, authenticated)
     return Date.now() - pending.acceptedAtMs
   }
 
-  /** counts tells how many slots are held. */
-  counts(): HandshakeSlotCounts {
-    return this.slots.counts()
+  /** counts tells how many slots are held, and the longest an unauthenticated connection held one (ms). */
+  counts(): HandshakeSlotCounts & { unprovenHeldMaxMs: number } {
+    return { ...this.slots.counts(), unprovenHeldMaxMs: this.unprovenHeldMaxMs }
   }
 
   /** close stops every deadline timer and cuts every connection still waiting for one. */
@@ -124,7 +132,9 @@ export class HandshakeGate {
     }
   }
 
-  private release(pending: Pending): void {
+  private release(pending: Pending, authenticated = false): void {
+    if (!this.bySocket.has(pending.socket)) return
+    if (!authenticated) this.unprovenHeldMaxMs = Math.max(this.unprovenHeldMaxMs, Date.now() - pending.acceptedAtMs)
     clearTimeout(pending.timer)
     this.slots.release(pending.slot)
     this.bySocket.delete(pending.socket)
@@ -152,10 +162,10 @@ export class HandshakeGate {
     const pending = this.bySlot.get(slot)
     if (pending === undefined) return
     this.release(pending)
-    const stage = pending.connection === undefined ? 'http' : 'websocket'
+    const stage = pending.connection === undefined ? 'http' : slot.stage === 'hello' ? 'hello' : 'websocket'
     this.options.log.warn(
       { remote: pending.remote, stage, heldMs: Date.now() - pending.acceptedAtMs, displacedBy: by, limit, ...this.slots.counts() },
-      'peer connection displaced: it had sent no hello and a newer connection needed its slot',
+      'peer connection displaced: it had not proven itself and a newer connection needed its slot',
     )
     if (pending.connection !== undefined) pending.connection.close(PeerCloseCode.BUSY, 'too many handshakes in progress')
     else refuse(pending.socket)

@@ -35,6 +35,7 @@ import { backoffDelayMs } from './peer-backoff.js'
 import { PeerConnection, type ClosedInfo, type LinkCounters } from './peer-connection.js'
 import { PeerCloseCode, PeerLinksError, peerCloseCodeName } from './peer-errors.js'
 import { ARRAY_HEADER_BYTES_MAX, encodePeerMessage } from './peer-frames.js'
+import { ADMISSION_HEADER, AdmissionTokens, createAdmissionToken } from './peer-admission-token.js'
 import { HandshakeGate, resolveMemberAddresses } from './peer-gate.js'
 import type { LocalIdentity } from './peer-handshake.js'
 import { ensembleFingerprint, formatMember, validateMembers, type PeerMember, type ServerId } from './peer-members.js'
@@ -92,6 +93,7 @@ export class PeerLinks {
   private readonly handshaking = new Set<PeerConnection>()
   /** refusalLog rate-limits the lines unauthenticated connections can cause. */
   private readonly refusalLog: LogLimiter
+  private readonly tokens: AdmissionTokens
   private readonly sockets = new Set<WebSocket>()
   private readonly messageHandlers = new Set<MessageHandler>()
   private readonly linkHandlers = new Set<LinkChangeHandler>()
@@ -107,6 +109,7 @@ export class PeerLinks {
     private readonly gate: HandshakeGate,
   ) {
     this.refusalLog = gate.log
+    this.tokens = new AdmissionTokens(secret, local)
     for (const member of local.members) {
       if (member.id === local.selfId) continue
       const counters = { messagesSent: 0, framesSent: 0, messagesReceived: 0, framesReceived: 0, messagesDropped: 0 }
@@ -281,6 +284,9 @@ export class PeerLinks {
     }
     // Refused, displaced or past its deadline since the TCP accept: already answered or cut.
     if (!this.gate.holdsSlot(socket)) return void socket.destroy()
+    const verdict = this.tokens.verify(req.headers[ADMISSION_HEADER], Date.now())
+    if (verdict.ok) this.gate.vouch(socket)
+    else if (verdict.why !== 'missing') this.logger.debug({ remote: req.socket.remoteAddress, why: verdict.why }, 'peer admission token not accepted')
     const remoteAddress = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`
     this.wsServer.handleUpgrade(req, socket, head, (ws) => this.onAccepted(ws, socket, remoteAddress))
   }
@@ -293,7 +299,7 @@ export class PeerLinks {
   }
 
   /** handshakeSlots tells how many unauthenticated inbound connections hold slots, for /status and tests. */
-  handshakeSlots(): { pending: number; strangers: number; addresses: number } {
+  handshakeSlots(): { pending: number; strangers: number; addresses: number; unprovenHeldMaxMs: number } {
     return this.gate.counts()
   }
 
@@ -312,7 +318,13 @@ export class PeerLinks {
     }
     const host = address.host.includes(':') ? `[${address.host}]` : address.host
     const url = `ws://${host}:${address.port}${PEER_PATH}`
-    const ws = new WebSocket(url, { maxPayload: this.settings.frameBytesMax, perMessageDeflate: false, followRedirects: false })
+    const ws = new WebSocket(url, {
+      maxPayload: this.settings.frameBytesMax,
+      perMessageDeflate: false,
+      followRedirects: false,
+      // Vouches for this connection's slot on the acceptor before any round trip (peer-admission-token.ts).
+      headers: { [ADMISSION_HEADER]: createAdmissionToken(this.secret, this.local, slot.member.id, Date.now()) },
+    })
     this.track(ws)
     slot.dialing = this.createConnection(ws, 'dialer', `${host}:${address.port}`, slot.member.id)
   }
@@ -360,7 +372,7 @@ export class PeerLinks {
     const peerId = connection.peerId as ServerId
     const slot = this.slots.get(peerId)
     this.handshaking.delete(connection)
-    const handshakeMs = this.gate.done(connection)
+    const handshakeMs = this.gate.done(connection, true)
     if (slot === undefined || this.closed) {
       connection.close(PeerCloseCode.SHUTDOWN, 'member shutting down')
       return
@@ -402,7 +414,7 @@ export class PeerLinks {
 
   private onConnectionClosed(connection: PeerConnection, info: ClosedInfo): void {
     this.handshaking.delete(connection)
-    this.gate.done(connection)
+    this.gate.done(connection, false)
     const peerId = connection.peerId
     const slot = peerId === undefined ? undefined : this.slots.get(peerId)
     if (slot === undefined) return

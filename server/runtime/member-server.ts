@@ -509,7 +509,7 @@ export class MemberServer {
             })),
           }
         : {}),
-      ...(this.links === undefined ? {} : { links: this.links.linkStates() }),
+      ...(this.links === undefined ? {} : { links: this.links.linkStates(), handshakes: this.links.handshakeSlots() }),
     }
   }
 }

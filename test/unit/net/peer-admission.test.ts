@@ -3,10 +3,11 @@
  * on the log lines strangers can cause (LogLimiter), without sockets or timers.
  *
  * What must hold: one address holds at most its bound; strangers together hold at most
- * theirs; a newcomer at a full bound displaces the oldest connection that sent no
- * acceptable hello, and is refused when every one did; a member address's slots are
- * never taken or displaced by a stranger from another address, however full the
- * strangers' pool; released slots are reusable. The log limiter writes at most its
+ * theirs; a newcomer at a full bound displaces the oldest silent connection, else the
+ * oldest that only sent a hello, and is refused only when every one is vouched for by
+ * an admission token; a member address's slots are never taken or displaced by a
+ * stranger from another address, however full the strangers' pool; released slots are
+ * reusable. The log limiter writes at most its
  * lines per window and says afterwards how many it suppressed.
  */
 import { describe, expect, it } from 'vitest'
@@ -35,16 +36,22 @@ describe('the bound per address', () => {
     expect(slots.admit('192.0.2.7')).toMatchObject({ admitted: true, evicted: second })
   })
 
-  it('refuses a newcomer when every connection of its address has sent a hello', () => {
+  it('displaces the oldest hello-only connection when none is silent, and refuses only when all are vouched', () => {
     const slots = slotsWith()
-    slots.helloAccepted(admitted(slots.admit('192.0.2.7')))
-    slots.helloAccepted(admitted(slots.admit('192.0.2.7')))
+    const first = admitted(slots.admit('192.0.2.7'))
+    const second = admitted(slots.admit('192.0.2.7'))
+    slots.helloAccepted(first)
+    slots.helloAccepted(second)
+    expect(slots.admit('192.0.2.7')).toMatchObject({ admitted: true, evicted: first })
+    const vouched = [second, ...[0, 1].map(() => admitted(slots.admit('192.0.2.7')))]
+    expect(slots.counts().pending).toBe(2)
+    for (const slot of vouched) slots.vouch(slot)
     expect(slots.admit('192.0.2.7')).toEqual({ admitted: false, limit: 'perAddress' })
     // Another address is not affected by this one's bound.
     expect(slots.admit('192.0.2.8').admitted).toBe(true)
   })
 
-  it('skips connections past the hello when choosing whom to displace', () => {
+  it('displaces silent connections before those that sent a hello', () => {
     const slots = slotsWith()
     const helloed = admitted(slots.admit('192.0.2.7'))
     slots.helloAccepted(helloed)
@@ -55,12 +62,12 @@ describe('the bound per address', () => {
   it('frees a slot on release, once', () => {
     const slots = slotsWith()
     const a = admitted(slots.admit('192.0.2.7'))
-    slots.helloAccepted(a)
-    slots.helloAccepted(admitted(slots.admit('192.0.2.7')))
+    slots.vouch(a)
+    slots.vouch(admitted(slots.admit('192.0.2.7')))
     slots.release(a)
     slots.release(a)
     expect(slots.counts()).toEqual({ pending: 1, strangers: 1, addresses: 1 })
-    slots.helloAccepted(admitted(slots.admit('192.0.2.7')))
+    slots.vouch(admitted(slots.admit('192.0.2.7')))
     expect(slots.admit('192.0.2.7')).toEqual({ admitted: false, limit: 'perAddress' })
   })
 })
@@ -75,10 +82,10 @@ describe("the strangers' pool", () => {
     expect(slots.counts().strangers).toBe(3)
   })
 
-  it('refuses strangers once every stranger slot has sent a hello', () => {
+  it('refuses strangers once every stranger slot is vouched', () => {
     const slots = slotsWith({ strangersMax: 2 })
-    slots.helloAccepted(admitted(slots.admit('192.0.2.1')))
-    slots.helloAccepted(admitted(slots.admit('192.0.2.2')))
+    slots.vouch(admitted(slots.admit('192.0.2.1')))
+    slots.vouch(admitted(slots.admit('192.0.2.2')))
     expect(slots.admit('192.0.2.3')).toEqual({ admitted: false, limit: 'strangers' })
   })
 })
@@ -87,9 +94,13 @@ describe("the members' reserve", () => {
   it('admits a member address whatever the strangers hold, and strangers never displace its slots', () => {
     const slots = slotsWith({ strangersMax: 2, memberPerAddressMax: 2 })
     const memberSlot = admitted(slots.admit(MEMBER)) // silent so far: displaceable, but only from its own address
-    slots.helloAccepted(admitted(slots.admit('192.0.2.1')))
+    admitted(slots.admit('192.0.2.1'))
     slots.helloAccepted(admitted(slots.admit('192.0.2.2')))
-    for (let i = 0; i < 10; i++) expect(slots.admit(`192.0.2.${10 + i}`)).toEqual({ admitted: false, limit: 'strangers' })
+    for (let i = 0; i < 10; i++) {
+      const admission = slots.admit(`192.0.2.${10 + i}`)
+      expect(admission).toMatchObject({ admitted: true, limit: 'strangers' })
+      expect(admission.admitted && admission.evicted?.fromMemberAddress).toBe(false)
+    }
     expect(slots.admit(MEMBER)).toEqual({ admitted: true, slot: expect.anything() })
     expect(slots.counts()).toEqual({ pending: 4, strangers: 2, addresses: 3 })
     // Only a newcomer from the member's own address can displace its silent slot.

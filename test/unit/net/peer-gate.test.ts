@@ -7,10 +7,12 @@
  *
  * What must hold: a stranger that never completes its upgrade request is cut at the
  * deadline; one address cannot hold more than its bound, a newcomer displacing the
- * oldest connection that sent no hello and being refused (503) once all have; strangers
- * that fill their whole pool, even with hellos, do not keep a member from linking; an
- * attacker at the member's own address that keeps re-opening silent connections does
- * not either; and the log lines they cause are rate-limited and carry none of their bytes.
+ * oldest silent connection, else the oldest that only sent a hello, and being refused
+ * (503) only when every one is vouched for by an admission token; strangers from other
+ * addresses never displace a connection from a member's address; an attacker at the
+ * member's own address that keeps re-opening silent connections does not keep the
+ * member from linking; and the log lines they cause are rate-limited and carry none of
+ * their bytes.
  */
 import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -18,13 +20,16 @@ import WebSocket from 'ws'
 import { encodeMessage } from '../../../protocol/codec.js'
 import { DEFAULT_LOG_LIMITS } from '../../../server/net/log-limiter.js'
 import { PeerCloseCode } from '../../../server/net/peer-errors.js'
-import { PEER_PROTOCOL_VERSION, createNonce, decodeHandshakeMessage } from '../../../server/net/peer-handshake.js'
+import { ADMISSION_HEADER, createAdmissionToken } from '../../../server/net/peer-admission-token.js'
+import { PEER_PROTOCOL_VERSION, createNonce, decodeHandshakeMessage, type LocalIdentity } from '../../../server/net/peer-handshake.js'
 import { PEER_PATH, type PeerLinksOptions } from '../../../server/net/peer-links.js'
 import { ensembleFingerprint } from '../../../server/net/peer-members.js'
 import { waitFor, withDeadline } from '../../helpers/wait.js'
-import { Directory, membersOf, startMember, type Member } from './peer-test-kit.js'
+import { Directory, SECRET, membersOf, startMember, type Member } from './peer-test-kit.js'
 
 const members = membersOf([1, 2, 3])
+const DISPLACED = 'peer connection displaced: it had not proven itself and a newer connection needed its slot'
+const member3Identity: LocalIdentity = { selfId: 3, members, ensembleId: '', fingerprint: ensembleFingerprint(members) }
 const MARKER = 'EVIL-MARKER-BYTES'
 const started: Member[] = []
 const sockets: { destroy(): void }[] = []
@@ -49,8 +54,8 @@ interface Stranger {
   closed: Promise<number>
 }
 
-function stranger(port: number, localAddress: string): Stranger {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}${PEER_PATH}`, { localAddress })
+function stranger(port: number, localAddress: string, headers: Record<string, string> = {}): Stranger {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${PEER_PATH}`, { localAddress, headers })
   ws.on('error', () => {})
   sockets.push({ destroy: () => ws.terminate() })
   const outcome = new Promise<'open' | number>((resolve) => {
@@ -127,7 +132,7 @@ describe('the handshake deadline', () => {
 })
 
 describe('the bound per address', () => {
-  it('lets a newcomer displace the oldest silent connection of its address, and refuses it once all sent a hello', async () => {
+  it('lets a newcomer displace the oldest silent, then hello-only, connection of its address; refuses it once all are vouched', async () => {
     const member = await startAcceptor(new Directory(), { handshakeTimeoutMs: 10_000, handshakesPerAddressMax: 2 })
     const port = member.links.port
     const silent = [stranger(port, '127.0.0.2'), stranger(port, '127.0.0.2')]
@@ -135,11 +140,17 @@ describe('the bound per address', () => {
     const newcomer = stranger(port, '127.0.0.2')
     expect(await newcomer.outcome).toBe('open')
     expect(await withDeadline(silent[0]!.closed, 5000, 'the oldest to be displaced')).toBe(PeerCloseCode.BUSY)
-    expect(member.log.find('peer connection displaced: it had sent no hello and a newer connection needed its slot')).toHaveLength(1)
+    expect(member.log.find(DISPLACED)).toHaveLength(1)
 
     const helloed = [stranger(port, '127.0.0.3'), stranger(port, '127.0.0.3')]
     for (const s of helloed) await helloAsMember3(s)
-    expect(await stranger(port, '127.0.0.3').outcome).toBe(503)
+    expect(await stranger(port, '127.0.0.3').outcome).toBe('open')
+    expect(await withDeadline(helloed[0]!.closed, 5000, 'the oldest hello-only connection to be displaced')).toBe(PeerCloseCode.BUSY)
+
+    const token = () => ({ [ADMISSION_HEADER]: createAdmissionToken(SECRET, member3Identity, 2, Date.now()) })
+    const vouched = [stranger(port, '127.0.0.5', token()), stranger(port, '127.0.0.5', token())]
+    for (const s of vouched) expect(await s.outcome).toBe('open')
+    expect(await stranger(port, '127.0.0.5').outcome).toBe(503)
     expect(member.log.find('peer connection refused: too many handshakes in progress', { limit: 'perAddress' })).toHaveLength(1)
     // Another address is not held to 127.0.0.3's bound.
     expect(await stranger(port, '127.0.0.4').outcome).toBe('open')
@@ -147,23 +158,25 @@ describe('the bound per address', () => {
 })
 
 describe("the members' reserve", () => {
-  it('links a member while strangers from other addresses hold every stranger slot, and rate-limits the refusal lines', async () => {
+  it("keeps a connection from a member's address while strangers churn through their whole pool, and rate-limits the lines", async () => {
     const directory = new Directory()
     const member = await startAcceptor(directory, { handshakeTimeoutMs: 10_000, handshakesPerAddressMax: 1, strangerHandshakesMax: 2 })
     const port = member.links.port
-    // Hellos make these connections undisplaceable: the strangers' pool is exhausted for 10 s.
-    await helloAsMember3(stranger(port, '127.0.0.2'))
-    await helloAsMember3(stranger(port, '127.0.0.3'))
-    const refusals = await Promise.all(Array.from({ length: 3 * DEFAULT_LOG_LIMITS.linesMax }, (_, i) => stranger(port, `127.0.1.${i + 1}`).outcome))
-    expect(new Set(refusals)).toEqual(new Set([503]))
+    // Silent, from the members' address: a stranger there could displace it, strangers elsewhere must not.
+    const fromMemberAddress = stranger(port, '127.0.0.1')
+    expect(await fromMemberAddress.outcome).toBe('open')
+    const flood = Array.from({ length: 3 * DEFAULT_LOG_LIMITS.linesMax }, (_, i) => stranger(port, `127.0.1.${i + 1}`))
+    for (const s of flood) expect(await s.outcome).toBe('open')
+    let displaced = 0
+    for (const s of flood) void s.closed.then(() => displaced++)
+    await waitFor(() => displaced === flood.length - 2, { what: "the flood to displace itself down to the strangers' pool" })
+    expect(fromMemberAddress.ws.readyState, 'the connection from the member address is still open').toBe(WebSocket.OPEN)
+    expect(member.links.handshakeSlots()).toMatchObject({ pending: 3, strangers: 2 })
+    expect(member.log.find(DISPLACED, { limit: 'strangers' }).length).toBe(DEFAULT_LOG_LIMITS.linesMax)
 
     const member3 = await startMember(3, members, directory, { keepAliveMs: 0 })
     started.push(member3)
     await waitFor(() => member.links.isUp(3) && member3.links.isUp(2), { timeoutMs: 5000, what: 'member 3 linked to member 2' })
-
-    const refusedLines = member.log.find('peer connection refused: too many handshakes in progress', { limit: 'strangers' })
-    expect(refusedLines.length).toBe(DEFAULT_LOG_LIMITS.linesMax)
-    expect(member.links.handshakeSlots()).toMatchObject({ strangers: 2 })
   })
 
   it("links a member while an attacker at the member's own address keeps re-opening silent connections", async () => {
@@ -188,6 +201,6 @@ describe("the members' reserve", () => {
       attacking = false
     }
     expect(opened).toBeGreaterThan(8)
-    expect(member.log.find('peer connection displaced: it had sent no hello and a newer connection needed its slot').length).toBeGreaterThan(0)
+    expect(member.log.find(DISPLACED).length).toBeGreaterThan(0)
   })
 })
