@@ -78,25 +78,31 @@ function openWs(localAddress: string): void {
   if (stopping) return
   stats.opened++
   let openedAtMs: number | undefined
-  let outcome = 'error'
-  const ws = new WebSocket(`ws://127.0.0.1:${port}${PEER_PATH}`, { localAddress })
+  let upgraded = false
+  let status: number | undefined
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${PEER_PATH}`, {
+    createConnection: (options: object) => {
+      const socket = net.connect({ ...options, host: '127.0.0.1', port, localAddress })
+      socket.once('connect', () => {
+        openedAtMs = Date.now()
+        stats.open++
+      })
+      return socket
+    },
+  })
   const handle = { destroy: () => ws.terminate() }
   live.add(handle)
-  ws.on('upgrade', () => {
-    openedAtMs = Date.now()
-    stats.open++
-  })
+  ws.on('upgrade', () => (upgraded = true))
   ws.on('unexpected-response', (_req, res) => {
-    outcome = `http:${res.statusCode ?? 0}`
+    status = res.statusCode ?? 0
     ws.terminate()
   })
   ws.on('error', () => {})
   ws.on('close', (code: number) => {
     live.delete(handle)
-    if (openedAtMs !== undefined) {
-      stats.open--
-      outcome = `ws:${code}`
-    }
+    if (openedAtMs !== undefined) stats.open--
+    // Connected but closed with no HTTP answer: the member cut the TCP connection (its deadline).
+    const outcome = upgraded ? `ws:${code}` : status !== undefined ? `http:${status}` : openedAtMs !== undefined ? 'tcp:closed' : 'error'
     ended(outcome, openedAtMs)
     setImmediate(() => openWs(localAddress))
   })
