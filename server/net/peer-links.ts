@@ -488,11 +488,19 @@ function memberHosts(members: readonly PeerMember[], selfId: ServerId, dialAddre
   return hosts
 }
 
+/**
+ * PEER_LISTEN_BACKLOG is the peer port's accept queue (the kernel caps it at
+ * net.core.somaxconn). Node's default of 511 fills up while a flood of strangers
+ * re-connects faster than a busy member accepts, and then the kernel drops a member's
+ * SYN too: its dial waits a second for the retransmit.
+ */
+const PEER_LISTEN_BACKLOG = 4096
+
 function listen(server: http.Server, host: string, port: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => reject(new PeerLinksError('LISTEN_FAILED', `cannot listen on ${host}:${port}: ${err.message}`, { cause: err }))
     server.once('error', onError)
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: PEER_LISTEN_BACKLOG }, () => {
       server.off('error', onError)
       resolve()
     })

@@ -33,12 +33,15 @@ const REPO_ROOT = resolve(HERE, '../..')
 const RELINK_MAX_MS = 5000
 /** STRANGER_HELD_MAX_MS bounds how long any attacker connection holds a slot: twice the deadline, as timers fire late on a loaded machine. */
 const STRANGER_HELD_MAX_MS = 2 * DEFAULT_HANDSHAKE_LIMITS.handshakeTimeoutMs
+/** STRANGER_SLOTS is peerHandshakesPerAddressMax in this run: what the stranger address 127.0.0.2 may hold. */
+const STRANGER_SLOTS = 6
 /** RSS_GROWTH_MAX_MIB bounds each member's RSS growth under the flood. */
 const RSS_GROWTH_MAX_MIB = 100
 
 it('a flood of strangers on a peer port keeps no member from re-linking, and causes no election', async () => {
   // The default tick (100 ms: a 1 s leader timeout, a 200 ms grace for a closed leader link) rather than the suite's 50 ms.
-  const run = await startHostileRun({ name: 'hostile-peer-port', proxies: true, tickMs: 100 })
+  // One limit is set through the config file, to show the setting reaches the peer port.
+  const run = await startHostileRun({ name: 'hostile-peer-port', proxies: true, tickMs: 100, settings: { peerHandshakesPerAddressMax: STRANGER_SLOTS } })
   try {
     await attackAndRelink(run)
   } catch (err) {
@@ -81,7 +84,7 @@ async function attackAndRelink(run: HostileRun): Promise<void> {
     await waitFor(
       async () => {
         const handshakes = (await run.ensemble.status(acceptor)).raw.handshakes as { pending: number; strangers: number } | undefined
-        return handshakes !== undefined && handshakes.strangers >= limits.handshakesPerAddressMax && handshakes.pending >= limits.memberHandshakesPerAddressMax
+        return handshakes !== undefined && handshakes.strangers >= STRANGER_SLOTS && handshakes.pending >= limits.memberHandshakesPerAddressMax
       },
       { timeoutMs: 30_000, intervalMs: 100, what: 'the attacker to hold the handshake slots of both addresses' },
     )
@@ -120,6 +123,9 @@ async function attackAndRelink(run: HostileRun): Promise<void> {
   // ('error' counts connections that never connected at all: nothing the member could answer.)
   const unclear = Object.entries(stats.outcomes).filter(([outcome]) => !clear.has(outcome) && outcome !== 'error')
   expect(unclear, 'attacker connections ended without a clear refusal').toEqual([])
+  // Slots are bounded as configured: the stranger address at its bound, the members' address at the default.
+  expect(handshakes.strangers).toBeLessThanOrEqual(STRANGER_SLOTS)
+  expect(handshakes.pending).toBeLessThanOrEqual(STRANGER_SLOTS + DEFAULT_HANDSHAKE_LIMITS.memberHandshakesPerAddressMax)
   expect(handshakes.unprovenHeldMaxMs, 'the longest a stranger held a handshake slot (ms, measured by the member)').toBeLessThan(STRANGER_HELD_MAX_MS)
 }
 
