@@ -18,6 +18,7 @@ import { spawn } from 'node:child_process'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect, it } from 'vitest'
+import { DEFAULT_LOG_LIMITS } from '../../server/net/log-limiter.js'
 import { PeerCloseCode } from '../../server/net/peer-errors.js'
 import { DEFAULT_HANDSHAKE_LIMITS } from '../../server/net/peer-options.js'
 import type { AttackStats } from '../helpers/peer-port-attacker-main.js'
@@ -62,6 +63,8 @@ async function attackAndRelink(run: HostileRun): Promise<void> {
   const follower = followerOf(leader)
   const acceptor = Math.min(leader, follower)
   const target = run.ensemble.member(acceptor)
+  const logFrom = target.logs.length
+  const attackStartMs = Date.now()
 
   const attacker = spawn(
     process.execPath,
@@ -120,6 +123,10 @@ async function attackAndRelink(run: HostileRun): Promise<void> {
   expect(stats.opened, 'attacker connections opened').toBeGreaterThan(1000)
   // Every ending is a clear refusal: a handshake timeout, a displaced connection, 503, or a cut TCP connection.
   const clear = new Set([`ws:${PeerCloseCode.HANDSHAKE_TIMEOUT}`, `ws:${PeerCloseCode.BUSY}`, 'http:503', 'tcp:closed'])
+  // The member's warnings about strangers are rate-limited (20 lines per 10 s): thousands of refusals, a few lines.
+  const warnings = target.entries(logFrom).filter((e) => e.component === 'peer-links' && (e.level ?? 0) >= 40)
+  const windows = Math.ceil((Date.now() - attackStartMs) / DEFAULT_LOG_LIMITS.windowMs) + 1
+  expect(warnings.length, 'peer-port warnings logged during the attack').toBeLessThanOrEqual(windows * DEFAULT_LOG_LIMITS.linesMax)
   // ('error' counts connections that never connected at all: nothing the member could answer.)
   const unclear = Object.entries(stats.outcomes).filter(([outcome]) => !clear.has(outcome) && outcome !== 'error')
   expect(unclear, 'attacker connections ended without a clear refusal').toEqual([])
