@@ -45,6 +45,9 @@ import { SECRET_SHORT_BYTES } from './peer-secret.js'
 export type { PeerMember, ServerId } from './peer-members.js'
 export type { DialAddress, PeerLinksOptions } from './peer-options.js'
 
+/** DIAL_DEADLINES is how many handshake deadlines a dial may take, from its start to an authenticated link. */
+const DIAL_DEADLINES = 2
+
 /** PEER_PATH is the WebSocket path of the peer endpoint; other paths on the peer port get 404. */
 export const PEER_PATH = '/conclave/peer'
 
@@ -351,8 +354,11 @@ export class PeerLinks {
         secret: this.secret,
         ...(dialedId === undefined ? {} : { dialedId }),
         remoteAddress,
-        // An accepted connection's deadline runs from its TCP accept, in the gate.
-        ...(role === 'dialer' ? { handshakeTimeoutMs: this.settings.handshakeTimeoutMs } : { refusalLog: this.refusalLog }),
+        // An accepted connection's deadline runs from its TCP accept, in the gate. A dial's
+        // clock starts earlier, before the connection waits in the acceptor's accept queue
+        // (long when strangers flood it and the acceptor is short of CPU), so it is given
+        // that deadline twice: giving up sooner would only re-queue the member behind them.
+        ...(role === 'dialer' ? { handshakeTimeoutMs: DIAL_DEADLINES * this.settings.handshakeTimeoutMs } : { refusalLog: this.refusalLog }),
         keepAliveMs: this.settings.keepAliveMs,
         frameBytesMax: this.settings.frameBytesMax,
         sendQueueBytesMax: this.settings.sendQueueBytesMax,

@@ -32,8 +32,9 @@ export interface PeerLinksOptions {
   logger: Logger
   /**
    * handshakeTimeoutMs bounds a handshake: for an accepted connection from the TCP
-   * accept to authentication (a silent or trickling stranger is cut then), for a dial
-   * from the dial to authentication. Default 1500 (a member's takes a few ms on a LAN).
+   * accept to authentication (a silent or trickling stranger is cut then); a dial gets
+   * twice this from its start, as it may first wait in the acceptor's accept queue.
+   * Default 1500 (a member's takes a few ms on a LAN).
    */
   handshakeTimeoutMs?: number
   /** keepAliveMs: ping every this often, close a link silent for a whole interval; 0 disables. Default 1000. */
