@@ -197,14 +197,17 @@ export const BYSTANDER_PARENT = '/bystander'
  * bystander and resolves once the bystander has done a few ops through every member.
  */
 export async function startHostileRun(options: HostileRunOptions): Promise<HostileRun> {
-  const { bystanderPauseMs, ...ensembleOptions } = options
+  // The product's default tick (100 ms, a 1 s leader timeout), not the 50 ms of the other
+  // ensemble tests: "no election" must mean no election at the settings users run.
+  const { bystanderPauseMs, ...rest } = options
+  const ensembleOptions = { ...rest, tickMs: rest.tickMs ?? 100 }
   const ensemble = await startEnsemble({ ...ensembleOptions, size: 3 })
   try {
     const { id: leaderId } = await ensemble.leader({ timeoutMs: 30_000 })
     await ensemble.converged({ timeoutMs: 30_000 })
     const statuses = await ensemble.statuses()
     const epochs = new Map([...statuses].map(([id, s]) => [id, s.epoch]))
-    const leaderTimeoutMs = (ensembleOptions.tickMs ?? 50) * (ensembleOptions.leaderTimeoutTicks ?? 10)
+    const leaderTimeoutMs = ensembleOptions.tickMs * (ensembleOptions.leaderTimeoutTicks ?? 10)
     const run = new Run(ensemble, leaderId, epochs, leaderTimeoutMs)
     const urls = Object.fromEntries(ensemble.members.map((m) => [String(m.id), m.url]))
     const child = spawn(process.execPath, ['--import', 'tsx', BYSTANDER, JSON.stringify({ urls, parent: BYSTANDER_PARENT, pauseMs: bystanderPauseMs ?? 20 })], {
