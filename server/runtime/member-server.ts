@@ -371,7 +371,9 @@ export class MemberServer {
       const data = work.snapshot.data as AssembledSnapData
       // The snapshot and the txns that came with it become durable as one unit.
       // The records come from the tree built as the chunks arrived (not installed yet, so unchanging).
-      const request = { zxid: work.snapshot.zxid, nodes: data.tree.snapshotEntries(), sessions: data.sessions, zxidAtEnd: () => data.fuzzyThroughZxid }
+      // Re-iterable: a write that hit a full disk is redone from the first record.
+      const nodes = { [Symbol.iterator]: () => data.tree.snapshotEntries() }
+      const request = { zxid: work.snapshot.zxid, nodes, sessions: data.sessions, zxidAtEnd: () => data.fuzzyThroughZxid }
       await this.storage.installSnapshot(request, work.txns)
     } else {
       if (work.truncateAfter !== undefined) await this.storage.truncateAfter(work.truncateAfter)
