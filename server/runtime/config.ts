@@ -57,6 +57,8 @@ export interface ServerConfig {
   initTimeoutTicks: number
   /** diffLimitTxns is the most txns a DIFF or TRUNC carries, and how many committed txns stay in memory. */
   diffLimitTxns: number
+  /** diskFullRetryMs is how often a write that failed on a full disk (ENOSPC/EDQUOT) is retried while the member stays out of the ensemble. */
+  diskFullRetryMs: number
 }
 
 /** DEFAULT_CONFIG holds the defaults for every optional setting. */
@@ -74,6 +76,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble'> = {
   leaderTimeoutTicks: 10,
   initTimeoutTicks: 100,
   diffLimitTxns: 1000,
+  diskFullRetryMs: 1000,
 }
 
 /** ENSEMBLE_KEYS are the config keys that describe the ensemble (JSON file keys). */
@@ -259,6 +262,7 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
     leaderTimeoutTicks: integer(raw, 'leaderTimeoutTicks', 2, 1_000_000, d.leaderTimeoutTicks),
     initTimeoutTicks: integer(raw, 'initTimeoutTicks', 2, 1_000_000, d.initTimeoutTicks),
     diffLimitTxns: integer(raw, 'diffLimitTxns', 1, 100_000_000, d.diffLimitTxns),
+    diskFullRetryMs: integer(raw, 'diskFullRetryMs', 10, 600_000, d.diskFullRetryMs),
   }
   if (!(LOG_LEVELS as readonly string[]).includes(config.logLevel)) {
     throw new ConfigError(`setting 'logLevel' must be one of ${LOG_LEVELS.join(', ')}`)
