@@ -54,6 +54,7 @@ import { DataTree } from '../tree/index.js'
 import { WatchRegistry } from '../watches/index.js'
 import { ClientFront } from './client-front.js'
 import { frameBytesMaxFor, peerFrameBytesMaxFor, type ServerConfig } from './config.js'
+import { EventLoopLag } from './event-loop-lag.js'
 import { LiveSnapshot, SnapAssembler, SnapSender, type AssembledSnapData } from './snap-transfer.js'
 
 /** APPLY_CHUNK_TXNS bounds the committed txns applied in one event-loop turn. */
@@ -75,6 +76,7 @@ export class MemberServer {
   private links: PeerLinks | undefined
   private sender: SnapSender | undefined
   private readonly assembler = new SnapAssembler()
+  private readonly eventLoop = new EventLoopLag()
   private tickTimer: NodeJS.Timeout | undefined
   private lock: DataDirLock | undefined
   private tickCount = 0
@@ -276,6 +278,7 @@ export class MemberServer {
     if (this.stopped) return
     this.stopped = true
     clearInterval(this.tickTimer)
+    this.eventLoop.stop()
     this.front.closeAll(CloseCode.SERVER_SHUTDOWN, 'server shutting down')
     this.sender?.close()
     await this.listener?.close()
@@ -553,6 +556,7 @@ export class MemberServer {
         this.diskFull === undefined
           ? null
           : { sinceMs: this.diskFull.sinceMs, stalledMs: Date.now() - this.diskFull.sinceMs, failing: Object.fromEntries(this.diskFull.failing), retryMs: this.config.diskFullRetryMs },
+      eventLoop: this.eventLoop.report(),
       ...(leading && this.config.ensemble !== undefined
         ? {
             followers: core.followers.map((f) => ({
