@@ -7,6 +7,8 @@
  * What a user relies on, checked for a full follower and a full leader:
  * - the member does not exit; it steps out of the ensemble (a full leader steps down
  *   and a member with space leads in a newer epoch) and /status shows `diskFull`;
+ * - its clients are closed with the retryable NOT_SERVING (reason "disk full: ...") and
+ *   new sessions are refused with NOT_SERVING, so the SDK moves to a member with space;
  * - the ensemble keeps acknowledging writes through the other two;
  * - it logs one error per retry, not one per write (attempt numbers 1, 2, 3, ...);
  * - once the filler is deleted it rejoins by itself, converges (same zxid and digest),
@@ -22,9 +24,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect, type Client } from '../../client/index.js'
+import { CloseCode, ErrorCode } from '../../protocol/index.js'
 import { startEnsemble, type Ensemble } from '../helpers/ensemble.js'
 import { missingAcked, startWriters, type Writers } from '../helpers/ensemble-writers.js'
-import { waitFor } from '../helpers/wait.js'
+import { rawClient, type RawClient } from '../helpers/hostile.js'
+import { waitFor, withDeadline } from '../helpers/wait.js'
 
 const TMPFS_SIZE = '32m'
 /** HEADROOM_BYTES is the space the filler leaves on the target member's tmpfs. */
@@ -64,11 +68,13 @@ let ensemble: Ensemble | undefined
 let mounted: string[] = []
 const writerSets: Writers[] = []
 const clients: Client[] = []
+const raws: RawClient[] = []
 
 afterEach(async (context) => {
   try {
     await Promise.all(writerSets.splice(0).map((w) => w.stop()))
     await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)))
+    for (const raw of raws.splice(0)) raw.terminate()
     if (ensemble !== undefined && context.task.result?.state === 'fail') {
       const folder = await ensemble.saveArtifacts(context.task.name).catch(() => undefined)
       if (folder !== undefined) process.stderr.write(`ensemble logs saved in ${folder}\n`)
@@ -155,6 +161,26 @@ function diskFullAttempts(e: Ensemble, id: number, since: number): Map<string, n
   return attempts
 }
 
+/** connectRaw opens a bare connection to member `id` and asks for a session; returns the connection and the answer. */
+async function connectRaw(e: Ensemble, id: number) {
+  const raw = await rawClient(e.member(id).url)
+  raws.push(raw)
+  return { raw, answer: await raw.connect() }
+}
+
+/** sessionAt waits until member `id` accepts a new session on a bare connection (it may still be joining). */
+async function sessionAt(e: Ensemble, id: number): Promise<RawClient> {
+  return waitFor(
+    async () => {
+      const { raw, answer } = await connectRaw(e, id)
+      if (answer.type === 'connected') return raw
+      raw.terminate()
+      return undefined
+    },
+    { timeoutMs: 30_000, intervalMs: 100, what: `a session at member ${id}` },
+  )
+}
+
 async function scenario(e: Ensemble, target: number, expectLeaderChange: boolean): Promise<void> {
   const first = await e.leader({ timeoutMs: 30_000 })
   const others = e.members.map((m) => m.id).filter((id) => id !== target)
@@ -166,6 +192,7 @@ async function scenario(e: Ensemble, target: number, expectLeaderChange: boolean
   clients.push(filling)
   await filling.create('/fill', '')
   const logsBefore = e.member(target).logs.length
+  const pinned = await sessionAt(e, target)
   const filler = fillerFor(e.member(target).dataDir)
   const fillAcked = await fillUntilFull(e, target, filling)
 
@@ -178,6 +205,12 @@ async function scenario(e: Ensemble, target: number, expectLeaderChange: boolean
     { timeoutMs: 20_000, what: `member ${target} out of the ensemble` },
   )
   expect(Object.keys((stalled.raw.diskFull as DiskFullStatus).failing)).toContain('log append')
+  // Its clients were told to go elsewhere, and new ones are refused, both with the retryable NOT_SERVING.
+  const end = await withDeadline(pinned.closed, 20_000, `member ${target} closing its client`)
+  expect(end.code).toBe(CloseCode.NOT_SERVING)
+  expect(end.reason).toMatch(/^disk full/)
+  const late = await connectRaw(e, target)
+  expect(late.answer).toMatchObject({ type: 'connectRefused', code: ErrorCode.NOT_SERVING })
   const next = await e.leader({ among: others, timeoutMs: 30_000 })
   if (expectLeaderChange) expect(next.status.epoch ?? 0).toBeGreaterThan(first.status.epoch ?? 0)
   else expect(next.id).toBe(first.id)
@@ -201,6 +234,7 @@ async function scenario(e: Ensemble, target: number, expectLeaderChange: boolean
     },
     { timeoutMs: 30_000, what: `member ${target} serving again` },
   )
+  await sessionAt(e, target)
   await writers.waitForAcks(10, 30_000)
   await writers.stop()
   await e.converged({ timeoutMs: 30_000 })
