@@ -142,10 +142,12 @@ async function fillUntilFull(e: Ensemble, target: number, client: Client): Promi
       } catch {
         // The full member left the ensemble under this write; its outcome is unknown, which is allowed.
       }
-      return (await diskFullOf(e, target)) ? true : undefined
+      // A member that exited never reports: stop filling and let the caller's check say so.
+      return e.unexpectedExits().length > 0 || (await diskFullOf(e, target)) ? true : undefined
     },
     { timeoutMs: 90_000, intervalMs: 0, what: `member ${target} to report a full disk` },
   )
+  expect(e.unexpectedExits(), 'a full disk must not stop the member').toEqual([])
   return acked
 }
 
