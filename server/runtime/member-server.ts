@@ -283,8 +283,11 @@ export class MemberServer {
     this.sender?.close()
     await this.listener?.close()
     await this.links?.close()
+    // Closing storage before waiting for the Ready ends a write still waiting for disk
+    // space (it is given up, never acknowledged); queued writes otherwise finish first.
+    const storageClosed = this.storage.close()
     await this.inFlight?.catch(() => {})
-    await this.storage.close()
+    await storageClosed
     await this.lock?.release()
     this.logger.info('stopped')
   }

@@ -183,7 +183,14 @@ async function sessionAt(e: Ensemble, id: number): Promise<RawClient> {
   )
 }
 
-async function scenario(e: Ensemble, target: number, expectLeaderChange: boolean): Promise<void> {
+/** ScenarioOptions: `stopWhileFull` stops the full member (SIGTERM) before space is freed, and starts it after. */
+interface ScenarioOptions {
+  expectLeaderChange: boolean
+  stopWhileFull?: boolean
+}
+
+async function scenario(e: Ensemble, target: number, options: ScenarioOptions): Promise<void> {
+  const { expectLeaderChange } = options
   const first = await e.leader({ timeoutMs: 30_000 })
   const others = e.members.map((m) => m.id).filter((id) => id !== target)
   const writers = await startWriters({ servers: e.members.map((m) => [m.url]), parent: '/disk-full-writers' })
@@ -226,9 +233,17 @@ async function scenario(e: Ensemble, target: number, expectLeaderChange: boolean
   }
   expect(await diskFullOf(e, target)).not.toBeNull()
 
-  // Space comes back: the member resumes by itself and converges.
-  unlinkSync(filler)
-  await e.member(target).waitForLog((entry) => entry.msg === 'disk writable again; rejoining the ensemble', { since: logsBefore, timeoutMs: 20_000 })
+  if (options.stopWhileFull === true) {
+    // A write waiting for space does not hold up a clean stop (no SIGKILL needed), and is not acknowledged.
+    await e.member(target).stop()
+    await e.member(target).waitForLog((entry) => entry.msg === 'stopped', { since: logsBefore, timeoutMs: 1000, what: 'a clean stop' })
+    unlinkSync(filler)
+    await e.member(target).start()
+  } else {
+    // Space comes back: the member resumes by itself and converges.
+    unlinkSync(filler)
+    await e.member(target).waitForLog((entry) => entry.msg === 'disk writable again; rejoining the ensemble', { since: logsBefore, timeoutMs: 20_000 })
+  }
   await waitFor(
     async () => {
       const s = await e.tryStatus(target)
@@ -256,12 +271,19 @@ describe.skipIf(cannotMount !== undefined)(`disk full${cannotMount === undefined
     const e = await startOnTmpfs('disk-full-follower')
     const leader = await e.leader({ timeoutMs: 30_000 })
     const target = e.members.map((m) => m.id).find((id) => id !== leader.id)!
-    await scenario(e, target, false)
+    await scenario(e, target, { expectLeaderChange: false })
   })
 
   it('a full leader steps down, a member with space leads, it resumes by itself as a follower once space is freed', { timeout: 240_000 }, async () => {
     const e = await startOnTmpfs('disk-full-leader')
     const leader = await e.leader({ timeoutMs: 30_000 })
-    await scenario(e, leader.id, true)
+    await scenario(e, leader.id, { expectLeaderChange: true })
+  })
+
+  it('a full member stops cleanly while its write waits for space, and restarts from its log once space is freed', { timeout: 240_000 }, async () => {
+    const e = await startOnTmpfs('disk-full-stop')
+    const leader = await e.leader({ timeoutMs: 30_000 })
+    const target = e.members.map((m) => m.id).find((id) => id !== leader.id)!
+    await scenario(e, target, { expectLeaderChange: false, stopWhileFull: true })
   })
 })
