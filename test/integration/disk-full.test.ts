@@ -1,8 +1,9 @@
 /**
  * Disk full on 3 real member processes (issue 9, docs/operations.md "Disk full").
- * Every member's data directory is a tmpfs mounted by the test (32 MiB), so one
+ * Every member's data directory is a tmpfs mounted by the test (64 MiB), so one
  * member's disk can be filled on purpose: a filler file takes all but a few MiB of it,
  * then a client writes 128 KiB nodes until that member's log append fails with ENOSPC.
+ * Snapshots are taken every 100 txns, so they run (and may fail) around the full disk too.
  *
  * What a user relies on, checked for a full follower and a full leader:
  * - the member does not exit; it steps out of the ensemble (a full leader steps down
@@ -30,11 +31,13 @@ import { missingAcked, startWriters, type Writers } from '../helpers/ensemble-wr
 import { rawClient, type RawClient } from '../helpers/hostile.js'
 import { waitFor, withDeadline } from '../helpers/wait.js'
 
-const TMPFS_SIZE = '32m'
+const TMPFS_SIZE = '64m'
 /** HEADROOM_BYTES is the space the filler leaves on the target member's tmpfs. */
 const HEADROOM_BYTES = 3 * 1024 * 1024
 const NODE_BYTES = 128 * 1024
 const RETRY_MS = 500
+/** SNAPSHOT_EVERY_TXNS is low so background snapshots run (and may hit the full disk) during the test. */
+const SNAPSHOT_EVERY_TXNS = 100
 
 /** mountTmpfs mounts a tmpfs of TMPFS_SIZE at `dir`; throws with mount's message when it cannot. */
 function mountTmpfs(dir: string): void {
@@ -97,7 +100,7 @@ afterEach(async (context) => {
 
 /** startOnTmpfs configures 3 members, mounts a tmpfs on each data directory, then starts them. */
 async function startOnTmpfs(name: string): Promise<Ensemble> {
-  const e = (ensemble = await startEnsemble({ size: 3, name, startIds: [], settings: { diskFullRetryMs: RETRY_MS } }))
+  const e = (ensemble = await startEnsemble({ size: 3, name, startIds: [], settings: { diskFullRetryMs: RETRY_MS }, snapshotEveryTxns: SNAPSHOT_EVERY_TXNS }))
   for (const member of e.members) {
     mountTmpfs(member.dataDir)
     mounted.push(member.dataDir)
