@@ -144,6 +144,14 @@ async function reopened(fs: FullDiskFs) {
   return recovered
 }
 
+/** expectWholeLog closes storage and checks that a restart reads back exactly `txns`, with no torn tail. */
+async function expectWholeLog(storage: FileStorage, fs: FullDiskFs, txns: readonly Txn[]): Promise<void> {
+  await storage.close()
+  const recovered = await reopened(fs)
+  expect(recovered.cutTail).toBeUndefined()
+  expect(recovered.txns).toEqual(txns)
+}
+
 /** settledState tells whether a promise has settled yet (after letting queued work run). */
 async function settledState(promise: Promise<unknown>): Promise<'pending' | 'resolved' | 'rejected'> {
   let state: 'pending' | 'resolved' | 'rejected' = 'pending'
@@ -173,10 +181,7 @@ describe('disk full: the log', () => {
     ])
     expect(resumes).toEqual([{ what: 'log append', failedAttempts: 3 }])
     await storage.append(work.take(5))
-    await storage.close()
-    const recovered = await reopened(fs)
-    expect(recovered.cutTail).toBeUndefined()
-    expect(recovered.txns).toEqual(work.txns)
+    await expectWholeLog(storage, fs, work.txns)
   })
 
   it('reports nothing durable while the disk is full', async () => {
@@ -191,8 +196,7 @@ describe('disk full: the log', () => {
     expect(await settledState(append)).toBe('pending')
     fs.capacityBytes = Number.POSITIVE_INFINITY
     await append
-    await storage.close()
-    expect((await reopened(fs)).txns).toEqual(work.txns)
+    await expectWholeLog(storage, fs, work.txns)
   })
 
   it('after a failed fdatasync the batch is written again, not just synced again (the failed sync lost the pages)', async () => {
@@ -204,10 +208,7 @@ describe('disk full: the log', () => {
     fs.failFsyncs = 1
     await storage.append(work.take(4))
     expect(stalls.map((s) => [s.what, s.code])).toEqual([['log append', 'ENOSPC']])
-    await storage.close()
-    const recovered = await reopened(fs)
-    expect(recovered.cutTail).toBeUndefined()
-    expect(recovered.txns).toEqual(work.txns)
+    await expectWholeLog(storage, fs, work.txns)
   })
 
   it('a batch whose segment roll hits the full disk continues after the part already durable: no txn twice, none missing', async () => {
@@ -220,10 +221,7 @@ describe('disk full: the log', () => {
     fs.failWritesTo = /log\/.*\.tmp$/
     await storage.append(work.take(120))
     expect(stalls.length).toBe(2)
-    await storage.close()
-    const recovered = await reopened(fs)
-    expect(recovered.txns.map((t) => t.zxid)).toEqual(work.txns.map((t) => t.zxid))
-    expect(recovered.txns).toEqual(work.txns)
+    await expectWholeLog(storage, fs, work.txns)
     // The aborted segment's temp file was removed, not left to hold the space.
     expect((await fs.readdir(`${DIR}/log`)).filter((name) => name.endsWith('.tmp'))).toEqual([])
   })
