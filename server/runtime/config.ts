@@ -66,6 +66,8 @@ export interface ServerConfig {
   peerMemberHandshakesPerAddressMax: number
   /** peerStrangerHandshakesMax bounds unauthenticated peer connections from all non-member addresses together. */
   peerStrangerHandshakesMax: number
+  /** diskFullRetryMs is how often a write that failed on a full disk (ENOSPC/EDQUOT) is retried while the member stays out of the ensemble. */
+  diskFullRetryMs: number
 }
 
 /** DEFAULT_CONFIG holds the defaults for every optional setting. */
@@ -87,6 +89,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble'> = {
   peerHandshakesPerAddressMax: DEFAULT_HANDSHAKE_LIMITS.handshakesPerAddressMax,
   peerMemberHandshakesPerAddressMax: DEFAULT_HANDSHAKE_LIMITS.memberHandshakesPerAddressMax,
   peerStrangerHandshakesMax: DEFAULT_HANDSHAKE_LIMITS.strangerHandshakesMax,
+  diskFullRetryMs: 1000,
 }
 
 /** ENSEMBLE_KEYS are the config keys that describe the ensemble (JSON file keys). */
@@ -276,6 +279,7 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
     peerHandshakesPerAddressMax: integer(raw, 'peerHandshakesPerAddressMax', 1, 100_000, d.peerHandshakesPerAddressMax),
     peerMemberHandshakesPerAddressMax: integer(raw, 'peerMemberHandshakesPerAddressMax', 1, 100_000, d.peerMemberHandshakesPerAddressMax),
     peerStrangerHandshakesMax: integer(raw, 'peerStrangerHandshakesMax', 1, 100_000, d.peerStrangerHandshakesMax),
+    diskFullRetryMs: integer(raw, 'diskFullRetryMs', 10, 600_000, d.diskFullRetryMs),
   }
   if (!(LOG_LEVELS as readonly string[]).includes(config.logLevel)) {
     throw new ConfigError(`setting 'logLevel' must be one of ${LOG_LEVELS.join(', ')}`)
