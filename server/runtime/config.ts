@@ -4,6 +4,7 @@
  * setting, never a stack trace.
  */
 import { DATA_BYTES_MAX, FRAME_HEADROOM_BYTES, SESSION_TIMEOUT_MAX_MS, SESSION_TIMEOUT_MIN_MS } from '../../protocol/index.js'
+import type { TxnBuilderOptions } from '../requests/index.js'
 
 /** MemberAddress is one ensemble member as every member's config lists it. */
 export interface MemberAddress {
@@ -44,6 +45,12 @@ export interface ServerConfig {
   maxSessionTimeoutMs: number
   /** maxDataBytes is the largest znode payload accepted. */
   maxDataBytes: number
+  /**
+   * maxEphemeralsPerSession is the most ephemerals one session may own; past it a create
+   * gets QUOTA_EXCEEDED. Independently, a session's ephemeral paths must fit its
+   * closeSession txn within the txn limit (txnBytesMaxFor).
+   */
+  maxEphemeralsPerSession: number
   /** reapEveryTicks is how often empty containers and expired TTL nodes are looked for. */
   reapEveryTicks: number
   /** snapshotEveryTxns is how many logged txns trigger a snapshot. */
@@ -68,6 +75,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble'> = {
   minSessionTimeoutMs: SESSION_TIMEOUT_MIN_MS,
   maxSessionTimeoutMs: SESSION_TIMEOUT_MAX_MS,
   maxDataBytes: DATA_BYTES_MAX,
+  maxEphemeralsPerSession: 10_000,
   reapEveryTicks: 10,
   snapshotEveryTxns: 100_000,
   logLevel: 'info',
@@ -251,6 +259,7 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
     minSessionTimeoutMs: integer(raw, 'minSessionTimeoutMs', 1, 2 ** 31 - 1, d.minSessionTimeoutMs),
     maxSessionTimeoutMs: integer(raw, 'maxSessionTimeoutMs', 1, 2 ** 31 - 1, d.maxSessionTimeoutMs),
     maxDataBytes: integer(raw, 'maxDataBytes', 0, 64 * 1024 * 1024, d.maxDataBytes),
+    maxEphemeralsPerSession: integer(raw, 'maxEphemeralsPerSession', 1, 10_000_000, d.maxEphemeralsPerSession),
     reapEveryTicks: integer(raw, 'reapEveryTicks', 1, 1_000_000, d.reapEveryTicks),
     snapshotEveryTxns: integer(raw, 'snapshotEveryTxns', 1, 1_000_000_000, d.snapshotEveryTxns),
     logLevel: text(raw, 'logLevel', d.logLevel) as ServerConfig['logLevel'],
@@ -279,7 +288,7 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
 }
 
 /** frameBytesMaxFor is the largest client frame a server with this config accepts. */
-export function frameBytesMaxFor(config: ServerConfig): number {
+export function frameBytesMaxFor(config: Pick<ServerConfig, 'maxDataBytes'>): number {
   return config.maxDataBytes + FRAME_HEADROOM_BYTES
 }
 
@@ -289,8 +298,13 @@ export function frameBytesMaxFor(config: ServerConfig): number {
  * frame: a txn may outgrow its request (makeParents ancestors, sequential suffixes,
  * default ACLs, a session's ephemerals in its closeSession), but never past this.
  */
-export function txnBytesMaxFor(config: ServerConfig): number {
+export function txnBytesMaxFor(config: Pick<ServerConfig, 'maxDataBytes'>): number {
   return 2 * frameBytesMaxFor(config)
+}
+
+/** txnBuilderOptionsFor is the limits the leader's TxnBuilder checks writes against. */
+export function txnBuilderOptionsFor(config: Pick<ServerConfig, 'maxDataBytes' | 'maxEphemeralsPerSession'>): TxnBuilderOptions {
+  return { dataBytesMax: config.maxDataBytes, txnBytesMax: txnBytesMaxFor(config), ephemeralsPerSessionMax: config.maxEphemeralsPerSession }
 }
 
 /**

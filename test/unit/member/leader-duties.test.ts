@@ -9,6 +9,7 @@ import { ErrorCode, makeZxid, type ForwardedRequest, type Txn } from '../../../p
 import type { Peer } from '../../../server/core/index.js'
 import { LeaderDuties, type ForwardPayload } from '../../../server/member/index.js'
 import { TxnBuilder } from '../../../server/requests/index.js'
+import { DEFAULT_CONFIG, txnBuilderOptionsFor } from '../../../server/runtime/config.js'
 import { SessionTable } from '../../../server/sessions/index.js'
 import { DataTree } from '../../../server/tree/index.js'
 
@@ -37,7 +38,7 @@ class FakePeer {
 class Member {
   tree = new DataTree()
   sessions = new SessionTable({ tickMs: 100, minTimeoutMs: 200, maxTimeoutMs: 10_000 })
-  builder = new TxnBuilder(this.tree, { dataBytesMax: 1 << 20 })
+  builder = new TxnBuilder(this.tree, txnBuilderOptionsFor(DEFAULT_CONFIG))
   ticks = 0
   nowMs = 1_000_000
   committed: Txn[] = []
