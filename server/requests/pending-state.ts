@@ -49,8 +49,8 @@ interface PendingRecord {
   node: Readonly<PendingNode> | null
   /** Sessions whose ephemeral index lists this path (the owner before or after a change). */
   sessions: SessionId[]
-  /** The path's owner in the tree when its first pending change was recorded (0n: none). */
-  baseOwner: SessionId
+  /** The path's ephemeral owner in the tree (0n: none), as last read: the footprint deltas count from it. */
+  treeOwner: SessionId
 }
 
 interface PreparedTxn {
@@ -66,7 +66,10 @@ export class PendingState {
   private head = 0
   /** Per session, paths whose records add or remove one of its ephemerals. */
   private readonly ephemeralChanges = new Map<SessionId, Set<string>>()
-  /** Per session, how the pending changes move its ephemeral footprint away from the tree's. */
+  /**
+   * Per session, how the pending changes move its ephemeral footprint away from the
+   * tree's: the sum over records of (owned in the record) - (owned in the tree now).
+   */
   private readonly footprintDeltas = new Map<SessionId, EphemeralFootprint>()
   private lastZxid: Zxid = 0n
 
@@ -130,8 +133,9 @@ export class PendingState {
       if (node !== null && node.ephemeralOwner !== 0n) sessions.add(node.ephemeralOwner)
       for (const sessionId of sessions) this.changesOf(sessionId).add(path)
       moveFootprint(this.footprintDeltas, path, ownerOf(before), ownerOf(node))
-      const baseOwner = previous?.baseOwner ?? ownerOf(before)
-      this.records.set(path, { zxid, node: node === null ? null : { ...node }, sessions: [...sessions], baseOwner })
+      // Without a record, `before` is the tree's node.
+      const treeOwner = previous?.treeOwner ?? ownerOf(before)
+      this.records.set(path, { zxid, node: node === null ? null : { ...node }, sessions: [...sessions], treeOwner })
       paths.push(path)
     }
     this.prepared.push({ zxid, paths })
@@ -162,8 +166,10 @@ export class PendingState {
       if (txn.zxid > zxid) break
       for (const path of txn.paths) {
         const record = this.records.get(path)
+        if (record === undefined) continue
+        this.syncTreeOwner(path, record)
         // A newer txn's record for the same path stays until that txn is applied.
-        if (record !== undefined && record.zxid <= zxid) this.drop(path, record)
+        if (record.zxid <= zxid) this.drop(path, record)
       }
       this.head++
     }
@@ -189,10 +195,21 @@ export class PendingState {
     return paths
   }
 
+  /**
+   * syncTreeOwner moves the footprint deltas for an applied change at `path`: a record
+   * still pending over it now counts from the tree's new owner, not the old one.
+   */
+  private syncTreeOwner(path: string, record: PendingRecord): void {
+    const owner = this.tree.getNode(path)?.ephemeralOwner ?? 0n
+    if (owner === record.treeOwner) return
+    moveFootprint(this.footprintDeltas, path, owner, record.treeOwner)
+    record.treeOwner = owner
+  }
+
   private drop(path: string, record: PendingRecord): void {
     this.records.delete(path)
-    // The tree now holds the record's state, so its change from the base is no longer a delta.
-    moveFootprint(this.footprintDeltas, path, ownerOf(record.node), record.baseOwner)
+    // The tree now holds the record's state: its term of the deltas is zero (a no-op unless out of step).
+    moveFootprint(this.footprintDeltas, path, ownerOf(record.node), record.treeOwner)
     for (const sessionId of record.sessions) {
       const paths = this.ephemeralChanges.get(sessionId)
       paths?.delete(path)

@@ -312,7 +312,7 @@ export function txnBuilderOptionsFor(config: Pick<ServerConfig, 'maxDataBytes' |
  * proposal batch, one part of a DIFF, one SNAP chunk close once their contents reach
  * it (always holding at least one txn or record, which txnBytesMaxFor keeps below it).
  */
-export function peerMessageBudgetBytesFor(config: ServerConfig): number {
+export function peerMessageBudgetBytesFor(config: Pick<ServerConfig, 'maxDataBytes'>): number {
   return 2 * txnBytesMaxFor(config)
 }
 
@@ -320,6 +320,6 @@ export function peerMessageBudgetBytesFor(config: ServerConfig): number {
 const PEER_FRAME_BYTES_MIN = 16 * 1024 * 1024
 
 /** peerFrameBytesMaxFor is the largest peer frame: twice the message budget, so the envelope always fits. */
-export function peerFrameBytesMaxFor(config: ServerConfig): number {
+export function peerFrameBytesMaxFor(config: Pick<ServerConfig, 'maxDataBytes'>): number {
   return Math.max(PEER_FRAME_BYTES_MIN, 2 * peerMessageBudgetBytesFor(config))
 }
