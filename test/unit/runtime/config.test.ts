@@ -3,7 +3,7 @@
  * file, peer port, dial addresses) and every refusal naming the setting it refuses.
  */
 import { describe, expect, it } from 'vitest'
-import { ConfigError, DEFAULT_CONFIG, resolveConfig } from '../../../server/runtime/config.js'
+import { ConfigError, DEFAULT_CONFIG, resolveConfig, txnBuilderOptionsFor } from '../../../server/runtime/config.js'
 
 const MEMBERS = [
   { id: 3, host: '10.0.0.3', clientPort: 2283, peerPort: 2383 },
@@ -44,6 +44,13 @@ describe('resolveConfig: standalone', () => {
   it('takes the tunables from the config', () => {
     const c = resolveConfig({ dataDir: '/d', leaderTimeoutTicks: 5, initTimeoutTicks: 50, diffLimitTxns: 7 })
     expect(c).toMatchObject({ leaderTimeoutTicks: 5, initTimeoutTicks: 50, diffLimitTxns: 7 })
+  })
+
+  it('gives the TxnBuilder the data limit, the txn limit (twice the client frame) and maxEphemeralsPerSession', () => {
+    expect(txnBuilderOptionsFor(resolveConfig({ dataDir: '/d' }))).toEqual({ dataBytesMax: 1_048_576, txnBytesMax: 2_228_224, ephemeralsPerSessionMax: 10_000 })
+    const small = resolveConfig({ dataDir: '/d', maxDataBytes: 1024, maxEphemeralsPerSession: 3 })
+    expect(txnBuilderOptionsFor(small)).toEqual({ dataBytesMax: 1024, txnBytesMax: 2 * (1024 + 65_536), ephemeralsPerSessionMax: 3 })
+    refused({ dataDir: '/d', maxEphemeralsPerSession: 0 }, "'maxEphemeralsPerSession' must be an integer in [1,")
   })
 
   it('checks ensemble keys even without an ensemble, so a typo shows before the day it matters', () => {
