@@ -100,7 +100,9 @@ it('attack 1: a session filling itself with long-named ephemerals is refused at 
 
     const readers = await clientsOf(run.ensemble.members.map((m) => run.url(m.id)))
     try {
-      const countOn = (reader: Client, n: number) => waitFor(async () => (await reader.childCount('/eph')) === n, { timeoutMs: 60_000, intervalMs: 100, what: `${n} ephemerals` })
+      // The parent's Stat (numChildren), not childCount: that walks ~2 MB of paths on the member at each poll.
+      const countOn = (reader: Client, n: number) =>
+        waitFor(async () => (await reader.exists('/eph'))?.numChildren === n, { timeoutMs: 60_000, intervalMs: 100, what: `${n} ephemerals under /eph` })
       for (const reader of readers) await countOn(reader, acked.length)
       raw.terminate()
       // The session expires; its closeSession (~2.2 MB) is proposed, logged and applied everywhere.
