@@ -13,6 +13,7 @@ import {
   ERROR_REASON_CHARS_MAX,
   ErrorCode,
   MULTI_OPS_MAX,
+  closeSessionBytesBound,
   txnBytesBound,
   type CreateRequest,
   type DeleteRequest,
@@ -21,6 +22,7 @@ import {
   type SetRequest,
   type Txn,
   type TxnCreate,
+  type TxnDelete,
   type TxnMultiOp,
   type TxnOp,
   type Zxid,
@@ -211,6 +213,39 @@ export class TxnBuilder {
     for (const path of deletePaths) validateDelete(scratch, path, -1)
     this.pending.record(header.zxid, scratch.changes())
     return { ...header, op: { type: 'closeSession', sessionId, deletePaths } }
+  }
+
+  /**
+   * prepareCloseTrim returns null when the session's closeSession txn fits the txn limit,
+   * as the ephemeral quota keeps it. A session may still own more than its close can
+   * carry if its ephemerals were created under a larger limit (maxDataBytes lowered
+   * since, or an older version); then this builds a multi of deletes of some of them,
+   * within the txn limit and MULTI_OPS_MAX, to propose before the close. Called until it
+   * returns null, it leaves a close that fits.
+   */
+  prepareCloseTrim(header: TxnHeader, sessionId: SessionId): Txn | null {
+    const { txnBytesMax } = this.options
+    const fits = (view: ScratchView) => {
+      const { count, pathBytes } = view.ephemeralFootprintOf(sessionId)
+      return closeSessionBytesBound(count, pathBytes) <= txnBytesMax
+    }
+    this.pending.checkZxid(header.zxid)
+    const scratch = new ScratchView(this.pending)
+    if (fits(scratch)) return null
+    const ops: TxnDelete[] = []
+    const multiOf = (deletes: TxnDelete[]): Txn => ({ ...header, op: { type: 'multi', ops: deletes } })
+    const emptyBytes = txnBytesBound(multiOf([]))
+    let bytes = emptyBytes
+    for (const path of scratch.ephemeralsOf(sessionId)) {
+      if (fits(scratch) || ops.length === MULTI_OPS_MAX) break
+      bytes += txnBytesBound(multiOf([{ type: 'delete', path }])) - emptyBytes
+      if (ops.length > 0 && bytes > txnBytesMax) break
+      const op = validateDelete(scratch, path, -1)
+      if (isFailure(op)) break // not reached: an ephemeral has no children
+      ops.push(op)
+    }
+    this.pending.record(header.zxid, scratch.changes())
+    return multiOf(ops)
   }
 
   /**

@@ -57,6 +57,12 @@ export class Kit {
     return this.keep(this.builder.prepareCloseSession(this.header(sessionId), sessionId))
   }
 
+  /** prepareCloseTrim prepares the deletes a session's close needs first, without applying them; null when none. */
+  prepareCloseTrim(sessionId: SessionId): Txn | null {
+    const txn = this.builder.prepareCloseTrim(this.header(0n), sessionId)
+    return txn === null ? null : this.keep(txn)
+  }
+
   /** prepareReap prepares a reap without applying it; null when the node does not qualify. */
   prepareReap(path: string): Txn | null {
     const txn = this.builder.prepareReap(this.header(0n), path)

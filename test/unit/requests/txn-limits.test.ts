@@ -27,6 +27,7 @@ import {
 import { checkTxn } from '../../../protocol/txn-shape.js'
 import { encodeRecord, readRecord } from '../../../server/storage/record.js'
 import { DEFAULT_CONFIG, peerMessageBudgetBytesFor, txnBytesMaxFor } from '../../../server/runtime/config.js'
+import { DataTree } from '../../../server/tree/data-tree.js'
 import { Kit, bytes, codeOfTxn } from './builder-kit.js'
 
 const create = (path: string, mode: NodeMode = 'persistent', extra: Partial<CreateRequest> = {}): CreateRequest => ({
@@ -251,6 +252,34 @@ describe('ephemerals per session', () => {
       const paths = k.tree.ephemeralsOf(s)
       expect(k.tree.ephemeralFootprintOf(s)).toEqual({ count: paths.length, pathBytes: paths.reduce((sum, p) => sum + utf8Bytes(p), 0) })
     }
+  })
+})
+
+describe('prepareCloseTrim', () => {
+  it('deletes, in multis within the txn limit, the ephemerals a close could not carry (created under a larger limit), pipelined', () => {
+    const tree = new DataTree()
+    const before = new Kit(1024 * 1024, tree, { txnBytesMax: 1_000_000 })
+    before.create('/p')
+    for (let i = 0; i < 40; i++) before.create(`/p/${i}-${'é'.repeat(2000)}`, '', 'ephemeral', {}, 3n)
+    before.create('/p/other', '', 'ephemeral', {}, 4n)
+    // Restarted with a lower limit: the same tree, a builder with a 30 KB txn limit.
+    const k = new Kit(1024 * 1024, tree, { txnBytesMax: 30_000 })
+    expect(k.prepareCloseTrim(4n)).toBeNull()
+    const trims: Txn[] = []
+    const queued: Txn[] = []
+    for (let trim = k.prepareCloseTrim(3n); trim !== null; trim = k.prepareCloseTrim(3n)) {
+      expect(trim.op.type).toBe('multi')
+      expectSendable(trim, 30_000)
+      trims.push(trim)
+      queued.push(trim)
+      if (trims.length % 2 === 0) k.apply(queued.shift()!) // in order; some stay pending
+    }
+    expect(trims.length).toBeGreaterThan(2)
+    const close = k.prepareClose(3n)
+    expectSendable(close, 30_000)
+    for (const t of [...queued, close]) k.apply(t)
+    expect(tree.ephemeralsOf(3n)).toEqual([])
+    expect(tree.ephemeralsOf(4n)).toEqual(['/p/other'])
   })
 })
 
