@@ -99,6 +99,14 @@ export class BadArgumentsError extends ConclaveError {
   }
 }
 
+/** QuotaExceededError: a per-session limit was reached (e.g. the ephemerals one session may own). */
+export class QuotaExceededError extends ConclaveError {
+  override name = 'QuotaExceededError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('QUOTA_EXCEEDED', message, options)
+  }
+}
+
 /** UnimplementedError: the server does not know the operation. */
 export class UnimplementedError extends ConclaveError {
   override name = 'UnimplementedError'
@@ -165,6 +173,7 @@ const BY_CODE: Partial<Record<ErrorCodeName, ConclaveErrorClass>> = {
   NOT_EMPTY: NotEmptyError,
   NO_CHILDREN_FOR_EPHEMERALS: NoChildrenForEphemeralsError,
   BAD_ARGUMENTS: BadArgumentsError,
+  QUOTA_EXCEEDED: QuotaExceededError,
   UNIMPLEMENTED: UnimplementedError,
   SESSION_EXPIRED: SessionExpiredError,
   SESSION_MOVED: SessionMovedError,
@@ -192,6 +201,7 @@ export const errors = {
   NotEmptyError,
   NoChildrenForEphemeralsError,
   BadArgumentsError,
+  QuotaExceededError,
   UnimplementedError,
   SessionExpiredError,
   SessionMovedError,

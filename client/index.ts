@@ -20,6 +20,7 @@ export {
   NotEmptyError,
   NoChildrenForEphemeralsError,
   BadArgumentsError,
+  QuotaExceededError,
   UnimplementedError,
   SessionExpiredError,
   SessionMovedError,

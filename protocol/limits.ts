@@ -21,6 +21,12 @@ export const PATH_BYTES_MAX = 4096
 /** MULTI_OPS_MAX bounds the number of operations in one multi. */
 export const MULTI_OPS_MAX = 1000
 
+/**
+ * ERROR_REASON_CHARS_MAX bounds the reason an error txn carries (UTF-16 units, as the
+ * txn shape check counts them); the leader clips longer ones, which may quote a path.
+ */
+export const ERROR_REASON_CHARS_MAX = 4096
+
 /** PENDING_REQUESTS_PER_SESSION_MAX bounds the requests one session may have in flight at a server. */
 export const PENDING_REQUESTS_PER_SESSION_MAX = 1000
 

@@ -3,7 +3,7 @@
  * that is not well formed (a bug, a future format, damage that kept its checksum) must
  * be refused, not applied, so every field is checked and normalized.
  */
-import { MULTI_OPS_MAX } from './limits.js'
+import { ERROR_REASON_CHARS_MAX, MULTI_OPS_MAX } from './limits.js'
 import { ShapeError, arrayOf, bool, bytes, int, object, optional, path, str, tagged, u64, type Check } from './schema.js'
 import type {
   Txn,
@@ -61,7 +61,7 @@ const txnOp = tagged<TxnOp>(
     error: object<TxnError>({
       type: tag('error'),
       code: int(),
-      reason: optional(str(4096)),
+      reason: optional(str(ERROR_REASON_CHARS_MAX)),
       opErrors: optional(arrayOf(int(), MULTI_OPS_MAX)),
     }),
   },

@@ -13,6 +13,9 @@ import type { Txn, TxnMultiOp, TxnOp } from './txn.js'
 /** FIELD_BYTES_MAX covers one map key (short ASCII name), its type marker and length prefix, or a number. */
 const FIELD_BYTES_MAX = 24
 
+/** TXN_HEADER_BYTES_MAX covers a txn's map header and its zxid, timeMs, sessionId, xid and op keys. */
+const TXN_HEADER_BYTES_MAX = 6 * FIELD_BYTES_MAX
+
 /** utf8Bytes is the UTF-8 length of a string, exactly, without allocating. */
 export function utf8Bytes(text: string): number {
   let bytes = 0
@@ -56,9 +59,9 @@ function opBytes(op: TxnOp | TxnMultiOp): number {
     case 'createSession':
       return 5 * FIELD_BYTES_MAX + op.password.length
     case 'closeSession': {
-      let bytes = 4 * FIELD_BYTES_MAX
-      for (const path of op.deletePaths) bytes += FIELD_BYTES_MAX + utf8Bytes(path)
-      return bytes
+      let pathBytes = 0
+      for (const path of op.deletePaths) pathBytes += utf8Bytes(path)
+      return closeSessionOpBytes(op.deletePaths.length, pathBytes)
     }
     case 'error':
       return 5 * FIELD_BYTES_MAX + (op.reason === undefined ? 0 : utf8Bytes(op.reason)) + (op.opErrors?.length ?? 0) * 9
@@ -69,10 +72,23 @@ function opBytes(op: TxnOp | TxnMultiOp): number {
   }
 }
 
+function closeSessionOpBytes(pathCount: number, pathBytes: number): number {
+  return 4 * FIELD_BYTES_MAX + pathCount * FIELD_BYTES_MAX + pathBytes
+}
+
+/**
+ * closeSessionBytesBound is txnBytesBound of the closeSession txn of a session owning
+ * `pathCount` ephemerals whose paths total `pathBytes` UTF-8 bytes, without building
+ * the list: request preparation keeps every session's close below the txn limit.
+ */
+export function closeSessionBytesBound(pathCount: number, pathBytes: number): number {
+  return TXN_HEADER_BYTES_MAX + closeSessionOpBytes(pathCount, pathBytes)
+}
+
 /**
  * txnBytesBound is an upper bound on the msgpack encoding of `txn` (as a log record's
  * payload and as an element of a peer message). Cheap: one pass over its strings.
  */
 export function txnBytesBound(txn: Txn): number {
-  return 6 * FIELD_BYTES_MAX + opBytes(txn.op)
+  return TXN_HEADER_BYTES_MAX + opBytes(txn.op)
 }

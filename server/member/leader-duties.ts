@@ -93,8 +93,7 @@ export class LeaderDuties {
     for (const sessionId of expired) {
       if (!this.host.peer.canPropose()) return
       if (this.preparedSessions.get(sessionId)?.state === 'closed') continue // the client's own close is on its way
-      const txn = this.host.builder.prepareCloseSession(this.header(sessionId, 0), sessionId)
-      this.preparedSessions.set(sessionId, { state: 'closed', zxid: txn.zxid })
+      const txn = this.prepareClose(sessionId, 0)
       this.host.trace(`session 0x${sessionId.toString(16)} expired`)
       this.host.peer.propose(txn)
     }
@@ -151,11 +150,24 @@ export class LeaderDuties {
     else if (owner !== request.origin) {
       return { ...header, op: { type: 'error', code: ErrorCode.SESSION_MOVED, reason: `session moved to server ${owner}` } }
     }
-    if (payload.kind === 'closeSession') {
-      this.preparedSessions.set(request.sessionId, { state: 'closed', zxid: header.zxid })
-      return builder.prepareCloseSession(header, request.sessionId)
-    }
+    if (payload.kind === 'closeSession') return this.prepareClose(request.sessionId, request.xid)
     return builder.prepare(payload.request, header)
+  }
+
+  /**
+   * prepareClose prepares a session's closeSession txn, first proposing the deletes of
+   * any ephemerals its close could not carry within the txn limit (created under a
+   * larger limit: see TxnBuilder.prepareCloseTrim), so the close itself always fits.
+   */
+  private prepareClose(sessionId: SessionId, xid: number): Txn {
+    const { builder, peer } = this.host
+    for (let trim = builder.prepareCloseTrim(this.header(0n, 0), sessionId); trim !== null; trim = builder.prepareCloseTrim(this.header(0n, 0), sessionId)) {
+      this.host.trace(`session 0x${sessionId.toString(16)} owns more ephemerals than its close can carry: deleting ${trim.op.type === 'multi' ? trim.op.ops.length : 0} first`)
+      peer.propose(trim)
+    }
+    const txn = builder.prepareCloseSession(this.header(sessionId, xid), sessionId)
+    this.preparedSessions.set(sessionId, { state: 'closed', zxid: txn.zxid })
+    return txn
   }
 
   /** sessionLive tells whether requests of a session may still change the tree. */

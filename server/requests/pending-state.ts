@@ -10,8 +10,8 @@
  * failed ones included, is registered in zxid order, so `onApplied` drops exactly the
  * records the tree now reflects and `outstandingTxns` counts what is still in flight.
  */
-import { formatZxid, type SessionId, type Zxid } from '../../protocol/index.js'
-import type { DataTree } from '../tree/data-tree.js'
+import { formatZxid, utf8Bytes, type SessionId, type Zxid } from '../../protocol/index.js'
+import type { DataTree, EphemeralFootprint } from '../tree/data-tree.js'
 
 /** PendingNode is what validation needs to know about a node. */
 export interface PendingNode {
@@ -33,6 +33,8 @@ export interface NodeView {
   put(path: string, node: PendingNode | null): void
   /** ephemeralsOf lists a session's ephemerals as they will be, sorted. */
   ephemeralsOf(sessionId: SessionId): string[]
+  /** ephemeralFootprintOf is the number and path bytes of a session's ephemerals as they will be, in O(1). */
+  ephemeralFootprintOf(sessionId: SessionId): EphemeralFootprint
 }
 
 /** PendingStateError is a caller bug: a txn registered out of zxid order. */
@@ -47,6 +49,8 @@ interface PendingRecord {
   node: Readonly<PendingNode> | null
   /** Sessions whose ephemeral index lists this path (the owner before or after a change). */
   sessions: SessionId[]
+  /** The path's ephemeral owner in the tree (0n: none), as last read: the footprint deltas count from it. */
+  treeOwner: SessionId
 }
 
 interface PreparedTxn {
@@ -62,6 +66,11 @@ export class PendingState {
   private head = 0
   /** Per session, paths whose records add or remove one of its ephemerals. */
   private readonly ephemeralChanges = new Map<SessionId, Set<string>>()
+  /**
+   * Per session, how the pending changes move its ephemeral footprint away from the
+   * tree's: the sum over records of (owned in the record) - (owned in the tree now).
+   */
+  private readonly footprintDeltas = new Map<SessionId, EphemeralFootprint>()
   private lastZxid: Zxid = 0n
 
   /** The overlay reads through to `tree`, which the caller applies txns to in zxid order. */
@@ -117,12 +126,16 @@ export class PendingState {
     this.checkZxid(zxid)
     const paths: string[] = []
     for (const [path, node] of changes) {
-      const sessions = new Set(this.records.get(path)?.sessions)
+      const previous = this.records.get(path)
+      const sessions = new Set(previous?.sessions)
       const before = this.get(path)
       if (before !== null && before.ephemeralOwner !== 0n) sessions.add(before.ephemeralOwner)
       if (node !== null && node.ephemeralOwner !== 0n) sessions.add(node.ephemeralOwner)
       for (const sessionId of sessions) this.changesOf(sessionId).add(path)
-      this.records.set(path, { zxid, node: node === null ? null : { ...node }, sessions: [...sessions] })
+      moveFootprint(this.footprintDeltas, path, ownerOf(before), ownerOf(node))
+      // Without a record, `before` is the tree's node.
+      const treeOwner = previous?.treeOwner ?? ownerOf(before)
+      this.records.set(path, { zxid, node: node === null ? null : { ...node }, sessions: [...sessions], treeOwner })
       paths.push(path)
     }
     this.prepared.push({ zxid, paths })
@@ -139,6 +152,13 @@ export class PendingState {
     return [...paths].sort()
   }
 
+  /** ephemeralFootprintOf is the tree's footprint of a session plus what the pending changes add and remove. */
+  ephemeralFootprintOf(sessionId: SessionId): EphemeralFootprint {
+    const applied = this.tree.ephemeralFootprintOf(sessionId)
+    const delta = this.footprintDeltas.get(sessionId)
+    return delta === undefined ? applied : { count: applied.count + delta.count, pathBytes: applied.pathBytes + delta.pathBytes }
+  }
+
   /** onApplied drops every record the tree now reflects: the tree has applied all txns up to `zxid`. */
   onApplied(zxid: Zxid): void {
     while (this.head < this.prepared.length) {
@@ -146,8 +166,10 @@ export class PendingState {
       if (txn.zxid > zxid) break
       for (const path of txn.paths) {
         const record = this.records.get(path)
+        if (record === undefined) continue
+        this.syncTreeOwner(path, record)
         // A newer txn's record for the same path stays until that txn is applied.
-        if (record !== undefined && record.zxid <= zxid) this.drop(path, record)
+        if (record.zxid <= zxid) this.drop(path, record)
       }
       this.head++
     }
@@ -163,6 +185,7 @@ export class PendingState {
     this.prepared.length = 0
     this.head = 0
     this.ephemeralChanges.clear()
+    this.footprintDeltas.clear()
     this.lastZxid = 0n
   }
 
@@ -172,8 +195,21 @@ export class PendingState {
     return paths
   }
 
+  /**
+   * syncTreeOwner moves the footprint deltas for an applied change at `path`: a record
+   * still pending over it now counts from the tree's new owner, not the old one.
+   */
+  private syncTreeOwner(path: string, record: PendingRecord): void {
+    const owner = this.tree.getNode(path)?.ephemeralOwner ?? 0n
+    if (owner === record.treeOwner) return
+    moveFootprint(this.footprintDeltas, path, owner, record.treeOwner)
+    record.treeOwner = owner
+  }
+
   private drop(path: string, record: PendingRecord): void {
     this.records.delete(path)
+    // The tree now holds the record's state: its term of the deltas is zero (a no-op unless out of step).
+    moveFootprint(this.footprintDeltas, path, ownerOf(record.node), record.treeOwner)
     for (const sessionId of record.sessions) {
       const paths = this.ephemeralChanges.get(sessionId)
       paths?.delete(path)
@@ -188,6 +224,7 @@ export class PendingState {
  */
 export class ScratchView implements NodeView {
   private readonly buffered = new Map<string, PendingNode | null>()
+  private readonly footprintDeltas = new Map<SessionId, EphemeralFootprint>()
 
   /** The scratch layer reads through to `pending` for paths it has not changed. */
   constructor(private readonly pending: PendingState) {}
@@ -200,7 +237,15 @@ export class ScratchView implements NodeView {
 
   /** put buffers a change. */
   put(path: string, node: PendingNode | null): void {
+    moveFootprint(this.footprintDeltas, path, ownerOf(this.get(path)), ownerOf(node))
     this.buffered.set(path, node)
+  }
+
+  /** ephemeralFootprintOf is the pending footprint of a session with this request's changes on top. */
+  ephemeralFootprintOf(sessionId: SessionId): EphemeralFootprint {
+    const pending = this.pending.ephemeralFootprintOf(sessionId)
+    const delta = this.footprintDeltas.get(sessionId)
+    return delta === undefined ? pending : { count: pending.count + delta.count, pathBytes: pending.pathBytes + delta.pathBytes }
   }
 
   /** ephemeralsOf lists a session's ephemerals with this request's changes on top. */
@@ -217,4 +262,27 @@ export class ScratchView implements NodeView {
   changes(): Iterable<readonly [string, PendingNode | null]> {
     return this.buffered
   }
+}
+
+function ownerOf(node: Readonly<PendingNode> | null): SessionId {
+  return node === null ? 0n : node.ephemeralOwner
+}
+
+/**
+ * moveFootprint records in `deltas` that `path` stops being an ephemeral of `from` and
+ * becomes one of `to` (0n: nobody); a delta back at zero is dropped.
+ */
+function moveFootprint(deltas: Map<SessionId, EphemeralFootprint>, path: string, from: SessionId, to: SessionId): void {
+  if (from === to) return
+  const bytes = utf8Bytes(path)
+  if (from !== 0n) addFootprint(deltas, from, -1, -bytes)
+  if (to !== 0n) addFootprint(deltas, to, 1, bytes)
+}
+
+function addFootprint(deltas: Map<SessionId, EphemeralFootprint>, sessionId: SessionId, count: number, pathBytes: number): void {
+  const delta = deltas.get(sessionId) ?? { count: 0, pathBytes: 0 }
+  delta.count += count
+  delta.pathBytes += pathBytes
+  if (delta.count === 0 && delta.pathBytes === 0) deltas.delete(sessionId)
+  else deltas.set(sessionId, delta)
 }

@@ -10,8 +10,11 @@
  * txns with `onApplied` and a change of leadership with `reset`.
  */
 import {
+  ERROR_REASON_CHARS_MAX,
   ErrorCode,
   MULTI_OPS_MAX,
+  closeSessionBytesBound,
+  txnBytesBound,
   type CreateRequest,
   type DeleteRequest,
   type MultiRequest,
@@ -19,6 +22,7 @@ import {
   type SetRequest,
   type Txn,
   type TxnCreate,
+  type TxnDelete,
   type TxnMultiOp,
   type TxnOp,
   type Zxid,
@@ -49,6 +53,15 @@ export interface TxnHeader {
 export interface TxnBuilderOptions {
   /** dataBytesMax is the largest znode payload accepted (the server's maxDataBytes). */
   dataBytesMax: number
+  /**
+   * txnBytesMax is the largest txn, measured by txnBytesBound, the builder prepares: a
+   * write whose txn would be larger is refused, and no session may own ephemerals its
+   * closeSession txn could not carry within it. Every log record and peer message is
+   * built to hold one such txn (runtime config: txnBytesMaxFor).
+   */
+  txnBytesMax: number
+  /** ephemeralsPerSessionMax is the most ephemerals one session may own (maxEphemeralsPerSession). */
+  ephemeralsPerSessionMax: number
 }
 
 /** WriteRequest is a request TxnBuilder.prepare accepts. */
@@ -96,10 +109,27 @@ export class TxnBuilder {
   prepare(request: WriteRequest, header: TxnHeader): Txn {
     this.pending.checkZxid(header.zxid)
     const scratch = new ScratchView(this.pending)
-    const context: ValidationContext = { sessionId: header.sessionId, timeMs: header.timeMs, dataBytesMax: this.options.dataBytesMax }
-    const op = this.build(scratch, request, context)
+    const { dataBytesMax, txnBytesMax, ephemeralsPerSessionMax } = this.options
+    const context: ValidationContext = { sessionId: header.sessionId, timeMs: header.timeMs, dataBytesMax, txnBytesMax, ephemeralsPerSessionMax }
+    const op = this.withinTxnLimit(this.build(scratch, request, context), header, request)
     this.pending.record(header.zxid, op.type === 'error' ? [] : scratch.changes())
     return { ...header, op }
+  }
+
+  /**
+   * withinTxnLimit returns `op` when its txn fits the txn limit, else an error op saying
+   * by how much it does not: a txn that could not be logged or sent to the followers
+   * must never be proposed, let alone acknowledged. An error op's reason is clipped to
+   * what the txn shape allows (a reason may quote a path of 4 KiB twice).
+   */
+  private withinTxnLimit(op: TxnOp, header: TxnHeader, request: WriteRequest): TxnOp {
+    if (op.type === 'error') return { ...op, reason: clipReason(op.reason) }
+    const bytes = txnBytesBound({ ...header, op })
+    if (bytes <= this.options.txnBytesMax) return op
+    return errorOp({
+      code: ErrorCode.BAD_ARGUMENTS,
+      reason: `this ${request.op} makes a txn of up to ${bytes} bytes, over the txn limit of ${this.options.txnBytesMax} bytes`,
+    })
   }
 
   private build(scratch: ScratchView, request: WriteRequest, context: ValidationContext): TxnOp {
@@ -126,8 +156,16 @@ export class TxnBuilder {
     // and reports its own problem rather than an ancestor's.
     const argumentFailure = checkCreateArguments(request, context)
     if (argumentFailure !== null) return errorOp(argumentFailure)
+    const ancestors = missingAncestors(scratch, request.path)
+    // The ancestors and the node go into one multi, which holds at most MULTI_OPS_MAX ops.
+    if (ancestors.length >= MULTI_OPS_MAX) {
+      return errorOp({
+        code: ErrorCode.BAD_ARGUMENTS,
+        reason: `makeParents would create ${ancestors.length} missing ancestors; one create makes at most ${MULTI_OPS_MAX - 1} (a multi holds ${MULTI_OPS_MAX} ops)`,
+      })
+    }
     const creates: TxnCreate[] = []
-    for (const ancestor of missingAncestors(scratch, request.path)) {
+    for (const ancestor of ancestors) {
       const created = validateCreate(scratch, { path: ancestor, data: new Uint8Array(0), mode: 'persistent' }, context)
       if (isFailure(created)) return errorOp(created)
       creates.push(created)
@@ -178,6 +216,39 @@ export class TxnBuilder {
   }
 
   /**
+   * prepareCloseTrim returns null when the session's closeSession txn fits the txn limit,
+   * as the ephemeral quota keeps it. A session may still own more than its close can
+   * carry if its ephemerals were created under a larger limit (maxDataBytes lowered
+   * since, or an older version); then this builds a multi of deletes of some of them,
+   * within the txn limit and MULTI_OPS_MAX, to propose before the close. Called until it
+   * returns null, it leaves a close that fits.
+   */
+  prepareCloseTrim(header: TxnHeader, sessionId: SessionId): Txn | null {
+    const { txnBytesMax } = this.options
+    const fits = (view: ScratchView) => {
+      const { count, pathBytes } = view.ephemeralFootprintOf(sessionId)
+      return closeSessionBytesBound(count, pathBytes) <= txnBytesMax
+    }
+    this.pending.checkZxid(header.zxid)
+    const scratch = new ScratchView(this.pending)
+    if (fits(scratch)) return null
+    const ops: TxnDelete[] = []
+    const multiOf = (deletes: TxnDelete[]): Txn => ({ ...header, op: { type: 'multi', ops: deletes } })
+    const emptyBytes = txnBytesBound(multiOf([]))
+    let bytes = emptyBytes
+    for (const path of scratch.ephemeralsOf(sessionId)) {
+      if (fits(scratch) || ops.length === MULTI_OPS_MAX) break
+      bytes += txnBytesBound(multiOf([{ type: 'delete', path }])) - emptyBytes
+      if (ops.length > 0 && bytes > txnBytesMax) break
+      const op = validateDelete(scratch, path, -1)
+      if (isFailure(op)) break // not reached: an ephemeral has no children
+      ops.push(op)
+    }
+    this.pending.record(header.zxid, scratch.changes())
+    return multiOf(ops)
+  }
+
+  /**
    * prepareReap builds the delete of an empty container (one that has had a child) or
    * of a childless TTL node unchanged for more than its TTL at `header.timeMs`, judged
    * by the pending state. It returns null, registering nothing, when the node no
@@ -222,6 +293,16 @@ function validateMultiOp(scratch: ScratchView, op: MultiRequest['ops'][number], 
       return { code: ErrorCode.UNIMPLEMENTED, reason: `${String((unknown as { op?: unknown }).op)} is not allowed in a multi` }
     }
   }
+}
+
+/** clipReason shortens a reason to ERROR_REASON_CHARS_MAX, never splitting a surrogate pair. */
+function clipReason(reason: string | undefined): string | undefined {
+  if (reason === undefined || reason.length <= ERROR_REASON_CHARS_MAX) return reason
+  const marker = ' [...]'
+  let end = ERROR_REASON_CHARS_MAX - marker.length
+  const last = reason.charCodeAt(end - 1)
+  if (last >= 0xd800 && last <= 0xdbff) end--
+  return reason.slice(0, end) + marker
 }
 
 function errorOp(failure: RequestFailure): TxnOp {

@@ -10,6 +10,7 @@ import {
   OPEN_ACL_UNSAFE,
   ROOT_PATH,
   TTL_MS_MAX,
+  closeSessionBytesBound,
   isEphemeralMode,
   isSequentialMode,
   parentOf,
@@ -22,6 +23,7 @@ import {
   type TxnCreate,
   type TxnDelete,
   type TxnSet,
+  utf8Bytes,
 } from '../../protocol/index.js'
 import { isReservedPath } from '../tree/data-tree.js'
 import type { NodeView, PendingNode } from './pending-state.js'
@@ -37,6 +39,10 @@ export interface ValidationContext {
   sessionId: SessionId
   timeMs: number
   dataBytesMax: number
+  /** txnBytesMax is the largest txn (by txnBytesBound) the leader prepares; a session's close must fit it too. */
+  txnBytesMax: number
+  /** ephemeralsPerSessionMax is the most ephemerals one session may own. */
+  ephemeralsPerSessionMax: number
 }
 
 /** CreateSpec is a create as requested (one op of a multi, or a create request). */
@@ -126,6 +132,10 @@ export function validateCreate(view: NodeView, spec: CreateSpec, context: Valida
   if (isReservedPath(path)) return fail(ErrorCode.BAD_ARGUMENTS, `${path} is in the reserved /zookeeper subtree`)
   if (view.get(path) !== null) return fail(ErrorCode.NODE_EXISTS, `${path} already exists`)
   if (parent.ephemeralOwner !== 0n) return fail(ErrorCode.NO_CHILDREN_FOR_EPHEMERALS, `${parentPath} is ephemeral and cannot have children`)
+  if (isEphemeralMode(spec.mode)) {
+    const quotaFailure = checkEphemeralQuota(view, path, context)
+    if (quotaFailure !== null) return quotaFailure
+  }
 
   // The counter is a Java int in ZooKeeper: past 2^31-1 it wraps to -2^31 (docs, §5).
   const parentCversion = parent.cversion >= INT_MAX ? INT_MIN : parent.cversion + 1
@@ -135,6 +145,29 @@ export function validateCreate(view: NodeView, spec: CreateSpec, context: Valida
   view.put(parentPath, { ...parent, cversion: parentCversion, numChildren: parent.numChildren + 1 })
   view.put(path, { version: 0, cversion: 0, aversion: 0, numChildren: 0, ephemeralOwner, container, ttlMs, mtime: context.timeMs })
   return { type: 'create', path, data: spec.data, acl: spec.acl ?? [...OPEN_ACL_UNSAFE], ephemeralOwner, container, ttlMs, parentCversion }
+}
+
+/**
+ * checkEphemeralQuota refuses one more ephemeral for the session when it would own more
+ * than the per-session limit, or when its closeSession txn, which lists every one of its
+ * ephemeral paths, would outgrow the txn limit and so could never be sent or logged.
+ */
+function checkEphemeralQuota(view: NodeView, path: string, context: ValidationContext): RequestFailure | null {
+  const owned = view.ephemeralFootprintOf(context.sessionId)
+  const session = `0x${context.sessionId.toString(16)}`
+  if (owned.count >= context.ephemeralsPerSessionMax) {
+    return fail(
+      ErrorCode.QUOTA_EXCEEDED,
+      `session ${session} already owns ${owned.count} ephemerals, the limit per session (maxEphemeralsPerSession ${context.ephemeralsPerSessionMax})`,
+    )
+  }
+  const closeBytes = closeSessionBytesBound(owned.count + 1, owned.pathBytes + utf8Bytes(path))
+  if (closeBytes <= context.txnBytesMax) return null
+  return fail(
+    ErrorCode.QUOTA_EXCEEDED,
+    `session ${session} owns ${owned.count} ephemerals with ${owned.pathBytes} bytes of paths; one more would make its close txn ` +
+      `${closeBytes} bytes, over the txn limit of ${context.txnBytesMax} bytes`,
+  )
 }
 
 /** missingAncestors lists the ancestors of `path` that do not exist in the view, outermost first. */

@@ -5,6 +5,7 @@
  */
 import { DATA_BYTES_MAX, FRAME_HEADROOM_BYTES, SESSION_TIMEOUT_MAX_MS, SESSION_TIMEOUT_MIN_MS } from '../../protocol/index.js'
 import { DEFAULT_HANDSHAKE_LIMITS } from '../net/peer-options.js'
+import type { TxnBuilderOptions } from '../requests/index.js'
 
 /** MemberAddress is one ensemble member as every member's config lists it. */
 export interface MemberAddress {
@@ -45,6 +46,12 @@ export interface ServerConfig {
   maxSessionTimeoutMs: number
   /** maxDataBytes is the largest znode payload accepted. */
   maxDataBytes: number
+  /**
+   * maxEphemeralsPerSession is the most ephemerals one session may own; past it a create
+   * gets QUOTA_EXCEEDED. Independently, a session's ephemeral paths must fit its
+   * closeSession txn within the txn limit (txnBytesMaxFor).
+   */
+  maxEphemeralsPerSession: number
   /** reapEveryTicks is how often empty containers and expired TTL nodes are looked for. */
   reapEveryTicks: number
   /** snapshotEveryTxns is how many logged txns trigger a snapshot. */
@@ -79,6 +86,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble'> = {
   minSessionTimeoutMs: SESSION_TIMEOUT_MIN_MS,
   maxSessionTimeoutMs: SESSION_TIMEOUT_MAX_MS,
   maxDataBytes: DATA_BYTES_MAX,
+  maxEphemeralsPerSession: 10_000,
   reapEveryTicks: 10,
   snapshotEveryTxns: 100_000,
   logLevel: 'info',
@@ -267,6 +275,7 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
     minSessionTimeoutMs: integer(raw, 'minSessionTimeoutMs', 1, 2 ** 31 - 1, d.minSessionTimeoutMs),
     maxSessionTimeoutMs: integer(raw, 'maxSessionTimeoutMs', 1, 2 ** 31 - 1, d.maxSessionTimeoutMs),
     maxDataBytes: integer(raw, 'maxDataBytes', 0, 64 * 1024 * 1024, d.maxDataBytes),
+    maxEphemeralsPerSession: integer(raw, 'maxEphemeralsPerSession', 1, 10_000_000, d.maxEphemeralsPerSession),
     reapEveryTicks: integer(raw, 'reapEveryTicks', 1, 1_000_000, d.reapEveryTicks),
     snapshotEveryTxns: integer(raw, 'snapshotEveryTxns', 1, 1_000_000_000, d.snapshotEveryTxns),
     logLevel: text(raw, 'logLevel', d.logLevel) as ServerConfig['logLevel'],
@@ -300,7 +309,7 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
 }
 
 /** frameBytesMaxFor is the largest client frame a server with this config accepts. */
-export function frameBytesMaxFor(config: ServerConfig): number {
+export function frameBytesMaxFor(config: Pick<ServerConfig, 'maxDataBytes'>): number {
   return config.maxDataBytes + FRAME_HEADROOM_BYTES
 }
 
@@ -310,8 +319,13 @@ export function frameBytesMaxFor(config: ServerConfig): number {
  * frame: a txn may outgrow its request (makeParents ancestors, sequential suffixes,
  * default ACLs, a session's ephemerals in its closeSession), but never past this.
  */
-export function txnBytesMaxFor(config: ServerConfig): number {
+export function txnBytesMaxFor(config: Pick<ServerConfig, 'maxDataBytes'>): number {
   return 2 * frameBytesMaxFor(config)
+}
+
+/** txnBuilderOptionsFor is the limits the leader's TxnBuilder checks writes against. */
+export function txnBuilderOptionsFor(config: Pick<ServerConfig, 'maxDataBytes' | 'maxEphemeralsPerSession'>): TxnBuilderOptions {
+  return { dataBytesMax: config.maxDataBytes, txnBytesMax: txnBytesMaxFor(config), ephemeralsPerSessionMax: config.maxEphemeralsPerSession }
 }
 
 /**
@@ -319,7 +333,7 @@ export function txnBytesMaxFor(config: ServerConfig): number {
  * proposal batch, one part of a DIFF, one SNAP chunk close once their contents reach
  * it (always holding at least one txn or record, which txnBytesMaxFor keeps below it).
  */
-export function peerMessageBudgetBytesFor(config: ServerConfig): number {
+export function peerMessageBudgetBytesFor(config: Pick<ServerConfig, 'maxDataBytes'>): number {
   return 2 * txnBytesMaxFor(config)
 }
 
@@ -327,6 +341,6 @@ export function peerMessageBudgetBytesFor(config: ServerConfig): number {
 const PEER_FRAME_BYTES_MIN = 16 * 1024 * 1024
 
 /** peerFrameBytesMaxFor is the largest peer frame: twice the message budget, so the envelope always fits. */
-export function peerFrameBytesMaxFor(config: ServerConfig): number {
+export function peerFrameBytesMaxFor(config: Pick<ServerConfig, 'maxDataBytes'>): number {
   return Math.max(PEER_FRAME_BYTES_MIN, 2 * peerMessageBudgetBytesFor(config))
 }

@@ -53,7 +53,7 @@ import { persistentStateOf, restoreForEnsemble, snapshotRequestOf } from '../sto
 import { DataTree } from '../tree/index.js'
 import { WatchRegistry } from '../watches/index.js'
 import { ClientFront } from './client-front.js'
-import { frameBytesMaxFor, peerFrameBytesMaxFor, type ServerConfig } from './config.js'
+import { frameBytesMaxFor, peerFrameBytesMaxFor, txnBuilderOptionsFor, type ServerConfig } from './config.js'
 import { EventLoopLag } from './event-loop-lag.js'
 import { LiveSnapshot, SnapAssembler, SnapSender, type AssembledSnapData } from './snap-transfer.js'
 
@@ -98,7 +98,7 @@ export class MemberServer {
     this.tree = restored.tree
     this.sessions = restored.sessions
     this.fuzzyThroughZxid = restored.fuzzyThroughZxid
-    this.builder = new TxnBuilder(this.tree, { dataBytesMax: config.maxDataBytes })
+    this.builder = new TxnBuilder(this.tree, txnBuilderOptionsFor(config))
     this.sessionIds = new SessionIdGenerator(config.id, Date.now())
     const members = config.ensemble === undefined ? [config.id] : config.ensemble.members.map((m) => m.id)
     this.peer = new Peer(
@@ -458,7 +458,7 @@ export class MemberServer {
     // Built chunk by chunk as the SNAP arrived (snap-transfer.ts), never in one long step.
     this.tree = data.tree
     this.sessions = SessionTable.fromRecords(data.sessions, sessionOptionsOf(this.config))
-    this.builder = new TxnBuilder(this.tree, { dataBytesMax: this.config.maxDataBytes })
+    this.builder = new TxnBuilder(this.tree, txnBuilderOptionsFor(this.config))
     // The leader walked its tree while applying txns: commits up to here may be in it already.
     this.fuzzyThroughZxid = data.fuzzyThroughZxid
     this.logger.info({ zxid: formatZxid(snapshot.zxid), znodes: this.tree.nodeCount, sessions: this.sessions.size }, 'installed a snapshot from the leader')

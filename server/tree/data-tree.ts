@@ -25,6 +25,7 @@ import {
   type TxnSetAcl,
   type WatchEventType,
   type Zxid,
+  utf8Bytes,
 } from '../../protocol/index.js'
 import { addHash, nodeHash } from './digest.js'
 import { TreeAssertionError } from './errors.js'
@@ -96,11 +97,19 @@ function ownedBytes(data: Uint8Array): Uint8Array {
   return plain && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : new Uint8Array(data)
 }
 
+/** EphemeralFootprint is what a session's ephemerals weigh in its closeSession txn: their number and path bytes. */
+export interface EphemeralFootprint {
+  count: number
+  pathBytes: number
+}
+
 /** DataTree holds every znode by path. */
 export class DataTree {
   private readonly nodes = new Map<string, ZNode>()
   /** Invariant: exactly the nodes with ephemeralOwner != 0n, by owner. */
   private readonly ephemerals = new Map<SessionId, Set<string>>()
+  /** The UTF-8 bytes of each owner's ephemeral paths, kept with `ephemerals` (a session's close txn lists them). */
+  private readonly ephemeralPathBytes = new Map<SessionId, number>()
   /** Containers and TTL nodes, so reaping never scans the whole tree. */
   private readonly reapCandidates = new Set<string>()
   private digestValue = 0n
@@ -170,6 +179,11 @@ export class DataTree {
   /** ephemeralsOf lists a session's ephemeral paths, sorted. */
   ephemeralsOf(sessionId: SessionId): string[] {
     return [...(this.ephemerals.get(sessionId) ?? [])].sort()
+  }
+
+  /** ephemeralFootprintOf is how many ephemerals a session owns and their paths' UTF-8 bytes, in O(1). */
+  ephemeralFootprintOf(sessionId: SessionId): EphemeralFootprint {
+    return { count: this.ephemerals.get(sessionId)?.size ?? 0, pathBytes: this.ephemeralPathBytes.get(sessionId) ?? 0 }
   }
 
   /** ephemeralOwners lists the sessions that own at least one ephemeral, ascending. */
@@ -398,6 +412,7 @@ export class DataTree {
       let owned = this.ephemerals.get(node.ephemeralOwner)
       if (owned === undefined) this.ephemerals.set(node.ephemeralOwner, (owned = new Set()))
       owned.add(path)
+      this.ephemeralPathBytes.set(node.ephemeralOwner, (this.ephemeralPathBytes.get(node.ephemeralOwner) ?? 0) + utf8Bytes(path))
     }
     if (node.container || node.ttlMs > 0) this.reapCandidates.add(path)
   }
@@ -407,8 +422,13 @@ export class DataTree {
     this.digestValue = addHash(this.digestValue, node.hash, -1)
     if (node.ephemeralOwner !== 0n) {
       const owned = this.ephemerals.get(node.ephemeralOwner)
-      owned?.delete(path)
-      if (owned?.size === 0) this.ephemerals.delete(node.ephemeralOwner)
+      if (owned?.delete(path) === true) {
+        this.ephemeralPathBytes.set(node.ephemeralOwner, this.ephemeralPathBytes.get(node.ephemeralOwner)! - utf8Bytes(path))
+      }
+      if (owned?.size === 0) {
+        this.ephemerals.delete(node.ephemeralOwner)
+        this.ephemeralPathBytes.delete(node.ephemeralOwner)
+      }
     }
     this.reapCandidates.delete(path)
     this.nodes.delete(path)

@@ -15,6 +15,7 @@ import { ErrorCode, formatZxid, type Envelope, type PeerMessage, type ServerId, 
 import { Peer, type PeerConfig, type Ready } from '../../server/core/index.js'
 import { LeaderDuties } from '../../server/member/index.js'
 import { TxnBuilder } from '../../server/requests/index.js'
+import { DEFAULT_CONFIG, txnBuilderOptionsFor } from '../../server/runtime/config.js'
 import { SessionIdGenerator, SessionTable, type SessionTableOptions } from '../../server/sessions/index.js'
 import { DataTree } from '../../server/tree/index.js'
 import { opsOf, SimDisk, type CrashLoss, type SimSnapshot } from './disk.js'
@@ -79,7 +80,7 @@ export class SimServer {
   ) {
     this.id = options.id
     this.sessionsNow = new SessionTable(options.sessionOptions)
-    this.builderNow = new TxnBuilder(this.treeNow, { dataBytesMax: 1 << 20 })
+    this.builderNow = new TxnBuilder(this.treeNow, txnBuilderOptionsFor(DEFAULT_CONFIG))
     this.front = new ClientFrontEnd(this.frontHost(), this.options.frontEndFault)
     this.duties = new LeaderDuties(this.leaderHost())
     this.idGenerator = new SessionIdGenerator(this.id, 0)
@@ -163,7 +164,7 @@ export class SimServer {
   private installState(snapshot: SimSnapshot | undefined): void {
     this.treeNow = snapshot === undefined ? new DataTree() : DataTree.fromSnapshot(snapshot.nodes, snapshot.zxid)
     this.sessionsNow = snapshot === undefined ? new SessionTable(this.options.sessionOptions) : SessionTable.fromRecords(snapshot.sessions, this.options.sessionOptions)
-    this.builderNow = new TxnBuilder(this.treeNow, { dataBytesMax: 1 << 20 })
+    this.builderNow = new TxnBuilder(this.treeNow, txnBuilderOptionsFor(DEFAULT_CONFIG))
   }
 
   private makeSnapshot(): SimSnapshot {

@@ -5,10 +5,11 @@
  * while the duties are active.
  */
 import { describe, expect, test } from 'vitest'
-import { ErrorCode, makeZxid, type ForwardedRequest, type Txn } from '../../../protocol/index.js'
+import { ErrorCode, OPEN_ACL_UNSAFE, makeZxid, txnBytesBound, type ForwardedRequest, type Txn } from '../../../protocol/index.js'
 import type { Peer } from '../../../server/core/index.js'
 import { LeaderDuties, type ForwardPayload } from '../../../server/member/index.js'
 import { TxnBuilder } from '../../../server/requests/index.js'
+import { DEFAULT_CONFIG, txnBuilderOptionsFor } from '../../../server/runtime/config.js'
 import { SessionTable } from '../../../server/sessions/index.js'
 import { DataTree } from '../../../server/tree/index.js'
 
@@ -37,7 +38,7 @@ class FakePeer {
 class Member {
   tree = new DataTree()
   sessions = new SessionTable({ tickMs: 100, minTimeoutMs: 200, maxTimeoutMs: 10_000 })
-  builder = new TxnBuilder(this.tree, { dataBytesMax: 1 << 20 })
+  builder = new TxnBuilder(this.tree, txnBuilderOptionsFor(DEFAULT_CONFIG))
   ticks = 0
   nowMs = 1_000_000
   committed: Txn[] = []
@@ -138,4 +139,30 @@ describe('LeaderDuties', () => {
     expect(m.sessions.has(SESSION)).toBe(false)
     expect(m.committed.some((t) => t.op.type === 'closeSession' && t.xid === 0)).toBe(true)
   })
+
+  test.each(['the client closes', 'the session expires'])(
+    'a session owning more ephemerals than its close can carry (an older limit) is trimmed by deletes first when %s; every txn fits the txn limit',
+    (how) => {
+      const m = established()
+      open(m)
+      // 700 ephemerals of ~3.9 KB paths, logged before this limit existed: ~2.7 MB of paths for a 2.2 MB txn limit.
+      m.forward(2, SESSION, 1, create('/old'))
+      for (let i = 0; i < 700; i++) {
+        const path = `/old/${String(i).padStart(4, '0')}-${'n'.repeat(3900)}`
+        const op = { type: 'create' as const, path, data: new Uint8Array(0), acl: [...OPEN_ACL_UNSAFE], ephemeralOwner: SESSION, container: false, ttlMs: 0, parentCversion: i + 1 }
+        m.peer.propose({ zxid: m.peer.nextZxid(), timeMs: m.nowMs, sessionId: SESSION, xid: 0, op })
+      }
+      const before = m.committed.length
+      if (how === 'the client closes') m.forward(2, SESSION, 2, { kind: 'closeSession' })
+      else m.tick(100)
+      const txns = m.committed.slice(before)
+      const limit = txnBuilderOptionsFor(DEFAULT_CONFIG).txnBytesMax
+      expect(txns.map((t) => t.op.type)).toEqual(['multi', 'closeSession'])
+      for (const t of txns) expect(txnBytesBound(t)).toBeLessThanOrEqual(limit)
+      expect(txns[1]!.op).toMatchObject({ type: 'closeSession', sessionId: SESSION })
+      expect(txns[1]!.xid).toBe(how === 'the client closes' ? 2 : 0)
+      expect(m.tree.ephemeralsOf(SESSION)).toEqual([])
+      expect(m.tree.children('/old')).toEqual([])
+    },
+  )
 })

@@ -6,7 +6,8 @@
 import { makeZxid, type NodeMode, type Request, type SessionId, type Stat, type Txn, type TxnOp } from '../../../protocol/index.js'
 import { DataTree, type ApplyResult } from '../../../server/tree/data-tree.js'
 import type { SnapshotNode } from '../../../server/tree/znode.js'
-import { TxnBuilder, type TxnHeader, type WriteRequest } from '../../../server/requests/txn-builder.js'
+import { TxnBuilder, type TxnBuilderOptions, type TxnHeader, type WriteRequest } from '../../../server/requests/txn-builder.js'
+import { DEFAULT_CONFIG, txnBuilderOptionsFor } from '../../../server/runtime/config.js'
 import { replyForWrite } from '../../../server/requests/write-reply.js'
 import type { Reply } from '../../../server/requests/reads.js'
 
@@ -28,10 +29,11 @@ export class Kit {
   nowMs = 1_000_000
   readonly log: Txn[] = []
 
-  constructor(dataBytesMax = 1024 * 1024, tree = new DataTree()) {
+  /** The builder's limits are the server defaults for `dataBytesMax`, with `limits` on top. */
+  constructor(dataBytesMax = 1024 * 1024, tree = new DataTree(), limits: Partial<TxnBuilderOptions> = {}) {
     this.tree = tree
     this.counter = Number(tree.appliedZxid & 0xffff_ffffn)
-    this.builder = new TxnBuilder(this.tree, { dataBytesMax })
+    this.builder = new TxnBuilder(this.tree, { ...txnBuilderOptionsFor({ ...DEFAULT_CONFIG, maxDataBytes: dataBytesMax }), ...limits })
   }
 
   /** header is the header of the next txn (the counter moves only when a txn is kept). */
@@ -53,6 +55,12 @@ export class Kit {
   /** prepareClose prepares a closeSession without applying it. */
   prepareClose(sessionId: SessionId): Txn {
     return this.keep(this.builder.prepareCloseSession(this.header(sessionId), sessionId))
+  }
+
+  /** prepareCloseTrim prepares the deletes a session's close needs first, without applying them; null when none. */
+  prepareCloseTrim(sessionId: SessionId): Txn | null {
+    const txn = this.builder.prepareCloseTrim(this.header(0n), sessionId)
+    return txn === null ? null : this.keep(txn)
   }
 
   /** prepareReap prepares a reap without applying it; null when the node does not qualify. */

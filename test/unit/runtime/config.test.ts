@@ -3,7 +3,7 @@
  * file, peer port, dial addresses) and every refusal naming the setting it refuses.
  */
 import { describe, expect, it } from 'vitest'
-import { ConfigError, DEFAULT_CONFIG, resolveConfig } from '../../../server/runtime/config.js'
+import { ConfigError, DEFAULT_CONFIG, resolveConfig, txnBuilderOptionsFor } from '../../../server/runtime/config.js'
 
 const MEMBERS = [
   { id: 3, host: '10.0.0.3', clientPort: 2283, peerPort: 2383 },
@@ -59,6 +59,13 @@ describe('resolveConfig: standalone', () => {
     refused({ dataDir: '/d', peerHandshakesPerAddressMax: 0 }, "'peerHandshakesPerAddressMax'")
     refused({ dataDir: '/d', peerMemberHandshakesPerAddressMax: 1.5 }, "'peerMemberHandshakesPerAddressMax'")
     refused({ dataDir: '/d', peerStrangerHandshakesMax: -1 }, "'peerStrangerHandshakesMax'")
+  })
+
+  it('gives the TxnBuilder the data limit, the txn limit (twice the client frame) and maxEphemeralsPerSession', () => {
+    expect(txnBuilderOptionsFor(resolveConfig({ dataDir: '/d' }))).toEqual({ dataBytesMax: 1_048_576, txnBytesMax: 2_228_224, ephemeralsPerSessionMax: 10_000 })
+    const small = resolveConfig({ dataDir: '/d', maxDataBytes: 1024, maxEphemeralsPerSession: 3 })
+    expect(txnBuilderOptionsFor(small)).toEqual({ dataBytesMax: 1024, txnBytesMax: 2 * (1024 + 65_536), ephemeralsPerSessionMax: 3 })
+    refused({ dataDir: '/d', maxEphemeralsPerSession: 0 }, "'maxEphemeralsPerSession' must be an integer in [1,")
   })
 
   it('checks ensemble keys even without an ensemble, so a typo shows before the day it matters', () => {
