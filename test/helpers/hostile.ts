@@ -30,7 +30,7 @@ import {
 } from '../../protocol/index.js'
 import { finishEnsemble, startEnsemble, type Ensemble, type EnsembleOptions } from './ensemble.js'
 import { missingAcked } from './ensemble-writers.js'
-import { withDeadline } from './wait.js'
+import { waitFor, withDeadline } from './wait.js'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const BYSTANDER = join(HERE, 'bystander-main.ts')
@@ -205,7 +205,16 @@ export async function startHostileRun(options: HostileRunOptions): Promise<Hosti
   try {
     const { id: leaderId } = await ensemble.leader({ timeoutMs: 30_000 })
     await ensemble.converged({ timeoutMs: 30_000 })
-    const statuses = await ensemble.statuses()
+    // Every member must already serve under that leader in one epoch, or a follower still
+    // finishing its sync would be recorded without an epoch and look like an election later.
+    const statuses = await waitFor(
+      async () => {
+        const all = await ensemble.statuses()
+        const settled = all.size === ensemble.size && [...all.values()].every((s) => s.serving === true && s.leaderId === leaderId && s.epoch !== undefined)
+        return settled ? all : undefined
+      },
+      { timeoutMs: 30_000, intervalMs: 100, what: `every member serving under leader ${leaderId}` },
+    )
     const epochs = new Map([...statuses].map(([id, s]) => [id, s.epoch]))
     const leaderTimeoutMs = ensembleOptions.tickMs * (ensembleOptions.leaderTimeoutTicks ?? 10)
     const run = new Run(ensemble, leaderId, epochs, leaderTimeoutMs)
