@@ -45,6 +45,7 @@ import { DataTree } from '../tree/index.js'
 import { WatchRegistry } from '../watches/index.js'
 import { ClientFront } from './client-front.js'
 import { frameBytesMaxFor, peerFrameBytesMaxFor, peerMessageBudgetBytesFor, type ServerConfig } from './config.js'
+import { EventLoopLag } from './event-loop-lag.js'
 import { LiveSnapshot, SnapAssembler, SnapSender, type AssembledSnapData } from './snap-transfer.js'
 
 /** APPLY_CHUNK_TXNS bounds the committed txns applied in one event-loop turn. */
@@ -66,6 +67,7 @@ export class MemberServer {
   private links: PeerLinks | undefined
   private sender: SnapSender | undefined
   private readonly assembler = new SnapAssembler()
+  private readonly eventLoop = new EventLoopLag()
   private tickTimer: NodeJS.Timeout | undefined
   private lock: DataDirLock | undefined
   private tickCount = 0
@@ -257,6 +259,7 @@ export class MemberServer {
     if (this.stopped) return
     this.stopped = true
     clearInterval(this.tickTimer)
+    this.eventLoop.stop()
     this.front.closeAll(CloseCode.SERVER_SHUTDOWN, 'server shutting down')
     this.sender?.close()
     await this.listener?.close()
@@ -491,6 +494,7 @@ export class MemberServer {
       watches: this.watches.count(),
       connections: this.front.connectionCount,
       digest: this.tree.digest(),
+      eventLoop: this.eventLoop.report(),
       ...(leading && this.config.ensemble !== undefined
         ? {
             followers: core.followers.map((f) => ({
