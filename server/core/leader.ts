@@ -398,7 +398,9 @@ export class LeadingRole implements RoleBehavior {
     assert(epoch !== undefined, 'proposals before the epoch is decided')
     // A batch closes at proposalBatchMax txns or at the byte budget, whichever comes first.
     for (const txns of this.batches(this.unsentProposals, this.host.state.config.proposalBatchMax)) {
-      for (const p of this.followers.values()) if (isForwarding(p)) this.host.state.send(p.id, { type: 'proposal', epoch, txns })
+      // One message object for every follower, so the runtime's links encode it once.
+      const proposal: PeerMessage = { type: 'proposal', epoch, txns }
+      for (const p of this.followers.values()) if (isForwarding(p)) this.host.state.send(p.id, proposal)
     }
     this.unsentProposals = []
   }
