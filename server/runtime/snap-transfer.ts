@@ -17,6 +17,10 @@
  * applied zxid when the walk ended (`fuzzyThroughZxid`). The follower applies commits
  * up to that zxid in replay mode; txns are state-setting, so the result is exact.
  *
+ * The same pacing applies to a streamed DIFF/TRUNC/SNAP's SYNCPART messages: once the link's
+ * backlog passes LINK_BACKLOG_BYTES_MAX, the next parts (and what follows them) wait
+ * for it to drain instead of overflowing the link's send queue.
+ *
  * On the follower, `SnapAssembler` checks each chunk as it arrives and loads it into a
  * tree under construction, and, when the SNAP arrives, hands the core a SNAP whose data
  * holds the whole checked snapshot and the built tree, or drops
@@ -103,7 +107,7 @@ export class SnapSender {
     private readonly chunkBytesMax: number,
   ) {}
 
-  /** transfersRunning is how many chunked SNAPs are being sent. */
+  /** transfersRunning is how many chunked SNAPs (or paced streamed syncs) are being sent. */
   get transfersRunning(): number {
     return this.held.size
   }
@@ -123,7 +127,28 @@ export class SnapSender {
       void this.transfer(to, message, message.snapshot.data)
       return
     }
+    if (message.type === 'syncPart' && this.link.pendingBytes(to) > LINK_BACKLOG_BYTES_MAX) {
+      // A streamed DIFF may hold up to diffLimitTxns txns: queued at once, it would pass
+      // the link's send-queue bound and get the link closed. Pace it like SNAP chunks.
+      this.held.set(to, [message])
+      void this.drain(to)
+      return
+    }
     this.sendNow(to, message)
+  }
+
+  /** drain waits for the link to `to` to work off its backlog, then sends what was held, in order. */
+  private async drain(to: ServerId): Promise<void> {
+    while (!this.closed && this.link.isUp(to) && this.link.pendingBytes(to) > LINK_BACKLOG_BYTES_MAX) await delay(2)
+    const held = this.held.get(to) ?? []
+    this.held.delete(to)
+    if (this.closed || !this.link.isUp(to)) {
+      // The link went down: what was held would have been dropped with it; the core recovers.
+      this.logger.info({ peer: to, held: held.length }, 'streamed sync abandoned: the link went down')
+      return
+    }
+    // Sent again through send(): the next part waits again if the backlog has grown past the bound.
+    for (const message of held) this.send(to, message as PeerMessage)
   }
 
   /**

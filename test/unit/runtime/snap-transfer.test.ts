@@ -39,8 +39,10 @@ class FakeLink {
   isUp(): boolean {
     return this.up
   }
+  /** pending is the backlog the link reports. */
+  pending = 0
   pendingBytes(): number {
-    return 0
+    return this.pending
   }
 }
 
@@ -173,6 +175,28 @@ describe('chunked SNAP', () => {
     const { snap } = deliver(link.sent, new SnapAssembler())
     if (snap === undefined || typeof snap === 'string') throw new Error(`SNAP refused: ${String(snap)}`)
     expect((snap.snapshot.data as AssembledSnapData).tree.digest()).toBe(tree.digest())
+  })
+
+  test("a streamed sync's parts wait while the link's backlog is long, then go in order with what followed them", async () => {
+    const link = new FakeLink()
+    const sender = new SnapSender(link, logger, BUDGET_BYTES)
+    const part = (n: number): PeerMessage => ({ type: 'syncPart', epoch: 2, afterZxid: makeZxid(1, n), txns: [{ ...create(`/p${n}`, n), zxid: makeZxid(1, n + 1) }] })
+    link.pending = 9 * 1024 * 1024
+    for (const message of [part(1), part(2), { type: 'newLeader', epoch: 2 } as PeerMessage, ping(1), part(3)]) sender.send(1, message)
+    // Only the heartbeat may overtake: the parts must not pile up on a link that is not draining.
+    expect(link.sent.map((m) => (m as { type: string }).type)).toEqual(['ping'])
+    expect(sender.transfersRunning).toBe(1)
+    link.pending = 0
+    await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 5000, what: 'parts sent' })
+    expect(link.sent.map((m) => (m as { type: string }).type)).toEqual(['ping', 'syncPart', 'syncPart', 'newLeader', 'syncPart'])
+    expect(link.sent.filter((m) => (m as { type: string }).type === 'syncPart').map((m) => (m as { afterZxid: bigint }).afterZxid)).toEqual([1, 2, 3].map((n) => makeZxid(1, n)))
+
+    // A link that goes down while parts wait drops them, as it would have dropped them queued.
+    link.pending = 9 * 1024 * 1024
+    sender.send(1, part(4))
+    link.up = false
+    await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 5000, what: 'parts dropped' })
+    expect(link.sent).toHaveLength(5)
   })
 
   test('a transfer missing a chunk, or with a bad record, is refused', async () => {
