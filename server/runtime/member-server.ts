@@ -460,7 +460,7 @@ export class MemberServer {
     const role = `${status.role}/${status.established ? 'serving' : 'not serving'}/${status.epoch ?? '-'}`
     if (role === this.lastRole) return
     this.lastRole = role
-    this.logger.info({ role: status.role, serving: status.established, epoch: status.epoch, leader: status.leaderId, zxid: formatZxid(this.tree.appliedZxid) }, 'role changed')
+    this.logger.info({ role: status.role, serving: status.established, epoch: status.epoch, leader: status.leaderId, zxid: formatZxid(this.tree.appliedZxid), why: status.lastTransition }, 'role changed')
   }
 
   // ---------------------------------------------------------------- status
