@@ -24,6 +24,7 @@ import {
   isRecord,
   object,
   oneOf,
+  optional,
   tagged,
   u64,
   type Check,
@@ -80,8 +81,20 @@ export interface AckEpochMessage {
   lastLoggedZxid: Zxid
 }
 
-/** DiffMessage syncs a follower whose log is a prefix of the leader's: append `txns`. */
-export interface DiffMessage {
+/**
+ * A sync (DIFF, TRUNC or SNAP) is streamed in messages within the peer message budget:
+ * the DIFF/TRUNC/SNAP message carries the first part of the txns, and when more follow
+ * it names the zxid they reach in `throughZxid`; SyncPartMessages carry the rest, in
+ * order. The follower applies the sync only once it holds all of it, so a sync is
+ * still made durable, and acked, as one unit.
+ */
+export interface SyncParts {
+  /** throughZxid, when present, is the zxid of the sync's last txn: SyncPartMessages carry the txns after `txns`, up to it. */
+  throughZxid?: Zxid
+}
+
+/** DiffMessage syncs a follower whose log is a prefix of the leader's: append `txns` (and those of the parts that follow). */
+export interface DiffMessage extends SyncParts {
   type: 'diff'
   epoch: number
   txns: Txn[]
@@ -89,12 +102,24 @@ export interface DiffMessage {
 }
 
 /** TruncMessage syncs a follower holding a tail the leader lacks: drop everything after `truncateAfter`, then append `txns`. */
-export interface TruncMessage {
+export interface TruncMessage extends SyncParts {
   type: 'trunc'
   epoch: number
   truncateAfter: Zxid
   txns: Txn[]
   committedZxid: Zxid
+}
+
+/**
+ * SyncPartMessage carries the next txns of a DIFF, TRUNC or SNAP whose message named a
+ * `throughZxid`: those right after `afterZxid`, the last zxid the sync carried so far
+ * (so a lost or stale part is noticed, never logged around).
+ */
+export interface SyncPartMessage {
+  type: 'syncPart'
+  epoch: number
+  afterZxid: Zxid
+  txns: Txn[]
 }
 
 /** SnapshotPayload is an opaque snapshot of the leader's applied state at `zxid`. */
@@ -104,7 +129,7 @@ export interface SnapshotPayload {
 }
 
 /** SnapMessage syncs a follower too far behind or diverged: install `snapshot`, then append `txns`. */
-export interface SnapMessage {
+export interface SnapMessage extends SyncParts {
   type: 'snap'
   epoch: number
   snapshot: SnapshotPayload
@@ -219,6 +244,7 @@ export type PeerMessage =
   | DiffMessage
   | TruncMessage
   | SnapMessage
+  | SyncPartMessage
   | NewLeaderMessage
   | AckNewLeaderMessage
   | UpToDateMessage
@@ -276,6 +302,7 @@ function plainBytes(value: unknown): unknown {
 const opaque: Check<unknown> = (v) => plainBytes(v)
 
 const txns = arrayOf(txnCheck, PEER_TXNS_MAX)
+const throughZxid = optional(u64)
 
 const forwardedRequest: Check<ForwardedRequest> = object<ForwardedRequest>({
   origin: serverId,
@@ -314,9 +341,10 @@ const peerMessage: Check<PeerMessage> = tagged<PeerMessage>(
       currentEpoch: epoch,
       lastLoggedZxid: u64,
     }),
-    diff: object<DiffMessage>({ type: tag('diff'), epoch, txns, committedZxid: u64 }),
-    trunc: object<TruncMessage>({ type: tag('trunc'), epoch, truncateAfter: u64, txns, committedZxid: u64 }),
-    snap: object<SnapMessage>({ type: tag('snap'), epoch, snapshot, txns, committedZxid: u64 }),
+    diff: object<DiffMessage>({ type: tag('diff'), epoch, txns, committedZxid: u64, throughZxid }),
+    trunc: object<TruncMessage>({ type: tag('trunc'), epoch, truncateAfter: u64, txns, committedZxid: u64, throughZxid }),
+    snap: object<SnapMessage>({ type: tag('snap'), epoch, snapshot, txns, committedZxid: u64, throughZxid }),
+    syncPart: object<SyncPartMessage>({ type: tag('syncPart'), epoch, afterZxid: u64, txns }),
     newLeader: object<NewLeaderMessage>({ type: tag('newLeader'), epoch }),
     ackNewLeader: object<AckNewLeaderMessage>({ type: tag('ackNewLeader'), epoch, zxid: u64 }),
     upToDate: object<UpToDateMessage>({ type: tag('upToDate'), epoch, committedZxid: u64 }),

@@ -40,10 +40,24 @@ function aclBytes(acl: readonly Acl[]): number {
   return bytes
 }
 
+/**
+ * znodeBytesBound is an upper bound on the msgpack encoding of a map holding a znode's
+ * `path`, `data` and `acl` plus `otherFields` fields of numbers and booleans: a create
+ * op, or a snapshot record (SNAP chunks are cut by it).
+ */
+export function znodeBytesBound(node: { path: string; data: Uint8Array; acl: readonly Acl[] }, otherFields: number): number {
+  return (4 + otherFields) * FIELD_BYTES_MAX + utf8Bytes(node.path) + node.data.length + aclBytes(node.acl)
+}
+
+/** sessionRecordBytesBound is an upper bound on the msgpack encoding of a session record (id, timeout, password). */
+export function sessionRecordBytesBound(record: { password: Uint8Array }): number {
+  return 4 * FIELD_BYTES_MAX + record.password.length
+}
+
 function opBytes(op: TxnOp | TxnMultiOp): number {
   switch (op.type) {
     case 'create':
-      return 9 * FIELD_BYTES_MAX + utf8Bytes(op.path) + op.data.length + aclBytes(op.acl)
+      return znodeBytesBound(op, 5)
     case 'delete':
     case 'check':
       return 3 * FIELD_BYTES_MAX + utf8Bytes(op.path)

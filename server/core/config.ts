@@ -55,6 +55,12 @@ export interface PeerConfig {
   diffLimitTxns?: number
   /** proposalBatchMax is the most txns in one PROPOSAL message. Default 64. */
   proposalBatchMax?: number
+  /**
+   * peerMessageBudgetBytes is the byte budget (txnBytesBound summed) of the txns in one
+   * PROPOSAL, one part of a DIFF/TRUNC/SNAP, or one pong's session ids. Default 4.25 MiB
+   * (the runtime passes peerMessageBudgetBytesFor(config)).
+   */
+  peerMessageBudgetBytes?: number
   /** bug switches on a deliberate protocol bug (tests only; see SimBug). */
   bug?: SimBug
 }
@@ -73,6 +79,7 @@ export interface ResolvedConfig {
   readonly heartbeatEveryTicks: number
   readonly diffLimitTxns: number
   readonly proposalBatchMax: number
+  readonly peerMessageBudgetBytes: number
   readonly bug: SimBug | undefined
 }
 
@@ -86,6 +93,7 @@ export const CONFIG_DEFAULTS = {
   heartbeatEveryTicks: 1,
   diffLimitTxns: 1000,
   proposalBatchMax: 64,
+  peerMessageBudgetBytes: 4 * 1024 * 1024 + 256 * 1024,
 } as const
 
 function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
@@ -131,6 +139,7 @@ export function resolveConfig(config: PeerConfig): ResolvedConfig {
     heartbeatEveryTicks: positiveInt('heartbeatEveryTicks', config.heartbeatEveryTicks, d.heartbeatEveryTicks),
     diffLimitTxns: positiveInt('diffLimitTxns', config.diffLimitTxns, d.diffLimitTxns),
     proposalBatchMax: positiveInt('proposalBatchMax', config.proposalBatchMax, d.proposalBatchMax),
+    peerMessageBudgetBytes: positiveInt('peerMessageBudgetBytes', config.peerMessageBudgetBytes, d.peerMessageBudgetBytes),
     bug: config.bug,
   })
 }

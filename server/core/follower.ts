@@ -6,7 +6,8 @@
  * a leader whose epoch is older than one already accepted.
  *
  * Synchronization: apply the DIFF, TRUNC or SNAP the leader sends — never truncating
- * a committed txn — then on NEWLEADER write currentEpoch and ack. Both go in one
+ * a committed txn; a sync streamed in parts (SYNCPART) is gathered and applied whole,
+ * a lost part sends the follower back to election — then on NEWLEADER write currentEpoch and ack. Both go in one
  * Ready, synced txns first, so the ack promises that the synced history *and* the
  * epoch are durable (ZOOKEEPER-3911 and its successors: persist, then currentEpoch,
  * then ACK). UPTODATE makes the follower serve.
@@ -28,7 +29,7 @@ import type {
   VoteMessage,
   Zxid,
 } from '../../protocol/index.js'
-import { counterOf, epochOf } from '../../protocol/index.js'
+import { counterOf, epochOf, formatZxid } from '../../protocol/index.js'
 import { jitterTicks } from './config.js'
 import type { Phase, Role } from './ready.js'
 import { answerLookingVote, type RoleBehavior, type RoleHost } from './role.js'
@@ -37,6 +38,17 @@ import { answerLookingVote, type RoleBehavior, type RoleHost } from './role.js'
 export type FollowerStep = 'discovery' | 'awaitingSync' | 'awaitingNewLeader' | 'awaitingUpToDate' | 'broadcast'
 
 type SyncMessage = Extract<PeerMessage, { type: 'diff' | 'trunc' | 'snap' }>
+
+/** PartialSync is a sync message whose txns are still arriving in parts, up to `throughZxid`. */
+interface PartialSync {
+  header: SyncMessage
+  txns: Txn[]
+  lastZxid: Zxid
+  throughZxid: Zxid
+}
+
+/** SESSION_ID_BYTES_MAX is the most bytes one session id takes in a pong (msgpack uint 64). */
+const SESSION_ID_BYTES_MAX = 9
 
 /** isNextProposal tells whether `next` directly follows `last` in the leader's epoch `epoch`. */
 export function isNextProposal(last: Zxid, next: Zxid, epoch: number): boolean {
@@ -66,6 +78,8 @@ export class FollowingRole implements RoleBehavior {
   private nextReadId = 1
   private readonly reads = new Map<number, unknown>()
   private readonly touched = new Set<SessionId>()
+  /** partialSync is a streamed DIFF/TRUNC/SNAP whose parts are still arriving (applied once whole). */
+  private partialSync: PartialSync | undefined
   /** behind records a leader position our log had not reached when a ping said so. */
   private behind: { targetZxid: Zxid; sinceTick: number } | undefined
 
@@ -124,7 +138,9 @@ export class FollowingRole implements RoleBehavior {
       case 'diff':
       case 'trunc':
       case 'snap':
-        return this.onSync(message)
+        return this.onSyncHeader(message)
+      case 'syncPart':
+        return this.onSyncPart(message)
       case 'newLeader':
         return this.onNewLeader(message.epoch)
       case 'upToDate':
@@ -259,8 +275,35 @@ export class FollowingRole implements RoleBehavior {
     return true
   }
 
+  /**
+   * onSyncHeader takes a DIFF, TRUNC or SNAP: whole, it is applied at once; when parts
+   * follow (`throughZxid`), it is kept until they have all arrived.
+   */
+  private onSyncHeader(message: SyncMessage): void {
+    if (this.step !== 'awaitingSync' || this.partialSync !== undefined || !this.isCurrent(message.epoch)) return
+    const last = message.txns.at(-1)?.zxid
+    if (message.throughZxid === undefined || last === undefined || last >= message.throughZxid) return this.onSync(message)
+    this.partialSync = { header: message, txns: [...message.txns], lastZxid: last, throughZxid: message.throughZxid }
+  }
+
+  /** onSyncPart adds the next part of a streamed sync; the last one applies the whole sync. */
+  private onSyncPart(part: Extract<PeerMessage, { type: 'syncPart' }>): void {
+    const partial = this.partialSync
+    if (this.step !== 'awaitingSync' || partial === undefined || !this.isCurrent(part.epoch)) return
+    const last = part.txns.at(-1)?.zxid
+    if (last === undefined || last <= partial.lastZxid) return // a duplicate, or empty
+    if (part.afterZxid !== partial.lastZxid) {
+      // A part went missing (or is stale): logging around it would leave a hole. Resync.
+      return this.host.becomeLooking(`sync part after ${formatZxid(part.afterZxid)} does not follow ${formatZxid(partial.lastZxid)}`)
+    }
+    for (const txn of part.txns) partial.txns.push(txn)
+    partial.lastZxid = last
+    if (last < partial.throughZxid) return
+    this.partialSync = undefined
+    this.onSync({ ...partial.header, txns: partial.txns })
+  }
+
   private onSync(message: SyncMessage): void {
-    if (this.step !== 'awaitingSync' || !this.isCurrent(message.epoch)) return
     const problem = this.syncProblem(message)
     if (problem !== undefined) return this.host.becomeLooking(`refused ${message.type} from ${this.leaderId}: ${problem}`)
     const state = this.host.state
@@ -289,6 +332,10 @@ export class FollowingRole implements RoleBehavior {
   }
 
   private onNewLeader(epoch: number): void {
+    if (this.partialSync !== undefined && epoch === this.leaderEpoch) {
+      // NEWLEADER follows the last part on the link: parts went missing.
+      return this.host.becomeLooking(`NEWLEADER arrived before the sync reached ${formatZxid(this.partialSync.throughZxid)}`)
+    }
     if (this.step !== 'awaitingNewLeader' || !this.isCurrent(epoch)) return
     const state = this.host.state
     if (state.currentEpoch < epoch) state.setCurrentEpoch(epoch)
@@ -324,8 +371,7 @@ export class FollowingRole implements RoleBehavior {
 
   private onPing(ping: Extract<PeerMessage, { type: 'ping' }>): void {
     if (this.step === 'discovery' || !this.isCurrent(ping.epoch)) return
-    const sessions = [...this.touched]
-    this.touched.clear()
+    const sessions = this.takeTouched()
     this.host.state.send(this.leaderId, { type: 'pong', epoch: ping.epoch, seq: ping.seq, sessions })
     // Our UPTODATE was lost, but the leader says it serves: so do we — once our own sync
     // (and the currentEpoch after it) is durable, i.e. our ack of NEWLEADER went out.
@@ -334,6 +380,22 @@ export class FollowingRole implements RoleBehavior {
     if (!this.isSynced()) return
     this.host.state.commitThrough(ping.committedZxid)
     this.watchForLostProposals(ping.lastZxid)
+  }
+
+  /**
+   * takeTouched hands out the sessions to report in one pong, as many as fit the peer
+   * message budget; the rest wait for the next pong (a tick later, well within any
+   * session timeout).
+   */
+  private takeTouched(): SessionId[] {
+    const max = Math.max(1, Math.floor(this.host.state.config.peerMessageBudgetBytes / SESSION_ID_BYTES_MAX))
+    const sessions: SessionId[] = []
+    for (const id of this.touched) {
+      if (sessions.length >= max) break
+      sessions.push(id)
+      this.touched.delete(id)
+    }
+    return sessions
   }
 
   /**

@@ -13,8 +13,11 @@
  * quorum of NEWLEADER acks (itself included) the leader is established: its whole
  * history is committed, UPTODATE goes out, and it serves.
  *
+ * Synchronization messages, like proposal batches, stay within the peer message byte
+ * budget: txns beyond it follow in SYNCPART messages before NEWLEADER.
+ *
  * Broadcast: proposals get consecutive zxids and go out in batches of up to
- * proposalBatchMax txns per message; ACKs are cumulative; the commit point is the
+ * proposalBatchMax txns, and at most peerMessageBudgetBytes, per message; ACKs are cumulative; the commit point is the
  * highest zxid held durably by a quorum that includes the leader's own fsync, so
  * commits are strictly in zxid order; COMMIT is cumulative too.
  *
@@ -30,7 +33,7 @@ import type {
   VoteMessage,
   Zxid,
 } from '../../protocol/index.js'
-import { COUNTER_MAX, counterOf, epochOf, formatZxid, makeZxid } from '../../protocol/index.js'
+import { COUNTER_MAX, batchesWithin, counterOf, epochOf, formatZxid, makeZxid, txnBytesBound } from '../../protocol/index.js'
 import { CoreError, assert } from './errors.js'
 import { isForwarding, newProgress, reached, type FollowerProgress } from './leader-progress.js'
 import type { Phase, Role } from './ready.js'
@@ -40,6 +43,7 @@ import { planSync } from './sync-plan.js'
 import { isAhead } from './vote.js'
 
 type LeaderStage = 'discovery' | 'synchronization' | 'broadcast'
+type SyncHeader = Extract<PeerMessage, { type: 'diff' | 'trunc' | 'snap' }>
 type FollowerMessage = Extract<PeerMessage, { type: 'ackEpoch' | 'ackNewLeader' | 'ack' | 'pong' | 'request' | 'readIndex' }>
 
 /** LeadingRole leads one epoch, from discovery to broadcast, until it steps down. */
@@ -288,9 +292,10 @@ export class LeadingRole implements RoleBehavior {
     this.flushProposals()
     const plan = planSync(state.log, progress.lastLoggedZxid, state.config.diffLimitTxns, state.config.bug)
     const committedZxid = state.lastCommittedZxid
-    if (plan.mode === 'diff') state.send(progress.id, { type: 'diff', epoch, txns: plan.txns, committedZxid })
+    if (plan.mode === 'diff') this.sendSync(progress.id, plan.txns, (txns) => ({ type: 'diff', epoch, txns, committedZxid }))
     if (plan.mode === 'trunc') {
-      state.send(progress.id, { type: 'trunc', epoch, truncateAfter: plan.truncateAfter, txns: plan.txns, committedZxid })
+      const truncateAfter = plan.truncateAfter
+      this.sendSync(progress.id, plan.txns, (txns) => ({ type: 'trunc', epoch, truncateAfter, txns, committedZxid }))
     }
     if (plan.mode === 'snap') {
       const snapshot = state.config.snapshotSource()
@@ -298,12 +303,35 @@ export class LeadingRole implements RoleBehavior {
       // from; right after installing a snapshot ourselves it may not be yet. Retry next tick.
       const usable = snapshot.zxid <= state.lastCommittedZxid && state.log.holds(snapshot.zxid)
       if (!usable) return
-      state.send(progress.id, { type: 'snap', epoch, snapshot, txns: state.log.after(snapshot.zxid), committedZxid })
+      this.sendSync(progress.id, state.log.after(snapshot.zxid), (txns) => ({ type: 'snap', epoch, snapshot, txns, committedZxid }))
     }
     // NEWLEADER promises our currentEpoch is durable, so it waits for that fsync when needed.
     if (state.durableCurrentEpoch >= epoch) state.send(progress.id, { type: 'newLeader', epoch })
     else state.sendAfterPersist(progress.id, { type: 'newLeader', epoch })
     progress.stage = 'syncing'
+  }
+
+  /**
+   * sendSync sends a DIFF, TRUNC or SNAP (built by `header` around its first txns) and,
+   * when its txns exceed one message's byte budget, the SyncParts that carry the rest.
+   */
+  private sendSync(to: ServerId, txns: Txn[], header: (first: Txn[]) => SyncHeader): void {
+    const state = this.host.state
+    const epoch = this.leaderEpoch
+    assert(epoch !== undefined, 'sync before the epoch is decided')
+    const [first = [], ...rest] = this.batches(txns, Number.POSITIVE_INFINITY)
+    const through = txns.at(-1)?.zxid
+    state.send(to, rest.length === 0 || through === undefined ? header(first) : { ...header(first), throughZxid: through })
+    let afterZxid = first.at(-1)?.zxid ?? 0n
+    for (const part of rest) {
+      state.send(to, { type: 'syncPart', epoch, afterZxid, txns: part })
+      afterZxid = part.at(-1)?.zxid ?? afterZxid
+    }
+  }
+
+  /** batches cuts txns into consecutive messages' worth: within the byte budget, at most `countMax` each. */
+  private batches(txns: readonly Txn[], countMax: number): Txn[][] {
+    return [...batchesWithin(txns, txnBytesBound, { bytesMax: this.host.state.config.peerMessageBudgetBytes, countMax })]
   }
 
   private onAckNewLeader(progress: FollowerProgress, zxid: Zxid): void {
@@ -368,10 +396,11 @@ export class LeadingRole implements RoleBehavior {
     if (this.unsentProposals.length === 0) return
     const epoch = this.leaderEpoch
     assert(epoch !== undefined, 'proposals before the epoch is decided')
-    const batchMax = this.host.state.config.proposalBatchMax
-    for (let start = 0; start < this.unsentProposals.length; start += batchMax) {
-      const txns = this.unsentProposals.slice(start, start + batchMax)
-      for (const p of this.followers.values()) if (isForwarding(p)) this.host.state.send(p.id, { type: 'proposal', epoch, txns })
+    // A batch closes at proposalBatchMax txns or at the byte budget, whichever comes first.
+    for (const txns of this.batches(this.unsentProposals, this.host.state.config.proposalBatchMax)) {
+      // One message object for every follower, so the runtime's links encode it once.
+      const proposal: PeerMessage = { type: 'proposal', epoch, txns }
+      for (const p of this.followers.values()) if (isForwarding(p)) this.host.state.send(p.id, proposal)
     }
     this.unsentProposals = []
   }

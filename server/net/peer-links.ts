@@ -93,6 +93,8 @@ interface PeerSlot {
 /** PeerLinks owns the peer port and the links to every other member. Create it with `PeerLinks.start`. */
 export class PeerLinks {
   private readonly slots = new Map<ServerId, PeerSlot>()
+  /** encodedMessages remembers the encoding of each message object sent, while it lives (messages are not changed once sent). */
+  private readonly encodedMessages = new WeakMap<object, Uint8Array>()
   private readonly handshaking = new Set<PeerConnection>()
   /** refusalLog rate-limits the lines unauthenticated connections can cause. */
   private readonly refusalLog: LogLimiter
@@ -463,7 +465,10 @@ export class PeerLinks {
   }
 
   private encodeChecked(to: ServerId, message: unknown): Uint8Array {
-    const encoded = encodePeerMessage(message)
+    // A leader sends each proposal batch (megabytes under load) to every follower: encode it once.
+    const cached = typeof message === 'object' && message !== null ? this.encodedMessages.get(message) : undefined
+    const encoded = cached ?? encodePeerMessage(message)
+    if (cached === undefined && typeof message === 'object' && message !== null) this.encodedMessages.set(message, encoded)
     if (encoded.length + ARRAY_HEADER_BYTES_MAX > this.settings.frameBytesMax) {
       throw new PeerLinksError(
         'MESSAGE_TOO_LARGE',

@@ -53,7 +53,7 @@ import { persistentStateOf, restoreForEnsemble, snapshotRequestOf } from '../sto
 import { DataTree } from '../tree/index.js'
 import { WatchRegistry } from '../watches/index.js'
 import { ClientFront } from './client-front.js'
-import { frameBytesMaxFor, peerFrameBytesMaxFor, txnBuilderOptionsFor, type ServerConfig } from './config.js'
+import { frameBytesMaxFor, peerFrameBytesMaxFor, peerMessageBudgetBytesFor, txnBuilderOptionsFor, type ServerConfig } from './config.js'
 import { EventLoopLag } from './event-loop-lag.js'
 import { LiveSnapshot, SnapAssembler, SnapSender, type AssembledSnapData } from './snap-transfer.js'
 
@@ -110,6 +110,7 @@ export class MemberServer {
         leaderTimeoutTicks: config.leaderTimeoutTicks,
         initTimeoutTicks: config.initTimeoutTicks,
         diffLimitTxns: config.diffLimitTxns,
+        peerMessageBudgetBytes: peerMessageBudgetBytesFor(config),
       },
       persistent,
     )
@@ -214,7 +215,7 @@ export class MemberServer {
           logger,
           dialAddress: (member) => ensemble.dialAddresses.get(member.id) ?? { host: member.host, port: member.peerPort },
         })
-        server.sender = new SnapSender(server.links, logger)
+        server.sender = new SnapSender(server.links, logger, peerMessageBudgetBytesFor(config))
         server.links.onMessage((from, value) => server.onPeerMessage(from, value))
         server.links.onLinkChange((peer, up) => {
           if (server.stopped) return
@@ -325,9 +326,9 @@ export class MemberServer {
     }
     if (message.type === 'diff' || message.type === 'trunc' || message.type === 'snap') {
       // Which sync the leader chose says how far behind or diverged this member was.
-      const through = message.txns.at(-1)?.zxid
+      const through = message.throughZxid ?? message.txns.at(-1)?.zxid
       this.logger.info(
-        { leader: from, sync: message.type.toUpperCase(), txns: message.txns.length, ...(message.type === 'trunc' ? { truncateAfter: formatZxid(message.truncateAfter) } : {}), ...(through === undefined ? {} : { through: formatZxid(through) }) },
+        { leader: from, sync: message.type.toUpperCase(), txns: message.txns.length, streamed: message.throughZxid !== undefined, ...(message.type === 'trunc' ? { truncateAfter: formatZxid(message.truncateAfter) } : {}), ...(through === undefined ? {} : { through: formatZxid(through) }) },
         'sync from the leader',
       )
     }

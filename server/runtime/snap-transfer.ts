@@ -17,6 +17,10 @@
  * applied zxid when the walk ended (`fuzzyThroughZxid`). The follower applies commits
  * up to that zxid in replay mode; txns are state-setting, so the result is exact.
  *
+ * The same pacing applies to a streamed DIFF/TRUNC/SNAP's SYNCPART messages: once the link's
+ * backlog passes LINK_BACKLOG_BYTES_MAX, the next parts (and what follows them) wait
+ * for it to drain instead of overflowing the link's send queue.
+ *
  * On the follower, `SnapAssembler` checks each chunk as it arrives and loads it into a
  * tree under construction, and, when the SNAP arrives, hands the core a SNAP whose data
  * holds the whole checked snapshot and the built tree, or drops
@@ -27,12 +31,17 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { isRecord } from '../../protocol/schema.js'
 import type { PeerMessage, ServerId, SnapMessage, Zxid } from '../../protocol/index.js'
+import { batchesWithin, sessionRecordBytesBound, znodeBytesBound } from '../../protocol/index.js'
 import type { SessionRecord, SnapshotNode } from '../storage/snapshot-content.js'
 import { checkSessionRecord, checkTreeRecord } from '../storage/snapshot-content.js'
+import { PeerLinksError } from '../net/peer-errors.js'
 import { DataTreeLoader, type DataTree } from '../tree/index.js'
 
-/** RECORDS_PER_CHUNK bounds one snapChunk message (about 2,000 znodes of small data). */
+/** RECORDS_PER_CHUNK bounds the records of one snapChunk message (so the follower's work per chunk too). */
 export const RECORDS_PER_CHUNK = 2000
+
+/** SNAPSHOT_NODE_OTHER_FIELDS counts a snapshot record's fields besides path, data and acl (znode.ts's SnapshotNode). */
+const SNAPSHOT_NODE_OTHER_FIELDS = 11
 
 /** LINK_BACKLOG_BYTES_MAX: the sender waits while more than this is queued on the link. */
 const LINK_BACKLOG_BYTES_MAX = 8 * 1024 * 1024
@@ -88,12 +97,17 @@ export class SnapSender {
   private nextTransfer = 1
   private closed = false
 
+  /**
+   * The constructor takes the links, the logger, and the byte budget of one chunk's
+   * records (measured by their upper bounds): a chunk closes at it or at RECORDS_PER_CHUNK.
+   */
   constructor(
     private readonly link: SnapLink,
     private readonly logger: Logger,
+    private readonly chunkBytesMax: number,
   ) {}
 
-  /** transfersRunning is how many chunked SNAPs are being sent. */
+  /** transfersRunning is how many chunked SNAPs (or paced streamed syncs) are being sent. */
   get transfersRunning(): number {
     return this.held.size
   }
@@ -113,7 +127,43 @@ export class SnapSender {
       void this.transfer(to, message, message.snapshot.data)
       return
     }
-    this.link.send(to, message)
+    if (message.type === 'syncPart' && this.link.pendingBytes(to) > LINK_BACKLOG_BYTES_MAX) {
+      // A streamed DIFF may hold up to diffLimitTxns txns: queued at once, it would pass
+      // the link's send-queue bound and get the link closed. Pace it like SNAP chunks.
+      this.held.set(to, [message])
+      void this.drain(to)
+      return
+    }
+    this.sendNow(to, message)
+  }
+
+  /** drain waits for the link to `to` to work off its backlog, then sends what was held, in order. */
+  private async drain(to: ServerId): Promise<void> {
+    while (!this.closed && this.link.isUp(to) && this.link.pendingBytes(to) > LINK_BACKLOG_BYTES_MAX) await delay(2)
+    const held = this.held.get(to) ?? []
+    this.held.delete(to)
+    if (this.closed || !this.link.isUp(to)) {
+      // The link went down: what was held would have been dropped with it; the core recovers.
+      this.logger.info({ peer: to, held: held.length }, 'streamed sync abandoned: the link went down')
+      return
+    }
+    // Sent again through send(): the next part waits again if the backlog has grown past the bound.
+    for (const message of held) this.send(to, message as PeerMessage)
+  }
+
+  /**
+   * sendNow hands one message to the link. Every message is built within the peer
+   * message budget, so one too large for a frame is a bug: it is logged and dropped
+   * (the follower notices the gap and resyncs) rather than taking the member down.
+   */
+  private sendNow(to: ServerId, message: unknown): boolean {
+    try {
+      return this.link.send(to, message)
+    } catch (err) {
+      if (!(err instanceof PeerLinksError) || err.code !== 'MESSAGE_TOO_LARGE') throw err
+      this.logger.error({ peer: to, type: (message as { type?: unknown }).type, err }, 'BUG: a peer message outgrew the frame limit; dropped')
+      return false
+    }
   }
 
   /** close abandons running transfers. */
@@ -132,22 +182,19 @@ export class SnapSender {
         while (!this.closed && this.link.isUp(to) && this.link.pendingBytes(to) > LINK_BACKLOG_BYTES_MAX) await delay(2)
         if (this.closed || !this.link.isUp(to)) return false
         const chunk: SnapChunkMessage = { type: 'snapChunk', transfer, index: chunks++, nodes: nodeRecords, sessions: sessionRecords }
-        if (!this.link.send(to, chunk)) return false
+        if (!this.sendNow(to, chunk)) return false
         await yieldToEventLoop()
         return true
       }
-      for (let i = 0; i < live.sessions.length; i += RECORDS_PER_CHUNK) {
-        if (!(await sendChunk([], live.sessions.slice(i, i + RECORDS_PER_CHUNK)))) return false
+      const limits = { bytesMax: this.chunkBytesMax, countMax: RECORDS_PER_CHUNK }
+      for (const batch of batchesWithin(live.sessions, sessionRecordBytesBound, limits)) {
+        if (!(await sendChunk([], batch))) return false
       }
-      let batch: unknown[] = []
-      for (const node of live.tree.snapshotEntries()) {
-        batch.push(node)
-        nodes++
-        if (batch.length < RECORDS_PER_CHUNK) continue
+      // Lazy: the tree is walked a chunk at a time, between yields to the event loop.
+      for (const batch of batchesWithin(live.tree.snapshotEntries(), snapshotNodeBytesBound, limits)) {
+        nodes += batch.length
         if (!(await sendChunk(batch, []))) return false
-        batch = []
       }
-      if (batch.length > 0 && !(await sendChunk(batch, []))) return false
       return true
     })()
     const held = this.held.get(to) ?? []
@@ -158,7 +205,7 @@ export class SnapSender {
       return
     }
     const data: ChunkedSnapData = { transfer, chunks, nodes, sessions: live.sessions.length, fuzzyThroughZxid: live.tree.appliedZxid }
-    this.link.send(to, { ...snap, snapshot: { zxid: snap.snapshot.zxid, data } })
+    this.sendNow(to, { ...snap, snapshot: { zxid: snap.snapshot.zxid, data } })
     this.logger.info({ peer: to, transfer, chunks, znodes: nodes, sessions: live.sessions.length, ms: Date.now() - started }, 'SNAP sent')
     for (const message of held) this.send(to, message as PeerMessage)
   }
@@ -253,6 +300,11 @@ export class SnapAssembler {
   forget(from: ServerId): void {
     this.assemblies.delete(from)
   }
+}
+
+/** snapshotNodeBytesBound is an upper bound on a snapshot record's encoding. */
+export function snapshotNodeBytesBound(node: SnapshotNode): number {
+  return znodeBytesBound(node, SNAPSHOT_NODE_OTHER_FIELDS)
 }
 
 function delay(ms: number): Promise<void> {

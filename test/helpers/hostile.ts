@@ -356,7 +356,10 @@ export async function rawClient(url: string, options: { timeoutMs?: number } = {
     if (decoded.ok) messages.push(decoded.message)
     for (const wake of [...waiters]) wake()
   })
+  let isClosed = false
   void closed.then(() => {
+    // Flag first: a waiter woken by the close must see it and fail at once.
+    isClosed = true
     for (const wake of [...waiters]) wake()
   })
   await withDeadline(
@@ -368,8 +371,6 @@ export async function rawClient(url: string, options: { timeoutMs?: number } = {
     options.timeoutMs ?? 10_000,
     `raw connection to ${url}`,
   )
-  let isClosed = false
-  void closed.then(() => (isClosed = true))
   const next = <T extends ServerMessage>(match: (m: ServerMessage) => m is T, timeoutMs: number, what: string): Promise<T> =>
     withDeadline(
       new Promise<T>((resolveMessage, reject) => {

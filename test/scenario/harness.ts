@@ -7,7 +7,7 @@
  * the election jitter comes from a seeded generator.
  */
 import { decodeMessage, decodePeerMessage, encodeMessage, ProtocolError } from '../../protocol/index.js'
-import type { ForwardedRequest, PeerMessage, ServerId, SessionId, Txn, Zxid } from '../../protocol/index.js'
+import type { ForwardedRequest, PeerMessage, ServerId, SessionId, Txn, TxnOp, Zxid } from '../../protocol/index.js'
 import { Peer, checkEnsembleInvariants, checkInvariants } from '../../server/core/index.js'
 import type { PeerConfig, PersistentState, ReadResult, Ready } from '../../server/core/index.js'
 import { mulberry32 } from '../helpers/mulberry32.js'
@@ -65,6 +65,8 @@ export class Cluster {
   held: InFlightMessage[] = []
   /** acked maps each write's xid to its zxid once the server holding its client applied it (the client got its answer). */
   readonly acked = new Map<number, Zxid>()
+  /** onDeliver, when set, sees every message delivered, with its wire encoding. */
+  onDeliver: ((m: InFlightMessage, encoded: Uint8Array) => void) | undefined
   private readonly cuts = new Set<string>()
   private dropRules: ((m: InFlightMessage) => boolean)[] = []
   private holdRules: ((m: InFlightMessage) => boolean)[] = []
@@ -183,7 +185,9 @@ export class Cluster {
     }
     const node = this.node(m.to)
     if (node.peer === undefined) return
-    const wire = decodePeerMessage(unwrap(decodeMessage(encodeMessage(m.message))))
+    const encoded = encodeMessage(m.message)
+    this.onDeliver?.(m, encoded)
+    const wire = decodePeerMessage(unwrap(decodeMessage(encoded)))
     if (wire instanceof ProtocolError) throw new Error(`message does not survive the wire: ${wire.message}`)
     if (wire.type === 'diff' || wire.type === 'trunc' || wire.type === 'snap') node.syncModes.push(wire.type)
     node.peer.receive(m.from, wire)
@@ -305,6 +309,15 @@ export class Cluster {
     node.inFlight = undefined
   }
 
+  /** crashWithUnsentProposals has `leader` log `count` proposals that reach nobody, then crash (an uncommitted tail). */
+  crashWithUnsentProposals(leader: ServerId, count: number): void {
+    this.dropWhere((m) => m.from === leader && isType(m, 'proposal'))
+    for (let i = 0; i < count; i++) this.write(leader)
+    this.stabilize()
+    this.crash(leader)
+    this.clearRules()
+  }
+
   /** restart boots a server from its disk: the tree from the snapshot only, the log handed to the core. */
   restart(id: ServerId): void {
     const node = this.node(id)
@@ -335,12 +348,12 @@ export class Cluster {
     return id
   }
 
-  /** write proposes one txn at `leader` as its own client's write; returns the txn's xid. */
-  write(leader: ServerId = this.requireLeader()): { xid: number; zxid: Zxid } {
+  /** write proposes one txn (`op`, a no-op by default) at `leader` as its own client's write; returns the txn's xid. */
+  write(leader: ServerId = this.requireLeader(), op: TxnOp = { type: 'error', code: 0 }): { xid: number; zxid: Zxid } {
     const peer = this.peer(leader)
     const xid = this.nextXid++
     const zxid = peer.nextZxid()
-    peer.propose({ zxid, timeMs: 0, sessionId: BigInt(leader), xid, op: { type: 'error', code: 0 } })
+    peer.propose({ zxid, timeMs: 0, sessionId: BigInt(leader), xid, op })
     return { xid, zxid }
   }
 

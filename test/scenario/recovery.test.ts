@@ -90,12 +90,7 @@ describe('synchronization', () => {
     c.write()
     c.stabilize()
     // The old leader logs two more proposals nobody else sees, then crashes.
-    c.dropWhere((m) => m.from === 3 && isType(m, 'proposal'))
-    c.write()
-    c.write()
-    c.stabilize()
-    c.crash(3)
-    c.clearRules()
+    c.crashWithUnsentProposals(3, 2)
     expect(c.node(3).disk.log.map((t) => t.zxid)).toEqual([z(1, 1), z(1, 2), z(1, 3), z(1, 4)])
     c.runUntil(() => c.leaderId() === 2 && c.peer(1).established)
     c.write(2)

@@ -34,6 +34,8 @@ export interface ScenarioProfile {
   readonly initTimeoutTicks: number
   readonly diffLimitTxns: number
   readonly proposalBatchMax: number
+  /** peerMessageBudgetBytes: small budgets cut proposal batches and stream DIFFs in several parts. */
+  readonly peerMessageBudgetBytes: number | undefined
   readonly snapshotEveryTxns: number
   /** tickSkew per server: its tick interval is TICK_MS × skew. */
   readonly tickIntervalsMs: ReadonlyMap<ServerId, number>
@@ -59,7 +61,7 @@ export function drawProfile(random: SimRandom, bug: SimBug | undefined): Scenari
     silenceRate: random.chance(0.5) ? 0.004 : 0,
   }))
   const leaderTimeoutTicks = random.between(6, 12)
-  return {
+  const profile = {
     members,
     leaderTimeoutTicks,
     initTimeoutTicks: leaderTimeoutTicks * random.between(2, 4),
@@ -79,4 +81,8 @@ export function drawProfile(random: SimRandom, bug: SimBug | undefined): Scenari
     },
     bug,
   }
+  // Drawn last, so every other draw (and what each seed explored before) stays as it was.
+  // A sim txn's size bound is a few hundred bytes: 600 holds about two, 2,000 several.
+  const peerMessageBudgetBytes = random.pick([undefined, 600, 2000])
+  return { ...profile, peerMessageBudgetBytes }
 }

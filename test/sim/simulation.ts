@@ -92,6 +92,7 @@ export class Simulation {
             initTimeoutTicks: profile.initTimeoutTicks,
             diffLimitTxns: profile.diffLimitTxns,
             proposalBatchMax: profile.proposalBatchMax,
+            ...(profile.peerMessageBudgetBytes === undefined ? {} : { peerMessageBudgetBytes: profile.peerMessageBudgetBytes }),
             ...(profile.bug === undefined ? {} : { bug: profile.bug }),
           },
           sessionOptions: { tickMs: TICK_MS, minTimeoutMs: 2 * TICK_MS, maxTimeoutMs: 600 * TICK_MS },

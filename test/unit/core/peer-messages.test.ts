@@ -29,6 +29,8 @@ const samples: PeerMessage[] = [
   { type: 'leaderInfo', epoch: 4 },
   { type: 'ackEpoch', epoch: 4, fresh: true, currentEpoch: 2, lastLoggedZxid: makeZxid(2, 9) },
   { type: 'diff', epoch: 4, txns: [txn], committedZxid: makeZxid(3, 6) },
+  { type: 'diff', epoch: 4, txns: [txn], committedZxid: makeZxid(3, 6), throughZxid: makeZxid(3, 9) },
+  { type: 'syncPart', epoch: 4, afterZxid: makeZxid(3, 7), txns: [{ ...txn, zxid: makeZxid(3, 8) }] },
   { type: 'trunc', epoch: 4, truncateAfter: makeZxid(3, 1), txns: [txn], committedZxid: 0n },
   { type: 'snap', epoch: 4, snapshot: { zxid: makeZxid(3, 6), data: { nodes: [['/a', new Uint8Array([9])]] } }, txns: [txn], committedZxid: makeZxid(3, 6) },
   { type: 'newLeader', epoch: 4 },

@@ -6,11 +6,25 @@
 import pino from 'pino'
 import { describe, expect, test } from 'vitest'
 import { makeZxid, type PeerMessage, type SnapMessage, type Txn } from '../../../protocol/index.js'
-import { LiveSnapshot, RECORDS_PER_CHUNK, SnapAssembler, SnapSender, type AssembledSnapData } from '../../../server/runtime/snap-transfer.js'
-import { DataTree } from '../../../server/tree/index.js'
+import { ARRAY_HEADER_BYTES_MAX, encodePeerMessage } from '../../../server/net/peer-frames.js'
+import { peerFrameBytesMaxFor, peerMessageBudgetBytesFor, resolveConfig } from '../../../server/runtime/config.js'
+import {
+  LiveSnapshot,
+  RECORDS_PER_CHUNK,
+  SnapAssembler,
+  SnapSender,
+  snapshotNodeBytesBound,
+  type AssembledSnapData,
+  type SnapChunkMessage,
+} from '../../../server/runtime/snap-transfer.js'
+import { DataTree, type SnapshotNode } from '../../../server/tree/index.js'
 import { waitFor } from '../../helpers/wait.js'
 
 const logger = pino({ level: 'silent' })
+const serverDefaults = resolveConfig({ dataDir: '/d' })
+/** BUDGET_BYTES is the default peer message budget (4.25 MiB); FRAME_BYTES_MAX the default peer frame limit. */
+const BUDGET_BYTES = peerMessageBudgetBytesFor(serverDefaults)
+const FRAME_BYTES_MAX = peerFrameBytesMaxFor(serverDefaults)
 
 /** FakeLink records what was sent, and can be taken down. */
 class FakeLink {
@@ -25,8 +39,10 @@ class FakeLink {
   isUp(): boolean {
     return this.up
   }
+  /** pending is the backlog the link reports. */
+  pending = 0
   pendingBytes(): number {
-    return 0
+    return this.pending
   }
 }
 
@@ -70,7 +86,7 @@ describe('chunked SNAP', () => {
   test('the follower receives the whole tree in chunks; messages sent meanwhile follow the SNAP in order, heartbeats go at once', async () => {
     const tree = treeWith(RECORDS_PER_CHUNK * 2 + 17)
     const link = new FakeLink()
-    const sender = new SnapSender(link, logger)
+    const sender = new SnapSender(link, logger, BUDGET_BYTES)
     const newLeader: PeerMessage = { type: 'newLeader', epoch: 2 }
     const commit: PeerMessage = { type: 'commit', epoch: 2, zxid: makeZxid(2, 1) }
     sender.send(1, snapOf(tree))
@@ -118,7 +134,7 @@ describe('chunked SNAP', () => {
       }
       return sent
     }
-    const sender = new SnapSender(link, logger)
+    const sender = new SnapSender(link, logger, BUDGET_BYTES)
     sender.send(1, snap)
     await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 5000, what: 'transfer done' })
     const { snap: received } = deliver(link.sent, new SnapAssembler())
@@ -131,9 +147,61 @@ describe('chunked SNAP', () => {
     expect(copy.digest()).toBe(tree.digest())
   })
 
+  test('chunks of records of ~1 MB each close at the byte budget, fit a peer frame encoded, and carry the whole tree in order', async () => {
+    const tree = new DataTree()
+    tree.apply(create('/d', 1))
+    for (let i = 0; i < 24; i++) {
+      const txn = create(`/d/big${String(i).padStart(2, '0')}`, 2 * i + 2)
+      if (txn.op.type === 'create') txn.op.data = new Uint8Array(1_000_000).fill(i)
+      tree.apply(txn)
+      tree.apply(create(`/d/small${String(i).padStart(2, '0')}`, 2 * i + 3))
+    }
+    const link = new FakeLink()
+    const sender = new SnapSender(link, logger, BUDGET_BYTES)
+    sender.send(1, snapOf(tree))
+    await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 10_000, what: 'transfer done' })
+    const chunks = link.sent.filter((m) => (m as { type: string }).type === 'snapChunk') as SnapChunkMessage[]
+    // 4 records of ~1 MB fit in 4.25 MiB: at least six chunks, not one of 24 MB.
+    expect(chunks.length).toBeGreaterThanOrEqual(6)
+    for (const chunk of chunks) {
+      const records = chunk.nodes as SnapshotNode[]
+      for (const record of records) expect(snapshotNodeBytesBound(record)).toBeGreaterThanOrEqual(encodePeerMessage(record).length)
+      expect(records.reduce((n, r) => n + snapshotNodeBytesBound(r), 0)).toBeLessThanOrEqual(BUDGET_BYTES)
+      const encoded = encodePeerMessage(chunk).length
+      expect(encoded).toBeLessThanOrEqual(BUDGET_BYTES + 256)
+      expect(encoded + ARRAY_HEADER_BYTES_MAX).toBeLessThanOrEqual(FRAME_BYTES_MAX)
+    }
+    expect(chunks.flatMap((c) => (c.nodes as SnapshotNode[]).map((n) => n.path))).toEqual([...tree.snapshotEntries()].map((n) => n.path))
+    const { snap } = deliver(link.sent, new SnapAssembler())
+    if (snap === undefined || typeof snap === 'string') throw new Error(`SNAP refused: ${String(snap)}`)
+    expect((snap.snapshot.data as AssembledSnapData).tree.digest()).toBe(tree.digest())
+  })
+
+  test("a streamed sync's parts wait while the link's backlog is long, then go in order with what followed them", async () => {
+    const link = new FakeLink()
+    const sender = new SnapSender(link, logger, BUDGET_BYTES)
+    const part = (n: number): PeerMessage => ({ type: 'syncPart', epoch: 2, afterZxid: makeZxid(1, n), txns: [{ ...create(`/p${n}`, n), zxid: makeZxid(1, n + 1) }] })
+    link.pending = 9 * 1024 * 1024
+    for (const message of [part(1), part(2), { type: 'newLeader', epoch: 2 } as PeerMessage, ping(1), part(3)]) sender.send(1, message)
+    // Only the heartbeat may overtake: the parts must not pile up on a link that is not draining.
+    expect(link.sent.map((m) => (m as { type: string }).type)).toEqual(['ping'])
+    expect(sender.transfersRunning).toBe(1)
+    link.pending = 0
+    await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 5000, what: 'parts sent' })
+    expect(link.sent.map((m) => (m as { type: string }).type)).toEqual(['ping', 'syncPart', 'syncPart', 'newLeader', 'syncPart'])
+    expect(link.sent.filter((m) => (m as { type: string }).type === 'syncPart').map((m) => (m as { afterZxid: bigint }).afterZxid)).toEqual([1, 2, 3].map((n) => makeZxid(1, n)))
+
+    // A link that goes down while parts wait drops them, as it would have dropped them queued.
+    link.pending = 9 * 1024 * 1024
+    sender.send(1, part(4))
+    link.up = false
+    await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 5000, what: 'parts dropped' })
+    expect(link.sent).toHaveLength(5)
+  })
+
   test('a transfer missing a chunk, or with a bad record, is refused', async () => {
     const link = new FakeLink()
-    const sender = new SnapSender(link, logger)
+    const sender = new SnapSender(link, logger, BUDGET_BYTES)
     sender.send(1, snapOf(treeWith(RECORDS_PER_CHUNK + 5)))
     await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 5000, what: 'transfer done' })
     const missing = link.sent.filter((m, i) => !(i === 0 && (m as { type: string }).type === 'snapChunk'))
@@ -147,7 +215,7 @@ describe('chunked SNAP', () => {
 
   test('a transfer whose link goes down is abandoned and sends no SNAP', async () => {
     const link = new FakeLink()
-    const sender = new SnapSender(link, logger)
+    const sender = new SnapSender(link, logger, BUDGET_BYTES)
     sender.send(1, snapOf(treeWith(RECORDS_PER_CHUNK * 3)))
     link.up = false
     await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 5000, what: 'transfer abandoned' })
