@@ -211,9 +211,8 @@ export class SessionEngine {
     // would silently skip them. The setWatches reply brings lastZxid up to date.
     this.options.logger.debug(resumed ? 'session resumed' : 'session opened', connection.url, message.sessionId.toString(16))
     // Watches first, so the server fires what changed while we were away before any new reply.
-    const setWatches = resumed ? this.watches.setWatchesRequest(this.lastZxid) : null
-    if (setWatches !== null) {
-      const onError = (err: unknown) => this.options.logger.warn('re-registering watches failed', err)
+    const onError = (err: unknown) => this.options.logger.warn('re-registering watches failed', err)
+    for (const setWatches of resumed ? this.watches.setWatchesRequests(this.lastZxid) : []) {
       this.send(this.pending.create(setWatches, () => {}, onError), connection)
     }
     // Queued calls go out before listeners hear 'connected', so calls a listener makes stay behind them.

@@ -34,7 +34,12 @@ export class ClientConnection {
   /** Requests not yet answered, oldest first; `head` indexes the oldest. */
   private readonly queue: QueuedRequest[] = []
   private head = 0
+  /** paused: the socket is not being read (too many requests in flight, or output blocked). */
   paused = false
+  /** outputBlocked: more than the soft mark is queued for the client; its reads wait until it drains. */
+  outputBlocked = false
+  /** stallTimer closes the connection if its output stays blocked too long. */
+  stallTimer: NodeJS.Timeout | undefined
 
   constructor(readonly socket: ClientSocket) {}
 
