@@ -6,7 +6,7 @@
  */
 import { Packr } from 'msgpackr'
 import { ErrorCode } from './error-codes.js'
-import { DATA_BYTES_MAX, MULTI_OPS_MAX, PATH_BYTES_MAX, TTL_MS_MAX } from './limits.js'
+import { DATA_BYTES_MAX, MULTI_OPS_MAX, PATH_BYTES_MAX, SET_WATCHES_PATHS_MAX, TTL_MS_MAX } from './limits.js'
 import { NODE_MODES, type Acl, type Stat } from './types.js'
 import type {
   ClientMessage,
@@ -106,7 +106,8 @@ const ttlMs = optional(int(1, TTL_MS_MAX))
 const acl: Check<Acl> = object<Acl>({ perms: int(0, 31), scheme: str(64), id: str(1024) })
 const aclList = optional(arrayOf(acl, 64))
 const mode = oneOf(NODE_MODES)
-const pathList = arrayOf(path(), 100_000)
+/** pathList is one setWatches list: longer ones are refused before any path is checked (the server also caps the lists' total). */
+const pathList = arrayOf(path(), SET_WATCHES_PATHS_MAX)
 
 const stat: Check<Stat> = object<Stat>({
   czxid: u64,
