@@ -222,7 +222,8 @@ export class SessionEngine {
 
   private onRefused(code: number, reason: string, url: string): void {
     this.options.logger.info('connect refused', url, errorCodeName(code) ?? code, reason)
-    // ZXID_AHEAD and NOT_SERVING: this server cannot serve us now; the loop tries the next.
+    // ZXID_AHEAD, NOT_SERVING and THROTTLED: this server cannot serve us now; the loop tries
+    // the next, and backs off when a whole round refused.
     if (code === ErrorCode.SESSION_EXPIRED || code === ErrorCode.AUTH_FAILED) this.loseSession(`${errorCodeName(code)}: ${reason}`)
   }
 
