@@ -60,6 +60,9 @@ const HANDSHAKE_TIMEOUT_MS = 10_000
 /** CLOSE_REASON_BYTES_MAX is the WebSocket limit on a close reason. */
 const CLOSE_REASON_BYTES_MAX = 123
 
+/** PUMP_REPLY_BYTES_PER_TURN is how many reply bytes one connection's pump computes before it yields the event loop. */
+const PUMP_REPLY_BYTES_PER_TURN = 2 * 1024 * 1024
+
 /** WATCH_REMOVAL_PATHS_PER_TURN is how many watched paths a closed connection drops per event-loop turn. */
 const WATCH_REMOVAL_PATHS_PER_TURN = 10_000
 
@@ -90,6 +93,9 @@ export interface FrontHost {
 }
 
 /** ReadToken is what the core hands back for a read index: the connection and its queued entry. */
+/** WriteEntry is a queued write. */
+type WriteEntry = Extract<QueuedRequest, { kind: 'write' }>
+
 interface ReadToken {
   readonly connection: ClientConnection
   readonly entry: Extract<QueuedRequest, { kind: 'barrier' }>
@@ -318,15 +324,18 @@ export class ClientFront {
     else if (!sessions.has(sessionId) || sessions.isClosing(sessionId)) answer(ErrorCode.SESSION_EXPIRED, 'session has expired')
     else if (WRITE_OPS.has(request.op)) {
       this.host.touch(sessionId)
-      const payload: ForwardPayload = request.op === 'closeSession' ? { kind: 'closeSession' } : { kind: 'write', request: request as WriteRequest }
-      const key = requestKey(sessionId, xid)
-      // A commit is matched to its request by session and xid, so those must be unique in flight.
-      if (this.awaitingApply.has(key)) answer(ErrorCode.BAD_ARGUMENTS, `xid ${xid} is already in flight for this session`)
-      else if (this.host.forward(sessionId, xid, payload)) {
-        const entry = { kind: 'write' as const, xid, request }
+      const entry: WriteEntry = { kind: 'write', xid, request }
+      // While reads wait for the output to drain (or for their turn), a later write must
+      // not be applied before them (per-session FIFO): it is held until it reaches the head.
+      if (connection.outputBlocked || connection.pumpDeferred || connection.heldWrites > 0) {
+        entry.held = true
+        connection.heldWrites += 1
         connection.enqueue(entry)
-        this.awaitingApply.set(key, { connection, entry })
-      } else answer(ErrorCode.NOT_SERVING, `server ${this.host.id} has no leader`)
+      } else {
+        const refused = this.forwardWrite(connection, entry)
+        if (refused === undefined) connection.enqueue(entry)
+        else answer(refused.err, refused.message ?? '')
+      }
     } else if (request.op === 'sync' || (request.op === 'get' && request.linearizable === true)) {
       this.host.touch(sessionId)
       const entry = { kind: 'barrier' as const, xid, request, zxid: undefined }
@@ -338,6 +347,22 @@ export class ClientFront {
       connection.enqueue({ kind: 'read', xid, request })
     }
     this.pump(connection)
+  }
+
+  /**
+   * forwardWrite hands a write to the leader and records it as waiting for its txn; the
+   * error reply when it cannot be (its xid already in flight, no leader).
+   */
+  private forwardWrite(connection: ClientConnection, entry: WriteEntry): Reply | undefined {
+    const { sessionId } = connection
+    const key = requestKey(sessionId, entry.xid)
+    // A commit is matched to its request by session and xid, so those must be unique in flight.
+    if (this.awaitingApply.has(key)) return { err: ErrorCode.BAD_ARGUMENTS, message: `xid ${entry.xid} is already in flight for this session` }
+    const request = entry.request
+    const payload: ForwardPayload = request.op === 'closeSession' ? { kind: 'closeSession' } : { kind: 'write', request: request as WriteRequest }
+    if (!this.host.forward(sessionId, entry.xid, payload)) return { err: ErrorCode.NOT_SERVING, message: `server ${this.host.id} has no leader` }
+    this.awaitingApply.set(key, { connection, entry })
+    return undefined
   }
 
   /** onReadReady records that a sync or linearizable read may be answered once `zxid` is applied here. */
@@ -366,9 +391,15 @@ export class ClientFront {
     }
   }
 
-  /** pump answers the connection's requests from the head while they are ready. */
+  /**
+   * pump answers the connection's requests from the head while they are ready, and
+   * forwards a held write once it reaches the head. After PUMP_REPLY_BYTES_PER_TURN it
+   * yields and goes on in the next turn (a session's pipelined reads of large nodes).
+   */
   private pump(connection: ClientConnection): void {
+    if (connection.pumpDeferred) return
     const tree = this.host.tree
+    let turnBytes = 0
     for (let entry = connection.peek(); entry !== undefined && !connection.outputBlocked; entry = connection.peek()) {
       let reply: Reply
       let zxid = tree.appliedZxid
@@ -381,22 +412,35 @@ export class ClientFront {
           break
         } else reply = entry.request.op === 'sync' ? { err: 0, result: {} } : this.executeRead(connection, entry.request)
       } else {
+        if (entry.held === true) {
+          entry.held = undefined
+          connection.heldWrites -= 1
+          entry.reply = this.forwardWrite(connection, entry)
+        }
         if (entry.reply === undefined) break
         reply = entry.reply
         zxid = entry.replyZxid ?? zxid
       }
       connection.shift()
-      this.sendReply(connection, entry.xid, zxid, reply)
+      turnBytes += this.sendReply(connection, entry.xid, zxid, reply)
       if (entry.kind === 'write' && entry.request.op === 'closeSession' && reply.err === 0) {
         this.close(connection, CloseCode.SESSION_ENDED, 'session closed')
         return
+      }
+      if (turnBytes >= PUMP_REPLY_BYTES_PER_TURN && connection.peek() !== undefined) {
+        connection.pumpDeferred = true
+        setImmediate(() => {
+          connection.pumpDeferred = false
+          if (this.connections.get(connection.id) === connection && connection.phase !== 'closing') this.pump(connection)
+        })
+        break
       }
     }
     this.applyBackpressure(connection)
   }
 
-  /** sendReply sends a reply; one whose frame would pass the frame limit (a huge children listing) becomes an error. */
-  private sendReply(connection: ClientConnection, xid: number, zxid: Zxid, reply: Reply): void {
+  /** sendReply sends a reply and returns its size; one whose frame would pass the frame limit (a huge children listing) becomes an error. */
+  private sendReply(connection: ClientConnection, xid: number, zxid: Zxid, reply: Reply): number {
     const message = (r: Reply): ServerMessage => ({ type: 'reply', xid, zxid, ...(r as Omit<Reply, 'result'>), ...(r.result === undefined ? {} : { result: r.result as never }) })
     let frame = encodeServerMessage(message(reply))
     if (frame.length > this.limits.frameBytesMax) {
@@ -404,6 +448,7 @@ export class ClientFront {
       frame = encodeServerMessage(message({ err: ErrorCode.MARSHALLING_ERROR, message: tooLarge }))
     }
     this.sendFrame(connection, frame)
+    return frame.length
   }
 
   /** watchRefusal is the error for a request that would add `adding` watches past maxWatchesPerSession, if it would. */

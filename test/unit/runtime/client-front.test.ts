@@ -179,8 +179,38 @@ describe('ClientFront output backpressure', () => {
     expect(client.paused).toBe(true)
     expect(client.closed).toBeUndefined()
     client.drain()
+    vi.runAllTimers() // the pump yields every 2 MiB of replies
     expect(client.replies().map((r) => r.xid)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
     expect(client.paused).toBe(false)
+  })
+
+  it('holds a write sent behind waiting reads, so those reads never see it (per-session FIFO)', () => {
+    const client = notReading(4)
+    h.request(client, 5, { op: 'set', path: '/big', data: new Uint8Array([1]), version: -1 })
+    expect(h.forwarded.filter((p) => p.kind === 'write').length).toBe(0)
+    client.drain()
+    vi.runAllTimers()
+    const writes = h.forwarded.filter((p) => p.kind === 'write')
+    expect(writes.length).toBe(1)
+    const gets = client.replies().filter((r) => r.xid <= 4)
+    expect(gets.length).toBe(4)
+    for (const get of gets) expect((get.result as { data: Uint8Array }).data.length).toBe(MiB)
+    // Once applied, the held write is answered in its turn.
+    h.apply({ sessionId: client.sessionIdForTest, xid: 5, op: { type: 'set', path: '/big', data: new Uint8Array([1]), version: 1 } })
+    expect(client.replies().map((r) => [r.xid, r.err])).toContainEqual([5, 0])
+  })
+
+  it('yields the event loop after a few MiB of replies, even to a client that reads', () => {
+    const h = harness(limits)
+    createNode(h, '/big', new Uint8Array(MiB))
+    const client = session(h)
+    // Six gets wait behind a write; when it is applied they all become ready at once.
+    h.request(client, 1, { op: 'create', path: '/w', data: new Uint8Array(0), mode: 'persistent' })
+    for (let xid = 2; xid <= 7; xid++) h.request(client, xid, { op: 'get', path: '/big', watch: false })
+    h.apply({ sessionId: client.sessionIdForTest, xid: 1, op: { type: 'create', path: '/w', data: new Uint8Array(0), acl: [...OPEN_ACL_UNSAFE], ephemeralOwner: 0n, container: false, ttlMs: 0, parentCversion: h.tree.stat('/')!.cversion + 1 } })
+    expect(client.replies().map((r) => r.xid)).toEqual([1, 2, 3])
+    vi.runAllTimers()
+    expect(client.replies().map((r) => r.xid)).toEqual([1, 2, 3, 4, 5, 6, 7])
   })
 
   it('counts reads waiting in the FIFO toward maxOutstandingRequests', () => {
@@ -198,8 +228,9 @@ describe('ClientFront output backpressure', () => {
   })
 
   /** notReading is a session whose client stopped reading after asking for `gets` 1 MiB nodes. */
+  let h: Harness
   const notReading = (gets: number) => {
-    const h = harness(limits)
+    h = harness(limits)
     createNode(h, '/big', new Uint8Array(MiB))
     const client = session(h)
     client.reading = false
@@ -220,6 +251,7 @@ describe('ClientFront output backpressure', () => {
     const client = notReading(5)
     vi.advanceTimersByTime(limits.connectionStalledMaxMs - 100)
     client.drain()
+    vi.runAllTimers()
     vi.advanceTimersByTime(limits.connectionStalledMaxMs * 2)
     expect(client.closed).toBeUndefined()
     expect(client.replies().length).toBe(5)
