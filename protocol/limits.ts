@@ -29,7 +29,7 @@ export const PENDING_REQUESTS_PER_SESSION_MAX = 1000
  * together), so re-registering watches is work in slices a member can do between
  * heartbeats; the SDK splits a larger re-registration into several requests.
  */
-export const SET_WATCHES_PATHS_MAX = 10_000
+export const SET_WATCHES_PATHS_MAX = 2_000
 
 /** SESSION_TIMEOUT_MIN_MS and SESSION_TIMEOUT_MAX_MS are the default clamp for negotiated timeouts. */
 export const SESSION_TIMEOUT_MIN_MS = 1000

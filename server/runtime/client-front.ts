@@ -64,7 +64,7 @@ const CLOSE_REASON_BYTES_MAX = 123
 const PUMP_REPLY_BYTES_PER_TURN = 2 * 1024 * 1024
 
 /** WATCH_REMOVAL_PATHS_PER_TURN is how many watched paths a closed connection drops per event-loop turn. */
-const WATCH_REMOVAL_PATHS_PER_TURN = 10_000
+const WATCH_REMOVAL_PATHS_PER_TURN = 2_000
 
 /** ClientLimits are the settings that bound what one client costs a member, plus the frame limit. */
 export type ClientLimits = Pick<ServerConfig, ClientBoundKey> & { frameBytesMax: number }

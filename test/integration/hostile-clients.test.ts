@@ -10,7 +10,7 @@ import { Packr } from 'msgpackr'
 import WebSocket from 'ws'
 import { describe, expect, it } from 'vitest'
 import { connect } from '../../client/index.js'
-import { CloseCode, ErrorCode, encodeClientMessage, type ServerMessage } from '../../protocol/index.js'
+import { CloseCode, ErrorCode, SET_WATCHES_PATHS_MAX, encodeClientMessage, type ServerMessage } from '../../protocol/index.js'
 import { finishHostileRun, rawClient, startHostileRun, type ClosedInfo, type HostileRun, type HostileRunOptions, type RawClient } from '../helpers/hostile.js'
 import { withDeadline } from '../helpers/wait.js'
 
@@ -66,7 +66,7 @@ describe('hostile clients: output buffering (4)', () => {
     await underAttack({ name: 'hostile-slow-reader', settings: { connectionStalledMaxMs: 3000 } }, async (run) => {
       const target = run.ensemble.member(run.leaderId)
       const attacker = await rawClient(run.url(target.id))
-      expect((await attacker.connect()).type).toBe('connected')
+      expect((await attacker.connect({ timeoutMs: 30_000 })).type).toBe('connected')
       attacker.request(1, { op: 'create', path: '/big', data: new Uint8Array(1_000_000).fill(7), mode: 'persistent' })
       expect((await attacker.reply(1, 30_000)).err).toBe(0)
       attacker.pauseReading()
@@ -91,7 +91,7 @@ describe('hostile clients: work per turn (5) and watches per session (7)', () =>
     await underAttack({ name: 'hostile-watch-burst', settings: { maxWatchesPerSession: 50_000 } }, async (run) => {
       const url = run.url(run.leaderId)
       const attacker = await rawClient(url)
-      expect((await attacker.connect()).type).toBe('connected')
+      expect((await attacker.connect({ timeoutMs: 30_000 })).type).toBe('connected')
       const total = 200_000
       const answered = countMessages(attacker, total, 180_000, `${total} watch replies`)
       for (let xid = 1; xid <= total; xid++) {
@@ -108,18 +108,19 @@ describe('hostile clients: work per turn (5) and watches per session (7)', () =>
       attacker.terminate() // its 50,000 watches are dropped in slices
 
       const second = await rawClient(url)
-      expect((await second.connect()).type).toBe('connected')
+      expect((await second.connect({ timeoutMs: 30_000 })).type).toBe('connected')
       const paths = Array.from({ length: 60_000 }, (_, i) => `/s${i}`)
       second.request(1, { op: 'setWatches', relativeZxid: 0n, data: [], exist: paths, child: [], persistent: [], persistentRecursive: [] })
       const reply = await second.reply(1, 60_000)
       expect(reply.err).toBe(ErrorCode.BAD_ARGUMENTS)
-      // What the SDK sends instead: slices under the cap, accepted up to maxWatchesPerSession (50,000), the sixth refused.
-      for (let slice = 0; slice < 6; slice++) {
-        second.request(2 + slice, { op: 'setWatches', relativeZxid: 0n, data: [], exist: paths.slice(slice * 10_000, (slice + 1) * 10_000), child: [], persistent: [], persistentRecursive: [] })
-      }
+      // What the SDK sends instead: slices under the cap, accepted up to maxWatchesPerSession (50,000 here: 25 slices).
       const sliceErrs: number[] = []
-      for (let slice = 0; slice < 6; slice++) sliceErrs.push((await second.reply(2 + slice, 60_000)).err)
-      expect(sliceErrs).toEqual([0, 0, 0, 0, 0, ErrorCode.QUOTA_EXCEEDED])
+      for (let slice = 0; slice < 26; slice++) {
+        const exist = paths.slice(slice * SET_WATCHES_PATHS_MAX, (slice + 1) * SET_WATCHES_PATHS_MAX)
+        second.request(2 + slice, { op: 'setWatches', relativeZxid: 0n, data: [], exist, child: [], persistent: [], persistentRecursive: [] })
+      }
+      for (let slice = 0; slice < 26; slice++) sliceErrs.push((await second.reply(2 + slice, 60_000)).err)
+      expect(sliceErrs).toEqual([...new Array(25).fill(0), ErrorCode.QUOTA_EXCEEDED])
       second.terminate()
       await run.waitForBystanderOps(10)
     })

@@ -315,9 +315,9 @@ describe('ClientFront limits', () => {
     const client = session(h)
     const paths = Array.from({ length: SET_WATCHES_PATHS_MAX + 1 }, (_, i) => `/w${i}`)
     // Over the cap in total, each list under it: the front counts all five lists.
-    h.request(client, 1, { op: 'setWatches', relativeZxid: 0n, data: paths.slice(0, 5001), exist: paths.slice(5001), child: [], persistent: [], persistentRecursive: [] })
+    h.request(client, 1, { op: 'setWatches', relativeZxid: 0n, data: paths.slice(0, 1001), exist: paths.slice(1001), child: [], persistent: [], persistentRecursive: [] })
     expect(client.replies()[0]).toMatchObject({ err: ErrorCode.BAD_ARGUMENTS })
-    expect(client.replies()[0]?.message).toMatch(/10001 paths, over the limit of 10000/)
+    expect(client.replies()[0]?.message).toMatch(/2001 paths, over the limit of 2000/)
     // One list over the cap is refused by the decoder, before its paths are checked.
     h.request(client, 3, { op: 'setWatches', relativeZxid: 0n, data: [], exist: paths, child: [], persistent: [], persistentRecursive: [] })
     expect(client.replies()[1]).toMatchObject({ xid: 3, err: ErrorCode.BAD_ARGUMENTS })
