@@ -92,10 +92,10 @@ export interface FrontHost {
   nowMs(): number
 }
 
-/** ReadToken is what the core hands back for a read index: the connection and its queued entry. */
 /** WriteEntry is a queued write. */
 type WriteEntry = Extract<QueuedRequest, { kind: 'write' }>
 
+/** ReadToken is what the core hands back for a read index: the connection and its queued entry. */
 interface ReadToken {
   readonly connection: ClientConnection
   readonly entry: Extract<QueuedRequest, { kind: 'barrier' }>
