@@ -50,9 +50,10 @@ function ackedCell(status: MemberStatus, leader: MemberStatus | undefined): stri
   return view === undefined || typeof view.ackedZxid !== 'string' ? '?' : view.ackedZxid
 }
 
-/** roleCell is the role, marked when the server is not serving clients yet (or any more). */
+/** roleCell is the role, marked when the server is not serving clients yet (or any more), or waits for disk space. */
 function roleCell(status: MemberStatus): string {
   const role = cell(status.role)
+  if (typeof status.diskFull === 'object' && status.diskFull !== null) return `${role} (disk full)`
   return status.serving === false && (role === 'leading' || role === 'following') ? `${role} (not serving)` : role
 }
 

@@ -16,6 +16,10 @@
  *
  * Lost messages are healed by re-sending the current vote at jittered intervals
  * drawn from the seeded generator, so servers do not re-send in lockstep.
+ *
+ * A server whose storage is stalled (Peer.storageStalled) is silent: it neither votes
+ * nor answers votes, so the others elect among themselves as if it were down. It
+ * could not write the epochs that leading or following requires anyway.
  */
 import type { PeerMessage, ServerId, VoteMessage } from '../../protocol/index.js'
 import { jitterTicks } from './config.js'
@@ -60,12 +64,14 @@ export class LookingRole implements RoleBehavior {
 
   /** start announces this server's vote and checks whether it alone is already a quorum. */
   start(): void {
+    if (this.host.state.storageStalled) return
     this.votes.set(this.host.state.config.id, this.vote)
     this.broadcastVote()
     this.checkQuorum()
   }
 
   onVote(from: ServerId, message: VoteMessage): void {
+    if (this.host.state.storageStalled) return
     // A vote for a server outside the ensemble can never be carried out: ignore it.
     if (!this.host.state.quorum.isVoter(message.leader)) return
     if (message.state === 'looking') this.onLookingVote(from, message)
@@ -77,6 +83,7 @@ export class LookingRole implements RoleBehavior {
   }
 
   tick(): void {
+    if (this.host.state.storageStalled) return
     const now = this.host.state.tickNow
     if (now >= this.resendAtTick) this.broadcastVote()
     if (this.finalizeAtTick !== undefined && now >= this.finalizeAtTick) return this.decide()

@@ -128,6 +128,21 @@ export class Peer {
   }
 
   /**
+   * storageStalled tells the core whether the runtime can persist. While it cannot
+   * (a full disk: the in-flight Ready's persistence is being retried), this server
+   * leaves any leadership it leads or follows — a leader steps down so a member that
+   * can write leads, a follower stops acknowledging — and stays silent in elections.
+   * When persistence works again it starts a new election and rejoins. Persistence
+   * already handed out stays owed: the runtime still completes and advances that Ready.
+   */
+  storageStalled(stalled: boolean): void {
+    if (stalled === this.state.storageStalled) return
+    this.state.storageStalled = stalled
+    this.becomeLooking(stalled ? 'storage stalled: cannot write to the data directory' : 'storage writable again')
+    this.checkCheapInvariants()
+  }
+
+  /**
    * propose logs a prepared txn and broadcasts it. Leader only, once established;
    * `txn.zxid` must equal `nextZxid()`. Throws CoreError NOT_LEADER, ZXID_MISMATCH
    * or COUNTER_EXHAUSTED. The core never looks inside the txn beyond its zxid.

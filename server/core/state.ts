@@ -64,6 +64,8 @@ export class ReplicaState {
   tickNow = 0
   /** unreachable are members whose connection the runtime reported closed (and not reopened since). */
   readonly unreachable = new Set<ServerId>()
+  /** storageStalled: the runtime cannot persist (disk full); this server stays out of elections and leaderships. */
+  storageStalled = false
   acceptedEpoch: number
   currentEpoch: number
   durableAcceptedEpoch: number

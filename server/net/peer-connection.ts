@@ -11,6 +11,7 @@
  */
 import type { Logger } from 'pino'
 import type { RawData, WebSocket } from 'ws'
+import type { LogLimiter } from './log-limiter.js'
 import { PeerCloseCode, peerCloseCodeName } from './peer-errors.js'
 import { decodeFrame, takeFrame } from './peer-frames.js'
 import {
@@ -54,6 +55,8 @@ export interface ClosedInfo {
 /** PeerConnectionEvents are what a connection reports to PeerLinks. */
 export interface PeerConnectionEvents {
   onUp(connection: PeerConnection): void
+  /** onHelloAccepted (acceptor) hears that the hello passed checkHello and the challenge went out. */
+  onHelloAccepted?(connection: PeerConnection): void
   onMessage(connection: PeerConnection, message: unknown): void
   onClosed(connection: PeerConnection, info: ClosedInfo): void
 }
@@ -67,7 +70,14 @@ export interface PeerConnectionOptions {
   /** dialedId is the member a dialer meant to reach (dialer only). */
   dialedId?: ServerId
   remoteAddress: string
-  handshakeTimeoutMs: number
+  /**
+   * handshakeTimeoutMs bounds the handshake from the connection's creation. Omitted for
+   * an accepted connection: PeerLinks counts that deadline from the TCP accept instead
+   * and calls expireHandshake.
+   */
+  handshakeTimeoutMs?: number
+  /** refusalLog, when given, writes the handshake refusal lines (rate-limited: strangers trigger them). */
+  refusalLog?: LogLimiter
   keepAliveMs: number
   frameBytesMax: number
   sendQueueBytesMax: number
@@ -104,7 +114,8 @@ export class PeerConnection {
     this.peerId = options.dialedId
     this.counters = options.counters
     this.expecting = role === 'dialer' ? 'challenge' : 'hello'
-    this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), options.handshakeTimeoutMs)
+    const { handshakeTimeoutMs } = options
+    if (handshakeTimeoutMs !== undefined) this.handshakeTimer = setTimeout(() => this.expireHandshake(handshakeTimeoutMs), handshakeTimeoutMs)
     ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(data, isBinary))
     ws.on('pong', () => (this.heardSinceCheck = true))
     ws.on('ping', () => (this.heardSinceCheck = true))
@@ -215,6 +226,7 @@ export class PeerConnection {
         const refusal = checkHello(message, local)
         if (refusal !== null) return this.fail(refusal)
         this.peerNonce = message.nonce
+        this.events.onHelloAccepted?.(this)
         this.ownNonce = createNonce()
         const transcript = transcriptFor(local, message.fromId, local.selfId, message.nonce, this.ownNonce)
         this.expecting = 'proof'
@@ -267,14 +279,16 @@ export class PeerConnection {
     this.events.onUp(this)
   }
 
-  private onHandshakeTimeout(): void {
+  /** expireHandshake closes a connection still handshaking with HANDSHAKE_TIMEOUT, saying it had `timeoutMs`. */
+  expireHandshake(timeoutMs: number): void {
+    clearTimeout(this.handshakeTimer)
     this.handshakeTimer = undefined
     if (this.phase !== 'handshaking') return
     const waitingFor = this.options.ws.readyState === this.options.ws.CONNECTING ? 'the connection to open' : `'${this.expecting}'`
     this.fail({
       code: PeerCloseCode.HANDSHAKE_TIMEOUT,
       reason: 'handshake timed out',
-      detail: `no complete handshake within ${this.options.handshakeTimeoutMs} ms (waiting for ${waitingFor})`,
+      detail: `no complete handshake within ${timeoutMs} ms (waiting for ${waitingFor})`,
     })
   }
 
@@ -354,7 +368,8 @@ export class PeerConnection {
   private fail(refusal: Refusal): void {
     if (this.phase === 'closed') return
     const during = this.phase === 'handshaking' ? 'peer link refused' : 'peer link closed'
-    this.options.logger.warn(
+    const warn = this.phase === 'handshaking' ? this.warnHandshake.bind(this) : this.options.logger.warn.bind(this.options.logger)
+    warn(
       {
         peer: this.peerId,
         role: this.options.role,
@@ -369,6 +384,13 @@ export class PeerConnection {
     this.close(refusal.code, refusal.reason)
   }
 
+  /** warnHandshake writes a line about a handshake, through the rate limit when one is set. */
+  private warnHandshake(fields: Record<string, unknown>, msg: string): void {
+    const { refusalLog, logger } = this.options
+    if (refusalLog !== undefined) refusalLog.warn(fields, msg)
+    else logger.warn(fields, msg)
+  }
+
   private onSocketError(err: Error): void {
     // A refused dial or a reset; the close event follows and reports it.
     this.options.logger.debug({ peer: this.peerId, remote: this.options.remoteAddress, err: err.message }, 'peer socket error')
@@ -379,9 +401,11 @@ export class PeerConnection {
     clearTimeout(this.terminateTimer)
     if (this.phase === 'closed') return
     if (this.phase === 'handshaking' && code >= 4000 && code < 5000) {
-      const fields = { peer: this.peerId, role: this.options.role, remote: this.options.remoteAddress, code, codeName: peerCloseCodeName(code), reason }
+      const { role, remoteAddress } = this.options
+      // An accepted connection is unauthenticated: its close reason is a stranger's bytes, not logged.
+      const fields = { peer: this.peerId, role, remote: remoteAddress, code, codeName: peerCloseCodeName(code), ...(role === 'dialer' ? { reason } : {}) }
       const detail = code === PeerCloseCode.AUTH_FAILED ? { detail: 'the peer could not verify our proof: the shared secrets differ' } : {}
-      this.options.logger.warn({ ...fields, ...detail }, 'peer link refused by peer')
+      this.warnHandshake({ ...fields, ...detail }, 'peer link refused by peer')
     }
     const why = reason !== '' ? reason : (this.lastSocketError ?? 'connection closed')
     this.finish({ code, reason: why, wasUp: this.phase === 'up' })

@@ -14,6 +14,9 @@
  *   (about 50 ms at first, capped at 1 s; peer-backoff.ts).
  * - Every connection proves the shared secret both ways before anything else
  *   (peer-handshake.ts); nothing from an unauthenticated connection reaches a handler.
+ * - Until then an inbound connection holds a bounded slot and must authenticate within
+ *   the handshake deadline counted from its TCP accept (peer-gate.ts, peer-admission.ts),
+ *   so strangers on the peer port cannot keep members from re-linking.
  * - Sending is best effort and never blocks: messages to a peer whose link is down are
  *   dropped (ZAB tolerates loss; the core re-sends after `onLinkChange(peer, true)`).
  *   Each link delivers a gap-free, in-order prefix of what was sent on it: when a peer
@@ -27,10 +30,13 @@ import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { WebSocket, WebSocketServer } from 'ws'
+import { LogLimiter } from './log-limiter.js'
 import { backoffDelayMs } from './peer-backoff.js'
 import { PeerConnection, type ClosedInfo, type LinkCounters } from './peer-connection.js'
 import { PeerCloseCode, PeerLinksError, peerCloseCodeName } from './peer-errors.js'
 import { ARRAY_HEADER_BYTES_MAX, encodePeerMessage } from './peer-frames.js'
+import { ADMISSION_HEADER, AdmissionTokens, createAdmissionToken } from './peer-admission-token.js'
+import { HandshakeGate, resolveMemberAddresses } from './peer-gate.js'
 import type { LocalIdentity } from './peer-handshake.js'
 import { ensembleFingerprint, formatMember, validateMembers, type PeerMember, type ServerId } from './peer-members.js'
 import { resolvePeerLinksOptions, type DialAddress, type PeerLinksOptions, type PeerLinksSettings } from './peer-options.js'
@@ -38,6 +44,9 @@ import { SECRET_SHORT_BYTES } from './peer-secret.js'
 
 export type { PeerMember, ServerId } from './peer-members.js'
 export type { DialAddress, PeerLinksOptions } from './peer-options.js'
+
+/** DIAL_DEADLINES is how many handshake deadlines a dial may take, from its start to an authenticated link. */
+const DIAL_DEADLINES = 2
 
 /** PEER_PATH is the WebSocket path of the peer endpoint; other paths on the peer port get 404. */
 export const PEER_PATH = '/conclave/peer'
@@ -85,6 +94,9 @@ interface PeerSlot {
 export class PeerLinks {
   private readonly slots = new Map<ServerId, PeerSlot>()
   private readonly handshaking = new Set<PeerConnection>()
+  /** refusalLog rate-limits the lines unauthenticated connections can cause. */
+  private readonly refusalLog: LogLimiter
+  private readonly tokens: AdmissionTokens
   private readonly sockets = new Set<WebSocket>()
   private readonly messageHandlers = new Set<MessageHandler>()
   private readonly linkHandlers = new Set<LinkChangeHandler>()
@@ -97,7 +109,10 @@ export class PeerLinks {
     private readonly httpServer: http.Server,
     private readonly wsServer: WebSocketServer,
     private readonly logger: Logger,
+    private readonly gate: HandshakeGate,
   ) {
+    this.refusalLog = gate.log
+    this.tokens = new AdmissionTokens(secret, local)
     for (const member of local.members) {
       if (member.id === local.selfId) continue
       const counters = { messagesSent: 0, framesSent: 0, messagesReceived: 0, framesReceived: 0, messagesDropped: 0 }
@@ -124,10 +139,25 @@ export class PeerLinks {
     if (options.secret.length < SECRET_SHORT_BYTES) {
       logger.warn({ secretBytes: options.secret.length }, `the shared secret is shorter than ${SECRET_SHORT_BYTES} bytes; use a long random one`)
     }
+    const memberAddresses = await resolveMemberAddresses(memberHosts(members, options.selfId, settings.dialAddress), logger)
+    const gate = new HandshakeGate({
+      limits: {
+        perAddressMax: settings.handshakesPerAddressMax,
+        memberPerAddressMax: settings.memberHandshakesPerAddressMax,
+        strangersMax: settings.strangerHandshakesMax,
+      },
+      handshakeTimeoutMs: settings.handshakeTimeoutMs,
+      memberAddresses,
+      log: new LogLimiter(logger),
+    })
     const httpServer = http.createServer()
     const wsServer = new WebSocketServer({ noServer: true, maxPayload: settings.frameBytesMax, perMessageDeflate: false })
-    const links = new PeerLinks(local, new Uint8Array(options.secret), settings, httpServer, wsServer, logger)
-    httpServer.on('request', (_req, res) => {
+    const links = new PeerLinks(local, new Uint8Array(options.secret), settings, httpServer, wsServer, logger, gate)
+    // Admission happens at the TCP accept, so that a connection that never sends its
+    // upgrade request is held to the same deadline and bounds as one that does.
+    httpServer.on('connection', (socket) => gate.onConnection(socket))
+    httpServer.on('request', (req, res) => {
+      if (!gate.holdsSlot(req.socket)) return void req.socket.destroy()
       res.writeHead(426, { 'content-type': 'text/plain' }).end('conclave peer port: WebSocket peer links only\n')
     })
     httpServer.on('upgrade', (req, socket, head) => links.onUpgrade(req, socket, head))
@@ -233,6 +263,7 @@ export class PeerLinks {
       slot.dialing?.close(PeerCloseCode.SHUTDOWN, 'member shutting down')
     }
     for (const connection of this.handshaking) connection.close(PeerCloseCode.SHUTDOWN, 'member shutting down')
+    this.gate.close()
     const released = new Promise<void>((resolve) => this.httpServer.close(() => resolve()))
     // Give polite closes a moment, then cut what is left so shutdown is bounded.
     const cut = setTimeout(() => {
@@ -254,19 +285,25 @@ export class PeerLinks {
       socket.end(`HTTP/1.1 ${this.closed ? '503 Service Unavailable' : '404 Not Found'}\r\nconnection: close\r\n\r\n`)
       return
     }
-    if (this.handshaking.size >= this.settings.pendingHandshakesMax) {
-      this.logger.warn({ remote: req.socket.remoteAddress, pending: this.handshaking.size }, 'peer link refused: too many handshakes in progress')
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\r\n')
-      return
-    }
+    // Refused, displaced or past its deadline since the TCP accept: already answered or cut.
+    if (!this.gate.holdsSlot(socket)) return void socket.destroy()
+    const verdict = this.tokens.verify(req.headers[ADMISSION_HEADER], Date.now())
+    if (verdict.ok) this.gate.vouch(socket)
+    else if (verdict.why !== 'missing') this.logger.debug({ remote: req.socket.remoteAddress, why: verdict.why }, 'peer admission token not accepted')
     const remoteAddress = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`
-    this.wsServer.handleUpgrade(req, socket, head, (ws) => this.onAccepted(ws, remoteAddress))
+    this.wsServer.handleUpgrade(req, socket, head, (ws) => this.onAccepted(ws, socket, remoteAddress))
   }
 
-  private onAccepted(ws: WebSocket, remoteAddress: string): void {
+  private onAccepted(ws: WebSocket, socket: Duplex, remoteAddress: string): void {
     this.track(ws)
     const connection = this.createConnection(ws, 'acceptor', remoteAddress, undefined)
     this.handshaking.add(connection)
+    this.gate.attach(socket, connection)
+  }
+
+  /** handshakeSlots tells how many unauthenticated inbound connections hold slots, for /status and tests. */
+  handshakeSlots(): { pending: number; strangers: number; addresses: number; unprovenHeldMaxMs: number } {
+    return this.gate.counts()
   }
 
   // ---------------------------------------------------------------- dialing
@@ -284,7 +321,13 @@ export class PeerLinks {
     }
     const host = address.host.includes(':') ? `[${address.host}]` : address.host
     const url = `ws://${host}:${address.port}${PEER_PATH}`
-    const ws = new WebSocket(url, { maxPayload: this.settings.frameBytesMax, perMessageDeflate: false, followRedirects: false })
+    const ws = new WebSocket(url, {
+      maxPayload: this.settings.frameBytesMax,
+      perMessageDeflate: false,
+      followRedirects: false,
+      // Vouches for this connection's slot on the acceptor before any round trip (peer-admission-token.ts).
+      headers: { [ADMISSION_HEADER]: createAdmissionToken(this.secret, this.local, slot.member.id, Date.now()) },
+    })
     this.track(ws)
     slot.dialing = this.createConnection(ws, 'dialer', `${host}:${address.port}`, slot.member.id)
   }
@@ -311,7 +354,11 @@ export class PeerLinks {
         secret: this.secret,
         ...(dialedId === undefined ? {} : { dialedId }),
         remoteAddress,
-        handshakeTimeoutMs: this.settings.handshakeTimeoutMs,
+        // An accepted connection's deadline runs from its TCP accept, in the gate. A dial's
+        // clock starts earlier, before the connection waits in the acceptor's accept queue
+        // (long when strangers flood it and the acceptor is short of CPU), so it is given
+        // that deadline twice: giving up sooner would only re-queue the member behind them.
+        ...(role === 'dialer' ? { handshakeTimeoutMs: DIAL_DEADLINES * this.settings.handshakeTimeoutMs } : { refusalLog: this.refusalLog }),
         keepAliveMs: this.settings.keepAliveMs,
         frameBytesMax: this.settings.frameBytesMax,
         sendQueueBytesMax: this.settings.sendQueueBytesMax,
@@ -320,6 +367,7 @@ export class PeerLinks {
       },
       {
         onUp: (c) => this.onConnectionUp(c),
+        onHelloAccepted: (c) => this.gate.helloAccepted(c),
         onMessage: (c, m) => this.onConnectionMessage(c, m),
         onClosed: (c, info) => this.onConnectionClosed(c, info),
       },
@@ -330,6 +378,7 @@ export class PeerLinks {
     const peerId = connection.peerId as ServerId
     const slot = this.slots.get(peerId)
     this.handshaking.delete(connection)
+    const handshakeMs = this.gate.done(connection, true)
     if (slot === undefined || this.closed) {
       connection.close(PeerCloseCode.SHUTDOWN, 'member shutting down')
       return
@@ -350,7 +399,10 @@ export class PeerLinks {
     slot.active = connection
     slot.redialAttempt = 0
     slot.upSinceMs = Date.now()
-    this.logger.info({ peer: peerId, role: slot.dials ? 'dialer' : 'acceptor', remote: connection.remoteAddress }, 'peer link up')
+    this.logger.info(
+      { peer: peerId, role: slot.dials ? 'dialer' : 'acceptor', remote: connection.remoteAddress, ...(handshakeMs === undefined ? {} : { handshakeMs }) },
+      'peer link up',
+    )
     this.emitLinkChange(peerId, true)
   }
 
@@ -368,6 +420,7 @@ export class PeerLinks {
 
   private onConnectionClosed(connection: PeerConnection, info: ClosedInfo): void {
     this.handshaking.delete(connection)
+    this.gate.done(connection, false)
     const peerId = connection.peerId
     const slot = peerId === undefined ? undefined : this.slots.get(peerId)
     if (slot === undefined) return
@@ -426,11 +479,34 @@ export class PeerLinks {
   }
 }
 
+/** memberHosts lists where the other members' connections may come from: their hosts and dial addresses. */
+function memberHosts(members: readonly PeerMember[], selfId: ServerId, dialAddress: (m: PeerMember) => DialAddress): string[] {
+  const hosts: string[] = []
+  for (const member of members) {
+    if (member.id === selfId) continue
+    hosts.push(member.host)
+    try {
+      hosts.push(dialAddress(member).host)
+    } catch {
+      // Not resolvable yet (a test directory filled in later): the advertised host stands.
+    }
+  }
+  return hosts
+}
+
+/**
+ * PEER_LISTEN_BACKLOG is the peer port's accept queue (the kernel caps it at
+ * net.core.somaxconn). Node's default of 511 fills up while a flood of strangers
+ * re-connects faster than a busy member accepts, and then the kernel drops a member's
+ * SYN too: its dial waits a second for the retransmit.
+ */
+const PEER_LISTEN_BACKLOG = 4096
+
 function listen(server: http.Server, host: string, port: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => reject(new PeerLinksError('LISTEN_FAILED', `cannot listen on ${host}:${port}: ${err.message}`, { cause: err }))
     server.once('error', onError)
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: PEER_LISTEN_BACKLOG }, () => {
       server.off('error', onError)
       resolve()
     })

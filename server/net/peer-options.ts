@@ -30,14 +30,27 @@ export interface PeerLinksOptions {
   /** frameBytesMax is the largest frame sent or accepted (at least 128 KiB); a single message must fit in one. */
   frameBytesMax: number
   logger: Logger
-  /** handshakeTimeoutMs bounds dial + upgrade + authentication; silent connections are closed. Default 2000. */
+  /**
+   * handshakeTimeoutMs bounds a handshake: for an accepted connection from the TCP
+   * accept to authentication (a silent or trickling stranger is cut then); a dial gets
+   * twice this from its start, as it may first wait in the acceptor's accept queue.
+   * Default 1500 (a member's takes a few ms on a LAN).
+   */
   handshakeTimeoutMs?: number
   /** keepAliveMs: ping every this often, close a link silent for a whole interval; 0 disables. Default 1000. */
   keepAliveMs?: number
   /** sendQueueBytesMax bounds the messages waiting for one peer; past it the link is closed. Default 16 frames. */
   sendQueueBytesMax?: number
-  /** pendingHandshakesMax bounds unauthenticated inbound connections; more are refused with HTTP 503. Default 64. */
-  pendingHandshakesMax?: number
+  /** handshakesPerAddressMax bounds unauthenticated inbound connections from one non-member address. Default 8. */
+  handshakesPerAddressMax?: number
+  /** memberHandshakesPerAddressMax bounds them from one member address (a host or dial address of another member). Default 64. */
+  memberHandshakesPerAddressMax?: number
+  /**
+   * strangerHandshakesMax bounds them from all non-member addresses together. Past a
+   * bound, a newcomer displaces the oldest connection that sent no hello, or gets HTTP
+   * 503 (peer-admission.ts). Default 32.
+   */
+  strangerHandshakesMax?: number
   /** backoff sets the re-dial delays. Default 50 ms doubling to a 1000 ms cap. */
   backoff?: BackoffPolicy
   /** random feeds the re-dial jitter; default Math.random. */
@@ -50,13 +63,23 @@ export interface PeerLinksOptions {
   dialAddress?: (member: PeerMember) => DialAddress
 }
 
+/** DEFAULT_HANDSHAKE_LIMITS are the defaults of the handshake deadline and slot bounds (config.ts uses them too). */
+export const DEFAULT_HANDSHAKE_LIMITS = {
+  handshakeTimeoutMs: 1500,
+  handshakesPerAddressMax: 8,
+  memberHandshakesPerAddressMax: 64,
+  strangerHandshakesMax: 32,
+} as const
+
 /** PeerLinksSettings are the tunables of PeerLinksOptions with every default filled in. */
 export interface PeerLinksSettings {
   handshakeTimeoutMs: number
   keepAliveMs: number
   frameBytesMax: number
   sendQueueBytesMax: number
-  pendingHandshakesMax: number
+  handshakesPerAddressMax: number
+  memberHandshakesPerAddressMax: number
+  strangerHandshakesMax: number
   backoff: BackoffPolicy
   random: () => number
   dialAddress: (member: PeerMember) => DialAddress
@@ -85,10 +108,16 @@ export function resolvePeerLinksOptions(options: PeerLinksOptions): PeerLinksSet
   positive('backoff.capMs', backoff.capMs, 0, backoff.baseMs)
   return {
     frameBytesMax,
-    handshakeTimeoutMs: positive('handshakeTimeoutMs', options.handshakeTimeoutMs, 2000),
+    handshakeTimeoutMs: positive('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_LIMITS.handshakeTimeoutMs),
     keepAliveMs: positive('keepAliveMs', options.keepAliveMs, 1000, 0),
     sendQueueBytesMax: positive('sendQueueBytesMax', options.sendQueueBytesMax, 16 * frameBytesMax, frameBytesMax),
-    pendingHandshakesMax: positive('pendingHandshakesMax', options.pendingHandshakesMax, 64),
+    handshakesPerAddressMax: positive('handshakesPerAddressMax', options.handshakesPerAddressMax, DEFAULT_HANDSHAKE_LIMITS.handshakesPerAddressMax),
+    memberHandshakesPerAddressMax: positive(
+      'memberHandshakesPerAddressMax',
+      options.memberHandshakesPerAddressMax,
+      DEFAULT_HANDSHAKE_LIMITS.memberHandshakesPerAddressMax,
+    ),
+    strangerHandshakesMax: positive('strangerHandshakesMax', options.strangerHandshakesMax, DEFAULT_HANDSHAKE_LIMITS.strangerHandshakesMax),
     backoff,
     random: options.random ?? Math.random,
     dialAddress: options.dialAddress ?? ((m) => ({ host: m.host, port: m.peerPort })),

@@ -4,6 +4,7 @@
  * setting, never a stack trace.
  */
 import { DATA_BYTES_MAX, FRAME_HEADROOM_BYTES, SESSION_TIMEOUT_MAX_MS, SESSION_TIMEOUT_MIN_MS } from '../../protocol/index.js'
+import { DEFAULT_HANDSHAKE_LIMITS } from '../net/peer-options.js'
 
 /** MemberAddress is one ensemble member as every member's config lists it. */
 export interface MemberAddress {
@@ -73,6 +74,16 @@ export interface ServerConfig {
   connectionBufferedBytesMax: number
   /** connectionStalledMaxMs is how long a connection may stay over the soft mark (its client not reading) before it is closed (1008). */
   connectionStalledMaxMs: number
+  /** peerHandshakeTimeoutMs is how long an inbound peer connection has, from its TCP accept, to authenticate (and a dial to succeed). */
+  peerHandshakeTimeoutMs: number
+  /** peerHandshakesPerAddressMax bounds unauthenticated peer connections from one address that is not a member's. */
+  peerHandshakesPerAddressMax: number
+  /** peerMemberHandshakesPerAddressMax bounds unauthenticated peer connections from one member's address (the members' reserve). */
+  peerMemberHandshakesPerAddressMax: number
+  /** peerStrangerHandshakesMax bounds unauthenticated peer connections from all non-member addresses together. */
+  peerStrangerHandshakesMax: number
+  /** diskFullRetryMs is how often a write that failed on a full disk (ENOSPC/EDQUOT) is retried while the member stays out of the ensemble. */
+  diskFullRetryMs: number
 }
 
 /** DEFAULT_CONFIG holds the defaults for every optional setting. */
@@ -98,6 +109,11 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble'> = {
   connectionBufferedBytesSoft: 4 * 1024 * 1024,
   connectionBufferedBytesMax: 32 * 1024 * 1024,
   connectionStalledMaxMs: 30_000,
+  peerHandshakeTimeoutMs: DEFAULT_HANDSHAKE_LIMITS.handshakeTimeoutMs,
+  peerHandshakesPerAddressMax: DEFAULT_HANDSHAKE_LIMITS.handshakesPerAddressMax,
+  peerMemberHandshakesPerAddressMax: DEFAULT_HANDSHAKE_LIMITS.memberHandshakesPerAddressMax,
+  peerStrangerHandshakesMax: DEFAULT_HANDSHAKE_LIMITS.strangerHandshakesMax,
+  diskFullRetryMs: 1000,
 }
 
 /** ENSEMBLE_KEYS are the config keys that describe the ensemble (JSON file keys). */
@@ -284,6 +300,11 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
     initTimeoutTicks: integer(raw, 'initTimeoutTicks', 2, 1_000_000, d.initTimeoutTicks),
     diffLimitTxns: integer(raw, 'diffLimitTxns', 1, 100_000_000, d.diffLimitTxns),
     ...resolveClientBounds(raw),
+    peerHandshakeTimeoutMs: integer(raw, 'peerHandshakeTimeoutMs', 50, 600_000, d.peerHandshakeTimeoutMs),
+    peerHandshakesPerAddressMax: integer(raw, 'peerHandshakesPerAddressMax', 1, 100_000, d.peerHandshakesPerAddressMax),
+    peerMemberHandshakesPerAddressMax: integer(raw, 'peerMemberHandshakesPerAddressMax', 1, 100_000, d.peerMemberHandshakesPerAddressMax),
+    peerStrangerHandshakesMax: integer(raw, 'peerStrangerHandshakesMax', 1, 100_000, d.peerStrangerHandshakesMax),
+    diskFullRetryMs: integer(raw, 'diskFullRetryMs', 10, 600_000, d.diskFullRetryMs),
   }
   if (!(LOG_LEVELS as readonly string[]).includes(config.logLevel)) {
     throw new ConfigError(`setting 'logLevel' must be one of ${LOG_LEVELS.join(', ')}`)

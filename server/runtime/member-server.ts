@@ -14,6 +14,14 @@
  *   5. let the leader's duties prepare and propose listed requests; `advance`.
  * One Ready is outstanding at a time; while its fsync runs, ticks, peer messages and
  * client requests keep arriving and accumulate in the next Ready (group commit).
+ *
+ * Disk full (docs/operations.md): storage redoes a write that failed with ENOSPC every
+ * `diskFullRetryMs`, the Ready pending meanwhile, so nothing it covers is sent or
+ * acknowledged early. On the first failure the member tells the core
+ * (`storageStalled`): it leaves the leadership it leads or follows and stays out of
+ * elections, and its clients are closed with NOT_SERVING so the SDK moves to a member
+ * that can write. Once a write succeeds it rejoins by itself. Any other I/O error
+ * still stops the process.
  */
 import { randomBytes } from 'node:crypto'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
@@ -40,11 +48,13 @@ import { TxnBuilder } from '../requests/index.js'
 import { SessionIdGenerator, SessionTable, type SessionTableOptions } from '../sessions/index.js'
 import { acquireDataDirLock, type DataDirLock } from '../storage/data-dir-lock.js'
 import { FileStorage } from '../storage/file-storage.js'
+import { describeIoError } from '../storage/errors.js'
 import { persistentStateOf, restoreForEnsemble, snapshotRequestOf } from '../storage/restore.js'
 import { DataTree } from '../tree/index.js'
 import { WatchRegistry } from '../watches/index.js'
 import { ClientFront } from './client-front.js'
 import { frameBytesMaxFor, peerFrameBytesMaxFor, type ServerConfig } from './config.js'
+import { EventLoopLag } from './event-loop-lag.js'
 import { LiveSnapshot, SnapAssembler, SnapSender, type AssembledSnapData } from './snap-transfer.js'
 
 /** APPLY_CHUNK_TXNS bounds the committed txns applied in one event-loop turn. */
@@ -66,12 +76,17 @@ export class MemberServer {
   private links: PeerLinks | undefined
   private sender: SnapSender | undefined
   private readonly assembler = new SnapAssembler()
+  private readonly eventLoop = new EventLoopLag()
   private tickTimer: NodeJS.Timeout | undefined
   private lock: DataDirLock | undefined
   private tickCount = 0
   private inFlight: Promise<void> | undefined
   private stopped = false
   private lastRole = ''
+  /** diskFull is set while storage waits for space: since when, and the operations still failing. */
+  private diskFull: { sinceMs: number; failing: Map<string, string> } | undefined
+  /** snapshotRetryAtMs holds back the next background snapshot after one failed. */
+  private snapshotRetryAtMs = 0
 
   private constructor(
     private readonly config: ServerConfig,
@@ -150,8 +165,15 @@ export class MemberServer {
     const secret = config.ensemble === undefined ? undefined : await readSecretFile(config.ensemble.secretFile)
     const lock = await acquireDataDirLock(config.dataDir, { createIfMissing: true })
     let opened
+    // Storage may report a full disk before the server exists (recovery finishing an install): log it then.
+    let owner: MemberServer | undefined
+    const noSpace = {
+      retryMs: config.diskFullRetryMs,
+      onStall: (stall: { what: string; error: unknown; attempt: number }) => (owner ? owner.onDiskFull(stall) : logDiskFull(logger, config, stall)),
+      onResume: (resume: { what: string; failedAttempts: number }) => owner?.onDiskSpace(resume),
+    }
     try {
-      opened = await FileStorage.open(config.dataDir, { createIfMissing: true, snapshotEveryTxns: config.snapshotEveryTxns })
+      opened = await FileStorage.open(config.dataDir, { createIfMissing: true, snapshotEveryTxns: config.snapshotEveryTxns, noSpace })
     } catch (err) {
       await lock.release()
       throw err
@@ -173,7 +195,7 @@ export class MemberServer {
         },
         'recovered',
       )
-      server = new MemberServer(config, logger, storage, restored, persistent)
+      server = owner = new MemberServer(config, logger, storage, restored, persistent)
       server.lock = lock
       if (config.ensemble !== undefined && secret !== undefined) {
         const ensemble = config.ensemble
@@ -186,6 +208,10 @@ export class MemberServer {
           ensembleId: ensemble.ensembleId,
           frameBytesMax: peerFrameBytesMaxFor(config),
           sendQueueBytesMax: 2 * peerFrameBytesMaxFor(config),
+          handshakeTimeoutMs: config.peerHandshakeTimeoutMs,
+          handshakesPerAddressMax: config.peerHandshakesPerAddressMax,
+          memberHandshakesPerAddressMax: config.peerMemberHandshakesPerAddressMax,
+          strangerHandshakesMax: config.peerStrangerHandshakesMax,
           logger,
           dialAddress: (member) => ensemble.dialAddresses.get(member.id) ?? { host: member.host, port: member.peerPort },
         })
@@ -263,12 +289,16 @@ export class MemberServer {
     if (this.stopped) return
     this.stopped = true
     clearInterval(this.tickTimer)
+    this.eventLoop.stop()
     this.front.closeAll(CloseCode.SERVER_SHUTDOWN, 'server shutting down')
     this.sender?.close()
     await this.listener?.close()
     await this.links?.close()
+    // Closing storage before waiting for the Ready ends a write still waiting for disk
+    // space (it is given up, never acknowledged); queued writes otherwise finish first.
+    const storageClosed = this.storage.close()
     await this.inFlight?.catch(() => {})
-    await this.storage.close()
+    await storageClosed
     await this.lock?.release()
     this.logger.info('stopped')
   }
@@ -359,6 +389,8 @@ export class MemberServer {
       try {
         await this.persist(ready.persist)
       } catch (error) {
+        // Stopping while the disk is full gives up the pending write: nothing was acknowledged for it.
+        if (this.stopped) return
         return this.onStorageFailure(error)
       }
     }
@@ -378,7 +410,9 @@ export class MemberServer {
       const data = work.snapshot.data as AssembledSnapData
       // The snapshot and the txns that came with it become durable as one unit.
       // The records come from the tree built as the chunks arrived (not installed yet, so unchanging).
-      const request = { zxid: work.snapshot.zxid, nodes: data.tree.snapshotEntries(), sessions: data.sessions, zxidAtEnd: () => data.fuzzyThroughZxid }
+      // Re-iterable: a write that hit a full disk is redone from the first record.
+      const nodes = { [Symbol.iterator]: () => data.tree.snapshotEntries() }
+      const request = { zxid: work.snapshot.zxid, nodes, sessions: data.sessions, zxidAtEnd: () => data.fuzzyThroughZxid }
       await this.storage.installSnapshot(request, work.txns)
     } else {
       if (work.truncateAfter !== undefined) await this.storage.truncateAfter(work.truncateAfter)
@@ -448,13 +482,48 @@ export class MemberServer {
     process.exit(3)
   }
 
+  /**
+   * onDiskFull: a write failed for want of space (once per retry, not per write). The
+   * first one takes the member out of the ensemble: the core leaves its leadership and
+   * clients go elsewhere (NOT_SERVING is retryable); every one is logged at error level.
+   */
+  private onDiskFull(stall: { what: string; error: unknown; attempt: number }): void {
+    logDiskFull(this.logger, this.config, stall)
+    if (this.stopped) return
+    if (this.diskFull !== undefined) {
+      this.diskFull.failing.set(stall.what, describeIoError(stall.error))
+      return
+    }
+    this.diskFull = { sinceMs: Date.now(), failing: new Map([[stall.what, describeIoError(stall.error)]]) }
+    this.duties.stop()
+    this.peer.storageStalled(true)
+    this.front.closeAll(CloseCode.NOT_SERVING, 'disk full: this server cannot write to its data directory')
+    this.pump()
+  }
+
+  /** onDiskSpace: a write that had failed for want of space succeeded; once none is failing the member rejoins. */
+  private onDiskSpace(resume: { what: string; failedAttempts: number }): void {
+    const full = this.diskFull
+    if (full === undefined || this.stopped) return
+    full.failing.delete(resume.what)
+    if (full.failing.size > 0) return
+    this.diskFull = undefined
+    this.logger.warn({ what: resume.what, failedAttempts: resume.failedAttempts, stalledMs: Date.now() - full.sinceMs }, 'disk writable again; rejoining the ensemble')
+    this.peer.storageStalled(false)
+    this.pump()
+  }
+
   /** maybeSnapshot starts a background (chunked, fuzzy) snapshot when enough txns were logged. */
   private maybeSnapshot(): void {
-    if (!this.storage.snapshotDue || this.stopped || this.storage.snapshotInProgress) return
+    if (!this.storage.snapshotDue || this.stopped || this.storage.snapshotInProgress || Date.now() < this.snapshotRetryAtMs) return
     const started = Date.now()
     this.storage.snapshot(snapshotRequestOf(this.tree, this.sessions)).then(
       (info) => this.logger.info({ file: info.file, zxid: formatZxid(info.zxid), znodes: info.nodes, ms: Date.now() - started }, 'snapshot written'),
-      (error: unknown) => this.logger.error({ err: error }, 'snapshot failed; the log still holds everything'),
+      (error: unknown) => {
+        // Not retried at once: on a full disk every attempt would write and drop a whole temp file.
+        this.snapshotRetryAtMs = Date.now() + this.config.diskFullRetryMs
+        this.logger.error({ err: error, retryInMs: this.config.diskFullRetryMs }, 'snapshot failed; the log still holds everything')
+      },
     )
   }
 
@@ -463,7 +532,7 @@ export class MemberServer {
     const role = `${status.role}/${status.established ? 'serving' : 'not serving'}/${status.epoch ?? '-'}`
     if (role === this.lastRole) return
     this.lastRole = role
-    this.logger.info({ role: status.role, serving: status.established, epoch: status.epoch, leader: status.leaderId, zxid: formatZxid(this.tree.appliedZxid) }, 'role changed')
+    this.logger.info({ role: status.role, serving: status.established, epoch: status.epoch, leader: status.leaderId, zxid: formatZxid(this.tree.appliedZxid), reason: status.lastTransition }, 'role changed')
   }
 
   // ---------------------------------------------------------------- status
@@ -497,6 +566,11 @@ export class MemberServer {
       watches: this.watches.count(),
       connections: this.front.connectionCount,
       digest: this.tree.digest(),
+      diskFull:
+        this.diskFull === undefined
+          ? null
+          : { sinceMs: this.diskFull.sinceMs, stalledMs: Date.now() - this.diskFull.sinceMs, failing: Object.fromEntries(this.diskFull.failing), retryMs: this.config.diskFullRetryMs },
+      eventLoop: this.eventLoop.report(),
       ...(leading && this.config.ensemble !== undefined
         ? {
             followers: core.followers.map((f) => ({
@@ -508,7 +582,7 @@ export class MemberServer {
             })),
           }
         : {}),
-      ...(this.links === undefined ? {} : { links: this.links.linkStates() }),
+      ...(this.links === undefined ? {} : { links: this.links.linkStates(), handshakes: this.links.handshakeSlots() }),
     }
   }
 }
@@ -517,6 +591,14 @@ export class MemberServer {
 function lagTxns(leaderZxid: Zxid, ackedZxid: Zxid): number | null {
   if (epochOf(leaderZxid) !== epochOf(ackedZxid)) return null
   return counterOf(leaderZxid) - counterOf(ackedZxid)
+}
+
+/** logDiskFull logs one failed attempt to write to a full disk, at error level, with what to do. */
+function logDiskFull(logger: Logger, config: ServerConfig, stall: { what: string; error: unknown; attempt: number }): void {
+  logger.error(
+    { what: stall.what, attempt: stall.attempt, error: describeIoError(stall.error), dataDir: config.dataDir, retryInMs: config.diskFullRetryMs },
+    'disk full: cannot write to the data directory; not serving until space is freed there (retrying)',
+  )
 }
 
 function sessionOptionsOf(config: ServerConfig): SessionTableOptions {

@@ -22,9 +22,13 @@ export async function writeFileAtomically(fs: StorageFs, dir: string, name: stri
       position += chunk.length
     }
     await file.fdatasync()
-  } finally {
-    await file.close()
+  } catch (err) {
+    await file.close().catch(() => {})
+    // Give back the blocks of the unfinished copy (it matters when the disk is full).
+    await fs.unlink(tmpPath).catch(() => {})
+    throw err
   }
+  await file.close()
   await fs.rename(tmpPath, `${dir}/${name}`)
   await fs.fsyncDir(dir)
 }

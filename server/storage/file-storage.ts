@@ -13,6 +13,8 @@ import { LogWriter } from './log-writer.js'
 import { recoverDataDir, type Recovered } from './recovery.js'
 import { listSnapshots, rewriteWithoutTail, writeSnapshotFile } from './snapshot-file.js'
 import { followsZxid } from './zxid-order.js'
+import { NO_SPACE_RETRY_MS_DEFAULT } from './log-writer.js'
+import { retryWhileNoSpace, type NoSpaceEvents } from './no-space.js'
 import { NodeStorageFs, type StorageFs } from './storage-fs.js'
 
 /** FileStorageOptions tunes FileStorage; every field has a default. */
@@ -31,6 +33,14 @@ export interface FileStorageOptions {
   createIfMissing?: boolean
   /** onBatch is told how many txns each log fsync covered (metrics, benchmarks). */
   onBatch?: (txnCount: number) => void
+  /**
+   * noSpace: a log append, epoch write or snapshot install that fails on a full disk
+   * (ENOSPC, EDQUOT) is redone every `retryMs` (default 1,000) until it succeeds, its
+   * promise pending meanwhile; `onStall` hears of each failed attempt and `onResume` of
+   * the recovery. A background snapshot (`snapshot`) is not retried: it fails, its
+   * temp file is removed, and the log still holds everything.
+   */
+  noSpace?: NoSpaceEvents & { retryMs?: number }
 }
 
 /** SnapshotRequest is what to snapshot: the zxid the tree had applied when iteration starts, and lazy record sources. */
@@ -64,6 +74,7 @@ export class FileStorage {
   private txnsSinceSnapshot = 0
   private epochWrites: Promise<void> = Promise.resolve()
   private closed = false
+  private readonly noSpace: NoSpaceEvents & { retryMs: number }
 
   private constructor(
     private readonly fs: StorageFs,
@@ -72,7 +83,9 @@ export class FileStorage {
     private readonly options: typeof DEFAULTS,
     newestSnapshotZxid: Zxid,
     resetZxid: Zxid,
+    noSpace: NoSpaceEvents & { retryMs?: number } = {},
   ) {
+    this.noSpace = { ...noSpace, retryMs: noSpace.retryMs ?? NO_SPACE_RETRY_MS_DEFAULT }
     this.newestSnapshotZxid = newestSnapshotZxid
     this.resetZxid = resetZxid
   }
@@ -92,9 +105,9 @@ export class FileStorage {
     }
     const layout = await prepareDataDir(fs, dataDir, options.createIfMissing ?? false)
     const { recovered, segments, resetZxid, logLastZxid, missingTail } = await recoverDataDir(fs, layout)
-    const writerOptions = { segmentBytesMax: settings.segmentBytesMax, ...(options.onBatch ? { onBatch: options.onBatch } : {}) }
+    const writerOptions = { segmentBytesMax: settings.segmentBytesMax, ...(options.onBatch ? { onBatch: options.onBatch } : {}), ...(options.noSpace ? { noSpace: options.noSpace } : {}) }
     const writer = new LogWriter(fs, layout.logDir, segments, logLastZxid, resetZxid, writerOptions)
-    const storage = new FileStorage(fs, layout, writer, settings, recovered.snapshot?.zxid ?? 0n, resetZxid)
+    const storage = new FileStorage(fs, layout, writer, settings, recovered.snapshot?.zxid ?? 0n, resetZxid, options.noSpace)
     storage.txnsSinceSnapshot = recovered.txns.length
     const snapshot = recovered.snapshot
     if (snapshot !== undefined && snapshot.tail.length > 0) {
@@ -153,7 +166,8 @@ export class FileStorage {
   writeEpochs(epochs: Epochs): Promise<void> {
     if (this.closed) return Promise.reject(closedError())
     const copy = { acceptedEpoch: epochs.acceptedEpoch, currentEpoch: epochs.currentEpoch }
-    const write = this.epochWrites.then(() => writeEpochFile(this.fs, this.layout.dataDir, copy))
+    // writeEpochFile starts over from a fresh temp file, so redoing it after a full disk is safe.
+    const write = this.epochWrites.then(() => this.retryOnFullDisk('epoch file write', () => writeEpochFile(this.fs, this.layout.dataDir, copy)))
     this.epochWrites = write.catch(() => {})
     return write
   }
@@ -170,8 +184,14 @@ export class FileStorage {
     if (request.zxid > this.writer.lastZxid) {
       return Promise.reject(new StorageError(StorageErrorCode.BAD_REQUEST, `snapshot at ${formatZxid(request.zxid)}: not logged yet (log ends at ${formatZxid(this.writer.lastZxid)})`))
     }
+    const txnsBefore = this.txnsSinceSnapshot
     this.txnsSinceSnapshot = 0
-    return this.track(request.zxid, this.writeAndRetain(request))
+    // A failed snapshot is due again (the caller decides when to retry).
+    const written = this.writeAndRetain(request).catch((err: unknown) => {
+      this.txnsSinceSnapshot += txnsBefore
+      throw err
+    })
+    return this.track(request.zxid, written)
   }
 
   /**
@@ -182,9 +202,14 @@ export class FileStorage {
    * untouched, or this snapshot followed by every one of `txns` — never the snapshot
    * alone, which could lose txns this server durably held. The next append must follow
    * the last of `txns` (or `request.zxid`). Waits for a running snapshot to finish.
+   * On a full disk it is redone until it succeeds, so `request.nodes` and
+   * `request.sessions` must be re-iterable (not a generator object).
    */
   async installSnapshot(request: SnapshotRequest, txns: readonly Txn[]): Promise<SnapshotInfo> {
     if (this.closed) throw closedError()
+    if (isOneShot(request.nodes) || isOneShot(request.sessions)) {
+      throw new StorageError(StorageErrorCode.BAD_REQUEST, 'installSnapshot: nodes and sessions must be re-iterable (an array, or an object whose iterator starts over), since a write that hit a full disk is redone')
+    }
     let previous = request.zxid
     for (const txn of txns) {
       if (!followsZxid(previous, txn.zxid)) {
@@ -204,6 +229,10 @@ export class FileStorage {
     await this.snapshotRunning?.catch(() => {})
     await this.epochWrites
     await this.writer.close()
+  }
+
+  private retryOnFullDisk<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+    return retryWhileNoSpace(what, { ...this.noSpace, givenUp: () => this.closed }, attempt)
   }
 
   private track<T>(zxid: Zxid, work: Promise<T>): Promise<T> {
@@ -242,14 +271,16 @@ export class FileStorage {
     // A generation above every earlier one, even when this snapshot is older than the last installed one.
     const generation = request.zxid > this.resetZxid ? request.zxid : this.resetZxid + 1n
     const source = { ...request, resetZxid: generation, tail: txns }
-    const written = await writeSnapshotFile(this.fs, this.layout.snapDir, source, { recordsPerChunk: this.options.recordsPerChunk })
+    // Each attempt writes a fresh temp file (a failed one is removed) from the records
+    // iterated anew (installSnapshot refuses one-shot sources); nothing changed before the rename.
+    const written = await this.retryOnFullDisk('snapshot install', () => writeSnapshotFile(this.fs, this.layout.snapDir, source, { recordsPerChunk: this.options.recordsPerChunk }))
     await this.removeSnapshotsAbove(request.zxid)
     this.resetZxid = generation
     this.newestSnapshotZxid = request.zxid
     this.txnsSinceSnapshot = txns.length
     // Queued together so nothing can slip in between; Promise.all so a failed reset's twin rejection is handled too.
     await Promise.all([this.writer.reset(request.zxid, generation), txns.length > 0 ? this.writer.append(txns) : undefined])
-    if (txns.length > 0) await rewriteWithoutTail(this.fs, this.layout.snapDir, request.zxid)
+    if (txns.length > 0) await this.retryOnFullDisk('snapshot install', () => rewriteWithoutTail(this.fs, this.layout.snapDir, request.zxid))
     await this.applyRetention()
     return { file: `${this.layout.snapDir}/${written.name}`, zxid: request.zxid, sizeBytes: written.sizeBytes, nodes: written.nodes, sessions: written.sessions }
   }
@@ -274,6 +305,11 @@ export class FileStorage {
     const oldestKept = snapshots[Math.min(snapshots.length, this.options.snapshotsKept) - 1]
     if (oldestKept !== undefined) await this.writer.purgeThrough(oldestKept.zxid)
   }
+}
+
+/** isOneShot tells whether an iterable is an iterator over itself (a generator object), which yields its records only once. */
+function isOneShot(records: Iterable<unknown> | AsyncIterable<unknown>): boolean {
+  return typeof (records as { next?: unknown }).next === 'function'
 }
 
 function closedError(): StorageError {

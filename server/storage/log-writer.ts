@@ -9,8 +9,18 @@
  * then resolves all of them. While that fsync runs, new appends queue up and become the
  * next batch, so batches grow with load and a lone writer pays one fsync per append.
  * An append resolves only after its fsync: nothing depending on it (an ACK, a client
- * reply) may be released earlier. A failed write or fsync fails the writer for good,
- * since after a failed fsync the disk's state is unknown (PostgreSQL's "fsyncgate").
+ * reply) may be released earlier.
+ *
+ * Disk full (no-space.ts): a write, fsync or task failing with ENOSPC/EDQUOT is redone
+ * every `noSpace.retryMs` until it succeeds, and the appends stay pending meanwhile
+ * (nothing is acknowledged). Before redoing an append the segment is cut back to its
+ * durable size through a fresh descriptor and the records are written again from
+ * memory: that removes a partial record, and after a failed fdatasync it re-dirties
+ * pages whose state is unknown (Linux may have dropped them and will not report the
+ * loss twice — PostgreSQL's "fsyncgate"), so the next successful fdatasync really
+ * covers them. The bytes below the durable size were covered by an earlier fsync that
+ * succeeded and are never rewritten. Any other failed write or fsync fails the writer
+ * for good, since the disk's state is then unknown.
  */
 import type { Txn } from '../../protocol/txn.js'
 import { formatZxid, type Zxid } from '../../protocol/zxid.js'
@@ -21,6 +31,7 @@ import { segmentName } from './log-scan.js'
 import { encodeRecord, encodeSegmentHeader, readRecord, SEGMENT_HEADER_BYTES } from './record.js'
 import type { StorageFile, StorageFs } from './storage-fs.js'
 import { followsZxid } from './zxid-order.js'
+import { retryWhileNoSpace, type NoSpaceEvents } from './no-space.js'
 
 /** SegmentState is one segment file as the writer tracks it. */
 export interface SegmentState {
@@ -35,7 +46,12 @@ export interface LogWriterOptions {
   segmentBytesMax: number
   /** onBatch, if set, is told the number of txns covered by each fsync (for metrics and benchmarks). */
   onBatch?: (txnCount: number) => void
+  /** noSpace: how often a write that failed on a full disk is redone (default every 1,000 ms), and who hears of it. */
+  noSpace?: NoSpaceEvents & { retryMs?: number }
 }
+
+/** NO_SPACE_RETRY_MS_DEFAULT is the wait between attempts to write to a full disk. */
+export const NO_SPACE_RETRY_MS_DEFAULT = 1000
 
 type QueueEntry =
   | { kind: 'append'; txns: readonly Txn[]; resolve: () => void; reject: (err: unknown) => void }
@@ -48,6 +64,8 @@ export class LogWriter {
   private readonly queue: QueueEntry[] = []
   private working = false
   private failure: StorageError | undefined
+  /** closing ends the retries of a write waiting for disk space, so close() does not wait for an operator. */
+  private closing = false
   /** lastQueuedZxid is the zxid the log will end at once every queued operation is done. */
   private lastQueuedZxid: Zxid
 
@@ -127,6 +145,7 @@ export class LogWriter {
 
   /** close waits for queued work and closes the open segment. */
   async close(): Promise<void> {
+    this.closing = true
     await this.enqueueTask(() => this.closeCurrent()).catch(() => this.closeCurrent())
   }
 
@@ -156,8 +175,8 @@ export class LogWriter {
       const batch = entry.kind === 'append' ? this.takeAppends() : [this.queue.shift()!]
       try {
         if (this.failure !== undefined) throw this.failure
-        if (entry.kind === 'task') await entry.run()
-        else await this.writeBatch(batch.flatMap((e) => (e.kind === 'append' ? e.txns : [])))
+        if (entry.kind === 'task') await this.retryOnFullDisk('log maintenance', entry.run)
+        else await this.appendBatch(batch.flatMap((e) => (e.kind === 'append' ? e.txns : [])))
         for (const done of batch) done.resolve()
       } catch (err) {
         this.failure ??= err instanceof StorageError ? err : new StorageError(StorageErrorCode.FAILED, `log write failed (${describeIoError(err)}); the server must stop and recover from disk`, { cause: err })
@@ -172,8 +191,39 @@ export class LogWriter {
     return batch
   }
 
-  /** writeBatch writes records with one write and one fdatasync per segment touched. */
-  private async writeBatch(txns: readonly Txn[]): Promise<void> {
+  private retryOnFullDisk(what: string, attempt: (attemptNumber: number) => Promise<void>): Promise<void> {
+    const retry = { retryMs: this.options.noSpace?.retryMs ?? NO_SPACE_RETRY_MS_DEFAULT, ...this.options.noSpace, givenUp: () => this.closing }
+    return retryWhileNoSpace(what, retry, attempt)
+  }
+
+  /**
+   * appendBatch writes a batch, redoing it on a full disk from the first txn not yet
+   * durable (a batch spanning a segment roll may have made its first part durable).
+   */
+  private async appendBatch(txns: readonly Txn[]): Promise<void> {
+    let durable = 0
+    await this.retryOnFullDisk('log append', async (attemptNumber) => {
+      if (attemptNumber > 1) await this.cutToDurable()
+      await this.writeBatch(txns.slice(durable), (count) => (durable += count))
+    })
+    this.options.onBatch?.(txns.length)
+  }
+
+  /**
+   * cutToDurable, before redoing a failed append, drops the open descriptor (a failed
+   * fsync's error is reported once per descriptor) and cuts the newest segment back to
+   * the size its last successful fdatasync covered: a partial record goes, and so do
+   * pages a failed fsync left in an unknown state. The records are then written anew.
+   */
+  private async cutToDurable(): Promise<void> {
+    await this.closeCurrent().catch(() => {})
+    if (this.segments.length === 0) return
+    const file = await this.openCurrent()
+    await file.truncate(this.segments.at(-1)!.sizeBytes)
+  }
+
+  /** writeBatch writes records with one write and one fdatasync per segment touched; `onDurable` counts the txns fsynced. */
+  private async writeBatch(txns: readonly Txn[], onDurable: (txnCount: number) => void): Promise<void> {
     let pending: Uint8Array[] = []
     let pendingBytes = 0
     for (const txn of txns) {
@@ -182,6 +232,7 @@ export class LogWriter {
       const full = segment !== undefined && segment.sizeBytes + pendingBytes > SEGMENT_HEADER_BYTES && segment.sizeBytes + pendingBytes + record.length > this.options.segmentBytesMax
       if (segment === undefined || full) {
         await this.flush(pending, pendingBytes)
+        onDurable(pending.length)
         pending = []
         pendingBytes = 0
         await this.startSegment(txn.zxid)
@@ -190,7 +241,7 @@ export class LogWriter {
       pendingBytes += record.length
     }
     await this.flush(pending, pendingBytes)
-    this.options.onBatch?.(txns.length)
+    onDurable(pending.length)
   }
 
   private async flush(records: Uint8Array[], totalBytes: number): Promise<void> {

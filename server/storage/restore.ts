@@ -20,10 +20,12 @@ import type { Recovered } from './recovery.js'
 
 /**
  * snapshotRequestOf describes a fuzzy snapshot of the live state: call it, pass the
- * result to `storage.snapshot`, and keep applying txns meanwhile.
+ * result to `storage.snapshot`, and keep applying txns meanwhile. Its node source
+ * walks the tree afresh each time it is iterated, so a write redone after a full disk
+ * (installSnapshot) writes every node again.
  */
 export function snapshotRequestOf(tree: DataTree, sessions: SessionTable): SnapshotRequest {
-  return { zxid: tree.appliedZxid, sessions: sessions.snapshotRecords(), nodes: tree.snapshotEntries(), zxidAtEnd: () => tree.appliedZxid }
+  return { zxid: tree.appliedZxid, sessions: sessions.snapshotRecords(), nodes: { [Symbol.iterator]: () => tree.snapshotEntries() }, zxidAtEnd: () => tree.appliedZxid }
 }
 
 /** RestoredState is the in-memory state rebuilt at startup. */

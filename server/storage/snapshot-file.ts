@@ -129,6 +129,8 @@ export async function writeSnapshotFile(fs: StorageFs, snapDir: string, source: 
     return { name, sizeBytes: position, nodes, sessions }
   } catch (err) {
     await file.close().catch(() => {})
+    // A half-written snapshot is never read; on a full disk its blocks are what the log needs.
+    await fs.unlink(tmpPath).catch(() => {})
     throw err
   }
 }

@@ -46,6 +46,21 @@ describe('resolveConfig: standalone', () => {
     expect(c).toMatchObject({ leaderTimeoutTicks: 5, initTimeoutTicks: 50, diffLimitTxns: 7 })
   })
 
+  it('takes the peer handshake limits, with their defaults, and refuses nonsense', () => {
+    expect(resolveConfig({ dataDir: '/d' })).toMatchObject({
+      peerHandshakeTimeoutMs: 1500,
+      peerHandshakesPerAddressMax: 8,
+      peerMemberHandshakesPerAddressMax: 64,
+      peerStrangerHandshakesMax: 32,
+    })
+    const c = resolveConfig({ dataDir: '/d', peerHandshakeTimeoutMs: 900, peerHandshakesPerAddressMax: 2, peerMemberHandshakesPerAddressMax: 5, peerStrangerHandshakesMax: 3 })
+    expect(c).toMatchObject({ peerHandshakeTimeoutMs: 900, peerHandshakesPerAddressMax: 2, peerMemberHandshakesPerAddressMax: 5, peerStrangerHandshakesMax: 3 })
+    refused({ dataDir: '/d', peerHandshakeTimeoutMs: 10 }, "'peerHandshakeTimeoutMs'")
+    refused({ dataDir: '/d', peerHandshakesPerAddressMax: 0 }, "'peerHandshakesPerAddressMax'")
+    refused({ dataDir: '/d', peerMemberHandshakesPerAddressMax: 1.5 }, "'peerMemberHandshakesPerAddressMax'")
+    refused({ dataDir: '/d', peerStrangerHandshakesMax: -1 }, "'peerStrangerHandshakesMax'")
+  })
+
   it('checks ensemble keys even without an ensemble, so a typo shows before the day it matters', () => {
     refused({ dataDir: '/d', peerPort: 70000 }, "'peerPort'")
     refused({ dataDir: '/d', secretFile: '' }, "'secretFile'")

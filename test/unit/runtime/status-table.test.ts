@@ -70,4 +70,9 @@ describe('status table', () => {
     expect(rows[1]![2]).toBe('leading (not serving)')
     expect(rows[2]).toEqual(['h:3', '-', 'unreachable (ECONNREFUSED)', '-', '-', '-', '-', '-', '-', '-', '-', '-'])
   })
+
+  it('marks a member whose disk is full', () => {
+    const full = { ...follower(2), role: 'looking', serving: false, diskFull: { sinceMs: 1, stalledMs: 5000, failing: { 'log append': 'ENOSPC during write' }, retryMs: 1000 } }
+    expect(statusRows([leader, full, { ...follower(3), diskFull: null }]).map((r) => r[2])).toEqual(['leading', 'looking (disk full)', 'following'])
+  })
 })
