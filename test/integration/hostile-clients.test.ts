@@ -45,6 +45,9 @@ async function underAttack(options: HostileRunOptions, attack: (run: HostileRun)
   const run = await startHostileRun(options)
   try {
     await attack(run)
+    // The figures behind the checks, for the record (the harness asserts the bounds).
+    const figures = run.ensemble.members.map((m) => `member ${m.id}: RSS +${run.rssGrowthMiB(m.id).toFixed(0)} MiB, loop lag max ${run.eventLoopLagMaxMs(m.id)} ms, bystander worst ${run.bystander.worstMs.get(m.id)} ms`)
+    process.stdout.write(`${options.name}: ${figures.join('; ')}\n`)
   } catch (err) {
     await finishHostileRun(run, { rssGrowthMaxMiB: RSS_GROWTH_MAX_MIB, restart: false }).catch(() => undefined)
     throw err
