@@ -26,14 +26,20 @@ interface Opened {
   closed: Promise<{ code: number; reason: string }>
 }
 
-async function start(options: { maxConnections: number; maxConnectionsPerAddress: number; frameBytesMax?: number }): Promise<{ frames: Uint8Array[]; open: ClientSocket[] }> {
+async function start(
+  options: { maxConnections: number; maxConnectionsPerAddress: number; frameBytesMax?: number },
+  onFrame: (frame: Uint8Array) => void = () => undefined,
+): Promise<{ frames: Uint8Array[]; open: ClientSocket[] }> {
   const frames: Uint8Array[] = []
   const open: ClientSocket[] = []
   listener = await ClientListener.listen(
     { host: '127.0.0.1', port: 0, frameBytesMax: options.frameBytesMax ?? 1024, ...options },
     {
       onOpen: (socket) => open.push(socket),
-      onFrame: (_socket, frame) => frames.push(frame),
+      onFrame: (_socket, frame) => {
+        frames.push(frame)
+        onFrame(frame)
+      },
       onClose: (socket) => open.splice(open.indexOf(socket), 1),
       health: () => ({ status: 200, body: {} }),
       status: () => ({ status: 200, body: {} }),
@@ -105,4 +111,31 @@ describe('ClientListener frame limit', () => {
       expect(frames.map((f) => f.length)).toEqual([1024])
     })
   }
+})
+
+describe('ClientListener work per turn', () => {
+  it('hands over one frame per connection per event-loop turn, even when one socket read brings hundreds', async () => {
+    // When the first frame is handed over, schedule a check for the next turn: it sees how
+    // many frames were handed over in the same turn as the first one.
+    let sameTurn: number | undefined
+    const { frames } = await start({ maxConnections: 10, maxConnectionsPerAddress: 10 }, () => {
+      if (frames.length === 1) setImmediate(() => (sameTurn = frames.length))
+    })
+    const client = await connect()
+    // One TCP write carrying 500 small frames, so the member reads them all at once.
+    const socket = (client.ws as unknown as { _socket: import('node:net').Socket })._socket
+    socket.cork()
+    for (let i = 0; i < 500; i++) client.ws.send(new Uint8Array([i & 0xff]))
+    socket.uncork()
+    await withDeadline(
+      (async () => {
+        while (frames.length < 500) await new Promise((resolve) => setTimeout(resolve, 5))
+      })(),
+      10_000,
+      '500 frames',
+    )
+    expect(sameTurn).toBeDefined()
+    expect(sameTurn).toBeLessThanOrEqual(2)
+    expect(frames.map((f) => f[0])).toEqual(Array.from({ length: 500 }, (_, i) => i & 0xff))
+  })
 })
