@@ -21,9 +21,6 @@ export const PATH_BYTES_MAX = 4096
 /** MULTI_OPS_MAX bounds the number of operations in one multi. */
 export const MULTI_OPS_MAX = 1000
 
-/** PENDING_REQUESTS_PER_SESSION_MAX bounds the requests one session may have in flight at a server. */
-export const PENDING_REQUESTS_PER_SESSION_MAX = 1000
-
 /**
  * SET_WATCHES_PATHS_MAX bounds the paths of one setWatches request (all five lists
  * together), so re-registering watches is work in slices a member can do between
