@@ -211,9 +211,8 @@ export class SessionEngine {
     // would silently skip them. The setWatches reply brings lastZxid up to date.
     this.options.logger.debug(resumed ? 'session resumed' : 'session opened', connection.url, message.sessionId.toString(16))
     // Watches first, so the server fires what changed while we were away before any new reply.
-    const setWatches = resumed ? this.watches.setWatchesRequest(this.lastZxid) : null
-    if (setWatches !== null) {
-      const onError = (err: unknown) => this.options.logger.warn('re-registering watches failed', err)
+    const onError = (err: unknown) => this.options.logger.warn('re-registering watches failed', err)
+    for (const setWatches of resumed ? this.watches.setWatchesRequests(this.lastZxid) : []) {
       this.send(this.pending.create(setWatches, () => {}, onError), connection)
     }
     // Queued calls go out before listeners hear 'connected', so calls a listener makes stay behind them.
@@ -223,7 +222,8 @@ export class SessionEngine {
 
   private onRefused(code: number, reason: string, url: string): void {
     this.options.logger.info('connect refused', url, errorCodeName(code) ?? code, reason)
-    // ZXID_AHEAD and NOT_SERVING: this server cannot serve us now; the loop tries the next.
+    // ZXID_AHEAD, NOT_SERVING and THROTTLED: this server cannot serve us now; the loop tries
+    // the next, and backs off when a whole round refused.
     if (code === ErrorCode.SESSION_EXPIRED || code === ErrorCode.AUTH_FAILED) this.loseSession(`${errorCodeName(code)}: ${reason}`)
   }
 

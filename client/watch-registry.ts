@@ -3,7 +3,14 @@
  * change per connection and the client routes it to every matching registration.
  * Paths here are server paths (chroot included).
  */
-import { isAncestorOrSelf, parentOf, ROOT_PATH, type EventMessage, type SetWatchesRequest } from '../protocol/index.js'
+import { isAncestorOrSelf, parentOf, ROOT_PATH, SET_WATCHES_PATHS_MAX, type EventMessage, type SetWatchesRequest } from '../protocol/index.js'
+
+/** SET_WATCHES_CHARS_MAX bounds the path characters of one setWatches request: at 3 UTF-8 bytes each, well inside a frame. */
+const SET_WATCHES_CHARS_MAX = 256 * 1024
+
+/** The path lists of a setWatches request, in the order they are filled. */
+const WATCH_LIST_KEYS = ['data', 'exist', 'child', 'persistent', 'persistentRecursive'] as const
+type WatchListKey = (typeof WATCH_LIST_KEYS)[number]
 
 /** OneShotKind is a ZooKeeper one-shot watch: data (get/exists on a node), exist (exists on no node), child. */
 export type OneShotKind = 'data' | 'exist' | 'child'
@@ -70,19 +77,38 @@ export class ClientWatchRegistry {
     }
   }
 
-  /** setWatchesRequest lists every registered path for re-registration after a reconnect, or null if none. */
-  setWatchesRequest(relativeZxid: bigint): SetWatchesRequest | null {
-    const request: SetWatchesRequest = {
-      op: 'setWatches',
-      relativeZxid,
+  /**
+   * setWatchesRequests lists every registered path for re-registration after a
+   * reconnect, split into requests of at most SET_WATCHES_PATHS_MAX paths and
+   * SET_WATCHES_CHARS_MAX characters of paths (a server refuses larger ones, and each
+   * must fit a frame), as ZooKeeper's client splits its SetWatches. Empty when none.
+   */
+  setWatchesRequests(relativeZxid: bigint): SetWatchesRequest[] {
+    const lists: Record<WatchListKey, string[]> = {
       data: [...this.oneShot.data.keys()],
       exist: [...this.oneShot.exist.keys()],
       child: [...this.oneShot.child.keys()],
       persistent: [...this.persistent.keys()],
       persistentRecursive: [...this.recursive.keys()],
     }
-    const count = request.data.length + request.exist.length + request.child.length + request.persistent.length + request.persistentRecursive.length
-    return count === 0 ? null : request
+    const requests: SetWatchesRequest[] = []
+    let current: SetWatchesRequest | undefined
+    let paths = 0
+    let chars = 0
+    for (const key of WATCH_LIST_KEYS) {
+      for (const path of lists[key]) {
+        if (current === undefined || paths + 1 > SET_WATCHES_PATHS_MAX || chars + path.length > SET_WATCHES_CHARS_MAX) {
+          current = { op: 'setWatches', relativeZxid, data: [], exist: [], child: [], persistent: [], persistentRecursive: [] }
+          requests.push(current)
+          paths = 0
+          chars = 0
+        }
+        current[key].push(path)
+        paths += 1
+        chars += path.length
+      }
+    }
+    return requests
   }
 
   /** dropAll forgets every registration and ends every sink: with `error` (session lost) or normally (null: closed). */

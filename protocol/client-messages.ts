@@ -261,4 +261,8 @@ export const CloseCode = {
   TOO_MANY_REQUESTS: 4004,
   /** The member lost its leader or quorum; the client should resume its session on another member. */
   NOT_SERVING: 4005,
+  /** The client did not read what the member sent it: its output buffer passed its bound (the reason names it). */
+  CLIENT_NOT_READING: 1008,
+  /** The member is at a connection limit (total or per address); try another member or later. */
+  TRY_AGAIN_LATER: 1013,
 } as const

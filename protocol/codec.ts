@@ -6,7 +6,7 @@
  */
 import { Packr } from 'msgpackr'
 import { ErrorCode } from './error-codes.js'
-import { DATA_BYTES_MAX, MULTI_OPS_MAX, PATH_BYTES_MAX, TTL_MS_MAX } from './limits.js'
+import { DATA_BYTES_MAX, MULTI_OPS_MAX, PATH_BYTES_MAX, SET_WATCHES_PATHS_MAX, TTL_MS_MAX } from './limits.js'
 import { NODE_MODES, type Acl, type Stat } from './types.js'
 import type {
   ClientMessage,
@@ -55,8 +55,41 @@ export function encodeMessage(value: unknown): Uint8Array {
   return packr.pack(value)
 }
 
-/** unpackFrame unpacks one msgpack value that must fill the whole frame. */
+/**
+ * extensionOffset finds the first msgpack extension (ext 8/16/32, fixext 1-16) in a
+ * frame, walking its tokens without decoding them, or returns -1. msgpackr decodes its
+ * extension types (RegExp, Error, Set, typed arrays, Date, records, structured-clone
+ * references) in every Unpackr of the process with no option to turn them off, and no
+ * Conclave message uses one: so frames holding one are refused before msgpackr sees them.
+ * A truncated frame ends the walk; msgpackr then refuses it.
+ */
+export function extensionOffset(frame: Uint8Array): number {
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
+  let at = 0
+  while (at < frame.length) {
+    const b = frame[at]!
+    if (b <= 0x9f || b >= 0xe0 || b === 0xc0 || b === 0xc1 || b === 0xc2 || b === 0xc3) at += 1
+    else if (b <= 0xbf) at += 1 + (b & 0x1f)
+    else if ((b >= 0xc7 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8)) return at
+    else if (b === 0xc4 || b === 0xd9) at += at + 1 < frame.length ? 2 + frame[at + 1]! : 2
+    else if (b === 0xc5 || b === 0xda) at += at + 2 < frame.length ? 3 + view.getUint16(at + 1) : 3
+    else if (b === 0xc6 || b === 0xdb) at += at + 4 < frame.length ? 5 + view.getUint32(at + 1) : 5
+    else at += FIXED_TOKEN_BYTES[b] ?? 1
+  }
+  return -1
+}
+
+/** FIXED_TOKEN_BYTES is the size of the msgpack tokens whose size the first byte fixes (numbers, container headers). */
+const FIXED_TOKEN_BYTES: Readonly<Record<number, number>> = {
+  0xca: 5, 0xcb: 9, 0xcc: 2, 0xcd: 3, 0xce: 5, 0xcf: 9, 0xd0: 2, 0xd1: 3, 0xd2: 5, 0xd3: 9, 0xdc: 3, 0xdd: 5, 0xde: 3, 0xdf: 5,
+}
+
+/** unpackFrame unpacks one msgpack value that must fill the whole frame; extension types are refused. */
 function unpackFrame(frame: Uint8Array): { ok: true; value: unknown } | { ok: false; error: ProtocolError } {
+  const extension = extensionOffset(frame)
+  if (extension >= 0) {
+    return { ok: false, error: new ProtocolError(ErrorCode.MARSHALLING_ERROR, `msgpack extension types are not accepted (one at byte ${extension})`) }
+  }
   try {
     return { ok: true, value: packr.unpack(frame) }
   } catch (err) {
@@ -73,7 +106,8 @@ const ttlMs = optional(int(1, TTL_MS_MAX))
 const acl: Check<Acl> = object<Acl>({ perms: int(0, 31), scheme: str(64), id: str(1024) })
 const aclList = optional(arrayOf(acl, 64))
 const mode = oneOf(NODE_MODES)
-const pathList = arrayOf(path(), 100_000)
+/** pathList is one setWatches list: longer ones are refused before any path is checked (the server also caps the lists' total). */
+const pathList = arrayOf(path(), SET_WATCHES_PATHS_MAX)
 
 const stat: Check<Stat> = object<Stat>({
   czxid: u64,

@@ -27,8 +27,12 @@ export const MULTI_OPS_MAX = 1000
  */
 export const ERROR_REASON_CHARS_MAX = 4096
 
-/** PENDING_REQUESTS_PER_SESSION_MAX bounds the requests one session may have in flight at a server. */
-export const PENDING_REQUESTS_PER_SESSION_MAX = 1000
+/**
+ * SET_WATCHES_PATHS_MAX bounds the paths of one setWatches request (all five lists
+ * together), so re-registering watches is work in slices a member can do between
+ * heartbeats; the SDK splits a larger re-registration into several requests.
+ */
+export const SET_WATCHES_PATHS_MAX = 2_000
 
 /** SESSION_TIMEOUT_MIN_MS and SESSION_TIMEOUT_MAX_MS are the default clamp for negotiated timeouts. */
 export const SESSION_TIMEOUT_MIN_MS = 1000

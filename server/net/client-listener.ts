@@ -5,7 +5,11 @@
  *
  * The listener knows nothing about sessions or requests: it hands frames to its
  * handlers and carries out sends and closes. A frame over `frameBytesMax` closes the
- * connection with 1009 and a reason naming the limit.
+ * connection with 1009 and a reason naming the limit. It bounds connections, in total
+ * and per client address: one over either limit is closed at once with 1013 and a
+ * reason naming the limit. It hands over at most one frame per connection per
+ * event-loop turn, so a client pipelining thousands of small requests cannot hold the
+ * loop (heartbeats, other clients) for the length of a whole socket read.
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -25,6 +29,10 @@ export interface ClientSocket {
   /** pause stops reading frames from this client (backpressure); resume starts again. */
   pause(): void
   resume(): void
+  /** bufferedBytes is how many bytes sent to this client have not reached the kernel yet. */
+  bufferedBytes(): number
+  /** onDrained calls `callback` once, when bufferedBytes is at most `bytes` (replacing any earlier wait). */
+  onDrained(bytes: number, callback: () => void): void
 }
 
 /** HttpReply is what an HTTP endpoint answers. */
@@ -42,37 +50,49 @@ export interface ClientListenerHandlers {
   status(): HttpReply
 }
 
-/** ClientListenerOptions: where to listen and the largest frame accepted. */
+/** ClientListenerOptions: where to listen, the largest frame accepted and the connection limits. */
 export interface ClientListenerOptions {
   host: string
   port: number
   frameBytesMax: number
+  /** maxConnections bounds open client connections in total. */
+  maxConnections: number
+  /** maxConnectionsPerAddress bounds open client connections from one IP address. */
+  maxConnectionsPerAddress: number
 }
+
+/** REFUSED_CLOSE_GRACE_MS is how long a refused connection gets to answer its close before it is cut. */
+const REFUSED_CLOSE_GRACE_MS = 1000
 
 /** ClientListener owns the client port. Create it with `ClientListener.listen`. */
 export class ClientListener {
   private nextSocketId = 1
   private readonly sockets = new Set<WebSocket>()
+  /** Open connections per client address. */
+  private readonly perAddress = new Map<string, number>()
 
   private constructor(
     private readonly httpServer: http.Server,
     private readonly wsServer: WebSocketServer,
     private readonly handlers: ClientListenerHandlers,
     private readonly logger: Logger,
-    private readonly frameBytesMax: number,
+    private readonly options: ClientListenerOptions,
   ) {}
 
   /** listen opens the client port and resolves once it accepts connections. */
   static async listen(options: ClientListenerOptions, handlers: ClientListenerHandlers, logger: Logger): Promise<ClientListener> {
     const httpServer = http.createServer()
-    // ws cuts frames over its maxPayload with 1009 and no reason; frames up to twice the
-    // limit reach onWebSocket, which closes them with 1009 and a reason naming the limit.
-    const wsServer = new WebSocketServer({ noServer: true, maxPayload: 2 * options.frameBytesMax, perMessageDeflate: false })
-    const listener = new ClientListener(httpServer, wsServer, handlers, logger, options.frameBytesMax)
+    // allowSynchronousEvents: false makes ws hand over one message per turn instead of
+    // every message of a socket read (up to 32 reads of 64 KiB in one libuv callback,
+    // ~50k pipelined requests held the loop for a second).
+    const wsServer = new WebSocketServer({ noServer: true, maxPayload: options.frameBytesMax, perMessageDeflate: false, allowSynchronousEvents: false })
+    const listener = new ClientListener(httpServer, wsServer, handlers, logger, options)
     httpServer.on('request', (req, res) => listener.onHttpRequest(req, res))
     httpServer.on('upgrade', (req, socket, head) => {
       socket.on('error', () => socket.destroy())
-      wsServer.handleUpgrade(req, socket, head, (ws) => listener.onWebSocket(ws, req.socket.remoteAddress ?? ''))
+      const address = normalizeAddress(req.socket.remoteAddress ?? '')
+      const refusal = listener.refusalFor(address)
+      wsServer.handleUpgrade(req, socket, head, (ws) => (refusal === undefined ? listener.onWebSocket(ws, address) : listener.refuse(ws, refusal)))
     })
     httpServer.on('clientError', (_err, socket) => socket.destroy())
     await new Promise<void>((resolve, reject) => {
@@ -120,37 +140,85 @@ export class ClientListener {
     res.end(toJson(reply.body, 2) + '\n')
   }
 
+  /** refusalFor is the close reason for a new connection from `address` over a limit, or undefined to accept it. */
+  refusalFor(address: string): string | undefined {
+    const { maxConnections, maxConnectionsPerAddress } = this.options
+    if (this.sockets.size >= maxConnections) return `too many connections: this member holds ${maxConnections} (maxConnections)`
+    if ((this.perAddress.get(address) ?? 0) >= maxConnectionsPerAddress) {
+      return `too many connections from your address: at most ${maxConnectionsPerAddress} (maxConnectionsPerAddress)`
+    }
+    return undefined
+  }
+
+  /** refuse closes a connection over a limit at once, and cuts it if its client does not answer the close. */
+  refuse(ws: WebSocket, reason: string): void {
+    ws.on('error', () => undefined)
+    ws.close(CloseCode.TRY_AGAIN_LATER, reason)
+    setTimeout(() => ws.terminate(), REFUSED_CLOSE_GRACE_MS).unref()
+  }
+
   private onWebSocket(ws: WebSocket, remoteAddress: string): void {
     this.sockets.add(ws)
+    this.perAddress.set(remoteAddress, (this.perAddress.get(remoteAddress) ?? 0) + 1)
+    nameFrameLimitOnClose(ws, this.options.frameBytesMax)
+    let drained: { bytes: number; callback: () => void } | undefined
+    // Called as each frame reaches the kernel: that is when bufferedAmount shrinks.
+    const checkDrained = () => {
+      if (drained !== undefined && ws.bufferedAmount <= drained.bytes) {
+        const { callback } = drained
+        drained = undefined
+        callback()
+      }
+    }
     const socket: ClientSocket = {
       id: this.nextSocketId++,
       remoteAddress,
       send: (frame) => {
-        if (ws.readyState === ws.OPEN) ws.send(frame)
+        if (ws.readyState === ws.OPEN) ws.send(frame, checkDrained)
       },
       close: (code, reason) => ws.close(code, reason),
       pause: () => ws.pause(),
       resume: () => ws.resume(),
+      bufferedBytes: () => ws.bufferedAmount,
+      onDrained: (bytes, callback) => {
+        drained = { bytes, callback }
+        if (ws.bufferedAmount <= bytes) setImmediate(checkDrained)
+      },
     }
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (!isBinary) {
         ws.close(CloseCode.PROTOCOL_ERROR, 'binary msgpack frames only')
         return
       }
-      const frame = toBytes(data)
-      if (frame.length > this.frameBytesMax) {
-        ws.close(CloseCode.FRAME_TOO_LARGE, `frame of ${frame.length} bytes exceeds the limit of ${this.frameBytesMax}`)
-        return
-      }
-      this.handlers.onFrame(socket, frame)
+      this.handlers.onFrame(socket, toBytes(data))
     })
     ws.on('error', (err) => this.logger.debug({ socket: socket.id, err: err.message }, 'client socket error'))
     ws.on('close', (code, reason) => {
+      drained = undefined
       this.sockets.delete(ws)
+      const left = (this.perAddress.get(remoteAddress) ?? 1) - 1
+      if (left > 0) this.perAddress.set(remoteAddress, left)
+      else this.perAddress.delete(remoteAddress)
       this.handlers.onClose(socket, code, reason.toString())
     })
     this.handlers.onOpen(socket)
   }
+}
+
+/**
+ * nameFrameLimitOnClose makes ws's own 1009 close (a frame over maxPayload, cut while it
+ * is still arriving so it is never buffered whole) carry a reason naming the limit: ws
+ * closes with the code alone, through the instance's `close`.
+ */
+function nameFrameLimitOnClose(ws: WebSocket, frameBytesMax: number): void {
+  const close = ws.close.bind(ws)
+  ws.close = (code?: number, reason?: string | Buffer) =>
+    close(code, code === CloseCode.FRAME_TOO_LARGE && (reason === undefined || reason.length === 0) ? `frame exceeds the limit of ${frameBytesMax} bytes` : reason)
+}
+
+/** normalizeAddress folds IPv4-mapped IPv6 addresses into IPv4, so one client counts once. */
+function normalizeAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address
 }
 
 function toBytes(data: RawData): Uint8Array {

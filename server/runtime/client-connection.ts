@@ -17,8 +17,8 @@ export type { Reply }
 export type QueuedRequest =
   /** A read, answered from the tree when it reaches the head. */
   | { kind: 'read'; xid: number; request: Request }
-  /** A forwarded write (or session close); `reply` is filled when its txn is applied here. */
-  | { kind: 'write'; xid: number; request: Request; reply?: Reply; replyZxid?: Zxid }
+  /** A write (or session close), forwarded unless `held`; `reply` is filled when its txn is applied here (or it is refused). */
+  | { kind: 'write'; xid: number; request: Request; reply?: Reply; replyZxid?: Zxid; held?: true }
   /** A sync or linearizable read: ready once the read index `zxid` is known and applied. */
   | { kind: 'barrier'; xid: number; request: Request; zxid: Zxid | undefined; failed?: true }
   /** A request answered with a fixed reply in its turn (refused on arrival). */
@@ -34,7 +34,16 @@ export class ClientConnection {
   /** Requests not yet answered, oldest first; `head` indexes the oldest. */
   private readonly queue: QueuedRequest[] = []
   private head = 0
+  /** paused: the socket is not being read (too many requests in flight, or output blocked). */
   paused = false
+  /** outputBlocked: more than the soft mark is queued for the client; its reads wait until it drains. */
+  outputBlocked = false
+  /** pumpDeferred: the pump yielded the event loop and goes on in the next turn. */
+  pumpDeferred = false
+  /** heldWrites counts writes queued but not yet forwarded: they wait for the reads ahead of them. */
+  heldWrites = 0
+  /** stallTimer closes the connection if its output stays blocked too long. */
+  stallTimer: NodeJS.Timeout | undefined
 
   constructor(readonly socket: ClientSocket) {}
 

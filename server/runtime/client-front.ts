@@ -14,13 +14,23 @@
  *
  * A member that is not serving (no established leader) refuses connects and requests
  * with the retryable NOT_SERVING, so the SDK moves to another member.
+ *
+ * Bounds per client (ClientLimits, issue 9): past `connectionBufferedBytesSoft` bytes
+ * queued for a client, its reads are not computed (they wait in the FIFO) and its
+ * socket is not read until the buffer drains to half the mark, so a client that stops
+ * reading cannot make the member hold its replies; past `connectionBufferedBytesMax`
+ * (watch events are not held back) or after `connectionStalledMaxMs` over the soft
+ * mark, it is closed with 1008. Requests waiting for their reply, reads included,
+ * count toward `maxOutstandingRequests`. New sessions are rate limited, watches per
+ * session capped, setWatches sliced by the SDK, and a reply that would not fit a frame
+ * is answered with an error instead.
  */
 import type { Logger } from 'pino'
 import {
   CloseCode,
   ErrorCode,
-  PENDING_REQUESTS_PER_SESSION_MAX,
   PROTOCOL_VERSION,
+  SET_WATCHES_PATHS_MAX,
   WRITE_OPS,
   decodeClientMessage,
   encodeServerMessage,
@@ -41,12 +51,23 @@ import type { SessionTable } from '../sessions/index.js'
 import type { ApplyResult, DataTree } from '../tree/index.js'
 import type { WatchRegistry } from '../watches/index.js'
 import { ClientConnection, type QueuedRequest, type Reply } from './client-connection.js'
+import type { ClientBoundKey, ServerConfig } from './config.js'
+import { TokenBucket } from './token-bucket.js'
 
 /** HANDSHAKE_TIMEOUT_MS is how long a new socket may take to send `connect`. */
 const HANDSHAKE_TIMEOUT_MS = 10_000
 
 /** CLOSE_REASON_BYTES_MAX is the WebSocket limit on a close reason. */
 const CLOSE_REASON_BYTES_MAX = 123
+
+/** PUMP_REPLY_BYTES_PER_TURN is how many reply bytes one connection's pump computes before it yields the event loop. */
+const PUMP_REPLY_BYTES_PER_TURN = 2 * 1024 * 1024
+
+/** WATCH_REMOVAL_PATHS_PER_TURN is how many watched paths a closed connection drops per event-loop turn. */
+const WATCH_REMOVAL_PATHS_PER_TURN = 2_000
+
+/** ClientLimits are the settings that bound what one client costs a member, plus the frame limit. */
+export type ClientLimits = Pick<ServerConfig, ClientBoundKey> & { frameBytesMax: number }
 
 /** FrontHost is what the front end needs from its member; tree and sessions may be replaced (SNAP). */
 export interface FrontHost {
@@ -67,7 +88,12 @@ export interface FrontHost {
   newSessionId(): SessionId
   /** newPassword draws a session password from a cryptographic generator. */
   newPassword(): Uint8Array
+  /** nowMs is the clock the session-creation rate is measured with. */
+  nowMs(): number
 }
+
+/** WriteEntry is a queued write. */
+type WriteEntry = Extract<QueuedRequest, { kind: 'write' }>
 
 /** ReadToken is what the core hands back for a read index: the connection and its queued entry. */
 interface ReadToken {
@@ -86,8 +112,15 @@ export class ClientFront {
   private readonly awaitingSession = new Map<SessionId, ClientConnection>()
   /** Connections whose head is a barrier waiting for the tree to reach its read index. */
   private readonly awaitingBarrier = new Set<ClientConnection>()
+  /** New sessions this member may still open: one second's worth at once, refilled at the rate. */
+  private readonly sessionCreates: TokenBucket
 
-  constructor(private readonly host: FrontHost) {}
+  constructor(
+    private readonly host: FrontHost,
+    private readonly limits: ClientLimits,
+  ) {
+    this.sessionCreates = new TokenBucket(limits.maxSessionCreatesPerSecond, limits.maxSessionCreatesPerSecond)
+  }
 
   /** connectionCount is the number of open client connections. */
   get connectionCount(): number {
@@ -113,7 +146,8 @@ export class ClientFront {
     if (connection === undefined) return
     this.connections.delete(socket.id)
     connection.phase = 'closing'
-    this.host.watches.removeWatcher(connection.id)
+    clearTimeout(connection.stallTimer)
+    this.dropWatches(connection.id)
     this.awaitingBarrier.delete(connection)
     if (this.owners.get(connection.sessionId) === connection) this.owners.delete(connection.sessionId)
     for (const [sessionId, waiting] of this.awaitingSession) if (waiting === connection) this.awaitingSession.delete(sessionId)
@@ -133,7 +167,8 @@ export class ClientFront {
         this.pump(connection)
       } else {
         this.host.logger.debug({ connection: socket.id, reason: decoded.error.message }, 'refusing malformed frame')
-        this.close(connection, CloseCode.PROTOCOL_ERROR, decoded.error.message)
+        // The reason names the failure, never the decoded bytes: those are the sender's.
+        this.close(connection, CloseCode.PROTOCOL_ERROR, `malformed frame (${errorCodeName(decoded.error.code) ?? decoded.error.code})`)
       }
       return
     }
@@ -162,11 +197,57 @@ export class ClientFront {
 
   private close(connection: ClientConnection, code: number, reason: string): void {
     connection.phase = 'closing'
+    clearTimeout(connection.stallTimer)
     connection.socket.close(code, truncateReason(reason))
   }
 
+  /** dropWatches removes a closed connection's watches in slices, so a huge set does not hold the loop. */
+  private dropWatches(watcher: number): void {
+    const watches = this.host.watches
+    watches.removeWatcher(watcher, WATCH_REMOVAL_PATHS_PER_TURN)
+    if (watches.countFor(watcher) > 0) setImmediate(() => this.dropWatches(watcher))
+  }
+
   private send(connection: ClientConnection, message: ServerMessage): void {
-    connection.socket.send(encodeServerMessage(message))
+    this.sendFrame(connection, encodeServerMessage(message))
+  }
+
+  /**
+   * sendFrame sends one frame and enforces the output bounds: over the hard mark the
+   * connection is closed; over the soft mark it is marked blocked until it drains.
+   */
+  private sendFrame(connection: ClientConnection, frame: Uint8Array): void {
+    if (connection.phase === 'closing') return
+    const socket = connection.socket
+    socket.send(frame)
+    const buffered = socket.bufferedBytes()
+    const { connectionBufferedBytesSoft: soft, connectionBufferedBytesMax: max } = this.limits
+    if (buffered > max) {
+      this.host.logger.info({ connection: connection.id, bufferedBytes: buffered }, 'closing a client that does not read its replies')
+      this.close(connection, CloseCode.CLIENT_NOT_READING, `output buffer over ${max} bytes: the client is not reading`)
+    } else if (buffered >= soft && !connection.outputBlocked) this.blockOutput(connection)
+  }
+
+  /**
+   * blockOutput stops computing the connection's reads and reading its socket until what
+   * is queued for it drains to half the soft mark; if that takes longer than
+   * connectionStalledMaxMs, the client is not reading and the connection is closed.
+   */
+  private blockOutput(connection: ClientConnection): void {
+    connection.outputBlocked = true
+    this.applyBackpressure(connection)
+    const stalledMaxMs = this.limits.connectionStalledMaxMs
+    connection.stallTimer = setTimeout(() => {
+      if (!connection.outputBlocked || connection.phase === 'closing') return
+      this.host.logger.info({ connection: connection.id, bufferedBytes: connection.socket.bufferedBytes() }, 'closing a client that stopped reading')
+      this.close(connection, CloseCode.CLIENT_NOT_READING, `output buffer over ${this.limits.connectionBufferedBytesSoft} bytes for ${stalledMaxMs} ms: the client is not reading`)
+    }, stalledMaxMs)
+    connection.stallTimer.unref()
+    connection.socket.onDrained(Math.floor(this.limits.connectionBufferedBytesSoft / 2), () => {
+      clearTimeout(connection.stallTimer)
+      connection.outputBlocked = false
+      if (this.connections.get(connection.id) === connection && connection.phase !== 'closing') this.pump(connection)
+    })
   }
 
   // ---------------------------------------------------------------- sessions
@@ -181,7 +262,13 @@ export class ClientFront {
     if (message.lastZxidSeen > tree.appliedZxid) {
       return this.refuse(connection, ErrorCode.ZXID_AHEAD, `client has seen zxid ${formatZxid(message.lastZxidSeen)}, this server only ${formatZxid(tree.appliedZxid)}`)
     }
-    if (message.sessionId === 0n) return this.createSession(connection, message)
+    if (message.sessionId === 0n) {
+      if (!this.sessionCreates.take(this.host.nowMs())) {
+        const rate = this.limits.maxSessionCreatesPerSecond
+        return this.refuse(connection, ErrorCode.THROTTLED, `too many new sessions: this server opens at most ${rate} per second (maxSessionCreatesPerSecond); retry after a pause`)
+      }
+      return this.createSession(connection, message)
+    }
     const sessions = this.host.sessions
     const session = sessions.get(message.sessionId)
     if (session === undefined || sessions.isClosing(message.sessionId)) {
@@ -237,15 +324,18 @@ export class ClientFront {
     else if (!sessions.has(sessionId) || sessions.isClosing(sessionId)) answer(ErrorCode.SESSION_EXPIRED, 'session has expired')
     else if (WRITE_OPS.has(request.op)) {
       this.host.touch(sessionId)
-      const payload: ForwardPayload = request.op === 'closeSession' ? { kind: 'closeSession' } : { kind: 'write', request: request as WriteRequest }
-      const key = requestKey(sessionId, xid)
-      // A commit is matched to its request by session and xid, so those must be unique in flight.
-      if (this.awaitingApply.has(key)) answer(ErrorCode.BAD_ARGUMENTS, `xid ${xid} is already in flight for this session`)
-      else if (this.host.forward(sessionId, xid, payload)) {
-        const entry = { kind: 'write' as const, xid, request }
+      const entry: WriteEntry = { kind: 'write', xid, request }
+      // While reads wait for the output to drain (or for their turn), a later write must
+      // not be applied before them (per-session FIFO): it is held until it reaches the head.
+      if (connection.outputBlocked || connection.pumpDeferred || connection.heldWrites > 0) {
+        entry.held = true
+        connection.heldWrites += 1
         connection.enqueue(entry)
-        this.awaitingApply.set(key, { connection, entry })
-      } else answer(ErrorCode.NOT_SERVING, `server ${this.host.id} has no leader`)
+      } else {
+        const refused = this.forwardWrite(connection, entry)
+        if (refused === undefined) connection.enqueue(entry)
+        else answer(refused.err, refused.message ?? '')
+      }
     } else if (request.op === 'sync' || (request.op === 'get' && request.linearizable === true)) {
       this.host.touch(sessionId)
       const entry = { kind: 'barrier' as const, xid, request, zxid: undefined }
@@ -257,6 +347,22 @@ export class ClientFront {
       connection.enqueue({ kind: 'read', xid, request })
     }
     this.pump(connection)
+  }
+
+  /**
+   * forwardWrite hands a write to the leader and records it as waiting for its txn; the
+   * error reply when it cannot be (its xid already in flight, no leader).
+   */
+  private forwardWrite(connection: ClientConnection, entry: WriteEntry): Reply | undefined {
+    const { sessionId } = connection
+    const key = requestKey(sessionId, entry.xid)
+    // A commit is matched to its request by session and xid, so those must be unique in flight.
+    if (this.awaitingApply.has(key)) return { err: ErrorCode.BAD_ARGUMENTS, message: `xid ${entry.xid} is already in flight for this session` }
+    const request = entry.request
+    const payload: ForwardPayload = request.op === 'closeSession' ? { kind: 'closeSession' } : { kind: 'write', request: request as WriteRequest }
+    if (!this.host.forward(sessionId, entry.xid, payload)) return { err: ErrorCode.NOT_SERVING, message: `server ${this.host.id} has no leader` }
+    this.awaitingApply.set(key, { connection, entry })
+    return undefined
   }
 
   /** onReadReady records that a sync or linearizable read may be answered once `zxid` is applied here. */
@@ -273,21 +379,28 @@ export class ClientFront {
     if (this.connections.get(connection.id) === connection) this.pump(connection)
   }
 
-  /** applyBackpressure stops reading from a connection with too many requests in flight. */
+  /** applyBackpressure stops reading from a connection with too many requests in flight or too much output queued. */
   private applyBackpressure(connection: ClientConnection): void {
-    if (!connection.paused && connection.pendingCount >= PENDING_REQUESTS_PER_SESSION_MAX) {
+    const outstandingMax = this.limits.maxOutstandingRequests
+    if (!connection.paused && (connection.pendingCount >= outstandingMax || connection.outputBlocked)) {
       connection.paused = true
       connection.socket.pause()
-    } else if (connection.paused && connection.pendingCount < PENDING_REQUESTS_PER_SESSION_MAX / 2) {
+    } else if (connection.paused && connection.pendingCount < outstandingMax / 2 && !connection.outputBlocked) {
       connection.paused = false
       connection.socket.resume()
     }
   }
 
-  /** pump answers the connection's requests from the head while they are ready. */
+  /**
+   * pump answers the connection's requests from the head while they are ready, and
+   * forwards a held write once it reaches the head. After PUMP_REPLY_BYTES_PER_TURN it
+   * yields and goes on in the next turn (a session's pipelined reads of large nodes).
+   */
   private pump(connection: ClientConnection): void {
+    if (connection.pumpDeferred) return
     const tree = this.host.tree
-    for (let entry = connection.peek(); entry !== undefined; entry = connection.peek()) {
+    let turnBytes = 0
+    for (let entry = connection.peek(); entry !== undefined && !connection.outputBlocked; entry = connection.peek()) {
       let reply: Reply
       let zxid = tree.appliedZxid
       if (entry.kind === 'answered') reply = entry.reply
@@ -299,24 +412,61 @@ export class ClientFront {
           break
         } else reply = entry.request.op === 'sync' ? { err: 0, result: {} } : this.executeRead(connection, entry.request)
       } else {
+        if (entry.held === true) {
+          entry.held = undefined
+          connection.heldWrites -= 1
+          entry.reply = this.forwardWrite(connection, entry)
+        }
         if (entry.reply === undefined) break
         reply = entry.reply
         zxid = entry.replyZxid ?? zxid
       }
       connection.shift()
-      this.send(connection, { type: 'reply', xid: entry.xid, zxid, ...(reply as Omit<Reply, 'result'>), ...(reply.result === undefined ? {} : { result: reply.result as never }) })
+      turnBytes += this.sendReply(connection, entry.xid, zxid, reply)
       if (entry.kind === 'write' && entry.request.op === 'closeSession' && reply.err === 0) {
         this.close(connection, CloseCode.SESSION_ENDED, 'session closed')
         return
       }
+      if (turnBytes >= PUMP_REPLY_BYTES_PER_TURN && connection.peek() !== undefined) {
+        connection.pumpDeferred = true
+        setImmediate(() => {
+          connection.pumpDeferred = false
+          if (this.connections.get(connection.id) === connection && connection.phase !== 'closing') this.pump(connection)
+        })
+        break
+      }
     }
     this.applyBackpressure(connection)
+  }
+
+  /** sendReply sends a reply and returns its size; one whose frame would pass the frame limit (a huge children listing) becomes an error. */
+  private sendReply(connection: ClientConnection, xid: number, zxid: Zxid, reply: Reply): number {
+    const message = (r: Reply): ServerMessage => ({ type: 'reply', xid, zxid, ...(r as Omit<Reply, 'result'>), ...(r.result === undefined ? {} : { result: r.result as never }) })
+    let frame = encodeServerMessage(message(reply))
+    if (frame.length > this.limits.frameBytesMax) {
+      const tooLarge = `the reply is ${frame.length} bytes, over the frame limit of ${this.limits.frameBytesMax}: ask for less (childCount, or narrower paths)`
+      frame = encodeServerMessage(message({ err: ErrorCode.MARSHALLING_ERROR, message: tooLarge }))
+    }
+    this.sendFrame(connection, frame)
+    return frame.length
+  }
+
+  /** watchRefusal is the error for a request that would add `adding` watches past maxWatchesPerSession, if it would. */
+  private watchRefusal(connection: ClientConnection, adding: number): Reply | undefined {
+    const held = this.host.watches.countFor(connection.id)
+    const max = this.limits.maxWatchesPerSession
+    if (held + adding <= max) return undefined
+    return { err: ErrorCode.QUOTA_EXCEEDED, message: `the session holds ${held} watches; adding ${adding} would pass the limit of ${max} (maxWatchesPerSession)` }
   }
 
   /** executeRead answers a read and registers the watch it asked for, in one step. */
   private executeRead(connection: ClientConnection, request: Request): Reply {
     const watcher = connection.id
     const { tree, watches } = this.host
+    if ((request.op === 'exists' || request.op === 'get' || request.op === 'children') && request.watch) {
+      const refused = this.watchRefusal(connection, 1)
+      if (refused !== undefined) return refused
+    }
     switch (request.op) {
       case 'exists': {
         const reply = answerRead(tree, request, connection.sessionId)
@@ -341,12 +491,21 @@ export class ClientFront {
       case 'childCount':
       case 'getAcl':
         return answerRead(tree, request, connection.sessionId)
-      case 'addWatch':
+      case 'addWatch': {
+        const refused = this.watchRefusal(connection, 1)
+        if (refused !== undefined) return refused
         watches.addPersistentWatch(request.path, watcher, request.mode === 'persistentRecursive')
         return { err: 0, result: {} }
+      }
       case 'removeWatches':
         return watches.removeWatches(request.path, request.kind, watcher) ? { err: 0, result: {} } : { err: ErrorCode.NO_WATCHER, message: `no ${request.kind} watch on ${request.path}` }
       case 'setWatches': {
+        const paths = request.data.length + request.exist.length + request.child.length + request.persistent.length + request.persistentRecursive.length
+        if (paths > SET_WATCHES_PATHS_MAX) {
+          return { err: ErrorCode.BAD_ARGUMENTS, message: `setWatches carries ${paths} paths, over the limit of ${SET_WATCHES_PATHS_MAX} per request: send several (the SDK does)` }
+        }
+        const refused = this.watchRefusal(connection, paths)
+        if (refused !== undefined) return refused
         const events = watches.setWatches(
           watcher,
           request,

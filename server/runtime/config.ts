@@ -65,6 +65,22 @@ export interface ServerConfig {
   initTimeoutTicks: number
   /** diffLimitTxns is the most txns a DIFF or TRUNC carries, and how many committed txns stay in memory. */
   diffLimitTxns: number
+  /** maxConnections bounds the client connections one member holds at once; more are closed with 1013. */
+  maxConnections: number
+  /** maxConnectionsPerAddress bounds the client connections from one IP address (ZooKeeper's maxClientCnxns). */
+  maxConnectionsPerAddress: number
+  /** maxSessionCreatesPerSecond is the rate of new sessions one member opens (a token bucket holding one second's worth); past it connects get THROTTLED. */
+  maxSessionCreatesPerSecond: number
+  /** maxWatchesPerSession bounds the watches one session's connection holds; past it a watch is refused with QUOTA_EXCEEDED. */
+  maxWatchesPerSession: number
+  /** maxOutstandingRequests is how many requests of one connection may wait for their reply before the member stops reading it. */
+  maxOutstandingRequests: number
+  /** connectionBufferedBytesSoft: past this many bytes queued for a client, the member stops reading its requests and computing its reads. */
+  connectionBufferedBytesSoft: number
+  /** connectionBufferedBytesMax: past this many bytes queued for a client, the member closes the connection (1008). */
+  connectionBufferedBytesMax: number
+  /** connectionStalledMaxMs is how long a connection may stay over the soft mark (its client not reading) before it is closed (1008). */
+  connectionStalledMaxMs: number
   /** peerHandshakeTimeoutMs is how long an inbound peer connection has, from its TCP accept, to authenticate (and a dial to succeed). */
   peerHandshakeTimeoutMs: number
   /** peerHandshakesPerAddressMax bounds unauthenticated peer connections from one address that is not a member's. */
@@ -93,6 +109,14 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble'> = {
   leaderTimeoutTicks: 10,
   initTimeoutTicks: 100,
   diffLimitTxns: 1000,
+  maxConnections: 1000,
+  maxConnectionsPerAddress: 256,
+  maxSessionCreatesPerSecond: 1000,
+  maxWatchesPerSession: 100_000,
+  maxOutstandingRequests: 1000,
+  connectionBufferedBytesSoft: 4 * 1024 * 1024,
+  connectionBufferedBytesMax: 32 * 1024 * 1024,
+  connectionStalledMaxMs: 30_000,
   peerHandshakeTimeoutMs: DEFAULT_HANDSHAKE_LIMITS.handshakeTimeoutMs,
   peerHandshakesPerAddressMax: DEFAULT_HANDSHAKE_LIMITS.handshakesPerAddressMax,
   peerMemberHandshakesPerAddressMax: DEFAULT_HANDSHAKE_LIMITS.memberHandshakesPerAddressMax,
@@ -284,6 +308,7 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
     leaderTimeoutTicks: integer(raw, 'leaderTimeoutTicks', 2, 1_000_000, d.leaderTimeoutTicks),
     initTimeoutTicks: integer(raw, 'initTimeoutTicks', 2, 1_000_000, d.initTimeoutTicks),
     diffLimitTxns: integer(raw, 'diffLimitTxns', 1, 100_000_000, d.diffLimitTxns),
+    ...resolveClientBounds(raw),
     peerHandshakeTimeoutMs: integer(raw, 'peerHandshakeTimeoutMs', 50, 600_000, d.peerHandshakeTimeoutMs),
     peerHandshakesPerAddressMax: integer(raw, 'peerHandshakesPerAddressMax', 1, 100_000, d.peerHandshakesPerAddressMax),
     peerMemberHandshakesPerAddressMax: integer(raw, 'peerMemberHandshakesPerAddressMax', 1, 100_000, d.peerMemberHandshakesPerAddressMax),
@@ -302,10 +327,41 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
   if (config.initTimeoutTicks < config.leaderTimeoutTicks) {
     throw new ConfigError(`initTimeoutTicks (${config.initTimeoutTicks}) must be at least leaderTimeoutTicks (${config.leaderTimeoutTicks})`)
   }
+  // A read is computed only under the soft mark, so the buffer may reach soft + one frame without the client misbehaving.
+  if (config.connectionBufferedBytesMax < config.connectionBufferedBytesSoft + frameBytesMaxFor(config)) {
+    throw new ConfigError(`connectionBufferedBytesMax (${config.connectionBufferedBytesMax}) must be at least connectionBufferedBytesSoft plus one frame (${config.connectionBufferedBytesSoft + frameBytesMaxFor(config)})`)
+  }
   if (ensemble !== undefined && ensemble.peerPort !== 0 && ensemble.peerPort === config.clientPort) {
     throw new ConfigError(`settings 'peerPort' and 'clientPort' are both ${config.clientPort}; the two listeners need different ports`)
   }
   return config
+}
+
+/** ClientBoundKey names the settings that bound what one client may cost a member (issue 9). */
+export type ClientBoundKey =
+  | 'maxConnections'
+  | 'maxConnectionsPerAddress'
+  | 'maxSessionCreatesPerSecond'
+  | 'maxWatchesPerSession'
+  | 'maxOutstandingRequests'
+  | 'connectionBufferedBytesSoft'
+  | 'connectionBufferedBytesMax'
+  | 'connectionStalledMaxMs'
+
+/** resolveClientBounds reads the per-client limits, each a positive integer. */
+function resolveClientBounds(raw: Record<string, unknown>): Pick<ServerConfig, ClientBoundKey> {
+  const d = DEFAULT_CONFIG
+  const bound = (key: ClientBoundKey, max: number) => integer(raw, key, 1, max, d[key])
+  return {
+    maxConnections: bound('maxConnections', 1_000_000),
+    maxConnectionsPerAddress: bound('maxConnectionsPerAddress', 1_000_000),
+    maxSessionCreatesPerSecond: bound('maxSessionCreatesPerSecond', 1_000_000),
+    maxWatchesPerSession: bound('maxWatchesPerSession', 100_000_000),
+    maxOutstandingRequests: bound('maxOutstandingRequests', 1_000_000),
+    connectionBufferedBytesSoft: bound('connectionBufferedBytesSoft', 2 ** 32),
+    connectionBufferedBytesMax: bound('connectionBufferedBytesMax', 2 ** 36),
+    connectionStalledMaxMs: bound('connectionStalledMaxMs', 24 * 3600 * 1000),
+  }
 }
 
 /** frameBytesMaxFor is the largest client frame a server with this config accepts. */

@@ -152,7 +152,8 @@ export class MemberServer {
       touch: (sessionId) => this.touch(sessionId),
       newSessionId: () => this.sessionIds.next(),
       newPassword: () => new Uint8Array(randomBytes(16)),
-    })
+      nowMs: () => Date.now(),
+    }, { ...config, frameBytesMax: frameBytesMaxFor(config) })
   }
 
   /**
@@ -229,7 +230,13 @@ export class MemberServer {
       // A standalone server elects itself within a few ticks; clients connect once it serves.
       if (config.ensemble === undefined) await server.untilServing()
       server.listener = await ClientListener.listen(
-        { host: config.host, port: config.clientPort, frameBytesMax: frameBytesMaxFor(config) },
+        {
+          host: config.host,
+          port: config.clientPort,
+          frameBytesMax: frameBytesMaxFor(config),
+          maxConnections: config.maxConnections,
+          maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+        },
         {
           onOpen: (socket) => server.front.onOpen(socket),
           onFrame: (socket, frame) => {

@@ -51,6 +51,8 @@ export class WatchRegistry {
   }
   /** Per watcher, per path, the bits (WatchBit) of the kinds it holds: for removeWatcher and listings. */
   private readonly kindsByWatcher = new Map<WatcherId, Map<string, number>>()
+  /** Per watcher, how many watches it holds: kept so a per-session cap is checked in O(1). */
+  private readonly countByWatcher = new Map<WatcherId, number>()
   private total = 0
 
   /** addDataWatch registers a one-shot data watch (get, or exists on an existing node); false if already held. */
@@ -90,6 +92,7 @@ export class WatchRegistry {
       this.kindsByWatcher.set(watcher, kinds)
     }
     kinds.set(path, (kinds.get(path) ?? 0) | WatchBit[kind])
+    this.countByWatcher.set(watcher, (this.countByWatcher.get(watcher) ?? 0) + 1)
     this.total += 1
     return true
   }
@@ -111,17 +114,27 @@ export class WatchRegistry {
     return removed
   }
 
-  /** removeWatcher drops every watch of `watcher` (its connection closed) and returns how many there were. */
-  removeWatcher(watcher: WatcherId): number {
+  /**
+   * removeWatcher drops the watches of `watcher` (its connection closed) and returns how
+   * many it removed: all of them, or, with `pathsMax`, those on at most that many paths,
+   * so a caller can drop a large set in slices (countFor tells what is left).
+   */
+  removeWatcher(watcher: WatcherId, pathsMax = Infinity): number {
     const kinds = this.kindsByWatcher.get(watcher)
     if (kinds === undefined) return 0
     let removed = 0
+    let paths = 0
     for (const [path, bits] of kinds) {
+      if (paths++ >= pathsMax) break
       for (const kind of REGISTERED_WATCH_KINDS) {
         if ((bits & WatchBit[kind]) !== 0 && this.indexes[kind].remove(path, watcher)) removed += 1
       }
+      kinds.delete(path)
     }
-    this.kindsByWatcher.delete(watcher)
+    if (kinds.size === 0) {
+      this.kindsByWatcher.delete(watcher)
+      this.countByWatcher.delete(watcher)
+    } else this.countByWatcher.set(watcher, (this.countByWatcher.get(watcher) ?? removed) - removed)
     this.total -= removed
     return removed
   }
@@ -169,9 +182,7 @@ export class WatchRegistry {
 
   /** countFor is the number of watches `watcher` holds. */
   countFor(watcher: WatcherId): number {
-    let count = 0
-    for (const bits of this.kindsByWatcher.get(watcher)?.values() ?? []) count += bitCount(bits)
-    return count
+    return this.countByWatcher.get(watcher) ?? 0
   }
 
   /** watchedPaths lists, sorted, the paths on which `watcher` holds at least one watch. */
@@ -241,6 +252,9 @@ export class WatchRegistry {
   /** forget clears one kind bit of a watch already removed from its index, and counts it gone. */
   private forget(watcher: WatcherId, path: string, bit: number): void {
     this.total -= 1
+    const count = (this.countByWatcher.get(watcher) ?? 1) - 1
+    if (count > 0) this.countByWatcher.set(watcher, count)
+    else this.countByWatcher.delete(watcher)
     const kinds = this.kindsByWatcher.get(watcher)
     if (kinds === undefined) return
     const bits = (kinds.get(path) ?? 0) & ~bit
@@ -251,12 +265,6 @@ export class WatchRegistry {
 
 function addAll(into: Set<WatcherId>, from: ReadonlySet<WatcherId> | undefined): void {
   if (from !== undefined) for (const watcher of from) into.add(watcher)
-}
-
-function bitCount(bits: number): number {
-  let count = 0
-  for (let rest = bits; rest !== 0; rest &= rest - 1) count += 1
-  return count
 }
 
 function checkWatcher(watcher: WatcherId): void {

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect, type Client, type WatchEvent } from '../../client/index.js'
 import { startServer, type ServerProcess } from '../helpers/server-process.js'
 import { waitFor } from '../helpers/wait.js'
+import { startProxy } from '../helpers/tcp-proxy.js'
+import { SET_WATCHES_PATHS_MAX } from '../../protocol/index.js'
 
 let server: ServerProcess
 let a: Client
@@ -120,4 +122,28 @@ describe('ordering', () => {
     expect(violations).toEqual([])
     void stream
   })
+})
+
+describe('re-registration after a reconnect', () => {
+  it('re-registers more watches than one setWatches may carry, in several requests, and they all still fire', async () => {
+    const proxy = await startProxy(server.port)
+    const client = await connect({ servers: [proxy.url], sessionTimeoutMs: 30_000 })
+    try {
+      const count = 2 * SET_WATCHES_PATHS_MAX + 500
+      const fired = new Set<string>()
+      for (let i = 0; i < count; i++) await client.exists(`/many-${i}`, { watch: (event: WatchEvent) => fired.add(event.path) })
+      const sessionId = client.sessionId
+      proxy.cut() // the connection drops; the session lives on
+      await waitFor(() => client.state !== 'connected', { what: 'the client noticed the cut' })
+      await waitFor(() => client.state === 'connected', { timeoutMs: 30_000, what: 'the session resumed' })
+      expect(client.sessionId).toBe(sessionId)
+      // Watches from every slice of the re-registration fire: first, middle and last.
+      const paths = ['/many-0', `/many-${SET_WATCHES_PATHS_MAX + 1}`, `/many-${count - 1}`]
+      for (const path of paths) await b.create(path, 'x')
+      await waitFor(() => paths.every((p) => fired.has(p)), { what: `created events for ${paths.join(', ')}` })
+    } finally {
+      await client.close()
+      await proxy.close()
+    }
+  }, 120_000)
 })

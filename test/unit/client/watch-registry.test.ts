@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { isAncestorOrSelf, type EventMessage, type WatchEventType } from '../../../protocol/index.js'
+import { FRAME_BYTES_MAX, SET_WATCHES_PATHS_MAX, encodeClientMessage, isAncestorOrSelf, type EventMessage, type WatchEventType } from '../../../protocol/index.js'
 import { ClientWatchRegistry, type WatchSink } from '../../../client/watch-registry.js'
 
 function event(kind: WatchEventType, path: string, zxid = 1n): EventMessage {
@@ -27,7 +27,7 @@ describe('ClientWatchRegistry', () => {
     registry.deliver(event('dataChanged', '/a'))
     registry.deliver(event('dataChanged', '/a'))
     expect(log).toEqual(['dataChanged'])
-    expect(registry.setWatchesRequest(0n)).toBeNull()
+    expect(registry.setWatchesRequests(0n)).toEqual([])
   })
 
   it('keeps a child watch through data events and a data watch through child events', () => {
@@ -47,7 +47,7 @@ describe('ClientWatchRegistry', () => {
     registry.addOneShot('child', '/c', () => {})
     registry.addSink('/p', false, sink([], 'p'))
     registry.addSink('/r', true, sink([], 'r'))
-    expect(registry.setWatchesRequest(77n)).toEqual({
+    expect(registry.setWatchesRequests(77n)).toEqual([{
       op: 'setWatches',
       relativeZxid: 77n,
       data: ['/d'],
@@ -55,7 +55,36 @@ describe('ClientWatchRegistry', () => {
       child: ['/c'],
       persistent: ['/p'],
       persistentRecursive: ['/r'],
-    })
+    }])
+  })
+
+  it('splits a large re-registration into setWatches requests under the server cap, losing and repeating no path', () => {
+    const registry = new ClientWatchRegistry()
+    const count = 2 * SET_WATCHES_PATHS_MAX + 5
+    for (let i = 0; i < count; i++) registry.addOneShot(i % 2 === 0 ? 'data' : 'child', `/n${i}`, () => {})
+    registry.addSink('/long/' + 'x'.repeat(4000), true, sink([], 'r'))
+    const requests = registry.setWatchesRequests(9n)
+    expect(requests.length).toBe(3)
+    const all: string[] = []
+    for (const request of requests) {
+      const lists = [request.data, request.exist, request.child, request.persistent, request.persistentRecursive]
+      expect(lists.reduce((n, list) => n + list.length, 0)).toBeLessThanOrEqual(SET_WATCHES_PATHS_MAX)
+      expect(request.relativeZxid).toBe(9n)
+      // Each request must fit a client frame, which the server checks before anything else.
+      expect(encodeClientMessage({ type: 'request', xid: 1, request }).length).toBeLessThan(FRAME_BYTES_MAX)
+      all.push(...lists.flat())
+    }
+    expect(all.length).toBe(count + 1)
+    expect(new Set(all).size).toBe(count + 1)
+  })
+
+  it('splits by path characters too, so requests of long paths fit a frame', () => {
+    const registry = new ClientWatchRegistry()
+    for (let i = 0; i < 600; i++) registry.addOneShot('exist', `/${i}-${'y'.repeat(4000)}`, () => {})
+    const requests = registry.setWatchesRequests(0n)
+    expect(requests.length).toBeGreaterThan(1)
+    for (const request of requests) expect(encodeClientMessage({ type: 'request', xid: 1, request }).length).toBeLessThan(FRAME_BYTES_MAX)
+    expect(requests.flatMap((r) => r.exist).length).toBe(600)
   })
 
   it('reports the first and last sink on a path so the server watch is added and removed once', () => {
@@ -81,7 +110,7 @@ describe('ClientWatchRegistry', () => {
     registry.deliver(event('dataChanged', '/p'))
     expect(log).toEqual([])
     expect(s.failed).toEqual([error])
-    expect(registry.setWatchesRequest(0n)).toBeNull()
+    expect(registry.setWatchesRequests(0n)).toEqual([])
   })
 
   it('routes random events as the rules say', () => {

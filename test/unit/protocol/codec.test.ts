@@ -11,8 +11,10 @@ import {
   ErrorCode,
   ProtocolError,
   decodeClientMessage,
+  decodeMessage,
   decodeServerMessage,
   encodeClientMessage,
+  extensionOffset,
   encodeMessage,
   encodeServerMessage,
   type ClientMessage,
@@ -163,5 +165,60 @@ describe('malformed client frames', () => {
     expect(refused(raw.pack({ type: 'request', xid: 1, request: { op: 'set', path: '/q/', data: new Uint8Array(), version: -1 } })).error.code).toBe(
       ErrorCode.BAD_ARGUMENTS,
     )
+  })
+})
+
+describe('msgpack extension types are refused on every decoder', () => {
+  // A packer with msgpackr's extensions on (records, structured clone), as an attacker would use.
+  const hostile = new Packr({ useRecords: true, structuredClone: true, moreTypes: true })
+  const request = (value: unknown) => ({ type: 'request', xid: 9, request: { op: 'create', path: '/x', data: value, mode: 'persistent' } })
+  const cases: [string, unknown][] = [
+    ['RegExp', /(a+)+$/],
+    ['Error', new Error('boom')],
+    ['Set', new Set([1, 2])],
+    ['Date', new Date(0)],
+    ['Float64Array', new Float64Array(4)],
+    ['a record', { a: 1, b: 2 }],
+  ]
+  for (const [name, value] of cases) {
+    it(`${name} inside a client frame is MARSHALLING_ERROR before anything is built from it`, () => {
+      const frame = hostile.pack(request(value))
+      expect(extensionOffset(frame)).toBeGreaterThanOrEqual(0)
+      for (const decode of [decodeClientMessage, decodeServerMessage, decodeMessage]) {
+        const decoded = decode(frame)
+        expect(decoded.ok).toBe(false)
+        if (!decoded.ok) expect(decoded.error).toMatchObject({ code: ErrorCode.MARSHALLING_ERROR, message: expect.stringMatching(/extension types are not accepted/) })
+      }
+    })
+  }
+
+  it('every extension format (fixext 1-16, ext 8/16/32) is found, also after payloads that hold extension bytes', () => {
+    const formats: number[][] = [
+      [0xd4, 0x73, 0],
+      [0xd5, 0x73, 0, 0],
+      [0xd6, 0x73, 0, 0, 0, 0],
+      [0xd7, 0x73, ...new Array(8).fill(0)],
+      [0xd8, 0x73, ...new Array(16).fill(0)],
+      [0xc7, 1, 0x78, 0],
+      [0xc8, 0, 1, 0x78, 0],
+      [0xc9, 0, 0, 0, 1, 0x78, 0],
+    ]
+    for (const ext of formats) {
+      // [bin8 holding 0xd4 bytes, str8 holding 0xc7, 3.5 as float64, ext]: the walk skips payloads, not inspects them.
+      const frame = new Uint8Array([0x94, 0xc4, 2, 0xd4, 0xd4, 0xd9, 1, 0xc7, 0xcb, 0x40, 0x0c, 0, 0, 0, 0, 0, 0, ...ext])
+      expect(extensionOffset(frame), `format 0x${ext[0]!.toString(16)}`).toBe(17)
+      expect(decodeClientMessage(frame)).toMatchObject({ ok: false, error: { code: ErrorCode.MARSHALLING_ERROR } })
+    }
+  })
+
+  it('our own encodings hold no extension, so nothing legitimate is refused', () => {
+    const frames = [
+      encodeServerMessage({ type: 'connected', sessionId: 2n ** 63n + 5n, password: new Uint8Array(16).fill(255), timeoutMs: 1, serverId: 1, zxid: 2n ** 40n, readOnly: false }),
+      encodeClientMessage({ type: 'request', xid: 1, request: { op: 'create', path: '/x', data: new Uint8Array(70_000).fill(0xc7), mode: 'persistent' } }),
+      encodeMessage({ big: -(2n ** 63n), neg: -5, float: 0.5, s: 'x'.repeat(70_000), m: new Array(70_000).fill(0xd4) }),
+      // Payload bytes that look like extension headers: UTF-8 lead bytes 0xc7-0xd8 in short strings, 0xd4 inside a float64.
+      encodeMessage({ path: '/\u01c5\u01c7\u0600', ['\u01c5']: 20480.5, n: [0xd8, -0x29, 65_535, 2 ** 32] }),
+    ]
+    for (const frame of frames) expect(extensionOffset(frame)).toBe(-1)
   })
 })

@@ -248,6 +248,28 @@ describe('removing watches', () => {
     expect(fired(registry, [change('deleted', '/x')])).toEqual(['2:deleted:/x'])
     expect(registry.removeWatcher(1)).toBe(0)
   })
+
+  it('removeWatcher with pathsMax drops a large set in slices, keeping countFor exact until none is left', () => {
+    const registry = new WatchRegistry()
+    for (let i = 0; i < 25; i++) {
+      registry.addDataWatch(`/n${i}`, 1)
+      registry.addChildWatch(`/n${i}`, 1)
+    }
+    registry.addDataWatch('/n0', 2)
+    expect(registry.countFor(1)).toBe(50)
+    expect(registry.removeWatcher(1, 10)).toBe(20)
+    expect(registry.countFor(1)).toBe(30)
+    expect(registry.count()).toBe(31)
+    // Firing a remaining one-shot between slices keeps the count exact.
+    expect(fired(registry, [change('dataChanged', '/n24')])).toEqual(['1:dataChanged:/n24'])
+    expect(registry.countFor(1)).toBe(29)
+    expect(registry.removeWatcher(1, 10)).toBe(20)
+    expect(registry.removeWatcher(1, 10)).toBe(9) // /n20-/n23, and /n24 with its child watch only
+    expect(registry.countFor(1)).toBe(0)
+    expect(registry.watchedPaths(1)).toEqual([])
+    expect(registry.count()).toBe(1)
+    expect(registry.removeWatcher(1, 10)).toBe(0)
+  })
 })
 
 describe('listings and argument checks', () => {
