@@ -18,7 +18,7 @@ export type QueuedRequest =
   /** A read, answered from the tree when it reaches the head. */
   | { kind: 'read'; xid: number; request: Request }
   /** A write (or session close), forwarded unless `held`; `reply` is filled when its txn is applied here (or it is refused). */
-  | { kind: 'write'; xid: number; request: Request; reply?: Reply; replyZxid?: Zxid; held?: true }
+  | { kind: 'write'; xid: number; request: Request; reply?: Reply; replyZxid?: Zxid; held?: true; frameBytes: number }
   /** A sync or linearizable read: ready once the read index `zxid` is known and applied. */
   | { kind: 'barrier'; xid: number; request: Request; zxid: Zxid | undefined; failed?: true }
   /** A request answered with a fixed reply in its turn (refused on arrival). */
@@ -42,6 +42,8 @@ export class ClientConnection {
   pumpDeferred = false
   /** heldWrites counts writes queued but not yet forwarded: they wait for the reads ahead of them. */
   heldWrites = 0
+  /** writeBytesInFlight is the frame bytes of this connection's writes queued and not yet applied here (or refused). */
+  writeBytesInFlight = 0
   /** stallTimer closes the connection if its output stays blocked too long. */
   stallTimer: NodeJS.Timeout | undefined
 

@@ -21,7 +21,9 @@
  * reading cannot make the member hold its replies; past `connectionBufferedBytesMax`
  * (watch events are not held back) or after `connectionStalledMaxMs` over the soft
  * mark, it is closed with 1008. Requests waiting for their reply, reads included,
- * count toward `maxOutstandingRequests`. New sessions are rate limited, watches per
+ * count toward `maxOutstandingRequests`, and past `connectionWriteBytesInFlightMax` bytes of
+ * writes not yet applied its socket is not read either, so other clients' writes never
+ * queue behind more than that of one client's. New sessions are rate limited, watches per
  * session capped, setWatches sliced by the SDK, and a reply that would not fit a frame
  * is answered with an error instead.
  */
@@ -179,7 +181,7 @@ export class ClientFront {
       case 'ping':
         return this.onPing(connection)
       case 'request':
-        return this.onRequest(connection, message.xid, message.request)
+        return this.onRequest(connection, message.xid, message.request, frame.length)
       default: {
         const unreachable: never = message
         return unreachable
@@ -315,7 +317,7 @@ export class ClientFront {
 
   // ---------------------------------------------------------------- requests
 
-  private onRequest(connection: ClientConnection, xid: number, request: Request): void {
+  private onRequest(connection: ClientConnection, xid: number, request: Request, frameBytes: number): void {
     if (connection.phase !== 'open') return this.close(connection, CloseCode.BAD_HANDSHAKE, 'request before connect')
     const sessionId = connection.sessionId
     const answer = (err: number, message: string) => connection.enqueue({ kind: 'answered', xid, reply: { err, message } })
@@ -324,7 +326,8 @@ export class ClientFront {
     else if (!sessions.has(sessionId) || sessions.isClosing(sessionId)) answer(ErrorCode.SESSION_EXPIRED, 'session has expired')
     else if (WRITE_OPS.has(request.op)) {
       this.host.touch(sessionId)
-      const entry: WriteEntry = { kind: 'write', xid, request }
+      const entry: WriteEntry = { kind: 'write', xid, request, frameBytes }
+      connection.writeBytesInFlight += frameBytes
       // While reads wait for the output to drain (or for their turn), a later write must
       // not be applied before them (per-session FIFO): it is held until it reaches the head.
       if (connection.outputBlocked || connection.pumpDeferred || connection.heldWrites > 0) {
@@ -334,7 +337,10 @@ export class ClientFront {
       } else {
         const refused = this.forwardWrite(connection, entry)
         if (refused === undefined) connection.enqueue(entry)
-        else answer(refused.err, refused.message ?? '')
+        else {
+          connection.writeBytesInFlight -= frameBytes
+          answer(refused.err, refused.message ?? '')
+        }
       }
     } else if (request.op === 'sync' || (request.op === 'get' && request.linearizable === true)) {
       this.host.touch(sessionId)
@@ -379,13 +385,14 @@ export class ClientFront {
     if (this.connections.get(connection.id) === connection) this.pump(connection)
   }
 
-  /** applyBackpressure stops reading from a connection with too many requests in flight or too much output queued. */
+  /** applyBackpressure stops reading from a connection with too many requests or write bytes in flight, or too much output queued. */
   private applyBackpressure(connection: ClientConnection): void {
     const outstandingMax = this.limits.maxOutstandingRequests
-    if (!connection.paused && (connection.pendingCount >= outstandingMax || connection.outputBlocked)) {
+    const writeBytesMax = this.limits.connectionWriteBytesInFlightMax
+    if (!connection.paused && (connection.pendingCount >= outstandingMax || connection.writeBytesInFlight >= writeBytesMax || connection.outputBlocked)) {
       connection.paused = true
       connection.socket.pause()
-    } else if (connection.paused && connection.pendingCount < outstandingMax / 2 && !connection.outputBlocked) {
+    } else if (connection.paused && connection.pendingCount < outstandingMax / 2 && connection.writeBytesInFlight < writeBytesMax / 2 && !connection.outputBlocked) {
       connection.paused = false
       connection.socket.resume()
     }
@@ -416,6 +423,7 @@ export class ClientFront {
           entry.held = undefined
           connection.heldWrites -= 1
           entry.reply = this.forwardWrite(connection, entry)
+          if (entry.reply !== undefined) connection.writeBytesInFlight -= entry.frameBytes
         }
         if (entry.reply === undefined) break
         reply = entry.reply
@@ -543,6 +551,7 @@ export class ClientFront {
     if (waiting !== undefined) {
       this.awaitingApply.delete(key)
       waiting.entry.reply = replyForWrite(waiting.entry.request, txn, applied)
+      waiting.connection.writeBytesInFlight -= waiting.entry.frameBytes
       waiting.entry.replyZxid = txn.zxid
     }
     if (op.type === 'closeSession') this.endSession(op.sessionId, waiting?.connection)

@@ -81,6 +81,12 @@ export interface ServerConfig {
   connectionBufferedBytesMax: number
   /** connectionStalledMaxMs is how long a connection may stay over the soft mark (its client not reading) before it is closed (1008). */
   connectionStalledMaxMs: number
+  /**
+   * connectionWriteBytesInFlightMax: past this many bytes of one connection's write
+   * requests proposed and not yet applied, the member stops reading it until half are
+   * applied — so every other client's write waits behind at most this much of it.
+   */
+  connectionWriteBytesInFlightMax: number
   /** peerHandshakeTimeoutMs is how long an inbound peer connection has, from its TCP accept, to authenticate (and a dial to succeed). */
   peerHandshakeTimeoutMs: number
   /** peerHandshakesPerAddressMax bounds unauthenticated peer connections from one address that is not a member's. */
@@ -117,6 +123,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble'> = {
   connectionBufferedBytesSoft: 4 * 1024 * 1024,
   connectionBufferedBytesMax: 32 * 1024 * 1024,
   connectionStalledMaxMs: 30_000,
+  connectionWriteBytesInFlightMax: 2 * 1024 * 1024,
   peerHandshakeTimeoutMs: DEFAULT_HANDSHAKE_LIMITS.handshakeTimeoutMs,
   peerHandshakesPerAddressMax: DEFAULT_HANDSHAKE_LIMITS.handshakesPerAddressMax,
   peerMemberHandshakesPerAddressMax: DEFAULT_HANDSHAKE_LIMITS.memberHandshakesPerAddressMax,
@@ -347,6 +354,7 @@ export type ClientBoundKey =
   | 'connectionBufferedBytesSoft'
   | 'connectionBufferedBytesMax'
   | 'connectionStalledMaxMs'
+  | 'connectionWriteBytesInFlightMax'
 
 /** resolveClientBounds reads the per-client limits, each a positive integer. */
 function resolveClientBounds(raw: Record<string, unknown>): Pick<ServerConfig, ClientBoundKey> {
@@ -361,6 +369,7 @@ function resolveClientBounds(raw: Record<string, unknown>): Pick<ServerConfig, C
     connectionBufferedBytesSoft: bound('connectionBufferedBytesSoft', 2 ** 32),
     connectionBufferedBytesMax: bound('connectionBufferedBytesMax', 2 ** 36),
     connectionStalledMaxMs: bound('connectionStalledMaxMs', 24 * 3600 * 1000),
+    connectionWriteBytesInFlightMax: bound('connectionWriteBytesInFlightMax', 2 ** 36),
   }
 }
 

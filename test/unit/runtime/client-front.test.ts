@@ -227,6 +227,28 @@ describe('ClientFront output backpressure', () => {
     expect(client.paused).toBe(false)
   })
 
+  it('stops reading a connection with connectionWriteBytesInFlightMax of writes not yet applied, and resumes at half', () => {
+    const h = harness({ ...limits, connectionWriteBytesInFlightMax: 2 * MiB })
+    const client = session(h)
+    const data = new Uint8Array(MiB)
+    const create = (xid: number) => h.request(client, xid, { op: 'create', path: `/n${xid}`, data, mode: 'persistent' })
+    const applyCreate = (xid: number) =>
+      h.apply({ sessionId: client.sessionIdForTest, xid, op: { type: 'create', path: `/n${xid}`, data, acl: [...OPEN_ACL_UNSAFE], ephemeralOwner: 0n, container: false, ttlMs: 0, parentCversion: h.tree.stat('/')!.cversion + 1 } })
+    create(1)
+    expect(client.paused).toBe(false) // one write of ~1 MiB in flight
+    create(2)
+    expect(client.paused).toBe(true) // two: at the bound, however few requests that is
+    applyCreate(1)
+    expect(client.paused).toBe(true) // ~1 MiB still in flight: not under half the bound yet
+    applyCreate(2)
+    expect(client.paused).toBe(false)
+    expect(client.replies().map((r) => [r.xid, r.err])).toEqual([[1, 0], [2, 0]])
+    // A write refused on arrival (its xid already in flight) is not counted as in flight.
+    create(3)
+    create(3)
+    expect(client.paused).toBe(false)
+  })
+
   /** notReading is a session whose client stopped reading after asking for `gets` 1 MiB nodes. */
   let h: Harness
   const notReading = (gets: number) => {
