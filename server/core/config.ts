@@ -53,6 +53,8 @@ export interface PeerConfig {
   heartbeatEveryTicks?: number
   /** diffLimitTxns is the most txns a DIFF or TRUNC may carry, and how many committed txns stay in memory. Default 1000. */
   diffLimitTxns?: number
+  /** diffLimitBytes bounds the committed txns that stay in memory for DIFFs by their bytes (txnBytesBound). Default 64 MiB. */
+  diffLimitBytes?: number
   /** proposalBatchMax is the most txns in one PROPOSAL message. Default 64. */
   proposalBatchMax?: number
   /**
@@ -78,6 +80,7 @@ export interface ResolvedConfig {
   readonly electionResendTicks: number
   readonly heartbeatEveryTicks: number
   readonly diffLimitTxns: number
+  readonly diffLimitBytes: number
   readonly proposalBatchMax: number
   readonly peerMessageBudgetBytes: number
   readonly bug: SimBug | undefined
@@ -92,6 +95,7 @@ export const CONFIG_DEFAULTS = {
   electionResendTicks: 3,
   heartbeatEveryTicks: 1,
   diffLimitTxns: 1000,
+  diffLimitBytes: 64 * 1024 * 1024,
   proposalBatchMax: 64,
   peerMessageBudgetBytes: 4 * 1024 * 1024 + 256 * 1024,
 } as const
@@ -138,6 +142,7 @@ export function resolveConfig(config: PeerConfig): ResolvedConfig {
     electionResendTicks: positiveInt('electionResendTicks', config.electionResendTicks, d.electionResendTicks),
     heartbeatEveryTicks: positiveInt('heartbeatEveryTicks', config.heartbeatEveryTicks, d.heartbeatEveryTicks),
     diffLimitTxns: positiveInt('diffLimitTxns', config.diffLimitTxns, d.diffLimitTxns),
+    diffLimitBytes: positiveInt('diffLimitBytes', config.diffLimitBytes, d.diffLimitBytes),
     proposalBatchMax: positiveInt('proposalBatchMax', config.proposalBatchMax, d.proposalBatchMax),
     peerMessageBudgetBytes: positiveInt('peerMessageBudgetBytes', config.peerMessageBudgetBytes, d.peerMessageBudgetBytes),
     bug: config.bug,

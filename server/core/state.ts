@@ -241,7 +241,7 @@ export class ReplicaState {
     if (lastCommit !== undefined && lastCommit.zxid > this.appliedZxid) this.appliedZxid = lastCommit.zxid
     this.inFlight = undefined
     this.cutSinceHandout = undefined
-    this.log.trimTo(this.appliedZxid < this.lastCommittedZxid ? this.appliedZxid : this.lastCommittedZxid, this.config.diffLimitTxns)
+    this.log.trimTo(this.appliedZxid < this.lastCommittedZxid ? this.appliedZxid : this.lastCommittedZxid, this.config.diffLimitTxns, this.config.diffLimitBytes)
   }
 
   /** handedOutLastZxid is where the disk's log will end once every handed-out Ready is done. */

@@ -7,9 +7,13 @@
  *
  * Zxids strictly increase but are not contiguous across epochs (a new epoch starts
  * its counter again), so lookups are by binary search, never by arithmetic.
+ *
+ * The log also keeps the bytes of its txns (txnBytesBound), so that what stays in memory
+ * for DIFFs is bounded in bytes as well as in count: a thousand 1 MB txns must not keep
+ * a gigabyte alive on every member.
  */
 import type { Txn, Zxid } from '../../protocol/index.js'
-import { formatZxid } from '../../protocol/index.js'
+import { formatZxid, txnBytesBound } from '../../protocol/index.js'
 import { assert } from './errors.js'
 
 /** COMPACT_AFTER_ENTRIES is how many dropped entries may accumulate at the front before the array is copied. */
@@ -18,6 +22,10 @@ const COMPACT_AFTER_ENTRIES = 1024
 /** TxnLog holds the txns after `base` in zxid order. */
 export class TxnLog {
   private entries: Txn[] = []
+  /** cumulativeBytes[i] is the bytes of entries[0..i] plus `bytesOrigin`: differences give any range's bytes. */
+  private cumulativeBytes: number[] = []
+  /** bytesOrigin is what cumulativeBytes counted before entries[0] (entries dropped by compaction). */
+  private bytesOrigin = 0
   private head = 0
   private baseZxid: Zxid
 
@@ -51,7 +59,18 @@ export class TxnLog {
   /** append adds a txn after the last one; its zxid must be greater. */
   append(txn: Txn): void {
     assert(txn.zxid > this.lastZxid, `log append ${formatZxid(txn.zxid)} must follow ${formatZxid(this.lastZxid)}`)
+    this.cumulativeBytes.push(this.bytesBefore(this.entries.length) + txnBytesBound(txn))
     this.entries.push(txn)
+  }
+
+  /** bytes is the byte size (txnBytesBound summed) of the held txns. */
+  get bytes(): number {
+    return this.bytesBefore(this.entries.length) - this.bytesBefore(this.head)
+  }
+
+  /** bytesBefore is the cumulative byte count of the entries before array index `index`. */
+  private bytesBefore(index: number): number {
+    return index === 0 ? this.bytesOrigin : (this.cumulativeBytes[index - 1] as number)
   }
 
   /** indexOf returns the position of the txn with this zxid among the held txns, or -1. */
@@ -107,28 +126,36 @@ export class TxnLog {
     const keep = this.firstIndexAfter(zxid)
     const removed = this.entries.length - keep
     this.entries.length = keep
+    this.cumulativeBytes.length = keep
     return removed
   }
 
   /** resetTo empties the log and makes `zxid` its base (a snapshot was installed). */
   resetTo(zxid: Zxid): void {
     this.entries = []
+    this.cumulativeBytes = []
+    this.bytesOrigin = 0
     this.head = 0
     this.baseZxid = zxid
   }
 
   /**
-   * trimTo drops the oldest txns at or below `limitZxid` while more than `keep` of
-   * them remain; the base moves up to the last dropped zxid.
+   * trimTo drops the oldest txns at or below `limitZxid` while more than `keep` of them
+   * remain or they hold more than `keepBytes` bytes; the base moves up to the last
+   * dropped zxid. Txns above `limitZxid` (not yet committed and applied) always stay.
    */
-  trimTo(limitZxid: Zxid, keep: number): void {
+  trimTo(limitZxid: Zxid, keep: number, keepBytes = Number.POSITIVE_INFINITY): void {
     const eligibleEnd = this.firstIndexAfter(limitZxid)
-    const drop = eligibleEnd - this.head - keep
+    let drop = Math.max(0, eligibleEnd - this.head - keep)
+    const bytesThrough = this.bytesBefore(eligibleEnd)
+    while (drop < eligibleEnd - this.head && bytesThrough - this.bytesBefore(this.head + drop) > keepBytes) drop++
     if (drop <= 0) return
     this.baseZxid = (this.entries[this.head + drop - 1] as Txn).zxid
     this.head += drop
     if (this.head >= COMPACT_AFTER_ENTRIES && this.head * 2 >= this.entries.length) {
+      this.bytesOrigin = this.bytesBefore(this.head)
       this.entries = this.entries.slice(this.head)
+      this.cumulativeBytes = this.cumulativeBytes.slice(this.head)
       this.head = 0
     }
   }

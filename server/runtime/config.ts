@@ -65,6 +65,8 @@ export interface ServerConfig {
   initTimeoutTicks: number
   /** diffLimitTxns is the most txns a DIFF or TRUNC carries, and how many committed txns stay in memory. */
   diffLimitTxns: number
+  /** diffLimitBytes bounds the same in-memory txns by their bytes: a member keeps at most this much of its committed log for DIFFs. */
+  diffLimitBytes: number
   /** maxConnections bounds the client connections one member holds at once; more are closed with 1013. */
   maxConnections: number
   /** maxConnectionsPerAddress bounds the client connections from one IP address (ZooKeeper's maxClientCnxns). */
@@ -115,6 +117,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble'> = {
   leaderTimeoutTicks: 10,
   initTimeoutTicks: 100,
   diffLimitTxns: 1000,
+  diffLimitBytes: 64 * 1024 * 1024,
   maxConnections: 1000,
   maxConnectionsPerAddress: 256,
   maxSessionCreatesPerSecond: 1000,
@@ -315,6 +318,7 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
     leaderTimeoutTicks: integer(raw, 'leaderTimeoutTicks', 2, 1_000_000, d.leaderTimeoutTicks),
     initTimeoutTicks: integer(raw, 'initTimeoutTicks', 2, 1_000_000, d.initTimeoutTicks),
     diffLimitTxns: integer(raw, 'diffLimitTxns', 1, 100_000_000, d.diffLimitTxns),
+    diffLimitBytes: integer(raw, 'diffLimitBytes', 1, 2 ** 40, d.diffLimitBytes),
     ...resolveClientBounds(raw),
     peerHandshakeTimeoutMs: integer(raw, 'peerHandshakeTimeoutMs', 50, 600_000, d.peerHandshakeTimeoutMs),
     peerHandshakesPerAddressMax: integer(raw, 'peerHandshakesPerAddressMax', 1, 100_000, d.peerHandshakesPerAddressMax),

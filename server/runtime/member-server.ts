@@ -110,6 +110,7 @@ export class MemberServer {
         leaderTimeoutTicks: config.leaderTimeoutTicks,
         initTimeoutTicks: config.initTimeoutTicks,
         diffLimitTxns: config.diffLimitTxns,
+        diffLimitBytes: config.diffLimitBytes,
         peerMessageBudgetBytes: peerMessageBudgetBytesFor(config),
       },
       persistent,

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
-import { makeZxid, type Txn, type Zxid } from '../../../protocol/index.js'
+import { makeZxid, txnBytesBound, type Txn, type Zxid } from '../../../protocol/index.js'
 import { AssertionError, TxnLog } from '../../../server/core/index.js'
 
 const txn = (zxid: Zxid): Txn => ({ zxid, timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'error', code: 0 } })
@@ -59,6 +59,26 @@ describe('TxnLog', () => {
     expect(l.holds(z(1, 1899))).toBe(false)
     l.trimTo(z(1, 2000), 100)
     expect(l.length).toBe(1100)
+    // The byte count survives the compaction that dropping 1,900 entries causes.
+    expect(l.bytes).toBe(l.all().reduce((n, t) => n + txnBytesBound(t), 0))
+  })
+
+  test('trimTo also keeps the txns at or below the limit within `keepBytes`, never those above it', () => {
+    const big = (zxid: Zxid): Txn => ({ zxid, timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'set', path: '/big', data: new Uint8Array(1_000_000), version: 1 } })
+    const l = new TxnLog(0n)
+    for (let i = 1; i <= 20; i++) l.append(big(z(1, i)))
+    const one = txnBytesBound(big(z(1, 1)))
+    expect(l.bytes).toBe(20 * one)
+    l.trimTo(z(1, 10), 1000, 3.5 * one)
+    // Three committed txns fit 3.5 MB; the ten above the limit stay whatever their size.
+    expect(l.firstZxid).toBe(z(1, 8))
+    expect(l.base).toBe(z(1, 7))
+    expect(l.length).toBe(13)
+    expect(l.bytes).toBe(13 * one)
+    l.trimTo(z(1, 20), 1000, 0)
+    expect(l.length).toBe(0)
+    expect(l.base).toBe(z(1, 20))
+    expect(l.bytes).toBe(0)
   })
 
   test('behaves like a plain array under random operations', () => {
@@ -105,6 +125,7 @@ describe('TxnLog', () => {
             l.resetTo(base)
           }
           expect(l.all().map((t) => t.zxid)).toEqual(model)
+          expect(l.bytes).toBe(l.all().reduce((n, t) => n + txnBytesBound(t), 0))
           expect(l.base).toBe(base)
           expect(l.lastZxid).toBe(model.at(-1) ?? base)
           for (const x of model) expect(l.indexOf(x)).toBe(model.indexOf(x))
