@@ -59,10 +59,23 @@ export interface ClientListenerOptions {
   maxConnections: number
   /** maxConnectionsPerAddress bounds open client connections from one IP address. */
   maxConnectionsPerAddress: number
+  /** requestDeadlineMs bounds the time from a TCP accept to a complete HTTP request (default REQUEST_DEADLINE_MS). */
+  requestDeadlineMs?: number
 }
 
 /** REFUSED_CLOSE_GRACE_MS is how long a refused connection gets to answer its close before it is cut. */
 const REFUSED_CLOSE_GRACE_MS = 1000
+
+/**
+ * REQUEST_DEADLINE_MS is how long a TCP connection to the client port may stay without
+ * a complete HTTP request (a WebSocket upgrade or a GET): Node's HTTP server leaves a
+ * silent or trickling socket open for ever, and those are not WebSockets the connection
+ * limits count.
+ */
+export const REQUEST_DEADLINE_MS = 10_000
+
+/** TCP_CONNECTIONS_HEADROOM is how many TCP connections beyond maxConnections the port takes (HTTP /status, refusals in progress). */
+const TCP_CONNECTIONS_HEADROOM = 64
 
 /** ClientListener owns the client port. Create it with `ClientListener.listen`. */
 export class ClientListener {
@@ -87,8 +100,22 @@ export class ClientListener {
     // ~50k pipelined requests held the loop for a second).
     const wsServer = new WebSocketServer({ noServer: true, maxPayload: options.frameBytesMax, perMessageDeflate: false, allowSynchronousEvents: false })
     const listener = new ClientListener(httpServer, wsServer, handlers, logger, options)
-    httpServer.on('request', (req, res) => listener.onHttpRequest(req, res))
+    // Raw TCP is bounded too: beyond this the kernel-accepted socket is closed at once.
+    httpServer.maxConnections = options.maxConnections + TCP_CONNECTIONS_HEADROOM
+    const deadlines = new WeakMap<object, NodeJS.Timeout>()
+    httpServer.on('connection', (socket) => {
+      const deadline = setTimeout(() => socket.destroy(), options.requestDeadlineMs ?? REQUEST_DEADLINE_MS)
+      deadline.unref()
+      deadlines.set(socket, deadline)
+      socket.once('close', () => clearTimeout(deadline))
+    })
+    const requestArrived = (socket: object) => clearTimeout(deadlines.get(socket))
+    httpServer.on('request', (req, res) => {
+      requestArrived(req.socket)
+      listener.onHttpRequest(req, res)
+    })
     httpServer.on('upgrade', (req, socket, head) => {
+      requestArrived(socket)
       socket.on('error', () => socket.destroy())
       const address = normalizeAddress(req.socket.remoteAddress ?? '')
       const refusal = listener.refusalFor(address)

@@ -5,6 +5,7 @@
  * reason naming the limit. Method: a real ClientListener on a free port and real ws
  * clients, some bound to other loopback addresses (127.0.0.2, ...).
  */
+import net from 'node:net'
 import pino from 'pino'
 import WebSocket from 'ws'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -27,7 +28,7 @@ interface Opened {
 }
 
 async function start(
-  options: { maxConnections: number; maxConnectionsPerAddress: number; frameBytesMax?: number },
+  options: { maxConnections: number; maxConnectionsPerAddress: number; frameBytesMax?: number; requestDeadlineMs?: number },
   onFrame: (frame: Uint8Array) => void = () => undefined,
 ): Promise<{ frames: Uint8Array[]; open: ClientSocket[] }> {
   const frames: Uint8Array[] = []
@@ -97,6 +98,45 @@ describe('ClientListener connection limits', () => {
       reason: 'too many connections: this member holds 3 (maxConnections)',
     })
     expect(open.length).toBe(3)
+  })
+})
+
+describe('ClientListener raw TCP', () => {
+  /** rawSocket opens a plain TCP connection and resolves with it and a promise of its close time. */
+  const rawSocket = async (): Promise<{ socket: net.Socket; closed: Promise<number> }> => {
+    const socket = net.connect(listener!.port, '127.0.0.1')
+    socket.on('error', () => undefined)
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())))
+    await withDeadline(new Promise<void>((resolve) => socket.once('connect', () => resolve())), 10_000, 'tcp connect')
+    return { socket, closed }
+  }
+
+  it('cuts a TCP connection that sends nothing, or never finishes its request, at the request deadline; a WebSocket stays', async () => {
+    await start({ maxConnections: 100, maxConnectionsPerAddress: 100, requestDeadlineMs: 300 })
+    const startedMs = performance.now()
+    const silent = await rawSocket()
+    const trickling = await rawSocket()
+    trickling.socket.write('GET /status HTTP/1.1\r\nHost: x\r\n')
+    const upgraded = await connect()
+    for (const { closed } of [silent, trickling]) {
+      const closedAtMs = await withDeadline(closed, 5000, 'cut at the deadline')
+      expect(closedAtMs - startedMs).toBeGreaterThanOrEqual(250)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 400)) // showing an absence: the WebSocket outlives the deadline
+    expect(upgraded.ws.readyState).toBe(WebSocket.OPEN)
+    // An HTTP request in time is answered.
+    const res = await fetch(`http://127.0.0.1:${listener!.port}/health`)
+    expect(res.status).toBe(200)
+  })
+
+  it('closes TCP connections beyond maxConnections plus a small headroom at once', async () => {
+    await start({ maxConnections: 2, maxConnectionsPerAddress: 100, requestDeadlineMs: 60_000 })
+    const sockets = []
+    for (let i = 0; i < 70; i++) sockets.push(await rawSocket())
+    // The first 66 (2 + 64 headroom) are held; the rest are closed by the server.
+    for (const { closed } of sockets.slice(66)) await withDeadline(closed, 5000, 'closed beyond the cap')
+    for (const { socket } of sockets.slice(0, 66)) expect(socket.destroyed).toBe(false)
+    for (const { socket } of sockets) socket.destroy()
   })
 })
 
