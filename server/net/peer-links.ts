@@ -465,10 +465,13 @@ export class PeerLinks {
   }
 
   private encodeChecked(to: ServerId, message: unknown): Uint8Array {
-    // A leader sends each proposal batch (megabytes under load) to every follower: encode it once.
-    const cached = typeof message === 'object' && message !== null ? this.encodedMessages.get(message) : undefined
+    // A leader sends each proposal batch (megabytes under load) to every follower: encode it
+    // once. Only proposals: they are built fresh per batch and never changed, while other
+    // message objects may be reused with new contents.
+    const cacheable = typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'proposal'
+    const cached = cacheable ? this.encodedMessages.get(message) : undefined
     const encoded = cached ?? encodePeerMessage(message)
-    if (cached === undefined && typeof message === 'object' && message !== null) this.encodedMessages.set(message, encoded)
+    if (cacheable && cached === undefined) this.encodedMessages.set(message, encoded)
     if (encoded.length + ARRAY_HEADER_BYTES_MAX > this.settings.frameBytesMax) {
       throw new PeerLinksError(
         'MESSAGE_TOO_LARGE',
