@@ -61,6 +61,9 @@ export function encodeMessage(value: unknown): Uint8Array {
  * extension types (RegExp, Error, Set, typed arrays, Date, records, structured-clone
  * references) in every Unpackr of the process with no option to turn them off, and no
  * Conclave message uses one: so frames holding one are refused before msgpackr sees them.
+ * The one exception is fixext1 type 0 with data 0, which is how msgpackr itself encodes
+ * `undefined` (an optional field left undefined by our own encoder must not get a
+ * message refused).
  * A truncated frame ends the walk; msgpackr then refuses it.
  */
 export function extensionOffset(frame: Uint8Array): number {
@@ -70,6 +73,7 @@ export function extensionOffset(frame: Uint8Array): number {
     const b = frame[at]!
     if (b <= 0x9f || b >= 0xe0 || b === 0xc0 || b === 0xc1 || b === 0xc2 || b === 0xc3) at += 1
     else if (b <= 0xbf) at += 1 + (b & 0x1f)
+    else if (b === 0xd4 && frame[at + 1] === 0x00 && frame[at + 2] === 0x00) at += 3 // msgpackr's own `undefined`: decodes to undefined, nothing else
     else if ((b >= 0xc7 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8)) return at
     else if (b === 0xc4 || b === 0xd9) at += at + 1 < frame.length ? 2 + frame[at + 1]! : 2
     else if (b === 0xc5 || b === 0xda) at += at + 2 < frame.length ? 3 + view.getUint16(at + 1) : 3

@@ -218,7 +218,13 @@ describe('msgpack extension types are refused on every decoder', () => {
       encodeMessage({ big: -(2n ** 63n), neg: -5, float: 0.5, s: 'x'.repeat(70_000), m: new Array(70_000).fill(0xd4) }),
       // Payload bytes that look like extension headers: UTF-8 lead bytes 0xc7-0xd8 in short strings, 0xd4 inside a float64.
       encodeMessage({ path: '/\u01c5\u01c7\u0600', ['\u01c5']: 20480.5, n: [0xd8, -0x29, 65_535, 2 ** 32] }),
+      // An optional field left undefined: msgpackr writes it as fixext1 type 0 (d4 00 00).
+      encodeMessage({ type: 'request', ttlMs: undefined, n: [undefined, 1] }),
     ]
     for (const frame of frames) expect(extensionOffset(frame)).toBe(-1)
+    expect(decodeMessage(encodeMessage({ a: undefined, b: 1 }))).toEqual({ ok: true, value: { a: undefined, b: 1 } })
+    // Only that exact token: type 0 with other data, or data 0 with another type, is an extension.
+    expect(extensionOffset(Uint8Array.of(0xd4, 0x00, 0x01))).toBe(0)
+    expect(extensionOffset(Uint8Array.of(0xd4, 0x01, 0x00))).toBe(0)
   })
 })
