@@ -84,11 +84,13 @@ it('runs a 3-member ensemble: write through one member, read through another, SI
   for (const port of ports) {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, { timeoutMs: 60_000, what: `member on ${port} to answer /health\n${logs()}` })
   }
-  // Members answer /health before they elect; wait for one leader and followers.
+  // Members answer /health before they elect; wait for one leader and followers, all
+  // serving (a follower still synchronizing refuses sessions with NOT_SERVING).
   await waitFor(
     async () => {
-      const roles = await Promise.all(ports.map(async (p) => ((await (await fetch(`http://127.0.0.1:${p}/status`)).json()) as { role?: string }).role))
-      return roles.filter((r) => r === 'leading').length === 1 && roles.filter((r) => r === 'following').length === SIZE - 1
+      const statuses = await Promise.all(ports.map(async (p) => (await (await fetch(`http://127.0.0.1:${p}/status`)).json()) as { role?: string; serving?: boolean }))
+      const roles = statuses.map((s) => s.role)
+      return roles.filter((r) => r === 'leading').length === 1 && roles.filter((r) => r === 'following').length === SIZE - 1 && statuses.every((s) => s.serving === true)
     },
     { timeoutMs: 60_000, what: `a leader and ${SIZE - 1} followers\n${logs()}` },
   )
