@@ -122,7 +122,10 @@ describe('ClientListener raw TCP', () => {
       const closedAtMs = await withDeadline(closed, 5000, 'cut at the deadline')
       expect(closedAtMs - startedMs).toBeGreaterThanOrEqual(250)
     }
-    await new Promise((resolve) => setTimeout(resolve, 400)) // showing an absence: the WebSocket outlives the deadline
+    // A silent socket opened after the WebSocket is cut at its own deadline, by then past
+    // the WebSocket's: waiting for that cut shows the WebSocket outlived its deadline.
+    const later = await rawSocket()
+    await withDeadline(later.closed, 5000, 'a later silent socket cut')
     expect(upgraded.ws.readyState).toBe(WebSocket.OPEN)
     // An HTTP request in time is answered.
     const res = await fetch(`http://127.0.0.1:${listener!.port}/health`)
