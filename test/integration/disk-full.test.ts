@@ -229,10 +229,12 @@ async function scenario(e: Ensemble, target: number, options: ScenarioOptions): 
   await writers.waitForAcks(20, 30_000)
   // More large writes while it is full: acknowledged by the two members with space.
   for (let i = 0; i < 5; i++) fillAcked.push(await filling.create(`/fill/during${i}`, new Uint8Array(NODE_BYTES)))
-  // Still stalled, retrying: a second attempt was logged (one error per retry, not per write).
-  await waitFor(() => (diskFullAttempts(e, target, logsBefore).get('log append')?.length ?? 0) >= 2, { timeoutMs: 20_000, what: 'a second logged attempt' })
+  // Still stalled, retrying: a second attempt of one write was logged (one error per retry, not per write).
+  await waitFor(() => (diskFullAttempts(e, target, logsBefore).get('log append') ?? []).some((n) => n >= 2), { timeoutMs: 20_000, what: 'a second logged attempt' })
   for (const [what, numbers] of diskFullAttempts(e, target, logsBefore)) {
-    expect(numbers, `attempts logged for ${what}`).toEqual(numbers.map((_, i) => i + 1))
+    // Attempts count up by one; a write may get through when a failed snapshot's temp file
+    // frees a few blocks, and the next write that fails starts again at 1.
+    expect(numbers.filter((n, i) => n !== 1 && n !== (numbers[i - 1] ?? 0) + 1), `attempts logged for ${what}: ${numbers.join(',')}`).toEqual([])
   }
   expect(await diskFullOf(e, target)).not.toBeNull()
 
