@@ -1,0 +1,92 @@
+// ESLint flat config. TypeScript files are linted with type information (typescript-eslint's
+// project service reads tsconfig.json), so rules such as no-floating-promises and
+// switch-exhaustiveness-check see the real types. Layout and punctuation are Prettier's job:
+// no stylistic rules here.
+import js from '@eslint/js'
+import { defineConfig } from 'eslint/config'
+import globals from 'globals'
+import tseslint from 'typescript-eslint'
+
+export default defineConfig(
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'client/dist/',
+      'test-artifacts/',
+      '.artifacts/',
+      '.scratch/',
+      'data/',
+    ],
+  },
+
+  {
+    files: ['**/*.{js,mjs}'],
+    extends: [js.configs.recommended],
+    languageOptions: { globals: globals.node },
+  },
+
+  {
+    files: ['**/*.ts'],
+    extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      // Promises: every one is awaited, handled, or explicitly `void` (fire-and-forget).
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      // A switch over a union names every member, even when a `default` exists: adding a
+      // message type, op or variant must make each dispatch site decide what to do with it.
+      '@typescript-eslint/switch-exhaustiveness-check': [
+        'error',
+        { considerDefaultExhaustiveForUnions: false, allowDefaultCaseForExhaustiveSwitch: true },
+      ],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        {
+          args: 'after-used',
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          caughtErrorsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_',
+          ignoreRestSiblings: true,
+        },
+      ],
+      // The server logs through pino; protocol/ and client/ are libraries and print nothing.
+      'no-console': 'error',
+
+      // Left out of recommendedTypeChecked, on purpose:
+      // - no-unsafe-*: their findings here all come from `Array.isArray` narrowing a typed
+      //   readonly array to `any[]` inside runtime validation of untrusted input.
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      // - require-await: `async` without `await` is deliberate (fakes of async interfaces,
+      //   throws that must become rejections).
+      '@typescript-eslint/require-await': 'off',
+      // - no-this-alias: `const server = this` feeds getters in host objects, which cannot be
+      //   arrow functions.
+      '@typescript-eslint/no-this-alias': 'off',
+    },
+  },
+
+  {
+    // The CLI's user-facing output goes to the terminal on purpose.
+    files: ['server/cli/**'],
+    rules: { 'no-console': 'off' },
+  },
+
+  {
+    // Tests, simulators and benchmarks report to the terminal, and tests destructure
+    // module namespaces (`const { mkdtempSync } = await import('node:fs')`).
+    files: ['test/**', 'bench/**'],
+    rules: {
+      'no-console': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+)
