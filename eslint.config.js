@@ -56,6 +56,9 @@ export default defineConfig(
       ],
       // The server logs through pino; protocol/ and client/ are libraries and print nothing.
       'no-console': 'error',
+      // A `let` read (by a closure) before its one assignment stays `let`: as a `const`
+      // declared at the assignment, an earlier call of the closure would hit the TDZ.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
 
       // Left out of recommendedTypeChecked, on purpose:
       // - no-unsafe-*: their findings here all come from `Array.isArray` narrowing a typed
