@@ -19,7 +19,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -325,8 +325,8 @@ class MemberProcess implements Member {
         buffered = ''
       })
     }
-    collect(child.stdout!)
-    collect(child.stderr!)
+    collect(child.stdout)
+    collect(child.stderr)
     this.exited = new Promise<void>((done) => {
       child.once('exit', (code, signal) => {
         liveChildren.delete(child)

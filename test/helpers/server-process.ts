@@ -62,8 +62,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
           }
         }
       }
-      child.stdout!.on('data', onData)
-      child.stderr!.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)))
+      child.stdout.on('data', onData)
+      child.stderr.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)))
       void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${logs.join('\n')}`)))
     }),
     20_000,

@@ -36,7 +36,7 @@ export function stat(fields: Partial<Stat> = {}): Stat {
     dataLength: 0,
     numChildren: 0,
     ...fields,
-  } as Stat
+  }
 }
 
 /** ConnectDecision is what `onConnect` may answer: accept, refuse, or say nothing (hang). */
