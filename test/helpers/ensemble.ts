@@ -501,7 +501,7 @@ class EnsembleImpl implements Ensemble {
         { timeoutMs: options.timeoutMs ?? 20_000, intervalMs: 50, what: 'one established leader with a quorum' },
       )
     } catch (err) {
-      throw new Error(`${(err as Error).message}; last statuses:\n${last}`)
+      throw new Error(`${(err as Error).message}; last statuses:\n${last}`, { cause: err })
     }
   }
 
@@ -524,7 +524,7 @@ class EnsembleImpl implements Ensemble {
         { timeoutMs: options.timeoutMs ?? 30_000, intervalMs: 50, what: 'every live member at the same zxid and digest' },
       )
     } catch (err) {
-      throw new Error(`${(err as Error).message}; last statuses:\n${last}`)
+      throw new Error(`${(err as Error).message}; last statuses:\n${last}`, { cause: err })
     }
   }
 
@@ -676,7 +676,7 @@ export async function startEnsemble(options: EnsembleOptions): Promise<Ensemble>
   } catch (err) {
     const folder = await ensemble.saveArtifacts(`start failed: ${String(err)}`).catch(() => '(could not save artifacts)')
     await ensemble.stopAll()
-    throw new Error(`${(err as Error).message}\nlogs saved in ${folder}`)
+    throw new Error(`${(err as Error).message}\nlogs saved in ${folder}`, { cause: err })
   }
   return ensemble
 }
