@@ -271,7 +271,12 @@ export function defaultResult(request: Request): unknown {
       return { count: 0 }
     case 'getAcl':
       return { acl: [], stat: stat() }
-    default:
+    case 'delete':
+    case 'sync':
+    case 'addWatch':
+    case 'removeWatches':
+    case 'setWatches':
+    case 'closeSession':
       return {}
   }
 }
