@@ -26,9 +26,10 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startFaultProxy, type Direction, type FaultMode, type FaultProxy } from './fault-proxy.js'
 import { waitFor, withDeadline } from './wait.js'
+import { CONCLAVE_CLI } from './cli-path.js'
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..')
-const CLI = join(REPO_ROOT, 'server/cli/conclave.js')
+const CLI = CONCLAVE_CLI
 
 /** ARTIFACTS_ROOT is where failing ensemble tests leave their logs (ignored by git). */
 export const ARTIFACTS_ROOT = join(REPO_ROOT, 'test-artifacts')

@@ -5,11 +5,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { withDeadline } from './wait.js'
+import { CONCLAVE_CLI } from './cli-path.js'
 
-const CLI = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../server/cli/conclave.js')
+const CLI = CONCLAVE_CLI
 
 /** ServerProcess is a running `conclave server` child process. */
 export interface ServerProcess {
