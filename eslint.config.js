@@ -21,7 +21,7 @@ export default defineConfig(
   },
 
   {
-    files: ['**/*.{js,mjs}'],
+    files: ['**/*.{js,mjs,cjs}'],
     extends: [js.configs.recommended],
     languageOptions: { globals: globals.node },
   },
@@ -74,6 +74,25 @@ export default defineConfig(
       // - no-this-alias: `const server = this` feeds getters in host objects, which cannot be
       //   arrow functions.
       '@typescript-eslint/no-this-alias': 'off',
+    },
+  },
+
+  {
+    // The pure layers' compile-time fence declares these; tsconfig.json leaves the file out.
+    files: ['server/pure-globals.d.ts'],
+    languageOptions: {
+      parserOptions: { projectService: false, project: './tsconfig.pure.json' },
+    },
+  },
+
+  {
+    // Consumer fixtures are compiled or bundled in scratch projects against the packed
+    // packages, not in this one: linted without type information.
+    files: ['test/consumer/fixtures/**'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: {
+      globals: { ...globals.browser, ...globals.node },
+      parserOptions: { projectService: false },
     },
   },
 

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import { ConfigError, type MemberAddress } from '../runtime/config.js'
-import { DEFAULT_BASE_PORT, ENSEMBLE_SIZE_MAX } from './ensemble-defaults.js'
+import { ENSEMBLE_SIZE_MAX } from './ensemble-defaults.js'
 
 /** PEER_PORT_OFFSET separates member i's peer port from its client port. */
 export const PEER_PORT_OFFSET = 100

@@ -53,8 +53,8 @@ function startMember(configPath: string, id: number, pretty: boolean): ChildProc
     // Its own process group: a terminal's Ctrl-C reaches only us, and we stop the members once, in order.
     detached: true,
   })
-  prefixLines(child.stdout!, process.stdout, `[member ${id}] `)
-  prefixLines(child.stderr!, process.stderr, `[member ${id}] `)
+  prefixLines(child.stdout, process.stdout, `[member ${id}] `)
+  prefixLines(child.stderr, process.stderr, `[member ${id}] `)
   return child
 }
 
