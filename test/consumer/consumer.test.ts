@@ -22,7 +22,9 @@ import { chromiumPath } from './chromium.js'
 const run = promisify(execFile)
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url))
-const TSC = join(REPO_ROOT, 'node_modules/.bin/tsc')
+// The native compiler by path: node_modules/.bin/tsc may be either of the two TypeScript
+// packages (typescript, the JS API for typescript-eslint, and typescript-native).
+const TSC = join(REPO_ROOT, 'node_modules/typescript-native/bin/tsc')
 const OWN_VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version
 /** SERVER_ONLY_PACKAGES must never reach a project that installs only the SDK. */
 const SERVER_ONLY_PACKAGES = ['pino', 'yargs', 'tsx', 'esbuild', 'typescript']
