@@ -97,6 +97,38 @@ export default defineConfig(
   },
 
   {
+    // The pure layers (ZAB core, tree, sessions, watches, requests, member duties, the
+    // protocol): their compile-time fence (tsconfig.pure.json) already rejects timers,
+    // I/O, fetch, process and console; these are the nondeterministic parts of the
+    // ECMAScript library itself, which no tsconfig can leave out. Time and randomness
+    // come in as arguments.
+    files: [
+      'protocol/**/*.ts',
+      'server/core/**/*.ts',
+      'server/tree/**/*.ts',
+      'server/sessions/**/*.ts',
+      'server/watches/**/*.ts',
+      'server/requests/**/*.ts',
+      'server/member/**/*.ts',
+    ],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        { name: 'Date', message: 'pure code takes the time as an argument' },
+        { name: 'performance', message: 'pure code takes the time as an argument' },
+        { name: 'crypto', message: 'pure code takes randomness as an argument' },
+        { name: 'WeakRef', message: 'garbage collection timing is not deterministic' },
+        { name: 'FinalizationRegistry', message: 'garbage collection timing is not deterministic' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Math', property: 'random', message: 'pure code takes randomness as an argument' },
+        { object: 'globalThis', message: 'pure code reaches nothing global' },
+      ],
+    },
+  },
+
+  {
     // The CLI's user-facing output goes to the terminal on purpose.
     files: ['server/cli/**'],
     rules: { 'no-console': 'off' },
