@@ -4,6 +4,7 @@
  * sent may still take effect, so its error says `definite: false`.
  */
 import type { Request } from '../protocol/index.js'
+import type { TimerHandle } from './clock.js'
 import { AbortedError, ClientClosedError, OperationTimeoutError, type ConclaveError } from './errors.js'
 import { isWrite } from './pending.js'
 import type { SessionEngine } from './session.js'
@@ -31,11 +32,12 @@ export function runCall(
   if (engine.closed) return Promise.reject(new ClientClosedError('the client is closed'))
   if (signal?.aborted === true) return Promise.reject(new AbortedError(`${request.op} aborted before it was sent`))
   return new Promise<unknown>((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined
+    const clock = engine.clock
+    let timer: TimerHandle | undefined
     let settled = false
     function settle(): void {
       settled = true
-      clearTimeout(timer)
+      clock.clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
     }
     const call = engine.issue(
@@ -64,7 +66,7 @@ export function runCall(
     function onAbort(): void {
       giveUp(new AbortedError(`${request.op} aborted`, { definite: definite() }))
     }
-    timer = setTimeout(() => giveUp(new OperationTimeoutError(`${request.op} timed out after ${timeoutMs} ms`, { definite: definite() })), timeoutMs)
+    timer = clock.setTimeout(() => giveUp(new OperationTimeoutError(`${request.op} timed out after ${timeoutMs} ms`, { definite: definite() })), timeoutMs)
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }

@@ -17,6 +17,7 @@ import {
   type Stat,
 } from '../protocol/index.js'
 import { runCall, type CallOptions } from './call.js'
+import type { ClientInternals } from './clock.js'
 import { Chroot, toBytes, type Data } from './data.js'
 import { AbortedError, BadArgumentsError, ClientClosedError, OperationTimeoutError, type ConclaveError } from './errors.js'
 import { clientSettings, positiveMs, type ConnectOptions } from './options.js'
@@ -49,9 +50,12 @@ export class Client {
   private readonly logger: Logger
   private readonly listeners = new Map<(state: ConnectionState) => void, () => void>()
 
-  /** constructor checks the options (BadArgumentsError) but does not connect; use `connect()`. */
-  constructor(options: ConnectOptions) {
-    const settings = clientSettings(options)
+  /**
+   * constructor checks the options (BadArgumentsError) but does not connect; use
+   * `connect()`. `internals` is for the SDK's own tests only (a hand-driven clock).
+   */
+  constructor(options: ConnectOptions, internals: ClientInternals = {}) {
+    const settings = clientSettings(options, internals)
     this.chroot = new Chroot(settings.chroot)
     this.requestTimeoutMs = settings.requestTimeoutMs
     this.connectTimeoutMs = settings.connectTimeoutMs
@@ -143,7 +147,8 @@ export class Client {
         cleanup()
         this.close().then(() => reject(error), reject)
       }
-      const timer = setTimeout(() => fail(new OperationTimeoutError(`no server accepted a session within ${timeoutMs} ms`)), timeoutMs)
+      const clock = this.engine.clock
+      const timer = clock.setTimeout(() => fail(new OperationTimeoutError(`no server accepted a session within ${timeoutMs} ms`)), timeoutMs)
       const onAbort = () => fail(new AbortedError('connect aborted'))
       signal?.addEventListener('abort', onAbort, { once: true })
       const off = this.engine.onState((state) => {
@@ -156,7 +161,7 @@ export class Client {
         }
       })
       const cleanup = () => {
-        clearTimeout(timer)
+        clock.clearTimeout(timer)
         off()
         signal?.removeEventListener('abort', onAbort)
       }

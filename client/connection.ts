@@ -15,6 +15,7 @@ import {
   type PongMessage,
   type ReplyMessage,
 } from '../protocol/index.js'
+import type { Clock, TimerHandle } from './clock.js'
 import { OPEN, frameBytes, openSocket, type SocketLike } from './transport.js'
 
 /** Logger is the minimal logger the SDK writes to (silent by default). */
@@ -54,6 +55,8 @@ export interface ConnectionOptions {
   /** handshakeTimeoutMs bounds the time from opening the socket to `connected`. */
   handshakeTimeoutMs: number
   logger: Logger
+  /** clock times the handshake and the liveness checks. */
+  clock: Clock
 }
 
 /** LocalClose lists the close codes this side uses (4000-4999 is the application range). */
@@ -70,8 +73,8 @@ export class Connection {
   private handshakeDone = false
   private lastSentMs = 0
   private lastReceivedMs = 0
-  private handshakeTimer: ReturnType<typeof setTimeout> | undefined
-  private livenessTimer: ReturnType<typeof setInterval> | undefined
+  private handshakeTimer: TimerHandle | undefined
+  private livenessTimer: TimerHandle | undefined
   private resolveRun: ((connected: boolean) => void) | undefined
 
   constructor(
@@ -88,7 +91,7 @@ export class Connection {
   run(connect: ConnectMessage): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       this.resolveRun = resolve
-      this.handshakeTimer = setTimeout(() => this.close(LocalClose.TIMEOUT, 'handshake timed out'), this.options.handshakeTimeoutMs)
+      this.handshakeTimer = this.options.clock.setTimeout(() => this.close(LocalClose.TIMEOUT, 'handshake timed out'), this.options.handshakeTimeoutMs)
       openSocket(this.options.url).then(
         (socket) => this.attach(socket, connect),
         (err: unknown) => {
@@ -103,7 +106,7 @@ export class Connection {
   send(message: ClientMessage): boolean {
     const socket = this.socket
     if (this.ended || socket === undefined || socket.readyState !== OPEN) return false
-    this.lastSentMs = Date.now()
+    this.lastSentMs = this.options.clock.nowMs()
     socket.send(encodeClientMessage(message))
     return true
   }
@@ -145,7 +148,7 @@ export class Connection {
       this.close(LocalClose.PROTOCOL_ERROR, 'malformed frame')
       return
     }
-    this.lastReceivedMs = Date.now()
+    this.lastReceivedMs = this.options.clock.nowMs()
     const message = decoded.message
     if (this.handshakeDone) {
       if (message.type === 'reply' || message.type === 'event' || message.type === 'pong') this.events.message(message)
@@ -154,7 +157,7 @@ export class Connection {
     }
     if (message.type === 'connected') {
       this.handshakeDone = true
-      clearTimeout(this.handshakeTimer)
+      this.options.clock.clearTimeout(this.handshakeTimer)
       this.startLiveness(message.timeoutMs)
       this.events.connected(message)
     } else if (message.type === 'connectRefused') {
@@ -171,26 +174,30 @@ export class Connection {
    * leaves time to reach another server before the session expires.
    */
   private startLiveness(timeoutMs: number): void {
+    const clock = this.options.clock
     const pingAfterMs = timeoutMs / 3
     const deadAfterMs = (timeoutMs * 2) / 3
     const checkEveryMs = Math.max(5, Math.floor(timeoutMs / 15))
-    this.lastSentMs = Date.now()
-    this.livenessTimer = setInterval(() => {
-      const nowMs = Date.now()
+    this.lastSentMs = clock.nowMs()
+    // A timer re-armed after each check rather than an interval: a Clock only has one-shot timers.
+    const check = (): void => {
+      const nowMs = clock.nowMs()
       if (nowMs - this.lastReceivedMs > deadAfterMs) {
         this.options.logger.info('server silent; dropping the connection', this.options.url)
         this.close(LocalClose.TIMEOUT, 'server silent')
-      } else if (nowMs - this.lastSentMs >= pingAfterMs) {
-        this.send({ type: 'ping' })
+        return
       }
-    }, checkEveryMs)
+      if (nowMs - this.lastSentMs >= pingAfterMs) this.send({ type: 'ping' })
+      if (!this.ended) this.livenessTimer = clock.setTimeout(check, checkEveryMs)
+    }
+    this.livenessTimer = clock.setTimeout(check, checkEveryMs)
   }
 
   private end(end: ConnectionEnd): void {
     if (this.ended) return
     this.ended = true
-    clearTimeout(this.handshakeTimer)
-    clearInterval(this.livenessTimer)
+    this.options.clock.clearTimeout(this.handshakeTimer)
+    this.options.clock.clearTimeout(this.livenessTimer)
     const socket = this.socket
     if (socket !== undefined) {
       socket.onmessage = null

@@ -4,6 +4,7 @@
  * is opened.
  */
 import { pathProblem } from '../protocol/index.js'
+import { SYSTEM_CLOCK, type Clock, type ClientInternals } from './clock.js'
 import type { Logger } from './connection.js'
 import { BadArgumentsError } from './errors.js'
 
@@ -37,6 +38,8 @@ export interface ClientSettings {
   backoffCapMs: number
   closeTimeoutMs: number
   logger: Logger
+  /** clock is the system clock unless the SDK's tests replace it (ClientInternals). */
+  clock: Clock
 }
 
 /** DEFAULT_SESSION_TIMEOUT_MS is the session timeout asked for when none is given. */
@@ -50,8 +53,8 @@ const HANDSHAKE_MIN_MS = 250
 
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} }
 
-/** clientSettings checks `options` and fills in defaults; throws BadArgumentsError. */
-export function clientSettings(options: ConnectOptions): ClientSettings {
+/** clientSettings checks `options` and fills in defaults (`internals` only in the SDK's tests); throws BadArgumentsError. */
+export function clientSettings(options: ConnectOptions, internals: ClientInternals = {}): ClientSettings {
   const servers = options.servers as unknown
   if (!Array.isArray(servers) || servers.length === 0) throw new BadArgumentsError('servers must list at least one ws:// or wss:// URL')
   for (const server of servers) {
@@ -72,6 +75,7 @@ export function clientSettings(options: ConnectOptions): ClientSettings {
     backoffCapMs: BACKOFF_CAP_MS,
     closeTimeoutMs: Math.min(CLOSE_TIMEOUT_MS, requestTimeoutMs),
     logger: options.logger ?? SILENT,
+    clock: internals.clock ?? SYSTEM_CLOCK,
   }
 }
 

@@ -26,6 +26,7 @@ import {
   type Request,
   type SessionId,
 } from '../protocol/index.js'
+import type { Clock, TimerHandle } from './clock.js'
 import { Connection, LocalClose, backoffDelayMs, shuffled, type ConnectionEnd, type Logger, type SessionMessage } from './connection.js'
 import { ClientClosedError, ConnectionLossError, SessionExpiredError, errorFromCode } from './errors.js'
 import { PendingTable, isWrite, type PendingCall } from './pending.js'
@@ -48,6 +49,8 @@ export interface EngineOptions {
   /** closeTimeoutMs bounds the wait for the closeSession reply in close(). */
   closeTimeoutMs: number
   logger: Logger
+  /** clock times every deadline, backoff and session timer of the client. */
+  clock: Clock
   /** userPath maps a server path back to the user's (chroot stripped), for error `path`s. */
   userPath(serverPath: string): string
 }
@@ -74,7 +77,7 @@ export class SessionEngine {
   /** live is the connection serving the session, set while `connected`. */
   private live: Connection | undefined
   private readonly stateListeners = new Set<(state: ConnectionState) => void>()
-  private lostTimer: ReturnType<typeof setTimeout> | undefined
+  private lostTimer: TimerHandle | undefined
   private loop: Promise<void> | undefined
   private wakeFromBackoff: (() => void) | undefined
   private closing: Promise<void> | undefined
@@ -87,6 +90,11 @@ export class SessionEngine {
   /** start begins the connection loop (once). */
   start(): void {
     this.loop ??= this.run().catch((err: unknown) => this.options.logger.error('connection loop failed', err))
+  }
+
+  /** clock is the client's time source; calls time their deadlines with it too. */
+  get clock(): Clock {
+    return this.options.clock
   }
 
   /** onState subscribes to state changes; returns the unsubscribe function. */
@@ -123,15 +131,15 @@ export class SessionEngine {
     const live = this.live
     if (live !== undefined && this.state === 'connected') {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.options.closeTimeoutMs)
+        const timer = this.clock.setTimeout(resolve, this.options.closeTimeoutMs)
         const done = () => {
-          clearTimeout(timer)
+          this.clock.clearTimeout(timer)
           resolve()
         }
         this.send(this.pending.create({ op: 'closeSession' }, done, done), live)
       })
     }
-    clearTimeout(this.lostTimer)
+    this.clock.clearTimeout(this.lostTimer)
     const closed = new ClientClosedError('the client is closed')
     this.pending.failUnsent(closed)
     // A write already sent may have been applied: its outcome is unknown, not a failure.
@@ -163,9 +171,9 @@ export class SessionEngine {
 
   private pause(delayMs: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, delayMs)
+      const timer = this.clock.setTimeout(resolve, delayMs)
       this.wakeFromBackoff = () => {
-        clearTimeout(timer)
+        this.clock.clearTimeout(timer)
         resolve()
       }
     })
@@ -184,7 +192,7 @@ export class SessionEngine {
     }
     const requestedSessionId = this.sessionId
     const connection: Connection = new Connection(
-      { url, handshakeTimeoutMs: this.options.handshakeTimeoutMs, logger: this.options.logger },
+      { url, handshakeTimeoutMs: this.options.handshakeTimeoutMs, logger: this.options.logger, clock: this.clock },
       {
         connected: (message) => this.onConnected(connection, message, requestedSessionId),
         refused: (code, reason) => this.onRefused(code, reason, url),
@@ -201,7 +209,7 @@ export class SessionEngine {
     const resumed = requestedSessionId !== 0n && message.sessionId === requestedSessionId
     if (requestedSessionId !== 0n && !resumed) this.loseSession('the server opened a new session instead of resuming')
     this.live = connection
-    clearTimeout(this.lostTimer)
+    this.clock.clearTimeout(this.lostTimer)
     this.sessionId = message.sessionId
     this.password = message.password
     this.negotiatedTimeoutMs = message.timeoutMs
@@ -242,7 +250,7 @@ export class SessionEngine {
       return
     }
     const timeoutMs = this.negotiatedTimeoutMs
-    this.lostTimer = setTimeout(() => {
+    this.lostTimer = this.clock.setTimeout(() => {
       if (this.state !== 'suspended') return
       this.loseSession(`no server reached within the session timeout (${timeoutMs} ms)`)
       // The attempt under way still carries the dead session's credentials.
@@ -253,7 +261,7 @@ export class SessionEngine {
   /** loseSession forgets the session; the next connection opens a new one. */
   private loseSession(reason: string): void {
     if (this.sessionId === 0n) return
-    clearTimeout(this.lostTimer)
+    this.clock.clearTimeout(this.lostTimer)
     this.sessionId = 0n
     this.password = new Uint8Array(0)
     const expired = new SessionExpiredError(`session lost: ${reason}`)
