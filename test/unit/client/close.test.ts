@@ -4,10 +4,14 @@
  * that closeSession is sent and awaited, that every pending call rejects with
  * ClientClosedError, that close is idempotent and quick when no server is connected,
  * that `await using` closes the client, and that the state stream ends with 'closed'.
+ * How long close() waits is checked on a hand-driven clock (logical time), so a slow
+ * machine cannot make it look late.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ClientClosedError, connect, Client, type ConnectionState } from '../../../client/index.js'
+import { flushPromises, ManualClock } from '../../helpers/manual-clock.js'
 import { waitFor } from '../../helpers/wait.js'
+import { passBackoff, startClocked } from './clocked.js'
 import { FakeServer } from './fake-server.js'
 
 let s: FakeServer
@@ -35,14 +39,22 @@ describe('close', () => {
   })
 
   it('rejects every pending call with ClientClosedError, and later calls too', async () => {
-    const client = await connect({ servers: [s.url], requestTimeoutMs: 300 })
+    const clock = new ManualClock()
+    const client = await startClocked(clock, { servers: [s.url], requestTimeoutMs: 300 })
     s.holdReplies = true
     const inFlight = client.get('/a', { timeoutMs: 10_000 }).catch((e: unknown) => e)
     await waitFor(() => s.heldCount === 1)
     // closeSession is held too: close() gives up waiting after its bound (here the request timeout).
-    const started = Date.now()
-    await client.close()
-    expect(Date.now() - started).toBeLessThan(2000)
+    let closed = false
+    const closing = client.close().then(() => (closed = true))
+    await waitFor(() => s.heldCount === 2, { what: 'closeSession to arrive' })
+    clock.advance(299)
+    await flushPromises()
+    expect(closed, 'close() finished before its bound').toBe(false)
+    clock.advance(1)
+    await flushPromises()
+    expect(closed, 'close() finished when its bound ran out').toBe(true)
+    await closing
     expect(await inFlight).toBeInstanceOf(ClientClosedError)
     await expect(client.get('/b')).rejects.toBeInstanceOf(ClientClosedError)
     await expect(client.create('/c')).rejects.toMatchObject({ code: 'CLIENT_CLOSED', definite: true })
@@ -68,14 +80,21 @@ describe('close', () => {
   })
 
   it('closes at once while suspended, failing queued calls, without waiting for a server', async () => {
-    const client = await connect({ servers: [s.url], sessionTimeoutMs: 10_000 })
+    const clock = new ManualClock()
+    const client = await startClocked(clock, { servers: [s.url], sessionTimeoutMs: 10_000 })
     s.onConnect = () => 'hang'
     s.dropAll()
     await waitFor(() => client.state === 'suspended')
+    // Let the reconnect attempt reach the hanging server, so close() has a live attempt to end.
+    await passBackoff(clock)
+    await waitFor(() => s.connections[1]?.received.length === 1, { what: 'the reconnect attempt' })
     const queued = client.get('/q').catch((e: unknown) => e)
-    const started = Date.now()
-    await client.close()
-    expect(Date.now() - started).toBeLessThan(500)
+    // "At once": with the clock standing still, close() completes and leaves no timer behind.
+    let closed = false
+    void client.close().then(() => (closed = true))
+    await flushPromises()
+    expect(closed, 'close() finished without time passing').toBe(true)
+    expect(clock.pendingTimers, 'timers left running after close()').toBe(0)
     expect(await queued).toBeInstanceOf(ClientClosedError)
     expect(client.state).toBe('closed')
   })
