@@ -23,7 +23,9 @@ export async function startClocked(clock: ManualClock, options: ConnectOptions):
  * next connection attempt starts. Only for a loop with no failed round or one behind it.
  */
 export async function passBackoff(clock: ManualClock): Promise<void> {
-  await waitFor(() => (clock.nextTimerInMs() ?? Number.POSITIVE_INFINITY) <= FIRST_BACKOFF_MAX_MS, { what: 'the reconnect loop to pause' })
+  await waitFor(() => (clock.nextTimerInMs() ?? Number.POSITIVE_INFINITY) <= FIRST_BACKOFF_MAX_MS, {
+    what: 'the reconnect loop to pause',
+  })
   clock.advance(FIRST_BACKOFF_MAX_MS)
 }
 
@@ -39,4 +41,26 @@ export async function closeClocked(client: Client, clock: ManualClock): Promise<
   const closing = client.close()
   clock.advance(CLOSE_WAIT_MAX_MS)
   await closing
+}
+
+/**
+ * advanceUntil moves the clock `stepMs` at a time, letting sockets and promises run
+ * between steps, until `predicate` holds (or waitFor's real-time deadline passes). For
+ * waits whose logical length the test does not assert, such as a reconnect that may
+ * need a backoff pause or a handshake retry to pass first.
+ */
+export async function advanceUntil(
+  clock: ManualClock,
+  predicate: () => boolean,
+  options: { stepMs?: number; what?: string } = {},
+): Promise<void> {
+  const stepMs = options.stepMs ?? 5
+  await waitFor(
+    () => {
+      if (predicate()) return true
+      clock.advance(stepMs)
+      return false
+    },
+    { what: options.what ?? 'condition' },
+  )
 }
