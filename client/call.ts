@@ -3,7 +3,7 @@
  * reply against the call's deadline and AbortSignal. A write given up after it was
  * sent may still take effect, so its error says `definite: false`.
  */
-import type { Request } from '../protocol/index.js'
+import type { Request, ResultOf } from '../protocol/index.js'
 import type { TimerHandle } from './clock.js'
 import { AbortedError, ClientClosedError, OperationTimeoutError, type ConclaveError } from './errors.js'
 import { isWrite } from './pending.js'
@@ -18,20 +18,21 @@ export interface CallOptions {
 }
 
 /**
- * runCall issues `request` and resolves to its result. `onSuccess` runs synchronously
- * when the reply arrives, before any later event is routed, so a watch registered
- * there cannot miss an event that follows the reply.
+ * runCall issues `request` and resolves to its result, typed by the request's op
+ * (protocol ResultMap). `onSuccess` runs synchronously when the reply arrives, before
+ * any later event is routed, so a watch registered there cannot miss an event that
+ * follows the reply.
  */
-export function runCall(
+export function runCall<R extends Request>(
   engine: SessionEngine,
-  request: Request,
+  request: R,
   timeoutMs: number,
   signal: AbortSignal | undefined,
-  onSuccess?: (result: unknown) => void,
-): Promise<unknown> {
+  onSuccess?: (result: ResultOf<R['op']>) => void,
+): Promise<ResultOf<R['op']>> {
   if (engine.closed) return Promise.reject(new ClientClosedError('the client is closed'))
   if (signal?.aborted === true) return Promise.reject(new AbortedError(`${request.op} aborted before it was sent`))
-  return new Promise<unknown>((resolve, reject) => {
+  return new Promise<ResultOf<R['op']>>((resolve, reject) => {
     const clock = engine.clock
     let timer: TimerHandle | undefined
     let settled = false
@@ -42,8 +43,12 @@ export function runCall(
     }
     const call = engine.issue(
       request,
-      (result) => {
+      (reply) => {
         settle()
+        // The one place a reply's result meets its request's type: replies are matched to
+        // requests by xid, and a server answers each op with ResultMap's result for it (the
+        // codec has checked the fields' types, not which op they belong to).
+        const result = reply as ResultOf<R['op']>
         try {
           onSuccess?.(result)
         } finally {

@@ -8,12 +8,17 @@ import {
   isSequentialMode,
   pathProblem,
   type Acl,
+  type ChildrenRequest,
+  type CreateRequest,
   type EventMessage,
+  type GetRequest,
   type MultiOp,
   type MultiResult,
   type NodeMode,
   type Request,
+  type ResultOf,
   type SessionId,
+  type SetRequest,
   type Stat,
 } from '../protocol/index.js'
 import { runCall, type CallOptions } from './call.js'
@@ -173,7 +178,7 @@ export class Client {
   /** create creates a node and resolves to its path (with the sequence suffix for sequential modes). */
   async create(path: string, data: Data = '', options: CreateOptions = {}): Promise<string> {
     const mode = options.mode ?? 'persistent'
-    const request: Request = {
+    const request: CreateRequest = {
       op: 'create',
       path: this.serverPath(path, isSequentialMode(mode)),
       data: toBytes(data),
@@ -182,32 +187,31 @@ export class Client {
       ...(options.acl === undefined ? {} : { acl: options.acl }),
       ...(options.makeParents === undefined ? {} : { makeParents: options.makeParents }),
     }
-    const result = (await this.call(request, options)) as { path: string }
+    const result = await this.call(request, options)
     return this.userPath(result.path)
   }
 
   /** get reads data and Stat; `watch` leaves a one-shot data watch; `linearizable` has the server confirm it is current first. */
   async get(path: string, options: CallOptions & { watch?: Watcher; linearizable?: boolean } = {}): Promise<{ data: Uint8Array; stat: Stat }> {
     const serverPath = this.serverPath(path)
-    const request: Request = { op: 'get', path: serverPath, watch: options.watch !== undefined, ...(options.linearizable === true ? { linearizable: true } : {}) }
-    const result = (await this.call(request, options, () => this.registerOneShot('data', serverPath, options.watch))) as { data: Uint8Array; stat: Stat }
+    const request: GetRequest = { op: 'get', path: serverPath, watch: options.watch !== undefined, ...(options.linearizable === true ? { linearizable: true } : {}) }
+    const result = await this.call(request, options, () => this.registerOneShot('data', serverPath, options.watch))
     return { data: result.data, stat: result.stat }
   }
 
   /** exists returns the Stat or null; `watch` fires once on create, delete or data change. */
   async exists(path: string, options: CallOptions & { watch?: Watcher } = {}): Promise<Stat | null> {
     const serverPath = this.serverPath(path)
-    const result = (await this.call({ op: 'exists', path: serverPath, watch: options.watch !== undefined }, options, (reply) => {
-      const found = (reply as { stat: Stat | null }).stat
-      this.registerOneShot(found === null ? 'exist' : 'data', serverPath, options.watch)
-    })) as { stat: Stat | null }
+    const result = await this.call({ op: 'exists', path: serverPath, watch: options.watch !== undefined }, options, (reply) => {
+      this.registerOneShot(reply.stat === null ? 'exist' : 'data', serverPath, options.watch)
+    })
     return result.stat ?? null
   }
 
   /** set replaces data when the version matches (-1 or absent: any) and resolves to the new Stat. */
   async set(path: string, data: Data, options: CallOptions & { version?: number } = {}): Promise<Stat> {
-    const request: Request = { op: 'set', path: this.serverPath(path), data: toBytes(data), version: options.version ?? -1 }
-    return ((await this.call(request, options)) as { stat: Stat }).stat
+    const request: SetRequest = { op: 'set', path: this.serverPath(path), data: toBytes(data), version: options.version ?? -1 }
+    return (await this.call(request, options)).stat
   }
 
   /** delete removes a childless node when the version matches (-1 or absent: any). */
@@ -230,7 +234,7 @@ export class Client {
   async multi(ops: MultiOp[], options: CallOptions = {}): Promise<MultiResult[]> {
     if (!Array.isArray(ops)) throw new BadArgumentsError('multi takes an array of ops')
     const mapped = ops.map((o) => ({ ...o, path: this.serverPath(o.path, o.op === 'create' && isSequentialMode(o.mode)) }))
-    const result = (await this.call({ op: 'multi', ops: mapped }, options)) as { results: MultiResult[] }
+    const result = await this.call({ op: 'multi', ops: mapped }, options)
     return result.results.map((r) => (r.path === undefined ? r : { ...r, path: this.userPath(r.path) }))
   }
 
@@ -241,19 +245,19 @@ export class Client {
 
   /** getEphemerals lists this session's ephemeral nodes whose paths start with `prefix`. */
   async getEphemerals(prefix = '/', options: CallOptions = {}): Promise<string[]> {
-    const result = (await this.call({ op: 'getEphemerals', prefix: this.serverPath(prefix) }, options)) as { paths: string[] }
+    const result = await this.call({ op: 'getEphemerals', prefix: this.serverPath(prefix) }, options)
     // With a chroot, the server prefix '/app' also matches '/apple/...'; fromServer drops those.
     return result.paths.map((p) => this.chroot.fromServer(p)).filter((p): p is string => p !== null)
   }
 
   /** childCount counts all descendants of a node. */
   async childCount(path: string, options: CallOptions = {}): Promise<number> {
-    return ((await this.call({ op: 'childCount', path: this.serverPath(path) }, options)) as { count: number }).count
+    return (await this.call({ op: 'childCount', path: this.serverPath(path) }, options)).count
   }
 
   /** getAcl returns a node's ACL and Stat. */
   async getAcl(path: string, options: CallOptions = {}): Promise<{ acl: Acl[]; stat: Stat }> {
-    const result = (await this.call({ op: 'getAcl', path: this.serverPath(path) }, options)) as { acl: Acl[]; stat: Stat }
+    const result = await this.call({ op: 'getAcl', path: this.serverPath(path) }, options)
     return { acl: result.acl, stat: result.stat }
   }
 
@@ -296,10 +300,10 @@ export class Client {
 
   // ---------------------------------------------------------------- plumbing
 
-  private listChildren(path: string, options: CallOptions & { watch?: Watcher }, withStat: boolean): Promise<{ children: string[]; stat?: Stat }> {
+  private listChildren(path: string, options: CallOptions & { watch?: Watcher }, withStat: boolean): Promise<ResultOf<'children'>> {
     const serverPath = this.serverPath(path)
-    const request: Request = { op: 'children', path: serverPath, watch: options.watch !== undefined, ...(withStat ? { withStat: true } : {}) }
-    return this.call(request, options, () => this.registerOneShot('child', serverPath, options.watch)) as Promise<{ children: string[]; stat?: Stat }>
+    const request: ChildrenRequest = { op: 'children', path: serverPath, watch: options.watch !== undefined, ...(withStat ? { withStat: true } : {}) }
+    return this.call(request, options, () => this.registerOneShot('child', serverPath, options.watch))
   }
 
   /** serverPath validates a user path (BadArgumentsError) and maps it into the chroot. */
@@ -331,7 +335,8 @@ export class Client {
     })
   }
 
-  private call(request: Request, options: CallOptions, onSuccess?: (result: unknown) => void): Promise<unknown> {
+  /** call runs one request with the call's deadline and signal; its result is typed by the request's op. */
+  private call<R extends Request>(request: R, options: CallOptions, onSuccess?: (result: ResultOf<R['op']>) => void): Promise<ResultOf<R['op']>> {
     const timeoutMs = positiveMs('timeoutMs', options.timeoutMs) ?? this.requestTimeoutMs
     return runCall(this.engine, request, timeoutMs, options.signal, onSuccess)
   }

@@ -4,15 +4,15 @@
  * `inFlight` when written. A server answers one session's requests in order, so a
  * reply must match the oldest in-flight request; anything else is a protocol error.
  */
-import { WRITE_OPS, type Request } from '../protocol/index.js'
+import { WRITE_OPS, type Request, type Result } from '../protocol/index.js'
 import type { ConclaveError } from './errors.js'
 
 /** PendingCall is one request and the callbacks that settle it. */
 export interface PendingCall {
   readonly xid: number
   readonly request: Request
-  /** resolve delivers the reply's result and zxid. */
-  resolve(result: unknown, zxid: bigint): void
+  /** resolve delivers the reply's result (the one ResultMap gives for `request.op`) and zxid. */
+  resolve(result: Result, zxid: bigint): void
   reject(error: ConclaveError): void
   /** sent is set once the request went out on a connection. */
   sent: boolean

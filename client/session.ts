@@ -286,7 +286,8 @@ export class SessionEngine {
     const call = match.call
     if (call.abandoned) return
     if (reply.err === 0) return call.resolve(reply.result ?? {}, reply.zxid)
-    const results = (reply.result as { results?: MultiResult[] } | undefined)?.results
+    // A failed multi still carries its per-op results.
+    const results = reply.result !== undefined && 'results' in reply.result ? reply.result.results : undefined
     const message = reply.message ?? `${call.request.op} failed (${reply.err})`
     const serverPath = pathOfFailure(call.request, results)
     const path = serverPath === undefined ? {} : { path: this.options.userPath(serverPath) }

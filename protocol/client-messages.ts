@@ -145,7 +145,12 @@ export interface MultiResult {
   stat?: Stat
 }
 
-/** ResultOf maps a request op to its success result. */
+/**
+ * ResultMap maps each request op to the `result` a server sends when that op succeeds
+ * (`err` 0). Replies do not name their op (a client matches them by xid), so this is
+ * the protocol's promise, not something a reply shows: the SDK types each call's
+ * result with it, and `Result` below fails to compile if an op is missing.
+ */
 export interface ResultMap {
   create: { path: string; stat: Stat }
   delete: Record<string, never>
@@ -165,6 +170,8 @@ export interface ResultMap {
 }
 /** Result is the success result of any op. */
 export type Result = ResultMap[RequestOp]
+/** ResultOf is the success result of the op `Op`, e.g. `ResultOf<'get'>` is `{ data, stat }`. */
+export type ResultOf<Op extends RequestOp> = ResultMap[Op]
 
 // ---------------------------------------------------------------- client → server
 
