@@ -187,11 +187,33 @@ export class FollowingRole implements RoleBehavior {
    * onLeaderLink records that the connection to the leader closed (up = false) or opened
    * again. A connection still closed `leaderLinkGraceTicks` later sends this follower back
    * to election without waiting out the leader timeout: a killed leader is replaced
-   * quickly, while a link that merely flapped reconnects within the grace and costs nothing.
+   * quickly, while a link that merely flapped reconnects within the grace and costs nothing
+   * in broadcast, where a proposal lost with it shows up as a gap.
+   *
+   * While synchronizing, a flap is not free: a DIFF/TRUNC/SNAP or NEWLEADER lost with the
+   * connection is never re-sent, and nothing but initTimeoutTicks would notice, since the
+   * leader's pings keep the follower from timing out. So a follower whose connection
+   * reopens before it has acknowledged NEWLEADER starts the handshake with the same leader
+   * again (FOLLOWERINFO), the handshake a ZooKeeper learner runs on every new
+   * connection; the leader treats it as a new attempt. No election is needed, so this
+   * works even when the members still answering for the leader are too few for a
+   * looking server to join it.
    */
   onLeaderLink(up: boolean): void {
-    if (up) this.linkLostAtTick = undefined
-    else this.linkLostAtTick ??= this.host.state.tickNow
+    if (!up) {
+      this.linkLostAtTick ??= this.host.state.tickNow
+      return
+    }
+    const reopened = this.linkLostAtTick !== undefined
+    this.linkLostAtTick = undefined
+    if (reopened && (this.step === 'awaitingSync' || this.step === 'awaitingNewLeader')) this.restartHandshake()
+  }
+
+  /** restartHandshake goes back to discovery with the same leader: anything it sent us may be lost. */
+  private restartHandshake(): void {
+    this.step = 'discovery'
+    this.partialSync = undefined
+    this.sendFollowerInfo()
   }
 
   /** flush queues one cumulative ACK for everything logged since the last ack, to leave after the fsync. */
