@@ -137,6 +137,12 @@ export class LookingRole implements RoleBehavior {
    * maybeJoin follows a leader that a quorum of answers names and that itself says
    * LEADING. Never in the tick this election started: a server that just left a
    * leader (or was refused by it) retries at most once a tick, never in a busy loop.
+   *
+   * A leader elected in our own round also counts our own vote for it, as ZooKeeper's
+   * recvset does: a server that voted for the winner but missed a vote the others
+   * counted (a lost message) hears only answers from then on, and without its own
+   * vote those may never make a quorum — while the leader waits for it in discovery
+   * until initTimeoutTicks.
    */
   private maybeJoin(): void {
     if (this.host.state.tickNow <= this.startTick) return
@@ -145,6 +151,7 @@ export class LookingRole implements RoleBehavior {
       if (leader === self || leaderAnswer.state !== 'leading' || leaderAnswer.leader !== leader) continue
       const backers: ServerId[] = []
       for (const [id, answer] of this.answers) if (answer.leader === leader) backers.push(id)
+      if (leaderAnswer.round === this.host.round && this.vote.leader === leader) backers.push(self)
       if (this.host.state.quorum.isQuorum(backers)) return this.host.becomeFollower(leader, leaderAnswer.round)
     }
   }

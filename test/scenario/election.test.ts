@@ -126,4 +126,20 @@ describe('election', () => {
     const w = makeZxid(1, 1)
     for (const id of [1, 2, 3]) expect(c.appliedZxids(id)).toEqual([w])
   })
+
+  test('a server that voted for the winner but lost one vote joins it through answers, counting its own vote', () => {
+    // Five members, two down: 1, 2 and 3 must all agree, and 3 wins (equal logs, highest id).
+    const c = new Cluster([1, 2, 3, 4, 5])
+    c.crash(4)
+    c.crash(5)
+    // Server 1's votes never reach 2; 2 still adopts 3's vote, so 3 and 1 count a quorum and decide.
+    c.dropWhere((m) => m.from === 1 && m.to === 2 && isType(m, 'vote') && m.message.type === 'vote' && m.message.state === 'looking')
+    const ticks = c.runUntil(() => [1, 2, 3].every((id) => c.peer(id).established), 100)
+    // From then on 2 hears only answers (3 leading, 1 following 3): two of the three needed.
+    // Without its own vote it stayed looking while 3 waited in discovery for initTimeoutTicks.
+    expect(c.requireLeader()).toBe(3)
+    expect(c.peer(2).leaderId).toBe(3)
+    expect(ticks).toBeLessThan(20)
+    expect(c.node(3).transitions).not.toContain('not established within 100 ticks')
+  })
 })
