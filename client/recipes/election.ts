@@ -1,0 +1,213 @@
+/**
+ * Leader election (Curator's LeaderLatch, etcd's Campaign/Observe): every candidate
+ * creates a protected ephemeral sequential node under the election's path; the first
+ * in line leads, and each other candidate waits on the one just ahead of it, so a
+ * leader leaving wakes exactly one candidate. The leader's lease carries the fencing
+ * token (its node's czxid), an AbortSignal that aborts when leadership is lost, and
+ * `resign()`.
+ */
+import type { RecipeClient } from './recipe-client.js'
+import { BadArgumentsError, ClientClosedError, NoNodeError, AbortedError } from '../errors.js'
+import { contend, retrying, type Decision } from './line.js'
+import { Lease, type LoseOn, type ReleaseOptions } from './lease.js'
+import { checkedPath, childOf, sortedContenders, type Contender } from './names.js'
+import { retry, throwIfAborted } from './retry.js'
+import { armExists, raceAbort, watchSession } from './waits.js'
+
+/** ElectionOptions configure one candidate. */
+export interface ElectionOptions {
+  /** id names the candidate; it is stored in its node, and `leader()` and `observe()` report it. */
+  id: string
+  /** loseOn is when a leadership counts as lost: 'suspended' (default) or 'lost'; see LoseOn. */
+  loseOn?: LoseOn
+}
+
+/** LeaderInfo describes the current leader as any client sees it. */
+export interface LeaderInfo {
+  /** id is the leader's candidate id. */
+  id: string
+  /** token is the leader's fencing token (its node's czxid). */
+  token: bigint
+  /** path is the leader's node. */
+  path: string
+}
+
+/** CampaignOptions bound a campaign. */
+export interface CampaignOptions {
+  /** signal gives up the campaign (AbortedError) and withdraws the candidate; it has no effect once the campaign resolved. */
+  signal?: AbortSignal
+}
+
+/** Leadership is the lease of an elected leader. */
+export class Leadership extends Lease {
+  /** id is this candidate's id. */
+  readonly id: string
+
+  /** constructor: see Lease; `election.campaign()` creates leaderships. */
+  constructor(client: RecipeClient, own: ConstructorParameters<typeof Lease>[1], loseOn: LoseOn, id: string) {
+    super(client, own, loseOn)
+    this.id = id
+  }
+
+  /** resign gives leadership up: the signal aborts, then the node is deleted and the next candidate leads. */
+  resign(options: ReleaseOptions = {}): Promise<void> {
+    return this.release(options)
+  }
+}
+
+/** Election is one candidate's handle on an election; see `election()`. */
+export class Election {
+  private active = false
+  private readonly loseOn: LoseOn
+  private readonly decoder = new TextDecoder()
+
+  /** constructor checks the arguments (BadArgumentsError); use `election()`. */
+  constructor(
+    private readonly client: RecipeClient,
+    /** path is the election's node; candidates are its children. */
+    readonly path: string,
+    private readonly options: ElectionOptions,
+  ) {
+    checkedPath(path, 'election path')
+    if (typeof options.id !== 'string') throw new BadArgumentsError('election id must be a string')
+    this.loseOn = options.loseOn ?? 'suspended'
+  }
+
+  /**
+   * campaign joins the line and resolves once this candidate leads. One campaign per
+   * handle at a time: a second call while campaigning or leading is a BadArgumentsError.
+   * If the session is lost while waiting, the candidate joins again in the new session
+   * (at the back of the line).
+   */
+  async campaign(options: CampaignOptions = {}): Promise<Leadership> {
+    if (this.active) throw new BadArgumentsError(`already campaigning or leading in ${this.path}; resign first`)
+    this.active = true
+    try {
+      const own = await contend({
+        client: this.client,
+        parent: this.path,
+        kind: 'n',
+        data: this.options.id,
+        decide: firstInLine,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      })
+      if (own === null) throw new Error('unreachable: a waiting campaign always holds in the end')
+      const leadership = new Leadership(this.client, own, this.loseOn, this.options.id)
+      if (leadership.ended) this.active = false
+      else leadership.signal.addEventListener('abort', () => (this.active = false), { once: true })
+      return leadership
+    } catch (error) {
+      this.active = false
+      throw error
+    }
+  }
+
+  /** leader reads who leads now (null: no candidate). A plain read: call `client.sync(path)` first to be sure it is current. */
+  async leader(options: { signal?: AbortSignal } = {}): Promise<LeaderInfo | null> {
+    for (;;) {
+      throwIfAborted(options.signal)
+      let names: string[]
+      try {
+        names = await retry(() => this.client.children(this.path, signalOption(options.signal)), retrying(options.signal))
+      } catch (error) {
+        if (error instanceof NoNodeError) return null
+        throw error
+      }
+      const first = sortedContenders(names)[0]
+      if (first === undefined) return null
+      try {
+        const path = childOf(this.path, first.name)
+        const { data, stat } = await retry(() => this.client.get(path, signalOption(options.signal)), retrying(options.signal))
+        return { id: this.decoder.decode(data), token: stat.czxid, path }
+      } catch (error) {
+        // The leader left between the two reads: look again.
+        if (!(error instanceof NoNodeError)) throw error
+      }
+    }
+  }
+
+  /**
+   * observe yields the leader (null while there is none) now and after every change of
+   * leader, like etcd's Observe: always the latest, not every intermediate one. It
+   * watches only the leader's node (or the empty election), so observers are not woken
+   * by candidates joining. It ends when `signal` aborts or the client closes, and goes
+   * on across session losses.
+   */
+  async *observe(options: { signal?: AbortSignal } = {}): AsyncGenerator<LeaderInfo | null, void, undefined> {
+    const signal = options.signal
+    let last: LeaderInfo | null | undefined
+    try {
+      for (;;) {
+        throwIfAborted(signal)
+        const session = watchSession(this.client, this.client.sessionId)
+        try {
+          const { leader, changed } = await this.leaderWithWatch(signal)
+          if (last === undefined || leader?.path !== last?.path) {
+            last = leader
+            yield leader
+          }
+          if (changed !== null) await raceAbort(Promise.race([changed, session.ended]), signal)
+        } finally {
+          session.dispose()
+        }
+      }
+    } catch (error) {
+      if (error instanceof AbortedError && signal?.aborted === true) return
+      if (error instanceof ClientClosedError) return
+      throw error
+    }
+  }
+
+  /** leaderWithWatch reads the leader and leaves a one-shot watch that fires when it may have changed (changed null: look again now). */
+  private async leaderWithWatch(signal: AbortSignal | undefined): Promise<{ leader: LeaderInfo | null; changed: Promise<unknown> | null }> {
+    const again = { leader: null, changed: null }
+    let names: string[]
+    try {
+      names = await retry(() => this.client.children(this.path, signalOption(signal)), retrying(signal))
+    } catch (error) {
+      if (!(error instanceof NoNodeError)) throw error
+      const parent = await retry(() => armExists(this.client, this.path, signal), retrying(signal))
+      return parent.stat === null ? { leader: null, changed: parent.fired } : again
+    }
+    const first = sortedContenders(names)[0]
+    if (first === undefined) {
+      // Watch the children only while there is no candidate: then the first to join is the change.
+      let fire: () => void = () => {}
+      const changed = new Promise<void>((resolve) => (fire = resolve))
+      try {
+        const now = await retry(() => this.client.children(this.path, { watch: () => fire(), ...signalOption(signal) }), retrying(signal))
+        return sortedContenders(now).length === 0 ? { leader: null, changed } : again
+      } catch (error) {
+        if (error instanceof NoNodeError) return again
+        throw error
+      }
+    }
+    const path = childOf(this.path, first.name)
+    let fire: () => void = () => {}
+    const changed = new Promise<void>((resolve) => (fire = resolve))
+    try {
+      const { data, stat } = await retry(() => this.client.get(path, { watch: () => fire(), ...signalOption(signal) }), retrying(signal))
+      return { leader: { id: this.decoder.decode(data), token: stat.czxid, path }, changed }
+    } catch (error) {
+      if (error instanceof NoNodeError) return again
+      throw error
+    }
+  }
+}
+
+/** firstInLine: the first contender leads (or holds a mutex); every other waits on the one just ahead. */
+export function firstInLine(line: readonly Contender[], index: number): Decision {
+  return index === 0 ? { holds: true } : { holds: false, waitOn: [{ name: line[index - 1]!.name }] }
+}
+
+/**
+ * election returns a candidate's handle on the election at `path`:
+ * `await election(client, '/services/api/leader', { id: 'host-1' }).campaign({ signal })`.
+ */
+export function election(client: RecipeClient, path: string, options: ElectionOptions): Election {
+  return new Election(client, path, options)
+}
+
+function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal === undefined ? {} : { signal }
+}

@@ -1,0 +1,10 @@
+/**
+ * Coordination recipes built on the public SDK: leader election, locks, semaphores,
+ * group membership, a tree cache, barriers, a counter, a queue and a retry helper.
+ * See docs/recipes.md.
+ */
+export type { RecipeClient } from './recipe-client.js'
+export { LeaseEndedError, type LeaseEndReason } from './errors.js'
+export { Lease, type LoseOn, type ReleaseOptions } from './lease.js'
+export { election, Election, Leadership, type ElectionOptions, type LeaderInfo, type CampaignOptions } from './election.js'
+export { retry, isRetryable, RETRY_DEFAULTS, type RetryOptions } from './retry.js'
