@@ -153,7 +153,7 @@ describe('lost create reply', () => {
     const flaky = await open(`ws://127.0.0.1:${proxy.port}`, 4000)
     const observer = await open()
     const path = '/election/lost-reply'
-    await observer.create(path, '')
+    await observer.create(path, '', { makeParents: true })
     // Requests still reach the server; replies are held and then thrown away with the connection.
     proxy.setMode({ kind: 'one-way', forward: 'to-target' })
     const campaign = election(flaky, path, { id: 'flaky' }).campaign()
