@@ -8,9 +8,9 @@
  */
 import type { RecipeClient } from './recipe-client.js'
 import { BadArgumentsError, ClientClosedError, NoNodeError, AbortedError } from '../errors.js'
-import { contend, retrying, type Decision } from './line.js'
+import { contend, firstInLine, retrying } from './line.js'
 import { Lease, type LoseOn, type ReleaseOptions } from './lease.js'
-import { checkedPath, childOf, sortedContenders, type Contender } from './names.js'
+import { checkedPath, childOf, sortedContenders } from './names.js'
 import { retry, throwIfAborted } from './retry.js'
 import { armExists, raceAbort, watchSession } from './waits.js'
 
@@ -193,11 +193,6 @@ export class Election {
       throw error
     }
   }
-}
-
-/** firstInLine: the first contender leads (or holds a mutex); every other waits on the one just ahead. */
-export function firstInLine(line: readonly Contender[], index: number): Decision {
-  return index === 0 ? { holds: true } : { holds: false, waitOn: [{ name: line[index - 1]!.name }] }
 }
 
 /**

@@ -27,6 +27,11 @@ export type Decision = { holds: true } | { holds: false; waitOn: WaitTarget[] }
 /** Decide maps the sorted line and our index in it to a Decision. */
 export type Decide = (line: readonly Contender[], index: number) => Decision
 
+/** firstInLine: the first contender holds (leads, owns the mutex); every other waits on the one just ahead. */
+export function firstInLine(line: readonly Contender[], index: number): Decision {
+  return index === 0 ? { holds: true } : { holds: false, waitOn: [{ name: line[index - 1]!.name }] }
+}
+
 /** LineOptions describe one contender. */
 export interface LineOptions {
   client: RecipeClient
@@ -45,7 +50,7 @@ type Stay = 'held' | 'not held' | 'restart'
 
 /**
  * contend creates a node and waits until it holds; resolves to the node, or to null
- * when `wait` is false and it did not hold at once (its node is then deleted). If the
+ * when `wait` is false and it did not hold at once (once its node is deleted). If the
  * session is lost or the node deleted meanwhile, it starts over with a new node. A
  * node is only ever granted while the client is connected in the session that owns it.
  * When `signal` aborts it rejects with AbortedError and deletes its node in the background.
@@ -69,7 +74,7 @@ export async function contend(options: LineOptions): Promise<OwnNode | null> {
       case 'held':
         return own
       case 'not held':
-        void deleteNode(client, own.path)
+        await deleteNode(client, own.path)
         return null
       case 'restart':
         // The node is gone, or belongs to a session that is over and will go with it;
