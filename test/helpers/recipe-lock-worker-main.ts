@@ -1,9 +1,9 @@
 /**
  * A lock worker in its own process, for the multi-process lock tests. Started by
  * recipe-process.ts with one JSON argument
- * `{ servers, sessionTimeoutMs, storeUrl, name, path, lock: 'mutex'|'write'|'semaphore', maxLeases?, rounds, hangOnRound? }`.
+ * `{ servers, sessionTimeoutMs, storeUrl, name, path, lock: 'mutex'|'write'|'semaphore', maxLeases?, rounds, hangOnRound?, dwellMs? }`.
  * On {"cmd":"go"} it runs `rounds` rounds of: acquire; read the counter from the fenced
- * store; write counter + 1 with the lease's token; release. Mutual exclusion makes the
+ * store; work for up to `dwellMs`; write counter + 1 with the lease's token; release. Mutual exclusion makes the
  * accepted values 1, 2, 3, ... without a repeat; a repeat is a lost update, two holders
  * at once. On round `hangOnRound` it reports {"event":"hanging"} while holding and
  * never releases, for the test to kill -9 it.
@@ -24,6 +24,8 @@ interface WorkerArgs {
   maxLeases?: number
   rounds: number
   hangOnRound?: number
+  /** dwellMs is the most time spent between the read and the write (random), so that two holders at once would overlap. */
+  dwellMs?: number
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as WorkerArgs
@@ -51,6 +53,7 @@ async function rounds(): Promise<void> {
     }
     const read = await fetch(`${args.storeUrl}/read?key=counter`)
     const current = read.status === 200 ? Number(((await read.json()) as { value: string }).value) : 0
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * (args.dwellMs ?? 0)))
     const value = String(current + 1)
     const response = await fetch(`${args.storeUrl}/write`, {
       method: 'POST',

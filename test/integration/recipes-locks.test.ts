@@ -64,7 +64,7 @@ describe('mutex across processes', () => {
     served = await serveFencedStore()
     const sessionTimeoutMs = 2000
     const rounds = 5
-    const common = { servers: [server.url], sessionTimeoutMs, storeUrl: served.url, path: '/locks/counter', lock: 'mutex', rounds }
+    const common = { servers: [server.url], sessionTimeoutMs, storeUrl: served.url, path: '/locks/counter', lock: 'mutex', rounds, dwellMs: 30 }
     const workers = await Promise.all([
       startRecipeProcess('recipe-lock-worker-main.ts', 'w1', { ...common, hangOnRound: 2 }),
       startRecipeProcess('recipe-lock-worker-main.ts', 'w2', common),
