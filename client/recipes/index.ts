@@ -10,3 +10,5 @@ export { election, Election, Leadership, type ElectionOptions, type LeaderInfo, 
 export { retry, isRetryable, RETRY_DEFAULTS, type RetryOptions } from './retry.js'
 export { mutex, readWriteLock, Lock, type LockOptions, type AcquireOptions, type ReadWriteLock } from './lock.js'
 export { semaphore, Semaphore, type SemaphoreOptions } from './semaphore.js'
+export { group, Group, Membership, type Member, type JoinOptions } from './group.js'
+export { treeCache, TreeCache, type CachedNode, type TreeCacheEvent } from './tree-cache.js'
