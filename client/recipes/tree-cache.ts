@@ -64,6 +64,8 @@ export class TreeCache implements AsyncDisposable {
   private viewZxid = 0n
   private failure: unknown
   private closed = false
+  /** syncs are `sync()` calls waiting for the view to reach their zxid. */
+  private readonly syncs: { zxid: bigint; resolve: () => void }[] = []
   private loaded: Promise<void> | undefined
   private resolveLoaded: () => void = () => {}
   private rejectLoaded: (error: unknown) => void = () => {}
@@ -132,6 +134,20 @@ export class TreeCache implements AsyncDisposable {
   }
 
   /**
+   * sync resolves once the view holds every change committed before the call: the
+   * client syncs with the leader, then the cache applies every event up to that point.
+   * Use it after a write to read the write back from the cache.
+   */
+  async sync(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const signal = options.signal
+    await retry(() => this.client.sync(this.root, signal === undefined ? {} : { signal }), retrying(signal))
+    const zxid = this.client.lastZxid
+    const reached = new Promise<void>((resolve) => this.syncs.push({ zxid, resolve }))
+    if (!this.working) void this.work()
+    await raceAbort(reached, signal)
+  }
+
+  /**
    * events reports every change from now on, in order, until `signal` aborts or the
    * cache closes; it throws if the cache fails.
    */
@@ -195,6 +211,7 @@ export class TreeCache implements AsyncDisposable {
           await new Promise((resolve) => setTimeout(resolve, 0))
           if (this.tasks.length > 0) continue
           if (this.client.state === 'connected' && seen > this.viewZxid) this.viewZxid = seen
+          this.settleSyncs()
           return
         }
         if (this.closed) return
@@ -211,6 +228,16 @@ export class TreeCache implements AsyncDisposable {
       this.fail(error)
     } finally {
       this.working = false
+    }
+  }
+
+  /** settleSyncs resolves the `sync()` calls the view has reached. */
+  private settleSyncs(): void {
+    for (let i = this.syncs.length - 1; i >= 0; i--) {
+      const waiting = this.syncs[i]!
+      if (waiting.zxid > this.viewZxid) continue
+      this.syncs.splice(i, 1)
+      waiting.resolve()
     }
   }
 
