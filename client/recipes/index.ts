@@ -12,3 +12,6 @@ export { mutex, readWriteLock, Lock, type LockOptions, type AcquireOptions, type
 export { semaphore, Semaphore, type SemaphoreOptions } from './semaphore.js'
 export { group, Group, Membership, type Member, type JoinOptions } from './group.js'
 export { treeCache, TreeCache, type CachedNode, type TreeCacheEvent } from './tree-cache.js'
+export { barrier, Barrier, doubleBarrier, DoubleBarrier, type DoubleBarrierOptions } from './barrier.js'
+export { counter, Counter, type CounterOptions } from './counter.js'
+export { queue, Queue } from './queue.js'

@@ -34,6 +34,8 @@ export interface OwnNode {
 /** CreateContenderOptions shape one protected create. */
 export interface CreateContenderOptions {
   signal?: AbortSignal
+  /** mode is the node's mode; default 'ephemeral-sequential' (a queue item is 'persistent-sequential'). */
+  mode?: 'ephemeral-sequential' | 'persistent-sequential'
   /** ensureParent makes the parent when the create finds it missing; default: a container, with persistent ancestors. */
   ensureParent?: () => Promise<void>
 }
@@ -43,8 +45,8 @@ export const RETRY_BASE_MS = 25
 export const RETRY_CAP_MS = 1000
 
 /**
- * createContender creates `parent/_c_<id>-<kind>-<seq>` as an ephemeral sequential node
- * and returns it. Passing failures are retried; a parent that is missing is created.
+ * createContender creates `parent/_c_<id>-<kind>-<seq>` as an ephemeral (or persistent)
+ * sequential node and returns it. Passing failures are retried; a parent that is missing is created.
  * If `signal` aborts, any node this attempt may have made is deleted in the background.
  */
 export async function createContender(client: RecipeClient, parent: string, kind: string, data: Data, options: CreateContenderOptions = {}): Promise<OwnNode> {
@@ -56,7 +58,7 @@ export async function createContender(client: RecipeClient, parent: string, kind
     for (let failures = 0; ; ) {
       throwIfAborted(signal)
       try {
-        const [result] = await client.multi([op.create(requested, data, { mode: 'ephemeral-sequential' })], signal === undefined ? {} : { signal })
+        const [result] = await client.multi([op.create(requested, data, { mode: options.mode ?? 'ephemeral-sequential' })], signal === undefined ? {} : { signal })
         if (result?.path === undefined || result.stat === undefined) throw new ConclaveError('SYSTEM_ERROR', 'create in a multi returned no path or Stat')
         return ownNode(result.path, result.stat, protectionId)
       } catch (error) {
@@ -115,7 +117,9 @@ async function findOwn(client: RecipeClient, parent: string, protectionId: strin
     const path = childOf(parent, name)
     const stat = await retry(() => client.exists(path, options), retrying)
     if (stat === null) continue
-    if (stat.ephemeralOwner === client.sessionId && found === null) found = ownNode(path, stat, protectionId)
+    // A persistent node (ephemeralOwner 0) is ours whatever the session.
+    const mine = stat.ephemeralOwner === client.sessionId || stat.ephemeralOwner === 0n
+    if (mine && found === null) found = ownNode(path, stat, protectionId)
     else void deleteNode(client, path)
   }
   return found
