@@ -7,9 +7,10 @@
  * `resign()`.
  */
 import type { RecipeClient } from './recipe-client.js'
-import { BadArgumentsError, ClientClosedError, NoNodeError, AbortedError } from '../errors.js'
+import { AbortedError, BadArgumentsError, ClientClosedError, ConclaveError, NoNodeError } from '../errors.js'
 import { contend, firstInLine, retrying } from './line.js'
 import { Lease, type LoseOn, type ReleaseOptions } from './lease.js'
+import type { OwnNode } from './own-node.js'
 import { checkedPath, childOf, sortedContenders } from './names.js'
 import { retry, throwIfAborted } from './retry.js'
 import { armExists, raceAbort, watchSession } from './waits.js'
@@ -44,7 +45,7 @@ export class Leadership extends Lease {
   readonly id: string
 
   /** constructor: see Lease; `election.campaign()` creates leaderships. */
-  constructor(client: RecipeClient, own: ConstructorParameters<typeof Lease>[1], loseOn: LoseOn, id: string) {
+  constructor(client: RecipeClient, own: OwnNode, loseOn: LoseOn, id: string) {
     super(client, own, loseOn)
     this.id = id
   }
@@ -91,7 +92,7 @@ export class Election {
         decide: firstInLine,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       })
-      if (own === null) throw new Error('unreachable: a waiting campaign always holds in the end')
+      if (own === null) throw new ConclaveError('SYSTEM_ERROR', 'a waiting campaign ended without holding')
       const leadership = new Leadership(this.client, own, this.loseOn, this.options.id)
       if (leadership.ended) this.active = false
       else leadership.signal.addEventListener('abort', () => (this.active = false), { once: true })

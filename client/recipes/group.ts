@@ -99,6 +99,7 @@ export class Membership implements AsyncDisposable {
     const onEnd = () => {
       const reason = (lease.signal.reason as LeaseEndedError).reason
       if (this.left || this.signal.aborted) return
+      // rejoin never rejects: it ends the membership itself when it cannot rejoin.
       if (this.options.rejoin === true && (reason === 'lost' || reason === 'deleted')) void this.rejoin()
       else this.end(reason)
     }
@@ -190,7 +191,8 @@ export class Group {
     })
     let stopped = false
     let failure: unknown
-    following.done.then(
+    // Not awaited: the loop below waits on `wake`, which this settles.
+    void following.done.then(
       () => ((stopped = true), wake()),
       (error: unknown) => ((stopped = true), (failure = error), wake()),
     )

@@ -59,6 +59,7 @@ export class Lease implements AsyncDisposable {
     this.sessionId = own.sessionId
     client.on('state', this.onState)
     if (client.state !== 'connected' || client.sessionId !== own.sessionId) this.stateChanged(client.state)
+    // watchNode never rejects; it ends the lease itself when the node goes.
     if (!this.ended) void this.watchNode()
   }
 

@@ -67,6 +67,7 @@ export async function contend(options: LineOptions): Promise<OwnNode | null> {
     try {
       stay = await stayInLine(options, own)
     } catch (error) {
+      // Leave the line in the background (deleteNode never rejects); the caller hears the error now.
       void deleteNode(client, own.path)
       throw error
     }
@@ -78,7 +79,8 @@ export async function contend(options: LineOptions): Promise<OwnNode | null> {
         return null
       case 'restart':
         // The node is gone, or belongs to a session that is over and will go with it;
-        // deleting it now frees its place before the server gets to the expiry.
+        // deleting it now frees its place before the server gets to the expiry
+        // (in the background: deleteNode never rejects).
         void deleteNode(client, own.path)
         continue
     }

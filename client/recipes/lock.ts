@@ -9,7 +9,7 @@
  * Not re-entrant: a second acquire through the same handle queues behind the first
  * and waits until it is released.
  */
-import { BadArgumentsError } from '../errors.js'
+import { ConclaveError } from '../errors.js'
 import type { Data } from '../data.js'
 import type { RecipeClient } from './recipe-client.js'
 import { Lease, type LoseOn } from './lease.js'
@@ -59,7 +59,7 @@ export class Lock {
       decide: this.decide,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     })
-    if (own === null) throw new BadArgumentsError('unreachable: a waiting acquire always holds in the end')
+    if (own === null) throw new ConclaveError('SYSTEM_ERROR', 'a waiting acquire ended without holding')
     return new Lease(this.client, own, this.loseOn)
   }
 

@@ -77,6 +77,7 @@ export async function createContender(client: RecipeClient, parent: string, kind
     }
   } catch (error) {
     // The create may have gone through before the abort: leave nothing behind.
+    // (in the background: discardProtected never rejects; the caller hears the abort now).
     if (signal?.aborted === true) void discardProtected(client, parent, protectionId)
     throw error
   }
@@ -120,7 +121,7 @@ async function findOwn(client: RecipeClient, parent: string, protectionId: strin
     // A persistent node (ephemeralOwner 0) is ours whatever the session.
     const mine = stat.ephemeralOwner === client.sessionId || stat.ephemeralOwner === 0n
     if (mine && found === null) found = ownNode(path, stat, protectionId)
-    else void deleteNode(client, path)
+    else void deleteNode(client, path) // in the background; deleteNode never rejects
   }
   return found
 }

@@ -137,6 +137,7 @@ export class Queue {
       if (this.client.sessionId !== sessionId) throw error
       if (stat === null) return null
     }
+    // The receipt has done its job; delete it in the background (deleteNode never rejects).
     void deleteNode(this.client, receipt)
     return data
   }

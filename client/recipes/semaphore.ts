@@ -83,6 +83,7 @@ export class Semaphore {
     })
     if (own === null) return null
     const lease = new Lease(this.client, own, this.loseOn)
+    // In the background (passBaton never rejects): the lease is ours already; the baton only wakes the next waiter.
     if (this.maxLeases > 1) void this.passBaton(lease)
     return lease
   }

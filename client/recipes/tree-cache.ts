@@ -89,12 +89,15 @@ export class TreeCache implements AsyncDisposable {
         this.resolveLoaded = resolve
         this.rejectLoaded = reject
       })
-      this.loaded.catch(() => {}) // also reported through events() and a later start()
+      // A failed load is also reported through events() and later start() calls; this
+      // keeps it from being an unhandled rejection when nobody awaits this start().
+      void this.loaded.catch(() => {})
       this.following = follow(this.client, this.root, { recursive: true }, {
         event: (event) => this.enqueue({ kind: 'event', event }),
         gap: () => this.enqueue({ kind: 'resync' }),
       })
-      this.following.done.then(
+      // Not awaited: following ends only when the cache closes or fails, which this handles.
+      void this.following.done.then(
         () => void this.close(),
         (error: unknown) => this.fail(error),
       )
@@ -143,6 +146,7 @@ export class TreeCache implements AsyncDisposable {
     await retry(() => this.client.sync(this.root, signal === undefined ? {} : { signal }), retrying(signal))
     const zxid = this.client.lastZxid
     const reached = new Promise<void>((resolve) => this.syncs.push({ zxid, resolve }))
+    // work never rejects (failures go to fail()); `reached` is what sync waits for.
     if (!this.working) void this.work()
     await raceAbort(reached, signal)
   }
@@ -196,6 +200,7 @@ export class TreeCache implements AsyncDisposable {
     // One pending re-read covers any number of gaps.
     if (task.kind === 'resync' && this.tasks.some((t) => t.kind === 'resync')) return
     this.tasks.push(task)
+    // work never rejects (failures go to fail()).
     if (!this.working) void this.work()
   }
 

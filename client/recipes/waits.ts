@@ -89,7 +89,8 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefine
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(abortedError(signal))
     signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
+    // Settles the outer promise; errors are passed on, so nothing floats.
+    void promise.then(
       (value) => {
         signal.removeEventListener('abort', onAbort)
         resolve(value)

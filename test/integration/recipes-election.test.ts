@@ -115,7 +115,7 @@ describe('no herd', () => {
       const counting = countingClient(raw)
       const controller = new AbortController()
       const campaign = election(counting.client, path, { id: `w${i}` }).campaign({ signal: controller.signal })
-      campaign.catch(() => {}) // the withdrawn one rejects; checked below
+      void campaign.catch(() => {}) // the withdrawn one rejects (checked below); no unhandled rejection meanwhile
       waiters.push({ counting, raw, controller, campaign })
       await waitFor(async () => (await candidates(observer, path)).length === i + 2, { what: `w${i} in line` })
     }
