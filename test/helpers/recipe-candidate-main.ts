@@ -72,7 +72,7 @@ process.stdin.on('data', (chunk: string) => {
   while ((newline = buffered.indexOf('\n')) >= 0) {
     const line = buffered.slice(0, newline)
     buffered = buffered.slice(newline + 1)
-    run(JSON.parse(line) as Record<string, unknown>).catch((err: unknown) => print({ event: 'error', message: String(err) }))
+    void run(JSON.parse(line) as Record<string, unknown>).catch((err: unknown) => print({ event: 'error', message: String(err) }))
   }
 })
 process.stdin.on('end', () => {

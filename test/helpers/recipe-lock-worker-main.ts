@@ -69,7 +69,7 @@ async function rounds(): Promise<void> {
 print({ event: 'ready', sessionId: client.sessionId })
 process.stdin.setEncoding('utf8')
 process.stdin.on('data', (chunk: string) => {
-  if (chunk.includes('"go"')) rounds().catch((err: unknown) => print({ event: 'error', message: String(err) }))
+  if (chunk.includes('"go"')) void rounds().catch((err: unknown) => print({ event: 'error', message: String(err) }))
 })
 process.stdin.on('end', () => {
   void client.close().finally(() => process.exit(0))
