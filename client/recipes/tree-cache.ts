@@ -67,6 +67,7 @@ export class TreeCache implements AsyncDisposable {
   /** syncs are `sync()` calls waiting for the view to reach their zxid. */
   private readonly syncs: { zxid: bigint; resolve: () => void }[] = []
   private loaded: Promise<void> | undefined
+  private firstLoadDone = false
   private resolveLoaded: () => void = () => {}
   private rejectLoaded: (error: unknown) => void = () => {}
 
@@ -216,6 +217,8 @@ export class TreeCache implements AsyncDisposable {
           await new Promise((resolve) => setTimeout(resolve, 0))
           if (this.tasks.length > 0) continue
           if (this.client.state === 'connected' && seen > this.viewZxid) this.viewZxid = seen
+          // start() resolves here rather than after the first read, so `zxid` is set by then.
+          if (this.firstLoadDone) this.resolveLoaded()
           this.settleSyncs()
           return
         }
@@ -249,7 +252,7 @@ export class TreeCache implements AsyncDisposable {
   private async run(task: Task): Promise<void> {
     if (task.kind === 'resync') {
       await this.resync()
-      this.resolveLoaded()
+      this.firstLoadDone = true
       return
     }
     const { event } = task

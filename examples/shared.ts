@@ -1,0 +1,36 @@
+/**
+ * What the examples share: the command line (`--servers`, `--id`) and a shutdown
+ * signal for Ctrl-C, so every example ends by releasing what it holds.
+ */
+import { hostname } from 'node:os'
+import { parseArgs } from 'node:util'
+
+/** ExampleArgs are the options every example takes. */
+export interface ExampleArgs {
+  servers: string[]
+  id: string
+  /** rest holds the example's own options, unparsed. */
+  rest: Record<string, string | boolean | undefined>
+}
+
+/** exampleArgs reads `--servers a,b,c` (default: the three members of `npm start`) and `--id` (default: host and pid). */
+export function exampleArgs(extra: Record<string, { type: 'string' | 'boolean' }> = {}): ExampleArgs {
+  const { values } = parseArgs({
+    options: { servers: { type: 'string', default: 'ws://127.0.0.1:2281,ws://127.0.0.1:2282,ws://127.0.0.1:2283' }, id: { type: 'string' }, ...extra },
+  })
+  const { servers, id, ...rest } = values as Record<string, string | boolean | undefined>
+  return { servers: String(servers).split(','), id: typeof id === 'string' ? id : `${hostname()}-${process.pid}`, rest }
+}
+
+/** shutdownSignal aborts on the first Ctrl-C or SIGTERM; a second one exits at once. */
+export function shutdownSignal(): AbortSignal {
+  const controller = new AbortController()
+  const stop = () => {
+    if (controller.signal.aborted) process.exit(130)
+    console.log('stopping...')
+    controller.abort()
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+  return controller.signal
+}
