@@ -95,7 +95,7 @@ async function runRound(ensemble: BenchEnsemble, fault: Fault, round: number): P
 
   // Write on until AFTER_MS past both the SIGCONT and the first success after the fault.
   const records = () => writers.flatMap((w) => w.done)
-  let endAt = performance.now()
+  let endAt: number
   for (;;) {
     endAt = performance.now()
     const first = gapFigures(records(), faultAt, endAt).firstWriteMs

@@ -1,6 +1,7 @@
 /**
  * conclave/client: the TypeScript SDK for Conclave. See docs/api.md.
  */
+import './disposable.js'
 export { connect, Client, type CreateOptions, type Watcher } from './client.js'
 export type { ConnectOptions } from './options.js'
 export type { CallOptions } from './call.js'

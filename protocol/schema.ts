@@ -46,7 +46,7 @@ export const path =
     if (typeof v !== 'string') fail(where, 'path string', v)
     const problem = pathProblem(v, sequential)
     if (problem !== null) throw invalid(`${where}: invalid path: ${problem}`)
-    return v as string
+    return v
   }
 
 /** int accepts a safe integer within [min, max]. */

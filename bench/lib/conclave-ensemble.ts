@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connectConclave } from './conclave-session.js'
 import type { BenchEnsemble, Role } from './ensemble.js'
@@ -15,7 +15,8 @@ import { MemberProcess } from './member-process.js'
 import { freePorts } from './ports.js'
 import type { BenchSession } from './session.js'
 
-const CLI = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../server/cli/conclave.js')
+/** CLI is the built `conclave` command (`npm run build`, run by `npm ci`'s prepare). */
+const CLI = fileURLToPath(new URL('../../dist/server/cli/main.js', import.meta.url))
 
 /** ConclaveOptions: ensemble size, extra config settings for every member, and whether to keep the temp dir. */
 export interface ConclaveOptions {

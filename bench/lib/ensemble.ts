@@ -52,9 +52,8 @@ async function pause(ms: number): Promise<void> {
 /** waitWhole waits until one member leads and all others follow (every process must be running); returns the leader's index. */
 export async function waitWhole(ensemble: BenchEnsemble, timeoutMs: number): Promise<number> {
   const deadline = performance.now() + timeoutMs
-  let last: Role[] = []
   for (;;) {
-    last = await roles(ensemble)
+    const last = await roles(ensemble)
     const leader = leaderOf(last)
     if (leader >= 0) return leader
     // A member that exited (a refused config, a crash) will not come back by waiting.

@@ -5,15 +5,10 @@
  */
 import { join } from 'node:path'
 import { ConfigError, type MemberAddress } from '../runtime/config.js'
-
-/** ENSEMBLE_SIZE_MAX is the largest local ensemble; nine members is already more than a laptop needs. */
-export const ENSEMBLE_SIZE_MAX = 9
+import { ENSEMBLE_SIZE_MAX } from './ensemble-defaults.js'
 
 /** PEER_PORT_OFFSET separates member i's peer port from its client port. */
 export const PEER_PORT_OFFSET = 100
-
-/** DEFAULT_BASE_PORT is member 1's client port. */
-export const DEFAULT_BASE_PORT = 2281
 
 /** EnsembleOptions are the `conclave ensemble` flags the plan depends on. */
 export interface EnsembleOptions {

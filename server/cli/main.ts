@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The `conclave` command line: `server`, `ensemble`, `shell`, `status` and `repair`.
  *
@@ -11,6 +12,7 @@ import { ensembleCommand } from './ensemble-command.js'
 import { repairCommand } from './repair-command.js'
 import { shellCommand } from './shell-command.js'
 import { statusCommand } from './status-command.js'
+import { conclaveVersion } from './version.js'
 
 await yargs(hideBin(process.argv))
   .scriptName('conclave')
@@ -23,5 +25,6 @@ await yargs(hideBin(process.argv))
   .command(repairCommand)
   .demandCommand(1, 'name a command: server, ensemble, shell, status or repair')
   .strict()
+  .version(conclaveVersion())
   .help()
   .parseAsync()

@@ -4,9 +4,6 @@
  * only with `--yes` does it cut. Resync the repaired server from its peers afterwards.
  */
 import type { CommandModule } from 'yargs'
-import { StorageError } from '../storage/errors.js'
-import { acquireDataDirLock } from '../storage/data-dir-lock.js'
-import { repairDataDir } from '../storage/repair.js'
 
 interface RepairArgs {
   data: string
@@ -22,6 +19,10 @@ export const repairCommand: CommandModule<object, RepairArgs> = {
       .option('data', { type: 'string', demandOption: true, describe: 'the data directory of a stopped server' })
       .option('yes', { type: 'boolean', default: false, describe: 'really cut the log after the damage' }),
   handler: async (args) => {
+    // Loaded here, not at the top, so the other commands start without loading storage.
+    const { StorageError } = await import('../storage/errors.js')
+    const { acquireDataDirLock } = await import('../storage/data-dir-lock.js')
+    const { repairDataDir } = await import('../storage/repair.js')
     try {
       // A running server must not have its log cut under it.
       const lock = await acquireDataDirLock(args.data, { createIfMissing: false })

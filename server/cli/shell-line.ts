@@ -3,7 +3,7 @@
  * Used by the interactive shell and by `conclave shell -c "..."`.
  */
 import yargs from 'yargs'
-import type { Client, Stat, WatchEvent } from '../../client/index.js'
+import type { Client, Stat } from '../../client/index.js'
 
 /** ShellOutput is where a command writes its results. */
 export interface ShellOutput {
@@ -161,7 +161,7 @@ export async function runShellLine(client: Client, line: string, output: ShellOu
       async (a) => {
         let seen = 0
         const options = { recursive: a.r, ...(signal === undefined ? {} : { signal }) }
-        for await (const event of client.watch(a.path, options) as AsyncIterable<WatchEvent>) {
+        for await (const event of client.watch(a.path, options)) {
           output.out(`${event.type} ${event.path} zxid=0x${event.zxid.toString(16)}`)
           seen += 1
           if (a.count !== undefined && seen >= a.count) break

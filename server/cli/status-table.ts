@@ -21,7 +21,11 @@ interface FollowerView {
 
 /** cell renders one value: absent or null is '-'. */
 function cell(value: unknown): string {
-  return value === undefined || value === null ? '-' : String(value)
+  if (value === undefined || value === null) return '-'
+  if (typeof value === 'string') return value
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value)
+  // A structured value (say, from a newer server) shows as JSON rather than '[object Object]'.
+  return JSON.stringify(value) ?? '?'
 }
 
 /**

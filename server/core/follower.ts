@@ -153,8 +153,15 @@ export class FollowingRole implements RoleBehavior {
         return this.onPing(message)
       case 'readIndexOk':
         return this.onReadIndexOk(message.epoch, message.id, message.zxid)
-      default:
-        return // Messages for a leader, or for another phase: not ours to act on.
+      case 'vote': // votes come in through onVote
+      case 'followerInfo':
+      case 'ackEpoch':
+      case 'ackNewLeader':
+      case 'ack':
+      case 'pong':
+      case 'request':
+      case 'readIndex':
+        return // Messages for a leader: not ours to act on.
     }
   }
 

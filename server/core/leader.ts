@@ -513,7 +513,20 @@ function isFollowerMessage(message: PeerMessage): message is FollowerMessage {
     case 'request':
     case 'readIndex':
       return true
-    default:
+    // followerInfo opens a handshake and is taken before this check; votes go to onVote.
+    case 'followerInfo':
+    case 'vote':
+    case 'leaderInfo':
+    case 'diff':
+    case 'trunc':
+    case 'snap':
+    case 'syncPart':
+    case 'newLeader':
+    case 'upToDate':
+    case 'proposal':
+    case 'commit':
+    case 'ping':
+    case 'readIndexOk':
       return false
   }
 }

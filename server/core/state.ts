@@ -10,7 +10,7 @@
  * - `durableZxid` is a promise: every txn of the current history up to it is on
  *   disk. It advances only in `advance`, and drops at once when the history is cut.
  */
-import type { Envelope, PeerMessage, ServerId, SnapshotPayload, Txn, Zxid } from '../../protocol/index.js'
+import type { PeerMessage, ServerId, SnapshotPayload, Txn, Zxid } from '../../protocol/index.js'
 import { epochOf, formatZxid } from '../../protocol/index.js'
 import type { ResolvedConfig } from './config.js'
 import { RestoreError, assert } from './errors.js'

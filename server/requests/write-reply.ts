@@ -48,7 +48,17 @@ export function replyForWrite(request: Request, txn: Txn, applied: ApplyResult):
     }
     case 'closeSession':
       return op.type === 'closeSession' ? { err: ErrorCode.OK, result: {} } : mismatch(request, txn)
-    default:
+    // Not writes: no txn answers them.
+    case 'exists':
+    case 'get':
+    case 'children':
+    case 'getEphemerals':
+    case 'childCount':
+    case 'getAcl':
+    case 'addWatch':
+    case 'removeWatches':
+    case 'setWatches':
+    case 'sync':
       return mismatch(request, txn)
   }
 }

@@ -526,7 +526,12 @@ export class ClientFront {
         for (const event of events) this.send(connection, event)
         return { err: 0, result: {} }
       }
-      default:
+      case 'create':
+      case 'delete':
+      case 'set':
+      case 'multi':
+      case 'sync':
+      case 'closeSession':
         return { err: ErrorCode.UNIMPLEMENTED, message: `op '${request.op}' is not a read` }
     }
   }

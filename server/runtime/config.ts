@@ -277,7 +277,7 @@ function resolveEnsemble(raw: Record<string, unknown>, id: number): { ensemble: 
       members,
       peerPort: peerPort ?? self.peerPort,
       secretFile: text(raw, 'secretFile'),
-      ensembleId: (raw.ensembleId as string | undefined) ?? '',
+      ensembleId: raw.ensembleId ?? '',
       dialAddresses,
     },
     self,

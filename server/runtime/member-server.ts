@@ -251,8 +251,9 @@ export class MemberServer {
         logger,
       )
     } catch (err) {
-      clearInterval(server!?.tickTimer)
-      await server!?.links?.close()
+      // `owner` is `server`, typed as possibly unset: the constructor itself may have thrown.
+      clearInterval(owner?.tickTimer)
+      await owner?.links?.close()
       await storage.close()
       await lock.release()
       throw err

@@ -256,7 +256,7 @@ class Search {
       if (bucket === undefined) this.memo.set(hash, [entry])
       else bucket.push(entry)
     }
-    this.bits[word] = (this.bits[word] as number) & ~mask
+    this.bits[word] = this.bits[word] & ~mask
     return !seenBefore
   }
 

@@ -19,16 +19,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startFaultProxy, type Direction, type FaultMode, type FaultProxy } from './fault-proxy.js'
 import { waitFor, withDeadline } from './wait.js'
+import { CONCLAVE_CLI } from './cli-path.js'
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..')
-const CLI = join(REPO_ROOT, 'server/cli/conclave.js')
+const CLI = CONCLAVE_CLI
 
 /** ARTIFACTS_ROOT is where failing ensemble tests leave their logs (ignored by git). */
 export const ARTIFACTS_ROOT = join(REPO_ROOT, 'test-artifacts')
@@ -325,8 +326,8 @@ class MemberProcess implements Member {
         buffered = ''
       })
     }
-    collect(child.stdout!)
-    collect(child.stderr!)
+    collect(child.stdout)
+    collect(child.stderr)
     this.exited = new Promise<void>((done) => {
       child.once('exit', (code, signal) => {
         liveChildren.delete(child)
@@ -501,7 +502,7 @@ class EnsembleImpl implements Ensemble {
         { timeoutMs: options.timeoutMs ?? 20_000, intervalMs: 50, what: 'one established leader with a quorum' },
       )
     } catch (err) {
-      throw new Error(`${(err as Error).message}; last statuses:\n${last}`)
+      throw new Error(`${(err as Error).message}; last statuses:\n${last}`, { cause: err })
     }
   }
 
@@ -524,7 +525,7 @@ class EnsembleImpl implements Ensemble {
         { timeoutMs: options.timeoutMs ?? 30_000, intervalMs: 50, what: 'every live member at the same zxid and digest' },
       )
     } catch (err) {
-      throw new Error(`${(err as Error).message}; last statuses:\n${last}`)
+      throw new Error(`${(err as Error).message}; last statuses:\n${last}`, { cause: err })
     }
   }
 
@@ -676,7 +677,7 @@ export async function startEnsemble(options: EnsembleOptions): Promise<Ensemble>
   } catch (err) {
     const folder = await ensemble.saveArtifacts(`start failed: ${String(err)}`).catch(() => '(could not save artifacts)')
     await ensemble.stopAll()
-    throw new Error(`${(err as Error).message}\nlogs saved in ${folder}`)
+    throw new Error(`${(err as Error).message}\nlogs saved in ${folder}`, { cause: err })
   }
   return ensemble
 }

@@ -226,11 +226,11 @@ export async function startHostileRun(options: HostileRunOptions): Promise<Hosti
     run.child = child
     run.childExited = new Promise((resolvePromise) => child.once('exit', () => resolvePromise()))
     const stderr: string[] = []
-    child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()))
     let buffered = ''
     const ready = new Promise<void>((resolveReady, reject) => {
       child.once('exit', (code) => reject(new Error(`bystander exited (${code}) before it was ready: ${stderr.join('').slice(-2000)}`)))
-      child.stdout!.on('data', (chunk: Buffer) => {
+      child.stdout.on('data', (chunk: Buffer) => {
         buffered += chunk.toString()
         let newline: number
         while ((newline = buffered.indexOf('\n')) >= 0) {

@@ -5,11 +5,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { withDeadline } from './wait.js'
+import { CONCLAVE_CLI } from './cli-path.js'
 
-const CLI = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../server/cli/conclave.js')
+const CLI = CONCLAVE_CLI
 
 /** ServerProcess is a running `conclave server` child process. */
 export interface ServerProcess {
@@ -62,8 +62,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
           }
         }
       }
-      child.stdout!.on('data', onData)
-      child.stderr!.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)))
+      child.stdout.on('data', onData)
+      child.stderr.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)))
       void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${logs.join('\n')}`)))
     }),
     20_000,

@@ -1,6 +1,7 @@
 /**
  * Waiting on conditions with deadlines instead of fixed sleeps.
  */
+import { inspect } from 'node:util'
 
 /** waitFor polls `predicate` until it returns a truthy value (returned) or `timeoutMs` passes (throws). */
 export async function waitFor<T>(
@@ -14,12 +15,12 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const value = await predicate()
-      if (value) return value as NonNullable<T>
+      if (value) return value
     } catch (err) {
       lastError = err
     }
     if (Date.now() > deadline) {
-      const suffix = lastError === undefined ? '' : ` (last error: ${String(lastError)})`
+      const suffix = lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? String(lastError) : inspect(lastError)})`
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what ?? 'condition'}${suffix}`)
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs))

@@ -8,13 +8,13 @@ import { mkdtempSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, expect, it } from 'vitest'
 import { waitFor, withDeadline } from '../helpers/wait.js'
+import { CONCLAVE_CLI } from '../helpers/cli-path.js'
 
 const run = promisify(execFile)
-const CLI = fileURLToPath(new URL('../../server/cli/conclave.js', import.meta.url))
+const CLI = CONCLAVE_CLI
 const SIZE = 3
 
 /** portFree tells whether `port` can be bound on loopback right now. */

@@ -5,11 +5,11 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { fileURLToPath } from 'node:url'
 import { startServer, type ServerProcess } from '../helpers/server-process.js'
+import { CONCLAVE_CLI } from '../helpers/cli-path.js'
 
 const run = promisify(execFile)
-const CLI = fileURLToPath(new URL('../../server/cli/conclave.js', import.meta.url))
+const CLI = CONCLAVE_CLI
 let server: ServerProcess
 
 beforeAll(async () => {

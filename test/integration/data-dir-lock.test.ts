@@ -6,13 +6,13 @@
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, expect, it } from 'vitest'
 import { startServer, type ServerProcess } from '../helpers/server-process.js'
+import { CONCLAVE_CLI } from '../helpers/cli-path.js'
 
 const run = promisify(execFile)
-const CLI = fileURLToPath(new URL('../../server/cli/conclave.js', import.meta.url))
+const CLI = CONCLAVE_CLI
 const started: ServerProcess[] = []
 afterAll(async () => {
   for (const server of started) await server.stop().catch(() => {})

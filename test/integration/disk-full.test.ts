@@ -57,7 +57,7 @@ function probeMount(): string | undefined {
     unmount(dir)
     return undefined
   } catch (err) {
-    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim()
+    const stderr = ((err as { stderr?: Buffer }).stderr?.toString() ?? '').trim()
     return `cannot mount a tmpfs (uid ${process.getuid?.()}, needs root): ${stderr || (err as Error).message}`
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -73,7 +73,7 @@ async function attackAndRelink(run: HostileRun): Promise<void> {
   )
   let stats: AttackStats = { opened: 0, outcomes: {}, lifetimeMaxMs: 0, lifetimes: {}, longest: '', open: 0 }
   let buffered = ''
-  attacker.stdout!.on('data', (chunk: Buffer) => {
+  attacker.stdout.on('data', (chunk: Buffer) => {
     buffered += chunk.toString()
     const lines = buffered.split('\n')
     buffered = lines.pop() ?? ''
@@ -115,7 +115,7 @@ async function attackAndRelink(run: HostileRun): Promise<void> {
     await run.waitForBystanderOps(20)
     handshakes = (await run.ensemble.status(acceptor)).raw.handshakes as typeof handshakes
   } finally {
-    attacker.stdin!.end()
+    attacker.stdin.end()
     await withDeadline(attackerExited, 10_000, 'the attacker to exit')
   }
 

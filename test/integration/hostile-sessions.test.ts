@@ -60,7 +60,7 @@ async function fillEphemerals(raw: RawClient, parent: string): Promise<{ acked: 
       refusal ??= reply
     }
   }
-  return { acked, refusal: refusal! }
+  return { acked, refusal }
 }
 
 /**

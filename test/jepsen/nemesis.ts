@@ -121,7 +121,7 @@ export async function runNemesis(ensemble: Ensemble, options: NemesisOptions): P
         const shuffled = [...ids].sort(() => options.random() - 0.5)
         const minority = shuffled.slice(0, Math.floor((ids.length - 1) / 2))
         const majority = shuffled.slice(minority.length)
-        log(`partition minority [${minority}] | majority [${majority}] (leader ${leader.id})`)
+        log(`partition minority [${minority.join(',')}] | majority [${majority.join(',')}] (leader ${leader.id})`)
         ensemble.partition(minority, majority)
         undo = async () => healAll(ensemble, log)
         break

@@ -134,7 +134,9 @@ function inputOf(kind: Kind, path: string, context: OpContext): OpInput {
       return { kind: 'set', path, value: context.value, expectedVersion: expectedVersion(path, context) }
     case 'delete':
       return { kind: 'delete', path, expectedVersion: expectedVersion(path, context) }
-    default:
+    case 'read':
+    case 'syncRead':
+    case 'linRead':
       return { kind: 'read', path }
   }
 }

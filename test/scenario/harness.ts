@@ -469,7 +469,7 @@ export function writeDisk(disk: Disk, ready: Ready, opsMax = Number.POSITIVE_INF
     }
   }
   if (epochs !== undefined) {
-    if (ops++ >= opsMax) return
+    if (ops >= opsMax) return
     disk.acceptedEpoch = epochs.accepted
     disk.currentEpoch = epochs.current
   }

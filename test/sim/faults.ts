@@ -97,7 +97,11 @@ export class FaultInjector {
     } else if (kind === 'one-way') {
       const id = this.target()
       const deaf = r.chance(0.5)
-      for (const other of ids) if (other !== id) (deaf ? net.cut(other, id) : net.cut(id, other))
+      for (const other of ids) {
+        if (other === id) continue
+        if (deaf) net.cut(other, id)
+        else net.cut(id, other)
+      }
     } else if (kind === 'bridge') {
       // The first server of the shuffle is the bridge: in no group, so connected to both halves.
       const rest = r.shuffled(ids).slice(1)

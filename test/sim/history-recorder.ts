@@ -139,7 +139,11 @@ function outputOfTxn(txn: Txn): OpOutput | undefined {
       if (op.code === ErrorCode.BAD_VERSION) return { ok: false, code: 'BAD_VERSION' }
       if (op.code === ErrorCode.NO_NODE) return { ok: false, code: 'NO_NODE' }
       return undefined
-    default:
+    // Not ops a simulated client records (it creates, sets, deletes and reads).
+    case 'createSession':
+    case 'closeSession':
+    case 'setAcl':
+    case 'multi':
       return undefined
   }
 }

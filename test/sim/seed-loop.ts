@@ -6,6 +6,7 @@
  * Results are keyed by seed, so the summary does not depend on which worker ran what.
  */
 import { availableParallelism } from 'node:os'
+import { inspect } from 'node:util'
 import { Worker } from 'node:worker_threads'
 import type { SimBug } from '../../server/core/index.js'
 import { runSeed, type SeedResult } from './run.js'
@@ -72,7 +73,7 @@ function runInWorkers(options: LoopOptions, firstSeed: number, workerCount: numb
     const pool: Worker[] = []
     const finish = (error?: unknown) => {
       for (const w of pool) void w.terminate()
-      if (error !== undefined) reject(error instanceof Error ? error : new Error(String(error)))
+      if (error !== undefined) reject(error instanceof Error ? error : new Error(inspect(error)))
       else resolve(results)
     }
     const feed = (worker: Worker) => {

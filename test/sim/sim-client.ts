@@ -295,7 +295,18 @@ export class SimClient {
         this.versions.set(request.path, stat.version)
         return { ok: true, exists: true, value: fromUtf8.decode(data), version: stat.version, zxid: reply.zxid, mzxid: stat.mzxid }
       }
-      default:
+      // Not ops this client records in the history.
+      case 'exists':
+      case 'children':
+      case 'multi':
+      case 'sync':
+      case 'getEphemerals':
+      case 'childCount':
+      case 'getAcl':
+      case 'addWatch':
+      case 'removeWatches':
+      case 'setWatches':
+      case 'closeSession':
         return undefined
     }
   }

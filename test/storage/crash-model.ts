@@ -145,7 +145,10 @@ function contentAfterCrash(durable: Uint8Array, pending: readonly DataOp[], vari
       const torn = variant.zeroFill ? writeAt(writeAt(before, new Uint8Array(lastWrite.bytes.length), lastWrite.position), kept, lastWrite.position) : writeAt(before, kept, lastWrite.position)
       return applyData(torn, pending.slice(pending.indexOf(lastWrite) + 1))
     }
-    default:
+    // These lose directory operations at most: file contents keep every pending write.
+    case 'everything':
+    case 'unsyncedDirOpsLost':
+    case 'lastRenameLost':
       return applyData(durable, pending)
   }
 }

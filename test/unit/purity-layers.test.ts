@@ -24,7 +24,8 @@ const LAYERS: Record<string, { below: string[]; builtins: string[] }> = {
 
 describe.each(Object.entries(LAYERS))('server/%s purity', (layer, { below, builtins }) => {
   const dir = join(serverDir, layer)
-  const files = readdirSync(dir).filter((f) => f.endsWith('.ts'))
+  // Recursive: a new subfolder is scanned too (the compile fence, tsconfig.pure.json, covers it as well).
+  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))
   const allowed = (target: string) =>
     coreImportAllowed(target) || builtins.includes(target) || below.some((b) => new RegExp(`^\\.\\./${b}/[\\w-]+\\.js$`).test(target))
 

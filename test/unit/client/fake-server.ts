@@ -36,7 +36,7 @@ export function stat(fields: Partial<Stat> = {}): Stat {
     dataLength: 0,
     numChildren: 0,
     ...fields,
-  } as Stat
+  }
 }
 
 /** ConnectDecision is what `onConnect` may answer: accept, refuse, or say nothing (hang). */
@@ -271,7 +271,12 @@ export function defaultResult(request: Request): unknown {
       return { count: 0 }
     case 'getAcl':
       return { acl: [], stat: stat() }
-    default:
+    case 'delete':
+    case 'sync':
+    case 'addWatch':
+    case 'removeWatches':
+    case 'setWatches':
+    case 'closeSession':
       return {}
   }
 }

@@ -8,7 +8,7 @@
  */
 import { describe, expect, test } from 'vitest'
 import { txnBytesBound, type PeerMessage, type Txn, type TxnOp, type Zxid } from '../../../protocol/index.js'
-import { CONFIG_DEFAULTS, Peer } from '../../../server/core/index.js'
+import { CONFIG_DEFAULTS } from '../../../server/core/index.js'
 import { ARRAY_HEADER_BYTES_MAX } from '../../../server/net/peer-frames.js'
 import { peerFrameBytesMaxFor, peerMessageBudgetBytesFor, resolveConfig } from '../../../server/runtime/config.js'
 import { Cluster, type InFlightMessage } from '../../scenario/harness.js'
@@ -95,7 +95,7 @@ describe('peer message byte budgets in the core', () => {
     const leader = c.requireLeader()
     const follower = c.ids.find((id) => id !== leader)!
     const ids = Array.from({ length: 25 }, (_, i) => BigInt(0x0100_0000 + i))
-    ;(c.peer(follower) as Peer).touchSessions(ids)
+    c.peer(follower).touchSessions(ids)
     const reported: bigint[][] = []
     c.onDeliver = (m) => {
       if (m.from === follower && m.message.type === 'pong' && m.message.sessions.length > 0) reported.push(m.message.sessions)

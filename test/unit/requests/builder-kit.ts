@@ -3,7 +3,7 @@
  * zxid counter and a clock, so a test can prepare requests (pipelined or not) and apply
  * them in order like the runtime does, keeping every txn in `log` for replays.
  */
-import { makeZxid, type NodeMode, type Request, type SessionId, type Stat, type Txn, type TxnOp } from '../../../protocol/index.js'
+import { makeZxid, type NodeMode, type SessionId, type Stat, type Txn, type TxnOp } from '../../../protocol/index.js'
 import { DataTree, type ApplyResult } from '../../../server/tree/data-tree.js'
 import type { SnapshotNode } from '../../../server/tree/znode.js'
 import { TxnBuilder, type TxnBuilderOptions, type TxnHeader, type WriteRequest } from '../../../server/requests/txn-builder.js'
@@ -79,7 +79,7 @@ export class Kit {
   /** run prepares, applies and answers one write. */
   run(request: WriteRequest, sessionId: SessionId = 1n): Reply {
     const txn = this.prepare(request, sessionId)
-    return replyForWrite(request as Request, txn, this.apply(txn))
+    return replyForWrite(request, txn, this.apply(txn))
   }
 
   /** create runs a create and returns its reply. */

@@ -1,0 +1,130 @@
+/**
+ * What `conclave ensemble` does once its flags are parsed: write each member's config,
+ * start one server process per member with its output prefixed, stop them in order on
+ * SIGINT/SIGTERM. Loaded only when that command runs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import readline from 'node:readline'
+import type { Readable, Writable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import type { EnsembleArgs } from './ensemble-command.js'
+import { ConfigError } from '../runtime/config.js'
+import { SecretFileError } from '../net/peer-errors.js'
+import { MARKER_FILE_NAME } from '../storage/data-dir.js'
+import { planEnsemble, type EnsemblePlan } from './ensemble-layout.js'
+import { ensureSecretFile } from './ensemble-secret.js'
+
+/** STOP_GRACE_MS is how long members get to stop after SIGTERM before SIGKILL. */
+const STOP_GRACE_MS = 5000
+
+/** CONCLAVE_JS is the `conclave` entry point each member runs. */
+const CONCLAVE_JS = fileURLToPath(new URL('./main.js', import.meta.url))
+
+/** say writes one line of the ensemble's own output (not a member's). */
+function say(line: string): void {
+  process.stdout.write(`[ensemble] ${line}\n`)
+}
+
+/** prefixLines copies `from` to `to` line by line, each line prefixed. */
+function prefixLines(from: Readable, to: Writable, prefix: string): void {
+  const lines = readline.createInterface({ input: from, crlfDelay: Infinity })
+  lines.on('line', (line) => to.write(`${prefix}${line}\n`))
+}
+
+/** writeConfigs writes the secret (once) and every member's config file; throws ConfigError or SecretFileError. */
+async function writeConfigs(plan: EnsemblePlan): Promise<'created' | 'reused'> {
+  await mkdir(resolve(plan.secretPath, '..'), { recursive: true })
+  const secret = await ensureSecretFile(plan.secretPath)
+  for (const m of plan.members) {
+    await mkdir(m.memberDir, { recursive: true })
+    // Rewritten on every start, so a changed --size, --base-port or --tick-ms takes effect.
+    await writeFile(m.configPath, JSON.stringify(m.settings, null, 2) + '\n')
+  }
+  return secret
+}
+
+/** startMember spawns one member's server process with its output prefixed. */
+function startMember(configPath: string, id: number, pretty: boolean): ChildProcess {
+  const child = spawn(process.execPath, [CONCLAVE_JS, 'server', '--config', configPath, pretty ? '--pretty' : '--no-pretty'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: a terminal's Ctrl-C reaches only us, and we stop the members once, in order.
+    detached: true,
+  })
+  prefixLines(child.stdout, process.stdout, `[member ${id}] `)
+  prefixLines(child.stderr, process.stderr, `[member ${id}] `)
+  return child
+}
+
+/** runEnsemble runs `conclave ensemble` with its parsed flags until a signal stops it. */
+export async function runEnsemble(args: EnsembleArgs): Promise<void> {
+  let plan: EnsemblePlan
+  let secret: 'created' | 'reused'
+  try {
+    plan = planEnsemble({
+      size: args.size,
+      dataDir: resolve(args.data),
+      basePort: args['base-port'],
+      host: args.host,
+      ...(args['tick-ms'] === undefined ? {} : { tickMs: args['tick-ms'] }),
+      ...(args['log-level'] === undefined ? {} : { logLevel: args['log-level'] }),
+    })
+    secret = await writeConfigs(plan)
+  } catch (err) {
+    const known = err instanceof ConfigError || err instanceof SecretFileError
+    process.stderr.write(`conclave ensemble: ${known ? (err as Error).message : `cannot prepare ${args.data}: ${(err as Error).message}`}\n`)
+    process.exit(2)
+  }
+  const pretty = args.pretty ?? process.stdout.isTTY === true
+  say(`${secret === 'created' ? 'created' : 'using'} the shared secret ${plan.secretPath}`)
+  if (existsSync(join(resolve(args.data), MARKER_FILE_NAME))) {
+    // An earlier `npm start` ran one standalone server right in this directory.
+    say(`note: ${resolve(args.data)} also holds a standalone server's data, which the ensemble does not use (members keep theirs in member-<i>/data)`)
+  }
+  const running = new Map<number, ChildProcess>()
+  let stopping = false
+  for (const m of plan.members) {
+    const child = startMember(m.configPath, m.member.id, pretty)
+    running.set(m.member.id, child)
+    say(`member ${m.member.id}: client port ${m.member.clientPort}, peer port ${m.member.peerPort}, pid ${child.pid}, config ${m.configPath}`)
+    child.on('error', (err) => say(`member ${m.member.id} could not be started: ${err.message}`))
+    // 'close', not 'exit': it comes after the member's last output line has been passed on.
+    child.on('close', (code, signal) => {
+      running.delete(m.member.id)
+      if (!stopping) {
+        say(`member ${m.member.id} exited with ${signal === null ? `code ${code}` : `signal ${signal}`}; not restarting it`)
+        if (running.size === 0) {
+          say('every member has exited')
+          process.exit(1)
+        }
+      } else if (running.size === 0) {
+        say('all members stopped')
+        process.exit(0)
+      }
+    })
+  }
+  say(`client connection string: ${plan.connectionString}`)
+  say(`try: npx conclave shell --servers ${plan.connectionString}    (Ctrl-C stops the ensemble)`)
+
+  const stopAll = (signal: NodeJS.Signals) => {
+    if (stopping) return
+    stopping = true
+    say(`${signal}: stopping ${running.size} member(s)`)
+    if (running.size === 0) process.exit(0)
+    for (const child of running.values()) child.kill('SIGTERM')
+    setTimeout(() => {
+      for (const [id, child] of running) {
+        say(`member ${id} did not stop within ${STOP_GRACE_MS} ms; killing it`)
+        child.kill('SIGKILL')
+      }
+    }, STOP_GRACE_MS).unref()
+  }
+  process.on('SIGINT', () => stopAll('SIGINT'))
+  process.on('SIGTERM', () => stopAll('SIGTERM'))
+  // If this process dies some other way, do not leave the detached members behind.
+  process.on('exit', () => {
+    for (const child of running.values()) child.kill('SIGKILL')
+  })
+}
