@@ -9,7 +9,7 @@
  *   npx conclave shell -c "delete /examples/config/db/url"
  */
 import { connect, treeCache } from 'conclave/client'
-import { exampleArgs, shutdownSignal } from './shared.js'
+import { exampleArgs, say, shutdownSignal } from './shared.js'
 
 const ROOT = '/examples/config'
 const args = exampleArgs({ set: { type: 'string' } })
@@ -21,15 +21,15 @@ if (typeof args.rest.set === 'string') {
   const path = `${ROOT}/${key}`
   const data = value.join('=')
   await client.set(path, data).catch(async () => client.create(path, data, { makeParents: true }))
-  console.log(`set ${path} = ${data}`)
+  say(`set ${path} = ${data}`)
 } else {
   const shutdown = shutdownSignal()
   await using cache = treeCache(client, ROOT)
   await cache.start()
-  for (const path of cache.paths()) console.log(`${path} = ${decoder.decode(cache.get(path)!.data)}`)
-  console.log(`-- view at zxid 0x${cache.zxid.toString(16)}; watching for changes (Ctrl-C stops)`)
+  for (const path of cache.paths()) say(`${path} = ${decoder.decode(cache.get(path)!.data)}`)
+  say(`-- view at zxid 0x${cache.zxid.toString(16)}; watching for changes (Ctrl-C stops)`)
   for await (const event of cache.events({ signal: shutdown })) {
     const value = event.type === 'deleted' ? '' : ` = ${decoder.decode(event.data)}`
-    console.log(`${event.type} ${event.path}${value}`)
+    say(`${event.type} ${event.path}${value}`)
   }
 }

@@ -9,36 +9,50 @@
  *   npx tsx examples/leader-election.ts --id a
  *   npx tsx examples/leader-election.ts --id b
  */
-import { AbortedError, connect, election, LeaseEndedError, op, type Leadership } from 'conclave/client'
-import { exampleArgs, shutdownSignal } from './shared.js'
+import {
+  AbortedError,
+  connect,
+  election,
+  LeaseEndedError,
+  op,
+  type Leadership,
+} from 'conclave/client'
+import { exampleArgs, say, shutdownSignal } from './shared.js'
 
 const args = exampleArgs()
 const shutdown = shutdownSignal()
 await using client = await connect({ servers: args.servers, sessionTimeoutMs: 5000 })
 const candidate = election(client, '/examples/leader', { id: args.id })
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  const timer = setTimeout(resolve, ms)
-  signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
-})
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
+  })
 
 /** lead does the leader's work until the leadership ends or we shut down. */
 async function lead(leadership: Leadership): Promise<void> {
-  console.log(`${args.id}: leading with token ${leadership.token}`)
+  say(`${args.id}: leading with token ${leadership.token}`)
   const stop = AbortSignal.any([leadership.signal, shutdown])
   await client.create('/examples/leader-heartbeat', '', { makeParents: true }).catch(() => {})
   for (let beat = 1; !stop.aborted; beat++) {
     // Fenced inside Conclave: applied only while our election node exists.
-    await client.multi([leadership.ownerCheck(), op.set('/examples/leader-heartbeat', `${args.id} #${beat} token ${leadership.token}`)]).catch((error: unknown) => {
-      console.log(`${args.id}: heartbeat refused (${(error as Error).message})`)
-    })
+    await client
+      .multi([
+        leadership.ownerCheck(),
+        op.set('/examples/leader-heartbeat', `${args.id} #${beat} token ${leadership.token}`),
+      ])
+      .catch((error: unknown) => {
+        say(`${args.id}: heartbeat refused (${(error as Error).message})`)
+      })
     await sleep(1000, stop)
   }
-  if (leadership.signal.aborted) console.log(`${args.id}: leadership ended (${(leadership.signal.reason as LeaseEndedError).reason})`)
+  if (leadership.signal.aborted)
+    say(`${args.id}: leadership ended (${(leadership.signal.reason as LeaseEndedError).reason})`)
 }
 
 while (!shutdown.aborted) {
   const leader = await candidate.leader()
-  console.log(`${args.id}: waiting in line; leader now: ${leader?.id ?? 'none'}`)
+  say(`${args.id}: waiting in line; leader now: ${leader?.id ?? 'none'}`)
   let leadership: Leadership
   try {
     leadership = await candidate.campaign({ signal: shutdown })
@@ -52,4 +66,4 @@ while (!shutdown.aborted) {
     await leadership.resign()
   }
 }
-console.log(`${args.id}: resigned and stopped`)
+say(`${args.id}: resigned and stopped`)

@@ -14,12 +14,30 @@ export interface ExampleArgs {
 }
 
 /** exampleArgs reads `--servers a,b,c` (default: the three members of `npm start`) and `--id` (default: host and pid). */
-export function exampleArgs(extra: Record<string, { type: 'string' | 'boolean' }> = {}): ExampleArgs {
+export function exampleArgs(
+  extra: Record<string, { type: 'string' | 'boolean' }> = {},
+): ExampleArgs {
   const { values } = parseArgs({
-    options: { servers: { type: 'string', default: 'ws://127.0.0.1:2281,ws://127.0.0.1:2282,ws://127.0.0.1:2283' }, id: { type: 'string' }, ...extra },
+    options: {
+      servers: {
+        type: 'string',
+        default: 'ws://127.0.0.1:2281,ws://127.0.0.1:2282,ws://127.0.0.1:2283',
+      },
+      id: { type: 'string' },
+      ...extra,
+    },
   })
   const { servers, id, ...rest } = values as Record<string, string | boolean | undefined>
-  return { servers: String(servers).split(','), id: typeof id === 'string' ? id : `${hostname()}-${process.pid}`, rest }
+  return {
+    servers: String(servers).split(','),
+    id: typeof id === 'string' ? id : `${hostname()}-${process.pid}`,
+    rest,
+  }
+}
+
+/** say prints one line (examples talk to their terminal; the SDK itself prints nothing). */
+export function say(line: string): void {
+  process.stdout.write(`${line}\n`)
 }
 
 /** shutdownSignal aborts on the first Ctrl-C or SIGTERM; a second one exits at once. */
@@ -27,7 +45,7 @@ export function shutdownSignal(): AbortSignal {
   const controller = new AbortController()
   const stop = () => {
     if (controller.signal.aborted) process.exit(130)
-    console.log('stopping...')
+    say('stopping...')
     controller.abort()
   }
   process.on('SIGINT', stop)

@@ -31,7 +31,10 @@ export class Barrier {
     await retry(
       async () => {
         try {
-          await this.client.create(this.path, '', { makeParents: true, ...signalOption(options.signal) })
+          await this.client.create(this.path, '', {
+            makeParents: true,
+            ...signalOption(options.signal),
+          })
         } catch (error) {
           if (!(error instanceof NodeExistsError)) throw error
         }
@@ -83,7 +86,8 @@ export class DoubleBarrier {
     options: DoubleBarrierOptions,
   ) {
     checkedPath(path, 'double barrier path')
-    if (!Number.isSafeInteger(options.count) || options.count < 1) throw new BadArgumentsError(`count must be a positive integer, got ${String(options.count)}`)
+    if (!Number.isSafeInteger(options.count) || options.count < 1)
+      throw new BadArgumentsError(`count must be a positive integer, got ${String(options.count)}`)
     this.count = options.count
     this.id = checkedName(options.id ?? newProtectionId(), 'participant id')
     if (this.id === READY) throw new BadArgumentsError(`participant id must not be ${READY}`)
@@ -102,7 +106,10 @@ export class DoubleBarrier {
       const session = watchSession(this.client, this.client.sessionId)
       try {
         // Watch `ready` before joining, so the moment it appears is not missed.
-        const ready = await retry(() => armExists(this.client, this.readyPath, signal), retrying(signal))
+        const ready = await retry(
+          () => armExists(this.client, this.readyPath, signal),
+          retrying(signal),
+        )
         if (ready.stat !== null) {
           await this.join(signal)
           return
@@ -113,7 +120,10 @@ export class DoubleBarrier {
           await this.markReady(signal)
           return
         }
-        const end = await raceAbort(Promise.race([ready.fired.then(() => 'ready' as const), session.ended]), signal)
+        const end = await raceAbort(
+          Promise.race([ready.fired.then(() => 'ready' as const), session.ended]),
+          signal,
+        )
         if (end === 'ready') return
         // The session was lost (and our node with it): enter again in the next one.
       } finally {
@@ -129,7 +139,10 @@ export class DoubleBarrier {
    */
   async leave(options: { signal?: AbortSignal } = {}): Promise<void> {
     const signal = options.signal
-    await retry(() => deleteIfThere(this.client, this.readyPath, signal), { ...retrying(signal), idempotent: true })
+    await retry(() => deleteIfThere(this.client, this.readyPath, signal), {
+      ...retrying(signal),
+      idempotent: true,
+    })
     for (;;) {
       throwIfAborted(signal)
       const names = (await this.participants(signal)).sort()
@@ -152,7 +165,11 @@ export class DoubleBarrier {
   private async join(signal: AbortSignal | undefined): Promise<void> {
     for (;;) {
       try {
-        await retry(() => this.client.create(this.ownPath, '', { mode: 'ephemeral', ...signalOption(signal) }), { ...retrying(signal), idempotent: true })
+        await retry(
+          () =>
+            this.client.create(this.ownPath, '', { mode: 'ephemeral', ...signalOption(signal) }),
+          { ...retrying(signal), idempotent: true },
+        )
         return
       } catch (error) {
         if (error instanceof NoNodeError) {
@@ -161,10 +178,15 @@ export class DoubleBarrier {
         }
         // Ours already (a create whose reply was lost, then retried), or an id clash.
         if (error instanceof NodeExistsError) {
-          const stat = await retry(() => this.client.exists(this.ownPath, signalOption(signal)), retrying(signal))
+          const stat = await retry(
+            () => this.client.exists(this.ownPath, signalOption(signal)),
+            retrying(signal),
+          )
           if (stat === null) continue
           if (stat.ephemeralOwner === this.client.sessionId) return
-          throw new NodeExistsError(`participant ${this.ownPath} is held by another session`, { path: this.ownPath })
+          throw new NodeExistsError(`participant ${this.ownPath} is held by another session`, {
+            path: this.ownPath,
+          })
         }
         throw error
       }
@@ -173,7 +195,10 @@ export class DoubleBarrier {
 
   private async participants(signal: AbortSignal | undefined): Promise<string[]> {
     try {
-      const names = await retry(() => this.client.children(this.path, signalOption(signal)), retrying(signal))
+      const names = await retry(
+        () => this.client.children(this.path, signalOption(signal)),
+        retrying(signal),
+      )
       return names.filter((name) => name !== READY)
     } catch (error) {
       if (error instanceof NoNodeError) return []
@@ -199,7 +224,11 @@ export class DoubleBarrier {
 const READY = 'ready'
 
 /** waitUntilGone resolves once `path` does not exist, across session losses. */
-async function waitUntilGone(client: RecipeClient, path: string, signal: AbortSignal | undefined): Promise<void> {
+async function waitUntilGone(
+  client: RecipeClient,
+  path: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   for (;;) {
     throwIfAborted(signal)
     const session = watchSession(client, client.sessionId)
@@ -213,7 +242,11 @@ async function waitUntilGone(client: RecipeClient, path: string, signal: AbortSi
   }
 }
 
-async function deleteIfThere(client: RecipeClient, path: string, signal: AbortSignal | undefined): Promise<void> {
+async function deleteIfThere(
+  client: RecipeClient,
+  path: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   try {
     await client.delete(path, signalOption(signal))
   } catch (error) {
@@ -231,6 +264,10 @@ export function barrier(client: RecipeClient, path: string): Barrier {
 }
 
 /** doubleBarrier returns a participant's handle on the double barrier at `path` for `count` participants. */
-export function doubleBarrier(client: RecipeClient, path: string, options: DoubleBarrierOptions): DoubleBarrier {
+export function doubleBarrier(
+  client: RecipeClient,
+  path: string,
+  options: DoubleBarrierOptions,
+): DoubleBarrier {
   return new DoubleBarrier(client, path, options)
 }

@@ -10,7 +10,13 @@
  * nobody can tell any more, and the call fails with the SDK's error and `definite: false`.
  */
 import type { Stat } from '../../protocol/index.js'
-import { BadArgumentsError, BadVersionError, ConclaveError, NodeExistsError, NoNodeError } from '../errors.js'
+import {
+  BadArgumentsError,
+  BadVersionError,
+  ConclaveError,
+  NodeExistsError,
+  NoNodeError,
+} from '../errors.js'
 import type { RecipeClient } from './recipe-client.js'
 import { retrying } from './line.js'
 import { checkedPath, newProtectionId } from './names.js'
@@ -64,7 +70,11 @@ export class Counter {
   }
 
   /** compareAndSet sets `next` if the value is `expected`, and tells whether it did. */
-  async compareAndSet(expected: number, next: number, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+  async compareAndSet(
+    expected: number,
+    next: number,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<boolean> {
     checkedInteger(expected, 'expected')
     checkedInteger(next, 'next')
     for (;;) {
@@ -74,12 +84,21 @@ export class Counter {
     }
   }
 
-  private async read(signal: AbortSignal | undefined): Promise<{ value: number; stat: Stat | null }> {
+  private async read(
+    signal: AbortSignal | undefined,
+  ): Promise<{ value: number; stat: Stat | null }> {
     try {
-      const { data, stat } = await retry(() => this.client.get(this.path, signal === undefined ? {} : { signal }), retrying(signal))
+      const { data, stat } = await retry(
+        () => this.client.get(this.path, signal === undefined ? {} : { signal }),
+        retrying(signal),
+      )
       const text = this.decoder.decode(data).trim()
       const value = Number(text.split(' ')[0] ?? '')
-      if (text === '' || !Number.isSafeInteger(value)) throw new BadArgumentsError(`counter ${this.path} holds ${JSON.stringify(text.slice(0, 40))}, not an integer`, { path: this.path })
+      if (text === '' || !Number.isSafeInteger(value))
+        throw new BadArgumentsError(
+          `counter ${this.path} holds ${JSON.stringify(text.slice(0, 40))}, not an integer`,
+          { path: this.path },
+        )
       return { value, stat }
     } catch (error) {
       if (error instanceof NoNodeError) return { value: this.initial, stat: null }
@@ -88,23 +107,35 @@ export class Counter {
   }
 
   /** write tries one compare-and-set from `current`; false when someone else got there first. */
-  private async write(current: { stat: Stat | null }, next: number, signal: AbortSignal | undefined): Promise<boolean> {
+  private async write(
+    current: { stat: Stat | null },
+    next: number,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
     throwIfAborted(signal)
     const tag = newProtectionId().slice(0, 12)
     const data = `${next} ${tag}`
     const options = signal === undefined ? {} : { signal }
     try {
-      if (current.stat === null) await this.client.create(this.path, data, { makeParents: true, ...options })
+      if (current.stat === null)
+        await this.client.create(this.path, data, { makeParents: true, ...options })
       else await this.client.set(this.path, data, { version: current.stat.version, ...options })
       return true
     } catch (error) {
-      if (error instanceof BadVersionError || error instanceof NodeExistsError || error instanceof NoNodeError) return false
+      if (
+        error instanceof BadVersionError ||
+        error instanceof NodeExistsError ||
+        error instanceof NoNodeError
+      )
+        return false
       if (!(error instanceof ConclaveError) || error.definite) throw error
       // Unknown outcome: look at the node once the client can.
-      const after = await retry(() => this.client.get(this.path, options), retrying(signal)).catch((readError: unknown) => {
-        if (readError instanceof NoNodeError) return null
-        throw readError
-      })
+      const after = await retry(() => this.client.get(this.path, options), retrying(signal)).catch(
+        (readError: unknown) => {
+          if (readError instanceof NoNodeError) return null
+          throw readError
+        },
+      )
       if (after !== null && this.decoder.decode(after.data).endsWith(` ${tag}`)) return true
       if (current.stat === null) {
         if (after === null) return false // our create did not happen
@@ -120,7 +151,8 @@ export class Counter {
 }
 
 function checkedInteger(value: number, what: string): number {
-  if (!Number.isSafeInteger(value)) throw new BadArgumentsError(`${what} must be a safe integer, got ${String(value)}`)
+  if (!Number.isSafeInteger(value))
+    throw new BadArgumentsError(`${what} must be a safe integer, got ${String(value)}`)
   return value
 }
 

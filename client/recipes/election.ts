@@ -7,7 +7,13 @@
  * `resign()`.
  */
 import type { RecipeClient } from './recipe-client.js'
-import { AbortedError, BadArgumentsError, ClientClosedError, ConclaveError, NoNodeError } from '../errors.js'
+import {
+  AbortedError,
+  BadArgumentsError,
+  ClientClosedError,
+  ConclaveError,
+  NoNodeError,
+} from '../errors.js'
 import { contend, firstInLine, retrying } from './line.js'
 import { Lease, type LoseOn, type ReleaseOptions } from './lease.js'
 import type { OwnNode } from './own-node.js'
@@ -81,7 +87,8 @@ export class Election {
    * (at the back of the line).
    */
   async campaign(options: CampaignOptions = {}): Promise<Leadership> {
-    if (this.active) throw new BadArgumentsError(`already campaigning or leading in ${this.path}; resign first`)
+    if (this.active)
+      throw new BadArgumentsError(`already campaigning or leading in ${this.path}; resign first`)
     this.active = true
     try {
       const own = await contend({
@@ -92,7 +99,8 @@ export class Election {
         decide: firstInLine,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       })
-      if (own === null) throw new ConclaveError('SYSTEM_ERROR', 'a waiting campaign ended without holding')
+      if (own === null)
+        throw new ConclaveError('SYSTEM_ERROR', 'a waiting campaign ended without holding')
       const leadership = new Leadership(this.client, own, this.loseOn, this.options.id)
       if (leadership.ended) this.active = false
       else leadership.signal.addEventListener('abort', () => (this.active = false), { once: true })
@@ -109,7 +117,10 @@ export class Election {
       throwIfAborted(options.signal)
       let names: string[]
       try {
-        names = await retry(() => this.client.children(this.path, signalOption(options.signal)), retrying(options.signal))
+        names = await retry(
+          () => this.client.children(this.path, signalOption(options.signal)),
+          retrying(options.signal),
+        )
       } catch (error) {
         if (error instanceof NoNodeError) return null
         throw error
@@ -118,7 +129,10 @@ export class Election {
       if (first === undefined) return null
       try {
         const path = childOf(this.path, first.name)
-        const { data, stat } = await retry(() => this.client.get(path, signalOption(options.signal)), retrying(options.signal))
+        const { data, stat } = await retry(
+          () => this.client.get(path, signalOption(options.signal)),
+          retrying(options.signal),
+        )
         return { id: this.decoder.decode(data), token: stat.czxid, path }
       } catch (error) {
         // The leader left between the two reads: look again.
@@ -134,7 +148,9 @@ export class Election {
    * by candidates joining. It ends when `signal` aborts or the client closes, and goes
    * on across session losses.
    */
-  async *observe(options: { signal?: AbortSignal } = {}): AsyncGenerator<LeaderInfo | null, void, undefined> {
+  async *observe(
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<LeaderInfo | null, void, undefined> {
     const signal = options.signal
     let last: LeaderInfo | null | undefined
     try {
@@ -160,11 +176,16 @@ export class Election {
   }
 
   /** leaderWithWatch reads the leader and leaves a one-shot watch that fires when it may have changed (changed null: look again now). */
-  private async leaderWithWatch(signal: AbortSignal | undefined): Promise<{ leader: LeaderInfo | null; changed: Promise<unknown> | null }> {
+  private async leaderWithWatch(
+    signal: AbortSignal | undefined,
+  ): Promise<{ leader: LeaderInfo | null; changed: Promise<unknown> | null }> {
     const again = { leader: null, changed: null }
     let names: string[]
     try {
-      names = await retry(() => this.client.children(this.path, signalOption(signal)), retrying(signal))
+      names = await retry(
+        () => this.client.children(this.path, signalOption(signal)),
+        retrying(signal),
+      )
     } catch (error) {
       if (!(error instanceof NoNodeError)) throw error
       const parent = await retry(() => armExists(this.client, this.path, signal), retrying(signal))
@@ -176,7 +197,10 @@ export class Election {
       let fire: () => void = () => {}
       const changed = new Promise<void>((resolve) => (fire = resolve))
       try {
-        const now = await retry(() => this.client.children(this.path, { watch: () => fire(), ...signalOption(signal) }), retrying(signal))
+        const now = await retry(
+          () => this.client.children(this.path, { watch: () => fire(), ...signalOption(signal) }),
+          retrying(signal),
+        )
         return sortedContenders(now).length === 0 ? { leader: null, changed } : again
       } catch (error) {
         if (error instanceof NoNodeError) return again
@@ -187,7 +211,10 @@ export class Election {
     let fire: () => void = () => {}
     const changed = new Promise<void>((resolve) => (fire = resolve))
     try {
-      const { data, stat } = await retry(() => this.client.get(path, { watch: () => fire(), ...signalOption(signal) }), retrying(signal))
+      const { data, stat } = await retry(
+        () => this.client.get(path, { watch: () => fire(), ...signalOption(signal) }),
+        retrying(signal),
+      )
       return { leader: { id: this.decoder.decode(data), token: stat.czxid, path }, changed }
     } catch (error) {
       if (error instanceof NoNodeError) return again

@@ -33,7 +33,12 @@ export interface Following {
  * follow watches `path` (its whole subtree when `recursive`) until stopped. The watch is
  * registered before `follow` returns, so a read issued after it misses nothing.
  */
-export function follow(client: RecipeClient, path: string, options: { recursive: boolean; signal?: AbortSignal }, handlers: FollowHandlers): Following {
+export function follow(
+  client: RecipeClient,
+  path: string,
+  options: { recursive: boolean; signal?: AbortSignal },
+  handlers: FollowHandlers,
+): Following {
   const controller = new AbortController()
   const onAbort = () => controller.abort()
   options.signal?.addEventListener('abort', onAbort, { once: true })
@@ -60,11 +65,14 @@ export function follow(client: RecipeClient, path: string, options: { recursive:
   }
   client.on('state', onState)
   // Opening the iterator registers the watch at once (before any later call on the wire).
-  const open = () => client.watch(path, { recursive: options.recursive, signal: controller.signal })[Symbol.asyncIterator]()
+  const open = () => {
+    const stream = client.watch(path, { recursive: options.recursive, signal: controller.signal })
+    return stream[Symbol.asyncIterator]()
+  }
   let iterator = open()
   const done = (async () => {
     try {
-      for (let failures = 0; !controller.signal.aborted; ) {
+      for (let failures = 0; !controller.signal.aborted;) {
         try {
           for (;;) {
             const next = await iterator.next()
@@ -77,7 +85,11 @@ export function follow(client: RecipeClient, path: string, options: { recursive:
           // watch again. The gap is reported once the new watch is on its way.
           if (!(error instanceof SessionExpiredError) && !isRetryable(error, true)) throw error
           if (controller.signal.aborted) return
-          if (isRetryable(error, true)) await sleep(backoffMs(++failures, RETRY_BASE_MS, RETRY_CAP_MS), controller.signal).catch(() => {})
+          if (isRetryable(error, true))
+            await sleep(
+              backoffMs(++failures, RETRY_BASE_MS, RETRY_CAP_MS),
+              controller.signal,
+            ).catch(() => {})
           if (controller.signal.aborted) return
           iterator = open()
           if (client.state === 'connected') handlers.gap()

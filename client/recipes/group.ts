@@ -10,7 +10,13 @@
  */
 import type { Stat } from '../../protocol/index.js'
 import { parentOf } from '../../protocol/index.js'
-import { AbortedError, ClientClosedError, ConclaveError, NodeExistsError, NoNodeError } from '../errors.js'
+import {
+  AbortedError,
+  ClientClosedError,
+  ConclaveError,
+  NodeExistsError,
+  NoNodeError,
+} from '../errors.js'
 import { op } from '../multi-op.js'
 import type { Data } from '../data.js'
 import type { RecipeClient } from './recipe-client.js'
@@ -45,7 +51,7 @@ export interface JoinOptions {
 }
 
 /** Membership is this client's place in a group; see the module comment. */
-export class Membership implements AsyncDisposable {
+export class Membership {
   private readonly controller = new AbortController()
   private lease: Lease | undefined
   private left = false
@@ -75,7 +81,15 @@ export class Membership implements AsyncDisposable {
   /** update replaces the member's data (kept for later rejoins too). */
   async update(data: Data, options: { signal?: AbortSignal } = {}): Promise<void> {
     this.data = data
-    await retry(() => this.client.set(this.path, data, options.signal === undefined ? {} : { signal: options.signal }), { ...retrying(options.signal), idempotent: true })
+    await retry(
+      () =>
+        this.client.set(
+          this.path,
+          data,
+          options.signal === undefined ? {} : { signal: options.signal },
+        ),
+      { ...retrying(options.signal), idempotent: true },
+    )
   }
 
   /** leave ends the membership and resolves once the node is deleted (retried across a dropped connection). */
@@ -100,7 +114,8 @@ export class Membership implements AsyncDisposable {
       const reason = (lease.signal.reason as LeaseEndedError).reason
       if (this.left || this.signal.aborted) return
       // rejoin never rejects: it ends the membership itself when it cannot rejoin.
-      if (this.options.rejoin === true && (reason === 'lost' || reason === 'deleted')) void this.rejoin()
+      if (this.options.rejoin === true && (reason === 'lost' || reason === 'deleted'))
+        void this.rejoin()
       else this.end(reason)
     }
     if (lease.ended) onEnd()
@@ -109,7 +124,13 @@ export class Membership implements AsyncDisposable {
 
   private async rejoin(): Promise<void> {
     try {
-      const own = await createMember(this.client, this.path, this.data, { ...this.options, ifTaken: 'wait', signal: this.signal }, this.sessions)
+      const own = await createMember(
+        this.client,
+        this.path,
+        this.data,
+        { ...this.options, ifTaken: 'wait', signal: this.signal },
+        this.sessions,
+      )
       if (this.left || this.signal.aborted) return
       this.attach(own)
     } catch (error) {
@@ -158,7 +179,10 @@ export class Group {
     const read = await Promise.all(
       ids.map(async (id): Promise<Member | null> => {
         try {
-          const { data, stat } = await retry(() => this.client.get(childOf(this.path, id), callOptions), retrying(signal))
+          const { data, stat } = await retry(
+            () => this.client.get(childOf(this.path, id), callOptions),
+            retrying(signal),
+          )
           return { id, data, stat }
         } catch (error) {
           if (error instanceof NoNodeError) return null // left between the two reads
@@ -183,18 +207,27 @@ export class Group {
       dirty = true
       wake()
     }
-    const following = follow(this.client, this.path, { recursive: true, ...(signal === undefined ? {} : { signal }) }, {
-      event: (event) => {
-        if (event.path === this.path || parentOf(event.path) === this.path) touch()
+    const following = follow(
+      this.client,
+      this.path,
+      { recursive: true, ...(signal === undefined ? {} : { signal }) },
+      {
+        event: (event) => {
+          if (event.path === this.path || parentOf(event.path) === this.path) touch()
+        },
+        gap: touch,
       },
-      gap: touch,
-    })
+    )
     let stopped = false
-    let failure: unknown
+    let failure: Error | undefined
     // Not awaited: the loop below waits on `wake`, which this settles.
     void following.done.then(
       () => ((stopped = true), wake()),
-      (error: unknown) => ((stopped = true), (failure = error), wake()),
+      (error: unknown) => (
+        (stopped = true),
+        (failure = error instanceof Error ? error : new Error(String(error))),
+        wake()
+      ),
     )
     let last: string | undefined
     try {
@@ -229,14 +262,29 @@ export class Group {
  * this session owns it (a create whose reply was lost), deleted if an earlier session
  * of this membership owns it, and otherwise `ifTaken` decides.
  */
-async function createMember(client: RecipeClient, path: string, data: Data, options: JoinOptions, earlierSessions: ReadonlySet<bigint>): Promise<OwnNode> {
+async function createMember(
+  client: RecipeClient,
+  path: string,
+  data: Data,
+  options: JoinOptions,
+  earlierSessions: ReadonlySet<bigint>,
+): Promise<OwnNode> {
   const signal = options.signal
   const callOptions = signal === undefined ? {} : { signal }
-  for (let failures = 0; ; ) {
+  for (let failures = 0; ;) {
     throwIfAborted(signal)
     try {
-      const [result] = await client.multi([op.create(path, data, { mode: 'ephemeral' })], callOptions)
-      return { path, name: path.slice(path.lastIndexOf('/') + 1), stat: result!.stat!, sessionId: result!.stat!.ephemeralOwner, protectionId: '' }
+      const [result] = await client.multi(
+        [op.create(path, data, { mode: 'ephemeral' })],
+        callOptions,
+      )
+      return {
+        path,
+        name: path.slice(path.lastIndexOf('/') + 1),
+        stat: result!.stat!,
+        sessionId: result!.stat!.ephemeralOwner,
+        protectionId: '',
+      }
     } catch (error) {
       if (error instanceof NoNodeError) {
         await ensureContainer(client, parentOf(path), signal)
@@ -247,12 +295,23 @@ async function createMember(client: RecipeClient, path: string, data: Data, opti
         const watch = await retry(() => armExists(client, path, signal), retrying(signal))
         if (watch.stat === null) continue
         const owner = watch.stat.ephemeralOwner
-        if (owner === client.sessionId) return { path, name: path.slice(path.lastIndexOf('/') + 1), stat: watch.stat, sessionId: owner, protectionId: '' }
+        if (owner === client.sessionId)
+          return {
+            path,
+            name: path.slice(path.lastIndexOf('/') + 1),
+            stat: watch.stat,
+            sessionId: owner,
+            protectionId: '',
+          }
         if (earlierSessions.has(owner)) {
-          await retry(() => client.delete(path, { version: watch.stat!.version, ...callOptions }), { ...retrying(signal), idempotent: true }).catch(() => {})
+          await retry(() => client.delete(path, { version: watch.stat!.version, ...callOptions }), {
+            ...retrying(signal),
+            idempotent: true,
+          }).catch(() => {})
           continue
         }
-        if (options.ifTaken !== 'wait') throw new NodeExistsError(`member ${path} is held by another session`, { path })
+        if (options.ifTaken !== 'wait')
+          throw new NodeExistsError(`member ${path} is held by another session`, { path })
         // The watch goes with a lost session; then look again in the next one.
         const session = watchSession(client, sessionId)
         try {

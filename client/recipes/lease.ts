@@ -37,7 +37,7 @@ export interface ReleaseOptions {
 }
 
 /** Lease is something owned through an ephemeral node; see the module comment. */
-export class Lease implements AsyncDisposable {
+export class Lease {
   /** token is the fencing token: the czxid of the owner's node, larger for every later owner. */
   readonly token: bigint
   /** path is the owner's node. */
@@ -58,7 +58,8 @@ export class Lease implements AsyncDisposable {
     this.path = own.path
     this.sessionId = own.sessionId
     client.on('state', this.onState)
-    if (client.state !== 'connected' || client.sessionId !== own.sessionId) this.stateChanged(client.state)
+    if (client.state !== 'connected' || client.sessionId !== own.sessionId)
+      this.stateChanged(client.state)
     // watchNode never rejects; it ends the lease itself when the node goes.
     if (!this.ended) void this.watchNode()
   }
@@ -102,7 +103,8 @@ export class Lease implements AsyncDisposable {
   protected end(reason: LeaseEndReason): void {
     if (this.ended) return
     this.client.off('state', this.onState)
-    if (reason === 'released' || reason === 'suspended') this.removal = deleteNode(this.client, this.path)
+    if (reason === 'released' || reason === 'suspended')
+      this.removal = deleteNode(this.client, this.path)
     this.controller.abort(new LeaseEndedError(reason, this.path))
   }
 
@@ -125,8 +127,10 @@ export class Lease implements AsyncDisposable {
 
   /** watchNode ends the lease when someone deletes the node; re-armed after data changes and passing failures. */
   private async watchNode(): Promise<void> {
-    const ended = new Promise<void>((resolve) => this.signal.addEventListener('abort', () => resolve(), { once: true }))
-    for (let failures = 0; !this.ended; ) {
+    const ended = new Promise<void>((resolve) =>
+      this.signal.addEventListener('abort', () => resolve(), { once: true }),
+    )
+    for (let failures = 0; !this.ended;) {
       try {
         let fire: (type: string) => void = () => {}
         const fired = new Promise<string>((resolve) => (fire = resolve))

@@ -10,7 +10,13 @@ import { ConclaveError, NoNodeError, SessionExpiredError } from '../errors.js'
 import type { Data } from '../data.js'
 import type { RecipeClient } from './recipe-client.js'
 import { childOf, sortedContenders, type Contender } from './names.js'
-import { createContender, deleteNode, RETRY_BASE_MS, RETRY_CAP_MS, type OwnNode } from './own-node.js'
+import {
+  createContender,
+  deleteNode,
+  RETRY_BASE_MS,
+  RETRY_CAP_MS,
+  type OwnNode,
+} from './own-node.js'
 import { retry, throwIfAborted, type RetryOptions } from './retry.js'
 import { armExists, raceAbort, watchSession, whenConnected, type SessionWatch } from './waits.js'
 
@@ -120,7 +126,9 @@ async function stayInLine(options: LineOptions, own: OwnNode): Promise<Stay> {
           continue
         }
         const path = childOf(options.parent, target.name)
-        const watch = await inSession(session, () => retry(() => armExists(client, path, signal), retrying(signal)))
+        const watch = await inSession(session, () =>
+          retry(() => armExists(client, path, signal), retrying(signal)),
+        )
         if (watch === null) return 'restart'
         if (watch.stat === null || target.lookNow?.(watch.stat) === true) {
           lookNow = true
@@ -141,12 +149,20 @@ async function stayInLine(options: LineOptions, own: OwnNode): Promise<Stay> {
 /** listChildren lists the parent, retrying passing failures. */
 function listChildren(options: LineOptions): Promise<string[]> {
   const signal = options.signal
-  return retry(() => options.client.children(options.parent, signal === undefined ? {} : { signal }), retrying(signal))
+  return retry(
+    () => options.client.children(options.parent, signal === undefined ? {} : { signal }),
+    retrying(signal),
+  )
 }
 
 /** retrying is how the line retries its reads: until they succeed or fail for good. */
 export function retrying(signal: AbortSignal | undefined): RetryOptions {
-  return { maxAttempts: Infinity, baseDelayMs: RETRY_BASE_MS, maxDelayMs: RETRY_CAP_MS, ...(signal === undefined ? {} : { signal }) }
+  return {
+    maxAttempts: Infinity,
+    baseDelayMs: RETRY_BASE_MS,
+    maxDelayMs: RETRY_CAP_MS,
+    ...(signal === undefined ? {} : { signal }),
+  }
 }
 
 /**

@@ -59,7 +59,8 @@ export class Lock {
       decide: this.decide,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     })
-    if (own === null) throw new ConclaveError('SYSTEM_ERROR', 'a waiting acquire ended without holding')
+    if (own === null)
+      throw new ConclaveError('SYSTEM_ERROR', 'a waiting acquire ended without holding')
     return new Lease(this.client, own, this.loseOn)
   }
 
@@ -109,6 +110,13 @@ export function mutex(client: RecipeClient, path: string, options: LockOptions =
  * arrived before them, so writers are not starved. No upgrade: a holder of the read
  * side that asks for the write side waits for itself.
  */
-export function readWriteLock(client: RecipeClient, path: string, options: LockOptions = {}): ReadWriteLock {
-  return { read: new Lock(client, path, 'read', readerDecision, options), write: new Lock(client, path, 'write', firstInLine, options) }
+export function readWriteLock(
+  client: RecipeClient,
+  path: string,
+  options: LockOptions = {},
+): ReadWriteLock {
+  return {
+    read: new Lock(client, path, 'read', readerDecision, options),
+    write: new Lock(client, path, 'write', firstInLine, options),
+  }
 }

@@ -43,7 +43,8 @@ export function protectedPrefix(protectionId: string, kind: string): string {
 /** parseContender reads a child name; null for a child that is not a sequential node (ignored by the recipes). */
 export function parseContender(name: string): Contender | null {
   const match = PROTECTED.exec(name)
-  if (match !== null) return { name, sequence: Number(match[3]), kind: match[2]!, protectionId: match[1]! }
+  if (match !== null)
+    return { name, sequence: Number(match[3]), kind: match[2]!, protectionId: match[1]! }
   const plain = SEQUENTIAL.exec(name)
   return plain === null ? null : { name, sequence: Number(plain[1]), kind: '', protectionId: '' }
 }
@@ -55,20 +56,30 @@ export function sortedContenders(children: readonly string[]): Contender[] {
     const contender = parseContender(name)
     if (contender !== null) contenders.push(contender)
   }
-  return contenders.sort((a, b) => a.sequence - b.sequence || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  return contenders.sort(
+    (a, b) => a.sequence - b.sequence || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  )
 }
 
 /** checkedPath throws BadArgumentsError unless `path` is a valid znode path other than the root. */
 export function checkedPath(path: string, what: string): string {
   const problem = pathProblem(path)
-  if (problem !== null) throw new BadArgumentsError(`${what} ${JSON.stringify(path)} is not a valid path: ${problem}`, { path })
+  if (problem !== null)
+    throw new BadArgumentsError(`${what} ${JSON.stringify(path)} is not a valid path: ${problem}`, {
+      path,
+    })
   if (path === '/') throw new BadArgumentsError(`${what} must not be the root`, { path })
   return path
 }
 
 /** checkedName throws BadArgumentsError unless `name` can be one path segment. */
 export function checkedName(name: string, what: string): string {
-  if (typeof name !== 'string' || name.length === 0 || name.includes('/') || pathProblem(`/${name}`) !== null) {
+  if (
+    typeof name !== 'string' ||
+    name.length === 0 ||
+    name.includes('/') ||
+    pathProblem(`/${name}`) !== null
+  ) {
     throw new BadArgumentsError(`${what} ${JSON.stringify(name)} cannot be a node name`)
   }
   return name

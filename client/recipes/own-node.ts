@@ -49,17 +49,28 @@ export const RETRY_CAP_MS = 1000
  * sequential node and returns it. Passing failures are retried; a parent that is missing is created.
  * If `signal` aborts, any node this attempt may have made is deleted in the background.
  */
-export async function createContender(client: RecipeClient, parent: string, kind: string, data: Data, options: CreateContenderOptions = {}): Promise<OwnNode> {
+export async function createContender(
+  client: RecipeClient,
+  parent: string,
+  kind: string,
+  data: Data,
+  options: CreateContenderOptions = {},
+): Promise<OwnNode> {
   const protectionId = newProtectionId()
   const requested = childOf(parent, protectedPrefix(protectionId, kind))
-  const ensureParent = options.ensureParent ?? (() => ensureContainer(client, parent, options.signal))
+  const ensureParent =
+    options.ensureParent ?? (() => ensureContainer(client, parent, options.signal))
   const signal = options.signal
   try {
-    for (let failures = 0; ; ) {
+    for (let failures = 0; ;) {
       throwIfAborted(signal)
       try {
-        const [result] = await client.multi([op.create(requested, data, { mode: options.mode ?? 'ephemeral-sequential' })], signal === undefined ? {} : { signal })
-        if (result?.path === undefined || result.stat === undefined) throw new ConclaveError('SYSTEM_ERROR', 'create in a multi returned no path or Stat')
+        const [result] = await client.multi(
+          [op.create(requested, data, { mode: options.mode ?? 'ephemeral-sequential' })],
+          signal === undefined ? {} : { signal },
+        )
+        if (result?.path === undefined || result.stat === undefined)
+          throw new ConclaveError('SYSTEM_ERROR', 'create in a multi returned no path or Stat')
         return ownNode(result.path, result.stat, protectionId)
       } catch (error) {
         if (error instanceof NoNodeError) {
@@ -84,16 +95,31 @@ export async function createContender(client: RecipeClient, parent: string, kind
 }
 
 /** ensureContainer creates `path` as a container (ancestors persistent); an existing node is fine. */
-export async function ensureContainer(client: RecipeClient, path: string, signal?: AbortSignal, data: Data = ''): Promise<void> {
+export async function ensureContainer(
+  client: RecipeClient,
+  path: string,
+  signal?: AbortSignal,
+  data: Data = '',
+): Promise<void> {
   await retry(
     async () => {
       try {
-        await client.create(path, data, { mode: 'container', makeParents: true, ...(signal === undefined ? {} : { signal }) })
+        await client.create(path, data, {
+          mode: 'container',
+          makeParents: true,
+          ...(signal === undefined ? {} : { signal }),
+        })
       } catch (error) {
         if (!(error instanceof NodeExistsError)) throw error
       }
     },
-    { maxAttempts: Infinity, idempotent: true, baseDelayMs: RETRY_BASE_MS, maxDelayMs: RETRY_CAP_MS, ...(signal === undefined ? {} : { signal }) },
+    {
+      maxAttempts: Infinity,
+      idempotent: true,
+      baseDelayMs: RETRY_BASE_MS,
+      maxDelayMs: RETRY_CAP_MS,
+      ...(signal === undefined ? {} : { signal }),
+    },
   )
 }
 
@@ -102,9 +128,19 @@ export async function ensureContainer(client: RecipeClient, path: string, signal
  * current session is returned; any left by an earlier session is deleted (it is ours,
  * and it would otherwise hold a place in line until the server expires it).
  */
-async function findOwn(client: RecipeClient, parent: string, protectionId: string, signal: AbortSignal | undefined): Promise<OwnNode | null> {
+async function findOwn(
+  client: RecipeClient,
+  parent: string,
+  protectionId: string,
+  signal: AbortSignal | undefined,
+): Promise<OwnNode | null> {
   const options = signal === undefined ? {} : { signal }
-  const retrying = { maxAttempts: Infinity, baseDelayMs: RETRY_BASE_MS, maxDelayMs: RETRY_CAP_MS, ...options }
+  const retrying = {
+    maxAttempts: Infinity,
+    baseDelayMs: RETRY_BASE_MS,
+    maxDelayMs: RETRY_CAP_MS,
+    ...options,
+  }
   let names: string[]
   try {
     names = await retry(() => client.children(parent, options), retrying)
@@ -127,7 +163,13 @@ async function findOwn(client: RecipeClient, parent: string, protectionId: strin
 }
 
 function ownNode(path: string, stat: Stat, protectionId: string): OwnNode {
-  return { path, name: path.slice(path.lastIndexOf('/') + 1), stat, sessionId: stat.ephemeralOwner, protectionId }
+  return {
+    path,
+    name: path.slice(path.lastIndexOf('/') + 1),
+    stat,
+    sessionId: stat.ephemeralOwner,
+    protectionId,
+  }
 }
 
 /**
@@ -138,7 +180,7 @@ function ownNode(path: string, stat: Stat, protectionId: string): OwnNode {
  */
 export async function deleteNode(client: RecipeClient, path: string): Promise<void> {
   let expiries = 0
-  for (let failures = 0; ; ) {
+  for (let failures = 0; ;) {
     try {
       await client.delete(path)
       return
@@ -152,10 +194,22 @@ export async function deleteNode(client: RecipeClient, path: string): Promise<vo
 }
 
 /** discardProtected deletes whatever node of `protectionId` exists under `parent`; never rejects. */
-export async function discardProtected(client: RecipeClient, parent: string, protectionId: string): Promise<void> {
+export async function discardProtected(
+  client: RecipeClient,
+  parent: string,
+  protectionId: string,
+): Promise<void> {
   try {
-    const names = await retry(() => client.children(parent), { maxAttempts: Infinity, baseDelayMs: RETRY_BASE_MS, maxDelayMs: RETRY_CAP_MS })
-    await Promise.all(names.filter((name) => parseContender(name)?.protectionId === protectionId).map((name) => deleteNode(client, childOf(parent, name))))
+    const names = await retry(() => client.children(parent), {
+      maxAttempts: Infinity,
+      baseDelayMs: RETRY_BASE_MS,
+      maxDelayMs: RETRY_CAP_MS,
+    })
+    await Promise.all(
+      names
+        .filter((name) => parseContender(name)?.protectionId === protectionId)
+        .map((name) => deleteNode(client, childOf(parent, name))),
+    )
   } catch {
     // Parent gone, session over or client closed: nothing of ours is left to delete.
   }

@@ -59,7 +59,10 @@ export class Queue {
         const changed = new Promise<void>((resolve) => (fire = resolve))
         let names: string[]
         try {
-          names = await retry(() => this.client.children(this.path, { watch: () => fire(), ...signalOption(signal) }), retrying(signal))
+          names = await retry(
+            () => this.client.children(this.path, { watch: () => fire(), ...signalOption(signal) }),
+            retrying(signal),
+          )
         } catch (error) {
           if (!(error instanceof NoNodeError)) throw error
           await ensureContainer(this.client, this.path, signal)
@@ -69,7 +72,8 @@ export class Queue {
           const data = await this.tryTake(item, signal)
           if (data !== null) return data
         }
-        if (this.items(names).length === 0) await raceAbort(Promise.race([changed, session.ended]), signal)
+        if (this.items(names).length === 0)
+          await raceAbort(Promise.race([changed, session.ended]), signal)
       } finally {
         session.dispose()
       }
@@ -83,7 +87,12 @@ export class Queue {
       const first = this.items(names)[0]
       if (first === undefined) return null
       try {
-        return (await retry(() => this.client.get(childOf(this.path, first), signalOption(options.signal)), retrying(options.signal))).data
+        return (
+          await retry(
+            () => this.client.get(childOf(this.path, first), signalOption(options.signal)),
+            retrying(options.signal),
+          )
+        ).data
       } catch (error) {
         if (!(error instanceof NoNodeError)) throw error
       }
@@ -97,7 +106,10 @@ export class Queue {
 
   private async list(signal: AbortSignal | undefined): Promise<string[]> {
     try {
-      return await retry(() => this.client.children(this.path, signalOption(signal)), retrying(signal))
+      return await retry(
+        () => this.client.children(this.path, signalOption(signal)),
+        retrying(signal),
+      )
     } catch (error) {
       if (error instanceof NoNodeError) return []
       throw error
@@ -105,7 +117,9 @@ export class Queue {
   }
 
   private items(names: string[]): string[] {
-    return sortedContenders(names.filter((name) => !name.startsWith(RECEIPT_PREFIX))).map((c) => c.name)
+    return sortedContenders(names.filter((name) => !name.startsWith(RECEIPT_PREFIX))).map(
+      (c) => c.name,
+    )
   }
 
   /** tryTake takes one item: its data, or null when another consumer got it first. */
@@ -124,7 +138,10 @@ export class Queue {
     const receipt = childOf(this.path, `${RECEIPT_PREFIX}${newProtectionId()}`)
     const sessionId = this.client.sessionId
     try {
-      await this.client.multi([op.delete(path, { version }), op.create(receipt, '', { mode: 'ephemeral' })], signalOption(signal))
+      await this.client.multi(
+        [op.delete(path, { version }), op.create(receipt, '', { mode: 'ephemeral' })],
+        signalOption(signal),
+      )
     } catch (error) {
       if (!(error instanceof ConclaveError)) throw error
       if (error.definite) {

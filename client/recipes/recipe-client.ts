@@ -8,5 +8,18 @@ import type { Client } from '../client.js'
 /** RecipeClient is what every recipe needs from a client; a connected `Client` is one. */
 export type RecipeClient = Pick<
   Client,
-  'create' | 'get' | 'exists' | 'set' | 'delete' | 'children' | 'multi' | 'sync' | 'watch' | 'on' | 'off' | 'state' | 'sessionId' | 'lastZxid'
+  | 'create'
+  | 'get'
+  | 'exists'
+  | 'set'
+  | 'delete'
+  | 'children'
+  | 'multi'
+  | 'sync'
+  | 'watch'
+  | 'on'
+  | 'off'
+  | 'state'
+  | 'sessionId'
+  | 'lastZxid'
 >

@@ -42,11 +42,15 @@ export function isRetryable(error: unknown, idempotent = false): boolean {
  * with an error not worth retrying, or runs out of attempts; it then rethrows the last
  * error. Pauses are "equal jitter": half the ceiling fixed, half random.
  */
-export async function retry<T>(operation: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export async function retry<T>(
+  operation: (attempt: number) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
   const maxAttempts = options.maxAttempts ?? RETRY_DEFAULTS.maxAttempts
   const baseDelayMs = options.baseDelayMs ?? RETRY_DEFAULTS.baseDelayMs
   const maxDelayMs = options.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs
-  const shouldRetry = options.shouldRetry ?? ((error: unknown) => isRetryable(error, options.idempotent === true))
+  const shouldRetry =
+    options.shouldRetry ?? ((error: unknown) => isRetryable(error, options.idempotent === true))
   for (let attempt = 1; ; attempt++) {
     throwIfAborted(options.signal)
     try {
@@ -59,7 +63,12 @@ export async function retry<T>(operation: (attempt: number) => Promise<T>, optio
 }
 
 /** backoffMs is the pause after the `failures`-th failure in a row. */
-export function backoffMs(failures: number, baseDelayMs: number, maxDelayMs: number, random: () => number = Math.random): number {
+export function backoffMs(
+  failures: number,
+  baseDelayMs: number,
+  maxDelayMs: number,
+  random: () => number = Math.random,
+): number {
   const ceilingMs = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(failures - 1, 30))
   return ceilingMs / 2 + (random() * ceilingMs) / 2
 }

@@ -15,7 +15,13 @@
  * `maxLeases` is stored in the semaphore's node and checked on every acquire, so two
  * programs that disagree on it fail loudly instead of letting too many in.
  */
-import { BadArgumentsError, BadVersionError, ConclaveError, NodeExistsError, NoNodeError } from '../errors.js'
+import {
+  BadArgumentsError,
+  BadVersionError,
+  ConclaveError,
+  NodeExistsError,
+  NoNodeError,
+} from '../errors.js'
 import type { Data } from '../data.js'
 import type { RecipeClient } from './recipe-client.js'
 import { Lease, type LoseOn } from './lease.js'
@@ -52,7 +58,10 @@ export class Semaphore {
     private readonly options: SemaphoreOptions,
   ) {
     checkedPath(path, 'semaphore path')
-    if (!Number.isSafeInteger(options.maxLeases) || options.maxLeases < 1) throw new BadArgumentsError(`maxLeases must be a positive integer, got ${String(options.maxLeases)}`)
+    if (!Number.isSafeInteger(options.maxLeases) || options.maxLeases < 1)
+      throw new BadArgumentsError(
+        `maxLeases must be a positive integer, got ${String(options.maxLeases)}`,
+      )
     this.maxLeases = options.maxLeases
     this.loseOn = options.loseOn ?? 'suspended'
     this.decide = (line, index) => semaphoreDecision(line, index, this.maxLeases)
@@ -90,7 +99,7 @@ export class Semaphore {
 
   /** passBaton writes to the lease's node, which wakes the waiter just behind it; retried until done or the lease ends. */
   private async passBaton(lease: Lease): Promise<void> {
-    for (let failures = 0; !lease.ended; ) {
+    for (let failures = 0; !lease.ended;) {
       try {
         await this.client.set(lease.path, BATON)
         return
@@ -105,12 +114,19 @@ export class Semaphore {
   private async ensureNode(signal: AbortSignal | undefined): Promise<void> {
     const expected = String(this.maxLeases)
     const options = signal === undefined ? {} : { signal }
-    for (let failures = 0; ; ) {
+    for (let failures = 0; ;) {
       try {
-        const { data, stat } = await retry(() => this.client.get(this.path, options), retrying(signal))
+        const { data, stat } = await retry(
+          () => this.client.get(this.path, options),
+          retrying(signal),
+        )
         const stored = new TextDecoder().decode(data)
         if (stored === expected) return
-        if (stored !== '') throw new BadArgumentsError(`semaphore ${this.path} has maxLeases ${stored}, this handle says ${expected}`, { path: this.path })
+        if (stored !== '')
+          throw new BadArgumentsError(
+            `semaphore ${this.path} has maxLeases ${stored}, this handle says ${expected}`,
+            { path: this.path },
+          )
         // Made by someone else (makeParents, an operator): claim it for this semaphore.
         await this.client.set(this.path, expected, { version: stat.version, ...options })
         return
@@ -120,7 +136,11 @@ export class Semaphore {
           continue
         }
         // Someone changed it meanwhile, or the set's outcome is unknown: read it again.
-        if (!(error instanceof BadVersionError || (error instanceof ConclaveError && isRetryable(error, true)))) throw error
+        if (!(
+          error instanceof BadVersionError ||
+          (error instanceof ConclaveError && isRetryable(error, true))
+        ))
+          throw error
         await sleep(backoffMs(++failures, RETRY_BASE_MS, RETRY_CAP_MS), signal)
       }
     }
@@ -128,7 +148,11 @@ export class Semaphore {
 
   private async createNode(expected: string, options: { signal?: AbortSignal }): Promise<void> {
     try {
-      await this.client.create(this.path, expected, { mode: 'container', makeParents: true, ...options })
+      await this.client.create(this.path, expected, {
+        mode: 'container',
+        makeParents: true,
+        ...options,
+      })
     } catch (error) {
       if (!(error instanceof NodeExistsError) && !isRetryable(error, true)) throw error
     }
@@ -136,15 +160,27 @@ export class Semaphore {
 }
 
 /** semaphoreDecision: see the module comment. */
-export function semaphoreDecision(line: readonly Contender[], index: number, maxLeases: number): Decision {
+export function semaphoreDecision(
+  line: readonly Contender[],
+  index: number,
+  maxLeases: number,
+): Decision {
   if (index < maxLeases) return { holds: true }
-  if (index === maxLeases) return { holds: false, waitOn: line.slice(0, maxLeases).map((c) => ({ name: c.name })) }
+  if (index === maxLeases)
+    return { holds: false, waitOn: line.slice(0, maxLeases).map((c) => ({ name: c.name })) }
   // The waiter ahead was not yet granted a lease when we listed; if it has been by the
   // time the watch is armed (its baton is in), waiting would miss the change.
-  return { holds: false, waitOn: [{ name: line[index - 1]!.name, lookNow: (stat) => stat.version > 0 }] }
+  return {
+    holds: false,
+    waitOn: [{ name: line[index - 1]!.name, lookNow: (stat) => stat.version > 0 }],
+  }
 }
 
 /** semaphore returns a handle on the semaphore at `path` allowing `maxLeases` holders at once. */
-export function semaphore(client: RecipeClient, path: string, options: SemaphoreOptions): Semaphore {
+export function semaphore(
+  client: RecipeClient,
+  path: string,
+  options: SemaphoreOptions,
+): Semaphore {
   return new Semaphore(client, path, options)
 }

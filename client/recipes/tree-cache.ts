@@ -23,7 +23,7 @@
  */
 import type { Stat } from '../../protocol/index.js'
 import { isAncestorOrSelf, parentOf } from '../../protocol/index.js'
-import { ClientClosedError, ConclaveError, NoNodeError, SessionExpiredError } from '../errors.js'
+import { ClientClosedError, NoNodeError, SessionExpiredError } from '../errors.js'
 import type { WatchEvent } from '../watch-stream.js'
 import type { RecipeClient } from './recipe-client.js'
 import { follow, type Following } from './follow.js'
@@ -53,7 +53,7 @@ interface Subscriber {
 }
 
 /** TreeCache mirrors the subtree at `root`; see the module comment and `treeCache()`. */
-export class TreeCache implements AsyncDisposable {
+export class TreeCache {
   private readonly nodes = new Map<string, CachedNode>()
   /** kids maps a cached path to the paths of its cached children. */
   private readonly kids = new Map<string, Set<string>>()
@@ -62,7 +62,7 @@ export class TreeCache implements AsyncDisposable {
   private following: Following | undefined
   private working = false
   private viewZxid = 0n
-  private failure: unknown
+  private failure: Error | undefined
   private closed = false
   /** syncs are `sync()` calls waiting for the view to reach their zxid. */
   private readonly syncs: { zxid: bigint; resolve: () => void }[] = []
@@ -93,10 +93,15 @@ export class TreeCache implements AsyncDisposable {
       // A failed load is also reported through events() and later start() calls; this
       // keeps it from being an unhandled rejection when nobody awaits this start().
       void this.loaded.catch(() => {})
-      this.following = follow(this.client, this.root, { recursive: true }, {
-        event: (event) => this.enqueue({ kind: 'event', event }),
-        gap: () => this.enqueue({ kind: 'resync' }),
-      })
+      this.following = follow(
+        this.client,
+        this.root,
+        { recursive: true },
+        {
+          event: (event) => this.enqueue({ kind: 'event', event }),
+          gap: () => this.enqueue({ kind: 'resync' }),
+        },
+      )
       // Not awaited: following ends only when the cache closes or fails, which this handles.
       void this.following.done.then(
         () => void this.close(),
@@ -115,7 +120,9 @@ export class TreeCache implements AsyncDisposable {
   /** children returns the sorted names of the cached children of `path`, or undefined if it is not cached. */
   children(path: string): string[] | undefined {
     if (!this.nodes.has(path)) return undefined
-    return [...(this.kids.get(path) ?? [])].map((child) => child.slice(child.lastIndexOf('/') + 1)).sort()
+    return [...(this.kids.get(path) ?? [])]
+      .map((child) => child.slice(child.lastIndexOf('/') + 1))
+      .sort()
   }
 
   /** paths lists every cached path, sorted. */
@@ -144,7 +151,10 @@ export class TreeCache implements AsyncDisposable {
    */
   async sync(options: { signal?: AbortSignal } = {}): Promise<void> {
     const signal = options.signal
-    await retry(() => this.client.sync(this.root, signal === undefined ? {} : { signal }), retrying(signal))
+    await retry(
+      () => this.client.sync(this.root, signal === undefined ? {} : { signal }),
+      retrying(signal),
+    )
     const zxid = this.client.lastZxid
     const reached = new Promise<void>((resolve) => this.syncs.push({ zxid, resolve }))
     // work never rejects (failures go to fail()); `reached` is what sync waits for.
@@ -156,7 +166,9 @@ export class TreeCache implements AsyncDisposable {
    * events reports every change from now on, in order, until `signal` aborts or the
    * cache closes; it throws if the cache fails.
    */
-  async *events(options: { signal?: AbortSignal } = {}): AsyncGenerator<TreeCacheEvent, void, undefined> {
+  async *events(
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<TreeCacheEvent, void, undefined> {
     const subscriber: Subscriber = { queue: [], wake: () => {} }
     this.subscribers.add(subscriber)
     const onAbort = () => subscriber.wake()
@@ -261,14 +273,19 @@ export class TreeCache implements AsyncDisposable {
       case 'deleted': {
         // A delete older than the node we hold concerns an earlier node at that path.
         const cached = this.nodes.get(event.path)
-        if (cached !== undefined && cached.stat.czxid <= event.zxid) this.removeSubtree(event.path, event.zxid)
+        if (cached !== undefined && cached.stat.czxid <= event.zxid)
+          this.removeSubtree(event.path, event.zxid)
         return
       }
       case 'created':
       case 'dataChanged': {
         const cached = this.nodes.get(event.path)
         // The view already holds that state (a re-read after the event got there first).
-        if (cached !== undefined && (event.type === 'created' ? cached.stat.czxid : cached.stat.mzxid) >= event.zxid) return
+        if (
+          cached !== undefined &&
+          (event.type === 'created' ? cached.stat.czxid : cached.stat.mzxid) >= event.zxid
+        )
+          return
         await this.refresh(event.path)
         return
       }
@@ -291,7 +308,7 @@ export class TreeCache implements AsyncDisposable {
   /** resync reads the whole subtree and applies the difference (deletes first, deepest first; then creates and changes, shallowest first). */
   private async resync(): Promise<void> {
     const fresh = new Map<string, CachedNode>()
-    for (let level = [this.root]; level.length > 0; ) {
+    for (let level = [this.root]; level.length > 0;) {
       const read = await Promise.all(level.map((path) => this.readWithChildren(path)))
       const next: string[] = []
       for (const [i, found] of read.entries()) {
@@ -303,14 +320,21 @@ export class TreeCache implements AsyncDisposable {
       level = next
     }
     const zxid = this.client.lastZxid
-    const gone = [...this.nodes.keys()].filter((path) => !fresh.has(path)).sort((a, b) => depth(b) - depth(a))
+    const gone = [...this.nodes.keys()]
+      .filter((path) => !fresh.has(path))
+      .sort((a, b) => depth(b) - depth(a))
     for (const path of gone) if (this.nodes.has(path)) this.removeSubtree(path, zxid)
     for (const [path, node] of fresh) this.upsert(path, node)
   }
 
-  private async readWithChildren(path: string): Promise<{ node: CachedNode; children: string[] } | null> {
+  private async readWithChildren(
+    path: string,
+  ): Promise<{ node: CachedNode; children: string[] } | null> {
     try {
-      const [node, children] = await Promise.all([retry(() => this.client.get(path), retrying(undefined)), retry(() => this.client.children(path), retrying(undefined))])
+      const [node, children] = await Promise.all([
+        retry(() => this.client.get(path), retrying(undefined)),
+        retry(() => this.client.children(path), retrying(undefined)),
+      ])
       return { node, children }
     } catch (error) {
       if (error instanceof NoNodeError) return null
@@ -322,7 +346,8 @@ export class TreeCache implements AsyncDisposable {
 
   private upsert(path: string, node: CachedNode): void {
     const cached = this.nodes.get(path)
-    if (cached !== undefined && cached.stat.czxid !== node.stat.czxid) this.removeSubtree(path, node.stat.czxid)
+    if (cached !== undefined && cached.stat.czxid !== node.stat.czxid)
+      this.removeSubtree(path, node.stat.czxid)
     const before = this.nodes.get(path)
     if (before !== undefined && node.stat.mzxid < before.stat.mzxid) return // never go back
     this.nodes.set(path, node)
@@ -351,7 +376,7 @@ export class TreeCache implements AsyncDisposable {
 
   private fail(error: unknown): void {
     if (this.failure !== undefined || this.closed) return
-    this.failure = error instanceof ConclaveError || error instanceof Error ? error : new Error(String(error))
+    this.failure = error instanceof Error ? error : new Error(String(error))
     this.rejectLoaded(this.failure)
     void this.close()
   }

@@ -72,10 +72,17 @@ export interface ArmedWatch {
 }
 
 /** armExists calls `exists` with a one-shot watch and returns the Stat and the promise of its event. */
-export async function armExists(client: RecipeClient, path: string, signal?: AbortSignal): Promise<ArmedWatch> {
+export async function armExists(
+  client: RecipeClient,
+  path: string,
+  signal?: AbortSignal,
+): Promise<ArmedWatch> {
   let fire: (event: WatchEvent) => void = () => {}
   const fired = new Promise<WatchEvent>((resolve) => (fire = resolve))
-  const stat = await client.exists(path, { watch: (event) => fire(event), ...(signal === undefined ? {} : { signal }) })
+  const stat = await client.exists(path, {
+    watch: (event) => fire(event),
+    ...(signal === undefined ? {} : { signal }),
+  })
   return { stat, fired }
 }
 
@@ -97,7 +104,7 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefine
       },
       (error: unknown) => {
         signal.removeEventListener('abort', onAbort)
-        reject(error)
+        reject(error instanceof Error ? error : new Error(String(error)))
       },
     )
   })
@@ -106,7 +113,8 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefine
 /** whenConnected resolves once the client is connected (at once if it is); rejects with ClientClosedError if it closes. */
 export function whenConnected(client: RecipeClient, signal?: AbortSignal): Promise<void> {
   if (client.state === 'connected') return Promise.resolve()
-  if (client.state === 'closed') return Promise.reject(new ClientClosedError('the client is closed'))
+  if (client.state === 'closed')
+    return Promise.reject(new ClientClosedError('the client is closed'))
   const wait = new Promise<void>((resolve, reject) => {
     const listener = (state: ConnectionState) => {
       if (state === 'connected') {

@@ -24,7 +24,10 @@ interface CandidateArgs {
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as CandidateArgs
-const print = (value: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n')
+const print = (value: Record<string, unknown>): void =>
+  void process.stdout.write(
+    JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n',
+  )
 const client = await connect({ servers: args.servers, sessionTimeoutMs: args.sessionTimeoutMs })
 let lease: Leadership | undefined
 
@@ -36,10 +39,17 @@ function stall(ms: number): void {
 async function run(command: Record<string, unknown>): Promise<void> {
   switch (command.cmd) {
     case 'campaign': {
-      const candidate = election(client, String(command.path), { id: args.name, loseOn: command.loseOn === 'lost' ? 'lost' : 'suspended' })
+      const candidate = election(client, String(command.path), {
+        id: args.name,
+        loseOn: command.loseOn === 'lost' ? 'lost' : 'suspended',
+      })
       lease = await candidate.campaign()
       const held = lease
-      held.signal.addEventListener('abort', () => print({ event: 'ended', reason: (held.signal.reason as { reason?: string }).reason }), { once: true })
+      held.signal.addEventListener(
+        'abort',
+        () => print({ event: 'ended', reason: (held.signal.reason as { reason?: string }).reason }),
+        { once: true },
+      )
       print({ event: 'leader', token: held.token, path: held.path })
       return
     }
@@ -50,7 +60,12 @@ async function run(command: Record<string, unknown>): Promise<void> {
       if (typeof command.stallMs === 'number') stall(command.stallMs)
       const response = await fetch(`${args.storeUrl}/write`, {
         method: 'POST',
-        body: JSON.stringify({ key: command.key, token: token.toString(), value: command.value, writer: args.name }),
+        body: JSON.stringify({
+          key: command.key,
+          token: token.toString(),
+          value: command.value,
+          writer: args.name,
+        }),
       })
       print({ event: 'write', accepted: response.status === 200, token, value: command.value })
       return
@@ -72,7 +87,9 @@ process.stdin.on('data', (chunk: string) => {
   while ((newline = buffered.indexOf('\n')) >= 0) {
     const line = buffered.slice(0, newline)
     buffered = buffered.slice(newline + 1)
-    void run(JSON.parse(line) as Record<string, unknown>).catch((err: unknown) => print({ event: 'error', message: String(err) }))
+    void run(JSON.parse(line) as Record<string, unknown>).catch((err: unknown) =>
+      print({ event: 'error', message: String(err) }),
+    )
   }
 })
 process.stdin.on('end', () => {

@@ -18,7 +18,17 @@ export interface CountingClient {
   reset(): void
 }
 
-const COUNTED = new Set(['create', 'get', 'exists', 'set', 'delete', 'children', 'multi', 'sync', 'watch'])
+const COUNTED = new Set([
+  'create',
+  'get',
+  'exists',
+  'set',
+  'delete',
+  'children',
+  'multi',
+  'sync',
+  'watch',
+])
 /** WATCHING are the calls whose second argument may carry a one-shot `watch`. */
 const WATCHING = new Set(['get', 'exists', 'children'])
 
@@ -37,7 +47,10 @@ export function countingClient(client: Client): CountingClient {
         const options = args[1] as { watch?: (event: WatchEvent) => void } | undefined
         if (WATCHING.has(property) && typeof options?.watch === 'function') {
           const watch = options.watch
-          args[1] = { ...options, watch: (event: WatchEvent) => (watchesFired.push(event), watch(event)) }
+          args[1] = {
+            ...options,
+            watch: (event: WatchEvent) => (watchesFired.push(event), watch(event)),
+          }
         }
         return method.apply(target, args)
       }

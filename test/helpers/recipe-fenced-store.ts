@@ -41,7 +41,15 @@ export class FencedStore {
       this.highest.set(key, token)
       this.values.set(key, { value, token })
     }
-    const write: FencedWrite = { key, token, value, writer, accepted, highestBefore, atMs: Date.now() }
+    const write: FencedWrite = {
+      key,
+      token,
+      value,
+      writer,
+      accepted,
+      highestBefore,
+      atMs: Date.now(),
+    }
     this.history.push(write)
     for (const listener of this.listeners) listener(write)
     return write
@@ -81,7 +89,9 @@ export async function serveFencedStore(store = new FencedStore()): Promise<Serve
   const server = createServer((request, response) => {
     const reply = (status: number, body: unknown) => {
       response.writeHead(status, { 'content-type': 'application/json' })
-      response.end(JSON.stringify(body, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
+      response.end(
+        JSON.stringify(body, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+      )
     }
     const url = new URL(request.url ?? '/', 'http://store')
     if (request.method === 'GET' && url.pathname === '/read') {
@@ -91,9 +101,17 @@ export async function serveFencedStore(store = new FencedStore()): Promise<Serve
     if (request.method === 'POST' && url.pathname === '/write') {
       readBody(request).then(
         (text) => {
-          const body = JSON.parse(text) as { key: string; token: string; value: string; writer: string }
+          const body = JSON.parse(text) as {
+            key: string
+            token: string
+            value: string
+            writer: string
+          }
           const write = store.write(body.key, BigInt(body.token), body.value, body.writer)
-          reply(write.accepted ? 200 : 409, { accepted: write.accepted, highest: write.accepted ? write.token : write.highestBefore })
+          reply(write.accepted ? 200 : 409, {
+            accepted: write.accepted,
+            highest: write.accepted ? write.token : write.highestBefore,
+          })
         },
         () => reply(400, {}),
       )

@@ -29,7 +29,10 @@ interface WorkerArgs {
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as WorkerArgs
-const print = (value: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n')
+const print = (value: Record<string, unknown>): void =>
+  void process.stdout.write(
+    JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n',
+  )
 const client = await connect({ servers: args.servers, sessionTimeoutMs: args.sessionTimeoutMs })
 
 function acquire(): Promise<Lease> {
@@ -39,7 +42,10 @@ function acquire(): Promise<Lease> {
     case 'write':
       return readWriteLock(client, args.path, { data: args.name }).write.acquire()
     case 'semaphore':
-      return semaphore(client, args.path, { maxLeases: args.maxLeases ?? 1, data: args.name }).acquire()
+      return semaphore(client, args.path, {
+        maxLeases: args.maxLeases ?? 1,
+        data: args.name,
+      }).acquire()
   }
 }
 
@@ -52,12 +58,18 @@ async function rounds(): Promise<void> {
       await new Promise(() => {})
     }
     const read = await fetch(`${args.storeUrl}/read?key=counter`)
-    const current = read.status === 200 ? Number(((await read.json()) as { value: string }).value) : 0
+    const current =
+      read.status === 200 ? Number(((await read.json()) as { value: string }).value) : 0
     await new Promise((resolve) => setTimeout(resolve, Math.random() * (args.dwellMs ?? 0)))
     const value = String(current + 1)
     const response = await fetch(`${args.storeUrl}/write`, {
       method: 'POST',
-      body: JSON.stringify({ key: 'counter', token: lease.token.toString(), value, writer: args.name }),
+      body: JSON.stringify({
+        key: 'counter',
+        token: lease.token.toString(),
+        value,
+        writer: args.name,
+      }),
     })
     print({ event: 'wrote', round, value, accepted: response.status === 200 })
     await lease.release()
@@ -69,7 +81,8 @@ async function rounds(): Promise<void> {
 print({ event: 'ready', sessionId: client.sessionId })
 process.stdin.setEncoding('utf8')
 process.stdin.on('data', (chunk: string) => {
-  if (chunk.includes('"go"')) void rounds().catch((err: unknown) => print({ event: 'error', message: String(err) }))
+  if (chunk.includes('"go"'))
+    void rounds().catch((err: unknown) => print({ event: 'error', message: String(err) }))
 })
 process.stdin.on('end', () => {
   void client.close().finally(() => process.exit(0))

@@ -23,7 +23,10 @@ export interface RecipeProcess {
   readonly events: ProcessEvent[]
   send(command: Record<string, unknown>): void
   /** next waits for the first event from index `since` on that matches (default: any index). */
-  next(predicate: (event: ProcessEvent) => boolean, options?: { timeoutMs?: number; since?: number; what?: string }): Promise<ProcessEvent>
+  next(
+    predicate: (event: ProcessEvent) => boolean,
+    options?: { timeoutMs?: number; since?: number; what?: string },
+  ): Promise<ProcessEvent>
   kill(signal: NodeJS.Signals): void
   readonly exited: Promise<number | null>
   /** stop resumes a stopped process, closes its stdin and waits; SIGKILL after 5 s. */
@@ -36,11 +39,20 @@ process.on('exit', () => {
 })
 
 /** startRecipeProcess spawns `test/helpers/<main>` with `args` and waits for its {"event":"ready"} line. */
-export async function startRecipeProcess(main: string, name: string, args: Record<string, unknown>, readyTimeoutMs = 60_000): Promise<RecipeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `test/helpers/${main}`, JSON.stringify({ ...args, name })], {
-    cwd: REPO_ROOT,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
+export async function startRecipeProcess(
+  main: string,
+  name: string,
+  args: Record<string, unknown>,
+  readyTimeoutMs = 60_000,
+): Promise<RecipeProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', `test/helpers/${main}`, JSON.stringify({ ...args, name })],
+    {
+      cwd: REPO_ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  )
   live.add(child)
   const exited = new Promise<number | null>((done) =>
     child.once('exit', (code) => {
@@ -51,9 +63,9 @@ export async function startRecipeProcess(main: string, name: string, args: Recor
   const events: ProcessEvent[] = []
   const waiters = new Set<() => void>()
   const stderr: string[] = []
-  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()))
   let buffered = ''
-  child.stdout!.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     buffered += chunk.toString()
     let newline: number
     while ((newline = buffered.indexOf('\n')) >= 0) {
@@ -80,7 +92,11 @@ export async function startRecipeProcess(main: string, name: string, args: Recor
           done(hit)
         } else if (child.exitCode !== null || child.signalCode !== null) {
           waiters.delete(check)
-          fail(new Error(`${what}: the process exited (${child.exitCode ?? child.signalCode}); stderr: ${stderr.join('').slice(-2000)}`))
+          fail(
+            new Error(
+              `${what}: the process exited (${child.exitCode ?? child.signalCode}); stderr: ${stderr.join('').slice(-2000)}`,
+            ),
+          )
         }
       }
       waiters.add(check)
@@ -92,14 +108,14 @@ export async function startRecipeProcess(main: string, name: string, args: Recor
     name,
     pid: child.pid!,
     events,
-    send: (command) => child.stdin!.write(JSON.stringify(command) + '\n'),
+    send: (command) => child.stdin.write(JSON.stringify(command) + '\n'),
     next,
     kill: (signal) => void child.kill(signal),
     exited,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return
       child.kill('SIGCONT')
-      child.stdin!.end()
+      child.stdin.end()
       await withDeadline(exited, 5000, `${name} exit`).catch(() => child.kill('SIGKILL'))
     },
   }

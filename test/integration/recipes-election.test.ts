@@ -15,7 +15,15 @@
  * - leader() and observe() report the leader, and observers are not woken by joins.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { AbortedError, connect, election, LeaseEndedError, op, type Client, type LeaderInfo } from '../../client/index.js'
+import {
+  AbortedError,
+  connect,
+  election,
+  LeaseEndedError,
+  op,
+  type Client,
+  type LeaderInfo,
+} from '../../client/index.js'
 import { countingClient, type CountingClient } from '../helpers/recipe-counting-client.js'
 import { serveFencedStore, type ServedStore } from '../helpers/recipe-fenced-store.js'
 import { startRecipeProcess, type RecipeProcess } from '../helpers/recipe-process.js'
@@ -58,11 +66,21 @@ describe('resign', () => {
     const order: string[] = []
     const leaseA = await election(a, path, { id: 'a' }).campaign()
     leaseA.signal.addEventListener('abort', () => order.push('a ended'))
-    const campaignB = election(b, path, { id: 'b' }).campaign().then((lease) => (order.push('b leads'), lease))
-    await waitFor(async () => (await candidates(observer, path)).length === 2, { what: 'b in line' })
+    const campaignB = election(b, path, { id: 'b' })
+      .campaign()
+      .then((lease) => (order.push('b leads'), lease))
+    await waitFor(async () => (await candidates(observer, path)).length === 2, {
+      what: 'b in line',
+    })
     const campaignC = election(c, path, { id: 'c' }).campaign()
-    await waitFor(async () => (await candidates(observer, path)).length === 3, { what: 'c in line' })
-    expect(await election(observer, path, { id: 'o' }).leader()).toMatchObject({ id: 'a', token: leaseA.token, path: leaseA.path })
+    await waitFor(async () => (await candidates(observer, path)).length === 3, {
+      what: 'c in line',
+    })
+    expect(await election(observer, path, { id: 'o' }).leader()).toMatchObject({
+      id: 'a',
+      token: leaseA.token,
+      path: leaseA.path,
+    })
 
     await leaseA.resign()
     const leaseB = await withDeadline(campaignB, 10_000, 'b elected')
@@ -75,7 +93,9 @@ describe('resign', () => {
 
     // The lease's owner check fences writes inside Conclave too.
     await b.multi([leaseB.ownerCheck(), op.create('/election-fenced-b', 'ok')])
-    await expect(a.multi([leaseA.ownerCheck(), op.create('/election-fenced-a', 'stale')])).rejects.toMatchObject({ code: 'NO_NODE' })
+    await expect(
+      a.multi([leaseA.ownerCheck(), op.create('/election-fenced-a', 'stale')]),
+    ).rejects.toMatchObject({ code: 'NO_NODE' })
 
     await leaseB.resign()
     const leaseC = await withDeadline(campaignC, 10_000, 'c elected')
@@ -93,10 +113,14 @@ describe('resign', () => {
     await expect(handle.campaign()).rejects.toMatchObject({ code: 'BAD_ARGUMENTS' })
     const controller = new AbortController()
     const waiting = election(b, path, { id: 'b' }).campaign({ signal: controller.signal })
-    await waitFor(async () => (await candidates(observer, path)).length === 2, { what: 'b in line' })
+    await waitFor(async () => (await candidates(observer, path)).length === 2, {
+      what: 'b in line',
+    })
     controller.abort()
     await expect(waiting).rejects.toBeInstanceOf(AbortedError)
-    await waitFor(async () => (await candidates(observer, path)).length === 1, { what: "b's node deleted" })
+    await waitFor(async () => (await candidates(observer, path)).length === 1, {
+      what: "b's node deleted",
+    })
     await lease.resign()
     const again = await handle.campaign()
     expect(again.token).toBeGreaterThan(lease.token)
@@ -109,17 +133,28 @@ describe('no herd', () => {
     const path = '/election/herd'
     const observer = await open()
     const leader = await election(await open(), path, { id: 'leader' }).campaign()
-    const waiters: { counting: CountingClient; raw: Client; controller: AbortController; campaign: Promise<unknown> }[] = []
+    const waiters: {
+      counting: CountingClient
+      raw: Client
+      controller: AbortController
+      campaign: Promise<unknown>
+    }[] = []
     for (let i = 0; i < 8; i++) {
       const raw = await open()
       const counting = countingClient(raw)
       const controller = new AbortController()
-      const campaign = election(counting.client, path, { id: `w${i}` }).campaign({ signal: controller.signal })
+      const campaign = election(counting.client, path, { id: `w${i}` }).campaign({
+        signal: controller.signal,
+      })
       void campaign.catch(() => {}) // the withdrawn one rejects (checked below); no unhandled rejection meanwhile
       waiters.push({ counting, raw, controller, campaign })
-      await waitFor(async () => (await candidates(observer, path)).length === i + 2, { what: `w${i} in line` })
+      await waitFor(async () => (await candidates(observer, path)).length === i + 2, {
+        what: `w${i} in line`,
+      })
     }
-    await waitFor(() => waiters.every((w) => w.counting.count('exists') >= 1), { what: 'every waiter watching' })
+    await waitFor(() => waiters.every((w) => w.counting.count('exists') >= 1), {
+      what: 'every waiter watching',
+    })
     for (const w of waiters) w.counting.reset()
 
     await leader.resign()
@@ -137,7 +172,9 @@ describe('no herd', () => {
     await waitFor(() => waiters[4]!.counting.count('exists') >= 1, { what: 'w4 watching w2' })
     await Promise.all(waiters.map((w) => w.raw.sync()))
     expect(waiters.map((w) => w.counting.watchesFired.length)).toEqual([0, 0, 0, 0, 1, 0, 0, 0])
-    expect(waiters.map((w, i) => (i === 4 ? 0 : w.counting.count('children')))).toEqual([0, 0, 0, 0, 0, 0, 0, 0])
+    expect(waiters.map((w, i) => (i === 4 ? 0 : w.counting.count('children')))).toEqual([
+      0, 0, 0, 0, 0, 0, 0, 0,
+    ])
   })
 })
 
@@ -157,7 +194,9 @@ describe('lost create reply', () => {
     // Requests still reach the server; replies are held and then thrown away with the connection.
     proxy.setMode({ kind: 'one-way', forward: 'to-target' })
     const campaign = election(flaky, path, { id: 'flaky' }).campaign()
-    await waitFor(async () => (await candidates(observer, path)).length === 1, { what: 'the create applied' })
+    await waitFor(async () => (await candidates(observer, path)).length === 1, {
+      what: 'the create applied',
+    })
     proxy.resetConnections()
     proxy.heal()
 
@@ -185,7 +224,9 @@ describe('connection policy', () => {
     const path = '/election/suspended'
     const lease = await election(flaky, path, { id: 'flaky' }).campaign()
     const next = election(other, path, { id: 'other' }).campaign()
-    await waitFor(async () => (await candidates(other, path)).length === 2, { what: 'other in line' })
+    await waitFor(async () => (await candidates(other, path)).length === 2, {
+      what: 'other in line',
+    })
     const sessionId = flaky.sessionId
     proxy.block()
     proxy.cut()
@@ -208,7 +249,9 @@ describe('connection policy', () => {
     const path = '/election/lost'
     const lease = await election(flaky, path, { id: 'flaky', loseOn: 'lost' }).campaign()
     const next = election(other, path, { id: 'other' }).campaign()
-    await waitFor(async () => (await candidates(other, path)).length === 2, { what: 'other in line' })
+    await waitFor(async () => (await candidates(other, path)).length === 2, {
+      what: 'other in line',
+    })
 
     proxy.cut()
     await waitFor(() => flaky.state === 'suspended', { what: 'suspended' })
@@ -235,7 +278,10 @@ describe('observe and leader', () => {
     const seen: (LeaderInfo | null)[] = []
     const controller = new AbortController()
     const loop = (async () => {
-      for await (const leader of election(watcher.client, path, { id: 'watcher' }).observe({ signal: controller.signal })) seen.push(leader)
+      for await (const leader of election(watcher.client, path, { id: 'watcher' }).observe({
+        signal: controller.signal,
+      }))
+        seen.push(leader)
     })()
     await waitFor(() => seen.length === 1, { what: 'first report' })
     expect(seen[0]).toBeNull()
@@ -273,7 +319,11 @@ describe('leader processes', () => {
   const sessionTimeoutMs = 2000
 
   async function candidate(name: string): Promise<RecipeProcess> {
-    const proc = await startRecipeProcess('recipe-candidate-main.ts', name, { servers: [server.url], sessionTimeoutMs, storeUrl: served!.url })
+    const proc = await startRecipeProcess('recipe-candidate-main.ts', name, {
+      servers: [server.url],
+      sessionTimeoutMs,
+      storeUrl: served!.url,
+    })
     processes.push(proc)
     return proc
   }
@@ -286,9 +336,13 @@ describe('leader processes', () => {
     a.send({ cmd: 'campaign', path })
     const ledA = await a.next((e) => e.event === 'leader', { what: 'a elected' })
     b.send({ cmd: 'campaign', path })
-    await waitFor(async () => (await candidates(observer, path)).length === 2, { what: 'b in line' })
+    await waitFor(async () => (await candidates(observer, path)).length === 2, {
+      what: 'b in line',
+    })
     a.send({ cmd: 'write', key: 'k', value: 'from a' })
-    expect(await a.next((e) => e.event === 'write', { what: 'a wrote' })).toMatchObject({ accepted: true })
+    expect(await a.next((e) => e.event === 'write', { what: 'a wrote' })).toMatchObject({
+      accepted: true,
+    })
 
     a.kill('SIGKILL')
     const killedAtMs = Date.now()
@@ -299,7 +353,9 @@ describe('leader processes', () => {
     expect(handoverMs).toBeGreaterThan(sessionTimeoutMs / 2)
     expect(handoverMs).toBeLessThan(sessionTimeoutMs + 8000)
     b.send({ cmd: 'write', key: 'k', value: 'from b' })
-    expect(await b.next((e) => e.event === 'write', { what: 'b wrote' })).toMatchObject({ accepted: true })
+    expect(await b.next((e) => e.event === 'write', { what: 'b wrote' })).toMatchObject({
+      accepted: true,
+    })
     expect(served.store.accepted('k').map((w) => w.writer)).toEqual(['a', 'b'])
   })
 
@@ -311,9 +367,13 @@ describe('leader processes', () => {
     a.send({ cmd: 'campaign', path })
     const ledA = await a.next((e) => e.event === 'leader', { what: 'a elected' })
     b.send({ cmd: 'campaign', path })
-    await waitFor(async () => (await candidates(observer, path)).length === 2, { what: 'b in line' })
+    await waitFor(async () => (await candidates(observer, path)).length === 2, {
+      what: 'b in line',
+    })
     a.send({ cmd: 'write', key: 'k', value: 'a-1' })
-    expect(await a.next((e) => e.event === 'write', { what: 'a wrote' })).toMatchObject({ accepted: true })
+    expect(await a.next((e) => e.event === 'write', { what: 'a wrote' })).toMatchObject({
+      accepted: true,
+    })
 
     // a checks its lease (live), then stalls before the write goes out: a GC pause at
     // the worst moment. The test stops the process during that stall, well past the
@@ -322,21 +382,39 @@ describe('leader processes', () => {
     a.send({ cmd: 'write', key: 'k', value: 'a-late', stallMs: 3000 })
     await a.next((e) => e.event === 'checked', { since, what: 'a checked its lease' })
     a.kill('SIGSTOP')
-    const ledB = await b.next((e) => e.event === 'leader', { what: 'b elected while a is stopped', timeoutMs: 20_000 })
+    const ledB = await b.next((e) => e.event === 'leader', {
+      what: 'b elected while a is stopped',
+      timeoutMs: 20_000,
+    })
     expect(BigInt(ledB.token as string)).toBeGreaterThan(BigInt(ledA.token as string))
     b.send({ cmd: 'write', key: 'k', value: 'b-1' })
-    expect(await b.next((e) => e.event === 'write', { what: 'b wrote' })).toMatchObject({ accepted: true })
+    expect(await b.next((e) => e.event === 'write', { what: 'b wrote' })).toMatchObject({
+      accepted: true,
+    })
 
     a.kill('SIGCONT')
-    const late = await a.next((e) => e.event === 'write', { since, what: "a's late write answered", timeoutMs: 20_000 })
+    const late = await a.next((e) => e.event === 'write', {
+      since,
+      what: "a's late write answered",
+      timeoutMs: 20_000,
+    })
     expect(late).toMatchObject({ accepted: false, value: 'a-late' })
     // The late write really reached the store after b's, with a's old token: the fence, not luck, stopped it.
     const rejected = served.store.rejected('k')
     expect(rejected).toHaveLength(1)
-    expect(rejected[0]).toMatchObject({ writer: 'a', value: 'a-late', token: BigInt(ledA.token as string), highestBefore: BigInt(ledB.token as string) })
+    expect(rejected[0]).toMatchObject({
+      writer: 'a',
+      value: 'a-late',
+      token: BigInt(ledA.token as string),
+      highestBefore: BigInt(ledB.token as string),
+    })
     expect(served.store.read('k')).toMatchObject({ value: 'b-1' })
     // And a learns that it lost the leadership soon after it runs again.
-    const ended = await a.next((e) => e.event === 'ended', { since, what: "a's lease ended", timeoutMs: 15_000 })
+    const ended = await a.next((e) => e.event === 'ended', {
+      since,
+      what: "a's lease ended",
+      timeoutMs: 15_000,
+    })
     expect(['suspended', 'lost']).toContain(ended.reason)
     a.send({ cmd: 'write', key: 'k', value: 'a-after' })
     await a.next((e) => e.event === 'write-skipped', { since, what: 'a stops writing' })

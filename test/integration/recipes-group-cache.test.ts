@@ -12,7 +12,16 @@
  *   after a random workload it equals a fresh read of the tree.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { connect, group, LeaseEndedError, treeCache, type Client, type Member, type TreeCacheEvent, type TreeCache } from '../../client/index.js'
+import {
+  connect,
+  group,
+  LeaseEndedError,
+  treeCache,
+  type Client,
+  type Member,
+  type TreeCacheEvent,
+  type TreeCache,
+} from '../../client/index.js'
 import { mulberry32 } from '../helpers/mulberry32.js'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
 import { startServer, type ServerProcess } from '../helpers/server-process.js'
@@ -54,7 +63,8 @@ function collect(client: Client, path: string): { seen: string[]; stop: () => Pr
   const seen: string[] = []
   const controller = new AbortController()
   const loop = (async () => {
-    for await (const members of group(client, path).watch({ signal: controller.signal })) seen.push(summary(members))
+    for await (const members of group(client, path).watch({ signal: controller.signal }))
+      seen.push(summary(members))
   })()
   return {
     seen,
@@ -83,7 +93,7 @@ describe('group membership', () => {
     expect((memberB.signal.reason as LeaseEndedError).reason).toBe('released')
     await waitFor(() => watch.seen.at(-1) === 'a=a:1', { what: 'b left' })
     await a.close()
-    await waitFor(() => watch.seen.at(-1) === '', { what: "a gone with its client" })
+    await waitFor(() => watch.seen.at(-1) === '', { what: 'a gone with its client' })
     expect(memberA.signal.aborted).toBe(true)
     expect(watch.seen).toEqual(['', 'a=a:1', 'a=a:1 b=b:1', 'a=a:1 b=b:2', 'a=a:1', ''])
   })
@@ -110,11 +120,17 @@ describe('group membership', () => {
     const tokenBefore = again.token
     proxy.block()
     proxy.cut()
-    await waitFor(async () => (await group(watcher, path).members()).length === 0, { what: 'both expired', timeoutMs: 15_000 })
+    await waitFor(async () => (await group(watcher, path).members()).length === 0, {
+      what: 'both expired',
+      timeoutMs: 15_000,
+    })
     proxy.unblock()
     await waitFor(() => once.signal.aborted, { what: "'once' ended" })
     expect((once.signal.reason as LeaseEndedError).reason).toBe('lost')
-    await waitFor(async () => summary(await group(watcher, path).members()) === 'again=', { what: "'again' rejoined", timeoutMs: 15_000 })
+    await waitFor(async () => summary(await group(watcher, path).members()) === 'again=', {
+      what: "'again' rejoined",
+      timeoutMs: 15_000,
+    })
     expect(again.signal.aborted).toBe(false)
     expect(again.token).toBeGreaterThan(tokenBefore)
     expect((await watcher.exists(`${path}/again`))!.ephemeralOwner).toBe(flaky.sessionId)
@@ -131,7 +147,9 @@ describe('group membership', () => {
     await watcher.create(path, '', { makeParents: true })
     proxy.setMode({ kind: 'one-way', forward: 'to-target' })
     const joining = group(flaky, path).join('me', 'data')
-    await waitFor(async () => (await watcher.children(path)).length === 1, { what: 'the create applied' })
+    await waitFor(async () => (await watcher.children(path)).length === 1, {
+      what: 'the create applied',
+    })
     proxy.resetConnections()
     proxy.heal()
     const member = await withDeadline(joining, 15_000, 'joined after the lost reply')
@@ -157,7 +175,10 @@ describe('group membership', () => {
 })
 
 describe('tree cache', () => {
-  async function started(client: Client, root: string): Promise<{ cache: TreeCache; events: TreeCacheEvent[] }> {
+  async function started(
+    client: Client,
+    root: string,
+  ): Promise<{ cache: TreeCache; events: TreeCacheEvent[] }> {
     const cache = treeCache(client, root)
     cleanups.push(() => cache.close())
     const events: TreeCacheEvent[] = []
@@ -174,7 +195,8 @@ describe('tree cache', () => {
     await cache.sync()
     await new Promise((resolve) => setTimeout(resolve, 0))
   }
-  const described = (events: TreeCacheEvent[]) => events.map((e) => `${e.type} ${e.path}${e.type === 'deleted' ? '' : `=${text(e.data)}`}`)
+  const described = (events: TreeCacheEvent[]) =>
+    events.map((e) => `${e.type} ${e.path}${e.type === 'deleted' ? '' : `=${text(e.data)}`}`)
 
   it('loads, follows changes, and reports a live delete and re-create as deleted then created', async () => {
     const root = '/cache/live'
@@ -184,7 +206,11 @@ describe('tree cache', () => {
     const { cache, events } = await started(reader, root)
     expect(cache.paths()).toEqual([root, `${root}/a`, `${root}/a/x`])
     expect(cache.children(root)).toEqual(['a'])
-    expect(described(events)).toEqual([`created ${root}=`, `created ${root}/a=a0`, `created ${root}/a/x=x0`])
+    expect(described(events)).toEqual([
+      `created ${root}=`,
+      `created ${root}/a=a0`,
+      `created ${root}/a/x=x0`,
+    ])
     events.length = 0
 
     await writer.set(`${root}/a/x`, 'x1')
@@ -192,7 +218,12 @@ describe('tree cache', () => {
     await writer.delete(`${root}/a/x`)
     await writer.create(`${root}/a/x`, 'x1') // same data, same version as before the delete
     await caughtUp(cache)
-    expect(described(events)).toEqual([`changed ${root}/a/x=x1`, `created ${root}/b=b0`, `deleted ${root}/a/x`, `created ${root}/a/x=x1`])
+    expect(described(events)).toEqual([
+      `changed ${root}/a/x=x1`,
+      `created ${root}/b=b0`,
+      `deleted ${root}/a/x`,
+      `created ${root}/a/x=x1`,
+    ])
     expect(text(cache.get(`${root}/a/x`)!.data)).toBe('x1')
     expect(cache.get(`${root}/a/x`)!.stat.czxid).toBe((await writer.exists(`${root}/a/x`))!.czxid)
   })
@@ -219,7 +250,13 @@ describe('tree cache', () => {
     await waitFor(() => reader.state === 'connected', { what: 'back' })
     await caughtUp(cache)
     expect(described(events).sort()).toEqual(
-      [`changed ${root}/changed=c1`, `created ${root}/new=n`, `created ${root}/same=v`, `deleted ${root}/gone`, `deleted ${root}/same`].sort(),
+      [
+        `changed ${root}/changed=c1`,
+        `created ${root}/new=n`,
+        `created ${root}/same=v`,
+        `deleted ${root}/gone`,
+        `deleted ${root}/same`,
+      ].sort(),
     )
     const deletedAt = described(events).indexOf(`deleted ${root}/same`)
     expect(deletedAt).toBeLessThan(described(events).indexOf(`created ${root}/same=v`))
@@ -238,9 +275,15 @@ describe('tree cache', () => {
     proxy.cut()
     await writer.set(`${root}/a`, 'a1')
     await writer.create(`${root}/b`, 'b0')
-    await waitFor(() => reader.state === 'lost' || reader.sessionId !== session, { what: 'session lost', timeoutMs: 15_000 })
+    await waitFor(() => reader.state === 'lost' || reader.sessionId !== session, {
+      what: 'session lost',
+      timeoutMs: 15_000,
+    })
     proxy.unblock()
-    await waitFor(() => reader.state === 'connected' && reader.sessionId !== session, { what: 'new session', timeoutMs: 15_000 })
+    await waitFor(() => reader.state === 'connected' && reader.sessionId !== session, {
+      what: 'new session',
+      timeoutMs: 15_000,
+    })
     await writer.set(`${root}/b`, 'b1') // after the new session: through the new watch
     await caughtUp(cache)
     expect(cache.paths()).toEqual([root, `${root}/a`, `${root}/b`])
@@ -257,7 +300,11 @@ describe('tree cache', () => {
     const names = ['a', 'b', 'c']
     for (let i = 0; i < 150; i++) {
       const depth = 1 + Math.floor(random() * 3)
-      const path = root + Array.from({ length: depth }, () => `/${names[Math.floor(random() * names.length)]}`).join('')
+      const path =
+        root +
+        Array.from({ length: depth }, () => `/${names[Math.floor(random() * names.length)]}`).join(
+          '',
+        )
       const roll = random()
       try {
         if (roll < 0.45) await writer.create(path, `v${i}`)

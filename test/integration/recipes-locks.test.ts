@@ -14,7 +14,16 @@
  *   disagrees on maxLeases.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { AbortedError, connect, LeaseEndedError, mutex, readWriteLock, semaphore, type Client, type Lease } from '../../client/index.js'
+import {
+  AbortedError,
+  connect,
+  LeaseEndedError,
+  mutex,
+  readWriteLock,
+  semaphore,
+  type Client,
+  type Lease,
+} from '../../client/index.js'
 import { countingClient, type CountingClient } from '../helpers/recipe-counting-client.js'
 import { serveFencedStore, type ServedStore } from '../helpers/recipe-fenced-store.js'
 import { startRecipeProcess, type RecipeProcess } from '../helpers/recipe-process.js'
@@ -50,7 +59,15 @@ async function lineLength(client: Client, path: string): Promise<number> {
 /** settled tells, without waiting, whether a promise has settled. */
 async function settled(promise: Promise<unknown>): Promise<boolean> {
   const marker = Symbol('pending')
-  return (await Promise.race([promise.then(() => true, () => true), Promise.resolve(marker)])) !== marker
+  return (
+    (await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      Promise.resolve(marker),
+    ])) !== marker
+  )
 }
 
 describe('mutex across processes', () => {
@@ -64,7 +81,15 @@ describe('mutex across processes', () => {
     served = await serveFencedStore()
     const sessionTimeoutMs = 2000
     const rounds = 5
-    const common = { servers: [server.url], sessionTimeoutMs, storeUrl: served.url, path: '/locks/counter', lock: 'mutex', rounds, dwellMs: 30 }
+    const common = {
+      servers: [server.url],
+      sessionTimeoutMs,
+      storeUrl: served.url,
+      path: '/locks/counter',
+      lock: 'mutex',
+      rounds,
+      dwellMs: 30,
+    }
     const workers = await Promise.all([
       startRecipeProcess('recipe-lock-worker-main.ts', 'w1', { ...common, hangOnRound: 2 }),
       startRecipeProcess('recipe-lock-worker-main.ts', 'w2', common),
@@ -74,9 +99,19 @@ describe('mutex across processes', () => {
     processes.push(...workers)
     for (const worker of workers) worker.send({ cmd: 'go' })
     const [hanging, ...others] = workers as [RecipeProcess, ...RecipeProcess[]]
-    await hanging.next((e) => e.event === 'hanging', { what: 'w1 holds the lock and hangs', timeoutMs: 60_000 })
+    await hanging.next((e) => e.event === 'hanging', {
+      what: 'w1 holds the lock and hangs',
+      timeoutMs: 60_000,
+    })
     hanging.kill('SIGKILL')
-    await Promise.all(others.map((w) => w.next((e) => e.event === 'done' || e.event === 'error', { what: 'done', timeoutMs: 90_000 })))
+    await Promise.all(
+      others.map((w) =>
+        w.next((e) => e.event === 'done' || e.event === 'error', {
+          what: 'done',
+          timeoutMs: 90_000,
+        }),
+      ),
+    )
     for (const w of others) expect(w.events.filter((e) => e.event === 'error')).toEqual([])
 
     const accepted = served.store.accepted('counter')
@@ -84,23 +119,36 @@ describe('mutex across processes', () => {
     // w1 finished round 1 and died holding round 2; the others did every round.
     expect(accepted).toHaveLength(1 + 3 * rounds)
     expect(accepted.map((w) => w.value)).toEqual(accepted.map((_, i) => String(i + 1)))
-    for (let i = 1; i < accepted.length; i++) expect(accepted[i]!.token).toBeGreaterThan(accepted[i - 1]!.token)
+    for (let i = 1; i < accepted.length; i++)
+      expect(accepted[i]!.token).toBeGreaterThan(accepted[i - 1]!.token)
   })
 })
 
 describe('mutex', () => {
   it('serves waiters in arrival order; tryAcquire does not wait; an aborted waiter leaves the line', async () => {
     const path = '/locks/fifo'
-    const [holderClient, ...waiterClients] = await Promise.all([open(), open(), open(), open(), open()])
-    const first = await mutex(holderClient!, path).acquire()
-    expect(await mutex(waiterClients[0]!, path).tryAcquire()).toBeNull()
-    expect(await lineLength(holderClient!, path)).toBe(1)
+    const [holderClient, ...waiterClients] = await Promise.all([
+      open(),
+      open(),
+      open(),
+      open(),
+      open(),
+    ])
+    const first = await mutex(holderClient, path).acquire()
+    expect(await mutex(waiterClients[0], path).tryAcquire()).toBeNull()
+    expect(await lineLength(holderClient, path)).toBe(1)
     const order: number[] = []
     const controllers = waiterClients.map(() => new AbortController())
     const waits: Promise<Lease>[] = []
     for (const [i, client] of waiterClients.entries()) {
-      waits.push(mutex(client, path).acquire({ signal: controllers[i]!.signal }).then((lease) => (order.push(i), lease)))
-      await waitFor(async () => (await lineLength(holderClient!, path)) === i + 2, { what: `waiter ${i} in line` })
+      waits.push(
+        mutex(client, path)
+          .acquire({ signal: controllers[i]!.signal })
+          .then((lease) => (order.push(i), lease)),
+      )
+      await waitFor(async () => (await lineLength(holderClient, path)) === i + 2, {
+        what: `waiter ${i} in line`,
+      })
     }
     controllers[1]!.abort()
     await expect(waits[1]).rejects.toBeInstanceOf(AbortedError)
@@ -145,7 +193,7 @@ describe('mutex', () => {
     }
   })
 
-  it("with the default policy a dropped connection ends the lease, and the node goes once the client is back", async () => {
+  it('with the default policy a dropped connection ends the lease, and the node goes once the client is back', async () => {
     const proxy: TcpProxy = await startProxy(server.port)
     try {
       const holder = await open(proxy.url, 6000)
@@ -191,7 +239,9 @@ describe('read/write lock', () => {
     const w = await withDeadline(writing, 10_000, 'writer after both readers')
     expect(await settled(lateRead)).toBe(false)
 
-    await waitFor(() => late.count('exists') >= 1 && lastWriter.count('exists') >= 1, { what: 'both waiting' })
+    await waitFor(() => late.count('exists') >= 1 && lastWriter.count('exists') >= 1, {
+      what: 'both waiting',
+    })
     late.reset()
     lastWriter.reset()
     await w.release()
@@ -202,7 +252,11 @@ describe('read/write lock', () => {
     expect(await settled(secondWrite)).toBe(false)
     await r3.release()
     const w2 = await withDeadline(secondWrite, 10_000, 'second writer')
-    expect([r1.token < w.token, w.token < r3.token, r3.token < w2.token]).toEqual([true, true, true])
+    expect([r1.token < w.token, w.token < r3.token, r3.token < w2.token]).toEqual([
+      true,
+      true,
+      true,
+    ])
     await w2.release()
   })
 })
@@ -221,15 +275,21 @@ describe('semaphore', () => {
     let most = 0
     const waits = contenders.map(() => undefined as Promise<Lease> | undefined)
     for (const [i, { counting }] of contenders.entries()) {
-      waits[i] = semaphore(counting.client, path, { maxLeases }).acquire().then((lease) => {
-        leases.set(i, lease)
-        most = Math.max(most, ++inside)
-        return lease
+      waits[i] = semaphore(counting.client, path, { maxLeases })
+        .acquire()
+        .then((lease) => {
+          leases.set(i, lease)
+          most = Math.max(most, ++inside)
+          return lease
+        })
+      await waitFor(async () => (await lineLength(contenders[0]!.raw, path)) === i + 1, {
+        what: `contender ${i} in line`,
       })
-      await waitFor(async () => (await lineLength(contenders[0]!.raw, path)) === i + 1, { what: `contender ${i} in line` })
     }
     await waitFor(() => leases.size === 3, { what: 'first three hold' })
-    await waitFor(() => contenders.slice(3).every((c) => c.counting.count('exists') >= 1), { what: 'waiters watching' })
+    await waitFor(() => contenders.slice(3).every((c) => c.counting.count('exists') >= 1), {
+      what: 'waiters watching',
+    })
     await Promise.all(contenders.map((c) => c.raw.sync()))
     expect([...leases.keys()].sort()).toEqual([0, 1, 2])
 
@@ -246,10 +306,16 @@ describe('semaphore', () => {
       await leases.get(release)!.release()
       await withDeadline(waits[next]!, 10_000, `contender ${next} after ${release} left`)
       // The one behind the new holder takes over as first waiter (woken by the baton) and watches the holders.
-      if (next + 1 < contenders.length) await waitFor(() => contenders[next + 1]!.counting.count('exists') >= maxLeases, { what: `contender ${next + 1} watching the holders` })
+      if (next + 1 < contenders.length)
+        await waitFor(() => contenders[next + 1]!.counting.count('exists') >= maxLeases, {
+          what: `contender ${next + 1} watching the holders`,
+        })
       await Promise.all(contenders.map((c) => c.raw.sync()))
       for (let i = next + 2; i < contenders.length; i++) {
-        expect(contenders[i]!.counting.watchesFired, `contender ${i} woken by ${release}'s release`).toHaveLength(0)
+        expect(
+          contenders[i]!.counting.watchesFired,
+          `contender ${i} woken by ${release}'s release`,
+        ).toHaveLength(0)
         expect(contenders[i]!.counting.count('children')).toBe(0)
       }
       expect(leases.size).toBe(next + 1)
@@ -264,7 +330,9 @@ describe('semaphore', () => {
     const path = '/locks/semaphore-mismatch'
     const [a, b, c] = await Promise.all([open(), open(), open()])
     const one = await semaphore(a, path, { maxLeases: 2 }).acquire()
-    await expect(semaphore(b, path, { maxLeases: 3 }).acquire()).rejects.toMatchObject({ code: 'BAD_ARGUMENTS' })
+    await expect(semaphore(b, path, { maxLeases: 3 }).acquire()).rejects.toMatchObject({
+      code: 'BAD_ARGUMENTS',
+    })
     const two = await semaphore(b, path, { maxLeases: 2 }).tryAcquire()
     expect(two).not.toBeNull()
     expect(await semaphore(c, path, { maxLeases: 2 }).tryAcquire()).toBeNull()

@@ -7,19 +7,39 @@
 import { describe, expect, it } from 'vitest'
 import { firstInLine } from '../../../client/recipes/line.js'
 import { readerDecision } from '../../../client/recipes/lock.js'
-import { newProtectionId, parseContender, protectedPrefix, sortedContenders } from '../../../client/recipes/names.js'
+import {
+  newProtectionId,
+  parseContender,
+  protectedPrefix,
+  sortedContenders,
+} from '../../../client/recipes/names.js'
 import { semaphoreDecision } from '../../../client/recipes/semaphore.js'
 
-const name = (kind: string, sequence: number) => `${protectedPrefix('0'.repeat(32), kind)}${String(sequence).padStart(10, '0')}`
+const name = (kind: string, sequence: number) =>
+  `${protectedPrefix('0'.repeat(32), kind)}${String(sequence).padStart(10, '0')}`
 
 describe('contender names', () => {
   it('parse protected and plain sequential names and order by sequence, not by name', () => {
     const id = newProtectionId()
     expect(id).toMatch(/^[0-9a-f]{32}$/)
-    expect(parseContender(`${protectedPrefix(id, 'lock')}0000000042`)).toEqual({ name: `_c_${id}-lock-0000000042`, sequence: 42, kind: 'lock', protectionId: id })
-    expect(parseContender('job-0000000007')).toMatchObject({ sequence: 7, kind: '', protectionId: '' })
+    expect(parseContender(`${protectedPrefix(id, 'lock')}0000000042`)).toEqual({
+      name: `_c_${id}-lock-0000000042`,
+      sequence: 42,
+      kind: 'lock',
+      protectionId: id,
+    })
+    expect(parseContender('job-0000000007')).toMatchObject({
+      sequence: 7,
+      kind: '',
+      protectionId: '',
+    })
     expect(parseContender('ready')).toBeNull()
-    const names = [`_c_${'f'.repeat(32)}-n-0000000003`, 'ready', `_c_${'0'.repeat(32)}-n-0000000010`, `_c_${'a'.repeat(32)}-n-0000000001`]
+    const names = [
+      `_c_${'f'.repeat(32)}-n-0000000003`,
+      'ready',
+      `_c_${'0'.repeat(32)}-n-0000000010`,
+      `_c_${'a'.repeat(32)}-n-0000000001`,
+    ]
     expect(sortedContenders(names).map((c) => c.sequence)).toEqual([1, 3, 10])
   })
 })
@@ -51,15 +71,22 @@ describe('line decisions', () => {
           if (decision.holds) continue
           expect(decision.waitOn.length).toBeLessThanOrEqual(maxLeases)
           // Every watched node is ahead of the waiter.
-          for (const target of decision.waitOn) expect(l.findIndex((c) => c.name === target.name)).toBeLessThan(index)
-          if (index === maxLeases) expect(decision.waitOn.map((t) => t.name)).toEqual(l.slice(0, maxLeases).map((c) => c.name))
-          else expect(decision.waitOn).toEqual([{ name: l[index - 1]!.name, lookNow: expect.any(Function) }])
+          for (const target of decision.waitOn)
+            expect(l.findIndex((c) => c.name === target.name)).toBeLessThan(index)
+          if (index === maxLeases)
+            expect(decision.waitOn.map((t) => t.name)).toEqual(
+              l.slice(0, maxLeases).map((c) => c.name),
+            )
+          else
+            expect(decision.waitOn).toEqual([
+              { name: l[index - 1]!.name, lookNow: expect.any(Function) },
+            ])
         }
       }
     }
   })
 
-  it("a semaphore waiter looks again at once when the one ahead already has a lease (its baton is in)", () => {
+  it('a semaphore waiter looks again at once when the one ahead already has a lease (its baton is in)', () => {
     const l = line(['lease', 'lease', 'lease', 'lease'])
     const decision = semaphoreDecision(l, 3, 2)
     if (decision.holds) throw new Error('expected a wait')

@@ -3,12 +3,23 @@
  * operations failing with chosen errors; tiny delays so the test runs in milliseconds.
  */
 import { describe, expect, it } from 'vitest'
-import { AbortedError, ConnectionLossError, NoNodeError, OperationTimeoutError, SessionExpiredError, retry, isRetryable } from '../../../client/index.js'
+import {
+  AbortedError,
+  ConnectionLossError,
+  NoNodeError,
+  OperationTimeoutError,
+  SessionExpiredError,
+  retry,
+  isRetryable,
+} from '../../../client/index.js'
 import { backoffMs } from '../../../client/recipes/retry.js'
 
 const fast = { baseDelayMs: 1, maxDelayMs: 2 }
 
-function failing(errors: Error[], value = 'ok'): { operation: () => Promise<string>; calls: () => number } {
+function failing(
+  errors: Error[],
+  value = 'ok',
+): { operation: () => Promise<string>; calls: () => number } {
   let calls = 0
   return {
     operation: async () => {
@@ -28,16 +39,24 @@ describe('retry', () => {
   })
 
   it('does not retry a write of unknown outcome unless told it is idempotent', async () => {
-    const unknown = () => new ConnectionLossError('drop with a write in flight', { definite: false })
+    const unknown = () =>
+      new ConnectionLossError('drop with a write in flight', { definite: false })
     const once = failing([unknown()])
-    await expect(retry(once.operation, fast)).rejects.toMatchObject({ code: 'CONNECTION_LOSS', definite: false })
+    await expect(retry(once.operation, fast)).rejects.toMatchObject({
+      code: 'CONNECTION_LOSS',
+      definite: false,
+    })
     expect(once.calls()).toBe(1)
     const idempotent = failing([unknown()])
     expect(await retry(idempotent.operation, { ...fast, idempotent: true })).toBe('ok')
   })
 
   it('never retries a lost session or a final error', async () => {
-    for (const error of [new SessionExpiredError('gone'), new NoNodeError('no'), new Error('plain')]) {
+    for (const error of [
+      new SessionExpiredError('gone'),
+      new NoNodeError('no'),
+      new Error('plain'),
+    ]) {
       const op = failing([error])
       await expect(retry(op.operation, fast)).rejects.toBe(error)
       expect(op.calls()).toBe(1)
@@ -46,8 +65,14 @@ describe('retry', () => {
   })
 
   it('stops after maxAttempts with the last error, and when the signal aborts', async () => {
-    const op = failing([new ConnectionLossError('1'), new ConnectionLossError('2'), new ConnectionLossError('3')])
-    await expect(retry(op.operation, { ...fast, maxAttempts: 2 })).rejects.toMatchObject({ message: '2' })
+    const op = failing([
+      new ConnectionLossError('1'),
+      new ConnectionLossError('2'),
+      new ConnectionLossError('3'),
+    ])
+    await expect(retry(op.operation, { ...fast, maxAttempts: 2 })).rejects.toMatchObject({
+      message: '2',
+    })
     const controller = new AbortController()
     const slow = retry(
       async () => {
