@@ -5,7 +5,7 @@
  * leader that has lost its place, however late it notices, cannot overwrite the next
  * one's. Ctrl-C resigns, and the next in line takes over at once.
  *
- *   npm start                                   # a local ensemble, in another terminal
+ *   npm run build && npm start                  # a local ensemble, in another terminal
  *   npx tsx examples/leader-election.ts --id a
  *   npx tsx examples/leader-election.ts --id b
  */

@@ -1,4 +1,8 @@
 /**
+ * The examples import `conclave/client` as users do, so they run from the built package:
+ * `npm run build` first, then `npx tsx examples/<name>.ts` against a running ensemble
+ * (`npm start`).
+ *
  * What the examples share: the command line (`--servers`, `--id`) and a shutdown
  * signal for Ctrl-C, so every example ends by releasing what it holds.
  */
