@@ -14,7 +14,8 @@
  *   (compare-and-set, so conflicts cost retries);
  * - queue: items per second from one producer through --consumers consumers.
  *
- * Run: npm run bench:recipes [-- --seconds 5 --rounds 100 --clients 8 --consumers 4 --nodes 1000 --size 3 --keep]
+ * Run: npm run bench:recipes [-- --seconds 5 --rounds 100 --clients 8 --consumers 4 --nodes 1000 --size 3
+ *        --only election,mutex,semaphore,cache,counter,queue --keep]
  * A measurement, not a test: the clients run in one Node process on the same machine
  * as the members and compete with them for the CPU.
  */
@@ -44,9 +45,12 @@ const { values } = parseArgs({
     consumers: { type: 'string', default: '4' },
     nodes: { type: 'string', default: '1000' },
     size: { type: 'string', default: '3' },
+    only: { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
 })
+/** ONLY limits the run to some measurements: election,mutex,semaphore,cache,counter,queue. */
+const ONLY = new Set((values.only ?? 'election,mutex,semaphore,cache,counter,queue').split(','))
 const SECONDS = Number(values.seconds)
 const ROUNDS = Number(values.rounds)
 const CLIENTS = Number(values.clients)
@@ -280,23 +284,23 @@ try {
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   )
-  await electionHandover(urls)
-  await mutexUncontended(urls)
-  await contended(
-    urls,
-    'mutex: wait to acquire',
-    (c) => mutex(c, '/bench/mutex').acquire(),
-    `${CLIENTS} clients`,
-  )
-  await contended(
-    urls,
-    'semaphore(4): wait to acquire',
-    (c) => semaphore(c, '/bench/semaphore', { maxLeases: 4 }).acquire(),
-    `${CLIENTS} clients`,
-  )
-  await cacheBench(urls)
-  await counterBench(urls)
-  await queueBench(urls)
+  if (ONLY.has('election')) await electionHandover(urls)
+  if (ONLY.has('mutex')) {
+    await mutexUncontended(urls)
+    await contended(
+      urls,
+      'mutex: wait to acquire',
+      (c) => mutex(c, '/bench/mutex').acquire(),
+      `${CLIENTS} clients`,
+    )
+  }
+  if (ONLY.has('semaphore')) {
+    const acquire = (c: Client) => semaphore(c, '/bench/semaphore', { maxLeases: 4 }).acquire()
+    await contended(urls, 'semaphore(4): wait to acquire', acquire, `${CLIENTS} clients`)
+  }
+  if (ONLY.has('cache')) await cacheBench(urls)
+  if (ONLY.has('counter')) await counterBench(urls)
+  if (ONLY.has('queue')) await queueBench(urls)
   console.log(
     table([
       ['measurement', 'per second', 'p50 ms', 'p99 ms', 'max ms', 'note'],

@@ -20,7 +20,11 @@ import {
 import type { RecipeClient } from './recipe-client.js'
 import { retrying } from './line.js'
 import { checkedPath, newProtectionId } from './names.js'
-import { retry, throwIfAborted } from './retry.js'
+import { backoffMs, retry, sleep, throwIfAborted } from './retry.js'
+
+/** CONFLICT_BASE_MS and CONFLICT_CAP_MS pace the retries of a lost compare-and-set. */
+const CONFLICT_BASE_MS = 4
+const CONFLICT_CAP_MS = 64
 
 /** CounterOptions configure a counter handle. */
 export interface CounterOptions {
@@ -52,10 +56,11 @@ export class Counter {
   /** add adds `delta` (may be negative) and resolves to the new value. */
   async add(delta: number, options: { signal?: AbortSignal } = {}): Promise<number> {
     checkedInteger(delta, 'delta')
-    for (;;) {
+    for (let conflicts = 0; ;) {
       const current = await this.read(options.signal)
       const next = checkedInteger(current.value + delta, 'the result')
       if (await this.write(current, next, options.signal)) return next
+      await this.afterConflict(++conflicts, options.signal)
     }
   }
 
@@ -77,11 +82,21 @@ export class Counter {
   ): Promise<boolean> {
     checkedInteger(expected, 'expected')
     checkedInteger(next, 'next')
-    for (;;) {
+    for (let conflicts = 0; ;) {
       const current = await this.read(options.signal)
       if (current.value !== expected) return false
       if (await this.write(current, next, options.signal)) return true
+      await this.afterConflict(++conflicts, options.signal)
     }
+  }
+
+  /**
+   * afterConflict pauses (jittered, growing) after another writer won the
+   * compare-and-set: writers that retry at once collide again, and the ones farther
+   * from the leader lose every time.
+   */
+  private async afterConflict(conflicts: number, signal: AbortSignal | undefined): Promise<void> {
+    await sleep(backoffMs(conflicts, CONFLICT_BASE_MS, CONFLICT_CAP_MS), signal)
   }
 
   private async read(
