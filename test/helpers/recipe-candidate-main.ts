@@ -5,15 +5,17 @@
  *
  *   {"cmd":"campaign","path":P,"loseOn":"suspended"|"lost"}
  *       -> {"event":"leader","token":T} once elected, {"event":"ended","reason":R} when the lease ends
- *   {"cmd":"write","key":K,"value":V,"stallMs":N}
- *       -> {"event":"checked","token":T} after checking the lease is live, then (after a
- *          synchronous stall of N ms, a stand-in for a GC pause) the write to the fenced
- *          store -> {"event":"write","accepted":bool,"token":T,"value":V};
+ *   {"cmd":"write","key":K,"value":V,"stallUntil":FILE}
+ *       -> {"event":"checked","token":T} after checking the lease is live, then (when
+ *          `stallUntil` is given, after a synchronous stall until FILE exists: a stand-in
+ *          for a GC pause that ends when the test says) the write to the fenced store
+ *          -> {"event":"write","accepted":bool,"token":T,"value":V};
  *          {"event":"write-skipped"} when the lease has ended
  *   {"cmd":"resign"} -> {"event":"resigned"}
  *
  * Prints {"event":"ready","sessionId":S} once connected. Ends on stdin close.
  */
+import { existsSync } from 'node:fs'
 import { connect, election, type Leadership } from '../../client/index.js'
 
 interface CandidateArgs {
@@ -31,9 +33,13 @@ const print = (value: Record<string, unknown>): void =>
 const client = await connect({ servers: args.servers, sessionTimeoutMs: args.sessionTimeoutMs })
 let lease: Leadership | undefined
 
-/** stall blocks the whole process, timers and sockets included, like a long GC pause. */
-function stall(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+/**
+ * stallUntil blocks the whole process, timers and sockets included, like a long GC
+ * pause, until `file` exists: the test decides when the pause ends, whatever the load.
+ */
+function stallUntil(file: string): void {
+  const cell = new Int32Array(new SharedArrayBuffer(4))
+  while (!existsSync(file)) Atomics.wait(cell, 0, 0, 10)
 }
 
 async function run(command: Record<string, unknown>): Promise<void> {
@@ -57,7 +63,7 @@ async function run(command: Record<string, unknown>): Promise<void> {
       if (lease === undefined || lease.signal.aborted) return print({ event: 'write-skipped' })
       const token = lease.token
       print({ event: 'checked', token })
-      if (typeof command.stallMs === 'number') stall(command.stallMs)
+      if (typeof command.stallUntil === 'string') stallUntil(command.stallUntil)
       const response = await fetch(`${args.storeUrl}/write`, {
         method: 'POST',
         body: JSON.stringify({

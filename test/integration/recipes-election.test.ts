@@ -14,6 +14,9 @@
  *   (and the next candidate leads once the client is back); 'lost' rides out a short drop;
  * - leader() and observe() report the leader, and observers are not woken by joins.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   AbortedError,
@@ -376,10 +379,13 @@ describe('leader processes', () => {
     })
 
     // a checks its lease (live), then stalls before the write goes out: a GC pause at
-    // the worst moment. The test stops the process during that stall, well past the
-    // session timeout.
+    // the worst moment, which ends when the flag file appears. The test also stops the
+    // process, well past the session timeout.
     const since = a.events.length
-    a.send({ cmd: 'write', key: 'k', value: 'a-late', stallMs: 3000 })
+    const flagDir = mkdtempSync(join(tmpdir(), 'recipes-stall-'))
+    cleanups.push(async () => rmSync(flagDir, { recursive: true, force: true }))
+    const flag = join(flagDir, 'resume')
+    a.send({ cmd: 'write', key: 'k', value: 'a-late', stallUntil: flag })
     await a.next((e) => e.event === 'checked', { since, what: 'a checked its lease' })
     a.kill('SIGSTOP')
     const ledB = await b.next((e) => e.event === 'leader', {
@@ -392,6 +398,7 @@ describe('leader processes', () => {
       accepted: true,
     })
 
+    writeFileSync(flag, '')
     a.kill('SIGCONT')
     const late = await a.next((e) => e.event === 'write', {
       since,
