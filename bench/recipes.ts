@@ -295,7 +295,7 @@ try {
     )
   }
   if (ONLY.has('semaphore')) {
-    const acquire = (c: Client) => semaphore(c, '/bench/semaphore', { maxLeases: 4 }).acquire()
+    const acquire = (c: Client) => semaphore(c, '/bench/semaphore', { leases: 4 }).acquire()
     await contended(urls, 'semaphore(4): wait to acquire', acquire, `${CLIENTS} clients`)
   }
   if (ONLY.has('cache')) await cacheBench(urls)

@@ -1,7 +1,7 @@
 /**
  * The examples import `conclave/client` as users do, so they run from the built package:
- * `npm run build` first, then `npx tsx examples/<name>.ts` against a running ensemble
- * (`npm start`).
+ * `npm run build` first, then `npm run example:<name>` (or `npx tsx examples/<name>.ts`)
+ * against a running ensemble (`npm start`).
  *
  * What the examples share: the command line (`--servers`, `--id`) and a shutdown
  * signal for Ctrl-C, so every example ends by releasing what it holds.
@@ -37,6 +37,14 @@ export function exampleArgs(
     id: typeof id === 'string' ? id : `${hostname()}-${process.pid}`,
     rest,
   }
+}
+
+/** pause waits `ms`, or less if `signal` aborts first. */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
+  })
 }
 
 /** say prints one line (examples talk to their terminal; the SDK itself prints nothing). */

@@ -6,6 +6,7 @@
  * token (its node's czxid), an AbortSignal that aborts when leadership is lost, and
  * `resign()`.
  */
+import type { Data } from '../data.js'
 import type { RecipeClient } from './recipe-client.js'
 import {
   AbortedError,
@@ -23,9 +24,11 @@ import { armExists, raceAbort, watchSession } from './waits.js'
 
 /** ElectionOptions configure one candidate. */
 export interface ElectionOptions {
-  /** id names the candidate; it is stored in its node, and `leader()` and `observe()` report it. */
+  /** id names the candidate (no newline); it is stored in its node, and `leader()` and `observe()` report it. */
   id: string
-  /** loseOn is when a leadership counts as lost: 'suspended' (default) or 'lost'; see LoseOn. */
+  /** data is stored with the id (for example the leader's address), and reported with it. */
+  data?: Data
+  /** loseOn is when a leadership counts as lost: 'lost' (default) or 'suspended'; see LoseOn. */
   loseOn?: LoseOn
 }
 
@@ -37,6 +40,8 @@ export interface LeaderInfo {
   token: bigint
   /** path is the leader's node. */
   path: string
+  /** data is what the leader passed as `data` (empty if nothing). */
+  data: Uint8Array
 }
 
 /** CampaignOptions bound a campaign. */
@@ -66,7 +71,6 @@ export class Leadership extends Lease {
 export class Election {
   private active = false
   private readonly loseOn: LoseOn
-  private readonly decoder = new TextDecoder()
 
   /** constructor checks the arguments (BadArgumentsError); use `election()`. */
   constructor(
@@ -76,8 +80,9 @@ export class Election {
     private readonly options: ElectionOptions,
   ) {
     checkedPath(path, 'election path')
-    if (typeof options.id !== 'string') throw new BadArgumentsError('election id must be a string')
-    this.loseOn = options.loseOn ?? 'suspended'
+    if (typeof options.id !== 'string' || options.id.includes('\n'))
+      throw new BadArgumentsError('election id must be a string without a newline')
+    this.loseOn = options.loseOn ?? 'lost'
   }
 
   /**
@@ -95,7 +100,7 @@ export class Election {
         client: this.client,
         parent: this.path,
         kind: 'n',
-        data: this.options.id,
+        data: candidateData(this.options.id, this.options.data),
         decide: firstInLine,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       })
@@ -133,7 +138,7 @@ export class Election {
           () => this.client.get(path, signalOption(options.signal)),
           retrying(options.signal),
         )
-        return { id: this.decoder.decode(data), token: stat.czxid, path }
+        return leaderInfo(data, stat.czxid, path)
       } catch (error) {
         // The leader left between the two reads: look again.
         if (!(error instanceof NoNodeError)) throw error
@@ -215,7 +220,7 @@ export class Election {
         () => this.client.get(path, { watch: () => fire(), ...signalOption(signal) }),
         retrying(signal),
       )
-      return { leader: { id: this.decoder.decode(data), token: stat.czxid, path }, changed }
+      return { leader: leaderInfo(data, stat.czxid, path), changed }
     } catch (error) {
       if (error instanceof NoNodeError) return again
       throw error
@@ -229,6 +234,35 @@ export class Election {
  */
 export function election(client: RecipeClient, path: string, options: ElectionOptions): Election {
   return new Election(client, path, options)
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+/** NEWLINE separates the id from the data in a candidate's node: `<id>` or `<id>\n<data>`. */
+const NEWLINE = 0x0a
+
+/** candidateData is a candidate node's content: the id, then a newline and the data if there is any. */
+function candidateData(id: string, data: Data | undefined): Uint8Array {
+  const idBytes = encoder.encode(id)
+  if (data === undefined) return idBytes
+  const dataBytes = typeof data === 'string' ? encoder.encode(data) : data
+  const out = new Uint8Array(idBytes.length + 1 + dataBytes.length)
+  out.set(idBytes)
+  out[idBytes.length] = NEWLINE
+  out.set(dataBytes, idBytes.length + 1)
+  return out
+}
+
+/** leaderInfo reads a candidate node's content back. */
+function leaderInfo(content: Uint8Array, token: bigint, path: string): LeaderInfo {
+  const newline = content.indexOf(NEWLINE)
+  if (newline < 0) return { id: decoder.decode(content), token, path, data: new Uint8Array(0) }
+  return {
+    id: decoder.decode(content.subarray(0, newline)),
+    token,
+    path,
+    data: content.slice(newline + 1),
+  }
 }
 
 function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {

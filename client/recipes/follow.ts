@@ -7,19 +7,27 @@
  * so that a re-read then misses nothing (a change after the re-registration fires an
  * event; one before it is seen by the re-read).
  */
-import { SessionExpiredError } from '../errors.js'
+import { ConclaveError, SessionExpiredError } from '../errors.js'
 import type { ConnectionState } from '../session.js'
 import type { WatchEvent } from '../watch-stream.js'
 import type { RecipeClient } from './recipe-client.js'
 import { RETRY_BASE_MS, RETRY_CAP_MS } from './own-node.js'
 import { backoffMs, isRetryable, sleep } from './retry.js'
 
+/**
+ * GapReason says why events may have been missed: the connection dropped and came back
+ * ('reconnected'), the session was lost and a new one opened ('session lost'), the
+ * server no longer had the history a watch asked for ('compacted'), or registering the
+ * watch failed and was retried ('watch failed').
+ */
+export type GapReason = 'reconnected' | 'session lost' | 'compacted' | 'watch failed'
+
 /** FollowHandlers receive what happens under the followed path. */
 export interface FollowHandlers {
   /** event is called for every watch event, in zxid order. */
   event(event: WatchEvent): void
   /** gap is called when events may have been missed: read the state again. */
-  gap(): void
+  gap(reason: GapReason): void
 }
 
 /** Following is a running follow; stop it with `stop()` or the signal given to `follow`. */
@@ -43,17 +51,20 @@ export function follow(
   const onAbort = () => controller.abort()
   options.signal?.addEventListener('abort', onAbort, { once: true })
   if (options.signal?.aborted === true) controller.abort()
-  let dropped = false
+  let dropped: GapReason | undefined
   const onState = (state: ConnectionState) => {
     switch (state) {
       case 'suspended':
+        dropped ??= 'reconnected'
+        return
       case 'lost':
-        dropped = true
+        dropped = 'session lost'
         return
       case 'connected':
-        if (dropped) {
-          dropped = false
-          handlers.gap()
+        if (dropped !== undefined) {
+          const reason = dropped
+          dropped = undefined
+          handlers.gap(reason)
         }
         return
       case 'closed':
@@ -81,9 +92,11 @@ export function follow(
             handlers.event(next.value)
           }
         } catch (error) {
-          // The session was lost, or registering the watch failed for a passing reason:
-          // watch again. The gap is reported once the new watch is on its way.
-          if (!(error instanceof SessionExpiredError) && !isRetryable(error, true)) throw error
+          // The session was lost, the history was compacted, or registering the watch
+          // failed for a passing reason: watch again. The gap is reported once the new
+          // watch is on its way.
+          const reason = gapReason(error)
+          if (reason === undefined) throw error
           if (controller.signal.aborted) return
           if (isRetryable(error, true))
             await sleep(
@@ -92,8 +105,8 @@ export function follow(
             ).catch(() => {})
           if (controller.signal.aborted) return
           iterator = open()
-          if (client.state === 'connected') handlers.gap()
-          else dropped = true
+          if (client.state === 'connected') handlers.gap(reason)
+          else dropped = reason === 'session lost' ? reason : (dropped ?? reason)
         }
       }
     } finally {
@@ -102,4 +115,11 @@ export function follow(
     }
   })()
   return { done, stop: () => controller.abort() }
+}
+
+/** gapReason maps a watch stream's failure to the gap it leaves, or undefined for a failure to pass on. */
+function gapReason(error: unknown): GapReason | undefined {
+  if (error instanceof SessionExpiredError) return 'session lost'
+  if (error instanceof ConclaveError && error.code === 'COMPACTED') return 'compacted'
+  return isRetryable(error, true) ? 'watch failed' : undefined
 }

@@ -215,7 +215,7 @@ export class Group {
         event: (event) => {
           if (event.path === this.path || parentOf(event.path) === this.path) touch()
         },
-        gap: touch,
+        gap: () => touch(),
       },
     )
     let stopped = false

@@ -26,6 +26,7 @@ export {
 export { semaphore, Semaphore, type SemaphoreOptions } from './semaphore.js'
 export { group, Group, Membership, type Member, type JoinOptions } from './group.js'
 export { treeCache, TreeCache, type CachedNode, type TreeCacheEvent } from './tree-cache.js'
+export type { GapReason } from './follow.js'
 export {
   barrier,
   Barrier,

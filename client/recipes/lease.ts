@@ -20,13 +20,14 @@ import { raceAbort } from './waits.js'
 
 /**
  * LoseOn is the connection policy of a lease (Curator's ConnectionStateErrorPolicy):
- * - 'suspended' (default): the lease ends as soon as the connection drops, because the
- *   session may expire while the client cannot hear about it; the node is then deleted
- *   once the client reconnects, and the caller must acquire again;
- * - 'lost': the lease survives a dropped connection and ends only when the session is
- *   lost. The owner must itself stop acting while `client.state` is 'suspended', and
- *   its storage must check tokens: the server may expire the session before the
- *   client's own timer says so.
+ * - 'lost' (default): `suspended` means "maybe lost" and `lost` means "gone". The lease
+ *   survives a dropped connection (and a failover to another member) and ends when the
+ *   session is lost. While the connection is down (`lease.suspended`) the owner must
+ *   start no side effect, and its storage must check tokens: the server may expire the
+ *   session before the client's own timer says so;
+ * - 'suspended': the lease ends as soon as the connection drops, because the session
+ *   may expire while the client cannot hear about it; the node is then deleted once
+ *   the client reconnects, and the caller must acquire again (Curator's default).
  */
 export type LoseOn = 'suspended' | 'lost'
 
@@ -67,6 +68,14 @@ export class Lease {
   /** signal aborts when the lease ends, with a LeaseEndedError as its reason. */
   get signal(): AbortSignal {
     return this.controller.signal
+  }
+
+  /**
+   * suspended is true while the client's connection is down: the lease may already be
+   * lost without the client knowing. Start no side effect then (see LoseOn).
+   */
+  get suspended(): boolean {
+    return !this.ended && this.client.state !== 'connected'
   }
 
   /** ended tells whether the lease has ended. */

@@ -18,7 +18,7 @@ import { checkedPath, type Contender } from './names.js'
 
 /** LockOptions configure a lock handle. */
 export interface LockOptions {
-  /** loseOn is when a held lock counts as lost: 'suspended' (default) or 'lost'; see LoseOn. */
+  /** loseOn is when a held lock counts as lost: 'lost' (default) or 'suspended'; see LoseOn. */
   loseOn?: LoseOn
   /** data is stored in each of this handle's nodes (for example the owner's host name), for operators. */
   data?: Data
@@ -45,7 +45,7 @@ export class Lock {
     options: LockOptions = {},
   ) {
     checkedPath(path, 'lock path')
-    this.loseOn = options.loseOn ?? 'suspended'
+    this.loseOn = options.loseOn ?? 'lost'
     this.data = options.data ?? ''
   }
 
@@ -79,12 +79,12 @@ export class Lock {
   }
 }
 
-/** ReadWriteLock is the pair of sides of one read/write lock. */
+/** ReadWriteLock is the pair of sides of one read/write lock (Curator's readLock() and writeLock()). */
 export interface ReadWriteLock {
-  /** read is shared: it holds while no writer is ahead in line. */
-  read: Lock
-  /** write is exclusive: it holds when first in line. */
-  write: Lock
+  /** read is the shared side: it holds while no writer is ahead in line. */
+  read(): Lock
+  /** write is the exclusive side: it holds when first in line. */
+  write(): Lock
 }
 
 /**
@@ -115,8 +115,7 @@ export function readWriteLock(
   path: string,
   options: LockOptions = {},
 ): ReadWriteLock {
-  return {
-    read: new Lock(client, path, 'read', readerDecision, options),
-    write: new Lock(client, path, 'write', firstInLine, options),
-  }
+  const read = new Lock(client, path, 'read', readerDecision, options)
+  const write = new Lock(client, path, 'write', firstInLine, options)
+  return { read: () => read, write: () => write }
 }

@@ -1,18 +1,18 @@
 /**
- * A counting semaphore: at most `maxLeases` holders at once, served in arrival order
+ * A counting semaphore: at most `leases` holders at once, served in arrival order
  * (Curator's InterProcessSemaphoreV2, kazoo's Semaphore), each lease with its own
  * fencing token.
  *
- * The first `maxLeases` contenders in line hold. Waiting without a herd takes two
- * rules, since a holder may leave from anywhere in the first `maxLeases` places:
- * - the first waiter (place `maxLeases`) watches every holder, so any release wakes it
+ * The first `leases` contenders in line hold. Waiting without a herd takes two
+ * rules, since a holder may leave from anywhere in the first `leases` places:
+ * - the first waiter (place `leases`) watches every holder, so any release wakes it
  *   and only it;
  * - every later waiter watches the waiter just ahead. When that one is granted a lease
  *   it writes to its own node (a "baton"), which wakes the waiter behind it, now first.
  *   A waiter that finds the node ahead already written to looks again at once.
- * With `maxLeases` 1 this is the mutex: the first waiter's only holder is its predecessor.
+ * With `leases` 1 this is the mutex: the first waiter's only holder is its predecessor.
  *
- * `maxLeases` is stored in the semaphore's node and checked on every acquire, so two
+ * `leases` is stored in the semaphore's node and checked on every acquire, so two
  * programs that disagree on it fail loudly instead of letting too many in.
  */
 import {
@@ -33,9 +33,9 @@ import { backoffMs, isRetryable, retry, sleep } from './retry.js'
 
 /** SemaphoreOptions configure a semaphore handle. */
 export interface SemaphoreOptions {
-  /** maxLeases is how many may hold at once; every handle on one path must agree. */
-  maxLeases: number
-  /** loseOn is when a lease counts as lost: 'suspended' (default) or 'lost'; see LoseOn. */
+  /** leases is how many may hold at once; every handle on one path must agree. */
+  leases: number
+  /** loseOn is when a lease counts as lost: 'lost' (default) or 'suspended'; see LoseOn. */
   loseOn?: LoseOn
   /** data is stored in each of this handle's nodes, for operators. */
   data?: Data
@@ -44,7 +44,7 @@ export interface SemaphoreOptions {
 /** BATON is what a contender writes into its node when it is granted a lease. */
 const BATON = 'held'
 
-/** Semaphore hands out up to `maxLeases` leases at a time; see `semaphore()`. */
+/** Semaphore hands out up to `leases` leases at a time; see `semaphore()`. */
 export class Semaphore {
   private readonly loseOn: LoseOn
   private readonly maxLeases: number
@@ -58,16 +58,16 @@ export class Semaphore {
     private readonly options: SemaphoreOptions,
   ) {
     checkedPath(path, 'semaphore path')
-    if (!Number.isSafeInteger(options.maxLeases) || options.maxLeases < 1)
+    if (!Number.isSafeInteger(options.leases) || options.leases < 1)
       throw new BadArgumentsError(
-        `maxLeases must be a positive integer, got ${String(options.maxLeases)}`,
+        `leases must be a positive integer, got ${String(options.leases)}`,
       )
-    this.maxLeases = options.maxLeases
-    this.loseOn = options.loseOn ?? 'suspended'
+    this.maxLeases = options.leases
+    this.loseOn = options.loseOn ?? 'lost'
     this.decide = (line, index) => semaphoreDecision(line, index, this.maxLeases)
   }
 
-  /** acquire waits in line and resolves to a lease once one of the `maxLeases` places is ours. */
+  /** acquire waits in line and resolves to a lease once one of the `leases` places is ours. */
   acquire(options: AcquireOptions = {}): Promise<Lease> {
     return this.take(true, options) as Promise<Lease>
   }
@@ -110,7 +110,7 @@ export class Semaphore {
     }
   }
 
-  /** ensureNode creates the semaphore's container with `maxLeases` in it, or checks the one there. */
+  /** ensureNode creates the semaphore's container with `leases` in it, or checks the one there. */
   private async ensureNode(signal: AbortSignal | undefined): Promise<void> {
     const expected = String(this.maxLeases)
     const options = signal === undefined ? {} : { signal }
@@ -124,7 +124,7 @@ export class Semaphore {
         if (stored === expected) return
         if (stored !== '')
           throw new BadArgumentsError(
-            `semaphore ${this.path} has maxLeases ${stored}, this handle says ${expected}`,
+            `semaphore ${this.path} allows ${stored} leases, this handle says ${expected}`,
             { path: this.path },
           )
         // Made by someone else (makeParents, an operator): claim it for this semaphore.
@@ -176,7 +176,7 @@ export function semaphoreDecision(
   }
 }
 
-/** semaphore returns a handle on the semaphore at `path` allowing `maxLeases` holders at once. */
+/** semaphore returns a handle on the semaphore at `path` allowing `leases` holders at once: `semaphore(client, '/limits/export', { leases: 4 })`. */
 export function semaphore(
   client: RecipeClient,
   path: string,

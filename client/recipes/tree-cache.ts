@@ -26,7 +26,7 @@ import { isAncestorOrSelf, parentOf } from '../../protocol/index.js'
 import { ClientClosedError, NoNodeError, SessionExpiredError } from '../errors.js'
 import type { WatchEvent } from '../watch-stream.js'
 import type { RecipeClient } from './recipe-client.js'
-import { follow, type Following } from './follow.js'
+import { follow, type Following, type GapReason } from './follow.js'
 import { retrying } from './line.js'
 import { checkedPath, childOf } from './names.js'
 import { retry } from './retry.js'
@@ -42,9 +42,15 @@ export interface CachedNode {
 export type TreeCacheEvent =
   | { type: 'created' | 'changed'; path: string; data: Uint8Array; stat: Stat; zxid: bigint }
   | { type: 'deleted'; path: string; zxid: bigint }
+  /**
+   * resynced follows a re-read of the whole subtree after events may have been missed
+   * (and the created/changed/deleted events of the difference): the view is whole
+   * again. Changes made while the client was away show as states, not one by one.
+   */
+  | { type: 'resynced'; reason: GapReason; zxid: bigint }
 
 /** Task is one unit of the cache's serial work. */
-type Task = { kind: 'event'; event: WatchEvent } | { kind: 'resync' }
+type Task = { kind: 'event'; event: WatchEvent } | { kind: 'resync'; reason: GapReason | 'start' }
 
 /** Subscriber is one `events()` iterator's queue. */
 interface Subscriber {
@@ -99,7 +105,7 @@ export class TreeCache {
         { recursive: true },
         {
           event: (event) => this.enqueue({ kind: 'event', event }),
-          gap: () => this.enqueue({ kind: 'resync' }),
+          gap: (reason) => this.enqueue({ kind: 'resync', reason }),
         },
       )
       // Not awaited: following ends only when the cache closes or fails, which this handles.
@@ -107,7 +113,7 @@ export class TreeCache {
         () => void this.close(),
         (error: unknown) => this.fail(error),
       )
-      this.enqueue({ kind: 'resync' })
+      this.enqueue({ kind: 'resync', reason: 'start' })
     }
     return raceAbort(this.loaded, options.signal)
   }
@@ -265,6 +271,8 @@ export class TreeCache {
     if (task.kind === 'resync') {
       await this.resync()
       this.firstLoadDone = true
+      if (task.reason !== 'start')
+        this.emit({ type: 'resynced', reason: task.reason, zxid: this.client.lastZxid })
       return
     }
     const { event } = task

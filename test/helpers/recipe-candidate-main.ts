@@ -47,7 +47,9 @@ async function run(command: Record<string, unknown>): Promise<void> {
     case 'campaign': {
       const candidate = election(client, String(command.path), {
         id: args.name,
-        loseOn: command.loseOn === 'lost' ? 'lost' : 'suspended',
+        ...(command.loseOn === 'suspended' || command.loseOn === 'lost'
+          ? { loseOn: command.loseOn }
+          : {}),
       })
       lease = await candidate.campaign()
       const held = lease

@@ -40,10 +40,10 @@ function acquire(): Promise<Lease> {
     case 'mutex':
       return mutex(client, args.path, { data: args.name }).acquire()
     case 'write':
-      return readWriteLock(client, args.path, { data: args.name }).write.acquire()
+      return readWriteLock(client, args.path, { data: args.name }).write().acquire()
     case 'semaphore':
       return semaphore(client, args.path, {
-        maxLeases: args.maxLeases ?? 1,
+        leases: args.maxLeases ?? 1,
         data: args.name,
       }).acquire()
   }

@@ -10,8 +10,9 @@
  *   expires, with a larger token;
  * - SIGSTOP of the leader longer than the session timeout: a new leader is elected and
  *   writes; the old one, resumed, sends its late write, and the fenced store refuses it;
- * - connection policy: 'suspended' ends the lease as soon as the connection drops
- *   (and the next candidate leads once the client is back); 'lost' rides out a short drop;
+ * - connection policy: 'lost' (the default) rides out a short drop; 'suspended' ends
+ *   the lease as soon as the connection drops (and the next candidate leads once the
+ *   client is back);
  * - leader() and observe() report the leader, and observers are not woken by joins.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -67,7 +68,7 @@ describe('resign', () => {
     const [a, b, c, observer] = await Promise.all([open(), open(), open(), open()])
     const path = '/election/handover'
     const order: string[] = []
-    const leaseA = await election(a, path, { id: 'a' }).campaign()
+    const leaseA = await election(a, path, { id: 'a', data: 'host-a:8080' }).campaign()
     leaseA.signal.addEventListener('abort', () => order.push('a ended'))
     const campaignB = election(b, path, { id: 'b' })
       .campaign()
@@ -79,11 +80,9 @@ describe('resign', () => {
     await waitFor(async () => (await candidates(observer, path)).length === 3, {
       what: 'c in line',
     })
-    expect(await election(observer, path, { id: 'o' }).leader()).toMatchObject({
-      id: 'a',
-      token: leaseA.token,
-      path: leaseA.path,
-    })
+    const leaderA = await election(observer, path, { id: 'o' }).leader()
+    expect(leaderA).toMatchObject({ id: 'a', token: leaseA.token, path: leaseA.path })
+    expect(new TextDecoder().decode(leaderA!.data)).toBe('host-a:8080')
 
     await leaseA.resign()
     const leaseB = await withDeadline(campaignB, 10_000, 'b elected')
@@ -225,7 +224,7 @@ describe('connection policy', () => {
     const flaky = await open(proxy.url, 4000)
     const other = await open()
     const path = '/election/suspended'
-    const lease = await election(flaky, path, { id: 'flaky' }).campaign()
+    const lease = await election(flaky, path, { id: 'flaky', loseOn: 'suspended' }).campaign()
     const next = election(other, path, { id: 'other' }).campaign()
     await waitFor(async () => (await candidates(other, path)).length === 2, {
       what: 'other in line',
@@ -250,7 +249,7 @@ describe('connection policy', () => {
     const flaky = await open(proxy.url, 1500)
     const other = await open()
     const path = '/election/lost'
-    const lease = await election(flaky, path, { id: 'flaky', loseOn: 'lost' }).campaign()
+    const lease = await election(flaky, path, { id: 'flaky' }).campaign() // loseOn 'lost', the default
     const next = election(other, path, { id: 'other' }).campaign()
     await waitFor(async () => (await candidates(other, path)).length === 2, {
       what: 'other in line',

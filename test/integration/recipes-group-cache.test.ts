@@ -196,7 +196,17 @@ describe('tree cache', () => {
     await new Promise((resolve) => setTimeout(resolve, 0))
   }
   const described = (events: TreeCacheEvent[]) =>
-    events.map((e) => `${e.type} ${e.path}${e.type === 'deleted' ? '' : `=${text(e.data)}`}`)
+    events.map((e) => {
+      switch (e.type) {
+        case 'resynced':
+          return `resynced (${e.reason})`
+        case 'deleted':
+          return `deleted ${e.path}`
+        case 'created':
+        case 'changed':
+          return `${e.type} ${e.path}=${text(e.data)}`
+      }
+    })
 
   it('loads, follows changes, and reports a live delete and re-create as deleted then created', async () => {
     const root = '/cache/live'
@@ -256,8 +266,10 @@ describe('tree cache', () => {
         `created ${root}/same=v`,
         `deleted ${root}/gone`,
         `deleted ${root}/same`,
+        'resynced (reconnected)',
       ].sort(),
     )
+    expect(described(events).at(-1)).toBe('resynced (reconnected)') // says so, after the difference
     const deletedAt = described(events).indexOf(`deleted ${root}/same`)
     expect(deletedAt).toBeLessThan(described(events).indexOf(`created ${root}/same=v`))
     expect(cache.get(`${root}/same`)!.stat.czxid).toBeGreaterThan(before.czxid)
@@ -269,7 +281,7 @@ describe('tree cache', () => {
     const writer = await open()
     const reader = await open(proxy.url, 1000)
     await writer.create(`${root}/a`, 'a0', { makeParents: true })
-    const { cache } = await started(reader, root)
+    const { cache, events } = await started(reader, root)
     const session = reader.sessionId
     proxy.block()
     proxy.cut()
@@ -289,6 +301,7 @@ describe('tree cache', () => {
     expect(cache.paths()).toEqual([root, `${root}/a`, `${root}/b`])
     expect(text(cache.get(`${root}/a`)!.data)).toBe('a1')
     expect(text(cache.get(`${root}/b`)!.data)).toBe('b1')
+    expect(described(events)).toContain('resynced (session lost)')
   })
 
   it('equals a fresh read of the tree after a random workload', async () => {

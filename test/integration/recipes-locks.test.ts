@@ -169,14 +169,15 @@ describe('mutex', () => {
       const holder = await open(proxy.url, 6000)
       const waiter = await open()
       const path = '/locks/release-during-loss'
-      const lease = await mutex(holder, path, { loseOn: 'lost' }).acquire()
+      const lease = await mutex(holder, path).acquire()
       const waiting = mutex(waiter, path).acquire()
       await waitFor(async () => (await lineLength(waiter, path)) === 2, { what: 'waiter in line' })
       const sessionId = holder.sessionId
       proxy.block()
       proxy.cut()
       await waitFor(() => holder.state === 'suspended', { what: 'suspended' })
-      expect(lease.signal.aborted).toBe(false) // loseOn 'lost' keeps it through the drop
+      expect(lease.signal.aborted).toBe(false) // the default policy keeps it through the drop
+      expect(lease.suspended).toBe(true) // but says it may be lost
       const releasing = lease.release()
       expect((lease.signal.reason as LeaseEndedError).reason).toBe('released') // work stops at once
       expect(await waiter.exists(lease.path)).not.toBeNull() // but the node cannot go yet
@@ -193,13 +194,13 @@ describe('mutex', () => {
     }
   })
 
-  it('with the default policy a dropped connection ends the lease, and the node goes once the client is back', async () => {
+  it("with loseOn 'suspended' a dropped connection ends the lease, and the node goes once the client is back", async () => {
     const proxy: TcpProxy = await startProxy(server.port)
     try {
       const holder = await open(proxy.url, 6000)
       const waiter = await open()
       const path = '/locks/suspended'
-      const lease = await mutex(holder, path).acquire()
+      const lease = await mutex(holder, path, { loseOn: 'suspended' }).acquire()
       const waiting = mutex(waiter, path).acquire()
       await waitFor(async () => (await lineLength(waiter, path)) === 2, { what: 'waiter in line' })
       proxy.block()
@@ -223,13 +224,13 @@ describe('read/write lock', () => {
     const [a, b, c] = await Promise.all([open(), open(), open()])
     const late = countingClient(await open())
     const lastWriter = countingClient(await open())
-    const r1 = await readWriteLock(a, path).read.acquire()
-    const r2 = await readWriteLock(b, path).read.acquire()
-    const writing = readWriteLock(c, path).write.acquire()
+    const r1 = await readWriteLock(a, path).read().acquire()
+    const r2 = await readWriteLock(b, path).read().acquire()
+    const writing = readWriteLock(c, path).write().acquire()
     await waitFor(async () => (await lineLength(a, path)) === 3, { what: 'writer in line' })
-    const lateRead = readWriteLock(late.client, path).read.acquire()
+    const lateRead = readWriteLock(late.client, path).read().acquire()
     await waitFor(async () => (await lineLength(a, path)) === 4, { what: 'late reader in line' })
-    const secondWrite = readWriteLock(lastWriter.client, path).write.acquire()
+    const secondWrite = readWriteLock(lastWriter.client, path).write().acquire()
     await waitFor(async () => (await lineLength(a, path)) === 5, { what: 'second writer in line' })
 
     await r1.release()
@@ -275,7 +276,7 @@ describe('semaphore', () => {
     let most = 0
     const waits = contenders.map(() => undefined as Promise<Lease> | undefined)
     for (const [i, { counting }] of contenders.entries()) {
-      waits[i] = semaphore(counting.client, path, { maxLeases })
+      waits[i] = semaphore(counting.client, path, { leases: maxLeases })
         .acquire()
         .then((lease) => {
           leases.set(i, lease)
@@ -329,16 +330,16 @@ describe('semaphore', () => {
   it('refuses a handle that disagrees on maxLeases, and tryAcquire does not wait', async () => {
     const path = '/locks/semaphore-mismatch'
     const [a, b, c] = await Promise.all([open(), open(), open()])
-    const one = await semaphore(a, path, { maxLeases: 2 }).acquire()
-    await expect(semaphore(b, path, { maxLeases: 3 }).acquire()).rejects.toMatchObject({
+    const one = await semaphore(a, path, { leases: 2 }).acquire()
+    await expect(semaphore(b, path, { leases: 3 }).acquire()).rejects.toMatchObject({
       code: 'BAD_ARGUMENTS',
     })
-    const two = await semaphore(b, path, { maxLeases: 2 }).tryAcquire()
+    const two = await semaphore(b, path, { leases: 2 }).tryAcquire()
     expect(two).not.toBeNull()
-    expect(await semaphore(c, path, { maxLeases: 2 }).tryAcquire()).toBeNull()
+    expect(await semaphore(c, path, { leases: 2 }).tryAcquire()).toBeNull()
     expect(await lineLength(a, path)).toBe(2)
     await one.release()
-    const three = await semaphore(c, path, { maxLeases: 2 }).tryAcquire()
+    const three = await semaphore(c, path, { leases: 2 }).tryAcquire()
     expect(three?.token).toBeGreaterThan(two!.token)
     await two!.release()
     await three!.release()
