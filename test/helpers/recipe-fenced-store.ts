@@ -9,6 +9,12 @@
  * or stopped by a test) can write to it:
  *   POST /write {key, token, value, writer} -> 200 {accepted: true} | 409 {accepted: false, highest}
  *   GET  /read?key=K                        -> 200 {value, token} | 404
+ *   POST /enter {key, token, writer}        -> 200 {inside}   (occupancy: who works on `key` now)
+ *   POST /exit  {key, token}                -> 200 {inside}
+ *
+ * Occupancy is how a semaphore test checks "never more holders than allowed" through
+ * tokens: every holder enters with its lease's token before working and exits before
+ * releasing; `maxInside` is the most tokens inside at once.
  */
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -25,8 +31,21 @@ export interface FencedWrite {
   atMs: number
 }
 
+/** Occupancy is one enter or exit of a holder. */
+export interface Occupancy {
+  key: string
+  token: bigint
+  kind: 'enter' | 'exit'
+  /** inside is the number of tokens inside after this change. */
+  inside: number
+  atMs: number
+}
+
 /** FencedStore keeps one value per key and the highest token that wrote it. */
 export class FencedStore {
+  /** occupancy lists every enter and exit in arrival order. */
+  readonly occupancy: Occupancy[] = []
+  private readonly inside = new Map<string, Set<bigint>>()
   /** history lists every write attempt in arrival order. */
   readonly history: FencedWrite[] = []
   private readonly values = new Map<string, { value: string; token: bigint }>()
@@ -53,6 +72,28 @@ export class FencedStore {
     this.history.push(write)
     for (const listener of this.listeners) listener(write)
     return write
+  }
+
+  /** enter records that the holder of `token` works on `key` now; returns how many do. */
+  enter(key: string, token: bigint): number {
+    let set = this.inside.get(key)
+    if (set === undefined) this.inside.set(key, (set = new Set()))
+    set.add(token)
+    this.occupancy.push({ key, token, kind: 'enter', inside: set.size, atMs: Date.now() })
+    return set.size
+  }
+
+  /** exit records that the holder of `token` stopped working on `key` (a test calls it for a holder it killed). */
+  exit(key: string, token: bigint): number {
+    const set = this.inside.get(key)
+    set?.delete(token)
+    this.occupancy.push({ key, token, kind: 'exit', inside: set?.size ?? 0, atMs: Date.now() })
+    return set?.size ?? 0
+  }
+
+  /** maxInside is the most holders of `key` inside at once so far. */
+  maxInside(key: string): number {
+    return Math.max(0, ...this.occupancy.filter((o) => o.key === key).map((o) => o.inside))
   }
 
   /** read returns the value of `key` and the token that wrote it. */
@@ -97,6 +138,20 @@ export async function serveFencedStore(store = new FencedStore()): Promise<Serve
     if (request.method === 'GET' && url.pathname === '/read') {
       const entry = store.read(url.searchParams.get('key') ?? '')
       return entry === undefined ? reply(404, {}) : reply(200, entry)
+    }
+    if (request.method === 'POST' && (url.pathname === '/enter' || url.pathname === '/exit')) {
+      readBody(request).then(
+        (text) => {
+          const body = JSON.parse(text) as { key: string; token: string }
+          const inside =
+            url.pathname === '/enter'
+              ? store.enter(body.key, BigInt(body.token))
+              : store.exit(body.key, BigInt(body.token))
+          reply(200, { inside })
+        },
+        () => reply(400, {}),
+      )
+      return
     }
     if (request.method === 'POST' && url.pathname === '/write') {
       readBody(request).then(
