@@ -1,17 +1,14 @@
 /**
  * Mutex, read/write lock and semaphore against a real server:
- * - several worker processes increment a counter in a fenced store under a mutex, one
- *   of them is killed -9 while holding it: no lost update (the accepted values are 1,
- *   2, 3, ... without a repeat), tokens grow in the order of service (FIFO), the
- *   others go on once the dead holder's session expires;
  * - tryAcquire, FIFO order and abort of a waiter;
  * - release during a connection loss is not forgotten: the node goes once the client
  *   is back, and the next waiter gets the lock;
  * - the read/write lock shares between readers, queues a late reader behind a waiting
  *   writer, and a writer's release wakes the readers it lets in, not the writer behind;
- * - the semaphore never lets more than maxLeases in, serves in order whatever the
+ * - the semaphore never lets more than its leases in, serves in order whatever the
  *   order of releases, wakes one waiter per release, and refuses a handle that
- *   disagrees on maxLeases.
+ *   disagrees on the number of leases.
+ * Worker processes killed -9 while holding a lock are in recipes-faults.test.ts.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -25,15 +22,12 @@ import {
   type Lease,
 } from '../../client/index.js'
 import { countingClient, type CountingClient } from '../helpers/recipe-counting-client.js'
-import { serveFencedStore, type ServedStore } from '../helpers/recipe-fenced-store.js'
-import { startRecipeProcess, type RecipeProcess } from '../helpers/recipe-process.js'
 import { startServer, type ServerProcess } from '../helpers/server-process.js'
 import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
 import { waitFor, withDeadline } from '../helpers/wait.js'
 
 let server: ServerProcess
 const clients: Client[] = []
-const processes: RecipeProcess[] = []
 
 beforeAll(async () => {
   server = await startServer({ args: ['--tick-ms', '50', '--min-session-timeout-ms', '500'] })
@@ -42,7 +36,6 @@ afterAll(async () => {
   await server?.stop()
 })
 afterEach(async () => {
-  await Promise.all(processes.splice(0).map((p) => p.stop()))
   await Promise.all(clients.splice(0).map((c) => c.close()))
 })
 
@@ -69,60 +62,6 @@ async function settled(promise: Promise<unknown>): Promise<boolean> {
     ])) !== marker
   )
 }
-
-describe('mutex across processes', () => {
-  let served: ServedStore | undefined
-  afterEach(async () => {
-    await served?.close()
-    served = undefined
-  })
-
-  it('keeps a read-modify-write counter exact while a holder is killed -9; tokens grow in order of service', async () => {
-    served = await serveFencedStore()
-    const sessionTimeoutMs = 2000
-    const rounds = 5
-    const common = {
-      servers: [server.url],
-      sessionTimeoutMs,
-      storeUrl: served.url,
-      path: '/locks/counter',
-      lock: 'mutex',
-      rounds,
-      dwellMs: 30,
-    }
-    const workers = await Promise.all([
-      startRecipeProcess('recipe-lock-worker-main.ts', 'w1', { ...common, hangOnRound: 2 }),
-      startRecipeProcess('recipe-lock-worker-main.ts', 'w2', common),
-      startRecipeProcess('recipe-lock-worker-main.ts', 'w3', common),
-      startRecipeProcess('recipe-lock-worker-main.ts', 'w4', common),
-    ])
-    processes.push(...workers)
-    for (const worker of workers) worker.send({ cmd: 'go' })
-    const [hanging, ...others] = workers as [RecipeProcess, ...RecipeProcess[]]
-    await hanging.next((e) => e.event === 'hanging', {
-      what: 'w1 holds the lock and hangs',
-      timeoutMs: 60_000,
-    })
-    hanging.kill('SIGKILL')
-    await Promise.all(
-      others.map((w) =>
-        w.next((e) => e.event === 'done' || e.event === 'error', {
-          what: 'done',
-          timeoutMs: 90_000,
-        }),
-      ),
-    )
-    for (const w of others) expect(w.events.filter((e) => e.event === 'error')).toEqual([])
-
-    const accepted = served.store.accepted('counter')
-    expect(served.store.rejected('counter')).toEqual([])
-    // w1 finished round 1 and died holding round 2; the others did every round.
-    expect(accepted).toHaveLength(1 + 3 * rounds)
-    expect(accepted.map((w) => w.value)).toEqual(accepted.map((_, i) => String(i + 1)))
-    for (let i = 1; i < accepted.length; i++)
-      expect(accepted[i]!.token).toBeGreaterThan(accepted[i - 1]!.token)
-  })
-})
 
 describe('mutex', () => {
   it('serves waiters in arrival order; tryAcquire does not wait; an aborted waiter leaves the line', async () => {
