@@ -2,20 +2,22 @@
  * Recipe benchmark: what the coordination recipes cost on a local 3-member ensemble
  * with default settings (tickMs 100), clients spread over the members.
  *
- * - election handover: a leader resigns; time until the next candidate's campaign
- *   resolves (3 candidates, the one that resigned joins the back of the line again);
- * - mutex, uncontended: acquire and release latency of one client alone;
- * - mutex, contended: acquisitions per second with --clients clients looping
- *   acquire, release (each acquisition waits for the previous holder's release);
- * - semaphore (maxLeases 4), contended: the same with --clients clients;
- * - tree cache: time to load a tree of --nodes nodes, then the delay from a set to the
- *   cache's `changed` event for it;
- * - counter: increments per second with --clients clients incrementing one counter
- *   (compare-and-set, so conflicts cost retries);
+ * - election handover after resign: time until the next candidate's campaign resolves
+ *   (3 candidates; the one that resigned joins the back of the line again);
+ * - election handover after kill -9: a leader in a process of its own is killed; time
+ *   until the next candidate (another process) reports leading, for session timeouts
+ *   of 2 s and 10 s (--kill-rounds each);
+ * - mutex: acquire and release latency of one client alone, and acquire-release rounds
+ *   per second with 1 and with --clients contenders looping;
+ * - semaphore (4 leases): the same rate with --clients contenders;
+ * - tree cache: time to load a tree of --nodes nodes, to catch up after a dropped
+ *   connection (re-read of the whole tree), and the delay from a set to the event;
+ * - counter: increments per second with 8 clients on one counter (compare-and-set, so
+ *   conflicts cost retries);
  * - queue: items per second from one producer through --consumers consumers.
  *
- * Run: npm run bench:recipes [-- --seconds 5 --rounds 100 --clients 8 --consumers 4 --nodes 1000 --size 3
- *        --only election,mutex,semaphore,cache,counter,queue --keep]
+ * Run: npm run bench:recipes [-- --seconds 5 --rounds 100 --clients 16 --consumers 4 --nodes 10000
+ *        --kill-rounds 3 --size 3 --only election,kill,mutex,semaphore,cache,counter,queue --keep]
  * A measurement, not a test: the clients run in one Node process on the same machine
  * as the members and compete with them for the CPU.
  */
@@ -36,21 +38,31 @@ import {
 import { startConclave } from './lib/conclave-ensemble.js'
 import { waitWhole } from './lib/ensemble.js'
 import { fixed, percentile, table, thousands } from './lib/stats.js'
+// Candidates in processes of their own, and a proxy to cut a connection: the test
+// helpers do exactly this.
+import { startRecipeProcess, type RecipeProcess } from '../test/helpers/recipe-process.js'
+import { startProxy, type TcpProxy } from '../test/helpers/tcp-proxy.js'
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '100' },
-    clients: { type: 'string', default: '8' },
+    clients: { type: 'string', default: '16' },
     consumers: { type: 'string', default: '4' },
-    nodes: { type: 'string', default: '1000' },
+    nodes: { type: 'string', default: '10000' },
+    'kill-rounds': { type: 'string', default: '3' },
     size: { type: 'string', default: '3' },
     only: { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
 })
-/** ONLY limits the run to some measurements: election,mutex,semaphore,cache,counter,queue. */
-const ONLY = new Set((values.only ?? 'election,mutex,semaphore,cache,counter,queue').split(','))
+/** ONLY limits the run to some measurements: election,kill,mutex,semaphore,cache,counter,queue. */
+const ONLY = new Set(
+  (values.only ?? 'election,kill,mutex,semaphore,cache,counter,queue').split(','),
+)
+const KILL_ROUNDS = Number(values['kill-rounds'])
+/** COUNTER_CLIENTS contend for one counter (8: one hot counter is the worst case, not the use). */
+const COUNTER_CLIENTS = 8
 const SECONDS = Number(values.seconds)
 const ROUNDS = Number(values.rounds)
 const CLIENTS = Number(values.clients)
@@ -71,6 +83,8 @@ interface Row {
 
 const rows: Row[] = []
 const clients: Client[] = []
+const proxies: TcpProxy[] = []
+const spawned: RecipeProcess[] = []
 
 function latencyRow(what: string, samplesMs: number[], note?: string): Row {
   return {
@@ -152,10 +166,10 @@ async function mutexUncontended(urls: string[]): Promise<void> {
 async function contended(
   urls: string[],
   what: string,
+  count: number,
   acquire: (client: Client) => Promise<{ release(): Promise<void> }>,
-  note: string,
 ): Promise<void> {
-  const contenders = await openClients(urls, CLIENTS)
+  const contenders = await openClients(urls, count)
   const deadline = performance.now() + SECONDS * 1000
   let acquisitions = 0
   const waitMs: number[] = []
@@ -170,22 +184,71 @@ async function contended(
       }
     }),
   )
+  const note = `${count} contender${count === 1 ? '' : 's'}; latency: acquire (waiting included)`
   rows.push({ ...latencyRow(what, waitMs, note), rate: acquisitions / SECONDS })
 }
 
-async function cacheBench(urls: string[]): Promise<void> {
+/**
+ * killHandover: a leader in a process of its own is killed -9; the time until the next
+ * candidate, another process, reports leading. Each round starts one new candidate, so
+ * there are always two.
+ */
+async function killHandover(urls: string[], sessionTimeoutMs: number): Promise<void> {
+  const path = `/bench/election-kill-${sessionTimeoutMs}`
+  const start = async (name: string) => {
+    const proc = await startRecipeProcess('recipe-candidate-main.ts', name, {
+      servers: urls,
+      sessionTimeoutMs,
+      storeUrl: 'http://127.0.0.1:9',
+    })
+    spawned.push(proc)
+    proc.send({ cmd: 'campaign', path })
+    return proc
+  }
+  const reader = (await openClients(urls, 1))[0]!
+  let leader = await start('k0')
+  await leader.next((e) => e.event === 'leader', { what: 'first leader' })
+  const samples: number[] = []
+  for (let round = 1; round <= KILL_ROUNDS; round++) {
+    const next = await start(`k${round}`)
+    while ((await reader.children(path)).length < 2)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    const killedAt = Date.now()
+    leader.kill('SIGKILL')
+    const elected = await next.next((e) => e.event === 'leader', {
+      what: 'next leader',
+      timeoutMs: sessionTimeoutMs * 3 + 10_000,
+    })
+    samples.push((elected.at as number) - killedAt)
+    leader = next
+  }
+  rows.push(
+    latencyRow(
+      `election: kill -9 to next leader, session ${sessionTimeoutMs / 1000} s`,
+      samples,
+      `${KILL_ROUNDS} kills; leader and candidate in their own processes`,
+    ),
+  )
+}
+
+async function cacheBench(urls: string[], memberPorts: number[]): Promise<void> {
   const [writer, reader] = await openClients(urls, 2)
   const root = '/bench/cache'
   await writer!.create(root, '', { makeParents: true })
   const fanout = Math.ceil(Math.sqrt(NODES))
   const writes: Promise<unknown>[] = []
+  let started = performance.now()
   for (let i = 0; i < fanout; i++) writes.push(writer!.create(`${root}/g${i}`, ''))
   await Promise.all(writes)
   writes.length = 0
   for (let i = 0; i < NODES - fanout; i++)
     writes.push(writer!.create(`${root}/g${i % fanout}/n${i}`, `value ${i}`))
   await Promise.all(writes)
-  let started = performance.now()
+  process.stderr.write(
+    `created ${NODES} nodes in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+  )
+
+  started = performance.now()
   const cache = treeCache(reader!, root)
   await cache.start()
   rows.push({
@@ -212,10 +275,41 @@ async function cacheBench(urls: string[]): Promise<void> {
   )
   await cache.close()
   await events
+
+  // Catch-up: a second cache reaches its member through a proxy that cuts the
+  // connection; once the client is back, the whole tree is read again and compared
+  // (the server does not replay what a persistent watch missed).
+  const proxy = await startProxy(memberPorts[1 % memberPorts.length]!)
+  proxies.push(proxy)
+  const cut = await connect({
+    servers: [proxy.url],
+    sessionTimeoutMs: SESSION_TIMEOUT_MS,
+    requestTimeoutMs: SESSION_TIMEOUT_MS,
+  })
+  clients.push(cut)
+  const second = treeCache(cut, root)
+  await second.start()
+  const resynced = new Promise<number>((resolve) => {
+    void (async () => {
+      for await (const event of second.events())
+        if (event.type === 'resynced') return resolve(performance.now())
+    })()
+  })
+  const reconnected = new Promise<number>((resolve) =>
+    cut.on('state', (state) => state === 'connected' && resolve(performance.now())),
+  )
+  proxy.cut()
+  const back = await reconnected
+  rows.push({
+    what: `tree cache: catch up ${thousands(second.size)} nodes after a drop`,
+    p50Ms: (await resynced) - back,
+    note: 'from the reconnect to `resynced`',
+  })
+  await second.close()
 }
 
 async function counterBench(urls: string[]): Promise<void> {
-  const writers = await openClients(urls, CLIENTS)
+  const writers = await openClients(urls, COUNTER_CLIENTS)
   const deadline = performance.now() + SECONDS * 1000
   let increments = 0
   const samples: number[] = []
@@ -236,7 +330,7 @@ async function counterBench(urls: string[]): Promise<void> {
     ...latencyRow(
       'counter: increment',
       samples,
-      `${CLIENTS} clients on one counter; final ${final} = ${increments} increments`,
+      `${COUNTER_CLIENTS} clients on one counter; final ${final} = ${increments} increments`,
     ),
     rate: increments / SECONDS,
   })
@@ -273,32 +367,37 @@ async function queueBench(urls: string[]): Promise<void> {
 const ensemble = await startConclave({ size: SIZE, keep: values.keep })
 try {
   await waitWhole(ensemble, 60_000)
-  const urls = Array.from({ length: SIZE }, (_, i) => {
+  const ports = Array.from({ length: SIZE }, (_, i) => {
     const config = JSON.parse(
       readFileSync(join(ensemble.dir, `member${i + 1}`, 'config.json'), 'utf8'),
     ) as { clientPort: number }
-    return `ws://127.0.0.1:${config.clientPort}`
+    return config.clientPort
   })
+  const urls = ports.map((port) => `ws://127.0.0.1:${port}`)
   console.log(
     `Conclave, ${SIZE} member(s), default settings; ${cpus().length} cores, load ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   )
   if (ONLY.has('election')) await electionHandover(urls)
+  if (ONLY.has('kill')) {
+    await killHandover(urls, 2000)
+    await killHandover(urls, 10_000)
+  }
   if (ONLY.has('mutex')) {
     await mutexUncontended(urls)
-    await contended(
-      urls,
-      'mutex: wait to acquire',
-      (c) => mutex(c, '/bench/mutex').acquire(),
-      `${CLIENTS} clients`,
+    await contended(urls, 'mutex: acquire + release', 1, (c) =>
+      mutex(c, '/bench/mutex-1').acquire(),
+    )
+    await contended(urls, 'mutex: acquire + release', CLIENTS, (c) =>
+      mutex(c, '/bench/mutex').acquire(),
     )
   }
   if (ONLY.has('semaphore')) {
     const acquire = (c: Client) => semaphore(c, '/bench/semaphore', { leases: 4 }).acquire()
-    await contended(urls, 'semaphore(4): wait to acquire', acquire, `${CLIENTS} clients`)
+    await contended(urls, 'semaphore(4): acquire + release', CLIENTS, acquire)
   }
-  if (ONLY.has('cache')) await cacheBench(urls)
+  if (ONLY.has('cache')) await cacheBench(urls, ports)
   if (ONLY.has('counter')) await counterBench(urls)
   if (ONLY.has('queue')) await queueBench(urls)
   console.log(
@@ -315,6 +414,8 @@ try {
     ]),
   )
 } finally {
+  await Promise.all(spawned.map((p) => p.stop()))
   await Promise.all(clients.map((c) => c.close()))
+  await Promise.all(proxies.map((p) => p.close()))
   await ensemble.stop()
 }
