@@ -52,13 +52,22 @@ export function say(line: string): void {
   process.stdout.write(`${line}\n`)
 }
 
-/** shutdownSignal aborts on the first Ctrl-C or SIGTERM; a second one exits at once. */
+/**
+ * shutdownSignal aborts on Ctrl-C or SIGTERM, so the example can release what it holds;
+ * another one a second or more later exits at once. (Ctrl-C reaches npm, tsx and node
+ * together, and tsx passes it on: the same keypress arrives twice.)
+ */
 export function shutdownSignal(): AbortSignal {
   const controller = new AbortController()
+  let firstAtMs = 0
   const stop = () => {
-    if (controller.signal.aborted) process.exit(130)
-    say('stopping...')
-    controller.abort()
+    if (!controller.signal.aborted) {
+      firstAtMs = Date.now()
+      say('stopping...')
+      controller.abort()
+    } else if (Date.now() - firstAtMs > 1000) {
+      process.exit(130)
+    }
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
