@@ -71,9 +71,7 @@ async function lead(held: Leadership, key: string, everyMs: number): Promise<voi
 
 async function campaign(command: Record<string, unknown>): Promise<void> {
   const loseOn =
-    command.loseOn === 'suspended' || command.loseOn === 'lost'
-      ? (command.loseOn)
-      : undefined
+    command.loseOn === 'suspended' || command.loseOn === 'lost' ? command.loseOn : undefined
   const candidate = election(client, String(command.path), {
     id: args.name,
     ...(loseOn === undefined ? {} : { loseOn }),
