@@ -32,3 +32,4 @@ export {
   type ConclaveErrorOptions,
 } from './errors.js'
 export type { Stat, Acl, NodeMode, MultiOp, MultiResult, WatchEventType } from '../protocol/index.js'
+export * from './recipes/index.js'

@@ -6,7 +6,7 @@
  * and `ws` only through the dynamic import used when no global WebSocket exists.
  */
 import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { WebSocket as WsWebSocket } from 'ws'
@@ -14,6 +14,7 @@ import { connect } from '../../../client/index.js'
 import { FakeServer } from './fake-server.js'
 
 const CLIENT_DIR = fileURLToPath(new URL('../../../client/', import.meta.url))
+const PROTOCOL_DIR = fileURLToPath(new URL('../../../protocol/', import.meta.url))
 
 const instances: WsWebSocket[] = []
 class GlobalWebSocket extends WsWebSocket {
@@ -59,7 +60,9 @@ describe('browser support', () => {
       const text = readFileSync(file, 'utf8')
       const specifiers = [...text.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)].map((m) => m[1]!)
       for (const specifier of specifiers) {
-        const allowed = specifier.startsWith('./') || specifier.startsWith('../protocol/') || specifier === 'ws'
+        // Relative imports must stay inside client/ (client/recipes/ included) or reach protocol/.
+        const target = specifier.startsWith('.') ? resolve(dirname(file), specifier) : undefined
+        const allowed = target === undefined ? specifier === 'ws' : target.startsWith(CLIENT_DIR) || target.startsWith(PROTOCOL_DIR)
         expect(allowed, `${file} imports ${specifier}`).toBe(true)
       }
       expect(/from\s+'ws'/.test(text), `${file} imports ws statically`).toBe(false)
