@@ -122,7 +122,11 @@ export default defineConfig(
       ],
       'no-restricted-properties': [
         'error',
-        { object: 'Math', property: 'random', message: 'pure code takes randomness as an argument' },
+        {
+          object: 'Math',
+          property: 'random',
+          message: 'pure code takes randomness as an argument',
+        },
         { object: 'globalThis', message: 'pure code reaches nothing global' },
       ],
     },

@@ -57,16 +57,20 @@ const CALL_TIMEOUT_MS = 10_000
 
 type Op = 'set' | 'create' | 'get'
 const OPS = values.ops.split(',').map((o) => o.trim()) as Op[]
-for (const op of OPS) if (!['set', 'create', 'get'].includes(op)) throw new Error(`unknown op ${op} (known: set, create, get)`)
+for (const op of OPS)
+  if (!['set', 'create', 'get'].includes(op))
+    throw new Error(`unknown op ${op} (known: set, create, get)`)
 
 function positive(name: keyof typeof values): number {
   const n = Number(values[name])
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${String(values[name])}`)
+  if (!Number.isFinite(n) || n <= 0)
+    throw new Error(`--${name} must be a positive number, got ${String(values[name])}`)
   return n
 }
 
 function systemsToRun(): string[] {
-  if (values.systems !== undefined) return values.systems.split(',').map((s) => s.trim().toLowerCase())
+  if (values.systems !== undefined)
+    return values.systems.split(',').map((s) => s.trim().toLowerCase())
   return zookeeperInstalled() || values.zookeeper ? ['conclave', 'zookeeper'] : ['conclave']
 }
 
@@ -85,14 +89,22 @@ interface Result {
 const keyOf = (client: number, slot: number) => `/bench/c${client}-${slot}`
 
 /** runOp drives every slot of every client with `op` through the warm-up and the measured window. */
-async function runOp(system: string, sessions: BenchSession[], op: Op, value: Uint8Array): Promise<Result> {
+async function runOp(
+  system: string,
+  sessions: BenchSession[],
+  op: Op,
+  value: Uint8Array,
+): Promise<Result> {
   const latencies: number[] = []
   let errors = 0
   let created = 0
   const measureFrom = performance.now() + WARMUP_SECONDS * 1000
   const measureTo = measureFrom + SECONDS * 1000
   let cpuAtStart: NodeJS.CpuUsage | undefined
-  const cpuTimer = setTimeout(() => (cpuAtStart = process.cpuUsage()), measureFrom - performance.now())
+  const cpuTimer = setTimeout(
+    () => (cpuAtStart = process.cpuUsage()),
+    measureFrom - performance.now(),
+  )
   const slot = async (client: number, s: number) => {
     const session = sessions[client]!
     const key = keyOf(client, s)
@@ -101,7 +113,8 @@ async function runOp(system: string, sessions: BenchSession[], op: Op, value: Ui
       try {
         if (op === 'set') await session.set(key, value, CALL_TIMEOUT_MS)
         else if (op === 'get') await session.get(key, CALL_TIMEOUT_MS)
-        else await session.ensure(`/bench-create/c${client}-${s}-${++created}`, value, CALL_TIMEOUT_MS)
+        else
+          await session.ensure(`/bench-create/c${client}-${s}-${++created}`, value, CALL_TIMEOUT_MS)
         const doneAt = performance.now()
         if (doneAt >= measureFrom && doneAt < measureTo) latencies.push(doneAt - startedAt)
       } catch {
@@ -109,7 +122,9 @@ async function runOp(system: string, sessions: BenchSession[], op: Op, value: Ui
       }
     }
   }
-  await Promise.all(sessions.flatMap((_, client) => Array.from({ length: IN_FLIGHT }, (_, s) => slot(client, s))))
+  await Promise.all(
+    sessions.flatMap((_, client) => Array.from({ length: IN_FLIGHT }, (_, s) => slot(client, s))),
+  )
   clearTimeout(cpuTimer)
   const cpu = process.cpuUsage(cpuAtStart)
   return {
@@ -119,7 +134,10 @@ async function runOp(system: string, sessions: BenchSession[], op: Op, value: Ui
     p50Ms: percentile(latencies, 0.5),
     p99Ms: percentile(latencies, 0.99),
     errors,
-    generatorCpu: cpuAtStart === undefined ? Number.NaN : (cpu.user + cpu.system) / 1e6 / ((performance.now() - measureFrom) / 1000),
+    generatorCpu:
+      cpuAtStart === undefined
+        ? Number.NaN
+        : (cpu.user + cpu.system) / 1e6 / ((performance.now() - measureFrom) / 1000),
   }
 }
 
@@ -133,20 +151,33 @@ interface Prepared {
 async function prepare(name: string, value: Uint8Array): Promise<Prepared> {
   let ensemble: BenchEnsemble
   if (name === 'zookeeper') {
-    if (!zookeeperInstalled()) throw new Error('ZooKeeper is not installed (apt-get install -y zookeeper)')
+    if (!zookeeperInstalled())
+      throw new Error('ZooKeeper is not installed (apt-get install -y zookeeper)')
     ensemble = await startZooKeeper({ size: SIZE, keep: values.keep })
   } else if (name === 'conclave') {
     ensemble = await startConclave({ size: SIZE, keep: values.keep })
   } else {
     throw new Error(`unknown system ${name} (known: conclave, zookeeper)`)
   }
-  console.log(`${ensemble.system}: ${ensemble.size} member(s) on loopback, data and logs in ${ensemble.dir}`)
+  console.log(
+    `${ensemble.system}: ${ensemble.size} member(s) on loopback, data and logs in ${ensemble.dir}`,
+  )
   try {
     await waitWhole(ensemble, 120_000)
-    const sessions = await Promise.all(Array.from({ length: CLIENTS }, (_, c) => ensemble.connect(c % ensemble.size, SESSION_TIMEOUT_MS)))
+    const sessions = await Promise.all(
+      Array.from({ length: CLIENTS }, (_, c) =>
+        ensemble.connect(c % ensemble.size, SESSION_TIMEOUT_MS),
+      ),
+    )
     await sessions[0]!.ensure('/bench', new Uint8Array(0), CALL_TIMEOUT_MS)
     await sessions[0]!.ensure('/bench-create', new Uint8Array(0), CALL_TIMEOUT_MS)
-    await Promise.all(sessions.flatMap((session, c) => Array.from({ length: IN_FLIGHT }, (_, s) => session.ensure(keyOf(c, s), value, CALL_TIMEOUT_MS))))
+    await Promise.all(
+      sessions.flatMap((session, c) =>
+        Array.from({ length: IN_FLIGHT }, (_, s) =>
+          session.ensure(keyOf(c, s), value, CALL_TIMEOUT_MS),
+        ),
+      ),
+    )
     return { ensemble, sessions }
   } catch (err) {
     await ensemble.stop()
@@ -163,11 +194,21 @@ function rssLine(ensemble: BenchEnsemble): string {
 /** medianResult combines the repeats of one (system, op): the median of each figure. */
 function medianResult(runs: readonly Result[]): Result {
   const m = (f: (r: Result) => number) => median(runs.map(f))
-  return { system: runs[0]!.system, op: runs[0]!.op, opsPerSecond: m((r) => r.opsPerSecond), p50Ms: m((r) => r.p50Ms), p99Ms: m((r) => r.p99Ms), errors: runs.reduce((n, r) => n + r.errors, 0), generatorCpu: m((r) => r.generatorCpu) }
+  return {
+    system: runs[0]!.system,
+    op: runs[0]!.op,
+    opsPerSecond: m((r) => r.opsPerSecond),
+    p50Ms: m((r) => r.p50Ms),
+    p99Ms: m((r) => r.p99Ms),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    generatorCpu: m((r) => r.generatorCpu),
+  }
 }
 
 async function main(): Promise<void> {
-  console.log(`machine: ${cpus().length} cores, load average ${fixed(loadavg()[0]!, 1)} before the run (other jobs share the machine)`)
+  console.log(
+    `machine: ${cpus().length} cores, load average ${fixed(loadavg()[0]!, 1)} before the run (other jobs share the machine)`,
+  )
   console.log(
     `ensemble: ${CLIENTS} clients spread over ${SIZE} member(s) x ${IN_FLIGHT} in flight, ${BYTES}-byte values, ` +
       `${WARMUP_SECONDS} s warm-up then ${SECONDS} s measured per op (${OPS.join(', ')}), ${REPEAT} repeat(s), systems taking turns`,
@@ -210,15 +251,31 @@ async function main(): Promise<void> {
   }
   const results: Result[] = []
   for (const { ensemble } of prepared) {
-    for (const op of OPS) results.push(medianResult(runs.filter((r) => r.system === ensemble.system && r.op === op)))
+    for (const op of OPS)
+      results.push(medianResult(runs.filter((r) => r.system === ensemble.system && r.op === op)))
   }
   const rows = [['system', 'op', 'ops/s', 'p50 ms', 'p99 ms', 'errors']]
-  for (const r of results) rows.push([r.system, r.op, thousands(r.opsPerSecond), fixed(r.p50Ms, 2), fixed(r.p99Ms, 2), String(r.errors)])
+  for (const r of results)
+    rows.push([
+      r.system,
+      r.op,
+      thousands(r.opsPerSecond),
+      fixed(r.p50Ms, 2),
+      fixed(r.p99Ms, 2),
+      String(r.errors),
+    ])
   for (const op of OPS) {
     const conclave = results.find((r) => r.system === 'Conclave' && r.op === op)
     const zookeeper = results.find((r) => r.system === 'ZooKeeper' && r.op === op)
     if (conclave === undefined || zookeeper === undefined) continue
-    rows.push(['Conclave/ZooKeeper', op, fixed(conclave.opsPerSecond / zookeeper.opsPerSecond, 2), fixed(conclave.p50Ms / zookeeper.p50Ms, 2), fixed(conclave.p99Ms / zookeeper.p99Ms, 2), ''])
+    rows.push([
+      'Conclave/ZooKeeper',
+      op,
+      fixed(conclave.opsPerSecond / zookeeper.opsPerSecond, 2),
+      fixed(conclave.p50Ms / zookeeper.p50Ms, 2),
+      fixed(conclave.p99Ms / zookeeper.p99Ms, 2),
+      '',
+    ])
   }
   console.log(`\n${REPEAT > 1 ? `medians of ${REPEAT} repeats:\n` : ''}${table(rows, 2)}\n`)
   for (const line of memory) console.log(line)

@@ -57,7 +57,8 @@ const GOALS_MS: Record<Fault, number> = { kill: 500, stop: 2000 }
 
 function positive(name: keyof typeof values): number {
   const n = Number(values[name])
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${String(values[name])}`)
+  if (!Number.isFinite(n) || n <= 0)
+    throw new Error(`--${name} must be a positive number, got ${String(values[name])}`)
   return n
 }
 
@@ -66,7 +67,8 @@ function pause(ms: number): Promise<void> {
 }
 
 function systemsToRun(): string[] {
-  if (values.systems !== undefined) return values.systems.split(',').map((s) => s.trim().toLowerCase())
+  if (values.systems !== undefined)
+    return values.systems.split(',').map((s) => s.trim().toLowerCase())
   return zookeeperInstalled() || values.zookeeper ? ['conclave', 'zookeeper'] : ['conclave']
 }
 
@@ -78,10 +80,22 @@ interface RoundResult extends GapFigures {
 }
 
 /** runRound faults the current leader while the writers write, and brings the ensemble back whole afterwards. */
-async function runRound(ensemble: BenchEnsemble, fault: Fault, round: number): Promise<RoundResult> {
+async function runRound(
+  ensemble: BenchEnsemble,
+  fault: Fault,
+  round: number,
+): Promise<RoundResult> {
   const leader = await waitWhole(ensemble, WHOLE_TIMEOUT_MS)
   const writers = await Promise.all(
-    Array.from({ length: WRITERS }, (_, w) => Writer.open(ensemble, `/failover-w${w}`, (leader + 1 + w) % ensemble.size, WRITE_TIMEOUT_MS, SESSION_TIMEOUT_MS)),
+    Array.from({ length: WRITERS }, (_, w) =>
+      Writer.open(
+        ensemble,
+        `/failover-w${w}`,
+        (leader + 1 + w) % ensemble.size,
+        WRITE_TIMEOUT_MS,
+        SESSION_TIMEOUT_MS,
+      ),
+    ),
   )
   for (const writer of writers) writer.start()
   await pause(WARMUP_MS)
@@ -129,10 +143,12 @@ interface Summary {
 
 async function runSystem(name: string, summaries: Summary[]): Promise<void> {
   const faults = values.faults.split(',').map((f) => f.trim()) as Fault[]
-  for (const fault of faults) if (!(fault in FAULT_NAMES)) throw new Error(`unknown fault ${fault} (known: kill, stop)`)
+  for (const fault of faults)
+    if (!(fault in FAULT_NAMES)) throw new Error(`unknown fault ${fault} (known: kill, stop)`)
   let ensemble: BenchEnsemble
   if (name === 'zookeeper') {
-    if (!zookeeperInstalled()) throw new Error('ZooKeeper is not installed (apt-get install -y zookeeper)')
+    if (!zookeeperInstalled())
+      throw new Error('ZooKeeper is not installed (apt-get install -y zookeeper)')
     ensemble = await startZooKeeper({ keep: values.keep })
   } else if (name === 'conclave') {
     ensemble = await startConclave({ keep: values.keep })
@@ -144,7 +160,8 @@ async function runSystem(name: string, summaries: Summary[]): Promise<void> {
     for (const fault of faults) {
       const summary: Summary = { system: ensemble.system, fault, results: [] }
       summaries.push(summary)
-      for (let round = 1; round <= ROUNDS; round++) summary.results.push(await runRound(ensemble, fault, round))
+      for (let round = 1; round <= ROUNDS; round++)
+        summary.results.push(await runRound(ensemble, fault, round))
     }
     await waitWhole(ensemble, WHOLE_TIMEOUT_MS)
   } finally {
@@ -153,8 +170,12 @@ async function runSystem(name: string, summaries: Summary[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(`machine: ${cpus().length} cores, load average ${fixed(loadavg()[0]!, 1)} before the run (other jobs share the machine)`)
-  console.log(`failover: ${WRITERS} writers, one 16-byte set each in flight, ${WRITE_TIMEOUT_MS} ms per-write deadline, ${ROUNDS} rounds per fault`)
+  console.log(
+    `machine: ${cpus().length} cores, load average ${fixed(loadavg()[0]!, 1)} before the run (other jobs share the machine)`,
+  )
+  console.log(
+    `failover: ${WRITERS} writers, one 16-byte set each in flight, ${WRITE_TIMEOUT_MS} ms per-write deadline, ${ROUNDS} rounds per fault`,
+  )
   const summaries: Summary[] = []
   const skipped: string[] = []
   for (const name of systemsToRun()) {
@@ -167,13 +188,33 @@ async function main(): Promise<void> {
     }
   }
   const seconds = (ms: number) => fixed(ms / 1000, 2)
-  const rows = [['system', 'fault', 'rounds', 'longest gap median s', 'longest gap max s', 'first write median s', 'first write max s', 'leader seen median s']]
+  const rows = [
+    [
+      'system',
+      'fault',
+      'rounds',
+      'longest gap median s',
+      'longest gap max s',
+      'first write median s',
+      'first write max s',
+      'leader seen median s',
+    ],
+  ]
   for (const s of summaries) {
     if (s.results.length === 0) continue
     const gaps = s.results.map((r) => r.longestGapMs)
     const firsts = s.results.map((r) => r.firstWriteMs).filter((v) => !Number.isNaN(v))
     const elected = s.results.map((r) => r.electedMs).filter((v) => !Number.isNaN(v))
-    rows.push([s.system, FAULT_NAMES[s.fault], String(s.results.length), seconds(median(gaps)), seconds(maxOf(gaps)), seconds(median(firsts)), seconds(maxOf(firsts)), seconds(median(elected))])
+    rows.push([
+      s.system,
+      FAULT_NAMES[s.fault],
+      String(s.results.length),
+      seconds(median(gaps)),
+      seconds(maxOf(gaps)),
+      seconds(median(firsts)),
+      seconds(maxOf(firsts)),
+      seconds(median(elected)),
+    ])
   }
   console.log(`\n${table(rows, 2)}\n`)
   for (const fault of Object.keys(GOALS_MS) as Fault[]) {
@@ -181,8 +222,13 @@ async function main(): Promise<void> {
     const zookeeper = summaries.find((s) => s.system === 'ZooKeeper' && s.fault === fault)
     if (conclave === undefined || conclave.results.length === 0) continue
     const gap = median(conclave.results.map((r) => r.longestGapMs))
-    const ratio = zookeeper && zookeeper.results.length > 0 ? `; Conclave/ZooKeeper ${fixed(gap / median(zookeeper.results.map((r) => r.longestGapMs)), 2)}` : ''
-    console.log(`${FAULT_NAMES[fault]}: Conclave median longest gap ${seconds(gap)} s, goal < ${seconds(GOALS_MS[fault])} s (${gap < GOALS_MS[fault] ? 'met' : 'NOT met'})${ratio}`)
+    const ratio =
+      zookeeper && zookeeper.results.length > 0
+        ? `; Conclave/ZooKeeper ${fixed(gap / median(zookeeper.results.map((r) => r.longestGapMs)), 2)}`
+        : ''
+    console.log(
+      `${FAULT_NAMES[fault]}: Conclave median longest gap ${seconds(gap)} s, goal < ${seconds(GOALS_MS[fault])} s (${gap < GOALS_MS[fault] ? 'met' : 'NOT met'})${ratio}`,
+    )
   }
   for (const line of skipped) console.log(`not measured: ${line}`)
   console.log(`load average ${fixed(loadavg()[0]!, 1)} after the run`)

@@ -35,7 +35,13 @@ const baseDir = values.dir ?? tmpdir()
 
 function setTxn(counter: number): Txn {
   const data = new TextEncoder().encode(`value-${counter}-${'x'.repeat(100)}`)
-  return { zxid: makeZxid(1, counter), timeMs: Date.now(), sessionId: 1n, xid: counter, op: { type: 'set', path: '/bench', data, version: counter } }
+  return {
+    zxid: makeZxid(1, counter),
+    timeMs: Date.now(),
+    sessionId: 1n,
+    xid: counter,
+    op: { type: 'set', path: '/bench', data, version: counter },
+  }
 }
 
 async function benchAppends(writers: number, seconds: number): Promise<void> {
@@ -60,7 +66,9 @@ async function benchAppends(writers: number, seconds: number): Promise<void> {
     const mean = batches.reduce((a, b) => a + b, 0) / batches.length
     const p = (q: number) => batches[Math.min(batches.length - 1, Math.floor(q * batches.length))]
     console.log(
-      `appends  writers=${String(writers).padStart(3)}  ${Math.round(done / elapsed).toLocaleString('en-US').padStart(8)} appends/s  ` +
+      `appends  writers=${String(writers).padStart(3)}  ${Math.round(done / elapsed)
+        .toLocaleString('en-US')
+        .padStart(8)} appends/s  ` +
         `${Math.round(batches.length / elapsed).toLocaleString('en-US')} fsyncs/s  batch mean ${mean.toFixed(1)} p50 ${p(0.5)} p99 ${p(0.99)} max ${batches.at(-1)}`,
     )
   } finally {
@@ -69,7 +77,10 @@ async function benchAppends(writers: number, seconds: number): Promise<void> {
 }
 
 /** buildTree creates `count` znodes in a two-level fan-out and logs the txns in batches. */
-async function buildTree(storage: FileStorage, count: number): Promise<{ tree: DataTree; sessions: SessionTable }> {
+async function buildTree(
+  storage: FileStorage,
+  count: number,
+): Promise<{ tree: DataTree; sessions: SessionTable }> {
   const tree = new DataTree()
   const sessions = new SessionTable(SESSION_OPTIONS)
   const fanOut = 1000
@@ -81,14 +92,24 @@ async function buildTree(storage: FileStorage, count: number): Promise<{ tree: D
       timeMs: 1_700_000_000_000,
       sessionId: 0n,
       xid: counter,
-      op: { type: 'create', path, data: new TextEncoder().encode(`node ${counter} payload`), acl: [...OPEN_ACL_UNSAFE], ephemeralOwner: 0n, container: false, ttlMs: 0, parentCversion },
+      op: {
+        type: 'create',
+        path,
+        data: new TextEncoder().encode(`node ${counter} payload`),
+        acl: [...OPEN_ACL_UNSAFE],
+        ephemeralOwner: 0n,
+        container: false,
+        ttlMs: 0,
+        parentCversion,
+      },
     }
     tree.apply(txn)
     batch.push(txn)
   }
   for (let parent = 0; counter < count; parent++) {
     create(`/p${parent}`, parent + 1)
-    for (let child = 0; child < fanOut - 1 && counter < count; child++) create(`/p${parent}/c${child}`, child + 1)
+    for (let child = 0; child < fanOut - 1 && counter < count; child++)
+      create(`/p${parent}/c${child}`, child + 1)
     if (batch.length >= 10_000) {
       await storage.append(batch)
       batch = []
@@ -123,7 +144,9 @@ async function benchSnapshot(count: number): Promise<void> {
     const state = restoreStandalone(reopened.recovered, SESSION_OPTIONS)
     const recoveryMs = performance.now() - recoveryStarted
     if (state.tree.digest() !== tree.digest()) throw new Error('recovered tree differs')
-    console.log(`recovery nodes=${count.toLocaleString('en-US').padStart(9)}  ${recoveryMs.toFixed(0)} ms (snapshot load and tree rebuild; ${state.tree.nodeCount.toLocaleString('en-US')} znodes)`)
+    console.log(
+      `recovery nodes=${count.toLocaleString('en-US').padStart(9)}  ${recoveryMs.toFixed(0)} ms (snapshot load and tree rebuild; ${state.tree.nodeCount.toLocaleString('en-US')} znodes)`,
+    )
     await reopened.storage.close()
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -131,5 +154,6 @@ async function benchSnapshot(count: number): Promise<void> {
 }
 
 console.log(`conclave storage benchmark — node ${process.version}, data in ${baseDir}`)
-for (const writers of values.writers.split(',').map(Number)) await benchAppends(writers, Number(values.seconds))
+for (const writers of values.writers.split(',').map(Number))
+  await benchAppends(writers, Number(values.seconds))
 for (const count of values.nodes.split(',').map(Number)) await benchSnapshot(count)

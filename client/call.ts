@@ -5,7 +5,12 @@
  */
 import type { Request, ResultOf } from '../protocol/index.js'
 import type { TimerHandle } from './clock.js'
-import { AbortedError, ClientClosedError, OperationTimeoutError, type ConclaveError } from './errors.js'
+import {
+  AbortedError,
+  ClientClosedError,
+  OperationTimeoutError,
+  type ConclaveError,
+} from './errors.js'
 import { isWrite } from './pending.js'
 import type { SessionEngine } from './session.js'
 
@@ -31,7 +36,8 @@ export function runCall<R extends Request>(
   onSuccess?: (result: ResultOf<R['op']>) => void,
 ): Promise<ResultOf<R['op']>> {
   if (engine.closed) return Promise.reject(new ClientClosedError('the client is closed'))
-  if (signal?.aborted === true) return Promise.reject(new AbortedError(`${request.op} aborted before it was sent`))
+  if (signal?.aborted === true)
+    return Promise.reject(new AbortedError(`${request.op} aborted before it was sent`))
   return new Promise<ResultOf<R['op']>>((resolve, reject) => {
     const clock = engine.clock
     let timer: TimerHandle | undefined
@@ -71,7 +77,15 @@ export function runCall<R extends Request>(
     function onAbort(): void {
       giveUp(new AbortedError(`${request.op} aborted`, { definite: definite() }))
     }
-    timer = clock.setTimeout(() => giveUp(new OperationTimeoutError(`${request.op} timed out after ${timeoutMs} ms`, { definite: definite() })), timeoutMs)
+    timer = clock.setTimeout(
+      () =>
+        giveUp(
+          new OperationTimeoutError(`${request.op} timed out after ${timeoutMs} ms`, {
+            definite: definite(),
+          }),
+        ),
+      timeoutMs,
+    )
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }

@@ -24,7 +24,13 @@ import {
 import { runCall, type CallOptions } from './call.js'
 import type { ClientInternals } from './clock.js'
 import { Chroot, toBytes, type Data } from './data.js'
-import { AbortedError, BadArgumentsError, ClientClosedError, OperationTimeoutError, type ConclaveError } from './errors.js'
+import {
+  AbortedError,
+  BadArgumentsError,
+  ClientClosedError,
+  OperationTimeoutError,
+  type ConclaveError,
+} from './errors.js'
 import { clientSettings, positiveMs, type ConnectOptions } from './options.js'
 import { SessionEngine, type ConnectionState } from './session.js'
 import { openWatchStream, type WatchEvent, type WatchStreamHooks } from './watch-stream.js'
@@ -65,7 +71,10 @@ export class Client {
     this.requestTimeoutMs = settings.requestTimeoutMs
     this.connectTimeoutMs = settings.connectTimeoutMs
     this.logger = settings.logger
-    this.engine = new SessionEngine({ ...settings, userPath: (path) => this.userPath(path) }, this.watches)
+    this.engine = new SessionEngine(
+      { ...settings, userPath: (path) => this.userPath(path) },
+      this.watches,
+    )
   }
 
   /** state is the connection state. */
@@ -91,7 +100,8 @@ export class Client {
 
   /** on subscribes to state changes ('connected', 'suspended', 'lost', 'closed'). */
   on(event: 'state', listener: (state: ConnectionState) => void): this {
-    if (event === 'state' && !this.listeners.has(listener)) this.listeners.set(listener, this.engine.onState(listener))
+    if (event === 'state' && !this.listeners.has(listener))
+      this.listeners.set(listener, this.engine.onState(listener))
     return this
   }
 
@@ -139,7 +149,8 @@ export class Client {
 
   /** start begins connecting and resolves once connected; `connect()` calls it. On failure the client is closed. */
   async start(options: { connectTimeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
-    const timeoutMs = positiveMs('connectTimeoutMs', options.connectTimeoutMs) ?? this.connectTimeoutMs
+    const timeoutMs =
+      positiveMs('connectTimeoutMs', options.connectTimeoutMs) ?? this.connectTimeoutMs
     const signal = options.signal
     if (signal?.aborted === true) {
       await this.close()
@@ -153,7 +164,11 @@ export class Client {
         this.close().then(() => reject(error), reject)
       }
       const clock = this.engine.clock
-      const timer = clock.setTimeout(() => fail(new OperationTimeoutError(`no server accepted a session within ${timeoutMs} ms`)), timeoutMs)
+      const timer = clock.setTimeout(
+        () =>
+          fail(new OperationTimeoutError(`no server accepted a session within ${timeoutMs} ms`)),
+        timeoutMs,
+      )
       const onAbort = () => fail(new AbortedError('connect aborted'))
       signal?.addEventListener('abort', onAbort, { once: true })
       const off = this.engine.onState((state) => {
@@ -192,31 +207,60 @@ export class Client {
   }
 
   /** get reads data and Stat; `watch` leaves a one-shot data watch; `linearizable` has the server confirm it is current first. */
-  async get(path: string, options: CallOptions & { watch?: Watcher; linearizable?: boolean } = {}): Promise<{ data: Uint8Array; stat: Stat }> {
+  async get(
+    path: string,
+    options: CallOptions & { watch?: Watcher; linearizable?: boolean } = {},
+  ): Promise<{ data: Uint8Array; stat: Stat }> {
     const serverPath = this.serverPath(path)
-    const request: GetRequest = { op: 'get', path: serverPath, watch: options.watch !== undefined, ...(options.linearizable === true ? { linearizable: true } : {}) }
-    const result = await this.call(request, options, () => this.registerOneShot('data', serverPath, options.watch))
+    const request: GetRequest = {
+      op: 'get',
+      path: serverPath,
+      watch: options.watch !== undefined,
+      ...(options.linearizable === true ? { linearizable: true } : {}),
+    }
+    const result = await this.call(request, options, () =>
+      this.registerOneShot('data', serverPath, options.watch),
+    )
     return { data: result.data, stat: result.stat }
   }
 
   /** exists returns the Stat or null; `watch` fires once on create, delete or data change. */
-  async exists(path: string, options: CallOptions & { watch?: Watcher } = {}): Promise<Stat | null> {
+  async exists(
+    path: string,
+    options: CallOptions & { watch?: Watcher } = {},
+  ): Promise<Stat | null> {
     const serverPath = this.serverPath(path)
-    const result = await this.call({ op: 'exists', path: serverPath, watch: options.watch !== undefined }, options, (reply) => {
-      this.registerOneShot(reply.stat === null ? 'exist' : 'data', serverPath, options.watch)
-    })
+    const result = await this.call(
+      { op: 'exists', path: serverPath, watch: options.watch !== undefined },
+      options,
+      (reply) => {
+        this.registerOneShot(reply.stat === null ? 'exist' : 'data', serverPath, options.watch)
+      },
+    )
     return result.stat ?? null
   }
 
   /** set replaces data when the version matches (-1 or absent: any) and resolves to the new Stat. */
-  async set(path: string, data: Data, options: CallOptions & { version?: number } = {}): Promise<Stat> {
-    const request: SetRequest = { op: 'set', path: this.serverPath(path), data: toBytes(data), version: options.version ?? -1 }
+  async set(
+    path: string,
+    data: Data,
+    options: CallOptions & { version?: number } = {},
+  ): Promise<Stat> {
+    const request: SetRequest = {
+      op: 'set',
+      path: this.serverPath(path),
+      data: toBytes(data),
+      version: options.version ?? -1,
+    }
     return (await this.call(request, options)).stat
   }
 
   /** delete removes a childless node when the version matches (-1 or absent: any). */
   async delete(path: string, options: CallOptions & { version?: number } = {}): Promise<void> {
-    await this.call({ op: 'delete', path: this.serverPath(path), version: options.version ?? -1 }, options)
+    await this.call(
+      { op: 'delete', path: this.serverPath(path), version: options.version ?? -1 },
+      options,
+    )
   }
 
   /** children lists child names, sorted; `watch` fires once on a child create or delete, or the node's delete. */
@@ -225,7 +269,10 @@ export class Client {
   }
 
   /** childrenWithStat lists child names, sorted, with the parent's Stat. */
-  async childrenWithStat(path: string, options: CallOptions & { watch?: Watcher } = {}): Promise<{ children: string[]; stat: Stat }> {
+  async childrenWithStat(
+    path: string,
+    options: CallOptions & { watch?: Watcher } = {},
+  ): Promise<{ children: string[]; stat: Stat }> {
     const result = await this.listChildren(path, options, true)
     return { children: result.children, stat: result.stat! }
   }
@@ -233,9 +280,14 @@ export class Client {
   /** multi applies every op or none under one zxid; on failure it rejects with the failing op's error carrying `results`. */
   async multi(ops: MultiOp[], options: CallOptions = {}): Promise<MultiResult[]> {
     if (!Array.isArray(ops)) throw new BadArgumentsError('multi takes an array of ops')
-    const mapped = ops.map((o) => ({ ...o, path: this.serverPath(o.path, o.op === 'create' && isSequentialMode(o.mode)) }))
+    const mapped = ops.map((o) => ({
+      ...o,
+      path: this.serverPath(o.path, o.op === 'create' && isSequentialMode(o.mode)),
+    }))
     const result = await this.call({ op: 'multi', ops: mapped }, options)
-    return result.results.map((r) => (r.path === undefined ? r : { ...r, path: this.userPath(r.path) }))
+    return result.results.map((r) =>
+      r.path === undefined ? r : { ...r, path: this.userPath(r.path) },
+    )
   }
 
   /** sync resolves once the connected server has applied everything committed before it. */
@@ -245,7 +297,10 @@ export class Client {
 
   /** getEphemerals lists this session's ephemeral nodes whose paths start with `prefix`. */
   async getEphemerals(prefix = '/', options: CallOptions = {}): Promise<string[]> {
-    const result = await this.call({ op: 'getEphemerals', prefix: this.serverPath(prefix) }, options)
+    const result = await this.call(
+      { op: 'getEphemerals', prefix: this.serverPath(prefix) },
+      options,
+    )
     // With a chroot, the server prefix '/app' also matches '/apple/...'; fromServer drops those.
     return result.paths.map((p) => this.chroot.fromServer(p)).filter((p): p is string => p !== null)
   }
@@ -267,13 +322,17 @@ export class Client {
    * for when the loop starts. The iterator throws SessionExpiredError if the session is
    * lost, and ends normally when the client closes.
    */
-  watch(path: string, options: { recursive?: boolean; signal?: AbortSignal } = {}): AsyncIterable<WatchEvent> {
+  watch(
+    path: string,
+    options: { recursive?: boolean; signal?: AbortSignal } = {},
+  ): AsyncIterable<WatchEvent> {
     const serverPath = this.serverPath(path)
     const recursive = options.recursive === true
     const mode = recursive ? 'persistentRecursive' : 'persistent'
     const hooks: WatchStreamHooks = {
       register: async (sink) => {
-        if (this.watches.addSink(serverPath, recursive, sink)) await this.call({ op: 'addWatch', path: serverPath, mode }, {})
+        if (this.watches.addSink(serverPath, recursive, sink))
+          await this.call({ op: 'addWatch', path: serverPath, mode }, {})
       },
       unregister: async (sink) => {
         if (!this.watches.removeSink(serverPath, recursive, sink) || this.engine.closed) return
@@ -300,16 +359,30 @@ export class Client {
 
   // ---------------------------------------------------------------- plumbing
 
-  private listChildren(path: string, options: CallOptions & { watch?: Watcher }, withStat: boolean): Promise<ResultOf<'children'>> {
+  private listChildren(
+    path: string,
+    options: CallOptions & { watch?: Watcher },
+    withStat: boolean,
+  ): Promise<ResultOf<'children'>> {
     const serverPath = this.serverPath(path)
-    const request: ChildrenRequest = { op: 'children', path: serverPath, watch: options.watch !== undefined, ...(withStat ? { withStat: true } : {}) }
-    return this.call(request, options, () => this.registerOneShot('child', serverPath, options.watch))
+    const request: ChildrenRequest = {
+      op: 'children',
+      path: serverPath,
+      watch: options.watch !== undefined,
+      ...(withStat ? { withStat: true } : {}),
+    }
+    return this.call(request, options, () =>
+      this.registerOneShot('child', serverPath, options.watch),
+    )
   }
 
   /** serverPath validates a user path (BadArgumentsError) and maps it into the chroot. */
   private serverPath(path: string, sequential = false): string {
     const problem = pathProblem(path, sequential)
-    if (problem !== null) throw new BadArgumentsError(`invalid path ${JSON.stringify(path)}: ${problem}`, { path: String(path) })
+    if (problem !== null)
+      throw new BadArgumentsError(`invalid path ${JSON.stringify(path)}: ${problem}`, {
+        path: String(path),
+      })
     return this.chroot.toServer(path)
   }
 
@@ -322,7 +395,11 @@ export class Client {
     return path === null ? null : { type: event.event, path, zxid: event.zxid }
   }
 
-  private registerOneShot(kind: OneShotKind, serverPath: string, watcher: Watcher | undefined): void {
+  private registerOneShot(
+    kind: OneShotKind,
+    serverPath: string,
+    watcher: Watcher | undefined,
+  ): void {
     if (watcher === undefined) return
     this.watches.addOneShot(kind, serverPath, (event) => {
       const mapped = this.toWatchEvent(event)
@@ -336,7 +413,11 @@ export class Client {
   }
 
   /** call runs one request with the call's deadline and signal; its result is typed by the request's op. */
-  private call<R extends Request>(request: R, options: CallOptions, onSuccess?: (result: ResultOf<R['op']>) => void): Promise<ResultOf<R['op']>> {
+  private call<R extends Request>(
+    request: R,
+    options: CallOptions,
+    onSuccess?: (result: ResultOf<R['op']>) => void,
+  ): Promise<ResultOf<R['op']>> {
     const timeoutMs = positiveMs('timeoutMs', options.timeoutMs) ?? this.requestTimeoutMs
     return runCall(this.engine, request, timeoutMs, options.signal, onSuccess)
   }

@@ -91,12 +91,20 @@ export class Connection {
   run(connect: ConnectMessage): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       this.resolveRun = resolve
-      this.handshakeTimer = this.options.clock.setTimeout(() => this.close(LocalClose.TIMEOUT, 'handshake timed out'), this.options.handshakeTimeoutMs)
+      this.handshakeTimer = this.options.clock.setTimeout(
+        () => this.close(LocalClose.TIMEOUT, 'handshake timed out'),
+        this.options.handshakeTimeoutMs,
+      )
       openSocket(this.options.url).then(
         (socket) => this.attach(socket, connect),
         (err: unknown) => {
           this.options.logger.debug('cannot open socket', this.options.url, err)
-          this.end({ wasConnected: false, code: LocalClose.PROTOCOL_ERROR, reason: 'cannot open socket', local: true })
+          this.end({
+            wasConnected: false,
+            code: LocalClose.PROTOCOL_ERROR,
+            reason: 'cannot open socket',
+            local: true,
+          })
         },
       )
     })
@@ -135,7 +143,13 @@ export class Connection {
       this.send(connect)
     }
     socket.onmessage = (event) => this.onFrame(event.data)
-    socket.onclose = (event) => this.end({ wasConnected: this.handshakeDone, code: event.code, reason: event.reason, local: false })
+    socket.onclose = (event) =>
+      this.end({
+        wasConnected: this.handshakeDone,
+        code: event.code,
+        reason: event.reason,
+        local: false,
+      })
   }
 
   private onFrame(data: unknown): void {
@@ -144,14 +158,19 @@ export class Connection {
     const decoded = bytes === null ? null : decodeServerMessage(bytes)
     if (decoded === null || !decoded.ok) {
       const why = decoded === null ? 'a text frame' : decoded.error.message
-      this.options.logger.warn('malformed frame from server; dropping the connection', this.options.url, why)
+      this.options.logger.warn(
+        'malformed frame from server; dropping the connection',
+        this.options.url,
+        why,
+      )
       this.close(LocalClose.PROTOCOL_ERROR, 'malformed frame')
       return
     }
     this.lastReceivedMs = this.options.clock.nowMs()
     const message = decoded.message
     if (this.handshakeDone) {
-      if (message.type === 'reply' || message.type === 'event' || message.type === 'pong') this.events.message(message)
+      if (message.type === 'reply' || message.type === 'event' || message.type === 'pong')
+        this.events.message(message)
       else this.close(LocalClose.PROTOCOL_ERROR, `unexpected ${message.type}`)
       return
     }
@@ -226,7 +245,14 @@ const BACKOFF_BASE_MS = 25
  * accepted: exponential, capped, with "equal jitter" (half fixed, half random) so many
  * clients cut off together do not come back in lockstep.
  */
-export function backoffDelayMs(failedRounds: number, capMs: number, random: () => number = Math.random): number {
-  const ceilingMs = Math.min(capMs, BACKOFF_BASE_MS * 2 ** Math.min(Math.max(failedRounds - 1, 0), 20))
+export function backoffDelayMs(
+  failedRounds: number,
+  capMs: number,
+  random: () => number = Math.random,
+): number {
+  const ceilingMs = Math.min(
+    capMs,
+    BACKOFF_BASE_MS * 2 ** Math.min(Math.max(failedRounds - 1, 0), 20),
+  )
   return ceilingMs / 2 + (random() * ceilingMs) / 2
 }

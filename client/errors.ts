@@ -4,7 +4,12 @@
  * (false when a write may or may not have happened). Subclasses exist where callers
  * need `instanceof`; match on `code` otherwise.
  */
-import { ErrorCode, errorCodeName, type ErrorCodeName, type MultiResult } from '../protocol/index.js'
+import {
+  ErrorCode,
+  errorCodeName,
+  type ErrorCodeName,
+  type MultiResult,
+} from '../protocol/index.js'
 
 /** ConclaveErrorOptions are the optional details of an error. */
 export interface ConclaveErrorOptions {
@@ -184,10 +189,19 @@ const BY_CODE: Partial<Record<ErrorCodeName, ConclaveErrorClass>> = {
 }
 
 /** errorFromCode builds the right error for a wire error number. */
-export function errorFromCode(codeNumber: number, message: string, options: ConclaveErrorOptions = {}): ConclaveError {
+export function errorFromCode(
+  codeNumber: number,
+  message: string,
+  options: ConclaveErrorOptions = {},
+): ConclaveError {
   const code = errorCodeName(codeNumber)
   // A code from a newer server that this SDK does not know: keep the number in the message.
-  if (code === undefined) return new ConclaveError('SYSTEM_ERROR', `${message} (unknown error code ${codeNumber})`, options)
+  if (code === undefined)
+    return new ConclaveError(
+      'SYSTEM_ERROR',
+      `${message} (unknown error code ${codeNumber})`,
+      options,
+    )
   const cls = BY_CODE[code]
   return cls === undefined ? new ConclaveError(code, message, options) : new cls(message, options)
 }

@@ -31,5 +31,12 @@ export {
   AbortedError,
   type ConclaveErrorOptions,
 } from './errors.js'
-export type { Stat, Acl, NodeMode, MultiOp, MultiResult, WatchEventType } from '../protocol/index.js'
+export type {
+  Stat,
+  Acl,
+  NodeMode,
+  MultiOp,
+  MultiResult,
+  WatchEventType,
+} from '../protocol/index.js'
 export * from './recipes/index.js'

@@ -54,15 +54,23 @@ const HANDSHAKE_MIN_MS = 250
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} }
 
 /** clientSettings checks `options` and fills in defaults (`internals` only in the SDK's tests); throws BadArgumentsError. */
-export function clientSettings(options: ConnectOptions, internals: ClientInternals = {}): ClientSettings {
+export function clientSettings(
+  options: ConnectOptions,
+  internals: ClientInternals = {},
+): ClientSettings {
   const servers = options.servers as unknown
-  if (!Array.isArray(servers) || servers.length === 0) throw new BadArgumentsError('servers must list at least one ws:// or wss:// URL')
+  if (!Array.isArray(servers) || servers.length === 0)
+    throw new BadArgumentsError('servers must list at least one ws:// or wss:// URL')
   for (const server of servers) {
-    if (typeof server !== 'string' || !/^wss?:\/\/[^/]/.test(server)) throw new BadArgumentsError(`server ${JSON.stringify(server)} is not a ws:// or wss:// URL`)
+    if (typeof server !== 'string' || !/^wss?:\/\/[^/]/.test(server))
+      throw new BadArgumentsError(`server ${JSON.stringify(server)} is not a ws:// or wss:// URL`)
   }
-  const sessionTimeoutMs = positiveMs('sessionTimeoutMs', options.sessionTimeoutMs) ?? DEFAULT_SESSION_TIMEOUT_MS
-  const connectTimeoutMs = positiveMs('connectTimeoutMs', options.connectTimeoutMs) ?? sessionTimeoutMs
-  const requestTimeoutMs = positiveMs('requestTimeoutMs', options.requestTimeoutMs) ?? sessionTimeoutMs
+  const sessionTimeoutMs =
+    positiveMs('sessionTimeoutMs', options.sessionTimeoutMs) ?? DEFAULT_SESSION_TIMEOUT_MS
+  const connectTimeoutMs =
+    positiveMs('connectTimeoutMs', options.connectTimeoutMs) ?? sessionTimeoutMs
+  const requestTimeoutMs =
+    positiveMs('requestTimeoutMs', options.requestTimeoutMs) ?? sessionTimeoutMs
   return {
     servers: [...(servers as string[])],
     sessionTimeoutMs,
@@ -71,7 +79,10 @@ export function clientSettings(options: ConnectOptions, internals: ClientInterna
     requestTimeoutMs,
     // ZooKeeper gives each server sessionTimeout / serverCount, so a black-holed server
     // cannot eat the whole session timeout before the others are tried.
-    handshakeTimeoutMs: Math.max(HANDSHAKE_MIN_MS, Math.min(connectTimeoutMs, sessionTimeoutMs / Math.max(2, servers.length))),
+    handshakeTimeoutMs: Math.max(
+      HANDSHAKE_MIN_MS,
+      Math.min(connectTimeoutMs, sessionTimeoutMs / Math.max(2, servers.length)),
+    ),
     backoffCapMs: BACKOFF_CAP_MS,
     closeTimeoutMs: Math.min(CLOSE_TIMEOUT_MS, requestTimeoutMs),
     logger: options.logger ?? SILENT,
@@ -83,13 +94,19 @@ export function clientSettings(options: ConnectOptions, internals: ClientInterna
 function checkedChroot(chroot: string | undefined): string {
   if (chroot === undefined || chroot === '/') return ''
   const problem = pathProblem(chroot)
-  if (problem !== null) throw new BadArgumentsError(`invalid chroot ${JSON.stringify(chroot)}: ${problem}`, { path: chroot })
+  if (problem !== null)
+    throw new BadArgumentsError(`invalid chroot ${JSON.stringify(chroot)}: ${problem}`, {
+      path: chroot,
+    })
   return chroot
 }
 
 /** positiveMs checks an optional duration option. */
 export function positiveMs(name: string, value: number | undefined): number | undefined {
   if (value === undefined) return undefined
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new BadArgumentsError(`${name} must be a positive number of milliseconds, got ${String(value)}`)
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new BadArgumentsError(
+      `${name} must be a positive number of milliseconds, got ${String(value)}`,
+    )
   return value
 }

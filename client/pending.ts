@@ -24,7 +24,8 @@ export interface PendingCall {
 const XID_MAX = 0x7fff_ffff
 
 /** ReplyMatch is what an incoming reply's xid means for the table. */
-export type ReplyMatch = { kind: 'call'; call: PendingCall } | { kind: 'unexpected'; expectedXid: number | undefined }
+export type ReplyMatch =
+  { kind: 'call'; call: PendingCall } | { kind: 'unexpected'; expectedXid: number | undefined }
 
 /** PendingTable allocates xids and tracks unsent and in-flight calls. */
 export class PendingTable {
@@ -35,7 +36,11 @@ export class PendingTable {
   private readonly inFlight: PendingCall[] = []
 
   /** create makes a call with the next xid; it is not queued yet. */
-  create(request: Request, resolve: PendingCall['resolve'], reject: PendingCall['reject']): PendingCall {
+  create(
+    request: Request,
+    resolve: PendingCall['resolve'],
+    reject: PendingCall['reject'],
+  ): PendingCall {
     const xid = this.nextXid
     this.nextXid = xid >= XID_MAX ? 1 : xid + 1
     return { xid, request, resolve, reject, sent: false, abandoned: false }
@@ -60,7 +65,8 @@ export class PendingTable {
   /** matchReply takes the oldest in-flight call if `xid` is its xid. */
   matchReply(xid: number): ReplyMatch {
     const oldest = this.inFlight[0]
-    if (oldest === undefined || oldest.xid !== xid) return { kind: 'unexpected', expectedXid: oldest?.xid }
+    if (oldest === undefined || oldest.xid !== xid)
+      return { kind: 'unexpected', expectedXid: oldest?.xid }
     this.inFlight.shift()
     return { kind: 'call', call: oldest }
   }

@@ -27,8 +27,21 @@ import {
   type SessionId,
 } from '../protocol/index.js'
 import type { Clock, TimerHandle } from './clock.js'
-import { Connection, LocalClose, backoffDelayMs, shuffled, type ConnectionEnd, type Logger, type SessionMessage } from './connection.js'
-import { ClientClosedError, ConnectionLossError, SessionExpiredError, errorFromCode } from './errors.js'
+import {
+  Connection,
+  LocalClose,
+  backoffDelayMs,
+  shuffled,
+  type ConnectionEnd,
+  type Logger,
+  type SessionMessage,
+} from './connection.js'
+import {
+  ClientClosedError,
+  ConnectionLossError,
+  SessionExpiredError,
+  errorFromCode,
+} from './errors.js'
 import { PendingTable, isWrite, type PendingCall } from './pending.js'
 import type { ClientWatchRegistry } from './watch-registry.js'
 
@@ -89,7 +102,9 @@ export class SessionEngine {
 
   /** start begins the connection loop (once). */
   start(): void {
-    this.loop ??= this.run().catch((err: unknown) => this.options.logger.error('connection loop failed', err))
+    this.loop ??= this.run().catch((err: unknown) =>
+      this.options.logger.error('connection loop failed', err),
+    )
   }
 
   /** clock is the client's time source; calls time their deadlines with it too. */
@@ -109,7 +124,11 @@ export class SessionEngine {
   }
 
   /** issue queues a request: sent at once when connected, else after the next (re)connect. */
-  issue(request: Request, resolve: PendingCall['resolve'], reject: PendingCall['reject']): PendingCall {
+  issue(
+    request: Request,
+    resolve: PendingCall['resolve'],
+    reject: PendingCall['reject'],
+  ): PendingCall {
     const call = this.pending.create(request, resolve, reject)
     if (this.closed) reject(new ClientClosedError('the client is closed'))
     else if (this.live !== undefined && this.state === 'connected') this.send(call, this.live)
@@ -144,7 +163,12 @@ export class SessionEngine {
     this.pending.failUnsent(closed)
     // A write already sent may have been applied: its outcome is unknown, not a failure.
     this.pending.failInFlight((call) =>
-      isWrite(call.request) ? new ClientClosedError(`the client was closed with ${call.request.op} in flight; it may have been applied`, { definite: false }) : closed,
+      isWrite(call.request)
+        ? new ClientClosedError(
+            `the client was closed with ${call.request.op} in flight; it may have been applied`,
+            { definite: false },
+          )
+        : closed,
     )
     this.connection?.close(LocalClose.NORMAL, 'client closed')
     this.watches.dropAll(null)
@@ -192,7 +216,12 @@ export class SessionEngine {
     }
     const requestedSessionId = this.sessionId
     const connection: Connection = new Connection(
-      { url, handshakeTimeoutMs: this.options.handshakeTimeoutMs, logger: this.options.logger, clock: this.clock },
+      {
+        url,
+        handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+        logger: this.options.logger,
+        clock: this.clock,
+      },
       {
         connected: (message) => this.onConnected(connection, message, requestedSessionId),
         refused: (code, reason) => this.onRefused(code, reason, url),
@@ -204,10 +233,15 @@ export class SessionEngine {
     return connection.run(connect)
   }
 
-  private onConnected(connection: Connection, message: ConnectedMessage, requestedSessionId: SessionId): void {
+  private onConnected(
+    connection: Connection,
+    message: ConnectedMessage,
+    requestedSessionId: SessionId,
+  ): void {
     if (this.closed) return connection.close(LocalClose.NORMAL, 'client closed')
     const resumed = requestedSessionId !== 0n && message.sessionId === requestedSessionId
-    if (requestedSessionId !== 0n && !resumed) this.loseSession('the server opened a new session instead of resuming')
+    if (requestedSessionId !== 0n && !resumed)
+      this.loseSession('the server opened a new session instead of resuming')
     this.live = connection
     this.clock.clearTimeout(this.lostTimer)
     this.sessionId = message.sessionId
@@ -217,11 +251,18 @@ export class SessionEngine {
     // Not `lastZxid = message.zxid`: that is the server's position, which includes changes
     // whose events this client never received; re-registering watches relative to it
     // would silently skip them. The setWatches reply brings lastZxid up to date.
-    this.options.logger.debug(resumed ? 'session resumed' : 'session opened', connection.url, message.sessionId.toString(16))
+    this.options.logger.debug(
+      resumed ? 'session resumed' : 'session opened',
+      connection.url,
+      message.sessionId.toString(16),
+    )
     // Watches first, so the server fires what changed while we were away before any new reply.
     const onError = (err: unknown) => this.options.logger.warn('re-registering watches failed', err)
     for (const setWatches of resumed ? this.watches.setWatchesRequests(this.lastZxid) : []) {
-      this.send(this.pending.create(setWatches, () => {}, onError), connection)
+      this.send(
+        this.pending.create(setWatches, () => {}, onError),
+        connection,
+      )
     }
     // Queued calls go out before listeners hear 'connected', so calls a listener makes stay behind them.
     for (const call of this.pending.takeUnsent()) this.send(call, connection)
@@ -232,7 +273,8 @@ export class SessionEngine {
     this.options.logger.info('connect refused', url, errorCodeName(code) ?? code, reason)
     // ZXID_AHEAD, NOT_SERVING and THROTTLED: this server cannot serve us now; the loop tries
     // the next, and backs off when a whole round refused.
-    if (code === ErrorCode.SESSION_EXPIRED || code === ErrorCode.AUTH_FAILED) this.loseSession(`${errorCodeName(code)}: ${reason}`)
+    if (code === ErrorCode.SESSION_EXPIRED || code === ErrorCode.AUTH_FAILED)
+      this.loseSession(`${errorCodeName(code)}: ${reason}`)
   }
 
   private onConnectionEnd(connection: Connection, end: ConnectionEnd): void {
@@ -240,7 +282,10 @@ export class SessionEngine {
     if (this.live !== connection) return
     this.live = undefined
     this.pending.failInFlight(
-      (call) => new ConnectionLossError(`connection lost with ${call.request.op} in flight`, { definite: !isWrite(call.request) }),
+      (call) =>
+        new ConnectionLossError(`connection lost with ${call.request.op} in flight`, {
+          definite: !isWrite(call.request),
+        }),
     )
     if (this.closed) return
     this.options.logger.info('connection lost', connection.url, end.code, end.reason)
@@ -279,7 +324,11 @@ export class SessionEngine {
   private onReply(connection: Connection, reply: ReplyMessage): void {
     const match = this.pending.matchReply(reply.xid)
     if (match.kind === 'unexpected') {
-      this.options.logger.warn('reply for an unexpected xid; dropping the connection', reply.xid, match.expectedXid)
+      this.options.logger.warn(
+        'reply for an unexpected xid; dropping the connection',
+        reply.xid,
+        match.expectedXid,
+      )
       connection.close(LocalClose.PROTOCOL_ERROR, 'reply out of order')
       return
     }
@@ -287,11 +336,14 @@ export class SessionEngine {
     if (call.abandoned) return
     if (reply.err === 0) return call.resolve(reply.result ?? {}, reply.zxid)
     // A failed multi still carries its per-op results.
-    const results = reply.result !== undefined && 'results' in reply.result ? reply.result.results : undefined
+    const results =
+      reply.result !== undefined && 'results' in reply.result ? reply.result.results : undefined
     const message = reply.message ?? `${call.request.op} failed (${reply.err})`
     const serverPath = pathOfFailure(call.request, results)
     const path = serverPath === undefined ? {} : { path: this.options.userPath(serverPath) }
-    call.reject(errorFromCode(reply.err, message, { ...path, ...(results === undefined ? {} : { results }) }))
+    call.reject(
+      errorFromCode(reply.err, message, { ...path, ...(results === undefined ? {} : { results }) }),
+    )
   }
 
   private send(call: PendingCall, connection: Connection): void {
@@ -316,7 +368,8 @@ export class SessionEngine {
 /** pathOfFailure is the node a failed request concerns: its path, or a multi's failing op's path. */
 function pathOfFailure(request: Request, results: MultiResult[] | undefined): string | undefined {
   if (request.op === 'multi') {
-    const failed = results?.findIndex((r) => r.err !== 0 && r.err !== ErrorCode.RUNTIME_INCONSISTENCY) ?? -1
+    const failed =
+      results?.findIndex((r) => r.err !== 0 && r.err !== ErrorCode.RUNTIME_INCONSISTENCY) ?? -1
     return failed < 0 ? undefined : request.ops[failed]?.path
   }
   return 'path' in request ? request.path : undefined

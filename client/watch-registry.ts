@@ -3,7 +3,14 @@
  * change per connection and the client routes it to every matching registration.
  * Paths here are server paths (chroot included).
  */
-import { isAncestorOrSelf, parentOf, ROOT_PATH, SET_WATCHES_PATHS_MAX, type EventMessage, type SetWatchesRequest } from '../protocol/index.js'
+import {
+  isAncestorOrSelf,
+  parentOf,
+  ROOT_PATH,
+  SET_WATCHES_PATHS_MAX,
+  type EventMessage,
+  type SetWatchesRequest,
+} from '../protocol/index.js'
 
 /** SET_WATCHES_CHARS_MAX bounds the path characters of one setWatches request: at 3 UTF-8 bytes each, well inside a frame. */
 const SET_WATCHES_CHARS_MAX = 256 * 1024
@@ -71,7 +78,8 @@ export class ClientWatchRegistry {
     for (const sink of this.persistent.get(event.path) ?? []) sink.push(event)
     if (event.event !== 'childrenChanged') {
       for (let path = event.path; ; path = parentOf(path)) {
-        for (const sink of this.recursive.get(path) ?? []) if (isAncestorOrSelf(path, event.path)) sink.push(event)
+        for (const sink of this.recursive.get(path) ?? [])
+          if (isAncestorOrSelf(path, event.path)) sink.push(event)
         if (path === ROOT_PATH) break
       }
     }
@@ -97,8 +105,20 @@ export class ClientWatchRegistry {
     let chars = 0
     for (const key of WATCH_LIST_KEYS) {
       for (const path of lists[key]) {
-        if (current === undefined || paths + 1 > SET_WATCHES_PATHS_MAX || chars + path.length > SET_WATCHES_CHARS_MAX) {
-          current = { op: 'setWatches', relativeZxid, data: [], exist: [], child: [], persistent: [], persistentRecursive: [] }
+        if (
+          current === undefined ||
+          paths + 1 > SET_WATCHES_PATHS_MAX ||
+          chars + path.length > SET_WATCHES_CHARS_MAX
+        ) {
+          current = {
+            op: 'setWatches',
+            relativeZxid,
+            data: [],
+            exist: [],
+            child: [],
+            persistent: [],
+            persistentRecursive: [],
+          }
           requests.push(current)
           paths = 0
           chars = 0

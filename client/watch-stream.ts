@@ -25,7 +25,10 @@ export interface WatchStreamHooks {
 }
 
 /** openWatchStream registers a sink at once and returns the iterator that drains it. */
-export function openWatchStream(hooks: WatchStreamHooks, signal: AbortSignal | undefined): AsyncIterator<WatchEvent> {
+export function openWatchStream(
+  hooks: WatchStreamHooks,
+  signal: AbortSignal | undefined,
+): AsyncIterator<WatchEvent> {
   const queue: WatchEvent[] = []
   let failure: Error | undefined
   let finished = false

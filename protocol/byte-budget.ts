@@ -21,7 +21,11 @@ export interface BatchLimits {
  * item measured once by `bytesOf` (an upper bound on its encoding). Lazy: an iterator
  * is walked only as far as the batches taken.
  */
-export function* batchesWithin<T>(items: Iterable<T>, bytesOf: (item: T) => number, limits: BatchLimits): Generator<T[]> {
+export function* batchesWithin<T>(
+  items: Iterable<T>,
+  bytesOf: (item: T) => number,
+  limits: BatchLimits,
+): Generator<T[]> {
   const countMax = limits.countMax ?? Number.POSITIVE_INFINITY
   let batch: T[] = []
   let bytes = 0

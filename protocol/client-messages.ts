@@ -3,7 +3,15 @@
  * msgpack map with a string `type`. docs/protocol.md describes every one of them.
  */
 import type { Zxid } from './zxid.js'
-import type { Acl, NodeMode, PersistentWatchMode, SessionId, Stat, WatchEventType, WatchKind } from './types.js'
+import type {
+  Acl,
+  NodeMode,
+  PersistentWatchMode,
+  SessionId,
+  Stat,
+  WatchEventType,
+  WatchKind,
+} from './types.js'
 
 // ---------------------------------------------------------------- requests (op bodies)
 
@@ -133,7 +141,13 @@ export type Request =
 export type RequestOp = Request['op']
 
 /** WRITE_OPS are the ops that become txns. */
-export const WRITE_OPS: ReadonlySet<RequestOp> = new Set<RequestOp>(['create', 'delete', 'set', 'multi', 'closeSession'])
+export const WRITE_OPS: ReadonlySet<RequestOp> = new Set<RequestOp>([
+  'create',
+  'delete',
+  'set',
+  'multi',
+  'closeSession',
+])
 
 // ---------------------------------------------------------------- results
 
@@ -248,7 +262,8 @@ export interface PongMessage {
   zxid: Zxid
 }
 /** ServerMessage is anything a server sends to a client. */
-export type ServerMessage = ConnectedMessage | ConnectRefusedMessage | ReplyMessage | EventMessage | PongMessage
+export type ServerMessage =
+  ConnectedMessage | ConnectRefusedMessage | ReplyMessage | EventMessage | PongMessage
 
 /** WebSocket close codes the server uses (4000-4999 is the application range). */
 export const CloseCode = {

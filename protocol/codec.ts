@@ -6,7 +6,13 @@
  */
 import { Packr } from 'msgpackr'
 import { ErrorCode } from './error-codes.js'
-import { DATA_BYTES_MAX, MULTI_OPS_MAX, PATH_BYTES_MAX, SET_WATCHES_PATHS_MAX, TTL_MS_MAX } from './limits.js'
+import {
+  DATA_BYTES_MAX,
+  MULTI_OPS_MAX,
+  PATH_BYTES_MAX,
+  SET_WATCHES_PATHS_MAX,
+  TTL_MS_MAX,
+} from './limits.js'
 import { NODE_MODES, type Acl, type Stat } from './types.js'
 import type {
   ClientMessage,
@@ -45,10 +51,16 @@ export class ProtocolError extends Error {
 }
 
 /** DecodeResult is a decoded message, or the reason it was refused and the request xid if one was readable. */
-export type DecodeResult<T> = { ok: true; message: T } | { ok: false; error: ProtocolError; xid?: number }
+export type DecodeResult<T> =
+  { ok: true; message: T } | { ok: false; error: ProtocolError; xid?: number }
 
 /** packr is shared by both directions: plain maps, bigint for 64-bit integers, no records. */
-const packr = new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: true, variableMapSize: true })
+const packr = new Packr({
+  useRecords: false,
+  int64AsType: 'bigint',
+  mapsAsObjects: true,
+  variableMapSize: true,
+})
 
 /** encodeMessage packs any protocol value to bytes. */
 export function encodeMessage(value: unknown): Uint8Array {
@@ -73,7 +85,8 @@ export function extensionOffset(frame: Uint8Array): number {
     const b = frame[at]!
     if (b <= 0x9f || b >= 0xe0 || b === 0xc0 || b === 0xc1 || b === 0xc2 || b === 0xc3) at += 1
     else if (b <= 0xbf) at += 1 + (b & 0x1f)
-    else if (b === 0xd4 && frame[at + 1] === 0x00 && frame[at + 2] === 0x00) at += 3 // msgpackr's own `undefined`: decodes to undefined, nothing else
+    else if (b === 0xd4 && frame[at + 1] === 0x00 && frame[at + 2] === 0x00)
+      at += 3 // msgpackr's own `undefined`: decodes to undefined, nothing else
     else if ((b >= 0xc7 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8)) return at
     else if (b === 0xc4 || b === 0xd9) at += at + 1 < frame.length ? 2 + frame[at + 1]! : 2
     else if (b === 0xc5 || b === 0xda) at += at + 2 < frame.length ? 3 + view.getUint16(at + 1) : 3
@@ -85,20 +98,44 @@ export function extensionOffset(frame: Uint8Array): number {
 
 /** FIXED_TOKEN_BYTES is the size of the msgpack tokens whose size the first byte fixes (numbers, container headers). */
 const FIXED_TOKEN_BYTES: Readonly<Record<number, number>> = {
-  0xca: 5, 0xcb: 9, 0xcc: 2, 0xcd: 3, 0xce: 5, 0xcf: 9, 0xd0: 2, 0xd1: 3, 0xd2: 5, 0xd3: 9, 0xdc: 3, 0xdd: 5, 0xde: 3, 0xdf: 5,
+  0xca: 5,
+  0xcb: 9,
+  0xcc: 2,
+  0xcd: 3,
+  0xce: 5,
+  0xcf: 9,
+  0xd0: 2,
+  0xd1: 3,
+  0xd2: 5,
+  0xd3: 9,
+  0xdc: 3,
+  0xdd: 5,
+  0xde: 3,
+  0xdf: 5,
 }
 
 /** unpackFrame unpacks one msgpack value that must fill the whole frame; extension types are refused. */
-function unpackFrame(frame: Uint8Array): { ok: true; value: unknown } | { ok: false; error: ProtocolError } {
+function unpackFrame(
+  frame: Uint8Array,
+): { ok: true; value: unknown } | { ok: false; error: ProtocolError } {
   const extension = extensionOffset(frame)
   if (extension >= 0) {
-    return { ok: false, error: new ProtocolError(ErrorCode.MARSHALLING_ERROR, `msgpack extension types are not accepted (one at byte ${extension})`) }
+    return {
+      ok: false,
+      error: new ProtocolError(
+        ErrorCode.MARSHALLING_ERROR,
+        `msgpack extension types are not accepted (one at byte ${extension})`,
+      ),
+    }
   }
   try {
     return { ok: true, value: packr.unpack(frame) }
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err)
-    return { ok: false, error: new ProtocolError(ErrorCode.MARSHALLING_ERROR, `not a msgpack frame: ${reason}`) }
+    return {
+      ok: false,
+      error: new ProtocolError(ErrorCode.MARSHALLING_ERROR, `not a msgpack frame: ${reason}`),
+    }
   }
 }
 
@@ -127,13 +164,21 @@ const stat: Check<Stat> = object<Stat>({
   numChildren: int(0),
 })
 
-const unknownOp = (op: string) => new ProtocolError(ErrorCode.UNIMPLEMENTED, `unknown op '${op.slice(0, 64)}'`)
+const unknownOp = (op: string) =>
+  new ProtocolError(ErrorCode.UNIMPLEMENTED, `unknown op '${op.slice(0, 64)}'`)
 
 const multiOp: Check<MultiOp> = tagged<MultiOp>(
   'op',
   {
     check: object({ op: oneOf(['check'] as const), path: path(), version }),
-    create: object({ op: oneOf(['create'] as const), path: path(true), data, mode, ttlMs, acl: aclList }),
+    create: object({
+      op: oneOf(['create'] as const),
+      path: path(true),
+      data,
+      mode,
+      ttlMs,
+      acl: aclList,
+    }),
     set: object({ op: oneOf(['set'] as const), path: path(), data, version }),
     delete: object({ op: oneOf(['delete'] as const), path: path(), version }),
   },
@@ -152,15 +197,28 @@ const request: Check<Request> = tagged<Request>(
       acl: aclList,
       makeParents: optional(bool),
     }),
-    delete: object({ op: oneOf(['delete'] as const), path: path(), version: withDefault(version, -1) }),
-    exists: object({ op: oneOf(['exists'] as const), path: path(), watch: withDefault(bool, false) }),
+    delete: object({
+      op: oneOf(['delete'] as const),
+      path: path(),
+      version: withDefault(version, -1),
+    }),
+    exists: object({
+      op: oneOf(['exists'] as const),
+      path: path(),
+      watch: withDefault(bool, false),
+    }),
     get: object({
       op: oneOf(['get'] as const),
       path: path(),
       watch: withDefault(bool, false),
       linearizable: optional(bool),
     }),
-    set: object({ op: oneOf(['set'] as const), path: path(), data, version: withDefault(version, -1) }),
+    set: object({
+      op: oneOf(['set'] as const),
+      path: path(),
+      data,
+      version: withDefault(version, -1),
+    }),
     children: object({
       op: oneOf(['children'] as const),
       path: path(),
@@ -169,7 +227,10 @@ const request: Check<Request> = tagged<Request>(
     }),
     multi: object({ op: oneOf(['multi'] as const), ops: arrayOf(multiOp, MULTI_OPS_MAX) }),
     sync: object({ op: oneOf(['sync'] as const), path: withDefault(path(), '/') }),
-    getEphemerals: object({ op: oneOf(['getEphemerals'] as const), prefix: withDefault(str(PATH_BYTES_MAX), '/') }),
+    getEphemerals: object({
+      op: oneOf(['getEphemerals'] as const),
+      prefix: withDefault(str(PATH_BYTES_MAX), '/'),
+    }),
     childCount: object({ op: oneOf(['childCount'] as const), path: path() }),
     getAcl: object({ op: oneOf(['getAcl'] as const), path: path() }),
     addWatch: object({
@@ -211,7 +272,8 @@ const clientMessage: Check<ClientMessage> = tagged<ClientMessage>(
     request: object({ type: oneOf(['request'] as const), xid: int(0, 0x7fff_ffff), request }),
     ping: object({ type: oneOf(['ping'] as const) }),
   },
-  (type) => new ProtocolError(ErrorCode.MARSHALLING_ERROR, `unknown message type '${type.slice(0, 64)}'`),
+  (type) =>
+    new ProtocolError(ErrorCode.MARSHALLING_ERROR, `unknown message type '${type.slice(0, 64)}'`),
 )
 
 const multiResult: Check<MultiResult> = object<MultiResult>({
@@ -228,8 +290,10 @@ const result: Check<Record<string, unknown> | undefined> = (v, where) => {
   const out: Record<string, unknown> = { ...v }
   if ('stat' in v) out.stat = v.stat === null ? null : stat(v.stat, `${where}.stat`)
   if ('data' in v) out.data = bytes(Number.MAX_SAFE_INTEGER)(v.data, `${where}.data`)
-  if ('children' in v) out.children = arrayOf(str(), Number.MAX_SAFE_INTEGER)(v.children, `${where}.children`)
-  if ('results' in v) out.results = arrayOf(multiResult, Number.MAX_SAFE_INTEGER)(v.results, `${where}.results`)
+  if ('children' in v)
+    out.children = arrayOf(str(), Number.MAX_SAFE_INTEGER)(v.children, `${where}.children`)
+  if ('results' in v)
+    out.results = arrayOf(multiResult, Number.MAX_SAFE_INTEGER)(v.results, `${where}.results`)
   if ('paths' in v) out.paths = arrayOf(str(), Number.MAX_SAFE_INTEGER)(v.paths, `${where}.paths`)
   if ('path' in v) out.path = str()(v.path, `${where}.path`)
   if ('count' in v) out.count = int(0)(v.count, `${where}.count`)
@@ -249,7 +313,11 @@ const serverMessage: Check<ServerMessage> = tagged<ServerMessage>(
       zxid: u64,
       readOnly: withDefault(bool, false),
     }),
-    connectRefused: object({ type: oneOf(['connectRefused'] as const), code: int(), message: withDefault(str(), '') }),
+    connectRefused: object({
+      type: oneOf(['connectRefused'] as const),
+      code: int(),
+      message: withDefault(str(), ''),
+    }),
     reply: object({
       type: oneOf(['reply'] as const),
       xid: int(0),
@@ -266,7 +334,8 @@ const serverMessage: Check<ServerMessage> = tagged<ServerMessage>(
     }),
     pong: object({ type: oneOf(['pong'] as const), zxid: u64 }),
   },
-  (type) => new ProtocolError(ErrorCode.MARSHALLING_ERROR, `unknown message type '${type.slice(0, 64)}'`),
+  (type) =>
+    new ProtocolError(ErrorCode.MARSHALLING_ERROR, `unknown message type '${type.slice(0, 64)}'`),
 )
 
 function decodeWith<T>(frame: Uint8Array, check: Check<T>): DecodeResult<T> {
@@ -282,7 +351,9 @@ function decodeWith<T>(frame: Uint8Array, check: Check<T>): DecodeResult<T> {
 function readableXid(value: unknown): number | undefined {
   if (!isRecord(value) || value.type !== 'request') return undefined
   const xid = value.xid
-  return typeof xid === 'number' && Number.isInteger(xid) && xid >= 0 && xid <= 0x7fff_ffff ? xid : undefined
+  return typeof xid === 'number' && Number.isInteger(xid) && xid >= 0 && xid <= 0x7fff_ffff
+    ? xid
+    : undefined
 }
 
 /**
@@ -333,6 +404,8 @@ export function encodeServerMessage(message: ServerMessage): Uint8Array {
 }
 
 /** decodeMessage unpacks any msgpack frame without a shape check (for peer messages, checked by their own schema). */
-export function decodeMessage(frame: Uint8Array): { ok: true; value: unknown } | { ok: false; error: ProtocolError } {
+export function decodeMessage(
+  frame: Uint8Array,
+): { ok: true; value: unknown } | { ok: false; error: ProtocolError } {
   return unpackFrame(frame)
 }

@@ -287,7 +287,9 @@ const counter = int(0, Number.MAX_SAFE_INTEGER)
  */
 function plainBytes(value: unknown): unknown {
   if (value instanceof Uint8Array) {
-    return value.constructor === Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+    return value.constructor === Uint8Array
+      ? value
+      : new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
   }
   if (Array.isArray(value)) return value.map(plainBytes)
   if (isRecord(value)) {
@@ -342,8 +344,22 @@ const peerMessage: Check<PeerMessage> = tagged<PeerMessage>(
       lastLoggedZxid: u64,
     }),
     diff: object<DiffMessage>({ type: tag('diff'), epoch, txns, committedZxid: u64, throughZxid }),
-    trunc: object<TruncMessage>({ type: tag('trunc'), epoch, truncateAfter: u64, txns, committedZxid: u64, throughZxid }),
-    snap: object<SnapMessage>({ type: tag('snap'), epoch, snapshot, txns, committedZxid: u64, throughZxid }),
+    trunc: object<TruncMessage>({
+      type: tag('trunc'),
+      epoch,
+      truncateAfter: u64,
+      txns,
+      committedZxid: u64,
+      throughZxid,
+    }),
+    snap: object<SnapMessage>({
+      type: tag('snap'),
+      epoch,
+      snapshot,
+      txns,
+      committedZxid: u64,
+      throughZxid,
+    }),
     syncPart: object<SyncPartMessage>({ type: tag('syncPart'), epoch, afterZxid: u64, txns }),
     newLeader: object<NewLeaderMessage>({ type: tag('newLeader'), epoch }),
     ackNewLeader: object<AckNewLeaderMessage>({ type: tag('ackNewLeader'), epoch, zxid: u64 }),
@@ -359,12 +375,31 @@ const peerMessage: Check<PeerMessage> = tagged<PeerMessage>(
       lastZxid: u64,
       established: bool,
     }),
-    pong: object<PeerPongMessage>({ type: tag('pong'), epoch, seq: counter, sessions: arrayOf(u64, PEER_SESSIONS_MAX) }),
-    request: object<ForwardMessage>({ type: tag('request'), epoch, seq: counter, request: forwardedRequest }),
+    pong: object<PeerPongMessage>({
+      type: tag('pong'),
+      epoch,
+      seq: counter,
+      sessions: arrayOf(u64, PEER_SESSIONS_MAX),
+    }),
+    request: object<ForwardMessage>({
+      type: tag('request'),
+      epoch,
+      seq: counter,
+      request: forwardedRequest,
+    }),
     readIndex: object<ReadIndexMessage>({ type: tag('readIndex'), epoch, id: counter }),
-    readIndexOk: object<ReadIndexOkMessage>({ type: tag('readIndexOk'), epoch, id: counter, zxid: u64 }),
+    readIndexOk: object<ReadIndexOkMessage>({
+      type: tag('readIndexOk'),
+      epoch,
+      id: counter,
+      zxid: u64,
+    }),
   },
-  (type) => new ProtocolError(ErrorCode.MARSHALLING_ERROR, `unknown peer message type '${type.slice(0, 64)}'`),
+  (type) =>
+    new ProtocolError(
+      ErrorCode.MARSHALLING_ERROR,
+      `unknown peer message type '${type.slice(0, 64)}'`,
+    ),
 )
 
 /**

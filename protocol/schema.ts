@@ -26,7 +26,14 @@ const invalid = (message: string) => new ShapeError(message, ErrorCode.BAD_ARGUM
 export type Check<T> = (value: unknown, where: string) => T
 
 function fail(where: string, expected: string, value: unknown): never {
-  const got = value === null ? 'null' : Array.isArray(value) ? 'array' : value instanceof Uint8Array ? 'bytes' : typeof value
+  const got =
+    value === null
+      ? 'null'
+      : Array.isArray(value)
+        ? 'array'
+        : value instanceof Uint8Array
+          ? 'bytes'
+          : typeof value
   throw new ShapeError(`${where}: expected ${expected}, got ${got}`)
 }
 
@@ -63,7 +70,8 @@ export const int =
 export const u64: Check<bigint> = (v, where) => {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v)
   if (typeof v !== 'bigint') fail(where, 'unsigned 64-bit integer', v)
-  if (v < 0n || v > 0xffff_ffff_ffff_ffffn) throw invalid(`${where}: outside the unsigned 64-bit range`)
+  if (v < 0n || v > 0xffff_ffff_ffff_ffffn)
+    throw invalid(`${where}: outside the unsigned 64-bit range`)
   return v
 }
 
@@ -78,7 +86,8 @@ export const bytes =
   (maxLength: number): Check<Uint8Array> =>
   (v, where) => {
     if (!(v instanceof Uint8Array)) fail(where, 'bytes', v)
-    if (v.length > maxLength) throw invalid(`${where}: ${v.length} bytes exceeds the limit of ${maxLength}`)
+    if (v.length > maxLength)
+      throw invalid(`${where}: ${v.length} bytes exceeds the limit of ${maxLength}`)
     // msgpackr hands out Node Buffers; give every caller a plain Uint8Array view (no copy).
     return v.constructor === Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
   }
@@ -87,7 +96,8 @@ export const bytes =
 export const oneOf =
   <T extends string>(values: readonly T[]): Check<T> =>
   (v, where) => {
-    if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) fail(where, `one of ${values.join('|')}`, v)
+    if (typeof v !== 'string' || !(values as readonly string[]).includes(v))
+      fail(where, `one of ${values.join('|')}`, v)
     return v as T
   }
 
@@ -141,7 +151,11 @@ export const object =
  * An unknown tag throws `onUnknown(tag)`, so callers choose the error (UNIMPLEMENTED for ops).
  */
 export const tagged =
-  <T>(tag: string, variants: Record<string, Check<T>>, onUnknown: (tag: string, where: string) => Error): Check<T> =>
+  <T>(
+    tag: string,
+    variants: Record<string, Check<T>>,
+    onUnknown: (tag: string, where: string) => Error,
+  ): Check<T> =>
   (v, where) => {
     if (!isRecord(v)) fail(where, 'map', v)
     const value = v[tag]

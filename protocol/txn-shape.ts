@@ -4,7 +4,20 @@
  * be refused, not applied, so every field is checked and normalized.
  */
 import { ERROR_REASON_CHARS_MAX, MULTI_OPS_MAX } from './limits.js'
-import { ShapeError, arrayOf, bool, bytes, int, object, optional, path, str, tagged, u64, type Check } from './schema.js'
+import {
+  ShapeError,
+  arrayOf,
+  bool,
+  bytes,
+  int,
+  object,
+  optional,
+  path,
+  str,
+  tagged,
+  u64,
+  type Check,
+} from './schema.js'
 import type {
   Txn,
   TxnCheck,
@@ -21,17 +34,20 @@ import type {
 } from './txn.js'
 import type { Acl } from './types.js'
 
-const tag = <T extends string>(value: T): Check<T> => (v, where) => {
-  if (v !== value) throw new ShapeError(`${where}: expected '${value}'`)
-  return value
-}
+const tag =
+  <T extends string>(value: T): Check<T> =>
+  (v, where) => {
+    if (v !== value) throw new ShapeError(`${where}: expected '${value}'`)
+    return value
+  }
 // The data limit is the server's own setting (it may exceed DATA_BYTES_MAX); the frame
 // and record sizes bound what arrives here.
 const data = bytes(Number.MAX_SAFE_INTEGER)
 const znodePath = path(false)
 const acl: Check<Acl> = object<Acl>({ perms: int(0, 31), scheme: str(64), id: str(1024) })
 const aclList = arrayOf(acl, 64)
-const unknownOp = (type: string, where: string) => new ShapeError(`${where}.type: unknown txn op '${type.slice(0, 64)}'`)
+const unknownOp = (type: string, where: string) =>
+  new ShapeError(`${where}.type: unknown txn op '${type.slice(0, 64)}'`)
 
 const txnCreate = object<TxnCreate>({
   type: tag('create'),
@@ -46,7 +62,11 @@ const txnCreate = object<TxnCreate>({
 const txnDelete = object<TxnDelete>({ type: tag('delete'), path: znodePath })
 const txnSet = object<TxnSet>({ type: tag('set'), path: znodePath, data, version: int() })
 const txnCheckOp = object<TxnCheck>({ type: tag('check'), path: znodePath })
-const txnMultiOp = tagged<TxnMultiOp>('type', { create: txnCreate, delete: txnDelete, set: txnSet, check: txnCheckOp }, unknownOp)
+const txnMultiOp = tagged<TxnMultiOp>(
+  'type',
+  { create: txnCreate, delete: txnDelete, set: txnSet, check: txnCheckOp },
+  unknownOp,
+)
 
 const txnOp = tagged<TxnOp>(
   'type',
@@ -54,10 +74,24 @@ const txnOp = tagged<TxnOp>(
     create: txnCreate,
     delete: txnDelete,
     set: txnSet,
-    setAcl: object<TxnSetAcl>({ type: tag('setAcl'), path: znodePath, acl: aclList, aversion: int() }),
+    setAcl: object<TxnSetAcl>({
+      type: tag('setAcl'),
+      path: znodePath,
+      acl: aclList,
+      aversion: int(),
+    }),
     multi: object<TxnMulti>({ type: tag('multi'), ops: arrayOf(txnMultiOp, MULTI_OPS_MAX) }),
-    createSession: object<TxnCreateSession>({ type: tag('createSession'), sessionId: u64, timeoutMs: int(0), password: bytes(64) }),
-    closeSession: object<TxnCloseSession>({ type: tag('closeSession'), sessionId: u64, deletePaths: arrayOf(znodePath, 1_000_000) }),
+    createSession: object<TxnCreateSession>({
+      type: tag('createSession'),
+      sessionId: u64,
+      timeoutMs: int(0),
+      password: bytes(64),
+    }),
+    closeSession: object<TxnCloseSession>({
+      type: tag('closeSession'),
+      sessionId: u64,
+      deletePaths: arrayOf(znodePath, 1_000_000),
+    }),
     error: object<TxnError>({
       type: tag('error'),
       code: int(),
@@ -69,7 +103,13 @@ const txnOp = tagged<TxnOp>(
 )
 
 /** txnCheck checks and normalizes a whole Txn (bigint ids, plain Uint8Array data); it throws ShapeError. */
-export const txnCheck: Check<Txn> = object<Txn>({ zxid: u64, timeMs: int(), sessionId: u64, xid: int(), op: txnOp })
+export const txnCheck: Check<Txn> = object<Txn>({
+  zxid: u64,
+  timeMs: int(),
+  sessionId: u64,
+  xid: int(),
+  op: txnOp,
+})
 
 /**
  * checkTxn returns the value as a well-formed Txn, or a string saying which field is

@@ -36,7 +36,8 @@ export function utf8Bytes(text: string): number {
 
 function aclBytes(acl: readonly Acl[]): number {
   let bytes = FIELD_BYTES_MAX
-  for (const entry of acl) bytes += 4 * FIELD_BYTES_MAX + utf8Bytes(entry.scheme) + utf8Bytes(entry.id)
+  for (const entry of acl)
+    bytes += 4 * FIELD_BYTES_MAX + utf8Bytes(entry.scheme) + utf8Bytes(entry.id)
   return bytes
 }
 
@@ -45,8 +46,16 @@ function aclBytes(acl: readonly Acl[]): number {
  * `path`, `data` and `acl` plus `otherFields` fields of numbers and booleans: a create
  * op, or a snapshot record (SNAP chunks are cut by it).
  */
-export function znodeBytesBound(node: { path: string; data: Uint8Array; acl: readonly Acl[] }, otherFields: number): number {
-  return (4 + otherFields) * FIELD_BYTES_MAX + utf8Bytes(node.path) + node.data.length + aclBytes(node.acl)
+export function znodeBytesBound(
+  node: { path: string; data: Uint8Array; acl: readonly Acl[] },
+  otherFields: number,
+): number {
+  return (
+    (4 + otherFields) * FIELD_BYTES_MAX +
+    utf8Bytes(node.path) +
+    node.data.length +
+    aclBytes(node.acl)
+  )
 }
 
 /** sessionRecordBytesBound is an upper bound on the msgpack encoding of a session record (id, timeout, password). */
@@ -78,7 +87,11 @@ function opBytes(op: TxnOp | TxnMultiOp): number {
       return closeSessionOpBytes(op.deletePaths.length, pathBytes)
     }
     case 'error':
-      return 5 * FIELD_BYTES_MAX + (op.reason === undefined ? 0 : utf8Bytes(op.reason)) + (op.opErrors?.length ?? 0) * 9
+      return (
+        5 * FIELD_BYTES_MAX +
+        (op.reason === undefined ? 0 : utf8Bytes(op.reason)) +
+        (op.opErrors?.length ?? 0) * 9
+      )
     default: {
       const unreachable: never = op
       return unreachable

@@ -14,7 +14,8 @@ export type SessionId = bigint
  * - `container`: deleted by the server once it has had a child and is empty again.
  * Persistent modes may also carry a TTL (`ttlMs`): deleted once childless and unchanged for that long.
  */
-export type NodeMode = 'persistent' | 'persistent-sequential' | 'ephemeral' | 'ephemeral-sequential' | 'container'
+export type NodeMode =
+  'persistent' | 'persistent-sequential' | 'ephemeral' | 'ephemeral-sequential' | 'container'
 
 /** NODE_MODES lists every NodeMode, for validation. */
 export const NODE_MODES: readonly NodeMode[] = [
@@ -74,7 +75,9 @@ export interface Acl {
 }
 
 /** OPEN_ACL_UNSAFE grants everything to everyone (`world:anyone`), the default until ACLs arrive. */
-export const OPEN_ACL_UNSAFE: readonly Acl[] = Object.freeze([{ perms: Perm.ALL, scheme: 'world', id: 'anyone' }])
+export const OPEN_ACL_UNSAFE: readonly Acl[] = Object.freeze([
+  { perms: Perm.ALL, scheme: 'world', id: 'anyone' },
+])
 
 /** WatchEventType names what happened to a watched node. */
 export type WatchEventType = 'created' | 'deleted' | 'dataChanged' | 'childrenChanged'

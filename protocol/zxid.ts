@@ -15,8 +15,10 @@ export const COUNTER_MAX = 0xffff_ffff
 
 /** makeZxid builds a zxid from its epoch and counter halves. */
 export function makeZxid(epoch: number, counter: number): Zxid {
-  if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffff_ffff) throw new RangeError(`epoch out of range: ${epoch}`)
-  if (!Number.isInteger(counter) || counter < 0 || counter > COUNTER_MAX) throw new RangeError(`counter out of range: ${counter}`)
+  if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffff_ffff)
+    throw new RangeError(`epoch out of range: ${epoch}`)
+  if (!Number.isInteger(counter) || counter < 0 || counter > COUNTER_MAX)
+    throw new RangeError(`counter out of range: ${counter}`)
   return (BigInt(epoch) << 32n) | BigInt(counter)
 }
 

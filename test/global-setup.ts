@@ -7,5 +7,8 @@ import { fileURLToPath } from 'node:url'
 
 /** setup runs once per `vitest run`, before the test files. */
 export default function setup(): void {
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: 'inherit' })
+  execFileSync('npm', ['run', '--silent', 'build'], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    stdio: 'inherit',
+  })
 }

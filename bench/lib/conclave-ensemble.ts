@@ -25,7 +25,6 @@ export interface ConclaveOptions {
   keep?: boolean
 }
 
-
 /** startConclave writes the configs and starts every member (without waiting for a leader). */
 export async function startConclave(options: ConclaveOptions = {}): Promise<BenchEnsemble> {
   const size = options.size ?? 3
@@ -33,7 +32,12 @@ export async function startConclave(options: ConclaveOptions = {}): Promise<Benc
   const ports = await freePorts(size * 2)
   const secretFile = join(dir, 'secret')
   writeFileSync(secretFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 })
-  const list = Array.from({ length: size }, (_, i) => ({ id: i + 1, host: '127.0.0.1', clientPort: ports[2 * i]!, peerPort: ports[2 * i + 1]! }))
+  const list = Array.from({ length: size }, (_, i) => ({
+    id: i + 1,
+    host: '127.0.0.1',
+    clientPort: ports[2 * i]!,
+    peerPort: ports[2 * i + 1]!,
+  }))
   const members: ProcessMember[] = []
   for (const entry of list) {
     const home = join(dir, `member${entry.id}`)
@@ -41,15 +45,39 @@ export async function startConclave(options: ConclaveOptions = {}): Promise<Benc
     mkdirSync(dataDir, { recursive: true })
     const ensemble = size > 1 ? { members: list, peerPort: entry.peerPort, secretFile } : {}
     const config = join(home, 'config.json')
-    writeFileSync(config, JSON.stringify({ id: entry.id, host: '127.0.0.1', clientPort: entry.clientPort, dataDir, ...ensemble, ...options.settings }, null, 2))
+    writeFileSync(
+      config,
+      JSON.stringify(
+        {
+          id: entry.id,
+          host: '127.0.0.1',
+          clientPort: entry.clientPort,
+          dataDir,
+          ...ensemble,
+          ...options.settings,
+        },
+        null,
+        2,
+      ),
+    )
     const log = join(home, 'server.log')
-    members.push({ id: entry.id, clientPort: entry.clientPort, config, log, process: spawnMember(config, log) })
+    members.push({
+      id: entry.id,
+      clientPort: entry.clientPort,
+      config,
+      log,
+      process: spawnMember(config, log),
+    })
   }
   return new ConclaveEnsemble(dir, members, options.keep ?? false)
 }
 
 function spawnMember(config: string, log: string): MemberProcess {
-  return MemberProcess.spawn(process.execPath, [CLI, 'server', '--config', config, '--no-pretty'], log)
+  return MemberProcess.spawn(
+    process.execPath,
+    [CLI, 'server', '--config', config, '--no-pretty'],
+    log,
+  )
 }
 
 /**
@@ -77,7 +105,9 @@ class ConclaveEnsemble extends ProcessEnsemble {
     const member = this.member(i)
     if (!member.process.alive()) return 'down'
     try {
-      const reply = await fetch(`http://127.0.0.1:${member.clientPort}/status`, { signal: AbortSignal.timeout(500) })
+      const reply = await fetch(`http://127.0.0.1:${member.clientPort}/status`, {
+        signal: AbortSignal.timeout(500),
+      })
       return roleFrom(await reply.json())
     } catch {
       return 'down'

@@ -6,8 +6,16 @@ import { connect, NodeExistsError, type Client } from '../../client/index.js'
 import { withTimeout, type BenchSession } from './session.js'
 
 /** connectConclave opens a session on `ws://127.0.0.1:port` and resolves once it is connected. */
-export async function connectConclave(port: number, sessionTimeoutMs: number, connectTimeoutMs = 10_000): Promise<BenchSession> {
-  const client = await connect({ servers: [`ws://127.0.0.1:${port}`], sessionTimeoutMs, connectTimeoutMs })
+export async function connectConclave(
+  port: number,
+  sessionTimeoutMs: number,
+  connectTimeoutMs = 10_000,
+): Promise<BenchSession> {
+  const client = await connect({
+    servers: [`ws://127.0.0.1:${port}`],
+    sessionTimeoutMs,
+    connectTimeoutMs,
+  })
   return new ConclaveSession(client)
 }
 

@@ -42,7 +42,9 @@ export function roles(ensemble: BenchEnsemble): Promise<Role[]> {
 export function leaderOf(all: readonly Role[]): number {
   if (all.length === 1) return all[0] === 'standalone' || all[0] === 'leader' ? 0 : -1
   const leaders = all.flatMap((r, i) => (r === 'leader' ? [i] : []))
-  return leaders.length === 1 && all.every((r) => r === 'leader' || r === 'follower') ? leaders[0]! : -1
+  return leaders.length === 1 && all.every((r) => r === 'leader' || r === 'follower')
+    ? leaders[0]!
+    : -1
 }
 
 async function pause(ms: number): Promise<void> {
@@ -58,9 +60,12 @@ export async function waitWhole(ensemble: BenchEnsemble, timeoutMs: number): Pro
     if (leader >= 0) return leader
     // A member that exited (a refused config, a crash) will not come back by waiting.
     const report = ensemble.exitReport()
-    if (report !== '') throw new Error(`${ensemble.system} member exited while waiting for the ensemble:\n${report}`)
+    if (report !== '')
+      throw new Error(`${ensemble.system} member exited while waiting for the ensemble:\n${report}`)
     if (performance.now() > deadline) {
-      throw new Error(`${ensemble.system} not whole after ${timeoutMs} ms: roles ${last.join(', ')} (logs in ${ensemble.dir})\n${ensemble.exitReport()}`)
+      throw new Error(
+        `${ensemble.system} not whole after ${timeoutMs} ms: roles ${last.join(', ')} (logs in ${ensemble.dir})\n${ensemble.exitReport()}`,
+      )
     }
     await pause(100)
   }
@@ -70,7 +75,12 @@ export async function waitWhole(ensemble: BenchEnsemble, timeoutMs: number): Pro
  * waitNewLeader polls the members other than `old` until one of them says it leads;
  * returns its index, or -1 after `timeoutMs`.
  */
-export async function waitNewLeader(ensemble: BenchEnsemble, old: number, timeoutMs: number, pollMs = 20): Promise<number> {
+export async function waitNewLeader(
+  ensemble: BenchEnsemble,
+  old: number,
+  timeoutMs: number,
+  pollMs = 20,
+): Promise<number> {
   const deadline = performance.now() + timeoutMs
   const others = Array.from({ length: ensemble.size }, (_, i) => i).filter((i) => i !== old)
   while (performance.now() < deadline) {

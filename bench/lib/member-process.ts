@@ -89,7 +89,9 @@ export class MemberProcess {
     this.child.kill('SIGCONT')
     this.child.kill('SIGTERM')
     let timer: NodeJS.Timeout | undefined
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)))
+    const timedOut = new Promise<'timeout'>(
+      (resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)),
+    )
     const outcome = await Promise.race([this.exited, timedOut])
     clearTimeout(timer)
     if (outcome === 'timeout') {

@@ -19,9 +19,21 @@ declare module 'node-zookeeper-client' {
     getState(): ZkState
     once(event: 'connected' | 'disconnected' | 'expired', listener: () => void): this
     on(event: 'state', listener: (state: ZkState) => void): this
-    create(path: string, data: Buffer, callback: (error: ZkException | null, path: string) => void): void
-    setData(path: string, data: Buffer, version: number, callback: (error: ZkException | null, stat: unknown) => void): void
-    getData(path: string, callback: (error: ZkException | null, data: Buffer, stat: unknown) => void): void
+    create(
+      path: string,
+      data: Buffer,
+      callback: (error: ZkException | null, path: string) => void,
+    ): void
+    setData(
+      path: string,
+      data: Buffer,
+      version: number,
+      callback: (error: ZkException | null, stat: unknown) => void,
+    ): void
+    getData(
+      path: string,
+      callback: (error: ZkException | null, data: Buffer, stat: unknown) => void,
+    ): void
   }
   /** ZkClientOptions: sessionTimeout (ms), spinDelay (ms between connection attempts), retries (on connection loss). */
   export interface ZkClientOptions {

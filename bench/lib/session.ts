@@ -26,7 +26,10 @@ export class CallTimeoutError extends Error {
 export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CallTimeoutError(`${what}: no reply within ${timeoutMs} ms`)), timeoutMs)
+    timer = setTimeout(
+      () => reject(new CallTimeoutError(`${what}: no reply within ${timeoutMs} ms`)),
+      timeoutMs,
+    )
   })
   // A call abandoned at its deadline may still fail later; that failure is of no interest.
   promise.catch(() => {})

@@ -38,7 +38,8 @@ export function thousands(value: number): string {
 export function table(rows: readonly (readonly string[])[], leftColumns = 1): string {
   const header = rows[0]!
   const widths = header.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)))
-  const line = (r: readonly string[]) => `| ${r.map((cell, c) => (c < leftColumns ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ')} |`
+  const line = (r: readonly string[]) =>
+    `| ${r.map((cell, c) => (c < leftColumns ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ')} |`
   const rule = `|${widths.map((w, c) => (c < leftColumns ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`
   return [line(header), rule, ...rows.slice(1).map(line)].join('\n')
 }

@@ -35,8 +35,16 @@ export class Writer {
   }
 
   /** open connects a writer to every member, starting its writes on member `first`, and creates its node. */
-  static async open(ensemble: BenchEnsemble, path: string, first: number, timeoutMs: number, sessionTimeoutMs: number): Promise<Writer> {
-    const sessions = await Promise.all(Array.from({ length: ensemble.size }, (_, i) => ensemble.connect(i, sessionTimeoutMs)))
+  static async open(
+    ensemble: BenchEnsemble,
+    path: string,
+    first: number,
+    timeoutMs: number,
+    sessionTimeoutMs: number,
+  ): Promise<Writer> {
+    const sessions = await Promise.all(
+      Array.from({ length: ensemble.size }, (_, i) => ensemble.connect(i, sessionTimeoutMs)),
+    )
     await sessions[first]!.ensure(path, new Uint8Array(16), 10_000)
     return new Writer(sessions, path, timeoutMs, first)
   }
@@ -66,7 +74,8 @@ export class Writer {
       } catch {
         this.failures++
         this.current = this.next()
-        if (performance.now() - startedAt < FAST_FAILURE_PAUSE_MS) await new Promise((resolve) => setTimeout(resolve, FAST_FAILURE_PAUSE_MS))
+        if (performance.now() - startedAt < FAST_FAILURE_PAUSE_MS)
+          await new Promise((resolve) => setTimeout(resolve, FAST_FAILURE_PAUSE_MS))
       }
     }
   }
@@ -93,7 +102,11 @@ export interface GapFigures {
 }
 
 /** gapFigures computes the figures from every writer's records; `endAt` closes the window (a gap still open at the end counts). */
-export function gapFigures(records: readonly WriteRecord[], faultAt: number, endAt: number): GapFigures {
+export function gapFigures(
+  records: readonly WriteRecord[],
+  faultAt: number,
+  endAt: number,
+): GapFigures {
   const completions = records.map((r) => r.doneAt).sort((a, b) => a - b)
   const before = completions.filter((t) => t <= faultAt).at(-1) ?? faultAt
   const after = completions.filter((t) => t > faultAt && t <= endAt)
@@ -103,7 +116,9 @@ export function gapFigures(records: readonly WriteRecord[], faultAt: number, end
     longestGapMs = Math.max(longestGapMs, t - previous)
     previous = t
   }
-  const firstIssuedAfter = records.filter((r) => r.startedAt > faultAt).reduce((min, r) => Math.min(min, r.doneAt), Number.POSITIVE_INFINITY)
+  const firstIssuedAfter = records
+    .filter((r) => r.startedAt > faultAt)
+    .reduce((min, r) => Math.min(min, r.doneAt), Number.POSITIVE_INFINITY)
   return {
     longestGapMs,
     firstWriteMs: Number.isFinite(firstIssuedAfter) ? firstIssuedAfter - faultAt : Number.NaN,

@@ -24,7 +24,11 @@ const HEAP = '-Xmx1000m'
 
 /** zookeeperInstalled tells whether Debian's zookeeper package is present. */
 export function zookeeperInstalled(): boolean {
-  return existsSync('/usr/share/zookeeper') && existsSync('/usr/share/java/zookeeper.jar') && existsSync(JAVA)
+  return (
+    existsSync('/usr/share/zookeeper') &&
+    existsSync('/usr/share/java/zookeeper.jar') &&
+    existsSync(JAVA)
+  )
 }
 
 /** ZooKeeperOptions: ensemble size, and whether to keep the temp dir. */
@@ -33,13 +37,15 @@ export interface ZooKeeperOptions {
   keep?: boolean
 }
 
-
 /** startZooKeeper writes the configs and starts every server (without waiting for a quorum). */
 export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<BenchEnsemble> {
   const size = options.size ?? 3
   const dir = mkdtempSync(join(tmpdir(), 'bench-zookeeper-'))
   const ports = await freePorts(size * 3)
-  const servers = Array.from({ length: size }, (_, i) => `server.${i + 1}=127.0.0.1:${ports[3 * i + 1]}:${ports[3 * i + 2]}`)
+  const servers = Array.from(
+    { length: size },
+    (_, i) => `server.${i + 1}=127.0.0.1:${ports[3 * i + 1]}:${ports[3 * i + 2]}`,
+  )
   const members: ProcessMember[] = []
   for (let i = 0; i < size; i++) {
     const id = i + 1
@@ -48,7 +54,14 @@ export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<Be
     mkdirSync(dataDir, { recursive: true })
     writeFileSync(join(dataDir, 'myid'), `${id}\n`)
     const config = join(home, 'zoo.cfg')
-    const lines = ['tickTime=2000', 'initLimit=10', 'syncLimit=5', `dataDir=${dataDir}`, `clientPort=${ports[3 * i]}`, 'admin.enableServer=false']
+    const lines = [
+      'tickTime=2000',
+      'initLimit=10',
+      'syncLimit=5',
+      `dataDir=${dataDir}`,
+      `clientPort=${ports[3 * i]}`,
+      'admin.enableServer=false',
+    ]
     writeFileSync(config, [...lines, ...(size > 1 ? servers : [])].join('\n') + '\n')
     const log = join(home, 'server.log')
     members.push({ id, clientPort: ports[3 * i]!, config, log, process: spawnServer(config, log) })
@@ -57,7 +70,11 @@ export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<Be
 }
 
 function spawnServer(config: string, log: string): MemberProcess {
-  return MemberProcess.spawn(JAVA, [HEAP, '-cp', CLASSPATH, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', config], log)
+  return MemberProcess.spawn(
+    JAVA,
+    [HEAP, '-cp', CLASSPATH, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', config],
+    log,
+  )
 }
 
 /** srvr sends ZooKeeper's `srvr` four-letter word (allowed by default) and returns the reply. */

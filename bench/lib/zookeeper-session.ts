@@ -16,8 +16,16 @@ const SYNC_CONNECTED = 3
 const SPIN_DELAY_MS = 50
 
 /** connectZooKeeper opens a session on `127.0.0.1:port` and resolves once it is connected. */
-export async function connectZooKeeper(port: number, sessionTimeoutMs: number, connectTimeoutMs = 10_000): Promise<BenchSession> {
-  const client = zookeeper.createClient(`127.0.0.1:${port}`, { sessionTimeout: sessionTimeoutMs, spinDelay: SPIN_DELAY_MS, retries: 0 })
+export async function connectZooKeeper(
+  port: number,
+  sessionTimeoutMs: number,
+  connectTimeoutMs = 10_000,
+): Promise<BenchSession> {
+  const client = zookeeper.createClient(`127.0.0.1:${port}`, {
+    sessionTimeout: sessionTimeoutMs,
+    spinDelay: SPIN_DELAY_MS,
+    retries: 0,
+  })
   const connected = new Promise<void>((resolve) => client.once('connected', () => resolve()))
   client.connect()
   try {
@@ -30,7 +38,10 @@ export async function connectZooKeeper(port: number, sessionTimeoutMs: number, c
 }
 
 /** settle adapts a node-zookeeper-client callback to a promise's resolve and reject. */
-function settle<T>(resolve: (value: T) => void, reject: (err: Error) => void): (error: ZkException | null, value: T) => void {
+function settle<T>(
+  resolve: (value: T) => void,
+  reject: (err: Error) => void,
+): (error: ZkException | null, value: T) => void {
   return (error, value) => (error ? reject(error) : resolve(value))
 }
 
@@ -39,17 +50,23 @@ class ZooKeeperSession implements BenchSession {
 
   set(path: string, data: Uint8Array, timeoutMs: number): Promise<void> {
     const buffer = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-    const call = new Promise<unknown>((resolve, reject) => this.client.setData(path, buffer, -1, settle(resolve, reject)))
+    const call = new Promise<unknown>((resolve, reject) =>
+      this.client.setData(path, buffer, -1, settle(resolve, reject)),
+    )
     return withTimeout(call, timeoutMs, `setData ${path}`).then(() => undefined)
   }
 
   get(path: string, timeoutMs: number): Promise<void> {
-    const call = new Promise<Buffer>((resolve, reject) => this.client.getData(path, settle(resolve, reject)))
+    const call = new Promise<Buffer>((resolve, reject) =>
+      this.client.getData(path, settle(resolve, reject)),
+    )
     return withTimeout(call, timeoutMs, `getData ${path}`).then(() => undefined)
   }
 
   async ensure(path: string, data: Uint8Array, timeoutMs: number): Promise<void> {
-    const call = new Promise<string>((resolve, reject) => this.client.create(path, Buffer.from(data), settle(resolve, reject)))
+    const call = new Promise<string>((resolve, reject) =>
+      this.client.create(path, Buffer.from(data), settle(resolve, reject)),
+    )
     try {
       await withTimeout(call, timeoutMs, `create ${path}`)
     } catch (err) {
@@ -64,7 +81,9 @@ class ZooKeeperSession implements BenchSession {
   async close(): Promise<void> {
     // close() queues closeSession and the library drops the socket once it is answered;
     // a session whose server is gone never answers, so the wait is capped.
-    const disconnected = new Promise<void>((resolve) => this.client.once('disconnected', () => resolve()))
+    const disconnected = new Promise<void>((resolve) =>
+      this.client.once('disconnected', () => resolve()),
+    )
     this.client.close()
     await withTimeout(disconnected, 1000, 'close').catch(() => {})
   }

@@ -50,16 +50,25 @@ export const SECRET_FILE_NAME = 'secret'
 export function planEnsemble(options: EnsembleOptions): EnsemblePlan {
   const { size, basePort, host } = options
   if (!Number.isInteger(size) || size < 1 || size > ENSEMBLE_SIZE_MAX) {
-    throw new ConfigError(`--size must be an integer in [1, ${ENSEMBLE_SIZE_MAX}], got ${String(size)}`)
+    throw new ConfigError(
+      `--size must be an integer in [1, ${ENSEMBLE_SIZE_MAX}], got ${String(size)}`,
+    )
   }
   const highest = 65535 - PEER_PORT_OFFSET - (size - 1)
   if (!Number.isInteger(basePort) || basePort < 1 || basePort > highest) {
-    throw new ConfigError(`--base-port must be an integer in [1, ${highest}] for ${size} members (peer ports are ${PEER_PORT_OFFSET} above), got ${String(basePort)}`)
+    throw new ConfigError(
+      `--base-port must be an integer in [1, ${highest}] for ${size} members (peer ports are ${PEER_PORT_OFFSET} above), got ${String(basePort)}`,
+    )
   }
   if (host.length === 0) throw new ConfigError('--host must not be empty')
   const addresses: MemberAddress[] = []
   for (let i = 1; i <= size; i++) {
-    addresses.push({ id: i, host, clientPort: basePort + i - 1, peerPort: basePort + PEER_PORT_OFFSET + i - 1 })
+    addresses.push({
+      id: i,
+      host,
+      clientPort: basePort + i - 1,
+      peerPort: basePort + PEER_PORT_OFFSET + i - 1,
+    })
   }
   const members = addresses.map((member): MemberPlan => {
     const memberDir = join(options.dataDir, `member-${member.id}`)

@@ -48,11 +48,15 @@ async function writeConfigs(plan: EnsemblePlan): Promise<'created' | 'reused'> {
 
 /** startMember spawns one member's server process with its output prefixed. */
 function startMember(configPath: string, id: number, pretty: boolean): ChildProcess {
-  const child = spawn(process.execPath, [CONCLAVE_JS, 'server', '--config', configPath, pretty ? '--pretty' : '--no-pretty'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group: a terminal's Ctrl-C reaches only us, and we stop the members once, in order.
-    detached: true,
-  })
+  const child = spawn(
+    process.execPath,
+    [CONCLAVE_JS, 'server', '--config', configPath, pretty ? '--pretty' : '--no-pretty'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a terminal's Ctrl-C reaches only us, and we stop the members once, in order.
+      detached: true,
+    },
+  )
   prefixLines(child.stdout, process.stdout, `[member ${id}] `)
   prefixLines(child.stderr, process.stderr, `[member ${id}] `)
   return child
@@ -74,27 +78,35 @@ export async function runEnsemble(args: EnsembleArgs): Promise<void> {
     secret = await writeConfigs(plan)
   } catch (err) {
     const known = err instanceof ConfigError || err instanceof SecretFileError
-    process.stderr.write(`conclave ensemble: ${known ? (err as Error).message : `cannot prepare ${args.data}: ${(err as Error).message}`}\n`)
+    process.stderr.write(
+      `conclave ensemble: ${known ? (err as Error).message : `cannot prepare ${args.data}: ${(err as Error).message}`}\n`,
+    )
     process.exit(2)
   }
   const pretty = args.pretty ?? process.stdout.isTTY === true
   say(`${secret === 'created' ? 'created' : 'using'} the shared secret ${plan.secretPath}`)
   if (existsSync(join(resolve(args.data), MARKER_FILE_NAME))) {
     // An earlier `npm start` ran one standalone server right in this directory.
-    say(`note: ${resolve(args.data)} also holds a standalone server's data, which the ensemble does not use (members keep theirs in member-<i>/data)`)
+    say(
+      `note: ${resolve(args.data)} also holds a standalone server's data, which the ensemble does not use (members keep theirs in member-<i>/data)`,
+    )
   }
   const running = new Map<number, ChildProcess>()
   let stopping = false
   for (const m of plan.members) {
     const child = startMember(m.configPath, m.member.id, pretty)
     running.set(m.member.id, child)
-    say(`member ${m.member.id}: client port ${m.member.clientPort}, peer port ${m.member.peerPort}, pid ${child.pid}, config ${m.configPath}`)
+    say(
+      `member ${m.member.id}: client port ${m.member.clientPort}, peer port ${m.member.peerPort}, pid ${child.pid}, config ${m.configPath}`,
+    )
     child.on('error', (err) => say(`member ${m.member.id} could not be started: ${err.message}`))
     // 'close', not 'exit': it comes after the member's last output line has been passed on.
     child.on('close', (code, signal) => {
       running.delete(m.member.id)
       if (!stopping) {
-        say(`member ${m.member.id} exited with ${signal === null ? `code ${code}` : `signal ${signal}`}; not restarting it`)
+        say(
+          `member ${m.member.id} exited with ${signal === null ? `code ${code}` : `signal ${signal}`}; not restarting it`,
+        )
         if (running.size === 0) {
           say('every member has exited')
           process.exit(1)

@@ -17,7 +17,10 @@ const SECRET_BYTES = 32
 export async function ensureSecretFile(path: string): Promise<'created' | 'reused'> {
   try {
     // 'wx' fails if the file exists, so two starts at once cannot overwrite each other's secret.
-    await writeFile(path, randomBytes(SECRET_BYTES).toString('hex') + '\n', { mode: 0o600, flag: 'wx' })
+    await writeFile(path, randomBytes(SECRET_BYTES).toString('hex') + '\n', {
+      mode: 0o600,
+      flag: 'wx',
+    })
     return 'created'
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err

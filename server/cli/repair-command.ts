@@ -16,8 +16,16 @@ export const repairCommand: CommandModule<object, RepairArgs> = {
   describe: 'truncate a damaged transaction log (shows what is lost; --yes to cut)',
   builder: (y) =>
     y
-      .option('data', { type: 'string', demandOption: true, describe: 'the data directory of a stopped server' })
-      .option('yes', { type: 'boolean', default: false, describe: 'really cut the log after the damage' }),
+      .option('data', {
+        type: 'string',
+        demandOption: true,
+        describe: 'the data directory of a stopped server',
+      })
+      .option('yes', {
+        type: 'boolean',
+        default: false,
+        describe: 'really cut the log after the damage',
+      }),
   handler: async (args) => {
     // Loaded here, not at the top, so the other commands start without loading storage.
     const { StorageError } = await import('../storage/errors.js')
@@ -26,11 +34,16 @@ export const repairCommand: CommandModule<object, RepairArgs> = {
     try {
       // A running server must not have its log cut under it.
       const lock = await acquireDataDirLock(args.data, { createIfMissing: false })
-      const report = await repairDataDir(args.data, { dryRun: !args.yes }).finally(() => lock.release())
+      const report = await repairDataDir(args.data, { dryRun: !args.yes }).finally(() =>
+        lock.release(),
+      )
       process.stdout.write(report.summary + '\n')
-      if (report.damage !== undefined && !args.yes) process.stdout.write('Nothing was changed. Run again with --yes to cut the log there.\n')
+      if (report.damage !== undefined && !args.yes)
+        process.stdout.write('Nothing was changed. Run again with --yes to cut the log there.\n')
     } catch (err) {
-      process.stderr.write(`conclave repair: ${err instanceof StorageError ? err.message : String(err)}\n`)
+      process.stderr.write(
+        `conclave repair: ${err instanceof StorageError ? err.message : String(err)}\n`,
+      )
       process.exit(2)
     }
   },

@@ -15,21 +15,43 @@ export const serverCommand: CommandModule<object, ServerArgs> = {
   describe: 'run one Conclave server (standalone, or a member of the ensemble its config lists)',
   builder: (y) =>
     y
-      .option('config', { type: 'string', describe: 'JSON config file (id, host, clientPort, dataDir, members, peerPort, secretFile, ...); relative paths in it are relative to the file' })
+      .option('config', {
+        type: 'string',
+        describe:
+          'JSON config file (id, host, clientPort, dataDir, members, peerPort, secretFile, ...); relative paths in it are relative to the file',
+      })
       .option('id', { type: 'number', describe: 'server id, 1-255' })
       .option('host', { type: 'string', describe: 'address to bind the client and peer ports to' })
-      .option('port', { type: 'number', describe: 'client port (WebSocket + HTTP); 0 picks a free one' })
-      .option('peer-port', { type: 'number', describe: "peer port to bind (default: this member's peerPort in the member list)" })
-      .option('secret-file', { type: 'string', describe: "the ensemble's shared secret file (mode 0600)" })
+      .option('port', {
+        type: 'number',
+        describe: 'client port (WebSocket + HTTP); 0 picks a free one',
+      })
+      .option('peer-port', {
+        type: 'number',
+        describe: "peer port to bind (default: this member's peerPort in the member list)",
+      })
+      .option('secret-file', {
+        type: 'string',
+        describe: "the ensemble's shared secret file (mode 0600)",
+      })
       .option('data', { type: 'string', describe: 'data directory' })
       .option('tick-ms', { type: 'number' })
       .option('min-session-timeout-ms', { type: 'number' })
       .option('max-session-timeout-ms', { type: 'number' })
       .option('max-data-bytes', { type: 'number' })
-      .option('snapshot-every-txns', { type: 'number', describe: 'take a snapshot after this many logged txns' })
-      .option('reap-every-ticks', { type: 'number', describe: 'how often empty containers and expired TTL nodes are deleted' })
+      .option('snapshot-every-txns', {
+        type: 'number',
+        describe: 'take a snapshot after this many logged txns',
+      })
+      .option('reap-every-ticks', {
+        type: 'number',
+        describe: 'how often empty containers and expired TTL nodes are deleted',
+      })
       .option('log-level', { type: 'string', describe: 'fatal|error|warn|info|debug|trace|silent' })
-      .option('pretty', { type: 'boolean', describe: 'human-readable logs (default: when stdout is a terminal)' }),
+      .option('pretty', {
+        type: 'boolean',
+        describe: 'human-readable logs (default: when stdout is a terminal)',
+      }),
   // Loaded here, not at the top, so the other commands start without loading the server.
   handler: async (args) => (await import('./server-run.js')).runServer(args),
 }

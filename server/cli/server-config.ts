@@ -34,7 +34,9 @@ export function readConfigFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, 'utf8')
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    throw new ConfigError(
+      `cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    )
   }
   let value: unknown
   try {
@@ -52,7 +54,10 @@ export function readConfigFile(path: string): Record<string, unknown> {
  * resolveFilePaths returns `settings` with relative path settings made absolute
  * against `baseDir`. Non-string values are left for resolveConfig to refuse.
  */
-export function resolveFilePaths(settings: Record<string, unknown>, baseDir: string): Record<string, unknown> {
+export function resolveFilePaths(
+  settings: Record<string, unknown>,
+  baseDir: string,
+): Record<string, unknown> {
   const out = { ...settings }
   for (const key of PATH_KEYS) {
     const value = out[key]

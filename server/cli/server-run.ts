@@ -37,7 +37,12 @@ async function checkSecretFile(config: ServerConfig): Promise<void> {
   try {
     await readSecretFile(config.ensemble.secretFile)
   } catch (err) {
-    fail(err instanceof SecretFileError ? err.message : `cannot read secret file: ${(err as Error).message}`, 2)
+    fail(
+      err instanceof SecretFileError
+        ? err.message
+        : `cannot read secret file: ${(err as Error).message}`,
+      2,
+    )
   }
 }
 
@@ -50,7 +55,10 @@ export async function runServer(args: ServerArgs): Promise<void> {
     fail(err instanceof ConfigError ? err.message : String(err), 2)
   }
   await checkSecretFile(config)
-  const logger = createLogger({ level: config.logLevel, ...(args.pretty === undefined ? {} : { pretty: args.pretty }) })
+  const logger = createLogger({
+    level: config.logLevel,
+    ...(args.pretty === undefined ? {} : { pretty: args.pretty }),
+  })
   let server: MemberServer
   try {
     server = await MemberServer.start(config, logger)
@@ -65,7 +73,10 @@ export async function runServer(args: ServerArgs): Promise<void> {
     // Never hang on the way out (a client that never finishes its close handshake, a
     // stuck disk): everything acknowledged is already durable, so exiting is safe.
     setTimeout(() => {
-      logger.warn({ afterMs: SHUTDOWN_DEADLINE_MS }, 'shutdown did not finish in time; exiting anyway')
+      logger.warn(
+        { afterMs: SHUTDOWN_DEADLINE_MS },
+        'shutdown did not finish in time; exiting anyway',
+      )
       process.exit(1)
     }, SHUTDOWN_DEADLINE_MS).unref()
     server.stop().then(

@@ -18,13 +18,18 @@ const stdout: ShellOutput = { out: (line) => process.stdout.write(line + '\n') }
 /** describeError turns a failure into one line for the user. */
 function describeError(err: unknown): string {
   const code = err instanceof Error ? (err as unknown as { code?: unknown }).code : undefined
-  if (err instanceof Error && typeof code === 'string') return err.message.startsWith(code) ? err.message : `${code}: ${err.message}`
+  if (err instanceof Error && typeof code === 'string')
+    return err.message.startsWith(code) ? err.message : `${code}: ${err.message}`
   if (err instanceof ShellUsageError) return err.message
   return err instanceof Error ? err.message : String(err)
 }
 
 async function interactive(client: Client): Promise<void> {
-  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: 'conclave> ' })
+  const rl = readline.createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    prompt: 'conclave> ',
+  })
   client.on('state', (state) => process.stdout.write(`\n[${state}]\n`))
   let running: AbortController | undefined
   rl.on('SIGINT', () => {
@@ -51,7 +56,11 @@ export const shellCommand: CommandModule<object, ShellArgs> = {
   describe: 'interactive shell (or one command with -c)',
   builder: (y) =>
     y
-      .option('servers', { type: 'string', default: DEFAULT_SERVERS, describe: 'comma-separated server addresses' })
+      .option('servers', {
+        type: 'string',
+        default: DEFAULT_SERVERS,
+        describe: 'comma-separated server addresses',
+      })
       .option('c', { type: 'string', describe: 'run one command and exit, e.g. -c "get /app"' })
       .option('session-timeout-ms', { type: 'number', default: 10_000 }),
   handler: async (args) => {

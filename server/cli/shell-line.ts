@@ -47,7 +47,12 @@ export function formatStat(stat: Stat): string[] {
   ]
 }
 
-async function printTree(client: Client, path: string, depth: number, output: ShellOutput): Promise<void> {
+async function printTree(
+  client: Client,
+  path: string,
+  depth: number,
+  output: ShellOutput,
+): Promise<void> {
   const name = depth === 0 ? path : path.slice(path.lastIndexOf('/') + 1)
   output.out(`${'  '.repeat(depth)}${name}`)
   for (const child of await client.children(path)) {
@@ -56,7 +61,8 @@ async function printTree(client: Client, path: string, depth: number, output: Sh
 }
 
 async function deleteAll(client: Client, path: string): Promise<void> {
-  for (const child of await client.children(path)) await deleteAll(client, path === '/' ? `/${child}` : `${path}/${child}`)
+  for (const child of await client.children(path))
+    await deleteAll(client, path === '/' ? `/${child}` : `${path}/${child}`)
   if (path !== '/') await client.delete(path)
 }
 
@@ -64,7 +70,12 @@ async function deleteAll(client: Client, path: string): Promise<void> {
  * runShellLine parses and runs one line. `signal` stops long-running commands (watch).
  * Resolves to false when the line asks to quit.
  */
-export async function runShellLine(client: Client, line: string, output: ShellOutput, signal?: AbortSignal): Promise<boolean> {
+export async function runShellLine(
+  client: Client,
+  line: string,
+  output: ShellOutput,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const tokens = tokenize(line)
   if (tokens.length === 0) return true
   let quit = false
@@ -77,18 +88,33 @@ export async function runShellLine(client: Client, line: string, output: ShellOu
     .fail((message, err) => {
       throw err ?? new ShellUsageError(message)
     })
-    .command('ls [path]', 'list children', (y) => y.positional('path', { type: 'string', default: '/' }), async (a) => {
-      for (const child of await client.children(a.path)) output.out(child)
-    })
-    .command('get <path>', 'print data', (y) => y.positional('path', { type: 'string', demandOption: true }), async (a) => {
-      const { data } = await client.get(a.path)
-      output.out(decoder.decode(data))
-    })
-    .command('stat <path>', 'print the Stat', (y) => y.positional('path', { type: 'string', demandOption: true }), async (a) => {
-      const stat = await client.exists(a.path)
-      if (stat === null) throw new ShellUsageError(`${a.path} does not exist`)
-      for (const l of formatStat(stat)) output.out(l)
-    })
+    .command(
+      'ls [path]',
+      'list children',
+      (y) => y.positional('path', { type: 'string', default: '/' }),
+      async (a) => {
+        for (const child of await client.children(a.path)) output.out(child)
+      },
+    )
+    .command(
+      'get <path>',
+      'print data',
+      (y) => y.positional('path', { type: 'string', demandOption: true }),
+      async (a) => {
+        const { data } = await client.get(a.path)
+        output.out(decoder.decode(data))
+      },
+    )
+    .command(
+      'stat <path>',
+      'print the Stat',
+      (y) => y.positional('path', { type: 'string', demandOption: true }),
+      async (a) => {
+        const stat = await client.exists(a.path)
+        if (stat === null) throw new ShellUsageError(`${a.path} does not exist`)
+        for (const l of formatStat(stat)) output.out(l)
+      },
+    )
     .command(
       'set <path> <data>',
       'replace data',
@@ -112,7 +138,12 @@ export async function runShellLine(client: Client, line: string, output: ShellOu
           .option('e', { alias: 'ephemeral', type: 'boolean', default: false })
           .option('s', { alias: 'sequential', type: 'boolean', default: false })
           .option('c', { alias: 'container', type: 'boolean', default: false })
-          .option('p', { alias: 'parents', type: 'boolean', default: false, describe: 'create missing parents' })
+          .option('p', {
+            alias: 'parents',
+            type: 'boolean',
+            default: false,
+            describe: 'create missing parents',
+          })
           .option('ttl', { type: 'number', describe: 'TTL in ms (persistent nodes only)' }),
       async (a) => {
         if (a.c && (a.e || a.s)) throw new ShellUsageError('-c cannot be combined with -e or -s')
@@ -136,20 +167,38 @@ export async function runShellLine(client: Client, line: string, output: ShellOu
     .command(
       'delete <path>',
       'delete a childless node',
-      (y) => y.positional('path', { type: 'string', demandOption: true }).option('v', { alias: 'version', type: 'number', default: -1 }),
+      (y) =>
+        y
+          .positional('path', { type: 'string', demandOption: true })
+          .option('v', { alias: 'version', type: 'number', default: -1 }),
       async (a) => {
         await client.delete(a.path, { version: a.v })
       },
     )
-    .command('deleteall <path>', 'delete a node and its subtree', (y) => y.positional('path', { type: 'string', demandOption: true }), async (a) => {
-      await deleteAll(client, a.path)
-    })
-    .command('tree [path]', 'print the subtree', (y) => y.positional('path', { type: 'string', default: '/' }), async (a) => {
-      await printTree(client, a.path, 0, output)
-    })
-    .command('sync [path]', 'catch this server up with the leader', (y) => y.positional('path', { type: 'string', default: '/' }), async (a) => {
-      await client.sync(a.path)
-    })
+    .command(
+      'deleteall <path>',
+      'delete a node and its subtree',
+      (y) => y.positional('path', { type: 'string', demandOption: true }),
+      async (a) => {
+        await deleteAll(client, a.path)
+      },
+    )
+    .command(
+      'tree [path]',
+      'print the subtree',
+      (y) => y.positional('path', { type: 'string', default: '/' }),
+      async (a) => {
+        await printTree(client, a.path, 0, output)
+      },
+    )
+    .command(
+      'sync [path]',
+      'catch this server up with the leader',
+      (y) => y.positional('path', { type: 'string', default: '/' }),
+      async (a) => {
+        await client.sync(a.path)
+      },
+    )
     .command(
       'watch <path>',
       'print changes until interrupted',
@@ -168,26 +217,36 @@ export async function runShellLine(client: Client, line: string, output: ShellOu
         }
       },
     )
-    .command(['quit', 'exit'], 'leave the shell', () => {}, () => {
-      quit = true
-    })
-    .command('help', 'list commands', () => {}, () => {
-      output.out(
-        [
-          'ls [path]                 list children',
-          'get <path>                print data',
-          'stat <path>               print the Stat',
-          'set <path> <data> [-v N]  replace data (optionally only at version N)',
-          'create [-e] [-s] [-c] [-p] [--ttl MS] <path> [data]',
-          'delete <path> [-v N]      delete a childless node',
-          'deleteall <path>          delete a subtree',
-          'tree [path]               print the subtree',
-          'watch <path> [-r] [--count N]  print changes',
-          'sync [path]               catch up with the leader',
-          'quit',
-        ].join('\n'),
-      )
-    })
+    .command(
+      ['quit', 'exit'],
+      'leave the shell',
+      () => {},
+      () => {
+        quit = true
+      },
+    )
+    .command(
+      'help',
+      'list commands',
+      () => {},
+      () => {
+        output.out(
+          [
+            'ls [path]                 list children',
+            'get <path>                print data',
+            'stat <path>               print the Stat',
+            'set <path> <data> [-v N]  replace data (optionally only at version N)',
+            'create [-e] [-s] [-c] [-p] [--ttl MS] <path> [data]',
+            'delete <path> [-v N]      delete a childless node',
+            'deleteall <path>          delete a subtree',
+            'tree [path]               print the subtree',
+            'watch <path> [-r] [--count N]  print changes',
+            'sync [path]               catch up with the leader',
+            'quit',
+          ].join('\n'),
+        )
+      },
+    )
   await parser.parseAsync(tokens)
   return !quit
 }

@@ -14,7 +14,9 @@ interface StatusArgs {
 /** fetchStatus reads one server's /status, or describes why it could not. */
 async function fetchStatus(server: string): Promise<MemberStatus> {
   try {
-    const response = await fetch(httpUrlFor(server, '/status'), { signal: AbortSignal.timeout(3000) })
+    const response = await fetch(httpUrlFor(server, '/status'), {
+      signal: AbortSignal.timeout(3000),
+    })
     if (!response.ok) return { server, role: `error: HTTP ${response.status}` }
     return { server, ...((await response.json()) as Record<string, unknown>) }
   } catch (err) {
@@ -25,10 +27,15 @@ async function fetchStatus(server: string): Promise<MemberStatus> {
 /** statusCommand is the yargs module for `conclave status`. */
 export const statusCommand: CommandModule<object, StatusArgs> = {
   command: 'status',
-  describe: 'show the state of each server (role, epoch, zxids, lag, sessions, znodes, connections)',
+  describe:
+    'show the state of each server (role, epoch, zxids, lag, sessions, znodes, connections)',
   builder: (y) =>
     y
-      .option('servers', { type: 'string', default: DEFAULT_SERVERS, describe: 'comma-separated server addresses' })
+      .option('servers', {
+        type: 'string',
+        default: DEFAULT_SERVERS,
+        describe: 'comma-separated server addresses',
+      })
       .option('json', { type: 'boolean', describe: 'print JSON instead of a table' }),
   handler: async (args) => {
     const statuses = await Promise.all(parseServers(args.servers).map(fetchStatus))
@@ -37,6 +44,11 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     } else {
       process.stdout.write(formatStatusTable(statuses))
     }
-    if (statuses.some((s) => String(s.role).startsWith('unreachable') || String(s.role).startsWith('error'))) process.exitCode = 1
+    if (
+      statuses.some(
+        (s) => String(s.role).startsWith('unreachable') || String(s.role).startsWith('error'),
+      )
+    )
+      process.exitCode = 1
   },
 }

@@ -9,7 +9,20 @@
 export type MemberStatus = Record<string, unknown> & { server: string }
 
 /** STATUS_COLUMNS are the table's columns, in order. */
-export const STATUS_COLUMNS = ['server', 'id', 'role', 'epoch', 'zxid', 'logged', 'committed', 'acked', 'lag', 'sessions', 'znodes', 'connections'] as const
+export const STATUS_COLUMNS = [
+  'server',
+  'id',
+  'role',
+  'epoch',
+  'zxid',
+  'logged',
+  'committed',
+  'acked',
+  'lag',
+  'sessions',
+  'znodes',
+  'connections',
+] as const
 
 /** FollowerView is one entry of a leader's `followers` list. */
 interface FollowerView {
@@ -23,7 +36,8 @@ interface FollowerView {
 function cell(value: unknown): string {
   if (value === undefined || value === null) return '-'
   if (typeof value === 'string') return value
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value)
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value)
   // A structured value (say, from a newer server) shows as JSON rather than '[object Object]'.
   return JSON.stringify(value) ?? '?'
 }
@@ -40,7 +54,8 @@ function findLeader(statuses: readonly MemberStatus[]): MemberStatus | undefined
 /** lagCell is a row's lag: '-' for the leader and standalone servers, the leader's count for a follower, '?' when unknown. */
 function lagCell(status: MemberStatus, leader: MemberStatus | undefined): string {
   if (status === leader || status.role === 'standalone') return '-'
-  if (status.role !== 'following' || leader === undefined || !Array.isArray(leader.followers)) return '?'
+  if (status.role !== 'following' || leader === undefined || !Array.isArray(leader.followers))
+    return '?'
   const view = (leader.followers as FollowerView[]).find((f) => f.id === status.id)
   if (view === undefined) return '?'
   const lag = typeof view.lagTxns === 'number' ? String(view.lagTxns) : '?'
@@ -50,7 +65,10 @@ function lagCell(status: MemberStatus, leader: MemberStatus | undefined): string
 /** ackedCell is the zxid the leader knows a follower has durably logged; '-' for the leader, '?' when unknown. */
 function ackedCell(status: MemberStatus, leader: MemberStatus | undefined): string {
   if (status === leader || status.role === 'standalone') return '-'
-  const view = leader !== undefined && Array.isArray(leader.followers) ? (leader.followers as FollowerView[]).find((f) => f.id === status.id) : undefined
+  const view =
+    leader !== undefined && Array.isArray(leader.followers)
+      ? (leader.followers as FollowerView[]).find((f) => f.id === status.id)
+      : undefined
   return view === undefined || typeof view.ackedZxid !== 'string' ? '?' : view.ackedZxid
 }
 
@@ -58,7 +76,9 @@ function ackedCell(status: MemberStatus, leader: MemberStatus | undefined): stri
 function roleCell(status: MemberStatus): string {
   const role = cell(status.role)
   if (typeof status.diskFull === 'object' && status.diskFull !== null) return `${role} (disk full)`
-  return status.serving === false && (role === 'leading' || role === 'following') ? `${role} (not serving)` : role
+  return status.serving === false && (role === 'leading' || role === 'following')
+    ? `${role} (not serving)`
+    : role
 }
 
 /** statusRows turns statuses into table cells, one row of STATUS_COLUMNS per server. */
@@ -85,6 +105,10 @@ export function statusRows(statuses: readonly MemberStatus[]): string[][] {
 export function formatStatusTable(statuses: readonly MemberStatus[]): string {
   const rows = statusRows(statuses)
   const widths = STATUS_COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)))
-  const line = (cells: readonly string[]) => cells.map((text, i) => text.padEnd(widths[i]!)).join('  ').trimEnd()
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((text, i) => text.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd()
   return [line(STATUS_COLUMNS), ...rows.map(line)].join('\n') + '\n'
 }

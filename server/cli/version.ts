@@ -12,8 +12,10 @@ const PACKAGE_NAME = 'conclave'
 export function conclaveVersion(): string {
   for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
     const manifest = readManifest(new URL('package.json', dir))
-    if (manifest?.name === PACKAGE_NAME && typeof manifest.version === 'string') return manifest.version
-    if (dir.pathname === '/') throw new Error(`no ${PACKAGE_NAME} package.json above ${import.meta.url}`)
+    if (manifest?.name === PACKAGE_NAME && typeof manifest.version === 'string')
+      return manifest.version
+    if (dir.pathname === '/')
+      throw new Error(`no ${PACKAGE_NAME} package.json above ${import.meta.url}`)
   }
 }
 

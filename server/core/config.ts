@@ -21,10 +21,16 @@ import { ConfigError } from './errors.js'
  * - `vote-ignores-zxid`: votes (and the "follower ahead of leader" check) compare
  *   currentEpoch and server id but not the last logged zxid.
  */
-export type SimBug = 'ack-before-fsync' | 'trunc-across-epoch' | 'commit-without-quorum' | 'vote-ignores-zxid'
+export type SimBug =
+  'ack-before-fsync' | 'trunc-across-epoch' | 'commit-without-quorum' | 'vote-ignores-zxid'
 
 /** SIM_BUGS lists every SimBug, for validating CONCLAVE_SIM_BUG in the simulator. */
-export const SIM_BUGS: readonly SimBug[] = ['ack-before-fsync', 'trunc-across-epoch', 'commit-without-quorum', 'vote-ignores-zxid']
+export const SIM_BUGS: readonly SimBug[] = [
+  'ack-before-fsync',
+  'trunc-across-epoch',
+  'commit-without-quorum',
+  'vote-ignores-zxid',
+]
 
 /** SnapshotSource returns the runtime's applied state (opaque to the core) and the zxid it reflects. */
 export type SnapshotSource = () => SnapshotPayload
@@ -102,34 +108,53 @@ export const CONFIG_DEFAULTS = {
 
 function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
   const v = value ?? fallback
-  if (!Number.isSafeInteger(v) || v < min) throw new ConfigError(`${name}: expected an integer >= ${min}, got ${String(v)}`)
+  if (!Number.isSafeInteger(v) || v < min)
+    throw new ConfigError(`${name}: expected an integer >= ${min}, got ${String(v)}`)
   return v
 }
 
 function checkMembers(id: ServerId, members: readonly ServerId[]): readonly ServerId[] {
-  if (!Array.isArray(members) || members.length === 0) throw new ConfigError('members: expected a non-empty list of server ids')
+  if (!Array.isArray(members) || members.length === 0)
+    throw new ConfigError('members: expected a non-empty list of server ids')
   for (const m of [id, ...members]) {
     if (!Number.isInteger(m) || m < 1 || m > PEER_SERVER_ID_MAX) {
-      throw new ConfigError(`members: server ids are integers in [1, ${PEER_SERVER_ID_MAX}], got ${String(m)}`)
+      throw new ConfigError(
+        `members: server ids are integers in [1, ${PEER_SERVER_ID_MAX}], got ${String(m)}`,
+      )
     }
   }
-  if (new Set(members).size !== members.length) throw new ConfigError('members: duplicate server id')
-  if (!members.includes(id)) throw new ConfigError(`members: this server's id ${id} is not a member`)
+  if (new Set(members).size !== members.length)
+    throw new ConfigError('members: duplicate server id')
+  if (!members.includes(id))
+    throw new ConfigError(`members: this server's id ${id} is not a member`)
   return Object.freeze([...members].sort((a, b) => a - b))
 }
 
 /** resolveConfig checks a PeerConfig and fills in defaults; throws ConfigError naming the bad field. */
 export function resolveConfig(config: PeerConfig): ResolvedConfig {
   const members = checkMembers(config.id, config.members)
-  if (typeof config.random !== 'function') throw new ConfigError('random: expected a function returning [0, 1)')
-  if (typeof config.snapshotSource !== 'function') throw new ConfigError('snapshotSource: expected a function')
+  if (typeof config.random !== 'function')
+    throw new ConfigError('random: expected a function returning [0, 1)')
+  if (typeof config.snapshotSource !== 'function')
+    throw new ConfigError('snapshotSource: expected a function')
   if (config.bug !== undefined && !SIM_BUGS.includes(config.bug)) {
     throw new ConfigError(`bug: expected one of ${SIM_BUGS.join(', ')}, got ${String(config.bug)}`)
   }
   const d = CONFIG_DEFAULTS
-  const leaderTimeoutTicks = positiveInt('leaderTimeoutTicks', config.leaderTimeoutTicks, d.leaderTimeoutTicks, 2)
-  const initTimeoutTicks = positiveInt('initTimeoutTicks', config.initTimeoutTicks, d.initTimeoutTicks, 2)
-  if (initTimeoutTicks < leaderTimeoutTicks) throw new ConfigError('initTimeoutTicks: must be at least leaderTimeoutTicks')
+  const leaderTimeoutTicks = positiveInt(
+    'leaderTimeoutTicks',
+    config.leaderTimeoutTicks,
+    d.leaderTimeoutTicks,
+    2,
+  )
+  const initTimeoutTicks = positiveInt(
+    'initTimeoutTicks',
+    config.initTimeoutTicks,
+    d.initTimeoutTicks,
+    2,
+  )
+  if (initTimeoutTicks < leaderTimeoutTicks)
+    throw new ConfigError('initTimeoutTicks: must be at least leaderTimeoutTicks')
   return Object.freeze({
     id: config.id,
     members,
@@ -137,14 +162,36 @@ export function resolveConfig(config: PeerConfig): ResolvedConfig {
     snapshotSource: config.snapshotSource,
     leaderTimeoutTicks,
     initTimeoutTicks,
-    leaderLinkGraceTicks: positiveInt('leaderLinkGraceTicks', config.leaderLinkGraceTicks, d.leaderLinkGraceTicks, 0),
-    electionFinalizeTicks: positiveInt('electionFinalizeTicks', config.electionFinalizeTicks, d.electionFinalizeTicks, 0),
-    electionResendTicks: positiveInt('electionResendTicks', config.electionResendTicks, d.electionResendTicks),
-    heartbeatEveryTicks: positiveInt('heartbeatEveryTicks', config.heartbeatEveryTicks, d.heartbeatEveryTicks),
+    leaderLinkGraceTicks: positiveInt(
+      'leaderLinkGraceTicks',
+      config.leaderLinkGraceTicks,
+      d.leaderLinkGraceTicks,
+      0,
+    ),
+    electionFinalizeTicks: positiveInt(
+      'electionFinalizeTicks',
+      config.electionFinalizeTicks,
+      d.electionFinalizeTicks,
+      0,
+    ),
+    electionResendTicks: positiveInt(
+      'electionResendTicks',
+      config.electionResendTicks,
+      d.electionResendTicks,
+    ),
+    heartbeatEveryTicks: positiveInt(
+      'heartbeatEveryTicks',
+      config.heartbeatEveryTicks,
+      d.heartbeatEveryTicks,
+    ),
     diffLimitTxns: positiveInt('diffLimitTxns', config.diffLimitTxns, d.diffLimitTxns),
     diffLimitBytes: positiveInt('diffLimitBytes', config.diffLimitBytes, d.diffLimitBytes),
     proposalBatchMax: positiveInt('proposalBatchMax', config.proposalBatchMax, d.proposalBatchMax),
-    peerMessageBudgetBytes: positiveInt('peerMessageBudgetBytes', config.peerMessageBudgetBytes, d.peerMessageBudgetBytes),
+    peerMessageBudgetBytes: positiveInt(
+      'peerMessageBudgetBytes',
+      config.peerMessageBudgetBytes,
+      d.peerMessageBudgetBytes,
+    ),
     bug: config.bug,
   })
 }

@@ -101,7 +101,11 @@ export class LookingRole implements RoleBehavior {
   }
 
   private onLookingVote(from: ServerId, message: VoteMessage): void {
-    const theirs: Vote = { leader: message.leader, epoch: message.leaderEpoch, zxid: message.leaderZxid }
+    const theirs: Vote = {
+      leader: message.leader,
+      epoch: message.leaderEpoch,
+      zxid: message.leaderZxid,
+    }
     const bug = this.host.state.config.bug
     if (message.round < this.host.round) {
       // A server behind on rounds: tell it where the election stands.
@@ -148,11 +152,13 @@ export class LookingRole implements RoleBehavior {
     if (this.host.state.tickNow <= this.startTick) return
     const self = this.host.state.config.id
     for (const [leader, leaderAnswer] of this.answers) {
-      if (leader === self || leaderAnswer.state !== 'leading' || leaderAnswer.leader !== leader) continue
+      if (leader === self || leaderAnswer.state !== 'leading' || leaderAnswer.leader !== leader)
+        continue
       const backers: ServerId[] = []
       for (const [id, answer] of this.answers) if (answer.leader === leader) backers.push(id)
       if (leaderAnswer.round === this.host.round && this.vote.leader === leader) backers.push(self)
-      if (this.host.state.quorum.isQuorum(backers)) return this.host.becomeFollower(leader, leaderAnswer.round)
+      if (this.host.state.quorum.isQuorum(backers))
+        return this.host.becomeFollower(leader, leaderAnswer.round)
     }
   }
 
@@ -184,7 +190,11 @@ export class LookingRole implements RoleBehavior {
    */
   private everyReachableAgrees(): boolean {
     const state = this.host.state
-    return state.config.members.every((id) => state.unreachable.has(id) || (this.votes.has(id) && sameVote(this.votes.get(id)!, this.vote)))
+    return state.config.members.every(
+      (id) =>
+        state.unreachable.has(id) ||
+        (this.votes.has(id) && sameVote(this.votes.get(id)!, this.vote)),
+    )
   }
 
   /** recheck re-evaluates the votes after a member became unreachable. */
@@ -213,6 +223,7 @@ export class LookingRole implements RoleBehavior {
   private broadcastVote(): void {
     const state = this.host.state
     state.broadcast(this.voteMessage())
-    this.resendAtTick = state.tickNow + jitterTicks(state.config.electionResendTicks, state.config.random)
+    this.resendAtTick =
+      state.tickNow + jitterTicks(state.config.electionResendTicks, state.config.random)
   }
 }

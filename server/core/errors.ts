@@ -24,11 +24,7 @@ export function assert(condition: boolean, message: string): asserts condition {
 
 /** CoreErrorCode names a way the core's API can be misused at run time. */
 export type CoreErrorCode =
-  | 'NOT_LEADER'
-  | 'ZXID_MISMATCH'
-  | 'COUNTER_EXHAUSTED'
-  | 'READY_OUTSTANDING'
-  | 'READY_MISMATCH'
+  'NOT_LEADER' | 'ZXID_MISMATCH' | 'COUNTER_EXHAUSTED' | 'READY_OUTSTANDING' | 'READY_MISMATCH'
 
 /** CoreError is a refused API call; `code` is stable for callers to match on. */
 export class CoreError extends Error {

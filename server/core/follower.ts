@@ -35,7 +35,8 @@ import type { Phase, Role } from './ready.js'
 import { answerLookingVote, type RoleBehavior, type RoleHost } from './role.js'
 
 /** FollowerStep is where a follower stands in the handshake with its leader. */
-export type FollowerStep = 'discovery' | 'awaitingSync' | 'awaitingNewLeader' | 'awaitingUpToDate' | 'broadcast'
+export type FollowerStep =
+  'discovery' | 'awaitingSync' | 'awaitingNewLeader' | 'awaitingUpToDate' | 'broadcast'
 
 type SyncMessage = Extract<PeerMessage, { type: 'diff' | 'trunc' | 'snap' }>
 
@@ -128,7 +129,12 @@ export class FollowingRole implements RoleBehavior {
 
   receive(from: ServerId, message: PeerMessage): void {
     if (from !== this.leaderId) return
-    if ('epoch' in message && this.leaderEpoch !== undefined && message.epoch > this.leaderEpoch && message.type !== 'leaderInfo') {
+    if (
+      'epoch' in message &&
+      this.leaderEpoch !== undefined &&
+      message.epoch > this.leaderEpoch &&
+      message.type !== 'leaderInfo'
+    ) {
       // Our leader leads a newer epoch: it stepped down and was elected again while we missed it.
       return this.host.becomeLooking(`leader ${from} moved on to epoch ${message.epoch}`)
     }
@@ -169,17 +175,26 @@ export class FollowingRole implements RoleBehavior {
     const now = this.host.state.tickNow
     const config = this.host.state.config
     if (this.step !== 'broadcast' && now - this.startTick > config.initTimeoutTicks) {
-      return this.host.becomeLooking(`not synced with leader ${this.leaderId} within ${config.initTimeoutTicks} ticks`)
+      return this.host.becomeLooking(
+        `not synced with leader ${this.leaderId} within ${config.initTimeoutTicks} ticks`,
+      )
     }
     if (this.step === 'discovery') {
       if (now >= this.infoResendAtTick) this.sendFollowerInfo()
       return
     }
     if (now - this.lastHeardTick > config.leaderTimeoutTicks) {
-      return this.host.becomeLooking(`leader ${this.leaderId} silent for ${config.leaderTimeoutTicks} ticks`)
+      return this.host.becomeLooking(
+        `leader ${this.leaderId} silent for ${config.leaderTimeoutTicks} ticks`,
+      )
     }
-    if (this.linkLostAtTick !== undefined && now - this.linkLostAtTick >= config.leaderLinkGraceTicks) {
-      return this.host.becomeLooking(`lost the connection to leader ${this.leaderId} for ${config.leaderLinkGraceTicks} ticks`)
+    if (
+      this.linkLostAtTick !== undefined &&
+      now - this.linkLostAtTick >= config.leaderLinkGraceTicks
+    ) {
+      return this.host.becomeLooking(
+        `lost the connection to leader ${this.leaderId} for ${config.leaderLinkGraceTicks} ticks`,
+      )
     }
   }
 
@@ -206,7 +221,8 @@ export class FollowingRole implements RoleBehavior {
     }
     const reopened = this.linkLostAtTick !== undefined
     this.linkLostAtTick = undefined
-    if (reopened && (this.step === 'awaitingSync' || this.step === 'awaitingNewLeader')) this.restartHandshake()
+    if (reopened && (this.step === 'awaitingSync' || this.step === 'awaitingNewLeader'))
+      this.restartHandshake()
   }
 
   /** restartHandshake goes back to discovery with the same leader: anything it sent us may be lost. */
@@ -247,7 +263,12 @@ export class FollowingRole implements RoleBehavior {
     if (this.step !== 'broadcast' || this.leaderEpoch === undefined) return false
     this.requestSeq += 1
     const forwarded: ForwardedRequest = { ...request, origin: this.host.state.config.id }
-    this.host.state.send(this.leaderId, { type: 'request', epoch: this.leaderEpoch, seq: this.requestSeq, request: forwarded })
+    this.host.state.send(this.leaderId, {
+      type: 'request',
+      epoch: this.leaderEpoch,
+      seq: this.requestSeq,
+      request: forwarded,
+    })
     return true
   }
 
@@ -273,14 +294,17 @@ export class FollowingRole implements RoleBehavior {
       currentEpoch: state.currentEpoch,
       lastLoggedZxid: state.lastLoggedZxid,
     })
-    this.infoResendAtTick = state.tickNow + jitterTicks(state.config.electionResendTicks, state.config.random)
+    this.infoResendAtTick =
+      state.tickNow + jitterTicks(state.config.electionResendTicks, state.config.random)
   }
 
   private onLeaderInfo(epoch: number): void {
     if (this.step !== 'discovery') return
     const state = this.host.state
     if (epoch < state.acceptedEpoch) {
-      return this.host.becomeLooking(`leader ${this.leaderId} proposed epoch ${epoch} below accepted ${state.acceptedEpoch}`)
+      return this.host.becomeLooking(
+        `leader ${this.leaderId} proposed epoch ${epoch} below accepted ${state.acceptedEpoch}`,
+      )
     }
     const fresh = epoch > state.acceptedEpoch
     if (fresh) state.setAcceptedEpoch(epoch)
@@ -309,10 +333,21 @@ export class FollowingRole implements RoleBehavior {
    * follow (`throughZxid`), it is kept until they have all arrived.
    */
   private onSyncHeader(message: SyncMessage): void {
-    if (this.step !== 'awaitingSync' || this.partialSync !== undefined || !this.isCurrent(message.epoch)) return
+    if (
+      this.step !== 'awaitingSync' ||
+      this.partialSync !== undefined ||
+      !this.isCurrent(message.epoch)
+    )
+      return
     const last = message.txns.at(-1)?.zxid
-    if (message.throughZxid === undefined || last === undefined || last >= message.throughZxid) return this.onSync(message)
-    this.partialSync = { header: message, txns: [...message.txns], lastZxid: last, throughZxid: message.throughZxid }
+    if (message.throughZxid === undefined || last === undefined || last >= message.throughZxid)
+      return this.onSync(message)
+    this.partialSync = {
+      header: message,
+      txns: [...message.txns],
+      lastZxid: last,
+      throughZxid: message.throughZxid,
+    }
   }
 
   /** onSyncPart adds the next part of a streamed sync; the last one applies the whole sync. */
@@ -323,7 +358,9 @@ export class FollowingRole implements RoleBehavior {
     if (last === undefined || last <= partial.lastZxid) return // a duplicate, or empty
     if (part.afterZxid !== partial.lastZxid) {
       // A part went missing (or is stale): logging around it would leave a hole. Resync.
-      return this.host.becomeLooking(`sync part after ${formatZxid(part.afterZxid)} does not follow ${formatZxid(partial.lastZxid)}`)
+      return this.host.becomeLooking(
+        `sync part after ${formatZxid(part.afterZxid)} does not follow ${formatZxid(partial.lastZxid)}`,
+      )
     }
     for (const txn of part.txns) partial.txns.push(txn)
     partial.lastZxid = last
@@ -334,7 +371,8 @@ export class FollowingRole implements RoleBehavior {
 
   private onSync(message: SyncMessage): void {
     const problem = this.syncProblem(message)
-    if (problem !== undefined) return this.host.becomeLooking(`refused ${message.type} from ${this.leaderId}: ${problem}`)
+    if (problem !== undefined)
+      return this.host.becomeLooking(`refused ${message.type} from ${this.leaderId}: ${problem}`)
     const state = this.host.state
     if (message.type === 'snap') state.installSnapshot(message.snapshot)
     if (message.type === 'trunc') state.truncateLogAfter(message.truncateAfter)
@@ -354,7 +392,8 @@ export class FollowingRole implements RoleBehavior {
     if (message.type === 'snap') {
       // An older snapshot is fine as long as the txns after it bring back everything committed here.
       const reaches = message.txns.at(-1)?.zxid ?? message.snapshot.zxid
-      if (reaches < state.lastCommittedZxid) return 'the snapshot and its txns end before what is committed here'
+      if (reaches < state.lastCommittedZxid)
+        return 'the snapshot and its txns end before what is committed here'
       after = message.snapshot.zxid
     }
     return txnsProblem(message.txns, after, message.epoch)
@@ -363,13 +402,19 @@ export class FollowingRole implements RoleBehavior {
   private onNewLeader(epoch: number): void {
     if (this.partialSync !== undefined && epoch === this.leaderEpoch) {
       // NEWLEADER follows the last part on the link: parts went missing.
-      return this.host.becomeLooking(`NEWLEADER arrived before the sync reached ${formatZxid(this.partialSync.throughZxid)}`)
+      return this.host.becomeLooking(
+        `NEWLEADER arrived before the sync reached ${formatZxid(this.partialSync.throughZxid)}`,
+      )
     }
     if (this.step !== 'awaitingNewLeader' || !this.isCurrent(epoch)) return
     const state = this.host.state
     if (state.currentEpoch < epoch) state.setCurrentEpoch(epoch)
     // Synced txns, then currentEpoch, are in this Ready's persist: the ack waits for both.
-    state.sendAfterPersist(this.leaderId, { type: 'ackNewLeader', epoch, zxid: state.lastLoggedZxid })
+    state.sendAfterPersist(this.leaderId, {
+      type: 'ackNewLeader',
+      epoch,
+      zxid: state.lastLoggedZxid,
+    })
     this.lastAckSentZxid = state.lastLoggedZxid
     this.newLeaderAck = 'pending'
     this.step = 'awaitingUpToDate'
@@ -387,7 +432,9 @@ export class FollowingRole implements RoleBehavior {
     for (const txn of txns) {
       if (txn.zxid <= state.lastLoggedZxid) continue // a duplicate of what we already logged
       if (!isNextProposal(state.lastLoggedZxid, txn.zxid, epoch)) {
-        return this.host.becomeLooking(`proposal ${txn.zxid} leaves a gap after ${state.lastLoggedZxid}`)
+        return this.host.becomeLooking(
+          `proposal ${txn.zxid} leaves a gap after ${state.lastLoggedZxid}`,
+        )
       }
       state.appendTxn(txn)
     }
@@ -401,11 +448,17 @@ export class FollowingRole implements RoleBehavior {
   private onPing(ping: Extract<PeerMessage, { type: 'ping' }>): void {
     if (this.step === 'discovery' || !this.isCurrent(ping.epoch)) return
     const sessions = this.takeTouched()
-    this.host.state.send(this.leaderId, { type: 'pong', epoch: ping.epoch, seq: ping.seq, sessions })
+    this.host.state.send(this.leaderId, {
+      type: 'pong',
+      epoch: ping.epoch,
+      seq: ping.seq,
+      sessions,
+    })
     // Our UPTODATE was lost, but the leader says it serves: so do we — once our own sync
     // (and the currentEpoch after it) is durable, i.e. our ack of NEWLEADER went out.
     // Before that the runtime may not even have installed the synced state to serve from.
-    if (ping.established && this.step === 'awaitingUpToDate' && this.newLeaderAck === 'durable') this.step = 'broadcast'
+    if (ping.established && this.step === 'awaitingUpToDate' && this.newLeaderAck === 'durable')
+      this.step = 'broadcast'
     if (!this.isSynced()) return
     this.host.state.commitThrough(ping.committedZxid)
     this.watchForLostProposals(ping.lastZxid)
@@ -417,7 +470,10 @@ export class FollowingRole implements RoleBehavior {
    * session timeout).
    */
   private takeTouched(): SessionId[] {
-    const max = Math.max(1, Math.floor(this.host.state.config.peerMessageBudgetBytes / SESSION_ID_BYTES_MAX))
+    const max = Math.max(
+      1,
+      Math.floor(this.host.state.config.peerMessageBudgetBytes / SESSION_ID_BYTES_MAX),
+    )
     const sessions: SessionId[] = []
     for (const id of this.touched) {
       if (sessions.length >= max) break
@@ -438,7 +494,8 @@ export class FollowingRole implements RoleBehavior {
     const behind = this.behind
     if (behind !== undefined && state.lastLoggedZxid >= behind.targetZxid) this.behind = undefined
     if (this.behind === undefined) {
-      if (leaderLastZxid > state.lastLoggedZxid) this.behind = { targetZxid: leaderLastZxid, sinceTick: state.tickNow }
+      if (leaderLastZxid > state.lastLoggedZxid)
+        this.behind = { targetZxid: leaderLastZxid, sinceTick: state.tickNow }
       return
     }
     if (state.tickNow - this.behind.sinceTick > state.config.leaderTimeoutTicks) {
@@ -456,7 +513,11 @@ export class FollowingRole implements RoleBehavior {
 
   /** isSynced tells whether the log now is the leader's history (sync applied). */
   private isSynced(): boolean {
-    return this.step === 'awaitingNewLeader' || this.step === 'awaitingUpToDate' || this.step === 'broadcast'
+    return (
+      this.step === 'awaitingNewLeader' ||
+      this.step === 'awaitingUpToDate' ||
+      this.step === 'broadcast'
+    )
   }
 }
 

@@ -15,7 +15,13 @@ export {
   type SnapshotSource,
 } from './config.js'
 export type { EpochState, Phase, PersistWork, ReadResult, Ready, Role } from './ready.js'
-export { AssertionError, ConfigError, CoreError, RestoreError, type CoreErrorCode } from './errors.js'
+export {
+  AssertionError,
+  ConfigError,
+  CoreError,
+  RestoreError,
+  type CoreErrorCode,
+} from './errors.js'
 export { checkEnsembleInvariants, checkInvariants } from './invariants.js'
 export { QuorumSpec } from './quorum.js'
 export { compareHistories, compareVotes, isAhead, type HistoryKey, type Vote } from './vote.js'

@@ -19,19 +19,46 @@ export function checkInvariants(peer: Peer): void {
 }
 
 function checkEpochs(s: PeerStatus): void {
-  assert(s.currentEpoch <= s.acceptedEpoch, `server ${s.id}: currentEpoch ${s.currentEpoch} > acceptedEpoch ${s.acceptedEpoch}`)
-  assert(s.durableCurrentEpoch <= s.durableAcceptedEpoch, `server ${s.id}: durable currentEpoch above durable acceptedEpoch`)
-  assert(s.durableAcceptedEpoch <= s.acceptedEpoch, `server ${s.id}: durable acceptedEpoch above acceptedEpoch`)
-  assert(s.durableCurrentEpoch <= s.currentEpoch, `server ${s.id}: durable currentEpoch above currentEpoch`)
-  assert(epochOf(s.lastLoggedZxid) <= s.acceptedEpoch, `server ${s.id}: logged ${formatZxid(s.lastLoggedZxid)} from an epoch never accepted`)
+  assert(
+    s.currentEpoch <= s.acceptedEpoch,
+    `server ${s.id}: currentEpoch ${s.currentEpoch} > acceptedEpoch ${s.acceptedEpoch}`,
+  )
+  assert(
+    s.durableCurrentEpoch <= s.durableAcceptedEpoch,
+    `server ${s.id}: durable currentEpoch above durable acceptedEpoch`,
+  )
+  assert(
+    s.durableAcceptedEpoch <= s.acceptedEpoch,
+    `server ${s.id}: durable acceptedEpoch above acceptedEpoch`,
+  )
+  assert(
+    s.durableCurrentEpoch <= s.currentEpoch,
+    `server ${s.id}: durable currentEpoch above currentEpoch`,
+  )
+  assert(
+    epochOf(s.lastLoggedZxid) <= s.acceptedEpoch,
+    `server ${s.id}: logged ${formatZxid(s.lastLoggedZxid)} from an epoch never accepted`,
+  )
 }
 
 function checkPositions(s: PeerStatus): void {
   const z = (x: Zxid) => formatZxid(x)
-  assert(s.lastCommittedZxid <= s.lastLoggedZxid, `server ${s.id}: committed ${z(s.lastCommittedZxid)} > logged ${z(s.lastLoggedZxid)}`)
-  assert(s.appliedZxid <= s.lastCommittedZxid, `server ${s.id}: applied ${z(s.appliedZxid)} > committed ${z(s.lastCommittedZxid)}`)
-  assert(s.durableZxid <= s.lastLoggedZxid, `server ${s.id}: durable ${z(s.durableZxid)} > logged ${z(s.lastLoggedZxid)}`)
-  assert(s.logBaseZxid <= s.lastCommittedZxid, `server ${s.id}: log base ${z(s.logBaseZxid)} above committed ${z(s.lastCommittedZxid)}`)
+  assert(
+    s.lastCommittedZxid <= s.lastLoggedZxid,
+    `server ${s.id}: committed ${z(s.lastCommittedZxid)} > logged ${z(s.lastLoggedZxid)}`,
+  )
+  assert(
+    s.appliedZxid <= s.lastCommittedZxid,
+    `server ${s.id}: applied ${z(s.appliedZxid)} > committed ${z(s.lastCommittedZxid)}`,
+  )
+  assert(
+    s.durableZxid <= s.lastLoggedZxid,
+    `server ${s.id}: durable ${z(s.durableZxid)} > logged ${z(s.lastLoggedZxid)}`,
+  )
+  assert(
+    s.logBaseZxid <= s.lastCommittedZxid,
+    `server ${s.id}: log base ${z(s.logBaseZxid)} above committed ${z(s.lastCommittedZxid)}`,
+  )
 }
 
 function checkLog(s: PeerStatus, txns: readonly Txn[]): void {
@@ -46,25 +73,47 @@ function checkLog(s: PeerStatus, txns: readonly Txn[]): void {
 
 function checkRole(s: PeerStatus): void {
   if (s.role === 'looking') {
-    assert(s.leaderId === undefined && !s.established, `server ${s.id}: looking but names leader ${String(s.leaderId)}`)
+    assert(
+      s.leaderId === undefined && !s.established,
+      `server ${s.id}: looking but names leader ${String(s.leaderId)}`,
+    )
     return
   }
   if (s.role === 'following') {
-    assert(s.leaderId !== undefined && s.leaderId !== s.id, `server ${s.id}: following without another leader`)
+    assert(
+      s.leaderId !== undefined && s.leaderId !== s.id,
+      `server ${s.id}: following without another leader`,
+    )
     if (s.established) {
-      assert(s.epoch === s.currentEpoch && s.epoch === s.acceptedEpoch, `server ${s.id}: serving follower with epochs ${s.acceptedEpoch}/${s.currentEpoch} for leader epoch ${String(s.epoch)}`)
+      assert(
+        s.epoch === s.currentEpoch && s.epoch === s.acceptedEpoch,
+        `server ${s.id}: serving follower with epochs ${s.acceptedEpoch}/${s.currentEpoch} for leader epoch ${String(s.epoch)}`,
+      )
     }
     return
   }
   if (s.role === 'leading') {
     assert(s.leaderId === s.id, `server ${s.id}: leading but names leader ${String(s.leaderId)}`)
-    if (s.phase !== 'discovery') assert(s.epoch === s.acceptedEpoch, `server ${s.id}: leading epoch ${String(s.epoch)} but accepted ${s.acceptedEpoch}`)
+    if (s.phase !== 'discovery')
+      assert(
+        s.epoch === s.acceptedEpoch,
+        `server ${s.id}: leading epoch ${String(s.epoch)} but accepted ${s.acceptedEpoch}`,
+      )
     if (s.established) {
-      assert(s.epoch === s.currentEpoch, `server ${s.id}: established leader of epoch ${String(s.epoch)} with currentEpoch ${s.currentEpoch}`)
-      assert(s.initialHistoryZxid !== undefined && s.lastCommittedZxid >= s.initialHistoryZxid, `server ${s.id}: established without committing its initial history`)
+      assert(
+        s.epoch === s.currentEpoch,
+        `server ${s.id}: established leader of epoch ${String(s.epoch)} with currentEpoch ${s.currentEpoch}`,
+      )
+      assert(
+        s.initialHistoryZxid !== undefined && s.lastCommittedZxid >= s.initialHistoryZxid,
+        `server ${s.id}: established without committing its initial history`,
+      )
     }
     for (const f of s.followers) {
-      assert(f.ackedZxid <= s.lastLoggedZxid, `server ${s.id}: follower ${f.id} acked ${formatZxid(f.ackedZxid)} beyond the log`)
+      assert(
+        f.ackedZxid <= s.lastLoggedZxid,
+        `server ${s.id}: follower ${f.id} acked ${formatZxid(f.ackedZxid)} beyond the log`,
+      )
     }
   }
 }

@@ -32,7 +32,12 @@ export interface FollowerProgress {
   nextRequestSeq: number
 }
 
-const STAGE_ORDER: Record<FollowerStage, number> = { connected: 0, epochAcked: 1, syncing: 2, synced: 3 }
+const STAGE_ORDER: Record<FollowerStage, number> = {
+  connected: 0,
+  epochAcked: 1,
+  syncing: 2,
+  synced: 3,
+}
 
 /** newProgress starts the record of a follower that just sent FOLLOWERINFO. */
 export function newProgress(

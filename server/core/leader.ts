@@ -33,7 +33,15 @@ import type {
   VoteMessage,
   Zxid,
 } from '../../protocol/index.js'
-import { COUNTER_MAX, batchesWithin, counterOf, epochOf, formatZxid, makeZxid, txnBytesBound } from '../../protocol/index.js'
+import {
+  COUNTER_MAX,
+  batchesWithin,
+  counterOf,
+  epochOf,
+  formatZxid,
+  makeZxid,
+  txnBytesBound,
+} from '../../protocol/index.js'
 import { CoreError, assert } from './errors.js'
 import { isForwarding, newProgress, reached, type FollowerProgress } from './leader-progress.js'
 import type { Phase, Role } from './ready.js'
@@ -44,7 +52,10 @@ import { isAhead } from './vote.js'
 
 type LeaderStage = 'discovery' | 'synchronization' | 'broadcast'
 type SyncHeader = Extract<PeerMessage, { type: 'diff' | 'trunc' | 'snap' }>
-type FollowerMessage = Extract<PeerMessage, { type: 'ackEpoch' | 'ackNewLeader' | 'ack' | 'pong' | 'request' | 'readIndex' }>
+type FollowerMessage = Extract<
+  PeerMessage,
+  { type: 'ackEpoch' | 'ackNewLeader' | 'ack' | 'pong' | 'request' | 'readIndex' }
+>
 
 /** LeadingRole leads one epoch, from discovery to broadcast, until it steps down. */
 export class LeadingRole implements RoleBehavior {
@@ -111,7 +122,8 @@ export class LeadingRole implements RoleBehavior {
   receive(from: ServerId, message: PeerMessage): void {
     if (message.type === 'followerInfo') return this.onFollowerInfo(from, message)
     const progress = this.followers.get(from)
-    if (progress === undefined || !isFollowerMessage(message) || message.epoch !== this.leaderEpoch) return
+    if (progress === undefined || !isFollowerMessage(message) || message.epoch !== this.leaderEpoch)
+      return
     progress.lastHeardTick = this.host.state.tickNow
     switch (message.type) {
       case 'ackEpoch':
@@ -133,19 +145,26 @@ export class LeadingRole implements RoleBehavior {
     const state = this.host.state
     const now = state.tickNow
     if (this.stage !== 'broadcast' && now - this.startTick > state.config.initTimeoutTicks) {
-      return this.host.becomeLooking(`not established within ${state.config.initTimeoutTicks} ticks`)
+      return this.host.becomeLooking(
+        `not established within ${state.config.initTimeoutTicks} ticks`,
+      )
     }
     if (this.leaderEpoch !== undefined && now >= this.nextPingTick) this.sendHeartbeat()
     this.forgetSilentFollowers()
-    if (this.stage !== 'discovery') for (const p of this.followers.values()) if (p.stage === 'epochAcked') this.syncFollower(p)
+    if (this.stage !== 'discovery')
+      for (const p of this.followers.values()) if (p.stage === 'epochAcked') this.syncFollower(p)
     if (this.stage !== 'broadcast') return
-    if (this.counterExhausted()) return this.host.becomeLooking('zxid counter exhausted: a new epoch is needed')
+    if (this.counterExhausted())
+      return this.host.becomeLooking('zxid counter exhausted: a new epoch is needed')
     const alive: ServerId[] = [this.leaderId]
     for (const p of this.followers.values()) {
-      if (p.stage === 'synced' && now - p.lastHeardTick <= state.config.leaderTimeoutTicks) alive.push(p.id)
+      if (p.stage === 'synced' && now - p.lastHeardTick <= state.config.leaderTimeoutTicks)
+        alive.push(p.id)
     }
     if (!state.quorum.isQuorum(alive)) {
-      return this.host.becomeLooking(`no quorum heard from within ${state.config.leaderTimeoutTicks} ticks`)
+      return this.host.becomeLooking(
+        `no quorum heard from within ${state.config.leaderTimeoutTicks} ticks`,
+      )
     }
   }
 
@@ -176,17 +195,24 @@ export class LeadingRole implements RoleBehavior {
 
   /** nextZxid is the zxid the next proposal must carry. */
   nextZxid(): Zxid {
-    if (this.stage !== 'broadcast' || this.leaderEpoch === undefined) throw new CoreError('NOT_LEADER', 'not an established leader')
-    if (this.counterExhausted()) throw new CoreError('COUNTER_EXHAUSTED', `epoch ${this.leaderEpoch} has used every zxid`)
+    if (this.stage !== 'broadcast' || this.leaderEpoch === undefined)
+      throw new CoreError('NOT_LEADER', 'not an established leader')
+    if (this.counterExhausted())
+      throw new CoreError('COUNTER_EXHAUSTED', `epoch ${this.leaderEpoch} has used every zxid`)
     const last = this.host.state.lastLoggedZxid
-    return epochOf(last) === this.leaderEpoch ? makeZxid(this.leaderEpoch, counterOf(last) + 1) : makeZxid(this.leaderEpoch, 1)
+    return epochOf(last) === this.leaderEpoch
+      ? makeZxid(this.leaderEpoch, counterOf(last) + 1)
+      : makeZxid(this.leaderEpoch, 1)
   }
 
   /** propose logs a txn and queues it for every follower; its zxid must be `nextZxid()`. */
   propose(txn: Txn): void {
     const expected = this.nextZxid()
     if (txn.zxid !== expected) {
-      throw new CoreError('ZXID_MISMATCH', `proposal carries ${formatZxid(txn.zxid)}, expected ${formatZxid(expected)}`)
+      throw new CoreError(
+        'ZXID_MISMATCH',
+        `proposal carries ${formatZxid(txn.zxid)}, expected ${formatZxid(expected)}`,
+      )
     }
     this.host.state.appendTxn(txn)
     this.unsentProposals.push(txn)
@@ -203,14 +229,22 @@ export class LeadingRole implements RoleBehavior {
   /** readIndex starts a linearizable read on the leader itself; false when not established. */
   readIndex(token: unknown): boolean {
     if (this.stage !== 'broadcast') return false
-    this.reads.add({ origin: this.leaderId, token, zxid: this.host.state.lastCommittedZxid, seq: this.readRound() })
+    this.reads.add({
+      origin: this.leaderId,
+      token,
+      zxid: this.host.state.lastCommittedZxid,
+      seq: this.readRound(),
+    })
     this.releaseReads()
     return true
   }
 
   // ------------------------------------------------------------------ discovery
 
-  private onFollowerInfo(from: ServerId, message: Extract<PeerMessage, { type: 'followerInfo' }>): void {
+  private onFollowerInfo(
+    from: ServerId,
+    message: Extract<PeerMessage, { type: 'followerInfo' }>,
+  ): void {
     const state = this.host.state
     if (!state.quorum.isVoter(from)) return
     const existing = this.followers.get(from)
@@ -221,7 +255,9 @@ export class LeadingRole implements RoleBehavior {
     if (this.leaderEpoch !== undefined && message.acceptedEpoch > this.leaderEpoch) {
       // It promised a newer (failed) leadership never to go back: it can never join ours.
       // Step down so that the next election picks an epoch above every promise.
-      return this.host.becomeLooking(`member ${from} accepted epoch ${message.acceptedEpoch}, above ours (${this.leaderEpoch})`)
+      return this.host.becomeLooking(
+        `member ${from} accepted epoch ${message.acceptedEpoch}, above ours (${this.leaderEpoch})`,
+      )
     }
     const progress = newProgress(from, message, state.tickNow)
     this.followers.set(from, progress)
@@ -234,7 +270,8 @@ export class LeadingRole implements RoleBehavior {
     if (this.leaderEpoch !== undefined) return
     if (!state.quorum.isQuorum([this.leaderId, ...this.followers.keys()])) return
     let highest = state.acceptedEpoch
-    for (const p of this.followers.values()) if (p.acceptedEpoch > highest) highest = p.acceptedEpoch
+    for (const p of this.followers.values())
+      if (p.acceptedEpoch > highest) highest = p.acceptedEpoch
     if (highest >= 0xffff_ffff) return this.host.becomeLooking('epoch numbers exhausted')
     this.leaderEpoch = highest + 1
     state.setAcceptedEpoch(this.leaderEpoch)
@@ -251,7 +288,10 @@ export class LeadingRole implements RoleBehavior {
     else state.sendAfterPersist(progress.id, { type: 'leaderInfo', epoch })
   }
 
-  private onAckEpoch(progress: FollowerProgress, message: Extract<PeerMessage, { type: 'ackEpoch' }>): void {
+  private onAckEpoch(
+    progress: FollowerProgress,
+    message: Extract<PeerMessage, { type: 'ackEpoch' }>,
+  ): void {
     if (progress.stage !== 'connected') return
     const state = this.host.state
     progress.currentEpoch = message.currentEpoch
@@ -262,7 +302,9 @@ export class LeadingRole implements RoleBehavior {
       const theirs = { epoch: message.currentEpoch, zxid: message.lastLoggedZxid }
       const ours = { epoch: state.currentEpoch, zxid: state.lastLoggedZxid }
       if (isAhead(theirs, ours, state.config.bug)) {
-        return this.host.becomeLooking(`follower ${progress.id} is ahead of the leader (${formatZxid(message.lastLoggedZxid)})`)
+        return this.host.becomeLooking(
+          `follower ${progress.id} is ahead of the leader (${formatZxid(message.lastLoggedZxid)})`,
+        )
       }
       return this.maybeReachEpochQuorum()
     }
@@ -272,9 +314,11 @@ export class LeadingRole implements RoleBehavior {
   private maybeReachEpochQuorum(): void {
     const state = this.host.state
     const epoch = this.leaderEpoch
-    if (this.stage !== 'discovery' || epoch === undefined || state.durableAcceptedEpoch < epoch) return
+    if (this.stage !== 'discovery' || epoch === undefined || state.durableAcceptedEpoch < epoch)
+      return
     const acked: ServerId[] = [this.leaderId]
-    for (const p of this.followers.values()) if (reached(p, 'epochAcked') && p.freshEpochAck) acked.push(p.id)
+    for (const p of this.followers.values())
+      if (reached(p, 'epochAcked') && p.freshEpochAck) acked.push(p.id)
     if (!state.quorum.isQuorum(acked)) return
     this.stage = 'synchronization'
     this.initialHistoryZxid = state.lastLoggedZxid
@@ -290,12 +334,29 @@ export class LeadingRole implements RoleBehavior {
     assert(epoch !== undefined, 'sync before the epoch is decided')
     // Earlier proposals go to the followers that already receive them before this one joins.
     this.flushProposals()
-    const plan = planSync(state.log, progress.lastLoggedZxid, state.config.diffLimitTxns, state.config.bug)
+    const plan = planSync(
+      state.log,
+      progress.lastLoggedZxid,
+      state.config.diffLimitTxns,
+      state.config.bug,
+    )
     const committedZxid = state.lastCommittedZxid
-    if (plan.mode === 'diff') this.sendSync(progress.id, plan.txns, (txns) => ({ type: 'diff', epoch, txns, committedZxid }))
+    if (plan.mode === 'diff')
+      this.sendSync(progress.id, plan.txns, (txns) => ({
+        type: 'diff',
+        epoch,
+        txns,
+        committedZxid,
+      }))
     if (plan.mode === 'trunc') {
       const truncateAfter = plan.truncateAfter
-      this.sendSync(progress.id, plan.txns, (txns) => ({ type: 'trunc', epoch, truncateAfter, txns, committedZxid }))
+      this.sendSync(progress.id, plan.txns, (txns) => ({
+        type: 'trunc',
+        epoch,
+        truncateAfter,
+        txns,
+        committedZxid,
+      }))
     }
     if (plan.mode === 'snap') {
       const snapshot = state.config.snapshotSource()
@@ -303,7 +364,13 @@ export class LeadingRole implements RoleBehavior {
       // from; right after installing a snapshot ourselves it may not be yet. Retry next tick.
       const usable = snapshot.zxid <= state.lastCommittedZxid && state.log.holds(snapshot.zxid)
       if (!usable) return
-      this.sendSync(progress.id, state.log.after(snapshot.zxid), (txns) => ({ type: 'snap', epoch, snapshot, txns, committedZxid }))
+      this.sendSync(progress.id, state.log.after(snapshot.zxid), (txns) => ({
+        type: 'snap',
+        epoch,
+        snapshot,
+        txns,
+        committedZxid,
+      }))
     }
     // NEWLEADER promises our currentEpoch is durable, so it waits for that fsync when needed.
     if (state.durableCurrentEpoch >= epoch) state.send(progress.id, { type: 'newLeader', epoch })
@@ -321,7 +388,12 @@ export class LeadingRole implements RoleBehavior {
     assert(epoch !== undefined, 'sync before the epoch is decided')
     const [first = [], ...rest] = this.batches(txns, Number.POSITIVE_INFINITY)
     const through = txns.at(-1)?.zxid
-    state.send(to, rest.length === 0 || through === undefined ? header(first) : { ...header(first), throughZxid: through })
+    state.send(
+      to,
+      rest.length === 0 || through === undefined
+        ? header(first)
+        : { ...header(first), throughZxid: through },
+    )
     let afterZxid = first.at(-1)?.zxid ?? 0n
     for (const part of rest) {
       state.send(to, { type: 'syncPart', epoch, afterZxid, txns: part })
@@ -331,7 +403,12 @@ export class LeadingRole implements RoleBehavior {
 
   /** batches cuts txns into consecutive messages' worth: within the byte budget, at most `countMax` each. */
   private batches(txns: readonly Txn[], countMax: number): Txn[][] {
-    return [...batchesWithin(txns, txnBytesBound, { bytesMax: this.host.state.config.peerMessageBudgetBytes, countMax })]
+    return [
+      ...batchesWithin(txns, txnBytesBound, {
+        bytesMax: this.host.state.config.peerMessageBudgetBytes,
+        countMax,
+      }),
+    ]
   }
 
   private onAckNewLeader(progress: FollowerProgress, zxid: Zxid): void {
@@ -349,7 +426,12 @@ export class LeadingRole implements RoleBehavior {
   private maybeEstablish(): void {
     const state = this.host.state
     const epoch = this.leaderEpoch
-    if (this.stage !== 'synchronization' || epoch === undefined || state.durableCurrentEpoch < epoch) return
+    if (
+      this.stage !== 'synchronization' ||
+      epoch === undefined ||
+      state.durableCurrentEpoch < epoch
+    )
+      return
     const synced: ServerId[] = [this.leaderId]
     for (const p of this.followers.values()) if (p.stage === 'synced') synced.push(p.id)
     if (!state.quorum.isQuorum(synced)) return
@@ -367,7 +449,11 @@ export class LeadingRole implements RoleBehavior {
   private sendUpToDate(progress: FollowerProgress): void {
     const epoch = this.leaderEpoch
     assert(epoch !== undefined, 'UPTODATE before the epoch is decided')
-    this.host.state.send(progress.id, { type: 'upToDate', epoch, committedZxid: this.host.state.lastCommittedZxid })
+    this.host.state.send(progress.id, {
+      type: 'upToDate',
+      epoch,
+      committedZxid: this.host.state.lastCommittedZxid,
+    })
   }
 
   // ------------------------------------------------------------------ broadcast
@@ -386,8 +472,10 @@ export class LeadingRole implements RoleBehavior {
     const bug = state.config.bug
     const selfAcked = bug === 'ack-before-fsync' ? state.lastLoggedZxid : state.durableZxid
     const positions = new Map<ServerId, Zxid>([[this.leaderId, selfAcked]])
-    for (const p of this.followers.values()) if (p.stage === 'synced') positions.set(p.id, p.ackedZxid)
-    const quorumZxid = bug === 'commit-without-quorum' ? selfAcked : state.quorum.quorumZxid(positions)
+    for (const p of this.followers.values())
+      if (p.stage === 'synced') positions.set(p.id, p.ackedZxid)
+    const quorumZxid =
+      bug === 'commit-without-quorum' ? selfAcked : state.quorum.quorumZxid(positions)
     // A quorum that includes the leader's own fsync.
     state.commitThrough(quorumZxid < selfAcked ? quorumZxid : selfAcked)
   }
@@ -397,10 +485,14 @@ export class LeadingRole implements RoleBehavior {
     const epoch = this.leaderEpoch
     assert(epoch !== undefined, 'proposals before the epoch is decided')
     // A batch closes at proposalBatchMax txns or at the byte budget, whichever comes first.
-    for (const txns of this.batches(this.unsentProposals, this.host.state.config.proposalBatchMax)) {
+    for (const txns of this.batches(
+      this.unsentProposals,
+      this.host.state.config.proposalBatchMax,
+    )) {
       // One message object for every follower, so the runtime's links encode it once.
       const proposal: PeerMessage = { type: 'proposal', epoch, txns }
-      for (const p of this.followers.values()) if (isForwarding(p)) this.host.state.send(p.id, proposal)
+      for (const p of this.followers.values())
+        if (isForwarding(p)) this.host.state.send(p.id, proposal)
     }
     this.unsentProposals = []
   }
@@ -408,16 +500,26 @@ export class LeadingRole implements RoleBehavior {
   private sendCommit(): void {
     const state = this.host.state
     const epoch = this.leaderEpoch
-    if (this.stage !== 'broadcast' || epoch === undefined || state.lastCommittedZxid <= this.lastCommitSentZxid) return
+    if (
+      this.stage !== 'broadcast' ||
+      epoch === undefined ||
+      state.lastCommittedZxid <= this.lastCommitSentZxid
+    )
+      return
     for (const p of this.followers.values()) {
-      if (isForwarding(p)) state.send(p.id, { type: 'commit', epoch, zxid: state.lastCommittedZxid })
+      if (isForwarding(p))
+        state.send(p.id, { type: 'commit', epoch, zxid: state.lastCommittedZxid })
     }
     this.lastCommitSentZxid = state.lastCommittedZxid
   }
 
   private counterExhausted(): boolean {
     const last = this.host.state.lastLoggedZxid
-    return this.leaderEpoch !== undefined && epochOf(last) === this.leaderEpoch && counterOf(last) >= COUNTER_MAX
+    return (
+      this.leaderEpoch !== undefined &&
+      epochOf(last) === this.leaderEpoch &&
+      counterOf(last) >= COUNTER_MAX
+    )
   }
 
   // ------------------------------------------------------------------ heartbeats, requests, reads
@@ -450,7 +552,10 @@ export class LeadingRole implements RoleBehavior {
     }
   }
 
-  private onPong(progress: FollowerProgress, message: Extract<PeerMessage, { type: 'pong' }>): void {
+  private onPong(
+    progress: FollowerProgress,
+    message: Extract<PeerMessage, { type: 'pong' }>,
+  ): void {
     if (!reached(progress, 'epochAcked') || message.seq > this.pingSeq) return
     if (message.seq > progress.pongSeq) progress.pongSeq = message.seq
     for (const id of message.sessions) this.host.state.pending.sessionsTouched.add(id)
@@ -472,7 +577,12 @@ export class LeadingRole implements RoleBehavior {
 
   private onReadIndex(progress: FollowerProgress, id: number): void {
     if (this.stage !== 'broadcast' || progress.stage !== 'synced') return
-    this.reads.add({ origin: progress.id, remoteId: id, zxid: this.host.state.lastCommittedZxid, seq: this.readRound() })
+    this.reads.add({
+      origin: progress.id,
+      remoteId: id,
+      zxid: this.host.state.lastCommittedZxid,
+      seq: this.readRound(),
+    })
     this.releaseReads()
   }
 
@@ -487,7 +597,8 @@ export class LeadingRole implements RoleBehavior {
     if (this.reads.size === 0) return
     const state = this.host.state
     const answered = new Map<ServerId, number>([[this.leaderId, this.pingSeq]])
-    for (const p of this.followers.values()) if (reached(p, 'epochAcked')) answered.set(p.id, p.pongSeq)
+    for (const p of this.followers.values())
+      if (reached(p, 'epochAcked')) answered.set(p.id, p.pongSeq)
     const confirmedSeq = state.quorum.quorumMinimum(answered, 0)
     for (const read of this.reads.release(confirmedSeq)) this.answerRead(read)
   }

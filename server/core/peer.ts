@@ -16,7 +16,14 @@
  * from an unknown id is dropped, never thrown on. API misuse by the caller raises a
  * CoreError; a broken internal invariant raises an AssertionError.
  */
-import type { ForwardedRequest, PeerMessage, ServerId, SessionId, Txn, Zxid } from '../../protocol/index.js'
+import type {
+  ForwardedRequest,
+  PeerMessage,
+  ServerId,
+  SessionId,
+  Txn,
+  Zxid,
+} from '../../protocol/index.js'
 import { resolveConfig, type PeerConfig, type ResolvedConfig } from './config.js'
 import { LookingRole } from './election.js'
 import { CoreError, assert } from './errors.js'
@@ -116,7 +123,8 @@ export class Peer {
   peerDisconnected(id: ServerId): void {
     if (id === this.config.id || !this.state.quorum.isVoter(id)) return
     this.state.unreachable.add(id)
-    if (this.behavior instanceof FollowingRole && this.behavior.leaderId === id) this.behavior.onLeaderLink(false)
+    if (this.behavior instanceof FollowingRole && this.behavior.leaderId === id)
+      this.behavior.onLeaderLink(false)
     else if (this.behavior instanceof LookingRole) this.behavior.recheck()
     this.checkCheapInvariants()
   }
@@ -124,7 +132,8 @@ export class Peer {
   /** peerConnected tells the core that the connection to member `id` is open again (see peerDisconnected). */
   peerConnected(id: ServerId): void {
     this.state.unreachable.delete(id)
-    if (this.behavior instanceof FollowingRole && this.behavior.leaderId === id) this.behavior.onLeaderLink(true)
+    if (this.behavior instanceof FollowingRole && this.behavior.leaderId === id)
+      this.behavior.onLeaderLink(true)
   }
 
   /**
@@ -138,7 +147,9 @@ export class Peer {
   storageStalled(stalled: boolean): void {
     if (stalled === this.state.storageStalled) return
     this.state.storageStalled = stalled
-    this.becomeLooking(stalled ? 'storage stalled: cannot write to the data directory' : 'storage writable again')
+    this.becomeLooking(
+      stalled ? 'storage stalled: cannot write to the data directory' : 'storage writable again',
+    )
     this.checkCheapInvariants()
   }
 
@@ -148,14 +159,16 @@ export class Peer {
    * or COUNTER_EXHAUSTED. The core never looks inside the txn beyond its zxid.
    */
   propose(txn: Txn): void {
-    if (!(this.behavior instanceof LeadingRole)) throw new CoreError('NOT_LEADER', `server ${this.config.id} is ${this.behavior.role}`)
+    if (!(this.behavior instanceof LeadingRole))
+      throw new CoreError('NOT_LEADER', `server ${this.config.id} is ${this.behavior.role}`)
     this.behavior.propose(txn)
     this.checkCheapInvariants()
   }
 
   /** nextZxid is the zxid the next proposal must carry. Throws CoreError NOT_LEADER or COUNTER_EXHAUSTED. */
   nextZxid(): Zxid {
-    if (!(this.behavior instanceof LeadingRole)) throw new CoreError('NOT_LEADER', `server ${this.config.id} is ${this.behavior.role}`)
+    if (!(this.behavior instanceof LeadingRole))
+      throw new CoreError('NOT_LEADER', `server ${this.config.id} is ${this.behavior.role}`)
     return this.behavior.nextZxid()
   }
 
@@ -177,7 +190,8 @@ export class Peer {
    * (answer the client with CONNECTION_LOSS or NOT_SERVING; it did not happen).
    */
   forward(request: ForwardedRequest): boolean {
-    if (this.behavior instanceof FollowingRole || this.behavior instanceof LeadingRole) return this.behavior.forward(request)
+    if (this.behavior instanceof FollowingRole || this.behavior instanceof LeadingRole)
+      return this.behavior.forward(request)
     return false
   }
 
@@ -188,14 +202,16 @@ export class Peer {
    * start (not serving); nothing will be reported for it then.
    */
   readIndex(token: unknown): boolean {
-    if (this.behavior instanceof FollowingRole || this.behavior instanceof LeadingRole) return this.behavior.readIndex(token)
+    if (this.behavior instanceof FollowingRole || this.behavior instanceof LeadingRole)
+      return this.behavior.readIndex(token)
     return false
   }
 
   /** touchSessions reports client activity: a follower carries it to the leader in its next pong; a leader lists it in its next Ready. */
   touchSessions(ids: Iterable<SessionId>): void {
     if (this.behavior instanceof FollowingRole) this.behavior.touchSessions(ids)
-    else if (this.behavior instanceof LeadingRole) for (const id of ids) this.state.pending.sessionsTouched.add(id)
+    else if (this.behavior instanceof LeadingRole)
+      for (const id of ids) this.state.pending.sessionsTouched.add(id)
   }
 
   // ------------------------------------------------------------------ Ready / advance
@@ -209,9 +225,17 @@ export class Peer {
 
   /** ready hands over the work accumulated so far. Throws CoreError READY_OUTSTANDING before the previous one was advanced. */
   ready(): Ready {
-    if (this.state.hasReadyInFlight) throw new CoreError('READY_OUTSTANDING', 'advance() the previous Ready before asking for another')
+    if (this.state.hasReadyInFlight)
+      throw new CoreError(
+        'READY_OUTSTANDING',
+        'advance() the previous Ready before asking for another',
+      )
     this.behavior.flush()
-    const soft = { role: this.behavior.role, leaderId: this.behavior.leaderId, established: this.behavior.established }
+    const soft = {
+      role: this.behavior.role,
+      leaderId: this.behavior.leaderId,
+      established: this.behavior.established,
+    }
     const ready = this.state.takeReady(soft)
     this.lastSoft = soft
     this.behavior.afterTakeReady()
@@ -220,7 +244,11 @@ export class Peer {
 
   /** advance tells the core that `done` was carried out entirely. Throws CoreError READY_MISMATCH for any other object. */
   advance(done: Ready): void {
-    if (!this.state.isInFlight(done)) throw new CoreError('READY_MISMATCH', 'advance() must be given the Ready last returned by ready()')
+    if (!this.state.isInFlight(done))
+      throw new CoreError(
+        'READY_MISMATCH',
+        'advance() must be given the Ready last returned by ready()',
+      )
     this.state.completeReady()
     this.behavior.afterAdvance()
     this.checkCheapInvariants()
@@ -278,7 +306,8 @@ export class Peer {
       tick: s.tickNow,
       vote: b instanceof LookingRole ? b.currentVote : undefined,
       followerStep: b instanceof FollowingRole ? b.followerStep : undefined,
-      initialHistoryZxid: b instanceof LeadingRole && b.phase !== 'discovery' ? b.initialHistory : undefined,
+      initialHistoryZxid:
+        b instanceof LeadingRole && b.phase !== 'discovery' ? b.initialHistory : undefined,
       followers: b instanceof LeadingRole ? b.progress() : [],
       lastTransition: this.lastTransition,
     }
@@ -298,7 +327,10 @@ export class Peer {
       becomeFollower: (leader, leaderRound) => this.becomeFollower(leader, leaderRound),
       becomeLeader: () => this.becomeLeader(),
       adoptRound: (round) => {
-        assert(round >= this.electionRound, `election round may not go back from ${this.electionRound} to ${round}`)
+        assert(
+          round >= this.electionRound,
+          `election round may not go back from ${this.electionRound} to ${round}`,
+        )
         this.electionRound = round
       },
     }
@@ -335,17 +367,37 @@ export class Peer {
   private softStateChanged(): boolean {
     const last = this.lastSoft
     const b = this.behavior
-    return last === undefined || last.role !== b.role || last.leaderId !== b.leaderId || last.established !== b.established
+    return (
+      last === undefined ||
+      last.role !== b.role ||
+      last.leaderId !== b.leaderId ||
+      last.established !== b.established
+    )
   }
 
   /** checkCheapInvariants asserts the O(1) invariants after every input. */
   private checkCheapInvariants(): void {
     const s = this.state
-    assert(s.currentEpoch <= s.acceptedEpoch, `currentEpoch ${s.currentEpoch} > acceptedEpoch ${s.acceptedEpoch}`)
+    assert(
+      s.currentEpoch <= s.acceptedEpoch,
+      `currentEpoch ${s.currentEpoch} > acceptedEpoch ${s.acceptedEpoch}`,
+    )
     assert(s.durableCurrentEpoch <= s.currentEpoch, 'durable currentEpoch ahead of currentEpoch')
-    assert(s.durableAcceptedEpoch <= s.acceptedEpoch, 'durable acceptedEpoch ahead of acceptedEpoch')
-    assert(s.lastCommittedZxid <= s.lastLoggedZxid, `committed ${s.lastCommittedZxid} > logged ${s.lastLoggedZxid}`)
-    assert(s.durableZxid <= s.lastLoggedZxid, `durable ${s.durableZxid} > logged ${s.lastLoggedZxid}`)
-    assert(s.appliedZxid <= s.lastCommittedZxid, `applied ${s.appliedZxid} > committed ${s.lastCommittedZxid}`)
+    assert(
+      s.durableAcceptedEpoch <= s.acceptedEpoch,
+      'durable acceptedEpoch ahead of acceptedEpoch',
+    )
+    assert(
+      s.lastCommittedZxid <= s.lastLoggedZxid,
+      `committed ${s.lastCommittedZxid} > logged ${s.lastLoggedZxid}`,
+    )
+    assert(
+      s.durableZxid <= s.lastLoggedZxid,
+      `durable ${s.durableZxid} > logged ${s.lastLoggedZxid}`,
+    )
+    assert(
+      s.appliedZxid <= s.lastCommittedZxid,
+      `applied ${s.appliedZxid} > committed ${s.lastCommittedZxid}`,
+    )
   }
 }

@@ -20,7 +20,15 @@
  * and the rest; their work waits for the next Ready. Batching this way is group
  * commit: the longer an fsync takes, the more the next Ready carries.
  */
-import type { Envelope, ForwardedRequest, ServerId, SessionId, SnapshotPayload, Txn, Zxid } from '../../protocol/index.js'
+import type {
+  Envelope,
+  ForwardedRequest,
+  ServerId,
+  SessionId,
+  SnapshotPayload,
+  Txn,
+  Zxid,
+} from '../../protocol/index.js'
 
 /** Role is what a server is doing in the ensemble. ('observing' is reserved for observers, not yet built.) */
 export type Role = 'looking' | 'following' | 'leading' | 'observing'
@@ -126,7 +134,12 @@ export class PendingWork {
 
   /** hasPersist tells whether anything must be made durable. */
   hasPersist(): boolean {
-    return this.snapshot !== undefined || this.truncateAfter !== undefined || this.txns.length > 0 || this.epochs !== undefined
+    return (
+      this.snapshot !== undefined ||
+      this.truncateAfter !== undefined ||
+      this.txns.length > 0 ||
+      this.epochs !== undefined
+    )
   }
 
   /** isEmpty tells whether there is nothing at all to hand over. */

@@ -34,21 +34,31 @@ export interface PersistentState {
 /** checkRestoredState refuses a PersistentState that cannot have been written by a correct server. */
 export function checkRestoredState(restored: PersistentState): void {
   const { acceptedEpoch, currentEpoch, snapshotZxid, log } = restored
-  for (const [name, value] of [['acceptedEpoch', acceptedEpoch], ['currentEpoch', currentEpoch]] as const) {
-    if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) throw new RestoreError(`${name}: expected an epoch, got ${String(value)}`)
+  for (const [name, value] of [
+    ['acceptedEpoch', acceptedEpoch],
+    ['currentEpoch', currentEpoch],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff)
+      throw new RestoreError(`${name}: expected an epoch, got ${String(value)}`)
   }
-  if (currentEpoch > acceptedEpoch) throw new RestoreError(`currentEpoch ${currentEpoch} is above acceptedEpoch ${acceptedEpoch}`)
-  if (typeof snapshotZxid !== 'bigint' || snapshotZxid < 0n) throw new RestoreError('snapshotZxid: expected a zxid')
+  if (currentEpoch > acceptedEpoch)
+    throw new RestoreError(`currentEpoch ${currentEpoch} is above acceptedEpoch ${acceptedEpoch}`)
+  if (typeof snapshotZxid !== 'bigint' || snapshotZxid < 0n)
+    throw new RestoreError('snapshotZxid: expected a zxid')
   if (!Array.isArray(log)) throw new RestoreError('log: expected an array of txns')
   let previous = snapshotZxid
   for (const txn of log) {
     if (typeof txn?.zxid !== 'bigint' || txn.zxid <= previous) {
-      throw new RestoreError(`log: txn ${String(txn?.zxid)} does not follow ${formatZxid(previous)}`)
+      throw new RestoreError(
+        `log: txn ${String(txn?.zxid)} does not follow ${formatZxid(previous)}`,
+      )
     }
     previous = txn.zxid
   }
   if (epochOf(previous) > acceptedEpoch) {
-    throw new RestoreError(`log: zxid ${formatZxid(previous)} is from an epoch never accepted (acceptedEpoch ${acceptedEpoch})`)
+    throw new RestoreError(
+      `log: zxid ${formatZxid(previous)} is from an epoch never accepted (acceptedEpoch ${acceptedEpoch})`,
+    )
   }
 }
 
@@ -108,7 +118,10 @@ export class ReplicaState {
 
   /** appendTxn logs one txn after the last; it will be persisted with the next Ready. */
   appendTxn(txn: Txn): void {
-    assert(epochOf(txn.zxid) <= this.acceptedEpoch, `txn ${formatZxid(txn.zxid)} from an epoch never accepted (${this.acceptedEpoch})`)
+    assert(
+      epochOf(txn.zxid) <= this.acceptedEpoch,
+      `txn ${formatZxid(txn.zxid)} from an epoch never accepted (${this.acceptedEpoch})`,
+    )
     this.log.append(txn)
     this.pending.txns.push(txn)
   }
@@ -118,13 +131,19 @@ export class ReplicaState {
    * out are simply forgotten; txns on disk or in flight are cut by the next Ready.
    */
   truncateLogAfter(zxid: Zxid): void {
-    assert(zxid >= this.lastCommittedZxid, `truncation to ${formatZxid(zxid)} would drop committed ${formatZxid(this.lastCommittedZxid)}`)
+    assert(
+      zxid >= this.lastCommittedZxid,
+      `truncation to ${formatZxid(zxid)} would drop committed ${formatZxid(this.lastCommittedZxid)}`,
+    )
     if (zxid >= this.log.lastZxid) return
     const handedOutLast = this.handedOutLastZxid()
     this.log.truncateAfter(zxid)
     this.pending.txns = this.pending.txns.filter((txn) => txn.zxid <= zxid)
     if (handedOutLast > zxid) {
-      this.pending.truncateAfter = this.pending.truncateAfter === undefined || zxid < this.pending.truncateAfter ? zxid : this.pending.truncateAfter
+      this.pending.truncateAfter =
+        this.pending.truncateAfter === undefined || zxid < this.pending.truncateAfter
+          ? zxid
+          : this.pending.truncateAfter
     }
     this.cut(zxid)
   }
@@ -150,15 +169,24 @@ export class ReplicaState {
 
   /** setAcceptedEpoch records a newly accepted epoch; durable with the next Ready. */
   setAcceptedEpoch(epoch: number): void {
-    assert(epoch >= this.acceptedEpoch, `acceptedEpoch may not go back from ${this.acceptedEpoch} to ${epoch}`)
+    assert(
+      epoch >= this.acceptedEpoch,
+      `acceptedEpoch may not go back from ${this.acceptedEpoch} to ${epoch}`,
+    )
     this.acceptedEpoch = epoch
     this.pending.epochs = { accepted: this.acceptedEpoch, current: this.currentEpoch }
   }
 
   /** setCurrentEpoch records the epoch whose history this log now is; durable with the next Ready. */
   setCurrentEpoch(epoch: number): void {
-    assert(epoch <= this.acceptedEpoch, `currentEpoch ${epoch} above acceptedEpoch ${this.acceptedEpoch}`)
-    assert(epoch >= this.currentEpoch, `currentEpoch may not go back from ${this.currentEpoch} to ${epoch}`)
+    assert(
+      epoch <= this.acceptedEpoch,
+      `currentEpoch ${epoch} above acceptedEpoch ${this.acceptedEpoch}`,
+    )
+    assert(
+      epoch >= this.currentEpoch,
+      `currentEpoch may not go back from ${this.currentEpoch} to ${epoch}`,
+    )
     this.currentEpoch = epoch
     this.pending.epochs = { accepted: this.acceptedEpoch, current: this.currentEpoch }
   }
@@ -233,15 +261,23 @@ export class ReplicaState {
       this.durableCurrentEpoch = epochs.current
     }
     const through = this.inFlightThroughZxid
-    this.durableZxid = this.cutSinceHandout !== undefined && this.cutSinceHandout < through ? this.cutSinceHandout : through
+    this.durableZxid =
+      this.cutSinceHandout !== undefined && this.cutSinceHandout < through
+        ? this.cutSinceHandout
+        : through
     // The runtime replaced its tree with the snapshot, then applied the commits after it.
     const snapshot = ready.persist.snapshot
     if (snapshot !== undefined) this.appliedZxid = snapshot.zxid
     const lastCommit = ready.commit[ready.commit.length - 1]
-    if (lastCommit !== undefined && lastCommit.zxid > this.appliedZxid) this.appliedZxid = lastCommit.zxid
+    if (lastCommit !== undefined && lastCommit.zxid > this.appliedZxid)
+      this.appliedZxid = lastCommit.zxid
     this.inFlight = undefined
     this.cutSinceHandout = undefined
-    this.log.trimTo(this.appliedZxid < this.lastCommittedZxid ? this.appliedZxid : this.lastCommittedZxid, this.config.diffLimitTxns, this.config.diffLimitBytes)
+    this.log.trimTo(
+      this.appliedZxid < this.lastCommittedZxid ? this.appliedZxid : this.lastCommittedZxid,
+      this.config.diffLimitTxns,
+      this.config.diffLimitBytes,
+    )
   }
 
   /** handedOutLastZxid is where the disk's log will end once every handed-out Ready is done. */
@@ -249,12 +285,15 @@ export class ReplicaState {
     const pendingFirst = this.pending.txns[0]
     if (this.pending.snapshot !== undefined) return this.pending.snapshot.zxid
     // The log is the handed-out history plus the pending txns at its end.
-    return pendingFirst === undefined ? this.log.lastZxid : this.log.latestBefore(pendingFirst.zxid) ?? this.log.base
+    return pendingFirst === undefined
+      ? this.log.lastZxid
+      : (this.log.latestBefore(pendingFirst.zxid) ?? this.log.base)
   }
 
   /** cut records that the history was cut back to `zxid`: nothing above it is durable any more. */
   private cut(zxid: Zxid): void {
     if (this.durableZxid > zxid) this.durableZxid = zxid
-    if (this.cutSinceHandout === undefined || zxid < this.cutSinceHandout) this.cutSinceHandout = zxid
+    if (this.cutSinceHandout === undefined || zxid < this.cutSinceHandout)
+      this.cutSinceHandout = zxid
   }
 }

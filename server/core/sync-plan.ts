@@ -29,7 +29,12 @@ export type SyncPlan =
   | { readonly mode: 'snap' }
 
 /** planSync decides DIFF, TRUNC or SNAP for a follower whose last logged zxid is `followerZxid`. */
-export function planSync(log: TxnLog, followerZxid: Zxid, diffLimitTxns: number, bug?: SimBug): SyncPlan {
+export function planSync(
+  log: TxnLog,
+  followerZxid: Zxid,
+  diffLimitTxns: number,
+  bug?: SimBug,
+): SyncPlan {
   if (followerZxid < log.base) return { mode: 'snap' }
   if (log.holds(followerZxid)) {
     if (log.countAfter(followerZxid) > diffLimitTxns) return { mode: 'snap' }
@@ -40,7 +45,8 @@ export function planSync(log: TxnLog, followerZxid: Zxid, diffLimitTxns: number,
   if (epochOf(truncateAfter) !== epochOf(followerZxid)) {
     // The deliberate bug: answer as if the follower were simply ahead of us and cut
     // it back to our last zxid, which lies across the epoch boundary above its tail.
-    if (bug === 'trunc-across-epoch') return { mode: 'trunc', truncateAfter: log.lastZxid, txns: [] }
+    if (bug === 'trunc-across-epoch')
+      return { mode: 'trunc', truncateAfter: log.lastZxid, txns: [] }
     return { mode: 'snap' }
   }
   if (log.countAfter(truncateAfter) > diffLimitTxns) return { mode: 'snap' }

@@ -58,7 +58,10 @@ export class TxnLog {
 
   /** append adds a txn after the last one; its zxid must be greater. */
   append(txn: Txn): void {
-    assert(txn.zxid > this.lastZxid, `log append ${formatZxid(txn.zxid)} must follow ${formatZxid(this.lastZxid)}`)
+    assert(
+      txn.zxid > this.lastZxid,
+      `log append ${formatZxid(txn.zxid)} must follow ${formatZxid(this.lastZxid)}`,
+    )
     this.cumulativeBytes.push(this.bytesBefore(this.entries.length) + txnBytesBound(txn))
     this.entries.push(txn)
   }
@@ -122,7 +125,10 @@ export class TxnLog {
 
   /** truncateAfter drops every txn with a zxid greater than `zxid`, which must not be below `base`; returns how many. */
   truncateAfter(zxid: Zxid): number {
-    assert(zxid >= this.baseZxid, `log truncation to ${formatZxid(zxid)} below base ${formatZxid(this.baseZxid)}`)
+    assert(
+      zxid >= this.baseZxid,
+      `log truncation to ${formatZxid(zxid)} below base ${formatZxid(this.baseZxid)}`,
+    )
     const keep = this.firstIndexAfter(zxid)
     const removed = this.entries.length - keep
     this.entries.length = keep
@@ -148,7 +154,11 @@ export class TxnLog {
     const eligibleEnd = this.firstIndexAfter(limitZxid)
     let drop = Math.max(0, eligibleEnd - this.head - keep)
     const bytesThrough = this.bytesBefore(eligibleEnd)
-    while (drop < eligibleEnd - this.head && bytesThrough - this.bytesBefore(this.head + drop) > keepBytes) drop++
+    while (
+      drop < eligibleEnd - this.head &&
+      bytesThrough - this.bytesBefore(this.head + drop) > keepBytes
+    )
+      drop++
     if (drop <= 0) return
     this.baseZxid = (this.entries[this.head + drop - 1] as Txn).zxid
     this.head += drop

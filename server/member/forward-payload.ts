@@ -33,19 +33,32 @@ const WRITE_OPS_FORWARDED = new Set(['create', 'set', 'delete', 'multi'])
 
 /** checkForwardPayload returns the payload when it is well-formed, or the problem to answer with. */
 export function checkForwardPayload(value: unknown): ForwardPayload | PayloadProblem {
-  if (!isRecord(value)) return { code: ErrorCode.MARSHALLING_ERROR, reason: 'forwarded payload is not a map' }
+  if (!isRecord(value))
+    return { code: ErrorCode.MARSHALLING_ERROR, reason: 'forwarded payload is not a map' }
   switch (value.kind) {
     case 'write': {
       const request = checkRequest(value.request)
-      if (request instanceof Error) return { code: request.code, reason: `forwarded write: ${request.message}` }
-      if (!WRITE_OPS_FORWARDED.has(request.op)) return { code: ErrorCode.BAD_ARGUMENTS, reason: `forwarded write: '${request.op}' is not a write` }
+      if (request instanceof Error)
+        return { code: request.code, reason: `forwarded write: ${request.message}` }
+      if (!WRITE_OPS_FORWARDED.has(request.op))
+        return {
+          code: ErrorCode.BAD_ARGUMENTS,
+          reason: `forwarded write: '${request.op}' is not a write`,
+        }
       return { kind: 'write', request: request as WriteRequest }
     }
     case 'createSession': {
       const { timeoutMs, password } = value
-      if (!Number.isSafeInteger(timeoutMs) || (timeoutMs as number) < 0) return { code: ErrorCode.BAD_ARGUMENTS, reason: 'createSession: timeoutMs is not a non-negative integer' }
+      if (!Number.isSafeInteger(timeoutMs) || (timeoutMs as number) < 0)
+        return {
+          code: ErrorCode.BAD_ARGUMENTS,
+          reason: 'createSession: timeoutMs is not a non-negative integer',
+        }
       if (!(password instanceof Uint8Array) || password.length === 0 || password.length > 64) {
-        return { code: ErrorCode.BAD_ARGUMENTS, reason: 'createSession: password must be 1-64 bytes' }
+        return {
+          code: ErrorCode.BAD_ARGUMENTS,
+          reason: 'createSession: password must be 1-64 bytes',
+        }
       }
       return { kind: 'createSession', timeoutMs: timeoutMs as number, password }
     }
@@ -54,7 +67,10 @@ export function checkForwardPayload(value: unknown): ForwardPayload | PayloadPro
     case 'claimSession':
       return { kind: 'claimSession' }
     default:
-      return { code: ErrorCode.MARSHALLING_ERROR, reason: `unknown forwarded payload kind '${String(value.kind).slice(0, 64)}'` }
+      return {
+        code: ErrorCode.MARSHALLING_ERROR,
+        reason: `unknown forwarded payload kind '${String(value.kind).slice(0, 64)}'`,
+      }
   }
 }
 

@@ -15,7 +15,14 @@
  * (every session then gets a fresh timeout and the builder forgets the previous term's
  * prepared state) and stop at `leaderLost`. Pure: time comes in as arguments.
  */
-import { ErrorCode, type ForwardedRequest, type ServerId, type SessionId, type Txn, type Zxid } from '../../protocol/index.js'
+import {
+  ErrorCode,
+  type ForwardedRequest,
+  type ServerId,
+  type SessionId,
+  type Txn,
+  type Zxid,
+} from '../../protocol/index.js'
 import type { Peer } from '../core/index.js'
 import type { TxnBuilder, TxnHeader } from '../requests/index.js'
 import type { SessionTable } from '../sessions/index.js'
@@ -119,7 +126,8 @@ export class LeaderDuties {
   onApplied(txn: Txn): void {
     const op = txn.op
     if (op.type !== 'createSession' && op.type !== 'closeSession') return
-    if (this.preparedSessions.get(op.sessionId)?.zxid === txn.zxid) this.preparedSessions.delete(op.sessionId)
+    if (this.preparedSessions.get(op.sessionId)?.zxid === txn.zxid)
+      this.preparedSessions.delete(op.sessionId)
     if (op.type === 'closeSession') this.owners.delete(op.sessionId)
   }
 
@@ -127,28 +135,50 @@ export class LeaderDuties {
   private prepare(request: ForwardedRequest): Txn | undefined {
     const header = this.header(request.sessionId, request.xid)
     const payload = checkForwardPayload(request.payload)
-    if (isPayloadProblem(payload)) return { ...header, op: { type: 'error', code: payload.code, reason: payload.reason } }
+    if (isPayloadProblem(payload))
+      return { ...header, op: { type: 'error', code: payload.code, reason: payload.reason } }
     const { builder, sessions } = this.host
     if (payload.kind === 'createSession') {
       if (sessions.has(request.sessionId) || this.preparedSessions.has(request.sessionId)) {
-        return { ...header, op: { type: 'error', code: ErrorCode.BAD_ARGUMENTS, reason: 'session id already in use' } }
+        return {
+          ...header,
+          op: { type: 'error', code: ErrorCode.BAD_ARGUMENTS, reason: 'session id already in use' },
+        }
       }
       const timeoutMs = sessions.negotiateTimeoutMs(payload.timeoutMs)
       this.preparedSessions.set(request.sessionId, { state: 'open', zxid: header.zxid })
       this.owners.set(request.sessionId, request.origin)
-      return builder.prepareCreateSession(header, { sessionId: request.sessionId, timeoutMs, password: payload.password })
+      return builder.prepareCreateSession(header, {
+        sessionId: request.sessionId,
+        timeoutMs,
+        password: payload.password,
+      })
     }
     if (payload.kind === 'claimSession') {
       this.owners.set(request.sessionId, request.origin)
       return undefined
     }
     if (!this.sessionLive(request.sessionId)) {
-      return { ...header, op: { type: 'error', code: ErrorCode.SESSION_EXPIRED, reason: 'session is closed or closing' } }
+      return {
+        ...header,
+        op: {
+          type: 'error',
+          code: ErrorCode.SESSION_EXPIRED,
+          reason: 'session is closed or closing',
+        },
+      }
     }
     const owner = this.owners.get(request.sessionId)
     if (owner === undefined) this.owners.set(request.sessionId, request.origin)
     else if (owner !== request.origin) {
-      return { ...header, op: { type: 'error', code: ErrorCode.SESSION_MOVED, reason: `session moved to server ${owner}` } }
+      return {
+        ...header,
+        op: {
+          type: 'error',
+          code: ErrorCode.SESSION_MOVED,
+          reason: `session moved to server ${owner}`,
+        },
+      }
     }
     if (payload.kind === 'closeSession') return this.prepareClose(request.sessionId, request.xid)
     return builder.prepare(payload.request, header)
@@ -161,8 +191,14 @@ export class LeaderDuties {
    */
   private prepareClose(sessionId: SessionId, xid: number): Txn {
     const { builder, peer } = this.host
-    for (let trim = builder.prepareCloseTrim(this.header(0n, 0), sessionId); trim !== null; trim = builder.prepareCloseTrim(this.header(0n, 0), sessionId)) {
-      this.host.trace(`session 0x${sessionId.toString(16)} owns more ephemerals than its close can carry: deleting ${trim.op.type === 'multi' ? trim.op.ops.length : 0} first`)
+    for (
+      let trim = builder.prepareCloseTrim(this.header(0n, 0), sessionId);
+      trim !== null;
+      trim = builder.prepareCloseTrim(this.header(0n, 0), sessionId)
+    ) {
+      this.host.trace(
+        `session 0x${sessionId.toString(16)} owns more ephemerals than its close can carry: deleting ${trim.op.type === 'multi' ? trim.op.ops.length : 0} first`,
+      )
       peer.propose(trim)
     }
     const txn = builder.prepareCloseSession(this.header(sessionId, xid), sessionId)

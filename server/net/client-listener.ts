@@ -93,18 +93,30 @@ export class ClientListener {
   ) {}
 
   /** listen opens the client port and resolves once it accepts connections. */
-  static async listen(options: ClientListenerOptions, handlers: ClientListenerHandlers, logger: Logger): Promise<ClientListener> {
+  static async listen(
+    options: ClientListenerOptions,
+    handlers: ClientListenerHandlers,
+    logger: Logger,
+  ): Promise<ClientListener> {
     const httpServer = http.createServer()
     // allowSynchronousEvents: false makes ws hand over one message per turn instead of
     // every message of a socket read (up to 32 reads of 64 KiB in one libuv callback,
     // ~50k pipelined requests held the loop for a second).
-    const wsServer = new WebSocketServer({ noServer: true, maxPayload: options.frameBytesMax, perMessageDeflate: false, allowSynchronousEvents: false })
+    const wsServer = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.frameBytesMax,
+      perMessageDeflate: false,
+      allowSynchronousEvents: false,
+    })
     const listener = new ClientListener(httpServer, wsServer, handlers, logger, options)
     // Raw TCP is bounded too: beyond this the kernel-accepted socket is closed at once.
     httpServer.maxConnections = options.maxConnections + TCP_CONNECTIONS_HEADROOM
     const deadlines = new WeakMap<object, NodeJS.Timeout>()
     httpServer.on('connection', (socket) => {
-      const deadline = setTimeout(() => socket.destroy(), options.requestDeadlineMs ?? REQUEST_DEADLINE_MS)
+      const deadline = setTimeout(
+        () => socket.destroy(),
+        options.requestDeadlineMs ?? REQUEST_DEADLINE_MS,
+      )
       deadline.unref()
       deadlines.set(socket, deadline)
       socket.once('close', () => clearTimeout(deadline))
@@ -119,7 +131,9 @@ export class ClientListener {
       socket.on('error', () => socket.destroy())
       const address = normalizeAddress(req.socket.remoteAddress ?? '')
       const refusal = listener.refusalFor(address)
-      wsServer.handleUpgrade(req, socket, head, (ws) => (refusal === undefined ? listener.onWebSocket(ws, address) : listener.refuse(ws, refusal)))
+      wsServer.handleUpgrade(req, socket, head, (ws) =>
+        refusal === undefined ? listener.onWebSocket(ws, address) : listener.refuse(ws, refusal),
+      )
     })
     httpServer.on('clientError', (_err, socket) => socket.destroy())
     await new Promise<void>((resolve, reject) => {
@@ -162,7 +176,11 @@ export class ClientListener {
     if (req.method !== 'GET') reply = { status: 405, body: { error: 'only GET is supported' } }
     else if (path === '/health') reply = this.handlers.health()
     else if (path === '/status') reply = this.handlers.status()
-    else reply = { status: 404, body: { error: `no such endpoint: ${path}`, endpoints: ['/health', '/status'] } }
+    else
+      reply = {
+        status: 404,
+        body: { error: `no such endpoint: ${path}`, endpoints: ['/health', '/status'] },
+      }
     res.writeHead(reply.status, { 'content-type': 'application/json' })
     res.end(toJson(reply.body, 2) + '\n')
   }
@@ -170,7 +188,8 @@ export class ClientListener {
   /** refusalFor is the close reason for a new connection from `address` over a limit, or undefined to accept it. */
   refusalFor(address: string): string | undefined {
     const { maxConnections, maxConnectionsPerAddress } = this.options
-    if (this.sockets.size >= maxConnections) return `too many connections: this member holds ${maxConnections} (maxConnections)`
+    if (this.sockets.size >= maxConnections)
+      return `too many connections: this member holds ${maxConnections} (maxConnections)`
     if ((this.perAddress.get(address) ?? 0) >= maxConnectionsPerAddress) {
       return `too many connections from your address: at most ${maxConnectionsPerAddress} (maxConnectionsPerAddress)`
     }
@@ -219,7 +238,9 @@ export class ClientListener {
       }
       this.handlers.onFrame(socket, toBytes(data))
     })
-    ws.on('error', (err) => this.logger.debug({ socket: socket.id, err: err.message }, 'client socket error'))
+    ws.on('error', (err) =>
+      this.logger.debug({ socket: socket.id, err: err.message }, 'client socket error'),
+    )
     ws.on('close', (code, reason) => {
       drained = undefined
       this.sockets.delete(ws)
@@ -240,12 +261,19 @@ export class ClientListener {
 function nameFrameLimitOnClose(ws: WebSocket, frameBytesMax: number): void {
   const close = ws.close.bind(ws)
   ws.close = (code?: number, reason?: string | Buffer) =>
-    close(code, code === CloseCode.FRAME_TOO_LARGE && (reason === undefined || reason.length === 0) ? `frame exceeds the limit of ${frameBytesMax} bytes` : reason)
+    close(
+      code,
+      code === CloseCode.FRAME_TOO_LARGE && (reason === undefined || reason.length === 0)
+        ? `frame exceeds the limit of ${frameBytesMax} bytes`
+        : reason,
+    )
 }
 
 /** normalizeAddress folds IPv4-mapped IPv6 addresses into IPv4, so one client counts once. */
 function normalizeAddress(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address
+  return address.startsWith('::ffff:') && address.includes('.')
+    ? address.slice('::ffff:'.length)
+    : address
 }
 
 function toBytes(data: RawData): Uint8Array {

@@ -4,5 +4,9 @@
 
 /** toJson serializes a value with bigints as decimal strings. */
 export function toJson(value: unknown, indent?: number): string {
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), indent)
+  return JSON.stringify(
+    value,
+    (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
+    indent,
+  )
 }

@@ -28,8 +28,23 @@ const NONCE_BYTES = 16
 const TOKEN_LENGTH_MAX = 200
 const TOKEN_PATTERN = /^(\d{1,3})\.(\d{1,3})\.(\d{1,15})\.([0-9a-f]{32})\.([0-9a-f]{64})$/
 
-function mac(secret: Uint8Array, local: LocalIdentity, dialerId: ServerId, acceptorId: ServerId, timeMs: number, nonceHex: string): Buffer {
-  const fields = ['conclave-peer-admission-v1', local.ensembleId, Buffer.from(local.fingerprint).toString('hex'), dialerId, acceptorId, timeMs, nonceHex]
+function mac(
+  secret: Uint8Array,
+  local: LocalIdentity,
+  dialerId: ServerId,
+  acceptorId: ServerId,
+  timeMs: number,
+  nonceHex: string,
+): Buffer {
+  const fields = [
+    'conclave-peer-admission-v1',
+    local.ensembleId,
+    Buffer.from(local.fingerprint).toString('hex'),
+    dialerId,
+    acceptorId,
+    timeMs,
+    nonceHex,
+  ]
   // Every field is length-prefixed, so no two different token bodies give the same bytes.
   return createHmac('sha256', secret)
     .update(fields.map((f) => `${String(f).length}:${String(f)}`).join('|'))
@@ -37,14 +52,21 @@ function mac(secret: Uint8Array, local: LocalIdentity, dialerId: ServerId, accep
 }
 
 /** createAdmissionToken makes the header value a dialer sends to `acceptorId`. */
-export function createAdmissionToken(secret: Uint8Array, local: LocalIdentity, acceptorId: ServerId, nowMs: number): string {
+export function createAdmissionToken(
+  secret: Uint8Array,
+  local: LocalIdentity,
+  acceptorId: ServerId,
+  nowMs: number,
+): string {
   const nonceHex = randomBytes(NONCE_BYTES).toString('hex')
   const timeMs = Math.floor(nowMs)
   return `${local.selfId}.${acceptorId}.${timeMs}.${nonceHex}.${mac(secret, local, local.selfId, acceptorId, timeMs, nonceHex).toString('hex')}`
 }
 
 /** TokenVerdict is a vouched dialer id, or why the token does not vouch (for debug logs; never the token's bytes). */
-export type TokenVerdict = { ok: true; dialerId: ServerId } | { ok: false; why: 'missing' | 'malformed' | 'wrong ids' | 'stale' | 'replayed' | 'bad mac' }
+export type TokenVerdict =
+  | { ok: true; dialerId: ServerId }
+  | { ok: false; why: 'missing' | 'malformed' | 'wrong ids' | 'stale' | 'replayed' | 'bad mac' }
 
 /**
  * AdmissionTokens verifies tokens on the acceptor and remembers the nonces of valid ones
@@ -61,14 +83,27 @@ export class AdmissionTokens {
   /** verify checks a header value (or its absence) at `nowMs`. */
   verify(header: string | string[] | undefined, nowMs: number): TokenVerdict {
     if (header === undefined) return { ok: false, why: 'missing' }
-    if (typeof header !== 'string' || header.length > TOKEN_LENGTH_MAX) return { ok: false, why: 'malformed' }
+    if (typeof header !== 'string' || header.length > TOKEN_LENGTH_MAX)
+      return { ok: false, why: 'malformed' }
     const match = TOKEN_PATTERN.exec(header)
     if (match === null) return { ok: false, why: 'malformed' }
-    const [, dialer, acceptor, time, nonceHex, macHex] = match as unknown as [string, string, string, string, string, string]
+    const [, dialer, acceptor, time, nonceHex, macHex] = match as unknown as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ]
     const dialerId = Number(dialer)
     const timeMs = Number(time)
     const { selfId, members } = this.local
-    if (Number(acceptor) !== selfId || dialerId <= selfId || !members.some((m) => m.id === dialerId)) return { ok: false, why: 'wrong ids' }
+    if (
+      Number(acceptor) !== selfId ||
+      dialerId <= selfId ||
+      !members.some((m) => m.id === dialerId)
+    )
+      return { ok: false, why: 'wrong ids' }
     if (Math.abs(nowMs - timeMs) > TOKEN_WINDOW_MS) return { ok: false, why: 'stale' }
     const expected = mac(this.secret, this.local, dialerId, selfId, timeMs, nonceHex)
     if (!timingSafeEqual(expected, Buffer.from(macHex, 'hex'))) return { ok: false, why: 'bad mac' }

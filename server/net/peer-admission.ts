@@ -91,7 +91,10 @@ export class HandshakeSlots {
     const own = this.byAddress.get(address)
     let evicted: PendingHandshake | undefined
     let limit: AdmissionLimit | undefined
-    if ((own?.size ?? 0) >= (fromMemberAddress ? this.limits.memberPerAddressMax : this.limits.perAddressMax)) {
+    if (
+      (own?.size ?? 0) >=
+      (fromMemberAddress ? this.limits.memberPerAddressMax : this.limits.perAddressMax)
+    ) {
       limit = 'perAddress'
       evicted = oldestUnproven(own)
       if (evicted === undefined) return { admitted: false, limit }
@@ -106,7 +109,9 @@ export class HandshakeSlots {
     set.add(slot)
     this.byAddress.set(address, set)
     if (!fromMemberAddress) this.strangers.add(slot)
-    return evicted === undefined ? { admitted: true, slot } : { admitted: true, slot, evicted, ...(limit === undefined ? {} : { limit }) }
+    return evicted === undefined
+      ? { admitted: true, slot }
+      : { admitted: true, slot, evicted, ...(limit === undefined ? {} : { limit }) }
   }
 
   /** helloAccepted marks a slot whose connection sent a hello that passed checkHello: displaced only after the silent ones. */

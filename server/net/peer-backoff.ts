@@ -18,7 +18,11 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 50, capMs: 1000 }
  * drop): step = min(capMs, baseMs × 2^attempt), delay = step/2 + random() × step/2.
  * `random` returns a number in [0, 1), as Math.random does.
  */
-export function backoffDelayMs(attempt: number, policy: BackoffPolicy, random: () => number): number {
+export function backoffDelayMs(
+  attempt: number,
+  policy: BackoffPolicy,
+  random: () => number,
+): number {
   const exponent = Math.min(Math.max(0, Math.floor(attempt)), 30)
   const step = Math.min(policy.capMs, policy.baseMs * 2 ** exponent)
   const r = Math.min(Math.max(random(), 0), 1)

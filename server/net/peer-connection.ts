@@ -115,7 +115,11 @@ export class PeerConnection {
     this.counters = options.counters
     this.expecting = role === 'dialer' ? 'challenge' : 'hello'
     const { handshakeTimeoutMs } = options
-    if (handshakeTimeoutMs !== undefined) this.handshakeTimer = setTimeout(() => this.expireHandshake(handshakeTimeoutMs), handshakeTimeoutMs)
+    if (handshakeTimeoutMs !== undefined)
+      this.handshakeTimer = setTimeout(
+        () => this.expireHandshake(handshakeTimeoutMs),
+        handshakeTimeoutMs,
+      )
     ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(data, isBinary))
     ws.on('pong', () => (this.heardSinceCheck = true))
     ws.on('ping', () => (this.heardSinceCheck = true))
@@ -216,7 +220,11 @@ export class PeerConnection {
 
   private onHandshakeMessage(message: HandshakeMessage): void {
     if (message.type !== this.expecting) {
-      this.fail({ code: PeerCloseCode.PROTOCOL_ERROR, reason: 'unexpected handshake message', detail: `expected '${this.expecting}' but got '${message.type}'` })
+      this.fail({
+        code: PeerCloseCode.PROTOCOL_ERROR,
+        reason: 'unexpected handshake message',
+        detail: `expected '${this.expecting}' but got '${message.type}'`,
+      })
       return
     }
     const { local, secret } = this.options
@@ -228,7 +236,13 @@ export class PeerConnection {
         this.peerNonce = message.nonce
         this.events.onHelloAccepted?.(this)
         this.ownNonce = createNonce()
-        const transcript = transcriptFor(local, message.fromId, local.selfId, message.nonce, this.ownNonce)
+        const transcript = transcriptFor(
+          local,
+          message.fromId,
+          local.selfId,
+          message.nonce,
+          this.ownNonce,
+        )
         this.expecting = 'proof'
         this.sendHandshake({
           type: 'challenge',
@@ -243,18 +257,40 @@ export class PeerConnection {
       }
       case 'challenge': {
         const dialedId = this.options.dialedId as ServerId
-        const refusal = checkChallenge(message, local, dialedId, secret, this.ownNonce as Uint8Array)
+        const refusal = checkChallenge(
+          message,
+          local,
+          dialedId,
+          secret,
+          this.ownNonce as Uint8Array,
+        )
         if (refusal !== null) return this.fail(refusal)
-        const transcript = transcriptFor(local, local.selfId, dialedId, this.ownNonce as Uint8Array, message.nonce)
+        const transcript = transcriptFor(
+          local,
+          local.selfId,
+          dialedId,
+          this.ownNonce as Uint8Array,
+          message.nonce,
+        )
         this.expecting = 'ready'
         this.sendHandshake({ type: 'proof', proof: computeProof(secret, 'dialer', transcript) })
         return
       }
       case 'proof': {
         const peerId = this.peerId as ServerId
-        const transcript = transcriptFor(local, peerId, local.selfId, this.peerNonce as Uint8Array, this.ownNonce as Uint8Array)
+        const transcript = transcriptFor(
+          local,
+          peerId,
+          local.selfId,
+          this.peerNonce as Uint8Array,
+          this.ownNonce as Uint8Array,
+        )
         if (!verifyProof(secret, 'dialer', transcript, message.proof)) {
-          return this.fail({ code: PeerCloseCode.AUTH_FAILED, reason: 'authentication failed', detail: `member ${peerId} failed to prove the shared secret (wrong secret?)` })
+          return this.fail({
+            code: PeerCloseCode.AUTH_FAILED,
+            reason: 'authentication failed',
+            detail: `member ${peerId} failed to prove the shared secret (wrong secret?)`,
+          })
         }
         this.sendHandshake({ type: 'ready' })
         return this.becomeUp()
@@ -284,7 +320,10 @@ export class PeerConnection {
     clearTimeout(this.handshakeTimer)
     this.handshakeTimer = undefined
     if (this.phase !== 'handshaking') return
-    const waitingFor = this.options.ws.readyState === this.options.ws.CONNECTING ? 'the connection to open' : `'${this.expecting}'`
+    const waitingFor =
+      this.options.ws.readyState === this.options.ws.CONNECTING
+        ? 'the connection to open'
+        : `'${this.expecting}'`
     this.fail({
       code: PeerCloseCode.HANDSHAKE_TIMEOUT,
       reason: 'handshake timed out',
@@ -298,7 +337,11 @@ export class PeerConnection {
     if (this.phase === 'closed') return
     this.heardSinceCheck = true
     if (!isBinary) {
-      this.fail({ code: PeerCloseCode.PROTOCOL_ERROR, reason: 'binary frames only', detail: 'peer sent a text frame' })
+      this.fail({
+        code: PeerCloseCode.PROTOCOL_ERROR,
+        reason: 'binary frames only',
+        detail: 'peer sent a text frame',
+      })
       return
     }
     const frame = toBytes(data)
@@ -310,7 +353,11 @@ export class PeerConnection {
     }
     const decoded = decodeFrame(frame)
     if (!decoded.ok) {
-      this.fail({ code: PeerCloseCode.PROTOCOL_ERROR, reason: 'undecodable frame', detail: `undecodable frame of ${frame.length} bytes: ${decoded.reason}` })
+      this.fail({
+        code: PeerCloseCode.PROTOCOL_ERROR,
+        reason: 'undecodable frame',
+        detail: `undecodable frame of ${frame.length} bytes: ${decoded.reason}`,
+      })
       return
     }
     const { counters } = this
@@ -355,7 +402,11 @@ export class PeerConnection {
     if (this.phase !== 'up') return
     if (!this.heardSinceCheck) {
       const { keepAliveMs } = this.options
-      this.fail({ code: PeerCloseCode.PEER_SILENT, reason: 'peer silent', detail: `nothing heard from the peer for over ${keepAliveMs} ms` })
+      this.fail({
+        code: PeerCloseCode.PEER_SILENT,
+        reason: 'peer silent',
+        detail: `nothing heard from the peer for over ${keepAliveMs} ms`,
+      })
       return
     }
     this.heardSinceCheck = false
@@ -368,7 +419,10 @@ export class PeerConnection {
   private fail(refusal: Refusal): void {
     if (this.phase === 'closed') return
     const during = this.phase === 'handshaking' ? 'peer link refused' : 'peer link closed'
-    const warn = this.phase === 'handshaking' ? this.warnHandshake.bind(this) : this.options.logger.warn.bind(this.options.logger)
+    const warn =
+      this.phase === 'handshaking'
+        ? this.warnHandshake.bind(this)
+        : this.options.logger.warn.bind(this.options.logger)
     warn(
       {
         peer: this.peerId,
@@ -393,7 +447,10 @@ export class PeerConnection {
 
   private onSocketError(err: Error): void {
     // A refused dial or a reset; the close event follows and reports it.
-    this.options.logger.debug({ peer: this.peerId, remote: this.options.remoteAddress, err: err.message }, 'peer socket error')
+    this.options.logger.debug(
+      { peer: this.peerId, remote: this.options.remoteAddress, err: err.message },
+      'peer socket error',
+    )
     this.lastSocketError = err.message
   }
 
@@ -403,8 +460,18 @@ export class PeerConnection {
     if (this.phase === 'handshaking' && code >= 4000 && code < 5000) {
       const { role, remoteAddress } = this.options
       // An accepted connection is unauthenticated: its close reason is a stranger's bytes, not logged.
-      const fields = { peer: this.peerId, role, remote: remoteAddress, code, codeName: peerCloseCodeName(code), ...(role === 'dialer' ? { reason } : {}) }
-      const detail = code === PeerCloseCode.AUTH_FAILED ? { detail: 'the peer could not verify our proof: the shared secrets differ' } : {}
+      const fields = {
+        peer: this.peerId,
+        role,
+        remote: remoteAddress,
+        code,
+        codeName: peerCloseCodeName(code),
+        ...(role === 'dialer' ? { reason } : {}),
+      }
+      const detail =
+        code === PeerCloseCode.AUTH_FAILED
+          ? { detail: 'the peer could not verify our proof: the shared secrets differ' }
+          : {}
       this.warnHandshake({ ...fields, ...detail }, 'peer link refused by peer')
     }
     const why = reason !== '' ? reason : (this.lastSocketError ?? 'connection closed')

@@ -82,6 +82,7 @@ export type FrameDecodeResult = { ok: true; messages: unknown[] } | { ok: false;
 export function decodeFrame(frame: Uint8Array): FrameDecodeResult {
   const unpacked = decodeMessage(frame)
   if (!unpacked.ok) return { ok: false, reason: unpacked.error.message }
-  if (!Array.isArray(unpacked.value)) return { ok: false, reason: 'frame is not an array of peer messages' }
+  if (!Array.isArray(unpacked.value))
+    return { ok: false, reason: 'frame is not an array of peer messages' }
   return { ok: true, messages: unpacked.value }
 }

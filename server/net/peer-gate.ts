@@ -15,12 +15,19 @@ import { lookup } from 'node:dns/promises'
 import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
 import type { LogLimiter } from './log-limiter.js'
-import { HandshakeSlots, normalizeAddress, type HandshakeLimits, type HandshakeSlotCounts, type PendingHandshake } from './peer-admission.js'
+import {
+  HandshakeSlots,
+  normalizeAddress,
+  type HandshakeLimits,
+  type HandshakeSlotCounts,
+  type PendingHandshake,
+} from './peer-admission.js'
 import type { PeerConnection } from './peer-connection.js'
 import { PeerCloseCode } from './peer-errors.js'
 
 /** BUSY_RESPONSE is what a connection refused before its WebSocket upgrade reads. */
-const BUSY_RESPONSE = 'HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\ntoo many peer handshakes in progress\n'
+const BUSY_RESPONSE =
+  'HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\ntoo many peer handshakes in progress\n'
 
 /** GateOptions configure a HandshakeGate. */
 export interface GateOptions {
@@ -52,7 +59,9 @@ export class HandshakeGate {
   private unprovenHeldMaxMs = 0
 
   constructor(private readonly options: GateOptions) {
-    this.slots = new HandshakeSlots(options.limits, (address) => options.memberAddresses.has(address))
+    this.slots = new HandshakeSlots(options.limits, (address) =>
+      options.memberAddresses.has(address),
+    )
   }
 
   /** log is the rate-limited writer of the lines strangers can cause; accepted connections log their refusals through it. */
@@ -66,7 +75,10 @@ export class HandshakeGate {
     const remote = `${address}:${socket.remotePort ?? '?'}`
     const admission = this.slots.admit(address)
     if (!admission.admitted) {
-      this.options.log.warn({ remote, limit: admission.limit, ...this.slots.counts() }, 'peer connection refused: too many handshakes in progress')
+      this.options.log.warn(
+        { remote, limit: admission.limit, ...this.slots.counts() },
+        'peer connection refused: too many handshakes in progress',
+      )
       refuse(socket)
       return
     }
@@ -134,7 +146,8 @@ export class HandshakeGate {
 
   private release(pending: Pending, authenticated = false): void {
     if (!this.bySocket.has(pending.socket)) return
-    if (!authenticated) this.unprovenHeldMaxMs = Math.max(this.unprovenHeldMaxMs, Date.now() - pending.acceptedAtMs)
+    if (!authenticated)
+      this.unprovenHeldMaxMs = Math.max(this.unprovenHeldMaxMs, Date.now() - pending.acceptedAtMs)
     clearTimeout(pending.timer)
     this.slots.release(pending.slot)
     this.bySocket.delete(pending.socket)
@@ -152,7 +165,12 @@ export class HandshakeGate {
       return
     }
     this.options.log.warn(
-      { remote: pending.remote, stage: 'http', bytesRead: pending.socket.bytesRead, timeoutMs: this.options.handshakeTimeoutMs },
+      {
+        remote: pending.remote,
+        stage: 'http',
+        bytesRead: pending.socket.bytesRead,
+        timeoutMs: this.options.handshakeTimeoutMs,
+      },
       'peer connection cut: no WebSocket upgrade within the handshake deadline',
     )
     pending.socket.destroy()
@@ -162,12 +180,21 @@ export class HandshakeGate {
     const pending = this.bySlot.get(slot)
     if (pending === undefined) return
     this.release(pending)
-    const stage = pending.connection === undefined ? 'http' : slot.stage === 'hello' ? 'hello' : 'websocket'
+    const stage =
+      pending.connection === undefined ? 'http' : slot.stage === 'hello' ? 'hello' : 'websocket'
     this.options.log.warn(
-      { remote: pending.remote, stage, heldMs: Date.now() - pending.acceptedAtMs, displacedBy: by, limit, ...this.slots.counts() },
+      {
+        remote: pending.remote,
+        stage,
+        heldMs: Date.now() - pending.acceptedAtMs,
+        displacedBy: by,
+        limit,
+        ...this.slots.counts(),
+      },
       'peer connection displaced: it had not proven itself and a newer connection needed its slot',
     )
-    if (pending.connection !== undefined) pending.connection.close(PeerCloseCode.BUSY, 'too many handshakes in progress')
+    if (pending.connection !== undefined)
+      pending.connection.close(PeerCloseCode.BUSY, 'too many handshakes in progress')
     else refuse(pending.socket)
   }
 }
@@ -185,7 +212,11 @@ function refuse(socket: Socket): void {
  * resolve within `timeoutMs` is left out with a warning: its member's connections then
  * count as strangers' (they still get through, without the reserve).
  */
-export async function resolveMemberAddresses(hosts: readonly string[], logger: Logger, timeoutMs = 2000): Promise<Set<string>> {
+export async function resolveMemberAddresses(
+  hosts: readonly string[],
+  logger: Logger,
+  timeoutMs = 2000,
+): Promise<Set<string>> {
   const addresses = new Set<string>()
   await Promise.all(
     [...new Set(hosts)].map(async (host) => {
@@ -197,11 +228,20 @@ export async function resolveMemberAddresses(hosts: readonly string[], logger: L
       try {
         const found = await Promise.race([
           lookup(host, { all: true }),
-          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
+          new Promise<never>(
+            (_, reject) =>
+              (timer = setTimeout(
+                () => reject(new Error(`no answer within ${timeoutMs} ms`)),
+                timeoutMs,
+              )),
+          ),
         ])
         for (const { address } of found) addresses.add(normalizeAddress(address))
       } catch (err) {
-        logger.warn({ host, err: (err as Error).message }, 'cannot resolve a member host; connections from it get no reserved handshake slots')
+        logger.warn(
+          { host, err: (err as Error).message },
+          'cannot resolve a member host; connections from it get no reserved handshake slots',
+        )
       } finally {
         clearTimeout(timer)
       }

@@ -29,9 +29,26 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { decodeMessage, encodeMessage } from '../../protocol/codec.js'
-import { ShapeError, arrayOf, bytes, int, isRecord, object, oneOf, str, tagged, type Check } from '../../protocol/schema.js'
+import {
+  ShapeError,
+  arrayOf,
+  bytes,
+  int,
+  isRecord,
+  object,
+  oneOf,
+  str,
+  tagged,
+  type Check,
+} from '../../protocol/schema.js'
 import { PeerCloseCode, type PeerCloseCodeValue } from './peer-errors.js'
-import { HOST_LENGTH_MAX, SERVER_ID_MAX, describeMemberDifference, type PeerMember, type ServerId } from './peer-members.js'
+import {
+  HOST_LENGTH_MAX,
+  SERVER_ID_MAX,
+  describeMemberDifference,
+  type PeerMember,
+  type ServerId,
+} from './peer-members.js'
 
 /** PEER_PROTOCOL_VERSION is the version of this handshake and of the frames that follow it. */
 export const PEER_PROTOCOL_VERSION = 1
@@ -122,10 +139,15 @@ const fixedBytes =
   (length: number): Check<Uint8Array> =>
   (v, where) => {
     const b = bytes(length)(v, where)
-    if (b.length !== length) throw new ShapeError(`${where}: expected ${length} bytes, got ${b.length}`)
+    if (b.length !== length)
+      throw new ShapeError(`${where}: expected ${length} bytes, got ${b.length}`)
     return b
   }
-const member: Check<PeerMember> = object<PeerMember>({ id: serverId, host: str(HOST_LENGTH_MAX), peerPort: int(1, 65535) })
+const member: Check<PeerMember> = object<PeerMember>({
+  id: serverId,
+  host: str(HOST_LENGTH_MAX),
+  peerPort: int(1, 65535),
+})
 
 const handshakeMessage: Check<HandshakeMessage> = tagged<HandshakeMessage>(
   'type',
@@ -152,11 +174,13 @@ const handshakeMessage: Check<HandshakeMessage> = tagged<HandshakeMessage>(
     proof: object<PeerProof>({ type: oneOf(['proof'] as const), proof: fixedBytes(PROOF_BYTES) }),
     ready: object<PeerReady>({ type: oneOf(['ready'] as const) }),
   },
-  (type, where) => new ShapeError(`${where}.type: unknown handshake message '${type.slice(0, 32)}'`),
+  (type, where) =>
+    new ShapeError(`${where}.type: unknown handshake message '${type.slice(0, 32)}'`),
 )
 
 /** HandshakeDecodeResult is a decoded handshake message or a refusal to close the link with. */
-export type HandshakeDecodeResult = { ok: true; message: HandshakeMessage } | { ok: false; refusal: Refusal }
+export type HandshakeDecodeResult =
+  { ok: true; message: HandshakeMessage } | { ok: false; refusal: Refusal }
 
 /**
  * decodeHandshakeMessage decodes one handshake frame. Never throws: garbage, an
@@ -165,13 +189,23 @@ export type HandshakeDecodeResult = { ok: true; message: HandshakeMessage } | { 
  */
 export function decodeHandshakeMessage(frame: Uint8Array): HandshakeDecodeResult {
   if (frame.length > HANDSHAKE_FRAME_BYTES_MAX) {
-    return refuse(PeerCloseCode.PROTOCOL_ERROR, 'handshake frame too large', `handshake frame of ${frame.length} bytes exceeds ${HANDSHAKE_FRAME_BYTES_MAX}`)
+    return refuse(
+      PeerCloseCode.PROTOCOL_ERROR,
+      'handshake frame too large',
+      `handshake frame of ${frame.length} bytes exceeds ${HANDSHAKE_FRAME_BYTES_MAX}`,
+    )
   }
   const unpacked = decodeMessage(frame)
-  if (!unpacked.ok) return refuse(PeerCloseCode.PROTOCOL_ERROR, 'undecodable handshake frame', unpacked.error.message)
+  if (!unpacked.ok)
+    return refuse(
+      PeerCloseCode.PROTOCOL_ERROR,
+      'undecodable handshake frame',
+      unpacked.error.message,
+    )
   const value = unpacked.value
   if (isRecord(value) && 'version' in value && value.version !== PEER_PROTOCOL_VERSION) {
-    const version = typeof value.version === 'number' ? value.version : String(value.version).slice(0, 16)
+    const version =
+      typeof value.version === 'number' ? value.version : String(value.version).slice(0, 16)
     return refuse(
       PeerCloseCode.VERSION_MISMATCH,
       'peer protocol version mismatch',
@@ -181,7 +215,11 @@ export function decodeHandshakeMessage(frame: Uint8Array): HandshakeDecodeResult
   try {
     return { ok: true, message: handshakeMessage(value, 'handshake') }
   } catch (err) {
-    return refuse(PeerCloseCode.PROTOCOL_ERROR, 'malformed handshake message', err instanceof Error ? err.message : String(err))
+    return refuse(
+      PeerCloseCode.PROTOCOL_ERROR,
+      'malformed handshake message',
+      err instanceof Error ? err.message : String(err),
+    )
   }
 }
 
@@ -225,12 +263,21 @@ export function transcriptBytes(role: HandshakeRole, t: HandshakeTranscript): Ui
 }
 
 /** computeProof is HMAC-SHA256(secret, transcript) for the side `role` proving itself. */
-export function computeProof(secret: Uint8Array, role: HandshakeRole, t: HandshakeTranscript): Uint8Array {
+export function computeProof(
+  secret: Uint8Array,
+  role: HandshakeRole,
+  t: HandshakeTranscript,
+): Uint8Array {
   return new Uint8Array(createHmac('sha256', secret).update(transcriptBytes(role, t)).digest())
 }
 
 /** verifyProof tells, in constant time, whether `proof` is the right proof for `role` over `t`. */
-export function verifyProof(secret: Uint8Array, role: HandshakeRole, t: HandshakeTranscript, proof: Uint8Array): boolean {
+export function verifyProof(
+  secret: Uint8Array,
+  role: HandshakeRole,
+  t: HandshakeTranscript,
+  proof: Uint8Array,
+): boolean {
   const expected = computeProof(secret, role, t)
   return proof.length === expected.length && timingSafeEqual(expected, proof)
 }
@@ -246,13 +293,25 @@ export function verifyProof(secret: Uint8Array, role: HandshakeRole, t: Handshak
 export function checkHello(hello: PeerHello, local: LocalIdentity): Refusal | null {
   const ids = local.members.map((m) => m.id).join(', ')
   if (hello.fromId === local.selfId) {
-    return refusal(PeerCloseCode.UNKNOWN_MEMBER, 'unknown member id', `peer claims our own id ${hello.fromId}`)
+    return refusal(
+      PeerCloseCode.UNKNOWN_MEMBER,
+      'unknown member id',
+      `peer claims our own id ${hello.fromId}`,
+    )
   }
   if (!local.members.some((m) => m.id === hello.fromId)) {
-    return refusal(PeerCloseCode.UNKNOWN_MEMBER, 'unknown member id', `peer claims id ${hello.fromId}, which is not a member of this ensemble (members: ${ids})`)
+    return refusal(
+      PeerCloseCode.UNKNOWN_MEMBER,
+      'unknown member id',
+      `peer claims id ${hello.fromId}, which is not a member of this ensemble (members: ${ids})`,
+    )
   }
   if (hello.toId !== local.selfId) {
-    return refusal(PeerCloseCode.WRONG_TARGET, 'wrong member reached', `member ${hello.fromId} meant to reach member ${hello.toId} but reached member ${local.selfId}`)
+    return refusal(
+      PeerCloseCode.WRONG_TARGET,
+      'wrong member reached',
+      `member ${hello.fromId} meant to reach member ${hello.toId} but reached member ${local.selfId}`,
+    )
   }
   if (hello.ensembleId !== local.ensembleId) {
     return refusal(
@@ -262,8 +321,14 @@ export function checkHello(hello: PeerHello, local: LocalIdentity): Refusal | nu
     )
   }
   if (!bytesEqual(hello.fingerprint, local.fingerprint)) {
-    const difference = describeMemberDifference(local.members, hello.members) || 'the lists look equal but the fingerprints differ'
-    return refusal(PeerCloseCode.ENSEMBLE_MISMATCH, 'ensemble member list differs', `member ${hello.fromId} has a different member list: ${difference}`)
+    const difference =
+      describeMemberDifference(local.members, hello.members) ||
+      'the lists look equal but the fingerprints differ'
+    return refusal(
+      PeerCloseCode.ENSEMBLE_MISMATCH,
+      'ensemble member list differs',
+      `member ${hello.fromId} has a different member list: ${difference}`,
+    )
   }
   if (hello.fromId < local.selfId) {
     return refusal(
@@ -294,11 +359,19 @@ export function checkChallenge(
     )
   }
   if (!bytesEqual(challenge.fingerprint, local.fingerprint)) {
-    return refusal(PeerCloseCode.ENSEMBLE_MISMATCH, 'ensemble member list differs', `member ${dialedId} has a different member list (fingerprints differ)`)
+    return refusal(
+      PeerCloseCode.ENSEMBLE_MISMATCH,
+      'ensemble member list differs',
+      `member ${dialedId} has a different member list (fingerprints differ)`,
+    )
   }
   const transcript = transcriptFor(local, local.selfId, dialedId, dialerNonce, challenge.nonce)
   if (!verifyProof(secret, 'acceptor', transcript, challenge.proof)) {
-    return refusal(PeerCloseCode.AUTH_FAILED, 'authentication failed', `member ${dialedId} failed to prove the shared secret (wrong secret?)`)
+    return refusal(
+      PeerCloseCode.AUTH_FAILED,
+      'authentication failed',
+      `member ${dialedId} failed to prove the shared secret (wrong secret?)`,
+    )
   }
   return null
 }
@@ -311,14 +384,25 @@ export function transcriptFor(
   dialerNonce: Uint8Array,
   acceptorNonce: Uint8Array,
 ): HandshakeTranscript {
-  return { ensembleId: local.ensembleId, fingerprint: local.fingerprint, dialerId, acceptorId, dialerNonce, acceptorNonce }
+  return {
+    ensembleId: local.ensembleId,
+    fingerprint: local.fingerprint,
+    dialerId,
+    acceptorId,
+    dialerNonce,
+    acceptorNonce,
+  }
 }
 
 function refusal(code: PeerCloseCodeValue, reason: string, detail: string): Refusal {
   return { code, reason, detail }
 }
 
-function refuse(code: PeerCloseCodeValue, reason: string, detail: string): { ok: false; refusal: Refusal } {
+function refuse(
+  code: PeerCloseCodeValue,
+  reason: string,
+  detail: string,
+): { ok: false; refusal: Refusal } {
   return { ok: false, refusal: refusal(code, reason, detail) }
 }
 

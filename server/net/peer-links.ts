@@ -38,8 +38,19 @@ import { ARRAY_HEADER_BYTES_MAX, encodePeerMessage } from './peer-frames.js'
 import { ADMISSION_HEADER, AdmissionTokens, createAdmissionToken } from './peer-admission-token.js'
 import { HandshakeGate, resolveMemberAddresses } from './peer-gate.js'
 import type { LocalIdentity } from './peer-handshake.js'
-import { ensembleFingerprint, formatMember, validateMembers, type PeerMember, type ServerId } from './peer-members.js'
-import { resolvePeerLinksOptions, type DialAddress, type PeerLinksOptions, type PeerLinksSettings } from './peer-options.js'
+import {
+  ensembleFingerprint,
+  formatMember,
+  validateMembers,
+  type PeerMember,
+  type ServerId,
+} from './peer-members.js'
+import {
+  resolvePeerLinksOptions,
+  type DialAddress,
+  type PeerLinksOptions,
+  type PeerLinksSettings,
+} from './peer-options.js'
 import { SECRET_SHORT_BYTES } from './peer-secret.js'
 
 export type { PeerMember, ServerId } from './peer-members.js'
@@ -89,7 +100,6 @@ interface PeerSlot {
   counters: LinkCounters
 }
 
-
 /** PeerLinks owns the peer port and the links to every other member. Create it with `PeerLinks.start`. */
 export class PeerLinks {
   private readonly slots = new Map<ServerId, PeerSlot>()
@@ -117,8 +127,19 @@ export class PeerLinks {
     this.tokens = new AdmissionTokens(secret, local)
     for (const member of local.members) {
       if (member.id === local.selfId) continue
-      const counters = { messagesSent: 0, framesSent: 0, messagesReceived: 0, framesReceived: 0, messagesDropped: 0 }
-      this.slots.set(member.id, { member, dials: local.selfId > member.id, redialAttempt: 0, counters })
+      const counters = {
+        messagesSent: 0,
+        framesSent: 0,
+        messagesReceived: 0,
+        framesReceived: 0,
+        messagesDropped: 0,
+      }
+      this.slots.set(member.id, {
+        member,
+        dials: local.selfId > member.id,
+        redialAttempt: 0,
+        counters,
+      })
     }
   }
 
@@ -139,9 +160,15 @@ export class PeerLinks {
     }
     const logger = options.logger.child({ component: 'peer-links', self: options.selfId })
     if (options.secret.length < SECRET_SHORT_BYTES) {
-      logger.warn({ secretBytes: options.secret.length }, `the shared secret is shorter than ${SECRET_SHORT_BYTES} bytes; use a long random one`)
+      logger.warn(
+        { secretBytes: options.secret.length },
+        `the shared secret is shorter than ${SECRET_SHORT_BYTES} bytes; use a long random one`,
+      )
     }
-    const memberAddresses = await resolveMemberAddresses(memberHosts(members, options.selfId, settings.dialAddress), logger)
+    const memberAddresses = await resolveMemberAddresses(
+      memberHosts(members, options.selfId, settings.dialAddress),
+      logger,
+    )
     const gate = new HandshakeGate({
       limits: {
         perAddressMax: settings.handshakesPerAddressMax,
@@ -153,19 +180,40 @@ export class PeerLinks {
       log: new LogLimiter(logger),
     })
     const httpServer = http.createServer()
-    const wsServer = new WebSocketServer({ noServer: true, maxPayload: settings.frameBytesMax, perMessageDeflate: false })
-    const links = new PeerLinks(local, new Uint8Array(options.secret), settings, httpServer, wsServer, logger, gate)
+    const wsServer = new WebSocketServer({
+      noServer: true,
+      maxPayload: settings.frameBytesMax,
+      perMessageDeflate: false,
+    })
+    const links = new PeerLinks(
+      local,
+      new Uint8Array(options.secret),
+      settings,
+      httpServer,
+      wsServer,
+      logger,
+      gate,
+    )
     // Admission happens at the TCP accept, so that a connection that never sends its
     // upgrade request is held to the same deadline and bounds as one that does.
     httpServer.on('connection', (socket) => gate.onConnection(socket))
     httpServer.on('request', (req, res) => {
       if (!gate.holdsSlot(req.socket)) return void req.socket.destroy()
-      res.writeHead(426, { 'content-type': 'text/plain' }).end('conclave peer port: WebSocket peer links only\n')
+      res
+        .writeHead(426, { 'content-type': 'text/plain' })
+        .end('conclave peer port: WebSocket peer links only\n')
     })
     httpServer.on('upgrade', (req, socket, head) => links.onUpgrade(req, socket, head))
     httpServer.on('clientError', (_err, socket) => socket.destroy())
     await listen(httpServer, options.host, options.peerPort)
-    logger.info({ port: links.port, members: members.map(formatMember).join(' '), ensembleId: local.ensembleId }, 'peer port listening')
+    logger.info(
+      {
+        port: links.port,
+        members: members.map(formatMember).join(' '),
+        ensembleId: local.ensembleId,
+      },
+      'peer port listening',
+    )
     for (const slot of links.slots.values()) if (slot.dials) links.dial(slot)
     return links
   }
@@ -239,7 +287,8 @@ export class PeerLinks {
       .map((slot) => ({
         id: slot.member.id,
         dials: slot.dials,
-        state: slot.active !== undefined ? 'up' : slot.dialing !== undefined ? 'connecting' : 'down',
+        state:
+          slot.active !== undefined ? 'up' : slot.dialing !== undefined ? 'connecting' : 'down',
         ...(slot.upSinceMs === undefined ? {} : { upSinceMs: slot.upSinceMs }),
         ...(slot.lastDownReason === undefined ? {} : { lastDownReason: slot.lastDownReason }),
         redialAttempt: slot.redialAttempt,
@@ -264,7 +313,8 @@ export class PeerLinks {
       slot.active?.close(PeerCloseCode.SHUTDOWN, 'member shutting down')
       slot.dialing?.close(PeerCloseCode.SHUTDOWN, 'member shutting down')
     }
-    for (const connection of this.handshaking) connection.close(PeerCloseCode.SHUTDOWN, 'member shutting down')
+    for (const connection of this.handshaking)
+      connection.close(PeerCloseCode.SHUTDOWN, 'member shutting down')
     this.gate.close()
     const released = new Promise<void>((resolve) => this.httpServer.close(() => resolve()))
     // Give polite closes a moment, then cut what is left so shutdown is bounded.
@@ -284,16 +334,24 @@ export class PeerLinks {
     socket.on('error', () => socket.destroy())
     const path = (req.url ?? '/').split('?')[0]
     if (this.closed || path !== PEER_PATH) {
-      socket.end(`HTTP/1.1 ${this.closed ? '503 Service Unavailable' : '404 Not Found'}\r\nconnection: close\r\n\r\n`)
+      socket.end(
+        `HTTP/1.1 ${this.closed ? '503 Service Unavailable' : '404 Not Found'}\r\nconnection: close\r\n\r\n`,
+      )
       return
     }
     // Refused, displaced or past its deadline since the TCP accept: already answered or cut.
     if (!this.gate.holdsSlot(socket)) return void socket.destroy()
     const verdict = this.tokens.verify(req.headers[ADMISSION_HEADER], Date.now())
     if (verdict.ok) this.gate.vouch(socket)
-    else if (verdict.why !== 'missing') this.logger.debug({ remote: req.socket.remoteAddress, why: verdict.why }, 'peer admission token not accepted')
+    else if (verdict.why !== 'missing')
+      this.logger.debug(
+        { remote: req.socket.remoteAddress, why: verdict.why },
+        'peer admission token not accepted',
+      )
     const remoteAddress = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`
-    this.wsServer.handleUpgrade(req, socket, head, (ws) => this.onAccepted(ws, socket, remoteAddress))
+    this.wsServer.handleUpgrade(req, socket, head, (ws) =>
+      this.onAccepted(ws, socket, remoteAddress),
+    )
   }
 
   private onAccepted(ws: WebSocket, socket: Duplex, remoteAddress: string): void {
@@ -304,7 +362,12 @@ export class PeerLinks {
   }
 
   /** handshakeSlots tells how many unauthenticated inbound connections hold slots, for /status and tests. */
-  handshakeSlots(): { pending: number; strangers: number; addresses: number; unprovenHeldMaxMs: number } {
+  handshakeSlots(): {
+    pending: number
+    strangers: number
+    addresses: number
+    unprovenHeldMaxMs: number
+  } {
     return this.gate.counts()
   }
 
@@ -328,7 +391,14 @@ export class PeerLinks {
       perMessageDeflate: false,
       followRedirects: false,
       // Vouches for this connection's slot on the acceptor before any round trip (peer-admission-token.ts).
-      headers: { [ADMISSION_HEADER]: createAdmissionToken(this.secret, this.local, slot.member.id, Date.now()) },
+      headers: {
+        [ADMISSION_HEADER]: createAdmissionToken(
+          this.secret,
+          this.local,
+          slot.member.id,
+          Date.now(),
+        ),
+      },
     })
     this.track(ws)
     slot.dialing = this.createConnection(ws, 'dialer', `${host}:${address.port}`, slot.member.id)
@@ -343,11 +413,22 @@ export class PeerLinks {
 
   // ---------------------------------------------------------------- connection events
 
-  private createConnection(ws: WebSocket, role: 'dialer' | 'acceptor', remoteAddress: string, dialedId: ServerId | undefined): PeerConnection {
+  private createConnection(
+    ws: WebSocket,
+    role: 'dialer' | 'acceptor',
+    remoteAddress: string,
+    dialedId: ServerId | undefined,
+  ): PeerConnection {
     const slot = dialedId === undefined ? undefined : this.slots.get(dialedId)
     // An acceptor's counters are only known once the hello names the peer; until then
     // nothing is counted (no message can arrive before authentication).
-    const counters = slot?.counters ?? { messagesSent: 0, framesSent: 0, messagesReceived: 0, framesReceived: 0, messagesDropped: 0 }
+    const counters = slot?.counters ?? {
+      messagesSent: 0,
+      framesSent: 0,
+      messagesReceived: 0,
+      framesReceived: 0,
+      messagesDropped: 0,
+    }
     return new PeerConnection(
       {
         role,
@@ -360,7 +441,9 @@ export class PeerLinks {
         // clock starts earlier, before the connection waits in the acceptor's accept queue
         // (long when strangers flood it and the acceptor is short of CPU), so it is given
         // that deadline twice: giving up sooner would only re-queue the member behind them.
-        ...(role === 'dialer' ? { handshakeTimeoutMs: DIAL_DEADLINES * this.settings.handshakeTimeoutMs } : { refusalLog: this.refusalLog }),
+        ...(role === 'dialer'
+          ? { handshakeTimeoutMs: DIAL_DEADLINES * this.settings.handshakeTimeoutMs }
+          : { refusalLog: this.refusalLog }),
         keepAliveMs: this.settings.keepAliveMs,
         frameBytesMax: this.settings.frameBytesMax,
         sendQueueBytesMax: this.settings.sendQueueBytesMax,
@@ -390,7 +473,10 @@ export class PeerLinks {
     if (previous !== undefined) {
       // The dialer re-dialed before we noticed its old connection died: the new one wins.
       slot.active = undefined
-      this.logger.info({ peer: peerId, remote: previous.remoteAddress }, 'peer link replaced by a newer connection from the same peer')
+      this.logger.info(
+        { peer: peerId, remote: previous.remoteAddress },
+        'peer link replaced by a newer connection from the same peer',
+      )
       previous.close(PeerCloseCode.SUPERSEDED, 'replaced by a newer connection')
       // Messages in flight on the old connection may be lost: tell the layer above the
       // stream restarted, so it re-syncs exactly as after any other drop.
@@ -402,7 +488,12 @@ export class PeerLinks {
     slot.redialAttempt = 0
     slot.upSinceMs = Date.now()
     this.logger.info(
-      { peer: peerId, role: slot.dials ? 'dialer' : 'acceptor', remote: connection.remoteAddress, ...(handshakeMs === undefined ? {} : { handshakeMs }) },
+      {
+        peer: peerId,
+        role: slot.dials ? 'dialer' : 'acceptor',
+        remote: connection.remoteAddress,
+        ...(handshakeMs === undefined ? {} : { handshakeMs }),
+      },
       'peer link up',
     )
     this.emitLinkChange(peerId, true)
@@ -431,16 +522,29 @@ export class PeerLinks {
       slot.dialing = undefined
       slot.lastDownReason = label
       // Say once per outage that a peer cannot be reached; later attempts log at debug only.
-      if (slot.redialAttempt === 0) this.logger.info({ peer: peerId, reason: label }, 'peer unreachable; re-dialing with backoff')
+      if (slot.redialAttempt === 0)
+        this.logger.info(
+          { peer: peerId, reason: label },
+          'peer unreachable; re-dialing with backoff',
+        )
     }
     if (slot.active === connection) {
       slot.active = undefined
       slot.upSinceMs = undefined
       slot.lastDownReason = label
-      this.logger.info({ peer: peerId, code: info.code, codeName: peerCloseCodeName(info.code), reason: info.reason }, 'peer link down')
+      this.logger.info(
+        {
+          peer: peerId,
+          code: info.code,
+          codeName: peerCloseCodeName(info.code),
+          reason: info.reason,
+        },
+        'peer link down',
+      )
       this.emitLinkChange(slot.member.id, false)
     }
-    if (slot.dials && slot.active === undefined && slot.dialing === undefined) this.scheduleRedial(slot)
+    if (slot.dials && slot.active === undefined && slot.dialing === undefined)
+      this.scheduleRedial(slot)
   }
 
   private emitLinkChange(peer: ServerId, up: boolean): void {
@@ -459,7 +563,10 @@ export class PeerLinks {
     const slot = this.slots.get(to)
     if (slot === undefined) {
       const others = [...this.slots.keys()].join(', ')
-      throw new PeerLinksError('UNKNOWN_PEER', `cannot send to ${String(to)}: not another member of this ensemble (peers: ${others})`)
+      throw new PeerLinksError(
+        'UNKNOWN_PEER',
+        `cannot send to ${String(to)}: not another member of this ensemble (peers: ${others})`,
+      )
     }
     return slot
   }
@@ -468,7 +575,10 @@ export class PeerLinks {
     // A leader sends each proposal batch (megabytes under load) to every follower: encode it
     // once. Only proposals: they are built fresh per batch and never changed, while other
     // message objects may be reused with new contents.
-    const cacheable = typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'proposal'
+    const cacheable =
+      typeof message === 'object' &&
+      message !== null &&
+      (message as { type?: unknown }).type === 'proposal'
     const cached = cacheable ? this.encodedMessages.get(message) : undefined
     const encoded = cached ?? encodePeerMessage(message)
     if (cacheable && cached === undefined) this.encodedMessages.set(message, encoded)
@@ -488,7 +598,11 @@ export class PeerLinks {
 }
 
 /** memberHosts lists where the other members' connections may come from: their hosts and dial addresses. */
-function memberHosts(members: readonly PeerMember[], selfId: ServerId, dialAddress: (m: PeerMember) => DialAddress): string[] {
+function memberHosts(
+  members: readonly PeerMember[],
+  selfId: ServerId,
+  dialAddress: (m: PeerMember) => DialAddress,
+): string[] {
   const hosts: string[] = []
   for (const member of members) {
     if (member.id === selfId) continue
@@ -512,7 +626,12 @@ const PEER_LISTEN_BACKLOG = 4096
 
 function listen(server: http.Server, host: string, port: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => reject(new PeerLinksError('LISTEN_FAILED', `cannot listen on ${host}:${port}: ${err.message}`, { cause: err }))
+    const onError = (err: Error) =>
+      reject(
+        new PeerLinksError('LISTEN_FAILED', `cannot listen on ${host}:${port}: ${err.message}`, {
+          cause: err,
+        }),
+      )
     server.once('error', onError)
     server.listen({ port, host, backlog: PEER_LISTEN_BACKLOG }, () => {
       server.off('error', onError)

@@ -30,31 +30,52 @@ export const HOST_LENGTH_MAX = 253
  */
 export function validateMembers(members: readonly PeerMember[], selfId: ServerId): PeerMember[] {
   if (!Array.isArray(members) || members.length === 0) {
-    throw new PeerLinksError('INVALID_OPTIONS', 'members must be a non-empty list of {id, host, peerPort}')
+    throw new PeerLinksError(
+      'INVALID_OPTIONS',
+      'members must be a non-empty list of {id, host, peerPort}',
+    )
   }
   const seen = new Set<ServerId>()
   for (const m of members) {
     if (!Number.isInteger(m.id) || m.id < 1 || m.id > SERVER_ID_MAX) {
-      throw new PeerLinksError('INVALID_OPTIONS', `member id must be an integer in [1, ${SERVER_ID_MAX}], got ${String(m.id)}`)
+      throw new PeerLinksError(
+        'INVALID_OPTIONS',
+        `member id must be an integer in [1, ${SERVER_ID_MAX}], got ${String(m.id)}`,
+      )
     }
-    if (seen.has(m.id)) throw new PeerLinksError('INVALID_OPTIONS', `member id ${m.id} appears twice in the member list`)
+    if (seen.has(m.id))
+      throw new PeerLinksError(
+        'INVALID_OPTIONS',
+        `member id ${m.id} appears twice in the member list`,
+      )
     seen.add(m.id)
     if (typeof m.host !== 'string' || m.host.length === 0 || m.host.length > HOST_LENGTH_MAX) {
-      throw new PeerLinksError('INVALID_OPTIONS', `member ${m.id}: host must be a non-empty string of at most ${HOST_LENGTH_MAX} characters`)
+      throw new PeerLinksError(
+        'INVALID_OPTIONS',
+        `member ${m.id}: host must be a non-empty string of at most ${HOST_LENGTH_MAX} characters`,
+      )
     }
     if (!Number.isInteger(m.peerPort) || m.peerPort < 1 || m.peerPort > 65535) {
-      throw new PeerLinksError('INVALID_OPTIONS', `member ${m.id}: peerPort must be an integer in [1, 65535], got ${String(m.peerPort)}`)
+      throw new PeerLinksError(
+        'INVALID_OPTIONS',
+        `member ${m.id}: peerPort must be an integer in [1, 65535], got ${String(m.peerPort)}`,
+      )
     }
   }
   if (!seen.has(selfId)) {
-    throw new PeerLinksError('INVALID_OPTIONS', `selfId ${selfId} is not in the member list (${[...seen].sort((a, b) => a - b).join(', ')})`)
+    throw new PeerLinksError(
+      'INVALID_OPTIONS',
+      `selfId ${selfId} is not in the member list (${[...seen].sort((a, b) => a - b).join(', ')})`,
+    )
   }
   return sortMembers(members)
 }
 
 /** sortMembers returns plain copies of the members sorted by id. */
 export function sortMembers(members: readonly PeerMember[]): PeerMember[] {
-  return members.map((m) => ({ id: m.id, host: m.host, peerPort: m.peerPort })).sort((a, b) => a.id - b.id)
+  return members
+    .map((m) => ({ id: m.id, host: m.host, peerPort: m.peerPort }))
+    .sort((a, b) => a.id - b.id)
 }
 
 /**
@@ -66,7 +87,9 @@ export function ensembleFingerprint(members: readonly PeerMember[]): Uint8Array 
   const canonical = sortMembers(members)
     .map((m) => `${m.id} ${m.host} ${m.peerPort}\n`)
     .join('')
-  return new Uint8Array(createHash('sha256').update('conclave-ensemble-v1\n').update(canonical).digest())
+  return new Uint8Array(
+    createHash('sha256').update('conclave-ensemble-v1\n').update(canonical).digest(),
+  )
 }
 
 /** formatMember renders a member as `id@host:port` for log lines. */
@@ -80,7 +103,10 @@ export function formatMember(m: PeerMember): string {
  * log line that refuses it: members only one side has, and members whose address
  * differs. It returns '' when the lists are the same.
  */
-export function describeMemberDifference(ours: readonly PeerMember[], theirs: readonly PeerMember[]): string {
+export function describeMemberDifference(
+  ours: readonly PeerMember[],
+  theirs: readonly PeerMember[],
+): string {
   const theirById = new Map(theirs.map((m) => [m.id, m]))
   const ourById = new Map(ours.map((m) => [m.id, m]))
   const parts: string[] = []

@@ -90,34 +90,59 @@ export function resolvePeerLinksOptions(options: PeerLinksOptions): PeerLinksSet
   const invalid = (message: string) => new PeerLinksError('INVALID_OPTIONS', message)
   const positive = (name: string, value: number | undefined, fallback: number, min = 1): number => {
     const v = value ?? fallback
-    if (!Number.isInteger(v) || v < min) throw invalid(`${name} must be an integer of at least ${min}, got ${String(value)}`)
+    if (!Number.isInteger(v) || v < min)
+      throw invalid(`${name} must be an integer of at least ${min}, got ${String(value)}`)
     return v
   }
   if (!Number.isInteger(options.peerPort) || options.peerPort < 0 || options.peerPort > 65535) {
     throw invalid(`peerPort must be an integer in [0, 65535], got ${String(options.peerPort)}`)
   }
-  if (typeof options.host !== 'string' || options.host === '') throw invalid('host must be a non-empty string')
-  if (!(options.secret instanceof Uint8Array) || options.secret.length === 0) throw invalid('secret must be a non-empty Uint8Array')
+  if (typeof options.host !== 'string' || options.host === '')
+    throw invalid('host must be a non-empty string')
+  if (!(options.secret instanceof Uint8Array) || options.secret.length === 0)
+    throw invalid('secret must be a non-empty Uint8Array')
   const ensembleId = options.ensembleId ?? ''
   if (typeof ensembleId !== 'string' || ensembleId.length > ENSEMBLE_ID_LENGTH_MAX) {
     throw invalid(`ensembleId must be a string of at most ${ENSEMBLE_ID_LENGTH_MAX} characters`)
   }
-  const frameBytesMax = positive('frameBytesMax', options.frameBytesMax, 0, HANDSHAKE_FRAME_BYTES_MAX)
+  const frameBytesMax = positive(
+    'frameBytesMax',
+    options.frameBytesMax,
+    0,
+    HANDSHAKE_FRAME_BYTES_MAX,
+  )
   const backoff = options.backoff ?? DEFAULT_BACKOFF
   positive('backoff.baseMs', backoff.baseMs, 0)
   positive('backoff.capMs', backoff.capMs, 0, backoff.baseMs)
   return {
     frameBytesMax,
-    handshakeTimeoutMs: positive('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_LIMITS.handshakeTimeoutMs),
+    handshakeTimeoutMs: positive(
+      'handshakeTimeoutMs',
+      options.handshakeTimeoutMs,
+      DEFAULT_HANDSHAKE_LIMITS.handshakeTimeoutMs,
+    ),
     keepAliveMs: positive('keepAliveMs', options.keepAliveMs, 1000, 0),
-    sendQueueBytesMax: positive('sendQueueBytesMax', options.sendQueueBytesMax, 16 * frameBytesMax, frameBytesMax),
-    handshakesPerAddressMax: positive('handshakesPerAddressMax', options.handshakesPerAddressMax, DEFAULT_HANDSHAKE_LIMITS.handshakesPerAddressMax),
+    sendQueueBytesMax: positive(
+      'sendQueueBytesMax',
+      options.sendQueueBytesMax,
+      16 * frameBytesMax,
+      frameBytesMax,
+    ),
+    handshakesPerAddressMax: positive(
+      'handshakesPerAddressMax',
+      options.handshakesPerAddressMax,
+      DEFAULT_HANDSHAKE_LIMITS.handshakesPerAddressMax,
+    ),
     memberHandshakesPerAddressMax: positive(
       'memberHandshakesPerAddressMax',
       options.memberHandshakesPerAddressMax,
       DEFAULT_HANDSHAKE_LIMITS.memberHandshakesPerAddressMax,
     ),
-    strangerHandshakesMax: positive('strangerHandshakesMax', options.strangerHandshakesMax, DEFAULT_HANDSHAKE_LIMITS.strangerHandshakesMax),
+    strangerHandshakesMax: positive(
+      'strangerHandshakesMax',
+      options.strangerHandshakesMax,
+      DEFAULT_HANDSHAKE_LIMITS.strangerHandshakesMax,
+    ),
     backoff,
     random: options.random ?? Math.random,
     dialAddress: options.dialAddress ?? ((m) => ({ host: m.host, port: m.peerPort })),

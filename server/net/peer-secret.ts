@@ -25,16 +25,34 @@ export async function readSecretFile(path: string): Promise<Uint8Array> {
     handle = await open(path, 'r')
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new SecretFileError('SECRET_FILE_MISSING', path, `secret file ${path} does not exist`, { cause: err })
-    if (code === 'EISDIR') throw new SecretFileError('SECRET_FILE_NOT_A_FILE', path, `secret file ${path} is a directory; it must be a regular file`, { cause: err })
-    throw new SecretFileError('SECRET_FILE_UNREADABLE', path, `secret file ${path} cannot be opened: ${(err as Error).message}`, { cause: err })
+    if (code === 'ENOENT')
+      throw new SecretFileError('SECRET_FILE_MISSING', path, `secret file ${path} does not exist`, {
+        cause: err,
+      })
+    if (code === 'EISDIR')
+      throw new SecretFileError(
+        'SECRET_FILE_NOT_A_FILE',
+        path,
+        `secret file ${path} is a directory; it must be a regular file`,
+        { cause: err },
+      )
+    throw new SecretFileError(
+      'SECRET_FILE_UNREADABLE',
+      path,
+      `secret file ${path} cannot be opened: ${(err as Error).message}`,
+      { cause: err },
+    )
   }
   try {
     // Check the file we opened (fstat), not the path again, so a swap in between cannot fool us.
     const stat = await handle.stat()
     if (!stat.isFile()) {
       const what = stat.isDirectory() ? 'a directory' : 'not a regular file'
-      throw new SecretFileError('SECRET_FILE_NOT_A_FILE', path, `secret file ${path} is ${what}; it must be a regular file`)
+      throw new SecretFileError(
+        'SECRET_FILE_NOT_A_FILE',
+        path,
+        `secret file ${path} is ${what}; it must be a regular file`,
+      )
     }
     const loose = stat.mode & 0o077
     if (loose !== 0) {
@@ -46,15 +64,25 @@ export async function readSecretFile(path: string): Promise<Uint8Array> {
       )
     }
     if (stat.size > SECRET_FILE_BYTES_MAX) {
-      throw new SecretFileError('SECRET_FILE_UNREADABLE', path, `secret file ${path} is ${stat.size} bytes; at most ${SECRET_FILE_BYTES_MAX} are allowed`)
+      throw new SecretFileError(
+        'SECRET_FILE_UNREADABLE',
+        path,
+        `secret file ${path} is ${stat.size} bytes; at most ${SECRET_FILE_BYTES_MAX} are allowed`,
+      )
     }
     const content = await handle.readFile()
     const secret = trimTrailingNewline(new Uint8Array(content))
-    if (secret.length === 0) throw new SecretFileError('SECRET_FILE_EMPTY', path, `secret file ${path} is empty`)
+    if (secret.length === 0)
+      throw new SecretFileError('SECRET_FILE_EMPTY', path, `secret file ${path} is empty`)
     return secret
   } catch (err) {
     if (err instanceof SecretFileError) throw err
-    throw new SecretFileError('SECRET_FILE_UNREADABLE', path, `secret file ${path} cannot be read: ${(err as Error).message}`, { cause: err })
+    throw new SecretFileError(
+      'SECRET_FILE_UNREADABLE',
+      path,
+      `secret file ${path} cannot be read: ${(err as Error).message}`,
+      { cause: err },
+    )
   } finally {
     await handle.close()
   }

@@ -115,7 +115,10 @@ export class PendingState {
    */
   checkZxid(zxid: Zxid): void {
     const floor = this.lastZxid > this.tree.appliedZxid ? this.lastZxid : this.tree.appliedZxid
-    if (zxid <= floor) throw new PendingStateError(`txn ${formatZxid(zxid)} prepared after ${formatZxid(floor)}: zxids must increase`)
+    if (zxid <= floor)
+      throw new PendingStateError(
+        `txn ${formatZxid(zxid)} prepared after ${formatZxid(floor)}: zxids must increase`,
+      )
   }
 
   /**
@@ -135,7 +138,12 @@ export class PendingState {
       moveFootprint(this.footprintDeltas, path, ownerOf(before), ownerOf(node))
       // Without a record, `before` is the tree's node.
       const treeOwner = previous?.treeOwner ?? ownerOf(before)
-      this.records.set(path, { zxid, node: node === null ? null : { ...node }, sessions: [...sessions], treeOwner })
+      this.records.set(path, {
+        zxid,
+        node: node === null ? null : { ...node },
+        sessions: [...sessions],
+        treeOwner,
+      })
       paths.push(path)
     }
     this.prepared.push({ zxid, paths })
@@ -156,7 +164,9 @@ export class PendingState {
   ephemeralFootprintOf(sessionId: SessionId): EphemeralFootprint {
     const applied = this.tree.ephemeralFootprintOf(sessionId)
     const delta = this.footprintDeltas.get(sessionId)
-    return delta === undefined ? applied : { count: applied.count + delta.count, pathBytes: applied.pathBytes + delta.pathBytes }
+    return delta === undefined
+      ? applied
+      : { count: applied.count + delta.count, pathBytes: applied.pathBytes + delta.pathBytes }
   }
 
   /** onApplied drops every record the tree now reflects: the tree has applied all txns up to `zxid`. */
@@ -245,7 +255,9 @@ export class ScratchView implements NodeView {
   ephemeralFootprintOf(sessionId: SessionId): EphemeralFootprint {
     const pending = this.pending.ephemeralFootprintOf(sessionId)
     const delta = this.footprintDeltas.get(sessionId)
-    return delta === undefined ? pending : { count: pending.count + delta.count, pathBytes: pending.pathBytes + delta.pathBytes }
+    return delta === undefined
+      ? pending
+      : { count: pending.count + delta.count, pathBytes: pending.pathBytes + delta.pathBytes }
   }
 
   /** ephemeralsOf lists a session's ephemerals with this request's changes on top. */
@@ -272,14 +284,24 @@ function ownerOf(node: Readonly<PendingNode> | null): SessionId {
  * moveFootprint records in `deltas` that `path` stops being an ephemeral of `from` and
  * becomes one of `to` (0n: nobody); a delta back at zero is dropped.
  */
-function moveFootprint(deltas: Map<SessionId, EphemeralFootprint>, path: string, from: SessionId, to: SessionId): void {
+function moveFootprint(
+  deltas: Map<SessionId, EphemeralFootprint>,
+  path: string,
+  from: SessionId,
+  to: SessionId,
+): void {
   if (from === to) return
   const bytes = utf8Bytes(path)
   if (from !== 0n) addFootprint(deltas, from, -1, -bytes)
   if (to !== 0n) addFootprint(deltas, to, 1, bytes)
 }
 
-function addFootprint(deltas: Map<SessionId, EphemeralFootprint>, sessionId: SessionId, count: number, pathBytes: number): void {
+function addFootprint(
+  deltas: Map<SessionId, EphemeralFootprint>,
+  sessionId: SessionId,
+  count: number,
+  pathBytes: number,
+): void {
   const delta = deltas.get(sessionId) ?? { count: 0, pathBytes: 0 }
   delta.count += count
   delta.pathBytes += pathBytes

@@ -20,7 +20,13 @@ import { errorReply, type Reply } from './reply.js'
 export type { Reply } from './reply.js'
 
 /** ReadRequest is a request answered from the tree alone. */
-export type ReadRequest = ExistsRequest | GetRequest | ChildrenRequest | GetEphemeralsRequest | ChildCountRequest | GetAclRequest
+export type ReadRequest =
+  | ExistsRequest
+  | GetRequest
+  | ChildrenRequest
+  | GetEphemeralsRequest
+  | ChildCountRequest
+  | GetAclRequest
 
 const noNode = (path: string): Reply => errorReply(ErrorCode.NO_NODE, `${path} does not exist`)
 
@@ -32,7 +38,11 @@ const noNode = (path: string): Reply => errorReply(ErrorCode.NO_NODE, `${path} d
 export function answerRead(tree: DataTree, request: ReadRequest, sessionId: SessionId): Reply {
   if (request.op !== 'getEphemerals') {
     const problem = pathProblem(request.path)
-    if (problem !== null) return errorReply(ErrorCode.BAD_ARGUMENTS, `invalid path ${JSON.stringify(request.path)}: ${problem}`)
+    if (problem !== null)
+      return errorReply(
+        ErrorCode.BAD_ARGUMENTS,
+        `invalid path ${JSON.stringify(request.path)}: ${problem}`,
+      )
   }
   switch (request.op) {
     case 'exists':
@@ -48,7 +58,8 @@ export function answerRead(tree: DataTree, request: ReadRequest, sessionId: Sess
       return { err: ErrorCode.OK, result: stat === null ? { children } : { children, stat } }
     }
     case 'getEphemerals': {
-      if (typeof request.prefix !== 'string') return errorReply(ErrorCode.BAD_ARGUMENTS, 'prefix must be a string')
+      if (typeof request.prefix !== 'string')
+        return errorReply(ErrorCode.BAD_ARGUMENTS, 'prefix must be a string')
       const paths = tree.ephemeralsOf(sessionId).filter((path) => path.startsWith(request.prefix))
       return { err: ErrorCode.OK, result: { paths } }
     }
@@ -59,11 +70,16 @@ export function answerRead(tree: DataTree, request: ReadRequest, sessionId: Sess
     case 'getAcl': {
       const node = tree.getNode(request.path)
       const stat = tree.stat(request.path)
-      return node === undefined || stat === null ? noNode(request.path) : { err: ErrorCode.OK, result: { acl: node.acl.map((entry) => ({ ...entry })), stat } }
+      return node === undefined || stat === null
+        ? noNode(request.path)
+        : { err: ErrorCode.OK, result: { acl: node.acl.map((entry) => ({ ...entry })), stat } }
     }
     default: {
       const unreachable: never = request
-      return errorReply(ErrorCode.UNIMPLEMENTED, `${String((unreachable as { op?: unknown }).op)} is not a read`)
+      return errorReply(
+        ErrorCode.UNIMPLEMENTED,
+        `${String((unreachable as { op?: unknown }).op)} is not a read`,
+      )
     }
   }
 }

@@ -110,7 +110,13 @@ export class TxnBuilder {
     this.pending.checkZxid(header.zxid)
     const scratch = new ScratchView(this.pending)
     const { dataBytesMax, txnBytesMax, ephemeralsPerSessionMax } = this.options
-    const context: ValidationContext = { sessionId: header.sessionId, timeMs: header.timeMs, dataBytesMax, txnBytesMax, ephemeralsPerSessionMax }
+    const context: ValidationContext = {
+      sessionId: header.sessionId,
+      timeMs: header.timeMs,
+      dataBytesMax,
+      txnBytesMax,
+      ephemeralsPerSessionMax,
+    }
     const op = this.withinTxnLimit(this.build(scratch, request, context), header, request)
     this.pending.record(header.zxid, op.type === 'error' ? [] : scratch.changes())
     return { ...header, op }
@@ -144,13 +150,20 @@ export class TxnBuilder {
         return this.buildMulti(scratch, request, context)
       default: {
         const unreachable: never = request
-        return errorOp({ code: ErrorCode.UNIMPLEMENTED, reason: `${String((unreachable as { op?: unknown }).op)} is not a write` })
+        return errorOp({
+          code: ErrorCode.UNIMPLEMENTED,
+          reason: `${String((unreachable as { op?: unknown }).op)} is not a write`,
+        })
       }
     }
   }
 
   /** buildCreate validates a create; with makeParents, missing ancestors become persistent creates in one multi. */
-  private buildCreate(scratch: ScratchView, request: CreateRequest, context: ValidationContext): TxnOp {
+  private buildCreate(
+    scratch: ScratchView,
+    request: CreateRequest,
+    context: ValidationContext,
+  ): TxnOp {
     if (request.makeParents !== true) return single(validateCreate(scratch, request, context))
     // Validate the target's own arguments first, so a bad request creates no ancestor
     // and reports its own problem rather than an ancestor's.
@@ -166,7 +179,11 @@ export class TxnBuilder {
     }
     const creates: TxnCreate[] = []
     for (const ancestor of ancestors) {
-      const created = validateCreate(scratch, { path: ancestor, data: new Uint8Array(0), mode: 'persistent' }, context)
+      const created = validateCreate(
+        scratch,
+        { path: ancestor, data: new Uint8Array(0), mode: 'persistent' },
+        context,
+      )
       if (isFailure(created)) return errorOp(created)
       creates.push(created)
     }
@@ -176,17 +193,31 @@ export class TxnBuilder {
   }
 
   /** buildMulti validates ops in order, each seeing the earlier ones; the first failure fails them all. */
-  private buildMulti(scratch: ScratchView, request: MultiRequest, context: ValidationContext): TxnOp {
+  private buildMulti(
+    scratch: ScratchView,
+    request: MultiRequest,
+    context: ValidationContext,
+  ): TxnOp {
     if (!Array.isArray(request.ops) || request.ops.length > MULTI_OPS_MAX) {
-      return errorOp({ code: ErrorCode.BAD_ARGUMENTS, reason: `a multi takes at most ${MULTI_OPS_MAX} ops` })
+      return errorOp({
+        code: ErrorCode.BAD_ARGUMENTS,
+        reason: `a multi takes at most ${MULTI_OPS_MAX} ops`,
+      })
     }
     const ops: TxnMultiOp[] = []
     for (const [index, op] of request.ops.entries()) {
       const result = validateMultiOp(scratch, op, context)
       if (isFailure(result)) {
         // ZooKeeper's shape: 0 before the failing op, its code, RUNTIME_INCONSISTENCY after.
-        const opErrors = request.ops.map((_, i) => (i < index ? ErrorCode.OK : i === index ? result.code : ErrorCode.RUNTIME_INCONSISTENCY))
-        return { type: 'error', code: result.code, reason: `op ${index} (${op.op}): ${result.reason}`, opErrors }
+        const opErrors = request.ops.map((_, i) =>
+          i < index ? ErrorCode.OK : i === index ? result.code : ErrorCode.RUNTIME_INCONSISTENCY,
+        )
+        return {
+          type: 'error',
+          code: result.code,
+          reason: `op ${index} (${op.op}): ${result.reason}`,
+          opErrors,
+        }
       }
       ops.push(result)
     }
@@ -196,7 +227,15 @@ export class TxnBuilder {
   /** prepareCreateSession builds the txn that opens a session. */
   prepareCreateSession(header: TxnHeader, session: SessionSpec): Txn {
     this.pending.record(header.zxid, [])
-    return { ...header, op: { type: 'createSession', sessionId: session.sessionId, timeoutMs: session.timeoutMs, password: session.password } }
+    return {
+      ...header,
+      op: {
+        type: 'createSession',
+        sessionId: session.sessionId,
+        timeoutMs: session.timeoutMs,
+        password: session.password,
+      },
+    }
   }
 
   /**
@@ -233,7 +272,10 @@ export class TxnBuilder {
     const scratch = new ScratchView(this.pending)
     if (fits(scratch)) return null
     const ops: TxnDelete[] = []
-    const multiOf = (deletes: TxnDelete[]): Txn => ({ ...header, op: { type: 'multi', ops: deletes } })
+    const multiOf = (deletes: TxnDelete[]): Txn => ({
+      ...header,
+      op: { type: 'multi', ops: deletes },
+    })
     const emptyBytes = txnBytesBound(multiOf([]))
     let bytes = emptyBytes
     for (const path of scratch.ephemeralsOf(sessionId)) {
@@ -257,7 +299,9 @@ export class TxnBuilder {
   prepareReap(header: TxnHeader, path: string): Txn | null {
     const node = this.pending.get(path)
     if (node === null || node.numChildren > 0) return null
-    const due = node.container ? node.cversion !== 0 : node.ttlMs > 0 && header.timeMs - node.mtime > node.ttlMs
+    const due = node.container
+      ? node.cversion !== 0
+      : node.ttlMs > 0 && header.timeMs - node.mtime > node.ttlMs
     if (!due) return null
     this.pending.checkZxid(header.zxid)
     const scratch = new ScratchView(this.pending)
@@ -278,7 +322,11 @@ export class TxnBuilder {
   }
 }
 
-function validateMultiOp(scratch: ScratchView, op: MultiRequest['ops'][number], context: ValidationContext): TxnMultiOp | RequestFailure {
+function validateMultiOp(
+  scratch: ScratchView,
+  op: MultiRequest['ops'][number],
+  context: ValidationContext,
+): TxnMultiOp | RequestFailure {
   switch (op.op) {
     case 'check':
       return validateCheck(scratch, op.path, op.version)
@@ -290,7 +338,10 @@ function validateMultiOp(scratch: ScratchView, op: MultiRequest['ops'][number], 
       return validateDelete(scratch, op.path, op.version)
     default: {
       const unknown: never = op
-      return { code: ErrorCode.UNIMPLEMENTED, reason: `${String((unknown as { op?: unknown }).op)} is not allowed in a multi` }
+      return {
+        code: ErrorCode.UNIMPLEMENTED,
+        reason: `${String((unknown as { op?: unknown }).op)} is not allowed in a multi`,
+      }
     }
   }
 }

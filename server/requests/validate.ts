@@ -67,51 +67,88 @@ export function isFailure(value: object): value is RequestFailure {
 
 function checkPath(path: string, sequential = false): RequestFailure | null {
   const problem = pathProblem(path, sequential)
-  return problem === null ? null : fail(ErrorCode.BAD_ARGUMENTS, `invalid path ${JSON.stringify(path)}: ${problem}`)
+  return problem === null
+    ? null
+    : fail(ErrorCode.BAD_ARGUMENTS, `invalid path ${JSON.stringify(path)}: ${problem}`)
 }
 
-function checkData(path: string, data: Uint8Array, context: ValidationContext): RequestFailure | null {
-  if (!(data instanceof Uint8Array)) return fail(ErrorCode.BAD_ARGUMENTS, `data for ${path} must be bytes`)
+function checkData(
+  path: string,
+  data: Uint8Array,
+  context: ValidationContext,
+): RequestFailure | null {
+  if (!(data instanceof Uint8Array))
+    return fail(ErrorCode.BAD_ARGUMENTS, `data for ${path} must be bytes`)
   if (data.length <= context.dataBytesMax) return null
-  return fail(ErrorCode.BAD_ARGUMENTS, `data for ${path} is ${data.length} bytes, over the limit of ${context.dataBytesMax}`)
+  return fail(
+    ErrorCode.BAD_ARGUMENTS,
+    `data for ${path} is ${data.length} bytes, over the limit of ${context.dataBytesMax}`,
+  )
 }
 
 function checkExpectedVersion(path: string, expected: number): RequestFailure | null {
   if (Number.isInteger(expected) && expected >= -1 && expected <= INT_MAX) return null
-  return fail(ErrorCode.BAD_ARGUMENTS, `expected version for ${path} must be -1 or an integer in [0, ${INT_MAX}], not ${String(expected)}`)
+  return fail(
+    ErrorCode.BAD_ARGUMENTS,
+    `expected version for ${path} must be -1 or an integer in [0, ${INT_MAX}], not ${String(expected)}`,
+  )
 }
 
-function checkVersion(path: string, node: Readonly<PendingNode>, expected: number): RequestFailure | null {
+function checkVersion(
+  path: string,
+  node: Readonly<PendingNode>,
+  expected: number,
+): RequestFailure | null {
   if (expected === -1 || expected === node.version) return null
   return fail(ErrorCode.BAD_VERSION, `${path} is at version ${node.version}, not ${expected}`)
 }
 
 function checkAcl(path: string, acl: Acl[] | undefined): RequestFailure | null {
   if (acl === undefined) return null
-  if (acl.length === 0) return fail(ErrorCode.INVALID_ACL, `the ACL for ${path} needs at least one entry`)
+  if (acl.length === 0)
+    return fail(ErrorCode.INVALID_ACL, `the ACL for ${path} needs at least one entry`)
   for (const entry of acl) {
-    if (entry.scheme === 'auth') return fail(ErrorCode.INVALID_ACL, `scheme 'auth' in the ACL for ${path} needs an authenticated identity; this connection has none`)
+    if (entry.scheme === 'auth')
+      return fail(
+        ErrorCode.INVALID_ACL,
+        `scheme 'auth' in the ACL for ${path} needs an authenticated identity; this connection has none`,
+      )
   }
   return null
 }
 
 /** checkCreateArguments checks what a create can be refused for before the tree is consulted (null: nothing). */
-export function checkCreateArguments(spec: CreateSpec, context: ValidationContext): RequestFailure | null {
-  if (!NODE_MODES.includes(spec.mode)) return fail(ErrorCode.BAD_ARGUMENTS, `unknown mode ${JSON.stringify(spec.mode)} for ${spec.path}`)
+export function checkCreateArguments(
+  spec: CreateSpec,
+  context: ValidationContext,
+): RequestFailure | null {
+  if (!NODE_MODES.includes(spec.mode))
+    return fail(
+      ErrorCode.BAD_ARGUMENTS,
+      `unknown mode ${JSON.stringify(spec.mode)} for ${spec.path}`,
+    )
   const pathFailure = checkPath(spec.path, isSequentialMode(spec.mode))
   if (pathFailure !== null) return pathFailure
-  if (isReservedPath(spec.path)) return fail(ErrorCode.BAD_ARGUMENTS, `${spec.path} is in the reserved /zookeeper subtree`)
+  if (isReservedPath(spec.path))
+    return fail(ErrorCode.BAD_ARGUMENTS, `${spec.path} is in the reserved /zookeeper subtree`)
   const dataFailure = checkData(spec.path, spec.data, context)
   if (dataFailure !== null) return dataFailure
   if (spec.ttlMs !== undefined) {
     if (spec.mode !== 'persistent' && spec.mode !== 'persistent-sequential') {
-      return fail(ErrorCode.BAD_ARGUMENTS, `ttlMs is only allowed with persistent modes, not ${spec.mode} (${spec.path})`)
+      return fail(
+        ErrorCode.BAD_ARGUMENTS,
+        `ttlMs is only allowed with persistent modes, not ${spec.mode} (${spec.path})`,
+      )
     }
     if (!Number.isInteger(spec.ttlMs) || spec.ttlMs <= 0 || spec.ttlMs > TTL_MS_MAX) {
-      return fail(ErrorCode.BAD_ARGUMENTS, `ttlMs for ${spec.path} must be an integer in [1, ${TTL_MS_MAX}]`)
+      return fail(
+        ErrorCode.BAD_ARGUMENTS,
+        `ttlMs for ${spec.path} must be an integer in [1, ${TTL_MS_MAX}]`,
+      )
     }
   }
-  if (isEphemeralMode(spec.mode) && context.sessionId === 0n) return fail(ErrorCode.BAD_ARGUMENTS, `ephemeral ${spec.path} needs a session`)
+  if (isEphemeralMode(spec.mode) && context.sessionId === 0n)
+    return fail(ErrorCode.BAD_ARGUMENTS, `ephemeral ${spec.path} needs a session`)
   return checkAcl(spec.path, spec.acl)
 }
 
@@ -120,18 +157,28 @@ export function checkCreateArguments(spec: CreateSpec, context: ValidationContex
  * count and cversion. A sequential name is the requested path plus the parent's
  * cversion before the create, so every prefix under one parent shares one counter.
  */
-export function validateCreate(view: NodeView, spec: CreateSpec, context: ValidationContext): TxnCreate | RequestFailure {
+export function validateCreate(
+  view: NodeView,
+  spec: CreateSpec,
+  context: ValidationContext,
+): TxnCreate | RequestFailure {
   const argumentFailure = checkCreateArguments(spec, context)
   if (argumentFailure !== null) return argumentFailure
   const parentPath = parentOf(spec.path)
   const parent = view.get(parentPath)
-  if (parent === null) return fail(ErrorCode.NO_NODE, `parent ${parentPath} of ${spec.path} does not exist`)
+  if (parent === null)
+    return fail(ErrorCode.NO_NODE, `parent ${parentPath} of ${spec.path} does not exist`)
   const path = isSequentialMode(spec.mode) ? spec.path + sequenceSuffix(parent.cversion) : spec.path
   const finalFailure = checkPath(path)
   if (finalFailure !== null) return finalFailure
-  if (isReservedPath(path)) return fail(ErrorCode.BAD_ARGUMENTS, `${path} is in the reserved /zookeeper subtree`)
+  if (isReservedPath(path))
+    return fail(ErrorCode.BAD_ARGUMENTS, `${path} is in the reserved /zookeeper subtree`)
   if (view.get(path) !== null) return fail(ErrorCode.NODE_EXISTS, `${path} already exists`)
-  if (parent.ephemeralOwner !== 0n) return fail(ErrorCode.NO_CHILDREN_FOR_EPHEMERALS, `${parentPath} is ephemeral and cannot have children`)
+  if (parent.ephemeralOwner !== 0n)
+    return fail(
+      ErrorCode.NO_CHILDREN_FOR_EPHEMERALS,
+      `${parentPath} is ephemeral and cannot have children`,
+    )
   if (isEphemeralMode(spec.mode)) {
     const quotaFailure = checkEphemeralQuota(view, path, context)
     if (quotaFailure !== null) return quotaFailure
@@ -143,8 +190,26 @@ export function validateCreate(view: NodeView, spec: CreateSpec, context: Valida
   const container = spec.mode === 'container'
   const ttlMs = spec.ttlMs ?? 0
   view.put(parentPath, { ...parent, cversion: parentCversion, numChildren: parent.numChildren + 1 })
-  view.put(path, { version: 0, cversion: 0, aversion: 0, numChildren: 0, ephemeralOwner, container, ttlMs, mtime: context.timeMs })
-  return { type: 'create', path, data: spec.data, acl: spec.acl ?? [...OPEN_ACL_UNSAFE], ephemeralOwner, container, ttlMs, parentCversion }
+  view.put(path, {
+    version: 0,
+    cversion: 0,
+    aversion: 0,
+    numChildren: 0,
+    ephemeralOwner,
+    container,
+    ttlMs,
+    mtime: context.timeMs,
+  })
+  return {
+    type: 'create',
+    path,
+    data: spec.data,
+    acl: spec.acl ?? [...OPEN_ACL_UNSAFE],
+    ephemeralOwner,
+    container,
+    ttlMs,
+    parentCversion,
+  }
 }
 
 /**
@@ -152,7 +217,11 @@ export function validateCreate(view: NodeView, spec: CreateSpec, context: Valida
  * than the per-session limit, or when its closeSession txn, which lists every one of its
  * ephemeral paths, would outgrow the txn limit and so could never be sent or logged.
  */
-function checkEphemeralQuota(view: NodeView, path: string, context: ValidationContext): RequestFailure | null {
+function checkEphemeralQuota(
+  view: NodeView,
+  path: string,
+  context: ValidationContext,
+): RequestFailure | null {
   const owned = view.ephemeralFootprintOf(context.sessionId)
   const session = `0x${context.sessionId.toString(16)}`
   if (owned.count >= context.ephemeralsPerSessionMax) {
@@ -173,20 +242,27 @@ function checkEphemeralQuota(view: NodeView, path: string, context: ValidationCo
 /** missingAncestors lists the ancestors of `path` that do not exist in the view, outermost first. */
 export function missingAncestors(view: NodeView, path: string): string[] {
   const missing: string[] = []
-  for (let p = parentOf(path); p !== ROOT_PATH && view.get(p) === null; p = parentOf(p)) missing.unshift(p)
+  for (let p = parentOf(path); p !== ROOT_PATH && view.get(p) === null; p = parentOf(p))
+    missing.unshift(p)
   return missing
 }
 
 /** validateDelete checks a delete and records the removal (the parent's cversion stays, as in ZooKeeper). */
-export function validateDelete(view: NodeView, path: string, version: number): TxnDelete | RequestFailure {
+export function validateDelete(
+  view: NodeView,
+  path: string,
+  version: number,
+): TxnDelete | RequestFailure {
   const argumentFailure = checkPath(path) ?? checkExpectedVersion(path, version)
   if (argumentFailure !== null) return argumentFailure
-  if (path === ROOT_PATH || isReservedPath(path)) return fail(ErrorCode.BAD_ARGUMENTS, `${path} cannot be deleted`)
+  if (path === ROOT_PATH || isReservedPath(path))
+    return fail(ErrorCode.BAD_ARGUMENTS, `${path} cannot be deleted`)
   const node = view.get(path)
   if (node === null) return fail(ErrorCode.NO_NODE, `${path} does not exist`)
   const versionFailure = checkVersion(path, node, version)
   if (versionFailure !== null) return versionFailure
-  if (node.numChildren > 0) return fail(ErrorCode.NOT_EMPTY, `${path} has ${node.numChildren} children`)
+  if (node.numChildren > 0)
+    return fail(ErrorCode.NOT_EMPTY, `${path} has ${node.numChildren} children`)
   const parentPath = parentOf(path)
   const parent = view.get(parentPath)!
   view.put(parentPath, { ...parent, numChildren: parent.numChildren - 1 })
@@ -195,10 +271,17 @@ export function validateDelete(view: NodeView, path: string, version: number): T
 }
 
 /** validateSet checks a set and records the new version and mtime. */
-export function validateSet(view: NodeView, path: string, data: Uint8Array, version: number, context: ValidationContext): TxnSet | RequestFailure {
+export function validateSet(
+  view: NodeView,
+  path: string,
+  data: Uint8Array,
+  version: number,
+  context: ValidationContext,
+): TxnSet | RequestFailure {
   const argumentFailure = checkPath(path) ?? checkExpectedVersion(path, version)
   if (argumentFailure !== null) return argumentFailure
-  if (isReservedPath(path)) return fail(ErrorCode.BAD_ARGUMENTS, `${path} is in the reserved /zookeeper subtree`)
+  if (isReservedPath(path))
+    return fail(ErrorCode.BAD_ARGUMENTS, `${path} is in the reserved /zookeeper subtree`)
   const dataFailure = checkData(path, data, context)
   if (dataFailure !== null) return dataFailure
   const node = view.get(path)
@@ -212,7 +295,11 @@ export function validateSet(view: NodeView, path: string, data: Uint8Array, vers
 }
 
 /** validateCheck checks a multi's version check; it changes nothing. */
-export function validateCheck(view: NodeView, path: string, version: number): TxnCheck | RequestFailure {
+export function validateCheck(
+  view: NodeView,
+  path: string,
+  version: number,
+): TxnCheck | RequestFailure {
   const argumentFailure = checkPath(path) ?? checkExpectedVersion(path, version)
   if (argumentFailure !== null) return argumentFailure
   const node = view.get(path)

@@ -2,7 +2,13 @@
  * Shaping the answer to a write once its txn is applied: the result comes from the
  * apply outcomes (the Stat the tree actually holds), the error from the error txn.
  */
-import { ErrorCode, formatZxid, type MultiResult, type Request, type Txn } from '../../protocol/index.js'
+import {
+  ErrorCode,
+  formatZxid,
+  type MultiResult,
+  type Request,
+  type Txn,
+} from '../../protocol/index.js'
 import type { ApplyResult, OpOutcome } from '../tree/data-tree.js'
 import { errorReply, type Reply } from './reply.js'
 
@@ -19,7 +25,10 @@ export function replyForWrite(request: Request, txn: Txn, applied: ApplyResult):
     const reason = op.reason ?? 'the request failed'
     if (request.op !== 'multi' || op.opErrors === undefined) return errorReply(op.code, reason)
     const opErrors = op.opErrors
-    const results = request.ops.map((o, i): MultiResult => ({ op: o.op, err: opErrors[i] ?? ErrorCode.RUNTIME_INCONSISTENCY }))
+    const results = request.ops.map((o, i): MultiResult => ({
+      op: o.op,
+      err: opErrors[i] ?? ErrorCode.RUNTIME_INCONSISTENCY,
+    }))
     return errorReply(op.code, reason, { results })
   }
   switch (request.op) {
@@ -31,11 +40,14 @@ export function replyForWrite(request: Request, txn: Txn, applied: ApplyResult):
     }
     case 'set': {
       const outcome = applied.outcomes[0]
-      if (applied.outcomes.length !== 1 || outcome?.type !== 'set' || outcome.stat === undefined) return mismatch(request, txn)
+      if (applied.outcomes.length !== 1 || outcome?.type !== 'set' || outcome.stat === undefined)
+        return mismatch(request, txn)
       return { err: ErrorCode.OK, result: { stat: outcome.stat } }
     }
     case 'delete':
-      return applied.outcomes.length === 1 && applied.outcomes[0]?.type === 'delete' ? { err: ErrorCode.OK, result: {} } : mismatch(request, txn)
+      return applied.outcomes.length === 1 && applied.outcomes[0]?.type === 'delete'
+        ? { err: ErrorCode.OK, result: {} }
+        : mismatch(request, txn)
     case 'multi': {
       if (applied.outcomes.length !== request.ops.length) return mismatch(request, txn)
       const results: MultiResult[] = []
@@ -69,7 +81,9 @@ function multiResult(requested: MultiResult['op'], outcome: OpOutcome): MultiRes
     case 'create':
       return { op: 'create', err: ErrorCode.OK, path: outcome.path, stat: outcome.stat }
     case 'set':
-      return outcome.stat === undefined ? null : { op: 'set', err: ErrorCode.OK, stat: outcome.stat }
+      return outcome.stat === undefined
+        ? null
+        : { op: 'set', err: ErrorCode.OK, stat: outcome.stat }
     case 'delete':
     case 'check':
       return { op: outcome.type, err: ErrorCode.OK }
@@ -77,5 +91,8 @@ function multiResult(requested: MultiResult['op'], outcome: OpOutcome): MultiRes
 }
 
 function mismatch(request: Request, txn: Txn): Reply {
-  return errorReply(ErrorCode.SYSTEM_ERROR, `txn ${formatZxid(txn.zxid)} (${txn.op.type}) did not apply as a ${request.op} request expects`)
+  return errorReply(
+    ErrorCode.SYSTEM_ERROR,
+    `txn ${formatZxid(txn.zxid)} (${txn.op.type}) did not apply as a ${request.op} request expects`,
+  )
 }

@@ -18,7 +18,15 @@ export type QueuedRequest =
   /** A read, answered from the tree when it reaches the head. */
   | { kind: 'read'; xid: number; request: Request }
   /** A write (or session close), forwarded unless `held`; `reply` is filled when its txn is applied here (or it is refused). */
-  | { kind: 'write'; xid: number; request: Request; reply?: Reply; replyZxid?: Zxid; held?: true; frameBytes: number }
+  | {
+      kind: 'write'
+      xid: number
+      request: Request
+      reply?: Reply
+      replyZxid?: Zxid
+      held?: true
+      frameBytes: number
+    }
   /** A sync or linearizable read: ready once the read index `zxid` is known and applied. */
   | { kind: 'barrier'; xid: number; request: Request; zxid: Zxid | undefined; failed?: true }
   /** A request answered with a fixed reply in its turn (refused on arrival). */

@@ -109,7 +109,10 @@ export class ClientFront {
   /** The connection currently bound to each session. */
   private readonly owners = new Map<SessionId, ClientConnection>()
   /** Forwarded writes waiting for their txn, by session and xid. */
-  private readonly awaitingApply = new Map<string, { connection: ClientConnection; entry: Extract<QueuedRequest, { kind: 'write' }> }>()
+  private readonly awaitingApply = new Map<
+    string,
+    { connection: ClientConnection; entry: Extract<QueuedRequest, { kind: 'write' }> }
+  >()
   /** Connections waiting for their createSession txn, by the session id chosen for them. */
   private readonly awaitingSession = new Map<SessionId, ClientConnection>()
   /** Connections whose head is a barrier waiting for the tree to reach its read index. */
@@ -121,7 +124,10 @@ export class ClientFront {
     private readonly host: FrontHost,
     private readonly limits: ClientLimits,
   ) {
-    this.sessionCreates = new TokenBucket(limits.maxSessionCreatesPerSecond, limits.maxSessionCreatesPerSecond)
+    this.sessionCreates = new TokenBucket(
+      limits.maxSessionCreatesPerSecond,
+      limits.maxSessionCreatesPerSecond,
+    )
   }
 
   /** connectionCount is the number of open client connections. */
@@ -151,10 +157,16 @@ export class ClientFront {
     clearTimeout(connection.stallTimer)
     this.dropWatches(connection.id)
     this.awaitingBarrier.delete(connection)
-    if (this.owners.get(connection.sessionId) === connection) this.owners.delete(connection.sessionId)
-    for (const [sessionId, waiting] of this.awaitingSession) if (waiting === connection) this.awaitingSession.delete(sessionId)
-    for (const [key, waiting] of this.awaitingApply) if (waiting.connection === connection) this.awaitingApply.delete(key)
-    this.host.logger.debug({ connection: socket.id, session: connection.sessionId.toString(16), code, reason }, 'client disconnected')
+    if (this.owners.get(connection.sessionId) === connection)
+      this.owners.delete(connection.sessionId)
+    for (const [sessionId, waiting] of this.awaitingSession)
+      if (waiting === connection) this.awaitingSession.delete(sessionId)
+    for (const [key, waiting] of this.awaitingApply)
+      if (waiting.connection === connection) this.awaitingApply.delete(key)
+    this.host.logger.debug(
+      { connection: socket.id, session: connection.sessionId.toString(16), code, reason },
+      'client disconnected',
+    )
   }
 
   /** onFrame decodes one frame and acts on it; malformed input is answered or closes the socket, never throws. */
@@ -165,12 +177,23 @@ export class ClientFront {
     if (!decoded.ok) {
       if (decoded.xid !== undefined && connection.phase === 'open') {
         // A request we could read the xid of gets its error in its turn; the connection stays.
-        connection.enqueue({ kind: 'answered', xid: decoded.xid, reply: { err: decoded.error.code, message: decoded.error.message } })
+        connection.enqueue({
+          kind: 'answered',
+          xid: decoded.xid,
+          reply: { err: decoded.error.code, message: decoded.error.message },
+        })
         this.pump(connection)
       } else {
-        this.host.logger.debug({ connection: socket.id, reason: decoded.error.message }, 'refusing malformed frame')
+        this.host.logger.debug(
+          { connection: socket.id, reason: decoded.error.message },
+          'refusing malformed frame',
+        )
         // The reason names the failure, never the decoded bytes: those are the sender's.
-        this.close(connection, CloseCode.PROTOCOL_ERROR, `malformed frame (${errorCodeName(decoded.error.code) ?? decoded.error.code})`)
+        this.close(
+          connection,
+          CloseCode.PROTOCOL_ERROR,
+          `malformed frame (${errorCodeName(decoded.error.code) ?? decoded.error.code})`,
+        )
       }
       return
     }
@@ -225,8 +248,15 @@ export class ClientFront {
     const buffered = socket.bufferedBytes()
     const { connectionBufferedBytesSoft: soft, connectionBufferedBytesMax: max } = this.limits
     if (buffered > max) {
-      this.host.logger.info({ connection: connection.id, bufferedBytes: buffered }, 'closing a client that does not read its replies')
-      this.close(connection, CloseCode.CLIENT_NOT_READING, `output buffer over ${max} bytes: the client is not reading`)
+      this.host.logger.info(
+        { connection: connection.id, bufferedBytes: buffered },
+        'closing a client that does not read its replies',
+      )
+      this.close(
+        connection,
+        CloseCode.CLIENT_NOT_READING,
+        `output buffer over ${max} bytes: the client is not reading`,
+      )
     } else if (buffered >= soft && !connection.outputBlocked) this.blockOutput(connection)
   }
 
@@ -241,55 +271,99 @@ export class ClientFront {
     const stalledMaxMs = this.limits.connectionStalledMaxMs
     connection.stallTimer = setTimeout(() => {
       if (!connection.outputBlocked || connection.phase === 'closing') return
-      this.host.logger.info({ connection: connection.id, bufferedBytes: connection.socket.bufferedBytes() }, 'closing a client that stopped reading')
-      this.close(connection, CloseCode.CLIENT_NOT_READING, `output buffer over ${this.limits.connectionBufferedBytesSoft} bytes for ${stalledMaxMs} ms: the client is not reading`)
+      this.host.logger.info(
+        { connection: connection.id, bufferedBytes: connection.socket.bufferedBytes() },
+        'closing a client that stopped reading',
+      )
+      this.close(
+        connection,
+        CloseCode.CLIENT_NOT_READING,
+        `output buffer over ${this.limits.connectionBufferedBytesSoft} bytes for ${stalledMaxMs} ms: the client is not reading`,
+      )
     }, stalledMaxMs)
     connection.stallTimer.unref()
     connection.socket.onDrained(Math.floor(this.limits.connectionBufferedBytesSoft / 2), () => {
       clearTimeout(connection.stallTimer)
       connection.outputBlocked = false
-      if (this.connections.get(connection.id) === connection && connection.phase !== 'closing') this.pump(connection)
+      if (this.connections.get(connection.id) === connection && connection.phase !== 'closing')
+        this.pump(connection)
     })
   }
 
   // ---------------------------------------------------------------- sessions
 
   private onConnect(connection: ClientConnection, message: ConnectMessage): void {
-    if (connection.phase !== 'handshake') return this.close(connection, CloseCode.BAD_HANDSHAKE, 'connect sent twice')
+    if (connection.phase !== 'handshake')
+      return this.close(connection, CloseCode.BAD_HANDSHAKE, 'connect sent twice')
     if (message.protocolVersion !== PROTOCOL_VERSION) {
-      return this.refuse(connection, ErrorCode.BAD_ARGUMENTS, `unsupported protocol version ${message.protocolVersion}; this server speaks ${PROTOCOL_VERSION}`)
+      return this.refuse(
+        connection,
+        ErrorCode.BAD_ARGUMENTS,
+        `unsupported protocol version ${message.protocolVersion}; this server speaks ${PROTOCOL_VERSION}`,
+      )
     }
-    if (!this.host.serving()) return this.refuse(connection, ErrorCode.NOT_SERVING, `server ${this.host.id} is not serving: it has no quorum`)
+    if (!this.host.serving())
+      return this.refuse(
+        connection,
+        ErrorCode.NOT_SERVING,
+        `server ${this.host.id} is not serving: it has no quorum`,
+      )
     const tree = this.host.tree
     if (message.lastZxidSeen > tree.appliedZxid) {
-      return this.refuse(connection, ErrorCode.ZXID_AHEAD, `client has seen zxid ${formatZxid(message.lastZxidSeen)}, this server only ${formatZxid(tree.appliedZxid)}`)
+      return this.refuse(
+        connection,
+        ErrorCode.ZXID_AHEAD,
+        `client has seen zxid ${formatZxid(message.lastZxidSeen)}, this server only ${formatZxid(tree.appliedZxid)}`,
+      )
     }
     if (message.sessionId === 0n) {
       if (!this.sessionCreates.take(this.host.nowMs())) {
         const rate = this.limits.maxSessionCreatesPerSecond
-        return this.refuse(connection, ErrorCode.THROTTLED, `too many new sessions: this server opens at most ${rate} per second (maxSessionCreatesPerSecond); retry after a pause`)
+        return this.refuse(
+          connection,
+          ErrorCode.THROTTLED,
+          `too many new sessions: this server opens at most ${rate} per second (maxSessionCreatesPerSecond); retry after a pause`,
+        )
       }
       return this.createSession(connection, message)
     }
     const sessions = this.host.sessions
     const session = sessions.get(message.sessionId)
     if (session === undefined || sessions.isClosing(message.sessionId)) {
-      return this.refuse(connection, ErrorCode.SESSION_EXPIRED, `session 0x${message.sessionId.toString(16)} has expired`)
+      return this.refuse(
+        connection,
+        ErrorCode.SESSION_EXPIRED,
+        `session 0x${message.sessionId.toString(16)} has expired`,
+      )
     }
-    if (!sessions.passwordMatches(message.sessionId, message.password)) return this.refuse(connection, ErrorCode.AUTH_FAILED, 'wrong session password')
+    if (!sessions.passwordMatches(message.sessionId, message.password))
+      return this.refuse(connection, ErrorCode.AUTH_FAILED, 'wrong session password')
     // The leader learns that this member now owns the session: requests still in flight
     // through the member the client left will fail with SESSION_MOVED.
     if (!this.host.forward(message.sessionId, 0, { kind: 'claimSession' })) {
       return this.refuse(connection, ErrorCode.NOT_SERVING, `server ${this.host.id} has no leader`)
     }
     this.bind(connection, message.sessionId)
-    this.send(connection, { type: 'connected', sessionId: session.id, password: session.password, timeoutMs: session.timeoutMs, serverId: this.host.id, zxid: tree.appliedZxid, readOnly: false })
+    this.send(connection, {
+      type: 'connected',
+      sessionId: session.id,
+      password: session.password,
+      timeoutMs: session.timeoutMs,
+      serverId: this.host.id,
+      zxid: tree.appliedZxid,
+      readOnly: false,
+    })
   }
 
   private createSession(connection: ClientConnection, message: ConnectMessage): void {
     const sessionId = this.host.newSessionId()
-    const payload: ForwardPayload = { kind: 'createSession', timeoutMs: message.timeoutMs, password: this.host.newPassword() }
-    if (!this.host.forward(sessionId, 0, payload)) return this.refuse(connection, ErrorCode.NOT_SERVING, `server ${this.host.id} has no leader`)
+    const payload: ForwardPayload = {
+      kind: 'createSession',
+      timeoutMs: message.timeoutMs,
+      password: this.host.newPassword(),
+    }
+    if (!this.host.forward(sessionId, 0, payload))
+      return this.refuse(connection, ErrorCode.NOT_SERVING, `server ${this.host.id} has no leader`)
     connection.phase = 'creating-session'
     this.awaitingSession.set(sessionId, connection)
   }
@@ -297,7 +371,8 @@ export class ClientFront {
   /** bind makes `connection` the owner of a session, closing any older connection that held it. */
   private bind(connection: ClientConnection, sessionId: SessionId): void {
     const previous = this.owners.get(sessionId)
-    if (previous !== undefined && previous !== connection) this.close(previous, CloseCode.SESSION_MOVED, 'session moved to another connection')
+    if (previous !== undefined && previous !== connection)
+      this.close(previous, CloseCode.SESSION_MOVED, 'session moved to another connection')
     this.owners.set(sessionId, connection)
     connection.sessionId = sessionId
     connection.phase = 'open'
@@ -310,20 +385,30 @@ export class ClientFront {
   }
 
   private onPing(connection: ClientConnection): void {
-    if (connection.phase !== 'open') return this.close(connection, CloseCode.BAD_HANDSHAKE, 'ping before connect')
+    if (connection.phase !== 'open')
+      return this.close(connection, CloseCode.BAD_HANDSHAKE, 'ping before connect')
     this.host.touch(connection.sessionId)
     this.send(connection, { type: 'pong', zxid: this.host.tree.appliedZxid })
   }
 
   // ---------------------------------------------------------------- requests
 
-  private onRequest(connection: ClientConnection, xid: number, request: Request, frameBytes: number): void {
-    if (connection.phase !== 'open') return this.close(connection, CloseCode.BAD_HANDSHAKE, 'request before connect')
+  private onRequest(
+    connection: ClientConnection,
+    xid: number,
+    request: Request,
+    frameBytes: number,
+  ): void {
+    if (connection.phase !== 'open')
+      return this.close(connection, CloseCode.BAD_HANDSHAKE, 'request before connect')
     const sessionId = connection.sessionId
-    const answer = (err: number, message: string) => connection.enqueue({ kind: 'answered', xid, reply: { err, message } })
+    const answer = (err: number, message: string) =>
+      connection.enqueue({ kind: 'answered', xid, reply: { err, message } })
     const sessions = this.host.sessions
-    if (!this.host.serving()) answer(ErrorCode.NOT_SERVING, `server ${this.host.id} is not serving: it has no quorum`)
-    else if (!sessions.has(sessionId) || sessions.isClosing(sessionId)) answer(ErrorCode.SESSION_EXPIRED, 'session has expired')
+    if (!this.host.serving())
+      answer(ErrorCode.NOT_SERVING, `server ${this.host.id} is not serving: it has no quorum`)
+    else if (!sessions.has(sessionId) || sessions.isClosing(sessionId))
+      answer(ErrorCode.SESSION_EXPIRED, 'session has expired')
     else if (WRITE_OPS.has(request.op)) {
       this.host.touch(sessionId)
       const entry: WriteEntry = { kind: 'write', xid, request, frameBytes }
@@ -347,7 +432,11 @@ export class ClientFront {
       const entry = { kind: 'barrier' as const, xid, request, zxid: undefined }
       const token: ReadToken = { connection, entry }
       if (this.host.readIndex(token)) connection.enqueue(entry)
-      else answer(ErrorCode.NOT_SERVING, `server ${this.host.id} has no leader to confirm a read index`)
+      else
+        answer(
+          ErrorCode.NOT_SERVING,
+          `server ${this.host.id} has no leader to confirm a read index`,
+        )
     } else {
       this.host.touch(sessionId)
       connection.enqueue({ kind: 'read', xid, request })
@@ -363,10 +452,18 @@ export class ClientFront {
     const { sessionId } = connection
     const key = requestKey(sessionId, entry.xid)
     // A commit is matched to its request by session and xid, so those must be unique in flight.
-    if (this.awaitingApply.has(key)) return { err: ErrorCode.BAD_ARGUMENTS, message: `xid ${entry.xid} is already in flight for this session` }
+    if (this.awaitingApply.has(key))
+      return {
+        err: ErrorCode.BAD_ARGUMENTS,
+        message: `xid ${entry.xid} is already in flight for this session`,
+      }
     const request = entry.request
-    const payload: ForwardPayload = request.op === 'closeSession' ? { kind: 'closeSession' } : { kind: 'write', request: request as WriteRequest }
-    if (!this.host.forward(sessionId, entry.xid, payload)) return { err: ErrorCode.NOT_SERVING, message: `server ${this.host.id} has no leader` }
+    const payload: ForwardPayload =
+      request.op === 'closeSession'
+        ? { kind: 'closeSession' }
+        : { kind: 'write', request: request as WriteRequest }
+    if (!this.host.forward(sessionId, entry.xid, payload))
+      return { err: ErrorCode.NOT_SERVING, message: `server ${this.host.id} has no leader` }
     this.awaitingApply.set(key, { connection, entry })
     return undefined
   }
@@ -389,10 +486,20 @@ export class ClientFront {
   private applyBackpressure(connection: ClientConnection): void {
     const outstandingMax = this.limits.maxOutstandingRequests
     const writeBytesMax = this.limits.connectionWriteBytesInFlightMax
-    if (!connection.paused && (connection.pendingCount >= outstandingMax || connection.writeBytesInFlight >= writeBytesMax || connection.outputBlocked)) {
+    if (
+      !connection.paused &&
+      (connection.pendingCount >= outstandingMax ||
+        connection.writeBytesInFlight >= writeBytesMax ||
+        connection.outputBlocked)
+    ) {
       connection.paused = true
       connection.socket.pause()
-    } else if (connection.paused && connection.pendingCount < outstandingMax / 2 && connection.writeBytesInFlight < writeBytesMax / 2 && !connection.outputBlocked) {
+    } else if (
+      connection.paused &&
+      connection.pendingCount < outstandingMax / 2 &&
+      connection.writeBytesInFlight < writeBytesMax / 2 &&
+      !connection.outputBlocked
+    ) {
       connection.paused = false
       connection.socket.resume()
     }
@@ -407,17 +514,29 @@ export class ClientFront {
     if (connection.pumpDeferred) return
     const tree = this.host.tree
     let turnBytes = 0
-    for (let entry = connection.peek(); entry !== undefined && !connection.outputBlocked; entry = connection.peek()) {
+    for (
+      let entry = connection.peek();
+      entry !== undefined && !connection.outputBlocked;
+      entry = connection.peek()
+    ) {
       let reply: Reply
       let zxid = tree.appliedZxid
       if (entry.kind === 'answered') reply = entry.reply
       else if (entry.kind === 'read') reply = this.executeRead(connection, entry.request)
       else if (entry.kind === 'barrier') {
-        if (entry.failed === true) reply = { err: ErrorCode.NOT_SERVING, message: 'the read index could not be confirmed: the leader lost its quorum' }
+        if (entry.failed === true)
+          reply = {
+            err: ErrorCode.NOT_SERVING,
+            message: 'the read index could not be confirmed: the leader lost its quorum',
+          }
         else if (entry.zxid === undefined || tree.appliedZxid < entry.zxid) {
           this.awaitingBarrier.add(connection)
           break
-        } else reply = entry.request.op === 'sync' ? { err: 0, result: {} } : this.executeRead(connection, entry.request)
+        } else
+          reply =
+            entry.request.op === 'sync'
+              ? { err: 0, result: {} }
+              : this.executeRead(connection, entry.request)
       } else {
         if (entry.held === true) {
           entry.held = undefined
@@ -439,7 +558,8 @@ export class ClientFront {
         connection.pumpDeferred = true
         setImmediate(() => {
           connection.pumpDeferred = false
-          if (this.connections.get(connection.id) === connection && connection.phase !== 'closing') this.pump(connection)
+          if (this.connections.get(connection.id) === connection && connection.phase !== 'closing')
+            this.pump(connection)
         })
         break
       }
@@ -449,7 +569,13 @@ export class ClientFront {
 
   /** sendReply sends a reply and returns its size; one whose frame would pass the frame limit (a huge children listing) becomes an error. */
   private sendReply(connection: ClientConnection, xid: number, zxid: Zxid, reply: Reply): number {
-    const message = (r: Reply): ServerMessage => ({ type: 'reply', xid, zxid, ...(r as Omit<Reply, 'result'>), ...(r.result === undefined ? {} : { result: r.result as never }) })
+    const message = (r: Reply): ServerMessage => ({
+      type: 'reply',
+      xid,
+      zxid,
+      ...(r as Omit<Reply, 'result'>),
+      ...(r.result === undefined ? {} : { result: r.result as never }),
+    })
     let frame = encodeServerMessage(message(reply))
     if (frame.length > this.limits.frameBytesMax) {
       const tooLarge = `the reply is ${frame.length} bytes, over the frame limit of ${this.limits.frameBytesMax}: ask for less (childCount, or narrower paths)`
@@ -464,14 +590,20 @@ export class ClientFront {
     const held = this.host.watches.countFor(connection.id)
     const max = this.limits.maxWatchesPerSession
     if (held + adding <= max) return undefined
-    return { err: ErrorCode.QUOTA_EXCEEDED, message: `the session holds ${held} watches; adding ${adding} would pass the limit of ${max} (maxWatchesPerSession)` }
+    return {
+      err: ErrorCode.QUOTA_EXCEEDED,
+      message: `the session holds ${held} watches; adding ${adding} would pass the limit of ${max} (maxWatchesPerSession)`,
+    }
   }
 
   /** executeRead answers a read and registers the watch it asked for, in one step. */
   private executeRead(connection: ClientConnection, request: Request): Reply {
     const watcher = connection.id
     const { tree, watches } = this.host
-    if ((request.op === 'exists' || request.op === 'get' || request.op === 'children') && request.watch) {
+    if (
+      (request.op === 'exists' || request.op === 'get' || request.op === 'children') &&
+      request.watch
+    ) {
       const refused = this.watchRefusal(connection, 1)
       if (refused !== undefined) return refused
     }
@@ -506,11 +638,21 @@ export class ClientFront {
         return { err: 0, result: {} }
       }
       case 'removeWatches':
-        return watches.removeWatches(request.path, request.kind, watcher) ? { err: 0, result: {} } : { err: ErrorCode.NO_WATCHER, message: `no ${request.kind} watch on ${request.path}` }
+        return watches.removeWatches(request.path, request.kind, watcher)
+          ? { err: 0, result: {} }
+          : { err: ErrorCode.NO_WATCHER, message: `no ${request.kind} watch on ${request.path}` }
       case 'setWatches': {
-        const paths = request.data.length + request.exist.length + request.child.length + request.persistent.length + request.persistentRecursive.length
+        const paths =
+          request.data.length +
+          request.exist.length +
+          request.child.length +
+          request.persistent.length +
+          request.persistentRecursive.length
         if (paths > SET_WATCHES_PATHS_MAX) {
-          return { err: ErrorCode.BAD_ARGUMENTS, message: `setWatches carries ${paths} paths, over the limit of ${SET_WATCHES_PATHS_MAX} per request: send several (the SDK does)` }
+          return {
+            err: ErrorCode.BAD_ARGUMENTS,
+            message: `setWatches carries ${paths} paths, over the limit of ${SET_WATCHES_PATHS_MAX} per request: send several (the SDK does)`,
+          }
         }
         const refused = this.watchRefusal(connection, paths)
         if (refused !== undefined) return refused
@@ -519,7 +661,9 @@ export class ClientFront {
           request,
           (path) => {
             const stat = tree.stat(path)
-            return stat === null ? { exists: false, mzxid: 0n, pzxid: 0n } : { exists: true, mzxid: stat.mzxid, pzxid: stat.pzxid }
+            return stat === null
+              ? { exists: false, mzxid: 0n, pzxid: 0n }
+              : { exists: true, mzxid: stat.mzxid, pzxid: stat.pzxid }
           },
           tree.appliedZxid,
         )
@@ -560,11 +704,13 @@ export class ClientFront {
       waiting.entry.replyZxid = txn.zxid
     }
     if (op.type === 'closeSession') this.endSession(op.sessionId, waiting?.connection)
-    if (waiting !== undefined && this.connections.get(waiting.connection.id) === waiting.connection) this.pump(waiting.connection)
+    if (waiting !== undefined && this.connections.get(waiting.connection.id) === waiting.connection)
+      this.pump(waiting.connection)
     if (this.awaitingBarrier.size > 0) {
       const barriers = [...this.awaitingBarrier]
       this.awaitingBarrier.clear()
-      for (const connection of barriers) if (this.connections.get(connection.id) === connection) this.pump(connection)
+      for (const connection of barriers)
+        if (this.connections.get(connection.id) === connection) this.pump(connection)
     }
   }
 
@@ -575,8 +721,19 @@ export class ClientFront {
     this.awaitingSession.delete(txn.op.sessionId)
     if (connection.phase !== 'creating-session') return
     this.bind(connection, txn.op.sessionId)
-    this.host.logger.debug({ session: txn.op.sessionId.toString(16), timeoutMs: txn.op.timeoutMs }, 'session created')
-    this.send(connection, { type: 'connected', sessionId: txn.op.sessionId, password: txn.op.password, timeoutMs: txn.op.timeoutMs, serverId: this.host.id, zxid: txn.zxid, readOnly: false })
+    this.host.logger.debug(
+      { session: txn.op.sessionId.toString(16), timeoutMs: txn.op.timeoutMs },
+      'session created',
+    )
+    this.send(connection, {
+      type: 'connected',
+      sessionId: txn.op.sessionId,
+      password: txn.op.password,
+      timeoutMs: txn.op.timeoutMs,
+      serverId: this.host.id,
+      zxid: txn.zxid,
+      readOnly: false,
+    })
   }
 
   /** endSession closes the connection of a session that expired (a client's own close is answered first). */
@@ -591,5 +748,10 @@ export class ClientFront {
 function truncateReason(reason: string): string {
   const bytes = Buffer.from(reason)
   if (bytes.length <= CLOSE_REASON_BYTES_MAX) return reason
-  return bytes.subarray(0, CLOSE_REASON_BYTES_MAX - 3).toString().replace(/\uFFFD$/, '') + '...'
+  return (
+    bytes
+      .subarray(0, CLOSE_REASON_BYTES_MAX - 3)
+      .toString()
+      .replace(/\uFFFD$/, '') + '...'
+  )
 }

@@ -3,7 +3,12 @@
  * the validation that turns a bad config file or flag into a ConfigError naming the
  * setting, never a stack trace.
  */
-import { DATA_BYTES_MAX, FRAME_HEADROOM_BYTES, SESSION_TIMEOUT_MAX_MS, SESSION_TIMEOUT_MIN_MS } from '../../protocol/index.js'
+import {
+  DATA_BYTES_MAX,
+  FRAME_HEADROOM_BYTES,
+  SESSION_TIMEOUT_MAX_MS,
+  SESSION_TIMEOUT_MIN_MS,
+} from '../../protocol/index.js'
 import { DEFAULT_HANDSHAKE_LIMITS } from '../net/peer-options.js'
 import type { TxnBuilderOptions } from '../requests/index.js'
 
@@ -135,7 +140,13 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble'> = {
 }
 
 /** ENSEMBLE_KEYS are the config keys that describe the ensemble (JSON file keys). */
-export const ENSEMBLE_KEYS = ['members', 'peerPort', 'secretFile', 'ensembleId', 'dialAddresses'] as const
+export const ENSEMBLE_KEYS = [
+  'members',
+  'peerPort',
+  'secretFile',
+  'ensembleId',
+  'dialAddresses',
+] as const
 
 /** SERVER_ID_MAX is the largest server id: ids fit the top byte of a session id. */
 const SERVER_ID_MAX = 255
@@ -153,12 +164,20 @@ export class ConfigError extends Error {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
-function integer(source: Record<string, unknown>, key: string, min: number, max: number, fallback?: number): number {
+function integer(
+  source: Record<string, unknown>,
+  key: string,
+  min: number,
+  max: number,
+  fallback?: number,
+): number {
   const value = source[key] ?? fallback
   if (value === undefined) throw new ConfigError(`missing setting '${key}'`)
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError(`setting '${key}' must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`)
+    throw new ConfigError(
+      `setting '${key}' must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`,
+    )
   }
   return n
 }
@@ -166,7 +185,8 @@ function integer(source: Record<string, unknown>, key: string, min: number, max:
 function text(source: Record<string, unknown>, key: string, fallback?: string): string {
   const value = source[key] ?? fallback
   if (value === undefined) throw new ConfigError(`missing setting '${key}'`)
-  if (typeof value !== 'string' || value.length === 0) throw new ConfigError(`setting '${key}' must be a non-empty string`)
+  if (typeof value !== 'string' || value.length === 0)
+    throw new ConfigError(`setting '${key}' must be a non-empty string`)
   return value
 }
 
@@ -177,8 +197,15 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** hostName checks a host name or address given under `key`. */
 function hostName(value: unknown, key: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > HOST_LENGTH_MAX || /\s/.test(value)) {
-    throw new ConfigError(`setting '${key}' must be a host name or address of 1-${HOST_LENGTH_MAX} characters without spaces, got ${JSON.stringify(value)}`)
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > HOST_LENGTH_MAX ||
+    /\s/.test(value)
+  ) {
+    throw new ConfigError(
+      `setting '${key}' must be a host name or address of 1-${HOST_LENGTH_MAX} characters without spaces, got ${JSON.stringify(value)}`,
+    )
   }
   return value
 }
@@ -188,13 +215,17 @@ const MEMBER_KEYS = ['id', 'host', 'clientPort', 'peerPort']
 /** parseMembers checks the `members` list and returns it sorted by id. */
 function parseMembers(value: unknown): MemberAddress[] {
   if (!Array.isArray(value) || value.length === 0) {
-    throw new ConfigError(`setting 'members' must be a non-empty list of {id, host, clientPort, peerPort}`)
+    throw new ConfigError(
+      `setting 'members' must be a non-empty list of {id, host, clientPort, peerPort}`,
+    )
   }
   const members = value.map((entry: unknown, index): MemberAddress => {
     const at = `members[${index}]`
-    if (!isRecord(entry)) throw new ConfigError(`setting '${at}' must be an object {id, host, clientPort, peerPort}`)
+    if (!isRecord(entry))
+      throw new ConfigError(`setting '${at}' must be an object {id, host, clientPort, peerPort}`)
     for (const key of Object.keys(entry)) {
-      if (!MEMBER_KEYS.includes(key)) throw new ConfigError(`unknown setting '${at}.${key}' (known: ${MEMBER_KEYS.join(', ')})`)
+      if (!MEMBER_KEYS.includes(key))
+        throw new ConfigError(`unknown setting '${at}.${key}' (known: ${MEMBER_KEYS.join(', ')})`)
     }
     const prefixed: Record<string, unknown> = {}
     for (const key of MEMBER_KEYS) prefixed[`${at}.${key}`] = entry[key]
@@ -212,10 +243,16 @@ function parseMembers(value: unknown): MemberAddress[] {
     if (ids.has(m.id)) throw new ConfigError(`setting 'members': id ${m.id} appears twice`)
     ids.add(m.id)
     // Two members advertising one address would dial themselves or fight over a port.
-    for (const [kind, port] of [['clientPort', m.clientPort], ['peerPort', m.peerPort]] as const) {
+    for (const [kind, port] of [
+      ['clientPort', m.clientPort],
+      ['peerPort', m.peerPort],
+    ] as const) {
       const address = `${m.host.toLowerCase()}:${port}`
       const other = addresses.get(address)
-      if (other !== undefined) throw new ConfigError(`setting 'members': member ${m.id}'s ${kind} ${address} is already ${other}`)
+      if (other !== undefined)
+        throw new ConfigError(
+          `setting 'members': member ${m.id}'s ${kind} ${address} is already ${other}`,
+        )
       addresses.set(address, `member ${m.id}'s ${kind}`)
     }
   }
@@ -224,23 +261,34 @@ function parseMembers(value: unknown): MemberAddress[] {
 
 /** parseHostPort reads `host:port` or `[ipv6]:port`. */
 function parseHostPort(value: unknown, key: string): { host: string; port: number } {
-  const match = typeof value === 'string' ? /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value) : null
+  const match =
+    typeof value === 'string' ? /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value) : null
   const port = match === null ? NaN : Number(match[3])
   if (match === null || port < 1 || port > 65535) {
-    throw new ConfigError(`setting '${key}' must be 'host:port' with a port in [1, 65535], got ${JSON.stringify(value)}`)
+    throw new ConfigError(
+      `setting '${key}' must be 'host:port' with a port in [1, 65535], got ${JSON.stringify(value)}`,
+    )
   }
   return { host: hostName(match[1] ?? match[2], key), port }
 }
 
 /** parseDialAddresses reads the `dialAddresses` object (member id -> 'host:port'). */
-function parseDialAddresses(value: unknown, members: readonly MemberAddress[]): Map<number, { host: string; port: number }> {
+function parseDialAddresses(
+  value: unknown,
+  members: readonly MemberAddress[],
+): Map<number, { host: string; port: number }> {
   const dial = new Map<number, { host: string; port: number }>()
   if (value === undefined) return dial
-  if (!isRecord(value)) throw new ConfigError(`setting 'dialAddresses' must be an object mapping member ids to 'host:port'`)
+  if (!isRecord(value))
+    throw new ConfigError(
+      `setting 'dialAddresses' must be an object mapping member ids to 'host:port'`,
+    )
   for (const [key, address] of Object.entries(value)) {
     const id = /^\d+$/.test(key) ? Number(key) : NaN
     if (!members.some((m) => m.id === id)) {
-      throw new ConfigError(`setting 'dialAddresses.${key}': '${key}' is not the id of a member (members: ${members.map((m) => m.id).join(', ')})`)
+      throw new ConfigError(
+        `setting 'dialAddresses.${key}': '${key}' is not the id of a member (members: ${members.map((m) => m.id).join(', ')})`,
+      )
     }
     dial.set(id, parseHostPort(address, `dialAddresses.${key}`))
   }
@@ -251,26 +299,39 @@ function parseDialAddresses(value: unknown, members: readonly MemberAddress[]): 
  * resolveEnsemble reads the ensemble keys. It returns undefined for a standalone server
  * (no `members`, or a list of one), and the member this server is, when listed.
  */
-function resolveEnsemble(raw: Record<string, unknown>, id: number): { ensemble: EnsembleSettings | undefined; self: MemberAddress | undefined } {
+function resolveEnsemble(
+  raw: Record<string, unknown>,
+  id: number,
+): { ensemble: EnsembleSettings | undefined; self: MemberAddress | undefined } {
   // Checked even when unused, so a typo fails now rather than on the day a member is added.
   const peerPort = raw.peerPort === undefined ? undefined : integer(raw, 'peerPort', 0, 65535)
   if (raw.secretFile !== undefined) text(raw, 'secretFile')
-  if (raw.ensembleId !== undefined && (typeof raw.ensembleId !== 'string' || raw.ensembleId.length > ENSEMBLE_ID_LENGTH_MAX)) {
-    throw new ConfigError(`setting 'ensembleId' must be a string of at most ${ENSEMBLE_ID_LENGTH_MAX} characters`)
+  if (
+    raw.ensembleId !== undefined &&
+    (typeof raw.ensembleId !== 'string' || raw.ensembleId.length > ENSEMBLE_ID_LENGTH_MAX)
+  ) {
+    throw new ConfigError(
+      `setting 'ensembleId' must be a string of at most ${ENSEMBLE_ID_LENGTH_MAX} characters`,
+    )
   }
   if (raw.members === undefined) {
-    if (raw.dialAddresses !== undefined) throw new ConfigError(`setting 'dialAddresses' needs a 'members' list`)
+    if (raw.dialAddresses !== undefined)
+      throw new ConfigError(`setting 'dialAddresses' needs a 'members' list`)
     return { ensemble: undefined, self: undefined }
   }
   const members = parseMembers(raw.members)
   const self = members.find((m) => m.id === id)
   if (self === undefined) {
-    throw new ConfigError(`setting 'id': this server's id ${id} is not in 'members' (${members.map((m) => m.id).join(', ')})`)
+    throw new ConfigError(
+      `setting 'id': this server's id ${id} is not in 'members' (${members.map((m) => m.id).join(', ')})`,
+    )
   }
   const dialAddresses = parseDialAddresses(raw.dialAddresses, members)
   if (members.length === 1) return { ensemble: undefined, self }
   if (raw.secretFile === undefined) {
-    throw new ConfigError(`missing setting 'secretFile': an ensemble of ${members.length} members needs a shared secret file`)
+    throw new ConfigError(
+      `missing setting 'secretFile': an ensemble of ${members.length} members needs a shared secret file`,
+    )
   }
   return {
     ensemble: {
@@ -285,7 +346,11 @@ function resolveEnsemble(raw: Record<string, unknown>, id: number): { ensemble: 
 }
 
 /** KNOWN_KEYS are every top-level key a config file may hold. */
-const KNOWN_KEYS: readonly string[] = [...Object.keys(DEFAULT_CONFIG), 'dataDir', ...ENSEMBLE_KEYS].sort()
+const KNOWN_KEYS: readonly string[] = [
+  ...Object.keys(DEFAULT_CONFIG),
+  'dataDir',
+  ...ENSEMBLE_KEYS,
+].sort()
 
 /**
  * resolveConfig validates raw settings (from a JSON file and flags merged by the CLI)
@@ -295,7 +360,8 @@ const KNOWN_KEYS: readonly string[] = [...Object.keys(DEFAULT_CONFIG), 'dataDir'
  */
 export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
   for (const key of Object.keys(raw)) {
-    if (!KNOWN_KEYS.includes(key)) throw new ConfigError(`unknown setting '${key}' (known: ${KNOWN_KEYS.join(', ')})`)
+    if (!KNOWN_KEYS.includes(key))
+      throw new ConfigError(`unknown setting '${key}' (known: ${KNOWN_KEYS.join(', ')})`)
   }
   const d = DEFAULT_CONFIG
   const id = integer(raw, 'id', 1, SERVER_ID_MAX, d.id)
@@ -309,7 +375,13 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
     minSessionTimeoutMs: integer(raw, 'minSessionTimeoutMs', 1, 2 ** 31 - 1, d.minSessionTimeoutMs),
     maxSessionTimeoutMs: integer(raw, 'maxSessionTimeoutMs', 1, 2 ** 31 - 1, d.maxSessionTimeoutMs),
     maxDataBytes: integer(raw, 'maxDataBytes', 0, 64 * 1024 * 1024, d.maxDataBytes),
-    maxEphemeralsPerSession: integer(raw, 'maxEphemeralsPerSession', 1, 10_000_000, d.maxEphemeralsPerSession),
+    maxEphemeralsPerSession: integer(
+      raw,
+      'maxEphemeralsPerSession',
+      1,
+      10_000_000,
+      d.maxEphemeralsPerSession,
+    ),
     reapEveryTicks: integer(raw, 'reapEveryTicks', 1, 1_000_000, d.reapEveryTicks),
     snapshotEveryTxns: integer(raw, 'snapshotEveryTxns', 1, 1_000_000_000, d.snapshotEveryTxns),
     logLevel: text(raw, 'logLevel', d.logLevel) as ServerConfig['logLevel'],
@@ -320,30 +392,71 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
     diffLimitTxns: integer(raw, 'diffLimitTxns', 1, 100_000_000, d.diffLimitTxns),
     diffLimitBytes: integer(raw, 'diffLimitBytes', 1, 2 ** 40, d.diffLimitBytes),
     ...resolveClientBounds(raw),
-    peerHandshakeTimeoutMs: integer(raw, 'peerHandshakeTimeoutMs', 50, 600_000, d.peerHandshakeTimeoutMs),
-    peerHandshakesPerAddressMax: integer(raw, 'peerHandshakesPerAddressMax', 1, 100_000, d.peerHandshakesPerAddressMax),
-    peerMemberHandshakesPerAddressMax: integer(raw, 'peerMemberHandshakesPerAddressMax', 1, 100_000, d.peerMemberHandshakesPerAddressMax),
-    peerStrangerHandshakesMax: integer(raw, 'peerStrangerHandshakesMax', 1, 100_000, d.peerStrangerHandshakesMax),
+    peerHandshakeTimeoutMs: integer(
+      raw,
+      'peerHandshakeTimeoutMs',
+      50,
+      600_000,
+      d.peerHandshakeTimeoutMs,
+    ),
+    peerHandshakesPerAddressMax: integer(
+      raw,
+      'peerHandshakesPerAddressMax',
+      1,
+      100_000,
+      d.peerHandshakesPerAddressMax,
+    ),
+    peerMemberHandshakesPerAddressMax: integer(
+      raw,
+      'peerMemberHandshakesPerAddressMax',
+      1,
+      100_000,
+      d.peerMemberHandshakesPerAddressMax,
+    ),
+    peerStrangerHandshakesMax: integer(
+      raw,
+      'peerStrangerHandshakesMax',
+      1,
+      100_000,
+      d.peerStrangerHandshakesMax,
+    ),
     diskFullRetryMs: integer(raw, 'diskFullRetryMs', 10, 600_000, d.diskFullRetryMs),
   }
   if (!(LOG_LEVELS as readonly string[]).includes(config.logLevel)) {
     throw new ConfigError(`setting 'logLevel' must be one of ${LOG_LEVELS.join(', ')}`)
   }
   if (config.minSessionTimeoutMs > config.maxSessionTimeoutMs) {
-    throw new ConfigError(`minSessionTimeoutMs (${config.minSessionTimeoutMs}) exceeds maxSessionTimeoutMs (${config.maxSessionTimeoutMs})`)
+    throw new ConfigError(
+      `minSessionTimeoutMs (${config.minSessionTimeoutMs}) exceeds maxSessionTimeoutMs (${config.maxSessionTimeoutMs})`,
+    )
   }
   if (config.minSessionTimeoutMs < 2 * config.tickMs) {
-    throw new ConfigError(`minSessionTimeoutMs must be at least two ticks (${2 * config.tickMs} ms)`)
+    throw new ConfigError(
+      `minSessionTimeoutMs must be at least two ticks (${2 * config.tickMs} ms)`,
+    )
   }
   if (config.initTimeoutTicks < config.leaderTimeoutTicks) {
-    throw new ConfigError(`initTimeoutTicks (${config.initTimeoutTicks}) must be at least leaderTimeoutTicks (${config.leaderTimeoutTicks})`)
+    throw new ConfigError(
+      `initTimeoutTicks (${config.initTimeoutTicks}) must be at least leaderTimeoutTicks (${config.leaderTimeoutTicks})`,
+    )
   }
   // A read is computed only under the soft mark, so the buffer may reach soft + one frame without the client misbehaving.
-  if (config.connectionBufferedBytesMax < config.connectionBufferedBytesSoft + frameBytesMaxFor(config)) {
-    throw new ConfigError(`connectionBufferedBytesMax (${config.connectionBufferedBytesMax}) must be at least connectionBufferedBytesSoft plus one frame (${config.connectionBufferedBytesSoft + frameBytesMaxFor(config)})`)
+  if (
+    config.connectionBufferedBytesMax <
+    config.connectionBufferedBytesSoft + frameBytesMaxFor(config)
+  ) {
+    throw new ConfigError(
+      `connectionBufferedBytesMax (${config.connectionBufferedBytesMax}) must be at least connectionBufferedBytesSoft plus one frame (${config.connectionBufferedBytesSoft + frameBytesMaxFor(config)})`,
+    )
   }
-  if (ensemble !== undefined && ensemble.peerPort !== 0 && ensemble.peerPort === config.clientPort) {
-    throw new ConfigError(`settings 'peerPort' and 'clientPort' are both ${config.clientPort}; the two listeners need different ports`)
+  if (
+    ensemble !== undefined &&
+    ensemble.peerPort !== 0 &&
+    ensemble.peerPort === config.clientPort
+  ) {
+    throw new ConfigError(
+      `settings 'peerPort' and 'clientPort' are both ${config.clientPort}; the two listeners need different ports`,
+    )
   }
   return config
 }
@@ -393,8 +506,14 @@ export function txnBytesMaxFor(config: Pick<ServerConfig, 'maxDataBytes'>): numb
 }
 
 /** txnBuilderOptionsFor is the limits the leader's TxnBuilder checks writes against. */
-export function txnBuilderOptionsFor(config: Pick<ServerConfig, 'maxDataBytes' | 'maxEphemeralsPerSession'>): TxnBuilderOptions {
-  return { dataBytesMax: config.maxDataBytes, txnBytesMax: txnBytesMaxFor(config), ephemeralsPerSessionMax: config.maxEphemeralsPerSession }
+export function txnBuilderOptionsFor(
+  config: Pick<ServerConfig, 'maxDataBytes' | 'maxEphemeralsPerSession'>,
+): TxnBuilderOptions {
+  return {
+    dataBytesMax: config.maxDataBytes,
+    txnBytesMax: txnBytesMaxFor(config),
+    ephemeralsPerSessionMax: config.maxEphemeralsPerSession,
+  }
 }
 
 /**

@@ -49,7 +49,11 @@ export class EventLoopLag {
   private current(): EventLoopLagReport {
     // The histogram records in nanoseconds; an empty one reports max 0 and percentiles 0.
     const toMs = (ns: number) => Math.round(ns / 1e4) / 100
-    return { lagMaxMs: toMs(this.histogram.max), lagP99Ms: toMs(this.histogram.percentile(99)), windowMs: WINDOW_MS }
+    return {
+      lagMaxMs: toMs(this.histogram.max),
+      lagP99Ms: toMs(this.histogram.percentile(99)),
+      windowMs: WINDOW_MS,
+    }
   }
 
   private roll(): void {

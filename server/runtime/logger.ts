@@ -33,6 +33,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return pino({
     level,
     base,
-    transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } },
+    transport: {
+      target: 'pino-pretty',
+      options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' },
+    },
   })
 }

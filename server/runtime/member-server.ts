@@ -53,7 +53,13 @@ import { persistentStateOf, restoreForEnsemble, snapshotRequestOf } from '../sto
 import { DataTree } from '../tree/index.js'
 import { WatchRegistry } from '../watches/index.js'
 import { ClientFront } from './client-front.js'
-import { frameBytesMaxFor, peerFrameBytesMaxFor, peerMessageBudgetBytesFor, txnBuilderOptionsFor, type ServerConfig } from './config.js'
+import {
+  frameBytesMaxFor,
+  peerFrameBytesMaxFor,
+  peerMessageBudgetBytesFor,
+  txnBuilderOptionsFor,
+  type ServerConfig,
+} from './config.js'
 import { EventLoopLag } from './event-loop-lag.js'
 import { LiveSnapshot, SnapAssembler, SnapSender, type AssembledSnapData } from './snap-transfer.js'
 
@@ -100,7 +106,8 @@ export class MemberServer {
     this.fuzzyThroughZxid = restored.fuzzyThroughZxid
     this.builder = new TxnBuilder(this.tree, txnBuilderOptionsFor(config))
     this.sessionIds = new SessionIdGenerator(config.id, Date.now())
-    const members = config.ensemble === undefined ? [config.id] : config.ensemble.members.map((m) => m.id)
+    const members =
+      config.ensemble === undefined ? [config.id] : config.ensemble.members.map((m) => m.id)
     this.peer = new Peer(
       {
         id: config.id,
@@ -133,28 +140,31 @@ export class MemberServer {
       localTick: () => this.tickCount,
       trace: (line) => this.logger.debug(line),
     })
-    this.front = new ClientFront({
-      id: config.id,
-      get tree() {
-        return server.tree
+    this.front = new ClientFront(
+      {
+        id: config.id,
+        get tree() {
+          return server.tree
+        },
+        get sessions() {
+          return server.sessions
+        },
+        watches: this.watches,
+        logger,
+        serving: () => this.peer.established && !this.stopped,
+        forward: (sessionId, xid, payload) => this.forward(sessionId, xid, payload),
+        readIndex: (token) => {
+          const accepted = this.peer.readIndex(token)
+          this.pump()
+          return accepted
+        },
+        touch: (sessionId) => this.touch(sessionId),
+        newSessionId: () => this.sessionIds.next(),
+        newPassword: () => new Uint8Array(randomBytes(16)),
+        nowMs: () => Date.now(),
       },
-      get sessions() {
-        return server.sessions
-      },
-      watches: this.watches,
-      logger,
-      serving: () => this.peer.established && !this.stopped,
-      forward: (sessionId, xid, payload) => this.forward(sessionId, xid, payload),
-      readIndex: (token) => {
-        const accepted = this.peer.readIndex(token)
-        this.pump()
-        return accepted
-      },
-      touch: (sessionId) => this.touch(sessionId),
-      newSessionId: () => this.sessionIds.next(),
-      newPassword: () => new Uint8Array(randomBytes(16)),
-      nowMs: () => Date.now(),
-    }, { ...config, frameBytesMax: frameBytesMaxFor(config) })
+      { ...config, frameBytesMax: frameBytesMaxFor(config) },
+    )
   }
 
   /**
@@ -164,18 +174,24 @@ export class MemberServer {
    * throws a PeerLinksError.
    */
   static async start(config: ServerConfig, logger: Logger): Promise<MemberServer> {
-    const secret = config.ensemble === undefined ? undefined : await readSecretFile(config.ensemble.secretFile)
+    const secret =
+      config.ensemble === undefined ? undefined : await readSecretFile(config.ensemble.secretFile)
     const lock = await acquireDataDirLock(config.dataDir, { createIfMissing: true })
     let opened
     // Storage may report a full disk before the server exists (recovery finishing an install): log it then.
     let owner: MemberServer | undefined
     const noSpace = {
       retryMs: config.diskFullRetryMs,
-      onStall: (stall: { what: string; error: unknown; attempt: number }) => (owner ? owner.onDiskFull(stall) : logDiskFull(logger, config, stall)),
+      onStall: (stall: { what: string; error: unknown; attempt: number }) =>
+        owner ? owner.onDiskFull(stall) : logDiskFull(logger, config, stall),
       onResume: (resume: { what: string; failedAttempts: number }) => owner?.onDiskSpace(resume),
     }
     try {
-      opened = await FileStorage.open(config.dataDir, { createIfMissing: true, snapshotEveryTxns: config.snapshotEveryTxns, noSpace })
+      opened = await FileStorage.open(config.dataDir, {
+        createIfMissing: true,
+        snapshotEveryTxns: config.snapshotEveryTxns,
+        noSpace,
+      })
     } catch (err) {
       await lock.release()
       throw err
@@ -215,7 +231,8 @@ export class MemberServer {
           memberHandshakesPerAddressMax: config.peerMemberHandshakesPerAddressMax,
           strangerHandshakesMax: config.peerStrangerHandshakesMax,
           logger,
-          dialAddress: (member) => ensemble.dialAddresses.get(member.id) ?? { host: member.host, port: member.peerPort },
+          dialAddress: (member) =>
+            ensemble.dialAddresses.get(member.id) ?? { host: member.host, port: member.peerPort },
         })
         server.sender = new SnapSender(server.links, logger, peerMessageBudgetBytesFor(config))
         server.links.onMessage((from, value) => server.onPeerMessage(from, value))
@@ -259,7 +276,14 @@ export class MemberServer {
       throw err
     }
     logger.info(
-      { id: config.id, host: config.host, port: server.port, peerPort: server.peerPort, members: config.ensemble?.members.length ?? 1, tickMs: config.tickMs },
+      {
+        id: config.id,
+        host: config.host,
+        port: server.port,
+        peerPort: server.peerPort,
+        members: config.ensemble?.members.length ?? 1,
+        tickMs: config.tickMs,
+      },
       'listening',
     )
     return server
@@ -328,7 +352,10 @@ export class MemberServer {
     if (message.type === 'snap') {
       const assembled = this.assembler.complete(from, message)
       if (typeof assembled === 'string') {
-        this.logger.error({ peer: from, reason: assembled }, 'dropping a SNAP that does not match what was received')
+        this.logger.error(
+          { peer: from, reason: assembled },
+          'dropping a SNAP that does not match what was received',
+        )
         return
       }
       message = assembled
@@ -337,7 +364,14 @@ export class MemberServer {
       // Which sync the leader chose says how far behind or diverged this member was.
       const through = message.throughZxid ?? message.txns.at(-1)?.zxid
       this.logger.info(
-        { leader: from, sync: message.type.toUpperCase(), txns: message.txns.length, streamed: message.throughZxid !== undefined, ...(message.type === 'trunc' ? { truncateAfter: formatZxid(message.truncateAfter) } : {}), ...(through === undefined ? {} : { through: formatZxid(through) }) },
+        {
+          leader: from,
+          sync: message.type.toUpperCase(),
+          txns: message.txns.length,
+          streamed: message.throughZxid !== undefined,
+          ...(message.type === 'trunc' ? { truncateAfter: formatZxid(message.truncateAfter) } : {}),
+          ...(through === undefined ? {} : { through: formatZxid(through) }),
+        },
         'sync from the leader',
       )
     }
@@ -415,13 +449,22 @@ export class MemberServer {
       // The records come from the tree built as the chunks arrived (not installed yet, so unchanging).
       // Re-iterable: a write that hit a full disk is redone from the first record.
       const nodes = { [Symbol.iterator]: () => data.tree.snapshotEntries() }
-      const request = { zxid: work.snapshot.zxid, nodes, sessions: data.sessions, zxidAtEnd: () => data.fuzzyThroughZxid }
+      const request = {
+        zxid: work.snapshot.zxid,
+        nodes,
+        sessions: data.sessions,
+        zxidAtEnd: () => data.fuzzyThroughZxid,
+      }
       await this.storage.installSnapshot(request, work.txns)
     } else {
       if (work.truncateAfter !== undefined) await this.storage.truncateAfter(work.truncateAfter)
       if (work.txns.length > 0) await this.storage.append(work.txns)
     }
-    if (work.epochs !== undefined) await this.storage.writeEpochs({ acceptedEpoch: work.epochs.accepted, currentEpoch: work.epochs.current })
+    if (work.epochs !== undefined)
+      await this.storage.writeEpochs({
+        acceptedEpoch: work.epochs.accepted,
+        currentEpoch: work.epochs.current,
+      })
   }
 
   /** complete carries out the rest of a Ready once its persistence is durable, in one go. */
@@ -471,12 +514,22 @@ export class MemberServer {
     this.builder = new TxnBuilder(this.tree, txnBuilderOptionsFor(this.config))
     // The leader walked its tree while applying txns: commits up to here may be in it already.
     this.fuzzyThroughZxid = data.fuzzyThroughZxid
-    this.logger.info({ zxid: formatZxid(snapshot.zxid), znodes: this.tree.nodeCount, sessions: this.sessions.size }, 'installed a snapshot from the leader')
+    this.logger.info(
+      {
+        zxid: formatZxid(snapshot.zxid),
+        znodes: this.tree.nodeCount,
+        sessions: this.sessions.size,
+      },
+      'installed a snapshot from the leader',
+    )
   }
 
   /** snapshotPayload is what a leader ships in a SNAP: a live view of its applied state, sent in chunks (snap-transfer.ts). */
   private snapshotPayload(): SnapshotPayload {
-    return { zxid: this.tree.appliedZxid, data: new LiveSnapshot(this.tree, this.sessions.snapshotRecords()) }
+    return {
+      zxid: this.tree.appliedZxid,
+      data: new LiveSnapshot(this.tree, this.sessions.snapshotRecords()),
+    }
   }
 
   /** onStorageFailure stops a server whose disk failed: it must not acknowledge anything it could not make durable. */
@@ -497,10 +550,16 @@ export class MemberServer {
       this.diskFull.failing.set(stall.what, describeIoError(stall.error))
       return
     }
-    this.diskFull = { sinceMs: Date.now(), failing: new Map([[stall.what, describeIoError(stall.error)]]) }
+    this.diskFull = {
+      sinceMs: Date.now(),
+      failing: new Map([[stall.what, describeIoError(stall.error)]]),
+    }
     this.duties.stop()
     this.peer.storageStalled(true)
-    this.front.closeAll(CloseCode.NOT_SERVING, 'disk full: this server cannot write to its data directory')
+    this.front.closeAll(
+      CloseCode.NOT_SERVING,
+      'disk full: this server cannot write to its data directory',
+    )
     this.pump()
   }
 
@@ -511,21 +570,46 @@ export class MemberServer {
     full.failing.delete(resume.what)
     if (full.failing.size > 0) return
     this.diskFull = undefined
-    this.logger.warn({ what: resume.what, failedAttempts: resume.failedAttempts, stalledMs: Date.now() - full.sinceMs }, 'disk writable again; rejoining the ensemble')
+    this.logger.warn(
+      {
+        what: resume.what,
+        failedAttempts: resume.failedAttempts,
+        stalledMs: Date.now() - full.sinceMs,
+      },
+      'disk writable again; rejoining the ensemble',
+    )
     this.peer.storageStalled(false)
     this.pump()
   }
 
   /** maybeSnapshot starts a background (chunked, fuzzy) snapshot when enough txns were logged. */
   private maybeSnapshot(): void {
-    if (!this.storage.snapshotDue || this.stopped || this.storage.snapshotInProgress || Date.now() < this.snapshotRetryAtMs) return
+    if (
+      !this.storage.snapshotDue ||
+      this.stopped ||
+      this.storage.snapshotInProgress ||
+      Date.now() < this.snapshotRetryAtMs
+    )
+      return
     const started = Date.now()
     this.storage.snapshot(snapshotRequestOf(this.tree, this.sessions)).then(
-      (info) => this.logger.info({ file: info.file, zxid: formatZxid(info.zxid), znodes: info.nodes, ms: Date.now() - started }, 'snapshot written'),
+      (info) =>
+        this.logger.info(
+          {
+            file: info.file,
+            zxid: formatZxid(info.zxid),
+            znodes: info.nodes,
+            ms: Date.now() - started,
+          },
+          'snapshot written',
+        ),
       (error: unknown) => {
         // Not retried at once: on a full disk every attempt would write and drop a whole temp file.
         this.snapshotRetryAtMs = Date.now() + this.config.diskFullRetryMs
-        this.logger.error({ err: error, retryInMs: this.config.diskFullRetryMs }, 'snapshot failed; the log still holds everything')
+        this.logger.error(
+          { err: error, retryInMs: this.config.diskFullRetryMs },
+          'snapshot failed; the log still holds everything',
+        )
       },
     )
   }
@@ -535,7 +619,17 @@ export class MemberServer {
     const role = `${status.role}/${status.established ? 'serving' : 'not serving'}/${status.epoch ?? '-'}`
     if (role === this.lastRole) return
     this.lastRole = role
-    this.logger.info({ role: status.role, serving: status.established, epoch: status.epoch, leader: status.leaderId, zxid: formatZxid(this.tree.appliedZxid), reason: status.lastTransition }, 'role changed')
+    this.logger.info(
+      {
+        role: status.role,
+        serving: status.established,
+        epoch: status.epoch,
+        leader: status.leaderId,
+        zxid: formatZxid(this.tree.appliedZxid),
+        reason: status.lastTransition,
+      },
+      'role changed',
+    )
   }
 
   // ---------------------------------------------------------------- status
@@ -545,7 +639,10 @@ export class MemberServer {
   }
 
   private health(): HttpReply {
-    return { status: 200, body: { ok: true, role: this.roleName(), serving: this.peer.established && !this.stopped } }
+    return {
+      status: 200,
+      body: { ok: true, role: this.roleName(), serving: this.peer.established && !this.stopped },
+    }
   }
 
   /** status is what GET /status shows. */
@@ -572,7 +669,12 @@ export class MemberServer {
       diskFull:
         this.diskFull === undefined
           ? null
-          : { sinceMs: this.diskFull.sinceMs, stalledMs: Date.now() - this.diskFull.sinceMs, failing: Object.fromEntries(this.diskFull.failing), retryMs: this.config.diskFullRetryMs },
+          : {
+              sinceMs: this.diskFull.sinceMs,
+              stalledMs: Date.now() - this.diskFull.sinceMs,
+              failing: Object.fromEntries(this.diskFull.failing),
+              retryMs: this.config.diskFullRetryMs,
+            },
       eventLoop: this.eventLoop.report(),
       ...(leading && this.config.ensemble !== undefined
         ? {
@@ -585,7 +687,9 @@ export class MemberServer {
             })),
           }
         : {}),
-      ...(this.links === undefined ? {} : { links: this.links.linkStates(), handshakes: this.links.handshakeSlots() }),
+      ...(this.links === undefined
+        ? {}
+        : { links: this.links.linkStates(), handshakes: this.links.handshakeSlots() }),
     }
   }
 }
@@ -597,15 +701,29 @@ function lagTxns(leaderZxid: Zxid, ackedZxid: Zxid): number | null {
 }
 
 /** logDiskFull logs one failed attempt to write to a full disk, at error level, with what to do. */
-function logDiskFull(logger: Logger, config: ServerConfig, stall: { what: string; error: unknown; attempt: number }): void {
+function logDiskFull(
+  logger: Logger,
+  config: ServerConfig,
+  stall: { what: string; error: unknown; attempt: number },
+): void {
   logger.error(
-    { what: stall.what, attempt: stall.attempt, error: describeIoError(stall.error), dataDir: config.dataDir, retryInMs: config.diskFullRetryMs },
+    {
+      what: stall.what,
+      attempt: stall.attempt,
+      error: describeIoError(stall.error),
+      dataDir: config.dataDir,
+      retryInMs: config.diskFullRetryMs,
+    },
     'disk full: cannot write to the data directory; not serving until space is freed there (retrying)',
   )
 }
 
 function sessionOptionsOf(config: ServerConfig): SessionTableOptions {
-  return { tickMs: config.tickMs, minTimeoutMs: config.minSessionTimeoutMs, maxTimeoutMs: config.maxSessionTimeoutMs }
+  return {
+    tickMs: config.tickMs,
+    minTimeoutMs: config.minSessionTimeoutMs,
+    maxTimeoutMs: config.maxSessionTimeoutMs,
+  }
 }
 
 /**
@@ -613,7 +731,10 @@ function sessionOptionsOf(config: ServerConfig): SessionTableOptions {
  * core has txns of epoch 1 but no epoch file (both epochs 0). Record the epoch its
  * history is in, so the core accepts it.
  */
-async function upgradeStandaloneEpochs(state: PersistentState, storage: FileStorage): Promise<PersistentState> {
+async function upgradeStandaloneEpochs(
+  state: PersistentState,
+  storage: FileStorage,
+): Promise<PersistentState> {
   if (state.acceptedEpoch !== 0 || state.currentEpoch !== 0) return state
   const last = state.log.at(-1)?.zxid ?? state.snapshotZxid
   const epoch = epochOf(last)

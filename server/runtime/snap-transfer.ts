@@ -139,12 +139,20 @@ export class SnapSender {
 
   /** drain waits for the link to `to` to work off its backlog, then sends what was held, in order. */
   private async drain(to: ServerId): Promise<void> {
-    while (!this.closed && this.link.isUp(to) && this.link.pendingBytes(to) > LINK_BACKLOG_BYTES_MAX) await delay(2)
+    while (
+      !this.closed &&
+      this.link.isUp(to) &&
+      this.link.pendingBytes(to) > LINK_BACKLOG_BYTES_MAX
+    )
+      await delay(2)
     const held = this.held.get(to) ?? []
     this.held.delete(to)
     if (this.closed || !this.link.isUp(to)) {
       // The link went down: what was held would have been dropped with it; the core recovers.
-      this.logger.info({ peer: to, held: held.length }, 'streamed sync abandoned: the link went down')
+      this.logger.info(
+        { peer: to, held: held.length },
+        'streamed sync abandoned: the link went down',
+      )
       return
     }
     // Sent again through send(): the next part waits again if the backlog has grown past the bound.
@@ -161,7 +169,10 @@ export class SnapSender {
       return this.link.send(to, message)
     } catch (err) {
       if (!(err instanceof PeerLinksError) || err.code !== 'MESSAGE_TOO_LARGE') throw err
-      this.logger.error({ peer: to, type: (message as { type?: unknown }).type, err }, 'BUG: a peer message outgrew the frame limit; dropped')
+      this.logger.error(
+        { peer: to, type: (message as { type?: unknown }).type, err },
+        'BUG: a peer message outgrew the frame limit; dropped',
+      )
       return false
     }
   }
@@ -178,10 +189,24 @@ export class SnapSender {
     let chunks = 0
     let nodes = 0
     const ok = await (async () => {
-      const sendChunk = async (nodeRecords: unknown[], sessionRecords: unknown[]): Promise<boolean> => {
-        while (!this.closed && this.link.isUp(to) && this.link.pendingBytes(to) > LINK_BACKLOG_BYTES_MAX) await delay(2)
+      const sendChunk = async (
+        nodeRecords: unknown[],
+        sessionRecords: unknown[],
+      ): Promise<boolean> => {
+        while (
+          !this.closed &&
+          this.link.isUp(to) &&
+          this.link.pendingBytes(to) > LINK_BACKLOG_BYTES_MAX
+        )
+          await delay(2)
         if (this.closed || !this.link.isUp(to)) return false
-        const chunk: SnapChunkMessage = { type: 'snapChunk', transfer, index: chunks++, nodes: nodeRecords, sessions: sessionRecords }
+        const chunk: SnapChunkMessage = {
+          type: 'snapChunk',
+          transfer,
+          index: chunks++,
+          nodes: nodeRecords,
+          sessions: sessionRecords,
+        }
         if (!this.sendNow(to, chunk)) return false
         await yieldToEventLoop()
         return true
@@ -191,7 +216,11 @@ export class SnapSender {
         if (!(await sendChunk([], batch))) return false
       }
       // Lazy: the tree is walked a chunk at a time, between yields to the event loop.
-      for (const batch of batchesWithin(live.tree.snapshotEntries(), snapshotNodeBytesBound, limits)) {
+      for (const batch of batchesWithin(
+        live.tree.snapshotEntries(),
+        snapshotNodeBytesBound,
+        limits,
+      )) {
         nodes += batch.length
         if (!(await sendChunk(batch, []))) return false
       }
@@ -201,12 +230,31 @@ export class SnapSender {
     this.held.delete(to)
     if (!ok) {
       // The link went down: what was held would have been dropped with it; the core recovers.
-      this.logger.info({ peer: to, transfer, chunks }, 'SNAP transfer abandoned: the link went down')
+      this.logger.info(
+        { peer: to, transfer, chunks },
+        'SNAP transfer abandoned: the link went down',
+      )
       return
     }
-    const data: ChunkedSnapData = { transfer, chunks, nodes, sessions: live.sessions.length, fuzzyThroughZxid: live.tree.appliedZxid }
+    const data: ChunkedSnapData = {
+      transfer,
+      chunks,
+      nodes,
+      sessions: live.sessions.length,
+      fuzzyThroughZxid: live.tree.appliedZxid,
+    }
     this.sendNow(to, { ...snap, snapshot: { zxid: snap.snapshot.zxid, data } })
-    this.logger.info({ peer: to, transfer, chunks, znodes: nodes, sessions: live.sessions.length, ms: Date.now() - started }, 'SNAP sent')
+    this.logger.info(
+      {
+        peer: to,
+        transfer,
+        chunks,
+        znodes: nodes,
+        sessions: live.sessions.length,
+        ms: Date.now() - started,
+      },
+      'SNAP sent',
+    )
     for (const message of held) this.send(to, message as PeerMessage)
   }
 }
@@ -234,14 +282,26 @@ export class SnapAssembler {
    */
   onChunk(from: ServerId, value: Record<string, unknown>): void {
     const { transfer, index, nodes, sessions } = value
-    if (!Number.isSafeInteger(transfer) || !Number.isSafeInteger(index) || !Array.isArray(nodes) || !Array.isArray(sessions)) {
+    if (
+      !Number.isSafeInteger(transfer) ||
+      !Number.isSafeInteger(index) ||
+      !Array.isArray(nodes) ||
+      !Array.isArray(sessions)
+    ) {
       const current = this.assemblies.get(from)
       if (current !== undefined) current.problem = 'a malformed chunk'
       return
     }
     let assembly = this.assemblies.get(from)
     if (index === 0) {
-      assembly = { transfer: transfer as number, nextIndex: 0, nodes: 0, sessions: [], loader: new DataTreeLoader(), problem: undefined }
+      assembly = {
+        transfer: transfer as number,
+        nextIndex: 0,
+        nodes: 0,
+        sessions: [],
+        loader: new DataTreeLoader(),
+        problem: undefined,
+      }
       this.assemblies.set(from, assembly)
     }
     if (assembly === undefined) return
@@ -281,9 +341,14 @@ export class SnapAssembler {
     if (!isRecord(data)) return 'its snapshot data is not a map'
     const { transfer, chunks, nodes, sessions, fuzzyThroughZxid } = data
     if (typeof fuzzyThroughZxid !== 'bigint') return 'its snapshot data has no fuzzyThroughZxid'
-    if (assembly === undefined || assembly.transfer !== transfer) return `transfer ${String(transfer)} was not received`
+    if (assembly === undefined || assembly.transfer !== transfer)
+      return `transfer ${String(transfer)} was not received`
     if (assembly.problem !== undefined) return assembly.problem
-    if (assembly.nextIndex !== chunks || assembly.nodes !== nodes || assembly.sessions.length !== sessions) {
+    if (
+      assembly.nextIndex !== chunks ||
+      assembly.nodes !== nodes ||
+      assembly.sessions.length !== sessions
+    ) {
       return `received ${assembly.nextIndex} chunks, ${assembly.nodes} znodes, ${assembly.sessions.length} sessions; the SNAP says ${String(chunks)}, ${String(nodes)}, ${String(sessions)}`
     }
     let tree: DataTree

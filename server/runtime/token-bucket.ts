@@ -19,7 +19,10 @@ export class TokenBucket {
   /** take admits one event at `nowMs` (taking a token) or refuses it (false); a clock going back refills nothing. */
   take(nowMs: number): boolean {
     if (this.lastMs !== undefined && nowMs > this.lastMs) {
-      this.tokens = Math.min(this.capacity, this.tokens + ((nowMs - this.lastMs) * this.perSecond) / 1000)
+      this.tokens = Math.min(
+        this.capacity,
+        this.tokens + ((nowMs - this.lastMs) * this.perSecond) / 1000,
+      )
     }
     if (this.lastMs === undefined || nowMs > this.lastMs) this.lastMs = nowMs
     if (this.tokens < 1) return false

@@ -33,6 +33,9 @@ export class SessionArgumentError extends RangeError {
 /** checkTick throws BAD_TICK unless `tick` is a non-negative safe integer. */
 export function checkTick(tick: number, what = 'tick'): void {
   if (!Number.isSafeInteger(tick) || tick < 0) {
-    throw new SessionArgumentError('BAD_TICK', `${what} must be a non-negative integer, got ${String(tick)}`)
+    throw new SessionArgumentError(
+      'BAD_TICK',
+      `${what} must be a non-negative integer, got ${String(tick)}`,
+    )
   }
 }

@@ -33,10 +33,16 @@ export class SessionIdGenerator {
    */
   constructor(serverId: number, startMs: number) {
     if (!Number.isInteger(serverId) || serverId < 0 || serverId > SERVER_ID_MAX) {
-      throw new SessionArgumentError('BAD_SERVER_ID', `server id must be an integer in [0, ${SERVER_ID_MAX}], got ${String(serverId)}`)
+      throw new SessionArgumentError(
+        'BAD_SERVER_ID',
+        `server id must be an integer in [0, ${SERVER_ID_MAX}], got ${String(serverId)}`,
+      )
     }
     if (!Number.isSafeInteger(startMs) || startMs < 0) {
-      throw new SessionArgumentError('BAD_START_MS', `startMs must be a non-negative integer, got ${String(startMs)}`)
+      throw new SessionArgumentError(
+        'BAD_START_MS',
+        `startMs must be a non-negative integer, got ${String(startMs)}`,
+      )
     }
     this.serverBits = BigInt(serverId) << 56n
     this.firstLowBits = (BigInt(startMs) & START_MS_MASK) << COUNTER_BITS

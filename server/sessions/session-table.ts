@@ -59,11 +59,17 @@ export class SessionTable {
     const { tickMs, minTimeoutMs, maxTimeoutMs } = options
     for (const [name, value] of Object.entries({ tickMs, minTimeoutMs, maxTimeoutMs })) {
       if (!Number.isSafeInteger(value) || value <= 0) {
-        throw new SessionArgumentError('BAD_OPTIONS', `${name} must be a positive integer, got ${String(value)}`)
+        throw new SessionArgumentError(
+          'BAD_OPTIONS',
+          `${name} must be a positive integer, got ${String(value)}`,
+        )
       }
     }
     if (minTimeoutMs > maxTimeoutMs) {
-      throw new SessionArgumentError('BAD_OPTIONS', `minTimeoutMs ${minTimeoutMs} exceeds maxTimeoutMs ${maxTimeoutMs}`)
+      throw new SessionArgumentError(
+        'BAD_OPTIONS',
+        `minTimeoutMs ${minTimeoutMs} exceeds maxTimeoutMs ${maxTimeoutMs}`,
+      )
     }
     this.tickMs = tickMs
     this.minTimeoutMs = minTimeoutMs
@@ -75,12 +81,18 @@ export class SessionTable {
    * Every session gets a fresh full timeout from tick 0; a table that later sees a
    * higher tick through `refreshAll` or `touch` moves on from there.
    */
-  static fromRecords(records: readonly SessionRecord[], options: SessionTableOptions): SessionTable {
+  static fromRecords(
+    records: readonly SessionRecord[],
+    options: SessionTableOptions,
+  ): SessionTable {
     const table = new SessionTable(options)
     for (const record of records) {
       checkRecord(record)
       if (table.records.has(record.id)) {
-        throw new SessionArgumentError('DUPLICATE_SESSION', `session 0x${record.id.toString(16)} appears twice`)
+        throw new SessionArgumentError(
+          'DUPLICATE_SESSION',
+          `session 0x${record.id.toString(16)} appears twice`,
+        )
       }
       table.addRecord(record)
     }
@@ -94,7 +106,10 @@ export class SessionTable {
    */
   negotiateTimeoutMs(requestedMs: number): number {
     if (typeof requestedMs !== 'number' || !Number.isFinite(requestedMs)) {
-      throw new SessionArgumentError('BAD_TIMEOUT', `requested timeout must be a finite number, got ${String(requestedMs)}`)
+      throw new SessionArgumentError(
+        'BAD_TIMEOUT',
+        `requested timeout must be a finite number, got ${String(requestedMs)}`,
+      )
     }
     return Math.min(this.maxTimeoutMs, Math.max(this.minTimeoutMs, Math.trunc(requestedMs)))
   }
@@ -113,7 +128,11 @@ export class SessionTable {
   apply(txn: Txn): void {
     const op = txn.op
     if (op.type === 'createSession') {
-      const record: SessionRecord = { id: op.sessionId, timeoutMs: op.timeoutMs, password: op.password }
+      const record: SessionRecord = {
+        id: op.sessionId,
+        timeoutMs: op.timeoutMs,
+        password: op.password,
+      }
       checkRecord(record)
       if (!this.records.has(record.id)) this.addRecord(record)
     } else if (op.type === 'closeSession') {
@@ -203,18 +222,27 @@ export class SessionTable {
     checkTick(nowTick, 'nowTick')
     this.lastTick = Math.max(this.lastTick, nowTick)
     this.closing.clear()
-    for (const record of this.records.values()) this.deadlines.set(record.id, this.deadlineFrom(nowTick, record))
+    for (const record of this.records.values())
+      this.deadlines.set(record.id, this.deadlineFrom(nowTick, record))
   }
 
   /** snapshotRecords returns every live session in id order as plain records for a snapshot. */
   snapshotRecords(): SessionRecord[] {
-    return this.all().map((record) => ({ id: record.id, timeoutMs: record.timeoutMs, password: new Uint8Array(record.password) }))
+    return this.all().map((record) => ({
+      id: record.id,
+      timeoutMs: record.timeoutMs,
+      password: new Uint8Array(record.password),
+    }))
   }
 
   private addRecord(record: SessionRecord): void {
     // Copy the password (new Uint8Array copies; Buffer#slice would not) so a caller
     // reusing its buffer cannot change a live session.
-    const stored: SessionRecord = Object.freeze({ id: record.id, timeoutMs: record.timeoutMs, password: new Uint8Array(record.password) })
+    const stored: SessionRecord = Object.freeze({
+      id: record.id,
+      timeoutMs: record.timeoutMs,
+      password: new Uint8Array(record.password),
+    })
     this.records.set(stored.id, stored)
     this.deadlines.set(stored.id, this.deadlineFrom(this.lastTick, stored))
   }
@@ -233,12 +261,21 @@ function compareIds(a: SessionId, b: SessionId): number {
 function checkRecord(record: SessionRecord): void {
   const { id, timeoutMs, password } = record
   if (typeof id !== 'bigint' || id <= 0n || id > SESSION_ID_MAX) {
-    throw new SessionArgumentError('BAD_RECORD', `session id must be an unsigned 64-bit bigint other than 0, got ${String(id)}`)
+    throw new SessionArgumentError(
+      'BAD_RECORD',
+      `session id must be an unsigned 64-bit bigint other than 0, got ${String(id)}`,
+    )
   }
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new SessionArgumentError('BAD_RECORD', `session 0x${id.toString(16)}: timeoutMs must be a positive integer, got ${String(timeoutMs)}`)
+    throw new SessionArgumentError(
+      'BAD_RECORD',
+      `session 0x${id.toString(16)}: timeoutMs must be a positive integer, got ${String(timeoutMs)}`,
+    )
   }
   if (!(password instanceof Uint8Array)) {
-    throw new SessionArgumentError('BAD_RECORD', `session 0x${id.toString(16)}: password must be bytes`)
+    throw new SessionArgumentError(
+      'BAD_RECORD',
+      `session 0x${id.toString(16)}: password must be bytes`,
+    )
   }
 }

@@ -11,7 +11,12 @@ import type { StorageFs } from './storage-fs.js'
 export const TMP_SUFFIX = '.tmp'
 
 /** writeFileAtomically replaces `dir/name` with `chunks`, durably. */
-export async function writeFileAtomically(fs: StorageFs, dir: string, name: string, chunks: Iterable<Uint8Array>): Promise<void> {
+export async function writeFileAtomically(
+  fs: StorageFs,
+  dir: string,
+  name: string,
+  chunks: Iterable<Uint8Array>,
+): Promise<void> {
   const tmpPath = `${dir}/${name}${TMP_SUFFIX}`
   if ((await fs.stat(tmpPath)) !== undefined) await fs.unlink(tmpPath)
   const file = await fs.createFile(tmpPath)

@@ -25,7 +25,10 @@ export interface DataDirLock {
  * acquireDataDirLock takes the lock on `dataDir`, creating the directory when
  * `createIfMissing`. Throws StorageError LOCKED naming the pid that holds it.
  */
-export async function acquireDataDirLock(dataDir: string, options: { createIfMissing: boolean }): Promise<DataDirLock> {
+export async function acquireDataDirLock(
+  dataDir: string,
+  options: { createIfMissing: boolean },
+): Promise<DataDirLock> {
   if (options.createIfMissing) await mkdir(dataDir, { recursive: true }).catch(() => {})
   const path = join(dataDir, LOCK_FILE_NAME)
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -45,7 +48,12 @@ export async function acquireDataDirLock(dataDir: string, options: { createIfMis
       const code = (err as NodeJS.ErrnoException).code
       // No such directory: there is nothing to lock, and the storage layer will say so.
       if (code === 'ENOENT' || code === 'ENOTDIR') return { release: async () => {} }
-      if (code !== 'EEXIST') throw new StorageError(StorageErrorCode.UNREADABLE, `cannot create the lock file ${path}: ${(err as Error).message}`, { file: path, cause: err })
+      if (code !== 'EEXIST')
+        throw new StorageError(
+          StorageErrorCode.UNREADABLE,
+          `cannot create the lock file ${path}: ${(err as Error).message}`,
+          { file: path, cause: err },
+        )
     }
     const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10)
     if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
@@ -59,7 +67,11 @@ export async function acquireDataDirLock(dataDir: string, options: { createIfMis
     await rm(path, { force: true })
   }
   // Another process kept creating the lock as fast as it was taken over.
-  throw new StorageError(StorageErrorCode.LOCKED, `data directory ${dataDir} is being locked by another process; stop it first.`, { file: path })
+  throw new StorageError(
+    StorageErrorCode.LOCKED,
+    `data directory ${dataDir} is being locked by another process; stop it first.`,
+    { file: path },
+  )
 }
 
 function isAlive(pid: number): boolean {

@@ -31,22 +31,36 @@ export function layoutOf(dataDir: string): DataDirLayout {
  * is readable and writable, and is empty or already Conclave's; then makes sure its
  * layout exists. Throws MISSING_DATA_DIR, NOT_A_DATA_DIR or UNREADABLE with advice.
  */
-export async function prepareDataDir(fs: StorageFs, dataDir: string, createIfMissing: boolean): Promise<DataDirLayout> {
+export async function prepareDataDir(
+  fs: StorageFs,
+  dataDir: string,
+  createIfMissing: boolean,
+): Promise<DataDirLayout> {
   const layout = layoutOf(dataDir)
   const dir = layout.dataDir
   const info = await guard(dir, () => fs.stat(dir))
   if (info === undefined) {
     if (!createIfMissing) {
-      throw new StorageError(StorageErrorCode.MISSING_DATA_DIR, `data directory ${dir} does not exist. Create it (an empty directory) or pass the right --data path.`, { file: dir })
+      throw new StorageError(
+        StorageErrorCode.MISSING_DATA_DIR,
+        `data directory ${dir} does not exist. Create it (an empty directory) or pass the right --data path.`,
+        { file: dir },
+      )
     }
     await guard(dir, () => fs.mkdir(dir))
   } else if (!info.isDirectory) {
-    throw new StorageError(StorageErrorCode.NOT_A_DATA_DIR, `data directory ${dir} is a file, not a directory. Pass a directory to --data.`, { file: dir })
+    throw new StorageError(
+      StorageErrorCode.NOT_A_DATA_DIR,
+      `data directory ${dir} is a file, not a directory. Pass a directory to --data.`,
+      { file: dir },
+    )
   }
   await guard(dir, () => fs.checkAccess(dir))
   // A marker still being written is ours: a crash interrupted the first start.
   // So is the lock file the running process just took (data-dir-lock.ts).
-  const names = (await guard(dir, () => fs.readdir(dir))).filter((name) => name !== `${MARKER_FILE_NAME}.tmp` && name !== LOCK_FILE_NAME)
+  const names = (await guard(dir, () => fs.readdir(dir))).filter(
+    (name) => name !== `${MARKER_FILE_NAME}.tmp` && name !== LOCK_FILE_NAME,
+  )
   if (!names.includes(MARKER_FILE_NAME)) {
     if (names.length > 0) {
       const sample = names.slice(0, 5).join(', ')
@@ -57,12 +71,19 @@ export async function prepareDataDir(fs: StorageFs, dataDir: string, createIfMis
         { file: dir },
       )
     }
-    await guard(dir, () => writeFileAtomically(fs, dir, MARKER_FILE_NAME, [new TextEncoder().encode(MARKER_TEXT)]))
+    await guard(dir, () =>
+      writeFileAtomically(fs, dir, MARKER_FILE_NAME, [new TextEncoder().encode(MARKER_TEXT)]),
+    )
   }
   for (const sub of [layout.logDir, layout.snapDir]) {
     await guard(sub, async () => {
       const existing = await fs.stat(sub)
-      if (existing !== undefined && !existing.isDirectory) throw new StorageError(StorageErrorCode.NOT_A_DATA_DIR, `${sub} should be a directory but is a file.`, { file: sub })
+      if (existing !== undefined && !existing.isDirectory)
+        throw new StorageError(
+          StorageErrorCode.NOT_A_DATA_DIR,
+          `${sub} should be a directory but is a file.`,
+          { file: sub },
+        )
       if (existing === undefined) {
         await fs.mkdir(sub)
         await fs.fsyncDir(dir)
@@ -89,6 +110,10 @@ export async function guard<T>(path: string, run: () => Promise<T>): Promise<T> 
         : code === 'ENOTDIR'
           ? 'A path inside the data directory is a file where a directory belongs; pass the right --data path.'
           : 'Check the disk and the path, then restart.'
-    throw new StorageError(StorageErrorCode.UNREADABLE, `cannot use ${path}: ${describeIoError(err)}. ${advice}`, { file: path, cause: err })
+    throw new StorageError(
+      StorageErrorCode.UNREADABLE,
+      `cannot use ${path}: ${describeIoError(err)}. ${advice}`,
+      { file: path, cause: err },
+    )
   }
 }

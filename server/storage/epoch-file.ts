@@ -36,13 +36,16 @@ export function encodeEpochs(epochs: Epochs): Uint8Array {
 
 /** decodeEpochs reads the epoch file's bytes, or says why they are not valid. */
 export function decodeEpochs(bytes: Uint8Array): Epochs | string {
-  if (bytes.length !== EPOCH_FILE_BYTES) return `${bytes.length} bytes, expected ${EPOCH_FILE_BYTES}`
+  if (bytes.length !== EPOCH_FILE_BYTES)
+    return `${bytes.length} bytes, expected ${EPOCH_FILE_BYTES}`
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (view.getUint32(0) !== EPOCH_MAGIC) return 'not a Conclave epoch file (bad magic)'
   if (view.getUint32(16) !== crc32(bytes.subarray(0, 16))) return 'checksum mismatch'
-  if (view.getUint32(12) !== EPOCH_VERSION) return `format version ${view.getUint32(12)}, this server reads ${EPOCH_VERSION}`
+  if (view.getUint32(12) !== EPOCH_VERSION)
+    return `format version ${view.getUint32(12)}, this server reads ${EPOCH_VERSION}`
   const epochs = { acceptedEpoch: view.getUint32(4), currentEpoch: view.getUint32(8) }
-  if (epochs.currentEpoch > epochs.acceptedEpoch) return `currentEpoch ${epochs.currentEpoch} is above acceptedEpoch ${epochs.acceptedEpoch}`
+  if (epochs.currentEpoch > epochs.acceptedEpoch)
+    return `currentEpoch ${epochs.currentEpoch} is above acceptedEpoch ${epochs.acceptedEpoch}`
   return epochs
 }
 
@@ -50,16 +53,26 @@ export function decodeEpochs(bytes: Uint8Array): Epochs | string {
 export function checkEpochs(epochs: Epochs): void {
   for (const [name, value] of Object.entries(epochs)) {
     if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
-      throw new StorageError(StorageErrorCode.BAD_REQUEST, `writeEpochs: ${name} must be an unsigned 32-bit integer, got ${String(value)}`)
+      throw new StorageError(
+        StorageErrorCode.BAD_REQUEST,
+        `writeEpochs: ${name} must be an unsigned 32-bit integer, got ${String(value)}`,
+      )
     }
   }
   if (epochs.currentEpoch > epochs.acceptedEpoch) {
-    throw new StorageError(StorageErrorCode.BAD_REQUEST, `writeEpochs: currentEpoch ${epochs.currentEpoch} is above acceptedEpoch ${epochs.acceptedEpoch}`)
+    throw new StorageError(
+      StorageErrorCode.BAD_REQUEST,
+      `writeEpochs: currentEpoch ${epochs.currentEpoch} is above acceptedEpoch ${epochs.acceptedEpoch}`,
+    )
   }
 }
 
 /** writeEpochFile replaces the epoch file durably. */
-export async function writeEpochFile(fs: StorageFs, dataDir: string, epochs: Epochs): Promise<void> {
+export async function writeEpochFile(
+  fs: StorageFs,
+  dataDir: string,
+  epochs: Epochs,
+): Promise<void> {
   checkEpochs(epochs)
   await writeFileAtomically(fs, dataDir, EPOCH_FILE_NAME, [encodeEpochs(epochs)])
 }
@@ -76,7 +89,7 @@ export async function readEpochFile(fs: StorageFs, dataDir: string): Promise<Epo
     throw new StorageError(
       StorageErrorCode.CORRUPT_EPOCHS,
       `epoch file ${path} is damaged (${decoded}). The server cannot know which leader epochs it promised, so it will not start. ` +
-        'In an ensemble, remove this server\'s data directory and let it rejoin with a fresh one (it resyncs from its peers); ' +
+        "In an ensemble, remove this server's data directory and let it rejoin with a fresh one (it resyncs from its peers); " +
         'standalone, restore the data directory from a backup.',
       { file: path, offset: 0 },
     )

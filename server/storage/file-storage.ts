@@ -63,7 +63,12 @@ export interface SnapshotInfo {
   sessions: number
 }
 
-const DEFAULTS = { segmentBytesMax: 64 * 1024 * 1024, snapshotsKept: 3, snapshotEveryTxns: 100_000, recordsPerChunk: 2_000 }
+const DEFAULTS = {
+  segmentBytesMax: 64 * 1024 * 1024,
+  snapshotsKept: 3,
+  snapshotEveryTxns: 100_000,
+  recordsPerChunk: 2_000,
+}
 
 /** FileStorage is an open data directory. Methods may be called concurrently; appends are group-committed. */
 export class FileStorage {
@@ -95,7 +100,10 @@ export class FileStorage {
    * NOT_A_DATA_DIR, UNREADABLE, CORRUPT_LOG, ZXID_GAP, CORRUPT_SNAPSHOT, CORRUPT_EPOCHS)
    * whose message is meant for the operator as is.
    */
-  static async open(dataDir: string, options: FileStorageOptions = {}): Promise<{ storage: FileStorage; recovered: Recovered }> {
+  static async open(
+    dataDir: string,
+    options: FileStorageOptions = {},
+  ): Promise<{ storage: FileStorage; recovered: Recovered }> {
     const fs = options.fs ?? new NodeStorageFs()
     const settings = {
       segmentBytesMax: options.segmentBytesMax ?? DEFAULTS.segmentBytesMax,
@@ -104,10 +112,25 @@ export class FileStorage {
       recordsPerChunk: options.recordsPerChunk ?? DEFAULTS.recordsPerChunk,
     }
     const layout = await prepareDataDir(fs, dataDir, options.createIfMissing ?? false)
-    const { recovered, segments, resetZxid, logLastZxid, missingTail } = await recoverDataDir(fs, layout)
-    const writerOptions = { segmentBytesMax: settings.segmentBytesMax, ...(options.onBatch ? { onBatch: options.onBatch } : {}), ...(options.noSpace ? { noSpace: options.noSpace } : {}) }
+    const { recovered, segments, resetZxid, logLastZxid, missingTail } = await recoverDataDir(
+      fs,
+      layout,
+    )
+    const writerOptions = {
+      segmentBytesMax: settings.segmentBytesMax,
+      ...(options.onBatch ? { onBatch: options.onBatch } : {}),
+      ...(options.noSpace ? { noSpace: options.noSpace } : {}),
+    }
     const writer = new LogWriter(fs, layout.logDir, segments, logLastZxid, resetZxid, writerOptions)
-    const storage = new FileStorage(fs, layout, writer, settings, recovered.snapshot?.zxid ?? 0n, resetZxid, options.noSpace)
+    const storage = new FileStorage(
+      fs,
+      layout,
+      writer,
+      settings,
+      recovered.snapshot?.zxid ?? 0n,
+      resetZxid,
+      options.noSpace,
+    )
     storage.txnsSinceSnapshot = recovered.txns.length
     const snapshot = recovered.snapshot
     if (snapshot !== undefined && snapshot.tail.length > 0) {
@@ -133,7 +156,9 @@ export class FileStorage {
 
   /** snapshotDue is true once snapshotEveryTxns txns were appended since the last snapshot and none is running. */
   get snapshotDue(): boolean {
-    return this.snapshotRunning === undefined && this.txnsSinceSnapshot >= this.options.snapshotEveryTxns
+    return (
+      this.snapshotRunning === undefined && this.txnsSinceSnapshot >= this.options.snapshotEveryTxns
+    )
   }
 
   /** snapshotInProgress is true while a snapshot is being written. */
@@ -155,9 +180,17 @@ export class FileStorage {
   /** truncateAfter drops every logged txn above `zxid` (ZAB's TRUNC); never below the newest snapshot. */
   truncateAfter(zxid: Zxid): Promise<void> {
     if (this.closed) return Promise.reject(closedError())
-    const floor = this.runningSnapshotZxid !== undefined && this.runningSnapshotZxid > this.newestSnapshotZxid ? this.runningSnapshotZxid : this.newestSnapshotZxid
+    const floor =
+      this.runningSnapshotZxid !== undefined && this.runningSnapshotZxid > this.newestSnapshotZxid
+        ? this.runningSnapshotZxid
+        : this.newestSnapshotZxid
     if (zxid < floor) {
-      return Promise.reject(new StorageError(StorageErrorCode.BAD_REQUEST, `truncateAfter ${formatZxid(zxid)}: below the snapshot at ${formatZxid(floor)}, whose state would then be ahead of the log`))
+      return Promise.reject(
+        new StorageError(
+          StorageErrorCode.BAD_REQUEST,
+          `truncateAfter ${formatZxid(zxid)}: below the snapshot at ${formatZxid(floor)}, whose state would then be ahead of the log`,
+        ),
+      )
     }
     return this.writer.truncateAfter(zxid)
   }
@@ -167,7 +200,11 @@ export class FileStorage {
     if (this.closed) return Promise.reject(closedError())
     const copy = { acceptedEpoch: epochs.acceptedEpoch, currentEpoch: epochs.currentEpoch }
     // writeEpochFile starts over from a fresh temp file, so redoing it after a full disk is safe.
-    const write = this.epochWrites.then(() => this.retryOnFullDisk('epoch file write', () => writeEpochFile(this.fs, this.layout.dataDir, copy)))
+    const write = this.epochWrites.then(() =>
+      this.retryOnFullDisk('epoch file write', () =>
+        writeEpochFile(this.fs, this.layout.dataDir, copy),
+      ),
+    )
     this.epochWrites = write.catch(() => {})
     return write
   }
@@ -180,9 +217,20 @@ export class FileStorage {
    */
   snapshot(request: SnapshotRequest): Promise<SnapshotInfo> {
     if (this.closed) return Promise.reject(closedError())
-    if (this.snapshotRunning !== undefined) return Promise.reject(new StorageError(StorageErrorCode.BAD_REQUEST, 'snapshot: another snapshot is still being written'))
+    if (this.snapshotRunning !== undefined)
+      return Promise.reject(
+        new StorageError(
+          StorageErrorCode.BAD_REQUEST,
+          'snapshot: another snapshot is still being written',
+        ),
+      )
     if (request.zxid > this.writer.lastZxid) {
-      return Promise.reject(new StorageError(StorageErrorCode.BAD_REQUEST, `snapshot at ${formatZxid(request.zxid)}: not logged yet (log ends at ${formatZxid(this.writer.lastZxid)})`))
+      return Promise.reject(
+        new StorageError(
+          StorageErrorCode.BAD_REQUEST,
+          `snapshot at ${formatZxid(request.zxid)}: not logged yet (log ends at ${formatZxid(this.writer.lastZxid)})`,
+        ),
+      )
     }
     const txnsBefore = this.txnsSinceSnapshot
     this.txnsSinceSnapshot = 0
@@ -208,12 +256,18 @@ export class FileStorage {
   async installSnapshot(request: SnapshotRequest, txns: readonly Txn[]): Promise<SnapshotInfo> {
     if (this.closed) throw closedError()
     if (isOneShot(request.nodes) || isOneShot(request.sessions)) {
-      throw new StorageError(StorageErrorCode.BAD_REQUEST, 'installSnapshot: nodes and sessions must be re-iterable (an array, or an object whose iterator starts over), since a write that hit a full disk is redone')
+      throw new StorageError(
+        StorageErrorCode.BAD_REQUEST,
+        'installSnapshot: nodes and sessions must be re-iterable (an array, or an object whose iterator starts over), since a write that hit a full disk is redone',
+      )
     }
     let previous = request.zxid
     for (const txn of txns) {
       if (!followsZxid(previous, txn.zxid)) {
-        throw new StorageError(StorageErrorCode.BAD_REQUEST, `installSnapshot at ${formatZxid(request.zxid)}: txn ${formatZxid(txn.zxid)} does not follow ${formatZxid(previous)}`)
+        throw new StorageError(
+          StorageErrorCode.BAD_REQUEST,
+          `installSnapshot at ${formatZxid(request.zxid)}: txn ${formatZxid(txn.zxid)} does not follow ${formatZxid(previous)}`,
+        )
       }
       previous = txn.zxid
     }
@@ -248,10 +302,18 @@ export class FileStorage {
 
   private async writeAndRetain(request: SnapshotRequest): Promise<SnapshotInfo> {
     const source = { ...request, resetZxid: this.resetZxid }
-    const written = await writeSnapshotFile(this.fs, this.layout.snapDir, source, { recordsPerChunk: this.options.recordsPerChunk })
+    const written = await writeSnapshotFile(this.fs, this.layout.snapDir, source, {
+      recordsPerChunk: this.options.recordsPerChunk,
+    })
     if (request.zxid > this.newestSnapshotZxid) this.newestSnapshotZxid = request.zxid
     await this.applyRetention()
-    return { file: `${this.layout.snapDir}/${written.name}`, zxid: request.zxid, sizeBytes: written.sizeBytes, nodes: written.nodes, sessions: written.sessions }
+    return {
+      file: `${this.layout.snapDir}/${written.name}`,
+      zxid: request.zxid,
+      sizeBytes: written.sizeBytes,
+      nodes: written.nodes,
+      sessions: written.sessions,
+    }
   }
 
   /**
@@ -273,16 +335,32 @@ export class FileStorage {
     const source = { ...request, resetZxid: generation, tail: txns }
     // Each attempt writes a fresh temp file (a failed one is removed) from the records
     // iterated anew (installSnapshot refuses one-shot sources); nothing changed before the rename.
-    const written = await this.retryOnFullDisk('snapshot install', () => writeSnapshotFile(this.fs, this.layout.snapDir, source, { recordsPerChunk: this.options.recordsPerChunk }))
+    const written = await this.retryOnFullDisk('snapshot install', () =>
+      writeSnapshotFile(this.fs, this.layout.snapDir, source, {
+        recordsPerChunk: this.options.recordsPerChunk,
+      }),
+    )
     await this.removeSnapshotsAbove(request.zxid)
     this.resetZxid = generation
     this.newestSnapshotZxid = request.zxid
     this.txnsSinceSnapshot = txns.length
     // Queued together so nothing can slip in between; Promise.all so a failed reset's twin rejection is handled too.
-    await Promise.all([this.writer.reset(request.zxid, generation), txns.length > 0 ? this.writer.append(txns) : undefined])
-    if (txns.length > 0) await this.retryOnFullDisk('snapshot install', () => rewriteWithoutTail(this.fs, this.layout.snapDir, request.zxid))
+    await Promise.all([
+      this.writer.reset(request.zxid, generation),
+      txns.length > 0 ? this.writer.append(txns) : undefined,
+    ])
+    if (txns.length > 0)
+      await this.retryOnFullDisk('snapshot install', () =>
+        rewriteWithoutTail(this.fs, this.layout.snapDir, request.zxid),
+      )
     await this.applyRetention()
-    return { file: `${this.layout.snapDir}/${written.name}`, zxid: request.zxid, sizeBytes: written.sizeBytes, nodes: written.nodes, sessions: written.sessions }
+    return {
+      file: `${this.layout.snapDir}/${written.name}`,
+      zxid: request.zxid,
+      sizeBytes: written.sizeBytes,
+      nodes: written.nodes,
+      sessions: written.sessions,
+    }
   }
 
   /**
@@ -291,7 +369,9 @@ export class FileStorage {
    * prefer them as the newest.
    */
   private async removeSnapshotsAbove(zxid: Zxid): Promise<void> {
-    const newer = (await listSnapshots(this.fs, this.layout.snapDir)).filter((snapshot) => snapshot.zxid > zxid)
+    const newer = (await listSnapshots(this.fs, this.layout.snapDir)).filter(
+      (snapshot) => snapshot.zxid > zxid,
+    )
     for (const snapshot of newer) await this.fs.unlink(`${this.layout.snapDir}/${snapshot.name}`)
     if (newer.length > 0) await this.fs.fsyncDir(this.layout.snapDir)
   }

@@ -26,7 +26,9 @@ export function segmentName(firstZxid: Zxid): string {
 
 /** parseSegmentName returns the first zxid a segment file name encodes, or undefined. */
 export function parseSegmentName(name: string): Zxid | undefined {
-  return name.startsWith(SEGMENT_PREFIX) ? parseZxidHex16(name.slice(SEGMENT_PREFIX.length)) : undefined
+  return name.startsWith(SEGMENT_PREFIX)
+    ? parseZxidHex16(name.slice(SEGMENT_PREFIX.length))
+    : undefined
 }
 
 /** ScannedSegment is one segment as found on disk. */
@@ -78,13 +80,18 @@ export interface LogScan {
 }
 
 /** listSegments returns the segment files of a log directory, oldest first. */
-export async function listSegments(fs: StorageFs, logDir: string): Promise<{ name: string; firstZxid: Zxid }[]> {
+export async function listSegments(
+  fs: StorageFs,
+  logDir: string,
+): Promise<{ name: string; firstZxid: Zxid }[]> {
   const segments: { name: string; firstZxid: Zxid }[] = []
   for (const name of await fs.readdir(logDir)) {
     const firstZxid = parseSegmentName(name)
     if (firstZxid !== undefined) segments.push({ name, firstZxid })
   }
-  return segments.sort((a, b) => (a.firstZxid < b.firstZxid ? -1 : a.firstZxid > b.firstZxid ? 1 : 0))
+  return segments.sort((a, b) =>
+    a.firstZxid < b.firstZxid ? -1 : a.firstZxid > b.firstZxid ? 1 : 0,
+  )
 }
 
 /**
@@ -94,15 +101,34 @@ export async function listSegments(fs: StorageFs, logDir: string): Promise<{ nam
  * successor starts at or below `snapshotZxid + 1` hold nothing to replay: they are kept
  * (listed, not read) for the older snapshots retention keeps, and purged with them.
  */
-export async function scanLog(fs: StorageFs, logDir: string, snapshotZxid: Zxid, resetZxid: Zxid): Promise<LogScan> {
-  const scan: LogScan = { segments: [], obsolete: [], txns: [], lastZxid: snapshotZxid, resetZxid, tornTail: undefined, damage: undefined }
+export async function scanLog(
+  fs: StorageFs,
+  logDir: string,
+  snapshotZxid: Zxid,
+  resetZxid: Zxid,
+): Promise<LogScan> {
+  const scan: LogScan = {
+    segments: [],
+    obsolete: [],
+    txns: [],
+    lastZxid: snapshotZxid,
+    resetZxid,
+    tornTail: undefined,
+    damage: undefined,
+  }
   const live: { name: string; path: string; firstZxid: Zxid; bytes: Uint8Array }[] = []
   for (const entry of await listSegments(fs, logDir)) {
     const path = `${logDir}/${entry.name}`
     const bytes = await fs.readFile(path)
     const header = decodeSegmentHeader(bytes)
     if ('problem' in header) {
-      scan.damage = { code: 'CORRUPT_LOG', file: path, offset: 0, problem: `segment header: ${header.problem}`, lastGoodZxid: undefined }
+      scan.damage = {
+        code: 'CORRUPT_LOG',
+        file: path,
+        offset: 0,
+        problem: `segment header: ${header.problem}`,
+        lastGoodZxid: undefined,
+      }
       return scan
     }
     if (header.firstZxid !== entry.firstZxid) {
@@ -117,16 +143,27 @@ export async function scanLog(fs: StorageFs, logDir: string, snapshotZxid: Zxid,
     }
   }
   const cursor: Cursor = { previous: undefined, snapshotZxid }
-  for (let i = 0; i < live.length && scan.damage === undefined && scan.tornTail === undefined; i++) {
+  for (
+    let i = 0;
+    i < live.length && scan.damage === undefined && scan.tornTail === undefined;
+    i++
+  ) {
     const { bytes, ...entry } = live[i]!
     const next = live[i + 1]
     if (next !== undefined && next.firstZxid <= snapshotZxid + 1n) {
       // Wholly covered by this snapshot, but an older snapshot kept by retention may need
       // it if this one is ever found damaged: keep it; retention purges it in its time.
-      scan.segments.push({ ...entry, sizeBytes: bytes.length, validBytes: bytes.length, lastZxid: undefined, records: 0 })
+      scan.segments.push({
+        ...entry,
+        sizeBytes: bytes.length,
+        validBytes: bytes.length,
+        lastZxid: undefined,
+        records: 0,
+      })
     } else scanSegment(bytes, entry, next === undefined, cursor, scan)
   }
-  if (cursor.previous !== undefined && cursor.previous > scan.lastZxid) scan.lastZxid = cursor.previous
+  if (cursor.previous !== undefined && cursor.previous > scan.lastZxid)
+    scan.lastZxid = cursor.previous
   return scan
 }
 
@@ -135,8 +172,20 @@ interface Cursor {
   snapshotZxid: Zxid
 }
 
-function scanSegment(bytes: Uint8Array, entry: { name: string; path: string; firstZxid: Zxid }, isLast: boolean, cursor: Cursor, scan: LogScan): void {
-  const segment: ScannedSegment = { ...entry, sizeBytes: bytes.length, validBytes: 0, lastZxid: undefined, records: 0 }
+function scanSegment(
+  bytes: Uint8Array,
+  entry: { name: string; path: string; firstZxid: Zxid },
+  isLast: boolean,
+  cursor: Cursor,
+  scan: LogScan,
+): void {
+  const segment: ScannedSegment = {
+    ...entry,
+    sizeBytes: bytes.length,
+    validBytes: 0,
+    lastZxid: undefined,
+    records: 0,
+  }
   scan.segments.push(segment)
   const damage = (code: LogDamage['code'], offset: number, problem: string): void => {
     scan.damage = { code, file: entry.path, offset, problem, lastGoodZxid: cursor.previous }
@@ -149,10 +198,18 @@ function scanSegment(bytes: Uint8Array, entry: { name: string; path: string; fir
     if (read.kind === 'damaged') {
       const later = isLast ? findLaterRecord(bytes, offset, cursor.previous ?? 0n) : undefined
       if (isLast && later === undefined) {
-        scan.tornTail = { file: entry.path, offset, bytesCut: bytes.length - offset, problem: read.problem }
+        scan.tornTail = {
+          file: entry.path,
+          offset,
+          bytesCut: bytes.length - offset,
+          problem: read.problem,
+        }
         return
       }
-      const where = later === undefined ? 'in a segment that is not the last' : `with an intact record after it at offset ${later}`
+      const where =
+        later === undefined
+          ? 'in a segment that is not the last'
+          : `with an intact record after it at offset ${later}`
       return damage('CORRUPT_LOG', offset, `${read.problem}, ${where}`)
     }
     const zxid = read.txn.zxid
@@ -171,10 +228,14 @@ function gapProblem(segment: ScannedSegment, cursor: Cursor, zxid: Zxid): string
   if (segment.records === 0 && zxid !== segment.firstZxid) {
     return `first record has zxid ${formatZxid(zxid)} but the segment is named for ${formatZxid(segment.firstZxid)}`
   }
-  if (cursor.previous !== undefined && zxid <= cursor.previous) return `zxid ${formatZxid(zxid)} follows ${formatZxid(cursor.previous)}`
+  if (cursor.previous !== undefined && zxid <= cursor.previous)
+    return `zxid ${formatZxid(zxid)} follows ${formatZxid(cursor.previous)}`
   // Only txns after the snapshot are replayed; those must continue it without a gap.
   if (zxid <= cursor.snapshotZxid) return undefined
-  const predecessor = cursor.previous !== undefined && cursor.previous > cursor.snapshotZxid ? cursor.previous : cursor.snapshotZxid
+  const predecessor =
+    cursor.previous !== undefined && cursor.previous > cursor.snapshotZxid
+      ? cursor.previous
+      : cursor.snapshotZxid
   if (followsZxid(predecessor, zxid)) return undefined
   return predecessor === cursor.snapshotZxid
     ? `the first logged zxid after the snapshot, ${formatZxid(zxid)}, does not follow the snapshot at ${formatZxid(predecessor)}`

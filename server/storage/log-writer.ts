@@ -101,7 +101,12 @@ export class LogWriter {
     let previous = this.lastQueuedZxid
     for (const txn of txns) {
       if (!followsZxid(previous, txn.zxid)) {
-        return Promise.reject(new StorageError(StorageErrorCode.BAD_REQUEST, `append: zxid ${formatZxid(txn.zxid)} does not follow ${formatZxid(previous)}`))
+        return Promise.reject(
+          new StorageError(
+            StorageErrorCode.BAD_REQUEST,
+            `append: zxid ${formatZxid(txn.zxid)} does not follow ${formatZxid(previous)}`,
+          ),
+        )
       }
       previous = txn.zxid
     }
@@ -179,7 +184,14 @@ export class LogWriter {
         else await this.appendBatch(batch.flatMap((e) => (e.kind === 'append' ? e.txns : [])))
         for (const done of batch) done.resolve()
       } catch (err) {
-        this.failure ??= err instanceof StorageError ? err : new StorageError(StorageErrorCode.FAILED, `log write failed (${describeIoError(err)}); the server must stop and recover from disk`, { cause: err })
+        this.failure ??=
+          err instanceof StorageError
+            ? err
+            : new StorageError(
+                StorageErrorCode.FAILED,
+                `log write failed (${describeIoError(err)}); the server must stop and recover from disk`,
+                { cause: err },
+              )
         for (const done of batch) done.reject(this.failure)
       }
     }
@@ -191,8 +203,15 @@ export class LogWriter {
     return batch
   }
 
-  private retryOnFullDisk(what: string, attempt: (attemptNumber: number) => Promise<void>): Promise<void> {
-    const retry = { retryMs: this.options.noSpace?.retryMs ?? NO_SPACE_RETRY_MS_DEFAULT, ...this.options.noSpace, givenUp: () => this.closing }
+  private retryOnFullDisk(
+    what: string,
+    attempt: (attemptNumber: number) => Promise<void>,
+  ): Promise<void> {
+    const retry = {
+      retryMs: this.options.noSpace?.retryMs ?? NO_SPACE_RETRY_MS_DEFAULT,
+      ...this.options.noSpace,
+      givenUp: () => this.closing,
+    }
     return retryWhileNoSpace(what, retry, attempt)
   }
 
@@ -223,13 +242,19 @@ export class LogWriter {
   }
 
   /** writeBatch writes records with one write and one fdatasync per segment touched; `onDurable` counts the txns fsynced. */
-  private async writeBatch(txns: readonly Txn[], onDurable: (txnCount: number) => void): Promise<void> {
+  private async writeBatch(
+    txns: readonly Txn[],
+    onDurable: (txnCount: number) => void,
+  ): Promise<void> {
     let pending: Uint8Array[] = []
     let pendingBytes = 0
     for (const txn of txns) {
       const record = encodeRecord(txn)
       const segment = this.segments.at(-1)
-      const full = segment !== undefined && segment.sizeBytes + pendingBytes > SEGMENT_HEADER_BYTES && segment.sizeBytes + pendingBytes + record.length > this.options.segmentBytesMax
+      const full =
+        segment !== undefined &&
+        segment.sizeBytes + pendingBytes > SEGMENT_HEADER_BYTES &&
+        segment.sizeBytes + pendingBytes + record.length > this.options.segmentBytesMax
       if (segment === undefined || full) {
         await this.flush(pending, pendingBytes)
         onDurable(pending.length)
@@ -269,7 +294,9 @@ export class LogWriter {
   private async startSegment(firstZxid: Zxid): Promise<void> {
     await this.closeCurrent()
     const name = segmentName(firstZxid)
-    await writeFileAtomically(this.fs, this.logDir, name, [encodeSegmentHeader({ firstZxid, resetZxid: this.resetZxid })])
+    await writeFileAtomically(this.fs, this.logDir, name, [
+      encodeSegmentHeader({ firstZxid, resetZxid: this.resetZxid }),
+    ])
     this.segments.push({ name, firstZxid, sizeBytes: SEGMENT_HEADER_BYTES })
   }
 
@@ -284,7 +311,11 @@ export class LogWriter {
    * holding `zxid` after that record and fdatasyncs it.
    */
   private async runTruncate(zxid: Zxid): Promise<void> {
-    for (let last = this.segments.at(-1); last !== undefined && last.firstZxid > zxid; last = this.segments.at(-1)) {
+    for (
+      let last = this.segments.at(-1);
+      last !== undefined && last.firstZxid > zxid;
+      last = this.segments.at(-1)
+    ) {
       await this.closeCurrent()
       await this.unlinkSegment(this.segments.length - 1)
       await this.fs.fsyncDir(this.logDir)

@@ -90,7 +90,8 @@ export class MemoryStorageFs implements StorageFs {
 
   async createFile(path: string): Promise<StorageFile> {
     this.requireDir(parentOf(path))
-    if (this.entries.has(path)) throw Object.assign(new Error(`EEXIST: '${path}'`), { code: 'EEXIST' })
+    if (this.entries.has(path))
+      throw Object.assign(new Error(`EEXIST: '${path}'`), { code: 'EEXIST' })
     const inode = this.nextInode++
     this.inodes.set(inode, new Uint8Array(0))
     this.entries.set(path, inode)
@@ -130,7 +131,12 @@ export class MemoryStorageFs implements StorageFs {
     const prefix = dir.endsWith('/') ? dir : `${dir}/`
     const names: string[] = []
     for (const path of [...this.entries.keys(), ...this.dirs]) {
-      if (path.startsWith(prefix) && path.length > prefix.length && !path.slice(prefix.length).includes('/')) names.push(path.slice(prefix.length))
+      if (
+        path.startsWith(prefix) &&
+        path.length > prefix.length &&
+        !path.slice(prefix.length).includes('/')
+      )
+        names.push(path.slice(prefix.length))
     }
     return names
   }
@@ -163,11 +169,14 @@ export class MemoryStorageFs implements StorageFs {
   async stat(path: string): Promise<FileStat | undefined> {
     if (this.dirs.has(path)) return { size: 0, isDirectory: true }
     const inode = this.entries.get(path)
-    return inode === undefined ? undefined : { size: this.inodes.get(inode)!.length, isDirectory: false }
+    return inode === undefined
+      ? undefined
+      : { size: this.inodes.get(inode)!.length, isDirectory: false }
   }
 
   async checkAccess(dir: string): Promise<void> {
     this.requireDir(dir)
-    if (this.readOnlyDirs.has(dir)) throw Object.assign(new Error(`EACCES: permission denied '${dir}'`), { code: 'EACCES' })
+    if (this.readOnlyDirs.has(dir))
+      throw Object.assign(new Error(`EACCES: permission denied '${dir}'`), { code: 'EACCES' })
   }
 }

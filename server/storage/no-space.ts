@@ -44,7 +44,11 @@ export interface NoSpaceRetry extends NoSpaceEvents {
  * retryWhileNoSpace runs `attempt` until it succeeds; a failure other than a full disk,
  * or a failure once `givenUp()` is true, is thrown as is.
  */
-export async function retryWhileNoSpace<T>(what: string, retry: NoSpaceRetry, attempt: (attemptNumber: number) => Promise<T>): Promise<T> {
+export async function retryWhileNoSpace<T>(
+  what: string,
+  retry: NoSpaceRetry,
+  attempt: (attemptNumber: number) => Promise<T>,
+): Promise<T> {
   for (let attemptNumber = 1; ; attemptNumber++) {
     try {
       const result = await attempt(attemptNumber)

@@ -49,12 +49,16 @@ export function encodeSegmentHeader(header: SegmentHeader): Uint8Array {
 
 /** decodeSegmentHeader returns what a header says, or why it is not valid. */
 export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeader | { problem: string } {
-  if (bytes.length < SEGMENT_HEADER_BYTES) return { problem: `header is ${bytes.length} bytes, expected ${SEGMENT_HEADER_BYTES}` }
+  if (bytes.length < SEGMENT_HEADER_BYTES)
+    return { problem: `header is ${bytes.length} bytes, expected ${SEGMENT_HEADER_BYTES}` }
   const view = new DataView(bytes.buffer, bytes.byteOffset, SEGMENT_HEADER_BYTES)
-  if (view.getUint32(0) !== SEGMENT_MAGIC) return { problem: 'not a Conclave log segment (bad magic)' }
-  if (view.getUint32(24) !== crc32(bytes.subarray(0, 24))) return { problem: 'header checksum mismatch' }
+  if (view.getUint32(0) !== SEGMENT_MAGIC)
+    return { problem: 'not a Conclave log segment (bad magic)' }
+  if (view.getUint32(24) !== crc32(bytes.subarray(0, 24)))
+    return { problem: 'header checksum mismatch' }
   const version = view.getUint32(4)
-  if (version !== SEGMENT_VERSION) return { problem: `log format version ${version}, this server reads ${SEGMENT_VERSION}` }
+  if (version !== SEGMENT_VERSION)
+    return { problem: `log format version ${version}, this server reads ${SEGMENT_VERSION}` }
   return { firstZxid: view.getBigUint64(8), resetZxid: view.getBigUint64(16) }
 }
 
@@ -87,7 +91,11 @@ export type RecordRead =
  */
 export function readRecord(bytes: Uint8Array, offset: number, decodeAbove?: Zxid): RecordRead {
   const available = bytes.length - offset
-  if (available < RECORD_HEADER_BYTES) return { kind: 'damaged', problem: `only ${available} bytes left, a record header needs ${RECORD_HEADER_BYTES}` }
+  if (available < RECORD_HEADER_BYTES)
+    return {
+      kind: 'damaged',
+      problem: `only ${available} bytes left, a record header needs ${RECORD_HEADER_BYTES}`,
+    }
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, RECORD_HEADER_BYTES)
   const length = view.getUint32(0)
   if (length === 0) return { kind: 'damaged', problem: 'zero length (zero-filled or torn)' }
@@ -95,16 +103,32 @@ export function readRecord(bytes: Uint8Array, offset: number, decodeAbove?: Zxid
     return { kind: 'damaged', problem: `length ${length} runs past the end of the file` }
   }
   const end = offset + RECORD_HEADER_BYTES + length
-  if (crc32(bytes.subarray(offset + 8, end)) !== view.getUint32(4)) return { kind: 'damaged', problem: 'checksum mismatch' }
+  if (crc32(bytes.subarray(offset + 8, end)) !== view.getUint32(4))
+    return { kind: 'damaged', problem: 'checksum mismatch' }
   const zxid = view.getBigUint64(8)
   if (decodeAbove !== undefined && zxid <= decodeAbove) {
-    return { kind: 'ok', txn: { zxid, timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'error', code: 0, reason: 'not decoded' } }, endOffset: end }
+    return {
+      kind: 'ok',
+      txn: {
+        zxid,
+        timeMs: 0,
+        sessionId: 0n,
+        xid: 0,
+        op: { type: 'error', code: 0, reason: 'not decoded' },
+      },
+      endOffset: end,
+    }
   }
   const unpacked = decodeMessage(bytes.subarray(offset + RECORD_HEADER_BYTES, end))
-  if (!unpacked.ok) return { kind: 'malformed', problem: `payload is not msgpack: ${unpacked.error.message}` }
+  if (!unpacked.ok)
+    return { kind: 'malformed', problem: `payload is not msgpack: ${unpacked.error.message}` }
   const txn = checkTxn(unpacked.value)
   if (typeof txn === 'string') return { kind: 'malformed', problem: `payload is not a txn: ${txn}` }
-  if (txn.zxid !== zxid) return { kind: 'malformed', problem: `record zxid ${zxid} differs from its txn's zxid ${txn.zxid}` }
+  if (txn.zxid !== zxid)
+    return {
+      kind: 'malformed',
+      problem: `record zxid ${zxid} differs from its txn's zxid ${txn.zxid}`,
+    }
   return { kind: 'ok', txn, endOffset: end }
 }
 
@@ -114,7 +138,11 @@ export function readRecord(bytes: Uint8Array, offset: number, decodeAbove?: Zxid
  * from damage in the middle of a segment (valid records follow), so damage is never
  * mistaken for a tail and silently cut.
  */
-export function findLaterRecord(bytes: Uint8Array, offset: number, afterZxid: Zxid): number | undefined {
+export function findLaterRecord(
+  bytes: Uint8Array,
+  offset: number,
+  afterZxid: Zxid,
+): number | undefined {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const afterEpoch = Number(afterZxid >> 32n)
   for (let at = offset + 1; at + RECORD_HEADER_BYTES < bytes.length; at++) {
@@ -123,7 +151,8 @@ export function findLaterRecord(bytes: Uint8Array, offset: number, afterZxid: Zx
     if (length === 0 || length > bytes.length - at - RECORD_HEADER_BYTES) continue
     if (view.getUint32(at + 8) < afterEpoch) continue
     if (view.getBigUint64(at + 8) <= afterZxid) continue
-    if (crc32(bytes.subarray(at + 8, at + RECORD_HEADER_BYTES + length)) === view.getUint32(at + 4)) return at
+    if (crc32(bytes.subarray(at + 8, at + RECORD_HEADER_BYTES + length)) === view.getUint32(at + 4))
+      return at
   }
   return undefined
 }

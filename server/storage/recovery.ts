@@ -56,20 +56,30 @@ export interface RecoveryResult {
 }
 
 /** recoverDataDir reads a prepared data directory (see prepareDataDir). */
-export async function recoverDataDir(fs: StorageFs, layout: DataDirLayout): Promise<RecoveryResult> {
+export async function recoverDataDir(
+  fs: StorageFs,
+  layout: DataDirLayout,
+): Promise<RecoveryResult> {
   const warnings: string[] = []
   for (const dir of [layout.dataDir, layout.logDir, layout.snapDir]) {
     const removed = await guard(dir, () => removeTmpFiles(fs, dir))
-    if (removed.length > 0) warnings.push(`removed unfinished files in ${dir}: ${removed.join(', ')}`)
+    if (removed.length > 0)
+      warnings.push(`removed unfinished files in ${dir}: ${removed.join(', ')}`)
   }
   const epochs = await guard(layout.dataDir, () => readEpochFile(fs, layout.dataDir))
   const snapshot = await loadNewestSnapshot(fs, layout.snapDir, warnings)
   const snapshotZxid = snapshot?.zxid ?? 0n
-  const scan = await guard(layout.logDir, () => scanLog(fs, layout.logDir, snapshotZxid, snapshot?.resetZxid ?? 0n))
+  const scan = await guard(layout.logDir, () =>
+    scanLog(fs, layout.logDir, snapshotZxid, snapshot?.resetZxid ?? 0n),
+  )
   if (scan.damage !== undefined) throw damageError(scan.damage, snapshot)
   if (scan.tornTail !== undefined) await cutTornTail(fs, scan.tornTail, warnings)
   await removeObsolete(fs, layout.logDir, scan, warnings)
-  const segments = scan.segments.map((s) => ({ name: s.name, firstZxid: s.firstZxid, sizeBytes: s.validBytes }))
+  const segments = scan.segments.map((s) => ({
+    name: s.name,
+    firstZxid: s.firstZxid,
+    sizeBytes: s.validBytes,
+  }))
   const { txns, missingTail } = withTail(snapshot, scan, layout.logDir)
   const lastZxid = txns.at(-1)?.zxid ?? scan.lastZxid
   return {
@@ -87,13 +97,21 @@ export async function recoverDataDir(fs: StorageFs, layout: DataDirLayout): Prom
  * is complete, maybe more; copies that differ from the tail mean the log is not the
  * one this snapshot was installed with.
  */
-function withTail(snapshot: RecoveredSnapshot | undefined, scan: LogScan, logDir: string): { txns: Txn[]; missingTail: Txn[] } {
+function withTail(
+  snapshot: RecoveredSnapshot | undefined,
+  scan: LogScan,
+  logDir: string,
+): { txns: Txn[]; missingTail: Txn[] } {
   const tail = snapshot?.tail ?? []
   if (tail.length === 0) return { txns: scan.txns, missingTail: [] }
   const copies = Math.min(tail.length, scan.txns.length)
   for (let i = 0; i < copies; i++) {
     const [carried, logged] = [tail[i]!, scan.txns[i]!]
-    if (carried.zxid === logged.zxid && Buffer.from(encodeMessage(carried)).equals(encodeMessage(logged))) continue
+    if (
+      carried.zxid === logged.zxid &&
+      Buffer.from(encodeMessage(carried)).equals(encodeMessage(logged))
+    )
+      continue
     throw new StorageError(
       StorageErrorCode.CORRUPT_LOG,
       `log ${logDir} holds txn ${formatZxid(logged.zxid)} where snapshot ${snapshot!.file} carries ${formatZxid(carried.zxid)} with other content: ` +
@@ -106,7 +124,11 @@ function withTail(snapshot: RecoveredSnapshot | undefined, scan: LogScan, logDir
   return { txns: [...tail, ...scan.txns.slice(copies)], missingTail: tail.slice(copies) }
 }
 
-async function loadNewestSnapshot(fs: StorageFs, snapDir: string, warnings: string[]): Promise<RecoveredSnapshot | undefined> {
+async function loadNewestSnapshot(
+  fs: StorageFs,
+  snapDir: string,
+  warnings: string[],
+): Promise<RecoveredSnapshot | undefined> {
   const candidates = await guard(snapDir, () => listSnapshots(fs, snapDir))
   const problems: string[] = []
   for (const candidate of candidates) {
@@ -116,7 +138,8 @@ async function loadNewestSnapshot(fs: StorageFs, snapDir: string, warnings: stri
       problems.push(`${file} at offset ${decoded.offset}: ${decoded.problem}`)
       continue
     }
-    if (problems.length > 0) warnings.push(`skipped damaged snapshots (using ${file} instead): ${problems.join('; ')}`)
+    if (problems.length > 0)
+      warnings.push(`skipped damaged snapshots (using ${file} instead): ${problems.join('; ')}`)
     return { ...decoded, file }
   }
   if (candidates.length === 0) return undefined
@@ -131,7 +154,10 @@ async function loadNewestSnapshot(fs: StorageFs, snapDir: string, warnings: stri
 }
 
 function damageError(damage: LogDamage, snapshot: RecoveredSnapshot | undefined): StorageError {
-  const lastGood = damage.lastGoodZxid === undefined ? '' : ` The last intact txn before it is ${formatZxid(damage.lastGoodZxid)}.`
+  const lastGood =
+    damage.lastGoodZxid === undefined
+      ? ''
+      : ` The last intact txn before it is ${formatZxid(damage.lastGoodZxid)}.`
   const base = snapshot === undefined ? 'with no snapshot' : `after snapshot ${snapshot.file}`
   return new StorageError(
     damage.code,
@@ -150,14 +176,23 @@ async function cutTornTail(fs: StorageFs, tail: TornTail, warnings: string[]): P
       await file.close()
     }
   })
-  warnings.push(`cut a torn record off the end of the log: ${tail.file} at offset ${tail.offset}, ${tail.bytesCut} bytes (${tail.problem}); it was never acknowledged`)
+  warnings.push(
+    `cut a torn record off the end of the log: ${tail.file} at offset ${tail.offset}, ${tail.bytesCut} bytes (${tail.problem}); it was never acknowledged`,
+  )
 }
 
-async function removeObsolete(fs: StorageFs, logDir: string, scan: LogScan, warnings: string[]): Promise<void> {
+async function removeObsolete(
+  fs: StorageFs,
+  logDir: string,
+  scan: LogScan,
+  warnings: string[],
+): Promise<void> {
   if (scan.obsolete.length === 0) return
   await guard(logDir, async () => {
     for (const name of scan.obsolete) await fs.unlink(`${logDir}/${name}`)
     await fs.fsyncDir(logDir)
   })
-  warnings.push(`removed log segments of a replaced log generation (an interrupted snapshot install): ${scan.obsolete.join(', ')}`)
+  warnings.push(
+    `removed log segments of a replaced log generation (an interrupted snapshot install): ${scan.obsolete.join(', ')}`,
+  )
 }

@@ -51,12 +51,25 @@ export interface RepairReport {
 }
 
 /** repairDataDir inspects (and unless dryRun, cuts) a damaged log. Throws StorageError for a bad directory or unreadable snapshots. */
-export async function repairDataDir(dataDir: string, options: RepairOptions): Promise<RepairReport> {
+export async function repairDataDir(
+  dataDir: string,
+  options: RepairOptions,
+): Promise<RepairReport> {
   const fs = options.fs ?? new NodeStorageFs()
   const layout = await prepareDataDir(fs, dataDir, false)
   const snapshot = await newestValidSnapshot(fs, layout.snapDir)
-  const scan = await guard(layout.logDir, () => scanLog(fs, layout.logDir, snapshot.zxid, snapshot.resetZxid))
-  const report: RepairReport = { dataDir: layout.dataDir, damage: scan.damage, lastKeptZxid: scan.lastZxid, intactTxnsLost: 0, cuts: [], applied: false, summary: '' }
+  const scan = await guard(layout.logDir, () =>
+    scanLog(fs, layout.logDir, snapshot.zxid, snapshot.resetZxid),
+  )
+  const report: RepairReport = {
+    dataDir: layout.dataDir,
+    damage: scan.damage,
+    lastKeptZxid: scan.lastZxid,
+    intactTxnsLost: 0,
+    cuts: [],
+    applied: false,
+    summary: '',
+  }
   if (scan.damage === undefined) {
     report.summary = `The log in ${layout.logDir} has no damage; nothing to repair (last zxid ${formatZxid(scan.lastZxid)}).`
     return report
@@ -72,7 +85,11 @@ export async function repairDataDir(dataDir: string, options: RepairOptions): Pr
     const bytes = await guard(file, () => fs.readFile(file))
     const from = file === damage.file ? damage.offset : 0
     const keepBytes = from < SEGMENT_HEADER_BYTES ? 0 : from
-    report.intactTxnsLost += countIntactRecords(bytes, Math.max(from, SEGMENT_HEADER_BYTES), tailEnd)
+    report.intactTxnsLost += countIntactRecords(
+      bytes,
+      Math.max(from, SEGMENT_HEADER_BYTES),
+      tailEnd,
+    )
     report.cuts.push({ file, keepBytes, bytesLost: bytes.length - keepBytes })
   }
   report.summary = summarize(report, damage, snapshot.tail.length)
@@ -84,14 +101,24 @@ export async function repairDataDir(dataDir: string, options: RepairOptions): Pr
   return report
 }
 
-async function newestValidSnapshot(fs: StorageFs, snapDir: string): Promise<{ zxid: Zxid; resetZxid: Zxid; tail: readonly Txn[] }> {
+async function newestValidSnapshot(
+  fs: StorageFs,
+  snapDir: string,
+): Promise<{ zxid: Zxid; resetZxid: Zxid; tail: readonly Txn[] }> {
   const snapshots = await guard(snapDir, () => listSnapshots(fs, snapDir))
   for (const candidate of snapshots) {
-    const decoded = decodeSnapshot(await guard(snapDir, () => fs.readFile(`${snapDir}/${candidate.name}`)), candidate.zxid)
+    const decoded = decodeSnapshot(
+      await guard(snapDir, () => fs.readFile(`${snapDir}/${candidate.name}`)),
+      candidate.zxid,
+    )
     if (!('problem' in decoded)) return decoded
   }
   if (snapshots.length > 0) {
-    throw new StorageError(StorageErrorCode.CORRUPT_SNAPSHOT, `no snapshot in ${snapDir} can be read, so repair cannot tell which log is needed. Move the data directory aside and start with an empty one to resync from peers.`, { file: snapDir })
+    throw new StorageError(
+      StorageErrorCode.CORRUPT_SNAPSHOT,
+      `no snapshot in ${snapDir} can be read, so repair cannot tell which log is needed. Move the data directory aside and start with an empty one to resync from peers.`,
+      { file: snapDir },
+    )
   }
   return { zxid: 0n, resetZxid: 0n, tail: [] }
 }
@@ -99,7 +126,7 @@ async function newestValidSnapshot(fs: StorageFs, snapDir: string): Promise<{ zx
 /** countIntactRecords counts records above `above` that still read back intact after `offset` (resynchronizing past damage). */
 function countIntactRecords(bytes: Uint8Array, offset: number, above: Zxid): number {
   let count = 0
-  for (let at = offset; at < bytes.length; ) {
+  for (let at = offset; at < bytes.length;) {
     const read = readRecord(bytes, at)
     if (read.kind === 'ok') {
       if (read.txn.zxid > above) count++
@@ -110,12 +137,21 @@ function countIntactRecords(bytes: Uint8Array, offset: number, above: Zxid): num
 }
 
 function summarize(report: RepairReport, damage: LogDamage, tailTxns: number): string {
-  const tail = tailTxns === 0 ? [] : [`The newest snapshot carries ${tailTxns} txn(s) from an interrupted install; the next start writes them to the log again.`]
+  const tail =
+    tailTxns === 0
+      ? []
+      : [
+          `The newest snapshot carries ${tailTxns} txn(s) from an interrupted install; the next start writes them to the log again.`,
+        ]
   const lines = [
     `Damage: ${damage.file} at offset ${damage.offset}: ${damage.problem}.`,
     ...tail,
     `Repair keeps the log up to zxid ${formatZxid(report.lastKeptZxid)} and drops everything after it:`,
-    ...report.cuts.map((cut) => (cut.keepBytes === 0 ? `  delete ${cut.file} (${cut.bytesLost} bytes)` : `  truncate ${cut.file} to ${cut.keepBytes} bytes (dropping ${cut.bytesLost})`)),
+    ...report.cuts.map((cut) =>
+      cut.keepBytes === 0
+        ? `  delete ${cut.file} (${cut.bytesLost} bytes)`
+        : `  truncate ${cut.file} to ${cut.keepBytes} bytes (dropping ${cut.bytesLost})`,
+    ),
     `${report.intactTxnsLost} txn record(s) after the damage still look intact and will be lost from this server.`,
     'Only do this on an ensemble member that will resync from its peers; on a standalone server the dropped txns are gone.',
   ]

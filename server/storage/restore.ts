@@ -25,7 +25,12 @@ import type { Recovered } from './recovery.js'
  * (installSnapshot) writes every node again.
  */
 export function snapshotRequestOf(tree: DataTree, sessions: SessionTable): SnapshotRequest {
-  return { zxid: tree.appliedZxid, sessions: sessions.snapshotRecords(), nodes: { [Symbol.iterator]: () => tree.snapshotEntries() }, zxidAtEnd: () => tree.appliedZxid }
+  return {
+    zxid: tree.appliedZxid,
+    sessions: sessions.snapshotRecords(),
+    nodes: { [Symbol.iterator]: () => tree.snapshotEntries() },
+    zxidAtEnd: () => tree.appliedZxid,
+  }
 }
 
 /** RestoredState is the in-memory state rebuilt at startup. */
@@ -37,9 +42,17 @@ export interface RestoredState {
 }
 
 /** restoreForEnsemble rebuilds the tree and sessions from the snapshot alone. */
-export function restoreForEnsemble(recovered: Recovered, sessionOptions: SessionTableOptions): RestoredState {
+export function restoreForEnsemble(
+  recovered: Recovered,
+  sessionOptions: SessionTableOptions,
+): RestoredState {
   const snapshot = recovered.snapshot
-  if (snapshot === undefined) return { tree: new DataTree(), sessions: new SessionTable(sessionOptions), fuzzyThroughZxid: 0n }
+  if (snapshot === undefined)
+    return {
+      tree: new DataTree(),
+      sessions: new SessionTable(sessionOptions),
+      fuzzyThroughZxid: 0n,
+    }
   try {
     return {
       tree: DataTree.fromSnapshot(snapshot.nodes, snapshot.zxid),
@@ -57,7 +70,10 @@ export function restoreForEnsemble(recovered: Recovered, sessionOptions: Session
 }
 
 /** restoreStandalone rebuilds from the snapshot, then replays every logged txn after it. */
-export function restoreStandalone(recovered: Recovered, sessionOptions: SessionTableOptions): RestoredState {
+export function restoreStandalone(
+  recovered: Recovered,
+  sessionOptions: SessionTableOptions,
+): RestoredState {
   const state = restoreForEnsemble(recovered, sessionOptions)
   for (const txn of recovered.txns) {
     // Replay mode: a fuzzy snapshot may already hold some of these txns' effects.

@@ -33,7 +33,12 @@ import { checkTxn } from '../../protocol/txn-shape.js'
 import { formatZxid, type Zxid } from '../../protocol/zxid.js'
 import { TMP_SUFFIX, writeFileAtomically } from './atomic-file.js'
 import { StorageError, StorageErrorCode } from './errors.js'
-import { checkSessionRecord, checkTreeRecord, type SessionRecord, type SnapshotNode } from './snapshot-content.js'
+import {
+  checkSessionRecord,
+  checkTreeRecord,
+  type SessionRecord,
+  type SnapshotNode,
+} from './snapshot-content.js'
 import type { StorageFs } from './storage-fs.js'
 import { followsZxid, parseZxidHex16, zxidHex16 } from './zxid-order.js'
 
@@ -56,7 +61,9 @@ export function snapshotName(zxid: Zxid): string {
 
 /** parseSnapshotName returns the zxid a snapshot file name encodes, or undefined. */
 export function parseSnapshotName(name: string): Zxid | undefined {
-  return name.startsWith(SNAPSHOT_PREFIX) ? parseZxidHex16(name.slice(SNAPSHOT_PREFIX.length)) : undefined
+  return name.startsWith(SNAPSHOT_PREFIX)
+    ? parseZxidHex16(name.slice(SNAPSHOT_PREFIX.length))
+    : undefined
 }
 
 /** SnapshotSource is what a snapshot is written from; either may be lazy and async. */
@@ -103,7 +110,12 @@ function header(zxid: Zxid, resetZxid: Zxid, version: number): Uint8Array {
  * rename, directory fsync), yielding to the event loop after every chunk of records.
  * Returns the file name and its size.
  */
-export async function writeSnapshotFile(fs: StorageFs, snapDir: string, source: SnapshotSource, options: SnapshotWriteOptions): Promise<{ name: string; sizeBytes: number; nodes: number; sessions: number }> {
+export async function writeSnapshotFile(
+  fs: StorageFs,
+  snapDir: string,
+  source: SnapshotSource,
+  options: SnapshotWriteOptions,
+): Promise<{ name: string; sizeBytes: number; nodes: number; sessions: number }> {
   const name = snapshotName(source.zxid)
   const tmpPath = `${snapDir}/${name}${TMP_SUFFIX}`
   if ((await fs.stat(tmpPath)) !== undefined) await fs.unlink(tmpPath)
@@ -115,13 +127,25 @@ export async function writeSnapshotFile(fs: StorageFs, snapDir: string, source: 
   }
   try {
     const tail = source.tail ?? []
-    await put(header(source.zxid, source.resetZxid, tail.length > 0 ? TAIL_VERSION : SNAPSHOT_VERSION))
-    const sessions = await writeRecords(put, FrameKind.sessions, source.sessions, options.recordsPerChunk)
+    await put(
+      header(source.zxid, source.resetZxid, tail.length > 0 ? TAIL_VERSION : SNAPSHOT_VERSION),
+    )
+    const sessions = await writeRecords(
+      put,
+      FrameKind.sessions,
+      source.sessions,
+      options.recordsPerChunk,
+    )
     const nodes = await writeRecords(put, FrameKind.nodes, source.nodes, options.recordsPerChunk)
     // Read after the records: the tree's applied zxid once iteration ended.
     const fuzzyThroughZxid = source.zxidAtEnd?.() ?? source.zxid
     if (tail.length > 0) await writeRecords(put, FrameKind.tail, tail, options.recordsPerChunk)
-    await put(frame(FrameKind.end, encodeMessage(endCounts(sessions, nodes, fuzzyThroughZxid, tail.length))))
+    await put(
+      frame(
+        FrameKind.end,
+        encodeMessage(endCounts(sessions, nodes, fuzzyThroughZxid, tail.length)),
+      ),
+    )
     await file.fdatasync()
     await file.close()
     await fs.rename(tmpPath, `${snapDir}/${name}`)
@@ -135,11 +159,23 @@ export async function writeSnapshotFile(fs: StorageFs, snapDir: string, source: 
   }
 }
 
-function endCounts(sessions: number, nodes: number, fuzzyThroughZxid: Zxid, tail: number): Record<string, unknown> {
-  return tail > 0 ? { sessions, nodes, fuzzyThroughZxid, tail } : { sessions, nodes, fuzzyThroughZxid }
+function endCounts(
+  sessions: number,
+  nodes: number,
+  fuzzyThroughZxid: Zxid,
+  tail: number,
+): Record<string, unknown> {
+  return tail > 0
+    ? { sessions, nodes, fuzzyThroughZxid, tail }
+    : { sessions, nodes, fuzzyThroughZxid }
 }
 
-async function writeRecords(put: (bytes: Uint8Array) => Promise<void>, kind: number, records: Iterable<unknown> | AsyncIterable<unknown>, perChunk: number): Promise<number> {
+async function writeRecords(
+  put: (bytes: Uint8Array) => Promise<void>,
+  kind: number,
+  records: Iterable<unknown> | AsyncIterable<unknown>,
+  perChunk: number,
+): Promise<number> {
   let chunk: unknown[] = []
   let count = 0
   for await (const record of records) {
@@ -182,52 +218,103 @@ export interface SnapshotProblem {
 }
 
 /** decodeSnapshot parses and checks a whole snapshot file. `expectedZxid` comes from its name. */
-export function decodeSnapshot(bytes: Uint8Array, expectedZxid: Zxid): SnapshotContent | SnapshotProblem {
-  if (bytes.length < HEADER_BYTES) return { offset: 0, problem: `file is ${bytes.length} bytes, shorter than a header` }
+export function decodeSnapshot(
+  bytes: Uint8Array,
+  expectedZxid: Zxid,
+): SnapshotContent | SnapshotProblem {
+  if (bytes.length < HEADER_BYTES)
+    return { offset: 0, problem: `file is ${bytes.length} bytes, shorter than a header` }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  if (view.getUint32(0) !== SNAPSHOT_MAGIC) return { offset: 0, problem: 'not a Conclave snapshot (bad magic)' }
-  if (view.getUint32(24) !== crc32(bytes.subarray(0, 24))) return { offset: 0, problem: 'header checksum mismatch' }
+  if (view.getUint32(0) !== SNAPSHOT_MAGIC)
+    return { offset: 0, problem: 'not a Conclave snapshot (bad magic)' }
+  if (view.getUint32(24) !== crc32(bytes.subarray(0, 24)))
+    return { offset: 0, problem: 'header checksum mismatch' }
   const version = view.getUint32(4)
   if (version !== SNAPSHOT_VERSION && version !== TAIL_VERSION) {
-    return { offset: 0, problem: `snapshot format version ${version}, this server reads ${SNAPSHOT_VERSION} and ${TAIL_VERSION}` }
+    return {
+      offset: 0,
+      problem: `snapshot format version ${version}, this server reads ${SNAPSHOT_VERSION} and ${TAIL_VERSION}`,
+    }
   }
-  const content: SnapshotContent = { zxid: view.getBigUint64(8), resetZxid: view.getBigUint64(16), fuzzyThroughZxid: 0n, sessions: [], nodes: [], tail: [], tailOffset: HEADER_BYTES }
-  if (content.zxid !== expectedZxid) return { offset: 8, problem: `header zxid ${content.zxid} differs from the file name's ${expectedZxid}` }
+  const content: SnapshotContent = {
+    zxid: view.getBigUint64(8),
+    resetZxid: view.getBigUint64(16),
+    fuzzyThroughZxid: 0n,
+    sessions: [],
+    nodes: [],
+    tail: [],
+    tailOffset: HEADER_BYTES,
+  }
+  if (content.zxid !== expectedZxid)
+    return {
+      offset: 8,
+      problem: `header zxid ${content.zxid} differs from the file name's ${expectedZxid}`,
+    }
   let offset = HEADER_BYTES
   while (offset < bytes.length) {
     const read = readFrame(bytes, view, offset)
     if ('problem' in read) return read
-    if (read.kind === FrameKind.tail && version !== TAIL_VERSION) return { offset, problem: `a log tail frame in a version ${version} snapshot` }
+    if (read.kind === FrameKind.tail && version !== TAIL_VERSION)
+      return { offset, problem: `a log tail frame in a version ${version} snapshot` }
     if (content.tail.length === 0) content.tailOffset = offset
     if (read.kind === FrameKind.end) {
-      const counts = read.value as { sessions?: unknown; nodes?: unknown; fuzzyThroughZxid?: unknown; tail?: unknown } | null
+      const counts = read.value as {
+        sessions?: unknown
+        nodes?: unknown
+        fuzzyThroughZxid?: unknown
+        tail?: unknown
+      } | null
       if (counts?.sessions !== content.sessions.length || counts?.nodes !== content.nodes.length) {
         return { offset, problem: 'end frame counts differ from the records read' }
       }
-      if (version === TAIL_VERSION && (counts.tail !== content.tail.length || content.tail.length === 0)) {
+      if (
+        version === TAIL_VERSION &&
+        (counts.tail !== content.tail.length || content.tail.length === 0)
+      ) {
         return { offset, problem: 'end frame tail count differs from the log tail read' }
       }
-      const through = typeof counts.fuzzyThroughZxid === 'number' ? BigInt(counts.fuzzyThroughZxid) : counts.fuzzyThroughZxid
-      if (typeof through !== 'bigint' || through < content.zxid) return { offset, problem: 'end frame has no valid fuzzyThroughZxid' }
+      const through =
+        typeof counts.fuzzyThroughZxid === 'number'
+          ? BigInt(counts.fuzzyThroughZxid)
+          : counts.fuzzyThroughZxid
+      if (typeof through !== 'bigint' || through < content.zxid)
+        return { offset, problem: 'end frame has no valid fuzzyThroughZxid' }
       content.fuzzyThroughZxid = through
-      if (read.end !== bytes.length) return { offset: read.end, problem: 'bytes after the end frame' }
+      if (read.end !== bytes.length)
+        return { offset: read.end, problem: 'bytes after the end frame' }
       return content
     }
-    const problem = read.kind === FrameKind.tail ? addTail(read.value, content) : addRecords(read.kind, read.value, content)
+    const problem =
+      read.kind === FrameKind.tail
+        ? addTail(read.value, content)
+        : addRecords(read.kind, read.value, content)
     if (problem !== undefined) return { offset, problem }
     offset = read.end
   }
   return { offset, problem: 'no end frame (the file was cut short)' }
 }
 
-function readFrame(bytes: Uint8Array, view: DataView, offset: number): { kind: number; value: unknown; end: number } | SnapshotProblem {
-  if (bytes.length - offset < FRAME_HEADER_BYTES) return { offset, problem: 'truncated frame header' }
+function readFrame(
+  bytes: Uint8Array,
+  view: DataView,
+  offset: number,
+): { kind: number; value: unknown; end: number } | SnapshotProblem {
+  if (bytes.length - offset < FRAME_HEADER_BYTES)
+    return { offset, problem: 'truncated frame header' }
   const length = view.getUint32(offset)
   const end = offset + FRAME_HEADER_BYTES + length
-  if (length > FRAME_PAYLOAD_BYTES_MAX || end > bytes.length) return { offset, problem: `frame length ${length} runs past the end of the file` }
-  if (crc32(bytes.subarray(offset + 8, end)) !== view.getUint32(offset + 4)) return { offset, problem: 'frame checksum mismatch' }
+  if (length > FRAME_PAYLOAD_BYTES_MAX || end > bytes.length)
+    return { offset, problem: `frame length ${length} runs past the end of the file` }
+  if (crc32(bytes.subarray(offset + 8, end)) !== view.getUint32(offset + 4))
+    return { offset, problem: 'frame checksum mismatch' }
   const kind = bytes[offset + 8]!
-  if (kind !== FrameKind.sessions && kind !== FrameKind.nodes && kind !== FrameKind.end && kind !== FrameKind.tail) return { offset, problem: `unknown frame kind ${kind}` }
+  if (
+    kind !== FrameKind.sessions &&
+    kind !== FrameKind.nodes &&
+    kind !== FrameKind.end &&
+    kind !== FrameKind.tail
+  )
+    return { offset, problem: `unknown frame kind ${kind}` }
   const unpacked = decodeMessage(bytes.subarray(offset + FRAME_HEADER_BYTES, end))
   if (!unpacked.ok) return { offset, problem: `frame is not msgpack: ${unpacked.error.message}` }
   return { kind, value: unpacked.value, end }
@@ -237,7 +324,8 @@ function addRecords(kind: number, value: unknown, content: SnapshotContent): str
   if (!Array.isArray(value)) return 'frame payload is not a list of records'
   if (content.tail.length > 0) return 'tree or session records after the log tail'
   for (const record of value) {
-    const checked = kind === FrameKind.sessions ? checkSessionRecord(record) : checkTreeRecord(record)
+    const checked =
+      kind === FrameKind.sessions ? checkSessionRecord(record) : checkTreeRecord(record)
     if (typeof checked === 'string') return checked
     if (kind === FrameKind.sessions) content.sessions.push(checked as SessionRecord)
     else content.nodes.push(checked as SnapshotNode)
@@ -247,12 +335,14 @@ function addRecords(kind: number, value: unknown, content: SnapshotContent): str
 
 /** addTail checks and appends one frame of carried txns: each must follow the previous (the first, the snapshot). */
 function addTail(value: unknown, content: SnapshotContent): string | undefined {
-  if (!Array.isArray(value) || value.length === 0) return 'log tail frame is not a non-empty list of txns'
+  if (!Array.isArray(value) || value.length === 0)
+    return 'log tail frame is not a non-empty list of txns'
   for (const record of value) {
     const txn = checkTxn(record)
     if (typeof txn === 'string') return `log tail holds something that is not a txn: ${txn}`
     const previous = content.tail.at(-1)?.zxid ?? content.zxid
-    if (!followsZxid(previous, txn.zxid)) return `log tail txn ${formatZxid(txn.zxid)} does not follow ${formatZxid(previous)}`
+    if (!followsZxid(previous, txn.zxid))
+      return `log tail txn ${formatZxid(txn.zxid)} does not follow ${formatZxid(previous)}`
     content.tail.push(txn)
   }
   return undefined
@@ -263,23 +353,43 @@ function addTail(value: unknown, content: SnapshotContent): string | undefined {
  * the same snapshot minus its carried log tail (a plain version-1 file). Call it only
  * once every tail txn is durable in the log. Returns false if the file has no tail.
  */
-export async function rewriteWithoutTail(fs: StorageFs, snapDir: string, zxid: Zxid): Promise<boolean> {
+export async function rewriteWithoutTail(
+  fs: StorageFs,
+  snapDir: string,
+  zxid: Zxid,
+): Promise<boolean> {
   const name = snapshotName(zxid)
   const bytes = await fs.readFile(`${snapDir}/${name}`)
   const content = decodeSnapshot(bytes, zxid)
   if ('problem' in content) {
     const file = `${snapDir}/${name}`
-    throw new StorageError(StorageErrorCode.CORRUPT_SNAPSHOT, `${file} at offset ${content.offset}: ${content.problem}`, { file, offset: content.offset })
+    throw new StorageError(
+      StorageErrorCode.CORRUPT_SNAPSHOT,
+      `${file} at offset ${content.offset}: ${content.problem}`,
+      { file, offset: content.offset },
+    )
   }
   if (content.tail.length === 0) return false
-  const end = frame(FrameKind.end, encodeMessage(endCounts(content.sessions.length, content.nodes.length, content.fuzzyThroughZxid, 0)))
+  const end = frame(
+    FrameKind.end,
+    encodeMessage(
+      endCounts(content.sessions.length, content.nodes.length, content.fuzzyThroughZxid, 0),
+    ),
+  )
   const body = bytes.subarray(HEADER_BYTES, content.tailOffset)
-  await writeFileAtomically(fs, snapDir, name, [header(content.zxid, content.resetZxid, SNAPSHOT_VERSION), body, end])
+  await writeFileAtomically(fs, snapDir, name, [
+    header(content.zxid, content.resetZxid, SNAPSHOT_VERSION),
+    body,
+    end,
+  ])
   return true
 }
 
 /** listSnapshots returns the snapshot files of a directory, newest first. */
-export async function listSnapshots(fs: StorageFs, snapDir: string): Promise<{ name: string; zxid: Zxid }[]> {
+export async function listSnapshots(
+  fs: StorageFs,
+  snapDir: string,
+): Promise<{ name: string; zxid: Zxid }[]> {
   const snapshots: { name: string; zxid: Zxid }[] = []
   for (const name of await fs.readdir(snapDir)) {
     const zxid = parseSnapshotName(name)

@@ -7,7 +7,17 @@
  * discipline is visible in the recorded trace.
  */
 import { constants as fsConstants } from 'node:fs'
-import { access, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
+import {
+  access,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises'
 
 /** StorageFile is an open file the storage layer writes; `size` is tracked by the caller. */
 export interface StorageFile {
@@ -59,7 +69,12 @@ class NodeStorageFile implements StorageFile {
   async write(bytes: Uint8Array, position: number): Promise<void> {
     let written = 0
     while (written < bytes.length) {
-      const { bytesWritten } = await this.handle.write(bytes, written, bytes.length - written, position + written)
+      const { bytesWritten } = await this.handle.write(
+        bytes,
+        written,
+        bytes.length - written,
+        position + written,
+      )
       written += bytesWritten
     }
   }

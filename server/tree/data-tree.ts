@@ -29,7 +29,13 @@ import {
 } from '../../protocol/index.js'
 import { addHash, nodeHash } from './digest.js'
 import { TreeAssertionError } from './errors.js'
-import { checkSnapshotNode, statOf, type SnapshotNode, type ZNode, type ZNodeView } from './znode.js'
+import {
+  checkSnapshotNode,
+  statOf,
+  type SnapshotNode,
+  type ZNode,
+  type ZNodeView,
+} from './znode.js'
 
 /** TreeChange is one watch-relevant change, in the order watches must fire. */
 export interface TreeChange {
@@ -94,7 +100,9 @@ function emptyNode(zxid: Zxid, timeMs: number): ZNode {
  */
 function ownedBytes(data: Uint8Array): Uint8Array {
   const plain = Object.getPrototypeOf(data) === Uint8Array.prototype
-  return plain && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : new Uint8Array(data)
+  return plain && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+    ? data
+    : new Uint8Array(data)
 }
 
 /** EphemeralFootprint is what a session's ephemerals weigh in its closeSession txn: their number and path bytes. */
@@ -183,7 +191,10 @@ export class DataTree {
 
   /** ephemeralFootprintOf is how many ephemerals a session owns and their paths' UTF-8 bytes, in O(1). */
   ephemeralFootprintOf(sessionId: SessionId): EphemeralFootprint {
-    return { count: this.ephemerals.get(sessionId)?.size ?? 0, pathBytes: this.ephemeralPathBytes.get(sessionId) ?? 0 }
+    return {
+      count: this.ephemerals.get(sessionId)?.size ?? 0,
+      pathBytes: this.ephemeralPathBytes.get(sessionId) ?? 0,
+    }
   }
 
   /** ephemeralOwners lists the sessions that own at least one ephemeral, ascending. */
@@ -257,7 +268,9 @@ export class DataTree {
         return
       default: {
         const unreachable: never = op
-        throw new TreeAssertionError(`unknown txn op ${JSON.stringify(unreachable, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`)
+        throw new TreeAssertionError(
+          `unknown txn op ${JSON.stringify(unreachable, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`,
+        )
       }
     }
   }
@@ -269,7 +282,9 @@ export class DataTree {
       // Only possible while replaying past a fuzzy snapshot that already holds a later
       // delete of the parent; that later delete also removes this node in the replay.
       if (this.replayMode && parent === undefined) return
-      throw new TreeAssertionError(`create ${op.path} at zxid ${txn.zxid}: parent ${parentPath} does not exist`)
+      throw new TreeAssertionError(
+        `create ${op.path} at zxid ${txn.zxid}: parent ${parentPath} does not exist`,
+      )
     }
     const node = emptyNode(txn.zxid, txn.timeMs)
     node.data = ownedBytes(op.data)
@@ -293,7 +308,10 @@ export class DataTree {
         p.pzxid = txn.zxid
       }
     })
-    result.changes.push({ type: 'created', path: op.path }, { type: 'childrenChanged', path: parentPath })
+    result.changes.push(
+      { type: 'created', path: op.path },
+      { type: 'childrenChanged', path: parentPath },
+    )
     result.outcomes.push({ type: 'create', path: op.path, stat: statOf(node) })
   }
 
@@ -326,7 +344,12 @@ export class DataTree {
     result.outcomes.push({ type: 'setAcl', stat: node === undefined ? undefined : statOf(node) })
   }
 
-  private applyCloseSession(txn: Txn, sessionId: SessionId, deletePaths: string[], result: ApplyResult): void {
+  private applyCloseSession(
+    txn: Txn,
+    sessionId: SessionId,
+    deletePaths: string[],
+    result: ApplyResult,
+  ): void {
     // deletePaths comes first, in its order; anything else the session still owns goes
     // too, so no ephemeral outlives its session. A path now owned by someone else was
     // deleted and re-created later (replay) and stays; a missing one still raises its
@@ -340,7 +363,10 @@ export class DataTree {
   }
 
   private reportDeleted(path: string, result: ApplyResult): void {
-    result.changes.push({ type: 'deleted', path }, { type: 'childrenChanged', path: parentOf(path) })
+    result.changes.push(
+      { type: 'deleted', path },
+      { type: 'childrenChanged', path: parentOf(path) },
+    )
   }
 
   // ---------------------------------------------------------------- snapshots
@@ -386,10 +412,17 @@ export class DataTree {
     checkSnapshotNode(entry)
     const { path, ...fields } = entry
     if (this.nodes.has(path)) throw new TreeAssertionError(`snapshot lists ${path} twice`)
-    const node: ZNode = { ...fields, data: ownedBytes(fields.data), acl: [...fields.acl], children: new Set(), hash: 0n }
+    const node: ZNode = {
+      ...fields,
+      data: ownedBytes(fields.data),
+      acl: [...fields.acl],
+      children: new Set(),
+      hash: 0n,
+    }
     if (path !== ROOT_PATH) {
       const parent = this.nodes.get(parentOf(path))
-      if (parent === undefined) throw new TreeAssertionError(`snapshot lists ${path} before its parent`)
+      if (parent === undefined)
+        throw new TreeAssertionError(`snapshot lists ${path} before its parent`)
       parent.children.add(baseName(path)) // children are not part of a node's hash
     }
     this.insert(path, node)
@@ -412,7 +445,10 @@ export class DataTree {
       let owned = this.ephemerals.get(node.ephemeralOwner)
       if (owned === undefined) this.ephemerals.set(node.ephemeralOwner, (owned = new Set()))
       owned.add(path)
-      this.ephemeralPathBytes.set(node.ephemeralOwner, (this.ephemeralPathBytes.get(node.ephemeralOwner) ?? 0) + utf8Bytes(path))
+      this.ephemeralPathBytes.set(
+        node.ephemeralOwner,
+        (this.ephemeralPathBytes.get(node.ephemeralOwner) ?? 0) + utf8Bytes(path),
+      )
     }
     if (node.container || node.ttlMs > 0) this.reapCandidates.add(path)
   }
@@ -423,7 +459,10 @@ export class DataTree {
     if (node.ephemeralOwner !== 0n) {
       const owned = this.ephemerals.get(node.ephemeralOwner)
       if (owned?.delete(path) === true) {
-        this.ephemeralPathBytes.set(node.ephemeralOwner, this.ephemeralPathBytes.get(node.ephemeralOwner)! - utf8Bytes(path))
+        this.ephemeralPathBytes.set(
+          node.ephemeralOwner,
+          this.ephemeralPathBytes.get(node.ephemeralOwner)! - utf8Bytes(path),
+        )
       }
       if (owned?.size === 0) {
         this.ephemerals.delete(node.ephemeralOwner)
@@ -450,12 +489,14 @@ export class DataTree {
    * Deletes leave the parent's cversion alone, and never lower its pzxid.
    */
   private remove(path: string, zxid: Zxid): boolean {
-    if (path === ROOT_PATH) throw new TreeAssertionError(`delete / at zxid ${zxid}: the root cannot be deleted`)
+    if (path === ROOT_PATH)
+      throw new TreeAssertionError(`delete / at zxid ${zxid}: the root cannot be deleted`)
     const parentPath = parentOf(path)
     const parent = this.nodes.get(parentPath)
     const node = this.nodes.get(path)
     if (node !== undefined && node.children.size > 0) {
-      if (!this.replayMode) throw new TreeAssertionError(`delete ${path} at zxid ${zxid}: it has children`)
+      if (!this.replayMode)
+        throw new TreeAssertionError(`delete ${path} at zxid ${zxid}: it has children`)
       // In real history a later txn of this replay deleted the children first.
       for (const child of [...node.children]) this.remove(joinPath(path, child), zxid)
     }

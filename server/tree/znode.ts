@@ -2,7 +2,13 @@
  * ZNode: one node of the tree as the tree stores it, the read-only view it hands out,
  * and the plain record a snapshot holds.
  */
-import { pathProblem, type Acl, type SessionId, type Stat, type Zxid } from '../../protocol/index.js'
+import {
+  pathProblem,
+  type Acl,
+  type SessionId,
+  type Stat,
+  type Zxid,
+} from '../../protocol/index.js'
 import { TreeAssertionError } from './errors.js'
 
 /** ZNode is the stored form of a node. Only DataTree mutates it. */
@@ -91,13 +97,23 @@ export function checkSnapshotNode(entry: unknown): asserts entry is SnapshotNode
   const problem = pathProblem(record.path)
   if (problem !== null) bad(`path ${JSON.stringify(record.path)}: ${problem}`)
   if (!(record.data instanceof Uint8Array)) bad(`${String(record.path)}: data is not bytes`)
-  for (const field of BIGINT_FIELDS) if (typeof record[field] !== 'bigint') bad(`${String(record.path)}: ${field} is not a bigint`)
-  for (const field of INTEGER_FIELDS) if (!Number.isSafeInteger(record[field])) bad(`${String(record.path)}: ${field} is not an integer`)
-  if (typeof record.container !== 'boolean') bad(`${String(record.path)}: container is not a boolean`)
+  for (const field of BIGINT_FIELDS)
+    if (typeof record[field] !== 'bigint') bad(`${String(record.path)}: ${field} is not a bigint`)
+  for (const field of INTEGER_FIELDS)
+    if (!Number.isSafeInteger(record[field]))
+      bad(`${String(record.path)}: ${field} is not an integer`)
+  if (typeof record.container !== 'boolean')
+    bad(`${String(record.path)}: container is not a boolean`)
   if (!Array.isArray(record.acl)) bad(`${String(record.path)}: acl is not a list`)
   for (const acl of record.acl as unknown[]) {
     const a = acl as Partial<Acl> | null
-    if (typeof a !== 'object' || a === null || !Number.isInteger(a.perms) || typeof a.scheme !== 'string' || typeof a.id !== 'string') {
+    if (
+      typeof a !== 'object' ||
+      a === null ||
+      !Number.isInteger(a.perms) ||
+      typeof a.scheme !== 'string' ||
+      typeof a.id !== 'string'
+    ) {
       bad(`${String(record.path)}: malformed acl entry`)
     }
   }

@@ -41,7 +41,11 @@ export interface SetWatchesPlan {
  * same (event, path) pair is sent once, because the client fans one event out to all
  * its matching watches (a data and a child watch on a deleted node need one `deleted`).
  */
-export function planSetWatches(request: SetWatchesRequest, lookup: NodeVersionsLookup, currentZxid: Zxid): SetWatchesPlan {
+export function planSetWatches(
+  request: SetWatchesRequest,
+  lookup: NodeVersionsLookup,
+  currentZxid: Zxid,
+): SetWatchesPlan {
   const relativeZxid = request.relativeZxid
   const versions = memoize(lookup)
   const events: EventMessage[] = []
@@ -70,7 +74,8 @@ export function planSetWatches(request: SetWatchesRequest, lookup: NodeVersionsL
     else register.push({ path, kind: 'child' })
   }
   for (const path of request.persistent) register.push({ path, kind: 'persistent' })
-  for (const path of request.persistentRecursive) register.push({ path, kind: 'persistentRecursive' })
+  for (const path of request.persistentRecursive)
+    register.push({ path, kind: 'persistentRecursive' })
   return { events, register }
 }
 

@@ -12,7 +12,13 @@ import { WatchArgumentError } from './errors.js'
 export type RegisteredWatchKind = 'data' | 'exist' | 'child' | 'persistent' | 'persistentRecursive'
 
 /** REGISTERED_WATCH_KINDS lists every RegisteredWatchKind in a fixed order (the order listings use). */
-export const REGISTERED_WATCH_KINDS: readonly RegisteredWatchKind[] = ['data', 'exist', 'child', 'persistent', 'persistentRecursive']
+export const REGISTERED_WATCH_KINDS: readonly RegisteredWatchKind[] = [
+  'data',
+  'exist',
+  'child',
+  'persistent',
+  'persistentRecursive',
+]
 
 /** WatchBit gives each RegisteredWatchKind one bit, so a watcher's kinds on a path fit in one number. */
 export const WatchBit: Readonly<Record<RegisteredWatchKind, number>> = {
@@ -40,6 +46,7 @@ const REMOVED_BY: Readonly<Record<WatchKind, readonly RegisteredWatchKind[]>> = 
 /** kindsRemovedBy returns the registered kinds a removeWatches of `kind` drops; an unknown kind is BAD_KIND. */
 export function kindsRemovedBy(kind: WatchKind): readonly RegisteredWatchKind[] {
   const kinds = Object.hasOwn(REMOVED_BY, kind) ? REMOVED_BY[kind] : undefined
-  if (kinds === undefined) throw new WatchArgumentError('BAD_KIND', `unknown watch kind ${JSON.stringify(kind)}`)
+  if (kinds === undefined)
+    throw new WatchArgumentError('BAD_KIND', `unknown watch kind ${JSON.stringify(kind)}`)
   return kinds
 }

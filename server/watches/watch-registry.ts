@@ -20,11 +20,23 @@
  * recursive index, so it never scans unrelated watches.
  */
 import { parentOf, pathProblem, ROOT_PATH } from '../../protocol/index.js'
-import type { EventMessage, SetWatchesRequest, WatchEventType, WatchKind, Zxid } from '../../protocol/index.js'
+import type {
+  EventMessage,
+  SetWatchesRequest,
+  WatchEventType,
+  WatchKind,
+  Zxid,
+} from '../../protocol/index.js'
 import { WatchArgumentError } from './errors.js'
 import { PathIndex, type WatcherId } from './path-index.js'
 import { planSetWatches, type NodeVersionsLookup } from './set-watches.js'
-import { REGISTERED_WATCH_KINDS, WatchBit, kindsRemovedBy, type RegisteredWatchKind, type WatchEntry } from './watch-kinds.js'
+import {
+  REGISTERED_WATCH_KINDS,
+  WatchBit,
+  kindsRemovedBy,
+  type RegisteredWatchKind,
+  type WatchEntry,
+} from './watch-kinds.js'
 
 export type { WatcherId } from './path-index.js'
 
@@ -84,7 +96,8 @@ export class WatchRegistry {
     checkWatcher(watcher)
     checkPath(path)
     const index = this.indexes[kind]
-    if (index === undefined) throw new WatchArgumentError('BAD_KIND', `unknown watch kind ${JSON.stringify(kind)}`)
+    if (index === undefined)
+      throw new WatchArgumentError('BAD_KIND', `unknown watch kind ${JSON.stringify(kind)}`)
     if (!index.add(path, watcher)) return false
     let kinds = this.kindsByWatcher.get(watcher)
     if (kinds === undefined) {
@@ -153,8 +166,14 @@ export class WatchRegistry {
     for (const change of changes) {
       const recipients = this.recipientsOf(change)
       if (recipients.size === 0) continue
-      const event: EventMessage = Object.freeze({ type: 'event', zxid, event: change.type, path: change.path })
-      for (const watcher of [...recipients].sort((a, b) => a - b)) notifications.push({ watcher, event })
+      const event: EventMessage = Object.freeze({
+        type: 'event',
+        zxid,
+        event: change.type,
+        path: change.path,
+      })
+      for (const watcher of [...recipients].sort((a, b) => a - b))
+        notifications.push({ watcher, event })
     }
     return notifications
   }
@@ -165,9 +184,20 @@ export class WatchRegistry {
    * events to send `watcher` at once, stamped with `currentZxid`. Every path is checked
    * before anything is registered, so a bad request changes nothing.
    */
-  setWatches(watcher: WatcherId, request: SetWatchesRequest, lookup: NodeVersionsLookup, currentZxid: Zxid): EventMessage[] {
+  setWatches(
+    watcher: WatcherId,
+    request: SetWatchesRequest,
+    lookup: NodeVersionsLookup,
+    currentZxid: Zxid,
+  ): EventMessage[] {
     checkWatcher(watcher)
-    for (const list of [request.data, request.exist, request.child, request.persistent, request.persistentRecursive]) {
+    for (const list of [
+      request.data,
+      request.exist,
+      request.child,
+      request.persistent,
+      request.persistentRecursive,
+    ]) {
       for (const path of list) checkPath(path)
     }
     const plan = planSetWatches(request, lookup, currentZxid)
@@ -195,7 +225,8 @@ export class WatchRegistry {
     const entries: WatchEntry[] = []
     for (const path of this.watchedPaths(watcher)) {
       const bits = this.kindsByWatcher.get(watcher)?.get(path) ?? 0
-      for (const kind of REGISTERED_WATCH_KINDS) if ((bits & WatchBit[kind]) !== 0) entries.push({ path, kind })
+      for (const kind of REGISTERED_WATCH_KINDS)
+        if ((bits & WatchBit[kind]) !== 0) entries.push({ path, kind })
     }
     return entries
   }
@@ -230,7 +261,11 @@ export class WatchRegistry {
     return recipients
   }
 
-  private fireOneShot(kind: 'data' | 'exist' | 'child', path: string, recipients: Set<WatcherId>): void {
+  private fireOneShot(
+    kind: 'data' | 'exist' | 'child',
+    path: string,
+    recipients: Set<WatcherId>,
+  ): void {
     const fired = this.indexes[kind].take(path)
     if (fired === undefined) return
     for (const watcher of fired) {
@@ -269,11 +304,19 @@ function addAll(into: Set<WatcherId>, from: ReadonlySet<WatcherId> | undefined):
 
 function checkWatcher(watcher: WatcherId): void {
   if (!Number.isSafeInteger(watcher) || watcher < 0) {
-    throw new WatchArgumentError('BAD_WATCHER', `watcher id must be a non-negative integer, got ${String(watcher)}`)
+    throw new WatchArgumentError(
+      'BAD_WATCHER',
+      `watcher id must be a non-negative integer, got ${String(watcher)}`,
+    )
   }
 }
 
-const CHANGE_TYPES: ReadonlySet<string> = new Set<WatchEventType>(['created', 'deleted', 'dataChanged', 'childrenChanged'])
+const CHANGE_TYPES: ReadonlySet<string> = new Set<WatchEventType>([
+  'created',
+  'deleted',
+  'dataChanged',
+  'childrenChanged',
+])
 
 /** checkChange refuses a change with an unknown type or a path that is not absolute (a cheap check: trigger is hot). */
 function checkChange(change: WatchChange): void {
@@ -281,11 +324,18 @@ function checkChange(change: WatchChange): void {
     throw new WatchArgumentError('BAD_CHANGE', `unknown change type ${JSON.stringify(change.type)}`)
   }
   if (typeof change.path !== 'string' || !change.path.startsWith('/')) {
-    throw new WatchArgumentError('BAD_CHANGE', `change path must be an absolute path, got ${JSON.stringify(change.path)}`)
+    throw new WatchArgumentError(
+      'BAD_CHANGE',
+      `change path must be an absolute path, got ${JSON.stringify(change.path)}`,
+    )
   }
 }
 
 function checkPath(path: string): void {
   const problem = pathProblem(path)
-  if (problem !== null) throw new WatchArgumentError('BAD_PATH', `invalid watch path ${JSON.stringify(path)}: ${problem}`)
+  if (problem !== null)
+    throw new WatchArgumentError(
+      'BAD_PATH',
+      `invalid watch path ${JSON.stringify(path)}: ${problem}`,
+    )
 }

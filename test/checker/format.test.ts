@@ -27,7 +27,13 @@ function sample(): HistoryBuilder {
   h.add(1, [20, 30], set('/a', 'y', 0), ok(1, (1n << 32n) + 2n))
   h.add(2, [25, 35], del('/a', 7), fail('BAD_VERSION'))
   h.unknown(3, 40, set('/a', 'z'))
-  h.plain(2, [50, 60], '/a', saw('y', 1, { zxid: (1n << 32n) + 2n, mzxid: (1n << 32n) + 2n }), (1n << 32n) + 2n)
+  h.plain(
+    2,
+    [50, 60],
+    '/a',
+    saw('y', 1, { zxid: (1n << 32n) + 2n, mzxid: (1n << 32n) + 2n }),
+    (1n << 32n) + 2n,
+  )
   h.add(4, [70, 80], read('/b'), absent())
   return h
 }
@@ -40,7 +46,15 @@ describe('saveHistory / loadHistory', () => {
 
   it('round-trips a simulated run and the verdict stays the same', () => {
     const history = simulateHistory(
-      { operationCount: 300, pathCount: 3, clientCount: 5, unknownRate: 0.05, plainReadRate: 0.3, latencyTicksMax: 10, thinkTicksMax: 3 },
+      {
+        operationCount: 300,
+        pathCount: 3,
+        clientCount: 5,
+        unknownRate: 0.05,
+        plainReadRate: 0.3,
+        latencyTicksMax: 10,
+        thinkTicksMax: 3,
+      },
       seededRandom(7),
     )
     const loaded = loadHistory(saveHistory(history))
@@ -61,7 +75,9 @@ describe('saveHistory / loadHistory', () => {
     expect(codeOf('{')).toBe('BAD_FORMAT')
     expect(codeOf('{"format":"other","version":1,"operations":[]}')).toBe('BAD_FORMAT')
     expect(codeOf('{"format":"conclave-history","version":99,"operations":[]}')).toBe('BAD_FORMAT')
-    const saved = JSON.parse(saveHistory(sample().history())) as { operations: Record<string, unknown>[] }
+    const saved = JSON.parse(saveHistory(sample().history())) as {
+      operations: Record<string, unknown>[]
+    }
     saved.operations[0]!.sessionId = 12
     expect(codeOf(JSON.stringify(saved))).toBe('BAD_FORMAT')
     saved.operations[0]!.sessionId = '12'
@@ -73,11 +89,19 @@ describe('saveHistory / loadHistory', () => {
 describe('renderings', () => {
   it('renders an operation with its interval, request and reply', () => {
     const [first, , third, fourth, fifth] = sample().history()
-    expect(renderOperation(first!)).toBe('#1 c1 s0x1000000000000001 [0..10] create /a "x" -> ok v0 zxid 0x1_00000001')
+    expect(renderOperation(first!)).toBe(
+      '#1 c1 s0x1000000000000001 [0..10] create /a "x" -> ok v0 zxid 0x1_00000001',
+    )
     expect(renderOperation(third!)).toBe('#3 c2 s0x2 [25..35] delete /a if v7 -> BAD_VERSION')
-    expect(renderOperation(fourth!)).toBe('#4 c3 s0x3 [40..?] set /a "z" any -> ? (unknown outcome)')
-    expect(renderOperation(fifth!)).toContain('read /a (plain @0x1_00000002) -> ok "y" v1 mzxid 0x1_00000002')
-    expect(renderHistory(sample().history(), { path: '/b' })).toBe('#6 c4 s0x4 [70..80] read /b -> ok absent')
+    expect(renderOperation(fourth!)).toBe(
+      '#4 c3 s0x3 [40..?] set /a "z" any -> ? (unknown outcome)',
+    )
+    expect(renderOperation(fifth!)).toContain(
+      'read /a (plain @0x1_00000002) -> ok "y" v1 mzxid 0x1_00000002',
+    )
+    expect(renderHistory(sample().history(), { path: '/b' })).toBe(
+      '#6 c4 s0x4 [70..80] read /b -> ok absent',
+    )
   })
 
   it('explains an illegal path: prefix, state after it, and the op that did not fit', () => {
@@ -97,7 +121,9 @@ describe('renderings', () => {
     const h = new HistoryBuilder()
     h.add(0, [0, 1], create('/a', 'v0'), ok(0))
     for (let i = 1; i <= 6; i += 1) h.add(i, [10, 100], set('/a', `v${i}`), ok(i))
-    expect(renderLinearizabilityReport(checkLinearizable(h.history(), { maxStepsPerPath: 3 }))).toContain('/a: unknown (step-budget)')
+    expect(
+      renderLinearizabilityReport(checkLinearizable(h.history(), { maxStepsPerPath: 3 })),
+    ).toContain('/a: unknown (step-budget)')
     const s = new HistoryBuilder()
     s.plain(1, [0, 10], '/a', absent(), 10n)
     s.plain(1, [20, 30], '/a', absent(), 9n)

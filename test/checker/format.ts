@@ -4,7 +4,14 @@
  * callers decide where files go.
  */
 import { formatZxid } from '../../protocol/zxid.js'
-import { HistoryError, validateHistory, type History, type OpInput, type Operation, type OpOutput } from './history.js'
+import {
+  HistoryError,
+  validateHistory,
+  type History,
+  type OpInput,
+  type Operation,
+  type OpOutput,
+} from './history.js'
 import type { IllegalWitness, LinearizabilityReport } from './linearizable.js'
 import { describeOutcome, describeState } from './model.js'
 import type { SessionReport, SessionViolation } from './session-guarantees.js'
@@ -63,16 +70,23 @@ export function renderHistory(history: History, options: { path?: string } = {})
  * (the last `prefixTail` ops, default 10), the state it leaves, and each op that could
  * have come next with what the model expected of it.
  */
-export function renderWitness(witness: IllegalWitness, options: { prefixTail?: number } = {}): string {
+export function renderWitness(
+  witness: IllegalWitness,
+  options: { prefixTail?: number } = {},
+): string {
   const tail = options.prefixTail ?? 10
   const shown = witness.prefix.slice(Math.max(0, witness.prefix.length - tail))
   const lines = [`path ${witness.path} is not linearizable.`]
-  lines.push(`Longest linearizable prefix: ${witness.prefix.length} op(s)${shown.length < witness.prefix.length ? `, last ${shown.length}` : ''}:`)
+  lines.push(
+    `Longest linearizable prefix: ${witness.prefix.length} op(s)${shown.length < witness.prefix.length ? `, last ${shown.length}` : ''}:`,
+  )
   for (const op of shown) lines.push(`  ${renderOperation(op)}`)
   lines.push(`State after the prefix: ${describeState(witness.stateAfterPrefix)}`)
   lines.push(`None of these could come next (${witness.unplaced.length} op(s) left unplaced):`)
   for (const c of witness.candidates) {
-    const verdict = c.fits ? 'fits, but leads nowhere' : `model expected ${describeOutcome(c.expected)}`
+    const verdict = c.fits
+      ? 'fits, but leads nowhere'
+      : `model expected ${describeOutcome(c.expected)}`
     lines.push(`  ${renderOperation(c.op)}    <- ${verdict}`)
   }
   return lines.join('\n')
@@ -80,11 +94,15 @@ export function renderWitness(witness: IllegalWitness, options: { prefixTail?: n
 
 /** renderLinearizabilityReport renders the verdict, one line per non-ok path, and the witness. */
 export function renderLinearizabilityReport(report: LinearizabilityReport): string {
-  const lines = [`linearizability: ${report.result} (${report.checkedOperationCount} ops checked on ${report.perPath.length} path(s), ${report.skippedOperationCount} skipped)`]
+  const lines = [
+    `linearizability: ${report.result} (${report.checkedOperationCount} ops checked on ${report.perPath.length} path(s), ${report.skippedOperationCount} skipped)`,
+  ]
   for (const p of report.perPath) {
     if (p.result === 'ok') continue
     const why = p.unknownReason === undefined ? '' : ` (${p.unknownReason})`
-    lines.push(`  ${p.path}: ${p.result}${why} after ${p.steps} steps over ${p.operationCount} ops, ${p.unknownOutcomeCount} of unknown outcome`)
+    lines.push(
+      `  ${p.path}: ${p.result}${why} after ${p.steps} steps over ${p.operationCount} ops, ${p.unknownOutcomeCount} of unknown outcome`,
+    )
   }
   if (report.witness !== undefined) lines.push(renderWitness(report.witness))
   return lines.join('\n')
@@ -92,7 +110,9 @@ export function renderLinearizabilityReport(report: LinearizabilityReport): stri
 
 /** renderSessionViolation renders one violation with the ops involved. */
 export function renderSessionViolation(violation: SessionViolation): string {
-  const lines = [`${violation.kind} in session 0x${violation.sessionId.toString(16)}: ${violation.message}`]
+  const lines = [
+    `${violation.kind} in session 0x${violation.sessionId.toString(16)}: ${violation.message}`,
+  ]
   for (const op of violation.ops) lines.push(`  ${renderOperation(op)}`)
   return lines.join('\n')
 }
@@ -115,13 +135,21 @@ export function saveHistory(history: History): string {
     output: op.output === null ? null : encodeOutput(op.output),
     ...(op.plain === undefined ? {} : { plain: { zxid: op.plain.zxid.toString() } }),
   }))
-  return JSON.stringify({ format: HISTORY_FORMAT, version: HISTORY_FORMAT_VERSION, operations }, null, 1)
+  return JSON.stringify(
+    { format: HISTORY_FORMAT, version: HISTORY_FORMAT_VERSION, operations },
+    null,
+    1,
+  )
 }
 
 function encodeOutput(output: OpOutput): Record<string, unknown> {
   if (!output.ok) return { ok: false, code: output.code }
   const { zxid, mzxid, ...rest } = output
-  return { ...rest, ...(zxid === undefined ? {} : { zxid: zxid.toString() }), ...(mzxid === undefined ? {} : { mzxid: mzxid.toString() }) }
+  return {
+    ...rest,
+    ...(zxid === undefined ? {} : { zxid: zxid.toString() }),
+    ...(mzxid === undefined ? {} : { mzxid: mzxid.toString() }),
+  }
 }
 
 /** loadHistory parses what {@link saveHistory} wrote and validates it; throws HistoryError('BAD_FORMAT') otherwise. */
@@ -136,15 +164,18 @@ export function loadHistory(text: string): Operation[] {
   if (typeof document !== 'object' || document === null || doc.format !== HISTORY_FORMAT) {
     throw new HistoryError('BAD_FORMAT', `not a ${HISTORY_FORMAT} document`)
   }
-  if (doc.version !== HISTORY_FORMAT_VERSION) throw new HistoryError('BAD_FORMAT', `unsupported version ${String(doc.version)}`)
-  if (!Array.isArray(doc.operations)) throw new HistoryError('BAD_FORMAT', 'operations must be an array')
+  if (doc.version !== HISTORY_FORMAT_VERSION)
+    throw new HistoryError('BAD_FORMAT', `unsupported version ${String(doc.version)}`)
+  if (!Array.isArray(doc.operations))
+    throw new HistoryError('BAD_FORMAT', 'operations must be an array')
   const history = doc.operations.map(decodeOperation)
   validateHistory(history)
   return history
 }
 
 function decodeOperation(raw: unknown): Operation {
-  if (typeof raw !== 'object' || raw === null) throw new HistoryError('BAD_FORMAT', 'operation must be an object')
+  if (typeof raw !== 'object' || raw === null)
+    throw new HistoryError('BAD_FORMAT', 'operation must be an object')
   const r = raw as Record<string, unknown>
   const op: Operation = {
     id: r.id as number,
@@ -155,12 +186,14 @@ function decodeOperation(raw: unknown): Operation {
     returnTime: r.returnTime as number | null,
     output: r.output === null || r.output === undefined ? null : decodeOutput(r.output),
   }
-  if (r.plain !== undefined) op.plain = { zxid: parseBigint((r.plain as { zxid?: unknown }).zxid, 'plain.zxid') }
+  if (r.plain !== undefined)
+    op.plain = { zxid: parseBigint((r.plain as { zxid?: unknown }).zxid, 'plain.zxid') }
   return op
 }
 
 function decodeOutput(raw: unknown): OpOutput {
-  if (typeof raw !== 'object' || raw === null) throw new HistoryError('BAD_FORMAT', 'output must be an object or null')
+  if (typeof raw !== 'object' || raw === null)
+    throw new HistoryError('BAD_FORMAT', 'output must be an object or null')
   const r = raw as Record<string, unknown>
   if (r.ok !== true) return raw as OpOutput
   const { zxid, mzxid, ...rest } = r
@@ -173,7 +206,10 @@ function decodeOutput(raw: unknown): OpOutput {
 
 function parseBigint(raw: unknown, field: string): bigint {
   if (typeof raw !== 'string' || !/^(?:0x[0-9a-f]+|\d+)$/i.test(raw)) {
-    throw new HistoryError('BAD_FORMAT', `${field} must be a decimal or 0x-hex string, got ${JSON.stringify(raw)}`)
+    throw new HistoryError(
+      'BAD_FORMAT',
+      `${field} must be a decimal or 0x-hex string, got ${JSON.stringify(raw)}`,
+    )
   }
   return BigInt(raw)
 }

@@ -34,11 +34,19 @@ export function read(path: string): OpInput {
 
 /** ok builds a successful write reply, with the resulting version and zxid when given. */
 export function ok(version?: number, zxid?: Zxid): OpSuccess {
-  return { ok: true, ...(version === undefined ? {} : { version }), ...(zxid === undefined ? {} : { zxid }) }
+  return {
+    ok: true,
+    ...(version === undefined ? {} : { version }),
+    ...(zxid === undefined ? {} : { zxid }),
+  }
 }
 
 /** saw builds a successful read of an existing node; `extra` adds zxid/mzxid. */
-export function saw(value: string, version?: number, extra: { zxid?: Zxid; mzxid?: Zxid } = {}): OpSuccess {
+export function saw(
+  value: string,
+  version?: number,
+  extra: { zxid?: Zxid; mzxid?: Zxid } = {},
+): OpSuccess {
   return { ok: true, exists: true, value, ...(version === undefined ? {} : { version }), ...extra }
 }
 
@@ -57,18 +65,53 @@ export class HistoryBuilder {
   private readonly ops: Operation[] = []
 
   /** add records an op by `clientId` (also its session, unless `sessionId` is given) over [call, return]. */
-  add(clientId: number, [callTime, returnTime]: [number, number], input: OpInput, output: OpOutput, sessionId?: bigint): Operation {
-    return this.push({ clientId, sessionId: sessionId ?? BigInt(clientId), input, callTime, returnTime, output })
+  add(
+    clientId: number,
+    [callTime, returnTime]: [number, number],
+    input: OpInput,
+    output: OpOutput,
+    sessionId?: bigint,
+  ): Operation {
+    return this.push({
+      clientId,
+      sessionId: sessionId ?? BigInt(clientId),
+      input,
+      callTime,
+      returnTime,
+      output,
+    })
   }
 
   /** unknown records an op whose reply never came. */
   unknown(clientId: number, callTime: number, input: OpInput, sessionId?: bigint): Operation {
-    return this.push({ clientId, sessionId: sessionId ?? BigInt(clientId), input, callTime, returnTime: null, output: null })
+    return this.push({
+      clientId,
+      sessionId: sessionId ?? BigInt(clientId),
+      input,
+      callTime,
+      returnTime: null,
+      output: null,
+    })
   }
 
   /** plain records a plain (possibly stale) read answered at reply zxid `zxid`. */
-  plain(clientId: number, [callTime, returnTime]: [number, number], path: string, output: OpOutput, zxid: Zxid, sessionId?: bigint): Operation {
-    return this.push({ clientId, sessionId: sessionId ?? BigInt(clientId), input: read(path), callTime, returnTime, output, plain: { zxid } })
+  plain(
+    clientId: number,
+    [callTime, returnTime]: [number, number],
+    path: string,
+    output: OpOutput,
+    zxid: Zxid,
+    sessionId?: bigint,
+  ): Operation {
+    return this.push({
+      clientId,
+      sessionId: sessionId ?? BigInt(clientId),
+      input: read(path),
+      callTime,
+      returnTime,
+      output,
+      plain: { zxid },
+    })
   }
 
   /** history returns the operations recorded so far. */

@@ -82,7 +82,8 @@ export interface Operation {
 export type History = readonly Operation[]
 
 /** HistoryErrorCode names the ways a history can be malformed. */
-export type HistoryErrorCode = 'DUPLICATE_ID' | 'BAD_TIME' | 'BAD_INPUT' | 'BAD_OUTPUT' | 'BAD_FORMAT' | 'BAD_OPTION'
+export type HistoryErrorCode =
+  'DUPLICATE_ID' | 'BAD_TIME' | 'BAD_INPUT' | 'BAD_OUTPUT' | 'BAD_FORMAT' | 'BAD_OPTION'
 
 /** HistoryError is thrown for malformed histories or options; `operationId` names the culprit. */
 export class HistoryError extends Error {
@@ -145,7 +146,8 @@ export function readSawNode(output: OpOutput | null): boolean | undefined {
  * it throws a {@link HistoryError} naming the first problem. Both checkers call it.
  */
 export function validateHistory(history: History): void {
-  if (!Array.isArray(history)) throw new HistoryError('BAD_FORMAT', 'history must be an array of operations')
+  if (!Array.isArray(history))
+    throw new HistoryError('BAD_FORMAT', 'history must be an array of operations')
   const seen = new Set<number>()
   for (const op of history) {
     validateOperation(op)
@@ -155,13 +157,19 @@ export function validateHistory(history: History): void {
 }
 
 function validateOperation(op: Operation): void {
-  if (typeof op !== 'object' || op === null) throw new HistoryError('BAD_FORMAT', 'operation must be an object')
-  if (!Number.isInteger(op.id)) throw new HistoryError('BAD_FORMAT', `id must be an integer, got ${String(op.id)}`)
-  if (typeof op.sessionId !== 'bigint') throw new HistoryError('BAD_FORMAT', 'sessionId must be a bigint', op.id)
-  if (!Number.isFinite(op.callTime)) throw new HistoryError('BAD_TIME', 'callTime must be a finite number', op.id)
+  if (typeof op !== 'object' || op === null)
+    throw new HistoryError('BAD_FORMAT', 'operation must be an object')
+  if (!Number.isInteger(op.id))
+    throw new HistoryError('BAD_FORMAT', `id must be an integer, got ${String(op.id)}`)
+  if (typeof op.sessionId !== 'bigint')
+    throw new HistoryError('BAD_FORMAT', 'sessionId must be a bigint', op.id)
+  if (!Number.isFinite(op.callTime))
+    throw new HistoryError('BAD_TIME', 'callTime must be a finite number', op.id)
   if (op.returnTime !== null) {
-    if (!Number.isFinite(op.returnTime)) throw new HistoryError('BAD_TIME', 'returnTime must be finite or null', op.id)
-    if (op.returnTime < op.callTime) throw new HistoryError('BAD_TIME', 'returnTime is before callTime', op.id)
+    if (!Number.isFinite(op.returnTime))
+      throw new HistoryError('BAD_TIME', 'returnTime must be finite or null', op.id)
+    if (op.returnTime < op.callTime)
+      throw new HistoryError('BAD_TIME', 'returnTime is before callTime', op.id)
   } else if (op.output !== null) {
     throw new HistoryError('BAD_TIME', 'an operation with an output needs a returnTime', op.id)
   }
@@ -172,16 +180,23 @@ function validateOperation(op: Operation): void {
 
 function validateInput(op: Operation): void {
   const input = op.input as OpInput | undefined
-  if (typeof input !== 'object' || input === null) throw new HistoryError('BAD_INPUT', 'input missing', op.id)
+  if (typeof input !== 'object' || input === null)
+    throw new HistoryError('BAD_INPUT', 'input missing', op.id)
   if (typeof input.path !== 'string' || !input.path.startsWith('/')) {
-    throw new HistoryError('BAD_INPUT', `path must be an absolute path, got ${String(input.path)}`, op.id)
+    throw new HistoryError(
+      'BAD_INPUT',
+      `path must be an absolute path, got ${String(input.path)}`,
+      op.id,
+    )
   }
   switch (input.kind) {
     case 'create':
-      if (typeof input.value !== 'string') throw new HistoryError('BAD_INPUT', 'create needs a string value', op.id)
+      if (typeof input.value !== 'string')
+        throw new HistoryError('BAD_INPUT', 'create needs a string value', op.id)
       return
     case 'set':
-      if (typeof input.value !== 'string') throw new HistoryError('BAD_INPUT', 'set needs a string value', op.id)
+      if (typeof input.value !== 'string')
+        throw new HistoryError('BAD_INPUT', 'set needs a string value', op.id)
       validateExpectedVersion(op, input.expectedVersion)
       return
     case 'delete':
@@ -190,23 +205,36 @@ function validateInput(op: Operation): void {
     case 'read':
       return
     default:
-      throw new HistoryError('BAD_INPUT', `unknown kind ${String((input as { kind: unknown }).kind)}`, op.id)
+      throw new HistoryError(
+        'BAD_INPUT',
+        `unknown kind ${String((input as { kind: unknown }).kind)}`,
+        op.id,
+      )
   }
 }
 
 function validateExpectedVersion(op: Operation, expectedVersion: number): void {
   if (!Number.isInteger(expectedVersion) || expectedVersion < -1) {
-    throw new HistoryError('BAD_INPUT', `expectedVersion must be -1 or a version, got ${String(expectedVersion)}`, op.id)
+    throw new HistoryError(
+      'BAD_INPUT',
+      `expectedVersion must be -1 or a version, got ${String(expectedVersion)}`,
+      op.id,
+    )
   }
 }
 
 function validateOutput(op: Operation): void {
   const output = op.output
   if (output === null) return
-  if (typeof output !== 'object') throw new HistoryError('BAD_OUTPUT', 'output must be an object or null', op.id)
+  if (typeof output !== 'object')
+    throw new HistoryError('BAD_OUTPUT', 'output must be an object or null', op.id)
   if (!output.ok) {
     if (!FAILURE_CODES.includes(output.code)) {
-      throw new HistoryError('BAD_OUTPUT', `failure code must be one of ${FAILURE_CODES.join(', ')}`, op.id)
+      throw new HistoryError(
+        'BAD_OUTPUT',
+        `failure code must be one of ${FAILURE_CODES.join(', ')}`,
+        op.id,
+      )
     }
     if (op.input.kind === 'read' && output.code !== 'NO_NODE') {
       throw new HistoryError('BAD_OUTPUT', `a read cannot fail with ${output.code}`, op.id)
@@ -216,21 +244,26 @@ function validateOutput(op: Operation): void {
   if (output.version !== undefined && (!Number.isInteger(output.version) || output.version < 0)) {
     throw new HistoryError('BAD_OUTPUT', 'version must be a non-negative integer', op.id)
   }
-  if (output.zxid !== undefined && typeof output.zxid !== 'bigint') throw new HistoryError('BAD_OUTPUT', 'zxid must be a bigint', op.id)
-  if (output.mzxid !== undefined && typeof output.mzxid !== 'bigint') throw new HistoryError('BAD_OUTPUT', 'mzxid must be a bigint', op.id)
+  if (output.zxid !== undefined && typeof output.zxid !== 'bigint')
+    throw new HistoryError('BAD_OUTPUT', 'zxid must be a bigint', op.id)
+  if (output.mzxid !== undefined && typeof output.mzxid !== 'bigint')
+    throw new HistoryError('BAD_OUTPUT', 'mzxid must be a bigint', op.id)
   if (op.input.kind === 'read') validateReadSuccess(op, output)
 }
 
 function validateReadSuccess(op: Operation, output: OpSuccess): void {
-  if (typeof output.exists !== 'boolean') throw new HistoryError('BAD_OUTPUT', 'a successful read needs exists: boolean', op.id)
+  if (typeof output.exists !== 'boolean')
+    throw new HistoryError('BAD_OUTPUT', 'a successful read needs exists: boolean', op.id)
   if (output.exists && typeof output.value !== 'string') {
     throw new HistoryError('BAD_OUTPUT', 'a read of an existing node needs a string value', op.id)
   }
 }
 
 function validatePlain(op: Operation): void {
-  if (op.input.kind !== 'read') throw new HistoryError('BAD_INPUT', 'only reads can be plain', op.id)
-  if (typeof op.plain?.zxid !== 'bigint') throw new HistoryError('BAD_OUTPUT', 'plain.zxid must be a bigint', op.id)
+  if (op.input.kind !== 'read')
+    throw new HistoryError('BAD_INPUT', 'only reads can be plain', op.id)
+  if (typeof op.plain?.zxid !== 'bigint')
+    throw new HistoryError('BAD_OUTPUT', 'plain.zxid must be a bigint', op.id)
   const output = op.output
   if (output !== null && output.ok && output.zxid !== undefined && output.zxid !== op.plain.zxid) {
     throw new HistoryError('BAD_OUTPUT', 'plain.zxid and output.zxid disagree', op.id)

@@ -202,7 +202,10 @@ describe('paths and budgets', () => {
   it('stopAtFirstIllegal skips the remaining paths', () => {
     const report = checkLinearizable(twoPathsOneBad(), { stopAtFirstIllegal: true })
     expect(report.result).toBe('illegal')
-    expect(report.perPath.filter((p) => p.unknownReason === 'skipped').map((p) => p.path)).toEqual(['/good', '/later'])
+    expect(report.perPath.filter((p) => p.unknownReason === 'skipped').map((p) => p.path)).toEqual([
+      '/good',
+      '/later',
+    ])
   })
 
   function busyHistory(): History {
@@ -230,7 +233,8 @@ describe('paths and budgets', () => {
 
   it('an illegal path still makes the whole result illegal when another is unknown', () => {
     const h = new HistoryBuilder()
-    for (const op of busyHistory()) h.add(op.clientId, [op.callTime, op.returnTime as number], op.input, op.output!)
+    for (const op of busyHistory())
+      h.add(op.clientId, [op.callTime, op.returnTime as number], op.input, op.output!)
     h.add(1, [0, 10], create('/bad', 'x'), ok(0))
     h.add(2, [20, 30], read('/bad'), absent())
     const full = checkLinearizable(h.history())
@@ -260,11 +264,29 @@ describe('bad input', () => {
     expect(codeOf(() => checkLinearizable([op, op]))).toBe('DUPLICATE_ID')
     expect(codeOf(() => checkLinearizable([{ ...op, returnTime: -1 }]))).toBe('BAD_TIME')
     expect(codeOf(() => checkLinearizable([{ ...op, returnTime: null }]))).toBe('BAD_TIME')
-    expect(codeOf(() => checkLinearizable([{ ...op, input: { kind: 'create', path: 'a', value: 'x' } }]))).toBe('BAD_INPUT')
-    expect(codeOf(() => checkLinearizable([{ ...op, input: { kind: 'set', path: '/a', value: 'x', expectedVersion: -2 } }]))).toBe('BAD_INPUT')
-    expect(codeOf(() => checkLinearizable([{ ...op, input: read('/a'), output: { ok: true } }]))).toBe('BAD_OUTPUT')
-    expect(codeOf(() => checkLinearizable([{ ...op, input: read('/a'), output: fail('BAD_VERSION') }]))).toBe('BAD_OUTPUT')
-    expect(codeOf(() => checkLinearizable([{ ...op, output: { ok: false, code: 'NOT_EMPTY' as 'NO_NODE' } }]))).toBe('BAD_OUTPUT')
+    expect(
+      codeOf(() =>
+        checkLinearizable([{ ...op, input: { kind: 'create', path: 'a', value: 'x' } }]),
+      ),
+    ).toBe('BAD_INPUT')
+    expect(
+      codeOf(() =>
+        checkLinearizable([
+          { ...op, input: { kind: 'set', path: '/a', value: 'x', expectedVersion: -2 } },
+        ]),
+      ),
+    ).toBe('BAD_INPUT')
+    expect(
+      codeOf(() => checkLinearizable([{ ...op, input: read('/a'), output: { ok: true } }])),
+    ).toBe('BAD_OUTPUT')
+    expect(
+      codeOf(() => checkLinearizable([{ ...op, input: read('/a'), output: fail('BAD_VERSION') }])),
+    ).toBe('BAD_OUTPUT')
+    expect(
+      codeOf(() =>
+        checkLinearizable([{ ...op, output: { ok: false, code: 'NOT_EMPTY' as 'NO_NODE' } }]),
+      ),
+    ).toBe('BAD_OUTPUT')
     expect(codeOf(() => checkLinearizable([op], { timeBudgetMs: 10 }))).toBe('BAD_OPTION')
     expect(codeOf(() => checkLinearizable([op], { maxStepsPerPath: 0 }))).toBe('BAD_OPTION')
   })

@@ -11,7 +11,13 @@
  * The result is 'illegal' if any path is illegal, else 'unknown' if any search ran out
  * of budget, else 'ok'. Callers must treat 'unknown' as a failure, never as a pass.
  */
-import { effectiveReturnTime, HistoryError, validateHistory, type History, type Operation } from './history.js'
+import {
+  effectiveReturnTime,
+  HistoryError,
+  validateHistory,
+  type History,
+  type Operation,
+} from './history.js'
 import { ABSENT, applyInput, type ModelOutcome, outcomeMatches, type ZnodeState } from './model.js'
 import { searchLinearization, type SearchVerdict, type UnknownReason } from './wgl-search.js'
 
@@ -91,20 +97,34 @@ export interface LinearizabilityReport {
  * HistoryError for malformed histories or options, and never reads a clock unless
  * `options.now` is given.
  */
-export function checkLinearizable(history: History, options: LinearizabilityOptions = {}): LinearizabilityReport {
+export function checkLinearizable(
+  history: History,
+  options: LinearizabilityOptions = {},
+): LinearizabilityReport {
   validateHistory(history)
   const maxStepsPerPath = validateOptions(options)
   const { byPath, skipped } = partitionByPath(history)
-  const deadlineMs = options.timeBudgetMs !== undefined && options.now !== undefined ? options.now() + options.timeBudgetMs : undefined
+  const deadlineMs =
+    options.timeBudgetMs !== undefined && options.now !== undefined
+      ? options.now() + options.timeBudgetMs
+      : undefined
   const perPath: PathReport[] = []
   let illegalSeen = false
   for (const [path, ops] of byPath) {
     if (illegalSeen && options.stopAtFirstIllegal === true) {
       perPath.push(pathReportWithoutSearch(path, ops, 'skipped'))
-    } else if (deadlineMs !== undefined && options.now !== undefined && options.now() >= deadlineMs) {
+    } else if (
+      deadlineMs !== undefined &&
+      options.now !== undefined &&
+      options.now() >= deadlineMs
+    ) {
       perPath.push(pathReportWithoutSearch(path, ops, 'time-budget'))
     } else {
-      const report = checkPath(path, ops, { maxSteps: maxStepsPerPath, now: options.now, deadlineMs })
+      const report = checkPath(path, ops, {
+        maxSteps: maxStepsPerPath,
+        now: options.now,
+        deadlineMs,
+      })
       illegalSeen ||= report.result === 'illegal'
       perPath.push(report)
     }
@@ -121,10 +141,16 @@ export function checkLinearizable(history: History, options: LinearizabilityOpti
 
 function validateOptions(options: LinearizabilityOptions): number {
   const maxSteps = options.maxStepsPerPath ?? DEFAULT_MAX_STEPS_PER_PATH
-  if (!Number.isInteger(maxSteps) || maxSteps < 1) throw new HistoryError('BAD_OPTION', 'maxStepsPerPath must be a positive integer')
+  if (!Number.isInteger(maxSteps) || maxSteps < 1)
+    throw new HistoryError('BAD_OPTION', 'maxStepsPerPath must be a positive integer')
   if (options.timeBudgetMs !== undefined) {
-    if (!(options.timeBudgetMs >= 0)) throw new HistoryError('BAD_OPTION', 'timeBudgetMs must be a non-negative number')
-    if (options.now === undefined) throw new HistoryError('BAD_OPTION', 'timeBudgetMs needs a now() function: the checker has no clock of its own')
+    if (!(options.timeBudgetMs >= 0))
+      throw new HistoryError('BAD_OPTION', 'timeBudgetMs must be a non-negative number')
+    if (options.now === undefined)
+      throw new HistoryError(
+        'BAD_OPTION',
+        'timeBudgetMs needs a now() function: the checker has no clock of its own',
+      )
   }
   return maxSteps
 }
@@ -151,10 +177,16 @@ function partitionByPath(history: History): { byPath: Map<string, Operation[]>; 
   return { byPath, skipped }
 }
 
-function checkPath(path: string, ops: readonly Operation[], budget: { maxSteps: number; now: (() => number) | undefined; deadlineMs: number | undefined }): PathReport {
+function checkPath(
+  path: string,
+  ops: readonly Operation[],
+  budget: { maxSteps: number; now: (() => number) | undefined; deadlineMs: number | undefined },
+): PathReport {
   const outcome = searchLinearization(ops, {
     maxSteps: budget.maxSteps,
-    ...(budget.now === undefined || budget.deadlineMs === undefined ? {} : { now: budget.now, deadlineMs: budget.deadlineMs }),
+    ...(budget.now === undefined || budget.deadlineMs === undefined
+      ? {}
+      : { now: budget.now, deadlineMs: budget.deadlineMs }),
   })
   const base = {
     path,
@@ -163,12 +195,18 @@ function checkPath(path: string, ops: readonly Operation[], budget: { maxSteps: 
     unknownOutcomeCount: ops.filter((op) => op.output === null).length,
     steps: outcome.steps,
   }
-  if (outcome.verdict === 'unknown') return { ...base, unknownReason: outcome.unknownReason ?? 'step-budget' }
-  if (outcome.verdict === 'illegal') return { ...base, witness: explainIllegal(path, ops, outcome.longestPrefix) }
+  if (outcome.verdict === 'unknown')
+    return { ...base, unknownReason: outcome.unknownReason ?? 'step-budget' }
+  if (outcome.verdict === 'illegal')
+    return { ...base, witness: explainIllegal(path, ops, outcome.longestPrefix) }
   return base
 }
 
-function pathReportWithoutSearch(path: string, ops: readonly Operation[], reason: PathUnknownReason): PathReport {
+function pathReportWithoutSearch(
+  path: string,
+  ops: readonly Operation[],
+  reason: PathUnknownReason,
+): PathReport {
   return {
     path,
     result: 'unknown',
@@ -183,7 +221,11 @@ function pathReportWithoutSearch(path: string, ops: readonly Operation[], reason
  * explainIllegal rebuilds the state after the longest prefix and lists the ops that
  * could have come next with what the model expected of each.
  */
-export function explainIllegal(path: string, ops: readonly Operation[], prefixIndices: readonly number[]): IllegalWitness {
+export function explainIllegal(
+  path: string,
+  ops: readonly Operation[],
+  prefixIndices: readonly number[],
+): IllegalWitness {
   let state: ZnodeState = ABSENT
   const placed = new Set<number>()
   for (const index of prefixIndices) {
@@ -192,14 +234,23 @@ export function explainIllegal(path: string, ops: readonly Operation[], prefixIn
     placed.add(index)
   }
   const unplaced = ops.filter((_, index) => !placed.has(index))
-  const firstReturn = unplaced.reduce((min, op) => Math.min(min, effectiveReturnTime(op)), Number.POSITIVE_INFINITY)
+  const firstReturn = unplaced.reduce(
+    (min, op) => Math.min(min, effectiveReturnTime(op)),
+    Number.POSITIVE_INFINITY,
+  )
   const candidates = unplaced
     .filter((op) => op.callTime <= firstReturn)
     .map((op): CandidateExplanation => {
       const expected = applyInput(state, op.input).outcome
       return { op, expected, fits: op.output === null || outcomeMatches(expected, op.output) }
     })
-  return { path, prefix: prefixIndices.map((index) => ops[index] as Operation), stateAfterPrefix: state, candidates, unplaced }
+  return {
+    path,
+    prefix: prefixIndices.map((index) => ops[index] as Operation),
+    stateAfterPrefix: state,
+    candidates,
+    unplaced,
+  }
 }
 
 function overallResult(perPath: readonly PathReport[]): CheckResult {

@@ -13,8 +13,18 @@ const at = (value: string, version: number): ZnodeState => ({ exists: true, valu
 describe('applyInput', () => {
   it('follows ZooKeeper rules for create, set, delete and read', () => {
     const cases: [ZnodeState, Parameters<typeof applyInput>[1], unknown, ZnodeState][] = [
-      [ABSENT, { kind: 'create', path: '/a', value: 'x' }, { ok: true, kind: 'create', version: 0 }, at('x', 0)],
-      [at('x', 3), { kind: 'create', path: '/a', value: 'y' }, { ok: false, code: 'NODE_EXISTS' }, at('x', 3)],
+      [
+        ABSENT,
+        { kind: 'create', path: '/a', value: 'x' },
+        { ok: true, kind: 'create', version: 0 },
+        at('x', 0),
+      ],
+      [
+        at('x', 3),
+        { kind: 'create', path: '/a', value: 'y' },
+        { ok: false, code: 'NODE_EXISTS' },
+        at('x', 3),
+      ],
       [ABSENT, set('/a', 'y'), { ok: false, code: 'NO_NODE' }, ABSENT],
       [ABSENT, set('/a', 'y', 0), { ok: false, code: 'NO_NODE' }, ABSENT],
       [at('x', 3), set('/a', 'y'), { ok: true, kind: 'set', version: 4 }, at('y', 4)],
@@ -25,7 +35,8 @@ describe('applyInput', () => {
       [at('x', 3), del('/a', 3), { ok: true, kind: 'delete' }, ABSENT],
       [at('x', 3), read('/a'), { ok: true, kind: 'read', state: at('x', 3) }, at('x', 3)],
     ]
-    for (const [state, input, outcome, next] of cases) expect(applyInput(state, input)).toEqual({ outcome, next })
+    for (const [state, input, outcome, next] of cases)
+      expect(applyInput(state, input)).toEqual({ outcome, next })
   })
 })
 
@@ -38,7 +49,9 @@ describe('outcomeMatches and stepModel', () => {
     expect(outcomeMatches(setOutcome, { ok: false, code: 'BAD_VERSION' })).toBe(false)
     const readOutcome = applyInput(at('x', 3), read('/a')).outcome
     expect(outcomeMatches(readOutcome, { ok: true, exists: true, value: 'x' })).toBe(true)
-    expect(outcomeMatches(readOutcome, { ok: true, exists: true, value: 'x', version: 2 })).toBe(false)
+    expect(outcomeMatches(readOutcome, { ok: true, exists: true, value: 'x', version: 2 })).toBe(
+      false,
+    )
     expect(outcomeMatches(readOutcome, { ok: true, exists: false })).toBe(false)
     expect(outcomeMatches(readOutcome, { ok: false, code: 'NO_NODE' })).toBe(false)
     const missing = applyInput(ABSENT, read('/a')).outcome

@@ -9,7 +9,9 @@
 import type { FailureCode, OpInput, OpOutput } from './history.js'
 
 /** ZnodeState is what the model knows about one path: absent, or a value at a version. */
-export type ZnodeState = { readonly exists: false } | { readonly exists: true; readonly value: string; readonly version: number }
+export type ZnodeState =
+  | { readonly exists: false }
+  | { readonly exists: true; readonly value: string; readonly version: number }
 
 /** ABSENT is the state of a path with no node; every path starts there. */
 export const ABSENT: ZnodeState = Object.freeze({ exists: false })
@@ -41,12 +43,19 @@ export function applyInput(state: ZnodeState, input: OpInput): ModelStep {
   switch (input.kind) {
     case 'create':
       if (state.exists) return { outcome: { ok: false, code: 'NODE_EXISTS' }, next: state }
-      return { outcome: { ok: true, kind: 'create', version: 0 }, next: { exists: true, value: input.value, version: 0 } }
+      return {
+        outcome: { ok: true, kind: 'create', version: 0 },
+        next: { exists: true, value: input.value, version: 0 },
+      }
     case 'set': {
       const refusal = conditionalRefusal(state, input.expectedVersion)
-      if (refusal !== undefined || !state.exists) return { outcome: { ok: false, code: refusal ?? 'NO_NODE' }, next: state }
+      if (refusal !== undefined || !state.exists)
+        return { outcome: { ok: false, code: refusal ?? 'NO_NODE' }, next: state }
       const version = state.version + 1
-      return { outcome: { ok: true, kind: 'set', version }, next: { exists: true, value: input.value, version } }
+      return {
+        outcome: { ok: true, kind: 'set', version },
+        next: { exists: true, value: input.value, version },
+      }
     }
     case 'delete': {
       const refusal = conditionalRefusal(state, input.expectedVersion)
@@ -90,7 +99,11 @@ function readMatches(state: ZnodeState, observed: OpOutput): boolean {
  * linearized here, else undefined. An unknown outcome (`observed` null) accepts
  * whatever the model answers, because nobody saw the reply.
  */
-export function stepModel(state: ZnodeState, input: OpInput, observed: OpOutput | null): ZnodeState | undefined {
+export function stepModel(
+  state: ZnodeState,
+  input: OpInput,
+  observed: OpOutput | null,
+): ZnodeState | undefined {
   const { outcome, next } = applyInput(state, input)
   if (observed !== null && !outcomeMatches(outcome, observed)) return undefined
   return next

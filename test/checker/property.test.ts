@@ -32,7 +32,16 @@ const opSpec: fc.Arbitrary<OpSpec> = fc.record({
   versionChoice: fc.constantFrom<OpSpec['versionChoice']>('any', 'current', 'current', 'wrong'),
   beforeTicks: fc.nat({ max: 45 }),
   afterTicks: fc.nat({ max: 45 }),
-  outcome: fc.constantFrom<Outcome>('known', 'known', 'known', 'known', 'known', 'known', 'unknown-applied', 'unknown-never'),
+  outcome: fc.constantFrom<Outcome>(
+    'known',
+    'known',
+    'known',
+    'known',
+    'known',
+    'known',
+    'unknown-applied',
+    'unknown-never',
+  ),
   clientId: fc.nat({ max: 9 }),
   absentAsNoNode: fc.boolean(),
 })
@@ -47,7 +56,13 @@ function buildHistory(specs: readonly OpSpec[]): Operation[] {
     const { outcome, next } = applyInput(state, input)
     if (spec.outcome !== 'unknown-never') states.set(path, next)
     const pointTicks = 10 * (index + 1)
-    const base = { id: index, clientId: spec.clientId, sessionId: BigInt(spec.clientId), input, callTime: pointTicks - spec.beforeTicks }
+    const base = {
+      id: index,
+      clientId: spec.clientId,
+      sessionId: BigInt(spec.clientId),
+      input,
+      callTime: pointTicks - spec.beforeTicks,
+    }
     if (spec.outcome !== 'known') return { ...base, returnTime: null, output: null }
     let output: OpOutput
     if (!outcome.ok) output = { ok: false, code: outcome.code }
@@ -60,7 +75,8 @@ function buildHistory(specs: readonly OpSpec[]): Operation[] {
 
 function inputFor(spec: OpSpec, path: string, state: ZnodeState, index: number): OpInput {
   const current = state.exists ? state.version : 0
-  const expectedVersion = spec.versionChoice === 'any' ? -1 : spec.versionChoice === 'current' ? current : current + 1
+  const expectedVersion =
+    spec.versionChoice === 'any' ? -1 : spec.versionChoice === 'current' ? current : current + 1
   switch (spec.kind) {
     case 'create':
       return { kind: 'create', path, value: `v${index}` }
@@ -99,7 +115,12 @@ describe('histories linearizable by construction', () => {
         fc.pre(reads.length > 0)
         const victim = reads[pick % reads.length] as Operation
         const altered = history.map((op) =>
-          op === victim ? { ...op, output: { ok: true as const, exists: true, value: 'never-written', version: 0 } } : op,
+          op === victim
+            ? {
+                ...op,
+                output: { ok: true as const, exists: true, value: 'never-written', version: 0 },
+              }
+            : op,
         )
         const report = checkLinearizable(altered, { maxStepsPerPath: 200_000 })
         expect(report.result).toBe('illegal')

@@ -25,7 +25,9 @@ describe('monotonic zxids within a session', () => {
     const h = new HistoryBuilder()
     h.add(1, [0, 10], read('/a'), { ...saw('x', 0), zxid: 50n }, 7n)
     h.plain(2, [20, 30], '/a', saw('x', 0), 40n, 7n)
-    expect(checkSessionGuarantees(h.history()).violations.map((v) => v.kind)).toEqual(['zxid-went-back'])
+    expect(checkSessionGuarantees(h.history()).violations.map((v) => v.kind)).toEqual([
+      'zxid-went-back',
+    ])
   })
 
   it('allows overlapping requests to answer in any zxid order, and other sessions to lag', () => {
@@ -37,7 +39,10 @@ describe('monotonic zxids within a session', () => {
     // Closed intervals: a request sent at the instant another's reply arrived overlaps it.
     h.plain(3, [0, 10], '/a', absent(), 10n)
     h.plain(3, [10, 20], '/a', absent(), 9n)
-    expect(checkSessionGuarantees(h.history())).toMatchObject({ ok: true, checkedOperationCount: 6 })
+    expect(checkSessionGuarantees(h.history())).toMatchObject({
+      ok: true,
+      checkedOperationCount: 6,
+    })
   })
 
   it('ignores failed and unknown writes, which carry no zxid', () => {
@@ -64,7 +69,9 @@ describe('read your writes', () => {
     const h = new HistoryBuilder()
     h.add(1, [0, 10], set('/a', 'y'), ok(1, 20n))
     h.plain(1, [20, 30], '/a', saw('x', 0, { mzxid: 10n }), 25n)
-    expect(checkSessionGuarantees(h.history()).violations.map((v) => v.kind)).toEqual(['stale-content'])
+    expect(checkSessionGuarantees(h.history()).violations.map((v) => v.kind)).toEqual([
+      'stale-content',
+    ])
   })
 
   it('flags a node the session deleted still shown, but not one re-created since', () => {
@@ -91,20 +98,27 @@ describe('content matches zxids', () => {
     h.plain(2, [20, 30], '/a', saw('x', 4, { mzxid: 20n }), 21n)
     h.plain(3, [20, 30], '/a', saw('y', 3, { mzxid: 20n }), 21n)
     const report = checkSessionGuarantees(h.history())
-    expect(report.violations.map((v) => v.kind)).toEqual(['wrong-value-at-zxid', 'wrong-value-at-zxid'])
+    expect(report.violations.map((v) => v.kind)).toEqual([
+      'wrong-value-at-zxid',
+      'wrong-value-at-zxid',
+    ])
     expect(report.violations[1]?.message).toMatch(/version 3/)
   })
 
   it('flags a node shown as changed after the zxid the reply claims', () => {
     const h = new HistoryBuilder()
     h.plain(2, [20, 30], '/a', saw('x', 0, { mzxid: 30n }), 21n)
-    expect(checkSessionGuarantees(h.history()).violations.map((v) => v.kind)).toEqual(['stale-content'])
+    expect(checkSessionGuarantees(h.history()).violations.map((v) => v.kind)).toEqual([
+      'stale-content',
+    ])
   })
 
   it('flags two successful writes with the same zxid', () => {
     const h = new HistoryBuilder()
     h.add(1, [0, 10], create('/a', 'x'), ok(0, 20n))
     h.add(2, [0, 10], create('/b', 'x'), ok(0, 20n))
-    expect(checkSessionGuarantees(h.history()).violations.map((v) => v.kind)).toEqual(['duplicate-write-zxid'])
+    expect(checkSessionGuarantees(h.history()).violations.map((v) => v.kind)).toEqual([
+      'duplicate-write-zxid',
+    ])
   })
 })

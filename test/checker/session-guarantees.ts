@@ -19,10 +19,21 @@
  * overlapping ops of one session are not ordered by these checks.
  */
 import { formatZxid, type Zxid } from '../../protocol/zxid.js'
-import { observedZxid, validateHistory, type History, type Operation, type OpSuccess } from './history.js'
+import {
+  observedZxid,
+  validateHistory,
+  type History,
+  type Operation,
+  type OpSuccess,
+} from './history.js'
 
 /** SessionViolationKind names the session guarantee that was broken. */
-export type SessionViolationKind = 'zxid-went-back' | 'read-your-writes' | 'stale-content' | 'wrong-value-at-zxid' | 'duplicate-write-zxid'
+export type SessionViolationKind =
+  | 'zxid-went-back'
+  | 'read-your-writes'
+  | 'stale-content'
+  | 'wrong-value-at-zxid'
+  | 'duplicate-write-zxid'
 
 /** SessionViolation is one broken guarantee; `ops` lists the earlier op first, the offending op last. */
 export interface SessionViolation {
@@ -45,14 +56,18 @@ export interface SessionReport {
 export function checkSessionGuarantees(history: History): SessionReport {
   validateHistory(history)
   const withZxid = history.filter((op) => op.returnTime !== null && observedZxid(op) !== undefined)
-  const violations: SessionViolation[] = [...findDuplicateWriteZxids(withZxid), ...findWrongValues(withZxid)]
+  const violations: SessionViolation[] = [
+    ...findDuplicateWriteZxids(withZxid),
+    ...findWrongValues(withZxid),
+  ]
   const flagged = new Set<number>()
   for (const ops of groupBy(withZxid, (op) => op.sessionId).values()) {
     for (const v of findReadYourWritesViolations(ops)) {
       violations.push(v)
       flagged.add((v.ops[v.ops.length - 1] as Operation).id)
     }
-    for (const v of findZxidWentBack(ops)) if (!flagged.has((v.ops[1] as Operation).id)) violations.push(v)
+    for (const v of findZxidWentBack(ops))
+      if (!flagged.has((v.ops[1] as Operation).id)) violations.push(v)
   }
   return { ok: violations.length === 0, violations, checkedOperationCount: withZxid.length }
 }
@@ -80,7 +95,10 @@ function sweepEarlier(
   let best: Operation | undefined
   let cursor = 0
   for (const target of byCall) {
-    while (cursor < byReturn.length && ((byReturn[cursor] as Operation).returnTime as number) < target.callTime) {
+    while (
+      cursor < byReturn.length &&
+      ((byReturn[cursor] as Operation).returnTime as number) < target.callTime
+    ) {
       const candidate = byReturn[cursor] as Operation
       if (best === undefined || keyOf(candidate) > keyOf(best)) best = candidate
       cursor += 1
@@ -122,15 +140,27 @@ function judgeReadAfterOwnWrite(read: Operation, write: Operation): SessionViola
   const base = { sessionId: read.sessionId, path: read.input.path, ops: [write, read] }
   const writeZxid = zxidOf(write)
   if (zxidOf(read) < writeZxid) {
-    return { ...base, kind: 'read-your-writes', message: `read #${read.id} has zxid ${formatZxid(zxidOf(read))} below the session's own write #${write.id} at ${formatZxid(writeZxid)}` }
+    return {
+      ...base,
+      kind: 'read-your-writes',
+      message: `read #${read.id} has zxid ${formatZxid(zxidOf(read))} below the session's own write #${write.id} at ${formatZxid(writeZxid)}`,
+    }
   }
   const seen = successOf(read)
   if (seen?.exists !== true || seen.mzxid === undefined) return undefined
   if (write.input.kind === 'delete' && seen.mzxid <= writeZxid) {
-    return { ...base, kind: 'stale-content', message: `read #${read.id} shows the node (mzxid ${formatZxid(seen.mzxid)}) the session deleted at ${formatZxid(writeZxid)} (op #${write.id})` }
+    return {
+      ...base,
+      kind: 'stale-content',
+      message: `read #${read.id} shows the node (mzxid ${formatZxid(seen.mzxid)}) the session deleted at ${formatZxid(writeZxid)} (op #${write.id})`,
+    }
   }
   if (write.input.kind !== 'delete' && seen.mzxid < writeZxid) {
-    return { ...base, kind: 'stale-content', message: `read #${read.id} shows mzxid ${formatZxid(seen.mzxid)}, older than the session's own write #${write.id} at ${formatZxid(writeZxid)}` }
+    return {
+      ...base,
+      kind: 'stale-content',
+      message: `read #${read.id} shows mzxid ${formatZxid(seen.mzxid)}, older than the session's own write #${write.id} at ${formatZxid(writeZxid)}`,
+    }
   }
   return undefined
 }
@@ -148,22 +178,36 @@ function findWrongValues(ops: readonly Operation[]): SessionViolation[] {
     if (seen?.exists !== true || seen.mzxid === undefined) continue
     const base = { sessionId: read.sessionId, path: read.input.path }
     if (seen.mzxid > zxidOf(read)) {
-      violations.push({ ...base, kind: 'stale-content', ops: [read], message: `read #${read.id} shows mzxid ${formatZxid(seen.mzxid)} above its own reply zxid ${formatZxid(zxidOf(read))}` })
+      violations.push({
+        ...base,
+        kind: 'stale-content',
+        ops: [read],
+        message: `read #${read.id} shows mzxid ${formatZxid(seen.mzxid)} above its own reply zxid ${formatZxid(zxidOf(read))}`,
+      })
       continue
     }
     const write = writesByZxid.get(seen.mzxid)
     if (write === undefined || write.input.path !== read.input.path) continue
     const problem = contentMismatch(write, seen)
-    if (problem !== undefined) violations.push({ ...base, kind: 'wrong-value-at-zxid', ops: [write, read], message: `read #${read.id} at mzxid ${formatZxid(seen.mzxid)}: ${problem} (write #${write.id})` })
+    if (problem !== undefined)
+      violations.push({
+        ...base,
+        kind: 'wrong-value-at-zxid',
+        ops: [write, read],
+        message: `read #${read.id} at mzxid ${formatZxid(seen.mzxid)}: ${problem} (write #${write.id})`,
+      })
   }
   return violations
 }
 
 function contentMismatch(write: Operation, seen: OpSuccess): string | undefined {
-  if (write.input.kind === 'delete' || write.input.kind === 'read') return 'that zxid deleted the node'
-  if (seen.value !== write.input.value) return `value ${JSON.stringify(seen.value)} but the write stored ${JSON.stringify(write.input.value)}`
+  if (write.input.kind === 'delete' || write.input.kind === 'read')
+    return 'that zxid deleted the node'
+  if (seen.value !== write.input.value)
+    return `value ${JSON.stringify(seen.value)} but the write stored ${JSON.stringify(write.input.value)}`
   const written = successOf(write)?.version
-  if (seen.version !== undefined && written !== undefined && seen.version !== written) return `version ${seen.version} but the write made ${written}`
+  if (seen.version !== undefined && written !== undefined && seen.version !== written)
+    return `version ${seen.version} but the write made ${written}`
   return undefined
 }
 
@@ -178,7 +222,13 @@ function findDuplicateWriteZxids(ops: readonly Operation[]): SessionViolation[] 
       firstByZxid.set(zxid, op)
       continue
     }
-    violations.push({ kind: 'duplicate-write-zxid', sessionId: op.sessionId, path: op.input.path, ops: [first, op], message: `writes #${first.id} and #${op.id} both got zxid ${formatZxid(zxid)}` })
+    violations.push({
+      kind: 'duplicate-write-zxid',
+      sessionId: op.sessionId,
+      path: op.input.path,
+      ops: [first, op],
+      message: `writes #${first.id} and #${op.id} both got zxid ${formatZxid(zxid)}`,
+    })
   }
   return violations
 }

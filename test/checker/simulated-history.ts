@@ -66,7 +66,10 @@ interface PathVersion {
 const EPOCH = 1
 
 /** simulateHistory generates a history; op ids are 0..operationCount-1 in call order per client. */
-export function simulateHistory(options: SimulatedHistoryOptions, random: RandomSource): Operation[] {
+export function simulateHistory(
+  options: SimulatedHistoryOptions,
+  random: RandomSource,
+): Operation[] {
   const planned = planTimeline(options, random)
   const store = new SimulatedStore(options, random)
   const byApplyTime = [...planned].sort((a, b) => a.applyTime - b.applyTime || a.index - b.index)
@@ -87,7 +90,8 @@ function planTimeline(options: SimulatedHistoryOptions, random: RandomSource): P
     const returnTime = applyTime + latency()
     const unknown = random.int(1_000_000) < options.unknownRate * 1_000_000
     const kind = pickKind(random)
-    const plain = kind === 'read' && random.int(1_000_000) < (options.plainReadRate ?? 0) * 1_000_000
+    const plain =
+      kind === 'read' && random.int(1_000_000) < (options.plainReadRate ?? 0) * 1_000_000
     planned.push({
       index,
       clientId,
@@ -129,7 +133,13 @@ class SimulatedStore {
 
   execute(op: PlannedOp): Operation {
     const input = this.chooseInput(op)
-    const base = { id: op.index, clientId: op.clientId, sessionId: BigInt(0x1000 + op.clientId), input, callTime: op.callTime }
+    const base = {
+      id: op.index,
+      clientId: op.clientId,
+      sessionId: BigInt(0x1000 + op.clientId),
+      input,
+      callTime: op.callTime,
+    }
     if (op.kind === 'read') return this.read(op, base)
     let output: OpOutput | null = null
     if (!op.neverApplied) output = this.write(input)
@@ -162,7 +172,12 @@ class SimulatedStore {
     const state = this.latestState(op.path)
     const current = state.exists ? state.version : 0
     const roll = this.random.int(10)
-    const expectedVersion = roll < 4 ? -1 : roll < 8 ? current : Math.max(0, current + (this.random.int(2) === 0 ? -1 : 1))
+    const expectedVersion =
+      roll < 4
+        ? -1
+        : roll < 8
+          ? current
+          : Math.max(0, current + (this.random.int(2) === 0 ? -1 : 1))
     switch (op.kind) {
       case 'create':
         return { kind: 'create', path: op.path, value }
@@ -181,7 +196,8 @@ class SimulatedStore {
     if (!outcome.ok) return { ok: false, code: outcome.code }
     this.zxidCounter += 1
     versions.push({ zxid: this.currentZxid, state: next })
-    if (outcome.kind === 'create' || outcome.kind === 'set') return { ok: true, version: outcome.version, zxid: this.currentZxid }
+    if (outcome.kind === 'create' || outcome.kind === 'set')
+      return { ok: true, version: outcome.version, zxid: this.currentZxid }
     return { ok: true, zxid: this.currentZxid }
   }
 
@@ -194,14 +210,21 @@ class SimulatedStore {
     if (op.plain) {
       const seen = this.seenBySession.get(op.clientId) ?? makeZxid(EPOCH, 0)
       const goesBack = fault === 'session-goes-back' && faulty && seen > makeZxid(EPOCH, 0)
-      atZxid = goesBack ? seen - 1n : seen + BigInt(this.random.int(Number(this.currentZxid - seen) + 1))
+      atZxid = goesBack
+        ? seen - 1n
+        : seen + BigInt(this.random.int(Number(this.currentZxid - seen) + 1))
     } else if (fault === 'stale-read' && faulty && versions.length > 1) {
       atZxid = (versions[versions.length - 2] as PathVersion).zxid
     }
     const version = stateAt(versions, atZxid)
     this.see(op.clientId, atZxid)
     const output = readOutput(version, atZxid, !op.plain && this.random.int(2) === 0)
-    return { ...base, returnTime: op.returnTime, output, ...(op.plain ? { plain: { zxid: atZxid } } : {}) }
+    return {
+      ...base,
+      returnTime: op.returnTime,
+      output,
+      ...(op.plain ? { plain: { zxid: atZxid } } : {}),
+    }
   }
 
   private see(clientId: number, zxid: Zxid): void {
@@ -220,6 +243,16 @@ function stateAt(versions: readonly PathVersion[], zxid: Zxid): PathVersion {
 
 function readOutput(version: PathVersion, replyZxid: Zxid, absentAsNoNode: boolean): OpOutput {
   const { state } = version
-  if (!state.exists) return absentAsNoNode ? { ok: false, code: 'NO_NODE' } : { ok: true, exists: false, zxid: replyZxid }
-  return { ok: true, exists: true, value: state.value, version: state.version, mzxid: version.zxid, zxid: replyZxid }
+  if (!state.exists)
+    return absentAsNoNode
+      ? { ok: false, code: 'NO_NODE' }
+      : { ok: true, exists: false, zxid: replyZxid }
+  return {
+    ok: true,
+    exists: true,
+    value: state.value,
+    version: state.version,
+    mzxid: version.zxid,
+    zxid: replyZxid,
+  }
 }

@@ -49,7 +49,9 @@ describe('performance', () => {
       thinkTicksMax: 2,
     }
     for (const seed of SEEDS) {
-      const report = checkLinearizable(simulateHistory(options, seededRandom(seed)), { maxStepsPerPath: 500_000 })
+      const report = checkLinearizable(simulateHistory(options, seededRandom(seed)), {
+        maxStepsPerPath: 500_000,
+      })
       expect(report.result, renderLinearizabilityReport(report)).toBe('ok')
     }
   })
@@ -68,7 +70,9 @@ describe('planted bugs', () => {
 
   it('stale linearizable reads are illegal, with a witness naming a read that saw an older value', () => {
     for (const seed of SEEDS) {
-      const report = checkLinearizable(simulateHistory({ ...base, fault: 'stale-read' }, seededRandom(seed)))
+      const report = checkLinearizable(
+        simulateHistory({ ...base, fault: 'stale-read' }, seededRandom(seed)),
+      )
       expect(report.result).toBe('illegal')
       const culprits = report.witness?.candidates.filter((c) => !c.fits) ?? []
       expect(culprits.length).toBeGreaterThan(0)

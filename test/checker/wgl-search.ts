@@ -65,7 +65,10 @@ const NONE = -1
  * searchLinearization looks for a linearization of `ops` (all on one path, with
  * unknown-outcome reads already removed) against the znode model.
  */
-export function searchLinearization(ops: readonly Operation[], budget: SearchBudget): SearchOutcome {
+export function searchLinearization(
+  ops: readonly Operation[],
+  budget: SearchBudget,
+): SearchOutcome {
   const search = new Search(ops)
   return search.run(budget)
 }
@@ -138,7 +141,13 @@ class Search {
     for (;;) {
       this.steps += 1
       const exhausted = this.budgetExhausted(budget)
-      if (exhausted !== undefined) return { verdict: 'unknown', steps: this.steps, unknownReason: exhausted, longestPrefix: best }
+      if (exhausted !== undefined)
+        return {
+          verdict: 'unknown',
+          steps: this.steps,
+          unknownReason: exhausted,
+          longestPrefix: best,
+        }
       let placed: { op: number; nextStateId: number; forced: boolean } | undefined
       let mustBacktrack = entry === NONE || entry >= this.opCount
       if (atHead) {
@@ -157,7 +166,8 @@ class Search {
         frames.push({ op: placed.op, previousStateId: stateId, forced: placed.forced })
         stateId = placed.nextStateId
         this.lift(placed.op)
-        if (this.knownRemaining === 0) return { verdict: 'ok', steps: this.steps, longestPrefix: frames.map((f) => f.op) }
+        if (this.knownRemaining === 0)
+          return { verdict: 'ok', steps: this.steps, longestPrefix: frames.map((f) => f.op) }
         entry = this.next[this.head] ?? NONE
         atHead = true
         continue
@@ -172,7 +182,8 @@ class Search {
       let frame: Frame | undefined
       do {
         frame = frames.pop()
-        if (frame === undefined) return { verdict: 'illegal', steps: this.steps, longestPrefix: best }
+        if (frame === undefined)
+          return { verdict: 'illegal', steps: this.steps, longestPrefix: best }
         stateId = frame.previousStateId
         this.unlift(frame.op)
       } while (frame.forced)
@@ -189,7 +200,11 @@ class Search {
    * one with it placed does, and the search need not try the other candidates.
    */
   private findStatePreserving(stateId: number): number {
-    for (let e = this.next[this.head] ?? NONE; e !== NONE && e < this.opCount; e = this.next[e] ?? NONE) {
+    for (
+      let e = this.next[this.head] ?? NONE;
+      e !== NONE && e < this.opCount;
+      e = this.next[e] ?? NONE
+    ) {
       this.steps += 1
       const op = this.ops[e] as Operation
       if (op.output === null || (op.input.kind !== 'read' && op.output.ok)) continue
@@ -205,13 +220,21 @@ class Search {
    */
   private tryStep(op: number, stateId: number): number {
     const operation = this.ops[op] as Operation
-    const nextState = stepModel(this.interned.states[stateId] as ZnodeState, operation.input, operation.output)
+    const nextState = stepModel(
+      this.interned.states[stateId] as ZnodeState,
+      operation.input,
+      operation.output,
+    )
     return nextState === undefined ? NONE : this.interned.idOf(nextState)
   }
 
   private budgetExhausted(budget: SearchBudget): UnknownReason | undefined {
     if (this.steps > budget.maxSteps) return 'step-budget'
-    if (budget.now !== undefined && budget.deadlineMs !== undefined && this.steps >= this.nextTimeCheckStep) {
+    if (
+      budget.now !== undefined &&
+      budget.deadlineMs !== undefined &&
+      this.steps >= this.nextTimeCheckStep
+    ) {
       this.nextTimeCheckStep = this.steps + TIME_CHECK_INTERVAL_STEPS
       if (budget.now() >= budget.deadlineMs) return 'time-budget'
     }
@@ -223,7 +246,9 @@ class Search {
     const events: number[] = []
     for (let i = 0; i < this.opCount; i += 1) events.push(i, i + this.opCount)
     const timeOf = (e: number): number =>
-      e < this.opCount ? (this.ops[e] as Operation).callTime : effectiveReturnTime(this.ops[e - this.opCount] as Operation)
+      e < this.opCount
+        ? (this.ops[e] as Operation).callTime
+        : effectiveReturnTime(this.ops[e - this.opCount] as Operation)
     events.sort((a, b) => {
       const byTime = timeOf(a) - timeOf(b)
       if (byTime !== 0 && !Number.isNaN(byTime)) return byTime
@@ -250,7 +275,9 @@ class Search {
     const hash = (this.bitsHash ^ mixIndex(op) ^ Math.imul(stateId + 1, 0x9e3779b1)) >>> 0
     const bucket = this.memo.get(hash)
     this.bits[word] = (this.bits[word] as number) | mask
-    const seenBefore = bucket !== undefined && bucket.some((seen) => seen.stateId === stateId && sameBits(seen.bits, this.bits))
+    const seenBefore =
+      bucket !== undefined &&
+      bucket.some((seen) => seen.stateId === stateId && sameBits(seen.bits, this.bits))
     if (!seenBefore) {
       const entry: MemoEntry = { bits: this.bits.slice(), stateId }
       if (bucket === undefined) this.memo.set(hash, [entry])

@@ -6,13 +6,20 @@
 import { existsSync } from 'node:fs'
 
 /** CHROMIUM_CANDIDATES are the places Debian and other distributions install it. */
-const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']
+const CHROMIUM_CANDIDATES = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+]
 
 /** chromiumPath returns the Chromium executable to use, or throws with how to install one. */
 export function chromiumPath(): string {
   const configured = process.env.CHROMIUM
   if (configured !== undefined && configured !== '') return configured
   const found = CHROMIUM_CANDIDATES.find((path) => existsSync(path))
-  if (found === undefined) throw new Error(`no Chromium found (looked at ${CHROMIUM_CANDIDATES.join(', ')}): install it (apt-get install chromium) or set CHROMIUM`)
+  if (found === undefined)
+    throw new Error(
+      `no Chromium found (looked at ${CHROMIUM_CANDIDATES.join(', ')}): install it (apt-get install chromium) or set CHROMIUM`,
+    )
   return found
 }

@@ -6,7 +6,16 @@
  * Chromium — each against a real server.
  */
 import { execFile, spawn } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -25,7 +34,9 @@ const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url))
 // The native compiler by path: node_modules/.bin/tsc may be either of the two TypeScript
 // packages (typescript, the JS API for typescript-eslint, and typescript-native).
 const TSC = join(REPO_ROOT, 'node_modules/typescript-native/bin/tsc')
-const OWN_VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version
+const OWN_VERSION = (
+  JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }
+).version
 /** SERVER_ONLY_PACKAGES must never reach a project that installs only the SDK. */
 const SERVER_ONLY_PACKAGES = ['pino', 'yargs', 'tsx', 'esbuild', 'typescript']
 
@@ -36,7 +47,11 @@ let fullProject: string
 
 /** pack runs `npm pack` in `dir` (already built by the test setup) and returns the tarball's path. */
 async function pack(dir: string, into: string): Promise<string> {
-  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', into], { cwd: dir })
+  const { stdout } = await run(
+    'npm',
+    ['pack', '--json', '--ignore-scripts', '--pack-destination', into],
+    { cwd: dir },
+  )
   const [info] = JSON.parse(stdout) as [{ filename: string }]
   return join(into, info.filename)
 }
@@ -46,15 +61,26 @@ async function project(name: string, tarball: string): Promise<string> {
   const dir = join(scratch, name)
   mkdirSync(dir)
   // A version of its own, so a CLI that read the nearest package.json would say 9.9.9.
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '9.9.9', private: true, type: 'module' }))
-  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball], { cwd: dir })
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name, version: '9.9.9', private: true, type: 'module' }),
+  )
+  await run(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball],
+    { cwd: dir },
+  )
   return dir
 }
 
 /** installedPackages lists every package in a project's node_modules (from npm's hidden lockfile). */
 function installedPackages(dir: string): string[] {
-  const lock = JSON.parse(readFileSync(join(dir, 'node_modules/.package-lock.json'), 'utf8')) as { packages: Record<string, unknown> }
-  return Object.keys(lock.packages).map((path) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length))
+  const lock = JSON.parse(readFileSync(join(dir, 'node_modules/.package-lock.json'), 'utf8')) as {
+    packages: Record<string, unknown>
+  }
+  return Object.keys(lock.packages).map((path) =>
+    path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length),
+  )
 }
 
 /** inProject copies a fixture program into a consumer project (its imports resolve from there) and returns its path. */
@@ -78,7 +104,10 @@ function bytesUnder(dir: string): number {
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'conclave-consumer-'))
   server = await startServer()
-  const [fullTarball, sdkTarball] = await Promise.all([pack(REPO_ROOT, scratch), pack(join(REPO_ROOT, 'client'), scratch)])
+  const [fullTarball, sdkTarball] = await Promise.all([
+    pack(REPO_ROOT, scratch),
+    pack(join(REPO_ROOT, 'client'), scratch),
+  ])
   // One after the other: two npm installs at once fight over npm's cache.
   sdkProject = await project('sdk-consumer', sdkTarball)
   fullProject = await project('full-consumer', fullTarball)
@@ -93,7 +122,9 @@ describe('the SDK alone (@conclave/client)', () => {
   it('installs without the server or its dependencies', () => {
     const packages = installedPackages(sdkProject)
     expect(packages).toEqual(expect.arrayContaining(['@conclave/client', 'ws', 'msgpackr']))
-    expect(packages.filter((name) => SERVER_ONLY_PACKAGES.includes(name) || name === 'conclave')).toEqual([])
+    expect(
+      packages.filter((name) => SERVER_ONLY_PACKAGES.includes(name) || name === 'conclave'),
+    ).toEqual([])
     const shipped = readdirSync(join(sdkProject, 'node_modules/@conclave/client/dist'))
     expect(shipped.sort()).toEqual(['client', 'protocol'])
     const sizeKiB = Math.round(bytesUnder(join(sdkProject, 'node_modules')) / 1024)
@@ -101,12 +132,25 @@ describe('the SDK alone (@conclave/client)', () => {
   })
 
   it('works from plain Node.js ESM', async () => {
-    const { stdout } = await run(process.execPath, [inProject(sdkProject, 'node-esm.mjs'), '@conclave/client', server.url, '/consumer-sdk-esm'], { cwd: sdkProject })
-    expect(JSON.parse(stdout)).toEqual({ created: '/consumer-sdk-esm', data: 'changed', missing: true, event: 'dataChanged' })
+    const { stdout } = await run(
+      process.execPath,
+      [inProject(sdkProject, 'node-esm.mjs'), '@conclave/client', server.url, '/consumer-sdk-esm'],
+      { cwd: sdkProject },
+    )
+    expect(JSON.parse(stdout)).toEqual({
+      created: '/consumer-sdk-esm',
+      data: 'changed',
+      missing: true,
+      event: 'dataChanged',
+    })
   })
 
   it('works from CommonJS (require of the ES module, Node.js 20.19+)', async () => {
-    const { stdout } = await run(process.execPath, [inProject(sdkProject, 'node-cjs.cjs'), '@conclave/client'], { cwd: sdkProject })
+    const { stdout } = await run(
+      process.execPath,
+      [inProject(sdkProject, 'node-cjs.cjs'), '@conclave/client'],
+      { cwd: sdkProject },
+    )
     expect(JSON.parse(stdout)).toEqual({ connect: 'function', ephemeral: 'ephemeral' })
   })
 
@@ -131,26 +175,54 @@ describe('the SDK alone (@conclave/client)', () => {
     const script = bundle.outputFiles[0]!.text
     expect(script).not.toMatch(/from\s*["']node:/)
     const result = await inBrowser(script, { server: server.url, path: '/consumer-browser' })
-    expect(result).toMatchObject({ created: '/consumer-browser', data: 'changed in the browser', event: 'dataChanged' })
+    expect(result).toMatchObject({
+      created: '/consumer-browser',
+      data: 'changed in the browser',
+      event: 'dataChanged',
+    })
     expect(String(result.userAgent)).toMatch(/Chrome/)
   })
 })
 
 describe('the whole package (conclave)', () => {
   it('serves the SDK as conclave/client to plain Node.js and to strict TypeScript', async () => {
-    const { stdout } = await run(process.execPath, [inProject(fullProject, 'node-esm.mjs'), 'conclave/client', server.url, '/consumer-full-esm'], { cwd: fullProject })
-    expect(JSON.parse(stdout)).toEqual({ created: '/consumer-full-esm', data: 'changed', missing: true, event: 'dataChanged' })
-    const errors = await compileStrict(fullProject, 'conclave/client', 'dom', STRICT_TS_VARIANTS.dom)
+    const { stdout } = await run(
+      process.execPath,
+      [inProject(fullProject, 'node-esm.mjs'), 'conclave/client', server.url, '/consumer-full-esm'],
+      { cwd: fullProject },
+    )
+    expect(JSON.parse(stdout)).toEqual({
+      created: '/consumer-full-esm',
+      data: 'changed',
+      missing: true,
+      event: 'dataChanged',
+    })
+    const errors = await compileStrict(
+      fullProject,
+      'conclave/client',
+      'dom',
+      STRICT_TS_VARIANTS.dom,
+    )
     expect(errors).toBe('')
   })
 
   it('installs a conclave command that runs built JavaScript and knows its own version', async () => {
     const packages = installedPackages(fullProject)
-    expect(packages.filter((name) => name === 'tsx' || name === 'esbuild' || name === 'typescript')).toEqual([])
-    console.info(`whole package: ${packages.length} packages, ${Math.round(bytesUnder(join(fullProject, 'node_modules')) / 1024)} KiB installed (node_modules)`)
-    const { stdout } = await run(join(fullProject, 'node_modules/.bin/conclave'), ['--version'], { cwd: fullProject })
+    expect(
+      packages.filter((name) => name === 'tsx' || name === 'esbuild' || name === 'typescript'),
+    ).toEqual([])
+    console.info(
+      `whole package: ${packages.length} packages, ${Math.round(bytesUnder(join(fullProject, 'node_modules')) / 1024)} KiB installed (node_modules)`,
+    )
+    const { stdout } = await run(join(fullProject, 'node_modules/.bin/conclave'), ['--version'], {
+      cwd: fullProject,
+    })
     expect(stdout.trim()).toBe(OWN_VERSION)
-    const status = await run(join(fullProject, 'node_modules/.bin/conclave'), ['status', '--servers', server.url], { cwd: fullProject })
+    const status = await run(
+      join(fullProject, 'node_modules/.bin/conclave'),
+      ['status', '--servers', server.url],
+      { cwd: fullProject },
+    )
     expect(status.stdout).toMatch(/standalone/)
   })
 })
@@ -167,9 +239,17 @@ const STRICT_TS_VARIANTS = {
 }
 
 /** compileStrict type-checks the strict fixture importing `packageName` in `dir`; returns tsc's output (empty when clean). */
-async function compileStrict(dir: string, packageName: string, variant: string, options: { lib: string[]; types: string[] }): Promise<string> {
+async function compileStrict(
+  dir: string,
+  packageName: string,
+  variant: string,
+  options: { lib: string[]; types: string[] },
+): Promise<string> {
   const source = join(dir, `strict-${variant}.ts`)
-  writeFileSync(source, readFileSync(join(FIXTURES, 'strict.ts'), 'utf8').replaceAll('CONCLAVE_PACKAGE', packageName))
+  writeFileSync(
+    source,
+    readFileSync(join(FIXTURES, 'strict.ts'), 'utf8').replaceAll('CONCLAVE_PACKAGE', packageName),
+  )
   const tsconfig = join(dir, `tsconfig.${variant}.json`)
   writeFileSync(
     tsconfig,
@@ -193,7 +273,9 @@ async function compileStrict(dir: string, packageName: string, variant: string, 
       files: [source],
     }),
   )
-  const result = await run(TSC, ['-p', tsconfig], { cwd: dir }).catch((err: { stdout: string; stderr: string }) => err)
+  const result = await run(TSC, ['-p', tsconfig], { cwd: dir }).catch(
+    (err: { stdout: string; stderr: string }) => err,
+  )
   return `${result.stdout}${result.stderr}`.trim()
 }
 
@@ -201,7 +283,10 @@ async function compileStrict(dir: string, packageName: string, variant: string, 
  * inBrowser serves a page running `script` and opens it in headless Chromium; resolves
  * with what the page posts to /result.
  */
-async function inBrowser(script: string, query: Record<string, string>): Promise<Record<string, unknown>> {
+async function inBrowser(
+  script: string,
+  query: Record<string, string>,
+): Promise<Record<string, unknown>> {
   let posted: (body: Record<string, unknown>) => void = () => {}
   const result = new Promise<Record<string, unknown>>((resolve) => (posted = resolve))
   const http: Server = createServer((request, response) => {
@@ -218,17 +303,42 @@ async function inBrowser(script: string, query: Record<string, string>): Promise
       response.writeHead(200, { 'content-type': 'text/javascript' }).end(script)
       return
     }
-    response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>conclave</title><script type="module" src="/app.js"></script>')
+    response
+      .writeHead(200, { 'content-type': 'text/html' })
+      .end('<!doctype html><title>conclave</title><script type="module" src="/app.js"></script>')
   })
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
   const page = `http://127.0.0.1:${(http.address() as AddressInfo).port}/?${new URLSearchParams(query).toString()}`
   const profile = mkdtempSync(join(scratch, 'chromium-'))
-  const browser = spawn(chromiumPath(), ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions', `--user-data-dir=${profile}`, page], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const browser = spawn(
+    chromiumPath(),
+    [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-extensions',
+      `--user-data-dir=${profile}`,
+      page,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
   let browserErrors = ''
-  browser.stderr.on('data', (chunk: Buffer) => (browserErrors = (browserErrors + chunk.toString()).slice(-4000)))
-  const exited = new Promise<never>((_, reject) => browser.once('exit', (code) => reject(new Error(`chromium exited (${code}) before the page reported: ${browserErrors}`))))
+  browser.stderr.on(
+    'data',
+    (chunk: Buffer) => (browserErrors = (browserErrors + chunk.toString()).slice(-4000)),
+  )
+  const exited = new Promise<never>((_, reject) =>
+    browser.once('exit', (code) =>
+      reject(new Error(`chromium exited (${code}) before the page reported: ${browserErrors}`)),
+    ),
+  )
   try {
-    const body = await withDeadline(Promise.race([result, exited]), 60_000, 'the browser page to report')
+    const body = await withDeadline(
+      Promise.race([result, exited]),
+      60_000,
+      'the browser page to report',
+    )
     if (typeof body.error === 'string') throw new Error(`the page failed: ${body.error}`)
     return body
   } finally {

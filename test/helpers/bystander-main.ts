@@ -29,7 +29,10 @@ const print = (value: Record<string, unknown>) => process.stdout.write(JSON.stri
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** retried runs `attempt` until it succeeds (or the bystander stops) and returns its latency from the first try. */
-async function retried(member: number, attempt: () => Promise<unknown>): Promise<number | undefined> {
+async function retried(
+  member: number,
+  attempt: () => Promise<unknown>,
+): Promise<number | undefined> {
   const startedMs = performance.now()
   while (!stopped) {
     try {
@@ -37,7 +40,8 @@ async function retried(member: number, attempt: () => Promise<unknown>): Promise
       return performance.now() - startedMs
     } catch (err) {
       print({ error: err instanceof ConclaveError ? err.code : String(err), member })
-      if (err instanceof ConclaveError && err.code === 'NODE_EXISTS') return performance.now() - startedMs
+      if (err instanceof ConclaveError && err.code === 'NODE_EXISTS')
+        return performance.now() - startedMs
       await pause(10)
     }
   }
@@ -60,7 +64,14 @@ async function runMember(member: number, url: string, client: Client): Promise<v
 
 const entries = Object.entries(args.urls).map(([id, url]) => ({ member: Number(id), url }))
 const clients = await Promise.all(
-  entries.map(({ url }) => connect({ servers: [url], sessionTimeoutMs: 10_000, requestTimeoutMs: 5000, connectTimeoutMs: 5000 })),
+  entries.map(({ url }) =>
+    connect({
+      servers: [url],
+      sessionTimeoutMs: 10_000,
+      requestTimeoutMs: 5000,
+      connectTimeoutMs: 5000,
+    }),
+  ),
 )
 await clients[0]!.create(args.parent, '', { makeParents: true }).catch((err: unknown) => {
   if (!(err instanceof ConclaveError && err.code === 'NODE_EXISTS')) throw err

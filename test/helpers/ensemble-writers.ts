@@ -84,7 +84,9 @@ export async function startWriters(options: WritersOptions): Promise<Writers> {
       issued.push(sentAtMs)
       try {
         await client.create(path, `writer ${writer} #${n}`)
-        const stat = (probe.take('create', path)?.result as { stat?: { czxid: bigint } } | undefined)?.stat
+        const stat = (
+          probe.take('create', path)?.result as { stat?: { czxid: bigint } } | undefined
+        )?.stat
         if (stat === undefined) throw new Error(`no reply stat captured for create ${path}`)
         acked.push({ path, czxid: stat.czxid, atMs: Date.now(), sentAtMs, writer })
         for (const wake of [...waiters]) wake()
@@ -115,7 +117,11 @@ export async function startWriters(options: WritersOptions): Promise<Writers> {
         }
         const timer = setTimeout(() => {
           cleanup()
-          reject(new Error(`only ${acked.length - target + n} of ${n} writes acknowledged within ${timeoutMs} ms (refusals ${JSON.stringify(Object.fromEntries(refusals))})`))
+          reject(
+            new Error(
+              `only ${acked.length - target + n} of ${n} writes acknowledged within ${timeoutMs} ms (refusals ${JSON.stringify(Object.fromEntries(refusals))})`,
+            ),
+          )
         }, timeoutMs)
         const cleanup = () => {
           clearTimeout(timer)
@@ -138,10 +144,19 @@ export async function startWriters(options: WritersOptions): Promise<Writers> {
  * running members) after a sync, and returns, per member, the acknowledged paths it
  * lacks (an empty map means every member has every acknowledged write).
  */
-export async function missingAcked(ensemble: Ensemble, parent: string, acked: readonly { path: string }[], ids?: number[]): Promise<Map<number, string[]>> {
+export async function missingAcked(
+  ensemble: Ensemble,
+  parent: string,
+  acked: readonly { path: string }[],
+  ids?: number[],
+): Promise<Map<number, string[]>> {
   const missing = new Map<number, string[]>()
   for (const id of ids ?? ensemble.live().map((m) => m.id)) {
-    const client = await connect({ servers: [ensemble.member(id).url], sessionTimeoutMs: 10_000, requestTimeoutMs: 10_000 })
+    const client = await connect({
+      servers: [ensemble.member(id).url],
+      sessionTimeoutMs: 10_000,
+      requestTimeoutMs: 10_000,
+    })
     try {
       await client.sync(parent)
       const present = new Set((await client.children(parent)).map((name) => `${parent}/${name}`))

@@ -130,7 +130,10 @@ export interface Member {
   /** entries parses the log lines from index `since` on. */
   entries(since?: number): LogEntry[]
   /** waitForLog waits for a log entry (from line `since` on) matching `predicate`. */
-  waitForLog(predicate: (entry: LogEntry) => boolean, options?: { since?: number; timeoutMs?: number; what?: string }): Promise<LogEntry>
+  waitForLog(
+    predicate: (entry: LogEntry) => boolean,
+    options?: { since?: number; timeoutMs?: number; what?: string },
+  ): Promise<LogEntry>
 }
 
 /** Ensemble is a running set of members plus the proxies between them. */
@@ -156,9 +159,15 @@ export interface Ensemble {
    * leader waits until exactly one member among `among` (default: live members) leads,
    * says it is serving, and has a quorum: itself plus quorum-1 connected followers.
    */
-  leader(options?: { timeoutMs?: number; among?: number[] }): Promise<{ id: number; status: MemberStatus }>
+  leader(options?: {
+    timeoutMs?: number
+    among?: number[]
+  }): Promise<{ id: number; status: MemberStatus }>
   /** converged waits until every member in `ids` (default: live) reports the same applied zxid and digest and none is looking. */
-  converged(options?: { timeoutMs?: number; ids?: number[] }): Promise<{ zxid: bigint; digest: string }>
+  converged(options?: {
+    timeoutMs?: number
+    ids?: number[]
+  }): Promise<{ zxid: bigint; digest: string }>
   /** link is the proxy on the peer link between i and j (proxies: true only). */
   link(i: number, j: number): FaultProxy
   /** setLink switches the link between i and j to `mode`. */
@@ -237,7 +246,12 @@ export function toMemberStatus(raw: Record<string, unknown>): MemberStatus {
     role: String(raw.role),
     serving: typeof raw.serving === 'boolean' ? raw.serving : undefined,
     leaderId: typeof raw.leaderId === 'number' ? raw.leaderId : undefined,
-    epoch: typeof raw.epoch === 'number' ? raw.epoch : raw.epoch === undefined || raw.epoch === null ? undefined : Number(raw.epoch),
+    epoch:
+      typeof raw.epoch === 'number'
+        ? raw.epoch
+        : raw.epoch === undefined || raw.epoch === null
+          ? undefined
+          : Number(raw.epoch),
     zxid,
     lastLoggedZxid: parseZxid(raw.lastLoggedZxid),
     lastCommittedZxid: parseZxid(raw.lastCommittedZxid),
@@ -248,7 +262,10 @@ export function toMemberStatus(raw: Record<string, unknown>): MemberStatus {
 }
 
 /** fetchJson GETs a URL with a deadline and parses the body. */
-export async function fetchJson(url: string, timeoutMs = STATUS_TIMEOUT_MS): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function fetchJson(
+  url: string,
+  timeoutMs = STATUS_TIMEOUT_MS,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
   const body = (await response.json()) as Record<string, unknown>
   return { status: response.status, body }
@@ -303,10 +320,16 @@ class MemberProcess implements Member {
     this.starts++
     this.expectingExit = false
     const since = this.logs.length
-    this.logs.push(`--- harness: start #${this.starts} of member ${this.id} at ${new Date().toISOString()} ---`)
-    const child = spawn(process.execPath, [CLI, 'server', '--config', this.configFile, '--no-pretty', '--log-level', this.logLevel], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    this.logs.push(
+      `--- harness: start #${this.starts} of member ${this.id} at ${new Date().toISOString()} ---`,
+    )
+    const child = spawn(
+      process.execPath,
+      [CLI, 'server', '--config', this.configFile, '--no-pretty', '--log-level', this.logLevel],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     this.child = child
     this.state = 'running'
     liveChildren.add(child)
@@ -333,7 +356,8 @@ class MemberProcess implements Member {
         liveChildren.delete(child)
         const how = signal === null ? `code ${code}` : `signal ${signal}`
         this.logs.push(`--- harness: member ${this.id} (pid ${child.pid}) exited with ${how} ---`)
-        if (!this.expectingExit) this.unexpectedExits.push(`member ${this.id} start #${this.starts} exited with ${how}`)
+        if (!this.expectingExit)
+          this.unexpectedExits.push(`member ${this.id} start #${this.starts} exited with ${how}`)
         if (this.child === child) {
           this.child = undefined
           this.state = 'stopped'
@@ -342,9 +366,15 @@ class MemberProcess implements Member {
       })
     })
     const exitedEarly = this.exited.then(() => {
-      throw new Error(`member ${this.id} exited before listening:\n${this.logs.slice(since).join('\n')}`)
+      throw new Error(
+        `member ${this.id} exited before listening:\n${this.logs.slice(since).join('\n')}`,
+      )
     })
-    const listening = this.waitForLog((e) => e.msg === 'listening', { since, timeoutMs: this.startTimeoutMs, what: `member ${this.id} listening` })
+    const listening = this.waitForLog((e) => e.msg === 'listening', {
+      since,
+      timeoutMs: this.startTimeoutMs,
+      what: `member ${this.id} listening`,
+    })
     await Promise.race([listening, exitedEarly])
   }
 
@@ -393,7 +423,8 @@ class MemberProcess implements Member {
   }
 
   wipe(): void {
-    if (this.state !== 'stopped') throw new Error(`member ${this.id} must be stopped before its data dir is wiped`)
+    if (this.state !== 'stopped')
+      throw new Error(`member ${this.id} must be stopped before its data dir is wiped`)
     rmSync(this.dataDir, { recursive: true, force: true })
     mkdirSync(this.dataDir, { recursive: true })
     this.logs.push(`--- harness: wiped the data dir of member ${this.id} ---`)
@@ -416,7 +447,11 @@ class MemberProcess implements Member {
         }
         return undefined
       },
-      { timeoutMs: options.timeoutMs ?? 20_000, intervalMs: 20, what: options.what ?? `a log line of member ${this.id}` },
+      {
+        timeoutMs: options.timeoutMs ?? 20_000,
+        intervalMs: 20,
+        what: options.what ?? `a log line of member ${this.id}`,
+      },
     )
   }
 }
@@ -467,13 +502,17 @@ class EnsembleImpl implements Ensemble {
 
   async statuses(ids?: number[]): Promise<Map<number, MemberStatus>> {
     const wanted = ids ?? this.live().map((m) => m.id)
-    const found = await Promise.all(wanted.map(async (id) => [id, await this.tryStatus(id)] as const))
+    const found = await Promise.all(
+      wanted.map(async (id) => [id, await this.tryStatus(id)] as const),
+    )
     const out = new Map<number, MemberStatus>()
     for (const [id, s] of found) if (s !== undefined) out.set(id, s)
     return out
   }
 
-  async leader(options: { timeoutMs?: number; among?: number[] } = {}): Promise<{ id: number; status: MemberStatus }> {
+  async leader(
+    options: { timeoutMs?: number; among?: number[] } = {},
+  ): Promise<{ id: number; status: MemberStatus }> {
     let last = ''
     try {
       return await waitFor(
@@ -487,26 +526,38 @@ class EnsembleImpl implements Ensemble {
           let followers: number
           if (leader.followers !== undefined) {
             // A follower counts once it is linked and synced (not merely connected).
-            followers = leader.followers.filter((f) => f.connected !== false && (f.stage === undefined || f.stage === 'synced')).length
+            followers = leader.followers.filter(
+              (f) => f.connected !== false && (f.stage === undefined || f.stage === 'synced'),
+            ).length
           } else {
-            followers = [...statuses.values()].filter((s) => s.role === 'following' && s.epoch === leader.epoch).length
+            followers = [...statuses.values()].filter(
+              (s) => s.role === 'following' && s.epoch === leader.epoch,
+            ).length
           }
           if (followers < this.quorum - 1) return undefined
           if (leader.serving === false) return undefined
           if (leader.serving === undefined) {
-            const health = await fetchJson(`${this.memberProcess(leader.id).httpUrl}/health`).catch(() => undefined)
+            const health = await fetchJson(`${this.memberProcess(leader.id).httpUrl}/health`).catch(
+              () => undefined,
+            )
             if (health === undefined || health.body.serving === false) return undefined
           }
           return { id: leader.id, status: leader }
         },
-        { timeoutMs: options.timeoutMs ?? 20_000, intervalMs: 50, what: 'one established leader with a quorum' },
+        {
+          timeoutMs: options.timeoutMs ?? 20_000,
+          intervalMs: 50,
+          what: 'one established leader with a quorum',
+        },
       )
     } catch (err) {
       throw new Error(`${(err as Error).message}; last statuses:\n${last}`, { cause: err })
     }
   }
 
-  async converged(options: { timeoutMs?: number; ids?: number[] } = {}): Promise<{ zxid: bigint; digest: string }> {
+  async converged(
+    options: { timeoutMs?: number; ids?: number[] } = {},
+  ): Promise<{ zxid: bigint; digest: string }> {
     let last = ''
     try {
       return await waitFor(
@@ -519,10 +570,15 @@ class EnsembleImpl implements Ensemble {
           if (all.some((s) => s.role === 'looking')) return undefined
           const first = all[0]
           if (first === undefined) return undefined
-          if (!all.every((s) => s.zxid === first.zxid && s.digest === first.digest)) return undefined
+          if (!all.every((s) => s.zxid === first.zxid && s.digest === first.digest))
+            return undefined
           return { zxid: first.zxid, digest: first.digest }
         },
-        { timeoutMs: options.timeoutMs ?? 30_000, intervalMs: 50, what: 'every live member at the same zxid and digest' },
+        {
+          timeoutMs: options.timeoutMs ?? 30_000,
+          intervalMs: 50,
+          what: 'every live member at the same zxid and digest',
+        },
       )
     } catch (err) {
       throw new Error(`${(err as Error).message}; last statuses:\n${last}`, { cause: err })
@@ -532,7 +588,11 @@ class EnsembleImpl implements Ensemble {
   link(i: number, j: number): FaultProxy {
     const proxy = this.proxies.get(linkKey(i, j))
     if (proxy === undefined) {
-      throw new Error(this.proxies.size === 0 ? 'this ensemble has no proxies (start it with proxies: true)' : `no link between ${i} and ${j}`)
+      throw new Error(
+        this.proxies.size === 0
+          ? 'this ensemble has no proxies (start it with proxies: true)'
+          : `no link between ${i} and ${j}`,
+      )
     }
     return proxy
   }
@@ -559,7 +619,8 @@ class EnsembleImpl implements Ensemble {
   }
 
   isolate(id: number, how: 'hold' | 'reset' = 'hold'): void {
-    for (const m of this.members) if (m.id !== id) this.link(id, m.id).setMode({ kind: 'drop-all', how })
+    for (const m of this.members)
+      if (m.id !== id) this.link(id, m.id).setMode({ kind: 'drop-all', how })
   }
 
   heal(): void {
@@ -574,9 +635,18 @@ class EnsembleImpl implements Ensemble {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-')
     const folder = join(ARTIFACTS_ROOT, `${this.name}-${stamp}-${process.pid}`)
     mkdirSync(folder, { recursive: true })
-    const statuses = await this.statuses(this.members.filter((m) => m.state === 'running').map((m) => m.id))
+    const statuses = await this.statuses(
+      this.members.filter((m) => m.state === 'running').map((m) => m.id),
+    )
     writeFileSync(join(folder, 'reason.txt'), `${reason}\n`)
-    writeFileSync(join(folder, 'statuses.json'), JSON.stringify([...statuses.values()].map((s) => s.raw), null, 2))
+    writeFileSync(
+      join(folder, 'statuses.json'),
+      JSON.stringify(
+        [...statuses.values()].map((s) => s.raw),
+        null,
+        2,
+      ),
+    )
     for (const m of this.members) {
       writeFileSync(join(folder, `member-${m.id}.log`), `${m.logs.join('\n')}\n`)
       writeFileSync(join(folder, `member-${m.id}.config.json`), JSON.stringify(m.config, null, 2))
@@ -603,7 +673,10 @@ function linkKey(i: number, j: number): string {
 /** describeStatuses renders statuses one per line, for timeouts and failure messages. */
 export function describeStatuses(statuses: Map<number, MemberStatus>): string {
   return [...statuses.values()]
-    .map((s) => `  member ${s.id}: ${s.role} epoch ${s.epoch} zxid 0x${s.zxid.toString(16)} digest ${s.digest}${s.followers === undefined ? '' : ` followers ${JSON.stringify(s.followers)}`}`)
+    .map(
+      (s) =>
+        `  member ${s.id}: ${s.role} epoch ${s.epoch} zxid 0x${s.zxid.toString(16)} digest ${s.digest}${s.followers === undefined ? '' : ` followers ${JSON.stringify(s.followers)}`}`,
+    )
     .join('\n')
 }
 
@@ -615,14 +688,20 @@ export function describeStatuses(statuses: Map<number, MemberStatus>): string {
  */
 export async function startEnsemble(options: EnsembleOptions): Promise<Ensemble> {
   const size = options.size
-  if (!Number.isInteger(size) || size < 1 || size > 9) throw new RangeError(`ensemble size must be 1-9, got ${size}`)
+  if (!Number.isInteger(size) || size < 1 || size > 9)
+    throw new RangeError(`ensemble size must be 1-9, got ${size}`)
   const name = options.name ?? `ensemble${size}`
   const dir = mkdtempSync(join(tmpdir(), `conclave-${name}-`))
   const secretFile = join(dir, 'secret')
   writeFileSync(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 })
   const ports = await freePorts(2 * size)
   const ids = Array.from({ length: size }, (_, i) => i + 1)
-  const addresses = ids.map((id, i) => ({ id, host: '127.0.0.1', clientPort: ports[2 * i] as number, peerPort: ports[2 * i + 1] as number }))
+  const addresses = ids.map((id, i) => ({
+    id,
+    host: '127.0.0.1',
+    clientPort: ports[2 * i] as number,
+    peerPort: ports[2 * i + 1] as number,
+  }))
 
   const proxies = new Map<string, FaultProxy>()
   if (options.proxies === true) {
@@ -630,7 +709,10 @@ export async function startEnsemble(options: EnsembleOptions): Promise<Ensemble>
       for (const j of ids) {
         if (j >= i) continue
         const target = addresses[j - 1]!
-        proxies.set(linkKey(i, j), await startFaultProxy({ target: { host: '127.0.0.1', port: target.peerPort } }))
+        proxies.set(
+          linkKey(i, j),
+          await startFaultProxy({ target: { host: '127.0.0.1', port: target.peerPort } }),
+        )
       }
     }
   }
@@ -664,10 +746,20 @@ export async function startEnsemble(options: EnsembleOptions): Promise<Ensemble>
       members: addresses,
       ...(Object.keys(dialAddresses).length > 0 ? { dialAddresses } : {}),
     }
-    for (const [key, value] of Object.entries(tunables)) if (value !== undefined) config[key] = value
+    for (const [key, value] of Object.entries(tunables))
+      if (value !== undefined) config[key] = value
     const configFile = join(dir, `member-${address.id}.json`)
     writeFileSync(configFile, JSON.stringify(config, null, 2))
-    return new MemberProcess(address.id, address.clientPort, address.peerPort, dataDir, configFile, config, options.logLevel ?? 'info', options.startTimeoutMs ?? 60_000)
+    return new MemberProcess(
+      address.id,
+      address.clientPort,
+      address.peerPort,
+      dataDir,
+      configFile,
+      config,
+      options.logLevel ?? 'info',
+      options.startTimeoutMs ?? 60_000,
+    )
   })
 
   const ensemble = new EnsembleImpl(size, dir, secretFile, members, proxies, name)
@@ -675,7 +767,9 @@ export async function startEnsemble(options: EnsembleOptions): Promise<Ensemble>
   try {
     await Promise.all(members.filter((m) => startIds.includes(m.id)).map((m) => m.start()))
   } catch (err) {
-    const folder = await ensemble.saveArtifacts(`start failed: ${String(err)}`).catch(() => '(could not save artifacts)')
+    const folder = await ensemble
+      .saveArtifacts(`start failed: ${String(err)}`)
+      .catch(() => '(could not save artifacts)')
     await ensemble.stopAll()
     throw new Error(`${(err as Error).message}\nlogs saved in ${folder}`, { cause: err })
   }
@@ -688,7 +782,12 @@ export async function startEnsemble(options: EnsembleOptions): Promise<Ensemble>
  * process is started with `start()`. Tests use it for an impostor (a process with a
  * wrong secret claiming a member's id); stop it with `stop()`.
  */
-export function memberFromConfig(config: Record<string, unknown>, dir: string, label: string, options: { logLevel?: string; startTimeoutMs?: number } = {}): Member {
+export function memberFromConfig(
+  config: Record<string, unknown>,
+  dir: string,
+  label: string,
+  options: { logLevel?: string; startTimeoutMs?: number } = {},
+): Member {
   const configFile = join(dir, `${label}.json`)
   writeFileSync(configFile, JSON.stringify(config, null, 2))
   mkdirSync(String(config.dataDir), { recursive: true })
@@ -708,7 +807,11 @@ export function memberFromConfig(config: Record<string, unknown>, dir: string, l
  * finishEnsemble is for afterEach/afterAll: on a failed test it saves the artifacts and
  * returns the folder (also printed to stderr), then it always stops everything.
  */
-export async function finishEnsemble(ensemble: Ensemble | undefined, failed: boolean, reason = 'test failed'): Promise<string | undefined> {
+export async function finishEnsemble(
+  ensemble: Ensemble | undefined,
+  failed: boolean,
+  reason = 'test failed',
+): Promise<string | undefined> {
   if (ensemble === undefined) return undefined
   let folder: string | undefined
   if (failed) {

@@ -43,7 +43,8 @@ export type FaultMode =
   | { kind: 'delay'; delayMs: number }
 
 /** FaultProxyTarget is where the proxy forwards to, fixed or looked up for each new connection. */
-export type FaultProxyTarget = { host: string; port: number } | (() => { host: string; port: number })
+export type FaultProxyTarget =
+  { host: string; port: number } | (() => { host: string; port: number })
 
 /** FaultProxyOptions: the target, and optionally the first mode (default pass). */
 export interface FaultProxyOptions {
@@ -86,8 +87,16 @@ interface Behaviour {
   reset: boolean
 }
 
-const PASS: Behaviour = { gates: { 'to-target': 'open', 'from-target': 'open' }, delayMs: 0, reset: false }
-const HOLD: Behaviour = { gates: { 'to-target': 'held', 'from-target': 'held' }, delayMs: 0, reset: false }
+const PASS: Behaviour = {
+  gates: { 'to-target': 'open', 'from-target': 'open' },
+  delayMs: 0,
+  reset: false,
+}
+const HOLD: Behaviour = {
+  gates: { 'to-target': 'held', 'from-target': 'held' },
+  delayMs: 0,
+  reset: false,
+}
 const RESET: Behaviour = { ...HOLD, reset: true }
 
 /** startFaultProxy listens on a free loopback port and forwards to the target under `mode`. */
@@ -185,7 +194,8 @@ class Pipe {
 
   /** updateFlow pauses the source while the gate is held, the destination is full, or the delay queue is. */
   private updateFlow(): void {
-    const shouldPause = this.gate === 'held' || this.destBlocked || this.queuedBytes > DELAY_BUFFER_BYTES_MAX
+    const shouldPause =
+      this.gate === 'held' || this.destBlocked || this.queuedBytes > DELAY_BUFFER_BYTES_MAX
     if (shouldPause && !this.paused) this.source.pause()
     if (!shouldPause && this.paused) this.source.resume()
     this.paused = shouldPause
@@ -337,7 +347,8 @@ class FaultProxyImpl implements FaultProxy {
     this.stats.resets++
     for (const pipe of connection.pipes) pipe.stop()
     if (!connection.client.destroyed) connection.client.resetAndDestroy()
-    if (connection.target !== undefined && !connection.target.destroyed) connection.target.resetAndDestroy()
+    if (connection.target !== undefined && !connection.target.destroyed)
+      connection.target.resetAndDestroy()
     this.forget(connection)
   }
 
@@ -349,11 +360,14 @@ class FaultProxyImpl implements FaultProxy {
 
 function validateMode(mode: FaultMode): void {
   const positive = (name: string, v: number) => {
-    if (!Number.isFinite(v) || v <= 0) throw new RangeError(`fault proxy: ${name} must be a positive number of ms, got ${v}`)
+    if (!Number.isFinite(v) || v <= 0)
+      throw new RangeError(`fault proxy: ${name} must be a positive number of ms, got ${v}`)
   }
   if (mode.kind === 'flap') positive('periodMs', mode.periodMs)
   if (mode.kind === 'loss') positive('resetEveryMs', mode.resetEveryMs)
   if (mode.kind === 'delay' && (!Number.isFinite(mode.delayMs) || mode.delayMs < 0)) {
-    throw new RangeError(`fault proxy: delayMs must be a non-negative number of ms, got ${mode.delayMs}`)
+    throw new RangeError(
+      `fault proxy: delayMs must be a non-negative number of ms, got ${mode.delayMs}`,
+    )
   }
 }

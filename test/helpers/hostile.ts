@@ -77,10 +77,18 @@ export interface HostileRun {
 }
 
 /** HostileRunOptions are startEnsemble's options without the size (always 3) plus the bystander's pace. */
-export type HostileRunOptions = Omit<EnsembleOptions, 'size'> & { name: string; bystanderPauseMs?: number }
+export type HostileRunOptions = Omit<EnsembleOptions, 'size'> & {
+  name: string
+  bystanderPauseMs?: number
+}
 
 class Run implements HostileRun {
-  readonly bystander: BystanderStats = { acked: [], worstMs: new Map(), ops: new Map(), errors: new Map() }
+  readonly bystander: BystanderStats = {
+    acked: [],
+    worstMs: new Map(),
+    ops: new Map(),
+    errors: new Map(),
+  }
   private readonly baseRss = new Map<number, number>()
   private readonly peakGrowth = new Map<number, number>()
   private readonly peakLag = new Map<number, number>()
@@ -135,7 +143,9 @@ class Run implements HostileRun {
     // /status reports the longest delay of the last 5-10 s, so polling every 2 s misses nothing.
     const pollLag = async () => {
       for (const [id, status] of await this.ensemble.statuses().catch(() => new Map())) {
-        const lag = Number((status.raw.eventLoop as { lagMaxMs?: number } | undefined)?.lagMaxMs ?? 0)
+        const lag = Number(
+          (status.raw.eventLoop as { lagMaxMs?: number } | undefined)?.lagMaxMs ?? 0,
+        )
         if (lag > (this.peakLag.get(id) ?? 0)) this.peakLag.set(id, lag)
       }
     }
@@ -171,8 +181,11 @@ class Run implements HostileRun {
   }
 
   waitForBystanderOps(n: number, timeoutMs = 20_000): Promise<void> {
-    const targets = new Map(this.ensemble.members.map((m) => [m.id, (this.bystander.ops.get(m.id) ?? 0) + n]))
-    const done = () => [...targets].every(([id, target]) => (this.bystander.ops.get(id) ?? 0) >= target)
+    const targets = new Map(
+      this.ensemble.members.map((m) => [m.id, (this.bystander.ops.get(m.id) ?? 0) + n]),
+    )
+    const done = () =>
+      [...targets].every(([id, target]) => (this.bystander.ops.get(id) ?? 0) >= target)
     return withDeadline(
       new Promise<void>((resolvePromise) => {
         const check = () => {
@@ -210,7 +223,11 @@ export async function startHostileRun(options: HostileRunOptions): Promise<Hosti
     const statuses = await waitFor(
       async () => {
         const all = await ensemble.statuses()
-        const settled = all.size === ensemble.size && [...all.values()].every((s) => s.serving === true && s.leaderId === leaderId && s.epoch !== undefined)
+        const settled =
+          all.size === ensemble.size &&
+          [...all.values()].every(
+            (s) => s.serving === true && s.leaderId === leaderId && s.epoch !== undefined,
+          )
         return settled ? all : undefined
       },
       { timeoutMs: 30_000, intervalMs: 100, what: `every member serving under leader ${leaderId}` },
@@ -219,17 +236,32 @@ export async function startHostileRun(options: HostileRunOptions): Promise<Hosti
     const leaderTimeoutMs = ensembleOptions.tickMs * (ensembleOptions.leaderTimeoutTicks ?? 10)
     const run = new Run(ensemble, leaderId, epochs, leaderTimeoutMs)
     const urls = Object.fromEntries(ensemble.members.map((m) => [String(m.id), m.url]))
-    const child = spawn(process.execPath, ['--import', 'tsx', BYSTANDER, JSON.stringify({ urls, parent: BYSTANDER_PARENT, pauseMs: bystanderPauseMs ?? 20 })], {
-      cwd: REPO_ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        BYSTANDER,
+        JSON.stringify({ urls, parent: BYSTANDER_PARENT, pauseMs: bystanderPauseMs ?? 20 }),
+      ],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    )
     run.child = child
     run.childExited = new Promise((resolvePromise) => child.once('exit', () => resolvePromise()))
     const stderr: string[] = []
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()))
     let buffered = ''
     const ready = new Promise<void>((resolveReady, reject) => {
-      child.once('exit', (code) => reject(new Error(`bystander exited (${code}) before it was ready: ${stderr.join('').slice(-2000)}`)))
+      child.once('exit', (code) =>
+        reject(
+          new Error(
+            `bystander exited (${code}) before it was ready: ${stderr.join('').slice(-2000)}`,
+          ),
+        ),
+      )
       child.stdout.on('data', (chunk: Buffer) => {
         buffered += chunk.toString()
         let newline: number
@@ -280,33 +312,53 @@ export async function finishHostileRun(hostile: HostileRun, options: FinishOptio
     await withDeadline(run.childExited ?? Promise.resolve(), 20_000, 'bystander exit')
 
     const figures = ensemble.members.map(
-      (m) => `member ${m.id}: bystander worst ${run.bystander.worstMs.get(m.id)} ms over ${run.bystander.ops.get(m.id)} ops, RSS +${run.rssGrowthMiB(m.id).toFixed(0)} MiB, event-loop lag max ${run.eventLoopLagMaxMs(m.id)} ms`,
+      (m) =>
+        `member ${m.id}: bystander worst ${run.bystander.worstMs.get(m.id)} ms over ${run.bystander.ops.get(m.id)} ops, RSS +${run.rssGrowthMiB(m.id).toFixed(0)} MiB, event-loop lag max ${run.eventLoopLagMaxMs(m.id)} ms`,
     )
-    process.stderr.write(`[hostile] ${ensemble.dir}\n  ${figures.join('\n  ')}\n  bystander errors ${JSON.stringify(Object.fromEntries(run.bystander.errors))}\n`)
+    process.stderr.write(
+      `[hostile] ${ensemble.dir}\n  ${figures.join('\n  ')}\n  bystander errors ${JSON.stringify(Object.fromEntries(run.bystander.errors))}\n`,
+    )
     expect(ensemble.unexpectedExits(), 'member exits').toEqual([])
     const statuses = await ensemble.statuses()
     for (const m of ensemble.members) {
       const s = statuses.get(m.id)
       expect(s, `member ${m.id} answers /status`).toBeDefined()
-      expect({ member: m.id, leader: s!.leaderId, epoch: s!.epoch }, 'no election happened').toEqual({ member: m.id, leader: run.leaderId, epoch: run.epochs.get(m.id) })
+      expect(
+        { member: m.id, leader: s!.leaderId, epoch: s!.epoch },
+        'no election happened',
+      ).toEqual({ member: m.id, leader: run.leaderId, epoch: run.epochs.get(m.id) })
     }
     for (const m of ensemble.members) {
       if (!(options.disrupted ?? []).includes(m.id)) {
-        expect(run.bystander.worstMs.get(m.id) ?? Infinity, `bystander's worst latency through member ${m.id}`).toBeLessThan(BYSTANDER_LATENCY_MAX_MS)
+        expect(
+          run.bystander.worstMs.get(m.id) ?? Infinity,
+          `bystander's worst latency through member ${m.id}`,
+        ).toBeLessThan(BYSTANDER_LATENCY_MAX_MS)
       }
-      expect(run.rssGrowthMiB(m.id), `member ${m.id}'s RSS growth (MiB)`).toBeLessThan(options.rssGrowthMaxMiB)
-      expect(run.eventLoopLagMaxMs(m.id), `member ${m.id}'s longest event-loop delay (ms)`).toBeLessThan(run.leaderTimeoutMs)
+      expect(run.rssGrowthMiB(m.id), `member ${m.id}'s RSS growth (MiB)`).toBeLessThan(
+        options.rssGrowthMaxMiB,
+      )
+      expect(
+        run.eventLoopLagMaxMs(m.id),
+        `member ${m.id}'s longest event-loop delay (ms)`,
+      ).toBeLessThan(run.leaderTimeoutMs)
     }
     expect(run.bystander.acked.length).toBeGreaterThan(0)
     const acked = run.bystander.acked.map((path) => ({ path }))
     await ensemble.converged({ timeoutMs: 30_000 })
-    expect(await missingAcked(ensemble, BYSTANDER_PARENT, acked), 'acknowledged writes missing').toEqual(new Map())
+    expect(
+      await missingAcked(ensemble, BYSTANDER_PARENT, acked),
+      'acknowledged writes missing',
+    ).toEqual(new Map())
     if (options.restart !== false) {
       for (const m of ensemble.members) await m.stop()
       await Promise.all(ensemble.members.map((m) => m.start()))
       await ensemble.leader({ timeoutMs: 30_000 })
       await ensemble.converged({ timeoutMs: 30_000 })
-      expect(await missingAcked(ensemble, BYSTANDER_PARENT, acked), 'acknowledged writes missing after a restart').toEqual(new Map())
+      expect(
+        await missingAcked(ensemble, BYSTANDER_PARENT, acked),
+        'acknowledged writes missing after a restart',
+      ).toEqual(new Map())
       expect(ensemble.unexpectedExits(), 'member exits after the restart').toEqual([])
     }
     failed = false
@@ -327,7 +379,11 @@ export interface ClosedInfo {
 export interface RawClient {
   readonly ws: WebSocket
   /** connect sends `connect` (a new session unless given) and resolves with the server's answer. */
-  connect(options?: { timeoutMs?: number; sessionId?: bigint; password?: Uint8Array }): Promise<ServerMessage>
+  connect(options?: {
+    timeoutMs?: number
+    sessionId?: bigint
+    password?: Uint8Array
+  }): Promise<ServerMessage>
   /** request sends one request frame without waiting. */
   request(xid: number, request: Request): void
   /** reply resolves with the reply to `xid` (kept if it arrived earlier). */
@@ -345,14 +401,21 @@ export interface RawClient {
 }
 
 /** rawClient opens a bare WebSocket to `url`. */
-export async function rawClient(url: string, options: { timeoutMs?: number } = {}): Promise<RawClient> {
+export async function rawClient(
+  url: string,
+  options: { timeoutMs?: number } = {},
+): Promise<RawClient> {
   const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 })
   const messages: ServerMessage[] = []
   const waiters = new Set<() => void>()
-  const closed = new Promise<ClosedInfo>((resolveClosed) => ws.once('close', (code, reason) => resolveClosed({ code, reason: reason.toString() })))
+  const closed = new Promise<ClosedInfo>((resolveClosed) =>
+    ws.once('close', (code, reason) => resolveClosed({ code, reason: reason.toString() })),
+  )
   ws.on('error', () => undefined)
   ws.on('message', (data: Buffer) => {
-    const decoded = decodeServerMessage(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    const decoded = decodeServerMessage(
+      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    )
     if (decoded.ok) messages.push(decoded.message)
     for (const wake of [...waiters]) wake()
   })
@@ -371,7 +434,11 @@ export async function rawClient(url: string, options: { timeoutMs?: number } = {
     options.timeoutMs ?? 10_000,
     `raw connection to ${url}`,
   )
-  const next = <T extends ServerMessage>(match: (m: ServerMessage) => m is T, timeoutMs: number, what: string): Promise<T> =>
+  const next = <T extends ServerMessage>(
+    match: (m: ServerMessage) => m is T,
+    timeoutMs: number,
+    what: string,
+  ): Promise<T> =>
     withDeadline(
       new Promise<T>((resolveMessage, reject) => {
         const check = () => {
@@ -408,10 +475,19 @@ export async function rawClient(url: string, options: { timeoutMs?: number } = {
           readOnly: false,
         }),
       )
-      return next((m): m is ServerMessage => m.type === 'connected' || m.type === 'connectRefused', connectOptions.timeoutMs ?? 10_000, 'connected')
+      return next(
+        (m): m is ServerMessage => m.type === 'connected' || m.type === 'connectRefused',
+        connectOptions.timeoutMs ?? 10_000,
+        'connected',
+      )
     },
     request: (xid, request) => send(encodeClientMessage({ type: 'request', xid, request })),
-    reply: (xid, timeoutMs = 10_000) => next((m): m is Extract<ServerMessage, { type: 'reply' }> => m.type === 'reply' && m.xid === xid, timeoutMs, `reply ${xid}`),
+    reply: (xid, timeoutMs = 10_000) =>
+      next(
+        (m): m is Extract<ServerMessage, { type: 'reply' }> => m.type === 'reply' && m.xid === xid,
+        timeoutMs,
+        `reply ${xid}`,
+      ),
     sendBytes: send,
     pauseReading: () => ws.pause(),
     resumeReading: () => ws.resume(),

@@ -33,7 +33,14 @@ const { port, sources, rawPerSource, wsPerSource } = JSON.parse(process.argv[2] 
   rawPerSource: number
   wsPerSource: number
 }
-const stats: AttackStats = { opened: 0, outcomes: {}, lifetimeMaxMs: 0, lifetimes: {}, longest: '', open: 0 }
+const stats: AttackStats = {
+  opened: 0,
+  outcomes: {},
+  lifetimeMaxMs: 0,
+  lifetimes: {},
+  longest: '',
+  open: 0,
+}
 const live = new Set<{ destroy(): void }>()
 let stopping = false
 
@@ -69,7 +76,10 @@ function openRaw(localAddress: string): void {
     live.delete(handle)
     if (openedAtMs !== undefined) stats.open--
     const status = /^HTTP\/1\.1 (\d{3})/.exec(firstBytes)?.[1]
-    ended(status !== undefined ? `http:${status}` : openedAtMs === undefined ? 'error' : 'tcp:closed', openedAtMs)
+    ended(
+      status !== undefined ? `http:${status}` : openedAtMs === undefined ? 'error' : 'tcp:closed',
+      openedAtMs,
+    )
     setImmediate(() => openRaw(localAddress))
   })
 }
@@ -102,7 +112,13 @@ function openWs(localAddress: string): void {
     live.delete(handle)
     if (openedAtMs !== undefined) stats.open--
     // Connected but closed with no HTTP answer: the member cut the TCP connection (its deadline).
-    const outcome = upgraded ? `ws:${code}` : status !== undefined ? `http:${status}` : openedAtMs !== undefined ? 'tcp:closed' : 'error'
+    const outcome = upgraded
+      ? `ws:${code}`
+      : status !== undefined
+        ? `http:${status}`
+        : openedAtMs !== undefined
+          ? 'tcp:closed'
+          : 'error'
     ended(outcome, openedAtMs)
     setImmediate(() => openWs(localAddress))
   })

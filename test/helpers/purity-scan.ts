@@ -105,11 +105,12 @@ export function problems(
   const found: string[] = []
   for (const match of source.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]/gm)) {
     const target = match[1] as string
-    if (!importAllowed(target)) found.push(`${file}: imports '${target}' (only ${allowedWhat} are allowed)`)
+    if (!importAllowed(target))
+      found.push(`${file}: imports '${target}' (only ${allowedWhat} are allowed)`)
   }
-  for (const match of source.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm)) found.push(`${file}: side-effect import '${match[1]}'`)
+  for (const match of source.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm))
+    found.push(`${file}: side-effect import '${match[1]}'`)
   const code = codeOnly(source)
   for (const [pattern, what] of BANNED) if (pattern.test(code)) found.push(`${file}: uses ${what}`)
   return found
 }
-

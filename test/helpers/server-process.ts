@@ -39,11 +39,24 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
   const ownsDataDir = options.dataDir === undefined
   const child = spawn(
     process.execPath,
-    [CLI, 'server', '--port', String(options.port ?? 0), '--data', dataDir, '--no-pretty', '--log-level', 'info', ...(options.args ?? [])],
+    [
+      CLI,
+      'server',
+      '--port',
+      String(options.port ?? 0),
+      '--data',
+      dataDir,
+      '--no-pretty',
+      '--log-level',
+      'info',
+      ...(options.args ?? []),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
   const logs: string[] = []
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  )
   const port = await withDeadline(
     new Promise<number>((resolvePort, reject) => {
       let buffered = ''
@@ -63,8 +76,12 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
         }
       }
       child.stdout.on('data', onData)
-      child.stderr.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)))
-      void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${logs.join('\n')}`)))
+      child.stderr.on('data', (chunk: Buffer) =>
+        logs.push(...chunk.toString().split('\n').filter(Boolean)),
+      )
+      void exited.then((code) =>
+        reject(new Error(`server exited with ${code} before listening:\n${logs.join('\n')}`)),
+      )
     }),
     20_000,
     'server start',

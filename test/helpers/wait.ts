@@ -20,18 +20,30 @@ export async function waitFor<T>(
       lastError = err
     }
     if (Date.now() > deadline) {
-      const suffix = lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? String(lastError) : inspect(lastError)})`
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what ?? 'condition'}${suffix}`)
+      const suffix =
+        lastError === undefined
+          ? ''
+          : ` (last error: ${lastError instanceof Error ? String(lastError) : inspect(lastError)})`
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${options.what ?? 'condition'}${suffix}`,
+      )
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
 }
 
 /** withDeadline rejects if `promise` does not settle within `timeoutMs`. */
-export async function withDeadline<T>(promise: Promise<T>, timeoutMs: number, what = 'operation'): Promise<T> {
+export async function withDeadline<T>(
+  promise: Promise<T>,
+  timeoutMs: number,
+  what = 'operation',
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${timeoutMs} ms`)), timeoutMs)
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not finish within ${timeoutMs} ms`)),
+      timeoutMs,
+    )
   })
   try {
     return await Promise.race([promise, deadline])

@@ -35,7 +35,17 @@ async function openSession(): Promise<WebSocket> {
   await new Promise<void>((resolve, reject) => {
     ws.once('error', reject)
     ws.once('open', () => {
-      ws.send(encodeClientMessage({ type: 'connect', protocolVersion: 1, sessionId: 0n, password: new Uint8Array(), lastZxidSeen: 0n, timeoutMs: 30_000, readOnly: false }))
+      ws.send(
+        encodeClientMessage({
+          type: 'connect',
+          protocolVersion: 1,
+          sessionId: 0n,
+          password: new Uint8Array(),
+          lastZxidSeen: 0n,
+          timeoutMs: 30_000,
+          readOnly: false,
+        }),
+      )
       ws.once('message', () => resolve())
     })
   })
@@ -74,23 +84,78 @@ function exchange(ws: WebSocket, frame: Uint8Array | string): Promise<Outcome> {
   )
 }
 
-const anyValue = fc.anything({ withBigInt: true, withTypedArray: true, withNullPrototype: false, maxDepth: 3 })
+const anyValue = fc.anything({
+  withBigInt: true,
+  withTypedArray: true,
+  withNullPrototype: false,
+  maxDepth: 3,
+})
 const badPath = fc.oneof(
   fc.constantFrom('', 'a', '/a/', '//', '/a/../b', '/./x', '/\u0000', '/x\u0007', '/\ud800x'),
   fc.string().filter((s) => !s.startsWith('/')),
   fc.integer(),
 )
-const ops = ['create', 'delete', 'exists', 'get', 'set', 'children', 'multi', 'sync', 'getEphemerals', 'childCount', 'getAcl', 'addWatch', 'removeWatches', 'setWatches']
+const ops = [
+  'create',
+  'delete',
+  'exists',
+  'get',
+  'set',
+  'children',
+  'multi',
+  'sync',
+  'getEphemerals',
+  'childCount',
+  'getAcl',
+  'addWatch',
+  'removeWatches',
+  'setWatches',
+]
 
 const malformedRequest = fc.oneof(
   // unknown op
-  fc.record({ type: fc.constant('request'), xid: fc.nat(1000), request: fc.record({ op: fc.string({ maxLength: 20 }).filter((s) => !ops.includes(s) && s !== 'closeSession') }) }),
+  fc.record({
+    type: fc.constant('request'),
+    xid: fc.nat(1000),
+    request: fc.record({
+      op: fc.string({ maxLength: 20 }).filter((s) => !ops.includes(s) && s !== 'closeSession'),
+    }),
+  }),
   // a known op with random fields
-  fc.record({ type: fc.constant('request'), xid: fc.nat(1000), request: fc.record({ op: fc.constantFrom(...ops), path: anyValue, data: anyValue, version: anyValue, ops: anyValue, mode: anyValue }) }),
+  fc.record({
+    type: fc.constant('request'),
+    xid: fc.nat(1000),
+    request: fc.record({
+      op: fc.constantFrom(...ops),
+      path: anyValue,
+      data: anyValue,
+      version: anyValue,
+      ops: anyValue,
+      mode: anyValue,
+    }),
+  }),
   // a known op with an invalid path
-  fc.record({ type: fc.constant('request'), xid: fc.nat(1000), request: fc.record({ op: fc.constantFrom('get', 'exists', 'children', 'delete', 'set'), path: badPath, data: fc.constant(new Uint8Array(1)), version: fc.constant(-1) }) }),
+  fc.record({
+    type: fc.constant('request'),
+    xid: fc.nat(1000),
+    request: fc.record({
+      op: fc.constantFrom('get', 'exists', 'children', 'delete', 'set'),
+      path: badPath,
+      data: fc.constant(new Uint8Array(1)),
+      version: fc.constant(-1),
+    }),
+  }),
   // data over the limit
-  fc.record({ type: fc.constant('request'), xid: fc.nat(1000), request: fc.record({ op: fc.constant('set'), path: fc.constant('/fuzz'), data: fc.constant(new Uint8Array(5000)), version: fc.constant(-1) }) }),
+  fc.record({
+    type: fc.constant('request'),
+    xid: fc.nat(1000),
+    request: fc.record({
+      op: fc.constant('set'),
+      path: fc.constant('/fuzz'),
+      data: fc.constant(new Uint8Array(5000)),
+      version: fc.constant(-1),
+    }),
+  }),
 )
 
 const malformedFrame = fc.oneof(
@@ -101,8 +166,12 @@ const malformedFrame = fc.oneof(
   }),
   anyValue.map((v) => raw.pack(v)),
   // a declared length far beyond the frame: str32 / bin32 / array32 / map32 headers
-  fc.constantFrom(0xdb, 0xc6, 0xdd, 0xdf).map((tag) => new Uint8Array([tag, 0x7f, 0xff, 0xff, 0xff, 0x00])),
-  fc.record({ type: fc.constantFrom('ping', 'connect', 'nope'), junk: anyValue }).map((v) => raw.pack(v)),
+  fc
+    .constantFrom(0xdb, 0xc6, 0xdd, 0xdf)
+    .map((tag) => new Uint8Array([tag, 0x7f, 0xff, 0xff, 0xff, 0x00])),
+  fc
+    .record({ type: fc.constantFrom('ping', 'connect', 'nope'), junk: anyValue })
+    .map((v) => raw.pack(v)),
 )
 
 it('answers 10,000 malformed frames and keeps serving', async () => {
@@ -123,8 +192,14 @@ it('answers 10,000 malformed frames and keeps serving', async () => {
       witnessOps++
     }
   }
-  await fc.assert(fc.asyncProperty(malformedRequest, async (message) => check(raw.pack(message))), { numRuns: 6000 })
-  await fc.assert(fc.asyncProperty(malformedFrame, async (frame) => check(frame)), { numRuns: 4000 })
+  await fc.assert(
+    fc.asyncProperty(malformedRequest, async (message) => check(raw.pack(message))),
+    { numRuns: 6000 },
+  )
+  await fc.assert(
+    fc.asyncProperty(malformedFrame, async (frame) => check(frame)),
+    { numRuns: 4000 },
+  )
   await check('text frames are refused')
   await check(new Uint8Array(4096 + 64 * 1024 + 1)) // over the frame limit: closed with 1009
 
@@ -139,7 +214,9 @@ it('answers 10,000 malformed frames and keeps serving', async () => {
 
 it('closes oversized frames with 1009 and a clear reason', async () => {
   const ws = await openSession()
-  const closed = new Promise<[number, string]>((resolve) => ws.once('close', (code, reason) => resolve([code, reason.toString()])))
+  const closed = new Promise<[number, string]>((resolve) =>
+    ws.once('close', (code, reason) => resolve([code, reason.toString()])),
+  )
   ws.send(new Uint8Array(4096 + 64 * 1024 + 1))
   const [code, reason] = await withDeadline(closed, 5000, 'close')
   expect(code).toBe(1009)

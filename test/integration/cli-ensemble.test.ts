@@ -32,7 +32,9 @@ async function portFree(port: number): Promise<boolean> {
 async function freeBasePort(size: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const probe = net.createServer()
-    const base = await new Promise<number>((resolve) => probe.listen(0, '127.0.0.1', () => resolve((probe.address() as net.AddressInfo).port)))
+    const base = await new Promise<number>((resolve) =>
+      probe.listen(0, '127.0.0.1', () => resolve((probe.address() as net.AddressInfo).port)),
+    )
     await new Promise<void>((resolve) => probe.close(() => resolve()))
     if (base + 100 + size > 65535) continue
     const ports = [...Array(size).keys()].flatMap((i) => [base + i, base + 100 + i])
@@ -63,46 +65,92 @@ afterAll(() => {
   }
 })
 
-it('runs a 3-member ensemble: write through one member, read through another, SIGINT stops all', { timeout: 120_000 }, async () => {
-  const base = await freeBasePort(SIZE)
-  const dir = mkdtempSync(join(tmpdir(), 'conclave-ensemble-'))
-  ensemble = spawn(process.execPath, [CLI, 'ensemble', '--size', String(SIZE), '--data', dir, '--base-port', String(base), '--no-pretty'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const exited = new Promise<number | null>((resolve) => ensemble!.once('exit', (code) => resolve(code)))
-  for (const stream of [ensemble.stdout!, ensemble.stderr!]) {
-    stream.on('data', (chunk: Buffer) => output.push(...chunk.toString().split('\n').filter(Boolean)))
-  }
-  const logs = () => output.join('\n')
+it(
+  'runs a 3-member ensemble: write through one member, read through another, SIGINT stops all',
+  { timeout: 120_000 },
+  async () => {
+    const base = await freeBasePort(SIZE)
+    const dir = mkdtempSync(join(tmpdir(), 'conclave-ensemble-'))
+    ensemble = spawn(
+      process.execPath,
+      [
+        CLI,
+        'ensemble',
+        '--size',
+        String(SIZE),
+        '--data',
+        dir,
+        '--base-port',
+        String(base),
+        '--no-pretty',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    const exited = new Promise<number | null>((resolve) =>
+      ensemble!.once('exit', (code) => resolve(code)),
+    )
+    for (const stream of [ensemble.stdout!, ensemble.stderr!]) {
+      stream.on('data', (chunk: Buffer) =>
+        output.push(...chunk.toString().split('\n').filter(Boolean)),
+      )
+    }
+    const logs = () => output.join('\n')
 
-  const ports = [...Array(SIZE).keys()].map((i) => base + i)
-  const servers = ports.map((p) => `127.0.0.1:${p}`)
-  await waitFor(() => output.some((l) => l.includes(`client connection string: ${servers.join(',')}`)), { timeoutMs: 20_000, what: `connection string\n${logs()}` })
-  const pids = output.flatMap((l) => /^\[ensemble\] member \d+: .* pid (\d+)/.exec(l)?.slice(1) ?? []).map(Number)
-  expect(pids).toHaveLength(SIZE)
+    const ports = [...Array(SIZE).keys()].map((i) => base + i)
+    const servers = ports.map((p) => `127.0.0.1:${p}`)
+    await waitFor(
+      () => output.some((l) => l.includes(`client connection string: ${servers.join(',')}`)),
+      { timeoutMs: 20_000, what: `connection string\n${logs()}` },
+    )
+    const pids = output
+      .flatMap((l) => /^\[ensemble\] member \d+: .* pid (\d+)/.exec(l)?.slice(1) ?? [])
+      .map(Number)
+    expect(pids).toHaveLength(SIZE)
 
-  for (const port of ports) {
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, { timeoutMs: 60_000, what: `member on ${port} to answer /health\n${logs()}` })
-  }
-  // Members answer /health before they elect; wait for one leader and followers, all
-  // serving (a follower still synchronizing refuses sessions with NOT_SERVING).
-  await waitFor(
-    async () => {
-      const statuses = await Promise.all(ports.map(async (p) => (await (await fetch(`http://127.0.0.1:${p}/status`)).json()) as { role?: string; serving?: boolean }))
-      const roles = statuses.map((s) => s.role)
-      return roles.filter((r) => r === 'leading').length === 1 && roles.filter((r) => r === 'following').length === SIZE - 1 && statuses.every((s) => s.serving === true)
-    },
-    { timeoutMs: 60_000, what: `a leader and ${SIZE - 1} followers\n${logs()}` },
-  )
+    for (const port of ports) {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, {
+        timeoutMs: 60_000,
+        what: `member on ${port} to answer /health\n${logs()}`,
+      })
+    }
+    // Members answer /health before they elect; wait for one leader and followers, all
+    // serving (a follower still synchronizing refuses sessions with NOT_SERVING).
+    await waitFor(
+      async () => {
+        const statuses = await Promise.all(
+          ports.map(
+            async (p) =>
+              (await (await fetch(`http://127.0.0.1:${p}/status`)).json()) as {
+                role?: string
+                serving?: boolean
+              },
+          ),
+        )
+        const roles = statuses.map((s) => s.role)
+        return (
+          roles.filter((r) => r === 'leading').length === 1 &&
+          roles.filter((r) => r === 'following').length === SIZE - 1 &&
+          statuses.every((s) => s.serving === true)
+        )
+      },
+      { timeoutMs: 60_000, what: `a leader and ${SIZE - 1} followers\n${logs()}` },
+    )
 
-  const shell = (server: string, command: string) => run(process.execPath, [CLI, 'shell', '--servers', server, '-c', command])
-  expect((await shell(servers[0]!, 'create /from-member-1 hello')).stdout.trim()).toBe('/from-member-1')
-  await shell(servers[2]!, 'sync /')
-  expect((await shell(servers[2]!, 'get /from-member-1')).stdout.trim()).toBe('hello')
-  // A log line of each member came through with its prefix.
-  for (let i = 1; i <= SIZE; i++) expect(output.some((l) => l.startsWith(`[member ${i}] `))).toBe(true)
+    const shell = (server: string, command: string) =>
+      run(process.execPath, [CLI, 'shell', '--servers', server, '-c', command])
+    expect((await shell(servers[0]!, 'create /from-member-1 hello')).stdout.trim()).toBe(
+      '/from-member-1',
+    )
+    await shell(servers[2]!, 'sync /')
+    expect((await shell(servers[2]!, 'get /from-member-1')).stdout.trim()).toBe('hello')
+    // A log line of each member came through with its prefix.
+    for (let i = 1; i <= SIZE; i++)
+      expect(output.some((l) => l.startsWith(`[member ${i}] `))).toBe(true)
 
-  ensemble.kill('SIGINT')
-  expect(await withDeadline(exited, 30_000, 'the ensemble to stop')).toBe(0)
-  for (const pid of pids) expect(alive(pid)).toBe(false)
-})
+    ensemble.kill('SIGINT')
+    expect(await withDeadline(exited, 30_000, 'the ensemble to stop')).toBe(0)
+    for (const pid of pids) expect(alive(pid)).toBe(false)
+  },
+)

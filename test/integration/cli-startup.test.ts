@@ -15,7 +15,9 @@ import { CONCLAVE_CLI } from '../helpers/cli-path.js'
 const run = promisify(execFile)
 const TRACE_IMPORTS = fileURLToPath(new URL('../helpers/trace-imports.mjs', import.meta.url))
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const OWN_VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version
+const OWN_VERSION = (
+  JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }
+).version
 
 const scratch = mkdtempSync(join(tmpdir(), 'conclave-cli-startup-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
@@ -33,22 +35,42 @@ async function loadedBy(args: string[]): Promise<string[]> {
 
 it('reports its own version, not that of the project it is run from', async () => {
   // A consumer's project with a package.json of its own, as `npx conclave` sees it.
-  writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'some-app', version: '9.9.9' }))
+  writeFileSync(
+    join(scratch, 'package.json'),
+    JSON.stringify({ name: 'some-app', version: '9.9.9' }),
+  )
   const { stdout } = await run(process.execPath, [CONCLAVE_CLI, '--version'], { cwd: scratch })
   expect(stdout.trim()).toBe(OWN_VERSION)
 })
 
 it('runs built JavaScript, and loads server, storage or client code only for the command that needs it', async () => {
-  for (const args of [['--version'], ['--help'], ['status', '--help'], ['shell', '--help'], ['server', '--help'], ['ensemble', '--help'], ['repair', '--help']]) {
+  for (const args of [
+    ['--version'],
+    ['--help'],
+    ['status', '--help'],
+    ['shell', '--help'],
+    ['server', '--help'],
+    ['ensemble', '--help'],
+    ['repair', '--help'],
+  ]) {
     const files = await loadedBy(args)
     expect(files.length, `conclave ${args.join(' ')} loads the CLI`).toBeGreaterThan(0)
     // Built JavaScript only: no TypeScript source, no transpiler.
-    expect(files.filter((file) => !file.startsWith('dist/server/cli/') || !file.endsWith('.js')), `conclave ${args.join(' ')}`).toEqual([])
+    expect(
+      files.filter((file) => !file.startsWith('dist/server/cli/') || !file.endsWith('.js')),
+      `conclave ${args.join(' ')}`,
+    ).toEqual([])
   }
   // The server itself is loaded by `conclave server`, and only then.
-  const serverFiles = await loadedBy(['server', '--port', '-1'])
-    .catch((err: { stderr: string }) => err.stderr.split('\n').filter((line) => line.startsWith('loaded file://')).map((line) => fileURLToPath(line.slice('loaded '.length))))
-  expect(serverFiles.some((file) => file.includes('/dist/server/runtime/member-server.js'))).toBe(true)
+  const serverFiles = await loadedBy(['server', '--port', '-1']).catch((err: { stderr: string }) =>
+    err.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('loaded file://'))
+      .map((line) => fileURLToPath(line.slice('loaded '.length))),
+  )
+  expect(serverFiles.some((file) => file.includes('/dist/server/runtime/member-server.js'))).toBe(
+    true,
+  )
 })
 
 it('starts within a few times the time Node itself takes to start (no transpiling, no eager loading)', async () => {
@@ -63,7 +85,10 @@ it('starts within a few times the time Node itself takes to start (no transpilin
     ratios.push(cliMs / nodeMs)
   }
   ratios.sort((a, b) => a - b)
-  expect(ratios[3], `median start-time ratio over node -e 0 (all: ${ratios.map((r) => r.toFixed(2)).join(', ')})`).toBeLessThan(4)
+  expect(
+    ratios[3],
+    `median start-time ratio over node -e 0 (all: ${ratios.map((r) => r.toFixed(2)).join(', ')})`,
+  ).toBeLessThan(4)
 })
 
 async function timed(task: () => Promise<unknown>): Promise<number> {

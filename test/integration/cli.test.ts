@@ -19,7 +19,8 @@ afterAll(async () => {
   await server?.stop()
 })
 
-const shell = (command: string) => run(process.execPath, [CLI, 'shell', '--servers', server.url, '-c', command])
+const shell = (command: string) =>
+  run(process.execPath, [CLI, 'shell', '--servers', server.url, '-c', command])
 
 it('creates and gets a node with shell -c', async () => {
   expect((await shell('create /app hello')).stdout.trim()).toBe('/app')
@@ -52,7 +53,15 @@ it('refuses a foreign or unusable data directory with a clear message, not a sta
     [foreign, /not a Conclave data directory/],
     [aFile, /is a file, not a directory/],
   ] as const) {
-    const failure = (await run(process.execPath, [CLI, 'server', '--port', '0', '--data', dir, '--no-pretty']).catch((err: unknown) => err)) as {
+    const failure = (await run(process.execPath, [
+      CLI,
+      'server',
+      '--port',
+      '0',
+      '--data',
+      dir,
+      '--no-pretty',
+    ]).catch((err: unknown) => err)) as {
       code: number
       stderr: string
     }

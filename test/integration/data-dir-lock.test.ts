@@ -43,5 +43,7 @@ it('refuses a second server and a repair on a directory in use, and takes over t
   await first.exited
   const again = await startServer({ dataDir: first.dataDir })
   started.push(again)
-  expect(Number.parseInt(readFileSync(join(first.dataDir, 'lock'), 'utf8'), 10)).toBe(again.child.pid)
+  expect(Number.parseInt(readFileSync(join(first.dataDir, 'lock'), 'utf8'), 10)).toBe(
+    again.child.pid,
+  )
 })

@@ -41,7 +41,9 @@ const SNAPSHOT_EVERY_TXNS = 100
 
 /** mountTmpfs mounts a tmpfs of TMPFS_SIZE at `dir`; throws with mount's message when it cannot. */
 function mountTmpfs(dir: string): void {
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_SIZE}`, 'tmpfs', dir], { stdio: 'pipe' })
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_SIZE}`, 'tmpfs', dir], {
+    stdio: 'pipe',
+  })
 }
 
 function unmount(dir: string): void {
@@ -100,7 +102,13 @@ afterEach(async (context) => {
 
 /** startOnTmpfs configures 3 members, mounts a tmpfs on each data directory, then starts them. */
 async function startOnTmpfs(name: string): Promise<Ensemble> {
-  const e = (ensemble = await startEnsemble({ size: 3, name, startIds: [], settings: { diskFullRetryMs: RETRY_MS }, snapshotEveryTxns: SNAPSHOT_EVERY_TXNS }))
+  const e = (ensemble = await startEnsemble({
+    size: 3,
+    name,
+    startIds: [],
+    settings: { diskFullRetryMs: RETRY_MS },
+    snapshotEveryTxns: SNAPSHOT_EVERY_TXNS,
+  }))
   for (const member of e.members) {
     mountTmpfs(member.dataDir)
     mounted.push(member.dataDir)
@@ -196,11 +204,18 @@ async function scenario(e: Ensemble, target: number, options: ScenarioOptions): 
   const { expectLeaderChange } = options
   const first = await e.leader({ timeoutMs: 30_000 })
   const others = e.members.map((m) => m.id).filter((id) => id !== target)
-  const writers = await startWriters({ servers: e.members.map((m) => [m.url]), parent: '/disk-full-writers' })
+  const writers = await startWriters({
+    servers: e.members.map((m) => [m.url]),
+    parent: '/disk-full-writers',
+  })
   writerSets.push(writers)
   await writers.waitForAcks(10, 30_000)
 
-  const filling = await connect({ servers: others.map((id) => e.member(id).url), sessionTimeoutMs: 10_000, requestTimeoutMs: 5_000 })
+  const filling = await connect({
+    servers: others.map((id) => e.member(id).url),
+    sessionTimeoutMs: 10_000,
+    requestTimeoutMs: 5_000,
+  })
   clients.push(filling)
   await filling.create('/fill', '')
   const logsBefore = e.member(target).logs.length
@@ -228,26 +243,42 @@ async function scenario(e: Ensemble, target: number, options: ScenarioOptions): 
   else expect(next.id).toBe(first.id)
   await writers.waitForAcks(20, 30_000)
   // More large writes while it is full: acknowledged by the two members with space.
-  for (let i = 0; i < 5; i++) fillAcked.push(await filling.create(`/fill/during${i}`, new Uint8Array(NODE_BYTES)))
+  for (let i = 0; i < 5; i++)
+    fillAcked.push(await filling.create(`/fill/during${i}`, new Uint8Array(NODE_BYTES)))
   // Still stalled, retrying: a second attempt of one write was logged (one error per retry, not per write).
-  await waitFor(() => (diskFullAttempts(e, target, logsBefore).get('log append') ?? []).some((n) => n >= 2), { timeoutMs: 20_000, what: 'a second logged attempt' })
+  await waitFor(
+    () => (diskFullAttempts(e, target, logsBefore).get('log append') ?? []).some((n) => n >= 2),
+    { timeoutMs: 20_000, what: 'a second logged attempt' },
+  )
   for (const [what, numbers] of diskFullAttempts(e, target, logsBefore)) {
     // Attempts count up by one; a write may get through when a failed snapshot's temp file
     // frees a few blocks, and the next write that fails starts again at 1.
-    expect(numbers.filter((n, i) => n !== 1 && n !== (numbers[i - 1] ?? 0) + 1), `attempts logged for ${what}: ${numbers.join(',')}`).toEqual([])
+    expect(
+      numbers.filter((n, i) => n !== 1 && n !== (numbers[i - 1] ?? 0) + 1),
+      `attempts logged for ${what}: ${numbers.join(',')}`,
+    ).toEqual([])
   }
   expect(await diskFullOf(e, target)).not.toBeNull()
 
   if (options.stopWhileFull === true) {
     // A write waiting for space does not hold up a clean stop (no SIGKILL needed), and is not acknowledged.
     await e.member(target).stop()
-    await e.member(target).waitForLog((entry) => entry.msg === 'stopped', { since: logsBefore, timeoutMs: 1000, what: 'a clean stop' })
+    await e.member(target).waitForLog((entry) => entry.msg === 'stopped', {
+      since: logsBefore,
+      timeoutMs: 1000,
+      what: 'a clean stop',
+    })
     unlinkSync(filler)
     await e.member(target).start()
   } else {
     // Space comes back: the member resumes by itself and converges.
     unlinkSync(filler)
-    await e.member(target).waitForLog((entry) => entry.msg === 'disk writable again; rejoining the ensemble', { since: logsBefore, timeoutMs: 20_000 })
+    await e
+      .member(target)
+      .waitForLog((entry) => entry.msg === 'disk writable again; rejoining the ensemble', {
+        since: logsBefore,
+        timeoutMs: 20_000,
+      })
   }
   await waitFor(
     async () => {
@@ -262,7 +293,14 @@ async function scenario(e: Ensemble, target: number, options: ScenarioOptions): 
   await e.converged({ timeoutMs: 30_000 })
   expect(e.unexpectedExits()).toEqual([])
 
-  const missing = [...(await missingAcked(e, '/disk-full-writers', writers.acked)), ...(await missingAcked(e, '/fill', fillAcked.map((path) => ({ path }))))]
+  const missing = [
+    ...(await missingAcked(e, '/disk-full-writers', writers.acked)),
+    ...(await missingAcked(
+      e,
+      '/fill',
+      fillAcked.map((path) => ({ path })),
+    )),
+  ]
   expect(missing.filter(([, paths]) => paths.length > 0)).toEqual([])
 
   // The log written across the full disk is whole: the member restarts from it and converges again.
@@ -271,24 +309,39 @@ async function scenario(e: Ensemble, target: number, options: ScenarioOptions): 
   expect(e.unexpectedExits()).toEqual([])
 }
 
-describe.skipIf(cannotMount !== undefined)(`disk full${cannotMount === undefined ? '' : ` (skipped: ${cannotMount})`}`, () => {
-  it('a full follower steps out, the others keep acknowledging, it resumes by itself once space is freed', { timeout: 240_000 }, async () => {
-    const e = await startOnTmpfs('disk-full-follower')
-    const leader = await e.leader({ timeoutMs: 30_000 })
-    const target = e.members.map((m) => m.id).find((id) => id !== leader.id)!
-    await scenario(e, target, { expectLeaderChange: false })
-  })
+describe.skipIf(cannotMount !== undefined)(
+  `disk full${cannotMount === undefined ? '' : ` (skipped: ${cannotMount})`}`,
+  () => {
+    it(
+      'a full follower steps out, the others keep acknowledging, it resumes by itself once space is freed',
+      { timeout: 240_000 },
+      async () => {
+        const e = await startOnTmpfs('disk-full-follower')
+        const leader = await e.leader({ timeoutMs: 30_000 })
+        const target = e.members.map((m) => m.id).find((id) => id !== leader.id)!
+        await scenario(e, target, { expectLeaderChange: false })
+      },
+    )
 
-  it('a full leader steps down, a member with space leads, it resumes by itself as a follower once space is freed', { timeout: 240_000 }, async () => {
-    const e = await startOnTmpfs('disk-full-leader')
-    const leader = await e.leader({ timeoutMs: 30_000 })
-    await scenario(e, leader.id, { expectLeaderChange: true })
-  })
+    it(
+      'a full leader steps down, a member with space leads, it resumes by itself as a follower once space is freed',
+      { timeout: 240_000 },
+      async () => {
+        const e = await startOnTmpfs('disk-full-leader')
+        const leader = await e.leader({ timeoutMs: 30_000 })
+        await scenario(e, leader.id, { expectLeaderChange: true })
+      },
+    )
 
-  it('a full member stops cleanly while its write waits for space, and restarts from its log once space is freed', { timeout: 240_000 }, async () => {
-    const e = await startOnTmpfs('disk-full-stop')
-    const leader = await e.leader({ timeoutMs: 30_000 })
-    const target = e.members.map((m) => m.id).find((id) => id !== leader.id)!
-    await scenario(e, target, { expectLeaderChange: false, stopWhileFull: true })
-  })
-})
+    it(
+      'a full member stops cleanly while its write waits for space, and restarts from its log once space is freed',
+      { timeout: 240_000 },
+      async () => {
+        const e = await startOnTmpfs('disk-full-stop')
+        const leader = await e.leader({ timeoutMs: 30_000 })
+        const target = e.members.map((m) => m.id).find((id) => id !== leader.id)!
+        await scenario(e, target, { expectLeaderChange: false, stopWhileFull: true })
+      },
+    )
+  },
+)

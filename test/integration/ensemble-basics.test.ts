@@ -52,7 +52,9 @@ describe('a 3-member ensemble', () => {
       for (const [j, reader] of [c1, c2, c3].entries()) {
         await reader.sync(`/basic-${i + 1}`)
         const { data, stat } = await reader.get(`/basic-${i + 1}`)
-        expect(text(data), `member ${j + 1} reading what member ${i + 1} wrote`).toBe(`written through ${i + 1}`)
+        expect(text(data), `member ${j + 1} reading what member ${i + 1} wrote`).toBe(
+          `written through ${i + 1}`,
+        )
         expect(stat.version).toBe(0)
       }
     }
@@ -67,15 +69,25 @@ describe('a 3-member ensemble', () => {
     const writers = [await on(1), await on(2), await on(3)]
     await writers[0]!.create('/seq', '')
     const created = await Promise.all(
-      writers.flatMap((c) => Array.from({ length: 10 }, () => c.create('/seq/n-', '', { mode: 'persistent-sequential' }))),
+      writers.flatMap((c) =>
+        Array.from({ length: 10 }, () =>
+          c.create('/seq/n-', '', { mode: 'persistent-sequential' }),
+        ),
+      ),
     )
     const numbers = created.map((p) => Number(p.slice('/seq/n-'.length))).sort((a, b) => a - b)
     expect(numbers).toEqual(Array.from({ length: 30 }, (_, i) => i))
     const reader = writers[2]!
     await reader.sync('/seq')
-    const stats = await Promise.all(created.map(async (p) => ({ n: Number(p.slice('/seq/n-'.length)), czxid: (await reader.exists(p))!.czxid })))
+    const stats = await Promise.all(
+      created.map(async (p) => ({
+        n: Number(p.slice('/seq/n-'.length)),
+        czxid: (await reader.exists(p))!.czxid,
+      })),
+    )
     stats.sort((a, b) => a.n - b.n)
-    for (let i = 1; i < stats.length; i++) expect(stats[i]!.czxid > stats[i - 1]!.czxid, `n-${i} created after n-${i - 1}`).toBe(true)
+    for (let i = 1; i < stats.length; i++)
+      expect(stats[i]!.czxid > stats[i - 1]!.czxid, `n-${i} created after n-${i - 1}`).toBe(true)
   })
 
   it('removes an ephemeral node from every member when its session closes, and tells watchers elsewhere', async () => {
@@ -84,7 +96,9 @@ describe('a 3-member ensemble', () => {
     await owner.create('/eph-closed', 'mine', { mode: 'ephemeral' })
     const events: WatchEvent[] = []
     await watcher.sync('/eph-closed')
-    expect((await watcher.exists('/eph-closed', { watch: (e) => events.push(e) }))?.ephemeralOwner).toBe(owner.sessionId)
+    expect(
+      (await watcher.exists('/eph-closed', { watch: (e) => events.push(e) }))?.ephemeralOwner,
+    ).toBe(owner.sessionId)
     await owner.close()
     await waitFor(() => events.length === 1, { what: 'deleted event on member 3' })
     expect(events[0]).toMatchObject({ type: 'deleted', path: '/eph-closed' })
@@ -108,14 +122,20 @@ describe('a 3-member ensemble', () => {
     expect(await watcher.exists('/eph-expired', { watch: (ev) => events.push(ev) })).not.toBeNull()
     proxy.block()
     proxy.cut()
-    await waitFor(() => events.length === 1, { timeoutMs: 15_000, what: 'deleted event after the session expired' })
+    await waitFor(() => events.length === 1, {
+      timeoutMs: 15_000,
+      what: 'deleted event after the session expired',
+    })
     expect(events[0]).toMatchObject({ type: 'deleted', path: '/eph-expired' })
     for (const id of [1, 2, 3]) {
       const reader = await on(id)
       await reader.sync('/')
       expect(await reader.exists('/eph-expired'), `member ${id}`).toBeNull()
     }
-    await waitFor(() => owner.state === 'lost' || owner.state === 'connecting' || owner.state === 'suspended', { what: 'owner cut off' })
+    await waitFor(
+      () => owner.state === 'lost' || owner.state === 'connecting' || owner.state === 'suspended',
+      { what: 'owner cut off' },
+    )
   })
 
   it('fires one-shot and persistent recursive watches on another member, in zxid order', async () => {
@@ -136,16 +156,27 @@ describe('a 3-member ensemble', () => {
       }
     })()
     // The stream registers asynchronously; a sync on the same session orders it before the writes' events.
-    await waitFor(async () => ((await ensemble!.status(2)).raw.watches as number) >= 3, { what: 'watches registered on member 2' })
+    await waitFor(async () => ((await ensemble!.status(2)).raw.watches as number) >= 3, {
+      what: 'watches registered on member 2',
+    })
     await writer.set('/w/a', 'v1')
     await writer.create('/w/b', '')
     await writer.set('/w/b', 'x')
     await writer.delete('/w/b')
     await stream
     controller.abort()
-    expect(streamed.map((ev) => `${ev.type} ${ev.path}`)).toEqual(['dataChanged /w/a', 'created /w/b', 'dataChanged /w/b', 'deleted /w/b'])
-    for (let i = 1; i < streamed.length; i++) expect(streamed[i]!.zxid > streamed[i - 1]!.zxid).toBe(true)
+    expect(streamed.map((ev) => `${ev.type} ${ev.path}`)).toEqual([
+      'dataChanged /w/a',
+      'created /w/b',
+      'dataChanged /w/b',
+      'deleted /w/b',
+    ])
+    for (let i = 1; i < streamed.length; i++)
+      expect(streamed[i]!.zxid > streamed[i - 1]!.zxid).toBe(true)
     await waitFor(() => oneShot.length === 2, { what: 'both one-shot watches' })
-    expect(oneShot.map((ev) => `${ev.type} ${ev.path}`).sort()).toEqual(['childrenChanged /w', 'dataChanged /w/a'])
+    expect(oneShot.map((ev) => `${ev.type} ${ev.path}`).sort()).toEqual([
+      'childrenChanged /w',
+      'dataChanged /w/a',
+    ])
   })
 })

@@ -15,14 +15,26 @@ import { expect, it } from 'vitest'
 import { runJepsen } from '../jepsen/run.js'
 
 const SECONDS = Number(process.env.CONCLAVE_JEPSEN_SECONDS ?? 25)
-const SEED = process.env.CONCLAVE_JEPSEN_SEED === undefined ? undefined : Number(process.env.CONCLAVE_JEPSEN_SEED)
+const SEED =
+  process.env.CONCLAVE_JEPSEN_SEED === undefined
+    ? undefined
+    : Number(process.env.CONCLAVE_JEPSEN_SEED)
 
-it(`${SECONDS} s of kills, stalls and partitions under 20 clients: linearizable, session guarantees kept, no acknowledged write lost`, { timeout: SECONDS * 1000 + 240_000 }, async () => {
-  const result = await runJepsen({ seconds: SECONDS, clients: 20, keys: 30, ...(SEED === undefined ? {} : { seed: SEED }) })
-  expect(result.ok, result.summary).toBe(true)
-  // The run exercised what it claims to: faults happened and every kind of op got answers.
-  expect(Object.values(result.nemesis.faults).reduce((a, b) => a + b, 0)).toBeGreaterThan(2)
-  expect(result.linearizability.checkedOperationCount).toBeGreaterThan(500)
-  expect(result.sessions.checkedOperationCount).toBeGreaterThan(500)
-  process.stdout.write(`${result.summary}\n`)
-})
+it(
+  `${SECONDS} s of kills, stalls and partitions under 20 clients: linearizable, session guarantees kept, no acknowledged write lost`,
+  { timeout: SECONDS * 1000 + 240_000 },
+  async () => {
+    const result = await runJepsen({
+      seconds: SECONDS,
+      clients: 20,
+      keys: 30,
+      ...(SEED === undefined ? {} : { seed: SEED }),
+    })
+    expect(result.ok, result.summary).toBe(true)
+    // The run exercised what it claims to: faults happened and every kind of op got answers.
+    expect(Object.values(result.nemesis.faults).reduce((a, b) => a + b, 0)).toBeGreaterThan(2)
+    expect(result.linearizability.checkedOperationCount).toBeGreaterThan(500)
+    expect(result.sessions.checkedOperationCount).toBeGreaterThan(500)
+    process.stdout.write(`${result.summary}\n`)
+  },
+)

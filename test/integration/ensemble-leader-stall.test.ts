@@ -28,62 +28,94 @@ afterEach(async (context) => {
 const TICK_MS = 50
 const LEADER_TIMEOUT_TICKS = 10
 
-it('a stalled leader acknowledges nothing after losing its quorum, then rejoins as a follower and converges', { timeout: 120_000 }, async () => {
-  const e = (ensemble = await startEnsemble({ size: 3, name: 'leader-stall', tickMs: TICK_MS, leaderTimeoutTicks: LEADER_TIMEOUT_TICKS }))
-  const old = await e.leader()
-  const oldEpoch = old.status.epoch ?? 0
-  const others = e.members.map((m) => m.id).filter((id) => id !== old.id)
-  const leaderUrl = e.member(old.id).url
-  // Pinned writers talk only to the leader; the others write through the followers.
-  const pinned = await startWriters({ servers: [[leaderUrl], [leaderUrl], [leaderUrl]], parent: '/stall-pinned', requestTimeoutMs: 20_000, sessionTimeoutMs: 20_000 })
-  const spread = await startWriters({ servers: others.map((id) => [e.member(id).url]), parent: '/stall-spread' })
-  writerSets.push(pinned, spread)
-  await pinned.waitForAcks(30)
-  await spread.waitForAcks(30)
+it(
+  'a stalled leader acknowledges nothing after losing its quorum, then rejoins as a follower and converges',
+  { timeout: 120_000 },
+  async () => {
+    const e = (ensemble = await startEnsemble({
+      size: 3,
+      name: 'leader-stall',
+      tickMs: TICK_MS,
+      leaderTimeoutTicks: LEADER_TIMEOUT_TICKS,
+    }))
+    const old = await e.leader()
+    const oldEpoch = old.status.epoch ?? 0
+    const others = e.members.map((m) => m.id).filter((id) => id !== old.id)
+    const leaderUrl = e.member(old.id).url
+    // Pinned writers talk only to the leader; the others write through the followers.
+    const pinned = await startWriters({
+      servers: [[leaderUrl], [leaderUrl], [leaderUrl]],
+      parent: '/stall-pinned',
+      requestTimeoutMs: 20_000,
+      sessionTimeoutMs: 20_000,
+    })
+    const spread = await startWriters({
+      servers: others.map((id) => [e.member(id).url]),
+      parent: '/stall-spread',
+    })
+    writerSets.push(pinned, spread)
+    await pinned.waitForAcks(30)
+    await spread.waitForAcks(30)
 
-  await e.member(old.id).kill('SIGSTOP')
-  const stoppedAt = Date.now()
-  const next = await e.leader({ among: others, timeoutMs: 20_000 })
-  expect(next.status.epoch).toBeGreaterThan(oldEpoch)
-  await spread.waitForAcks(30)
-  // The stall lasted longer than the leader timeout by construction (an election happened meanwhile).
-  expect(Date.now() - stoppedAt).toBeGreaterThan(TICK_MS * LEADER_TIMEOUT_TICKS)
+    await e.member(old.id).kill('SIGSTOP')
+    const stoppedAt = Date.now()
+    const next = await e.leader({ among: others, timeoutMs: 20_000 })
+    expect(next.status.epoch).toBeGreaterThan(oldEpoch)
+    await spread.waitForAcks(30)
+    // The stall lasted longer than the leader timeout by construction (an election happened meanwhile).
+    expect(Date.now() - stoppedAt).toBeGreaterThan(TICK_MS * LEADER_TIMEOUT_TICKS)
 
-  await e.member(old.id).kill('SIGCONT')
-  await waitFor(
-    async () => {
-      const s = await e.tryStatus(old.id)
-      return s !== undefined && s.role === 'following' && s.epoch === next.status.epoch && s.serving !== false
-    },
-    { timeoutMs: 20_000, what: `member ${old.id} following in epoch ${next.status.epoch}` },
-  )
-  await spread.waitForAcks(20)
-  await pinned.waitForAcks(5, 30_000) // the old leader serves again, now as a follower
-  await Promise.all([pinned.stop(), spread.stop()])
-  await e.converged({ timeoutMs: 30_000 })
+    await e.member(old.id).kill('SIGCONT')
+    await waitFor(
+      async () => {
+        const s = await e.tryStatus(old.id)
+        return (
+          s !== undefined &&
+          s.role === 'following' &&
+          s.epoch === next.status.epoch &&
+          s.serving !== false
+        )
+      },
+      { timeoutMs: 20_000, what: `member ${old.id} following in epoch ${next.status.epoch}` },
+    )
+    await spread.waitForAcks(20)
+    await pinned.waitForAcks(5, 30_000) // the old leader serves again, now as a follower
+    await Promise.all([pinned.stop(), spread.stop()])
+    await e.converged({ timeoutMs: 30_000 })
 
-  // Every write the old leader acknowledged (before, during or after the stall) is committed with that czxid.
-  const reader = await connect({ servers: [e.member(next.id).url], sessionTimeoutMs: 10_000 })
-  try {
-    await reader.sync('/')
-    const wrong: string[] = []
-    for (const write of pinned.acked) {
-      const stat = await reader.exists(write.path)
-      if (stat === null || stat.czxid !== write.czxid) {
-        wrong.push(`${write.path} acked at 0x${write.czxid.toString(16)} (${write.atMs - stoppedAt} ms after the stop) but ${stat === null ? 'missing' : `czxid 0x${stat.czxid.toString(16)}`}`)
+    // Every write the old leader acknowledged (before, during or after the stall) is committed with that czxid.
+    const reader = await connect({ servers: [e.member(next.id).url], sessionTimeoutMs: 10_000 })
+    try {
+      await reader.sync('/')
+      const wrong: string[] = []
+      for (const write of pinned.acked) {
+        const stat = await reader.exists(write.path)
+        if (stat === null || stat.czxid !== write.czxid) {
+          wrong.push(
+            `${write.path} acked at 0x${write.czxid.toString(16)} (${write.atMs - stoppedAt} ms after the stop) but ${stat === null ? 'missing' : `czxid 0x${stat.czxid.toString(16)}`}`,
+          )
+        }
       }
+      expect(
+        wrong,
+        'writes acknowledged by the stalled leader that are not committed as acknowledged',
+      ).toEqual([])
+    } finally {
+      await reader.close()
     }
-    expect(wrong, 'writes acknowledged by the stalled leader that are not committed as acknowledged').toEqual([])
-  } finally {
-    await reader.close()
-  }
-  const oldEpochAcksAfterElection = pinned.acked.filter((a) => a.atMs > stoppedAt && Number(a.czxid >> 32n) === oldEpoch)
-  // Such acks are legitimate only for writes its quorum committed before the stall; the check above proved that.
-  expect(oldEpochAcksAfterElection.every((a) => a.sentAtMs < stoppedAt)).toBe(true)
+    const oldEpochAcksAfterElection = pinned.acked.filter(
+      (a) => a.atMs > stoppedAt && Number(a.czxid >> 32n) === oldEpoch,
+    )
+    // Such acks are legitimate only for writes its quorum committed before the stall; the check above proved that.
+    expect(oldEpochAcksAfterElection.every((a) => a.sentAtMs < stoppedAt)).toBe(true)
 
-  for (const [parent, writers] of [['/stall-pinned', pinned], ['/stall-spread', spread]] as const) {
-    const missing = await missingAcked(e, parent, writers.acked, [1, 2, 3])
-    expect(Object.fromEntries(missing), `acknowledged writes under ${parent} missing`).toEqual({})
-  }
-  expect(e.unexpectedExits()).toEqual([])
-})
+    for (const [parent, writers] of [
+      ['/stall-pinned', pinned],
+      ['/stall-spread', spread],
+    ] as const) {
+      const missing = await missingAcked(e, parent, writers.acked, [1, 2, 3])
+      expect(Object.fromEntries(missing), `acknowledged writes under ${parent} missing`).toEqual({})
+    }
+    expect(e.unexpectedExits()).toEqual([])
+  },
+)

@@ -63,10 +63,19 @@ async function underFault(c: FaultCase): Promise<void> {
   const e = ensemble!
   const ids = e.members.map((m) => m.id)
   const majority = c.majority ?? ids.filter((id) => !c.minority.includes(id))
-  const majorityWriters = await startWriters({ servers: majority.map((id) => [e.member(id).url]), parent: `${c.parent}-majority` })
+  const majorityWriters = await startWriters({
+    servers: majority.map((id) => [e.member(id).url]),
+    parent: `${c.parent}-majority`,
+  })
   writerSets.push(majorityWriters)
   const minorityWriters =
-    c.minority.length === 0 ? undefined : await startWriters({ servers: c.minority.map((id) => [e.member(id).url]), parent: `${c.parent}-minority`, requestTimeoutMs: 2000 })
+    c.minority.length === 0
+      ? undefined
+      : await startWriters({
+          servers: c.minority.map((id) => [e.member(id).url]),
+          parent: `${c.parent}-minority`,
+          requestTimeoutMs: 2000,
+        })
   if (minorityWriters !== undefined) writerSets.push(minorityWriters)
   await majorityWriters.waitForAcks(10)
   await minorityWriters?.waitForAcks(3)
@@ -80,7 +89,10 @@ async function underFault(c: FaultCase): Promise<void> {
   // The fault lasts until the minority's clients have tried writes issued during it (else
   // "acknowledged nothing" would prove nothing); a write in flight at the fault times out first.
   if (minorityWriters !== undefined) {
-    await waitFor(() => minorityWriters.issuedAfter(faultAt) >= c.minority.length * 2, { timeoutMs: 30_000, what: 'minority writes issued during the fault' })
+    await waitFor(() => minorityWriters.issuedAfter(faultAt) >= c.minority.length * 2, {
+      timeoutMs: 30_000,
+      what: 'minority writes issued during the fault',
+    })
   }
   const healAt = Date.now()
   for (const undo of stoppers.splice(0)) undo()
@@ -91,12 +103,23 @@ async function underFault(c: FaultCase): Promise<void> {
   await Promise.all([majorityWriters.stop(), minorityWriters?.stop()])
   await e.converged({ timeoutMs: 30_000 })
 
-  const ackedByMinority = (minorityWriters?.acked ?? []).filter((a) => a.sentAtMs > faultAt && a.atMs < healAt)
-  expect(ackedByMinority.map((a) => `${a.path} acked ${a.atMs - faultAt} ms into the fault`), 'writes the minority acknowledged during the fault').toEqual([])
-  for (const [side, writers] of [['majority', majorityWriters], ['minority', minorityWriters]] as const) {
+  const ackedByMinority = (minorityWriters?.acked ?? []).filter(
+    (a) => a.sentAtMs > faultAt && a.atMs < healAt,
+  )
+  expect(
+    ackedByMinority.map((a) => `${a.path} acked ${a.atMs - faultAt} ms into the fault`),
+    'writes the minority acknowledged during the fault',
+  ).toEqual([])
+  for (const [side, writers] of [
+    ['majority', majorityWriters],
+    ['minority', minorityWriters],
+  ] as const) {
     if (writers === undefined) continue
     const missing = await missingAcked(e, `${c.parent}-${side}`, writers.acked, ids)
-    expect(Object.fromEntries(missing), `acknowledged ${side} writes missing after healing`).toEqual({})
+    expect(
+      Object.fromEntries(missing),
+      `acknowledged ${side} writes missing after healing`,
+    ).toEqual({})
   }
   expect(e.unexpectedExits()).toEqual([])
 }
@@ -109,48 +132,96 @@ async function roles(): Promise<{ leader: number; followers: number[] }> {
 it('symmetric: two followers cut off from the other three', { timeout: 120_000 }, async () => {
   const { followers } = await roles()
   const minority = followers.slice(0, 2)
-  await underFault({ parent: '/p-symmetric', minority, apply: () => ensemble!.partition(minority, ensemble!.members.map((m) => m.id).filter((id) => !minority.includes(id))) })
-})
-
-it('isolated leader: the old leader alone, the other four elect', { timeout: 120_000 }, async () => {
-  const { leader } = await roles()
-  await underFault({ parent: '/p-isolated', minority: [leader], apply: () => ensemble!.isolate(leader) })
-})
-
-it('minority/majority: the leader and one follower against three', { timeout: 120_000 }, async () => {
-  const { leader, followers } = await roles()
-  const minority = [leader, followers[0]!]
-  await underFault({ parent: '/p-split', minority, apply: () => ensemble!.partition(minority, followers.slice(1)) })
-})
-
-it('asymmetric: the leader can send to everyone but hears no one', { timeout: 120_000 }, async () => {
-  const { leader, followers } = await roles()
   await underFault({
-    parent: '/p-one-way',
-    minority: [leader],
-    apply: () => {
-      for (const f of followers) ensemble!.oneWay(leader, f)
-    },
+    parent: '/p-symmetric',
+    minority,
+    apply: () =>
+      ensemble!.partition(
+        minority,
+        ensemble!.members.map((m) => m.id).filter((id) => !minority.includes(id)),
+      ),
   })
 })
 
-it('a link between the leader and a follower that flaps every 150 ms', { timeout: 120_000 }, async () => {
-  const { leader, followers } = await roles()
-  await underFault({ parent: '/p-flap', minority: [], acks: 300, apply: () => ensemble!.setLink(leader, followers[0]!, { kind: 'flap', periodMs: 150 }) })
-})
+it(
+  'isolated leader: the old leader alone, the other four elect',
+  { timeout: 120_000 },
+  async () => {
+    const { leader } = await roles()
+    await underFault({
+      parent: '/p-isolated',
+      minority: [leader],
+      apply: () => ensemble!.isolate(leader),
+    })
+  },
+)
 
-it('30% loss: each link broken with probability 0.3 in every 100 ms slot', { timeout: 120_000 }, async () => {
-  const e = ensemble!
-  const random = mulberry32(20261123)
-  const ids = e.members.map((m) => m.id)
-  await underFault({
-    parent: '/p-loss',
-    minority: [],
-    apply: () => {
-      const timer = setInterval(() => {
-        for (const i of ids) for (const j of ids) if (j < i) e.setLink(i, j, random() < 0.3 ? { kind: 'drop-all', how: 'reset' } : { kind: 'pass' })
-      }, 100)
-      return () => clearInterval(timer)
-    },
-  })
-})
+it(
+  'minority/majority: the leader and one follower against three',
+  { timeout: 120_000 },
+  async () => {
+    const { leader, followers } = await roles()
+    const minority = [leader, followers[0]!]
+    await underFault({
+      parent: '/p-split',
+      minority,
+      apply: () => ensemble!.partition(minority, followers.slice(1)),
+    })
+  },
+)
+
+it(
+  'asymmetric: the leader can send to everyone but hears no one',
+  { timeout: 120_000 },
+  async () => {
+    const { leader, followers } = await roles()
+    await underFault({
+      parent: '/p-one-way',
+      minority: [leader],
+      apply: () => {
+        for (const f of followers) ensemble!.oneWay(leader, f)
+      },
+    })
+  },
+)
+
+it(
+  'a link between the leader and a follower that flaps every 150 ms',
+  { timeout: 120_000 },
+  async () => {
+    const { leader, followers } = await roles()
+    await underFault({
+      parent: '/p-flap',
+      minority: [],
+      acks: 300,
+      apply: () => ensemble!.setLink(leader, followers[0]!, { kind: 'flap', periodMs: 150 }),
+    })
+  },
+)
+
+it(
+  '30% loss: each link broken with probability 0.3 in every 100 ms slot',
+  { timeout: 120_000 },
+  async () => {
+    const e = ensemble!
+    const random = mulberry32(20261123)
+    const ids = e.members.map((m) => m.id)
+    await underFault({
+      parent: '/p-loss',
+      minority: [],
+      apply: () => {
+        const timer = setInterval(() => {
+          for (const i of ids)
+            for (const j of ids)
+              if (j < i)
+                e.setLink(
+                  i,
+                  j,
+                  random() < 0.3 ? { kind: 'drop-all', how: 'reset' } : { kind: 'pass' },
+                )
+        }, 100)
+        return () => clearInterval(timer)
+      },
+    })
+  },
+)

@@ -21,7 +21,12 @@ it('fails a run in which the leader stalls past its timeout', async () => {
   const run = await startHostileRun({ name: 'hostile-stall' })
   const leader = run.ensemble.member(run.leaderId)
   await leader.kill('SIGSTOP')
-  await run.ensemble.leader({ timeoutMs: 30_000, among: run.ensemble.members.filter((m) => m.id !== run.leaderId).map((m) => m.id) })
+  await run.ensemble.leader({
+    timeoutMs: 30_000,
+    among: run.ensemble.members.filter((m) => m.id !== run.leaderId).map((m) => m.id),
+  })
   await leader.kill('SIGCONT')
-  await expect(finishHostileRun(run, { rssGrowthMaxMiB: 100, restart: false })).rejects.toThrow(/no election happened|worst latency/)
+  await expect(finishHostileRun(run, { rssGrowthMaxMiB: 100, restart: false })).rejects.toThrow(
+    /no election happened|worst latency/,
+  )
 }, 180_000)

@@ -14,7 +14,12 @@
 import { expect, it } from 'vitest'
 import { connect } from '../../client/index.js'
 import { finishEnsemble } from '../helpers/ensemble.js'
-import { finishHostileRun, rawClient, startHostileRun, type HostileRun } from '../helpers/hostile.js'
+import {
+  finishHostileRun,
+  rawClient,
+  startHostileRun,
+  type HostileRun,
+} from '../helpers/hostile.js'
 
 const CREATES = 40
 const DATA_BYTES = 1_000_000
@@ -48,18 +53,34 @@ async function attack(run: HostileRun): Promise<void> {
   raw.request(1, { op: 'create', path: PARENT, data: new Uint8Array(0), mode: 'persistent' })
   expect((await raw.reply(1, 30_000)).err).toBe(0)
   // Pipelined: every request is on the wire before the first reply is read.
-  for (let i = 0; i < CREATES; i++) raw.request(2 + i, { op: 'create', path: `${PARENT}/n${i}`, data: payload(i), mode: 'persistent' })
-  for (let i = 0; i < CREATES; i++) expect((await raw.reply(2 + i, 120_000)).err, `create ${i}`).toBe(0)
+  for (let i = 0; i < CREATES; i++)
+    raw.request(2 + i, {
+      op: 'create',
+      path: `${PARENT}/n${i}`,
+      data: payload(i),
+      mode: 'persistent',
+    })
+  for (let i = 0; i < CREATES; i++)
+    expect((await raw.reply(2 + i, 120_000)).err, `create ${i}`).toBe(0)
   raw.terminate()
 
   for (const member of run.ensemble.members) {
-    const client = await connect({ servers: [member.url], sessionTimeoutMs: 10_000, requestTimeoutMs: 30_000 })
+    const client = await connect({
+      servers: [member.url],
+      sessionTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+    })
     try {
       await client.sync(PARENT)
-      expect((await client.children(PARENT)).length, `children on member ${member.id}`).toBe(CREATES)
+      expect((await client.children(PARENT)).length, `children on member ${member.id}`).toBe(
+        CREATES,
+      )
       for (let i = 0; i < CREATES; i++) {
         const { data } = await client.get(`${PARENT}/n${i}`)
-        expect(data.length === DATA_BYTES && data.every((b) => b === i + 1), `member ${member.id} holds ${PARENT}/n${i} byte for byte`).toBe(true)
+        expect(
+          data.length === DATA_BYTES && data.every((b) => b === i + 1),
+          `member ${member.id} holds ${PARENT}/n${i} byte for byte`,
+        ).toBe(true)
       }
     } finally {
       await client.close()

@@ -76,7 +76,9 @@ describe('create / get / set / delete', () => {
     expect(await codeOf(client.get('bad'))).toBe('BAD_ARGUMENTS')
     expect(await codeOf(client.create('/zookeeper/mine', ''))).toBe('BAD_ARGUMENTS')
     expect(await codeOf(client.delete('/zookeeper'))).toBe('BAD_ARGUMENTS')
-    expect(await codeOf(client.create('/ttl-eph', '', { mode: 'ephemeral', ttlMs: 1000 }))).toBe('BAD_ARGUMENTS')
+    expect(await codeOf(client.create('/ttl-eph', '', { mode: 'ephemeral', ttlMs: 1000 }))).toBe(
+      'BAD_ARGUMENTS',
+    )
   })
 
   it('refuses data over the limit with BAD_ARGUMENTS and keeps serving', async () => {
@@ -144,7 +146,11 @@ describe('multi', () => {
     const before = await client.children('/m')
     let failure: { code?: string; results?: { err: number }[] } | undefined
     try {
-      await client.multi([op.create('/m/new', ''), op.set('/m/x', 'nope', { version: 99 }), op.delete('/m/z')])
+      await client.multi([
+        op.create('/m/new', ''),
+        op.set('/m/x', 'nope', { version: 99 }),
+        op.delete('/m/z'),
+      ])
     } catch (err) {
       failure = err as typeof failure
     }
@@ -181,7 +187,8 @@ describe('HTTP endpoints', () => {
   it('serves /health and /status on the client port', async () => {
     const health = await fetch(`${server.httpUrl}/health`)
     expect(health.status).toBe(200)
-    const readStatus = async () => (await (await fetch(`${server.httpUrl}/status`)).json()) as Record<string, unknown>
+    const readStatus = async () =>
+      (await (await fetch(`${server.httpUrl}/status`)).json()) as Record<string, unknown>
     // The znode count must follow the tree: this test makes its own node rather than
     // counting on what earlier tests in the file left (it also runs alone, with -t).
     const before = await readStatus()

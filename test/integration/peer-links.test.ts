@@ -20,7 +20,14 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ServerId } from '../../server/net/peer-links.js'
 import { waitFor } from '../helpers/wait.js'
-import { SECRET, membersOf, startProxiedEnsemble, waitForMesh, type Ensemble, type Member } from '../unit/net/peer-test-kit.js'
+import {
+  SECRET,
+  membersOf,
+  startProxiedEnsemble,
+  waitForMesh,
+  type Ensemble,
+  type Member,
+} from '../unit/net/peer-test-kit.js'
 
 let ensemble: Ensemble | undefined
 afterEach(async () => {
@@ -28,12 +35,16 @@ afterEach(async () => {
   ensemble = undefined
 })
 
-async function start(ids: ServerId[], overrides?: Parameters<typeof startProxiedEnsemble>[1]): Promise<Ensemble> {
+async function start(
+  ids: ServerId[],
+  overrides?: Parameters<typeof startProxiedEnsemble>[1],
+): Promise<Ensemble> {
   ensemble = await startProxiedEnsemble(ids, overrides)
   return ensemble
 }
 
-const from = (m: Member, peer: ServerId) => m.seen.messages.filter((x) => x.from === peer).map((x) => x.message)
+const from = (m: Member, peer: ServerId) =>
+  m.seen.messages.filter((x) => x.from === peer).map((x) => x.message)
 
 describe('a three-member mesh', () => {
   it('forms one link per pair and carries messages both ways on each', async () => {
@@ -45,15 +56,26 @@ describe('a three-member mesh', () => {
     for (const sender of all) {
       for (const receiver of all) {
         if (receiver === sender) continue
-        const sent = sender.links.send(receiver.id, { type: 'vote', leader: sender.id, zxid: (5n << 32n) | 7n, data: Uint8Array.of(sender.id, receiver.id) })
+        const sent = sender.links.send(receiver.id, {
+          type: 'vote',
+          leader: sender.id,
+          zxid: (5n << 32n) | 7n,
+          data: Uint8Array.of(sender.id, receiver.id),
+        })
         expect(sent).toBe(true)
       }
     }
-    await waitFor(() => all.every((m) => m.seen.messages.length === 2), { what: 'two messages at every member' })
+    await waitFor(() => all.every((m) => m.seen.messages.length === 2), {
+      what: 'two messages at every member',
+    })
     for (const receiver of all) {
       for (const sender of all) {
         if (sender === receiver) continue
-        const [message] = from(receiver, sender.id) as { leader: number; zxid: bigint; data: Uint8Array }[]
+        const [message] = from(receiver, sender.id) as {
+          leader: number
+          zxid: bigint
+          data: Uint8Array
+        }[]
         expect(message?.leader).toBe(sender.id)
         expect(message?.zxid).toBe((5n << 32n) | 7n)
         expect([...(message?.data ?? [])]).toEqual([sender.id, receiver.id])
@@ -64,7 +86,12 @@ describe('a three-member mesh', () => {
       [1, 'up', true],
       [2, 'up', true],
     ])
-    expect(e.member(1).links.linkStates().every((s) => !s.dials)).toBe(true)
+    expect(
+      e
+        .member(1)
+        .links.linkStates()
+        .every((s) => !s.dials),
+    ).toBe(true)
   })
 })
 
@@ -82,7 +109,9 @@ describe('batching', () => {
 
     for (let i = 0; i < 1000; i++) sender.links.send(1, { type: 'ack', n: i })
     await waitFor(() => receiver.seen.messages.length === 1100, { what: '1000 more messages' })
-    expect(from(receiver, 2).slice(100)).toEqual(Array.from({ length: 1000 }, (_, i) => ({ type: 'ack', n: i })))
+    expect(from(receiver, 2).slice(100)).toEqual(
+      Array.from({ length: 1000 }, (_, i) => ({ type: 'ack', n: i })),
+    )
     const frames = (receiver.links.linkStates()[0]?.framesReceived ?? 0) - framesBefore - 1
     expect(frames).toBeLessThanOrEqual(5)
   })
@@ -94,7 +123,10 @@ describe('batching', () => {
     const payload = new Uint8Array(1000).fill(7)
     const count = 20_000
     for (let i = 0; i < count; i++) sender.links.send(1, { n: i, payload })
-    await waitFor(() => receiver.seen.messages.length === count, { timeoutMs: 20_000, what: `${count} messages` })
+    await waitFor(() => receiver.seen.messages.length === count, {
+      timeoutMs: 20_000,
+      what: `${count} messages`,
+    })
     const order = from(receiver, 2).map((m) => (m as { n: number }).n)
     expect(order).toEqual(Array.from({ length: count }, (_, i) => i))
     const state = sender.links.linkStates()[0]
@@ -110,8 +142,12 @@ describe('links come back', () => {
     const e = await start([1, 2, 3])
     await waitForMesh([...e.members.values()])
     e.proxy(3, 1).resetConnections()
-    await waitFor(() => e.member(1).seen.linkChanges.some((c) => c.peer === 3 && !c.up), { what: '1 sees 3 down' })
-    await waitFor(() => e.member(3).seen.linkChanges.some((c) => c.peer === 1 && !c.up), { what: '3 sees 1 down' })
+    await waitFor(() => e.member(1).seen.linkChanges.some((c) => c.peer === 3 && !c.up), {
+      what: '1 sees 3 down',
+    })
+    await waitFor(() => e.member(3).seen.linkChanges.some((c) => c.peer === 1 && !c.up), {
+      what: '3 sees 1 down',
+    })
     await waitForMesh([...e.members.values()])
     expect(e.member(3).seen.linkChanges.filter((c) => c.peer === 1)).toEqual([
       { peer: 1, up: true },
@@ -120,10 +156,17 @@ describe('links come back', () => {
     ])
     expect(e.member(3).links.linkStates()[0]?.lastDownReason).toBeDefined()
     // The other links never noticed.
-    expect(e.member(2).seen.linkChanges).toEqual(expect.arrayContaining([{ peer: 1, up: true }, { peer: 3, up: true }]))
+    expect(e.member(2).seen.linkChanges).toEqual(
+      expect.arrayContaining([
+        { peer: 1, up: true },
+        { peer: 3, up: true },
+      ]),
+    )
     expect(e.member(2).seen.linkChanges.every((c) => c.up)).toBe(true)
     e.member(1).links.send(3, 'after the cut')
-    await waitFor(() => from(e.member(3), 1).includes('after the cut'), { what: 'message on the new link' })
+    await waitFor(() => from(e.member(3), 1).includes('after the cut'), {
+      what: 'message on the new link',
+    })
     expect(e.proxy(3, 1).connectionCount).toBe(1)
   })
 
@@ -131,13 +174,19 @@ describe('links come back', () => {
     const e = await start([1, 2], () => ({ keepAliveMs: 150 }))
     await waitForMesh([...e.members.values()])
     e.proxy(2, 1).setMode({ kind: 'drop-all', how: 'hold' })
-    await waitFor(() => !e.member(1).links.isUp(2) && !e.member(2).links.isUp(1), { what: 'both sides see the link down' })
-    expect(e.member(2).log.find('peer link closed', { codeName: 'PEER_SILENT' }).length).toBeGreaterThanOrEqual(1)
+    await waitFor(() => !e.member(1).links.isUp(2) && !e.member(2).links.isUp(1), {
+      what: 'both sides see the link down',
+    })
+    expect(
+      e.member(2).log.find('peer link closed', { codeName: 'PEER_SILENT' }).length,
+    ).toBeGreaterThanOrEqual(1)
     expect(e.member(2).links.send(1, 'dropped while down')).toBe(false)
     e.proxy(2, 1).heal()
     await waitForMesh([...e.members.values()])
     e.member(2).links.send(1, 'after healing')
-    await waitFor(() => from(e.member(1), 2).includes('after healing'), { what: 'message after healing' })
+    await waitFor(() => from(e.member(1), 2).includes('after healing'), {
+      what: 'message after healing',
+    })
     expect(from(e.member(1), 2)).not.toContain('dropped while down')
   })
 
@@ -145,7 +194,9 @@ describe('links come back', () => {
     const e = await start([1, 2, 3], () => ({ keepAliveMs: 100 }))
     await waitForMesh([...e.members.values()])
     for (const p of e.proxies.values()) p.setMode({ kind: 'flap', periodMs: 80, down: 'reset' })
-    await waitFor(() => e.member(1).seen.linkChanges.filter((c) => !c.up).length >= 4, { what: 'several outages' })
+    await waitFor(() => e.member(1).seen.linkChanges.filter((c) => !c.up).length >= 4, {
+      what: 'several outages',
+    })
     for (const p of e.proxies.values()) p.heal()
     await waitForMesh([...e.members.values()])
     for (const p of e.proxies.values()) expect(p.connectionCount).toBe(1)
@@ -158,7 +209,9 @@ describe('links come back', () => {
       }
     }
     e.member(1).links.send(3, 'settled')
-    await waitFor(() => from(e.member(3), 1).includes('settled'), { what: 'message after flapping' })
+    await waitFor(() => from(e.member(3), 1).includes('settled'), {
+      what: 'message after flapping',
+    })
   })
 
   it('closes the link of a peer that stops reading, keeping the queue bounded, and re-dials', async () => {
@@ -188,7 +241,9 @@ describe('links come back', () => {
     e.proxy(2, 1).heal()
     await waitForMesh([...e.members.values()], 15_000)
     sender.links.send(1, 'after the stall')
-    await waitFor(() => from(e.member(1), 2).includes('after the stall'), { what: 'message after the stall' })
+    await waitFor(() => from(e.member(1), 2).includes('after the stall'), {
+      what: 'message after the stall',
+    })
   })
 })
 
@@ -196,10 +251,14 @@ describe('misconfigured and foreign members', () => {
   /** expectIsolated checks member 3 never delivered anything and 1 and 2 still talk. */
   async function expectIsolated(e: Ensemble): Promise<void> {
     const good = [e.member(1), e.member(2)]
-    await waitFor(() => e.member(1).links.isUp(2) && e.member(2).links.isUp(1), { what: 'the link between 1 and 2' })
+    await waitFor(() => e.member(1).links.isUp(2) && e.member(2).links.isUp(1), {
+      what: 'the link between 1 and 2',
+    })
     expect(e.member(3).links.send(1, 'let me in')).toBe(false)
     e.member(1).links.send(2, 'between members')
-    await waitFor(() => from(e.member(2), 1).includes('between members'), { what: 'good link works' })
+    await waitFor(() => from(e.member(2), 1).includes('between members'), {
+      what: 'good link works',
+    })
     for (const m of good) {
       expect(m.seen.messages.filter((x) => x.from === 3)).toEqual([])
       expect(m.seen.linkChanges.filter((c) => c.peer === 3)).toEqual([])
@@ -209,8 +268,15 @@ describe('misconfigured and foreign members', () => {
   }
 
   it('with the wrong secret: refused on both sides, nothing delivered', async () => {
-    const e = await start([1, 2, 3], (id) => (id === 3 ? { secret: new TextEncoder().encode('the-wrong-secret-for-this-group') } : {}))
-    await waitFor(() => e.member(1).log.find('peer link refused by peer', { peer: 3, codeName: 'AUTH_FAILED' }).length > 0, { what: "1 logs 3's refusal" })
+    const e = await start([1, 2, 3], (id) =>
+      id === 3 ? { secret: new TextEncoder().encode('the-wrong-secret-for-this-group') } : {},
+    )
+    await waitFor(
+      () =>
+        e.member(1).log.find('peer link refused by peer', { peer: 3, codeName: 'AUTH_FAILED' })
+          .length > 0,
+      { what: "1 logs 3's refusal" },
+    )
     const [line] = e.member(3).log.find('peer link refused', { peer: 1, codeName: 'AUTH_FAILED' })
     expect(line?.detail).toBe('member 1 failed to prove the shared secret (wrong secret?)')
     await expectIsolated(e)
@@ -219,22 +285,52 @@ describe('misconfigured and foreign members', () => {
   it('with another member list: refused with the difference named', async () => {
     const theirs = membersOf([1, 2, 3]).map((m) => (m.id === 2 ? { ...m, peerPort: 29_002 } : m))
     const e = await start([1, 2, 3], (id) => (id === 3 ? { members: theirs } : {}))
-    await waitFor(() => e.member(1).log.find('peer link refused', { peer: 3, codeName: 'ENSEMBLE_MISMATCH' }).length > 0, { what: '1 refuses 3' })
-    const [line] = e.member(1).log.find('peer link refused', { peer: 3, codeName: 'ENSEMBLE_MISMATCH' })
-    expect(line?.detail).toBe('member 3 has a different member list: member 2 is 2@127.0.0.1:20002 here but 2@127.0.0.1:29002 at the peer')
-    await waitFor(() => e.member(3).log.find('peer link refused by peer', { peer: 1, codeName: 'ENSEMBLE_MISMATCH' }).length > 0, {
-      what: '3 logs being refused',
-    })
+    await waitFor(
+      () =>
+        e.member(1).log.find('peer link refused', { peer: 3, codeName: 'ENSEMBLE_MISMATCH' })
+          .length > 0,
+      { what: '1 refuses 3' },
+    )
+    const [line] = e
+      .member(1)
+      .log.find('peer link refused', { peer: 3, codeName: 'ENSEMBLE_MISMATCH' })
+    expect(line?.detail).toBe(
+      'member 3 has a different member list: member 2 is 2@127.0.0.1:20002 here but 2@127.0.0.1:29002 at the peer',
+    )
+    await waitFor(
+      () =>
+        e
+          .member(3)
+          .log.find('peer link refused by peer', { peer: 1, codeName: 'ENSEMBLE_MISMATCH' })
+          .length > 0,
+      {
+        what: '3 logs being refused',
+      },
+    )
     await expectIsolated(e)
   })
 
   it('with an unknown id: refused, naming the id', async () => {
     // Member 3 believes the ensemble is {1, 2, 3}; 1 and 2 believe it is {1, 2, 4}.
     const e = await start([1, 2, 3], (id) => (id === 3 ? {} : { members: membersOf([1, 2, 4]) }))
-    await waitFor(() => e.member(1).log.find('peer link refused', { peer: 3, codeName: 'UNKNOWN_MEMBER' }).length > 0, { what: '1 refuses 3' })
-    const [line] = e.member(1).log.find('peer link refused', { peer: 3, codeName: 'UNKNOWN_MEMBER' })
-    expect(line?.detail).toBe('peer claims id 3, which is not a member of this ensemble (members: 1, 2, 4)')
-    await waitFor(() => e.member(2).log.find('peer link refused', { peer: 3, codeName: 'UNKNOWN_MEMBER' }).length > 0, { what: '2 refuses 3' })
+    await waitFor(
+      () =>
+        e.member(1).log.find('peer link refused', { peer: 3, codeName: 'UNKNOWN_MEMBER' }).length >
+        0,
+      { what: '1 refuses 3' },
+    )
+    const [line] = e
+      .member(1)
+      .log.find('peer link refused', { peer: 3, codeName: 'UNKNOWN_MEMBER' })
+    expect(line?.detail).toBe(
+      'peer claims id 3, which is not a member of this ensemble (members: 1, 2, 4)',
+    )
+    await waitFor(
+      () =>
+        e.member(2).log.find('peer link refused', { peer: 3, codeName: 'UNKNOWN_MEMBER' }).length >
+        0,
+      { what: '2 refuses 3' },
+    )
     await expectIsolated(e)
   })
 

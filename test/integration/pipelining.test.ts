@@ -38,8 +38,19 @@ async function session(): Promise<{ ws: WebSocket; messages: ServerMessage[] }> 
   await new Promise<void>((resolve, reject) => {
     ws.once('error', reject)
     ws.once('open', () => {
-      ws.send(encodeClientMessage({ type: 'connect', protocolVersion: 1, sessionId: 0n, password: new Uint8Array(), lastZxidSeen: 0n, timeoutMs: 10_000, readOnly: false }))
-      const check = () => (messages.some((m) => m.type === 'connected') ? resolve() : setTimeout(check, 5))
+      ws.send(
+        encodeClientMessage({
+          type: 'connect',
+          protocolVersion: 1,
+          sessionId: 0n,
+          password: new Uint8Array(),
+          lastZxidSeen: 0n,
+          timeoutMs: 10_000,
+          readOnly: false,
+        }),
+      )
+      const check = () =>
+        messages.some((m) => m.type === 'connected') ? resolve() : setTimeout(check, 5)
       check()
     })
   })
@@ -48,14 +59,19 @@ async function session(): Promise<{ ws: WebSocket; messages: ServerMessage[] }> 
 
 it('answers a pipelined burst in order, each read seeing exactly the writes before it', async () => {
   const { ws, messages } = await session()
-  const requests: Request[] = [{ op: 'create', path: '/fifo', data: te.encode('0'), mode: 'persistent' }]
+  const requests: Request[] = [
+    { op: 'create', path: '/fifo', data: te.encode('0'), mode: 'persistent' },
+  ]
   for (let i = 1; i <= 200; i++) {
     requests.push({ op: 'set', path: '/fifo', data: te.encode(String(i)), version: i - 1 })
     requests.push({ op: 'get', path: '/fifo', watch: false })
-    if (i % 50 === 0) requests.push({ op: 'set', path: '/fifo', data: te.encode('stale'), version: 0 }) // fails in its turn
+    if (i % 50 === 0)
+      requests.push({ op: 'set', path: '/fifo', data: te.encode('stale'), version: 0 }) // fails in its turn
     if (i % 40 === 0) requests.push({ op: 'sync', path: '/' })
   }
-  requests.forEach((request, i) => ws.send(encodeClientMessage({ type: 'request', xid: i + 1, request })))
+  requests.forEach((request, i) =>
+    ws.send(encodeClientMessage({ type: 'request', xid: i + 1, request })),
+  )
 
   const replies = await withDeadline(
     (async () => {

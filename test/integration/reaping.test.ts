@@ -28,7 +28,9 @@ it('reaps a container once it had a child and is empty again, and fires its watc
   await client.create('/unused-box', '', { mode: 'container' })
   await client.exists('/box', { watch: (e) => events.push(e) })
   await client.delete('/box/item')
-  await waitFor(() => events.some((e) => e.type === 'deleted' && e.path === '/box'), { what: 'container reaped' })
+  await waitFor(() => events.some((e) => e.type === 'deleted' && e.path === '/box'), {
+    what: 'container reaped',
+  })
   expect(await client.exists('/box')).toBeNull()
   expect(await client.exists('/unused-box')).not.toBeNull()
 })
@@ -39,9 +41,14 @@ it('reaps a TTL node after its TTL without change, not while it has children', a
   await client.create('/ttl', 'x', { ttlMs: 300 })
   await client.create('/ttl-parent', '', { ttlMs: 300 })
   await client.create('/ttl-parent/kid', '')
-  await waitFor(async () => (await client.exists('/ttl')) === null, { what: 'TTL node reaped', timeoutMs: 5000 })
+  await waitFor(async () => (await client.exists('/ttl')) === null, {
+    what: 'TTL node reaped',
+    timeoutMs: 5000,
+  })
   expect(Date.now() - created).toBeGreaterThanOrEqual(300)
   expect(await client.exists('/ttl-parent')).not.toBeNull()
   await client.delete('/ttl-parent/kid')
-  await waitFor(async () => (await client.exists('/ttl-parent')) === null, { what: 'TTL parent reaped once childless' })
+  await waitFor(async () => (await client.exists('/ttl-parent')) === null, {
+    what: 'TTL parent reaped once childless',
+  })
 })

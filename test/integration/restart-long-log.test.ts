@@ -19,7 +19,9 @@ it('restarts after kill -9 with every one of thousands of logged txns applied in
   const client = await connect({ servers: [first.url], sessionTimeoutMs: 10_000 })
   await client.create('/long', '')
   for (let i = 0; i < NODES; i += 500) {
-    await Promise.all(Array.from({ length: 500 }, (_, j) => client.create(`/long/n${i + j}`, `v${i + j}`)))
+    await Promise.all(
+      Array.from({ length: 500 }, (_, j) => client.create(`/long/n${i + j}`, `v${i + j}`)),
+    )
   }
   // Rewrite one node many times: only the last value may survive a correct replay.
   for (let v = 1; v <= 50; v++) await client.set('/long/n0', `rewritten ${v}`)
@@ -37,7 +39,9 @@ it('restarts after kill -9 with every one of thousands of logged txns applied in
     expect(new TextDecoder().decode(data)).toBe('rewritten 50')
     expect(stat.version).toBe(50)
     expect(stat.mzxid).toBe(before.mzxid)
-    expect(new TextDecoder().decode((await reader.get(`/long/n${NODES - 1}`)).data)).toBe(`v${NODES - 1}`)
+    expect(new TextDecoder().decode((await reader.get(`/long/n${NODES - 1}`)).data)).toBe(
+      `v${NODES - 1}`,
+    )
   } finally {
     await reader.close()
   }

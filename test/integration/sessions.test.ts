@@ -11,7 +11,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { connect, type Client, type ConnectionState, type WatchEvent } from '../../client/index.js'
-import { decodeServerMessage, encodeClientMessage, ErrorCode, type ServerMessage } from '../../protocol/index.js'
+import {
+  decodeServerMessage,
+  encodeClientMessage,
+  ErrorCode,
+  type ServerMessage,
+} from '../../protocol/index.js'
 import { startServer, type ServerProcess } from '../helpers/server-process.js'
 import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
 import { waitFor } from '../helpers/wait.js'
@@ -68,7 +73,10 @@ describe('a short disconnect', () => {
     await waitFor(() => flaky.state === 'connected', { what: 'reconnected' })
     expect(flaky.sessionId).toBe(sessionId)
     await waitFor(() => events.length === 2, { what: 'missed events' })
-    expect(events.map((e) => `${e.type} ${e.path}`).sort()).toEqual(['childrenChanged /short', 'dataChanged /short/watched'])
+    expect(events.map((e) => `${e.type} ${e.path}`).sort()).toEqual([
+      'childrenChanged /short',
+      'dataChanged /short/watched',
+    ])
     expect((await other.exists('/short/me'))?.ephemeralOwner).toBe(sessionId)
     expect(states).toEqual(['suspended', 'connected'])
   })
@@ -87,13 +95,18 @@ describe('a disconnect longer than the session timeout', () => {
 
     proxy.block()
     proxy.cut()
-    await waitFor(() => events.length > 0, { what: 'ephemeral deleted on expiry', timeoutMs: 10_000 })
+    await waitFor(() => events.length > 0, {
+      what: 'ephemeral deleted on expiry',
+      timeoutMs: 10_000,
+    })
     expect(events[0]).toMatchObject({ type: 'deleted', path: '/long-eph' })
     expect(await watcher.exists('/long-eph')).toBeNull()
 
     proxy.unblock()
     await waitFor(() => states.includes('lost'), { what: 'client reports the session lost' })
-    await waitFor(() => flaky.state === 'connected', { what: 'client connected with a new session' })
+    await waitFor(() => flaky.state === 'connected', {
+      what: 'client connected with a new session',
+    })
     expect(flaky.sessionId).not.toBe(oldSession)
   })
 })
@@ -103,7 +116,17 @@ describe('reconnect credentials', () => {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(server.url)
       ws.on('open', () =>
-        ws.send(encodeClientMessage({ type: 'connect', protocolVersion: 1, sessionId, password, lastZxidSeen: 0n, timeoutMs: 4000, readOnly: false })),
+        ws.send(
+          encodeClientMessage({
+            type: 'connect',
+            protocolVersion: 1,
+            sessionId,
+            password,
+            lastZxidSeen: 0n,
+            timeoutMs: 4000,
+            readOnly: false,
+          }),
+        ),
       )
       ws.on('message', (data: Buffer) => {
         const decoded = decodeServerMessage(new Uint8Array(data))
@@ -120,9 +143,18 @@ describe('reconnect credentials', () => {
     if (first.type !== 'connected') throw new Error(`expected connected, got ${first.type}`)
     const wrong = new Uint8Array(first.password)
     wrong[0] = wrong[0]! ^ 0xff
-    expect(await rawConnect(first.sessionId, wrong)).toMatchObject({ type: 'connectRefused', code: ErrorCode.AUTH_FAILED })
-    expect(await rawConnect(first.sessionId, first.password)).toMatchObject({ type: 'connected', sessionId: first.sessionId })
-    expect(await rawConnect(0xdead_beefn, first.password)).toMatchObject({ type: 'connectRefused', code: ErrorCode.SESSION_EXPIRED })
+    expect(await rawConnect(first.sessionId, wrong)).toMatchObject({
+      type: 'connectRefused',
+      code: ErrorCode.AUTH_FAILED,
+    })
+    expect(await rawConnect(first.sessionId, first.password)).toMatchObject({
+      type: 'connected',
+      sessionId: first.sessionId,
+    })
+    expect(await rawConnect(0xdead_beefn, first.password)).toMatchObject({
+      type: 'connectRefused',
+      code: ErrorCode.SESSION_EXPIRED,
+    })
   })
 
   it('refuses a client that has seen a newer zxid than the server', async () => {
@@ -130,7 +162,15 @@ describe('reconnect credentials', () => {
       const ws = new WebSocket(server.url)
       ws.on('open', () =>
         ws.send(
-          encodeClientMessage({ type: 'connect', protocolVersion: 1, sessionId: 0n, password: new Uint8Array(), lastZxidSeen: 1n << 60n, timeoutMs: 4000, readOnly: false }),
+          encodeClientMessage({
+            type: 'connect',
+            protocolVersion: 1,
+            sessionId: 0n,
+            password: new Uint8Array(),
+            lastZxidSeen: 1n << 60n,
+            timeoutMs: 4000,
+            readOnly: false,
+          }),
         ),
       )
       ws.on('message', (data: Buffer) => {

@@ -22,7 +22,16 @@ const create = (counter: number, path: string, value: string): Txn => ({
   timeMs: Date.now(),
   sessionId: 0n,
   xid: 0,
-  op: { type: 'create', path, data: new TextEncoder().encode(value), acl: [{ perms: 31, scheme: 'world', id: 'anyone' }], ephemeralOwner: 0n, container: false, ttlMs: 0, parentCversion: counter },
+  op: {
+    type: 'create',
+    path,
+    data: new TextEncoder().encode(value),
+    acl: [{ perms: 31, scheme: 'world', id: 'anyone' }],
+    ephemeralOwner: 0n,
+    container: false,
+    ttlMs: 0,
+    parentCversion: counter,
+  },
 })
 
 it('keeps the txns of a pre-ensemble standalone data directory and writes on in a new epoch', async () => {

@@ -48,7 +48,10 @@ describe('one-shot watches', () => {
     await a.create('/later', '')
     await a.create('/parent/kid', '')
     await waitFor(() => events.length === 2, { what: 'two events' })
-    expect(events.map((e) => `${e.type} ${e.path}`)).toEqual(['created /later', 'childrenChanged /parent'])
+    expect(events.map((e) => `${e.type} ${e.path}`)).toEqual([
+      'created /later',
+      'childrenChanged /parent',
+    ])
   })
 
   it('delete fires deleted on data and child watches', async () => {
@@ -73,16 +76,27 @@ describe('persistent watches', () => {
         if (seen.length === 5) break
       }
     })()
-    await waitFor(async () => (await fetch(`${server.httpUrl}/status`).then((r) => r.json()) as { watches: number }).watches > 0, {
-      what: 'watch registered',
-    })
+    await waitFor(
+      async () =>
+        ((await fetch(`${server.httpUrl}/status`).then((r) => r.json())) as { watches: number })
+          .watches > 0,
+      {
+        what: 'watch registered',
+      },
+    )
     await a.create('/tree/x', '')
     await a.create('/tree/x/y', '')
     await a.set('/tree/x/y', 'data')
     await a.delete('/tree/x/y')
     await a.set('/tree', 'root')
     await done
-    expect(seen).toEqual(['created /tree/x', 'created /tree/x/y', 'dataChanged /tree/x/y', 'deleted /tree/x/y', 'dataChanged /tree'])
+    expect(seen).toEqual([
+      'created /tree/x',
+      'created /tree/x/y',
+      'dataChanged /tree/x/y',
+      'deleted /tree/x/y',
+      'dataChanged /tree',
+    ])
   })
 })
 
@@ -114,7 +128,9 @@ describe('ordering', () => {
       // Every write to /ord/* fires the recursive watch; a read showing mzxid m means
       // the event for the txn m must already have been delivered to b.
       if (stat.mzxid > baseline && stat.mzxid > maxEventZxid) {
-        violations.push(`read mzxid 0x${stat.mzxid.toString(16)} before its event (max event 0x${maxEventZxid.toString(16)})`)
+        violations.push(
+          `read mzxid 0x${stat.mzxid.toString(16)} before its event (max event 0x${maxEventZxid.toString(16)})`,
+        )
       }
     }
     await writes
@@ -131,16 +147,22 @@ describe('re-registration after a reconnect', () => {
     try {
       const count = 2 * SET_WATCHES_PATHS_MAX + 500
       const fired = new Set<string>()
-      for (let i = 0; i < count; i++) await client.exists(`/many-${i}`, { watch: (event: WatchEvent) => fired.add(event.path) })
+      for (let i = 0; i < count; i++)
+        await client.exists(`/many-${i}`, { watch: (event: WatchEvent) => fired.add(event.path) })
       const sessionId = client.sessionId
       proxy.cut() // the connection drops; the session lives on
       await waitFor(() => client.state !== 'connected', { what: 'the client noticed the cut' })
-      await waitFor(() => client.state === 'connected', { timeoutMs: 30_000, what: 'the session resumed' })
+      await waitFor(() => client.state === 'connected', {
+        timeoutMs: 30_000,
+        what: 'the session resumed',
+      })
       expect(client.sessionId).toBe(sessionId)
       // Watches from every slice of the re-registration fire: first, middle and last.
       const paths = ['/many-0', `/many-${SET_WATCHES_PATHS_MAX + 1}`, `/many-${count - 1}`]
       for (const path of paths) await b.create(path, 'x')
-      await waitFor(() => paths.every((p) => fired.has(p)), { what: `created events for ${paths.join(', ')}` })
+      await waitFor(() => paths.every((p) => fired.has(p)), {
+        what: `created events for ${paths.join(', ')}`,
+      })
     } finally {
       await client.close()
       await proxy.close()

@@ -15,21 +15,34 @@ describe('findLostWrites', () => {
     const h = new HistoryBuilder()
     h.add(1, [0, 1], create('/k', 'a'), ok(0, 0x100n))
     h.add(2, [2, 3], set('/k', 'b'), ok(1, 0x101n))
-    expect(findLostWrites(h.history(), finals([['/k', { exists: true, value: 'b', version: 1, mzxid: 0x101n }]]))).toEqual([])
+    expect(
+      findLostWrites(
+        h.history(),
+        finals([['/k', { exists: true, value: 'b', version: 1, mzxid: 0x101n }]]),
+      ),
+    ).toEqual([])
   })
 
   it('counts an acknowledged set newer than the final mzxid', () => {
     const h = new HistoryBuilder()
     h.add(1, [0, 1], create('/k', 'a'), ok(0, 0x100n))
     const lostSet = h.add(2, [2, 3], set('/k', 'b'), ok(1, 0x205n))
-    const lost = findLostWrites(h.history(), finals([['/k', { exists: true, value: 'a', version: 0, mzxid: 0x100n }]]))
+    const lost = findLostWrites(
+      h.history(),
+      finals([['/k', { exists: true, value: 'a', version: 0, mzxid: 0x100n }]]),
+    )
     expect(lost.map((l) => l.op.id)).toEqual([lostSet.id])
   })
 
   it('counts a write whose zxid is the final mzxid but whose value is not there', () => {
     const h = new HistoryBuilder()
     h.add(1, [0, 1], create('/k', 'a'), ok(0, 0x100n))
-    expect(findLostWrites(h.history(), finals([['/k', { exists: true, value: 'other', version: 0, mzxid: 0x100n }]]))).toHaveLength(1)
+    expect(
+      findLostWrites(
+        h.history(),
+        finals([['/k', { exists: true, value: 'other', version: 0, mzxid: 0x100n }]]),
+      ),
+    ).toHaveLength(1)
   })
 
   it('counts an acknowledged create after the last delete when the node is gone', () => {
@@ -37,7 +50,9 @@ describe('findLostWrites', () => {
     h.add(1, [0, 1], create('/k', 'a'), ok(0, 0x100n))
     h.add(1, [2, 3], del('/k'), { ok: true, zxid: 0x101n })
     const recreated = h.add(2, [4, 5], create('/k', 'c'), ok(0, 0x102n))
-    expect(findLostWrites(h.history(), finals([['/k', { exists: false }]])).map((l) => l.op.id)).toEqual([recreated.id])
+    expect(
+      findLostWrites(h.history(), finals([['/k', { exists: false }]])).map((l) => l.op.id),
+    ).toEqual([recreated.id])
   })
 
   it('says nothing about a missing node when a delete of unknown outcome could explain it', () => {
@@ -51,7 +66,12 @@ describe('findLostWrites', () => {
     const h = new HistoryBuilder()
     h.add(1, [0, 1], create('/k', 'a'), ok(0, 0x100n))
     h.add(2, [2, 3], del('/k'), { ok: true, zxid: 0x101n })
-    expect(findLostWrites(h.history(), finals([['/k', { exists: true, value: 'a', version: 0, mzxid: 0x100n }]]))).toHaveLength(1)
+    expect(
+      findLostWrites(
+        h.history(),
+        finals([['/k', { exists: true, value: 'a', version: 0, mzxid: 0x100n }]]),
+      ),
+    ).toHaveLength(1)
   })
 })
 
@@ -70,7 +90,12 @@ describe('Recorder', () => {
     const history = r.history()
     expect(history.map((op) => op.id)).toEqual([w, okRead])
     expect(history[0]?.output).toBeNull()
-    expect(history[1]).toMatchObject({ sessionId: 7n, plain: { zxid: 9n }, callTime: 3, returnTime: 4 })
+    expect(history[1]).toMatchObject({
+      sessionId: 7n,
+      plain: { zxid: 9n },
+      callTime: 3,
+      returnTime: 4,
+    })
     expect(r.counts).toEqual({ ok: 1, failed: 0, unknown: 1, dropped: 2 })
     expect(() => r.ok(w, { ok: true })).toThrow(/not outstanding/)
   })

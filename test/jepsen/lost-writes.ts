@@ -32,7 +32,10 @@ export interface LostWrite {
 }
 
 /** findLostWrites compares acknowledged writes with the final state of each key. */
-export function findLostWrites(history: History, finalStates: ReadonlyMap<string, FinalState>): LostWrite[] {
+export function findLostWrites(
+  history: History,
+  finalStates: ReadonlyMap<string, FinalState>,
+): LostWrite[] {
   const lost: LostWrite[] = []
   const byPath = new Map<string, Operation[]>()
   for (const op of history) {
@@ -44,28 +47,47 @@ export function findLostWrites(history: History, finalStates: ReadonlyMap<string
   for (const [path, writes] of byPath) {
     const final = finalStates.get(path)
     if (final === undefined) continue
-    const acked = writes.filter((op): op is Operation & { output: { ok: true; zxid: bigint } } => op.output !== null && op.output.ok && op.output.zxid !== undefined)
+    const acked = writes.filter(
+      (op): op is Operation & { output: { ok: true; zxid: bigint } } =>
+        op.output !== null && op.output.ok && op.output.zxid !== undefined,
+    )
     if (final.exists) {
       const m = final.mzxid
       if (m === undefined) continue
       for (const op of acked) {
         const z = op.output.zxid
-        if (z > m) lost.push({ op, reason: `acknowledged at zxid 0x${z.toString(16)}, but ${path} was last changed at 0x${m.toString(16)}` })
+        if (z > m)
+          lost.push({
+            op,
+            reason: `acknowledged at zxid 0x${z.toString(16)}, but ${path} was last changed at 0x${m.toString(16)}`,
+          })
         else if (z === m) {
           const input = op.input
-          if (input.kind === 'delete') lost.push({ op, reason: `acknowledged delete at 0x${z.toString(16)}, but ${path} exists with that mzxid` })
+          if (input.kind === 'delete')
+            lost.push({
+              op,
+              reason: `acknowledged delete at 0x${z.toString(16)}, but ${path} exists with that mzxid`,
+            })
           else if (input.kind !== 'read' && input.value !== final.value) {
-            lost.push({ op, reason: `wrote ${JSON.stringify(input.value)} at 0x${z.toString(16)}, but ${path} holds ${JSON.stringify(final.value)} with that mzxid` })
+            lost.push({
+              op,
+              reason: `wrote ${JSON.stringify(input.value)} at 0x${z.toString(16)}, but ${path} holds ${JSON.stringify(final.value)} with that mzxid`,
+            })
           }
         }
       }
     } else {
       const unknownDelete = writes.some((op) => op.input.kind === 'delete' && op.output === null)
       if (unknownDelete) continue
-      const lastDelete = acked.filter((op) => op.input.kind === 'delete').reduce((max, op) => (op.output.zxid > max ? op.output.zxid : max), -1n)
+      const lastDelete = acked
+        .filter((op) => op.input.kind === 'delete')
+        .reduce((max, op) => (op.output.zxid > max ? op.output.zxid : max), -1n)
       for (const op of acked) {
         if (op.input.kind === 'delete' || op.output.zxid < lastDelete) continue
-        lost.push({ op, reason: `acknowledged at zxid 0x${op.output.zxid.toString(16)}, after every acknowledged delete, but ${path} does not exist` })
+        lost.push({
+          op,
+          reason: `acknowledged at zxid 0x${op.output.zxid.toString(16)}, after every acknowledged delete, but ${path} does not exist`,
+        })
       }
     }
   }

@@ -20,7 +20,9 @@ const number = (name: string, text: string | undefined): number | undefined => {
   if (text === undefined) return undefined
   const n = Number(text)
   if (!Number.isInteger(n) || n < 0) {
-    process.stderr.write(`jepsen: --${name} must be a non-negative integer, got ${JSON.stringify(text)}\n`)
+    process.stderr.write(
+      `jepsen: --${name} must be a non-negative integer, got ${JSON.stringify(text)}\n`,
+    )
     process.exit(2)
   }
   return n

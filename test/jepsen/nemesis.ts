@@ -18,10 +18,31 @@
 import type { Ensemble } from '../helpers/ensemble.js'
 
 /** FaultKind names one nemesis action. */
-export type FaultKind = 'kill' | 'kill-leader' | 'stall' | 'stall-leader' | 'isolate' | 'isolate-leader' | 'split' | 'one-way' | 'flap' | 'loss'
+export type FaultKind =
+  | 'kill'
+  | 'kill-leader'
+  | 'stall'
+  | 'stall-leader'
+  | 'isolate'
+  | 'isolate-leader'
+  | 'split'
+  | 'one-way'
+  | 'flap'
+  | 'loss'
 
 /** ALL_FAULTS is every kind, the default rotation. */
-export const ALL_FAULTS: readonly FaultKind[] = ['kill', 'kill-leader', 'stall', 'stall-leader', 'isolate', 'isolate-leader', 'split', 'one-way', 'flap', 'loss']
+export const ALL_FAULTS: readonly FaultKind[] = [
+  'kill',
+  'kill-leader',
+  'stall',
+  'stall-leader',
+  'isolate',
+  'isolate-leader',
+  'split',
+  'one-way',
+  'flap',
+  'loss',
+]
 
 /** CATEGORIES group the faults into process kills, process stalls and network faults. */
 const CATEGORIES: readonly (readonly FaultKind[])[] = [
@@ -61,7 +82,10 @@ export interface NemesisResult {
 }
 
 /** runNemesis injects faults until `signal` aborts, undoes the last one, and resolves. */
-export async function runNemesis(ensemble: Ensemble, options: NemesisOptions): Promise<NemesisResult> {
+export async function runNemesis(
+  ensemble: Ensemble,
+  options: NemesisOptions,
+): Promise<NemesisResult> {
   const result: NemesisResult = { events: [], faults: {}, recoveryFailures: [] }
   const log = (what: string) => result.events.push({ atMs: Math.round(options.now()), what })
   const faults = options.faults ?? ALL_FAULTS
@@ -71,14 +95,18 @@ export async function runNemesis(ensemble: Ensemble, options: NemesisOptions): P
   const ids = ensemble.members.map((m) => m.id)
   const pickOne = (from: number[]) => from[Math.floor(options.random() * from.length)] as number
   let round = 0
-  const groups = CATEGORIES.map((c) => c.filter((k) => faults.includes(k))).filter((g) => g.length > 0)
+  const groups = CATEGORIES.map((c) => c.filter((k) => faults.includes(k))).filter(
+    (g) => g.length > 0,
+  )
   if (groups.length === 0) throw new RangeError('nemesis: no faults to inject')
 
   while (!options.signal.aborted) {
-    const leader = await ensemble.leader({ timeoutMs: options.recoveryTimeoutMs ?? 30_000 }).catch((err: unknown) => {
-      result.recoveryFailures.push(`no leader before the next fault: ${(err as Error).message}`)
-      return undefined
-    })
+    const leader = await ensemble
+      .leader({ timeoutMs: options.recoveryTimeoutMs ?? 30_000 })
+      .catch((err: unknown) => {
+        result.recoveryFailures.push(`no leader before the next fault: ${(err as Error).message}`)
+        return undefined
+      })
     if (leader === undefined || options.signal.aborted) break
     // Categories take turns (kill, stall, partition), so even a short run has each; the variant is random.
     const variants = groups[round++ % groups.length] as FaultKind[]
@@ -121,7 +149,9 @@ export async function runNemesis(ensemble: Ensemble, options: NemesisOptions): P
         const shuffled = [...ids].sort(() => options.random() - 0.5)
         const minority = shuffled.slice(0, Math.floor((ids.length - 1) / 2))
         const majority = shuffled.slice(minority.length)
-        log(`partition minority [${minority.join(',')}] | majority [${majority.join(',')}] (leader ${leader.id})`)
+        log(
+          `partition minority [${minority.join(',')}] | majority [${majority.join(',')}] (leader ${leader.id})`,
+        )
         ensemble.partition(minority, majority)
         undo = async () => healAll(ensemble, log)
         break
@@ -144,17 +174,21 @@ export async function runNemesis(ensemble: Ensemble, options: NemesisOptions): P
       }
       case 'loss': {
         log('break every link every 300 ms')
-        for (const i of ids) for (const j of ids) if (j < i) ensemble.setLink(i, j, { kind: 'loss', resetEveryMs: 300 })
+        for (const i of ids)
+          for (const j of ids)
+            if (j < i) ensemble.setLink(i, j, { kind: 'loss', resetEveryMs: 300 })
         undo = async () => healAll(ensemble, log)
         break
       }
     }
     await hold_(hold, options.signal)
     await undo()
-    const recovered = await ensemble.leader({ timeoutMs: options.recoveryTimeoutMs ?? 30_000 }).catch((err: unknown) => {
-      result.recoveryFailures.push(`after ${kind} on ${target}: ${(err as Error).message}`)
-      return undefined
-    })
+    const recovered = await ensemble
+      .leader({ timeoutMs: options.recoveryTimeoutMs ?? 30_000 })
+      .catch((err: unknown) => {
+        result.recoveryFailures.push(`after ${kind} on ${target}: ${(err as Error).message}`)
+        return undefined
+      })
     if (recovered === undefined) break
     log(`leader ${recovered.id} (epoch ${recovered.status.epoch})`)
     await hold_(between(calmMin, calmMax), options.signal)

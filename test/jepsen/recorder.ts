@@ -38,7 +38,15 @@ export class Recorder {
   /** begin records a call and returns the op's id. */
   begin(clientId: number, sessionId: bigint, input: OpInput): number {
     const id = this.nextId++
-    this.ops.set(id, { id, clientId, sessionId, input, callTime: this.now(), returnTime: null, output: null })
+    this.ops.set(id, {
+      id,
+      clientId,
+      sessionId,
+      input,
+      callTime: this.now(),
+      returnTime: null,
+      output: null,
+    })
     this.open.add(id)
     return id
   }
@@ -49,7 +57,8 @@ export class Recorder {
     op.output = output
     op.returnTime = Math.max(op.callTime, this.now())
     if (options.plainZxid !== undefined) op.plain = { zxid: options.plainZxid }
-    if (options.sessionId !== undefined && options.sessionId !== 0n) op.sessionId = options.sessionId
+    if (options.sessionId !== undefined && options.sessionId !== 0n)
+      op.sessionId = options.sessionId
     if (output.ok) this.counts.ok++
     else this.counts.failed++
   }
@@ -89,7 +98,8 @@ export class Recorder {
 
   private take(id: number): Operation {
     const op = this.ops.get(id)
-    if (op === undefined || !this.open.has(id)) throw new Error(`recorder: op ${id} is not outstanding`)
+    if (op === undefined || !this.open.has(id))
+      throw new Error(`recorder: op ${id} is not outstanding`)
     this.open.delete(id)
     return op
   }

@@ -45,8 +45,14 @@ export class ReplyProbe {
   /** constructor installs the probe on `client`; throws if the SDK's internals moved. */
   constructor(client: Client) {
     const engine = (client as unknown as { engine?: Partial<EngineLike> }).engine
-    if (engine === undefined || typeof engine.issue !== 'function' || typeof engine.onReply !== 'function') {
-      throw new Error('ReplyProbe: the SDK engine has no issue/onReply any more; update test/jepsen/reply-probe.ts')
+    if (
+      engine === undefined ||
+      typeof engine.issue !== 'function' ||
+      typeof engine.onReply !== 'function'
+    ) {
+      throw new Error(
+        'ReplyProbe: the SDK engine has no issue/onReply any more; update test/jepsen/reply-probe.ts',
+      )
     }
     const issue = engine.issue.bind(engine)
     const onReply = engine.onReply.bind(engine)

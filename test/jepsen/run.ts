@@ -69,21 +69,41 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
   const log = options.log ?? (() => {})
   const tickMs = options.tickMs ?? 50
   const leaderTimeoutTicks = options.leaderTimeoutTicks ?? 10
-  const ensemble = await startEnsemble({ size: options.size ?? 3, proxies: true, tickMs, leaderTimeoutTicks, name: `jepsen-seed${seed}` })
+  const ensemble = await startEnsemble({
+    size: options.size ?? 3,
+    proxies: true,
+    tickMs,
+    leaderTimeoutTicks,
+    name: `jepsen-seed${seed}`,
+  })
   try {
     return await experiment(ensemble, options, seed, tickMs * leaderTimeoutTicks, log)
   } catch (err) {
-    const folder = await ensemble.saveArtifacts(`jepsen run broke (seed ${seed}): ${String(err)}`).catch(() => '(could not save artifacts)')
-    throw new Error(`jepsen run (seed ${seed}) broke: ${(err as Error).message}\nartifacts (member logs): ${folder}`, { cause: err })
+    const folder = await ensemble
+      .saveArtifacts(`jepsen run broke (seed ${seed}): ${String(err)}`)
+      .catch(() => '(could not save artifacts)')
+    throw new Error(
+      `jepsen run (seed ${seed}) broke: ${(err as Error).message}\nartifacts (member logs): ${folder}`,
+      { cause: err },
+    )
   } finally {
     await ensemble.stopAll()
   }
 }
 
-async function experiment(ensemble: Ensemble, options: JepsenOptions, seed: number, leaderTimeoutMs: number, log: (line: string) => void): Promise<JepsenResult> {
+async function experiment(
+  ensemble: Ensemble,
+  options: JepsenOptions,
+  seed: number,
+  leaderTimeoutMs: number,
+  log: (line: string) => void,
+): Promise<JepsenResult> {
   const leader = await ensemble.leader({ timeoutMs: 30_000 })
   log(`seed ${seed}: leader ${leader.id}; setting up`)
-  const keys = Array.from({ length: options.keys ?? 30 }, (_, i) => `/jepsen/k${String(i).padStart(2, '0')}`)
+  const keys = Array.from(
+    { length: options.keys ?? 30 },
+    (_, i) => `/jepsen/k${String(i).padStart(2, '0')}`,
+  )
   await createParent(ensemble)
 
   const t0 = performance.now()
@@ -122,7 +142,9 @@ async function experiment(ensemble: Ensemble, options: JepsenOptions, seed: numb
   log(`workload done: ${recorder.size} ops recorded ${JSON.stringify(recorder.counts)}`)
 
   const problems: string[] = [...nemesis.recoveryFailures]
-  await ensemble.leader({ timeoutMs: 30_000 }).catch((err: unknown) => problems.push(`no leader after healing: ${(err as Error).message}`))
+  await ensemble
+    .leader({ timeoutMs: 30_000 })
+    .catch((err: unknown) => problems.push(`no leader after healing: ${(err as Error).message}`))
   const converged = await ensemble.converged({ timeoutMs: 60_000 }).catch((err: unknown) => {
     problems.push(`members did not converge after healing: ${(err as Error).message}`)
     return undefined
@@ -132,18 +154,35 @@ async function experiment(ensemble: Ensemble, options: JepsenOptions, seed: numb
   problems.push(...finals.problems)
   const history = recorder.history()
   log(`checking ${history.length} ops`)
-  const linearizability = checkLinearizable(history, { maxStepsPerPath: 2_000_000, timeBudgetMs: 90_000, now: () => performance.now() })
+  const linearizability = checkLinearizable(history, {
+    maxStepsPerPath: 2_000_000,
+    timeBudgetMs: 90_000,
+    now: () => performance.now(),
+  })
   const sessions = checkSessionGuarantees(history)
   const lostWrites = findLostWrites(history, finals.states)
   if (linearizability.result !== 'ok') problems.push(renderLinearizabilityReport(linearizability))
   if (!sessions.ok) problems.push(renderSessionReport(sessions))
   if (lostWrites.length > 0) {
-    problems.push(`${lostWrites.length} acknowledged write(s) lost:\n${lostWrites.slice(0, 20).map((l) => `  ${renderOperation(l.op)}: ${l.reason}`).join('\n')}`)
+    problems.push(
+      `${lostWrites.length} acknowledged write(s) lost:\n${lostWrites
+        .slice(0, 20)
+        .map((l) => `  ${renderOperation(l.op)}: ${l.reason}`)
+        .join('\n')}`,
+    )
   }
   problems.push(...ensemble.unexpectedExits().map((e) => `unexpected exit: ${e}`))
-  if (workloadStats.unexpected.length > 0) problems.push(`unexpected client errors:\n  ${workloadStats.unexpected.slice(0, 5).join('\n  ')}`)
-  if (workloadStats.replyZxidMismatches > 0) problems.push(`${workloadStats.replyZxidMismatches} set replies carried a zxid other than the new mzxid`)
-  const acked = history.filter((op) => op.input.kind !== 'read' && op.output !== null && op.output.ok).length
+  if (workloadStats.unexpected.length > 0)
+    problems.push(
+      `unexpected client errors:\n  ${workloadStats.unexpected.slice(0, 5).join('\n  ')}`,
+    )
+  if (workloadStats.replyZxidMismatches > 0)
+    problems.push(
+      `${workloadStats.replyZxidMismatches} set replies carried a zxid other than the new mzxid`,
+    )
+  const acked = history.filter(
+    (op) => op.input.kind !== 'read' && op.output !== null && op.output.ok,
+  ).length
   if (acked === 0) problems.push('no write was acknowledged: the run proves nothing')
 
   const figures = [
@@ -162,8 +201,25 @@ async function experiment(ensemble: Ensemble, options: JepsenOptions, seed: numb
       'nemesis.json': JSON.stringify(nemesis.events, null, 2),
     })
   }
-  const summary = [...figures, ...(ok ? [] : ['PROBLEMS:', ...problems, `artifacts (history, report, member logs): ${artifacts}`])].join('\n')
-  return { ok, summary, problems, artifacts, seed, history, linearizability, sessions, lostWrites, nemesis, workload: workloadStats }
+  const summary = [
+    ...figures,
+    ...(ok
+      ? []
+      : ['PROBLEMS:', ...problems, `artifacts (history, report, member logs): ${artifacts}`]),
+  ].join('\n')
+  return {
+    ok,
+    summary,
+    problems,
+    artifacts,
+    seed,
+    history,
+    linearizability,
+    sessions,
+    lostWrites,
+    nemesis,
+    workload: workloadStats,
+  }
 }
 
 async function createParent(ensemble: Ensemble): Promise<void> {
@@ -191,13 +247,21 @@ async function createParent(ensemble: Ensemble): Promise<void> {
  * the history (they must be linearizable too), and returns the agreed final states and
  * any disagreement between members.
  */
-async function finalReads(ensemble: Ensemble, keys: string[], recorder: Recorder): Promise<{ states: Map<string, FinalState>; problems: string[] }> {
+async function finalReads(
+  ensemble: Ensemble,
+  keys: string[],
+  recorder: Recorder,
+): Promise<{ states: Map<string, FinalState>; problems: string[] }> {
   const problems: string[] = []
   const perMember = new Map<number, Map<string, FinalState>>()
   for (const member of ensemble.members) {
     let client: Client | undefined
     try {
-      client = await connect({ servers: [member.url], sessionTimeoutMs: 10_000, requestTimeoutMs: 10_000 })
+      client = await connect({
+        servers: [member.url],
+        sessionTimeoutMs: 10_000,
+        requestTimeoutMs: 10_000,
+      })
       const probe = new ReplyProbe(client)
       const states = new Map<string, FinalState>()
       for (const path of keys) {
@@ -207,7 +271,14 @@ async function finalReads(ensemble: Ensemble, keys: string[], recorder: Recorder
           const { data, stat } = await client.get(path)
           const zxid = probe.take('get', path)?.zxid
           const value = new TextDecoder().decode(data)
-          recorder.ok(id, { ok: true, exists: true, value, version: stat.version, mzxid: stat.mzxid, ...(zxid === undefined ? {} : { zxid }) })
+          recorder.ok(id, {
+            ok: true,
+            exists: true,
+            value,
+            version: stat.version,
+            mzxid: stat.mzxid,
+            ...(zxid === undefined ? {} : { zxid }),
+          })
           states.set(path, { exists: true, value, version: stat.version, mzxid: stat.mzxid })
         } catch (err) {
           if (!(err instanceof ConclaveError) || err.code !== 'NO_NODE') throw err
@@ -229,7 +300,8 @@ async function finalReads(ensemble: Ensemble, keys: string[], recorder: Recorder
     for (const path of keys) {
       const a = JSON.stringify(states.get(path), bigintJson)
       const b = JSON.stringify(other.get(path), bigintJson)
-      if (a !== b) problems.push(`members ${first?.[0]} and ${id} disagree on ${path}: ${a} vs ${b}`)
+      if (a !== b)
+        problems.push(`members ${first?.[0]} and ${id} disagree on ${path}: ${a} vs ${b}`)
     }
   }
   return { states, problems }

@@ -25,7 +25,14 @@ export interface OpMix {
 }
 
 /** DEFAULT_MIX keeps writes and each kind of read frequent enough to matter. */
-export const DEFAULT_MIX: OpMix = { create: 0.15, set: 0.25, delete: 0.1, read: 0.3, syncRead: 0.1, linRead: 0.1 }
+export const DEFAULT_MIX: OpMix = {
+  create: 0.15,
+  set: 0.25,
+  delete: 0.1,
+  read: 0.3,
+  syncRead: 0.1,
+  linRead: 0.1,
+}
 
 /** WorkloadOptions configure the clients. */
 export interface WorkloadOptions {
@@ -61,15 +68,26 @@ const decoder = new TextDecoder()
 
 /** runWorkload runs every client until `signal` aborts, then closes them; resolves with figures. */
 export async function runWorkload(options: WorkloadOptions): Promise<WorkloadStats> {
-  const stats: WorkloadStats = { opsByKind: {}, errorsByCode: {}, sessionsOpened: 0, replyZxidMismatches: 0, unexpected: [] }
+  const stats: WorkloadStats = {
+    opsByKind: {},
+    errorsByCode: {},
+    sessionsOpened: 0,
+    replyZxidMismatches: 0,
+    unexpected: [],
+  }
   const sessions = new Set<bigint>()
-  const workers = Array.from({ length: options.clients }, (_, i) => runClient(i + 1, options, stats, sessions))
+  const workers = Array.from({ length: options.clients }, (_, i) =>
+    runClient(i + 1, options, stats, sessions),
+  )
   await Promise.all(workers)
   stats.sessionsOpened = sessions.size
   return stats
 }
 
-async function openClient(options: WorkloadOptions, random: () => number): Promise<Client | undefined> {
+async function openClient(
+  options: WorkloadOptions,
+  random: () => number,
+): Promise<Client | undefined> {
   const servers = shuffle(options.urls, random)
   while (!options.signal.aborted) {
     try {
@@ -87,7 +105,12 @@ async function openClient(options: WorkloadOptions, random: () => number): Promi
   return undefined
 }
 
-async function runClient(clientId: number, options: WorkloadOptions, stats: WorkloadStats, sessions: Set<bigint>): Promise<void> {
+async function runClient(
+  clientId: number,
+  options: WorkloadOptions,
+  stats: WorkloadStats,
+  sessions: Set<bigint>,
+): Promise<void> {
   const random = options.randomFor(clientId)
   const client = await openClient(options, random)
   if (client === undefined) return
@@ -101,7 +124,16 @@ async function runClient(clientId: number, options: WorkloadOptions, stats: Work
       const kind = pick(mix, random)
       stats.opsByKind[kind] = (stats.opsByKind[kind] ?? 0) + 1
       n++
-      const context: OpContext = { clientId, client, probe, recorder: options.recorder, versions, stats, random, value: `c${clientId}-${n}` }
+      const context: OpContext = {
+        clientId,
+        client,
+        probe,
+        recorder: options.recorder,
+        versions,
+        stats,
+        random,
+        value: `c${clientId}-${n}`,
+      }
       await runOp(kind, path, context)
       if (client.sessionId !== 0n) sessions.add(client.sessionId)
     }
@@ -131,7 +163,12 @@ function inputOf(kind: Kind, path: string, context: OpContext): OpInput {
     case 'create':
       return { kind: 'create', path, value: context.value }
     case 'set':
-      return { kind: 'set', path, value: context.value, expectedVersion: expectedVersion(path, context) }
+      return {
+        kind: 'set',
+        path,
+        value: context.value,
+        expectedVersion: expectedVersion(path, context),
+      }
     case 'delete':
       return { kind: 'delete', path, expectedVersion: expectedVersion(path, context) }
     case 'read':
@@ -148,17 +185,28 @@ async function runOp(kind: Kind, path: string, context: OpContext): Promise<void
   probe.clear()
   // Between a lost session and the next one the id is 0n; a per-client stand-in keeps
   // such ops from being lumped together as one session by the session checker.
-  const id = recorder.begin(context.clientId, client.sessionId === 0n ? BigInt(-context.clientId) : client.sessionId, input)
+  const id = recorder.begin(
+    context.clientId,
+    client.sessionId === 0n ? BigInt(-context.clientId) : client.sessionId,
+    input,
+  )
   try {
     const { output, plainZxid } = await perform(kind, input, context)
-    recorder.ok(id, output, { sessionId: client.sessionId, ...(plainZxid === undefined ? {} : { plainZxid }) })
+    recorder.ok(id, output, {
+      sessionId: client.sessionId,
+      ...(plainZxid === undefined ? {} : { plainZxid }),
+    })
     learnVersion(context.versions, path, output)
   } catch (err) {
     settleError(id, kind, input, err, context)
   }
 }
 
-async function perform(kind: Kind, input: OpInput, context: OpContext): Promise<{ output: OpOutput; plainZxid?: bigint }> {
+async function perform(
+  kind: Kind,
+  input: OpInput,
+  context: OpContext,
+): Promise<{ output: OpOutput; plainZxid?: bigint }> {
   const { client, probe } = context
   const path = input.path
   switch (input.kind) {
@@ -194,12 +242,26 @@ async function perform(kind: Kind, input: OpInput, context: OpContext): Promise<
 /** NoReplyZxid means the probe missed a reply: the op cannot be recorded faithfully. */
 class NoReplyZxid extends Error {}
 
-async function readOnce(context: OpContext, path: string, linearizable: boolean): Promise<OpOutput & { ok: true }> {
+async function readOnce(
+  context: OpContext,
+  path: string,
+  linearizable: boolean,
+): Promise<OpOutput & { ok: true }> {
   try {
-    const { data, stat } = await context.client.get(path, linearizable ? { linearizable: true } : {})
+    const { data, stat } = await context.client.get(
+      path,
+      linearizable ? { linearizable: true } : {},
+    )
     const reply = context.probe.take('get', path)
     if (reply === undefined) throw new NoReplyZxid(`no reply zxid for get ${path}`)
-    return { ok: true, exists: true, value: decoder.decode(data), version: stat.version, mzxid: stat.mzxid, zxid: reply.zxid }
+    return {
+      ok: true,
+      exists: true,
+      value: decoder.decode(data),
+      version: stat.version,
+      mzxid: stat.mzxid,
+      zxid: reply.zxid,
+    }
   } catch (err) {
     if (!(err instanceof ConclaveError) || err.code !== 'NO_NODE') throw err
     const reply = context.probe.take('get', path)
@@ -208,10 +270,18 @@ async function readOnce(context: OpContext, path: string, linearizable: boolean)
   }
 }
 
-function settleError(id: number, kind: Kind, input: OpInput, err: unknown, context: OpContext): void {
+function settleError(
+  id: number,
+  kind: Kind,
+  input: OpInput,
+  err: unknown,
+  context: OpContext,
+): void {
   const { recorder, stats } = context
   if (!(err instanceof ConclaveError)) {
-    stats.unexpected.push(`${kind} ${input.path}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+    stats.unexpected.push(
+      `${kind} ${input.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    )
     stats.errorsByCode.UNEXPECTED = (stats.errorsByCode.UNEXPECTED ?? 0) + 1
     // Nothing is known about what happened: a write stays open, a read is dropped.
     recorder.unknown(id, 'unexpected error')

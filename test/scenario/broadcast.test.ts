@@ -30,7 +30,9 @@ describe('broadcast', () => {
     const writes = Array.from({ length: 200 }, () => c.write())
     c.stabilize()
     const proposals = wire.filter((m) => m.to === 1 && isType(m, 'proposal'))
-    expect(proposals.map((m) => (m.message as Extract<PeerMessage, { type: 'proposal' }>).txns.length)).toEqual([64, 64, 64, 8])
+    expect(
+      proposals.map((m) => (m.message as Extract<PeerMessage, { type: 'proposal' }>).txns.length),
+    ).toEqual([64, 64, 64, 8])
     const acks = wire.filter((m) => m.from === 1 && isType(m, 'ack'))
     expect(acks).toHaveLength(1)
     expect(acks[0]?.message).toEqual({ type: 'ack', epoch: 1, zxid: z(1, 200) })
@@ -46,7 +48,12 @@ describe('broadcast', () => {
     const w = c.write()
     c.stabilize()
     // Both followers acked, but the leader's own log write is still in flight.
-    expect(c.peer(3).status().followers.map((f) => f.ackedZxid)).toEqual([w.zxid, w.zxid])
+    expect(
+      c
+        .peer(3)
+        .status()
+        .followers.map((f) => f.ackedZxid),
+    ).toEqual([w.zxid, w.zxid])
     expect(c.peer(3).status().lastCommittedZxid).toBe(0n)
     c.node(3).holdPersist = false
     c.completePersist(3)
@@ -86,10 +93,17 @@ describe('broadcast', () => {
     const wire = recordWire(c)
     c.restart(1)
     c.runUntil(() => c.peer(1).established)
-    const sync = wire.find((m) => m.to === 1 && isType(m, 'diff'))?.message as Extract<PeerMessage, { type: 'diff' }>
+    const sync = wire.find((m) => m.to === 1 && isType(m, 'diff'))?.message as Extract<
+      PeerMessage,
+      { type: 'diff' }
+    >
     expect(sync.txns.map((t) => t.zxid)).toEqual([w1.zxid, w2.zxid])
     expect(sync.committedZxid).toBe(0n)
-    expect(wire.find((m) => m.from === 1 && isType(m, 'ackNewLeader'))?.message).toEqual({ type: 'ackNewLeader', epoch: 1, zxid: w2.zxid })
+    expect(wire.find((m) => m.from === 1 && isType(m, 'ackNewLeader'))?.message).toEqual({
+      type: 'ackNewLeader',
+      epoch: 1,
+      zxid: w2.zxid,
+    })
     // Leader, 4 and 1 now hold both: a quorum of 5.
     for (const id of [1, 4, 5]) expect(c.appliedZxids(id)).toEqual([w1.zxid, w2.zxid])
     expect(c.acked.get(w2.xid)).toBe(w2.zxid)
@@ -237,7 +251,12 @@ describe('linearizable reads', () => {
 })
 
 describe('requests through followers', () => {
-  const request = (sessionId: bigint, xid: number) => ({ origin: 0, sessionId, xid, payload: { op: 'set', n: xid } })
+  const request = (sessionId: bigint, xid: number) => ({
+    origin: 0,
+    sessionId,
+    xid,
+    payload: { op: 'set', n: xid },
+  })
 
   test('forwarded requests reach the leader’s Ready in per-session order, tagged with their origin', () => {
     const c = new Cluster([1, 2, 3])

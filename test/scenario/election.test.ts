@@ -81,7 +81,11 @@ describe('election', () => {
     c.write()
     c.write()
     c.stabilize()
-    const before = { round1: c.peer(1).round, round2: c.peer(2).round, epoch: c.peer(2).status().acceptedEpoch }
+    const before = {
+      round1: c.peer(1).round,
+      round2: c.peer(2).round,
+      epoch: c.peer(2).status().acceptedEpoch,
+    }
     c.restart(3)
     c.runUntil(() => c.peer(3).established, 40)
     expect(c.peer(3).leaderId).toBe(2)
@@ -133,7 +137,14 @@ describe('election', () => {
     c.crash(4)
     c.crash(5)
     // Server 1's votes never reach 2; 2 still adopts 3's vote, so 3 and 1 count a quorum and decide.
-    c.dropWhere((m) => m.from === 1 && m.to === 2 && isType(m, 'vote') && m.message.type === 'vote' && m.message.state === 'looking')
+    c.dropWhere(
+      (m) =>
+        m.from === 1 &&
+        m.to === 2 &&
+        isType(m, 'vote') &&
+        m.message.type === 'vote' &&
+        m.message.state === 'looking',
+    )
     const ticks = c.runUntil(() => [1, 2, 3].every((id) => c.peer(id).established), 100)
     // From then on 2 hears only answers (3 leading, 1 following 3): two of the three needed.
     // Without its own vote it stayed looking while 3 waited in discovery for initTimeoutTicks.

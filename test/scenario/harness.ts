@@ -6,8 +6,21 @@
  * are checked after each step. Nothing here is random unless the test asks for it:
  * the election jitter comes from a seeded generator.
  */
-import { decodeMessage, decodePeerMessage, encodeMessage, ProtocolError } from '../../protocol/index.js'
-import type { ForwardedRequest, PeerMessage, ServerId, SessionId, Txn, TxnOp, Zxid } from '../../protocol/index.js'
+import {
+  decodeMessage,
+  decodePeerMessage,
+  encodeMessage,
+  ProtocolError,
+} from '../../protocol/index.js'
+import type {
+  ForwardedRequest,
+  PeerMessage,
+  ServerId,
+  SessionId,
+  Txn,
+  TxnOp,
+  Zxid,
+} from '../../protocol/index.js'
 import { Peer, checkEnsembleInvariants, checkInvariants } from '../../server/core/index.js'
 import type { PeerConfig, PersistentState, ReadResult, Ready } from '../../server/core/index.js'
 import { mulberry32 } from '../helpers/mulberry32.js'
@@ -135,7 +148,9 @@ export class Cluster {
 
   /** partition splits the ensemble into groups that cannot talk to each other. */
   partition(...groups: ServerId[][]): void {
-    for (const g of groups) for (const h of groups) if (g !== h) for (const a of g) for (const b of h) this.cutOneWay(a, b)
+    for (const g of groups)
+      for (const h of groups)
+        if (g !== h) for (const a of g) for (const b of h) this.cutOneWay(a, b)
   }
 
   healAll(): void {
@@ -188,8 +203,10 @@ export class Cluster {
     const encoded = encodeMessage(m.message)
     this.onDeliver?.(m, encoded)
     const wire = decodePeerMessage(unwrap(decodeMessage(encoded)))
-    if (wire instanceof ProtocolError) throw new Error(`message does not survive the wire: ${wire.message}`)
-    if (wire.type === 'diff' || wire.type === 'trunc' || wire.type === 'snap') node.syncModes.push(wire.type)
+    if (wire instanceof ProtocolError)
+      throw new Error(`message does not survive the wire: ${wire.message}`)
+    if (wire.type === 'diff' || wire.type === 'trunc' || wire.type === 'snap')
+      node.syncModes.push(wire.type)
     node.peer.receive(m.from, wire)
     this.check(node)
   }
@@ -225,7 +242,8 @@ export class Cluster {
     const peer = node.peer
     if (ready === undefined || peer === undefined) return
     writeDisk(node.disk, ready)
-    for (const e of ready.sendAfterPersist) this.queue.push({ from: id, to: e.to, message: e.message })
+    for (const e of ready.sendAfterPersist)
+      this.queue.push({ from: id, to: e.to, message: e.message })
     this.apply(node, ready)
     node.inFlight = undefined
     peer.advance(ready)
@@ -243,7 +261,15 @@ export class Cluster {
       }
       if (!moved) return
     }
-    throw new Error(`stabilize: did not settle; ${this.describe()}; queue: ${this.queue.slice(0, 12).map((m) => `${m.from}>${m.to}:${m.message.type}${m.message.type === 'vote' ? `(${m.message.state},r${m.message.round},l${m.message.leader})` : ''}`).join(' ')}`)
+    throw new Error(
+      `stabilize: did not settle; ${this.describe()}; queue: ${this.queue
+        .slice(0, 12)
+        .map(
+          (m) =>
+            `${m.from}>${m.to}:${m.message.type}${m.message.type === 'vote' ? `(${m.message.state},r${m.message.round},l${m.message.leader})` : ''}`,
+        )
+        .join(' ')}`,
+    )
   }
 
   /** run ticks every server that is up `ticks` times, stabilizing after each tick. */
@@ -349,7 +375,10 @@ export class Cluster {
   }
 
   /** write proposes one txn (`op`, a no-op by default) at `leader` as its own client's write; returns the txn's xid. */
-  write(leader: ServerId = this.requireLeader(), op: TxnOp = { type: 'error', code: 0 }): { xid: number; zxid: Zxid } {
+  write(
+    leader: ServerId = this.requireLeader(),
+    op: TxnOp = { type: 'error', code: 0 },
+  ): { xid: number; zxid: Zxid } {
     const peer = this.peer(leader)
     const xid = this.nextXid++
     const zxid = peer.nextZxid()
@@ -362,7 +391,12 @@ export class Cluster {
     const leader = this.leaderId()
     if (leader === undefined) return false
     const epoch = this.peer(leader).status().epoch
-    return this.up().every((n) => n.peer?.established === true && n.peer.leaderId === leader && n.peer.status().epoch === epoch)
+    return this.up().every(
+      (n) =>
+        n.peer?.established === true &&
+        n.peer.leaderId === leader &&
+        n.peer.status().epoch === epoch,
+    )
   }
 
   /** appliedZxids lists a server's applied txn zxids. */
@@ -396,7 +430,10 @@ export class Cluster {
         id: node.id,
         members: this.ids,
         random: mulberry32((this.options.seed ?? 1) * 1000 + node.id),
-        snapshotSource: () => ({ zxid: node.appliedZxid, data: node.applied.map((t) => ({ ...t })) }),
+        snapshotSource: () => ({
+          zxid: node.appliedZxid,
+          data: node.applied.map((t) => ({ ...t })),
+        }),
       },
       restored,
     )
@@ -409,7 +446,8 @@ export class Cluster {
       node.appliedZxid = ready.persist.snapshot.zxid
     }
     for (const txn of ready.commit) {
-      if (txn.zxid <= node.appliedZxid) throw new Error(`node ${node.id} asked to apply ${txn.zxid} after ${node.appliedZxid}`)
+      if (txn.zxid <= node.appliedZxid)
+        throw new Error(`node ${node.id} asked to apply ${txn.zxid} after ${node.appliedZxid}`)
       node.applied.push(txn)
       node.appliedZxid = txn.zxid
       if (txn.sessionId === BigInt(node.id) && txn.xid > 0) this.acked.set(txn.xid, txn.zxid)
@@ -432,7 +470,9 @@ export class Cluster {
   }
 }
 
-function unwrap(result: { ok: true; value: unknown } | { ok: false; error: ProtocolError }): unknown {
+function unwrap(
+  result: { ok: true; value: unknown } | { ok: false; error: ProtocolError },
+): unknown {
   if (!result.ok) throw result.error
   return result.value
 }

@@ -38,7 +38,10 @@ test('a connection to the leader that reopens within the grace changes nothing',
   const c = new Cluster([1, 2, 3])
   c.runUntil(() => c.allServing())
   const leader = c.requireLeader()
-  const follower = c.up().map((n) => n.id).find((id) => id !== leader)!
+  const follower = c
+    .up()
+    .map((n) => n.id)
+    .find((id) => id !== leader)!
   const epoch = c.peer(leader).status().epoch
   for (let flap = 0; flap < 5; flap++) {
     c.peer(follower).peerDisconnected(leader)
@@ -56,7 +59,10 @@ test('losing the link to a member that is not the leader changes nothing', () =>
   const c = new Cluster([1, 2, 3])
   c.runUntil(() => c.allServing())
   const leader = c.requireLeader()
-  const followers = c.up().map((n) => n.id).filter((id) => id !== leader)
+  const followers = c
+    .up()
+    .map((n) => n.id)
+    .filter((id) => id !== leader)
   c.peer(followers[0]!).peerDisconnected(followers[1]!)
   c.peer(leader).peerDisconnected(followers[0]!)
   c.run(5)
@@ -65,7 +71,12 @@ test('losing the link to a member that is not the leader changes nothing', () =>
 })
 
 /** flapOnFirst drops the first `type` message from `from` to `to` as a connection reset would: the link closes and reopens within the grace. */
-function flapOnFirst(c: Cluster, type: PeerMessage['type'], from: number, to: number): () => boolean {
+function flapOnFirst(
+  c: Cluster,
+  type: PeerMessage['type'],
+  from: number,
+  to: number,
+): () => boolean {
   let dropped = false
   c.dropWhere((m) => {
     if (dropped || m.from !== from || m.to !== to || !isType(m, type)) return false
@@ -83,7 +94,10 @@ test.each<PeerMessage['type']>(['diff', 'newLeader'])(
     const c = new Cluster([1, 2, 3])
     c.runUntil(() => c.allServing())
     const leader = c.requireLeader()
-    const follower = c.up().map((n) => n.id).find((id) => id !== leader)!
+    const follower = c
+      .up()
+      .map((n) => n.id)
+      .find((id) => id !== leader)!
     // The follower misses a write, so it rejoins with a DIFF, then NEWLEADER.
     c.crash(follower)
     c.write(leader)
@@ -101,7 +115,7 @@ test.each<PeerMessage['type']>(['diff', 'newLeader'])(
 )
 
 test.each<PeerMessage['type']>(['diff', 'newLeader'])(
-  'with one member down, a %s lost during a new leader\'s establishment costs a few ticks, not initTimeoutTicks',
+  "with one member down, a %s lost during a new leader's establishment costs a few ticks, not initTimeoutTicks",
   (lost) => {
     const c = new Cluster([1, 2, 3])
     c.runUntil(() => c.allServing())
@@ -111,7 +125,10 @@ test.each<PeerMessage['type']>(['diff', 'newLeader'])(
     c.crash(old)
     for (const n of c.up()) c.peer(n.id).peerDisconnected(old)
     // The survivors elect (3 > 2 > 1 among equal logs) and the follower syncs: both are needed.
-    const [follower, leader] = c.up().map((n) => n.id).sort((a, b) => a - b) as [number, number]
+    const [follower, leader] = c
+      .up()
+      .map((n) => n.id)
+      .sort((a, b) => a - b) as [number, number]
     const dropped = flapOnFirst(c, lost, leader, follower)
     const ticks = c.runUntil(() => c.leaderId() === leader && c.peer(follower).established, 200)
     expect(dropped()).toBe(true)

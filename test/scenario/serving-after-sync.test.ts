@@ -22,7 +22,9 @@ test('a heartbeat saying the leader is established does not make a follower serv
   c.dropWhere((m) => m.to === slow && isType(m, 'upToDate'))
   // Its persistence completes as usual until it holds the Ready of its sync (NEWLEADER
   // received): that one stays unwritten.
-  expect(c.runUntilHeld(slow, () => c.peer(slow).status().followerStep === 'awaitingUpToDate', 50)).toBe(true)
+  expect(
+    c.runUntilHeld(slow, () => c.peer(slow).status().followerStep === 'awaitingUpToDate', 50),
+  ).toBe(true)
   expect(c.peer(slow).status().followerStep).toBe('awaitingUpToDate')
   for (let i = 0; i < 5; i++) {
     // Heartbeats from an established leader arrive meanwhile.

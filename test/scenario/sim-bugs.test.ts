@@ -130,7 +130,10 @@ describe('trunc-across-epoch', () => {
     c.write(2)
     c.stabilize()
     c.restart(3)
-    c.runUntil(() => c.node(3).syncModes.length > 0 && c.peer(3).status().lastCommittedZxid >= z(1, 1), 50)
+    c.runUntil(
+      () => c.node(3).syncModes.length > 0 && c.peer(3).status().lastCommittedZxid >= z(1, 1),
+      50,
+    )
     c.run(3)
     return c
   }

@@ -66,7 +66,9 @@ describe('storage stalled', () => {
     c.stabilize()
     for (const id of [1, 2, 3]) {
       expect(c.appliedZxids(id)).toEqual(c.appliedZxids(2))
-      expect(c.appliedZxids(id)).toEqual(expect.arrayContaining([before.zxid, during.zxid, after.zxid]))
+      expect(c.appliedZxids(id)).toEqual(
+        expect.arrayContaining([before.zxid, during.zxid, after.zxid]),
+      )
     }
   })
 

@@ -43,7 +43,13 @@ describe('a sync streamed in parts', () => {
     c.restart(1)
     c.runUntil(() => c.allServing())
     // Two txns a message: the DIFF and four parts carry the nine missing txns.
-    expect(seen.map((m) => m.message.type)).toEqual(['diff', 'syncPart', 'syncPart', 'syncPart', 'syncPart'])
+    expect(seen.map((m) => m.message.type)).toEqual([
+      'diff',
+      'syncPart',
+      'syncPart',
+      'syncPart',
+      'syncPart',
+    ])
     const diff = seen[0]!.message
     expect(diff.type === 'diff' && diff.throughZxid).toBe(z(1, 10))
     expect(c.node(1).syncModes).toEqual(['diff'])
@@ -57,7 +63,9 @@ describe('a sync streamed in parts', () => {
     c.dropWhere((m) => m.to === 1 && isType(m, 'syncPart') && dropped++ === 1)
     c.restart(1)
     c.runUntil(() => dropped > 1 && c.peer(1).role !== 'following', 50)
-    expect(c.node(1).transitions.some((t) => /sync part after .* does not follow/.test(t))).toBe(true)
+    expect(c.node(1).transitions.some((t) => /sync part after .* does not follow/.test(t))).toBe(
+      true,
+    )
     // The parts that did arrive were not logged around the hole.
     expect(c.node(1).disk.log.map((t) => t.zxid)).toEqual(before)
     c.clearRules()
@@ -72,7 +80,9 @@ describe('a sync streamed in parts', () => {
     c.dropWhere((m) => m.to === 1 && isType(m, 'syncPart') && ++parts >= 3)
     c.restart(1)
     c.runUntil(() => parts >= 4 && c.peer(1).role !== 'following', 50)
-    expect(c.node(1).transitions.some((t) => /NEWLEADER arrived before the sync reached/.test(t))).toBe(true)
+    expect(
+      c.node(1).transitions.some((t) => /NEWLEADER arrived before the sync reached/.test(t)),
+    ).toBe(true)
     expect(c.node(1).disk.log.map((t) => t.zxid)).toEqual(before)
     c.clearRules()
     c.runUntil(() => c.allServing())
@@ -83,7 +93,9 @@ describe('a sync streamed in parts', () => {
     const { c, before, all } = behindByNine()
     // The first two parts arrive; the rest are held on the wire when the follower crashes.
     let parts = 0
-    c.holdWhere((m) => m.to === 1 && (isType(m, 'newLeader') || (isType(m, 'syncPart') && ++parts > 2)))
+    c.holdWhere(
+      (m) => m.to === 1 && (isType(m, 'newLeader') || (isType(m, 'syncPart') && ++parts > 2)),
+    )
     c.restart(1)
     c.runUntil(() => c.held.some((m) => isType(m, 'newLeader')), 50)
     expect(c.peer(1).status().lastLoggedZxid).toBe(before.at(-1))

@@ -20,12 +20,27 @@ const SEED_BUDGET = 2000
 const STEPS = 500
 
 function npmRunSim(args: string[], env: Record<string, string>) {
-  return spawnSync('npm', ['run', '--silent', 'sim', '--', ...args], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, ...env } })
+  return spawnSync('npm', ['run', '--silent', 'sim', '--', ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  })
 }
 
 describe.each(SIM_BUGS)('CONCLAVE_SIM_BUG=%s', (bug) => {
   test(`npm run sim finds a safety violation within ${SEED_BUDGET} seeds and exits non-zero`, () => {
-    const cli = npmRunSim(['--seeds', String(SEED_BUDGET), '--steps', String(STEPS), '--workers', '2', '--stop-at-first'], { CONCLAVE_SIM_BUG: bug })
+    const cli = npmRunSim(
+      [
+        '--seeds',
+        String(SEED_BUDGET),
+        '--steps',
+        String(STEPS),
+        '--workers',
+        '2',
+        '--stop-at-first',
+      ],
+      { CONCLAVE_SIM_BUG: bug },
+    )
     expect(cli.status, cli.stdout + cli.stderr).toBe(1)
     expect(cli.stdout).toContain(`fault switch on: ${bug}`)
     const failure = /^seed (\d+) step \d+ \(\d+ ms\): ([a-z-]+): /m.exec(cli.stdout)
@@ -37,7 +52,10 @@ describe.each(SIM_BUGS)('CONCLAVE_SIM_BUG=%s', (bug) => {
     expect(['exception', 'liveness']).not.toContain(invariant)
 
     expect(runSeed({ seed, steps: STEPS, bug }).violation?.invariant).toBe(invariant)
-    expect(runSeed({ seed, steps: STEPS }).violation, 'the same seed must pass without the bug').toBeUndefined()
+    expect(
+      runSeed({ seed, steps: STEPS }).violation,
+      'the same seed must pass without the bug',
+    ).toBeUndefined()
   }, 900_000)
 })
 

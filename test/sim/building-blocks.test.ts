@@ -15,7 +15,13 @@ import { SimNetwork } from './network.js'
 import { SimRandom } from './random.js'
 import { Trace } from './trace.js'
 
-const txn = (epoch: number, counter: number): Txn => ({ zxid: makeZxid(epoch, counter), timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'error', code: 0 } })
+const txn = (epoch: number, counter: number): Txn => ({
+  zxid: makeZxid(epoch, counter),
+  timeMs: 0,
+  sessionId: 0n,
+  xid: 0,
+  op: { type: 'error', code: 0 },
+})
 
 describe('SimRandom', () => {
   test('the same seed gives the same stream; different seeds and forks differ', () => {
@@ -71,7 +77,9 @@ describe('SimDisk', () => {
       const disk = new SimDisk()
       disk.write(opsOf({ txns: [txn(1, 1), txn(1, 2)], epochs: { accepted: 1, current: 1 } }))
       disk.sync()
-      disk.write(opsOf({ txns: [txn(1, 3), txn(1, 4), txn(1, 5)], epochs: { accepted: 2, current: 1 } }))
+      disk.write(
+        opsOf({ txns: [txn(1, 3), txn(1, 4), txn(1, 5)], epochs: { accepted: 2, current: 1 } }),
+      )
       const loss = disk.crash(new SimRandom(seed))
       const { state, tornRecords } = disk.recover()
       const counters = state.log.map((t) => Number(t.zxid & 0xffffffffn))
@@ -100,7 +108,14 @@ describe('SimDisk', () => {
 describe('SimNetwork', () => {
   test('a FIFO link never reorders, a one-way cut blocks one direction only', () => {
     const net = new SimNetwork([1, 2, 3])
-    net.conditions = { ...net.conditions, minDelayMs: 1, maxDelayMs: 50, slowRate: 0.2, slowDelayMs: 500, reorder: false }
+    net.conditions = {
+      ...net.conditions,
+      minDelayMs: 1,
+      maxDelayMs: 50,
+      slowRate: 0.2,
+      slowDelayMs: 500,
+      reorder: false,
+    }
     const r = new SimRandom(3)
     let last = 0
     for (let now = 0; now < 1000; now += 3) {
@@ -117,7 +132,15 @@ describe('SimNetwork', () => {
 
   test('loss and duplication follow their rates; reordering happens only when allowed', () => {
     const net = new SimNetwork([1, 2])
-    net.conditions = { dropRate: 0.2, duplicateRate: 0.1, minDelayMs: 1, maxDelayMs: 100, slowRate: 0, slowDelayMs: 0, reorder: true }
+    net.conditions = {
+      dropRate: 0.2,
+      duplicateRate: 0.1,
+      minDelayMs: 1,
+      maxDelayMs: 100,
+      slowRate: 0,
+      slowDelayMs: 0,
+      reorder: true,
+    }
     const r = new SimRandom(5)
     const fates = { dropped: 0, duplicated: 0, delivered: 0, cut: 0 }
     let reordered = 0

@@ -20,11 +20,19 @@ const cases: [FrontEndFault, string][] = [
 
 describe.each(cases)('runtime fault %s', (frontEndFault, invariant) => {
   test(`is caught by the ${invariant} check`, async () => {
-    const summary = await runSeeds({ seeds: 2000, steps: 500, frontEndFault, workers: 2, stopAtFirstViolation: true })
+    const summary = await runSeeds({
+      seeds: 2000,
+      steps: 500,
+      frontEndFault,
+      workers: 2,
+      stopAtFirstViolation: true,
+    })
     const caught = summary.violations[0]
     expect(caught, `${frontEndFault} not caught in ${summary.results.length} seeds`).toBeDefined()
     if (caught?.violation === undefined) return
-    console.log(`${frontEndFault}: caught after ${summary.results.length} seeds — ${failureLine(caught)}`)
+    console.log(
+      `${frontEndFault}: caught after ${summary.results.length} seeds — ${failureLine(caught)}`,
+    )
     expect(caught.violation.invariant).toBe(invariant)
     expect(runSeed({ seed: caught.seed, steps: 500 }).violation).toBeUndefined()
   }, 900_000)

@@ -37,7 +37,11 @@ describe('replaying a seed', () => {
 
   test('`npm run sim -- --seed S` prints the same trace hash twice', () => {
     const run = () =>
-      execFileSync(process.execPath, ['--import', 'tsx', 'test/sim/main.ts', '--seed', '77', '--steps', '200'], { cwd: repoRoot, encoding: 'utf8' })
+      execFileSync(
+        process.execPath,
+        ['--import', 'tsx', 'test/sim/main.ts', '--seed', '77', '--steps', '200'],
+        { cwd: repoRoot, encoding: 'utf8' },
+      )
     const a = run()
     const b = run()
     const hash = /trace hash ([0-9a-f]{16})/.exec(a)?.[1]

@@ -69,12 +69,14 @@ export class DiskError extends Error {
  */
 export function opsOf(work: PersistWork): DiskOp[] {
   const ops: DiskOp[] = []
-  if (work.snapshot !== undefined) ops.push({ kind: 'install', snapshot: work.snapshot.data as SimSnapshot, txns: work.txns })
+  if (work.snapshot !== undefined)
+    ops.push({ kind: 'install', snapshot: work.snapshot.data as SimSnapshot, txns: work.txns })
   else {
     if (work.truncateAfter !== undefined) ops.push({ kind: 'truncate', after: work.truncateAfter })
     for (const txn of work.txns) ops.push({ kind: 'append', txn })
   }
-  if (work.epochs !== undefined) ops.push({ kind: 'epochs', accepted: work.epochs.accepted, current: work.epochs.current })
+  if (work.epochs !== undefined)
+    ops.push({ kind: 'epochs', accepted: work.epochs.accepted, current: work.epochs.current })
   return ops
 }
 
@@ -165,7 +167,8 @@ export class SimDisk {
       case 'install': {
         let last = op.snapshot.zxid
         for (const txn of op.txns) {
-          if (txn.zxid <= last) throw new DiskError(`install: txn ${txn.zxid} after ${last}: log zxids must increase`)
+          if (txn.zxid <= last)
+            throw new DiskError(`install: txn ${txn.zxid} after ${last}: log zxids must increase`)
           last = txn.zxid
         }
         this.snapshot = op.snapshot
@@ -177,12 +180,16 @@ export class SimDisk {
         return
       case 'append': {
         const last = this.log.at(-1)?.txn.zxid ?? this.snapshot?.zxid ?? 0n
-        if (op.txn.zxid <= last) throw new DiskError(`append of ${op.txn.zxid} after ${last}: log zxids must increase`)
+        if (op.txn.zxid <= last)
+          throw new DiskError(`append of ${op.txn.zxid} after ${last}: log zxids must increase`)
         this.log.push({ txn: op.txn, torn: false })
         return
       }
       case 'epochs':
-        if (op.current > op.accepted) throw new DiskError(`epochs ${op.accepted}/${op.current}: currentEpoch above acceptedEpoch`)
+        if (op.current > op.accepted)
+          throw new DiskError(
+            `epochs ${op.accepted}/${op.current}: currentEpoch above acceptedEpoch`,
+          )
         this.acceptedEpoch = op.accepted
         this.currentEpoch = op.current
         return

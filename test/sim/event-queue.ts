@@ -23,7 +23,8 @@ export class EventQueue<T> {
 
   /** push schedules `event` at `timeMs` (a finite number). */
   push(timeMs: number, event: T): void {
-    if (!Number.isFinite(timeMs)) throw new RangeError(`event time must be finite, got ${String(timeMs)}`)
+    if (!Number.isFinite(timeMs))
+      throw new RangeError(`event time must be finite, got ${String(timeMs)}`)
     const heap = this.heap
     heap.push({ timeMs, seq: this.seq++, event })
     let i = heap.length - 1
@@ -53,8 +54,10 @@ export class EventQueue<T> {
         const left = 2 * i + 1
         const right = left + 1
         let smallest = i
-        if (left < heap.length && before(heap[left] as Entry<T>, heap[smallest] as Entry<T>)) smallest = left
-        if (right < heap.length && before(heap[right] as Entry<T>, heap[smallest] as Entry<T>)) smallest = right
+        if (left < heap.length && before(heap[left] as Entry<T>, heap[smallest] as Entry<T>))
+          smallest = left
+        if (right < heap.length && before(heap[right] as Entry<T>, heap[smallest] as Entry<T>))
+          smallest = right
         if (smallest === i) break
         swap(heap, i, smallest)
         i = smallest

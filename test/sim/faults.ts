@@ -46,9 +46,11 @@ export class FaultInjector {
   /** step may end or start faults before step number `step` runs. */
   step(step: number): void {
     const r = this.random
-    for (const [armId, { deadline, victims }] of this.armed) if (step >= deadline) this.fireArmed(armId, victims)
+    for (const [armId, { deadline, victims }] of this.armed)
+      if (step >= deadline) this.fireArmed(armId, victims)
     if (this.partitionEndStep !== undefined && step >= this.partitionEndStep) this.heal()
-    if (this.partitionEndStep === undefined && r.chance(this.rates.partition)) this.startPartition(step)
+    if (this.partitionEndStep === undefined && r.chance(this.rates.partition))
+      this.startPartition(step)
     if (r.chance(this.rates.crash)) this.crashOne(step)
     if (r.chance(this.rates.powerLoss)) this.powerLoss(step)
     if (r.chance(this.rates.pause)) this.pauseOne()
@@ -111,7 +113,10 @@ export class FaultInjector {
       for (const a of ids) for (const b of ids) if (a !== b && r.chance(0.3)) net.cut(a, b)
     }
     this.partitionEndStep = step + r.between(3, 60)
-    this.note(`partition.${kind}`, `partition ${kind} ${net.describeCuts()} until step ${this.partitionEndStep}`)
+    this.note(
+      `partition.${kind}`,
+      `partition ${kind} ${net.describeCuts()} until step ${this.partitionEndStep}`,
+    )
   }
 
   /** target picks the established leader half the time, else any server. */
@@ -130,7 +135,10 @@ export class FaultInjector {
   }
 
   private restartDelayMs(): number {
-    return (this.random.chance(0.8) ? this.random.between(1, 30) : this.random.between(30, 120)) * TICK_MS
+    return (
+      (this.random.chance(0.8) ? this.random.between(1, 30) : this.random.between(30, 120)) *
+      TICK_MS
+    )
   }
 
   /**
@@ -139,7 +147,10 @@ export class FaultInjector {
    */
   private crashOne(step: number): void {
     const armed = new Set([...this.armed.values()].flatMap((a) => a.victims.map((v) => v.id)))
-    const candidates = this.sim.serverList().filter((s) => s.up && !s.paused && !armed.has(s.id)).map((s) => s.id)
+    const candidates = this.sim
+      .serverList()
+      .filter((s) => s.up && !s.paused && !armed.has(s.id))
+      .map((s) => s.id)
     if (candidates.length === 0 || this.downCount() >= this.rates.maxDown) return
     const id = this.target(candidates)
     const victims = [{ id, restartDelayMs: this.restartDelayMs() }]
@@ -156,7 +167,10 @@ export class FaultInjector {
   private powerLoss(step: number): void {
     const ids = this.sim.profile.members
     const count = this.random.chance(0.5) ? ids.length : Math.floor(ids.length / 2) + 1
-    const victims = this.random.shuffled(ids).slice(0, count).map((id) => ({ id, restartDelayMs: this.random.between(1, 40) * TICK_MS }))
+    const victims = this.random
+      .shuffled(ids)
+      .slice(0, count)
+      .map((id) => ({ id, restartDelayMs: this.random.between(1, 40) * TICK_MS }))
     this.arm(step, victims, `arm power loss ${victims.map((v) => `s${v.id}`).join(',')}`)
   }
 
@@ -170,7 +184,10 @@ export class FaultInjector {
   private fireArmed(armId: number, victims: Victim[]): void {
     this.armed.delete(armId)
     if (!this.sim.disarmCrash(armId)) return
-    this.note(victims.length > 1 ? 'power-loss' : 'crash', `crash ${victims.map((v) => `s${v.id}`).join(',')} (armed, no unsynced moment)`)
+    this.note(
+      victims.length > 1 ? 'power-loss' : 'crash',
+      `crash ${victims.map((v) => `s${v.id}`).join(',')} (armed, no unsynced moment)`,
+    )
     this.strike(victims)
   }
 
@@ -183,7 +200,10 @@ export class FaultInjector {
   }
 
   private pauseOne(): void {
-    const candidates = this.sim.serverList().filter((s) => s.up && !s.paused).map((s) => s.id)
+    const candidates = this.sim
+      .serverList()
+      .filter((s) => s.up && !s.paused)
+      .map((s) => s.id)
     if (candidates.length === 0 || this.downCount() >= this.rates.maxDown) return
     const id = this.target(candidates)
     this.note('pause', `pause s${id}`)
@@ -209,7 +229,10 @@ export class FaultInjector {
       slowDelayMs: r.between(100, 800),
       reorder,
     }
-    this.note(reorder ? 'links.reorder' : 'links.lossy', `links ${JSON.stringify(this.sim.network.conditions)}`)
+    this.note(
+      reorder ? 'links.reorder' : 'links.lossy',
+      `links ${JSON.stringify(this.sim.network.conditions)}`,
+    )
   }
 
   private changeDisk(): void {

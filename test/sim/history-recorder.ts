@@ -28,12 +28,27 @@ export class HistoryRecorder {
   /** The request (session, xid) behind each write op, to find its txn later. */
   private readonly requests = new Map<number, { sessionId: SessionId; xid: number }>()
   private nextId = 1
-  readonly counts: OpOutcomeCounts = { ok: 0, failed: 0, unknown: 0, dropped: 0, resolved: 0, unknownDropped: 0 }
+  readonly counts: OpOutcomeCounts = {
+    ok: 0,
+    failed: 0,
+    unknown: 0,
+    dropped: 0,
+    resolved: 0,
+    unknownDropped: 0,
+  }
 
   /** begin records a call and returns the op's id. */
   begin(clientId: number, sessionId: bigint, input: OpInput, callTimeMs: number): number {
     const id = this.nextId++
-    this.ops.set(id, { id, clientId, sessionId, input, callTime: callTimeMs, returnTime: null, output: null })
+    this.ops.set(id, {
+      id,
+      clientId,
+      sessionId,
+      input,
+      callTime: callTimeMs,
+      returnTime: null,
+      output: null,
+    })
     return id
   }
 
@@ -45,7 +60,8 @@ export class HistoryRecorder {
   /** finish records the reply of op `id`; `plainZxid` marks a plain read and carries its reply zxid. */
   finish(id: number, output: OpOutput, returnTimeMs: number, plainZxid?: Zxid): void {
     const op = this.ops.get(id)
-    if (op === undefined || !this.isOpen(id)) throw new Error(`history: op ${id} is not outstanding`)
+    if (op === undefined || !this.isOpen(id))
+      throw new Error(`history: op ${id} is not outstanding`)
     this.settled.add(id)
     op.output = output
     op.returnTime = returnTimeMs
@@ -82,7 +98,10 @@ export class HistoryRecorder {
    * session). This keeps unknown outcomes, which multiply the checker's search, rare.
    * Returns how many were settled and how many dropped.
    */
-  resolveUnknown(txnOf: (sessionId: SessionId, xid: number) => Txn | undefined, endTimeMs: number): { settled: number; dropped: number } {
+  resolveUnknown(
+    txnOf: (sessionId: SessionId, xid: number) => Txn | undefined,
+    endTimeMs: number,
+  ): { settled: number; dropped: number } {
     let settled = 0
     let dropped = 0
     for (const op of [...this.ops.values()]) {

@@ -7,7 +7,14 @@
  * counterpart of each case passes, so the check is not simply always failing.
  */
 import { describe, expect, test } from 'vitest'
-import { makeZxid, type ServerId, type SessionId, type Txn, type TxnOp, type Zxid } from '../../protocol/index.js'
+import {
+  makeZxid,
+  type ServerId,
+  type SessionId,
+  type Txn,
+  type TxnOp,
+  type Zxid,
+} from '../../protocol/index.js'
 import type { PeerStatus } from '../../server/core/index.js'
 import { SessionTable } from '../../server/sessions/index.js'
 import { DataTree } from '../../server/tree/index.js'
@@ -37,7 +44,16 @@ function server(id: ServerId): FakeServer {
   }
 }
 
-const create = (path: string, data = 'x', owner: SessionId = 0n): TxnOp => ({ type: 'create', path, data: bytes(data), acl: [], ephemeralOwner: owner, container: false, ttlMs: 0, parentCversion: 1 })
+const create = (path: string, data = 'x', owner: SessionId = 0n): TxnOp => ({
+  type: 'create',
+  path,
+  data: bytes(data),
+  acl: [],
+  ephemeralOwner: owner,
+  container: false,
+  ttlMs: 0,
+  parentCversion: 1,
+})
 
 function txn(zxid: Zxid, op: TxnOp, sessionId: SessionId = 0n, xid = 0): Txn {
   return { zxid, timeMs: 0, sessionId, xid, op }
@@ -64,10 +80,29 @@ function violationOf(run: () => void): InvariantName | undefined {
 function leaderStatus(id: ServerId, epoch: number, log: Txn[]): PeerStatus {
   const last = log.at(-1)?.zxid ?? 0n
   return {
-    id, role: 'leading', phase: 'broadcast', round: 1, leaderId: id, epoch, established: true,
-    acceptedEpoch: epoch, currentEpoch: epoch, durableAcceptedEpoch: epoch, durableCurrentEpoch: epoch,
-    lastLoggedZxid: last, durableZxid: last, lastCommittedZxid: last, appliedZxid: last, logBaseZxid: 0n, logLength: log.length,
-    tick: 1, vote: undefined, followerStep: undefined, initialHistoryZxid: last, followers: [], lastTransition: 'leading',
+    id,
+    role: 'leading',
+    phase: 'broadcast',
+    round: 1,
+    leaderId: id,
+    epoch,
+    established: true,
+    acceptedEpoch: epoch,
+    currentEpoch: epoch,
+    durableAcceptedEpoch: epoch,
+    durableCurrentEpoch: epoch,
+    lastLoggedZxid: last,
+    durableZxid: last,
+    lastCommittedZxid: last,
+    appliedZxid: last,
+    logBaseZxid: 0n,
+    logLength: log.length,
+    tick: 1,
+    vote: undefined,
+    followerStep: undefined,
+    initialHistoryZxid: last,
+    followers: [],
+    lastTransition: 'leading',
   }
 }
 
@@ -105,7 +140,12 @@ describe('EnsembleInvariants', () => {
 
   test('ephemeral-outlives-session: an ephemeral created after its session closed, or still held after the close', () => {
     const session = 0x100n
-    const open: TxnOp = { type: 'createSession', sessionId: session, timeoutMs: 1000, password: bytes('pw') }
+    const open: TxnOp = {
+      type: 'createSession',
+      sessionId: session,
+      timeoutMs: 1000,
+      password: bytes('pw'),
+    }
     const close: TxnOp = { type: 'closeSession', sessionId: session, deletePaths: ['/e1'] }
     const inv = new EnsembleInvariants(new DataTree().digest())
     const a = server(1)
@@ -113,12 +153,15 @@ describe('EnsembleInvariants', () => {
     apply(inv, a, txn(z(1, 2), create('/e1', 'x', session)))
     const before = DataTree.fromSnapshot(a.tree.snapshotEntries(), z(1, 3)) // still holds /e1
     apply(inv, a, txn(z(1, 3), close))
-    expect(violationOf(() => apply(inv, a, txn(z(1, 4), create('/e2', 'x', session))))).toBe('ephemeral-outlives-session')
+    expect(violationOf(() => apply(inv, a, txn(z(1, 4), create('/e2', 'x', session))))).toBe(
+      'ephemeral-outlives-session',
+    )
 
     // A server whose tree, at or past the close, still holds the session's ephemeral.
     const inv2 = new EnsembleInvariants(new DataTree().digest())
     const b = server(1)
-    for (const [i, op] of [open, create('/e1', 'x', session), close].entries()) apply(inv2, b, txn(z(1, i + 1), op))
+    for (const [i, op] of [open, create('/e1', 'x', session), close].entries())
+      apply(inv2, b, txn(z(1, i + 1), op))
     expect(violationOf(() => inv2.checkStep(servers(asLeader(b, 1, []))))).toBeUndefined()
     const c = asLeader(server(2), 2, [])
     c.tree = before
@@ -129,15 +172,21 @@ describe('EnsembleInvariants', () => {
     const inv = new EnsembleInvariants(new DataTree().digest())
     const a = server(1)
     a.tree = DataTree.fromSnapshot(new DataTree().snapshotEntries(), z(3, 7))
-    expect(violationOf(() => inv.replaced(a as unknown as SimServer, 'snap'))).toBe('committed-prefix')
-    expect(violationOf(() => inv.replaced(server(2) as unknown as SimServer, 'restart'))).toBeUndefined()
+    expect(violationOf(() => inv.replaced(a as unknown as SimServer, 'snap'))).toBe(
+      'committed-prefix',
+    )
+    expect(
+      violationOf(() => inv.replaced(server(2) as unknown as SimServer, 'restart')),
+    ).toBeUndefined()
   })
 
   test('one-leader-per-epoch: two established leaders of one epoch, even at different steps', () => {
     const inv = new EnsembleInvariants(new DataTree().digest())
     expect(violationOf(() => inv.checkStep(servers(asLeader(server(1), 1, []))))).toBeUndefined()
     expect(violationOf(() => inv.checkStep(servers(asLeader(server(2), 2, []))))).toBeUndefined()
-    expect(violationOf(() => inv.checkStep(servers(asLeader(server(3), 1, []))))).toBe('one-leader-per-epoch')
+    expect(violationOf(() => inv.checkStep(servers(asLeader(server(3), 1, []))))).toBe(
+      'one-leader-per-epoch',
+    )
   })
 
   test('acked-write-lost: a leader of a later epoch without an acknowledged write', () => {
@@ -148,9 +197,13 @@ describe('EnsembleInvariants', () => {
     // A stale leader of the write's own epoch or older is not judged; one of a later epoch is.
     expect(violationOf(() => inv.checkStep(servers(asLeader(server(1), 1, []))))).toBeUndefined()
     expect(violationOf(() => inv.checkStep(servers(asLeader(server(2), 2, [w]))))).toBeUndefined()
-    expect(violationOf(() => inv.checkStep(servers(asLeader(server(3), 3, []))))).toBe('acked-write-lost')
+    expect(violationOf(() => inv.checkStep(servers(asLeader(server(3), 3, []))))).toBe(
+      'acked-write-lost',
+    )
     const other = txn(z(1, 2), create('/other'), 6n, 1) // holds a later txn but not the acknowledged one
-    expect(violationOf(() => inv.checkStep(servers(asLeader(server(4), 4, [other]))))).toBe('acked-write-lost')
+    expect(violationOf(() => inv.checkStep(servers(asLeader(server(4), 4, [other]))))).toBe(
+      'acked-write-lost',
+    )
   })
 
   test('epochs and log-order on disk', () => {
@@ -159,7 +212,10 @@ describe('EnsembleInvariants', () => {
     a.disk = { durableEpochs: () => ({ accepted: 1, current: 2 }), durableLogZxids: () => [] }
     expect(violationOf(() => inv.checkStep(servers(a)))).toBe('epochs')
     const b = server(2)
-    b.disk = { durableEpochs: () => ({ accepted: 1, current: 1 }), durableLogZxids: () => [z(1, 2), z(1, 1)] }
+    b.disk = {
+      durableEpochs: () => ({ accepted: 1, current: 1 }),
+      durableLogZxids: () => [z(1, 2), z(1, 1)],
+    }
     expect(violationOf(() => inv.checkStep(servers(b)))).toBe('log-order')
   })
 

@@ -20,8 +20,19 @@
  * A server that restarts or installs a snapshot resumes from the snapshot's zxid,
  * which must be one of those zxids with the same digest.
  */
-import { epochOf, formatZxid, type ServerId, type SessionId, type Txn, type Zxid } from '../../protocol/index.js'
-import { checkEnsembleInvariants, checkInvariants, type PeerStatus } from '../../server/core/index.js'
+import {
+  epochOf,
+  formatZxid,
+  type ServerId,
+  type SessionId,
+  type Txn,
+  type Zxid,
+} from '../../protocol/index.js'
+import {
+  checkEnsembleInvariants,
+  checkInvariants,
+  type PeerStatus,
+} from '../../server/core/index.js'
 import type { ServerObserver, SimServer } from './sim-server.js'
 
 /** InvariantName names each property the simulator checks. */
@@ -57,7 +68,8 @@ const z = formatZxid
 export function fingerprint(txn: Txn): string {
   const op = txn.op
   let detail = ''
-  if (op.type === 'create' || op.type === 'delete' || op.type === 'set' || op.type === 'setAcl') detail = op.path
+  if (op.type === 'create' || op.type === 'delete' || op.type === 'set' || op.type === 'setAcl')
+    detail = op.path
   else if (op.type === 'multi') detail = op.ops.map((o) => `${o.type}${o.path}`).join(',')
   else if (op.type === 'closeSession') detail = `${op.sessionId}:${op.deletePaths.join(',')}`
   else if (op.type === 'createSession') detail = String(op.sessionId)
@@ -69,7 +81,8 @@ function ephemeralOwnersCreated(txn: Txn): SessionId[] {
   const op = txn.op
   const creates = op.type === 'create' ? [op] : op.type === 'multi' ? op.ops : []
   const owners: SessionId[] = []
-  for (const c of creates) if (c.type === 'create' && c.ephemeralOwner !== 0n) owners.push(c.ephemeralOwner)
+  for (const c of creates)
+    if (c.type === 'create' && c.ephemeralOwner !== 0n) owners.push(c.ephemeralOwner)
   return owners
 }
 
@@ -118,17 +131,27 @@ export class EnsembleInvariants implements ServerObserver {
     const print = fingerprint(txn)
     const known = this.fingerprints.get(zxid)
     if (known !== undefined && known !== print) {
-      throw new InvariantViolation('committed-prefix', `server ${server.id} applied ${z(zxid)} as ${print}, another server as ${known}`)
+      throw new InvariantViolation(
+        'committed-prefix',
+        `server ${server.id} applied ${z(zxid)} as ${print}, another server as ${known}`,
+      )
     }
     const next = this.nextOf.get(previousZxid)
     if (next !== undefined && next !== zxid) {
-      throw new InvariantViolation('committed-prefix', `server ${server.id} applied ${z(zxid)} after ${z(previousZxid)}, another server applied ${z(next)} there`)
+      throw new InvariantViolation(
+        'committed-prefix',
+        `server ${server.id} applied ${z(zxid)} after ${z(previousZxid)}, another server applied ${z(next)} there`,
+      )
     }
     const prev = this.prevOf.get(zxid)
     if (prev !== undefined && prev !== previousZxid) {
-      throw new InvariantViolation('committed-prefix', `server ${server.id} applied ${z(zxid)} after ${z(previousZxid)}, another server after ${z(prev)}`)
+      throw new InvariantViolation(
+        'committed-prefix',
+        `server ${server.id} applied ${z(zxid)} after ${z(previousZxid)}, another server after ${z(prev)}`,
+      )
     }
-    if (!this.fingerprints.has(zxid) && txn.xid > 0) this.byRequest.set(`${txn.sessionId}:${txn.xid}`, txn)
+    if (!this.fingerprints.has(zxid) && txn.xid > 0)
+      this.byRequest.set(`${txn.sessionId}:${txn.xid}`, txn)
     this.fingerprints.set(zxid, print)
     this.nextOf.set(previousZxid, zxid)
     this.prevOf.set(zxid, previousZxid)
@@ -136,22 +159,36 @@ export class EnsembleInvariants implements ServerObserver {
     for (const owner of ephemeralOwnersCreated(txn)) {
       const closedAt = this.closedSessions.get(owner)
       if (closedAt !== undefined && closedAt < zxid) {
-        throw new InvariantViolation('ephemeral-outlives-session', `${z(zxid)} creates an ephemeral for session ${owner.toString(16)}, closed at ${z(closedAt)}`)
+        throw new InvariantViolation(
+          'ephemeral-outlives-session',
+          `${z(zxid)} creates an ephemeral for session ${owner.toString(16)}, closed at ${z(closedAt)}`,
+        )
       }
     }
     if (txn.op.type === 'closeSession') {
       const sessionId = txn.op.sessionId
       if (!this.closedSessions.has(sessionId)) this.closedSessions.set(sessionId, zxid)
       const left = server.tree.ephemeralsOf(sessionId)
-      if (left.length > 0) throw new InvariantViolation('ephemeral-outlives-session', `server ${server.id}: ${left.join(', ')} survive the close of session ${sessionId.toString(16)} at ${z(zxid)}`)
-      if (server.sessions.has(sessionId)) throw new InvariantViolation('ephemeral-outlives-session', `server ${server.id}: session ${sessionId.toString(16)} still live after its close`)
+      if (left.length > 0)
+        throw new InvariantViolation(
+          'ephemeral-outlives-session',
+          `server ${server.id}: ${left.join(', ')} survive the close of session ${sessionId.toString(16)} at ${z(zxid)}`,
+        )
+      if (server.sessions.has(sessionId))
+        throw new InvariantViolation(
+          'ephemeral-outlives-session',
+          `server ${server.id}: session ${sessionId.toString(16)} still live after its close`,
+        )
     }
   }
 
   replaced(server: SimServer, how: 'snap' | 'restart'): void {
     const zxid = server.tree.appliedZxid
     if (zxid !== 0n && !this.fingerprints.has(zxid)) {
-      throw new InvariantViolation('committed-prefix', `server ${server.id} ${how} state at ${z(zxid)}, which no server applied`)
+      throw new InvariantViolation(
+        'committed-prefix',
+        `server ${server.id} ${how} state at ${z(zxid)}, which no server applied`,
+      )
     }
     this.checkDigest(server, how)
     this.checkEphemerals(server)
@@ -163,7 +200,10 @@ export class EnsembleInvariants implements ServerObserver {
     const known = this.digests.get(zxid)
     if (known === undefined) this.digests.set(zxid, digest)
     else if (known !== digest) {
-      throw new InvariantViolation('digest', `server ${server.id} (${when}) has digest ${digest.toString(16)} at ${z(zxid)}, another server ${known.toString(16)}`)
+      throw new InvariantViolation(
+        'digest',
+        `server ${server.id} (${when}) has digest ${digest.toString(16)} at ${z(zxid)}, another server ${known.toString(16)}`,
+      )
     }
   }
 
@@ -172,7 +212,10 @@ export class EnsembleInvariants implements ServerObserver {
     for (const owner of server.tree.ephemeralOwners()) {
       const closedAt = this.closedSessions.get(owner)
       if (closedAt !== undefined && closedAt <= applied) {
-        throw new InvariantViolation('ephemeral-outlives-session', `server ${server.id} at ${z(applied)} holds ephemerals of session ${owner.toString(16)}, closed at ${z(closedAt)}`)
+        throw new InvariantViolation(
+          'ephemeral-outlives-session',
+          `server ${server.id} at ${z(applied)} holds ephemerals of session ${owner.toString(16)}, closed at ${z(closedAt)}`,
+        )
       }
     }
   }
@@ -182,18 +225,31 @@ export class EnsembleInvariants implements ServerObserver {
     const statuses: PeerStatus[] = []
     for (const server of servers) {
       const durable = server.disk.durableEpochs()
-      if (durable.current > durable.accepted) throw new InvariantViolation('epochs', `server ${server.id} disk holds currentEpoch ${durable.current} > acceptedEpoch ${durable.accepted}`)
+      if (durable.current > durable.accepted)
+        throw new InvariantViolation(
+          'epochs',
+          `server ${server.id} disk holds currentEpoch ${durable.current} > acceptedEpoch ${durable.accepted}`,
+        )
       checkIncreasing(server.id, 'disk log', server.disk.durableLogZxids())
       if (!server.up) continue
       const peer = server.peer
       wrapCore(() => checkInvariants(peer))
       const status = peer.status()
       statuses.push(status)
-      if (status.currentEpoch > status.acceptedEpoch) throw new InvariantViolation('epochs', `server ${server.id}: currentEpoch ${status.currentEpoch} > acceptedEpoch ${status.acceptedEpoch}`)
+      if (status.currentEpoch > status.acceptedEpoch)
+        throw new InvariantViolation(
+          'epochs',
+          `server ${server.id}: currentEpoch ${status.currentEpoch} > acceptedEpoch ${status.acceptedEpoch}`,
+        )
       const log = peer.logTxns()
-      checkIncreasing(server.id, 'log', log.map((t) => t.zxid))
+      checkIncreasing(
+        server.id,
+        'log',
+        log.map((t) => t.zxid),
+      )
       this.checkCommittedLog(server.id, status, log)
-      if (status.role === 'leading' && status.established && status.epoch !== undefined) this.checkLeader(server.id, status, log)
+      if (status.role === 'leading' && status.established && status.epoch !== undefined)
+        this.checkLeader(server.id, status, log)
       this.checkEphemerals(server)
     }
     wrapCore(() => checkEnsembleInvariants(statuses))
@@ -208,7 +264,10 @@ export class EnsembleInvariants implements ServerObserver {
       const known = this.fingerprints.get(txn.zxid)
       if (known === undefined) continue
       if (known !== fingerprint(txn)) {
-        throw new InvariantViolation('committed-prefix', `server ${id} committed ${z(txn.zxid)} as ${fingerprint(txn)}, applied elsewhere as ${known}`)
+        throw new InvariantViolation(
+          'committed-prefix',
+          `server ${id} committed ${z(txn.zxid)} as ${fingerprint(txn)}, applied elsewhere as ${known}`,
+        )
       }
       this.verified.add(txn)
     }
@@ -221,7 +280,11 @@ export class EnsembleInvariants implements ServerObserver {
    */
   noteLeader(id: ServerId, epoch: number): void {
     const other = this.leaders.get(epoch)
-    if (other !== undefined && other !== id) throw new InvariantViolation('one-leader-per-epoch', `servers ${other} and ${id} were both established leaders of epoch ${epoch}`)
+    if (other !== undefined && other !== id)
+      throw new InvariantViolation(
+        'one-leader-per-epoch',
+        `servers ${other} and ${id} were both established leaders of epoch ${epoch}`,
+      )
     this.leaders.set(epoch, id)
   }
 
@@ -240,12 +303,18 @@ export class EnsembleInvariants implements ServerObserver {
       // such a stale leader is harmless because nobody of the newer epoch follows it.
       if (epochOf(acked) >= epoch) continue
       if (acked > status.lastCommittedZxid) {
-        throw new InvariantViolation('acked-write-lost', `leader ${id} of epoch ${epoch} committed only up to ${z(status.lastCommittedZxid)}, but ${z(acked)} was acknowledged`)
+        throw new InvariantViolation(
+          'acked-write-lost',
+          `leader ${id} of epoch ${epoch} committed only up to ${z(status.lastCommittedZxid)}, but ${z(acked)} was acknowledged`,
+        )
       }
       if (acked <= status.logBaseZxid) continue // in its snapshot, which the digest checks vouch for
       const txn = inLog.get(acked)
       if (txn === undefined || fingerprint(txn) !== this.fingerprints.get(acked)) {
-        throw new InvariantViolation('acked-write-lost', `leader ${id} of epoch ${epoch} lacks acknowledged ${z(acked)} (${txn === undefined ? 'absent' : fingerprint(txn)})`)
+        throw new InvariantViolation(
+          'acked-write-lost',
+          `leader ${id} of epoch ${epoch} lacks acknowledged ${z(acked)} (${txn === undefined ? 'absent' : fingerprint(txn)})`,
+        )
       }
     }
   }
@@ -254,7 +323,10 @@ export class EnsembleInvariants implements ServerObserver {
   checkConverged(servers: readonly SimServer[]): void {
     for (const server of servers) {
       if (server.tree.appliedZxid < this.maxAckedZxid) {
-        throw new InvariantViolation('acked-write-lost', `server ${server.id} applied only up to ${z(server.tree.appliedZxid)}, but ${z(this.maxAckedZxid)} was acknowledged`)
+        throw new InvariantViolation(
+          'acked-write-lost',
+          `server ${server.id} applied only up to ${z(server.tree.appliedZxid)}, but ${z(this.maxAckedZxid)} was acknowledged`,
+        )
       }
     }
   }
@@ -262,7 +334,11 @@ export class EnsembleInvariants implements ServerObserver {
 
 function checkIncreasing(id: ServerId, what: string, zxids: readonly Zxid[]): void {
   for (let i = 1; i < zxids.length; i++) {
-    if ((zxids[i] as Zxid) <= (zxids[i - 1] as Zxid)) throw new InvariantViolation('log-order', `server ${id} ${what}: ${z(zxids[i] as Zxid)} after ${z(zxids[i - 1] as Zxid)}`)
+    if ((zxids[i] as Zxid) <= (zxids[i - 1] as Zxid))
+      throw new InvariantViolation(
+        'log-order',
+        `server ${id} ${what}: ${z(zxids[i] as Zxid)} after ${z(zxids[i - 1] as Zxid)}`,
+      )
   }
 }
 
@@ -270,7 +346,8 @@ function wrapCore(check: () => void): void {
   try {
     check()
   } catch (error) {
-    if (error instanceof Error && error.name === 'AssertionError') throw new InvariantViolation('core-invariant', error.message)
+    if (error instanceof Error && error.name === 'AssertionError')
+      throw new InvariantViolation('core-invariant', error.message)
     throw error
   }
 }

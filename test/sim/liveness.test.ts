@@ -18,7 +18,9 @@ test('a recovery that needs N ticks fails a budget of N-1 and passes a budget of
   if (ticks === undefined) return
   const tooShort = runSeed({ seed, steps, livenessBudgetTicks: ticks - 1 })
   expect(tooShort.violation?.invariant).toBe('liveness')
-  expect(tooShort.violation?.message).toMatch(/no leader established and committing within \d+ ticks of faults stopping: s1:/)
+  expect(tooShort.violation?.message).toMatch(
+    /no leader established and committing within \d+ ticks of faults stopping: s1:/,
+  )
   const exact = runSeed({ seed, steps, livenessBudgetTicks: ticks })
   expect(exact.violation).toBeUndefined()
   expect(exact.traceHash).toBe(measured.traceHash)

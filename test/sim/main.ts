@@ -28,18 +28,43 @@ const argv = await yargs(hideBin(process.argv))
   .option('seeds', { type: 'number', describe: 'run this many seeds' })
   .option('seed', { type: 'number', describe: 'replay one seed and print its trace hash' })
   .option('first', { type: 'number', default: 1, describe: 'first seed of a --seeds run' })
-  .option('steps', { type: 'number', default: DEFAULT_STEPS, describe: 'fault steps (ticks) per seed' })
+  .option('steps', {
+    type: 'number',
+    default: DEFAULT_STEPS,
+    describe: 'fault steps (ticks) per seed',
+  })
   .option('workers', { type: 'number', describe: 'worker threads (default: number of cores)' })
-  .option('bug', { type: 'string', choices: SIM_BUGS, describe: 'turn on a deliberate protocol bug (or set CONCLAVE_SIM_BUG)' })
-  .option('stop-at-first', { type: 'boolean', default: false, describe: 'stop handing out seeds after the first violation' })
-  .option('stats', { type: 'boolean', default: false, describe: 'print the figures: seeds/s, faults per kind, recovery ticks' })
-  .option('verbose', { type: 'boolean', default: false, describe: 'with --seed: print every trace line' })
+  .option('bug', {
+    type: 'string',
+    choices: SIM_BUGS,
+    describe: 'turn on a deliberate protocol bug (or set CONCLAVE_SIM_BUG)',
+  })
+  .option('stop-at-first', {
+    type: 'boolean',
+    default: false,
+    describe: 'stop handing out seeds after the first violation',
+  })
+  .option('stats', {
+    type: 'boolean',
+    default: false,
+    describe: 'print the figures: seeds/s, faults per kind, recovery ticks',
+  })
+  .option('verbose', {
+    type: 'boolean',
+    default: false,
+    describe: 'with --seed: print every trace line',
+  })
   .check((a) => {
-    if ((a.seeds === undefined) === (a.seed === undefined)) throw new Error('give either --seeds N or --seed S')
-    if (a.seeds !== undefined && (!Number.isSafeInteger(a.seeds) || a.seeds < 1)) throw new Error('--seeds must be a positive integer')
-    if (a.seed !== undefined && !Number.isSafeInteger(a.seed)) throw new Error('--seed must be an integer')
-    if (!Number.isSafeInteger(a.steps) || a.steps < 1) throw new Error('--steps must be a positive integer')
-    if (a.workers !== undefined && (!Number.isSafeInteger(a.workers) || a.workers < 1)) throw new Error('--workers must be a positive integer')
+    if ((a.seeds === undefined) === (a.seed === undefined))
+      throw new Error('give either --seeds N or --seed S')
+    if (a.seeds !== undefined && (!Number.isSafeInteger(a.seeds) || a.seeds < 1))
+      throw new Error('--seeds must be a positive integer')
+    if (a.seed !== undefined && !Number.isSafeInteger(a.seed))
+      throw new Error('--seed must be an integer')
+    if (!Number.isSafeInteger(a.steps) || a.steps < 1)
+      throw new Error('--steps must be a positive integer')
+    if (a.workers !== undefined && (!Number.isSafeInteger(a.workers) || a.workers < 1))
+      throw new Error('--workers must be a positive integer')
     return true
   })
   .strict()
@@ -50,7 +75,12 @@ const bug = resolveBug(argv.bug, process.env.CONCLAVE_SIM_BUG)
 if (bug !== undefined) console.log(`fault switch on: ${bug}`)
 
 if (argv.seed !== undefined) {
-  const result = runSeed({ seed: argv.seed, steps: argv.steps, bug, verbose: argv.verbose ? (line) => console.log(line) : undefined })
+  const result = runSeed({
+    seed: argv.seed,
+    steps: argv.steps,
+    bug,
+    verbose: argv.verbose ? (line) => console.log(line) : undefined,
+  })
   console.log(failureReport(result))
   if (argv.stats) console.log(JSON.stringify(result.stats, null, 2))
   process.exitCode = result.violation === undefined ? 0 : 1

@@ -31,4 +31,5 @@ export interface ClosedNotice {
 }
 
 /** ToClient is anything a simulated server sends to a client, or the connection closing. */
-export type ToClient = ConnectedMessage | ConnectRefusedMessage | ReplyMessage | PongMessage | ClosedNotice
+export type ToClient =
+  ConnectedMessage | ConnectRefusedMessage | ReplyMessage | PongMessage | ClosedNotice

@@ -66,7 +66,8 @@ export class SimNetwork {
 
   /** partition cuts every link between different groups, both ways. */
   partition(groups: readonly (readonly ServerId[])[]): void {
-    for (const g of groups) for (const h of groups) if (g !== h) for (const a of g) for (const b of h) this.cut(a, b)
+    for (const g of groups)
+      for (const h of groups) if (g !== h) for (const a of g) for (const b of h) this.cut(a, b)
   }
 
   /** healAll removes every cut. */

@@ -18,7 +18,8 @@ export class SimRandom {
 
   /** The constructor seeds the generator from any safe integer (both 32-bit halves are used). */
   constructor(seed: number) {
-    if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be a safe integer, got ${String(seed)}`)
+    if (!Number.isSafeInteger(seed))
+      throw new RangeError(`seed must be a safe integer, got ${String(seed)}`)
     let x = (seed >>> 0) ^ Math.imul(Math.floor(seed / 0x1_0000_0000) >>> 0, 0x9e37_79b9)
     const next = (): number => {
       x = (x + 0x9e37_79b9) >>> 0
@@ -55,7 +56,8 @@ export class SimRandom {
 
   /** int returns an integer in [0, n); n must be a positive integer. */
   int(n: number): number {
-    if (!Number.isInteger(n) || n <= 0) throw new RangeError(`int(n): n must be a positive integer, got ${String(n)}`)
+    if (!Number.isInteger(n) || n <= 0)
+      throw new RangeError(`int(n): n must be a positive integer, got ${String(n)}`)
     return Math.floor(this.float() * n)
   }
 

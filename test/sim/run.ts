@@ -17,7 +17,12 @@
  * Any thrown error — an invariant, a core assertion, a tree or disk refusal — ends
  * the seed with a violation carrying the step, the time and the trace's tail.
  */
-import { checkLinearizable, checkSessionGuarantees, renderLinearizabilityReport, renderSessionReport } from '../checker/index.js'
+import {
+  checkLinearizable,
+  checkSessionGuarantees,
+  renderLinearizabilityReport,
+  renderSessionReport,
+} from '../checker/index.js'
 import { epochOf, formatZxid, type Zxid } from '../../protocol/index.js'
 import type { SimBug } from '../../server/core/index.js'
 import { FaultInjector } from './faults.js'
@@ -86,7 +91,13 @@ export const DEFAULT_LIVENESS_BUDGET_TICKS = 250
 export function runSeed(options: SeedOptions): SeedResult {
   const root = new SimRandom(options.seed)
   const profile = drawProfile(root.fork(), options.bug)
-  const sim = new Simulation(options.seed, profile, root, options.wire ?? options.seed % 8 === 0, options.frontEndFault)
+  const sim = new Simulation(
+    options.seed,
+    profile,
+    root,
+    options.wire ?? options.seed % 8 === 0,
+    options.frontEndFault,
+  )
   sim.trace.verbose = options.verbose
   const injector = options.faults === false ? undefined : new FaultInjector(sim, profile.faults)
   let step = 0
@@ -98,15 +109,23 @@ export function runSeed(options: SeedOptions): SeedResult {
       sim.runUntil((step + 1) * TICK_MS)
       sim.checkStep()
     }
-    recoveryTicks = recover(sim, injector, options.livenessBudgetTicks ?? DEFAULT_LIVENESS_BUDGET_TICKS)
+    recoveryTicks = recover(
+      sim,
+      injector,
+      options.livenessBudgetTicks ?? DEFAULT_LIVENESS_BUDGET_TICKS,
+    )
     step += recoveryTicks
     step += drain(sim)
     checkHistories(sim)
   } catch (error) {
     violation = toViolation(error, step, sim)
   }
-  const counters = Object.fromEntries([...sim.trace.counters].sort(([a], [b]) => a.localeCompare(b)))
-  const leaderZxid = sim.serverList().reduce<Zxid>((max, s) => (s.tree.appliedZxid > max ? s.tree.appliedZxid : max), 0n)
+  const counters = Object.fromEntries(
+    [...sim.trace.counters].sort(([a], [b]) => a.localeCompare(b)),
+  )
+  const leaderZxid = sim
+    .serverList()
+    .reduce<Zxid>((max, s) => (s.tree.appliedZxid > max ? s.tree.appliedZxid : max), 0n)
   return {
     seed: options.seed,
     violation,
@@ -128,9 +147,15 @@ export function runSeed(options: SeedOptions): SeedResult {
 }
 
 /** recover stops faults and waits for a serving leader that commits; returns the ticks it took. */
-function recover(sim: Simulation, injector: FaultInjector | undefined, budgetTicks: number): number {
+function recover(
+  sim: Simulation,
+  injector: FaultInjector | undefined,
+  budgetTicks: number,
+): number {
   injector?.stopAll()
-  const stopZxid = sim.serverList().reduce<Zxid>((max, s) => (s.tree.appliedZxid > max ? s.tree.appliedZxid : max), 0n)
+  const stopZxid = sim
+    .serverList()
+    .reduce<Zxid>((max, s) => (s.tree.appliedZxid > max ? s.tree.appliedZxid : max), 0n)
   const quorum = Math.floor(sim.profile.members.length / 2) + 1
   for (let tick = 1; tick <= budgetTicks; tick++) {
     if (tick % 10 === 1) for (const client of sim.clients) client.writeSoon = true
@@ -138,16 +163,32 @@ function recover(sim: Simulation, injector: FaultInjector | undefined, budgetTic
     sim.checkStep()
     if (leaderCommitted(sim, quorum, stopZxid)) return tick
   }
-  const states = sim.serverList().map((s) => (s.up ? `s${s.id}:${s.peer.role}${s.peer.established ? '*' : ''} (${s.peer.status().lastTransition})` : `s${s.id}:down`))
-  throw new InvariantViolation('liveness', `no leader established and committing within ${budgetTicks} ticks of faults stopping: ${states.join('; ')}`)
+  const states = sim
+    .serverList()
+    .map((s) =>
+      s.up
+        ? `s${s.id}:${s.peer.role}${s.peer.established ? '*' : ''} (${s.peer.status().lastTransition})`
+        : `s${s.id}:down`,
+    )
+  throw new InvariantViolation(
+    'liveness',
+    `no leader established and committing within ${budgetTicks} ticks of faults stopping: ${states.join('; ')}`,
+  )
 }
 
 function leaderCommitted(sim: Simulation, quorum: number, stopZxid: Zxid): boolean {
   for (const leader of sim.serverList()) {
     if (!leader.up || leader.peer.role !== 'leading' || !leader.peer.established) continue
-    const serving = sim.serverList().filter((s) => s.up && s.peer.established && s.peer.leaderId === leader.id).length
+    const serving = sim
+      .serverList()
+      .filter((s) => s.up && s.peer.established && s.peer.leaderId === leader.id).length
     const applied = leader.tree.appliedZxid
-    if (serving >= quorum && applied > stopZxid && epochOf(applied) === leader.peer.status().acceptedEpoch) return true
+    if (
+      serving >= quorum &&
+      applied > stopZxid &&
+      epochOf(applied) === leader.peer.status().acceptedEpoch
+    )
+      return true
   }
   return false
 }
@@ -170,19 +211,29 @@ function drain(sim: Simulation): number {
 }
 
 function checkHistories(sim: Simulation): void {
-  sim.history.resolveUnknown((sessionId, xid) => sim.invariants.appliedTxnOf(sessionId, xid), sim.nowMs)
+  sim.history.resolveUnknown(
+    (sessionId, xid) => sim.invariants.appliedTxnOf(sessionId, xid),
+    sim.nowMs,
+  )
   const history = sim.history.history()
   const lin = checkLinearizable(history, { maxStepsPerPath: 2_000_000 })
-  if (lin.result !== 'ok') throw new InvariantViolation('linearizability', renderLinearizabilityReport(lin))
+  if (lin.result !== 'ok')
+    throw new InvariantViolation('linearizability', renderLinearizabilityReport(lin))
   const sessions = checkSessionGuarantees(history)
-  if (!sessions.ok) throw new InvariantViolation('session-guarantees', renderSessionReport(sessions))
+  if (!sessions.ok)
+    throw new InvariantViolation('session-guarantees', renderSessionReport(sessions))
 }
 
 function toViolation(error: unknown, step: number, sim: Simulation): Violation {
   const tail = sim.trace.tail()
-  if (error instanceof InvariantViolation) return { invariant: error.invariant, message: error.message, step, timeMs: sim.nowMs, tail }
+  if (error instanceof InvariantViolation)
+    return { invariant: error.invariant, message: error.message, step, timeMs: sim.nowMs, tail }
   // The core asserts its own invariants on every input; a failed one is a core invariant violation.
-  if (error instanceof Error && error.name === 'AssertionError') return { invariant: 'core-invariant', message: error.message, step, timeMs: sim.nowMs, tail }
-  const message = error instanceof Error ? `${error.name}: ${error.message}\n${(error.stack ?? '').split('\n').slice(1, 6).join('\n')}` : String(error)
+  if (error instanceof Error && error.name === 'AssertionError')
+    return { invariant: 'core-invariant', message: error.message, step, timeMs: sim.nowMs, tail }
+  const message =
+    error instanceof Error
+      ? `${error.name}: ${error.message}\n${(error.stack ?? '').split('\n').slice(1, 6).join('\n')}`
+      : String(error)
   return { invariant: 'exception', message, step, timeMs: sim.nowMs, tail }
 }

@@ -32,12 +32,17 @@ export interface LoopOptions {
 
 /** runSeeds runs the seeds and resolves with the summary (results sorted by seed). */
 export async function runSeeds(options: LoopOptions): Promise<LoopSummary> {
-  if (!Number.isSafeInteger(options.seeds) || options.seeds < 1) throw new RangeError(`seeds must be a positive integer, got ${String(options.seeds)}`)
-  if (!Number.isSafeInteger(options.steps) || options.steps < 1) throw new RangeError(`steps must be a positive integer, got ${String(options.steps)}`)
+  if (!Number.isSafeInteger(options.seeds) || options.seeds < 1)
+    throw new RangeError(`seeds must be a positive integer, got ${String(options.seeds)}`)
+  if (!Number.isSafeInteger(options.steps) || options.steps < 1)
+    throw new RangeError(`steps must be a positive integer, got ${String(options.steps)}`)
   const firstSeed = options.firstSeed ?? 1
   const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), options.seeds))
   const startedMs = performance.now()
-  const results = workers === 1 ? runInThread(options, firstSeed) : await runInWorkers(options, firstSeed, workers)
+  const results =
+    workers === 1
+      ? runInThread(options, firstSeed)
+      : await runInWorkers(options, firstSeed, workers)
   results.sort((a, b) => a.seed - b.seed)
   return summarize(results, performance.now() - startedMs)
 }
@@ -45,7 +50,12 @@ export async function runSeeds(options: LoopOptions): Promise<LoopSummary> {
 function runInThread(options: LoopOptions, firstSeed: number): SeedResult[] {
   const results: SeedResult[] = []
   for (let seed = firstSeed; seed < firstSeed + options.seeds; seed++) {
-    const result = runSeed({ seed, steps: options.steps, bug: options.bug, frontEndFault: options.frontEndFault })
+    const result = runSeed({
+      seed,
+      steps: options.steps,
+      bug: options.bug,
+      frontEndFault: options.frontEndFault,
+    })
     results.push(result)
     options.onResult?.(result)
     if (result.violation !== undefined && options.stopAtFirstViolation === true) break
@@ -63,7 +73,11 @@ function startWorker(): Worker {
   return new Worker(new URL('./seed-worker-boot.mjs', import.meta.url), { workerData: { entry } })
 }
 
-function runInWorkers(options: LoopOptions, firstSeed: number, workerCount: number): Promise<SeedResult[]> {
+function runInWorkers(
+  options: LoopOptions,
+  firstSeed: number,
+  workerCount: number,
+): Promise<SeedResult[]> {
   const results: SeedResult[] = []
   const lastSeed = firstSeed + options.seeds - 1
   let nextSeed = firstSeed
@@ -82,7 +96,12 @@ function runInWorkers(options: LoopOptions, firstSeed: number, workerCount: numb
         if (running === 0) finish()
         return
       }
-      const job: SeedJob = { seed: nextSeed++, steps: options.steps, bug: options.bug, frontEndFault: options.frontEndFault }
+      const job: SeedJob = {
+        seed: nextSeed++,
+        steps: options.steps,
+        bug: options.bug,
+        frontEndFault: options.frontEndFault,
+      }
       worker.postMessage(job)
     }
     for (let i = 0; i < workerCount; i++) {

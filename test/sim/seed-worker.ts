@@ -19,6 +19,8 @@ export interface SeedJob {
 if (parentPort !== null) {
   const port = parentPort
   port.on('message', (job: SeedJob) => {
-    port.postMessage(runSeed({ seed: job.seed, steps: job.steps, bug: job.bug, frontEndFault: job.frontEndFault }))
+    port.postMessage(
+      runSeed({ seed: job.seed, steps: job.steps, bug: job.bug, frontEndFault: job.frontEndFault }),
+    )
   })
 }

@@ -20,12 +20,31 @@ const STEPS = Number(process.env.SIM_TEST_STEPS ?? 500)
 test(`${SEEDS} seeds of ${STEPS} steps with faults: no invariant, liveness or history violation`, async () => {
   const summary = await runSeeds({ seeds: SEEDS, steps: STEPS, workers: 2 })
   console.log(figuresReport(summary))
-  const failures = summary.violations.map((r) => `${failureLine(r)}\n  replay: npm run sim -- --seed ${r.seed} --steps ${STEPS}`)
+  const failures = summary.violations.map(
+    (r) => `${failureLine(r)}\n  replay: npm run sim -- --seed ${r.seed} --steps ${STEPS}`,
+  )
   expect(failures, failures.join('\n')).toEqual([])
   expect(summary.results).toHaveLength(SEEDS)
   // The run really injected every kind of fault and exercised recovery.
-  for (const kind of ['crash', 'crash-while-unsynced', 'power-loss-while-unsynced', 'lost-unsynced-writes', 'torn-append', 'pause', 'partition.isolate', 'partition.split', 'partition.one-way', 'partition.bridge', 'links.lossy', 'links.reorder', 'slow-disk']) {
-    expect(summary.totals[`fault.${kind}`] ?? 0, `fault kind ${kind} never injected`).toBeGreaterThan(0)
+  for (const kind of [
+    'crash',
+    'crash-while-unsynced',
+    'power-loss-while-unsynced',
+    'lost-unsynced-writes',
+    'torn-append',
+    'pause',
+    'partition.isolate',
+    'partition.split',
+    'partition.one-way',
+    'partition.bridge',
+    'links.lossy',
+    'links.reorder',
+    'slow-disk',
+  ]) {
+    expect(
+      summary.totals[`fault.${kind}`] ?? 0,
+      `fault kind ${kind} never injected`,
+    ).toBeGreaterThan(0)
   }
   // Replies were lost and settled from the committed history, both ways.
   expect(summary.resolvedOps).toBeGreaterThan(0)

@@ -11,7 +11,14 @@
  * a read is computed only when it reaches the head of the queue, so it sees the
  * session's earlier writes and none of its later ones.
  */
-import { ErrorCode, type Request, type ServerId, type SessionId, type Txn, type Zxid } from '../../protocol/index.js'
+import {
+  ErrorCode,
+  type Request,
+  type ServerId,
+  type SessionId,
+  type Txn,
+  type Zxid,
+} from '../../protocol/index.js'
 import type { Peer } from '../../server/core/index.js'
 import { answerRead, replyForWrite, type Reply } from '../../server/requests/index.js'
 import type { SessionTable } from '../../server/sessions/index.js'
@@ -44,7 +51,10 @@ export interface FrontEndHost {
 export type FrontEndFault = 'linearizable-read-is-local' | 'connect-ignores-zxid'
 
 /** FRONT_END_FAULTS lists every FrontEndFault. */
-export const FRONT_END_FAULTS: readonly FrontEndFault[] = ['linearizable-read-is-local', 'connect-ignores-zxid']
+export const FRONT_END_FAULTS: readonly FrontEndFault[] = [
+  'linearizable-read-is-local',
+  'connect-ignores-zxid',
+]
 
 /** ReadToken identifies a linearizable read or sync in the core's read index. */
 interface ReadToken {
@@ -86,14 +96,22 @@ export class ClientFrontEnd {
 
   /** onMessage handles one message from a client connection. */
   onMessage(connId: number, message: ToServer): void {
-    if (message.type === 'connect') return this.onConnect(connId, message.sessionId, message.password, message.lastZxidSeen, message.timeoutMs)
+    if (message.type === 'connect')
+      return this.onConnect(
+        connId,
+        message.sessionId,
+        message.password,
+        message.lastZxidSeen,
+        message.timeoutMs,
+      )
     const conn = this.conns.get(connId)
     if (conn === undefined) return // the connection was closed; the client will learn it
     if (message.type === 'disconnect') {
       this.forget(conn)
       return
     }
-    if (conn.sessionId === undefined) return this.close(conn, ErrorCode.BAD_ARGUMENTS, 'request before the session was open')
+    if (conn.sessionId === undefined)
+      return this.close(conn, ErrorCode.BAD_ARGUMENTS, 'request before the session was open')
     this.host.touch(conn.sessionId)
     if (message.type === 'ping') {
       this.host.sendClient(connId, { type: 'pong', zxid: this.host.tree.appliedZxid })
@@ -102,16 +120,32 @@ export class ClientFrontEnd {
     this.onRequest(conn, conn.sessionId, message.xid, message.request)
   }
 
-  private onConnect(connId: number, sessionId: SessionId, password: Uint8Array, lastZxidSeen: Zxid, timeoutMs: number): void {
-    const refuse = (code: number, why: string) => this.host.sendClient(connId, { type: 'connectRefused', code, message: why })
+  private onConnect(
+    connId: number,
+    sessionId: SessionId,
+    password: Uint8Array,
+    lastZxidSeen: Zxid,
+    timeoutMs: number,
+  ): void {
+    const refuse = (code: number, why: string) =>
+      this.host.sendClient(connId, { type: 'connectRefused', code, message: why })
     if (this.conns.has(connId)) return refuse(ErrorCode.BAD_ARGUMENTS, 'connect twice')
-    if (!this.host.serving()) return refuse(ErrorCode.NOT_SERVING, `server ${this.host.id} is not serving`)
-    if (lastZxidSeen > this.host.tree.appliedZxid && this.fault !== 'connect-ignores-zxid') return refuse(ErrorCode.ZXID_AHEAD, 'client has seen a newer zxid')
+    if (!this.host.serving())
+      return refuse(ErrorCode.NOT_SERVING, `server ${this.host.id} is not serving`)
+    if (lastZxidSeen > this.host.tree.appliedZxid && this.fault !== 'connect-ignores-zxid')
+      return refuse(ErrorCode.ZXID_AHEAD, 'client has seen a newer zxid')
     const conn: Connection = { connId, sessionId: undefined, pendingSession: undefined, queue: [] }
     if (sessionId === 0n) {
       const fresh = this.host.newSession()
       const payload: ForwardPayload = { kind: 'createSession', timeoutMs, password: fresh.password }
-      if (!this.host.peer.forward({ origin: this.host.id, sessionId: fresh.sessionId, xid: 0, payload })) {
+      if (
+        !this.host.peer.forward({
+          origin: this.host.id,
+          sessionId: fresh.sessionId,
+          xid: 0,
+          payload,
+        })
+      ) {
         return refuse(ErrorCode.NOT_SERVING, 'no leader to open a session')
       }
       conn.pendingSession = fresh.sessionId
@@ -121,25 +155,53 @@ export class ClientFrontEnd {
     }
     const record = this.host.sessions.get(sessionId)
     if (record === undefined) return refuse(ErrorCode.SESSION_EXPIRED, 'session expired')
-    if (!this.host.sessions.passwordMatches(sessionId, password)) return refuse(ErrorCode.AUTH_FAILED, 'wrong password')
+    if (!this.host.sessions.passwordMatches(sessionId, password))
+      return refuse(ErrorCode.AUTH_FAILED, 'wrong password')
     // Like the real front end: the leader learns this server now owns the session.
-    if (!this.host.peer.forward({ origin: this.host.id, sessionId, xid: 0, payload: { kind: 'claimSession' } satisfies ForwardPayload })) {
+    if (
+      !this.host.peer.forward({
+        origin: this.host.id,
+        sessionId,
+        xid: 0,
+        payload: { kind: 'claimSession' } satisfies ForwardPayload,
+      })
+    ) {
       return refuse(ErrorCode.NOT_SERVING, 'no leader to resume the session')
     }
     conn.sessionId = sessionId
     this.conns.set(connId, conn)
     this.host.touch(sessionId)
-    this.host.sendClient(connId, { type: 'connected', sessionId, password, timeoutMs: record.timeoutMs, serverId: this.host.id, zxid: this.host.tree.appliedZxid, readOnly: false })
+    this.host.sendClient(connId, {
+      type: 'connected',
+      sessionId,
+      password,
+      timeoutMs: record.timeoutMs,
+      serverId: this.host.id,
+      zxid: this.host.tree.appliedZxid,
+      readOnly: false,
+    })
   }
 
   private onRequest(conn: Connection, sessionId: SessionId, xid: number, request: Request): void {
     const entry: QueuedRequest = { xid, request, reply: undefined, readZxid: undefined }
     conn.queue.push(entry)
-    const notServing = () => (entry.reply = { reply: { err: ErrorCode.NOT_SERVING, message: 'not serving' }, zxid: this.host.tree.appliedZxid })
+    const notServing = () =>
+      (entry.reply = {
+        reply: { err: ErrorCode.NOT_SERVING, message: 'not serving' },
+        zxid: this.host.tree.appliedZxid,
+      })
     if (!this.host.serving()) notServing()
-    else if (request.op === 'create' || request.op === 'set' || request.op === 'delete' || request.op === 'multi' || request.op === 'closeSession') {
-      const payload: ForwardPayload = request.op === 'closeSession' ? { kind: 'closeSession' } : { kind: 'write', request }
-      if (this.host.peer.forward({ origin: this.host.id, sessionId, xid, payload })) this.pendingWrites.set(requestKey(sessionId, xid), { conn, entry })
+    else if (
+      request.op === 'create' ||
+      request.op === 'set' ||
+      request.op === 'delete' ||
+      request.op === 'multi' ||
+      request.op === 'closeSession'
+    ) {
+      const payload: ForwardPayload =
+        request.op === 'closeSession' ? { kind: 'closeSession' } : { kind: 'write', request }
+      if (this.host.peer.forward({ origin: this.host.id, sessionId, xid, payload }))
+        this.pendingWrites.set(requestKey(sessionId, xid), { conn, entry })
       else notServing()
     } else if ((request.op === 'get' && request.linearizable === true) || request.op === 'sync') {
       const token: ReadToken = { connId: conn.connId, xid }
@@ -158,7 +220,15 @@ export class ClientFrontEnd {
         this.pendingConnects.delete(op.sessionId)
         conn.pendingSession = undefined
         conn.sessionId = op.sessionId
-        this.host.sendClient(conn.connId, { type: 'connected', sessionId: op.sessionId, password: op.password, timeoutMs: op.timeoutMs, serverId: this.host.id, zxid: txn.zxid, readOnly: false })
+        this.host.sendClient(conn.connId, {
+          type: 'connected',
+          sessionId: op.sessionId,
+          password: op.password,
+          timeoutMs: op.timeoutMs,
+          serverId: this.host.id,
+          zxid: txn.zxid,
+          readOnly: false,
+        })
       }
       return
     }
@@ -166,12 +236,16 @@ export class ClientFrontEnd {
     const pending = this.pendingWrites.get(key)
     if (pending !== undefined) {
       this.pendingWrites.delete(key)
-      pending.entry.reply = { reply: replyForWrite(pending.entry.request, txn, result), zxid: txn.zxid }
+      pending.entry.reply = {
+        reply: replyForWrite(pending.entry.request, txn, result),
+        zxid: txn.zxid,
+      }
       this.flush(pending.conn)
     }
     if (op.type === 'closeSession') {
       for (const conn of this.conns.values()) {
-        if (conn.sessionId === op.sessionId) this.close(conn, ErrorCode.SESSION_EXPIRED, 'session closed')
+        if (conn.sessionId === op.sessionId)
+          this.close(conn, ErrorCode.SESSION_EXPIRED, 'session closed')
       }
     }
   }
@@ -188,7 +262,10 @@ export class ClientFrontEnd {
   onReadFailed(token: unknown): void {
     const entry = this.findRead(token)
     if (entry === undefined) return
-    entry.entry.reply = { reply: { err: ErrorCode.NOT_SERVING, message: 'read index failed' }, zxid: this.host.tree.appliedZxid }
+    entry.entry.reply = {
+      reply: { err: ErrorCode.NOT_SERVING, message: 'read index failed' },
+      zxid: this.host.tree.appliedZxid,
+    }
     this.flush(entry.conn)
   }
 
@@ -218,15 +295,29 @@ export class ClientFrontEnd {
       if (head.reply === undefined) {
         const op = head.request.op
         const linearizable = (op === 'get' && head.request.linearizable === true) || op === 'sync'
-        if (linearizable && (head.readZxid === undefined || tree.appliedZxid < head.readZxid)) return
-        if (op === 'sync') head.reply = { reply: { err: ErrorCode.OK, result: {} }, zxid: tree.appliedZxid }
-        else if (op === 'get' || op === 'exists') head.reply = { reply: answerRead(tree, head.request, conn.sessionId ?? 0n), zxid: tree.appliedZxid }
+        if (linearizable && (head.readZxid === undefined || tree.appliedZxid < head.readZxid))
+          return
+        if (op === 'sync')
+          head.reply = { reply: { err: ErrorCode.OK, result: {} }, zxid: tree.appliedZxid }
+        else if (op === 'get' || op === 'exists')
+          head.reply = {
+            reply: answerRead(tree, head.request, conn.sessionId ?? 0n),
+            zxid: tree.appliedZxid,
+          }
         else return // a write waits for its txn
       }
       conn.queue.shift()
       const { reply, zxid } = head.reply
-      this.host.sendClient(conn.connId, { type: 'reply', xid: head.xid, zxid, err: reply.err, ...(reply.result === undefined ? {} : { result: reply.result }), ...(reply.message === undefined ? {} : { message: reply.message }) })
-      if (head.request.op === 'closeSession' && reply.err === ErrorCode.OK) this.close(conn, ErrorCode.SESSION_EXPIRED, 'session closed')
+      this.host.sendClient(conn.connId, {
+        type: 'reply',
+        xid: head.xid,
+        zxid,
+        err: reply.err,
+        ...(reply.result === undefined ? {} : { result: reply.result }),
+        ...(reply.message === undefined ? {} : { message: reply.message }),
+      })
+      if (head.request.op === 'closeSession' && reply.err === ErrorCode.OK)
+        this.close(conn, ErrorCode.SESSION_EXPIRED, 'session closed')
     }
   }
 
@@ -238,7 +329,9 @@ export class ClientFrontEnd {
   private forget(conn: Connection): boolean {
     if (this.conns.get(conn.connId) !== conn) return false
     this.conns.delete(conn.connId)
-    for (const entry of conn.queue) if (conn.sessionId !== undefined) this.pendingWrites.delete(requestKey(conn.sessionId, entry.xid))
+    for (const entry of conn.queue)
+      if (conn.sessionId !== undefined)
+        this.pendingWrites.delete(requestKey(conn.sessionId, entry.xid))
     if (conn.pendingSession !== undefined) this.pendingConnects.delete(conn.pendingSession)
     return true
   }

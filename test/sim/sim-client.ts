@@ -14,7 +14,15 @@
  * moves to another server.
  */
 import type { OpInput, OpOutput } from '../checker/index.js'
-import { ErrorCode, type ReplyMessage, type Request, type ServerId, type SessionId, type Stat, type Zxid } from '../../protocol/index.js'
+import {
+  ErrorCode,
+  type ReplyMessage,
+  type Request,
+  type ServerId,
+  type SessionId,
+  type Stat,
+  type Zxid,
+} from '../../protocol/index.js'
 import type { HistoryRecorder } from './history-recorder.js'
 import type { ToClient, ToServer } from './messages.js'
 import type { SimRandom } from './random.js'
@@ -59,7 +67,14 @@ interface Pending {
 
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
-const TXN_ERRORS: ReadonlySet<number> = new Set([ErrorCode.OK, ErrorCode.NODE_EXISTS, ErrorCode.NO_NODE, ErrorCode.BAD_VERSION, ErrorCode.SESSION_EXPIRED, ErrorCode.SESSION_MOVED])
+const TXN_ERRORS: ReadonlySet<number> = new Set([
+  ErrorCode.OK,
+  ErrorCode.NODE_EXISTS,
+  ErrorCode.NO_NODE,
+  ErrorCode.BAD_VERSION,
+  ErrorCode.SESSION_EXPIRED,
+  ErrorCode.SESSION_MOVED,
+])
 
 /** SimClient is one simulated client. */
 export class SimClient {
@@ -104,7 +119,8 @@ export class SimClient {
       return
     }
     if (this.phase === 'connecting') {
-      if (now - this.connectStartedMs > this.profile.requestTimeoutMs) this.giveUp('connect timed out')
+      if (now - this.connectStartedMs > this.profile.requestTimeoutMs)
+        this.giveUp('connect timed out')
       return
     }
     for (const p of this.pending.values()) {
@@ -127,7 +143,8 @@ export class SimClient {
     switch (message.type) {
       case 'connected':
         this.phase = 'connected'
-        if (message.sessionId !== this.sessionId) this.env.trace(`c${this.id} session ${message.sessionId.toString(16)} at s${this.server}`)
+        if (message.sessionId !== this.sessionId)
+          this.env.trace(`c${this.id} session ${message.sessionId.toString(16)} at s${this.server}`)
         this.sessionId = message.sessionId
         this.password = message.password
         this.seen(message.zxid)
@@ -156,7 +173,15 @@ export class SimClient {
     this.phase = 'connecting'
     this.connectStartedMs = this.env.nowMs()
     const timeoutMs = this.profile.sessionTimeoutMs
-    this.send({ type: 'connect', protocolVersion: 1, sessionId: this.sessionId, password: this.password, lastZxidSeen: this.lastZxidSeen, timeoutMs, readOnly: false })
+    this.send({
+      type: 'connect',
+      protocolVersion: 1,
+      sessionId: this.sessionId,
+      password: this.password,
+      lastZxidSeen: this.lastZxidSeen,
+      timeoutMs,
+      readOnly: false,
+    })
   }
 
   private giveUp(why: string): void {
@@ -182,7 +207,12 @@ export class SimClient {
     if (zxid > this.lastZxidSeen) this.lastZxidSeen = zxid
   }
 
-  private request(kind: PendingKind, request: Request, opId: number | undefined, plain = false): void {
+  private request(
+    kind: PendingKind,
+    request: Request,
+    opId: number | undefined,
+    plain = false,
+  ): void {
     const xid = this.nextXid++
     this.pending.set(xid, { kind, request, sentAtMs: this.env.nowMs(), opId, plain })
     const isWrite = request.op === 'create' || request.op === 'set' || request.op === 'delete'
@@ -194,21 +224,43 @@ export class SimClient {
     const r = this.writeSoon ? 0.2 : this.random.float()
     this.writeSoon = false
     const path = this.random.pick(this.profile.paths)
-    const begin = (input: OpInput) => this.env.history.begin(this.id, this.sessionId, input, this.env.nowMs())
+    const begin = (input: OpInput) =>
+      this.env.history.begin(this.id, this.sessionId, input, this.env.nowMs())
     const value = `c${this.id}.${this.nextValue++}`
     const data = utf8.encode(value)
     if (r < 0.17) {
-      this.request('tracked', { op: 'create', path, data, mode: 'persistent' }, begin({ kind: 'create', path, value }))
+      this.request(
+        'tracked',
+        { op: 'create', path, data, mode: 'persistent' },
+        begin({ kind: 'create', path, value }),
+      )
     } else if (r < 0.4) {
       const expectedVersion = this.chooseVersion(path)
-      this.request('tracked', { op: 'set', path, data, version: expectedVersion }, begin({ kind: 'set', path, value, expectedVersion }))
+      this.request(
+        'tracked',
+        { op: 'set', path, data, version: expectedVersion },
+        begin({ kind: 'set', path, value, expectedVersion }),
+      )
     } else if (r < 0.5) {
       const expectedVersion = this.chooseVersion(path)
-      this.request('tracked', { op: 'delete', path, version: expectedVersion }, begin({ kind: 'delete', path, expectedVersion }))
+      this.request(
+        'tracked',
+        { op: 'delete', path, version: expectedVersion },
+        begin({ kind: 'delete', path, expectedVersion }),
+      )
     } else if (r < 0.68) {
-      this.request('tracked', { op: 'get', path, watch: false }, begin({ kind: 'read', path }), true)
+      this.request(
+        'tracked',
+        { op: 'get', path, watch: false },
+        begin({ kind: 'read', path }),
+        true,
+      )
     } else if (r < 0.83) {
-      this.request('tracked', { op: 'get', path, watch: false, linearizable: true }, begin({ kind: 'read', path }))
+      this.request(
+        'tracked',
+        { op: 'get', path, watch: false, linearizable: true },
+        begin({ kind: 'read', path }),
+      )
     } else if (r < 0.93) {
       // sync, then a plain read: together one linearizable read from the sync's call to the read's reply.
       const opId = begin({ kind: 'read', path })
@@ -216,7 +268,11 @@ export class SimClient {
       this.request('tracked', { op: 'get', path, watch: false }, opId)
     } else if (r < 0.985) {
       const mode = this.random.chance(0.5) ? 'ephemeral' : 'ephemeral-sequential'
-      this.request('ephemeral', { op: 'create', path: `/e${this.id}-${this.ephemerals++}`, data, mode }, undefined)
+      this.request(
+        'ephemeral',
+        { op: 'create', path: `/e${this.id}-${this.ephemerals++}`, data, mode },
+        undefined,
+      )
     } else {
       this.request('close', { op: 'closeSession' }, undefined)
     }
@@ -233,7 +289,11 @@ export class SimClient {
     if (p === undefined) return
     this.pending.delete(reply.xid)
     this.seen(reply.zxid)
-    const isWrite = p.request.op === 'create' || p.request.op === 'set' || p.request.op === 'delete' || p.request.op === 'closeSession'
+    const isWrite =
+      p.request.op === 'create' ||
+      p.request.op === 'set' ||
+      p.request.op === 'delete' ||
+      p.request.op === 'closeSession'
     if (isWrite && TXN_ERRORS.has(reply.err)) this.env.acknowledged(reply.zxid, this.id)
     if (reply.err === ErrorCode.SESSION_EXPIRED) {
       if (p.opId !== undefined) this.env.history.drop(p.opId)
@@ -245,7 +305,8 @@ export class SimClient {
       return
     }
     if (p.kind === 'ephemeral') {
-      if (reply.err !== ErrorCode.OK && reply.err !== ErrorCode.NOT_SERVING) this.env.unexpected(`ephemeral create answered ${reply.err}: ${reply.message ?? ''}`)
+      if (reply.err !== ErrorCode.OK && reply.err !== ErrorCode.NOT_SERVING)
+        this.env.unexpected(`ephemeral create answered ${reply.err}: ${reply.message ?? ''}`)
       return
     }
     if (p.opId === undefined) return
@@ -261,22 +322,29 @@ export class SimClient {
       return
     }
     // Both are definite failures that changed nothing: the op never took effect.
-    if (reply.err === ErrorCode.NOT_SERVING || reply.err === ErrorCode.SESSION_MOVED) return this.env.history.drop(opId)
+    if (reply.err === ErrorCode.NOT_SERVING || reply.err === ErrorCode.SESSION_MOVED)
+      return this.env.history.drop(opId)
     const output = this.outputOf(p.request, reply)
     if (output === undefined) {
       this.env.unexpected(`${p.request.op} answered ${reply.err}: ${reply.message ?? ''}`)
       return this.env.history.drop(opId)
     }
     // The op may be gone already: a failed sync drops the read that follows it.
-    if (this.env.history.isOpen(opId)) this.env.history.finish(opId, output, this.env.nowMs(), p.plain ? reply.zxid : undefined)
+    if (this.env.history.isOpen(opId))
+      this.env.history.finish(opId, output, this.env.nowMs(), p.plain ? reply.zxid : undefined)
   }
 
   private outputOf(request: Request, reply: ReplyMessage): OpOutput | undefined {
     const err = reply.err
     const stat = (reply.result as { stat?: Stat } | undefined)?.stat
-    if (err === ErrorCode.NO_NODE) return request.op === 'get' ? { ok: true, exists: false, zxid: reply.zxid } : { ok: false, code: 'NO_NODE' }
-    if (err === ErrorCode.NODE_EXISTS && request.op === 'create') return { ok: false, code: 'NODE_EXISTS' }
-    if (err === ErrorCode.BAD_VERSION && (request.op === 'set' || request.op === 'delete')) return { ok: false, code: 'BAD_VERSION' }
+    if (err === ErrorCode.NO_NODE)
+      return request.op === 'get'
+        ? { ok: true, exists: false, zxid: reply.zxid }
+        : { ok: false, code: 'NO_NODE' }
+    if (err === ErrorCode.NODE_EXISTS && request.op === 'create')
+      return { ok: false, code: 'NODE_EXISTS' }
+    if (err === ErrorCode.BAD_VERSION && (request.op === 'set' || request.op === 'delete'))
+      return { ok: false, code: 'BAD_VERSION' }
     if (err !== ErrorCode.OK) return undefined
     switch (request.op) {
       case 'create':
@@ -293,7 +361,14 @@ export class SimClient {
         const data = (reply.result as { data?: Uint8Array } | undefined)?.data
         if (stat === undefined || data === undefined) return undefined
         this.versions.set(request.path, stat.version)
-        return { ok: true, exists: true, value: fromUtf8.decode(data), version: stat.version, zxid: reply.zxid, mzxid: stat.mzxid }
+        return {
+          ok: true,
+          exists: true,
+          value: fromUtf8.decode(data),
+          version: stat.version,
+          zxid: reply.zxid,
+          mzxid: stat.mzxid,
+        }
       }
       // Not ops this client records in the history.
       case 'exists':

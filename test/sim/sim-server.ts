@@ -11,12 +11,25 @@
  * rebuilds the tree from the snapshot alone and hands the core the durable epochs and
  * log, as the real runtime does.
  */
-import { ErrorCode, formatZxid, type Envelope, type PeerMessage, type ServerId, type SessionId, type Txn, type Zxid } from '../../protocol/index.js'
+import {
+  ErrorCode,
+  formatZxid,
+  type Envelope,
+  type PeerMessage,
+  type ServerId,
+  type SessionId,
+  type Txn,
+  type Zxid,
+} from '../../protocol/index.js'
 import { Peer, type PeerConfig, type Ready } from '../../server/core/index.js'
 import { LeaderDuties } from '../../server/member/index.js'
 import { TxnBuilder } from '../../server/requests/index.js'
 import { DEFAULT_CONFIG, txnBuilderOptionsFor } from '../../server/runtime/config.js'
-import { SessionIdGenerator, SessionTable, type SessionTableOptions } from '../../server/sessions/index.js'
+import {
+  SessionIdGenerator,
+  SessionTable,
+  type SessionTableOptions,
+} from '../../server/sessions/index.js'
 import { DataTree } from '../../server/tree/index.js'
 import { opsOf, SimDisk, type CrashLoss, type SimSnapshot } from './disk.js'
 import type { ToClient, ToServer } from './messages.js'
@@ -157,18 +170,28 @@ export class SimServer {
       },
       recovered.state,
     )
-    this.env.trace(`s${this.id} boot snap=${formatZxid(recovered.state.snapshotZxid)} log=${recovered.state.log.length} epochs=${recovered.state.acceptedEpoch}/${recovered.state.currentEpoch} torn=${recovered.tornRecords}`)
+    this.env.trace(
+      `s${this.id} boot snap=${formatZxid(recovered.state.snapshotZxid)} log=${recovered.state.log.length} epochs=${recovered.state.acceptedEpoch}/${recovered.state.currentEpoch} torn=${recovered.tornRecords}`,
+    )
     this.env.observer.replaced(this, 'restart')
   }
 
   private installState(snapshot: SimSnapshot | undefined): void {
-    this.treeNow = snapshot === undefined ? new DataTree() : DataTree.fromSnapshot(snapshot.nodes, snapshot.zxid)
-    this.sessionsNow = snapshot === undefined ? new SessionTable(this.options.sessionOptions) : SessionTable.fromRecords(snapshot.sessions, this.options.sessionOptions)
+    this.treeNow =
+      snapshot === undefined ? new DataTree() : DataTree.fromSnapshot(snapshot.nodes, snapshot.zxid)
+    this.sessionsNow =
+      snapshot === undefined
+        ? new SessionTable(this.options.sessionOptions)
+        : SessionTable.fromRecords(snapshot.sessions, this.options.sessionOptions)
     this.builderNow = new TxnBuilder(this.treeNow, txnBuilderOptionsFor(DEFAULT_CONFIG))
   }
 
   private makeSnapshot(): SimSnapshot {
-    return { zxid: this.treeNow.appliedZxid, nodes: [...this.treeNow.snapshotEntries()], sessions: this.sessionsNow.snapshotRecords() }
+    return {
+      zxid: this.treeNow.appliedZxid,
+      nodes: [...this.treeNow.snapshotEntries()],
+      sessions: this.sessionsNow.snapshotRecords(),
+    }
   }
 
   // ------------------------------------------------------------------ inputs
@@ -205,7 +228,12 @@ export class SimServer {
   /** pump takes Readys and carries them out until one waits for an fsync or none is left. */
   private pump(): void {
     const peer = this.peerNow
-    while (peer !== undefined && this.peerNow === peer && this.inFlight === undefined && peer.hasReady()) {
+    while (
+      peer !== undefined &&
+      this.peerNow === peer &&
+      this.inFlight === undefined &&
+      peer.hasReady()
+    ) {
       const ready = peer.ready()
       this.inFlight = ready
       for (const envelope of ready.send) this.env.sendPeer(this.id, envelope)
@@ -282,7 +310,10 @@ export class SimServer {
         if (this.duties.isActive) this.sessionsNow.touch(sessionId, this.ticks)
         else this.peerNow?.touchSessions([sessionId])
       },
-      newSession: () => ({ sessionId: this.idGenerator.next(), password: this.options.random.bytes(8) }),
+      newSession: () => ({
+        sessionId: this.idGenerator.next(),
+        password: this.options.random.bytes(8),
+      }),
     }
   }
 

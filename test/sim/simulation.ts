@@ -9,7 +9,15 @@
  * injector may start or end faults; after it the ensemble invariants are checked.
  * run.ts drives the phases (faults, recovery, drain, checks) on top of this class.
  */
-import { decodeMessage, decodePeerMessage, encodeMessage, ProtocolError, type Envelope, type PeerMessage, type ServerId } from '../../protocol/index.js'
+import {
+  decodeMessage,
+  decodePeerMessage,
+  encodeMessage,
+  ProtocolError,
+  type Envelope,
+  type PeerMessage,
+  type ServerId,
+} from '../../protocol/index.js'
 import { DataTree } from '../../server/tree/index.js'
 import { EventQueue } from './event-queue.js'
 import { HistoryRecorder } from './history-recorder.js'
@@ -26,10 +34,25 @@ import { Trace } from './trace.js'
 /** SimEvent is one thing due to happen at a virtual time. */
 export type SimEvent =
   | { readonly k: 'tick'; readonly server: ServerId }
-  | { readonly k: 'peer'; readonly from: ServerId; readonly to: ServerId; readonly message: PeerMessage }
+  | {
+      readonly k: 'peer'
+      readonly from: ServerId
+      readonly to: ServerId
+      readonly message: PeerMessage
+    }
   | { readonly k: 'fsync'; readonly server: ServerId; readonly incarnation: number }
-  | { readonly k: 'toServer'; readonly server: ServerId; readonly connId: number; readonly message: ToServer }
-  | { readonly k: 'toClient'; readonly client: number; readonly connId: number; readonly message: ToClient }
+  | {
+      readonly k: 'toServer'
+      readonly server: ServerId
+      readonly connId: number
+      readonly message: ToServer
+    }
+  | {
+      readonly k: 'toClient'
+      readonly client: number
+      readonly connId: number
+      readonly message: ToClient
+    }
   | { readonly k: 'act'; readonly client: number }
   | { readonly k: 'restart'; readonly server: ServerId }
   | { readonly k: 'resume'; readonly server: ServerId }
@@ -61,10 +84,16 @@ export class Simulation {
   nowMs = 0
   private readonly queue = new EventQueue<SimEvent>()
   /** Open client connections; `lastToServerMs`/`lastToClientMs` keep each direction FIFO, as TCP does. */
-  private readonly conns = new Map<number, { client: SimClient; server: ServerId; lastToServerMs: number; lastToClientMs: number }>()
+  private readonly conns = new Map<
+    number,
+    { client: SimClient; server: ServerId; lastToServerMs: number; lastToClientMs: number }
+  >()
   private readonly deferred = new Map<ServerId, SimEvent[]>()
   /** Servers to crash the moment their disk holds unsynced writes, with the restart delay. */
-  private readonly armedCrashes = new Map<number, readonly { id: ServerId; restartDelayMs: number }[]>()
+  private readonly armedCrashes = new Map<
+    number,
+    readonly { id: ServerId; restartDelayMs: number }[]
+  >()
   private nextArmId = 1
   private nextConnId = 1
   /** Servers that were established leaders after the previous event. */
@@ -80,7 +109,12 @@ export class Simulation {
     frontEndFault?: FrontEndFault,
   ) {
     this.network = new SimNetwork(profile.members)
-    this.random = { network: root.fork(), disk: root.fork(), schedule: root.fork(), faults: root.fork() }
+    this.random = {
+      network: root.fork(),
+      disk: root.fork(),
+      schedule: root.fork(),
+      faults: root.fork(),
+    }
     const serverEnv = this.serverEnv()
     for (const id of profile.members) {
       const server = new SimServer(
@@ -92,10 +126,16 @@ export class Simulation {
             initTimeoutTicks: profile.initTimeoutTicks,
             diffLimitTxns: profile.diffLimitTxns,
             proposalBatchMax: profile.proposalBatchMax,
-            ...(profile.peerMessageBudgetBytes === undefined ? {} : { peerMessageBudgetBytes: profile.peerMessageBudgetBytes }),
+            ...(profile.peerMessageBudgetBytes === undefined
+              ? {}
+              : { peerMessageBudgetBytes: profile.peerMessageBudgetBytes }),
             ...(profile.bug === undefined ? {} : { bug: profile.bug }),
           },
-          sessionOptions: { tickMs: TICK_MS, minTimeoutMs: 2 * TICK_MS, maxTimeoutMs: 600 * TICK_MS },
+          sessionOptions: {
+            tickMs: TICK_MS,
+            minTimeoutMs: 2 * TICK_MS,
+            maxTimeoutMs: 600 * TICK_MS,
+          },
           snapshotEveryTxns: profile.snapshotEveryTxns,
           random: root.fork(),
           frontEndFault,
@@ -132,7 +172,11 @@ export class Simulation {
 
   /** runUntil dispatches every event due before `endMs` and moves the clock there. */
   runUntil(endMs: number): void {
-    for (let t = this.queue.peekTimeMs(); t !== undefined && t < endMs; t = this.queue.peekTimeMs()) {
+    for (
+      let t = this.queue.peekTimeMs();
+      t !== undefined && t < endMs;
+      t = this.queue.peekTimeMs()
+    ) {
       const next = this.queue.pop() as { timeMs: number; event: SimEvent }
       this.nowMs = next.timeMs
       this.dispatch(next.event)
@@ -145,7 +189,10 @@ export class Simulation {
     const server = this.server(id)
     const loss = server.crash(this.random.disk)
     this.deferred.delete(id)
-    this.trace.record(this.nowMs, `crash s${id} cached=${loss.cachedOps} kept=${loss.keptOps} torn=${loss.tornAppend}`)
+    this.trace.record(
+      this.nowMs,
+      `crash s${id} cached=${loss.cachedOps} kept=${loss.keptOps} torn=${loss.tornAppend}`,
+    )
     if (loss.keptOps < loss.cachedOps) this.trace.count('fault.lost-unsynced-writes')
     if (loss.tornAppend) this.trace.count('fault.torn-append')
   }
@@ -168,9 +215,12 @@ export class Simulation {
 
   private fireArmedCrashes(): void {
     for (const [armId, victims] of this.armedCrashes) {
-      if (!victims.some(({ id }) => this.server(id).up && this.server(id).disk.cachedOps > 0)) continue
+      if (!victims.some(({ id }) => this.server(id).up && this.server(id).disk.cachedOps > 0))
+        continue
       this.armedCrashes.delete(armId)
-      this.trace.count(victims.length > 1 ? 'fault.power-loss-while-unsynced' : 'fault.crash-while-unsynced')
+      this.trace.count(
+        victims.length > 1 ? 'fault.power-loss-while-unsynced' : 'fault.crash-while-unsynced',
+      )
       for (const { id, restartDelayMs } of victims) {
         if (!this.server(id).up) continue
         this.crash(id)
@@ -226,7 +276,10 @@ export class Simulation {
         return this.deliverToServer(event)
       case 'toClient': {
         const client = this.clients[event.client - 1] as SimClient
-        this.trace.record(this.nowMs, `s>c${event.client} ${event.message.type}${event.message.type === 'reply' ? ` ${event.message.xid} ${event.message.err}` : ''}`)
+        this.trace.record(
+          this.nowMs,
+          `s>c${event.client} ${event.message.type}${event.message.type === 'reply' ? ` ${event.message.xid} ${event.message.err}` : ''}`,
+        )
         client.onMessage(event.connId, event.message)
         return
       }
@@ -267,12 +320,19 @@ export class Simulation {
       // Connection refused or reset: the client hears of it at once.
       if (conn !== undefined && event.message.type !== 'disconnect') {
         this.conns.delete(event.connId)
-        this.sendClient(event.connId, { type: 'closed', code: -4, reason: `server ${event.server} is down` })
+        this.sendClient(event.connId, {
+          type: 'closed',
+          code: -4,
+          reason: `server ${event.server} is down`,
+        })
       }
       return
     }
     if (server.paused) return this.defer(event.server, event)
-    this.trace.record(this.nowMs, `c>s${event.server} ${event.message.type}${event.message.type === 'request' ? ` ${event.message.xid} ${event.message.request.op}` : ''}`)
+    this.trace.record(
+      this.nowMs,
+      `c>s${event.server} ${event.message.type}${event.message.type === 'request' ? ` ${event.message.xid} ${event.message.request.op}` : ''}`,
+    )
     server.onClient(event.connId, event.message)
   }
 
@@ -296,7 +356,10 @@ export class Simulation {
     const conn = this.conns.get(connId)
     if (conn === undefined) return
     if (message.type === 'closed') this.conns.delete(connId)
-    conn.lastToClientMs = Math.max(conn.lastToClientMs, this.nowMs + this.random.network.between(1, 5))
+    conn.lastToClientMs = Math.max(
+      conn.lastToClientMs,
+      this.nowMs + this.random.network.between(1, 5),
+    )
     this.queue.push(conn.lastToClientMs, { k: 'toClient', client: conn.client.id, connId, message })
   }
 
@@ -306,7 +369,8 @@ export class Simulation {
       sendPeer: (from: ServerId, envelope: Envelope) => {
         const outcome = this.network.route(from, envelope.to, this.nowMs, this.random.network)
         if (outcome.fate !== 'delivered') this.trace.count(`net.${outcome.fate}`)
-        for (const at of outcome.arrivalsMs) this.queue.push(at, { k: 'peer', from, to: envelope.to, message: envelope.message })
+        for (const at of outcome.arrivalsMs)
+          this.queue.push(at, { k: 'peer', from, to: envelope.to, message: envelope.message })
       },
       sendClient: (connId, message) => this.sendClient(connId, message),
       scheduleFsync: (server, incarnation) => {
@@ -331,8 +395,16 @@ export class Simulation {
         const conn = this.conns.get(connId)
         if (conn === undefined) return
         if (message.type === 'disconnect') this.conns.delete(connId)
-        conn.lastToServerMs = Math.max(conn.lastToServerMs, this.nowMs + this.random.network.between(1, 5))
-        this.queue.push(conn.lastToServerMs, { k: 'toServer', server: conn.server, connId, message })
+        conn.lastToServerMs = Math.max(
+          conn.lastToServerMs,
+          this.nowMs + this.random.network.between(1, 5),
+        )
+        this.queue.push(conn.lastToServerMs, {
+          k: 'toServer',
+          server: conn.server,
+          connId,
+          message,
+        })
       },
       history: this.history,
       acknowledged: (zxid) => this.invariants.acknowledged(zxid),
@@ -354,6 +426,10 @@ function throughWire(message: PeerMessage): PeerMessage {
   const decoded = decodeMessage(encodeMessage(message))
   if (!decoded.ok) throw decoded.error
   const result = decodePeerMessage(decoded.value)
-  if (result instanceof ProtocolError) throw new InvariantViolation('exception', `peer message does not survive the wire: ${result.message}`)
+  if (result instanceof ProtocolError)
+    throw new InvariantViolation(
+      'exception',
+      `peer message does not survive the wire: ${result.message}`,
+    )
   return result
 }

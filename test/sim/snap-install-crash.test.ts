@@ -68,7 +68,12 @@ test('a SNAP older than the follower log, interrupted by a crash, keeps every ac
   c.healAll()
   c.isolate(3)
   c.dropWhere((m) => m.to === 1 && isType(m, 'newLeader'))
-  c.runUntil(() => c.peer(2).role === 'leading' && c.peer(1).role === 'following' && c.peer(2).status().phase !== 'discovery')
+  c.runUntil(
+    () =>
+      c.peer(2).role === 'leading' &&
+      c.peer(1).role === 'following' &&
+      c.peer(2).status().phase !== 'discovery',
+  )
   c.healAll()
   expect(c.runUntilHeld(3, (node) => node.inFlight?.persist.snapshot !== undefined)).toBe(true)
   // The SNAP's Ready carries w among its txns: keeping the snapshot without them is what lost w.
@@ -94,14 +99,29 @@ test('simulator seed 12746 keeps every acknowledged write', () => {
 })
 
 test('the sim disk keeps a snapshot install with all its txns or not at all', () => {
-  const txn = (epoch: number, counter: number): Txn => ({ zxid: makeZxid(epoch, counter), timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'error', code: 0 } })
+  const txn = (epoch: number, counter: number): Txn => ({
+    zxid: makeZxid(epoch, counter),
+    timeMs: 0,
+    sessionId: 0n,
+    xid: 0,
+    op: { type: 'error', code: 0 },
+  })
   const snapshot: SimSnapshot = { zxid: makeZxid(2, 4), nodes: [], sessions: [] }
   const outcomes = new Set<string>()
   for (let seed = 1; seed <= 64; seed++) {
     const disk = new SimDisk()
-    disk.write(opsOf({ txns: [txn(1, 1), txn(1, 2), txn(3, 1), txn(3, 2)], epochs: { accepted: 3, current: 3 } }))
+    disk.write(
+      opsOf({
+        txns: [txn(1, 1), txn(1, 2), txn(3, 1), txn(3, 2)],
+        epochs: { accepted: 3, current: 3 },
+      }),
+    )
     disk.sync()
-    const install = opsOf({ snapshot: { zxid: snapshot.zxid, data: snapshot }, txns: [txn(2, 5), txn(4, 1), txn(4, 2)], epochs: { accepted: 4, current: 4 } })
+    const install = opsOf({
+      snapshot: { zxid: snapshot.zxid, data: snapshot },
+      txns: [txn(2, 5), txn(4, 1), txn(4, 2)],
+      epochs: { accepted: 4, current: 4 },
+    })
     expect(install.map((op) => op.kind)).toEqual(['install', 'epochs'])
     disk.write(install)
     disk.crash(new SimRandom(seed))
@@ -110,7 +130,11 @@ test('the sim disk keeps a snapshot install with all its txns or not at all', ()
     outcomes.add(`${state.snapshotZxid.toString(16)}:${log}:${state.currentEpoch}`)
   }
   // Old state, the install without the epochs, or everything; never the snapshot alone.
-  expect([...outcomes].sort()).toEqual(['0:100000001,100000002,300000001,300000002:3', '200000004:200000005,400000001,400000002:3', '200000004:200000005,400000001,400000002:4'])
+  expect([...outcomes].sort()).toEqual([
+    '0:100000001,100000002,300000001,300000002:3',
+    '200000004:200000005,400000001,400000002:3',
+    '200000004:200000005,400000001,400000002:4',
+  ])
 })
 
 test('simulator seed 5479 keeps the session guarantees (a follower serves only after its sync is durable)', () => {

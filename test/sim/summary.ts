@@ -45,7 +45,8 @@ export function summarize(results: readonly SeedResult[], elapsedMs: number): Lo
   let acknowledged = 0
   let events = 0
   for (const r of results) {
-    for (const [name, count] of Object.entries(r.stats.counters)) totals[name] = (totals[name] ?? 0) + count
+    for (const [name, count] of Object.entries(r.stats.counters))
+      totals[name] = (totals[name] ?? 0) + count
     if (r.stats.recoveryTicks !== undefined) {
       maxRecoveryTicks = Math.max(maxRecoveryTicks, r.stats.recoveryTicks)
       recoverySum += r.stats.recoveryTicks
@@ -58,9 +59,13 @@ export function summarize(results: readonly SeedResult[], elapsedMs: number): Lo
     droppedOps += r.stats.ops.dropped
     acknowledged += r.stats.acknowledged
     events += r.stats.events
-    if (r.violation !== undefined) violationsByInvariant[r.violation.invariant] = (violationsByInvariant[r.violation.invariant] ?? 0) + 1
+    if (r.violation !== undefined)
+      violationsByInvariant[r.violation.invariant] =
+        (violationsByInvariant[r.violation.invariant] ?? 0) + 1
   }
-  const sortedTotals = Object.fromEntries(Object.entries(totals).sort(([a], [b]) => a.localeCompare(b)))
+  const sortedTotals = Object.fromEntries(
+    Object.entries(totals).sort(([a], [b]) => a.localeCompare(b)),
+  )
   return {
     results,
     violations: results.filter((r) => r.violation !== undefined),
@@ -92,7 +97,12 @@ export function failureLine(result: SeedResult): string {
 export function failureReport(result: SeedResult): string {
   const v = result.violation
   if (v === undefined) return `seed ${result.seed}: ok, trace hash ${result.traceHash}`
-  return [`seed ${result.seed} violated ${v.invariant} at step ${v.step} (${v.timeMs} ms), trace hash ${result.traceHash}`, v.message, 'trace tail:', ...v.tail.map((l) => `  ${l}`)].join('\n')
+  return [
+    `seed ${result.seed} violated ${v.invariant} at step ${v.step} (${v.timeMs} ms), trace hash ${result.traceHash}`,
+    v.message,
+    'trace tail:',
+    ...v.tail.map((l) => `  ${l}`),
+  ].join('\n')
 }
 
 /** figuresReport renders a summary's figures for the CLI's --stats and the test log. */

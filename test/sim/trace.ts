@@ -55,12 +55,16 @@ export class Trace {
 
   /** hash returns the trace hash as 16 hex digits. */
   hash(): string {
-    return (this.h1 >>> 0).toString(16).padStart(8, '0') + (this.h2 >>> 0).toString(16).padStart(8, '0')
+    return (
+      (this.h1 >>> 0).toString(16).padStart(8, '0') + (this.h2 >>> 0).toString(16).padStart(8, '0')
+    )
   }
 
   /** tail returns the most recent lines, oldest first. */
   tail(): string[] {
-    const lines = this.filled ? [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)] : this.ring.slice(0, this.next)
+    const lines = this.filled
+      ? [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)]
+      : this.ring.slice(0, this.next)
     return lines.filter((l): l is string => l !== undefined)
   }
 }

@@ -23,7 +23,12 @@ const OPTIONS = { segmentBytesMax: 4096, recordsPerChunk: 8 }
 
 async function buildDir(snapshotsKept: number, snapshots: number) {
   const fs = new MemoryStorageFs()
-  const { storage } = await FileStorage.open(DIR, { fs, createIfMissing: true, snapshotsKept, ...OPTIONS })
+  const { storage } = await FileStorage.open(DIR, {
+    fs,
+    createIfMissing: true,
+    snapshotsKept,
+    ...OPTIONS,
+  })
   const work = new Workload(11)
   for (let i = 0; i < snapshots; i++) {
     await storage.append(work.take(40))
@@ -57,7 +62,11 @@ function segmentPaths(image: DiskImage): string[] {
 }
 
 /** recordOffsets lists [start, end) of each record in a segment, from the txns it holds. */
-function recordOffsets(bytes: Uint8Array, txns: readonly Txn[], firstZxid: bigint): [number, number][] {
+function recordOffsets(
+  bytes: Uint8Array,
+  txns: readonly Txn[],
+  firstZxid: bigint,
+): [number, number][] {
   const out: [number, number][] = []
   let offset = SEGMENT_HEADER_BYTES
   for (const txn of txns.filter((t) => t.zxid >= firstZxid)) {
@@ -135,7 +144,10 @@ describe('single-bit flips', () => {
 
   it('in the newest snapshot fall back to an older one and still rebuild the same state', async () => {
     const { image, digest } = await buildDir(3, 2)
-    const newest = [...image.files.keys()].filter((p) => p.includes('/snap/snapshot.')).sort().at(-1)!
+    const newest = [...image.files.keys()]
+      .filter((p) => p.includes('/snap/snapshot.'))
+      .sort()
+      .at(-1)!
     const size = image.files.get(newest)!.length
     for (let bit = 3; bit < size * 8; bit += 97) {
       const result = await openImage(flipped(image, newest, bit))

@@ -49,7 +49,9 @@ async function record(): Promise<Recording> {
   let epoch = 0
   let nextSnapshotAt = 100
   while (gen.txns.length < TXNS) {
-    const batches = Array.from({ length: 1 + Math.floor(random() * 3) }, () => gen.take(1 + Math.floor(random() * 3)))
+    const batches = Array.from({ length: 1 + Math.floor(random() * 3) }, () =>
+      gen.take(1 + Math.floor(random() * 3)),
+    )
     await Promise.all(
       batches.map(async (batch) => {
         await storage.append(batch)
@@ -66,7 +68,9 @@ async function record(): Promise<Recording> {
     await new Promise((resolve) => setImmediate(resolve))
     if (snapshotting === undefined && count >= nextSnapshotAt) {
       nextSnapshotAt = count + 150
-      snapshotting = storage.snapshot(snapshotRequestOf(tree, sessions)).finally(() => (snapshotting = undefined))
+      snapshotting = storage
+        .snapshot(snapshotRequestOf(tree, sessions))
+        .finally(() => (snapshotting = undefined))
     }
     if (count >= (epoch + 1) * 300) {
       epoch++
@@ -76,7 +80,21 @@ async function record(): Promise<Recording> {
   }
   await snapshotting
   await storage.close()
-  return { fs, txns: gen.txns, ackedZxidAt: levels(fs.ops.length, acks.map((a) => [a.op, a.zxid]), 0n), ackedEpochAt: levels(fs.ops.length, epochAcks.map((a) => [a.op, a.epoch]), 0), reference: referenceStates(gen.txns) }
+  return {
+    fs,
+    txns: gen.txns,
+    ackedZxidAt: levels(
+      fs.ops.length,
+      acks.map((a) => [a.op, a.zxid]),
+      0n,
+    ),
+    ackedEpochAt: levels(
+      fs.ops.length,
+      epochAcks.map((a) => [a.op, a.epoch]),
+      0,
+    ),
+    reference: referenceStates(gen.txns),
+  }
 }
 
 function levels<T>(length: number, points: [number, T][], zero: T): T[] {
@@ -85,7 +103,8 @@ function levels<T>(length: number, points: [number, T][], zero: T): T[] {
   let i = 0
   const sorted = [...points].sort((a, b) => a[0] - b[0])
   for (let prefix = 0; prefix <= length; prefix++) {
-    while (i < sorted.length && sorted[i]![0] <= prefix) level = sorted[i++]![1] > level ? sorted[i - 1]![1] : level
+    while (i < sorted.length && sorted[i]![0] <= prefix)
+      level = sorted[i++]![1] > level ? sorted[i - 1]![1] : level
     out.push(level)
   }
   return out
@@ -117,7 +136,11 @@ function tornSamples(length: number): number[] {
   return [...points].filter((b) => b > 0 && b < length)
 }
 
-async function checkImage(recording: Recording, crash: CrashImage, continueAfter: boolean): Promise<string | undefined> {
+async function checkImage(
+  recording: Recording,
+  crash: CrashImage,
+  continueAfter: boolean,
+): Promise<string | undefined> {
   const label = `prefix ${crash.prefix}/${recording.fs.ops.length} ${JSON.stringify(crash.variant)}`
   const fs = new MemoryStorageFs(crash.image)
   let opened: Awaited<ReturnType<typeof FileStorage.open>>
@@ -129,21 +152,29 @@ async function checkImage(recording: Recording, crash: CrashImage, continueAfter
   const { recovered, storage } = opened
   const last = Number(counterOf(recovered.lastZxid))
   const acked = recording.ackedZxidAt[crash.prefix]!
-  if (recovered.lastZxid < acked) return `${label}: lost acknowledged txns (recovered to ${recovered.lastZxid}, acknowledged ${acked})`
+  if (recovered.lastZxid < acked)
+    return `${label}: lost acknowledged txns (recovered to ${recovered.lastZxid}, acknowledged ${acked})`
   if (last > recording.txns.length) return `${label}: recovered zxid ${last} was never written`
   const state = restoreStandalone(recovered, SESSION_OPTIONS)
   const expected = recording.reference[last]!
-  if (state.tree.digest() !== expected.digest) return `${label}: tree digest differs from replaying the log to ${last}`
-  if (sessionIds(state.sessions) !== expected.sessions) return `${label}: sessions differ from replaying the log to ${last}`
-  if (recovered.epochs.acceptedEpoch < recording.ackedEpochAt[crash.prefix]!) return `${label}: lost an acknowledged epoch write`
+  if (state.tree.digest() !== expected.digest)
+    return `${label}: tree digest differs from replaying the log to ${last}`
+  if (sessionIds(state.sessions) !== expected.sessions)
+    return `${label}: sessions differ from replaying the log to ${last}`
+  if (recovered.epochs.acceptedEpoch < recording.ackedEpochAt[crash.prefix]!)
+    return `${label}: lost an acknowledged epoch write`
   if (continueAfter && last < recording.txns.length) {
     await storage.append([recording.txns[last]!])
     await storage.close()
     const again = await FileStorage.open(DIR, { fs, ...OPTIONS }).catch((err: unknown) => err)
-    if (!('recovered' in (again as object))) return `${label}: reopening after a post-recovery append failed: ${String(again)}`
-    const { recovered: after, storage: reopened } = again as Awaited<ReturnType<typeof FileStorage.open>>
+    if (!('recovered' in (again as object)))
+      return `${label}: reopening after a post-recovery append failed: ${String(again)}`
+    const { recovered: after, storage: reopened } = again as Awaited<
+      ReturnType<typeof FileStorage.open>
+    >
     await reopened.close()
-    if (after.lastZxid !== recording.txns[last]!.zxid) return `${label}: the append after recovery was not found on reopening`
+    if (after.lastZxid !== recording.txns[last]!.zxid)
+      return `${label}: the append after recovery was not found on reopening`
     return undefined
   }
   await storage.close()
@@ -151,24 +182,35 @@ async function checkImage(recording: Recording, crash: CrashImage, continueAfter
 }
 
 describe('crash images', () => {
-  it(`recover with every acknowledged txn for every prefix of ~${TXNS} txns' operations`, { timeout: 120_000 }, async () => {
-    const recording = await record()
-    const ops = recording.fs.ops
-    expect(ops.filter((op) => op.kind === 'rename' && op.to.includes('/log/log.')).length).toBeGreaterThan(TXNS / 200) // segment rolls
-    expect(ops.filter((op) => op.kind === 'rename' && op.to.includes('/snap/snapshot.')).length).toBeGreaterThan(TXNS / 400)
-    expect(ops.filter((op) => op.kind === 'unlink' && op.path.includes('/log/log.')).length).toBeGreaterThan(0) // purges
-    const failures: string[] = []
-    let images = 0
-    const initial = { dirs: new Set(['/']), files: new Map<string, Uint8Array>() }
-    const expectation = (prefix: number) => `${recording.ackedZxidAt[prefix]}/${recording.ackedEpochAt[prefix]}`
-    for (const crash of crashImages(initial, ops, tornSamples, expectation)) {
-      images++
-      const failure = await checkImage(recording, crash, images % 7 === 0)
-      if (failure !== undefined) failures.push(failure)
-      if (failures.length >= 5) break
-    }
-    console.info(`crash images: ${ops.length} operations, ${images} distinct images recovered`)
-    expect(failures).toEqual([])
-    expect(images).toBeGreaterThan(ops.length)
-  })
+  it(
+    `recover with every acknowledged txn for every prefix of ~${TXNS} txns' operations`,
+    { timeout: 120_000 },
+    async () => {
+      const recording = await record()
+      const ops = recording.fs.ops
+      expect(
+        ops.filter((op) => op.kind === 'rename' && op.to.includes('/log/log.')).length,
+      ).toBeGreaterThan(TXNS / 200) // segment rolls
+      expect(
+        ops.filter((op) => op.kind === 'rename' && op.to.includes('/snap/snapshot.')).length,
+      ).toBeGreaterThan(TXNS / 400)
+      expect(
+        ops.filter((op) => op.kind === 'unlink' && op.path.includes('/log/log.')).length,
+      ).toBeGreaterThan(0) // purges
+      const failures: string[] = []
+      let images = 0
+      const initial = { dirs: new Set(['/']), files: new Map<string, Uint8Array>() }
+      const expectation = (prefix: number) =>
+        `${recording.ackedZxidAt[prefix]}/${recording.ackedEpochAt[prefix]}`
+      for (const crash of crashImages(initial, ops, tornSamples, expectation)) {
+        images++
+        const failure = await checkImage(recording, crash, images % 7 === 0)
+        if (failure !== undefined) failures.push(failure)
+        if (failures.length >= 5) break
+      }
+      console.info(`crash images: ${ops.length} operations, ${images} distinct images recovered`)
+      expect(failures).toEqual([])
+      expect(images).toBeGreaterThan(ops.length)
+    },
+  )
 })

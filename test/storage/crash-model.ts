@@ -41,7 +41,14 @@ function dirOf(path: string): string {
 
 /** replayPrefix computes the state after `ops[0..length)` starting from `initial`. */
 function replayPrefix(initial: DiskImage, ops: readonly FsOp[], length: number): PrefixState {
-  const state: PrefixState = { dirs: new Set(initial.dirs), durableEntries: new Map(), pendingDirOps: [], durableContent: new Map(), pendingData: new Map(), lastWrite: undefined }
+  const state: PrefixState = {
+    dirs: new Set(initial.dirs),
+    durableEntries: new Map(),
+    pendingDirOps: [],
+    durableContent: new Map(),
+    pendingData: new Map(),
+    lastWrite: undefined,
+  }
   let inode = -1
   for (const [path, content] of initial.files) {
     state.durableEntries.set(path, inode)
@@ -68,7 +75,10 @@ function replayPrefix(initial: DiskImage, ops: readonly FsOp[], length: number):
         state.pendingData.set(op.inode, [...(state.pendingData.get(op.inode) ?? []), op])
         break
       case 'fdatasync':
-        state.durableContent.set(op.inode, applyData(state.durableContent.get(op.inode)!, state.pendingData.get(op.inode) ?? []))
+        state.durableContent.set(
+          op.inode,
+          applyData(state.durableContent.get(op.inode)!, state.pendingData.get(op.inode) ?? []),
+        )
         state.pendingData.delete(op.inode)
         if (state.lastWrite?.inode === op.inode) state.lastWrite = undefined
         break
@@ -88,16 +98,23 @@ function partition<T>(items: T[], test: (item: T) => boolean): [T[], T[]] {
 }
 
 function touchesDir(op: DirOp, dir: string): boolean {
-  return op.kind === 'rename' ? dirOf(op.from) === dir || dirOf(op.to) === dir : dirOf(op.path) === dir
+  return op.kind === 'rename'
+    ? dirOf(op.from) === dir || dirOf(op.to) === dir
+    : dirOf(op.path) === dir
 }
 
 function applyData(content: Uint8Array, ops: readonly DataOp[]): Uint8Array {
   let out = content
-  for (const op of ops) out = op.kind === 'write' ? writeAt(out, op.bytes, op.position) : resize(out, op.size)
+  for (const op of ops)
+    out = op.kind === 'write' ? writeAt(out, op.bytes, op.position) : resize(out, op.size)
   return out
 }
 
-function applyDirOps(entries: Map<string, number>, ops: readonly DirOp[], inodeOfCreate: (op: DirOp & { kind: 'create' }) => number): void {
+function applyDirOps(
+  entries: Map<string, number>,
+  ops: readonly DirOp[],
+  inodeOfCreate: (op: DirOp & { kind: 'create' }) => number,
+): void {
   for (const op of ops) {
     if (op.kind === 'create') entries.set(op.path, inodeOfCreate(op))
     else if (op.kind === 'unlink') entries.delete(op.path)
@@ -124,25 +141,43 @@ function buildImage(state: PrefixState, variant: CrashVariant): DiskImage {
   const files = new Map<string, Uint8Array>()
   for (const [path, inode] of entries) {
     const durable = state.durableContent.get(inode) ?? new Uint8Array(0)
-    files.set(path, contentAfterCrash(durable, state.pendingData.get(inode) ?? [], variant, state.lastWrite))
+    files.set(
+      path,
+      contentAfterCrash(durable, state.pendingData.get(inode) ?? [], variant, state.lastWrite),
+    )
   }
   return { dirs: new Set(state.dirs), files }
 }
 
-function contentAfterCrash(durable: Uint8Array, pending: readonly DataOp[], variant: CrashVariant, lastWrite: PrefixState['lastWrite']): Uint8Array {
+function contentAfterCrash(
+  durable: Uint8Array,
+  pending: readonly DataOp[],
+  variant: CrashVariant,
+  lastWrite: PrefixState['lastWrite'],
+): Uint8Array {
   switch (variant.kind) {
     case 'syncedOnly':
     case 'unsyncedDataLost':
       return durable
     case 'earliestUnsyncedWriteDropped': {
       const first = pending.findIndex((op) => op.kind === 'write')
-      return applyData(durable, pending.filter((_, i) => i !== first))
+      return applyData(
+        durable,
+        pending.filter((_, i) => i !== first),
+      )
     }
     case 'lastWriteTorn': {
-      if (lastWrite === undefined || !pending.includes(lastWrite)) return applyData(durable, pending)
+      if (lastWrite === undefined || !pending.includes(lastWrite))
+        return applyData(durable, pending)
       const before = applyData(durable, pending.slice(0, pending.indexOf(lastWrite)))
       const kept = lastWrite.bytes.subarray(0, variant.keepBytes)
-      const torn = variant.zeroFill ? writeAt(writeAt(before, new Uint8Array(lastWrite.bytes.length), lastWrite.position), kept, lastWrite.position) : writeAt(before, kept, lastWrite.position)
+      const torn = variant.zeroFill
+        ? writeAt(
+            writeAt(before, new Uint8Array(lastWrite.bytes.length), lastWrite.position),
+            kept,
+            lastWrite.position,
+          )
+        : writeAt(before, kept, lastWrite.position)
       return applyData(torn, pending.slice(pending.indexOf(lastWrite) + 1))
     }
     // These lose directory operations at most: file contents keep every pending write.
@@ -185,7 +220,10 @@ export function* crashImages(
     ]
     if (state.lastWrite !== undefined) {
       for (const keepBytes of tornSamples(state.lastWrite.bytes.length)) {
-        variants.push({ kind: 'lastWriteTorn', keepBytes, zeroFill: false }, { kind: 'lastWriteTorn', keepBytes, zeroFill: true })
+        variants.push(
+          { kind: 'lastWriteTorn', keepBytes, zeroFill: false },
+          { kind: 'lastWriteTorn', keepBytes, zeroFill: true },
+        )
       }
     }
     for (const variant of variants) {
@@ -199,6 +237,10 @@ export function* crashImages(
 }
 
 function imageKey(image: DiskImage): string {
-  const parts = [...image.files].sort(([a], [b]) => (a < b ? -1 : 1)).map(([path, content]) => `${path}:${content.length}:${content.length === 0 ? 0 : crc32(content)}`)
+  const parts = [...image.files]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(
+      ([path, content]) => `${path}:${content.length}:${content.length === 0 ? 0 : crc32(content)}`,
+    )
   return parts.join('|')
 }

@@ -29,7 +29,11 @@ describe('kill -9', () => {
     try {
       for (let round = 0; round < ROUNDS; round++) {
         const server = await startServer({ dataDir })
-        const clients: Client[] = await Promise.all(Array.from({ length: CLIENTS }, () => connect({ servers: [server.url], sessionTimeoutMs: 5000, requestTimeoutMs: 5000 })))
+        const clients: Client[] = await Promise.all(
+          Array.from({ length: CLIENTS }, () =>
+            connect({ servers: [server.url], sessionTimeoutMs: 5000, requestTimeoutMs: 5000 }),
+          ),
+        )
         await clients[0]!.create(`/round${round}`).catch(() => undefined)
         let stop = false
         const writers = clients.map(async (client, index) => {

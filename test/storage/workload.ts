@@ -35,7 +35,13 @@ export class Workload {
   /** next builds, applies and returns the next txn. */
   next(): Txn {
     const zxid: Zxid = makeZxid(this.epoch, ++this.counter)
-    const txn: Txn = { zxid, timeMs: 1_700_000_000_000 + this.counter, sessionId: 0n, xid: this.counter, op: this.pickOp() }
+    const txn: Txn = {
+      zxid,
+      timeMs: 1_700_000_000_000 + this.counter,
+      sessionId: 0n,
+      xid: this.counter,
+      op: this.pickOp(),
+    }
     this.tree.apply(txn)
     this.sessions.apply(txn)
     this.txns.push(txn)
@@ -52,24 +58,38 @@ export class Workload {
     const roll = this.random()
     const live = this.sessions.all()
     if (roll < 0.05 || live.length === 0) {
-      return { type: 'createSession', sessionId: this.nextSession++, timeoutMs: 4000, password: new Uint8Array([1, 2, 3, Number(this.nextSession % 250n)]) }
+      return {
+        type: 'createSession',
+        sessionId: this.nextSession++,
+        timeoutMs: 4000,
+        password: new Uint8Array([1, 2, 3, Number(this.nextSession % 250n)]),
+      }
     }
     if (roll < 0.08 && live.length > 1) {
       const session = live[Math.floor(this.random() * live.length)]!
-      return { type: 'closeSession', sessionId: session.id, deletePaths: this.tree.ephemeralsOf(session.id) }
+      return {
+        type: 'closeSession',
+        sessionId: session.id,
+        deletePaths: this.tree.ephemeralsOf(session.id),
+      }
     }
     const existing = this.paths.filter((p) => this.tree.getNode(p) !== undefined)
     if (roll < 0.45 || existing.length === 0) return this.create(existing, live[0]!.id)
     const path = existing[Math.floor(this.random() * existing.length)]!
     const node = this.tree.getNode(path)!
     if (roll < 0.55 && node.children.size === 0) return { type: 'delete', path }
-    const data = new TextEncoder().encode(`value ${this.counter} ${'x'.repeat(Math.floor(this.random() * 40))}`)
+    const data = new TextEncoder().encode(
+      `value ${this.counter} ${'x'.repeat(Math.floor(this.random() * 40))}`,
+    )
     return { type: 'set', path, data, version: node.version + 1 }
   }
 
   private create(existing: string[], sessionId: bigint): TxnOp {
     const parents = existing.filter((p) => this.tree.getNode(p)!.ephemeralOwner === 0n)
-    const parent = parents.length > 0 && this.random() < 0.4 ? parents[Math.floor(this.random() * parents.length)]! : '/'
+    const parent =
+      parents.length > 0 && this.random() < 0.4
+        ? parents[Math.floor(this.random() * parents.length)]!
+        : '/'
     const path = `${parent === '/' ? '' : parent}/n${this.counter}`
     const ephemeral = this.random() < 0.2
     const parentNode = this.tree.getNode(parent)!

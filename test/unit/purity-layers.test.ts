@@ -25,20 +25,33 @@ const LAYERS: Record<string, { below: string[]; builtins: string[] }> = {
 describe.each(Object.entries(LAYERS))('server/%s purity', (layer, { below, builtins }) => {
   const dir = join(serverDir, layer)
   // Recursive: a new subfolder is scanned too (the compile fence, tsconfig.pure.json, covers it as well).
-  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))
+  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) =>
+    f.endsWith('.ts'),
+  )
   const allowed = (target: string) =>
-    coreImportAllowed(target) || builtins.includes(target) || below.some((b) => new RegExp(`^\\.\\./${b}/[\\w-]+\\.js$`).test(target))
+    coreImportAllowed(target) ||
+    builtins.includes(target) ||
+    below.some((b) => new RegExp(`^\\.\\./${b}/[\\w-]+\\.js$`).test(target))
 
   test('has files to scan', () => {
     expect(files.length).toBeGreaterThan(0)
   })
 
   test('touches no clock, timer, randomness, process, console or I/O, and imports only downwards', () => {
-    const found = files.flatMap((f) => problems(`${layer}/${f}`, readFileSync(join(dir, f), 'utf8'), allowed, `protocol/, siblings, ${[...below, ...builtins].join(', ') || 'nothing else'}`))
+    const found = files.flatMap((f) =>
+      problems(
+        `${layer}/${f}`,
+        readFileSync(join(dir, f), 'utf8'),
+        allowed,
+        `protocol/, siblings, ${[...below, ...builtins].join(', ') || 'nothing else'}`,
+      ),
+    )
     expect(found).toEqual([])
   })
 
   test('an upward import would be caught', () => {
-    expect(problems('x.ts', "import { MemberServer } from '../runtime/member-server.js'", allowed)).not.toEqual([])
+    expect(
+      problems('x.ts', "import { MemberServer } from '../runtime/member-server.js'", allowed),
+    ).not.toEqual([])
   })
 })

@@ -35,7 +35,14 @@ import {
 } from '../../protocol/index.js'
 import { checkTxn } from '../../protocol/txn-shape.js'
 import { TxnBuilder, type TxnHeader, type WriteRequest } from '../../server/requests/index.js'
-import { frameBytesMaxFor, peerFrameBytesMaxFor, peerMessageBudgetBytesFor, resolveConfig, txnBuilderOptionsFor, type ServerConfig } from '../../server/runtime/config.js'
+import {
+  frameBytesMaxFor,
+  peerFrameBytesMaxFor,
+  peerMessageBudgetBytesFor,
+  resolveConfig,
+  txnBuilderOptionsFor,
+  type ServerConfig,
+} from '../../server/runtime/config.js'
 import { SessionTable } from '../../server/sessions/index.js'
 import { FileStorage } from '../../server/storage/file-storage.js'
 import { MemoryStorageFs } from '../../server/storage/memory-fs.js'
@@ -44,7 +51,13 @@ import { restoreStandalone, snapshotRequestOf } from '../../server/storage/resto
 import { DataTree } from '../../server/tree/index.js'
 
 const SESSION_OPTIONS = { tickMs: 100, minTimeoutMs: 200, maxTimeoutMs: 60_000 }
-const MODES: NodeMode[] = ['persistent', 'persistent-sequential', 'ephemeral', 'ephemeral-sequential', 'container']
+const MODES: NodeMode[] = [
+  'persistent',
+  'persistent-sequential',
+  'ephemeral',
+  'ephemeral-sequential',
+  'container',
+]
 
 // ------------------------------------------------------------------ generated requests
 
@@ -53,23 +66,75 @@ const unit = fc.constantFrom('a', 'é', '€', '😀', '"')
 /** Path byte lengths around the limit and well inside it. */
 const pathBytes = fc.oneof(
   fc.integer({ min: 3, max: 40 }),
-  fc.constantFrom(1000, 3900, PATH_BYTES_MAX - 11, PATH_BYTES_MAX - 10, PATH_BYTES_MAX - 1, PATH_BYTES_MAX, PATH_BYTES_MAX + 1, PATH_BYTES_MAX + 3),
+  fc.constantFrom(
+    1000,
+    3900,
+    PATH_BYTES_MAX - 11,
+    PATH_BYTES_MAX - 10,
+    PATH_BYTES_MAX - 1,
+    PATH_BYTES_MAX,
+    PATH_BYTES_MAX + 1,
+    PATH_BYTES_MAX + 3,
+  ),
 )
 /** Data sizes relative to the config's limit. */
 const dataKind = fc.constantFrom('empty', 'small', 'atMax', 'overMax')
 type DataKind = 'empty' | 'small' | 'atMax' | 'overMax'
-const aclKind = fc.constantFrom('default', 'one', 'max', 'tooMany', 'scheme64', 'scheme65', 'id1024', 'id1025', 'empty', 'auth')
-type AclKind = 'default' | 'one' | 'max' | 'tooMany' | 'scheme64' | 'scheme65' | 'id1024' | 'id1025' | 'empty' | 'auth'
+const aclKind = fc.constantFrom(
+  'default',
+  'one',
+  'max',
+  'tooMany',
+  'scheme64',
+  'scheme65',
+  'id1024',
+  'id1025',
+  'empty',
+  'auth',
+)
+type AclKind =
+  | 'default'
+  | 'one'
+  | 'max'
+  | 'tooMany'
+  | 'scheme64'
+  | 'scheme65'
+  | 'id1024'
+  | 'id1025'
+  | 'empty'
+  | 'auth'
 const mode = fc.constantFrom(...MODES)
 const session = fc.integer({ min: 0, max: 2 })
 
 const action = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('create' as const), parent: fc.constantFrom('/', '/p', '/p/q'), bytes: pathBytes, unit, mode, data: dataKind, acl: aclKind, ttl: fc.boolean(), session }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('create' as const),
+      parent: fc.constantFrom('/', '/p', '/p/q'),
+      bytes: pathBytes,
+      unit,
+      mode,
+      data: dataKind,
+      acl: aclKind,
+      ttl: fc.boolean(),
+      session,
+    }),
+  },
   {
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant('deep' as const),
-      depth: fc.constantFrom(2, 500, MULTI_OPS_MAX - 2, MULTI_OPS_MAX - 1, MULTI_OPS_MAX, MULTI_OPS_MAX + 1, 1500, 2047),
+      depth: fc.constantFrom(
+        2,
+        500,
+        MULTI_OPS_MAX - 2,
+        MULTI_OPS_MAX - 1,
+        MULTI_OPS_MAX,
+        MULTI_OPS_MAX + 1,
+        1500,
+        2047,
+      ),
       segment: fc.constantFrom(1, 2, 4),
       mode,
       data: dataKind,
@@ -98,8 +163,19 @@ const action = fc.oneof(
       session,
     }),
   },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('set' as const), pick: fc.nat(), data: dataKind, session }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), pick: fc.nat(), session }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('set' as const),
+      pick: fc.nat(),
+      data: dataKind,
+      session,
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('delete' as const), pick: fc.nat(), session }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('close' as const), session }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('apply' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('snapshot' as const) }) },
@@ -121,11 +197,35 @@ const EVERY_LIMIT: Scenario = {
   maxEphemeralsPerSession: 40,
   lag: 2,
   actions: [
-    { kind: 'flood', bytes: PATH_BYTES_MAX - 10, unit: 'é', sequential: false, inMulti: false, session: 0 },
+    {
+      kind: 'flood',
+      bytes: PATH_BYTES_MAX - 10,
+      unit: 'é',
+      sequential: false,
+      inMulti: false,
+      session: 0,
+    },
     { kind: 'flood', bytes: 8, unit: '😀', sequential: true, inMulti: true, session: 1 },
-    { kind: 'deep', depth: MULTI_OPS_MAX + 1, segment: 1, mode: 'persistent', data: 'empty', session: 2 },
+    {
+      kind: 'deep',
+      depth: MULTI_OPS_MAX + 1,
+      segment: 1,
+      mode: 'persistent',
+      data: 'empty',
+      session: 2,
+    },
     { kind: 'deep', depth: 500, segment: 4, mode: 'ephemeral', data: 'small', session: 2 },
-    { kind: 'create', parent: '/p', bytes: PATH_BYTES_MAX, unit: '"', mode: 'persistent-sequential', data: 'atMax', acl: 'max', ttl: true, session: 2 },
+    {
+      kind: 'create',
+      parent: '/p',
+      bytes: PATH_BYTES_MAX,
+      unit: '"',
+      mode: 'persistent-sequential',
+      data: 'atMax',
+      acl: 'max',
+      ttl: true,
+      session: 2,
+    },
   ],
 }
 
@@ -135,9 +235,30 @@ const AT_DEFAULT_LIMITS: Scenario = {
   lag: 1,
   actions: [
     // The attack of issue 9: 1,000 missing ancestors of one-letter names, a 1.35 MB txn within the byte limit.
-    { kind: 'deep', depth: MULTI_OPS_MAX + 1, segment: 1, mode: 'persistent', data: 'empty', session: 0 },
-    { kind: 'deep', depth: MULTI_OPS_MAX, segment: 2, mode: 'ephemeral-sequential', data: 'atMax', session: 0 },
-    { kind: 'deep', depth: MULTI_OPS_MAX, segment: 2, mode: 'persistent', data: 'small', session: 1 },
+    {
+      kind: 'deep',
+      depth: MULTI_OPS_MAX + 1,
+      segment: 1,
+      mode: 'persistent',
+      data: 'empty',
+      session: 0,
+    },
+    {
+      kind: 'deep',
+      depth: MULTI_OPS_MAX,
+      segment: 2,
+      mode: 'ephemeral-sequential',
+      data: 'atMax',
+      session: 0,
+    },
+    {
+      kind: 'deep',
+      depth: MULTI_OPS_MAX,
+      segment: 2,
+      mode: 'persistent',
+      data: 'small',
+      session: 1,
+    },
     { kind: 'multi', count: MULTI_OPS_MAX, bytes: 300, ephemeral: true, data: 'atMax', session: 2 },
   ],
 }
@@ -156,7 +277,12 @@ function pathUnder(parent: string, bytes: number, unitChar: string, tag: string)
 }
 
 function dataOf(kind: DataKind, config: ServerConfig): Uint8Array {
-  const size = { empty: 0, small: 17, atMax: config.maxDataBytes, overMax: config.maxDataBytes + 1 }[kind]
+  const size = {
+    empty: 0,
+    small: 17,
+    atMax: config.maxDataBytes,
+    overMax: config.maxDataBytes + 1,
+  }[kind]
   return new Uint8Array(size).fill(7)
 }
 
@@ -236,13 +362,21 @@ class Leader {
   private async openSession(): Promise<SessionId> {
     const sessionId = this.nextSession++
     const password = new Uint8Array(16).fill(Number(sessionId % 256n))
-    this.log(this.builder.prepareCreateSession(this.header(sessionId), { sessionId, timeoutMs: 4000, password }))
+    this.log(
+      this.builder.prepareCreateSession(this.header(sessionId), {
+        sessionId,
+        timeoutMs: 4000,
+        password,
+      }),
+    )
     return sessionId
   }
 
   /** close ends a session (its closeSession must be as valid as any txn) and opens a new one in its slot. */
   async close(slot: number): Promise<void> {
-    this.log(this.builder.prepareCloseSession(this.header(this.sessionIds[slot]!), this.sessionIds[slot]!))
+    this.log(
+      this.builder.prepareCloseSession(this.header(this.sessionIds[slot]!), this.sessionIds[slot]!),
+    )
     this.sessionIds[slot] = await this.openSession()
   }
 
@@ -273,7 +407,8 @@ class Leader {
       expect(txn.op.code).not.toBe(ErrorCode.OK)
       expect(txn.op.reason ?? '').not.toBe('')
       const reason = txn.op.reason ?? ''
-      for (const [limit, wording] of LIMIT_WORDINGS) if (reason.includes(wording)) this.limitsHit.add(limit)
+      for (const [limit, wording] of LIMIT_WORDINGS)
+        if (reason.includes(wording)) this.limitsHit.add(limit)
     } else this.outcomes.accepted++
     this.log(txn)
     return txn
@@ -349,15 +484,33 @@ async function play(leader: Leader, a: Action, step: number): Promise<void> {
   switch (a.kind) {
     case 'create': {
       const sequential = a.mode.endsWith('sequential')
-      const path = pathUnder(a.parent, a.bytes, a.unit, tag) + (sequential && a.bytes % 2 === 0 ? '/' : '')
+      const path =
+        pathUnder(a.parent, a.bytes, a.unit, tag) + (sequential && a.bytes % 2 === 0 ? '/' : '')
       const ttlMs = a.ttl && a.mode.startsWith('persistent') ? 60_000 : undefined
-      await leader.request({ op: 'create', path, data: dataOf(a.data, config), mode: a.mode, ...(ttlMs === undefined ? {} : { ttlMs }), ...aclField(aclOf(a.acl)) }, a.session)
+      await leader.request(
+        {
+          op: 'create',
+          path,
+          data: dataOf(a.data, config),
+          mode: a.mode,
+          ...(ttlMs === undefined ? {} : { ttlMs }),
+          ...aclField(aclOf(a.acl)),
+        },
+        a.session,
+      )
       return
     }
     case 'deep': {
       const segment = 'd'.repeat(a.segment)
-      const path = `/${tag}` + Array.from({ length: a.depth - 1 }, () => segment).map((s) => '/' + s).join('')
-      await leader.request({ op: 'create', path, data: dataOf(a.data, config), mode: a.mode, makeParents: true }, a.session)
+      const path =
+        `/${tag}` +
+        Array.from({ length: a.depth - 1 }, () => segment)
+          .map((s) => '/' + s)
+          .join('')
+      await leader.request(
+        { op: 'create', path, data: dataOf(a.data, config), mode: a.mode, makeParents: true },
+        a.session,
+      )
       return
     }
     case 'multi': {
@@ -375,8 +528,18 @@ async function play(leader: Leader, a: Action, step: number): Promise<void> {
       const count = config.maxEphemeralsPerSession + 2
       for (let i = 0; i < count; i++) {
         const path = pathUnder('/p/q', a.bytes, a.unit, `${tag}${i}-`) + (a.sequential ? '/' : '')
-        const create: MultiOp = { op: 'create', path, data: new Uint8Array(0), mode: a.sequential ? 'ephemeral-sequential' : 'ephemeral' }
-        const txn = await leader.request(a.inMulti ? { op: 'multi', ops: [create, { op: 'check', path: '/p', version: -1 }] } : create, a.session)
+        const create: MultiOp = {
+          op: 'create',
+          path,
+          data: new Uint8Array(0),
+          mode: a.sequential ? 'ephemeral-sequential' : 'ephemeral',
+        }
+        const txn = await leader.request(
+          a.inMulti
+            ? { op: 'multi', ops: [create, { op: 'check', path: '/p', version: -1 }] }
+            : create,
+          a.session,
+        )
         if (txn?.op.type === 'error' && txn.op.code === ErrorCode.QUOTA_EXCEEDED) return
       }
       return
@@ -384,13 +547,24 @@ async function play(leader: Leader, a: Action, step: number): Promise<void> {
     case 'set': {
       const nodes = leader.existing()
       if (nodes.length === 0) return
-      await leader.request({ op: 'set', path: nodes[a.pick % nodes.length]!, data: dataOf(a.data, config), version: -1 }, a.session)
+      await leader.request(
+        {
+          op: 'set',
+          path: nodes[a.pick % nodes.length]!,
+          data: dataOf(a.data, config),
+          version: -1,
+        },
+        a.session,
+      )
       return
     }
     case 'delete': {
       const nodes = leader.existing()
       if (nodes.length === 0) return
-      await leader.request({ op: 'delete', path: nodes[a.pick % nodes.length]!, version: -1 }, a.session)
+      await leader.request(
+        { op: 'delete', path: nodes[a.pick % nodes.length]!, version: -1 },
+        a.session,
+      )
       return
     }
     case 'close':
@@ -410,48 +584,70 @@ function aclField(acl: Acl[] | undefined): { acl?: Acl[] } {
 }
 
 describe('one definition of a valid txn', () => {
-  it('property: every request at or beyond a limit is refused with an error, or logged, replicated, recovered and replayed', { timeout: 600_000 }, async () => {
-    const totals = { frameRefused: 0, codecRefused: 0, txnRefused: 0, accepted: 0 }
-    const codes = new Map<number, number>()
-    const limitsHit = new Set<string>()
-    await fc.assert(
-      fc.asyncProperty(scenario, async (s) => {
-        const config = resolveConfig({ dataDir: '/data', maxDataBytes: s.maxDataBytes, maxEphemeralsPerSession: s.maxEphemeralsPerSession })
-        const leader = new Leader(config, s.lag)
-        await leader.open()
-        await leader.request({ op: 'create', path: '/p', data: new Uint8Array(0), mode: 'persistent' }, 0)
-        await leader.request({ op: 'create', path: '/p/q', data: new Uint8Array(0), mode: 'persistent' }, 0)
-        for (const [step, a] of s.actions.entries()) {
-          await play(leader, a, step)
+  it(
+    'property: every request at or beyond a limit is refused with an error, or logged, replicated, recovered and replayed',
+    { timeout: 600_000 },
+    async () => {
+      const totals = { frameRefused: 0, codecRefused: 0, txnRefused: 0, accepted: 0 }
+      const codes = new Map<number, number>()
+      const limitsHit = new Set<string>()
+      await fc.assert(
+        fc.asyncProperty(scenario, async (s) => {
+          const config = resolveConfig({
+            dataDir: '/data',
+            maxDataBytes: s.maxDataBytes,
+            maxEphemeralsPerSession: s.maxEphemeralsPerSession,
+          })
+          const leader = new Leader(config, s.lag)
+          await leader.open()
+          await leader.request(
+            { op: 'create', path: '/p', data: new Uint8Array(0), mode: 'persistent' },
+            0,
+          )
+          await leader.request(
+            { op: 'create', path: '/p/q', data: new Uint8Array(0), mode: 'persistent' },
+            0,
+          )
+          for (const [step, a] of s.actions.entries()) {
+            await play(leader, a, step)
+            await leader.flush()
+          }
+          // Every session's close, whatever it owns, is a valid txn.
+          for (let slot = 0; slot < 3; slot++) await leader.close(slot)
           await leader.flush()
-        }
-        // Every session's close, whatever it owns, is a valid txn.
-        for (let slot = 0; slot < 3; slot++) await leader.close(slot)
-        await leader.flush()
-        leader.applyDown(0)
-        await leader.storage.close()
+          leader.applyDown(0)
+          await leader.storage.close()
 
-        const { storage, recovered } = await FileStorage.open('/data', { fs: leader.fs })
-        await storage.close()
-        const replayedFrom = recovered.snapshot?.zxid ?? 0n
-        expect(recovered.txns.map((t) => t.zxid)).toEqual(leader.logged.filter((t) => t.zxid > replayedFrom).map((t) => t.zxid))
-        const restored = restoreStandalone(recovered, SESSION_OPTIONS)
-        expect(restored.tree.digest()).toBe(leader.tree.digest())
-        expect(restored.tree.nodeCount).toBe(leader.tree.nodeCount)
-        expect(restored.sessions.all().map((x) => x.id)).toEqual(leader.sessions.all().map((x) => x.id))
+          const { storage, recovered } = await FileStorage.open('/data', { fs: leader.fs })
+          await storage.close()
+          const replayedFrom = recovered.snapshot?.zxid ?? 0n
+          expect(recovered.txns.map((t) => t.zxid)).toEqual(
+            leader.logged.filter((t) => t.zxid > replayedFrom).map((t) => t.zxid),
+          )
+          const restored = restoreStandalone(recovered, SESSION_OPTIONS)
+          expect(restored.tree.digest()).toBe(leader.tree.digest())
+          expect(restored.tree.nodeCount).toBe(leader.tree.nodeCount)
+          expect(restored.sessions.all().map((x) => x.id)).toEqual(
+            leader.sessions.all().map((x) => x.id),
+          )
 
-        for (const [key, n] of Object.entries(leader.outcomes)) totals[key as keyof typeof totals] += n
-        for (const [code, n] of leader.codes) codes.set(code, (codes.get(code) ?? 0) + n)
-        for (const limit of leader.limitsHit) limitsHit.add(limit)
-      }),
-      { numRuns: Number(process.env.TXN_VALIDITY_RUNS ?? 60), examples: [[EVERY_LIMIT], [AT_DEFAULT_LIMITS]] },
-    )
-    // The generator reaches every kind of outcome, the limits' refusals included.
-    expect(totals.accepted).toBeGreaterThan(0)
-    expect(totals.frameRefused).toBeGreaterThan(0)
-    expect(totals.codecRefused).toBeGreaterThan(0)
-    expect(codes.get(ErrorCode.QUOTA_EXCEEDED) ?? 0).toBeGreaterThan(0)
-    expect(codes.get(ErrorCode.BAD_ARGUMENTS) ?? 0).toBeGreaterThan(0)
-    expect([...limitsHit].sort()).toEqual(LIMIT_WORDINGS.map(([limit]) => limit).sort())
-  })
+          for (const [key, n] of Object.entries(leader.outcomes))
+            totals[key as keyof typeof totals] += n
+          for (const [code, n] of leader.codes) codes.set(code, (codes.get(code) ?? 0) + n)
+          for (const limit of leader.limitsHit) limitsHit.add(limit)
+        }),
+        {
+          numRuns: Number(process.env.TXN_VALIDITY_RUNS ?? 60),
+          examples: [[EVERY_LIMIT], [AT_DEFAULT_LIMITS]],
+        },
+      )
+      // The generator reaches every kind of outcome, the limits' refusals included.
+      expect(totals.accepted).toBeGreaterThan(0)
+      expect(totals.frameRefused).toBeGreaterThan(0)
+      expect(totals.codecRefused).toBeGreaterThan(0)
+      expect(codes.get(ErrorCode.QUOTA_EXCEEDED) ?? 0).toBeGreaterThan(0)
+      expect(codes.get(ErrorCode.BAD_ARGUMENTS) ?? 0).toBeGreaterThan(0)
+      expect([...limitsHit].sort()).toEqual(LIMIT_WORDINGS.map(([limit]) => limit).sort())
+    },
+  )
 })

@@ -62,11 +62,16 @@ describe('browser support', () => {
       for (const specifier of specifiers) {
         // Relative imports must stay inside client/ (client/recipes/ included) or reach protocol/.
         const target = specifier.startsWith('.') ? resolve(dirname(file), specifier) : undefined
-        const allowed = target === undefined ? specifier === 'ws' : target.startsWith(CLIENT_DIR) || target.startsWith(PROTOCOL_DIR)
+        const allowed =
+          target === undefined
+            ? specifier === 'ws'
+            : target.startsWith(CLIENT_DIR) || target.startsWith(PROTOCOL_DIR)
         expect(allowed, `${file} imports ${specifier}`).toBe(true)
       }
       expect(/from\s+'ws'/.test(text), `${file} imports ws statically`).toBe(false)
-      expect(/\b(process|Buffer|require)\b[.(]/.test(text), `${file} uses a Node global`).toBe(false)
+      expect(/\b(process|Buffer|require)\b[.(]/.test(text), `${file} uses a Node global`).toBe(
+        false,
+      )
     }
   })
 })

@@ -57,7 +57,10 @@ describe('close', () => {
     await closing
     expect(await inFlight).toBeInstanceOf(ClientClosedError)
     await expect(client.get('/b')).rejects.toBeInstanceOf(ClientClosedError)
-    await expect(client.create('/c')).rejects.toMatchObject({ code: 'CLIENT_CLOSED', definite: true })
+    await expect(client.create('/c')).rejects.toMatchObject({
+      code: 'CLIENT_CLOSED',
+      definite: true,
+    })
   })
 
   it('a write in flight at close may have been applied: its ClientClosedError is not definite', async () => {

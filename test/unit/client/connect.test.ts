@@ -9,7 +9,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { ErrorCode, PROTOCOL_VERSION, type ConnectMessage } from '../../../protocol/index.js'
-import { AbortedError, BadArgumentsError, Client, OperationTimeoutError, connect } from '../../../client/index.js'
+import {
+  AbortedError,
+  BadArgumentsError,
+  Client,
+  OperationTimeoutError,
+  connect,
+} from '../../../client/index.js'
 import { flushPromises, ManualClock } from '../../helpers/manual-clock.js'
 import { waitFor } from '../../helpers/wait.js'
 import { FakeServer } from './fake-server.js'
@@ -101,7 +107,10 @@ describe('connect', () => {
     s.onConnect = () => 'hang'
     // On a hand-driven clock, so "in time" is checked in logical ms, not against the machine's speed.
     const clock = new ManualClock()
-    const client = new Client({ servers: [s.url], connectTimeoutMs: 300, sessionTimeoutMs: 2000 }, { clock })
+    const client = new Client(
+      { servers: [s.url], connectTimeoutMs: 300, sessionTimeoutMs: 2000 },
+      { clock },
+    )
     let outcome: unknown
     void client.start().then(
       () => (outcome = 'connected'),
@@ -121,7 +130,11 @@ describe('connect', () => {
     const s = await server()
     s.onConnect = () => 'hang'
     const controller = new AbortController()
-    const pending = connect({ servers: [s.url], signal: controller.signal, connectTimeoutMs: 10_000 })
+    const pending = connect({
+      servers: [s.url],
+      signal: controller.signal,
+      connectTimeoutMs: 10_000,
+    })
     await waitFor(() => s.connections[0]?.received.length === 1, { what: 'the connect message' })
     controller.abort()
     await expect(pending).rejects.toBeInstanceOf(AbortedError)
@@ -131,7 +144,9 @@ describe('connect', () => {
     const s = await server()
     const controller = new AbortController()
     controller.abort()
-    await expect(connect({ servers: [s.url], signal: controller.signal })).rejects.toBeInstanceOf(AbortedError)
+    await expect(connect({ servers: [s.url], signal: controller.signal })).rejects.toBeInstanceOf(
+      AbortedError,
+    )
     expect(s.connections).toHaveLength(0)
   })
 
@@ -142,6 +157,8 @@ describe('connect', () => {
     ['a chroot that is not a path', { servers: ['ws://127.0.0.1:1'], chroot: 'app' }],
     ['a chroot with a trailing slash', { servers: ['ws://127.0.0.1:1'], chroot: '/app/' }],
   ])('refuses %s with BadArgumentsError', async (_what, options) => {
-    await expect(connect(options as Parameters<typeof connect>[0])).rejects.toBeInstanceOf(BadArgumentsError)
+    await expect(connect(options as Parameters<typeof connect>[0])).rejects.toBeInstanceOf(
+      BadArgumentsError,
+    )
   })
 })

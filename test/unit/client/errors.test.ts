@@ -55,7 +55,12 @@ describe('errors', () => {
 
   it('is definite unless told otherwise, and carries path, cause and results', () => {
     const cause = new Error('socket')
-    const error = new AbortedError('m', { definite: false, path: '/a', cause, results: [{ op: 'check', err: 0 }] })
+    const error = new AbortedError('m', {
+      definite: false,
+      path: '/a',
+      cause,
+      results: [{ op: 'check', err: 0 }],
+    })
     expect(error).toMatchObject({ definite: false, path: '/a', results: [{ op: 'check', err: 0 }] })
     expect(error.cause).toBe(cause)
     expect(new NoNodeError('m').definite).toBe(true)

@@ -40,7 +40,10 @@ export function stat(fields: Partial<Stat> = {}): Stat {
 }
 
 /** ConnectDecision is what `onConnect` may answer: accept, refuse, or say nothing (hang). */
-export type ConnectDecision = { accept: true; sessionId?: bigint; timeoutMs?: number } | { refuse: number; message?: string } | 'hang'
+export type ConnectDecision =
+  | { accept: true; sessionId?: bigint; timeoutMs?: number }
+  | { refuse: number; message?: string }
+  | 'hang'
 
 /** FakeConnection is one client connection as the fake server sees it. */
 export class FakeConnection {
@@ -80,10 +83,25 @@ export class FakeConnection {
   }
 
   /** reply answers a request (err 0 unless given). */
-  reply(xid: number, result: unknown = {}, options: { err?: number; message?: string; zxid?: bigint } = {}): void {
+  reply(
+    xid: number,
+    result: unknown = {},
+    options: { err?: number; message?: string; zxid?: bigint } = {},
+  ): void {
     const zxid = options.zxid ?? this.server.zxid
     const err = options.err ?? 0
-    this.send({ type: 'reply', xid, zxid, err, ...(err === 0 ? { result: result as never } : { message: options.message ?? 'failed', ...(result === undefined ? {} : { result: result as never }) }) })
+    this.send({
+      type: 'reply',
+      xid,
+      zxid,
+      err,
+      ...(err === 0
+        ? { result: result as never }
+        : {
+            message: options.message ?? 'failed',
+            ...(result === undefined ? {} : { result: result as never }),
+          }),
+    })
   }
 
   /** event pushes a watch event. */
@@ -122,8 +140,13 @@ export class FakeServer {
   private nextSessionId = 0x100n
 
   /** onConnect decides a connect; default: accept known or new sessions, refuse unknown ones. */
-  onConnect: (conn: FakeConnection, message: ConnectMessage) => ConnectDecision = (_conn, message) =>
-    message.sessionId === 0n || this.sessions.has(message.sessionId) ? { accept: true } : { refuse: ErrorCode.SESSION_EXPIRED, message: 'session expired' }
+  onConnect: (conn: FakeConnection, message: ConnectMessage) => ConnectDecision = (
+    _conn,
+    message,
+  ) =>
+    message.sessionId === 0n || this.sessions.has(message.sessionId)
+      ? { accept: true }
+      : { refuse: ErrorCode.SESSION_EXPIRED, message: 'session expired' }
 
   /** onRequest answers a request; default: `defaultReply`. */
   onRequest: (conn: FakeConnection, message: RequestMessage) => void = (conn, message) => {
@@ -170,14 +193,24 @@ export class FakeServer {
 
   /** waitForConnections resolves once `count` connections have been accepted (sent `connected`). */
   async waitForAccepted(count: number, timeoutMs = 5000): Promise<FakeConnection> {
-    await waitFor(() => this.connections.filter((c) => c.sessionId !== 0n).length >= count, { timeoutMs, what: `${count} accepted connections` })
+    await waitFor(() => this.connections.filter((c) => c.sessionId !== 0n).length >= count, {
+      timeoutMs,
+      what: `${count} accepted connections`,
+    })
     return this.connections.filter((c) => c.sessionId !== 0n)[count - 1]!
   }
 
   /** waitForRequests resolves with the requests once at least `count` arrived (optionally of one op). */
-  async waitForRequests(count: number, op?: Request['op'], timeoutMs = 5000): Promise<RequestMessage[]> {
+  async waitForRequests(
+    count: number,
+    op?: Request['op'],
+    timeoutMs = 5000,
+  ): Promise<RequestMessage[]> {
     const matching = () => this.requests.filter((r) => op === undefined || r.request.op === op)
-    await waitFor(() => matching().length >= count, { timeoutMs, what: `${count} ${op ?? ''} requests` })
+    await waitFor(() => matching().length >= count, {
+      timeoutMs,
+      what: `${count} ${op ?? ''} requests`,
+    })
     return matching()
   }
 
@@ -237,16 +270,30 @@ export class FakeServer {
     const decision = this.onConnect(conn, message)
     if (decision === 'hang') return
     if ('refuse' in decision) {
-      conn.send({ type: 'connectRefused', code: decision.refuse, message: decision.message ?? 'refused' })
+      conn.send({
+        type: 'connectRefused',
+        code: decision.refuse,
+        message: decision.message ?? 'refused',
+      })
       conn.close(1000, 'refused')
       return
     }
-    const sessionId = decision.sessionId ?? (message.sessionId !== 0n ? message.sessionId : this.nextSessionId++)
-    const password = this.sessions.get(sessionId) ?? new Uint8Array(16).fill(Number(sessionId % 251n))
+    const sessionId =
+      decision.sessionId ?? (message.sessionId !== 0n ? message.sessionId : this.nextSessionId++)
+    const password =
+      this.sessions.get(sessionId) ?? new Uint8Array(16).fill(Number(sessionId % 251n))
     this.sessions.set(sessionId, password)
     conn.sessionId = sessionId
     const timeoutMs = decision.timeoutMs ?? this.grantTimeoutMs ?? message.timeoutMs
-    conn.send({ type: 'connected', sessionId, password, timeoutMs, serverId: this.serverId, zxid: this.zxid, readOnly: false })
+    conn.send({
+      type: 'connected',
+      sessionId,
+      password,
+      timeoutMs,
+      serverId: this.serverId,
+      zxid: this.zxid,
+      readOnly: false,
+    })
   }
 }
 
@@ -262,9 +309,17 @@ export function defaultResult(request: Request): unknown {
     case 'set':
       return { stat: stat({ version: 1 }) }
     case 'children':
-      return request.withStat === true ? { children: ['a', 'b'], stat: stat({ numChildren: 2 }) } : { children: ['a', 'b'] }
+      return request.withStat === true
+        ? { children: ['a', 'b'], stat: stat({ numChildren: 2 }) }
+        : { children: ['a', 'b'] }
     case 'multi':
-      return { results: request.ops.map((o) => ({ op: o.op, err: 0, ...(o.op === 'create' ? { path: o.path } : {}) })) }
+      return {
+        results: request.ops.map((o) => ({
+          op: o.op,
+          err: 0,
+          ...(o.op === 'create' ? { path: o.path } : {}),
+        })),
+      }
     case 'getEphemerals':
       return { paths: [] }
     case 'childCount':

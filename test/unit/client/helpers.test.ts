@@ -20,13 +20,17 @@ const userPath = fc.array(segment, { maxLength: 4 }).map((parts) => '/' + parts.
 describe('Chroot', () => {
   it('maps a path in and back out unchanged, and the chroot node is /', () => {
     fc.assert(
-      fc.property(userPath.filter((p) => p !== '/'), userPath, (prefix, path) => {
-        const chroot = new Chroot(prefix)
-        const server = chroot.toServer(path)
-        expect(isValidPath(server)).toBe(true)
-        expect(server.startsWith(prefix)).toBe(true)
-        expect(chroot.fromServer(server)).toBe(path)
-      }),
+      fc.property(
+        userPath.filter((p) => p !== '/'),
+        userPath,
+        (prefix, path) => {
+          const chroot = new Chroot(prefix)
+          const server = chroot.toServer(path)
+          expect(isValidPath(server)).toBe(true)
+          expect(server.startsWith(prefix)).toBe(true)
+          expect(chroot.fromServer(server)).toBe(path)
+        },
+      ),
     )
     expect(new Chroot('/app').toServer('/')).toBe('/app')
   })
@@ -49,12 +53,16 @@ describe('Chroot', () => {
 describe('backoff and shuffle', () => {
   it('keeps every delay within [ceiling/2, ceiling], with a ceiling that grows to the cap', () => {
     fc.assert(
-      fc.property(fc.nat(40), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (rounds, r) => {
-        const delayMs = backoffDelayMs(rounds, 1000, () => r)
-        const ceilingMs = Math.min(1000, 25 * 2 ** Math.max(rounds - 1, 0))
-        expect(delayMs).toBeGreaterThanOrEqual(ceilingMs / 2)
-        expect(delayMs).toBeLessThanOrEqual(ceilingMs)
-      }),
+      fc.property(
+        fc.nat(40),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (rounds, r) => {
+          const delayMs = backoffDelayMs(rounds, 1000, () => r)
+          const ceilingMs = Math.min(1000, 25 * 2 ** Math.max(rounds - 1, 0))
+          expect(delayMs).toBeGreaterThanOrEqual(ceilingMs / 2)
+          expect(delayMs).toBeLessThanOrEqual(ceilingMs)
+        },
+      ),
     )
     expect(backoffDelayMs(3, 1000, () => 1)).toBeGreaterThan(backoffDelayMs(1, 1000, () => 1))
     expect(backoffDelayMs(30, 1000, () => 0.999)).toBeLessThanOrEqual(1000)
@@ -88,8 +96,14 @@ describe('PendingTable', () => {
     const table = new PendingTable()
     const rejected: string[] = []
     const unsent = table.create({ op: 'sync', path: '/' }, noop, () => rejected.push('unsent'))
-    const sent = table.create({ op: 'set', path: '/a', data: new Uint8Array(), version: -1 }, noop, () => rejected.push('sent'))
-    const live = table.create({ op: 'get', path: '/a', watch: false }, noop, () => rejected.push('live'))
+    const sent = table.create(
+      { op: 'set', path: '/a', data: new Uint8Array(), version: -1 },
+      noop,
+      () => rejected.push('sent'),
+    )
+    const live = table.create({ op: 'get', path: '/a', watch: false }, noop, () =>
+      rejected.push('live'),
+    )
     table.queue(unsent)
     table.markSent(sent)
     table.markSent(live)
@@ -102,7 +116,10 @@ describe('PendingTable', () => {
 
   it('gives increasing xids and knows writes from reads', () => {
     const table = new PendingTable()
-    const xids = Array.from({ length: 5 }, () => table.create({ op: 'sync', path: '/' }, noop, noop).xid)
+    const xids = Array.from(
+      { length: 5 },
+      () => table.create({ op: 'sync', path: '/' }, noop, noop).xid,
+    )
     expect(xids).toEqual([1, 2, 3, 4, 5])
     expect(isWrite({ op: 'multi', ops: [] })).toBe(true)
     expect(isWrite({ op: 'get', path: '/', watch: false })).toBe(false)
@@ -111,8 +128,17 @@ describe('PendingTable', () => {
 
 describe('clientSettings', () => {
   it('fills defaults from the session timeout and bounds one attempt per server', () => {
-    const settings = clientSettings({ servers: ['ws://a:1', 'wss://b:2', 'ws://c:3', 'ws://d:4'], sessionTimeoutMs: 8000 })
-    expect(settings).toMatchObject({ sessionTimeoutMs: 8000, connectTimeoutMs: 8000, requestTimeoutMs: 8000, chroot: '', handshakeTimeoutMs: 2000 })
+    const settings = clientSettings({
+      servers: ['ws://a:1', 'wss://b:2', 'ws://c:3', 'ws://d:4'],
+      sessionTimeoutMs: 8000,
+    })
+    expect(settings).toMatchObject({
+      sessionTimeoutMs: 8000,
+      connectTimeoutMs: 8000,
+      requestTimeoutMs: 8000,
+      chroot: '',
+      handshakeTimeoutMs: 2000,
+    })
     expect(clientSettings({ servers: ['ws://a:1'], chroot: '/' }).chroot).toBe('')
   })
 })

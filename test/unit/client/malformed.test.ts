@@ -38,7 +38,9 @@ async function survives(poison: (conn: FakeConnection) => void): Promise<void> {
   poison(s.last)
   expect(await read).toBeInstanceOf(ConnectionLossError)
   s.holdReplies = false
-  await waitFor(() => s.connections.length > connections && client.state === 'connected', { what: 'a reconnect' })
+  await waitFor(() => s.connections.length > connections && client.state === 'connected', {
+    what: 'a reconnect',
+  })
   expect(client.sessionId).toBe(sessionId)
   await expect(client.get('/b')).resolves.toBeDefined()
 }
@@ -47,9 +49,29 @@ describe('malformed server frames', () => {
   it.each([
     ['random bytes', (c: FakeConnection) => c.sendRaw(new Uint8Array([0xc1, 0xff, 0x00, 0x13]))],
     ['a text frame', (c: FakeConnection) => c.sendRaw('{"type":"reply"}')],
-    ['msgpack of the wrong shape', (c: FakeConnection) => c.sendRaw(encodeMessage({ type: 'reply', xid: 'one' }))],
-    ['an unknown message type', (c: FakeConnection) => c.sendRaw(encodeMessage({ type: 'surprise' }))],
-    ['a second connected', (c: FakeConnection) => c.sendRaw(encodeMessage({ type: 'connected', sessionId: 1n, password: new Uint8Array(16), timeoutMs: 1000, serverId: 1, zxid: 0n, readOnly: false }))],
+    [
+      'msgpack of the wrong shape',
+      (c: FakeConnection) => c.sendRaw(encodeMessage({ type: 'reply', xid: 'one' })),
+    ],
+    [
+      'an unknown message type',
+      (c: FakeConnection) => c.sendRaw(encodeMessage({ type: 'surprise' })),
+    ],
+    [
+      'a second connected',
+      (c: FakeConnection) =>
+        c.sendRaw(
+          encodeMessage({
+            type: 'connected',
+            sessionId: 1n,
+            password: new Uint8Array(16),
+            timeoutMs: 1000,
+            serverId: 1,
+            zxid: 0n,
+            readOnly: false,
+          }),
+        ),
+    ],
     ['an empty frame', (c: FakeConnection) => c.sendRaw(new Uint8Array(0))],
   ])('drops the connection on %s and recovers', async (_what, poison) => {
     await survives(poison)
@@ -61,7 +83,11 @@ describe('malformed server frames', () => {
         const old = s.last
         old.sendRaw(bytes)
         // No random frame is a message the client accepts at this point, so each one costs the connection.
-        await waitFor(() => old.closed && s.last !== old && s.last.sessionId !== 0n && client.state === 'connected', { what: 'a reconnect' })
+        await waitFor(
+          () =>
+            old.closed && s.last !== old && s.last.sessionId !== 0n && client.state === 'connected',
+          { what: 'a reconnect' },
+        )
         await client.sync()
       }),
       { numRuns: 25 },

@@ -28,7 +28,10 @@ let states: ConnectionState[]
 
 /** startClient connects a client (on `clock` if given) and records every state it goes through. */
 async function startClient(sessionTimeoutMs = 5000, clock?: ManualClock): Promise<Client> {
-  const c = new Client({ servers: [s.url], sessionTimeoutMs, connectTimeoutMs: 5000 }, clock === undefined ? {} : { clock })
+  const c = new Client(
+    { servers: [s.url], sessionTimeoutMs, connectTimeoutMs: 5000 },
+    clock === undefined ? {} : { clock },
+  )
   states = []
   c.on('state', (state) => states.push(state))
   await c.start()
@@ -89,7 +92,16 @@ describe('connection loss', () => {
       const r = m.request
       if (r.op === 'exists' && r.path === '/e') conn.reply(m.xid, { stat: null }, { zxid: 40n })
       else if (r.op === 'addWatch') conn.reply(m.xid, {}, { zxid: 41n })
-      else conn.reply(m.xid, r.op === 'get' ? { data: new Uint8Array(), stat: stat() } : r.op === 'children' ? { children: [] } : { stat: stat() }, { zxid: 42n })
+      else
+        conn.reply(
+          m.xid,
+          r.op === 'get'
+            ? { data: new Uint8Array(), stat: stat() }
+            : r.op === 'children'
+              ? { children: [] }
+              : { stat: stat() },
+          { zxid: 42n },
+        )
     }
     await client.exists('/e', { watch: () => {} })
     await client.children('/c', { watch: () => {} })
@@ -107,7 +119,13 @@ describe('connection loss', () => {
     await Promise.all(queued)
 
     const resumed = s.last
-    expect(resumed.received.map((m) => (m.type === 'request' ? m.request.op : m.type))).toEqual(['connect', 'setWatches', 'get', 'set', 'exists'])
+    expect(resumed.received.map((m) => (m.type === 'request' ? m.request.op : m.type))).toEqual([
+      'connect',
+      'setWatches',
+      'get',
+      'set',
+      'exists',
+    ])
     expect((resumed.received[0] as ConnectMessage).lastZxidSeen).toBe(42n)
     const setWatches = resumed.requests[0]!.request as SetWatchesRequest
     expect(setWatches).toEqual({
@@ -119,7 +137,11 @@ describe('connection loss', () => {
       persistent: ['/p'],
       persistentRecursive: ['/r'],
     })
-    expect(resumed.requests.slice(1).map((r) => (r.request as { path: string }).path)).toEqual(['/q1', '/q2', '/q3'])
+    expect(resumed.requests.slice(1).map((r) => (r.request as { path: string }).path)).toEqual([
+      '/q1',
+      '/q2',
+      '/q3',
+    ])
     await persistent.return?.()
     await recursive.return?.()
   })
@@ -157,7 +179,9 @@ describe('session loss', () => {
 
     s.expire(oldSession)
     s.dropAll()
-    await waitFor(() => client.state === 'connected' && client.sessionId !== oldSession, { what: 'a new session' })
+    await waitFor(() => client.state === 'connected' && client.sessionId !== oldSession, {
+      what: 'a new session',
+    })
     expect(states).toEqual(['connected', 'suspended', 'lost', 'connected'])
     expect(await next).toBeInstanceOf(SessionExpiredError)
     await expect(stream.next()).resolves.toEqual({ value: undefined, done: true })
@@ -224,7 +248,10 @@ describe('session loss', () => {
     client = await startClient()
     const oldSession = client.sessionId
     const accept = s.onConnect
-    s.onConnect = (conn, m) => (m.sessionId === 0n ? accept(conn, m) : { refuse: ErrorCode.AUTH_FAILED, message: 'wrong password' })
+    s.onConnect = (conn, m) =>
+      m.sessionId === 0n
+        ? accept(conn, m)
+        : { refuse: ErrorCode.AUTH_FAILED, message: 'wrong password' }
     s.dropAll()
     await waitFor(() => client.state === 'connected' && client.sessionId !== oldSession)
     expect(states).toEqual(['connected', 'suspended', 'lost', 'connected'])
@@ -243,7 +270,8 @@ describe('session loss', () => {
     client = await startClient()
     const oldSession = client.sessionId
     const accept = s.onConnect
-    s.onConnect = (conn, m) => (m.sessionId === 0n ? accept(conn, m) : { accept: true, sessionId: 0x999n })
+    s.onConnect = (conn, m) =>
+      m.sessionId === 0n ? accept(conn, m) : { accept: true, sessionId: 0x999n }
     s.dropAll()
     await waitFor(() => client.sessionId === 0x999n && client.state === 'connected')
     expect(oldSession).not.toBe(0x999n)

@@ -52,7 +52,13 @@ describe('requests', () => {
     await client.sync()
     const bodies = s.requests.map((r) => r.request)
     expect(bodies).toEqual([
-      { op: 'create', path: '/a', data: new TextEncoder().encode('héllo'), mode: 'ephemeral', makeParents: true },
+      {
+        op: 'create',
+        path: '/a',
+        data: new TextEncoder().encode('héllo'),
+        mode: 'ephemeral',
+        makeParents: true,
+      },
       { op: 'set', path: '/a', data: new Uint8Array([1, 2]), version: 4 },
       { op: 'delete', path: '/a', version: -1 },
       { op: 'get', path: '/a', watch: false, linearizable: true },
@@ -84,18 +90,34 @@ describe('requests', () => {
     await expect(first).rejects.toBeInstanceOf(ConnectionLossError)
     await expect(second).rejects.toBeInstanceOf(ConnectionLossError)
     expect(a!.xid).toBeLessThan(b!.xid)
-    await waitFor(() => client.state === 'connected' && s.connections.length === 2, { what: 'a new connection' })
+    await waitFor(() => client.state === 'connected' && s.connections.length === 2, {
+      what: 'a new connection',
+    })
   })
 
   it('maps error replies to their classes, with code, number, retryable and the user path', async () => {
     s.onRequest = (conn, m) => {
-      const codes: Record<string, number> = { get: ErrorCode.NO_NODE, create: ErrorCode.NODE_EXISTS, set: ErrorCode.BAD_VERSION }
-      conn.reply(m.xid, undefined, { err: codes[m.request.op] ?? ErrorCode.SYSTEM_ERROR, message: 'nope' })
+      const codes: Record<string, number> = {
+        get: ErrorCode.NO_NODE,
+        create: ErrorCode.NODE_EXISTS,
+        set: ErrorCode.BAD_VERSION,
+      }
+      conn.reply(m.xid, undefined, {
+        err: codes[m.request.op] ?? ErrorCode.SYSTEM_ERROR,
+        message: 'nope',
+      })
     }
     const noNode = await client.get('/missing').catch((e: unknown) => e)
     expect(noNode).toBeInstanceOf(NoNodeError)
     expect(noNode).toBeInstanceOf(errors.ConclaveError)
-    expect(noNode).toMatchObject({ code: 'NO_NODE', codeNumber: ErrorCode.NO_NODE, retryable: false, definite: true, path: '/missing', message: 'nope' })
+    expect(noNode).toMatchObject({
+      code: 'NO_NODE',
+      codeNumber: ErrorCode.NO_NODE,
+      retryable: false,
+      definite: true,
+      path: '/missing',
+      message: 'nope',
+    })
     await expect(client.create('/a')).rejects.toBeInstanceOf(NodeExistsError)
     await expect(client.set('/a', 'x', { version: 2 })).rejects.toBeInstanceOf(BadVersionError)
     await expect(client.sync()).rejects.toMatchObject({ code: 'SYSTEM_ERROR' })
@@ -110,14 +132,25 @@ describe('requests', () => {
       ]
       conn.reply(m.xid, { results }, { err: ErrorCode.BAD_VERSION, message: 'bad version on /b' })
     }
-    const error = await client.multi([op.check('/a', 3), op.set('/b', 'x', { version: 1 }), op.delete('/c')]).catch((e: unknown) => e)
+    const error = await client
+      .multi([op.check('/a', 3), op.set('/b', 'x', { version: 1 }), op.delete('/c')])
+      .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(BadVersionError)
     expect(error).toMatchObject({ path: '/b' })
-    expect((error as BadVersionError).results?.map((r) => r.err)).toEqual([0, ErrorCode.BAD_VERSION, ErrorCode.RUNTIME_INCONSISTENCY])
+    expect((error as BadVersionError).results?.map((r) => r.err)).toEqual([
+      0,
+      ErrorCode.BAD_VERSION,
+      ErrorCode.RUNTIME_INCONSISTENCY,
+    ])
   })
 
   it('sends multi ops as built and returns the results', async () => {
-    const results = await client.multi([op.check('/a', 3), op.create('/b', 'x', { mode: 'ephemeral' }), op.set('/c', 'y'), op.delete('/d', { version: 2 })])
+    const results = await client.multi([
+      op.check('/a', 3),
+      op.create('/b', 'x', { mode: 'ephemeral' }),
+      op.set('/c', 'y'),
+      op.delete('/d', { version: 2 }),
+    ])
     expect(s.requests[0]!.request).toEqual({
       op: 'multi',
       ops: [
@@ -135,7 +168,9 @@ describe('requests', () => {
       await expect(client.get(bad)).rejects.toBeInstanceOf(BadArgumentsError)
     }
     await expect(client.create('/seq-', '', { mode: 'persistent' })).resolves.toBe('/seq-')
-    await expect(client.multi([op.check('/ok'), op.delete('bad')])).rejects.toBeInstanceOf(BadArgumentsError)
+    await expect(client.multi([op.check('/ok'), op.delete('bad')])).rejects.toBeInstanceOf(
+      BadArgumentsError,
+    )
     expect(() => client.watch('nope')).toThrow(BadArgumentsError)
     expect(s.requests.map((r) => r.request.op)).toEqual(['create'])
   })
@@ -154,7 +189,10 @@ describe('requests', () => {
   it('abort before sending: the call fails at once, definite, and nothing is sent', async () => {
     const controller = new AbortController()
     controller.abort()
-    await expect(client.set('/a', 'x', { signal: controller.signal })).rejects.toMatchObject({ code: 'ABORTED', definite: true })
+    await expect(client.set('/a', 'x', { signal: controller.signal })).rejects.toMatchObject({
+      code: 'ABORTED',
+      definite: true,
+    })
     expect(s.requests).toHaveLength(0)
   })
 
@@ -177,7 +215,11 @@ describe('requests', () => {
     s.holdReplies = true
     const write = client.create('/a', 'x', { timeoutMs: 100 })
     const read = client.get('/a', { timeoutMs: 100 })
-    await expect(write).rejects.toMatchObject({ code: 'OPERATION_TIMEOUT', definite: false, retryable: true })
+    await expect(write).rejects.toMatchObject({
+      code: 'OPERATION_TIMEOUT',
+      definite: false,
+      retryable: true,
+    })
     await expect(read).rejects.toBeInstanceOf(OperationTimeoutError)
     await expect(read).rejects.toMatchObject({ definite: true })
   })
@@ -198,16 +240,28 @@ describe('chroot', () => {
     s.onRequest = (conn, m) => {
       const r = m.request
       if (r.op === 'create') conn.reply(m.xid, { path: `${r.path}0000000001`, stat: stat() })
-      else if (r.op === 'getEphemerals') conn.reply(m.xid, { paths: ['/app/e1', '/apple/x', '/app', '/other'] })
-      else if (r.op === 'multi') conn.reply(m.xid, { results: [{ op: 'create', err: 0, path: '/app/m' }] })
+      else if (r.op === 'getEphemerals')
+        conn.reply(m.xid, { paths: ['/app/e1', '/apple/x', '/app', '/other'] })
+      else if (r.op === 'multi')
+        conn.reply(m.xid, { results: [{ op: 'create', err: 0, path: '/app/m' }] })
       else conn.reply(m.xid, {})
     }
-    expect(await rooted.create('/q/item-', 'x', { mode: CreateMode.PERSISTENT_SEQUENTIAL })).toBe('/q/item-0000000001')
+    expect(await rooted.create('/q/item-', 'x', { mode: CreateMode.PERSISTENT_SEQUENTIAL })).toBe(
+      '/q/item-0000000001',
+    )
     expect(await rooted.getEphemerals()).toEqual(['/e1', '/'])
     expect(await rooted.multi([op.create('/m')])).toEqual([{ op: 'create', err: 0, path: '/m' }])
     await rooted.sync('/')
     await rooted.delete('/q')
-    const sent = s.requests.filter((r) => r.request.op !== 'closeSession').map((r) => ('path' in r.request ? r.request.path : r.request.op === 'getEphemerals' ? r.request.prefix : ''))
+    const sent = s.requests
+      .filter((r) => r.request.op !== 'closeSession')
+      .map((r) =>
+        'path' in r.request
+          ? r.request.path
+          : r.request.op === 'getEphemerals'
+            ? r.request.prefix
+            : '',
+      )
     expect(sent).toEqual(['/app/q/item-', '/app', '', '/app', '/app/q'])
     expect((s.requests[2]!.request as { ops: Array<{ path: string }> }).ops[0]!.path).toBe('/app/m')
   })

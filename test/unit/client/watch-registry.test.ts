@@ -7,7 +7,14 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { FRAME_BYTES_MAX, SET_WATCHES_PATHS_MAX, encodeClientMessage, isAncestorOrSelf, type EventMessage, type WatchEventType } from '../../../protocol/index.js'
+import {
+  FRAME_BYTES_MAX,
+  SET_WATCHES_PATHS_MAX,
+  encodeClientMessage,
+  isAncestorOrSelf,
+  type EventMessage,
+  type WatchEventType,
+} from '../../../protocol/index.js'
 import { ClientWatchRegistry, type WatchSink } from '../../../client/watch-registry.js'
 
 function event(kind: WatchEventType, path: string, zxid = 1n): EventMessage {
@@ -16,7 +23,11 @@ function event(kind: WatchEventType, path: string, zxid = 1n): EventMessage {
 
 function sink(into: string[], name: string): WatchSink & { failed: Array<Error | null> } {
   const failed: Array<Error | null> = []
-  return { push: (e) => into.push(`${name} ${e.event} ${e.path}`), fail: (error) => failed.push(error), failed }
+  return {
+    push: (e) => into.push(`${name} ${e.event} ${e.path}`),
+    fail: (error) => failed.push(error),
+    failed,
+  }
 }
 
 describe('ClientWatchRegistry', () => {
@@ -47,31 +58,44 @@ describe('ClientWatchRegistry', () => {
     registry.addOneShot('child', '/c', () => {})
     registry.addSink('/p', false, sink([], 'p'))
     registry.addSink('/r', true, sink([], 'r'))
-    expect(registry.setWatchesRequests(77n)).toEqual([{
-      op: 'setWatches',
-      relativeZxid: 77n,
-      data: ['/d'],
-      exist: ['/e'],
-      child: ['/c'],
-      persistent: ['/p'],
-      persistentRecursive: ['/r'],
-    }])
+    expect(registry.setWatchesRequests(77n)).toEqual([
+      {
+        op: 'setWatches',
+        relativeZxid: 77n,
+        data: ['/d'],
+        exist: ['/e'],
+        child: ['/c'],
+        persistent: ['/p'],
+        persistentRecursive: ['/r'],
+      },
+    ])
   })
 
   it('splits a large re-registration into setWatches requests under the server cap, losing and repeating no path', () => {
     const registry = new ClientWatchRegistry()
     const count = 2 * SET_WATCHES_PATHS_MAX + 5
-    for (let i = 0; i < count; i++) registry.addOneShot(i % 2 === 0 ? 'data' : 'child', `/n${i}`, () => {})
+    for (let i = 0; i < count; i++)
+      registry.addOneShot(i % 2 === 0 ? 'data' : 'child', `/n${i}`, () => {})
     registry.addSink('/long/' + 'x'.repeat(4000), true, sink([], 'r'))
     const requests = registry.setWatchesRequests(9n)
     expect(requests.length).toBe(3)
     const all: string[] = []
     for (const request of requests) {
-      const lists = [request.data, request.exist, request.child, request.persistent, request.persistentRecursive]
-      expect(lists.reduce((n, list) => n + list.length, 0)).toBeLessThanOrEqual(SET_WATCHES_PATHS_MAX)
+      const lists = [
+        request.data,
+        request.exist,
+        request.child,
+        request.persistent,
+        request.persistentRecursive,
+      ]
+      expect(lists.reduce((n, list) => n + list.length, 0)).toBeLessThanOrEqual(
+        SET_WATCHES_PATHS_MAX,
+      )
       expect(request.relativeZxid).toBe(9n)
       // Each request must fit a client frame, which the server checks before anything else.
-      expect(encodeClientMessage({ type: 'request', xid: 1, request }).length).toBeLessThan(FRAME_BYTES_MAX)
+      expect(encodeClientMessage({ type: 'request', xid: 1, request }).length).toBeLessThan(
+        FRAME_BYTES_MAX,
+      )
       all.push(...lists.flat())
     }
     expect(all.length).toBe(count + 1)
@@ -80,10 +104,14 @@ describe('ClientWatchRegistry', () => {
 
   it('splits by path characters too, so requests of long paths fit a frame', () => {
     const registry = new ClientWatchRegistry()
-    for (let i = 0; i < 600; i++) registry.addOneShot('exist', `/${i}-${'y'.repeat(4000)}`, () => {})
+    for (let i = 0; i < 600; i++)
+      registry.addOneShot('exist', `/${i}-${'y'.repeat(4000)}`, () => {})
     const requests = registry.setWatchesRequests(0n)
     expect(requests.length).toBeGreaterThan(1)
-    for (const request of requests) expect(encodeClientMessage({ type: 'request', xid: 1, request }).length).toBeLessThan(FRAME_BYTES_MAX)
+    for (const request of requests)
+      expect(encodeClientMessage({ type: 'request', xid: 1, request }).length).toBeLessThan(
+        FRAME_BYTES_MAX,
+      )
     expect(requests.flatMap((r) => r.exist).length).toBe(600)
   })
 
@@ -116,22 +144,36 @@ describe('ClientWatchRegistry', () => {
   it('routes random events as the rules say', () => {
     const segment = fc.constantFrom('a', 'b', 'c')
     const path = fc.array(segment, { maxLength: 3 }).map((parts) => '/' + parts.join('/'))
-    const kind = fc.constantFrom<WatchEventType>('created', 'deleted', 'dataChanged', 'childrenChanged')
+    const kind = fc.constantFrom<WatchEventType>(
+      'created',
+      'deleted',
+      'dataChanged',
+      'childrenChanged',
+    )
     fc.assert(
-      fc.property(fc.array(fc.tuple(path, fc.boolean())), fc.array(fc.tuple(kind, path), { maxLength: 6 }), (sinks, events) => {
-        const registry = new ClientWatchRegistry()
-        const got: string[] = []
-        sinks.forEach(([p, recursive], i) => registry.addSink(p, recursive, { push: (e) => got.push(`${i} ${e.event} ${e.path}`), fail: () => {} }))
-        const want: string[] = []
-        for (const [k, p] of events) {
-          registry.deliver(event(k, p))
-          sinks.forEach(([q, recursive], i) => {
-            const match = recursive ? k !== 'childrenChanged' && isAncestorOrSelf(q, p) : q === p
-            if (match) want.push(`${i} ${k} ${p}`)
-          })
-        }
-        expect([...got].sort()).toEqual([...want].sort())
-      }),
+      fc.property(
+        fc.array(fc.tuple(path, fc.boolean())),
+        fc.array(fc.tuple(kind, path), { maxLength: 6 }),
+        (sinks, events) => {
+          const registry = new ClientWatchRegistry()
+          const got: string[] = []
+          sinks.forEach(([p, recursive], i) =>
+            registry.addSink(p, recursive, {
+              push: (e) => got.push(`${i} ${e.event} ${e.path}`),
+              fail: () => {},
+            }),
+          )
+          const want: string[] = []
+          for (const [k, p] of events) {
+            registry.deliver(event(k, p))
+            sinks.forEach(([q, recursive], i) => {
+              const match = recursive ? k !== 'childrenChanged' && isAncestorOrSelf(q, p) : q === p
+              if (match) want.push(`${i} ${k} ${p}`)
+            })
+          }
+          expect([...got].sort()).toEqual([...want].sort())
+        },
+      ),
     )
   })
 })

@@ -21,9 +21,42 @@ beforeEach(async () => {
   s = await FakeServer.start()
   s.onRequest = (c, m) => {
     const r = m.request
-    if (r.op === 'exists') c.reply(m.xid, { stat: r.path.startsWith('/missing') ? null : { czxid: 0n, mzxid: 0n, pzxid: 0n, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, dataLength: 0, numChildren: 0 } })
+    if (r.op === 'exists')
+      c.reply(m.xid, {
+        stat: r.path.startsWith('/missing')
+          ? null
+          : {
+              czxid: 0n,
+              mzxid: 0n,
+              pzxid: 0n,
+              ctime: 0,
+              mtime: 0,
+              version: 0,
+              cversion: 0,
+              aversion: 0,
+              ephemeralOwner: 0n,
+              dataLength: 0,
+              numChildren: 0,
+            },
+      })
     else if (r.op === 'children') c.reply(m.xid, { children: [] })
-    else if (r.op === 'get') c.reply(m.xid, { data: new Uint8Array(), stat: { czxid: 0n, mzxid: 0n, pzxid: 0n, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, dataLength: 0, numChildren: 0 } })
+    else if (r.op === 'get')
+      c.reply(m.xid, {
+        data: new Uint8Array(),
+        stat: {
+          czxid: 0n,
+          mzxid: 0n,
+          pzxid: 0n,
+          ctime: 0,
+          mtime: 0,
+          version: 0,
+          cversion: 0,
+          aversion: 0,
+          ephemeralOwner: 0n,
+          dataLength: 0,
+          numChildren: 0,
+        },
+      })
     else c.reply(m.xid, {})
   }
   client = await connect({ servers: [s.url] })
@@ -66,13 +99,22 @@ describe('one-shot watches', () => {
     conn.event('dataChanged', '/d') // both data watches on /d
     conn.event('dataChanged', '/d') // nothing left
     await settle()
-    expect(log).toEqual(['children:childrenChanged', 'exist-missing:created', 'get-k:deleted', 'children-k:deleted', 'get:dataChanged', 'exists:dataChanged'])
+    expect(log).toEqual([
+      'children:childrenChanged',
+      'exist-missing:created',
+      'get-k:deleted',
+      'children-k:deleted',
+      'get:dataChanged',
+      'exists:dataChanged',
+    ])
   })
 
   it('are not left when the call fails', async () => {
     s.onRequest = (c, m) => c.reply(m.xid, undefined, { err: -101 })
     const seen: WatchEvent[] = []
-    await expect(client.get('/gone', { watch: (e) => seen.push(e) })).rejects.toMatchObject({ code: 'NO_NODE' })
+    await expect(client.get('/gone', { watch: (e) => seen.push(e) })).rejects.toMatchObject({
+      code: 'NO_NODE',
+    })
     s.onRequest = (c, m) => c.reply(m.xid, {})
     conn.event('created', '/gone')
     await settle()
@@ -84,7 +126,12 @@ describe('one-shot watches', () => {
     await client.get('/a', { watch: () => {} })
     await client.exists('/a', { watch: () => {} })
     await client.children('/a', { watch: () => {} })
-    expect(s.requests.map((r) => (r.request as { watch?: boolean }).watch)).toEqual([false, true, true, true])
+    expect(s.requests.map((r) => (r.request as { watch?: boolean }).watch)).toEqual([
+      false,
+      true,
+      true,
+      true,
+    ])
   })
 
   it('keep delivering to the others when one callback throws', async () => {
@@ -118,17 +165,29 @@ describe('watch() streams', () => {
     conn.event('dataChanged', '/cfg/child', 3n) // another node: not for this watch
     conn.event('deleted', '/cfg', 4n)
     await done
-    expect(events.map((e) => `${e.type}@${e.zxid}`)).toEqual(['dataChanged@1', 'childrenChanged@2', 'deleted@4'])
+    expect(events.map((e) => `${e.type}@${e.zxid}`)).toEqual([
+      'dataChanged@1',
+      'childrenChanged@2',
+      'deleted@4',
+    ])
     // Leaving the loop removes the server watch.
     const removes = await s.waitForRequests(1, 'removeWatches')
-    expect(removes[0]!.request).toEqual({ op: 'removeWatches', path: '/cfg', kind: 'persistent' } satisfies RemoveWatchesRequest)
+    expect(removes[0]!.request).toEqual({
+      op: 'removeWatches',
+      path: '/cfg',
+      kind: 'persistent',
+    } satisfies RemoveWatchesRequest)
   })
 
   it('recursive: yields created/deleted/dataChanged for the whole subtree, never childrenChanged', async () => {
     const events: string[] = []
     const controller = new AbortController()
     const done = (async () => {
-      for await (const event of client.watch('/app', { recursive: true, signal: controller.signal })) events.push(`${event.type} ${event.path}`)
+      for await (const event of client.watch('/app', {
+        recursive: true,
+        signal: controller.signal,
+      }))
+        events.push(`${event.type} ${event.path}`)
     })()
     await s.waitForRequests(1, 'addWatch')
     expect(s.requests[0]!.request).toMatchObject({ mode: 'persistentRecursive' })

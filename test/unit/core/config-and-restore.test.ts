@@ -5,12 +5,29 @@
  */
 import { describe, expect, test } from 'vitest'
 import { makeZxid, type Txn, type Zxid } from '../../../protocol/index.js'
-import { CONFIG_DEFAULTS, ConfigError, Peer, RestoreError, resolveConfig } from '../../../server/core/index.js'
+import {
+  CONFIG_DEFAULTS,
+  ConfigError,
+  Peer,
+  RestoreError,
+  resolveConfig,
+} from '../../../server/core/index.js'
 import { jitterTicks } from '../../../server/core/config.js'
 
-const base = { id: 1, members: [1, 2, 3], random: () => 0.5, snapshotSource: () => ({ zxid: 0n, data: null }) }
+const base = {
+  id: 1,
+  members: [1, 2, 3],
+  random: () => 0.5,
+  snapshotSource: () => ({ zxid: 0n, data: null }),
+}
 const empty = { acceptedEpoch: 0, currentEpoch: 0, snapshotZxid: 0n, log: [] }
-const txn = (zxid: Zxid): Txn => ({ zxid, timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'error', code: 0 } })
+const txn = (zxid: Zxid): Txn => ({
+  zxid,
+  timeMs: 0,
+  sessionId: 0n,
+  xid: 0,
+  op: { type: 'error', code: 0 },
+})
 
 describe('config', () => {
   test('defaults fill every tunable', () => {
@@ -48,7 +65,10 @@ describe('restored state', () => {
     [{ currentEpoch: 2, acceptedEpoch: 1 }, /currentEpoch 2 is above acceptedEpoch 1/],
     [{ acceptedEpoch: -1 }, /acceptedEpoch/],
     [{ acceptedEpoch: 1, log: [txn(makeZxid(1, 2)), txn(makeZxid(1, 1))] }, /does not follow/],
-    [{ acceptedEpoch: 1, snapshotZxid: makeZxid(1, 5), log: [txn(makeZxid(1, 5))] }, /does not follow/],
+    [
+      { acceptedEpoch: 1, snapshotZxid: makeZxid(1, 5), log: [txn(makeZxid(1, 5))] },
+      /does not follow/,
+    ],
     [{ acceptedEpoch: 1, log: [txn(makeZxid(2, 1))] }, /never accepted/],
   ])('refuses case %#', (override, message) => {
     expect(() => new Peer(base, { ...empty, ...override })).toThrow(RestoreError)
@@ -57,9 +77,19 @@ describe('restored state', () => {
 
   test('a restart keeps epochs and log; the commit point is the snapshot', () => {
     const log = [txn(makeZxid(2, 1)), txn(makeZxid(2, 2))]
-    const peer = new Peer(base, { acceptedEpoch: 3, currentEpoch: 2, snapshotZxid: makeZxid(1, 9), log })
+    const peer = new Peer(base, {
+      acceptedEpoch: 3,
+      currentEpoch: 2,
+      snapshotZxid: makeZxid(1, 9),
+      log,
+    })
     const s = peer.status()
-    expect(s).toMatchObject({ role: 'looking', acceptedEpoch: 3, currentEpoch: 2, lastLoggedZxid: makeZxid(2, 2) })
+    expect(s).toMatchObject({
+      role: 'looking',
+      acceptedEpoch: 3,
+      currentEpoch: 2,
+      lastLoggedZxid: makeZxid(2, 2),
+    })
     expect(s.lastCommittedZxid).toBe(makeZxid(1, 9))
     expect(s.durableZxid).toBe(makeZxid(2, 2))
     expect(peer.logTxns()).toEqual(log)

@@ -7,10 +7,20 @@
  * under the 1 MiB data limit) — before budgets, 40 of them made one 40 MB proposal.
  */
 import { describe, expect, test } from 'vitest'
-import { txnBytesBound, type PeerMessage, type Txn, type TxnOp, type Zxid } from '../../../protocol/index.js'
+import {
+  txnBytesBound,
+  type PeerMessage,
+  type Txn,
+  type TxnOp,
+  type Zxid,
+} from '../../../protocol/index.js'
 import { CONFIG_DEFAULTS } from '../../../server/core/index.js'
 import { ARRAY_HEADER_BYTES_MAX } from '../../../server/net/peer-frames.js'
-import { peerFrameBytesMaxFor, peerMessageBudgetBytesFor, resolveConfig } from '../../../server/runtime/config.js'
+import {
+  peerFrameBytesMaxFor,
+  peerMessageBudgetBytesFor,
+  resolveConfig,
+} from '../../../server/runtime/config.js'
 import { Cluster, type InFlightMessage } from '../../scenario/harness.js'
 
 const serverDefaults = resolveConfig({ dataDir: '/d' })
@@ -24,7 +34,16 @@ let serial = 0
 function bigCreate(): TxnOp {
   serial += 1
   const data = new Uint8Array(1_000_000).fill(serial % 251)
-  return { type: 'create', path: `/big-${serial}`, data, acl: [{ perms: 31, scheme: 'world', id: 'anyone' }], ephemeralOwner: 0n, container: false, ttlMs: 0, parentCversion: serial }
+  return {
+    type: 'create',
+    path: `/big-${serial}`,
+    data,
+    acl: [{ perms: 31, scheme: 'world', id: 'anyone' }],
+    ephemeralOwner: 0n,
+    container: false,
+    ttlMs: 0,
+    parentCversion: serial,
+  }
 }
 
 /** checkWithinBudget asserts one message's txns fit the budget and its encoding a peer frame. */
@@ -83,7 +102,9 @@ describe('peer message byte budgets in the core', () => {
     expect(sync[0]?.message.type).toBe('diff')
     expect(sync.length).toBeGreaterThanOrEqual(8)
     expect(sync.slice(1).every((m) => m.message.type === 'syncPart')).toBe(true)
-    expect(sync.flatMap((m) => ('txns' in m.message ? zxidsOf(m.message.txns) : []))).toEqual(missing)
+    expect(sync.flatMap((m) => ('txns' in m.message ? zxidsOf(m.message.txns) : []))).toEqual(
+      missing,
+    )
     expect(c.node(behind).disk.log.map((t) => t.zxid)).toEqual(missing)
     expect(c.appliedZxids(behind)).toEqual(c.appliedZxids(leader))
   })
@@ -98,7 +119,8 @@ describe('peer message byte budgets in the core', () => {
     c.peer(follower).touchSessions(ids)
     const reported: bigint[][] = []
     c.onDeliver = (m) => {
-      if (m.from === follower && m.message.type === 'pong' && m.message.sessions.length > 0) reported.push(m.message.sessions)
+      if (m.from === follower && m.message.type === 'pong' && m.message.sessions.length > 0)
+        reported.push(m.message.sessions)
     }
     c.run(4)
     expect(reported.map((r) => r.length)).toEqual([10, 10, 5])

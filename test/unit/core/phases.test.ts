@@ -7,15 +7,39 @@
  */
 import { describe, expect, test } from 'vitest'
 import { makeZxid, type PeerMessage, type Txn, type Zxid } from '../../../protocol/index.js'
-import { CoreError, Peer, checkInvariants, type PeerConfig, type PersistentState, type Ready } from '../../../server/core/index.js'
+import {
+  CoreError,
+  Peer,
+  checkInvariants,
+  type PeerConfig,
+  type PersistentState,
+  type Ready,
+} from '../../../server/core/index.js'
 
 const z = makeZxid
-const txn = (zxid: Zxid): Txn => ({ zxid, timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'error', code: 0 } })
+const txn = (zxid: Zxid): Txn => ({
+  zxid,
+  timeMs: 0,
+  sessionId: 0n,
+  xid: 0,
+  op: { type: 'error', code: 0 },
+})
 const empty: PersistentState = { acceptedEpoch: 0, currentEpoch: 0, snapshotZxid: 0n, log: [] }
 
-function newPeer(id: number, overrides: Partial<PeerConfig> = {}, restored: PersistentState = empty): Peer {
+function newPeer(
+  id: number,
+  overrides: Partial<PeerConfig> = {},
+  restored: PersistentState = empty,
+): Peer {
   return new Peer(
-    { id, members: [1, 2, 3], random: () => 0, snapshotSource: () => ({ zxid: 0n, data: 'tree' }), electionFinalizeTicks: 2, ...overrides },
+    {
+      id,
+      members: [1, 2, 3],
+      random: () => 0,
+      snapshotSource: () => ({ zxid: 0n, data: 'tree' }),
+      electionFinalizeTicks: 2,
+      ...overrides,
+    },
     restored,
   )
 }
@@ -28,8 +52,14 @@ function take(peer: Peer): Ready {
   return ready
 }
 
-const types = (envelopes: readonly { message: PeerMessage }[]) => envelopes.map((e) => e.message.type)
-const vote = (round: number, leader: number, leaderEpoch = 0, leaderZxid: Zxid = 0n): PeerMessage => ({
+const types = (envelopes: readonly { message: PeerMessage }[]) =>
+  envelopes.map((e) => e.message.type)
+const vote = (
+  round: number,
+  leader: number,
+  leaderEpoch = 0,
+  leaderZxid: Zxid = 0n,
+): PeerMessage => ({
   type: 'vote',
   round,
   state: 'looking',
@@ -40,7 +70,11 @@ const vote = (round: number, leader: number, leaderEpoch = 0, leaderZxid: Zxid =
 
 describe('election', () => {
   test('a new server votes for itself in round 1 and tells everyone', () => {
-    const peer = newPeer(1, {}, { ...empty, acceptedEpoch: 2, currentEpoch: 2, log: [txn(z(2, 4))] })
+    const peer = newPeer(
+      1,
+      {},
+      { ...empty, acceptedEpoch: 2, currentEpoch: 2, log: [txn(z(2, 4))] },
+    )
     const ready = take(peer)
     expect(ready.send).toEqual([
       { to: 2, message: vote(1, 1, 2, z(2, 4)) },
@@ -109,14 +143,26 @@ describe('election', () => {
     const peer = newPeer(1)
     take(peer)
     peer.tick()
-    const answer = (state: 'following' | 'leading'): PeerMessage => ({ type: 'vote', round: 4, state, leader: 3, leaderZxid: 0n, leaderEpoch: 2 })
+    const answer = (state: 'following' | 'leading'): PeerMessage => ({
+      type: 'vote',
+      round: 4,
+      state,
+      leader: 3,
+      leaderZxid: 0n,
+      leaderEpoch: 2,
+    })
     peer.receive(2, answer('following'))
     peer.tick()
     expect(peer.role).toBe('looking')
     peer.receive(3, answer('leading'))
     expect(peer.role).toBe('following')
     expect(peer.leaderId).toBe(3)
-    expect(take(peer).send).toEqual([{ to: 3, message: { type: 'followerInfo', acceptedEpoch: 0, currentEpoch: 0, lastLoggedZxid: 0n } }])
+    expect(take(peer).send).toEqual([
+      {
+        to: 3,
+        message: { type: 'followerInfo', acceptedEpoch: 0, currentEpoch: 0, lastLoggedZxid: 0n },
+      },
+    ])
   })
 })
 
@@ -141,7 +187,16 @@ describe('follower', () => {
     expect(ready.persist.epochs).toEqual({ accepted: 4, current: 1 })
     expect(ready.send).toEqual([])
     expect(ready.sendAfterPersist).toEqual([
-      { to: 3, message: { type: 'ackEpoch', epoch: 4, fresh: true, currentEpoch: 1, lastLoggedZxid: z(1, 1) } },
+      {
+        to: 3,
+        message: {
+          type: 'ackEpoch',
+          epoch: 4,
+          fresh: true,
+          currentEpoch: 1,
+          lastLoggedZxid: z(1, 1),
+        },
+      },
     ])
   })
 
@@ -164,13 +219,20 @@ describe('follower', () => {
     const peer = follower()
     peer.receive(3, { type: 'leaderInfo', epoch: 2 })
     take(peer)
-    peer.receive(3, { type: 'diff', epoch: 2, txns: [txn(z(1, 1)), txn(z(1, 2))], committedZxid: z(1, 1) })
+    peer.receive(3, {
+      type: 'diff',
+      epoch: 2,
+      txns: [txn(z(1, 1)), txn(z(1, 2))],
+      committedZxid: z(1, 1),
+    })
     peer.receive(3, { type: 'newLeader', epoch: 2 })
     const ready = take(peer)
     expect(ready.persist.txns.map((t) => t.zxid)).toEqual([z(1, 1), z(1, 2)])
     expect(ready.persist.epochs).toEqual({ accepted: 2, current: 2 })
     expect(ready.send).toEqual([])
-    expect(ready.sendAfterPersist).toEqual([{ to: 3, message: { type: 'ackNewLeader', epoch: 2, zxid: z(1, 2) } }])
+    expect(ready.sendAfterPersist).toEqual([
+      { to: 3, message: { type: 'ackNewLeader', epoch: 2, zxid: z(1, 2) } },
+    ])
     expect(ready.commit.map((t) => t.zxid)).toEqual([z(1, 1)])
     peer.receive(3, { type: 'upToDate', epoch: 2, committedZxid: z(1, 2) })
     const serving = take(peer)
@@ -179,11 +241,22 @@ describe('follower', () => {
   })
 
   test('TRUNC cuts the logged tail and appends what follows; below the commit point it is refused', () => {
-    const restored = { acceptedEpoch: 1, currentEpoch: 1, snapshotZxid: z(1, 1), log: [txn(z(1, 2)), txn(z(1, 3))] }
+    const restored = {
+      acceptedEpoch: 1,
+      currentEpoch: 1,
+      snapshotZxid: z(1, 1),
+      log: [txn(z(1, 2)), txn(z(1, 3))],
+    }
     const peer = follower(restored)
     peer.receive(3, { type: 'leaderInfo', epoch: 2 })
     take(peer)
-    peer.receive(3, { type: 'trunc', epoch: 2, truncateAfter: z(1, 2), txns: [txn(z(2, 1))], committedZxid: 0n })
+    peer.receive(3, {
+      type: 'trunc',
+      epoch: 2,
+      truncateAfter: z(1, 2),
+      txns: [txn(z(2, 1))],
+      committedZxid: 0n,
+    })
     const ready = take(peer)
     expect(ready.persist.truncateAfter).toBe(z(1, 2))
     expect(ready.persist.txns.map((t) => t.zxid)).toEqual([z(2, 1)])
@@ -192,20 +265,41 @@ describe('follower', () => {
     const refusing = follower(restored)
     refusing.receive(3, { type: 'leaderInfo', epoch: 2 })
     take(refusing)
-    refusing.receive(3, { type: 'trunc', epoch: 2, truncateAfter: z(1, 0), txns: [], committedZxid: 0n })
+    refusing.receive(3, {
+      type: 'trunc',
+      epoch: 2,
+      truncateAfter: z(1, 0),
+      txns: [],
+      committedZxid: 0n,
+    })
     expect(refusing.role).toBe('looking')
     expect(refusing.logTxns()).toHaveLength(2)
   })
 
   test('SNAP replaces the log and the applied state', () => {
-    const peer = follower({ acceptedEpoch: 1, currentEpoch: 1, snapshotZxid: 0n, log: [txn(z(1, 1))] })
+    const peer = follower({
+      acceptedEpoch: 1,
+      currentEpoch: 1,
+      snapshotZxid: 0n,
+      log: [txn(z(1, 1))],
+    })
     peer.receive(3, { type: 'leaderInfo', epoch: 3 })
     take(peer)
-    peer.receive(3, { type: 'snap', epoch: 3, snapshot: { zxid: z(2, 5), data: 'tree@2.5' }, txns: [txn(z(2, 6))], committedZxid: z(2, 5) })
+    peer.receive(3, {
+      type: 'snap',
+      epoch: 3,
+      snapshot: { zxid: z(2, 5), data: 'tree@2.5' },
+      txns: [txn(z(2, 6))],
+      committedZxid: z(2, 5),
+    })
     const ready = take(peer)
     expect(ready.persist.snapshot).toEqual({ zxid: z(2, 5), data: 'tree@2.5' })
     expect(ready.persist.txns.map((t) => t.zxid)).toEqual([z(2, 6)])
-    expect(peer.status()).toMatchObject({ logBaseZxid: z(2, 5), lastCommittedZxid: z(2, 5), appliedZxid: z(2, 5) })
+    expect(peer.status()).toMatchObject({
+      logBaseZxid: z(2, 5),
+      lastCommittedZxid: z(2, 5),
+      appliedZxid: z(2, 5),
+    })
   })
 
   test('in broadcast: proposals are logged and ACKed after the fsync; duplicates are ignored; a gap means resync', () => {
@@ -220,7 +314,9 @@ describe('follower', () => {
     let ready = take(peer)
     expect(ready.persist.txns.map((t) => t.zxid)).toEqual([z(2, 1), z(2, 2), z(2, 3)])
     expect(ready.send).toEqual([])
-    expect(ready.sendAfterPersist).toEqual([{ to: 3, message: { type: 'ack', epoch: 2, zxid: z(2, 3) } }])
+    expect(ready.sendAfterPersist).toEqual([
+      { to: 3, message: { type: 'ack', epoch: 2, zxid: z(2, 3) } },
+    ])
     peer.receive(3, { type: 'commit', epoch: 2, zxid: z(2, 2) })
     ready = take(peer)
     expect(ready.commit.map((t) => t.zxid)).toEqual([z(2, 1), z(2, 2)])
@@ -286,27 +382,48 @@ describe('leader', () => {
   })
 
   test('a fresh ACKEPOCH quorum fixes the history: currentEpoch, then sync and NEWLEADER after its fsync', () => {
-    const peer = leader({ ...empty, acceptedEpoch: 1, currentEpoch: 1, log: [txn(z(1, 1)), txn(z(1, 2))] })
+    const peer = leader({
+      ...empty,
+      acceptedEpoch: 1,
+      currentEpoch: 1,
+      log: [txn(z(1, 1)), txn(z(1, 2))],
+    })
     peer.receive(1, info(1, 1, z(1, 1)))
     take(peer)
-    peer.receive(1, { type: 'ackEpoch', epoch: 2, fresh: true, currentEpoch: 1, lastLoggedZxid: z(1, 1) })
+    peer.receive(1, {
+      type: 'ackEpoch',
+      epoch: 2,
+      fresh: true,
+      currentEpoch: 1,
+      lastLoggedZxid: z(1, 1),
+    })
     const ready = take(peer)
     expect(ready.persist.epochs).toEqual({ accepted: 2, current: 2 })
-    expect(ready.send).toEqual([{ to: 1, message: { type: 'diff', epoch: 2, txns: [txn(z(1, 2))], committedZxid: 0n } }])
+    expect(ready.send).toEqual([
+      { to: 1, message: { type: 'diff', epoch: 2, txns: [txn(z(1, 2))], committedZxid: 0n } },
+    ])
     expect(ready.sendAfterPersist).toEqual([{ to: 1, message: { type: 'newLeader', epoch: 2 } }])
     expect(peer.status().phase).toBe('synchronization')
     peer.receive(1, { type: 'ackNewLeader', epoch: 2, zxid: z(1, 2) })
     const established = take(peer)
     expect(established.becameEstablished).toBe(true)
     expect(established.commit.map((t) => t.zxid)).toEqual([z(1, 1), z(1, 2)])
-    expect(established.send).toEqual([{ to: 1, message: { type: 'upToDate', epoch: 2, committedZxid: z(1, 2) } }])
+    expect(established.send).toEqual([
+      { to: 1, message: { type: 'upToDate', epoch: 2, committedZxid: z(1, 2) } },
+    ])
   })
 
   test('an ACKEPOCH that is not fresh does not count toward the epoch quorum', () => {
     const peer = leader()
     peer.receive(1, info(1))
     take(peer)
-    peer.receive(1, { type: 'ackEpoch', epoch: 1, fresh: false, currentEpoch: 0, lastLoggedZxid: 0n })
+    peer.receive(1, {
+      type: 'ackEpoch',
+      epoch: 1,
+      fresh: false,
+      currentEpoch: 0,
+      lastLoggedZxid: 0n,
+    })
     take(peer)
     expect(peer.status().phase).toBe('discovery')
   })
@@ -315,7 +432,13 @@ describe('leader', () => {
     const peer = leader({ ...empty, acceptedEpoch: 1, currentEpoch: 1, log: [txn(z(1, 1))] })
     peer.receive(1, info(1, 1, z(1, 2)))
     take(peer)
-    peer.receive(1, { type: 'ackEpoch', epoch: 2, fresh: true, currentEpoch: 1, lastLoggedZxid: z(1, 2) })
+    peer.receive(1, {
+      type: 'ackEpoch',
+      epoch: 2,
+      fresh: true,
+      currentEpoch: 1,
+      lastLoggedZxid: z(1, 2),
+    })
     expect(peer.role).toBe('looking')
     expect(peer.status().lastTransition).toBe('follower 1 is ahead of the leader (0x1_00000002)')
   })
@@ -335,7 +458,13 @@ describe('leader', () => {
     expect(() => peer.nextZxid()).toThrow(/not an established leader/)
     peer.receive(1, info(0))
     take(peer)
-    peer.receive(1, { type: 'ackEpoch', epoch: 1, fresh: true, currentEpoch: 0, lastLoggedZxid: 0n })
+    peer.receive(1, {
+      type: 'ackEpoch',
+      epoch: 1,
+      fresh: true,
+      currentEpoch: 0,
+      lastLoggedZxid: 0n,
+    })
     take(peer)
     peer.receive(1, { type: 'ackNewLeader', epoch: 1, zxid: 0n })
     take(peer)
@@ -357,7 +486,9 @@ describe('the Ready contract', () => {
     const ready = peer.ready()
     expect(peer.hasReady()).toBe(false)
     expect(() => peer.ready()).toThrow(expect.objectContaining({ code: 'READY_OUTSTANDING' }))
-    expect(() => peer.advance({ ...ready })).toThrow(expect.objectContaining({ code: 'READY_MISMATCH' }))
+    expect(() => peer.advance({ ...ready })).toThrow(
+      expect.objectContaining({ code: 'READY_MISMATCH' }),
+    )
     peer.advance(ready)
     expect(() => peer.advance(ready)).toThrow(CoreError)
     expect(peer.hasReady()).toBe(false)

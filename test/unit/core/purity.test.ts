@@ -16,7 +16,9 @@ const coreDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../../serve
 
 describe('server/core purity', () => {
   // Recursive: a new subfolder is scanned too (the compile fence, tsconfig.pure.json, covers it as well).
-  const files = readdirSync(coreDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))
+  const files = readdirSync(coreDir, { recursive: true, encoding: 'utf8' }).filter((f) =>
+    f.endsWith('.ts'),
+  )
 
   test('the core has the files this test is meant to scan', () => {
     expect(files).toContain('peer.ts')

@@ -26,7 +26,9 @@ function checkPrefixes(c: Cluster, longest: { txns: Txn[] }): void {
       const a = shorter[i] as Txn
       const b = other[i] as Txn
       if (a.zxid !== b.zxid || a.xid !== b.xid) {
-        throw new Error(`server ${node.id} applied ${a.zxid}/${a.xid} at ${i} where another applied ${b.zxid}/${b.xid}`)
+        throw new Error(
+          `server ${node.id} applied ${a.zxid}/${a.xid} at ${i} where another applied ${b.zxid}/${b.xid}`,
+        )
       }
     }
     if (applied.length > longest.txns.length) longest.txns = [...applied]
@@ -35,10 +37,13 @@ function checkPrefixes(c: Cluster, longest: { txns: Txn[] }): void {
 
 function runSchedule(seed: number, size: 3 | 5, steps: number): void {
   const random = mulberry32(seed)
-  const pick = <T,>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T
   const ids: ServerId[] = size === 3 ? [1, 2, 3] : [1, 2, 3, 4, 5]
   const bug = process.env.SCHEDULE_BUG as SimBug | undefined
-  const c = new Cluster(ids, { seed, config: { leaderTimeoutTicks: 5, initTimeoutTicks: 30, diffLimitTxns: 4, bug } })
+  const c = new Cluster(ids, {
+    seed,
+    config: { leaderTimeoutTicks: 5, initTimeoutTicks: 30, diffLimitTxns: 4, bug },
+  })
   const longest = { txns: [] as Txn[] }
   for (let step = 0; step < steps; step++) {
     const r = random()
@@ -52,7 +57,8 @@ function runSchedule(seed: number, size: 3 | 5, steps: number): void {
     } else if (r < 0.83) {
       // A burst of deliveries in random order (delay reorders).
       const burst = 1 + Math.floor(random() * 8)
-      for (let i = 0; i < burst && c.queue.length > 0; i++) c.deliverAt(Math.floor(random() * c.queue.length))
+      for (let i = 0; i < burst && c.queue.length > 0; i++)
+        c.deliverAt(Math.floor(random() * c.queue.length))
     } else if (r < 0.86) {
       if (c.queue.length > 0) c.queue.splice(Math.floor(random() * c.queue.length), 1)
     } else if (r < 0.88) {
@@ -97,12 +103,36 @@ function runSchedule(seed: number, size: 3 | 5, steps: number): void {
   checkPrefixes(c, longest)
   const leader = c.requireLeader()
   if (process.env.SCHEDULE_DEBUG) {
-    for (const n of c.nodes.values()) console.log(n.id, c.describe(), 'applied', n.applied.map((t) => `${t.zxid >> 32n}:${t.zxid & 0xffffffffn}`).join(','), 'log', n.peer?.logTxns().map((t) => `${t.zxid >> 32n}:${t.zxid & 0xffffffffn}`).join(','), 'disk', n.disk.snapshot?.zxid, n.disk.log.length)
-    console.log('acked', [...c.acked.values()].map((z) => `${z >> 32n}:${z & 0xffffffffn}`).join(','))
+    for (const n of c.nodes.values())
+      console.log(
+        n.id,
+        c.describe(),
+        'applied',
+        n.applied.map((t) => `${t.zxid >> 32n}:${t.zxid & 0xffffffffn}`).join(','),
+        'log',
+        n.peer
+          ?.logTxns()
+          .map((t) => `${t.zxid >> 32n}:${t.zxid & 0xffffffffn}`)
+          .join(','),
+        'disk',
+        n.disk.snapshot?.zxid,
+        n.disk.log.length,
+      )
+    console.log(
+      'acked',
+      [...c.acked.values()].map((z) => `${z >> 32n}:${z & 0xffffffffn}`).join(','),
+    )
   }
-  if (process.env.SCHEDULE_STATS) console.log(`seed ${seed}: acked ${c.acked.size}, epoch ${c.peer(leader).status().currentEpoch}, applied ${c.appliedZxids(leader).length}, syncs ${[...c.nodes.values()].map((n) => n.syncModes.join('')).join('|')}`)
+  if (process.env.SCHEDULE_STATS)
+    console.log(
+      `seed ${seed}: acked ${c.acked.size}, epoch ${c.peer(leader).status().currentEpoch}, applied ${c.appliedZxids(leader).length}, syncs ${[...c.nodes.values()].map((n) => n.syncModes.join('')).join('|')}`,
+    )
   for (const zxid of c.acked.values()) {
-    for (const id of ids) expect(c.appliedZxids(id), `seed ${seed}: server ${id} lacks acked ${zxid} (leader ${leader})`).toContain(zxid)
+    for (const id of ids)
+      expect(
+        c.appliedZxids(id),
+        `seed ${seed}: server ${id} lacks acked ${zxid} (leader ${leader})`,
+      ).toContain(zxid)
   }
 }
 
@@ -114,14 +144,18 @@ describe('random schedules', () => {
 
   test('three servers: applied histories agree and acknowledged writes survive', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (seed) => runSchedule(seed, 3, Number(process.env.SCHEDULE_STEPS ?? 1500))),
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (seed) =>
+        runSchedule(seed, 3, Number(process.env.SCHEDULE_STEPS ?? 1500)),
+      ),
       { numRuns: Number(process.env.SCHEDULE_RUNS ?? 60) },
     )
   })
 
   test('five servers: applied histories agree and acknowledged writes survive', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (seed) => runSchedule(seed, 5, Number(process.env.SCHEDULE_STEPS ?? 1500))),
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (seed) =>
+        runSchedule(seed, 5, Number(process.env.SCHEDULE_STEPS ?? 1500)),
+      ),
       { numRuns: Number(process.env.SCHEDULE_RUNS ?? 30) },
     )
   })

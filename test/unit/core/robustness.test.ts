@@ -12,11 +12,23 @@ import { checkInvariants } from '../../../server/core/index.js'
 import { Cluster } from '../../scenario/harness.js'
 
 // The clusters below live in epoch 1, so values near it are the likeliest, to reach deep paths.
-const epoch = fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 2, arbitrary: fc.integer({ min: 0, max: 4 }) })
+const epoch = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(1) },
+  { weight: 2, arbitrary: fc.integer({ min: 0, max: 4 }) },
+)
 const zxid = fc.tuple(epoch, fc.integer({ min: 0, max: 5 })).map(([e, c]) => makeZxid(e, c))
-const txn: fc.Arbitrary<Txn> = zxid.map((z) => ({ zxid: z, timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'error', code: 0 } }))
+const txn: fc.Arbitrary<Txn> = zxid.map((z) => ({
+  zxid: z,
+  timeMs: 0,
+  sessionId: 0n,
+  xid: 0,
+  op: { type: 'error', code: 0 },
+}))
 const txns = fc.array(txn, { maxLength: 4 })
-const id = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 3 }) }, { weight: 1, arbitrary: fc.integer({ min: 4, max: 5 }) })
+const id = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 1, max: 3 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 4, max: 5 }) },
+)
 const seq = fc.integer({ min: 0, max: 6 })
 
 const message: fc.Arbitrary<PeerMessage> = fc.oneof(
@@ -28,12 +40,42 @@ const message: fc.Arbitrary<PeerMessage> = fc.oneof(
     leaderZxid: zxid,
     leaderEpoch: epoch,
   }),
-  fc.record({ type: fc.constant('followerInfo' as const), acceptedEpoch: epoch, currentEpoch: epoch, lastLoggedZxid: zxid }),
+  fc.record({
+    type: fc.constant('followerInfo' as const),
+    acceptedEpoch: epoch,
+    currentEpoch: epoch,
+    lastLoggedZxid: zxid,
+  }),
   fc.record({ type: fc.constant('leaderInfo' as const), epoch }),
-  fc.record({ type: fc.constant('ackEpoch' as const), epoch, fresh: fc.boolean(), currentEpoch: epoch, lastLoggedZxid: zxid }),
-  fc.record({ type: fc.constant('diff' as const), epoch, txns, committedZxid: zxid, throughZxid: zxid }, { requiredKeys: ['type', 'epoch', 'txns', 'committedZxid'] }),
-  fc.record({ type: fc.constant('trunc' as const), epoch, truncateAfter: zxid, txns, committedZxid: zxid, throughZxid: zxid }, { requiredKeys: ['type', 'epoch', 'truncateAfter', 'txns', 'committedZxid'] }),
-  fc.record({ type: fc.constant('snap' as const), epoch, snapshot: zxid.map((z) => ({ zxid: z, data: [] })), txns, committedZxid: zxid }),
+  fc.record({
+    type: fc.constant('ackEpoch' as const),
+    epoch,
+    fresh: fc.boolean(),
+    currentEpoch: epoch,
+    lastLoggedZxid: zxid,
+  }),
+  fc.record(
+    { type: fc.constant('diff' as const), epoch, txns, committedZxid: zxid, throughZxid: zxid },
+    { requiredKeys: ['type', 'epoch', 'txns', 'committedZxid'] },
+  ),
+  fc.record(
+    {
+      type: fc.constant('trunc' as const),
+      epoch,
+      truncateAfter: zxid,
+      txns,
+      committedZxid: zxid,
+      throughZxid: zxid,
+    },
+    { requiredKeys: ['type', 'epoch', 'truncateAfter', 'txns', 'committedZxid'] },
+  ),
+  fc.record({
+    type: fc.constant('snap' as const),
+    epoch,
+    snapshot: zxid.map((z) => ({ zxid: z, data: [] })),
+    txns,
+    committedZxid: zxid,
+  }),
   fc.record({ type: fc.constant('syncPart' as const), epoch, afterZxid: zxid, txns }),
   fc.record({ type: fc.constant('newLeader' as const), epoch }),
   fc.record({ type: fc.constant('ackNewLeader' as const), epoch, zxid }),
@@ -41,21 +83,49 @@ const message: fc.Arbitrary<PeerMessage> = fc.oneof(
   fc.record({ type: fc.constant('proposal' as const), epoch, txns }),
   fc.record({ type: fc.constant('ack' as const), epoch, zxid }),
   fc.record({ type: fc.constant('commit' as const), epoch, zxid }),
-  fc.record({ type: fc.constant('ping' as const), epoch, seq, committedZxid: zxid, lastZxid: zxid, established: fc.boolean() }),
-  fc.record({ type: fc.constant('pong' as const), epoch, seq, sessions: fc.array(fc.bigInt({ min: 0n, max: 9n }), { maxLength: 2 }) }),
+  fc.record({
+    type: fc.constant('ping' as const),
+    epoch,
+    seq,
+    committedZxid: zxid,
+    lastZxid: zxid,
+    established: fc.boolean(),
+  }),
+  fc.record({
+    type: fc.constant('pong' as const),
+    epoch,
+    seq,
+    sessions: fc.array(fc.bigInt({ min: 0n, max: 9n }), { maxLength: 2 }),
+  }),
   fc.record({
     type: fc.constant('request' as const),
     epoch,
     seq,
-    request: fc.record({ origin: id, sessionId: fc.bigInt({ min: 0n, max: 9n }), xid: seq, payload: fc.constant(null) }),
+    request: fc.record({
+      origin: id,
+      sessionId: fc.bigInt({ min: 0n, max: 9n }),
+      xid: seq,
+      payload: fc.constant(null),
+    }),
   }),
   fc.record({ type: fc.constant('readIndex' as const), epoch, id: seq }),
   fc.record({ type: fc.constant('readIndexOk' as const), epoch, id: seq, zxid }),
 )
 
-type Step = { kind: 'message'; to: number; from: number; message: PeerMessage } | { kind: 'tick' } | { kind: 'ready' }
+type Step =
+  | { kind: 'message'; to: number; from: number; message: PeerMessage }
+  | { kind: 'tick' }
+  | { kind: 'ready' }
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('message' as const), to: fc.integer({ min: 1, max: 3 }), from: id, message }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('message' as const),
+      to: fc.integer({ min: 1, max: 3 }),
+      from: id,
+      message,
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'tick' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'ready' as const }) },
 )
@@ -78,20 +148,24 @@ function cluster(stage: number): Cluster {
 describe('robustness', () => {
   test('well-typed nonsense from anyone, in any phase, is dropped without throwing or breaking invariants', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 3 }), fc.array(step, { maxLength: 40 }), (stage, steps) => {
-        const c = cluster(stage)
-        for (const s of steps) {
-          if (s.kind === 'tick') c.tick()
-          else if (s.kind === 'ready') for (const n of c.up()) c.processReady(n.id)
-          else {
-            const peer = c.node(s.to).peer
-            if (peer === undefined) continue
-            expect(() => peer.receive(s.from, s.message)).not.toThrow()
-            checkInvariants(peer)
+      fc.property(
+        fc.integer({ min: 0, max: 3 }),
+        fc.array(step, { maxLength: 40 }),
+        (stage, steps) => {
+          const c = cluster(stage)
+          for (const s of steps) {
+            if (s.kind === 'tick') c.tick()
+            else if (s.kind === 'ready') for (const n of c.up()) c.processReady(n.id)
+            else {
+              const peer = c.node(s.to).peer
+              if (peer === undefined) continue
+              expect(() => peer.receive(s.from, s.message)).not.toThrow()
+              checkInvariants(peer)
+            }
           }
-        }
-        c.queue = []
-      }),
+          c.queue = []
+        },
+      ),
       { numRuns: 600 },
     )
   })

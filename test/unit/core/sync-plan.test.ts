@@ -8,7 +8,13 @@ import { makeZxid, type Txn, type Zxid } from '../../../protocol/index.js'
 import { TxnLog, planSync, type SyncPlan } from '../../../server/core/index.js'
 
 const z = makeZxid
-const txn = (zxid: Zxid): Txn => ({ zxid, timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'error', code: 0 } })
+const txn = (zxid: Zxid): Txn => ({
+  zxid,
+  timeMs: 0,
+  sessionId: 0n,
+  xid: 0,
+  op: { type: 'error', code: 0 },
+})
 // Leader history: base (1,1), then (1,2) (1,3) (3,1) (3,2).
 const leaderLog = () => new TxnLog(z(1, 1), [z(1, 2), z(1, 3), z(3, 1), z(3, 2)].map(txn))
 const zxids = (plan: SyncPlan) => ('txns' in plan ? plan.txns.map((t) => t.zxid) : undefined)
@@ -27,7 +33,11 @@ describe('planSync', () => {
     expect(plan).toMatchObject({ mode: 'trunc', truncateAfter: z(1, 3) })
     expect(zxids(plan)).toEqual([z(3, 1), z(3, 2)])
     // A follower simply ahead of the leader within the leader's last epoch.
-    expect(planSync(leaderLog(), z(3, 7), 10)).toMatchObject({ mode: 'trunc', truncateAfter: z(3, 2), txns: [] })
+    expect(planSync(leaderLog(), z(3, 7), 10)).toMatchObject({
+      mode: 'trunc',
+      truncateAfter: z(3, 2),
+      txns: [],
+    })
   })
 
   test('SNAP when the truncation point lies in an older epoch than the tail', () => {
@@ -42,7 +52,11 @@ describe('planSync', () => {
   })
 
   test('with trunc-across-epoch the cross-epoch case becomes a TRUNC to the leader’s last zxid', () => {
-    expect(planSync(leaderLog(), z(2, 4), 10, 'trunc-across-epoch')).toEqual({ mode: 'trunc', truncateAfter: z(3, 2), txns: [] })
+    expect(planSync(leaderLog(), z(2, 4), 10, 'trunc-across-epoch')).toEqual({
+      mode: 'trunc',
+      truncateAfter: z(3, 2),
+      txns: [],
+    })
     expect(planSync(leaderLog(), z(1, 5), 10, 'trunc-across-epoch').mode).toBe('trunc')
   })
 })

@@ -8,7 +8,13 @@ import { describe, expect, test } from 'vitest'
 import { makeZxid, txnBytesBound, type Txn, type Zxid } from '../../../protocol/index.js'
 import { AssertionError, TxnLog } from '../../../server/core/index.js'
 
-const txn = (zxid: Zxid): Txn => ({ zxid, timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'error', code: 0 } })
+const txn = (zxid: Zxid): Txn => ({
+  zxid,
+  timeMs: 0,
+  sessionId: 0n,
+  xid: 0,
+  op: { type: 'error', code: 0 },
+})
 const z = makeZxid
 
 describe('TxnLog', () => {
@@ -64,7 +70,13 @@ describe('TxnLog', () => {
   })
 
   test('trimTo also keeps the txns at or below the limit within `keepBytes`, never those above it', () => {
-    const big = (zxid: Zxid): Txn => ({ zxid, timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'set', path: '/big', data: new Uint8Array(1_000_000), version: 1 } })
+    const big = (zxid: Zxid): Txn => ({
+      zxid,
+      timeMs: 0,
+      sessionId: 0n,
+      xid: 0,
+      op: { type: 'set', path: '/big', data: new Uint8Array(1_000_000), version: 1 },
+    })
     const l = new TxnLog(0n)
     for (let i = 1; i <= 20; i++) l.append(big(z(1, i)))
     const one = txnBytesBound(big(z(1, 1)))
@@ -82,9 +94,17 @@ describe('TxnLog', () => {
   })
 
   test('behaves like a plain array under random operations', () => {
-    type Op = { kind: 'append'; n: number; newEpoch: boolean } | { kind: 'truncate'; back: number } | { kind: 'trim'; keep: number } | { kind: 'reset' }
+    type Op =
+      | { kind: 'append'; n: number; newEpoch: boolean }
+      | { kind: 'truncate'; back: number }
+      | { kind: 'trim'; keep: number }
+      | { kind: 'reset' }
     const op: fc.Arbitrary<Op> = fc.oneof(
-      fc.record({ kind: fc.constant('append' as const), n: fc.integer({ min: 1, max: 5 }), newEpoch: fc.boolean() }),
+      fc.record({
+        kind: fc.constant('append' as const),
+        n: fc.integer({ min: 1, max: 5 }),
+        newEpoch: fc.boolean(),
+      }),
       fc.record({ kind: fc.constant('truncate' as const), back: fc.integer({ min: 0, max: 6 }) }),
       fc.record({ kind: fc.constant('trim' as const), keep: fc.integer({ min: 0, max: 4 }) }),
       fc.record({ kind: fc.constant('reset' as const) }),

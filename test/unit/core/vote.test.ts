@@ -7,7 +7,11 @@ import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { compareVotes, isAhead, type Vote } from '../../../server/core/index.js'
 
-const vote = fc.record({ leader: fc.integer({ min: 1, max: 5 }), epoch: fc.integer({ min: 0, max: 3 }), zxid: fc.bigInt({ min: 0n, max: 5n }) })
+const vote = fc.record({
+  leader: fc.integer({ min: 1, max: 5 }),
+  epoch: fc.integer({ min: 0, max: 3 }),
+  zxid: fc.bigInt({ min: 0n, max: 5n }),
+})
 
 describe('vote order', () => {
   test('epoch first, then zxid, then server id', () => {
@@ -24,14 +28,17 @@ describe('vote order', () => {
     expect(compareVotes(longLog, shortLog)).toBeGreaterThan(0)
     expect(compareVotes(longLog, shortLog, 'vote-ignores-zxid')).toBeLessThan(0)
     expect(isAhead({ epoch: 2, zxid: 10n }, { epoch: 2, zxid: 1n })).toBe(true)
-    expect(isAhead({ epoch: 2, zxid: 10n }, { epoch: 2, zxid: 1n }, 'vote-ignores-zxid')).toBe(false)
+    expect(isAhead({ epoch: 2, zxid: 10n }, { epoch: 2, zxid: 1n }, 'vote-ignores-zxid')).toBe(
+      false,
+    )
   })
 
   test('the order is total: antisymmetric and transitive', () => {
     fc.assert(
       fc.property(vote, vote, vote, (a, b, c) => {
         expect(Math.sign(compareVotes(a, b)) + Math.sign(compareVotes(b, a))).toBe(0)
-        if (compareVotes(a, b) >= 0 && compareVotes(b, c) >= 0) expect(compareVotes(a, c)).toBeGreaterThanOrEqual(0)
+        if (compareVotes(a, b) >= 0 && compareVotes(b, c) >= 0)
+          expect(compareVotes(a, c)).toBeGreaterThanOrEqual(0)
         if (compareVotes(a, b) === 0) expect(a).toEqual(b)
       }),
     )

@@ -5,7 +5,14 @@
  * while the duties are active.
  */
 import { describe, expect, test } from 'vitest'
-import { ErrorCode, OPEN_ACL_UNSAFE, makeZxid, txnBytesBound, type ForwardedRequest, type Txn } from '../../../protocol/index.js'
+import {
+  ErrorCode,
+  OPEN_ACL_UNSAFE,
+  makeZxid,
+  txnBytesBound,
+  type ForwardedRequest,
+  type Txn,
+} from '../../../protocol/index.js'
 import type { Peer } from '../../../server/core/index.js'
 import { LeaderDuties, type ForwardPayload } from '../../../server/member/index.js'
 import { TxnBuilder } from '../../../server/requests/index.js'
@@ -83,8 +90,16 @@ function established(): Member {
 }
 
 const SESSION = 0x01_0000_0000_0001n
-const open = (m: Member, origin = 2) => m.forward(origin, SESSION, 0, { kind: 'createSession', timeoutMs: 2000, password: new Uint8Array(16) } satisfies ForwardPayload)
-const create = (path: string): ForwardPayload => ({ kind: 'write', request: { op: 'create', path, data: te.encode('x'), mode: 'persistent' } })
+const open = (m: Member, origin = 2) =>
+  m.forward(origin, SESSION, 0, {
+    kind: 'createSession',
+    timeoutMs: 2000,
+    password: new Uint8Array(16),
+  } satisfies ForwardPayload)
+const create = (path: string): ForwardPayload => ({
+  kind: 'write',
+  request: { op: 'create', path, data: te.encode('x'), mode: 'persistent' },
+})
 
 describe('LeaderDuties', () => {
   test('a write through the member that owns the session is prepared; one through a member it left fails with SESSION_MOVED', () => {
@@ -105,7 +120,14 @@ describe('LeaderDuties', () => {
   test('a malformed forwarded payload becomes an error txn, never an exception', () => {
     const m = established()
     open(m)
-    const bad: unknown[] = [null, 7, { kind: 'nope' }, { kind: 'write', request: { op: 'create', path: 'no-slash' } }, { kind: 'write', request: { op: 'get', path: '/', watch: false } }, { kind: 'createSession', timeoutMs: -1, password: new Uint8Array(1) }]
+    const bad: unknown[] = [
+      null,
+      7,
+      { kind: 'nope' },
+      { kind: 'write', request: { op: 'create', path: 'no-slash' } },
+      { kind: 'write', request: { op: 'get', path: '/', watch: false } },
+      { kind: 'createSession', timeoutMs: -1, password: new Uint8Array(1) },
+    ]
     bad.forEach((payload, i) => {
       const txn = m.forward(2, SESSION, 10 + i, payload)
       expect(txn?.op.type).toBe('error')
@@ -118,15 +140,24 @@ describe('LeaderDuties', () => {
     open(m)
     expect(open(m)?.op).toMatchObject({ type: 'error', code: ErrorCode.BAD_ARGUMENTS })
     expect(m.forward(2, SESSION, 1, { kind: 'closeSession' })?.op.type).toBe('closeSession')
-    expect(m.forward(2, SESSION, 2, create('/late'))?.op).toMatchObject({ type: 'error', code: ErrorCode.SESSION_EXPIRED })
+    expect(m.forward(2, SESSION, 2, create('/late'))?.op).toMatchObject({
+      type: 'error',
+      code: ErrorCode.SESSION_EXPIRED,
+    })
   })
 
   test('silent sessions expire by a closeSession txn; empty containers are reaped; nothing happens once the duties stop', () => {
     const m = established()
     open(m)
-    m.forward(2, SESSION, 1, { kind: 'write', request: { op: 'create', path: '/box', data: new Uint8Array(), mode: 'container' } })
+    m.forward(2, SESSION, 1, {
+      kind: 'write',
+      request: { op: 'create', path: '/box', data: new Uint8Array(), mode: 'container' },
+    })
     m.forward(2, SESSION, 2, create('/box/item'))
-    m.forward(2, SESSION, 3, { kind: 'write', request: { op: 'delete', path: '/box/item', version: -1 } })
+    m.forward(2, SESSION, 3, {
+      kind: 'write',
+      request: { op: 'delete', path: '/box/item', version: -1 },
+    })
     m.duties.stop()
     m.duties.reap(m.nowMs)
     m.tick(60)
@@ -149,7 +180,16 @@ describe('LeaderDuties', () => {
       m.forward(2, SESSION, 1, create('/old'))
       for (let i = 0; i < 700; i++) {
         const path = `/old/${String(i).padStart(4, '0')}-${'n'.repeat(3900)}`
-        const op = { type: 'create' as const, path, data: new Uint8Array(0), acl: [...OPEN_ACL_UNSAFE], ephemeralOwner: SESSION, container: false, ttlMs: 0, parentCversion: i + 1 }
+        const op = {
+          type: 'create' as const,
+          path,
+          data: new Uint8Array(0),
+          acl: [...OPEN_ACL_UNSAFE],
+          ephemeralOwner: SESSION,
+          container: false,
+          ttlMs: 0,
+          parentCversion: i + 1,
+        }
         m.peer.propose({ zxid: m.peer.nextZxid(), timeMs: m.nowMs, sessionId: SESSION, xid: 0, op })
       }
       const before = m.committed.length

@@ -28,7 +28,12 @@ interface Opened {
 }
 
 async function start(
-  options: { maxConnections: number; maxConnectionsPerAddress: number; frameBytesMax?: number; requestDeadlineMs?: number },
+  options: {
+    maxConnections: number
+    maxConnectionsPerAddress: number
+    frameBytesMax?: number
+    requestDeadlineMs?: number
+  },
   onFrame: (frame: Uint8Array) => void = () => undefined,
 ): Promise<{ frames: Uint8Array[]; open: ClientSocket[] }> {
   const frames: Uint8Array[] = []
@@ -54,8 +59,16 @@ async function connect(localAddress = '127.0.0.1'): Promise<Opened> {
   const ws = new WebSocket(`ws://127.0.0.1:${listener!.port}`, { localAddress })
   clients.push(ws)
   ws.on('error', () => undefined)
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })))
-  await withDeadline(new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject))), 10_000, 'open')
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  )
+  await withDeadline(
+    new Promise<void>(
+      (resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)),
+    ),
+    10_000,
+    'open',
+  )
   return { ws, closed }
 }
 
@@ -106,8 +119,14 @@ describe('ClientListener raw TCP', () => {
   const rawSocket = async (): Promise<{ socket: net.Socket; closed: Promise<number> }> => {
     const socket = net.connect(listener!.port, '127.0.0.1')
     socket.on('error', () => undefined)
-    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())))
-    await withDeadline(new Promise<void>((resolve) => socket.once('connect', () => resolve())), 10_000, 'tcp connect')
+    const closed = new Promise<number>((resolve) =>
+      socket.once('close', () => resolve(performance.now())),
+    )
+    await withDeadline(
+      new Promise<void>((resolve) => socket.once('connect', () => resolve())),
+      10_000,
+      'tcp connect',
+    )
     return { socket, closed }
   }
 
@@ -137,7 +156,8 @@ describe('ClientListener raw TCP', () => {
     const sockets = []
     for (let i = 0; i < 70; i++) sockets.push(await rawSocket())
     // The first 66 (2 + 64 headroom) are held; the rest are closed by the server.
-    for (const { closed } of sockets.slice(66)) await withDeadline(closed, 5000, 'closed beyond the cap')
+    for (const { closed } of sockets.slice(66))
+      await withDeadline(closed, 5000, 'closed beyond the cap')
     for (const { socket } of sockets.slice(0, 66)) expect(socket.destroyed).toBe(false)
     for (const { socket } of sockets) socket.destroy()
   })
@@ -146,11 +166,18 @@ describe('ClientListener raw TCP', () => {
 describe('ClientListener frame limit', () => {
   for (const times of [1.5, 3]) {
     it(`closes a frame of ${times}x the limit with 1009 and a reason naming the limit, and hands nothing over`, async () => {
-      const { frames } = await start({ maxConnections: 10, maxConnectionsPerAddress: 10, frameBytesMax: 1024 })
+      const { frames } = await start({
+        maxConnections: 10,
+        maxConnectionsPerAddress: 10,
+        frameBytesMax: 1024,
+      })
       const client = await connect()
       client.ws.send(new Uint8Array(1024)) // at the limit: delivered
       client.ws.send(new Uint8Array(Math.floor(1024 * times)))
-      expect(await withDeadline(client.closed, 10_000, 'close')).toEqual({ code: CloseCode.FRAME_TOO_LARGE, reason: 'frame exceeds the limit of 1024 bytes' })
+      expect(await withDeadline(client.closed, 10_000, 'close')).toEqual({
+        code: CloseCode.FRAME_TOO_LARGE,
+        reason: 'frame exceeds the limit of 1024 bytes',
+      })
       expect(frames.map((f) => f.length)).toEqual([1024])
     })
   }

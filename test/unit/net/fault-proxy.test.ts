@@ -50,7 +50,10 @@ afterEach(async () => {
 const targetPort = () => (target.address() as AddressInfo).port
 
 async function proxy(mode?: Parameters<typeof startFaultProxy>[0]['mode']): Promise<FaultProxy> {
-  const p = await startFaultProxy({ target: { host: '127.0.0.1', port: targetPort() }, ...(mode ? { mode } : {}) })
+  const p = await startFaultProxy({
+    target: { host: '127.0.0.1', port: targetPort() },
+    ...(mode ? { mode } : {}),
+  })
   proxies.push(p)
   return p
 }
@@ -74,7 +77,8 @@ async function dial(p: FaultProxy): Promise<Client> {
 }
 
 /** targetOf waits for the target side of the n-th accepted connection. */
-const targetOf = (n: number) => waitFor(() => targetConnections[n], { what: `target connection ${n}` })
+const targetOf = (n: number) =>
+  waitFor(() => targetConnections[n], { what: `target connection ${n}` })
 
 /** settle proves time for stray bytes has passed: a probe through a passing proxy made several round trips. */
 async function settle(): Promise<void> {
@@ -120,7 +124,9 @@ describe('drop-all', () => {
     expect(c.closed).toBe('open')
     p.heal()
     await waitFor(() => far.received === 'while partitioned', { what: 'held bytes delivered' })
-    await waitFor(() => c.received === 'from the far side' && c.closed === 'clean', { what: 'held bytes and FIN delivered' })
+    await waitFor(() => c.received === 'from the far side' && c.closed === 'clean', {
+      what: 'held bytes and FIN delivered',
+    })
   })
 
   it('hold: accepts new connections without reaching the target, and connects them on heal', async () => {
@@ -131,7 +137,9 @@ describe('drop-all', () => {
     // Only the control connection of settle() reached the target.
     expect(targetConnections).toHaveLength(1)
     p.heal()
-    await waitFor(() => targetConnections.some((t) => t.received === 'early'), { what: 'connection completed on heal' })
+    await waitFor(() => targetConnections.some((t) => t.received === 'early'), {
+      what: 'connection completed on heal',
+    })
   })
 
   it('reset: resets current connections and every new one', async () => {
@@ -199,10 +207,13 @@ describe('flap', () => {
     c.socket.write('a')
     await waitFor(() => far.received === 'a', { what: 'first up phase' })
     // After the up phase it is held again: a later write waits for the next up phase.
-    await waitFor(() => {
-      c.socket.write('b')
-      return far.received.includes('b')
-    }, { intervalMs: 40, what: 'flapping continues' })
+    await waitFor(
+      () => {
+        c.socket.write('b')
+        return far.received.includes('b')
+      },
+      { intervalMs: 40, what: 'flapping continues' },
+    )
     expect(p.mode).toEqual({ kind: 'flap', periodMs: 150, down: 'hold' })
   })
 

@@ -13,11 +13,25 @@
 import { describe, expect, it } from 'vitest'
 import pino from 'pino'
 import { LogLimiter } from '../../../server/net/log-limiter.js'
-import { HandshakeSlots, normalizeAddress, type Admission, type PendingHandshake } from '../../../server/net/peer-admission.js'
+import {
+  HandshakeSlots,
+  normalizeAddress,
+  type Admission,
+  type PendingHandshake,
+} from '../../../server/net/peer-admission.js'
 
 const MEMBER = '10.0.0.1'
-const slotsWith = (limits: Partial<{ perAddressMax: number; memberPerAddressMax: number; strangersMax: number }> = {}) =>
-  new HandshakeSlots({ perAddressMax: 2, memberPerAddressMax: 3, strangersMax: 3, ...limits }, (a) => a === MEMBER)
+const slotsWith = (
+  limits: Partial<{
+    perAddressMax: number
+    memberPerAddressMax: number
+    strangersMax: number
+  }> = {},
+) =>
+  new HandshakeSlots(
+    { perAddressMax: 2, memberPerAddressMax: 3, strangersMax: 3, ...limits },
+    (a) => a === MEMBER,
+  )
 
 function admitted(admission: Admission): PendingHandshake {
   if (!admission.admitted) throw new Error(`refused (${admission.limit})`)
@@ -78,7 +92,11 @@ describe("the strangers' pool", () => {
     const oldest = admitted(slots.admit('192.0.2.1'))
     admitted(slots.admit('192.0.2.2'))
     admitted(slots.admit('192.0.2.3'))
-    expect(slots.admit('192.0.2.4')).toMatchObject({ admitted: true, evicted: oldest, limit: 'strangers' })
+    expect(slots.admit('192.0.2.4')).toMatchObject({
+      admitted: true,
+      evicted: oldest,
+      limit: 'strangers',
+    })
     expect(slots.counts().strangers).toBe(3)
   })
 
@@ -120,7 +138,10 @@ describe('normalizeAddress', () => {
 describe('LogLimiter', () => {
   it('writes at most linesMax lines per window and then says how many it suppressed', () => {
     const lines: Record<string, unknown>[] = []
-    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) })
+    const logger = pino(
+      { level: 'warn' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    )
     let now = 0
     const limiter = new LogLimiter(logger, { linesMax: 3, windowMs: 1000 }, () => now)
     const written = Array.from({ length: 10 }, (_, i) => limiter.warn({ i }, 'refused'))

@@ -28,7 +28,12 @@ import {
   type PeerChallenge,
   type PeerHello,
 } from '../../../server/net/peer-handshake.js'
-import { describeMemberDifference, ensembleFingerprint, validateMembers, type PeerMember } from '../../../server/net/peer-members.js'
+import {
+  describeMemberDifference,
+  ensembleFingerprint,
+  validateMembers,
+  type PeerMember,
+} from '../../../server/net/peer-members.js'
 
 const members: PeerMember[] = [
   { id: 1, host: '10.0.0.1', peerPort: 2888 },
@@ -68,14 +73,26 @@ const transcriptArb: fc.Arbitrary<HandshakeTranscript> = fc.record({
 describe('proofs', () => {
   it('verify for the same secret, role and transcript', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), transcriptArb, fc.constantFrom('dialer', 'acceptor' as const), (key, t, role) => {
-        expect(verifyProof(key, role, t, computeProof(key, role, t))).toBe(true)
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 64 }),
+        transcriptArb,
+        fc.constantFrom('dialer', 'acceptor' as const),
+        (key, t, role) => {
+          expect(verifyProof(key, role, t, computeProof(key, role, t))).toBe(true)
+        },
+      ),
     )
   })
 
   it('fail for another secret, the other role, or any changed transcript field', () => {
-    const fields = ['ensembleId', 'fingerprint', 'dialerId', 'acceptorId', 'dialerNonce', 'acceptorNonce'] as const
+    const fields = [
+      'ensembleId',
+      'fingerprint',
+      'dialerId',
+      'acceptorId',
+      'dialerNonce',
+      'acceptorNonce',
+    ] as const
     fc.assert(
       fc.property(
         fc.uint8Array({ minLength: 1, maxLength: 64 }),
@@ -84,7 +101,8 @@ describe('proofs', () => {
         fc.constantFrom(...fields),
         (key, otherKey, t, field) => {
           const proof = computeProof(key, 'dialer', t)
-          if (Buffer.compare(key, otherKey) !== 0) expect(verifyProof(otherKey, 'dialer', t, proof)).toBe(false)
+          if (Buffer.compare(key, otherKey) !== 0)
+            expect(verifyProof(otherKey, 'dialer', t, proof)).toBe(false)
           // Reflection: the acceptor's proof is not accepted as the dialer's.
           expect(verifyProof(key, 'acceptor', t, proof)).toBe(false)
           const changed = { ...t, [field]: mutate(t[field]) }
@@ -97,7 +115,9 @@ describe('proofs', () => {
   it('refuse a proof of the wrong length without throwing', () => {
     const t = transcriptFor(identity(1), 3, 1, createNonce(), createNonce())
     expect(verifyProof(secret, 'dialer', t, new Uint8Array(0))).toBe(false)
-    expect(verifyProof(secret, 'dialer', t, computeProof(secret, 'dialer', t).subarray(0, 31))).toBe(false)
+    expect(
+      verifyProof(secret, 'dialer', t, computeProof(secret, 'dialer', t).subarray(0, 31)),
+    ).toBe(false)
   })
 
   it('use fresh random nonces', () => {
@@ -138,7 +158,11 @@ describe('ensemble fingerprint', () => {
 
 describe('describeMemberDifference', () => {
   it('names members only one side has and members whose address differs', () => {
-    const theirs: PeerMember[] = [members[0] as PeerMember, { id: 2, host: '10.0.0.2', peerPort: 2999 }, { id: 4, host: '10.0.0.4', peerPort: 2888 }]
+    const theirs: PeerMember[] = [
+      members[0] as PeerMember,
+      { id: 2, host: '10.0.0.2', peerPort: 2999 },
+      { id: 4, host: '10.0.0.4', peerPort: 2888 },
+    ]
     const text = describeMemberDifference(members, theirs)
     expect(text).toContain('only in our list: 3@10.0.0.3:2888')
     expect(text).toContain("only in the peer's list: 4@10.0.0.4:2888")
@@ -154,10 +178,16 @@ describe('validateMembers', () => {
   it('sorts by id and refuses bad lists with a message naming the problem', () => {
     expect(validateMembers([...members].reverse(), 2).map((m) => m.id)).toEqual([1, 2, 3])
     expect(() => validateMembers(members, 9)).toThrow(/selfId 9 is not in the member list/)
-    expect(() => validateMembers([...members, members[0] as PeerMember], 1)).toThrow(/appears twice/)
-    expect(() => validateMembers([{ id: 0, host: 'h', peerPort: 1 }], 0)).toThrow(/member id must be an integer/)
+    expect(() => validateMembers([...members, members[0] as PeerMember], 1)).toThrow(
+      /appears twice/,
+    )
+    expect(() => validateMembers([{ id: 0, host: 'h', peerPort: 1 }], 0)).toThrow(
+      /member id must be an integer/,
+    )
     expect(() => validateMembers([{ id: 1, host: '', peerPort: 1 }], 1)).toThrow(/host must be/)
-    expect(() => validateMembers([{ id: 1, host: 'h', peerPort: 70000 }], 1)).toThrow(/peerPort must be/)
+    expect(() => validateMembers([{ id: 1, host: 'h', peerPort: 70000 }], 1)).toThrow(
+      /peerPort must be/,
+    )
     expect(() => validateMembers([], 1)).toThrow(/non-empty/)
   })
 })
@@ -172,7 +202,9 @@ describe('checkHello (acceptor)', () => {
   it('refuses an unknown id, naming it and the members', () => {
     const refusal = checkHello(hello({ fromId: 9 }), local)
     expect(refusal?.code).toBe(PeerCloseCode.UNKNOWN_MEMBER)
-    expect(refusal?.detail).toBe('peer claims id 9, which is not a member of this ensemble (members: 1, 2, 3)')
+    expect(refusal?.detail).toBe(
+      'peer claims id 9, which is not a member of this ensemble (members: 1, 2, 3)',
+    )
   })
 
   it('refuses a peer claiming our own id', () => {
@@ -193,9 +225,14 @@ describe('checkHello (acceptor)', () => {
 
   it('refuses a different member list, naming the difference', () => {
     const theirs = [...members.slice(0, 2), { id: 3, host: '10.0.0.3', peerPort: 3888 }]
-    const refusal = checkHello(hello({ members: theirs, fingerprint: ensembleFingerprint(theirs) }), local)
+    const refusal = checkHello(
+      hello({ members: theirs, fingerprint: ensembleFingerprint(theirs) }),
+      local,
+    )
     expect(refusal?.code).toBe(PeerCloseCode.ENSEMBLE_MISMATCH)
-    expect(refusal?.detail).toContain('member 3 is 3@10.0.0.3:2888 here but 3@10.0.0.3:3888 at the peer')
+    expect(refusal?.detail).toContain(
+      'member 3 is 3@10.0.0.3:2888 here but 3@10.0.0.3:3888 at the peer',
+    )
   })
 
   it('refuses the smaller id dialing', () => {
@@ -207,10 +244,23 @@ describe('checkHello (acceptor)', () => {
 describe('checkChallenge (dialer)', () => {
   const dialer = identity(3)
   const acceptor = identity(1)
-  function challengeFor(dialerNonce: Uint8Array, key = secret, overrides: Partial<PeerChallenge> = {}): PeerChallenge {
+  function challengeFor(
+    dialerNonce: Uint8Array,
+    key = secret,
+    overrides: Partial<PeerChallenge> = {},
+  ): PeerChallenge {
     const nonce = createNonce()
     const proof = computeProof(key, 'acceptor', transcriptFor(acceptor, 3, 1, dialerNonce, nonce))
-    return { type: 'challenge', version: 1, fromId: 1, toId: 3, fingerprint: acceptor.fingerprint, nonce, proof, ...overrides }
+    return {
+      type: 'challenge',
+      version: 1,
+      fromId: 1,
+      toId: 3,
+      fingerprint: acceptor.fingerprint,
+      nonce,
+      proof,
+      ...overrides,
+    }
   }
 
   it('accepts the dialed member proving the secret', () => {
@@ -220,21 +270,34 @@ describe('checkChallenge (dialer)', () => {
 
   it('refuses a proof made with another secret', () => {
     const nonce = createNonce()
-    const refusal = checkChallenge(challengeFor(nonce, new TextEncoder().encode('another secret')), dialer, 1, secret, nonce)
+    const refusal = checkChallenge(
+      challengeFor(nonce, new TextEncoder().encode('another secret')),
+      dialer,
+      1,
+      secret,
+      nonce,
+    )
     expect(refusal?.code).toBe(PeerCloseCode.AUTH_FAILED)
     expect(refusal?.detail).toContain('member 1 failed to prove the shared secret')
   })
 
   it('refuses a proof replayed from another connection (another dialer nonce)', () => {
     const old = challengeFor(createNonce())
-    expect(checkChallenge(old, dialer, 1, secret, createNonce())?.code).toBe(PeerCloseCode.AUTH_FAILED)
+    expect(checkChallenge(old, dialer, 1, secret, createNonce())?.code).toBe(
+      PeerCloseCode.AUTH_FAILED,
+    )
   })
 
   it('refuses an answer from another member, or for another ensemble', () => {
     const nonce = createNonce()
-    expect(checkChallenge(challengeFor(nonce, secret, { fromId: 2 }), dialer, 1, secret, nonce)?.code).toBe(PeerCloseCode.WRONG_TARGET)
+    expect(
+      checkChallenge(challengeFor(nonce, secret, { fromId: 2 }), dialer, 1, secret, nonce)?.code,
+    ).toBe(PeerCloseCode.WRONG_TARGET)
     const other = ensembleFingerprint(members.slice(0, 2))
-    expect(checkChallenge(challengeFor(nonce, secret, { fingerprint: other }), dialer, 1, secret, nonce)?.code).toBe(PeerCloseCode.ENSEMBLE_MISMATCH)
+    expect(
+      checkChallenge(challengeFor(nonce, secret, { fingerprint: other }), dialer, 1, secret, nonce)
+        ?.code,
+    ).toBe(PeerCloseCode.ENSEMBLE_MISMATCH)
   })
 })
 
@@ -243,7 +306,10 @@ describe('decodeHandshakeMessage', () => {
     const h = hello()
     const decoded = decodeHandshakeMessage(encodeMessage(h))
     expect(decoded.ok && decoded.message).toEqual(h)
-    expect(decodeHandshakeMessage(encodeMessage({ type: 'ready' }))).toEqual({ ok: true, message: { type: 'ready' } })
+    expect(decodeHandshakeMessage(encodeMessage({ type: 'ready' }))).toEqual({
+      ok: true,
+      message: { type: 'ready' },
+    })
   })
 
   it('refuses garbage, wrong shapes and unknown types as PROTOCOL_ERROR, never throwing', () => {
@@ -269,7 +335,9 @@ describe('decodeHandshakeMessage', () => {
     expect(decoded.ok).toBe(false)
     if (!decoded.ok) {
       expect(decoded.refusal.code).toBe(PeerCloseCode.VERSION_MISMATCH)
-      expect(decoded.refusal.detail).toBe('peer speaks peer protocol version 2; this member speaks 1')
+      expect(decoded.refusal.detail).toBe(
+        'peer speaks peer protocol version 2; this member speaks 1',
+      )
     }
   })
 })

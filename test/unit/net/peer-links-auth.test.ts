@@ -30,7 +30,15 @@ import {
 import { PEER_PATH, PeerLinks } from '../../../server/net/peer-links.js'
 import { ensembleFingerprint, type PeerMember } from '../../../server/net/peer-members.js'
 import { waitFor, withDeadline } from '../../helpers/wait.js'
-import { Directory, FRAME_BYTES_MAX, SECRET, captureLogger, membersOf, startMember, type Member } from './peer-test-kit.js'
+import {
+  Directory,
+  FRAME_BYTES_MAX,
+  SECRET,
+  captureLogger,
+  membersOf,
+  startMember,
+  type Member,
+} from './peer-test-kit.js'
 
 const members = membersOf([1, 2, 3])
 const WRONG_SECRET = new TextEncoder().encode('not-the-ensemble-secret-at-all!!')
@@ -38,7 +46,10 @@ let member: Member
 
 beforeEach(async () => {
   // Member 1 is never started: member 2's dials to it fail quietly in the background.
-  member = await startMember(2, members, new Directory(), { handshakeTimeoutMs: 400, keepAliveMs: 0 })
+  member = await startMember(2, members, new Directory(), {
+    handshakeTimeoutMs: 400,
+    keepAliveMs: 0,
+  })
 })
 afterEach(async () => {
   await member.links.close()
@@ -62,12 +73,20 @@ async function rawDial(port: number): Promise<RawPeer> {
     if (waiter) waiter(decoded.message)
     else inbox.push(decoded.message)
   })
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  )
   ws.on('error', () => {})
   await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject))
   const next = () => {
     const queued = inbox.shift()
-    return queued ? Promise.resolve(queued) : withDeadline(new Promise<HandshakeMessage>((resolve) => waiters.push(resolve)), 5000, 'a handshake message')
+    return queued
+      ? Promise.resolve(queued)
+      : withDeadline(
+          new Promise<HandshakeMessage>((resolve) => waiters.push(resolve)),
+          5000,
+          'a handshake message',
+        )
   }
   return { ws, closed, next }
 }
@@ -98,20 +117,32 @@ function sendHello(peer: RawPeer, options: HelloOptions = {}): Uint8Array {
   return nonce
 }
 
-const identity = (selfId: number): LocalIdentity => ({ selfId, members, ensembleId: '', fingerprint: ensembleFingerprint(members) })
+const identity = (selfId: number): LocalIdentity => ({
+  selfId,
+  members,
+  ensembleId: '',
+  fingerprint: ensembleFingerprint(members),
+})
 
 /** authenticate runs the whole dialer side as member 3 with `secret`; resolves after the proof is sent. */
 async function authenticate(peer: RawPeer, secret: Uint8Array): Promise<void> {
   const nonce = sendHello(peer)
   const challenge = (await peer.next()) as PeerChallenge
   expect(challenge.type).toBe('challenge')
-  const proof = computeProof(secret, 'dialer', transcriptFor(identity(3), 3, 2, nonce, challenge.nonce))
+  const proof = computeProof(
+    secret,
+    'dialer',
+    transcriptFor(identity(3), 3, 2, nonce, challenge.nonce),
+  )
   peer.ws.send(encodeMessage({ type: 'proof', proof }))
 }
 
 function expectRefusal(codeName: string, detail: RegExp | string): void {
   const lines = member.log.find('peer link refused', { codeName })
-  expect(lines.length, `a 'peer link refused' line with ${codeName}; got ${JSON.stringify(member.log.lines.filter((l) => l.level >= 40))}`).toBe(1)
+  expect(
+    lines.length,
+    `a 'peer link refused' line with ${codeName}; got ${JSON.stringify(member.log.lines.filter((l) => l.level >= 40))}`,
+  ).toBe(1)
   expect(lines[0]?.detail).toMatch(detail)
 }
 
@@ -125,7 +156,10 @@ describe('before authentication', () => {
   it('closes a connection that sends garbage', async () => {
     const peer = await rawDial(member.links.port)
     peer.ws.send(Uint8Array.of(0xc1, 0xff, 0x00, 0x13))
-    expect(await peer.closed).toEqual({ code: PeerCloseCode.PROTOCOL_ERROR, reason: 'undecodable handshake frame' })
+    expect(await peer.closed).toEqual({
+      code: PeerCloseCode.PROTOCOL_ERROR,
+      reason: 'undecodable handshake frame',
+    })
     expectRefusal('PROTOCOL_ERROR', /not a msgpack frame/)
     expectNothingDelivered()
   })
@@ -148,7 +182,10 @@ describe('before authentication', () => {
     const peer = await rawDial(member.links.port)
     await authenticate(peer, WRONG_SECRET)
     peer.ws.send(encodeMessage([{ type: 'vote', leader: 3 }]))
-    expect(await peer.closed).toEqual({ code: PeerCloseCode.AUTH_FAILED, reason: 'authentication failed' })
+    expect(await peer.closed).toEqual({
+      code: PeerCloseCode.AUTH_FAILED,
+      reason: 'authentication failed',
+    })
     expectRefusal('AUTH_FAILED', 'member 3 failed to prove the shared secret (wrong secret?)')
     expectNothingDelivered()
   })
@@ -164,8 +201,14 @@ describe('before authentication', () => {
 
   it('closes a connection that stays silent past the handshake timeout', async () => {
     const peer = await rawDial(member.links.port)
-    expect(await peer.closed).toEqual({ code: PeerCloseCode.HANDSHAKE_TIMEOUT, reason: 'handshake timed out' })
-    expectRefusal('HANDSHAKE_TIMEOUT', /no complete handshake within 400 ms \(waiting for 'hello'\)/)
+    expect(await peer.closed).toEqual({
+      code: PeerCloseCode.HANDSHAKE_TIMEOUT,
+      reason: 'handshake timed out',
+    })
+    expectRefusal(
+      'HANDSHAKE_TIMEOUT',
+      /no complete handshake within 400 ms \(waiting for 'hello'\)/,
+    )
   })
 
   it('closes a connection that stops after the hello (missing proof) at the timeout', async () => {
@@ -179,12 +222,22 @@ describe('before authentication', () => {
   it('refuses an unknown member id, naming it', async () => {
     const peer = await rawDial(member.links.port)
     sendHello(peer, { fromId: 9 })
-    expect(await peer.closed).toEqual({ code: PeerCloseCode.UNKNOWN_MEMBER, reason: 'unknown member id' })
-    expectRefusal('UNKNOWN_MEMBER', 'peer claims id 9, which is not a member of this ensemble (members: 1, 2, 3)')
+    expect(await peer.closed).toEqual({
+      code: PeerCloseCode.UNKNOWN_MEMBER,
+      reason: 'unknown member id',
+    })
+    expectRefusal(
+      'UNKNOWN_MEMBER',
+      'peer claims id 9, which is not a member of this ensemble (members: 1, 2, 3)',
+    )
   })
 
   it('refuses a different member list, naming the difference', async () => {
-    const theirs = [...members.slice(0, 2), { id: 3, host: '127.0.0.1', peerPort: 29_999 }, { id: 4, host: '127.0.0.1', peerPort: 20_004 }]
+    const theirs = [
+      ...members.slice(0, 2),
+      { id: 3, host: '127.0.0.1', peerPort: 29_999 },
+      { id: 4, host: '127.0.0.1', peerPort: 20_004 },
+    ]
     const peer = await rawDial(member.links.port)
     sendHello(peer, { members: theirs })
     expect((await peer.closed).code).toBe(PeerCloseCode.ENSEMBLE_MISMATCH)
@@ -198,14 +251,20 @@ describe('before authentication', () => {
     const peer = await rawDial(member.links.port)
     sendHello(peer, { ensembleId: 'other' })
     expect((await peer.closed).code).toBe(PeerCloseCode.ENSEMBLE_MISMATCH)
-    expectRefusal('ENSEMBLE_MISMATCH', "member 3 belongs to ensemble 'other' but this is ensemble ''")
+    expectRefusal(
+      'ENSEMBLE_MISMATCH',
+      "member 3 belongs to ensemble 'other' but this is ensemble ''",
+    )
   })
 
   it('refuses the smaller id dialing the larger', async () => {
     const peer = await rawDial(member.links.port)
     sendHello(peer, { fromId: 1 })
     expect((await peer.closed).code).toBe(PeerCloseCode.WRONG_DIRECTION)
-    expectRefusal('WRONG_DIRECTION', 'member 1 dialed member 2, but only the larger id of a pair dials')
+    expectRefusal(
+      'WRONG_DIRECTION',
+      'member 1 dialed member 2, but only the larger id of a pair dials',
+    )
   })
 
   it('refuses a hello meant for another member', async () => {
@@ -289,13 +348,16 @@ describe('after authentication', () => {
     expect(member.links.sendMany(3, [{ a: 1 }, { b: 2 }])).toBe(true)
     await waitFor(() => frames.length === 1, { what: 'one frame' })
     const { decodeMessage } = await import('../../../protocol/codec.js')
-    expect(decodeMessage(new Uint8Array(frames[0] as Buffer))).toEqual({ ok: true, value: [{ a: 1 }, { b: 2 }] })
+    expect(decodeMessage(new Uint8Array(frames[0] as Buffer))).toEqual({
+      ok: true,
+      value: [{ a: 1 }, { b: 2 }],
+    })
     peer.ws.close()
   })
 })
 
 describe('the dialer side', () => {
-  it("refuses an acceptor that cannot prove the secret, and sends it no proof", async () => {
+  it('refuses an acceptor that cannot prove the secret, and sends it no proof', async () => {
     // A fake member 1 that answers with a proof made from the wrong secret.
     const received: HandshakeMessage['type'][] = []
     const server = http.createServer()
@@ -309,9 +371,23 @@ describe('the dialer side', () => {
           received.push(decoded.message.type)
           if (decoded.message.type !== 'hello') return
           const nonce = createNonce()
-          const proof = computeProof(WRONG_SECRET, 'acceptor', transcriptFor(identity(1), 2, 1, decoded.message.nonce, nonce))
+          const proof = computeProof(
+            WRONG_SECRET,
+            'acceptor',
+            transcriptFor(identity(1), 2, 1, decoded.message.nonce, nonce),
+          )
           const fingerprint = ensembleFingerprint(members)
-          ws.send(encodeMessage({ type: 'challenge', version: 1, fromId: 1, toId: 2, fingerprint, nonce, proof }))
+          ws.send(
+            encodeMessage({
+              type: 'challenge',
+              version: 1,
+              fromId: 1,
+              toId: 2,
+              fingerprint,
+              nonce,
+              proof,
+            }),
+          )
         })
       })
     })
@@ -340,7 +416,9 @@ describe('the peer port', () => {
     expect(response.status).toBe(426)
     const ws = new WebSocket(`ws://127.0.0.1:${member.links.port}/elsewhere`)
     ws.on('error', () => {})
-    const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)))
+    const status = await new Promise<number>((resolve) =>
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+    )
     expect(status).toBe(404)
     ws.terminate()
   })
@@ -362,8 +440,18 @@ describe('caller mistakes', () => {
     expect(member.links.send(3, 'x')).toBe(false)
     await authenticate(await rawDial(member.links.port), SECRET)
     await waitFor(() => member.links.isUp(3), { what: 'link to 3 up' })
-    expect(code(() => member.links.send(3, new Uint8Array(FRAME_BYTES_MAX)))).toBe('MESSAGE_TOO_LARGE')
-    const base = { selfId: 1, host: '127.0.0.1', peerPort: 0, members, secret: SECRET, frameBytesMax: FRAME_BYTES_MAX, logger: captureLogger().logger }
+    expect(code(() => member.links.send(3, new Uint8Array(FRAME_BYTES_MAX)))).toBe(
+      'MESSAGE_TOO_LARGE',
+    )
+    const base = {
+      selfId: 1,
+      host: '127.0.0.1',
+      peerPort: 0,
+      members,
+      secret: SECRET,
+      frameBytesMax: FRAME_BYTES_MAX,
+      logger: captureLogger().logger,
+    }
     const invalid: [string, object][] = [
       ['selfId', { selfId: 7 }],
       ['secret', { secret: new Uint8Array(0) }],

@@ -8,7 +8,13 @@
  * its real bound port, or to a fault proxy in front of it, at dial time.
  */
 import { pino, type Logger } from 'pino'
-import { PeerLinks, type DialAddress, type PeerLinksOptions, type PeerMember, type ServerId } from '../../../server/net/peer-links.js'
+import {
+  PeerLinks,
+  type DialAddress,
+  type PeerLinksOptions,
+  type PeerMember,
+  type ServerId,
+} from '../../../server/net/peer-links.js'
 import { startFaultProxy, type FaultProxy } from '../../helpers/fault-proxy.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -26,7 +32,10 @@ export interface CapturedLogger {
 /** captureLogger makes a debug-level pino logger that keeps every line it writes. */
 export function captureLogger(): CapturedLogger {
   const lines: LogLine[] = []
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) })
+  const logger = pino(
+    { level: 'debug' },
+    { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) },
+  )
   const find = (msg: string, fields: Record<string, unknown> = {}) =>
     lines.filter((l) => l.msg === msg && Object.entries(fields).every(([k, v]) => l[k] === v))
   return { logger, lines, find }

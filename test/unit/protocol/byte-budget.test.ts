@@ -24,7 +24,8 @@ describe('batchesWithin', () => {
             if (batch.length > 1) expect(bytes).toBeLessThanOrEqual(bytesMax)
             if (countMax !== undefined) expect(batch.length).toBeLessThanOrEqual(countMax)
             const next = batches[i + 1]?.[0]
-            if (next !== undefined && (countMax === undefined || batch.length < countMax)) expect(bytes + next.size).toBeGreaterThan(bytesMax)
+            if (next !== undefined && (countMax === undefined || batch.length < countMax))
+              expect(bytes + next.size).toBeGreaterThan(bytesMax)
           })
         },
       ),

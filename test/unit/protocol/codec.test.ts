@@ -51,12 +51,35 @@ describe('client messages round-trip', () => {
       readOnly: false,
     },
     { type: 'ping' },
-    { type: 'request', xid: 1, request: { op: 'create', path: '/a/', data: bytes('x'), mode: 'ephemeral-sequential' } },
-    { type: 'request', xid: 2, request: { op: 'create', path: '/t', data: bytes(''), mode: 'persistent', ttlMs: 5000, makeParents: true } },
+    {
+      type: 'request',
+      xid: 1,
+      request: { op: 'create', path: '/a/', data: bytes('x'), mode: 'ephemeral-sequential' },
+    },
+    {
+      type: 'request',
+      xid: 2,
+      request: {
+        op: 'create',
+        path: '/t',
+        data: bytes(''),
+        mode: 'persistent',
+        ttlMs: 5000,
+        makeParents: true,
+      },
+    },
     { type: 'request', xid: 3, request: { op: 'delete', path: '/a', version: 3 } },
-    { type: 'request', xid: 4, request: { op: 'get', path: '/a', watch: true, linearizable: true } },
+    {
+      type: 'request',
+      xid: 4,
+      request: { op: 'get', path: '/a', watch: true, linearizable: true },
+    },
     { type: 'request', xid: 5, request: { op: 'set', path: '/a', data: bytes('y'), version: -1 } },
-    { type: 'request', xid: 6, request: { op: 'children', path: '/', watch: false, withStat: true } },
+    {
+      type: 'request',
+      xid: 6,
+      request: { op: 'children', path: '/', watch: false, withStat: true },
+    },
     {
       type: 'request',
       xid: 7,
@@ -73,9 +96,21 @@ describe('client messages round-trip', () => {
     {
       type: 'request',
       xid: 8,
-      request: { op: 'setWatches', relativeZxid: 42n, data: ['/a'], exist: ['/b'], child: ['/'], persistent: [], persistentRecursive: ['/c'] },
+      request: {
+        op: 'setWatches',
+        relativeZxid: 42n,
+        data: ['/a'],
+        exist: ['/b'],
+        child: ['/'],
+        persistent: [],
+        persistentRecursive: ['/c'],
+      },
     },
-    { type: 'request', xid: 9, request: { op: 'addWatch', path: '/a', mode: 'persistentRecursive' } },
+    {
+      type: 'request',
+      xid: 9,
+      request: { op: 'addWatch', path: '/a', mode: 'persistentRecursive' },
+    },
     { type: 'request', xid: 10, request: { op: 'closeSession' } },
   ]
   for (const message of messages) {
@@ -87,7 +122,15 @@ describe('client messages round-trip', () => {
 
   it('server messages', () => {
     const serverMessages: ServerMessage[] = [
-      { type: 'connected', sessionId: 5n, password: new Uint8Array(16), timeoutMs: 4000, serverId: 1, zxid: 77n, readOnly: false },
+      {
+        type: 'connected',
+        sessionId: 5n,
+        password: new Uint8Array(16),
+        timeoutMs: 4000,
+        serverId: 1,
+        zxid: 77n,
+        readOnly: false,
+      },
       { type: 'connectRefused', code: ErrorCode.SESSION_EXPIRED, message: 'gone' },
       { type: 'reply', xid: 3, zxid: 9n, err: 0, result: { data: bytes('hi'), stat } },
       { type: 'reply', xid: 4, zxid: 9n, err: 0, result: { stat: null } },
@@ -115,12 +158,17 @@ describe('malformed client frames', () => {
   it('random bytes and truncated msgpack are MARSHALLING_ERROR', () => {
     expect(refused(new Uint8Array([0xc1])).error.code).toBe(ErrorCode.MARSHALLING_ERROR)
     const whole = encodeClientMessage({ type: 'ping' })
-    expect(refused(whole.subarray(0, whole.length - 1)).error.code).toBe(ErrorCode.MARSHALLING_ERROR)
+    expect(refused(whole.subarray(0, whole.length - 1)).error.code).toBe(
+      ErrorCode.MARSHALLING_ERROR,
+    )
     expect(refused(new Uint8Array(0)).error.code).toBe(ErrorCode.MARSHALLING_ERROR)
   })
 
   it('two values in one frame are refused', () => {
-    const two = new Uint8Array([...encodeMessage({ type: 'ping' }), ...encodeMessage({ type: 'ping' })])
+    const two = new Uint8Array([
+      ...encodeMessage({ type: 'ping' }),
+      ...encodeMessage({ type: 'ping' }),
+    ])
     expect(refused(two).error.code).toBe(ErrorCode.MARSHALLING_ERROR)
   })
 
@@ -147,10 +195,16 @@ describe('malformed client frames', () => {
       expect(decoded.error.code, path).toBe(ErrorCode.BAD_ARGUMENTS)
     }
     const big = refused(
-      raw.pack({ type: 'request', xid: 2, request: { op: 'set', path: '/a', data: new Uint8Array(DATA_BYTES_MAX + 1), version: -1 } }),
+      raw.pack({
+        type: 'request',
+        xid: 2,
+        request: { op: 'set', path: '/a', data: new Uint8Array(DATA_BYTES_MAX + 1), version: -1 },
+      }),
     )
     expect(big.error.code).toBe(ErrorCode.BAD_ARGUMENTS)
-    const version = refused(raw.pack({ type: 'request', xid: 3, request: { op: 'delete', path: '/a', version: -2 } }))
+    const version = refused(
+      raw.pack({ type: 'request', xid: 3, request: { op: 'delete', path: '/a', version: -2 } }),
+    )
     expect(version.error.code).toBe(ErrorCode.BAD_ARGUMENTS)
   })
 
@@ -161,17 +215,40 @@ describe('malformed client frames', () => {
   })
 
   it('a sequential create may end in /, other ops may not', () => {
-    expect(decodeClientMessage(raw.pack({ type: 'request', xid: 1, request: { op: 'create', path: '/q/', data: new Uint8Array(), mode: 'persistent-sequential' } })).ok).toBe(true)
-    expect(refused(raw.pack({ type: 'request', xid: 1, request: { op: 'set', path: '/q/', data: new Uint8Array(), version: -1 } })).error.code).toBe(
-      ErrorCode.BAD_ARGUMENTS,
-    )
+    expect(
+      decodeClientMessage(
+        raw.pack({
+          type: 'request',
+          xid: 1,
+          request: {
+            op: 'create',
+            path: '/q/',
+            data: new Uint8Array(),
+            mode: 'persistent-sequential',
+          },
+        }),
+      ).ok,
+    ).toBe(true)
+    expect(
+      refused(
+        raw.pack({
+          type: 'request',
+          xid: 1,
+          request: { op: 'set', path: '/q/', data: new Uint8Array(), version: -1 },
+        }),
+      ).error.code,
+    ).toBe(ErrorCode.BAD_ARGUMENTS)
   })
 })
 
 describe('msgpack extension types are refused on every decoder', () => {
   // A packer with msgpackr's extensions on (records, structured clone), as an attacker would use.
   const hostile = new Packr({ useRecords: true, structuredClone: true, moreTypes: true })
-  const request = (value: unknown) => ({ type: 'request', xid: 9, request: { op: 'create', path: '/x', data: value, mode: 'persistent' } })
+  const request = (value: unknown) => ({
+    type: 'request',
+    xid: 9,
+    request: { op: 'create', path: '/x', data: value, mode: 'persistent' },
+  })
   const cases: [string, unknown][] = [
     ['RegExp', /(a+)+$/],
     ['Error', new Error('boom')],
@@ -187,7 +264,11 @@ describe('msgpack extension types are refused on every decoder', () => {
       for (const decode of [decodeClientMessage, decodeServerMessage, decodeMessage]) {
         const decoded = decode(frame)
         expect(decoded.ok).toBe(false)
-        if (!decoded.ok) expect(decoded.error).toMatchObject({ code: ErrorCode.MARSHALLING_ERROR, message: expect.stringMatching(/extension types are not accepted/) })
+        if (!decoded.ok)
+          expect(decoded.error).toMatchObject({
+            code: ErrorCode.MARSHALLING_ERROR,
+            message: expect.stringMatching(/extension types are not accepted/),
+          })
       }
     })
   }
@@ -205,24 +286,76 @@ describe('msgpack extension types are refused on every decoder', () => {
     ]
     for (const ext of formats) {
       // [bin8 holding 0xd4 bytes, str8 holding 0xc7, 3.5 as float64, ext]: the walk skips payloads, not inspects them.
-      const frame = new Uint8Array([0x94, 0xc4, 2, 0xd4, 0xd4, 0xd9, 1, 0xc7, 0xcb, 0x40, 0x0c, 0, 0, 0, 0, 0, 0, ...ext])
+      const frame = new Uint8Array([
+        0x94,
+        0xc4,
+        2,
+        0xd4,
+        0xd4,
+        0xd9,
+        1,
+        0xc7,
+        0xcb,
+        0x40,
+        0x0c,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        ...ext,
+      ])
       expect(extensionOffset(frame), `format 0x${ext[0]!.toString(16)}`).toBe(17)
-      expect(decodeClientMessage(frame)).toMatchObject({ ok: false, error: { code: ErrorCode.MARSHALLING_ERROR } })
+      expect(decodeClientMessage(frame)).toMatchObject({
+        ok: false,
+        error: { code: ErrorCode.MARSHALLING_ERROR },
+      })
     }
   })
 
   it('our own encodings hold no extension, so nothing legitimate is refused', () => {
     const frames = [
-      encodeServerMessage({ type: 'connected', sessionId: 2n ** 63n + 5n, password: new Uint8Array(16).fill(255), timeoutMs: 1, serverId: 1, zxid: 2n ** 40n, readOnly: false }),
-      encodeClientMessage({ type: 'request', xid: 1, request: { op: 'create', path: '/x', data: new Uint8Array(70_000).fill(0xc7), mode: 'persistent' } }),
-      encodeMessage({ big: -(2n ** 63n), neg: -5, float: 0.5, s: 'x'.repeat(70_000), m: new Array(70_000).fill(0xd4) }),
+      encodeServerMessage({
+        type: 'connected',
+        sessionId: 2n ** 63n + 5n,
+        password: new Uint8Array(16).fill(255),
+        timeoutMs: 1,
+        serverId: 1,
+        zxid: 2n ** 40n,
+        readOnly: false,
+      }),
+      encodeClientMessage({
+        type: 'request',
+        xid: 1,
+        request: {
+          op: 'create',
+          path: '/x',
+          data: new Uint8Array(70_000).fill(0xc7),
+          mode: 'persistent',
+        },
+      }),
+      encodeMessage({
+        big: -(2n ** 63n),
+        neg: -5,
+        float: 0.5,
+        s: 'x'.repeat(70_000),
+        m: new Array(70_000).fill(0xd4),
+      }),
       // Payload bytes that look like extension headers: UTF-8 lead bytes 0xc7-0xd8 in short strings, 0xd4 inside a float64.
-      encodeMessage({ path: '/\u01c5\u01c7\u0600', ['\u01c5']: 20480.5, n: [0xd8, -0x29, 65_535, 2 ** 32] }),
+      encodeMessage({
+        path: '/\u01c5\u01c7\u0600',
+        ['\u01c5']: 20480.5,
+        n: [0xd8, -0x29, 65_535, 2 ** 32],
+      }),
       // An optional field left undefined: msgpackr writes it as fixext1 type 0 (d4 00 00).
       encodeMessage({ type: 'request', ttlMs: undefined, n: [undefined, 1] }),
     ]
     for (const frame of frames) expect(extensionOffset(frame)).toBe(-1)
-    expect(decodeMessage(encodeMessage({ a: undefined, b: 1 }))).toEqual({ ok: true, value: { a: undefined, b: 1 } })
+    expect(decodeMessage(encodeMessage({ a: undefined, b: 1 }))).toEqual({
+      ok: true,
+      value: { a: undefined, b: 1 },
+    })
     // Only that exact token: type 0 with other data, or data 0 with another type, is an extension.
     expect(extensionOffset(Uint8Array.of(0xd4, 0x00, 0x01))).toBe(0)
     expect(extensionOffset(Uint8Array.of(0xd4, 0x01, 0x00))).toBe(0)

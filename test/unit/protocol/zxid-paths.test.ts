@@ -33,7 +33,8 @@ describe('zxid', () => {
 
 describe('paths', () => {
   it('accepts ZooKeeper-valid paths', () => {
-    for (const p of ['/', '/a', '/a/b', '/a-b_c.d', '/zookeeper', '/ü/日本', '/a..b', '/.a']) expect(isValidPath(p), p).toBe(true)
+    for (const p of ['/', '/a', '/a/b', '/a-b_c.d', '/zookeeper', '/ü/日本', '/a..b', '/.a'])
+      expect(isValidPath(p), p).toBe(true)
   })
   it('refuses invalid ones with a reason', () => {
     expect(pathProblem('')).toMatch(/empty/)

@@ -3,10 +3,22 @@
  * zxid counter and a clock, so a test can prepare requests (pipelined or not) and apply
  * them in order like the runtime does, keeping every txn in `log` for replays.
  */
-import { makeZxid, type NodeMode, type SessionId, type Stat, type Txn, type TxnOp } from '../../../protocol/index.js'
+import {
+  makeZxid,
+  type NodeMode,
+  type SessionId,
+  type Stat,
+  type Txn,
+  type TxnOp,
+} from '../../../protocol/index.js'
 import { DataTree, type ApplyResult } from '../../../server/tree/data-tree.js'
 import type { SnapshotNode } from '../../../server/tree/znode.js'
-import { TxnBuilder, type TxnBuilderOptions, type TxnHeader, type WriteRequest } from '../../../server/requests/txn-builder.js'
+import {
+  TxnBuilder,
+  type TxnBuilderOptions,
+  type TxnHeader,
+  type WriteRequest,
+} from '../../../server/requests/txn-builder.js'
 import { DEFAULT_CONFIG, txnBuilderOptionsFor } from '../../../server/runtime/config.js'
 import { replyForWrite } from '../../../server/requests/write-reply.js'
 import type { Reply } from '../../../server/requests/reads.js'
@@ -30,10 +42,17 @@ export class Kit {
   readonly log: Txn[] = []
 
   /** The builder's limits are the server defaults for `dataBytesMax`, with `limits` on top. */
-  constructor(dataBytesMax = 1024 * 1024, tree = new DataTree(), limits: Partial<TxnBuilderOptions> = {}) {
+  constructor(
+    dataBytesMax = 1024 * 1024,
+    tree = new DataTree(),
+    limits: Partial<TxnBuilderOptions> = {},
+  ) {
     this.tree = tree
     this.counter = Number(tree.appliedZxid & 0xffff_ffffn)
-    this.builder = new TxnBuilder(this.tree, { ...txnBuilderOptionsFor({ ...DEFAULT_CONFIG, maxDataBytes: dataBytesMax }), ...limits })
+    this.builder = new TxnBuilder(this.tree, {
+      ...txnBuilderOptionsFor({ ...DEFAULT_CONFIG, maxDataBytes: dataBytesMax }),
+      ...limits,
+    })
   }
 
   /** header is the header of the next txn (the counter moves only when a txn is kept). */
@@ -83,7 +102,13 @@ export class Kit {
   }
 
   /** create runs a create and returns its reply. */
-  create(path: string, data = '', mode: NodeMode = 'persistent', extra: CreateExtra = {}, sessionId: SessionId = 1n): Reply {
+  create(
+    path: string,
+    data = '',
+    mode: NodeMode = 'persistent',
+    extra: CreateExtra = {},
+    sessionId: SessionId = 1n,
+  ): Reply {
     return this.run({ op: 'create', path, data: bytes(data), mode, ...extra }, sessionId)
   }
 
@@ -116,7 +141,9 @@ export function codeOfTxn(txn: Txn): number {
 
 /** content lists a tree's nodes by path, independent of the order children were linked in. */
 export function content(tree: DataTree): SnapshotNode[] {
-  return [...tree.snapshotEntries()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  return [...tree.snapshotEntries()].sort((a, b) =>
+    a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
+  )
 }
 
 /** txnAt builds a raw txn, for tree tests that need a txn no builder would produce. */

@@ -17,7 +17,8 @@ import { PendingState } from '../../../server/requests/pending-state.js'
 import { Kit, bytes, codeOfTxn, content, replayAll } from './builder-kit.js'
 import { runOneByOne, runPipelined, runStep, script } from './write-script.js'
 
-const codeOf = (k: Kit, request: Parameters<Kit['prepare']>[0], sessionId = 1n) => codeOfTxn(k.prepare(request, sessionId))
+const codeOf = (k: Kit, request: Parameters<Kit['prepare']>[0], sessionId = 1n) =>
+  codeOfTxn(k.prepare(request, sessionId))
 
 describe('pipelined prepares see the pending state', () => {
   it('create /a then /a/b before either is applied', () => {
@@ -25,7 +26,9 @@ describe('pipelined prepares see the pending state', () => {
     const a = k.prepare({ op: 'create', path: '/a', data: bytes(''), mode: 'persistent' })
     const b = k.prepare({ op: 'create', path: '/a/b', data: bytes(''), mode: 'persistent' })
     expect(b.op).toMatchObject({ type: 'create', parentCversion: 1 })
-    expect(codeOf(k, { op: 'create', path: '/a/b', data: bytes(''), mode: 'persistent' })).toBe(ErrorCode.NODE_EXISTS)
+    expect(codeOf(k, { op: 'create', path: '/a/b', data: bytes(''), mode: 'persistent' })).toBe(
+      ErrorCode.NODE_EXISTS,
+    )
     expect(codeOf(k, { op: 'delete', path: '/a', version: -1 })).toBe(ErrorCode.NOT_EMPTY)
     k.apply(a)
     k.apply(b)
@@ -38,9 +41,13 @@ describe('pipelined prepares see the pending state', () => {
     k.create('/d', 'old')
     expect(codeOf(k, { op: 'delete', path: '/d', version: -1 })).toBe(0)
     expect(codeOf(k, { op: 'delete', path: '/d', version: -1 })).toBe(ErrorCode.NO_NODE)
-    expect(codeOf(k, { op: 'set', path: '/d', data: bytes(''), version: -1 })).toBe(ErrorCode.NO_NODE)
+    expect(codeOf(k, { op: 'set', path: '/d', data: bytes(''), version: -1 })).toBe(
+      ErrorCode.NO_NODE,
+    )
     expect(codeOf(k, { op: 'create', path: '/d', data: bytes('new'), mode: 'persistent' })).toBe(0)
-    expect(codeOf(k, { op: 'create', path: '/d', data: bytes(''), mode: 'persistent' })).toBe(ErrorCode.NODE_EXISTS)
+    expect(codeOf(k, { op: 'create', path: '/d', data: bytes(''), mode: 'persistent' })).toBe(
+      ErrorCode.NODE_EXISTS,
+    )
     // The re-created node starts at version 0 again.
     expect(codeOf(k, { op: 'set', path: '/d', data: bytes(''), version: 0 })).toBe(0)
     for (const txn of k.log.slice(1)) k.apply(txn)
@@ -50,12 +57,27 @@ describe('pipelined prepares see the pending state', () => {
   it('two sequential creates before apply get distinct names', () => {
     const k = new Kit()
     k.create('/s')
-    const one = k.prepare({ op: 'create', path: '/s/x-', data: bytes(''), mode: 'persistent-sequential' })
-    const two = k.prepare({ op: 'create', path: '/s/y-', data: bytes(''), mode: 'ephemeral-sequential' })
+    const one = k.prepare({
+      op: 'create',
+      path: '/s/x-',
+      data: bytes(''),
+      mode: 'persistent-sequential',
+    })
+    const two = k.prepare({
+      op: 'create',
+      path: '/s/y-',
+      data: bytes(''),
+      mode: 'ephemeral-sequential',
+    })
     expect(one.op).toMatchObject({ path: '/s/x-0000000000', parentCversion: 1 })
     expect(two.op).toMatchObject({ path: '/s/y-0000000001', parentCversion: 2 })
     k.apply(one)
-    const three = k.prepare({ op: 'create', path: '/s/x-', data: bytes(''), mode: 'persistent-sequential' })
+    const three = k.prepare({
+      op: 'create',
+      path: '/s/x-',
+      data: bytes(''),
+      mode: 'persistent-sequential',
+    })
     expect(three.op).toMatchObject({ path: '/s/x-0000000002' })
   })
 
@@ -63,7 +85,9 @@ describe('pipelined prepares see the pending state', () => {
     const k = new Kit()
     k.create('/v')
     expect(codeOf(k, { op: 'set', path: '/v', data: bytes('1'), version: 0 })).toBe(0)
-    expect(codeOf(k, { op: 'set', path: '/v', data: bytes('2'), version: 0 })).toBe(ErrorCode.BAD_VERSION)
+    expect(codeOf(k, { op: 'set', path: '/v', data: bytes('2'), version: 0 })).toBe(
+      ErrorCode.BAD_VERSION,
+    )
     expect(codeOf(k, { op: 'delete', path: '/v', version: 0 })).toBe(ErrorCode.BAD_VERSION)
     expect(codeOf(k, { op: 'set', path: '/v', data: bytes('2'), version: 1 })).toBe(0)
     expect(codeOf(k, { op: 'create', path: '/v/kid', data: bytes(''), mode: 'persistent' })).toBe(0)
@@ -73,7 +97,9 @@ describe('pipelined prepares see the pending state', () => {
   it('an ephemeral parent that is only pending still refuses children', () => {
     const k = new Kit()
     k.prepare({ op: 'create', path: '/e', data: bytes(''), mode: 'ephemeral' }, 3n)
-    expect(codeOf(k, { op: 'create', path: '/e/kid', data: bytes(''), mode: 'persistent' })).toBe(ErrorCode.NO_CHILDREN_FOR_EPHEMERALS)
+    expect(codeOf(k, { op: 'create', path: '/e/kid', data: bytes(''), mode: 'persistent' })).toBe(
+      ErrorCode.NO_CHILDREN_FOR_EPHEMERALS,
+    )
   })
 
   it('closeSession includes pending ephemeral creates and leaves out pending deletes', () => {
@@ -86,7 +112,11 @@ describe('pipelined prepares see the pending state', () => {
     k.prepare({ op: 'delete', path: '/e/gone', version: -1 }, 5n)
     k.prepare({ op: 'create', path: '/e/gone', data: bytes(''), mode: 'ephemeral' }, 6n) // now someone else's
     const close = k.prepareClose(5n)
-    expect(close.op).toEqual({ type: 'closeSession', sessionId: 5n, deletePaths: ['/e/new', '/e/old', '/e/seq-0000000003'] })
+    expect(close.op).toEqual({
+      type: 'closeSession',
+      sessionId: 5n,
+      deletePaths: ['/e/new', '/e/old', '/e/seq-0000000003'],
+    })
     // Once the close is prepared the nodes are gone for later prepares, before any apply.
     expect(codeOf(k, { op: 'create', path: '/e/old', data: bytes(''), mode: 'persistent' })).toBe(0)
     expect(k.prepareClose(5n).op).toMatchObject({ deletePaths: [] })
@@ -120,7 +150,9 @@ describe('pending records', () => {
     expect(k.builder.pendingRecords).toBe(3) // /a is still ahead in set2
     k.apply(create)
     expect(k.builder.pendingRecords).toBe(1)
-    expect(k.prepare({ op: 'set', path: '/a', data: bytes('3'), version: 2 }).op).toMatchObject({ version: 3 })
+    expect(k.prepare({ op: 'set', path: '/a', data: bytes('3'), version: 2 }).op).toMatchObject({
+      version: 3,
+    })
     k.apply(set2)
     k.apply(k.log.at(-1)!)
     expect(k.builder.pendingRecords).toBe(0)
@@ -130,7 +162,9 @@ describe('pending records', () => {
 
   it('onApplied of a later zxid drops everything at or below it at once', () => {
     const k = new Kit()
-    const txns = ['/a', '/b', '/c'].map((path) => k.prepare({ op: 'create', path, data: bytes(''), mode: 'persistent' }))
+    const txns = ['/a', '/b', '/c'].map((path) =>
+      k.prepare({ op: 'create', path, data: bytes(''), mode: 'persistent' }),
+    )
     for (const txn of txns) k.tree.apply(txn)
     k.builder.onApplied(txns[1]!.zxid)
     expect(k.builder.outstandingTxns).toBe(1)
@@ -149,7 +183,9 @@ describe('pending records', () => {
     expect(k.builder.pendingRecords).toBe(0)
     expect(k.builder.outstandingTxns).toBe(0)
     expect(k.builder.lastPreparedZxid).toBe(0n)
-    expect(codeOf(k, { op: 'create', path: '/r/kid', data: bytes(''), mode: 'persistent' })).toBe(ErrorCode.NO_NODE)
+    expect(codeOf(k, { op: 'create', path: '/r/kid', data: bytes(''), mode: 'persistent' })).toBe(
+      ErrorCode.NO_NODE,
+    )
     expect(codeOf(k, { op: 'set', path: '/kept', data: bytes(''), version: 0 })).toBe(0)
     expect(k.prepareClose(4n).op).toMatchObject({ deletePaths: [] })
   })
@@ -191,7 +227,8 @@ describe('property: pipelining changes nothing', () => {
         for (const [i, s] of steps.entries()) {
           prepared.push(...runStep(k, s))
           // Apply a few of the oldest prepared txns, as commits trickle in.
-          for (let n = applyCounts[i] ?? 0; n > 0 && applied < prepared.length; n--) k.apply(prepared[applied++]!)
+          for (let n = applyCounts[i] ?? 0; n > 0 && applied < prepared.length; n--)
+            k.apply(prepared[applied++]!)
         }
         while (applied < prepared.length) k.apply(prepared[applied++]!)
 

@@ -26,11 +26,19 @@ import {
 } from '../../../protocol/index.js'
 import { checkTxn } from '../../../protocol/txn-shape.js'
 import { encodeRecord, readRecord } from '../../../server/storage/record.js'
-import { DEFAULT_CONFIG, peerMessageBudgetBytesFor, txnBytesMaxFor } from '../../../server/runtime/config.js'
+import {
+  DEFAULT_CONFIG,
+  peerMessageBudgetBytesFor,
+  txnBytesMaxFor,
+} from '../../../server/runtime/config.js'
 import { DataTree } from '../../../server/tree/data-tree.js'
 import { Kit, bytes, codeOfTxn } from './builder-kit.js'
 
-const create = (path: string, mode: NodeMode = 'persistent', extra: Partial<CreateRequest> = {}): CreateRequest => ({
+const create = (
+  path: string,
+  mode: NodeMode = 'persistent',
+  extra: Partial<CreateRequest> = {},
+): CreateRequest => ({
   op: 'create',
   path,
   data: bytes(''),
@@ -39,7 +47,8 @@ const create = (path: string, mode: NodeMode = 'persistent', extra: Partial<Crea
 })
 const reasonOf = (txn: Txn) => (txn.op.type === 'error' ? (txn.op.reason ?? '') : '')
 /** chain is a path of `depth` segments named `segment`. */
-const chain = (depth: number, segment = 'a') => '/' + Array.from({ length: depth }, () => segment).join('/')
+const chain = (depth: number, segment = 'a') =>
+  '/' + Array.from({ length: depth }, () => segment).join('/')
 
 /** expectSendable checks a txn passes the shape check, fits its bound and the limit, and survives the log and peer codecs. */
 function expectSendable(txn: Txn, txnBytesMax: number): void {
@@ -51,7 +60,11 @@ function expectSendable(txn: Txn, txnBytesMax: number): void {
   const proposal = encodeMessage({ type: 'proposal', epoch: 1, txns: [txn] })
   expect(proposal.length).toBeLessThanOrEqual(peerMessageBudgetBytesFor(DEFAULT_CONFIG))
   const unpacked = decodeMessage(proposal)
-  expect(unpacked.ok && decodePeerMessage(unpacked.value)).toEqual({ type: 'proposal', epoch: 1, txns: [txn] })
+  expect(unpacked.ok && decodePeerMessage(unpacked.value)).toEqual({
+    type: 'proposal',
+    epoch: 1,
+    txns: [txn],
+  })
 }
 
 describe('makeParents', () => {
@@ -63,9 +76,13 @@ describe('makeParents', () => {
     expectSendable(deepest, txnBytesMaxFor(DEFAULT_CONFIG))
 
     const k2 = new Kit()
-    const tooDeep = k2.prepare(create(chain(MULTI_OPS_MAX + 1, 'b'), 'persistent', { makeParents: true }))
+    const tooDeep = k2.prepare(
+      create(chain(MULTI_OPS_MAX + 1, 'b'), 'persistent', { makeParents: true }),
+    )
     expect(tooDeep.op).toMatchObject({ type: 'error', code: ErrorCode.BAD_ARGUMENTS })
-    expect(reasonOf(tooDeep)).toMatch(`makeParents would create ${MULTI_OPS_MAX} missing ancestors; one create makes at most ${MULTI_OPS_MAX - 1}`)
+    expect(reasonOf(tooDeep)).toMatch(
+      `makeParents would create ${MULTI_OPS_MAX} missing ancestors; one create makes at most ${MULTI_OPS_MAX - 1}`,
+    )
     expectSendable(tooDeep, txnBytesMaxFor(DEFAULT_CONFIG))
     k2.apply(tooDeep)
     expect(k2.tree.getNode('/b')).toBeUndefined()
@@ -88,9 +105,18 @@ describe('the txn limit', () => {
     // 819 segments of 4 letters: 818 ancestors, ~2 KiB each, plus 1 MiB of data.
     const path = chain(819, 'abcd')
     expect(utf8Bytes(path)).toBe(4095)
-    const txn = k.prepare(create(path, 'persistent', { makeParents: true, data: new Uint8Array(DEFAULT_CONFIG.maxDataBytes) }))
+    const txn = k.prepare(
+      create(path, 'persistent', {
+        makeParents: true,
+        data: new Uint8Array(DEFAULT_CONFIG.maxDataBytes),
+      }),
+    )
     expect(txn.op).toMatchObject({ type: 'error', code: ErrorCode.BAD_ARGUMENTS })
-    expect(reasonOf(txn)).toMatch(new RegExp(`^this create makes a txn of up to (\\d+) bytes, over the txn limit of ${limit} bytes$`))
+    expect(reasonOf(txn)).toMatch(
+      new RegExp(
+        `^this create makes a txn of up to (\\d+) bytes, over the txn limit of ${limit} bytes$`,
+      ),
+    )
     expect(Number(/up to (\d+)/.exec(reasonOf(txn))![1])).toBeGreaterThan(limit)
     // Nothing of it is pending: the same path without the data goes through.
     expect(k.builder.pendingRecords).toBe(0)
@@ -102,10 +128,17 @@ describe('the txn limit', () => {
   it('refuses a multi whose txn outgrows it, and keeps none of its ops', () => {
     const k = new Kit(1024 * 1024, undefined, { txnBytesMax: 3 * 1024 * 1024 })
     const big = new Uint8Array(1024 * 1024)
-    const ops = ['/x', '/y', '/z'].map((path) => ({ op: 'create' as const, path, data: big, mode: 'persistent' as const }))
+    const ops = ['/x', '/y', '/z'].map((path) => ({
+      op: 'create' as const,
+      path,
+      data: big,
+      mode: 'persistent' as const,
+    }))
     const txn = k.prepare({ op: 'multi', ops })
     expect(txn.op).toMatchObject({ type: 'error', code: ErrorCode.BAD_ARGUMENTS })
-    expect(reasonOf(txn)).toMatch(/^this multi makes a txn of up to \d+ bytes, over the txn limit of 3145728 bytes$/)
+    expect(reasonOf(txn)).toMatch(
+      /^this multi makes a txn of up to \d+ bytes, over the txn limit of 3145728 bytes$/,
+    )
     expect(codeOfTxn(k.prepare({ op: 'multi', ops: ops.slice(0, 2) }))).toBe(0)
   })
 
@@ -138,8 +171,12 @@ describe('ephemerals per session', () => {
     expect(codeOfTxn(k.prepare(create('/p/s-', 'ephemeral-sequential'), 7n))).toBe(0)
     const refused = k.prepare(create('/p/e3', 'ephemeral'), 7n)
     expect(refused.op).toMatchObject({ type: 'error', code: ErrorCode.QUOTA_EXCEEDED })
-    expect(reasonOf(refused)).toBe('session 0x7 already owns 3 ephemerals, the limit per session (maxEphemeralsPerSession 3)')
-    expect(codeOfTxn(k.prepare(create('/p/e4', 'ephemeral-sequential'), 7n))).toBe(ErrorCode.QUOTA_EXCEEDED)
+    expect(reasonOf(refused)).toBe(
+      'session 0x7 already owns 3 ephemerals, the limit per session (maxEphemeralsPerSession 3)',
+    )
+    expect(codeOfTxn(k.prepare(create('/p/e4', 'ephemeral-sequential'), 7n))).toBe(
+      ErrorCode.QUOTA_EXCEEDED,
+    )
     // Other sessions and persistent nodes are not affected.
     expect(codeOfTxn(k.prepare(create('/p/other', 'ephemeral'), 8n))).toBe(0)
     expect(codeOfTxn(k.prepare(create('/p/persistent'), 7n))).toBe(0)
@@ -154,10 +191,21 @@ describe('ephemerals per session', () => {
     k.create('/p')
     k.create('/p/one', '', 'ephemeral', {}, 5n)
     const txn = k.prepare(
-      { op: 'multi', ops: [create('/p/two', 'ephemeral'), create('/p/plain'), create('/p/three-', 'ephemeral-sequential')] },
+      {
+        op: 'multi',
+        ops: [
+          create('/p/two', 'ephemeral'),
+          create('/p/plain'),
+          create('/p/three-', 'ephemeral-sequential'),
+        ],
+      },
       5n,
     )
-    expect(txn.op).toMatchObject({ type: 'error', code: ErrorCode.QUOTA_EXCEEDED, opErrors: [0, 0, ErrorCode.QUOTA_EXCEEDED] })
+    expect(txn.op).toMatchObject({
+      type: 'error',
+      code: ErrorCode.QUOTA_EXCEEDED,
+      opErrors: [0, 0, ErrorCode.QUOTA_EXCEEDED],
+    })
     expect(reasonOf(txn)).toMatch(/^op 2 \(create\): session 0x5 already owns 2 ephemerals/)
     // The failed multi left nothing pending: one more ephemeral still fits.
     expect(codeOfTxn(k.prepare(create('/p/two', 'ephemeral'), 5n))).toBe(0)
@@ -176,7 +224,9 @@ describe('ephemerals per session', () => {
       if (txn.op.type === 'error') {
         expect(txn.op.code).toBe(ErrorCode.QUOTA_EXCEEDED)
         expect(reasonOf(txn)).toMatch(
-          new RegExp(`^session 0x9 owns ${created.length} ephemerals with \\d+ bytes of paths; one more would make its close txn \\d+ bytes, over the txn limit of ${txnBytesMax} bytes$`),
+          new RegExp(
+            `^session 0x9 owns ${created.length} ephemerals with \\d+ bytes of paths; one more would make its close txn \\d+ bytes, over the txn limit of ${txnBytesMax} bytes$`,
+          ),
         )
         break
       }
@@ -188,7 +238,9 @@ describe('ephemerals per session', () => {
     expect(created.length).toBe(5)
     const pathBytes = created.reduce((sum, p) => sum + utf8Bytes(p), 0)
     expect(closeSessionBytesBound(created.length, pathBytes)).toBeLessThanOrEqual(txnBytesMax)
-    expect(closeSessionBytesBound(created.length + 1, pathBytes + utf8Bytes(name(5)))).toBeGreaterThan(txnBytesMax)
+    expect(
+      closeSessionBytesBound(created.length + 1, pathBytes + utf8Bytes(name(5))),
+    ).toBeGreaterThan(txnBytesMax)
     const close = k.prepareClose(9n)
     expect(close.op).toMatchObject({ type: 'closeSession', deletePaths: [...created].sort() })
     expectSendable(close, txnBytesMax)
@@ -235,22 +287,45 @@ describe('ephemerals per session', () => {
     for (let step = 0; step < 600; step++) {
       const sessionId = sessions[next(3)]!
       const roll = next(10)
-      if (roll < 5) queued.push(k.prepare(create(`/p/${next(40)}${'ü'.repeat(next(5))}`, next(2) === 0 ? 'ephemeral' : 'ephemeral-sequential'), sessionId))
-      else if (roll < 8) queued.push(k.prepare({ op: 'delete', path: `/p/${next(40)}`, version: -1 }, sessionId))
+      if (roll < 5)
+        queued.push(
+          k.prepare(
+            create(
+              `/p/${next(40)}${'ü'.repeat(next(5))}`,
+              next(2) === 0 ? 'ephemeral' : 'ephemeral-sequential',
+            ),
+            sessionId,
+          ),
+        )
+      else if (roll < 8)
+        queued.push(k.prepare({ op: 'delete', path: `/p/${next(40)}`, version: -1 }, sessionId))
       else if (roll < 9) queued.push(k.prepareClose(sessionId))
       else while (queued.length > 0) k.apply(queued.shift()!)
       if (next(3) === 0 && queued.length > 0) k.apply(queued.shift()!)
       for (const s of sessions) {
         // The builder's view, as the validator reads it, against a full listing.
-        const listed = (k.builder as unknown as { pending: { ephemeralsOf(s: SessionId): string[]; ephemeralFootprintOf(s: SessionId): unknown } }).pending
+        const listed = (
+          k.builder as unknown as {
+            pending: {
+              ephemeralsOf(s: SessionId): string[]
+              ephemeralFootprintOf(s: SessionId): unknown
+            }
+          }
+        ).pending
         const paths = listed.ephemeralsOf(s)
-        expect(listed.ephemeralFootprintOf(s)).toEqual({ count: paths.length, pathBytes: paths.reduce((sum, p) => sum + utf8Bytes(p), 0) })
+        expect(listed.ephemeralFootprintOf(s)).toEqual({
+          count: paths.length,
+          pathBytes: paths.reduce((sum, p) => sum + utf8Bytes(p), 0),
+        })
       }
     }
     while (queued.length > 0) k.apply(queued.shift()!)
     for (const s of sessions) {
       const paths = k.tree.ephemeralsOf(s)
-      expect(k.tree.ephemeralFootprintOf(s)).toEqual({ count: paths.length, pathBytes: paths.reduce((sum, p) => sum + utf8Bytes(p), 0) })
+      expect(k.tree.ephemeralFootprintOf(s)).toEqual({
+        count: paths.length,
+        pathBytes: paths.reduce((sum, p) => sum + utf8Bytes(p), 0),
+      })
     }
   })
 })
@@ -260,7 +335,8 @@ describe('prepareCloseTrim', () => {
     const tree = new DataTree()
     const before = new Kit(1024 * 1024, tree, { txnBytesMax: 1_000_000 })
     before.create('/p')
-    for (let i = 0; i < 40; i++) before.create(`/p/${i}-${'é'.repeat(2000)}`, '', 'ephemeral', {}, 3n)
+    for (let i = 0; i < 40; i++)
+      before.create(`/p/${i}-${'é'.repeat(2000)}`, '', 'ephemeral', {}, 3n)
     before.create('/p/other', '', 'ephemeral', {}, 4n)
     // Restarted with a lower limit: the same tree, a builder with a 30 KB txn limit.
     const k = new Kit(1024 * 1024, tree, { txnBytesMax: 30_000 })
@@ -286,8 +362,21 @@ describe('prepareCloseTrim', () => {
 describe('closeSessionBytesBound', () => {
   it('is txnBytesBound of the close txn it stands for', () => {
     const paths = ['/a', '/é/ü', '/' + 'x'.repeat(4000)]
-    const txn: Txn = { zxid: 2n ** 63n, timeMs: 2 ** 52, sessionId: 2n ** 64n - 1n, xid: 0, op: { type: 'closeSession', sessionId: 2n ** 64n - 1n, deletePaths: paths } }
-    expect(closeSessionBytesBound(paths.length, paths.reduce((sum, p) => sum + utf8Bytes(p), 0))).toBe(txnBytesBound(txn))
-    expect(closeSessionBytesBound(0, 0)).toBe(txnBytesBound({ ...txn, op: { type: 'closeSession', sessionId: 1n, deletePaths: [] } }))
+    const txn: Txn = {
+      zxid: 2n ** 63n,
+      timeMs: 2 ** 52,
+      sessionId: 2n ** 64n - 1n,
+      xid: 0,
+      op: { type: 'closeSession', sessionId: 2n ** 64n - 1n, deletePaths: paths },
+    }
+    expect(
+      closeSessionBytesBound(
+        paths.length,
+        paths.reduce((sum, p) => sum + utf8Bytes(p), 0),
+      ),
+    ).toBe(txnBytesBound(txn))
+    expect(closeSessionBytesBound(0, 0)).toBe(
+      txnBytesBound({ ...txn, op: { type: 'closeSession', sessionId: 1n, deletePaths: [] } }),
+    )
   })
 })

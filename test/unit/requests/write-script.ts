@@ -11,12 +11,26 @@ import { bytes, type Kit } from './builder-kit.js'
 
 const PATHS = ['/a', '/b', '/a/x', '/a/y', '/b/z', '/a/x/q', '/c']
 const SEQUENTIAL_PATHS = ['/a/s-', '/b/', '/c/n-']
-const MODES: NodeMode[] = ['persistent', 'persistent-sequential', 'ephemeral', 'ephemeral-sequential', 'container']
+const MODES: NodeMode[] = [
+  'persistent',
+  'persistent-sequential',
+  'ephemeral',
+  'ephemeral-sequential',
+  'container',
+]
 const SESSIONS: SessionId[] = [1n, 2n, 3n]
 
 /** Step is one scripted action. */
 export type Step =
-  | { kind: 'create'; path: string; mode: NodeMode; data: string; ttlMs?: number; makeParents: boolean; sessionId: SessionId }
+  | {
+      kind: 'create'
+      path: string
+      mode: NodeMode
+      data: string
+      ttlMs?: number
+      makeParents: boolean
+      sessionId: SessionId
+    }
   | { kind: 'set'; path: string; data: string; version: number }
   | { kind: 'delete'; path: string; version: number }
   | { kind: 'multi'; ops: MultiOp[] }
@@ -41,12 +55,25 @@ const create = fc
   .map(({ mode, plainPath, sequentialPath, data, ttl, makeParents, sessionId }): Step => {
     const sequential = mode === 'persistent-sequential' || mode === 'ephemeral-sequential'
     const ttlMs = mode === 'persistent' || mode === 'persistent-sequential' ? ttl : undefined
-    return { kind: 'create', path: sequential ? sequentialPath : plainPath, mode, data, makeParents, sessionId, ...(ttlMs === undefined ? {} : { ttlMs }) }
+    return {
+      kind: 'create',
+      path: sequential ? sequentialPath : plainPath,
+      mode,
+      data,
+      makeParents,
+      sessionId,
+      ...(ttlMs === undefined ? {} : { ttlMs }),
+    }
   })
 
 const multiOp: fc.Arbitrary<MultiOp> = fc.oneof(
   fc.record({ op: fc.constant('check' as const), path, version }),
-  fc.record({ op: fc.constant('create' as const), path, data: data.map(bytes), mode: fc.constantFrom<NodeMode>('persistent', 'ephemeral', 'persistent-sequential') }),
+  fc.record({
+    op: fc.constant('create' as const),
+    path,
+    data: data.map(bytes),
+    mode: fc.constantFrom<NodeMode>('persistent', 'ephemeral', 'persistent-sequential'),
+  }),
   fc.record({ op: fc.constant('set' as const), path, data: data.map(bytes), version }),
   fc.record({ op: fc.constant('delete' as const), path, version }),
 )
@@ -56,10 +83,25 @@ export const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 5, arbitrary: create },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('set' as const), path, data, version }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('delete' as const), path, version }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('multi' as const), ops: fc.array(multiOp, { minLength: 1, maxLength: 4 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('close' as const), sessionId: fc.constantFrom(...SESSIONS) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('multi' as const),
+      ops: fc.array(multiOp, { minLength: 1, maxLength: 4 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('close' as const),
+      sessionId: fc.constantFrom(...SESSIONS),
+    }),
+  },
   { weight: 2, arbitrary: fc.constant({ kind: 'reap' as const }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.constantFrom(10, 100, 300) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.constantFrom(10, 100, 300) }),
+  },
 )
 
 /** script generates a sequence of steps. */
@@ -74,7 +116,19 @@ export function runStep(kit: Kit, s: Step): Txn[] {
   switch (s.kind) {
     case 'create': {
       const ttl = s.ttlMs === undefined ? {} : { ttlMs: s.ttlMs }
-      return [kit.prepare({ op: 'create', path: s.path, data: bytes(s.data), mode: s.mode, makeParents: s.makeParents, ...ttl }, s.sessionId)]
+      return [
+        kit.prepare(
+          {
+            op: 'create',
+            path: s.path,
+            data: bytes(s.data),
+            mode: s.mode,
+            makeParents: s.makeParents,
+            ...ttl,
+          },
+          s.sessionId,
+        ),
+      ]
     }
     case 'set':
       return [kit.prepare({ op: 'set', path: s.path, data: bytes(s.data), version: s.version })]

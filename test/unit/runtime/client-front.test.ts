@@ -78,7 +78,9 @@ class FakeSocket implements ClientSocket {
     if (drained !== undefined) drained.callback()
   }
   replies(): Extract<ServerMessage, { type: 'reply' }>[] {
-    return this.sent.filter((m): m is Extract<ServerMessage, { type: 'reply' }> => m.type === 'reply')
+    return this.sent.filter(
+      (m): m is Extract<ServerMessage, { type: 'reply' }> => m.type === 'reply',
+    )
   }
 }
 
@@ -129,7 +131,8 @@ function harness(overrides: Partial<ClientLimits> = {}): Harness {
     sessions.apply(txn)
     front.onApplied(txn, tree.apply(txn))
   }
-  const frame = (socket: FakeSocket, message: Parameters<typeof encodeClientMessage>[0]) => front.onFrame(socket, encodeClientMessage(message))
+  const frame = (socket: FakeSocket, message: Parameters<typeof encodeClientMessage>[0]) =>
+    front.onFrame(socket, encodeClientMessage(message))
   return {
     front,
     tree,
@@ -140,7 +143,15 @@ function harness(overrides: Partial<ClientLimits> = {}): Harness {
     open(sessionId = 0n) {
       const socket = new FakeSocket(++socketIds)
       front.onOpen(socket)
-      frame(socket, { type: 'connect', protocolVersion: PROTOCOL_VERSION, sessionId, password: PASSWORD, lastZxidSeen: 0n, timeoutMs: 5000, readOnly: false })
+      frame(socket, {
+        type: 'connect',
+        protocolVersion: PROTOCOL_VERSION,
+        sessionId,
+        password: PASSWORD,
+        lastZxidSeen: 0n,
+        timeoutMs: 5000,
+        readOnly: false,
+      })
       return socket
     },
     request: (socket, xid, request) => frame(socket, { type: 'request', xid, request }),
@@ -150,7 +161,11 @@ function harness(overrides: Partial<ClientLimits> = {}): Harness {
 /** session opens a socket with a live session (resumed, so no createSession round trip is needed). */
 function session(h: Harness): FakeSocket {
   const id = BigInt(1000 + socketIds)
-  h.apply({ sessionId: id, xid: 0, op: { type: 'createSession', sessionId: id, timeoutMs: 5000, password: PASSWORD } })
+  h.apply({
+    sessionId: id,
+    xid: 0,
+    op: { type: 'createSession', sessionId: id, timeoutMs: 5000, password: PASSWORD },
+  })
   const socket = h.open(id)
   socket.sessionIdForTest = id
   expect(socket.sent[0]?.type).toBe('connected')
@@ -161,7 +176,16 @@ function createNode(h: Harness, path: string, data: Uint8Array): void {
   h.apply({
     sessionId: 0n,
     xid: 0,
-    op: { type: 'create', path, data, acl: [...OPEN_ACL_UNSAFE], ephemeralOwner: 0n, container: false, ttlMs: 0, parentCversion: h.tree.stat('/')!.cversion + 1 },
+    op: {
+      type: 'create',
+      path,
+      data,
+      acl: [...OPEN_ACL_UNSAFE],
+      ephemeralOwner: 0n,
+      container: false,
+      ttlMs: 0,
+      parentCversion: h.tree.stat('/')!.cversion + 1,
+    },
   })
 }
 
@@ -169,7 +193,12 @@ describe('ClientFront output backpressure', () => {
   beforeEach(() => vi.useFakeTimers())
   afterEach(() => vi.useRealTimers())
 
-  const limits = { connectionBufferedBytesSoft: 2 * MiB, connectionBufferedBytesMax: 4 * MiB, maxOutstandingRequests: 16, connectionStalledMaxMs: 5000 }
+  const limits = {
+    connectionBufferedBytesSoft: 2 * MiB,
+    connectionBufferedBytesMax: 4 * MiB,
+    maxOutstandingRequests: 16,
+    connectionStalledMaxMs: 5000,
+  }
 
   it('stops computing reads past the soft mark, stops reading at the outstanding limit, and resumes when the client drains', () => {
     const client = notReading(40)
@@ -196,7 +225,11 @@ describe('ClientFront output backpressure', () => {
     expect(gets.length).toBe(4)
     for (const get of gets) expect((get.result as { data: Uint8Array }).data.length).toBe(MiB)
     // Once applied, the held write is answered in its turn.
-    h.apply({ sessionId: client.sessionIdForTest, xid: 5, op: { type: 'set', path: '/big', data: new Uint8Array([1]), version: 1 } })
+    h.apply({
+      sessionId: client.sessionIdForTest,
+      xid: 5,
+      op: { type: 'set', path: '/big', data: new Uint8Array([1]), version: 1 },
+    })
     expect(client.replies().map((r) => [r.xid, r.err])).toContainEqual([5, 0])
   })
 
@@ -206,8 +239,22 @@ describe('ClientFront output backpressure', () => {
     const client = session(h)
     // Six gets wait behind a write; when it is applied they all become ready at once.
     h.request(client, 1, { op: 'create', path: '/w', data: new Uint8Array(0), mode: 'persistent' })
-    for (let xid = 2; xid <= 7; xid++) h.request(client, xid, { op: 'get', path: '/big', watch: false })
-    h.apply({ sessionId: client.sessionIdForTest, xid: 1, op: { type: 'create', path: '/w', data: new Uint8Array(0), acl: [...OPEN_ACL_UNSAFE], ephemeralOwner: 0n, container: false, ttlMs: 0, parentCversion: h.tree.stat('/')!.cversion + 1 } })
+    for (let xid = 2; xid <= 7; xid++)
+      h.request(client, xid, { op: 'get', path: '/big', watch: false })
+    h.apply({
+      sessionId: client.sessionIdForTest,
+      xid: 1,
+      op: {
+        type: 'create',
+        path: '/w',
+        data: new Uint8Array(0),
+        acl: [...OPEN_ACL_UNSAFE],
+        ephemeralOwner: 0n,
+        container: false,
+        ttlMs: 0,
+        parentCversion: h.tree.stat('/')!.cversion + 1,
+      },
+    })
     expect(client.replies().map((r) => r.xid)).toEqual([1, 2, 3])
     vi.runAllTimers()
     expect(client.replies().map((r) => r.xid)).toEqual([1, 2, 3, 4, 5, 6, 7])
@@ -217,12 +264,26 @@ describe('ClientFront output backpressure', () => {
     const h = harness(limits)
     const client = session(h)
     h.request(client, 1, { op: 'create', path: '/w', data: new Uint8Array(0), mode: 'persistent' })
-    for (let xid = 2; xid < limits.maxOutstandingRequests; xid++) h.request(client, xid, { op: 'exists', path: '/', watch: false })
+    for (let xid = 2; xid < limits.maxOutstandingRequests; xid++)
+      h.request(client, xid, { op: 'exists', path: '/', watch: false })
     expect(client.paused).toBe(false) // one write and 14 reads: under the limit of 16
     h.request(client, 100, { op: 'exists', path: '/', watch: false })
     expect(client.paused).toBe(true) // the reads queued behind the write count
     expect(client.replies().length).toBe(0)
-    h.apply({ sessionId: client.sessionIdForTest, xid: 1, op: { type: 'create', path: '/w', data: new Uint8Array(0), acl: [...OPEN_ACL_UNSAFE], ephemeralOwner: 0n, container: false, ttlMs: 0, parentCversion: h.tree.stat('/')!.cversion + 1 } })
+    h.apply({
+      sessionId: client.sessionIdForTest,
+      xid: 1,
+      op: {
+        type: 'create',
+        path: '/w',
+        data: new Uint8Array(0),
+        acl: [...OPEN_ACL_UNSAFE],
+        ephemeralOwner: 0n,
+        container: false,
+        ttlMs: 0,
+        parentCversion: h.tree.stat('/')!.cversion + 1,
+      },
+    })
     expect(client.replies().length).toBe(limits.maxOutstandingRequests)
     expect(client.paused).toBe(false)
   })
@@ -231,9 +292,23 @@ describe('ClientFront output backpressure', () => {
     const h = harness({ ...limits, connectionWriteBytesInFlightMax: 2 * MiB })
     const client = session(h)
     const data = new Uint8Array(MiB)
-    const create = (xid: number) => h.request(client, xid, { op: 'create', path: `/n${xid}`, data, mode: 'persistent' })
+    const create = (xid: number) =>
+      h.request(client, xid, { op: 'create', path: `/n${xid}`, data, mode: 'persistent' })
     const applyCreate = (xid: number) =>
-      h.apply({ sessionId: client.sessionIdForTest, xid, op: { type: 'create', path: `/n${xid}`, data, acl: [...OPEN_ACL_UNSAFE], ephemeralOwner: 0n, container: false, ttlMs: 0, parentCversion: h.tree.stat('/')!.cversion + 1 } })
+      h.apply({
+        sessionId: client.sessionIdForTest,
+        xid,
+        op: {
+          type: 'create',
+          path: `/n${xid}`,
+          data,
+          acl: [...OPEN_ACL_UNSAFE],
+          ephemeralOwner: 0n,
+          container: false,
+          ttlMs: 0,
+          parentCversion: h.tree.stat('/')!.cversion + 1,
+        },
+      })
     create(1)
     expect(client.paused).toBe(false) // one write of ~1 MiB in flight
     create(2)
@@ -242,7 +317,10 @@ describe('ClientFront output backpressure', () => {
     expect(client.paused).toBe(true) // ~1 MiB still in flight: not under half the bound yet
     applyCreate(2)
     expect(client.paused).toBe(false)
-    expect(client.replies().map((r) => [r.xid, r.err])).toEqual([[1, 0], [2, 0]])
+    expect(client.replies().map((r) => [r.xid, r.err])).toEqual([
+      [1, 0],
+      [2, 0],
+    ])
     // A write refused on arrival (its xid already in flight) is not counted as in flight.
     create(3)
     create(3)
@@ -256,7 +334,8 @@ describe('ClientFront output backpressure', () => {
     createNode(h, '/big', new Uint8Array(MiB))
     const client = session(h)
     client.reading = false
-    for (let xid = 1; xid <= gets; xid++) h.request(client, xid, { op: 'get', path: '/big', watch: false })
+    for (let xid = 1; xid <= gets; xid++)
+      h.request(client, xid, { op: 'get', path: '/big', watch: false })
     return client
   }
 
@@ -266,7 +345,9 @@ describe('ClientFront output backpressure', () => {
     expect(client.closed).toBeUndefined()
     vi.advanceTimersByTime(2)
     expect(client.closed?.code).toBe(CloseCode.CLIENT_NOT_READING)
-    expect(client.closed?.reason).toMatch(/output buffer over 2097152 bytes for 5000 ms: the client is not reading/)
+    expect(client.closed?.reason).toMatch(
+      /output buffer over 2097152 bytes for 5000 ms: the client is not reading/,
+    )
   })
 
   it('does not close a client that drains before the stall deadline', () => {
@@ -280,12 +361,17 @@ describe('ClientFront output backpressure', () => {
   })
 
   it('closes a client past the hard mark (watch events are not held back) with 1008 naming the bound', () => {
-    const h = harness({ ...limits, connectionBufferedBytesSoft: 64 * 1024, connectionBufferedBytesMax: 256 * 1024 })
+    const h = harness({
+      ...limits,
+      connectionBufferedBytesSoft: 64 * 1024,
+      connectionBufferedBytesMax: 256 * 1024,
+    })
     const client = session(h)
     h.request(client, 1, { op: 'addWatch', path: '/', mode: 'persistentRecursive' })
     client.reading = false
     const name = 'n'.repeat(1000)
-    for (let i = 0; i < 400 && client.closed === undefined; i++) createNode(h, `/${name}${i}`, new Uint8Array(0))
+    for (let i = 0; i < 400 && client.closed === undefined; i++)
+      createNode(h, `/${name}${i}`, new Uint8Array(0))
     expect(client.closed?.code).toBe(CloseCode.CLIENT_NOT_READING)
     expect(client.closed?.reason).toBe('output buffer over 262144 bytes: the client is not reading')
     expect(client.buffered).toBeLessThan(256 * 1024 + 4096)
@@ -303,7 +389,9 @@ describe('ClientFront limits', () => {
     expect(second.closed).toBeUndefined()
     const refused = third.sent[0]
     expect(refused).toMatchObject({ type: 'connectRefused', code: ErrorCode.THROTTLED })
-    expect((refused as { message: string }).message).toMatch(/at most 2 per second \(maxSessionCreatesPerSecond\)/)
+    expect((refused as { message: string }).message).toMatch(
+      /at most 2 per second \(maxSessionCreatesPerSecond\)/,
+    )
     expect(third.closed?.code).toBe(CloseCode.SESSION_ENDED)
     h.clock.nowMs += 500 // one token back
     expect(h.open().closed).toBeUndefined()
@@ -323,11 +411,27 @@ describe('ClientFront limits', () => {
     h.request(client, 6, { op: 'addWatch', path: '/y', mode: 'persistentRecursive' })
     h.request(client, 7, { op: 'exists', path: '/c', watch: false })
     const errs = client.replies().map((r) => r.err)
-    expect(errs).toEqual([0, 0, 0, ErrorCode.QUOTA_EXCEEDED, ErrorCode.QUOTA_EXCEEDED, ErrorCode.QUOTA_EXCEEDED, 0])
+    expect(errs).toEqual([
+      0,
+      0,
+      0,
+      ErrorCode.QUOTA_EXCEEDED,
+      ErrorCode.QUOTA_EXCEEDED,
+      ErrorCode.QUOTA_EXCEEDED,
+      0,
+    ])
     expect(client.replies()[3]?.message).toMatch(/limit of 3 \(maxWatchesPerSession\)/)
     expect(h.watches.countFor(client.id)).toBe(3)
     // setWatches is refused whole when it would pass the cap.
-    h.request(client, 8, { op: 'setWatches', relativeZxid: 0n, data: [], exist: ['/p', '/q'], child: [], persistent: [], persistentRecursive: [] })
+    h.request(client, 8, {
+      op: 'setWatches',
+      relativeZxid: 0n,
+      data: [],
+      exist: ['/p', '/q'],
+      child: [],
+      persistent: [],
+      persistentRecursive: [],
+    })
     expect(client.replies()[7]?.err).toBe(ErrorCode.QUOTA_EXCEEDED)
     expect(h.watches.countFor(client.id)).toBe(3)
   })
@@ -337,14 +441,38 @@ describe('ClientFront limits', () => {
     const client = session(h)
     const paths = Array.from({ length: SET_WATCHES_PATHS_MAX + 1 }, (_, i) => `/w${i}`)
     // Over the cap in total, each list under it: the front counts all five lists.
-    h.request(client, 1, { op: 'setWatches', relativeZxid: 0n, data: paths.slice(0, 1001), exist: paths.slice(1001), child: [], persistent: [], persistentRecursive: [] })
+    h.request(client, 1, {
+      op: 'setWatches',
+      relativeZxid: 0n,
+      data: paths.slice(0, 1001),
+      exist: paths.slice(1001),
+      child: [],
+      persistent: [],
+      persistentRecursive: [],
+    })
     expect(client.replies()[0]).toMatchObject({ err: ErrorCode.BAD_ARGUMENTS })
     expect(client.replies()[0]?.message).toMatch(/2001 paths, over the limit of 2000/)
     // One list over the cap is refused by the decoder, before its paths are checked.
-    h.request(client, 3, { op: 'setWatches', relativeZxid: 0n, data: [], exist: paths, child: [], persistent: [], persistentRecursive: [] })
+    h.request(client, 3, {
+      op: 'setWatches',
+      relativeZxid: 0n,
+      data: [],
+      exist: paths,
+      child: [],
+      persistent: [],
+      persistentRecursive: [],
+    })
     expect(client.replies()[1]).toMatchObject({ xid: 3, err: ErrorCode.BAD_ARGUMENTS })
     expect(h.watches.countFor(client.id)).toBe(0)
-    h.request(client, 2, { op: 'setWatches', relativeZxid: 0n, data: [], exist: paths.slice(1), child: [], persistent: [], persistentRecursive: [] })
+    h.request(client, 2, {
+      op: 'setWatches',
+      relativeZxid: 0n,
+      data: [],
+      exist: paths.slice(1),
+      child: [],
+      persistent: [],
+      persistentRecursive: [],
+    })
     expect(client.replies()[2]).toMatchObject({ xid: 2, err: 0 })
     expect(h.watches.countFor(client.id)).toBe(SET_WATCHES_PATHS_MAX)
   })

@@ -26,9 +26,18 @@ describe('planEnsemble', () => {
   })
 
   it('writes configs that resolve to each member of one ensemble, data under its own directory', () => {
-    const plan = planEnsemble({ size: 3, dataDir: '/e', basePort: 5000, host: '127.0.0.1', tickMs: 50, logLevel: 'debug' })
+    const plan = planEnsemble({
+      size: 3,
+      dataDir: '/e',
+      basePort: 5000,
+      host: '127.0.0.1',
+      tickMs: 50,
+      logLevel: 'debug',
+    })
     for (const m of plan.members) {
-      const config = resolveConfig(resolveFilePaths(JSON.parse(JSON.stringify(m.settings)), m.memberDir))
+      const config = resolveConfig(
+        resolveFilePaths(JSON.parse(JSON.stringify(m.settings)), m.memberDir),
+      )
       expect(config.id).toBe(m.member.id)
       expect(config.clientPort).toBe(m.member.clientPort)
       expect(config.ensemble?.peerPort).toBe(m.member.peerPort)
@@ -39,19 +48,36 @@ describe('planEnsemble', () => {
   })
 
   it('a single member is a standalone server', () => {
-    const [only] = planEnsemble({ size: 1, dataDir: '/e', basePort: 5000, host: 'localhost' }).members
-    expect(resolveConfig(resolveFilePaths(only!.settings, only!.memberDir)).ensemble).toBeUndefined()
+    const [only] = planEnsemble({
+      size: 1,
+      dataDir: '/e',
+      basePort: 5000,
+      host: 'localhost',
+    }).members
+    expect(
+      resolveConfig(resolveFilePaths(only!.settings, only!.memberDir)).ensemble,
+    ).toBeUndefined()
   })
 
   it('brackets an IPv6 host in the connection string', () => {
-    expect(planEnsemble({ size: 2, dataDir: '/e', basePort: 5000, host: '::1' }).connectionString).toBe('[::1]:5000,[::1]:5001')
+    expect(
+      planEnsemble({ size: 2, dataDir: '/e', basePort: 5000, host: '::1' }).connectionString,
+    ).toBe('[::1]:5000,[::1]:5001')
   })
 
   it('refuses sizes and base ports out of range', () => {
-    expect(() => planEnsemble({ size: 0, dataDir: '/e', basePort: 5000, host: 'h' })).toThrow(/--size must be an integer in \[1, 9\]/)
-    expect(() => planEnsemble({ size: 10, dataDir: '/e', basePort: 5000, host: 'h' })).toThrow(ConfigError)
-    expect(() => planEnsemble({ size: 3, dataDir: '/e', basePort: 65434, host: 'h' })).toThrow(/--base-port must be an integer in \[1, 65433\]/)
-    expect(() => planEnsemble({ size: 3, dataDir: '/e', basePort: 0, host: 'h' })).toThrow(/--base-port/)
+    expect(() => planEnsemble({ size: 0, dataDir: '/e', basePort: 5000, host: 'h' })).toThrow(
+      /--size must be an integer in \[1, 9\]/,
+    )
+    expect(() => planEnsemble({ size: 10, dataDir: '/e', basePort: 5000, host: 'h' })).toThrow(
+      ConfigError,
+    )
+    expect(() => planEnsemble({ size: 3, dataDir: '/e', basePort: 65434, host: 'h' })).toThrow(
+      /--base-port must be an integer in \[1, 65433\]/,
+    )
+    expect(() => planEnsemble({ size: 3, dataDir: '/e', basePort: 0, host: 'h' })).toThrow(
+      /--base-port/,
+    )
   })
 })
 

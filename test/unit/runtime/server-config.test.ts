@@ -25,7 +25,12 @@ const members = [
 
 describe('loadServerConfig', () => {
   it('resolves relative dataDir and secretFile against the config file, not the working directory', () => {
-    const file = writeConfig('member.json', { id: 2, dataDir: 'data/m2', secretFile: '../secret', members })
+    const file = writeConfig('member.json', {
+      id: 2,
+      dataDir: 'data/m2',
+      secretFile: '../secret',
+      members,
+    })
     const config = loadServerConfig({ config: file })
     expect(config.dataDir).toBe(join(dir, 'data/m2'))
     expect(config.ensemble?.secretFile).toBe(join(dir, '..', 'secret'))
@@ -34,8 +39,19 @@ describe('loadServerConfig', () => {
   })
 
   it('keeps absolute paths, and flags win over the file', () => {
-    const file = writeConfig('abs.json', { id: 1, dataDir: '/srv/conclave', secretFile: '/etc/s', members })
-    const config = loadServerConfig({ config: file, port: 0, 'peer-port': 0, 'secret-file': '/other', data: '/d2' })
+    const file = writeConfig('abs.json', {
+      id: 1,
+      dataDir: '/srv/conclave',
+      secretFile: '/etc/s',
+      members,
+    })
+    const config = loadServerConfig({
+      config: file,
+      port: 0,
+      'peer-port': 0,
+      'secret-file': '/other',
+      data: '/d2',
+    })
     expect(config.dataDir).toBe('/d2')
     expect(config.clientPort).toBe(0)
     expect(config.ensemble?.peerPort).toBe(0)
@@ -43,15 +59,25 @@ describe('loadServerConfig', () => {
   })
 
   it('refuses unreadable, malformed and non-object files with a ConfigError', () => {
-    expect(() => loadServerConfig({ config: join(dir, 'missing.json') })).toThrow(/cannot read config file .*ENOENT/)
-    expect(() => loadServerConfig({ config: writeConfig('bad.json', '{ id: 1') })).toThrow(/is not valid JSON/)
+    expect(() => loadServerConfig({ config: join(dir, 'missing.json') })).toThrow(
+      /cannot read config file .*ENOENT/,
+    )
+    expect(() => loadServerConfig({ config: writeConfig('bad.json', '{ id: 1') })).toThrow(
+      /is not valid JSON/,
+    )
     expect(() => loadServerConfig({ config: writeConfig('list.json', '[]') })).toThrow(ConfigError)
-    expect(() => loadServerConfig({ config: writeConfig('list2.json', '[]') })).toThrow(/must hold a JSON object/)
+    expect(() => loadServerConfig({ config: writeConfig('list2.json', '[]') })).toThrow(
+      /must hold a JSON object/,
+    )
   })
 })
 
 describe('resolveFilePaths', () => {
   it('touches only path settings that are non-empty strings', () => {
-    expect(resolveFilePaths({ dataDir: 'a', secretFile: 7, host: 'h' }, '/base')).toEqual({ dataDir: '/base/a', secretFile: 7, host: 'h' })
+    expect(resolveFilePaths({ dataDir: 'a', secretFile: 7, host: 'h' }, '/base')).toEqual({
+      dataDir: '/base/a',
+      secretFile: 7,
+      host: 'h',
+    })
   })
 })

@@ -7,7 +7,11 @@ import pino from 'pino'
 import { describe, expect, test } from 'vitest'
 import { makeZxid, type PeerMessage, type SnapMessage, type Txn } from '../../../protocol/index.js'
 import { ARRAY_HEADER_BYTES_MAX, encodePeerMessage } from '../../../server/net/peer-frames.js'
-import { peerFrameBytesMaxFor, peerMessageBudgetBytesFor, resolveConfig } from '../../../server/runtime/config.js'
+import {
+  peerFrameBytesMaxFor,
+  peerMessageBudgetBytesFor,
+  resolveConfig,
+} from '../../../server/runtime/config.js'
 import {
   LiveSnapshot,
   RECORDS_PER_CHUNK,
@@ -49,11 +53,20 @@ class FakeLink {
 let counter = 0
 const next = (): Txn['zxid'] => makeZxid(1, ++counter)
 const create = (path: string, parentCversion: number): Txn => ({
-    zxid: next(),
-    timeMs: 0,
-    sessionId: 0n,
-    xid: 0,
-  op: { type: 'create', path, data: new TextEncoder().encode(path), acl: [{ perms: 31, scheme: 'world', id: 'anyone' }], ephemeralOwner: 0n, container: false, ttlMs: 0, parentCversion },
+  zxid: next(),
+  timeMs: 0,
+  sessionId: 0n,
+  xid: 0,
+  op: {
+    type: 'create',
+    path,
+    data: new TextEncoder().encode(path),
+    acl: [{ perms: 31, scheme: 'world', id: 'anyone' }],
+    ephemeralOwner: 0n,
+    container: false,
+    ttlMs: 0,
+    parentCversion,
+  },
 })
 
 function treeWith(count: number): DataTree {
@@ -64,13 +77,29 @@ function treeWith(count: number): DataTree {
 }
 
 function snapOf(tree: DataTree): SnapMessage {
-  return { type: 'snap', epoch: 2, snapshot: { zxid: tree.appliedZxid, data: new LiveSnapshot(tree, []) }, txns: [], committedZxid: tree.appliedZxid }
+  return {
+    type: 'snap',
+    epoch: 2,
+    snapshot: { zxid: tree.appliedZxid, data: new LiveSnapshot(tree, []) },
+    txns: [],
+    committedZxid: tree.appliedZxid,
+  }
 }
 
-const ping = (seq: number): PeerMessage => ({ type: 'ping', epoch: 2, seq, committedZxid: 0n, lastZxid: 0n, established: true })
+const ping = (seq: number): PeerMessage => ({
+  type: 'ping',
+  epoch: 2,
+  seq,
+  committedZxid: 0n,
+  lastZxid: 0n,
+  established: true,
+})
 
 /** deliver feeds what the link carried to an assembler, as the follower's runtime does. */
-function deliver(sent: unknown[], assembler: SnapAssembler): { snap: SnapMessage | string | undefined; others: unknown[] } {
+function deliver(
+  sent: unknown[],
+  assembler: SnapAssembler,
+): { snap: SnapMessage | string | undefined; others: unknown[] } {
   let snap: SnapMessage | string | undefined
   const others: unknown[] = []
   for (const message of sent) {
@@ -100,12 +129,14 @@ describe('chunked SNAP', () => {
     expect(types.indexOf('ping')).toBeLessThan(types.indexOf('snap'))
     expect(types.slice(-3)).toEqual(['snap', 'newLeader', 'commit'])
     const { snap } = deliver(link.sent, new SnapAssembler())
-    if (snap === undefined || typeof snap === 'string') throw new Error(`SNAP refused: ${String(snap)}`)
+    if (snap === undefined || typeof snap === 'string')
+      throw new Error(`SNAP refused: ${String(snap)}`)
     const data = snap.snapshot.data as AssembledSnapData
     // The tree the follower built chunk by chunk is the leader's, record for record.
     expect(data.tree.nodeCount).toBe(tree.nodeCount)
     expect(data.tree.digest()).toBe(tree.digest())
-    const byPath = (t: DataTree) => [...t.snapshotEntries()].sort((x, y) => (x.path < y.path ? -1 : 1))
+    const byPath = (t: DataTree) =>
+      [...t.snapshotEntries()].sort((x, y) => (x.path < y.path ? -1 : 1))
     expect(byPath(data.tree)).toEqual(byPath(tree))
     expect(data.tree.appliedZxid).toBe(tree.appliedZxid)
   })
@@ -122,8 +153,25 @@ describe('chunked SNAP', () => {
       if ((message as { type: string }).type === 'snapChunk') {
         const i = (message as { index: number }).index
         const txns: Txn[] = [
-          { zxid: next(), timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'delete', path: `/d/n${i * 7}` } },
-          { zxid: next(), timeMs: 0, sessionId: 0n, xid: 0, op: { type: 'set', path: `/d/n${RECORDS_PER_CHUNK * 3 - 1 - i}`, data: new Uint8Array([i]), version: 1 } },
+          {
+            zxid: next(),
+            timeMs: 0,
+            sessionId: 0n,
+            xid: 0,
+            op: { type: 'delete', path: `/d/n${i * 7}` },
+          },
+          {
+            zxid: next(),
+            timeMs: 0,
+            sessionId: 0n,
+            xid: 0,
+            op: {
+              type: 'set',
+              path: `/d/n${RECORDS_PER_CHUNK * 3 - 1 - i}`,
+              data: new Uint8Array([i]),
+              version: 1,
+            },
+          },
           create(`/d/late${i}`, 0),
         ]
         for (const txn of txns) {
@@ -138,7 +186,8 @@ describe('chunked SNAP', () => {
     sender.send(1, snap)
     await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 5000, what: 'transfer done' })
     const { snap: received } = deliver(link.sent, new SnapAssembler())
-    if (received === undefined || typeof received === 'string') throw new Error(`SNAP refused: ${String(received)}`)
+    if (received === undefined || typeof received === 'string')
+      throw new Error(`SNAP refused: ${String(received)}`)
     const data = received.snapshot.data as AssembledSnapData
     expect(data.fuzzyThroughZxid).toBe(tree.appliedZxid)
     const copy = data.tree
@@ -160,36 +209,68 @@ describe('chunked SNAP', () => {
     const sender = new SnapSender(link, logger, BUDGET_BYTES)
     sender.send(1, snapOf(tree))
     await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 10_000, what: 'transfer done' })
-    const chunks = link.sent.filter((m) => (m as { type: string }).type === 'snapChunk') as SnapChunkMessage[]
+    const chunks = link.sent.filter(
+      (m) => (m as { type: string }).type === 'snapChunk',
+    ) as SnapChunkMessage[]
     // 4 records of ~1 MB fit in 4.25 MiB: at least six chunks, not one of 24 MB.
     expect(chunks.length).toBeGreaterThanOrEqual(6)
     for (const chunk of chunks) {
       const records = chunk.nodes as SnapshotNode[]
-      for (const record of records) expect(snapshotNodeBytesBound(record)).toBeGreaterThanOrEqual(encodePeerMessage(record).length)
-      expect(records.reduce((n, r) => n + snapshotNodeBytesBound(r), 0)).toBeLessThanOrEqual(BUDGET_BYTES)
+      for (const record of records)
+        expect(snapshotNodeBytesBound(record)).toBeGreaterThanOrEqual(
+          encodePeerMessage(record).length,
+        )
+      expect(records.reduce((n, r) => n + snapshotNodeBytesBound(r), 0)).toBeLessThanOrEqual(
+        BUDGET_BYTES,
+      )
       const encoded = encodePeerMessage(chunk).length
       expect(encoded).toBeLessThanOrEqual(BUDGET_BYTES + 256)
       expect(encoded + ARRAY_HEADER_BYTES_MAX).toBeLessThanOrEqual(FRAME_BYTES_MAX)
     }
-    expect(chunks.flatMap((c) => (c.nodes as SnapshotNode[]).map((n) => n.path))).toEqual([...tree.snapshotEntries()].map((n) => n.path))
+    expect(chunks.flatMap((c) => (c.nodes as SnapshotNode[]).map((n) => n.path))).toEqual(
+      [...tree.snapshotEntries()].map((n) => n.path),
+    )
     const { snap } = deliver(link.sent, new SnapAssembler())
-    if (snap === undefined || typeof snap === 'string') throw new Error(`SNAP refused: ${String(snap)}`)
+    if (snap === undefined || typeof snap === 'string')
+      throw new Error(`SNAP refused: ${String(snap)}`)
     expect((snap.snapshot.data as AssembledSnapData).tree.digest()).toBe(tree.digest())
   })
 
   test("a streamed sync's parts wait while the link's backlog is long, then go in order with what followed them", async () => {
     const link = new FakeLink()
     const sender = new SnapSender(link, logger, BUDGET_BYTES)
-    const part = (n: number): PeerMessage => ({ type: 'syncPart', epoch: 2, afterZxid: makeZxid(1, n), txns: [{ ...create(`/p${n}`, n), zxid: makeZxid(1, n + 1) }] })
+    const part = (n: number): PeerMessage => ({
+      type: 'syncPart',
+      epoch: 2,
+      afterZxid: makeZxid(1, n),
+      txns: [{ ...create(`/p${n}`, n), zxid: makeZxid(1, n + 1) }],
+    })
     link.pending = 9 * 1024 * 1024
-    for (const message of [part(1), part(2), { type: 'newLeader', epoch: 2 } as PeerMessage, ping(1), part(3)]) sender.send(1, message)
+    for (const message of [
+      part(1),
+      part(2),
+      { type: 'newLeader', epoch: 2 } as PeerMessage,
+      ping(1),
+      part(3),
+    ])
+      sender.send(1, message)
     // Only the heartbeat may overtake: the parts must not pile up on a link that is not draining.
     expect(link.sent.map((m) => (m as { type: string }).type)).toEqual(['ping'])
     expect(sender.transfersRunning).toBe(1)
     link.pending = 0
     await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 5000, what: 'parts sent' })
-    expect(link.sent.map((m) => (m as { type: string }).type)).toEqual(['ping', 'syncPart', 'syncPart', 'newLeader', 'syncPart'])
-    expect(link.sent.filter((m) => (m as { type: string }).type === 'syncPart').map((m) => (m as { afterZxid: bigint }).afterZxid)).toEqual([1, 2, 3].map((n) => makeZxid(1, n)))
+    expect(link.sent.map((m) => (m as { type: string }).type)).toEqual([
+      'ping',
+      'syncPart',
+      'syncPart',
+      'newLeader',
+      'syncPart',
+    ])
+    expect(
+      link.sent
+        .filter((m) => (m as { type: string }).type === 'syncPart')
+        .map((m) => (m as { afterZxid: bigint }).afterZxid),
+    ).toEqual([1, 2, 3].map((n) => makeZxid(1, n)))
 
     // A link that goes down while parts wait drops them, as it would have dropped them queued.
     link.pending = 9 * 1024 * 1024
@@ -204,12 +285,19 @@ describe('chunked SNAP', () => {
     const sender = new SnapSender(link, logger, BUDGET_BYTES)
     sender.send(1, snapOf(treeWith(RECORDS_PER_CHUNK + 5)))
     await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 5000, what: 'transfer done' })
-    const missing = link.sent.filter((m, i) => !(i === 0 && (m as { type: string }).type === 'snapChunk'))
+    const missing = link.sent.filter(
+      (m, i) => !(i === 0 && (m as { type: string }).type === 'snapChunk'),
+    )
     expect(typeof deliver(missing, new SnapAssembler()).snap).toBe('string')
-    const tampered = structuredClone(link.sent) as { type: string; nodes?: Record<string, unknown>[] }[]
+    const tampered = structuredClone(link.sent) as {
+      type: string
+      nodes?: Record<string, unknown>[]
+    }[]
     tampered[1]!.nodes![0]!.version = 'x'
     expect(deliver(tampered, new SnapAssembler()).snap).toMatch(/znode record/)
-    const skipped = link.sent.filter((m) => (m as { type: string }).type !== 'snapChunk' || (m as { index: number }).index !== 1)
+    const skipped = link.sent.filter(
+      (m) => (m as { type: string }).type !== 'snapChunk' || (m as { index: number }).index !== 1,
+    )
     expect(deliver(skipped, new SnapAssembler()).snap).toMatch(/received 1 chunks/)
   })
 
@@ -218,7 +306,10 @@ describe('chunked SNAP', () => {
     const sender = new SnapSender(link, logger, BUDGET_BYTES)
     sender.send(1, snapOf(treeWith(RECORDS_PER_CHUNK * 3)))
     link.up = false
-    await waitFor(() => sender.transfersRunning === 0, { timeoutMs: 5000, what: 'transfer abandoned' })
+    await waitFor(() => sender.transfersRunning === 0, {
+      timeoutMs: 5000,
+      what: 'transfer abandoned',
+    })
     expect(link.sent.some((m) => (m as { type: string }).type === 'snap')).toBe(false)
     link.up = true
     sender.send(1, ping(7))

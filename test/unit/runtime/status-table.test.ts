@@ -4,7 +4,11 @@
  * '?', unreachable rows.
  */
 import { describe, expect, it } from 'vitest'
-import { formatStatusTable, statusRows, type MemberStatus } from '../../../server/cli/status-table.js'
+import {
+  formatStatusTable,
+  statusRows,
+  type MemberStatus,
+} from '../../../server/cli/status-table.js'
 
 const common = { sessions: 2, znodes: 10, watches: 1, connections: 1, digest: 'ab' }
 const leader: MemberStatus = {
@@ -52,27 +56,90 @@ describe('status table', () => {
     const down: MemberStatus = { server: 'ws://127.0.0.1:2281', role: 'unreachable (fetch failed)' }
     expect(statusRows([down, follower(2)]).map((r) => r[8])).toEqual(['-', '?'])
     const crossEpoch = { ...leader, followers: [{ id: 2, lagTxns: null, connected: true }] }
-    expect(statusRows([crossEpoch, follower(2), follower(4)]).map((r) => r[8])).toEqual(['-', '?', '?'])
-    expect(statusRows([{ ...follower(2), role: 'looking', epoch: null }]).map((r) => [r[2], r[3], r[8]])).toEqual([['looking', '-', '?']])
+    expect(statusRows([crossEpoch, follower(2), follower(4)]).map((r) => r[8])).toEqual([
+      '-',
+      '?',
+      '?',
+    ])
+    expect(
+      statusRows([{ ...follower(2), role: 'looking', epoch: null }]).map((r) => [r[2], r[3], r[8]]),
+    ).toEqual([['looking', '-', '?']])
   })
 
   it('trusts the leader of the highest epoch when two say they lead', () => {
-    const stale = { ...leader, server: 'ws://127.0.0.1:2283', id: 3, epoch: 2, followers: [{ id: 2, lagTxns: 99, connected: true }] }
+    const stale = {
+      ...leader,
+      server: 'ws://127.0.0.1:2283',
+      id: 3,
+      epoch: 2,
+      followers: [{ id: 2, lagTxns: 99, connected: true }],
+    }
     const current = { ...leader, followers: [{ id: 2, lagTxns: 4, connected: true }] }
     expect(statusRows([stale, current, follower(2)]).map((r) => r[8])).toEqual(['?', '-', '4'])
   })
 
   it('shows a standalone server, a member not serving yet, and an unreachable one', () => {
-    const standalone: MemberStatus = { server: 'ws://h:1', id: 1, role: 'standalone', epoch: 1, zxid: '0x1_00000002', lastLoggedZxid: '0x1_00000002', lastCommittedZxid: '0x1_00000002', ...common }
+    const standalone: MemberStatus = {
+      server: 'ws://h:1',
+      id: 1,
+      role: 'standalone',
+      epoch: 1,
+      zxid: '0x1_00000002',
+      lastLoggedZxid: '0x1_00000002',
+      lastCommittedZxid: '0x1_00000002',
+      ...common,
+    }
     const electing = { ...leader, serving: false }
-    const rows = statusRows([standalone, electing, { server: 'ws://h:3', role: 'unreachable (ECONNREFUSED)' }])
-    expect(rows[0]).toEqual(['h:1', '1', 'standalone', '1', '0x1_00000002', '0x1_00000002', '0x1_00000002', '-', '-', '2', '10', '1'])
+    const rows = statusRows([
+      standalone,
+      electing,
+      { server: 'ws://h:3', role: 'unreachable (ECONNREFUSED)' },
+    ])
+    expect(rows[0]).toEqual([
+      'h:1',
+      '1',
+      'standalone',
+      '1',
+      '0x1_00000002',
+      '0x1_00000002',
+      '0x1_00000002',
+      '-',
+      '-',
+      '2',
+      '10',
+      '1',
+    ])
     expect(rows[1]![2]).toBe('leading (not serving)')
-    expect(rows[2]).toEqual(['h:3', '-', 'unreachable (ECONNREFUSED)', '-', '-', '-', '-', '-', '-', '-', '-', '-'])
+    expect(rows[2]).toEqual([
+      'h:3',
+      '-',
+      'unreachable (ECONNREFUSED)',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+    ])
   })
 
   it('marks a member whose disk is full', () => {
-    const full = { ...follower(2), role: 'looking', serving: false, diskFull: { sinceMs: 1, stalledMs: 5000, failing: { 'log append': 'ENOSPC during write' }, retryMs: 1000 } }
-    expect(statusRows([leader, full, { ...follower(3), diskFull: null }]).map((r) => r[2])).toEqual(['leading', 'looking (disk full)', 'following'])
+    const full = {
+      ...follower(2),
+      role: 'looking',
+      serving: false,
+      diskFull: {
+        sinceMs: 1,
+        stalledMs: 5000,
+        failing: { 'log append': 'ENOSPC during write' },
+        retryMs: 1000,
+      },
+    }
+    expect(statusRows([leader, full, { ...follower(3), diskFull: null }]).map((r) => r[2])).toEqual(
+      ['leading', 'looking (disk full)', 'following'],
+    )
   })
 })

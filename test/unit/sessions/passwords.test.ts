@@ -19,13 +19,18 @@ describe('equalBytesConstantTime', () => {
 
   it('finds a single flipped bit anywhere in equal-length strings', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 32 }), fc.nat(), fc.integer({ min: 0, max: 7 }), (a, index, bit) => {
-        const b = a.slice()
-        const i = index % b.length
-        b[i] = b[i]! ^ (1 << bit)
-        expect(equalBytesConstantTime(a, b)).toBe(false)
-        expect(equalBytesConstantTime(a, a.slice())).toBe(true)
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 32 }),
+        fc.nat(),
+        fc.integer({ min: 0, max: 7 }),
+        (a, index, bit) => {
+          const b = a.slice()
+          const i = index % b.length
+          b[i] = b[i]! ^ (1 << bit)
+          expect(equalBytesConstantTime(a, b)).toBe(false)
+          expect(equalBytesConstantTime(a, a.slice())).toBe(true)
+        },
+      ),
     )
   })
 

@@ -7,7 +7,11 @@
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { SessionArgumentError, SessionIdGenerator, serverIdOfSession } from '../../../server/sessions/index.js'
+import {
+  SessionArgumentError,
+  SessionIdGenerator,
+  serverIdOfSession,
+} from '../../../server/sessions/index.js'
 
 function take(generator: SessionIdGenerator, count: number): bigint[] {
   return Array.from({ length: count }, () => generator.next())
@@ -45,7 +49,9 @@ describe('SessionIdGenerator layout', () => {
 describe('SessionIdGenerator uniqueness', () => {
   it('gives disjoint ids to servers that start in the same millisecond', () => {
     const startMs = 1_700_000_000_000
-    const all = [1, 2, 3].flatMap((serverId) => take(new SessionIdGenerator(serverId, startMs), 20_000))
+    const all = [1, 2, 3].flatMap((serverId) =>
+      take(new SessionIdGenerator(serverId, startMs), 20_000),
+    )
     expect(new Set(all).size).toBe(all.length)
   })
 
@@ -57,13 +63,19 @@ describe('SessionIdGenerator uniqueness', () => {
   })
 
   it('never collides across servers or restarts (property)', () => {
-    const run = fc.record({ serverId: fc.integer({ min: 0, max: 255 }), startMs: fc.integer({ min: 0, max: 2 ** 41 }) })
+    const run = fc.record({
+      serverId: fc.integer({ min: 0, max: 255 }),
+      startMs: fc.integer({ min: 0, max: 2 ** 41 }),
+    })
     fc.assert(
       fc.property(run, run, fc.integer({ min: 1, max: 500 }), (a, b, count) => {
         fc.pre(a.serverId !== b.serverId || Math.abs(a.startMs - b.startMs) >= 1)
         // Restarts within 40-bit wraparound only: 2^40 ms is ~35 years.
         fc.pre(a.serverId !== b.serverId || Math.abs(a.startMs - b.startMs) < 2 ** 40 - 1)
-        const ids = [...take(new SessionIdGenerator(a.serverId, a.startMs), count), ...take(new SessionIdGenerator(b.serverId, b.startMs), count)]
+        const ids = [
+          ...take(new SessionIdGenerator(a.serverId, a.startMs), count),
+          ...take(new SessionIdGenerator(b.serverId, b.startMs), count),
+        ]
         expect(new Set(ids).size).toBe(ids.length)
       }),
       { numRuns: 500 },

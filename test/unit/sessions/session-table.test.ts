@@ -12,7 +12,12 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { Packr } from 'msgpackr'
 import type { SessionId, Txn, TxnOp } from '../../../protocol/index.js'
-import { SessionArgumentError, SessionTable, type SessionRecord, type SessionTableOptions } from '../../../server/sessions/index.js'
+import {
+  SessionArgumentError,
+  SessionTable,
+  type SessionRecord,
+  type SessionTableOptions,
+} from '../../../server/sessions/index.js'
 
 const options: SessionTableOptions = { tickMs: 100, minTimeoutMs: 1000, maxTimeoutMs: 60_000 }
 
@@ -20,7 +25,11 @@ let nextZxid = 1n
 function txn(op: TxnOp): Txn {
   return { zxid: nextZxid++, timeMs: 0, sessionId: 0n, xid: 0, op }
 }
-function createSession(id: SessionId, timeoutMs = 1000, password = new Uint8Array(16).fill(Number(id % 256n))): Txn {
+function createSession(
+  id: SessionId,
+  timeoutMs = 1000,
+  password = new Uint8Array(16).fill(Number(id % 256n)),
+): Txn {
   return txn({ type: 'createSession', sessionId: id, timeoutMs, password })
 }
 function closeSession(id: SessionId): Txn {
@@ -69,7 +78,9 @@ describe('SessionTable options and timeout negotiation', () => {
     expect(codeOf(() => new SessionTable({ ...options, tickMs: 0 }))).toBe('BAD_OPTIONS')
     expect(codeOf(() => new SessionTable({ ...options, tickMs: 1.5 }))).toBe('BAD_OPTIONS')
     expect(codeOf(() => new SessionTable({ ...options, minTimeoutMs: -1 }))).toBe('BAD_OPTIONS')
-    expect(codeOf(() => new SessionTable({ ...options, minTimeoutMs: 5000, maxTimeoutMs: 4000 }))).toBe('BAD_OPTIONS')
+    expect(
+      codeOf(() => new SessionTable({ ...options, minTimeoutMs: 5000, maxTimeoutMs: 4000 })),
+    ).toBe('BAD_OPTIONS')
   })
 
   it('refuses ticks that are negative or not integers', () => {
@@ -179,7 +190,13 @@ describe('SessionTable expiry at tick boundaries', () => {
 
 describe('SessionTable records', () => {
   it('applies create and close idempotently, so a replay changes nothing', () => {
-    const txns = [createSession(1n), createSession(2n, 5000), closeSession(1n), createSession(3n), txn({ type: 'delete', path: '/a' })]
+    const txns = [
+      createSession(1n),
+      createSession(2n, 5000),
+      closeSession(1n),
+      createSession(3n),
+      txn({ type: 'delete', path: '/a' }),
+    ]
     const once = new SessionTable(options)
     for (const t of txns) once.apply(t)
     const twice = new SessionTable(options)
@@ -223,7 +240,18 @@ describe('SessionTable records', () => {
     expect(codeOf(() => table.apply(createSession(0n)))).toBe('BAD_RECORD')
     expect(codeOf(() => table.apply(createSession(1n, 0)))).toBe('BAD_RECORD')
     expect(codeOf(() => table.apply(createSession(1n << 64n)))).toBe('BAD_RECORD')
-    expect(codeOf(() => table.apply(txn({ type: 'createSession', sessionId: 1n, timeoutMs: 1000, password: 'x' as unknown as Uint8Array })))).toBe('BAD_RECORD')
+    expect(
+      codeOf(() =>
+        table.apply(
+          txn({
+            type: 'createSession',
+            sessionId: 1n,
+            timeoutMs: 1000,
+            password: 'x' as unknown as Uint8Array,
+          }),
+        ),
+      ),
+    ).toBe('BAD_RECORD')
     expect(table.size).toBe(0)
   })
 })
@@ -256,7 +284,12 @@ describe('SessionTable.passwordMatches', () => {
 })
 
 describe('SessionTable snapshots', () => {
-  const packr = new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: true, variableMapSize: true })
+  const packr = new Packr({
+    useRecords: false,
+    int64AsType: 'bigint',
+    mapsAsObjects: true,
+    variableMapSize: true,
+  })
 
   it('round-trips through msgpack with 64-bit ids and byte passwords', () => {
     const table = new SessionTable(options)
@@ -282,9 +315,15 @@ describe('SessionTable snapshots', () => {
 
   it('refuses duplicate and malformed records', () => {
     const record = { id: 5n, timeoutMs: 2000, password: new Uint8Array(16) }
-    expect(codeOf(() => SessionTable.fromRecords([record, record], options))).toBe('DUPLICATE_SESSION')
-    expect(codeOf(() => SessionTable.fromRecords([{ ...record, id: 5 as unknown as bigint }], options))).toBe('BAD_RECORD')
-    expect(codeOf(() => SessionTable.fromRecords([{ ...record, timeoutMs: 1.5 }], options))).toBe('BAD_RECORD')
+    expect(codeOf(() => SessionTable.fromRecords([record, record], options))).toBe(
+      'DUPLICATE_SESSION',
+    )
+    expect(
+      codeOf(() => SessionTable.fromRecords([{ ...record, id: 5 as unknown as bigint }], options)),
+    ).toBe('BAD_RECORD')
+    expect(codeOf(() => SessionTable.fromRecords([{ ...record, timeoutMs: 1.5 }], options))).toBe(
+      'BAD_RECORD',
+    )
   })
 })
 
@@ -302,10 +341,17 @@ describe('SessionTable expiry matches a scanning model', () => {
     | { kind: 'advance'; ticks: number }
   const id = fc.integer({ min: 1, max: 6 })
   const step: fc.Arbitrary<Step> = fc.oneof(
-    fc.record({ kind: fc.constant('create' as const), id, timeoutMs: fc.integer({ min: 1000, max: 3000 }) }),
+    fc.record({
+      kind: fc.constant('create' as const),
+      id,
+      timeoutMs: fc.integer({ min: 1000, max: 3000 }),
+    }),
     fc.record({ kind: fc.constant('close' as const), id }),
     fc.record({ kind: fc.constant('touch' as const), id }),
-    fc.record({ kind: fc.constant('advance' as const), ticks: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 20, max: 80 })) }),
+    fc.record({
+      kind: fc.constant('advance' as const),
+      ticks: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 20, max: 80 })),
+    }),
   )
 
   it('agrees with the model on every schedule', () => {
@@ -317,7 +363,8 @@ describe('SessionTable expiry matches a scanning model', () => {
         for (const s of steps) {
           if (s.kind === 'create') {
             table.apply(createSession(BigInt(s.id), s.timeoutMs))
-            if (!model.has(s.id)) model.set(s.id, { timeoutMs: s.timeoutMs, heardTick: tick, closing: false })
+            if (!model.has(s.id))
+              model.set(s.id, { timeoutMs: s.timeoutMs, heardTick: tick, closing: false })
           } else if (s.kind === 'close') {
             table.apply(closeSession(BigInt(s.id)))
             model.delete(s.id)
@@ -327,10 +374,15 @@ describe('SessionTable expiry matches a scanning model', () => {
             if (session !== undefined && !session.closing) session.heardTick = tick
           } else {
             // Either expire on every tick (the leader's loop) or only at the end of a jump.
-            const ticks = expireEveryTick ? Array.from({ length: s.ticks }, (_, i) => tick + i + 1) : [tick + s.ticks]
+            const ticks = expireEveryTick
+              ? Array.from({ length: s.ticks }, (_, i) => tick + i + 1)
+              : [tick + s.ticks]
             for (const now of ticks) {
               const expected = [...model.entries()]
-                .filter(([, m]) => !m.closing && now >= m.heardTick + Math.ceil(m.timeoutMs / options.tickMs) + 1)
+                .filter(
+                  ([, m]) =>
+                    !m.closing && now >= m.heardTick + Math.ceil(m.timeoutMs / options.tickMs) + 1,
+                )
                 .map(([k]) => BigInt(k))
                 .sort((a, b) => (a < b ? -1 : 1))
               expect(table.expire(now)).toEqual(expected)
@@ -338,7 +390,9 @@ describe('SessionTable expiry matches a scanning model', () => {
                 const m = model.get(Number(k))!
                 m.closing = true
                 // Never early: the last touch happened at the latest at the end of its tick.
-                expect((now - (m.heardTick + 1)) * options.tickMs).toBeGreaterThanOrEqual(m.timeoutMs)
+                expect((now - (m.heardTick + 1)) * options.tickMs).toBeGreaterThanOrEqual(
+                  m.timeoutMs,
+                )
               }
             }
             tick += s.ticks

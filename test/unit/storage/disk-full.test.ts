@@ -65,7 +65,10 @@ class FullDiskFs implements StorageFs {
         const fits = growth <= free ? bytes.length : Math.max(0, size + free - position)
         if (fits > 0) {
           await file.write(bytes.subarray(0, fits), position)
-          disk.dirty.set(file.path, [...(disk.dirty.get(file.path) ?? []), { position, length: fits }])
+          disk.dirty.set(file.path, [
+            ...(disk.dirty.get(file.path) ?? []),
+            { position, length: fits },
+          ])
         }
         if (fits < bytes.length) throw ioError('ENOSPC', 'write')
       },
@@ -133,8 +136,19 @@ function stallRecorder(fs: FullDiskFs, freeAt = 2) {
   return { stalls, resumes, events }
 }
 
-async function openStorage(fs: FullDiskFs, noSpace: NoSpaceEvents & { retryMs: number }, options = {}) {
-  return FileStorage.open(DIR, { fs, createIfMissing: true, segmentBytesMax: 4096, recordsPerChunk: 7, noSpace, ...options })
+async function openStorage(
+  fs: FullDiskFs,
+  noSpace: NoSpaceEvents & { retryMs: number },
+  options = {},
+) {
+  return FileStorage.open(DIR, {
+    fs,
+    createIfMissing: true,
+    segmentBytesMax: 4096,
+    recordsPerChunk: 7,
+    noSpace,
+    ...options,
+  })
 }
 
 /** reopened reads the data directory back as a restarting server would. */
@@ -145,7 +159,11 @@ async function reopened(fs: FullDiskFs) {
 }
 
 /** expectWholeLog closes storage and checks that a restart reads back exactly `txns`, with no torn tail. */
-async function expectWholeLog(storage: FileStorage, fs: FullDiskFs, txns: readonly Txn[]): Promise<void> {
+async function expectWholeLog(
+  storage: FileStorage,
+  fs: FullDiskFs,
+  txns: readonly Txn[],
+): Promise<void> {
   await storage.close()
   const recovered = await reopened(fs)
   expect(recovered.cutTail).toBeUndefined()
@@ -153,7 +171,9 @@ async function expectWholeLog(storage: FileStorage, fs: FullDiskFs, txns: readon
 }
 
 /** settledState tells whether a promise has settled yet (after letting queued work run). */
-async function settledState(promise: Promise<unknown>): Promise<'pending' | 'resolved' | 'rejected'> {
+async function settledState(
+  promise: Promise<unknown>,
+): Promise<'pending' | 'resolved' | 'rejected'> {
   let state: 'pending' | 'resolved' | 'rejected' = 'pending'
   promise.then(
     () => (state = 'resolved'),
@@ -287,7 +307,9 @@ describe('disk full: epochs and snapshots', () => {
     expect(storage.snapshotDue).toBe(true)
     const usedBefore = await fs.usedBytes()
     fs.capacityBytes = usedBefore + 300
-    await expect(storage.snapshot(snapshotRequestOf(work.tree, work.sessions))).rejects.toMatchObject({ code: 'ENOSPC' })
+    await expect(
+      storage.snapshot(snapshotRequestOf(work.tree, work.sessions)),
+    ).rejects.toMatchObject({ code: 'ENOSPC' })
     expect(stalls).toEqual([]) // not retried: the runtime tries again later
     expect(await fs.readdir(`${DIR}/snap`)).toEqual([])
     expect(await fs.usedBytes()).toBe(usedBefore)
@@ -325,8 +347,13 @@ describe('disk full: epochs and snapshots', () => {
     const { storage } = await openStorage(fs, { retryMs: 1 })
     const leader = new Workload(20)
     leader.take(10)
-    const request = { ...snapshotRequestOf(leader.tree, leader.sessions), nodes: leader.tree.snapshotEntries() }
-    await expect(storage.installSnapshot(request, [])).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+    const request = {
+      ...snapshotRequestOf(leader.tree, leader.sessions),
+      nodes: leader.tree.snapshotEntries(),
+    }
+    await expect(storage.installSnapshot(request, [])).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    })
     await storage.close()
   })
 })

@@ -7,7 +7,12 @@
  */
 import { describe, expect, it } from 'vitest'
 import { MemoryStorageFs } from '../../../server/storage/memory-fs.js'
-import { readEpochFile, writeEpochFile, encodeEpochs, decodeEpochs } from '../../../server/storage/epoch-file.js'
+import {
+  readEpochFile,
+  writeEpochFile,
+  encodeEpochs,
+  decodeEpochs,
+} from '../../../server/storage/epoch-file.js'
 
 describe('epoch file', () => {
   it('reads {0, 0} before the first write and the last pair written after', async () => {
@@ -24,7 +29,13 @@ describe('epoch file', () => {
     await fs.mkdir('/d')
     fs.ops.length = 0
     await writeEpochFile(fs, '/d', { acceptedEpoch: 1, currentEpoch: 1 })
-    expect(fs.ops.map((op) => op.kind)).toEqual(['create', 'write', 'fdatasync', 'rename', 'fsyncDir'])
+    expect(fs.ops.map((op) => op.kind)).toEqual([
+      'create',
+      'write',
+      'fdatasync',
+      'rename',
+      'fsyncDir',
+    ])
     expect(fs.ops[0]).toMatchObject({ path: '/d/epochs.tmp' })
     expect(fs.ops[3]).toMatchObject({ from: '/d/epochs.tmp', to: '/d/epochs' })
   })
@@ -35,16 +46,26 @@ describe('epoch file', () => {
       const bytes = good.slice()
       bytes[bit >> 3]! ^= 1 << (bit & 7)
       expect(typeof decodeEpochs(bytes)).toBe('string')
-      const fs = new MemoryStorageFs({ dirs: new Set(['/', '/d']), files: new Map([['/d/epochs', bytes]]) })
-      await expect(readEpochFile(fs, '/d')).rejects.toMatchObject({ code: 'CORRUPT_EPOCHS', file: '/d/epochs' })
+      const fs = new MemoryStorageFs({
+        dirs: new Set(['/', '/d']),
+        files: new Map([['/d/epochs', bytes]]),
+      })
+      await expect(readEpochFile(fs, '/d')).rejects.toMatchObject({
+        code: 'CORRUPT_EPOCHS',
+        file: '/d/epochs',
+      })
     }
   })
 
   it('refuses epochs that are out of range or out of order before writing', async () => {
     const fs = new MemoryStorageFs()
     await fs.mkdir('/d')
-    await expect(writeEpochFile(fs, '/d', { acceptedEpoch: 1, currentEpoch: 2 })).rejects.toMatchObject({ code: 'BAD_REQUEST' })
-    await expect(writeEpochFile(fs, '/d', { acceptedEpoch: -1, currentEpoch: 0 })).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+    await expect(
+      writeEpochFile(fs, '/d', { acceptedEpoch: 1, currentEpoch: 2 }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+    await expect(
+      writeEpochFile(fs, '/d', { acceptedEpoch: -1, currentEpoch: 0 }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' })
     expect(fs.ops.filter((op) => op.kind !== 'mkdir')).toEqual([])
   })
 })

@@ -12,21 +12,37 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FileStorage } from '../../../server/storage/file-storage.js'
 import { MemoryStorageFs } from '../../../server/storage/memory-fs.js'
-import { restoreStandalone, snapshotRequestOf, persistentStateOf, restoreForEnsemble } from '../../../server/storage/restore.js'
+import {
+  restoreStandalone,
+  snapshotRequestOf,
+  persistentStateOf,
+  restoreForEnsemble,
+} from '../../../server/storage/restore.js'
 import { StorageError } from '../../../server/storage/errors.js'
 import { digestOfReplay, SESSION_OPTIONS, Workload } from '../../storage/workload.js'
 
 const DIR = '/data'
 
 async function freshStorage(fs: MemoryStorageFs, options = {}) {
-  return FileStorage.open(DIR, { fs, createIfMissing: true, segmentBytesMax: 2048, recordsPerChunk: 7, ...options })
+  return FileStorage.open(DIR, {
+    fs,
+    createIfMissing: true,
+    segmentBytesMax: 2048,
+    recordsPerChunk: 7,
+    ...options,
+  })
 }
 
 describe('FileStorage', () => {
   it('starts empty, then restarts with every appended txn', async () => {
     const fs = new MemoryStorageFs()
     const { storage, recovered } = await freshStorage(fs)
-    expect(recovered).toMatchObject({ snapshot: undefined, txns: [], lastZxid: 0n, epochs: { acceptedEpoch: 0, currentEpoch: 0 } })
+    expect(recovered).toMatchObject({
+      snapshot: undefined,
+      txns: [],
+      lastZxid: 0n,
+      epochs: { acceptedEpoch: 0, currentEpoch: 0 },
+    })
     const work = new Workload(1)
     for (let i = 0; i < 20; i++) await storage.append(work.take(5))
     await storage.close()
@@ -68,7 +84,9 @@ describe('FileStorage', () => {
     }
     await storage.append(work.take(10))
     const snaps = (await fs.readdir(`${DIR}/snap`)).sort()
-    expect(snaps).toEqual(snapshotZxids.slice(-2).map((z) => `snapshot.${z.toString(16).padStart(16, '0')}`))
+    expect(snaps).toEqual(
+      snapshotZxids.slice(-2).map((z) => `snapshot.${z.toString(16).padStart(16, '0')}`),
+    )
     const segments = (await fs.readdir(`${DIR}/log`)).sort()
     const firstZxid = BigInt(`0x${segments[0]!.slice(4)}`)
     // The first kept segment starts at or before the oldest kept snapshot + 1; nothing older is kept.
@@ -152,7 +170,9 @@ describe('FileStorage', () => {
     const ahead = new Workload(10, 2)
     ahead.take(5)
     const gap = ahead.take(4).slice(1)
-    await expect(storage.installSnapshot(snapshotRequestOf(leader.tree, leader.sessions), gap)).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+    await expect(
+      storage.installSnapshot(snapshotRequestOf(leader.tree, leader.sessions), gap),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' })
     await storage.close()
     const { recovered } = await FileStorage.open(DIR, { fs })
     expect(recovered.snapshot).toBeUndefined()
@@ -169,8 +189,15 @@ describe('FileStorage', () => {
     await storage.writeEpochs({ acceptedEpoch: 2, currentEpoch: 1 })
     await storage.close()
     const { recovered } = await FileStorage.open(DIR, { fs })
-    expect(persistentStateOf(recovered)).toEqual({ acceptedEpoch: 2, currentEpoch: 1, snapshotZxid: work.txns[29]!.zxid, log: work.txns.slice(30) })
-    expect(restoreForEnsemble(recovered, SESSION_OPTIONS).tree.appliedZxid).toBe(work.txns[29]!.zxid)
+    expect(persistentStateOf(recovered)).toEqual({
+      acceptedEpoch: 2,
+      currentEpoch: 1,
+      snapshotZxid: work.txns[29]!.zxid,
+      log: work.txns.slice(30),
+    })
+    expect(restoreForEnsemble(recovered, SESSION_OPTIONS).tree.appliedZxid).toBe(
+      work.txns[29]!.zxid,
+    )
   })
 
   it('refuses truncation below the newest snapshot', async () => {
@@ -179,7 +206,9 @@ describe('FileStorage', () => {
     const work = new Workload(7)
     await storage.append(work.take(30))
     await storage.snapshot(snapshotRequestOf(work.tree, work.sessions))
-    await expect(storage.truncateAfter(work.txns[10]!.zxid)).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+    await expect(storage.truncateAfter(work.txns[10]!.zxid)).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    })
   })
 
   it('falls back to an older snapshot when the newest is damaged, and refuses when none is readable', async () => {
@@ -205,7 +234,9 @@ describe('FileStorage', () => {
       image.files.set(`${DIR}/snap/${name}`, file)
     }
     const hopeless = new MemoryStorageFs(image)
-    await expect(FileStorage.open(DIR, { fs: hopeless })).rejects.toMatchObject({ code: 'CORRUPT_SNAPSHOT' })
+    await expect(FileStorage.open(DIR, { fs: hopeless })).rejects.toMatchObject({
+      code: 'CORRUPT_SNAPSHOT',
+    })
   })
 })
 
@@ -275,25 +306,31 @@ describe('bad data directories', () => {
     }
   })
 
-  it.skipIf(process.getuid?.() === 0)('an unreadable directory says which permission to fix', async () => {
-    const base = tempDir()
-    try {
-      mkdirSync(join(base, 'd'))
-      chmodSync(join(base, 'd'), 0o000)
-      const error = await openError(join(base, 'd'))
-      expect(error.code).toBe('UNREADABLE')
-      expect(error.message).toMatch(/permission/)
-    } finally {
-      chmodSync(join(base, 'd'), 0o700)
-      rmSync(base, { recursive: true, force: true })
-    }
-  })
+  it.skipIf(process.getuid?.() === 0)(
+    'an unreadable directory says which permission to fix',
+    async () => {
+      const base = tempDir()
+      try {
+        mkdirSync(join(base, 'd'))
+        chmodSync(join(base, 'd'), 0o000)
+        const error = await openError(join(base, 'd'))
+        expect(error.code).toBe('UNREADABLE')
+        expect(error.message).toMatch(/permission/)
+      } finally {
+        chmodSync(join(base, 'd'), 0o700)
+        rmSync(base, { recursive: true, force: true })
+      }
+    },
+  )
 
   it('an unwritable directory is refused with UNREADABLE (checked through the StorageFs seam)', async () => {
     const fs = new MemoryStorageFs()
     await fs.mkdir(DIR)
     fs.readOnlyDirs.add(DIR)
-    await expect(FileStorage.open(DIR, { fs })).rejects.toMatchObject({ code: 'UNREADABLE', file: DIR })
+    await expect(FileStorage.open(DIR, { fs })).rejects.toMatchObject({
+      code: 'UNREADABLE',
+      file: DIR,
+    })
   })
 
   it('an empty directory is adopted and reopened on the real disk', async () => {
@@ -341,8 +378,12 @@ describe('snapshots and the event loop', () => {
     await storage.append(work.take(100))
     const running = storage.snapshot(snapshotRequestOf(work.tree, work.sessions))
     expect(storage.snapshotInProgress).toBe(true)
-    await expect(storage.snapshot(snapshotRequestOf(work.tree, work.sessions))).rejects.toMatchObject({ code: 'BAD_REQUEST' })
-    await expect(storage.truncateAfter(work.txns[50]!.zxid)).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+    await expect(
+      storage.snapshot(snapshotRequestOf(work.tree, work.sessions)),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+    await expect(storage.truncateAfter(work.txns[50]!.zxid)).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    })
     await running
     expect(storage.snapshotInProgress).toBe(false)
   })

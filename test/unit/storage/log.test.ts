@@ -15,14 +15,25 @@ import { LogWriter, type SegmentState } from '../../../server/storage/log-writer
 import { scanLog } from '../../../server/storage/log-scan.js'
 import { MemoryStorageFs } from '../../../server/storage/memory-fs.js'
 import { NodeStorageFs, type StorageFs } from '../../../server/storage/storage-fs.js'
-import { encodeRecord, readRecord, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../../../server/storage/record.js'
+import {
+  encodeRecord,
+  readRecord,
+  RECORD_HEADER_BYTES,
+  SEGMENT_HEADER_BYTES,
+} from '../../../server/storage/record.js'
 import { encodeMessage } from '../../../protocol/codec.js'
 import { crc32 } from 'node:zlib'
 
 const LOG = '/data/log'
 
 function txnAt(zxid: bigint, data = `v${zxid}`): Txn {
-  return { zxid, timeMs: 1_700_000_000_000, sessionId: 0x1234n, xid: 7, op: { type: 'set', path: '/a', data: new TextEncoder().encode(data), version: 3 } }
+  return {
+    zxid,
+    timeMs: 1_700_000_000_000,
+    sessionId: 0x1234n,
+    xid: 7,
+    op: { type: 'set', path: '/a', data: new TextEncoder().encode(data), version: 3 },
+  }
 }
 
 function txns(from: number, to: number): Txn[] {
@@ -41,12 +52,27 @@ async function memoryLog(options = { segmentBytesMax: 1 << 20 }) {
 
 async function segmentsOf(fs: StorageFs): Promise<SegmentState[]> {
   const scan = await scanLog(fs, LOG, 0n, 0n)
-  return scan.segments.map((s) => ({ name: s.name, firstZxid: s.firstZxid, sizeBytes: s.validBytes }))
+  return scan.segments.map((s) => ({
+    name: s.name,
+    firstZxid: s.firstZxid,
+    sizeBytes: s.validBytes,
+  }))
 }
 
 describe('record framing', () => {
   it('round-trips a txn with bigint ids and plain Uint8Array data', () => {
-    const txn: Txn = { zxid: makeZxid(3, 9), timeMs: 5, sessionId: 0xffff_ffff_ffff_fff0n, xid: 1, op: { type: 'createSession', sessionId: 0xffff_ffff_ffff_fff0n, timeoutMs: 4000, password: new Uint8Array([1, 2, 3]) } }
+    const txn: Txn = {
+      zxid: makeZxid(3, 9),
+      timeMs: 5,
+      sessionId: 0xffff_ffff_ffff_fff0n,
+      xid: 1,
+      op: {
+        type: 'createSession',
+        sessionId: 0xffff_ffff_ffff_fff0n,
+        timeoutMs: 4000,
+        password: new Uint8Array([1, 2, 3]),
+      },
+    }
     const read = readRecord(encodeRecord(txn), 0)
     expect(read.kind).toBe('ok')
     if (read.kind !== 'ok') return
@@ -71,7 +97,10 @@ describe('record framing', () => {
   })
 
   it('treats zeros, short headers and bad checksums as damaged', () => {
-    expect(readRecord(new Uint8Array(40), 0)).toMatchObject({ kind: 'damaged', problem: expect.stringContaining('zero length') })
+    expect(readRecord(new Uint8Array(40), 0)).toMatchObject({
+      kind: 'damaged',
+      problem: expect.stringContaining('zero length'),
+    })
     expect(readRecord(new Uint8Array(5), 0).kind).toBe('damaged')
     const bytes = encodeRecord(txnAt(1n))
     bytes[bytes.length - 1]! ^= 1
@@ -83,11 +112,18 @@ describe('LogWriter', () => {
   it('groups concurrent appends into one fsync and resolves each only after it', async () => {
     const batches: number[] = []
     const { fs } = await memoryLog()
-    const w = new LogWriter(fs, LOG, [], 0n, 0n, { segmentBytesMax: 1 << 20, onBatch: (n) => batches.push(n) })
+    const w = new LogWriter(fs, LOG, [], 0n, 0n, {
+      segmentBytesMax: 1 << 20,
+      onBatch: (n) => batches.push(n),
+    })
     // The writer yields once before writing, so 40 callers arriving together share one write and one fsync.
     await Promise.all(txns(1, 40).map((txn) => w.append([txn])))
     expect(batches).toEqual([40])
-    const fsyncs = () => fs.ops.filter((op) => op.kind === 'fdatasync' && op.path.startsWith(`${LOG}/log.`) && !op.path.endsWith('.tmp'))
+    const fsyncs = () =>
+      fs.ops.filter(
+        (op) =>
+          op.kind === 'fdatasync' && op.path.startsWith(`${LOG}/log.`) && !op.path.endsWith('.tmp'),
+      )
     expect(fsyncs().length).toBe(1)
     // Appends made while a batch is being written wait for it and then go together.
     const first = w.append(txns(41, 41))
@@ -113,8 +149,12 @@ describe('LogWriter', () => {
     const { fs, writer } = await memoryLog()
     await writer.append(txns(1, 2))
     const opsBefore = fs.ops.length
-    await expect(writer.append([txnAt(makeZxid(1, 4))])).rejects.toMatchObject({ code: 'BAD_REQUEST' })
-    await expect(writer.append([txnAt(makeZxid(1, 2))])).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+    await expect(writer.append([txnAt(makeZxid(1, 4))])).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    })
+    await expect(writer.append([txnAt(makeZxid(1, 2))])).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    })
     expect(fs.ops.length).toBe(opsBefore)
     await writer.append([txnAt(makeZxid(2, 1))]) // a new epoch starts at counter 1
   })
@@ -179,7 +219,11 @@ describe('scanLog damage rules', () => {
     return { fs, scan }
   }
 
-  function damaged(fs: MemoryStorageFs, path: string, change: (bytes: Uint8Array) => Uint8Array): MemoryStorageFs {
+  function damaged(
+    fs: MemoryStorageFs,
+    path: string,
+    change: (bytes: Uint8Array) => Uint8Array,
+  ): MemoryStorageFs {
     const image = fs.image()
     image.files.set(path, change(image.files.get(path)!))
     return new MemoryStorageFs(image)
@@ -213,7 +257,12 @@ describe('scanLog damage rules', () => {
       return b
     })
     const badScan = await scanLog(bad, LOG, 0n, 0n)
-    expect(badScan.damage).toMatchObject({ code: 'CORRUPT_LOG', file: path, offset: second, lastGoodZxid: makeZxid(1, 1) })
+    expect(badScan.damage).toMatchObject({
+      code: 'CORRUPT_LOG',
+      file: path,
+      offset: second,
+      lastGoodZxid: makeZxid(1, 1),
+    })
   })
 
   it('refuses a torn record in a segment that is not the last', async () => {

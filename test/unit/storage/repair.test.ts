@@ -12,20 +12,29 @@ import { MemoryStorageFs } from '../../../server/storage/memory-fs.js'
 import { repairDataDir } from '../../../server/storage/repair.js'
 import { encodeRecord, SEGMENT_HEADER_BYTES } from '../../../server/storage/record.js'
 import { snapshotRequestOf } from '../../../server/storage/restore.js'
-import { decodeSnapshot, snapshotName, writeSnapshotFile } from '../../../server/storage/snapshot-file.js'
+import {
+  decodeSnapshot,
+  snapshotName,
+  writeSnapshotFile,
+} from '../../../server/storage/snapshot-file.js'
 import { Workload } from '../../storage/workload.js'
 
 const DIR = '/data'
 
 async function damagedDir() {
   const fs = new MemoryStorageFs()
-  const { storage } = await FileStorage.open(DIR, { fs, createIfMissing: true, segmentBytesMax: 2048 })
+  const { storage } = await FileStorage.open(DIR, {
+    fs,
+    createIfMissing: true,
+    segmentBytesMax: 2048,
+  })
   const work = new Workload(21)
   await storage.append(work.take(80))
   await storage.close()
   const image = fs.image()
   const first = [...image.files.keys()].filter((p) => p.includes('/log/log.')).sort()[0]!
-  const offset = SEGMENT_HEADER_BYTES + encodeRecord(work.txns[0]!).length + encodeRecord(work.txns[1]!).length
+  const offset =
+    SEGMENT_HEADER_BYTES + encodeRecord(work.txns[0]!).length + encodeRecord(work.txns[1]!).length
   image.files.get(first)![offset + 20]! ^= 0xff
   return { fs: new MemoryStorageFs(image), txns: work.txns, first, offset }
 }
@@ -69,7 +78,11 @@ describe('repairDataDir', () => {
 
   it('counts log copies of txns a snapshot still carries as kept, and the next start writes them back', async () => {
     const fs = new MemoryStorageFs()
-    const { storage } = await FileStorage.open(DIR, { fs, createIfMissing: true, segmentBytesMax: 2048 })
+    const { storage } = await FileStorage.open(DIR, {
+      fs,
+      createIfMissing: true,
+      segmentBytesMax: 2048,
+    })
     const leader = new Workload(22, 2)
     leader.take(10)
     const ahead = new Workload(22, 2)
@@ -82,7 +95,13 @@ describe('repairDataDir', () => {
     const snapFile = `${DIR}/snap/${snapshotName(request.zxid)}`
     const installed = decodeSnapshot(await fs.readFile(snapFile), request.zxid)
     if ('problem' in installed) throw new Error(installed.problem)
-    const source = { zxid: installed.zxid, resetZxid: installed.resetZxid, sessions: installed.sessions, nodes: installed.nodes, tail: carried }
+    const source = {
+      zxid: installed.zxid,
+      resetZxid: installed.resetZxid,
+      sessions: installed.sessions,
+      nodes: installed.nodes,
+      tail: carried,
+    }
     await writeSnapshotFile(fs, `${DIR}/snap`, source, { recordsPerChunk: 8 })
     const image = fs.image()
     const first = [...image.files.keys()].filter((p) => p.includes('/log/log.')).sort()[0]!
@@ -96,7 +115,9 @@ describe('repairDataDir', () => {
     const { storage: reopened, recovered } = await FileStorage.open(DIR, { fs: damaged })
     await reopened.close()
     expect(recovered.txns).toEqual(carried)
-    expect(recovered.warnings.some((w) => w.includes('completed an interrupted snapshot install'))).toBe(true)
+    expect(
+      recovered.warnings.some((w) => w.includes('completed an interrupted snapshot install')),
+    ).toBe(true)
     const again = await FileStorage.open(DIR, { fs: damaged })
     await again.storage.close()
     expect(again.recovered.txns).toEqual(carried)

@@ -9,7 +9,12 @@ import { crc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { MemoryStorageFs } from '../../../server/storage/memory-fs.js'
 import { snapshotRequestOf } from '../../../server/storage/restore.js'
-import { decodeSnapshot, rewriteWithoutTail, snapshotName, writeSnapshotFile } from '../../../server/storage/snapshot-file.js'
+import {
+  decodeSnapshot,
+  rewriteWithoutTail,
+  snapshotName,
+  writeSnapshotFile,
+} from '../../../server/storage/snapshot-file.js'
 import { Workload } from '../../storage/workload.js'
 
 const SNAP = '/snap'
@@ -23,7 +28,12 @@ async function written(tailCount: number, skipFirst = false) {
   ahead.take(20)
   const tail = ahead.take(tailCount).slice(skipFirst ? 1 : 0)
   const request = snapshotRequestOf(state.tree, state.sessions)
-  await writeSnapshotFile(fs, SNAP, { ...request, resetZxid: request.zxid, tail }, { recordsPerChunk: 4 })
+  await writeSnapshotFile(
+    fs,
+    SNAP,
+    { ...request, resetZxid: request.zxid, tail },
+    { recordsPerChunk: 4 },
+  )
   const path = `${SNAP}/${snapshotName(request.zxid)}`
   return { fs, path, zxid: request.zxid, tail, bytes: await fs.readFile(path) }
 }
@@ -49,13 +59,19 @@ describe('snapshot log tail', () => {
     const after = await fs.readFile(path)
     expect(version(after)).toBe(1)
     const decoded = decodeSnapshot(after, zxid)
-    expect(decoded).toEqual({ ...before, tail: [], tailOffset: (decoded as { tailOffset: number }).tailOffset })
+    expect(decoded).toEqual({
+      ...before,
+      tail: [],
+      tailOffset: (decoded as { tailOffset: number }).tailOffset,
+    })
     expect(await rewriteWithoutTail(fs, SNAP, zxid)).toBe(false)
   })
 
   it('refuses a tail that does not follow the snapshot', async () => {
     const { bytes, zxid } = await written(5, true)
-    expect(decodeSnapshot(bytes, zxid)).toMatchObject({ problem: expect.stringMatching(/does not follow/) })
+    expect(decodeSnapshot(bytes, zxid)).toMatchObject({
+      problem: expect.stringMatching(/does not follow/),
+    })
   })
 
   it('refuses a tail frame in a version-1 file', async () => {
@@ -64,6 +80,8 @@ describe('snapshot log tail', () => {
     const view = new DataView(patched.buffer)
     view.setUint32(4, 1)
     view.setUint32(24, crc32(patched.subarray(0, 24)))
-    expect(decodeSnapshot(patched, zxid)).toMatchObject({ problem: expect.stringMatching(/log tail frame in a version 1 snapshot/) })
+    expect(decodeSnapshot(patched, zxid)).toMatchObject({
+      problem: expect.stringMatching(/log tail frame in a version 1 snapshot/),
+    })
   })
 })

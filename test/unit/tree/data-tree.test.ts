@@ -11,7 +11,11 @@ import { DataTree } from '../../../server/tree/data-tree.js'
 import { TreeAssertionError } from '../../../server/tree/errors.js'
 import { Kit, bytes, statOfReply, txnAt } from '../requests/builder-kit.js'
 
-const createOp = (path: string, parentCversion: number, extra: Partial<{ ephemeralOwner: bigint; data: Uint8Array }> = {}) => ({
+const createOp = (
+  path: string,
+  parentCversion: number,
+  extra: Partial<{ ephemeralOwner: bigint; data: Uint8Array }> = {},
+) => ({
   type: 'create' as const,
   path,
   data: extra.data ?? new Uint8Array(0),
@@ -29,8 +33,17 @@ describe('a new tree', () => {
     expect(tree.appliedZxid).toBe(0n)
     expect(tree.children('/')).toEqual(['zookeeper'])
     expect(tree.stat('/')).toEqual({
-      czxid: 0n, mzxid: 0n, pzxid: 0n, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0,
-      ephemeralOwner: 0n, dataLength: 0, numChildren: 1,
+      czxid: 0n,
+      mzxid: 0n,
+      pzxid: 0n,
+      ctime: 0,
+      mtime: 0,
+      version: 0,
+      cversion: 0,
+      aversion: 0,
+      ephemeralOwner: 0n,
+      dataLength: 0,
+      numChildren: 1,
     })
     expect(tree.stat('/zookeeper')).toMatchObject({ czxid: 0n, numChildren: 0 })
     expect(tree.getNode('/')?.acl).toEqual(OPEN_ACL_UNSAFE)
@@ -44,7 +57,8 @@ describe('a new tree', () => {
 describe('queries', () => {
   it('children are sorted names, countDescendants counts the whole subtree', () => {
     const k = new Kit()
-    for (const name of ['b', 'a', 'c']) k.create(`/p/${name}`, '', 'persistent', { makeParents: true })
+    for (const name of ['b', 'a', 'c'])
+      k.create(`/p/${name}`, '', 'persistent', { makeParents: true })
     k.create('/p/a/deep/er', '', 'persistent', { makeParents: true })
     expect(k.tree.children('/p')).toEqual(['a', 'b', 'c'])
     expect(k.tree.countDescendants('/p')).toBe(5)
@@ -87,10 +101,25 @@ describe('Stat rules', () => {
     const k = new Kit()
     const stat = statOfReply(k.create('/a', 'hello'))
     expect(stat).toEqual({
-      czxid: makeZxid(1, 1), mzxid: makeZxid(1, 1), pzxid: makeZxid(1, 1), ctime: k.nowMs, mtime: k.nowMs,
-      version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0n, dataLength: 5, numChildren: 0,
+      czxid: makeZxid(1, 1),
+      mzxid: makeZxid(1, 1),
+      pzxid: makeZxid(1, 1),
+      ctime: k.nowMs,
+      mtime: k.nowMs,
+      version: 0,
+      cversion: 0,
+      aversion: 0,
+      ephemeralOwner: 0n,
+      dataLength: 5,
+      numChildren: 0,
     })
-    expect(k.tree.stat('/')).toMatchObject({ pzxid: stat.czxid, cversion: 1, numChildren: 2, mzxid: 0n, version: 0 })
+    expect(k.tree.stat('/')).toMatchObject({
+      pzxid: stat.czxid,
+      cversion: 1,
+      numChildren: 2,
+      mzxid: 0n,
+      version: 0,
+    })
   })
 
   it('set changes version, mzxid, mtime and data only', () => {
@@ -99,7 +128,13 @@ describe('Stat rules', () => {
     const rootBefore = k.tree.stat('/')
     k.nowMs += 50
     const set = statOfReply(k.set('/a', 'yy', 0))
-    expect(set).toEqual({ ...created, version: 1, mzxid: makeZxid(1, 2), mtime: created.mtime + 50, dataLength: 2 })
+    expect(set).toEqual({
+      ...created,
+      version: 1,
+      mzxid: makeZxid(1, 2),
+      mtime: created.mtime + 50,
+      dataLength: 2,
+    })
     expect(k.tree.stat('/')).toEqual(rootBefore)
   })
 
@@ -110,7 +145,12 @@ describe('Stat rules', () => {
     expect(k.tree.stat('/p')).toEqual({ ...parent, cversion: 1, numChildren: 1, pzxid: kid.czxid })
     k.nowMs += 10
     k.remove('/p/kid')
-    expect(k.tree.stat('/p')).toEqual({ ...parent, cversion: 1, numChildren: 0, pzxid: makeZxid(1, 3) })
+    expect(k.tree.stat('/p')).toEqual({
+      ...parent,
+      cversion: 1,
+      numChildren: 0,
+      pzxid: makeZxid(1, 3),
+    })
   })
 
   it('multi applies every op under one zxid', () => {
@@ -129,7 +169,13 @@ describe('Stat rules', () => {
     expect(reply.err).toBe(0)
     const zxid = makeZxid(1, 3)
     expect(k.tree.stat('/m/a')).toMatchObject({ czxid: zxid, mzxid: zxid })
-    expect(k.tree.stat('/m')).toMatchObject({ mzxid: zxid, pzxid: zxid, version: 1, cversion: 2, numChildren: 1 })
+    expect(k.tree.stat('/m')).toMatchObject({
+      mzxid: zxid,
+      pzxid: zxid,
+      version: 1,
+      cversion: 2,
+      numChildren: 1,
+    })
     expect(k.tree.appliedZxid).toBe(zxid)
   })
 
@@ -148,8 +194,13 @@ describe('changes and outcomes', () => {
   it('report ZooKeeper watch changes in firing order', () => {
     const k = new Kit()
     k.create('/w')
-    expect(k.apply(k.prepare({ op: 'create', path: '/w/e', data: bytes(''), mode: 'ephemeral' }, 7n))).toEqual({
-      changes: [{ type: 'created', path: '/w/e' }, { type: 'childrenChanged', path: '/w' }],
+    expect(
+      k.apply(k.prepare({ op: 'create', path: '/w/e', data: bytes(''), mode: 'ephemeral' }, 7n)),
+    ).toEqual({
+      changes: [
+        { type: 'created', path: '/w/e' },
+        { type: 'childrenChanged', path: '/w' },
+      ],
       outcomes: [{ type: 'create', path: '/w/e', stat: k.tree.stat('/w/e') }],
     })
     expect(k.apply(k.prepare({ op: 'set', path: '/w', data: bytes('d'), version: -1 }))).toEqual({
@@ -158,7 +209,10 @@ describe('changes and outcomes', () => {
     })
     k.create('/w/p')
     expect(k.apply(k.prepare({ op: 'delete', path: '/w/p', version: -1 }))).toEqual({
-      changes: [{ type: 'deleted', path: '/w/p' }, { type: 'childrenChanged', path: '/w' }],
+      changes: [
+        { type: 'deleted', path: '/w/p' },
+        { type: 'childrenChanged', path: '/w' },
+      ],
       outcomes: [{ type: 'delete' }],
     })
   })
@@ -166,15 +220,17 @@ describe('changes and outcomes', () => {
   it('multi reports the concatenation, one outcome per op', () => {
     const k = new Kit()
     k.create('/m')
-    const result = k.apply(k.prepare({
-      op: 'multi',
-      ops: [
-        { op: 'check', path: '/m', version: 0 },
-        { op: 'create', path: '/m/a', data: bytes(''), mode: 'persistent' },
-        { op: 'set', path: '/m/a', data: bytes('x'), version: 0 },
-        { op: 'delete', path: '/m/a', version: 1 },
-      ],
-    }))
+    const result = k.apply(
+      k.prepare({
+        op: 'multi',
+        ops: [
+          { op: 'check', path: '/m', version: 0 },
+          { op: 'create', path: '/m/a', data: bytes(''), mode: 'persistent' },
+          { op: 'set', path: '/m/a', data: bytes('x'), version: 0 },
+          { op: 'delete', path: '/m/a', version: 1 },
+        ],
+      }),
+    )
     expect(result.changes).toEqual([
       { type: 'created', path: '/m/a' },
       { type: 'childrenChanged', path: '/m' },
@@ -191,7 +247,11 @@ describe('changes and outcomes', () => {
     const failed = k.prepare({ op: 'delete', path: '/none', version: -1 })
     expect(failed.op).toMatchObject({ type: 'error', code: ErrorCode.NO_NODE })
     expect(k.apply(failed)).toEqual({ changes: [], outcomes: [] })
-    const opened = k.builder.prepareCreateSession(k.header(0n), { sessionId: 5n, timeoutMs: 4000, password: new Uint8Array(16) })
+    const opened = k.builder.prepareCreateSession(k.header(0n), {
+      sessionId: 5n,
+      timeoutMs: 4000,
+      password: new Uint8Array(16),
+    })
     k.counter++
     expect(k.apply(opened)).toEqual({ changes: [], outcomes: [] })
     expect(k.tree.digest()).toBe(before)
@@ -224,8 +284,17 @@ describe('closeSession', () => {
     k.create('/s/listed', '', 'ephemeral', {}, 7n)
     k.create('/s/unlisted', '', 'ephemeral', {}, 7n)
     k.create('/s/theirs', '', 'ephemeral', {}, 8n)
-    const result = k.tree.apply(txnAt(20, { type: 'closeSession', sessionId: 7n, deletePaths: ['/s/gone', '/s/listed', '/s/theirs'] }))
-    expect(result.changes.filter((c) => c.type === 'deleted').map((c) => c.path)).toEqual(['/s/listed', '/s/unlisted'])
+    const result = k.tree.apply(
+      txnAt(20, {
+        type: 'closeSession',
+        sessionId: 7n,
+        deletePaths: ['/s/gone', '/s/listed', '/s/theirs'],
+      }),
+    )
+    expect(result.changes.filter((c) => c.type === 'deleted').map((c) => c.path)).toEqual([
+      '/s/listed',
+      '/s/unlisted',
+    ])
     expect(k.tree.ephemeralsOf(7n)).toEqual([])
     expect(k.tree.children('/s')).toEqual(['theirs'])
   })
@@ -304,8 +373,12 @@ describe('impossible txns', () => {
     const tree = new DataTree()
     const digest = tree.digest()
     expect(() => tree.apply(txnAt(1, createOp('/no/parent', 1)))).toThrow(TreeAssertionError)
-    expect(() => tree.apply(txnAt(1, createOp('/no/parent', 1)))).toThrow(/parent \/no does not exist/)
-    expect(() => tree.apply(txnAt(1, { type: 'set', path: '/none', data: new Uint8Array(0), version: 1 }))).toThrow(TreeAssertionError)
+    expect(() => tree.apply(txnAt(1, createOp('/no/parent', 1)))).toThrow(
+      /parent \/no does not exist/,
+    )
+    expect(() =>
+      tree.apply(txnAt(1, { type: 'set', path: '/none', data: new Uint8Array(0), version: 1 })),
+    ).toThrow(TreeAssertionError)
     expect(() => tree.apply(txnAt(1, { type: 'delete', path: '/' }))).toThrow(/root/)
     expect(tree.digest()).toBe(digest)
     expect(tree.nodeCount).toBe(2)
@@ -338,8 +411,15 @@ describe('impossible txns', () => {
   it('in replay mode, skip what a later txn of the replay already removed', () => {
     const tree = new DataTree()
     const before = tree.digest()
-    expect(tree.apply(txnAt(1, createOp('/gone/kid', 1)), { replay: true })).toEqual({ changes: [], outcomes: [] })
-    expect(tree.apply(txnAt(2, { type: 'set', path: '/gone', data: new Uint8Array(0), version: 1 }), { replay: true }).outcomes).toEqual([{ type: 'set', stat: undefined }])
+    expect(tree.apply(txnAt(1, createOp('/gone/kid', 1)), { replay: true })).toEqual({
+      changes: [],
+      outcomes: [],
+    })
+    expect(
+      tree.apply(txnAt(2, { type: 'set', path: '/gone', data: new Uint8Array(0), version: 1 }), {
+        replay: true,
+      }).outcomes,
+    ).toEqual([{ type: 'set', stat: undefined }])
     expect(tree.digest()).toBe(before)
     tree.apply(txnAt(3, createOp('/p', 1)))
     tree.apply(txnAt(4, createOp('/p/c', 1)))

@@ -26,7 +26,13 @@ describe('idempotent replay', () => {
     k.set('/r', 'x')
     k.remove('/r/s-0000000000')
     k.create('/r/deep/x', '', 'persistent', { makeParents: true })
-    k.run({ op: 'multi', ops: [{ op: 'create', path: '/r/m', data: bytes('m'), mode: 'persistent' }, { op: 'delete', path: '/r/deep/x', version: 0 }] })
+    k.run({
+      op: 'multi',
+      ops: [
+        { op: 'create', path: '/r/m', data: bytes('m'), mode: 'persistent' },
+        { op: 'delete', path: '/r/deep/x', version: 0 },
+      ],
+    })
     k.prepare({ op: 'delete', path: '/nothing', version: -1 }) // an error txn
     k.apply(k.log.at(-1)!)
     k.close(9n)
@@ -41,7 +47,16 @@ describe('idempotent replay', () => {
 
   it('a create of an existing path takes the txn state without counting the child twice', () => {
     const tree = new DataTree()
-    const create = txnAt(1, { type: 'create', path: '/a', data: bytes('v'), acl: [...OPEN_ACL_UNSAFE], ephemeralOwner: 4n, container: false, ttlMs: 0, parentCversion: 1 })
+    const create = txnAt(1, {
+      type: 'create',
+      path: '/a',
+      data: bytes('v'),
+      acl: [...OPEN_ACL_UNSAFE],
+      ephemeralOwner: 4n,
+      container: false,
+      ttlMs: 0,
+      parentCversion: 1,
+    })
     tree.apply(create)
     const after = content(tree)
     tree.apply(create)
@@ -81,32 +96,37 @@ describe('idempotent replay', () => {
 describe('fuzzy snapshots', () => {
   it('property: a snapshot taken while txns apply, plus a replay of every txn after its start, reaches the live tree', () => {
     fc.assert(
-      fc.property(script(30), script(30), fc.array(fc.nat(4), { maxLength: 40 }), (before, during, pulls) => {
-        const k = new Kit()
-        runOneByOne(k, before)
-        const startZxid = k.tree.appliedZxid
-        const replayFrom = k.log.length
-        // Interleave: read a few records, apply a step, read a few more, ...
-        const snapshot = k.tree.snapshotEntries()
-        const records: SnapshotNode[] = []
-        const pull = (n: number) => {
-          for (let i = 0; i < n; i++) {
-            const next = snapshot.next()
-            if (next.done === true) return
-            records.push(next.value)
+      fc.property(
+        script(30),
+        script(30),
+        fc.array(fc.nat(4), { maxLength: 40 }),
+        (before, during, pulls) => {
+          const k = new Kit()
+          runOneByOne(k, before)
+          const startZxid = k.tree.appliedZxid
+          const replayFrom = k.log.length
+          // Interleave: read a few records, apply a step, read a few more, ...
+          const snapshot = k.tree.snapshotEntries()
+          const records: SnapshotNode[] = []
+          const pull = (n: number) => {
+            for (let i = 0; i < n; i++) {
+              const next = snapshot.next()
+              if (next.done === true) return
+              records.push(next.value)
+            }
           }
-        }
-        for (const [i, s] of during.entries()) {
-          pull(pulls[i] ?? 1)
-          runOneByOne(k, [s])
-        }
-        pull(Number.MAX_SAFE_INTEGER)
-        const recovered = DataTree.fromSnapshot(records, startZxid)
-        for (const txn of k.log.slice(replayFrom)) recovered.apply(txn, { replay: true })
-        expect(content(recovered)).toEqual(content(k.tree))
-        expect(recovered.digest()).toBe(k.tree.digest())
-        expect(recovered.ephemeralOwners()).toEqual(k.tree.ephemeralOwners())
-      }),
+          for (const [i, s] of during.entries()) {
+            pull(pulls[i] ?? 1)
+            runOneByOne(k, [s])
+          }
+          pull(Number.MAX_SAFE_INTEGER)
+          const recovered = DataTree.fromSnapshot(records, startZxid)
+          for (const txn of k.log.slice(replayFrom)) recovered.apply(txn, { replay: true })
+          expect(content(recovered)).toEqual(content(k.tree))
+          expect(recovered.digest()).toBe(k.tree.digest())
+          expect(recovered.ephemeralOwners()).toEqual(k.tree.ephemeralOwners())
+        },
+      ),
       { numRuns: 300 },
     )
   })
@@ -127,14 +147,34 @@ describe('digest', () => {
 
   it('does not depend on the order siblings were created in', () => {
     const creates = ['a', 'b', 'c'].map((name, i) =>
-      txnAt(i + 2, { type: 'create', path: `/p/${name}`, data: bytes(name), acl: [...OPEN_ACL_UNSAFE], ephemeralOwner: 0n, container: false, ttlMs: 0, parentCversion: i + 1 }),
+      txnAt(i + 2, {
+        type: 'create',
+        path: `/p/${name}`,
+        data: bytes(name),
+        acl: [...OPEN_ACL_UNSAFE],
+        ephemeralOwner: 0n,
+        container: false,
+        ttlMs: 0,
+        parentCversion: i + 1,
+      }),
     )
-    const parent = txnAt(1, { type: 'create', path: '/p', data: new Uint8Array(0), acl: [...OPEN_ACL_UNSAFE], ephemeralOwner: 0n, container: false, ttlMs: 0, parentCversion: 1 })
+    const parent = txnAt(1, {
+      type: 'create',
+      path: '/p',
+      data: new Uint8Array(0),
+      acl: [...OPEN_ACL_UNSAFE],
+      ephemeralOwner: 0n,
+      container: false,
+      ttlMs: 0,
+      parentCversion: 1,
+    })
     const forward = replayAll([parent, ...creates])
     const backward = replayAll([parent, ...[...creates].reverse()])
     expect(backward.digest()).toBe(forward.digest())
     expect(content(backward)).toEqual(content(forward))
-    expect([...backward.snapshotEntries()].map((e) => e.path)).not.toEqual([...forward.snapshotEntries()].map((e) => e.path))
+    expect([...backward.snapshotEntries()].map((e) => e.path)).not.toEqual(
+      [...forward.snapshotEntries()].map((e) => e.path),
+    )
   })
 
   it('equal trees built by different histories agree: live, replayed twice, and rebuilt from shuffled records', () => {
@@ -188,10 +228,17 @@ describe('digest', () => {
       },
     }
     fc.assert(
-      fc.property(fc.nat(records.length - 1), fc.constantFrom(...Object.keys(mutations)), fc.integer({ min: 1, max: 1000 }), (index, field, n) => {
-        const changed = records.map((r, i) => (i === index ? { ...r, ...mutations[field]!(r, n) } : r))
-        expect(DataTree.fromSnapshot(changed, 0n).digest()).not.toBe(digest)
-      }),
+      fc.property(
+        fc.nat(records.length - 1),
+        fc.constantFrom(...Object.keys(mutations)),
+        fc.integer({ min: 1, max: 1000 }),
+        (index, field, n) => {
+          const changed = records.map((r, i) =>
+            i === index ? { ...r, ...mutations[field]!(r, n) } : r,
+          )
+          expect(DataTree.fromSnapshot(changed, 0n).digest()).not.toBe(digest)
+        },
+      ),
       { numRuns: 500 },
     )
     expect(DataTree.fromSnapshot(records, 0n).digest()).toBe(digest)

@@ -33,7 +33,8 @@ describe('snapshot round trip', () => {
     const records = [...k.tree.snapshotEntries()]
     const paths = records.map((r) => r.path)
     for (const [i, path] of paths.entries()) {
-      if (path !== '/') expect(paths.indexOf(path.slice(0, path.lastIndexOf('/')) || '/')).toBeLessThan(i)
+      if (path !== '/')
+        expect(paths.indexOf(path.slice(0, path.lastIndexOf('/')) || '/')).toBeLessThan(i)
     }
     const copy = DataTree.fromSnapshot(records, k.tree.appliedZxid)
     expect(content(copy)).toEqual(content(k.tree))
@@ -43,14 +44,23 @@ describe('snapshot round trip', () => {
     expect(copy.ephemeralsOf(4n)).toEqual(['/s/e'])
     expect(copy.ephemeralOwners()).toEqual([4n])
     expect(copy.children('/s')).toEqual(['a', 'c', 'e', 't'])
-    expect(copy.reapable(k.nowMs + 1000, 10).sort()).toEqual(k.tree.reapable(k.nowMs + 1000, 10).sort())
+    expect(copy.reapable(k.nowMs + 1000, 10).sort()).toEqual(
+      k.tree.reapable(k.nowMs + 1000, 10).sort(),
+    )
     expect(copy.reapable(k.nowMs + 1000, 10).sort()).toEqual(['/s/c', '/s/t'])
   })
 
   it('records are plain and survive msgpack with bigint zxids', () => {
     const k = sampleTree()
-    const packr = new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: true, variableMapSize: true })
-    const records = [...k.tree.snapshotEntries()].map((r) => packr.unpack(packr.pack(r)) as SnapshotNode)
+    const packr = new Packr({
+      useRecords: false,
+      int64AsType: 'bigint',
+      mapsAsObjects: true,
+      variableMapSize: true,
+    })
+    const records = [...k.tree.snapshotEntries()].map(
+      (r) => packr.unpack(packr.pack(r)) as SnapshotNode,
+    )
     const copy = DataTree.fromSnapshot(records, k.tree.appliedZxid)
     expect(copy.digest()).toBe(k.tree.digest())
     expect(content(copy)).toEqual(content(k.tree))
@@ -72,7 +82,10 @@ describe('snapshot round trip', () => {
       fc.property(script(25), script(25), (first, second) => {
         const original = new Kit()
         runOneByOne(original, first)
-        const rebuilt = new Kit(1024 * 1024, DataTree.fromSnapshot(original.tree.snapshotEntries(), original.tree.appliedZxid))
+        const rebuilt = new Kit(
+          1024 * 1024,
+          DataTree.fromSnapshot(original.tree.snapshotEntries(), original.tree.appliedZxid),
+        )
         rebuilt.nowMs = original.nowMs
         expect(runOneByOne(rebuilt, second)).toEqual(runOneByOne(original, second))
         expect(content(rebuilt.tree)).toEqual(content(original.tree))
@@ -115,6 +128,8 @@ describe('damaged snapshots', () => {
       expect(() => DataTree.fromSnapshot(damaged, 0n), message.source).toThrow(TreeAssertionError)
       expect(() => DataTree.fromSnapshot(damaged, 0n), message.source).toThrow(message)
     }
-    expect(() => DataTree.fromSnapshot([null as unknown as SnapshotNode], 0n)).toThrow(/not an object/)
+    expect(() => DataTree.fromSnapshot([null as unknown as SnapshotNode], 0n)).toThrow(
+      /not an object/,
+    )
   })
 })

@@ -7,7 +7,11 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { SetWatchesRequest } from '../../../protocol/index.js'
-import { WatchArgumentError, WatchRegistry, type NodeVersions } from '../../../server/watches/index.js'
+import {
+  WatchArgumentError,
+  WatchRegistry,
+  type NodeVersions,
+} from '../../../server/watches/index.js'
 
 const RELATIVE = 100n
 const CURRENT = 250n
@@ -18,10 +22,22 @@ const nodes: Record<string, NodeVersions> = {
   '/newData': { exists: true, mzxid: 101n, pzxid: 50n },
   '/newChild': { exists: true, mzxid: 50n, pzxid: 180n },
 }
-const lookup = (path: string): NodeVersions => nodes[path] ?? { exists: false, mzxid: 0n, pzxid: 0n }
+const lookup = (path: string): NodeVersions =>
+  nodes[path] ?? { exists: false, mzxid: 0n, pzxid: 0n }
 
-function request(lists: Partial<Omit<SetWatchesRequest, 'op' | 'relativeZxid'>>): SetWatchesRequest {
-  return { op: 'setWatches', relativeZxid: RELATIVE, data: [], exist: [], child: [], persistent: [], persistentRecursive: [], ...lists }
+function request(
+  lists: Partial<Omit<SetWatchesRequest, 'op' | 'relativeZxid'>>,
+): SetWatchesRequest {
+  return {
+    op: 'setWatches',
+    relativeZxid: RELATIVE,
+    data: [],
+    exist: [],
+    child: [],
+    persistent: [],
+    persistentRecursive: [],
+    ...lists,
+  }
 }
 function eventsOf(registry: WatchRegistry, req: SetWatchesRequest): string[] {
   return registry.setWatches(1, req, lookup, CURRENT).map((e) => {
@@ -65,7 +81,9 @@ describe('setWatches: exist watches', () => {
     const registry = new WatchRegistry()
     expect(eventsOf(registry, request({ exist: ['/gone'] }))).toEqual([])
     expect(registry.watchesOf(1)).toEqual([{ path: '/gone', kind: 'exist' }])
-    expect(registry.trigger([{ type: 'created', path: '/gone' }], 300n).map((n) => n.event.event)).toEqual(['created'])
+    expect(
+      registry.trigger([{ type: 'created', path: '/gone' }], 300n).map((n) => n.event.event),
+    ).toEqual(['created'])
   })
 })
 
@@ -77,7 +95,9 @@ describe('setWatches: child watches', () => {
 
   it('fires childrenChanged when pzxid is after relativeZxid', () => {
     const registry = new WatchRegistry()
-    expect(eventsOf(registry, request({ child: ['/newChild'] }))).toEqual(['childrenChanged:/newChild'])
+    expect(eventsOf(registry, request({ child: ['/newChild'] }))).toEqual([
+      'childrenChanged:/newChild',
+    ])
   })
 
   it('registers again when children did not change (a data change does not count), and the watch then fires', () => {
@@ -91,7 +111,12 @@ describe('setWatches: child watches', () => {
 describe('setWatches: persistent watches and the whole request', () => {
   it('re-adds persistent and recursive watches without firing, even for missing nodes', () => {
     const registry = new WatchRegistry()
-    expect(eventsOf(registry, request({ persistent: ['/newData', '/gone'], persistentRecursive: ['/'] }))).toEqual([])
+    expect(
+      eventsOf(
+        registry,
+        request({ persistent: ['/newData', '/gone'], persistentRecursive: ['/'] }),
+      ),
+    ).toEqual([])
     expect(registry.watchesOf(1)).toEqual([
       { path: '/', kind: 'persistentRecursive' },
       { path: '/gone', kind: 'persistent' },
@@ -101,20 +126,35 @@ describe('setWatches: persistent watches and the whole request', () => {
 
   it('sends one deleted for a gone node held by both a data and a child watch, in request order', () => {
     const registry = new WatchRegistry()
-    const events = eventsOf(registry, request({ data: ['/gone', '/newData'], exist: ['/old'], child: ['/gone', '/newChild'] }))
-    expect(events).toEqual(['deleted:/gone', 'dataChanged:/newData', 'created:/old', 'childrenChanged:/newChild'])
+    const events = eventsOf(
+      registry,
+      request({ data: ['/gone', '/newData'], exist: ['/old'], child: ['/gone', '/newChild'] }),
+    )
+    expect(events).toEqual([
+      'deleted:/gone',
+      'dataChanged:/newData',
+      'created:/old',
+      'childrenChanged:/newChild',
+    ])
   })
 
   it('reads each path from the tree once', () => {
     const registry = new WatchRegistry()
     const reads: string[] = []
-    registry.setWatches(1, request({ data: ['/old'], exist: ['/old'], child: ['/old'] }), (path) => (reads.push(path), lookup(path)), CURRENT)
+    registry.setWatches(
+      1,
+      request({ data: ['/old'], exist: ['/old'], child: ['/old'] }),
+      (path) => (reads.push(path), lookup(path)),
+      CURRENT,
+    )
     expect(reads).toEqual(['/old'])
   })
 
   it('refuses a request with an invalid path and registers nothing', () => {
     const registry = new WatchRegistry()
-    expect(() => registry.setWatches(1, request({ data: ['/old'], persistent: ['bad'] }), lookup, CURRENT)).toThrow(WatchArgumentError)
+    expect(() =>
+      registry.setWatches(1, request({ data: ['/old'], persistent: ['bad'] }), lookup, CURRENT),
+    ).toThrow(WatchArgumentError)
     expect(registry.count()).toBe(0)
   })
 })

@@ -10,7 +10,11 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import type { WatchEventType, WatchKind } from '../../../protocol/index.js'
-import { WatchRegistry, type RegisteredWatchKind, type WatchChange } from '../../../server/watches/index.js'
+import {
+  WatchRegistry,
+  type RegisteredWatchKind,
+  type WatchChange,
+} from '../../../server/watches/index.js'
 
 const PATHS = ['/', '/a', '/ab', '/a/b', '/a/bc', '/a/b/c', '/b']
 const KINDS: RegisteredWatchKind[] = ['data', 'exist', 'child', 'persistent', 'persistentRecursive']
@@ -26,21 +30,43 @@ type Step =
 const path = fc.constantFrom(...PATHS)
 const watcher = fc.integer({ min: 1, max: 4 })
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ op: fc.constant('add' as const), kind: fc.constantFrom(...KINDS), path, watcher }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('remove' as const), kind: fc.constantFrom(...WIRE_KINDS), path, watcher }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      op: fc.constant('add' as const),
+      kind: fc.constantFrom(...KINDS),
+      path,
+      watcher,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('remove' as const),
+      kind: fc.constantFrom(...WIRE_KINDS),
+      path,
+      watcher,
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('close' as const), watcher }) },
   {
     weight: 3,
     arbitrary: fc.record({
       op: fc.constant('trigger' as const),
-      changes: fc.array(fc.record({ type: fc.constantFrom(...EVENTS), path }), { minLength: 1, maxLength: 4 }),
+      changes: fc.array(fc.record({ type: fc.constantFrom(...EVENTS), path }), {
+        minLength: 1,
+        maxLength: 4,
+      }),
     }),
   },
 )
 
 /** NaiveWatches: the trigger matrix written out as a predicate over a flat list. */
 class NaiveWatches {
-  readonly registrations = new Map<string, { watcher: number; kind: RegisteredWatchKind; path: string }>()
+  readonly registrations = new Map<
+    string,
+    { watcher: number; kind: RegisteredWatchKind; path: string }
+  >()
 
   add(kind: RegisteredWatchKind, path: string, watcher: number): void {
     this.registrations.set(`${watcher} ${kind} ${path}`, { watcher, kind, path })
@@ -55,12 +81,14 @@ class NaiveWatches {
       any: KINDS,
     }
     let removed = false
-    for (const k of removes[kind]) removed = this.registrations.delete(`${watcher} ${k} ${path}`) || removed
+    for (const k of removes[kind])
+      removed = this.registrations.delete(`${watcher} ${k} ${path}`) || removed
     return removed
   }
 
   close(watcher: number): void {
-    for (const [key, r] of this.registrations) if (r.watcher === watcher) this.registrations.delete(key)
+    for (const [key, r] of this.registrations)
+      if (r.watcher === watcher) this.registrations.delete(key)
   }
 
   trigger(changes: WatchChange[]): string[] {
@@ -70,7 +98,8 @@ class NaiveWatches {
       for (const [key, r] of this.registrations) {
         if (!matches(r.kind, r.path, type, path)) continue
         recipients.add(r.watcher)
-        if (r.kind === 'data' || r.kind === 'exist' || r.kind === 'child') this.registrations.delete(key)
+        if (r.kind === 'data' || r.kind === 'exist' || r.kind === 'child')
+          this.registrations.delete(key)
       }
       for (const w of [...recipients].sort((a, b) => a - b)) out.push(`${w}:${type}:${path}`)
     }
@@ -85,7 +114,12 @@ class NaiveWatches {
   }
 }
 
-function matches(kind: RegisteredWatchKind, watched: string, type: WatchEventType, path: string): boolean {
+function matches(
+  kind: RegisteredWatchKind,
+  watched: string,
+  type: WatchEventType,
+  path: string,
+): boolean {
   switch (kind) {
     case 'data':
       return watched === path && type !== 'childrenChanged'
@@ -96,7 +130,10 @@ function matches(kind: RegisteredWatchKind, watched: string, type: WatchEventTyp
     case 'persistent':
       return watched === path
     case 'persistentRecursive':
-      return type !== 'childrenChanged' && (watched === '/' || path === watched || path.startsWith(`${watched}/`))
+      return (
+        type !== 'childrenChanged' &&
+        (watched === '/' || path === watched || path.startsWith(`${watched}/`))
+      )
   }
 }
 
@@ -111,18 +148,27 @@ describe('WatchRegistry matches the naive model', () => {
             registry.addWatch(s.kind, s.path, s.watcher)
             model.add(s.kind, s.path, s.watcher)
           } else if (s.op === 'remove') {
-            expect(registry.removeWatches(s.path, s.kind, s.watcher)).toBe(model.remove(s.kind, s.path, s.watcher))
+            expect(registry.removeWatches(s.path, s.kind, s.watcher)).toBe(
+              model.remove(s.kind, s.path, s.watcher),
+            )
           } else if (s.op === 'close') {
             registry.removeWatcher(s.watcher)
             model.close(s.watcher)
           } else {
-            const got = registry.trigger(s.changes, 1n).map((n) => `${n.watcher}:${n.event.event}:${n.event.path}`)
+            const got = registry
+              .trigger(s.changes, 1n)
+              .map((n) => `${n.watcher}:${n.event.event}:${n.event.path}`)
             expect(got).toEqual(model.trigger(s.changes))
           }
           expect(registry.count()).toBe(model.registrations.size)
         }
         for (let w = 1; w <= 4; w++) {
-          expect(registry.watchesOf(w).map((e) => `${e.path} ${e.kind}`).sort()).toEqual(model.listing(w))
+          expect(
+            registry
+              .watchesOf(w)
+              .map((e) => `${e.path} ${e.kind}`)
+              .sort(),
+          ).toEqual(model.listing(w))
           expect(registry.countFor(w)).toBe(model.listing(w).length)
         }
       }),

@@ -7,7 +7,12 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { WatchEventType } from '../../../protocol/index.js'
-import { WatchArgumentError, WatchRegistry, type RegisteredWatchKind, type WatchChange } from '../../../server/watches/index.js'
+import {
+  WatchArgumentError,
+  WatchRegistry,
+  type RegisteredWatchKind,
+  type WatchChange,
+} from '../../../server/watches/index.js'
 
 const ZXID = (5n << 32n) | 9n
 
@@ -16,7 +21,9 @@ function change(type: WatchEventType, path: string): WatchChange {
 }
 /** fired lists `watcher:event:path` for each notification, in order. */
 function fired(registry: WatchRegistry, changes: WatchChange[], zxid = ZXID): string[] {
-  return registry.trigger(changes, zxid).map(({ watcher, event }) => `${watcher}:${event.event}:${event.path}`)
+  return registry
+    .trigger(changes, zxid)
+    .map(({ watcher, event }) => `${watcher}:${event.event}:${event.path}`)
 }
 function codeOf(run: () => unknown): string | undefined {
   try {
@@ -57,14 +64,21 @@ describe('trigger matrix', () => {
     const registry = new WatchRegistry()
     registry.addWatch(kind, '/a/b', 1)
     const notifications = registry.trigger([change(type, '/a/b')], ZXID)
-    expect(notifications).toEqual(fires ? [{ watcher: 1, event: { type: 'event', zxid: ZXID, event: type, path: '/a/b' } }] : [])
+    expect(notifications).toEqual(
+      fires
+        ? [{ watcher: 1, event: { type: 'event', zxid: ZXID, event: type, path: '/a/b' } }]
+        : [],
+    )
   })
 
-  it.each(rows.filter(([kind]) => kind === 'persistentRecursive'))('recursive watch on an ancestor, %s %s -> fires: %s', (kind, type, fires) => {
-    const registry = new WatchRegistry()
-    registry.addWatch(kind, '/a', 1)
-    expect(fired(registry, [change(type, '/a/b')])).toEqual(fires ? [`1:${type}:/a/b`] : [])
-  })
+  it.each(rows.filter(([kind]) => kind === 'persistentRecursive'))(
+    'recursive watch on an ancestor, %s %s -> fires: %s',
+    (kind, type, fires) => {
+      const registry = new WatchRegistry()
+      registry.addWatch(kind, '/a', 1)
+      expect(fired(registry, [change(type, '/a/b')])).toEqual(fires ? [`1:${type}:/a/b`] : [])
+    },
+  )
 
   it('fires nothing for watches on other paths, parents or children', () => {
     const registry = new WatchRegistry()
@@ -95,9 +109,13 @@ describe('one-shot and persistent lifetimes', () => {
   it('fires a one-shot watch once even within one batch of changes', () => {
     const registry = new WatchRegistry()
     registry.addChildWatch('/p', 1)
-    expect(fired(registry, [change('childrenChanged', '/p'), change('childrenChanged', '/p'), change('deleted', '/p')])).toEqual([
-      '1:childrenChanged:/p',
-    ])
+    expect(
+      fired(registry, [
+        change('childrenChanged', '/p'),
+        change('childrenChanged', '/p'),
+        change('deleted', '/p'),
+      ]),
+    ).toEqual(['1:childrenChanged:/p'])
   })
 
   it('registering the same one-shot watch twice still fires once', () => {
@@ -111,8 +129,18 @@ describe('one-shot and persistent lifetimes', () => {
   it('keeps a persistent watch after it fires and after its node is deleted and re-created', () => {
     const registry = new WatchRegistry()
     registry.addPersistentWatch('/x', 1, false)
-    const changes = [change('dataChanged', '/x'), change('childrenChanged', '/x'), change('deleted', '/x'), change('created', '/x')]
-    expect(fired(registry, changes)).toEqual(['1:dataChanged:/x', '1:childrenChanged:/x', '1:deleted:/x', '1:created:/x'])
+    const changes = [
+      change('dataChanged', '/x'),
+      change('childrenChanged', '/x'),
+      change('deleted', '/x'),
+      change('created', '/x'),
+    ]
+    expect(fired(registry, changes)).toEqual([
+      '1:dataChanged:/x',
+      '1:childrenChanged:/x',
+      '1:deleted:/x',
+      '1:created:/x',
+    ])
     expect(fired(registry, [change('dataChanged', '/x')])).toEqual(['1:dataChanged:/x'])
     expect(registry.watchesOf(1)).toEqual([{ path: '/x', kind: 'persistent' }])
   })
@@ -169,7 +197,10 @@ describe('one notification per watcher per change', () => {
     registry.addDataWatch('/b', 3)
     registry.addPersistentWatch('/', 7, true)
     registry.addChildWatch('/', 5)
-    const notifications = registry.trigger([change('created', '/b'), change('childrenChanged', '/')], 77n)
+    const notifications = registry.trigger(
+      [change('created', '/b'), change('childrenChanged', '/')],
+      77n,
+    )
     expect(notifications.map((n) => `${n.watcher}:${n.event.event}:${n.event.path}`)).toEqual([
       '3:created:/b',
       '7:created:/b',
@@ -188,7 +219,8 @@ describe('removing watches', () => {
     registry.addPersistentWatch(path, watcher, false)
     registry.addPersistentWatch(path, watcher, true)
   }
-  const kindsLeft = (registry: WatchRegistry, watcher: number) => registry.watchesOf(watcher).map((w) => w.kind)
+  const kindsLeft = (registry: WatchRegistry, watcher: number) =>
+    registry.watchesOf(watcher).map((w) => w.kind)
 
   it('data removes data and exist watches only', () => {
     const registry = new WatchRegistry()
@@ -208,7 +240,9 @@ describe('removing watches', () => {
     expect(registry.removeWatches('/x', 'persistentRecursive', 1)).toBe(true)
     expect(kindsLeft(registry, 1)).toEqual(['data', 'exist'])
     expect(registry.removeWatches('/x', 'persistent', 1)).toBe(false)
-    expect(fired(registry, [change('childrenChanged', '/x'), change('dataChanged', '/x')])).toEqual(['1:dataChanged:/x'])
+    expect(fired(registry, [change('childrenChanged', '/x'), change('dataChanged', '/x')])).toEqual(
+      ['1:dataChanged:/x'],
+    )
   })
 
   it('any removes every kind on the path and nothing elsewhere', () => {
@@ -292,8 +326,12 @@ describe('listings and argument checks', () => {
     expect(codeOf(() => registry.addExistWatch('/a//b', 1))).toBe('BAD_PATH')
     expect(codeOf(() => registry.addDataWatch('/a', -1))).toBe('BAD_WATCHER')
     expect(codeOf(() => registry.addDataWatch('/a', 1.5))).toBe('BAD_WATCHER')
-    expect(codeOf(() => registry.addWatch('bogus' as RegisteredWatchKind, '/a', 1))).toBe('BAD_KIND')
-    expect(codeOf(() => registry.trigger([{ type: 'touched' as WatchEventType, path: '/a' }], 1n))).toBe('BAD_CHANGE')
+    expect(codeOf(() => registry.addWatch('bogus' as RegisteredWatchKind, '/a', 1))).toBe(
+      'BAD_KIND',
+    )
+    expect(
+      codeOf(() => registry.trigger([{ type: 'touched' as WatchEventType, path: '/a' }], 1n)),
+    ).toBe('BAD_CHANGE')
     expect(codeOf(() => registry.trigger([{ type: 'created', path: 'a' }], 1n))).toBe('BAD_CHANGE')
     expect(registry.count()).toBe(0)
   })
@@ -303,7 +341,14 @@ describe('a bad batch', () => {
   it('is refused before any one-shot watch is consumed', () => {
     const registry = new WatchRegistry()
     registry.addDataWatch('/x', 1)
-    expect(codeOf(() => registry.trigger([change('dataChanged', '/x'), { type: 'nope' as WatchEventType, path: '/x' }], 1n))).toBe('BAD_CHANGE')
+    expect(
+      codeOf(() =>
+        registry.trigger(
+          [change('dataChanged', '/x'), { type: 'nope' as WatchEventType, path: '/x' }],
+          1n,
+        ),
+      ),
+    ).toBe('BAD_CHANGE')
     expect(fired(registry, [change('dataChanged', '/x')])).toEqual(['1:dataChanged:/x'])
   })
 })
