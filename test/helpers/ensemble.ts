@@ -207,22 +207,38 @@ function installExitHook(): void {
   })
 }
 
-/** freePorts reserves `count` distinct free loopback ports by binding port 0, then releases them. */
+/**
+ * FREE_PORT_RANGE is where freePorts looks: below Linux's ephemeral range (32768-60999),
+ * which the kernel hands to every outgoing connection. A port found free there by
+ * binding port 0 could be taken by some client's socket before the member binds it
+ * (EADDRINUSE, seen with test files in parallel); ports below it are only ever bound
+ * on purpose.
+ */
+const FREE_PORT_RANGE = { from: 20_000, to: 32_000 }
+
+/**
+ * freePorts finds `count` distinct free loopback ports: random ones in FREE_PORT_RANGE,
+ * each checked by binding it. Released before returning, so the members can bind them.
+ */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = []
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = net.createServer()
-      await new Promise<void>((ok, fail) => {
-        server.once('error', fail)
-        server.listen(0, '127.0.0.1', () => ok())
-      })
-      servers.push(server)
-    }
-    return servers.map((s) => (s.address() as net.AddressInfo).port)
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((ok) => s.close(() => ok()))))
+  const ports: number[] = []
+  for (let tries = 0; ports.length < count; tries++) {
+    if (tries > 1000)
+      throw new Error(`no ${count} free ports in ${FREE_PORT_RANGE.from}-${FREE_PORT_RANGE.to}`)
+    const port =
+      FREE_PORT_RANGE.from + Math.floor(Math.random() * (FREE_PORT_RANGE.to - FREE_PORT_RANGE.from))
+    if (!ports.includes(port) && (await canBind(port))) ports.push(port)
   }
+  return ports
+}
+
+/** canBind tells whether `port` on 127.0.0.1 can be bound right now. */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
 }
 
 /** parseZxid reads a zxid as /status shows it: a bigint, a decimal string, or `0x<epoch>_<counter>`. */

@@ -52,6 +52,8 @@ interface FaultCase {
   majority?: number[]
   /** acks is how many majority acknowledgements the fault lasts for (default 40). */
   acks?: number
+  /** acksWithinMs bounds the wait for those acknowledgements (default 30 s). */
+  acksWithinMs?: number
 }
 
 /**
@@ -84,7 +86,7 @@ async function underFault(c: FaultCase): Promise<void> {
   const stop = c.apply()
   if (stop !== undefined) stoppers.push(stop)
   // The majority serves through the fault: writes issued after it began are acknowledged.
-  await majorityWriters.waitForAcks(c.acks ?? 40, 30_000)
+  await majorityWriters.waitForAcks(c.acks ?? 40, c.acksWithinMs ?? 30_000)
   expect(majorityWriters.acked.filter((a) => a.sentAtMs > faultAt).length).toBeGreaterThan(0)
   // The fault lasts until the minority's clients have tried writes issued during it (else
   // "acknowledged nothing" would prove nothing); a write in flight at the fault times out first.
@@ -201,7 +203,7 @@ it(
 
 it(
   '30% loss: each link broken with probability 0.3 in every 100 ms slot',
-  { timeout: 120_000 },
+  { timeout: 180_000 },
   async () => {
     const e = ensemble!
     const random = mulberry32(20261123)
@@ -209,6 +211,14 @@ it(
     await underFault({
       parent: '/p-loss',
       minority: [],
+      // Progress under this loss comes in bursts: at this harness's 50 ms tick a broken
+      // 100 ms slot outlasts a follower's 2-tick grace for its leader link, so followers
+      // leave and rejoin dozens of times a minute, and a leader elected by voters who
+      // then join another waits out the init timeout. 40 acks took 6-70 s over nine
+      // runs on a loaded 2-core machine; what is promised is progress and safety, so
+      // the fault lasts for 15 acknowledgements, within 90 s.
+      acks: 15,
+      acksWithinMs: 90_000,
       apply: () => {
         const timer = setInterval(() => {
           for (const i of ids)
