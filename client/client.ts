@@ -319,8 +319,11 @@ export class Client {
   /**
    * watch streams the changes of a node (`recursive`: of its whole subtree, without
    * childrenChanged) until the loop ends or `signal` aborts. The server watch is asked
-   * for when the loop starts. The iterator throws SessionExpiredError if the session is
-   * lost, and ends normally when the client closes.
+   * for when `watch()` is called, ahead of any later call of this client, so "watch,
+   * read, then loop" misses no change made after the read; events queue until the loop
+   * pulls them. A second loop over the same iterable opens a new watch. The iterator
+   * throws SessionExpiredError if the session is lost, and ends normally when the client
+   * closes.
    */
   watch(
     path: string,
@@ -341,7 +344,16 @@ export class Client {
       },
       toEvent: (event) => this.toWatchEvent(event),
     }
-    return { [Symbol.asyncIterator]: () => openWatchStream(hooks, options.signal) }
+    // Registered now, not when a loop starts: a read made between watch() and the loop is
+    // then ordered after the registration on the wire, and no change falls in between.
+    let first: AsyncIterator<WatchEvent> | undefined = openWatchStream(hooks, options.signal)
+    return {
+      [Symbol.asyncIterator]: () => {
+        const stream = first ?? openWatchStream(hooks, options.signal)
+        first = undefined
+        return stream
+      },
+    }
   }
 
   /** close ends the session (its ephemerals go at once) and the connection; pending calls reject with ClientClosedError. Idempotent. */

@@ -100,6 +100,30 @@ describe('persistent watches', () => {
   })
 })
 
+describe('watch, read, then loop', () => {
+  it('sees every change made after the read: the stream is registered when watch() is called', async () => {
+    await a.create('/read-then-loop', 'v0')
+    const abort = new AbortController()
+    const changes = b.watch('/read-then-loop', { signal: abort.signal })
+    // The natural order: watch, read the current value, then start the loop. The read is
+    // ordered behind the registration on b's connection, so a's writes after it are seen.
+    const { data } = await b.get('/read-then-loop')
+    expect(new TextDecoder().decode(data)).toBe('v0')
+    const written = await a.set('/read-then-loop', 'v1')
+    await a.set('/read-then-loop', 'v2')
+    const seen: WatchEvent[] = []
+    for await (const event of changes) {
+      seen.push(event)
+      if (seen.length === 2) abort.abort()
+    }
+    expect(seen.map((e) => [e.type, e.path])).toEqual([
+      ['dataChanged', '/read-then-loop'],
+      ['dataChanged', '/read-then-loop'],
+    ])
+    expect(seen[0]!.zxid).toBe(written.mzxid)
+  })
+})
+
 describe('ordering', () => {
   it('a reader never sees data newer than an event it has not received', async () => {
     const keys = ['/ord/k0', '/ord/k1', '/ord/k2']
