@@ -37,7 +37,10 @@ import { openWatchStream, type WatchEvent, type WatchStreamHooks } from './watch
 import { ClientWatchRegistry, type OneShotKind } from './watch-registry.js'
 import type { Logger } from './connection.js'
 
-/** Watcher is a one-shot watch callback. */
+/**
+ * Watcher is a one-shot watch callback: called once, with the change, or with an event
+ * of type `sessionLost` if the session was lost before the watch fired.
+ */
 export type Watcher = (event: WatchEvent) => void
 
 /** CreateOptions are the options of `create`. */
@@ -414,7 +417,10 @@ export class Client {
   ): void {
     if (watcher === undefined) return
     this.watches.addOneShot(kind, serverPath, (event) => {
-      const mapped = this.toWatchEvent(event)
+      const mapped =
+        event === null
+          ? { type: 'sessionLost' as const, path: this.userPath(serverPath), zxid: this.lastZxid }
+          : this.toWatchEvent(event)
       if (mapped === null) return
       try {
         watcher(mapped)

@@ -29,7 +29,11 @@ export interface WatchSink {
   fail(error: Error | null): void
 }
 
-type Callback = (event: EventMessage) => void
+/**
+ * Callback is a one-shot registration: called once with the event that fired it, or with
+ * null if the session was lost first (the server dropped the watch with the session).
+ */
+type Callback = (event: EventMessage | null) => void
 
 /** ClientWatchRegistry holds one-shot callbacks and persistent sinks by path. */
 export class ClientWatchRegistry {
@@ -131,13 +135,22 @@ export class ClientWatchRegistry {
     return requests
   }
 
-  /** dropAll forgets every registration and ends every sink: with `error` (session lost) or normally (null: closed). */
+  /**
+   * dropAll forgets every registration and ends every sink: with `error` (session lost)
+   * or normally (null: closed). On a lost session every one-shot callback is called once
+   * with null, so nothing waits for a watch that can no longer fire (ZooKeeper's
+   * watchers get Expired); on close they are dropped, as the caller ended them.
+   */
   dropAll(error: Error | null): void {
+    const callbacks = Object.values(this.oneShot).flatMap((map) =>
+      [...map.values()].flatMap((set) => [...set]),
+    )
     for (const map of Object.values(this.oneShot)) map.clear()
     const sinks = [...this.persistent.values(), ...this.recursive.values()].flatMap((s) => [...s])
     this.persistent.clear()
     this.recursive.clear()
     for (const sink of sinks) sink.fail(error)
+    if (error !== null) for (const callback of callbacks) callback(null)
   }
 }
 

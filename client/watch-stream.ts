@@ -7,9 +7,14 @@
 import type { EventMessage } from '../protocol/index.js'
 import type { WatchSink } from './watch-registry.js'
 
-/** WatchEvent is a change notification: what happened, to which node (chroot stripped), at which zxid. */
+/**
+ * WatchEvent is a change notification: what happened, to which node (chroot stripped), at
+ * which zxid. Type `sessionLost` reaches one-shot watchers only: their session was lost
+ * before the watch fired (ZooKeeper's Expired), so it never will; `zxid` is then the last
+ * one the client saw. Streams end with SessionExpiredError instead.
+ */
 export interface WatchEvent {
-  type: EventMessage['event']
+  type: EventMessage['event'] | 'sessionLost'
   path: string
   zxid: bigint
 }

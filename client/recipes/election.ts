@@ -20,7 +20,7 @@ import { Lease, type LoseOn, type ReleaseOptions } from './lease.js'
 import type { OwnNode } from './own-node.js'
 import { checkedPath, childOf, sortedContenders } from './names.js'
 import { retry, throwIfAborted } from './retry.js'
-import { armExists, raceAbort, watchSession } from './waits.js'
+import { armExists, onChange, raceAbort, watchSession } from './waits.js'
 
 /** ElectionOptions configure one candidate. */
 export interface ElectionOptions {
@@ -203,7 +203,11 @@ export class Election {
       const changed = new Promise<void>((resolve) => (fire = resolve))
       try {
         const now = await retry(
-          () => this.client.children(this.path, { watch: () => fire(), ...signalOption(signal) }),
+          () =>
+            this.client.children(this.path, {
+              watch: onChange(() => fire()),
+              ...signalOption(signal),
+            }),
           retrying(signal),
         )
         return sortedContenders(now).length === 0 ? { leader: null, changed } : again
@@ -217,7 +221,7 @@ export class Election {
     const changed = new Promise<void>((resolve) => (fire = resolve))
     try {
       const { data, stat } = await retry(
-        () => this.client.get(path, { watch: () => fire(), ...signalOption(signal) }),
+        () => this.client.get(path, { watch: onChange(() => fire()), ...signalOption(signal) }),
         retrying(signal),
       )
       return { leader: leaderInfo(data, stat.czxid, path), changed }

@@ -16,7 +16,7 @@ import { isRetryable, sleep, backoffMs } from './retry.js'
 import { LeaseEndedError, type LeaseEndReason } from './errors.js'
 import { deleteNode, RETRY_BASE_MS, RETRY_CAP_MS, type OwnNode } from './own-node.js'
 import type { RecipeClient } from './recipe-client.js'
-import { raceAbort } from './waits.js'
+import { onChange, raceAbort } from './waits.js'
 
 /**
  * LoseOn is the connection policy of a lease (Curator's ConnectionStateErrorPolicy):
@@ -143,7 +143,9 @@ export class Lease {
       try {
         let fire: (type: string) => void = () => {}
         const fired = new Promise<string>((resolve) => (fire = resolve))
-        const stat = await this.client.exists(this.path, { watch: (event) => fire(event.type) })
+        const stat = await this.client.exists(this.path, {
+          watch: onChange((event) => fire(event.type)),
+        })
         if (stat === null) return this.end('deleted')
         failures = 0
         const type = await Promise.race([fired, ended])

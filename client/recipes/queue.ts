@@ -21,7 +21,7 @@ import { retrying } from './line.js'
 import { checkedPath, childOf, newProtectionId, sortedContenders } from './names.js'
 import { createContender, deleteNode, ensureContainer } from './own-node.js'
 import { retry, throwIfAborted } from './retry.js'
-import { raceAbort, watchSession } from './waits.js'
+import { onChange, raceAbort, watchSession } from './waits.js'
 
 /** RECEIPT_PREFIX starts the name of a take's receipt; the queue ignores such children. */
 const RECEIPT_PREFIX = 'receipt-'
@@ -60,7 +60,11 @@ export class Queue {
         let names: string[]
         try {
           names = await retry(
-            () => this.client.children(this.path, { watch: () => fire(), ...signalOption(signal) }),
+            () =>
+              this.client.children(this.path, {
+                watch: onChange(() => fire()),
+                ...signalOption(signal),
+              }),
             retrying(signal),
           )
         } catch (error) {

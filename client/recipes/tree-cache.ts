@@ -299,6 +299,8 @@ export class TreeCache {
       }
       case 'childrenChanged':
         return // recursive watches do not send it; children come as created/deleted
+      case 'sessionLost':
+        return // one-shot watchers only: a stream ends with SessionExpiredError instead
     }
   }
 

@@ -65,6 +65,18 @@ export function watchSession(client: RecipeClient, sessionId: bigint): SessionWa
   }
 }
 
+/**
+ * onChange wraps a one-shot watch callback so that it hears changes only: a
+ * `sessionLost` event is left out, because every recipe learns of a lost session from
+ * the client's state (watchSession, the lease's state listener), which says what to
+ * do next; waking a wait for a change would only race that.
+ */
+export function onChange(callback: (event: WatchEvent) => void): (event: WatchEvent) => void {
+  return (event) => {
+    if (event.type !== 'sessionLost') callback(event)
+  }
+}
+
 /** ArmedWatch is a one-shot exists watch: the node's Stat when armed, and the event once it fires. */
 export interface ArmedWatch {
   stat: Stat | null
@@ -80,7 +92,7 @@ export async function armExists(
   let fire: (event: WatchEvent) => void = () => {}
   const fired = new Promise<WatchEvent>((resolve) => (fire = resolve))
   const stat = await client.exists(path, {
-    watch: (event) => fire(event),
+    watch: onChange((event) => fire(event)),
     ...(signal === undefined ? {} : { signal }),
   })
   return { stat, fired }

@@ -124,6 +124,44 @@ describe('watch, read, then loop', () => {
   })
 })
 
+describe('one-shot watches and a lost session', () => {
+  it('a one-shot watcher is told once that its session was lost, so nothing waits for ever', async () => {
+    const proxy = await startProxy(server.port)
+    const client = await connect({ servers: [proxy.url], sessionTimeoutMs: 1000 })
+    try {
+      await a.create('/lost-watch', 'v0')
+      const events: WatchEvent[] = []
+      let resolveFired: (event: WatchEvent) => void = () => {}
+      const fired = new Promise<WatchEvent>((resolve) => (resolveFired = resolve))
+      await client.get('/lost-watch', {
+        watch: (event) => {
+          events.push(event)
+          resolveFired(event)
+        },
+      })
+      await client.sync()
+      const seenZxid = client.lastZxid
+      // Out of reach past the session timeout: the server expires the session (and its
+      // watch); the client declares it lost on its own.
+      proxy.block()
+      proxy.cut()
+      const event = await fired
+      expect(event).toEqual({ type: 'sessionLost', path: '/lost-watch', zxid: seenZxid })
+      proxy.unblock()
+      await waitFor(() => client.state === 'connected', {
+        timeoutMs: 20_000,
+        what: 'a new session',
+      })
+      await a.set('/lost-watch', 'v1')
+      await client.sync()
+      expect(events.map((e) => e.type)).toEqual(['sessionLost'])
+    } finally {
+      await client.close()
+      await proxy.close()
+    }
+  })
+})
+
 describe('ordering', () => {
   it('a reader never sees data newer than an event it has not received', async () => {
     const keys = ['/ord/k0', '/ord/k1', '/ord/k2']

@@ -34,7 +34,7 @@ describe('ClientWatchRegistry', () => {
   it('fires one-shot callbacks once and forgets them', () => {
     const registry = new ClientWatchRegistry()
     const log: string[] = []
-    registry.addOneShot('data', '/a', (e) => log.push(e.event))
+    registry.addOneShot('data', '/a', (e) => log.push(e?.event ?? 'lost'))
     registry.deliver(event('dataChanged', '/a'))
     registry.deliver(event('dataChanged', '/a'))
     expect(log).toEqual(['dataChanged'])
@@ -44,8 +44,8 @@ describe('ClientWatchRegistry', () => {
   it('keeps a child watch through data events and a data watch through child events', () => {
     const registry = new ClientWatchRegistry()
     const log: string[] = []
-    registry.addOneShot('child', '/a', (e) => log.push(`child ${e.event}`))
-    registry.addOneShot('data', '/a', (e) => log.push(`data ${e.event}`))
+    registry.addOneShot('child', '/a', (e) => log.push(`child ${e?.event ?? 'lost'}`))
+    registry.addOneShot('data', '/a', (e) => log.push(`data ${e?.event ?? 'lost'}`))
     registry.deliver(event('dataChanged', '/a'))
     registry.deliver(event('childrenChanged', '/a'))
     expect(log).toEqual(['data dataChanged', 'child childrenChanged'])
@@ -132,13 +132,24 @@ describe('ClientWatchRegistry', () => {
     const log: string[] = []
     const s = sink(log, 's')
     registry.addSink('/p', false, s)
-    registry.addOneShot('data', '/p', () => log.push('one-shot'))
+    registry.addOneShot('data', '/p', (e) => log.push(`one-shot ${e?.event ?? 'lost'}`))
+    registry.addOneShot('child', '/q', (e) => log.push(`child ${e?.event ?? 'lost'}`))
     const error = new Error('lost')
     registry.dropAll(error)
     registry.deliver(event('dataChanged', '/p'))
-    expect(log).toEqual([])
+    // A lost session tells each one-shot once (nothing waits for a watch that cannot fire).
+    expect(log).toEqual(['one-shot lost', 'child lost'])
     expect(s.failed).toEqual([error])
     expect(registry.setWatchesRequests(0n)).toEqual([])
+  })
+
+  it('drops one-shots without calling them when the client closes', () => {
+    const registry = new ClientWatchRegistry()
+    const log: string[] = []
+    registry.addOneShot('data', '/p', (e) => log.push(`one-shot ${e?.event ?? 'lost'}`))
+    registry.dropAll(null)
+    registry.deliver(event('dataChanged', '/p'))
+    expect(log).toEqual([])
   })
 
   it('routes random events as the rules say', () => {
