@@ -260,6 +260,10 @@ export class LeadingRole implements RoleBehavior {
       )
     }
     const progress = newProgress(from, message, state.tickNow)
+    // A member that reconnects and starts over has already made its promise for our
+    // epoch durable; its new ACKEPOCH says `fresh: false` (it accepted the epoch before,
+    // from us), so the fresh ack it gave stays counted, else a quorum could be lost.
+    if (existing?.freshEpochAck === true) progress.freshEpochAck = true
     this.followers.set(from, progress)
     if (this.leaderEpoch === undefined) return this.maybeDecideEpoch()
     this.sendLeaderInfo(progress)
@@ -296,7 +300,7 @@ export class LeadingRole implements RoleBehavior {
     const state = this.host.state
     progress.currentEpoch = message.currentEpoch
     progress.lastLoggedZxid = message.lastLoggedZxid
-    progress.freshEpochAck = message.fresh
+    progress.freshEpochAck ||= message.fresh
     progress.stage = 'epochAcked'
     if (this.stage === 'discovery') {
       const theirs = { epoch: message.currentEpoch, zxid: message.lastLoggedZxid }

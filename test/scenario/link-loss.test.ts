@@ -137,3 +137,32 @@ test.each<PeerMessage['type']>(['diff', 'newLeader'])(
     expect(c.node(leader).transitions).not.toContain('not established within 100 ticks')
   },
 )
+
+test('a follower that restarts its handshake keeps its fresh epoch ack counted (5 members, 2 down)', () => {
+  for (const flap of [false, true]) {
+    const c = new Cluster([1, 2, 3, 4, 5])
+    c.crash(1)
+    c.crash(2)
+    // 4's ACKEPOCH is late, so the leader (5) still needs 3's fresh ack when 3's link flaps.
+    c.holdWhere((m) => m.from === 4 && m.to === 5 && isType(m, 'ackEpoch'))
+    c.run(3)
+    expect(
+      c
+        .peer(5)
+        .status()
+        .followers.find((f) => f.id === 3)?.freshEpochAck,
+    ).toBe(true)
+    if (flap) {
+      c.peer(3).peerDisconnected(5)
+      c.peer(3).peerConnected(5)
+    }
+    c.run(2)
+    c.clearRules()
+    c.releaseHeld()
+    // 3 restarts and acks the epoch again, no longer fresh (it accepted it before, from 5):
+    // the leader must keep counting its first ack, or it waits out initTimeoutTicks.
+    const ticks = c.runUntil(() => [3, 4, 5].every((id) => c.peer(id).established), 300)
+    expect(ticks, `flap ${flap}`).toBeLessThanOrEqual(10)
+    expect(c.node(5).transitions).not.toContain('not established within 100 ticks')
+  }
+})
