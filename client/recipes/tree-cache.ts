@@ -71,7 +71,8 @@ export class TreeCache {
   private failure: Error | undefined
   private closed = false
   /** syncs are `sync()` calls waiting for the view to reach their zxid. */
-  private readonly syncs: { zxid: bigint; resolve: () => void }[] = []
+  private readonly syncs: { zxid: bigint; resolve: () => void; reject: (error: Error) => void }[] =
+    []
   private loaded: Promise<void> | undefined
   private firstLoadDone = false
   private resolveLoaded: () => void = () => {}
@@ -157,12 +158,16 @@ export class TreeCache {
    */
   async sync(options: { signal?: AbortSignal } = {}): Promise<void> {
     const signal = options.signal
+    this.throwIfEnded()
     await retry(
       () => this.client.sync(this.root, signal === undefined ? {} : { signal }),
       retrying(signal),
     )
+    this.throwIfEnded()
     const zxid = this.client.lastZxid
-    const reached = new Promise<void>((resolve) => this.syncs.push({ zxid, resolve }))
+    const reached = new Promise<void>((resolve, reject) =>
+      this.syncs.push({ zxid, resolve, reject }),
+    )
     // work never rejects (failures go to fail()); `reached` is what sync waits for.
     if (!this.working) void this.work()
     await raceAbort(reached, signal)
@@ -203,6 +208,9 @@ export class TreeCache {
     this.closed = true
     this.following?.stop()
     this.rejectLoaded(new ClientClosedError('the tree cache was closed before it loaded'))
+    // A sync() still waiting would never be reached now.
+    const ended = this.endedError()
+    for (const waiting of this.syncs.splice(0)) waiting.reject(ended)
     for (const subscriber of this.subscribers) subscriber.wake()
     await this.following?.done.catch(() => {})
   }
@@ -238,6 +246,9 @@ export class TreeCache {
           // start() resolves here rather than after the first read, so `zxid` is set by then.
           if (this.firstLoadDone) this.resolveLoaded()
           this.settleSyncs()
+          // A sync() made during the pause above found us working and did not start us:
+          // if the client has seen more since, go round again rather than leave it waiting.
+          if (this.syncs.length > 0 && this.client.lastZxid > seen) continue
           return
         }
         if (this.closed) return
@@ -255,6 +266,16 @@ export class TreeCache {
     } finally {
       this.working = false
     }
+  }
+
+  /** endedError is why a closed cache answers no more: its failure, or that it was closed. */
+  private endedError(): Error {
+    return this.failure ?? new ClientClosedError('the tree cache was closed')
+  }
+
+  /** throwIfEnded refuses work on a closed or failed cache. */
+  private throwIfEnded(): void {
+    if (this.closed || this.failure !== undefined) throw this.endedError()
   }
 
   /** settleSyncs resolves the `sync()` calls the view has reached. */

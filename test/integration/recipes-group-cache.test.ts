@@ -13,6 +13,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
+  ClientClosedError,
   connect,
   group,
   LeaseEndedError,
@@ -236,6 +237,16 @@ describe('tree cache', () => {
     ])
     expect(text(cache.get(`${root}/a/x`)!.data)).toBe('x1')
     expect(cache.get(`${root}/a/x`)!.stat.czxid).toBe((await writer.exists(`${root}/a/x`))!.czxid)
+  })
+
+  it('a closed cache refuses sync() at once instead of leaving it waiting', async () => {
+    const root = '/cache/closed'
+    const client = await open()
+    await client.create(root, '', { makeParents: true })
+    const { cache } = await started(client, root)
+    await cache.sync()
+    await cache.close()
+    await expect(cache.sync()).rejects.toBeInstanceOf(ClientClosedError)
   })
 
   it('after a dropped connection it reports what changed meanwhile, a delete and re-create included', async () => {
