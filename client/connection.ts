@@ -198,8 +198,12 @@ export class Connection {
     const deadAfterMs = (timeoutMs * 2) / 3
     const checkEveryMs = Math.max(5, Math.floor(timeoutMs / 15))
     this.lastSentMs = clock.nowMs()
-    // A timer re-armed after each check rather than an interval: a Clock only has one-shot timers.
+    // A timer re-armed at each check rather than an interval: a Clock only has one-shot
+    // timers. Re-armed first, so that a throw below (a logger, an encoder) cannot end the
+    // checks for good; end() clears it.
     const check = (): void => {
+      if (this.ended) return
+      this.livenessTimer = clock.setTimeout(check, checkEveryMs)
       const nowMs = clock.nowMs()
       if (nowMs - this.lastReceivedMs > deadAfterMs) {
         this.options.logger.info('server silent; dropping the connection', this.options.url)
@@ -207,7 +211,6 @@ export class Connection {
         return
       }
       if (nowMs - this.lastSentMs >= pingAfterMs) this.send({ type: 'ping' })
-      if (!this.ended) this.livenessTimer = clock.setTimeout(check, checkEveryMs)
     }
     this.livenessTimer = clock.setTimeout(check, checkEveryMs)
   }

@@ -122,12 +122,16 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefine
   })
 }
 
-/** whenConnected resolves once the client is connected (at once if it is); rejects with ClientClosedError if it closes. */
-export function whenConnected(client: RecipeClient, signal?: AbortSignal): Promise<void> {
+/**
+ * whenConnected resolves once the client is connected (at once if it is); rejects with
+ * ClientClosedError if it closes. Its listener goes with either, so a caller that gives
+ * up waiting (raceAbort) leaves nothing behind for longer than the disconnection.
+ */
+export function whenConnected(client: RecipeClient): Promise<void> {
   if (client.state === 'connected') return Promise.resolve()
   if (client.state === 'closed')
     return Promise.reject(new ClientClosedError('the client is closed'))
-  const wait = new Promise<void>((resolve, reject) => {
+  return new Promise<void>((resolve, reject) => {
     const listener = (state: ConnectionState) => {
       if (state === 'connected') {
         client.off('state', listener)
@@ -138,7 +142,5 @@ export function whenConnected(client: RecipeClient, signal?: AbortSignal): Promi
       }
     }
     client.on('state', listener)
-    signal?.addEventListener('abort', () => client.off('state', listener), { once: true })
   })
-  return raceAbort(wait, signal)
 }
