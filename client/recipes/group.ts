@@ -25,7 +25,13 @@ import { follow } from './follow.js'
 import { Lease, type ReleaseOptions } from './lease.js'
 import { retrying } from './line.js'
 import { checkedName, checkedPath, childOf } from './names.js'
-import { ensureContainer, RETRY_BASE_MS, RETRY_CAP_MS, type OwnNode } from './own-node.js'
+import {
+  deleteNode,
+  ensureContainer,
+  RETRY_BASE_MS,
+  RETRY_CAP_MS,
+  type OwnNode,
+} from './own-node.js'
 import { backoffMs, isRetryable, retry, sleep, throwIfAborted } from './retry.js'
 import { armExists, raceAbort, watchSession } from './waits.js'
 
@@ -55,6 +61,8 @@ export class Membership {
   private readonly controller = new AbortController()
   private lease: Lease | undefined
   private left = false
+  /** rejoining is the rejoin under way after a session loss, which leave() waits for. */
+  private rejoining: Promise<void> | undefined
   private readonly sessions = new Set<bigint>()
 
   /** constructor: `group.join()` creates memberships. */
@@ -98,6 +106,8 @@ export class Membership {
     const lease = this.lease
     this.end('released')
     if (lease !== undefined) await lease.release(options)
+    // A rejoin under way may have created a node already; it deletes it on seeing `left`.
+    if (this.rejoining !== undefined) await raceAbort(this.rejoining, options.signal)
   }
 
   /** Symbol.asyncDispose leaves the group, for `await using`. */
@@ -115,7 +125,7 @@ export class Membership {
       if (this.left || this.signal.aborted) return
       // rejoin never rejects: it ends the membership itself when it cannot rejoin.
       if (this.options.rejoin === true && (reason === 'lost' || reason === 'deleted'))
-        void this.rejoin()
+        this.rejoining = this.rejoin()
       else this.end(reason)
     }
     if (lease.ended) onEnd()
@@ -131,7 +141,8 @@ export class Membership {
         { ...this.options, ifTaken: 'wait', signal: this.signal },
         this.sessions,
       )
-      if (this.left || this.signal.aborted) return
+      // Left (or ended) while the node was being made: it must not stay behind.
+      if (this.left || this.signal.aborted) return await deleteNode(this.client, own.path)
       this.attach(own)
     } catch (error) {
       if (error instanceof ClientClosedError) this.end('closed')
