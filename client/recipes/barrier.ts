@@ -13,7 +13,7 @@ import { retrying } from './line.js'
 import { checkedName, checkedPath, childOf, newProtectionId } from './names.js'
 import { ensureContainer, deleteNode } from './own-node.js'
 import { retry, throwIfAborted } from './retry.js'
-import { armExists, raceAbort, watchSession } from './waits.js'
+import { armExists, raceAbort, watchSession, signalOption } from './waits.js'
 
 /** Barrier is a handle on the barrier node at a path; see `barrier()`. */
 export class Barrier {
@@ -252,10 +252,6 @@ async function deleteIfThere(
   } catch (error) {
     if (!(error instanceof NoNodeError)) throw error
   }
-}
-
-function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {
-  return signal === undefined ? {} : { signal }
 }
 
 /** barrier returns a handle on the barrier at `path`. */

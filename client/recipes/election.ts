@@ -20,7 +20,7 @@ import { Lease, type LoseOn, type ReleaseOptions } from './lease.js'
 import type { OwnNode } from './own-node.js'
 import { checkedPath, childOf, sortedContenders } from './names.js'
 import { retry, throwIfAborted } from './retry.js'
-import { armExists, onChange, raceAbort, watchSession } from './waits.js'
+import { armExists, onChange, raceAbort, watchSession, signalOption } from './waits.js'
 
 /** ElectionOptions configure one candidate. */
 export interface ElectionOptions {
@@ -267,8 +267,4 @@ function leaderInfo(content: Uint8Array, token: bigint, path: string): LeaderInf
     path,
     data: content.slice(newline + 1),
   }
-}
-
-function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {
-  return signal === undefined ? {} : { signal }
 }

@@ -21,7 +21,7 @@ import { retrying } from './line.js'
 import { checkedPath, childOf, newProtectionId, sortedContenders } from './names.js'
 import { createContender, deleteNode, ensureContainer } from './own-node.js'
 import { retry, throwIfAborted } from './retry.js'
-import { onChange, raceAbort, watchSession } from './waits.js'
+import { onChange, raceAbort, watchSession, signalOption } from './waits.js'
 
 /** RECEIPT_PREFIX starts the name of a take's receipt; the queue ignores such children. */
 const RECEIPT_PREFIX = 'receipt-'
@@ -162,10 +162,6 @@ export class Queue {
     void deleteNode(this.client, receipt)
     return data
   }
-}
-
-function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {
-  return signal === undefined ? {} : { signal }
 }
 
 /** queue returns a handle on the FIFO queue at `path`. */

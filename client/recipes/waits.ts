@@ -144,3 +144,8 @@ export function whenConnected(client: RecipeClient): Promise<void> {
     client.on('state', listener)
   })
 }
+
+/** signalOption is `{ signal }` for a call's options, or nothing when there is no signal. */
+export function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal === undefined ? {} : { signal }
+}
