@@ -180,6 +180,42 @@ export class Election {
     }
   }
 
+  /**
+   * firstCandidateWatch, while there is no candidate, watches the children: the first to
+   * join is the change. A persistent watch registered before the read, not a one-shot one:
+   * if a candidate joins before the read, the watch is removed at once instead of staying
+   * armed on the server to wake this observer later, when other candidates join.
+   */
+  private async firstCandidateWatch(
+    signal: AbortSignal | undefined,
+  ): Promise<{ leader: LeaderInfo | null; changed: Promise<unknown> | null }> {
+    const stop = new AbortController()
+    const onAbort = () => stop.abort()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const ended = () => {
+      signal?.removeEventListener('abort', onAbort)
+      stop.abort()
+    }
+    const children = this.client.watch(this.path, { signal: stop.signal })[Symbol.asyncIterator]()
+    try {
+      const now = await retry(
+        () => this.client.children(this.path, signalOption(signal)),
+        retrying(signal),
+      )
+      if (sortedContenders(now).length > 0) {
+        ended()
+        return { leader: null, changed: null }
+      }
+      // Any end of the stream (a change, a lost session, a closed client) means: look again.
+      const changed = children.next().then(ended, ended)
+      return { leader: null, changed }
+    } catch (error) {
+      ended()
+      if (error instanceof NoNodeError) return { leader: null, changed: null }
+      throw error
+    }
+  }
+
   /** leaderWithWatch reads the leader and leaves a one-shot watch that fires when it may have changed (changed null: look again now). */
   private async leaderWithWatch(
     signal: AbortSignal | undefined,
@@ -197,25 +233,7 @@ export class Election {
       return parent.stat === null ? { leader: null, changed: parent.fired } : again
     }
     const first = sortedContenders(names)[0]
-    if (first === undefined) {
-      // Watch the children only while there is no candidate: then the first to join is the change.
-      let fire: () => void = () => {}
-      const changed = new Promise<void>((resolve) => (fire = resolve))
-      try {
-        const now = await retry(
-          () =>
-            this.client.children(this.path, {
-              watch: onChange(() => fire()),
-              ...signalOption(signal),
-            }),
-          retrying(signal),
-        )
-        return sortedContenders(now).length === 0 ? { leader: null, changed } : again
-      } catch (error) {
-        if (error instanceof NoNodeError) return again
-        throw error
-      }
-    }
+    if (first === undefined) return this.firstCandidateWatch(signal)
     const path = childOf(this.path, first.name)
     let fire: () => void = () => {}
     const changed = new Promise<void>((resolve) => (fire = resolve))
