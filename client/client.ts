@@ -34,7 +34,12 @@ import {
 import { clientSettings, positiveMs, type ConnectOptions } from './options.js'
 import { SessionEngine, type ConnectionState } from './session.js'
 import { openWatchStream, type WatchEvent, type WatchStreamHooks } from './watch-stream.js'
-import { ClientWatchRegistry, type OneShotKind } from './watch-registry.js'
+import {
+  ClientWatchRegistry,
+  wholeTxn,
+  type CompactedNotice,
+  type OneShotKind,
+} from './watch-registry.js'
 import type { Logger } from './connection.js'
 
 /**
@@ -324,21 +329,34 @@ export class Client {
    * childrenChanged) until the loop ends or `signal` aborts. The server watch is asked
    * for when `watch()` is called, ahead of any later call of this client, so "watch,
    * read, then loop" misses no change made after the read; events queue until the loop
-   * pulls them. A second loop over the same iterable opens a new watch. The iterator
-   * throws SessionExpiredError if the session is lost, and ends normally when the client
-   * closes.
+   * pulls them. With `fromZxid` — the zxid of an event this or an earlier session or
+   * process saw — the stream starts after that txn instead: the member replays every
+   * change since, so a reader can persist its position and resume. Across reconnects and
+   * failovers the stream resumes from the last change it delivered, each change exactly
+   * once, in zxid order; when a member can no longer replay from there it yields a
+   * `compacted` event and goes on. A second loop over the same iterable opens a new
+   * watch. The iterator throws SessionExpiredError if the session is lost, and ends
+   * normally when the client closes.
    */
   watch(
     path: string,
-    options: { recursive?: boolean; signal?: AbortSignal } = {},
+    options: { recursive?: boolean; fromZxid?: bigint; signal?: AbortSignal } = {},
   ): AsyncIterable<WatchEvent> {
     const serverPath = this.serverPath(path)
     const recursive = options.recursive === true
     const mode = recursive ? 'persistentRecursive' : 'persistent'
+    const fromZxid = options.fromZxid
+    if (fromZxid !== undefined && (typeof fromZxid !== 'bigint' || fromZxid < 0n))
+      throw new BadArgumentsError(`fromZxid must be a non-negative bigint, got ${String(fromZxid)}`)
     const hooks: WatchStreamHooks = {
-      register: async (sink) => {
-        if (this.watches.addSink(serverPath, recursive, sink))
-          await this.call({ op: 'addWatch', path: serverPath, mode }, {})
+      register: (sink) => {
+        // Without fromZxid the stream starts now: past every event the client has had.
+        const from = wholeTxn(fromZxid ?? this.engine.lastZxid)
+        // One server watch serves every stream of a path; a stream that starts further
+        // back than the others asks for its own replay (the others skip what they have).
+        const first = this.watches.addSink(serverPath, recursive, sink, from)
+        if (first || fromZxid !== undefined)
+          this.engine.registerStream({ path: serverPath, recursive, from }, fromZxid !== undefined)
       },
       unregister: async (sink) => {
         if (!this.watches.removeSink(serverPath, recursive, sink) || this.engine.closed) return
@@ -405,9 +423,12 @@ export class Client {
     return this.chroot.fromServer(serverPath) ?? serverPath
   }
 
-  private toWatchEvent(event: EventMessage): WatchEvent | null {
+  private toWatchEvent(event: EventMessage | CompactedNotice): WatchEvent | null {
     const path = this.chroot.fromServer(event.path)
-    return path === null ? null : { type: event.event, path, zxid: event.zxid }
+    if (path === null) return null
+    return event.type === 'compacted'
+      ? { type: 'compacted', path, zxid: event.zxid, oldestZxid: event.oldestZxid }
+      : { type: event.event, path, zxid: event.zxid }
   }
 
   private registerOneShot(

@@ -22,8 +22,10 @@ import {
   type ConnectedMessage,
   type ConnectMessage,
   type MultiResult,
+  type AddWatchRequest,
   type ReplyMessage,
   type Request,
+  type ResultOf,
   type SessionId,
 } from '../protocol/index.js'
 import type { Clock, TimerHandle } from './clock.js'
@@ -38,12 +40,13 @@ import {
 } from './connection.js'
 import {
   ClientClosedError,
+  ConclaveError,
   ConnectionLossError,
   SessionExpiredError,
   errorFromCode,
 } from './errors.js'
 import { PendingTable, isWrite, type PendingCall } from './pending.js'
-import type { ClientWatchRegistry } from './watch-registry.js'
+import type { ClientWatchRegistry, StreamRegistration } from './watch-registry.js'
 
 export type { Logger } from './connection.js'
 
@@ -83,6 +86,14 @@ export class SessionEngine {
   serverId = 0
   /** lastZxid is the highest zxid seen in a reply, event or pong. */
   lastZxid = 0n
+  /**
+   * coveredZxid is the highest zxid of a reply or pong received once the connection's
+   * watches were registered: the server sent every event up to it before, so no watch
+   * missed one. Events do not count: a txn's events may be cut off half-way.
+   */
+  coveredZxid = 0n
+  /** resyncing counts the watch re-registrations still unanswered on the live connection (Infinity once one failed). */
+  private resyncing = 0
   private password: Uint8Array = new Uint8Array(0)
   private readonly pending = new PendingTable()
   /** connection is the current attempt or live connection. */
@@ -256,13 +267,29 @@ export class SessionEngine {
       connection.url,
       message.sessionId.toString(16),
     )
-    // Watches first, so the server fires what changed while we were away before any new reply.
-    const onError = (err: unknown) => this.options.logger.warn('re-registering watches failed', err)
-    for (const setWatches of resumed ? this.watches.setWatchesRequests(this.lastZxid) : []) {
-      this.send(
-        this.pending.create(setWatches, () => {}, onError),
-        connection,
-      )
+    // Watches first, so the server sends what changed while we were away before any new
+    // reply: streams from their positions, then one-shot watches (whose catch-up events
+    // only fire one-shot watches, so they never pass a stream its replay).
+    this.resyncing = 0
+    if (resumed) {
+      const done = () => {
+        if (this.live === connection && this.resyncing > 0) this.resyncing -= 1
+      }
+      const failed = (err: unknown) => {
+        this.options.logger.warn('re-registering watches failed', err)
+        if (this.live === connection) this.resyncing = Infinity
+      }
+      for (const registration of this.watches.streamRegistrations()) {
+        this.resyncing += 1
+        this.registerStreamOn(connection, registration, true, done, failed)
+      }
+      for (const setWatches of this.watches.setWatchesRequests(this.coveredZxid)) {
+        this.resyncing += 1
+        this.send(this.pending.create(setWatches, done, failed), connection)
+      }
+    } else if (message.zxid > this.coveredZxid) {
+      // A new session has no watches yet: nothing before its first zxid can be missed.
+      this.coveredZxid = message.zxid
     }
     // Queued calls go out before listeners hear 'connected', so calls a listener makes stay behind them.
     for (const call of this.pending.takeUnsent()) this.send(call, connection)
@@ -281,6 +308,7 @@ export class SessionEngine {
     if (this.connection === connection) this.connection = undefined
     if (this.live !== connection) return
     this.live = undefined
+    this.watches.connectionEnded(connection, this.coveredZxid)
     this.pending.failInFlight(
       (call) =>
         new ConnectionLossError(`connection lost with ${call.request.op} in flight`, {
@@ -317,8 +345,70 @@ export class SessionEngine {
 
   private onSessionMessage(connection: Connection, message: SessionMessage): void {
     if (message.zxid > this.lastZxid) this.lastZxid = message.zxid
-    if (message.type === 'event') this.watches.deliver(message)
-    else if (message.type === 'reply') this.onReply(connection, message)
+    if (message.type === 'event') return this.watches.deliver(message)
+    if (message.type === 'reply') this.onReply(connection, message)
+    if (this.resyncing === 0 && this.live === connection && message.zxid > this.coveredZxid)
+      this.coveredZxid = message.zxid
+  }
+
+  /**
+   * registerStream asks the server for the persistent watch of `registration` on the
+   * live connection, replaying what it applied after the registration's position if
+   * `replay`, else starting when it registers the watch; without a live connection, the
+   * next connection registers it with the others, from its position.
+   * A stream that failed for good (an error no reconnect cures) ends with that error.
+   */
+  registerStream(registration: StreamRegistration, replay: boolean): void {
+    const live = this.live
+    if (live === undefined || this.state !== 'connected') return
+    this.registerStreamOn(live, registration, replay)
+  }
+
+  /** registerStreamOn sends addWatch on `connection` (from the registration's position if `replay`, with a sync first if that is ahead of what the client saw). */
+  private registerStreamOn(
+    connection: Connection,
+    registration: StreamRegistration,
+    replay: boolean,
+    done: () => void = () => {},
+    failed: (error: unknown) => void = () => {},
+  ): void {
+    const { path, recursive, from } = registration
+    // The member may lag behind the position (another member's, or a restarted
+    // process's): a sync first brings it up to the leader's commit point.
+    if (replay && from.zxid > this.lastZxid)
+      this.send(
+        this.pending.create(
+          { op: 'sync', path: '/' },
+          () => {},
+          () => {},
+        ),
+        connection,
+      )
+    const request: AddWatchRequest = {
+      op: 'addWatch',
+      path,
+      mode: recursive ? 'persistentRecursive' : 'persistent',
+      ...(replay ? { fromZxid: from.zxid } : {}),
+      ...(replay && Number.isFinite(from.index) ? { afterIndex: from.index } : {}),
+    }
+    const call = this.pending.create(
+      request,
+      (result, zxid) => {
+        const reply = result as ResultOf<'addWatch'>
+        const compacted =
+          reply.compacted === true ? { oldestZxid: reply.oldestZxid ?? 0n } : undefined
+        this.watches.acknowledge(registration, zxid, compacted, connection)
+        done()
+      },
+      (error: unknown) => {
+        // Lost with the connection, or refused by a member that is not serving: the next
+        // connection registers the stream again. Anything else ends the stream.
+        if (error instanceof ConclaveError && !error.retryable)
+          this.watches.refuse(registration, error)
+        failed(error)
+      },
+    )
+    this.send(call, connection)
   }
 
   private onReply(connection: Connection, reply: ReplyMessage): void {

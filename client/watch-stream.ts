@@ -5,28 +5,36 @@
  * the loop with SessionExpiredError; closing the client ends it normally.
  */
 import type { EventMessage } from '../protocol/index.js'
-import type { WatchSink } from './watch-registry.js'
+import type { CompactedNotice, WatchSink } from './watch-registry.js'
 
 /**
  * WatchEvent is a change notification: what happened, to which node (chroot stripped), at
- * which zxid. Type `sessionLost` reaches one-shot watchers only: their session was lost
- * before the watch fired (ZooKeeper's Expired), so it never will; `zxid` is then the last
- * one the client saw. Streams end with SessionExpiredError instead.
+ * which zxid. Events of one txn (a multi, a session's ephemerals going) share its zxid.
+ *
+ * Two types are not changes. `sessionLost` reaches one-shot watchers only: their session
+ * was lost before the watch fired (ZooKeeper's Expired), so it never will; `zxid` is then
+ * the last one the client saw (streams end with SessionExpiredError instead).
+ * `compacted` reaches streams only: the member could not replay what the stream missed
+ * (its position is older than the member's change window, whose oldest replayable zxid
+ * is `oldestZxid`); changes up to `zxid`, where the stream goes on, may be missing, so a
+ * cache re-reads. `path` is then the watched path.
  */
 export interface WatchEvent {
-  type: EventMessage['event'] | 'sessionLost'
+  type: EventMessage['event'] | 'sessionLost' | 'compacted'
   path: string
   zxid: bigint
+  /** oldestZxid is set on `compacted` events only. */
+  oldestZxid?: bigint
 }
 
 /** WatchStreamHooks connect a stream to the client. */
 export interface WatchStreamHooks {
-  /** register adds the sink and, if it is the first on its path, asks the server for the watch. */
-  register(sink: WatchSink): Promise<void>
+  /** register adds the sink and asks the server for the watch (or leaves that to the next connection). */
+  register(sink: WatchSink): void
   /** unregister removes the sink and, if it was the last, tells the server. */
   unregister(sink: WatchSink): Promise<void>
   /** toEvent maps a server event to the user's view, or null to skip it (outside the chroot). */
-  toEvent(event: EventMessage): WatchEvent | null
+  toEvent(event: EventMessage | CompactedNotice): WatchEvent | null
 }
 
 /** openWatchStream registers a sink at once and returns the iterator that drains it. */
@@ -75,10 +83,7 @@ export function openWatchStream(
     signal?.addEventListener('abort', onAbort, { once: true })
     // Registration is issued synchronously here, so any call the user makes after starting
     // the loop is ordered behind it on the wire and its changes are seen.
-    hooks.register(sink).catch((error: Error) => {
-      void hooks.unregister(sink)
-      sink.fail(error)
-    })
+    hooks.register(sink)
   }
   return {
     next: async (): Promise<IteratorResult<WatchEvent>> => {

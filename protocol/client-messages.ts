@@ -89,11 +89,22 @@ export interface GetAclRequest {
   op: 'getAcl'
   path: string
 }
-/** AddWatchRequest adds a persistent or persistent-recursive watch. */
+/**
+ * AddWatchRequest adds a persistent or persistent-recursive watch. With `fromZxid` the
+ * server first replays, as events in zxid order, every committed change the watch would
+ * have reported after that position, from its window of recent changes; the watch is
+ * live from the reply's zxid on. The position is the change at index `afterIndex` of
+ * the txn `fromZxid` (the changes after it in that txn are replayed too), or, without
+ * `afterIndex`, the whole txn. A position older than the window, or a replay larger than
+ * the connection's output bound, is not replayed: the reply says `compacted`.
+ * `fromZxid` above the member's last applied zxid is ZXID_AHEAD.
+ */
 export interface AddWatchRequest {
   op: 'addWatch'
   path: string
   mode: PersistentWatchMode
+  fromZxid?: Zxid
+  afterIndex?: number
 }
 /** RemoveWatchesRequest removes this session's watches of a kind on a path (NO_WATCHER if none). */
 export interface RemoveWatchesRequest {
@@ -102,8 +113,11 @@ export interface RemoveWatchesRequest {
   kind: WatchKind
 }
 /**
- * SetWatchesRequest re-registers watches after a reconnect. The server fires at once
- * what changed after `relativeZxid` (ZooKeeper's SetWatches rules) and re-adds the rest.
+ * SetWatchesRequest re-registers one-shot watches after a reconnect. For each, the
+ * server fires at once the first change after `relativeZxid` that the watch would have
+ * reported (from its change window, with that change's zxid; past the window by
+ * ZooKeeper's SetWatches rules, stamped with the current zxid), or registers it again.
+ * Persistent and recursive watches are re-registered with `addWatch` and `fromZxid`.
  */
 export interface SetWatchesRequest {
   op: 'setWatches'
@@ -111,8 +125,6 @@ export interface SetWatchesRequest {
   data: string[]
   exist: string[]
   child: string[]
-  persistent: string[]
-  persistentRecursive: string[]
 }
 /** CloseSessionRequest ends the session: its ephemerals go, then the server closes the connection. */
 export interface CloseSessionRequest {
@@ -160,6 +172,18 @@ export interface MultiResult {
 }
 
 /**
+ * AddWatchResult: `compacted` when the replay asked for with `fromZxid` could not be
+ * given (the position is older than the member's change window, whose oldest replayable
+ * position is `oldestZxid`, or the replay would not fit the connection's output bound);
+ * the watch is then live from the reply's zxid and changes between the position and
+ * that zxid may be missing. Empty otherwise.
+ */
+export interface AddWatchResult {
+  compacted?: boolean
+  oldestZxid?: Zxid
+}
+
+/**
  * ResultMap maps each request op to the `result` a server sends when that op succeeds
  * (`err` 0). Replies do not name their op (a client matches them by xid), so this is
  * the protocol's promise, not something a reply shows: the SDK types each call's
@@ -177,7 +201,7 @@ export interface ResultMap {
   getEphemerals: { paths: string[] }
   childCount: { count: number }
   getAcl: { acl: Acl[]; stat: Stat }
-  addWatch: Record<string, never>
+  addWatch: AddWatchResult
   removeWatches: Record<string, never>
   setWatches: Record<string, never>
   closeSession: Record<string, never>
@@ -247,14 +271,20 @@ export interface ReplyMessage {
   message?: string
 }
 /**
- * EventMessage is a watch notification; `zxid` is the txn that caused it. The client
- * routes it to its own watch registrations by `path` and `event`.
+ * EventMessage is a watch notification; `zxid` is the txn that caused it and `index`
+ * the change's place among that txn's changes (a multi or a session close changes
+ * several nodes in one txn), so (zxid, index) names one change exactly. The client
+ * routes it to its own watch registrations by `path` and `event`. `oneShotOnly` marks
+ * the catch-up a setWatches sends: it fires one-shot watches only, because persistent
+ * watches get their own replay (addWatch with fromZxid).
  */
 export interface EventMessage {
   type: 'event'
   zxid: Zxid
+  index: number
   event: WatchEventType
   path: string
+  oneShotOnly?: boolean
 }
 /** PongMessage answers a ping with the server's last applied zxid. */
 export interface PongMessage {

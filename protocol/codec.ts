@@ -237,6 +237,8 @@ const request: Check<Request> = tagged<Request>(
       op: oneOf(['addWatch'] as const),
       path: path(),
       mode: oneOf(['persistent', 'persistentRecursive'] as const),
+      fromZxid: optional(u64),
+      afterIndex: optional(int(0, 0x7fff_ffff)),
     }),
     removeWatches: object({
       op: oneOf(['removeWatches'] as const),
@@ -249,8 +251,6 @@ const request: Check<Request> = tagged<Request>(
       data: withDefault(pathList, []),
       exist: withDefault(pathList, []),
       child: withDefault(pathList, []),
-      persistent: withDefault(pathList, []),
-      persistentRecursive: withDefault(pathList, []),
     }),
     closeSession: object({ op: oneOf(['closeSession'] as const) }),
   },
@@ -297,6 +297,8 @@ const result: Check<Record<string, unknown> | undefined> = (v, where) => {
   if ('paths' in v) out.paths = arrayOf(str(), Number.MAX_SAFE_INTEGER)(v.paths, `${where}.paths`)
   if ('path' in v) out.path = str()(v.path, `${where}.path`)
   if ('count' in v) out.count = int(0)(v.count, `${where}.count`)
+  if ('oldestZxid' in v) out.oldestZxid = u64(v.oldestZxid, `${where}.oldestZxid`)
+  if ('compacted' in v) out.compacted = bool(v.compacted, `${where}.compacted`)
   if ('acl' in v) out.acl = arrayOf(acl, Number.MAX_SAFE_INTEGER)(v.acl, `${where}.acl`)
   return out
 }
@@ -329,8 +331,10 @@ const serverMessage: Check<ServerMessage> = tagged<ServerMessage>(
     event: object({
       type: oneOf(['event'] as const),
       zxid: u64,
+      index: withDefault(int(0, 0x7fff_ffff), 0),
       event: oneOf(['created', 'deleted', 'dataChanged', 'childrenChanged'] as const),
       path: str(),
+      oneShotOnly: optional(bool),
     }),
     pong: object({ type: oneOf(['pong'] as const), zxid: u64 }),
   },

@@ -28,7 +28,7 @@ export const MULTI_OPS_MAX = 1000
 export const ERROR_REASON_CHARS_MAX = 4096
 
 /**
- * SET_WATCHES_PATHS_MAX bounds the paths of one setWatches request (all five lists
+ * SET_WATCHES_PATHS_MAX bounds the paths of one setWatches request (all three lists
  * together), so re-registering watches is work in slices a member can do between
  * heartbeats; the SDK splits a larger re-registration into several requests.
  */

@@ -1,11 +1,11 @@
 /**
- * Following a subtree across connection trouble. A persistent watch is re-registered
- * after a reconnect, but what changed while the client was away is not replayed, and a
- * lost session ends the watch. `follow` hides both: it keeps a (recursive) watch
- * open for as long as it runs, reports every event, and reports a gap each time the
- * client is back after a drop or in a new session, after the watch is in place again,
- * so that a re-read then misses nothing (a change after the re-registration fires an
- * event; one before it is seen by the re-read).
+ * Following a subtree across connection trouble. A watch stream resumes by itself after
+ * a reconnect or a failover (the member replays what it missed), but a member may no
+ * longer hold that history (a `compacted` event), and a lost session ends the stream.
+ * `follow` hides both: it keeps a (recursive) watch open for as long as it runs,
+ * reports every change, and reports a gap when changes may have been missed — after
+ * the watch is in place again, so that a re-read then misses nothing (a change after
+ * the re-registration fires an event; one before it is seen by the re-read).
  */
 import { ConclaveError, SessionExpiredError } from '../errors.js'
 import type { ConnectionState } from '../session.js'
@@ -15,16 +15,15 @@ import { RETRY_BASE_MS, RETRY_CAP_MS } from './own-node.js'
 import { backoffMs, isRetryable, sleep } from './retry.js'
 
 /**
- * GapReason says why events may have been missed: the connection dropped and came back
- * ('reconnected'), the session was lost and a new one opened ('session lost'), the
- * server no longer had the history a watch asked for ('compacted'), or registering the
- * watch failed and was retried ('watch failed').
+ * GapReason says why events may have been missed: the session was lost and a new one
+ * opened ('session lost'), the member no longer had the history the stream needed to
+ * resume ('compacted'), or registering the watch failed and was retried ('watch failed').
  */
-export type GapReason = 'reconnected' | 'session lost' | 'compacted' | 'watch failed'
+export type GapReason = 'session lost' | 'compacted' | 'watch failed'
 
 /** FollowHandlers receive what happens under the followed path. */
 export interface FollowHandlers {
-  /** event is called for every watch event, in zxid order. */
+  /** event is called for every change, in zxid order (`compacted` events become gaps). */
   event(event: WatchEvent): void
   /** gap is called when events may have been missed: read the state again. */
   gap(reason: GapReason): void
@@ -54,9 +53,6 @@ export function follow(
   let dropped: GapReason | undefined
   const onState = (state: ConnectionState) => {
     switch (state) {
-      case 'suspended':
-        dropped ??= 'reconnected'
-        return
       case 'lost':
         dropped = 'session lost'
         return
@@ -70,6 +66,7 @@ export function follow(
       case 'closed':
         controller.abort()
         return
+      case 'suspended': // the stream resumes where it was by itself
       case 'connecting':
         return
     }
@@ -89,7 +86,8 @@ export function follow(
             const next = await iterator.next()
             if (next.done === true) return
             failures = 0
-            handlers.event(next.value)
+            if (next.value.type === 'compacted') handlers.gap('compacted')
+            else handlers.event(next.value)
           }
         } catch (error) {
           // The session was lost, the history was compacted, or registering the watch

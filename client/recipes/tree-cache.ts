@@ -10,13 +10,14 @@
  *   event says what changed, not to what). A node is told apart from an earlier node
  *   at the same path by its czxid, not its version, so a delete and re-create is
  *   reported as `deleted` then `created`, never as a change (CURATOR-391).
- * - After a dropped connection or a lost session the watch is registered again but the
- *   server does not replay what changed meanwhile; the cache then re-reads the whole
- *   subtree and reports the difference, again by czxid, so a node deleted and created
- *   again while the client was away still shows as `deleted` then `created`. (What
- *   happened in between, say three changes of one node, shows as one change: the
- *   cache reports states, not every transaction. Resumable watches, once the server
- *   has them, can close that gap.)
+ * - After a dropped connection or a failover the watch resumes where it was: the
+ *   member replays what changed meanwhile, and every change is reported one by one.
+ * - After a lost session, or when the member no longer holds the history the watch
+ *   needed (`compacted`), the cache re-reads the whole subtree and reports the
+ *   difference, again by czxid, so a node deleted and created again meanwhile still
+ *   shows as `deleted` then `created`. (What happened in between, say three changes
+ *   of one node, then shows as one change: the re-read sees states, not every
+ *   transaction.)
  *
  * The whole subtree is held in memory; mirror small trees (configuration, membership),
  * not large data sets.
@@ -320,8 +321,9 @@ export class TreeCache {
       }
       case 'childrenChanged':
         return // recursive watches do not send it; children come as created/deleted
-      case 'sessionLost':
-        return // one-shot watchers only: a stream ends with SessionExpiredError instead
+      case 'sessionLost': // one-shot watchers only: a stream ends with SessionExpiredError instead
+      case 'compacted': // follow() turns it into a gap, a re-read
+        return
     }
   }
 

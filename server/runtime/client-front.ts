@@ -51,7 +51,12 @@ import type { ClientSocket } from '../net/client-listener.js'
 import { answerRead, replyForWrite, type WriteRequest } from '../requests/index.js'
 import type { SessionTable } from '../sessions/index.js'
 import type { ApplyResult, DataTree } from '../tree/index.js'
-import type { WatchRegistry } from '../watches/index.js'
+import {
+  planReplay,
+  type ChangeWindow,
+  type Position,
+  type WatchRegistry,
+} from '../watches/index.js'
 import { ClientConnection, type QueuedRequest, type Reply } from './client-connection.js'
 import type { ClientBoundKey, ServerConfig } from './config.js'
 import { TokenBucket } from './token-bucket.js'
@@ -77,6 +82,8 @@ export interface FrontHost {
   readonly tree: DataTree
   readonly sessions: SessionTable
   readonly watches: WatchRegistry
+  /** window holds the recent committed changes that watches registered with a position are replayed from. */
+  readonly window: ChangeWindow
   readonly logger: Logger
   /** serving tells whether this member may answer clients (an established leader, or a follower that got UPTODATE). */
   serving(): boolean
@@ -634,20 +641,22 @@ export class ClientFront {
       case 'addWatch': {
         const refused = this.watchRefusal(connection, 1)
         if (refused !== undefined) return refused
-        watches.addPersistentWatch(request.path, watcher, request.mode === 'persistentRecursive')
-        return { err: 0, result: {} }
+        const recursive = request.mode === 'persistentRecursive'
+        if (request.fromZxid === undefined) {
+          watches.addPersistentWatch(request.path, watcher, recursive)
+          return { err: 0, result: {} }
+        }
+        return this.replayAndWatch(connection, request.path, recursive, {
+          zxid: request.fromZxid,
+          ...(request.afterIndex === undefined ? {} : { afterIndex: request.afterIndex }),
+        })
       }
       case 'removeWatches':
         return watches.removeWatches(request.path, request.kind, watcher)
           ? { err: 0, result: {} }
           : { err: ErrorCode.NO_WATCHER, message: `no ${request.kind} watch on ${request.path}` }
       case 'setWatches': {
-        const paths =
-          request.data.length +
-          request.exist.length +
-          request.child.length +
-          request.persistent.length +
-          request.persistentRecursive.length
+        const paths = request.data.length + request.exist.length + request.child.length
         if (paths > SET_WATCHES_PATHS_MAX) {
           return {
             err: ErrorCode.BAD_ARGUMENTS,
@@ -666,6 +675,7 @@ export class ClientFront {
               : { exists: true, mzxid: stat.mzxid, pzxid: stat.pzxid }
           },
           tree.appliedZxid,
+          this.host.window,
         )
         for (const event of events) this.send(connection, event)
         return { err: 0, result: {} }
@@ -678,6 +688,39 @@ export class ClientFront {
       case 'closeSession':
         return { err: ErrorCode.UNIMPLEMENTED, message: `op '${request.op}' is not a read` }
     }
+  }
+
+  /**
+   * replayAndWatch registers a persistent watch that starts after `from`: it sends the
+   * events the watch missed since then (from the change window) and registers it, in
+   * one step, so nothing applied in between is lost or sent twice. A position the window
+   * no longer covers, or a replay that would pass the connection's output bound, is
+   * answered `compacted` (the watch is live from the reply's zxid); a position beyond
+   * what this member applied is ZXID_AHEAD and registers nothing.
+   */
+  private replayAndWatch(
+    connection: ClientConnection,
+    path: string,
+    recursive: boolean,
+    from: Position,
+  ): Reply {
+    const { tree, watches, window } = this.host
+    // Half the room between the soft and hard output marks: the pump stops at the soft
+    // mark, so a replay sent from below it can never close the connection.
+    const bytesMax = Math.floor(
+      (this.limits.connectionBufferedBytesMax - this.limits.connectionBufferedBytesSoft) / 2,
+    )
+    const plan = planReplay(window, { path, recursive }, from, tree.appliedZxid, bytesMax)
+    if (plan.kind === 'ahead')
+      return {
+        err: ErrorCode.ZXID_AHEAD,
+        message: `fromZxid ${formatZxid(from.zxid)} is ahead of this server (${formatZxid(tree.appliedZxid)}): sync first, or it was never committed`,
+      }
+    watches.addPersistentWatch(path, connection.id, recursive)
+    if (plan.kind === 'compacted')
+      return { err: 0, result: { compacted: true, oldestZxid: plan.oldestZxid } }
+    for (const event of plan.events) this.send(connection, event)
+    return { err: 0, result: {} }
   }
 
   // ---------------------------------------------------------------- applied txns

@@ -72,6 +72,10 @@ export interface ServerConfig {
   diffLimitTxns: number
   /** diffLimitBytes bounds the same in-memory txns by their bytes: a member keeps at most this much of its committed log for DIFFs. */
   diffLimitBytes: number
+  /** watchWindowChanges is how many recent committed changes a member keeps for watches that resume from a position. */
+  watchWindowChanges: number
+  /** watchWindowBytes bounds the same window by its estimated memory. */
+  watchWindowBytes: number
   /** maxConnections bounds the client connections one member holds at once; more are closed with 1013. */
   maxConnections: number
   /** maxConnectionsPerAddress bounds the client connections from one IP address (ZooKeeper's maxClientCnxns). */
@@ -123,6 +127,8 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble'> = {
   initTimeoutTicks: 100,
   diffLimitTxns: 1000,
   diffLimitBytes: 64 * 1024 * 1024,
+  watchWindowChanges: 100_000,
+  watchWindowBytes: 16 * 1024 * 1024,
   maxConnections: 1000,
   maxConnectionsPerAddress: 256,
   maxSessionCreatesPerSecond: 1000,
@@ -391,6 +397,8 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
     initTimeoutTicks: integer(raw, 'initTimeoutTicks', 2, 1_000_000, d.initTimeoutTicks),
     diffLimitTxns: integer(raw, 'diffLimitTxns', 1, 100_000_000, d.diffLimitTxns),
     diffLimitBytes: integer(raw, 'diffLimitBytes', 1, 2 ** 40, d.diffLimitBytes),
+    watchWindowChanges: integer(raw, 'watchWindowChanges', 0, 100_000_000, d.watchWindowChanges),
+    watchWindowBytes: integer(raw, 'watchWindowBytes', 0, 2 ** 40, d.watchWindowBytes),
     ...resolveClientBounds(raw),
     peerHandshakeTimeoutMs: integer(
       raw,

@@ -51,7 +51,7 @@ import { FileStorage } from '../storage/file-storage.js'
 import { describeIoError } from '../storage/errors.js'
 import { persistentStateOf, restoreForEnsemble, snapshotRequestOf } from '../storage/restore.js'
 import { DataTree } from '../tree/index.js'
-import { WatchRegistry } from '../watches/index.js'
+import { ChangeWindow, WatchRegistry } from '../watches/index.js'
 import { ClientFront } from './client-front.js'
 import {
   frameBytesMaxFor,
@@ -74,6 +74,8 @@ export class MemberServer {
   /** Commits up to here may already be in the snapshot the tree came from: apply them in replay mode. */
   private fuzzyThroughZxid: Zxid
   private readonly watches = new WatchRegistry()
+  /** window keeps recent committed changes for watches that resume from a position. */
+  private readonly window: ChangeWindow
   private readonly peer: Peer
   private readonly duties: LeaderDuties
   private readonly front: ClientFront
@@ -105,6 +107,10 @@ export class MemberServer {
     this.sessions = restored.sessions
     this.fuzzyThroughZxid = restored.fuzzyThroughZxid
     this.builder = new TxnBuilder(this.tree, txnBuilderOptionsFor(config))
+    this.window = new ChangeWindow(
+      { changesMax: config.watchWindowChanges, bytesMax: config.watchWindowBytes },
+      this.tree.appliedZxid,
+    )
     this.sessionIds = new SessionIdGenerator(config.id, Date.now())
     const members =
       config.ensemble === undefined ? [config.id] : config.ensemble.members.map((m) => m.id)
@@ -150,6 +156,7 @@ export class MemberServer {
           return server.sessions
         },
         watches: this.watches,
+        window: this.window,
         logger,
         serving: () => this.peer.established && !this.stopped,
         forward: (sessionId, xid, payload) => this.forward(sessionId, xid, payload),
@@ -498,7 +505,12 @@ export class MemberServer {
   }
 
   private apply(txn: Txn): void {
-    const applied = this.tree.apply(txn, { replay: txn.zxid <= this.fuzzyThroughZxid })
+    const replay = txn.zxid <= this.fuzzyThroughZxid
+    const applied = this.tree.apply(txn, { replay })
+    // Over a fuzzy snapshot the tree may report fewer changes than the txn made: the
+    // window cannot vouch for them and starts again after this txn.
+    if (replay) this.window.restart(txn.zxid)
+    else this.window.record(txn.zxid, applied.changes)
     this.sessions.apply(txn)
     this.builder.onApplied(txn.zxid)
     this.duties.onApplied(txn)
@@ -514,6 +526,7 @@ export class MemberServer {
     this.builder = new TxnBuilder(this.tree, txnBuilderOptionsFor(this.config))
     // The leader walked its tree while applying txns: commits up to here may be in it already.
     this.fuzzyThroughZxid = data.fuzzyThroughZxid
+    this.window.restart(snapshot.zxid)
     this.logger.info(
       {
         zxid: formatZxid(snapshot.zxid),
@@ -664,6 +677,11 @@ export class MemberServer {
       sessions: this.sessions.size,
       znodes: this.tree.nodeCount,
       watches: this.watches.count(),
+      watchWindow: {
+        oldestZxid: formatZxid(this.window.oldestZxid),
+        changes: this.window.changes,
+        bytes: this.window.bytes,
+      },
       connections: this.front.connectionCount,
       digest: this.tree.digest(),
       diskFull:

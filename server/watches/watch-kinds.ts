@@ -5,7 +5,7 @@
  * on different changes, but `removeWatches(path, 'data')` removes both, as ZooKeeper's
  * WatcherType.Data does.
  */
-import type { WatchKind } from '../../protocol/index.js'
+import { isAncestorOrSelf, type WatchEventType, type WatchKind } from '../../protocol/index.js'
 import { WatchArgumentError } from './errors.js'
 
 /** RegisteredWatchKind is one kind of registered watch: three one-shot kinds and two persistent ones. */
@@ -49,4 +49,31 @@ export function kindsRemovedBy(kind: WatchKind): readonly RegisteredWatchKind[] 
   if (kinds === undefined)
     throw new WatchArgumentError('BAD_KIND', `unknown watch kind ${JSON.stringify(kind)}`)
   return kinds
+}
+
+/**
+ * fires tells whether a watch of `kind` on `watchPath` reports `change`: the trigger
+ * matrix of watch-registry.ts as a predicate, for replaying changes from the window
+ * (the registry itself looks changes up in its indexes instead).
+ */
+export function fires(
+  kind: RegisteredWatchKind,
+  watchPath: string,
+  change: { type: WatchEventType; path: string },
+): boolean {
+  switch (kind) {
+    case 'data':
+      return change.path === watchPath && change.type !== 'childrenChanged'
+    case 'exist':
+      return change.path === watchPath && (change.type === 'created' || change.type === 'deleted')
+    case 'child':
+      return (
+        change.path === watchPath &&
+        (change.type === 'deleted' || change.type === 'childrenChanged')
+      )
+    case 'persistent':
+      return change.path === watchPath
+    case 'persistentRecursive':
+      return change.type !== 'childrenChanged' && isAncestorOrSelf(watchPath, change.path)
+  }
 }

@@ -14,7 +14,8 @@
  * deleted. A watcher gets at most one notification per change however many of its
  * watches match: the client fans the event out to its own registrations. Watches
  * belong to a connection (`WatcherId`) and die with it; a client re-registers them on
- * its next connection with SetWatches.
+ * its next connection: one-shot ones with SetWatches, persistent ones with addWatch and
+ * the position it had reached, replayed from the member's ChangeWindow (replay.ts).
  *
  * Cost: a change looks at its own path in four indexes and walks p's ancestors in the
  * recursive index, so it never scans unrelated watches.
@@ -27,6 +28,7 @@ import type {
   WatchKind,
   Zxid,
 } from '../../protocol/index.js'
+import type { ChangeWindow } from './change-window.js'
 import { WatchArgumentError } from './errors.js'
 import { PathIndex, type WatcherId } from './path-index.js'
 import { planSetWatches, type NodeVersionsLookup } from './set-watches.js'
@@ -154,7 +156,7 @@ export class WatchRegistry {
 
   /**
    * trigger computes the notifications for `changes`, the effects of one txn in the
-   * order the tree applied them, all stamped with the txn's `zxid`. Notifications come
+   * order the tree applied them, all stamped with the txn's `zxid` and their index. Notifications come
    * in change order, and within a change in ascending watcher id; each watcher appears
    * at most once per change. One-shot watches that fire are removed. The EventMessage
    * objects are frozen and shared between the watchers of one change.
@@ -163,12 +165,13 @@ export class WatchRegistry {
     // Check the whole batch first: a bad change must not leave one-shots consumed but unsent.
     for (const change of changes) checkChange(change)
     const notifications: Notification[] = []
-    for (const change of changes) {
+    for (const [index, change] of changes.entries()) {
       const recipients = this.recipientsOf(change)
       if (recipients.size === 0) continue
       const event: EventMessage = Object.freeze({
         type: 'event',
         zxid,
+        index,
         event: change.type,
         path: change.path,
       })
@@ -179,28 +182,24 @@ export class WatchRegistry {
   }
 
   /**
-   * setWatches re-registers the watches a client held before it reconnected, applying
-   * ZooKeeper's SetWatches rules against `lookup` (see planSetWatches), and returns the
-   * events to send `watcher` at once, stamped with `currentZxid`. Every path is checked
-   * before anything is registered, so a bad request changes nothing.
+   * setWatches re-registers the one-shot watches a client held before it reconnected
+   * (see planSetWatches: from `window` when it covers the client's zxid, else by
+   * ZooKeeper's rules against `lookup`) and returns the events to send `watcher` at
+   * once. Every path is checked before anything is registered, so a bad request
+   * changes nothing.
    */
   setWatches(
     watcher: WatcherId,
     request: SetWatchesRequest,
     lookup: NodeVersionsLookup,
     currentZxid: Zxid,
+    window?: ChangeWindow,
   ): EventMessage[] {
     checkWatcher(watcher)
-    for (const list of [
-      request.data,
-      request.exist,
-      request.child,
-      request.persistent,
-      request.persistentRecursive,
-    ]) {
+    for (const list of [request.data, request.exist, request.child]) {
       for (const path of list) checkPath(path)
     }
-    const plan = planSetWatches(request, lookup, currentZxid)
+    const plan = planSetWatches(request, lookup, currentZxid, window)
     for (const { path, kind } of plan.register) this.addWatch(kind, path, watcher)
     return plan.events
   }

@@ -173,8 +173,6 @@ describe('hostile clients: work per turn (5) and watches per session (7)', () =>
           data: [],
           exist: paths,
           child: [],
-          persistent: [],
-          persistentRecursive: [],
         })
         const reply = await second.reply(1, 60_000)
         expect(reply.err).toBe(ErrorCode.BAD_ARGUMENTS)
@@ -191,8 +189,6 @@ describe('hostile clients: work per turn (5) and watches per session (7)', () =>
             data: [],
             exist,
             child: [],
-            persistent: [],
-            persistentRecursive: [],
           })
         }
         for (let slice = 0; slice < 26; slice++)

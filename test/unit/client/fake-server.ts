@@ -104,9 +104,11 @@ export class FakeConnection {
     })
   }
 
-  /** event pushes a watch event. */
-  event(event: WatchEventType, path: string, zxid: bigint = this.server.zxid): void {
-    this.send({ type: 'event', event, path, zxid })
+  /** event pushes a watch event; without a zxid it is a new txn's (the server's zxid moves on, as a real one's would). */
+  event(event: WatchEventType, path: string, zxid?: bigint, index = 0): void {
+    if (zxid === undefined) zxid = this.server.zxid += 1n
+    else if (zxid > this.server.zxid) this.server.zxid = zxid
+    this.send({ type: 'event', event, path, zxid, index })
   }
 
   /** drop ends the connection abruptly (like a crash or a cut cable). */

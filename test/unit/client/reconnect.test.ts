@@ -86,7 +86,7 @@ describe('connection loss', () => {
     expect(resume.password).toEqual(s.sessions.get(sessionId))
   })
 
-  it('after a reconnect sends setWatches first (last zxid seen, every watched path), then the queued calls in order', async () => {
+  it('after a reconnect re-registers streams from their positions, then one-shot watches, then the queued calls in order', async () => {
     client = await startClient()
     s.onRequest = (conn, m) => {
       const r = m.request
@@ -121,23 +121,28 @@ describe('connection loss', () => {
     const resumed = s.last
     expect(resumed.received.map((m) => (m.type === 'request' ? m.request.op : m.type))).toEqual([
       'connect',
+      'addWatch',
+      'addWatch',
       'setWatches',
       'get',
       'set',
       'exists',
     ])
     expect((resumed.received[0] as ConnectMessage).lastZxidSeen).toBe(42n)
-    const setWatches = resumed.requests[0]!.request as SetWatchesRequest
+    // Both streams were confirmed at 41 and saw replies up to 42 on that connection.
+    expect(resumed.requests.slice(0, 2).map((r) => r.request)).toEqual([
+      { op: 'addWatch', path: '/p', mode: 'persistent', fromZxid: 42n },
+      { op: 'addWatch', path: '/r', mode: 'persistentRecursive', fromZxid: 42n },
+    ])
+    const setWatches = resumed.requests[2]!.request as SetWatchesRequest
     expect(setWatches).toEqual({
       op: 'setWatches',
       relativeZxid: 42n,
       data: ['/d'],
       exist: ['/e'],
       child: ['/c'],
-      persistent: ['/p'],
-      persistentRecursive: ['/r'],
     })
-    expect(resumed.requests.slice(1).map((r) => (r.request as { path: string }).path)).toEqual([
+    expect(resumed.requests.slice(3).map((r) => (r.request as { path: string }).path)).toEqual([
       '/q1',
       '/q2',
       '/q3',

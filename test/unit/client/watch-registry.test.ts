@@ -15,16 +15,23 @@ import {
   type EventMessage,
   type WatchEventType,
 } from '../../../protocol/index.js'
-import { ClientWatchRegistry, type WatchSink } from '../../../client/watch-registry.js'
+import { ClientWatchRegistry, wholeTxn, type WatchSink } from '../../../client/watch-registry.js'
 
-function event(kind: WatchEventType, path: string, zxid = 1n): EventMessage {
-  return { type: 'event', event: kind, path, zxid }
+function event(kind: WatchEventType, path: string, zxid = 1n, index = 0): EventMessage {
+  return { type: 'event', event: kind, path, zxid, index }
 }
+
+const START = wholeTxn(0n)
 
 function sink(into: string[], name: string): WatchSink & { failed: Array<Error | null> } {
   const failed: Array<Error | null> = []
   return {
-    push: (e) => into.push(`${name} ${e.event} ${e.path}`),
+    push: (e) =>
+      into.push(
+        e.type === 'compacted'
+          ? `${name} compacted ${e.path} ${e.zxid} ${e.oldestZxid}`
+          : `${name} ${e.event} ${e.path} ${e.zxid}:${e.index}`,
+      ),
     fail: (error) => failed.push(error),
     failed,
   }
@@ -51,24 +58,105 @@ describe('ClientWatchRegistry', () => {
     expect(log).toEqual(['data dataChanged', 'child childrenChanged'])
   })
 
-  it('lists every registered path by kind for setWatches', () => {
+  it('lists one-shot paths by kind for setWatches, and streams with their oldest position for addWatch', () => {
     const registry = new ClientWatchRegistry()
     registry.addOneShot('data', '/d', () => {})
     registry.addOneShot('exist', '/e', () => {})
     registry.addOneShot('child', '/c', () => {})
-    registry.addSink('/p', false, sink([], 'p'))
-    registry.addSink('/r', true, sink([], 'r'))
+    registry.addSink('/p', false, sink([], 'p'), wholeTxn(5n))
+    registry.addSink('/p', false, sink([], 'p2'), { zxid: 3n, index: 1 })
+    registry.addSink('/r', true, sink([], 'r'), wholeTxn(9n))
     expect(registry.setWatchesRequests(77n)).toEqual([
-      {
-        op: 'setWatches',
-        relativeZxid: 77n,
-        data: ['/d'],
-        exist: ['/e'],
-        child: ['/c'],
-        persistent: ['/p'],
-        persistentRecursive: ['/r'],
-      },
+      { op: 'setWatches', relativeZxid: 77n, data: ['/d'], exist: ['/e'], child: ['/c'] },
     ])
+    expect(registry.streamRegistrations()).toEqual([
+      { path: '/p', recursive: false, from: { zxid: 3n, index: 1 } },
+      { path: '/r', recursive: true, from: wholeTxn(9n) },
+    ])
+  })
+
+  it('gives a stream each change once: replays that overlap what it has are skipped, to the change within a txn', () => {
+    const registry = new ClientWatchRegistry()
+    const log: string[] = []
+    registry.addSink('/r', true, sink(log, 'r'), START)
+    // A txn deleting two nodes (a session's ephemerals), cut off after its first event.
+    registry.deliver(event('dataChanged', '/r/a', 4n))
+    registry.deliver(event('deleted', '/r/e1', 7n, 0))
+    const connection = {}
+    registry.connectionEnded(connection, 4n) // never acknowledged on it: positions stay
+    const [registration] = registry.streamRegistrations()
+    expect(registration).toEqual({ path: '/r', recursive: true, from: { zxid: 7n, index: 0 } })
+    // The next member replays the rest of txn 7, and a replay from further back repeats it all.
+    registry.deliver(event('deleted', '/r/e2', 7n, 2))
+    registry.acknowledge(registration!, 9n, undefined, connection)
+    for (const [zxid, index, path] of [
+      [4n, 0, '/r/a'],
+      [7n, 0, '/r/e1'],
+      [7n, 2, '/r/e2'],
+    ] as const)
+      registry.deliver(event('deleted', path, zxid, index))
+    registry.deliver(event('created', '/r/b', 10n))
+    expect(log).toEqual([
+      'r dataChanged /r/a 4:0',
+      'r deleted /r/e1 7:0',
+      'r deleted /r/e2 7:2',
+      'r created /r/b 10:0',
+    ])
+  })
+
+  it('moves streams live on a connection up to its covered zxid when it ends, and no others', () => {
+    const registry = new ClientWatchRegistry()
+    const live = {}
+    registry.addSink('/a', false, sink([], 'a'), wholeTxn(1n))
+    registry.addSink('/b', false, sink([], 'b'), wholeTxn(1n))
+    registry.acknowledge({ path: '/a', recursive: false, from: wholeTxn(1n) }, 3n, undefined, live)
+    registry.connectionEnded({}, 50n)
+    registry.connectionEnded(live, 20n)
+    expect(registry.streamRegistrations()).toEqual([
+      { path: '/a', recursive: false, from: wholeTxn(20n) },
+      { path: '/b', recursive: false, from: wholeTxn(1n) },
+    ])
+  })
+
+  it('tells the streams an unreplayable addWatch was for that they may have missed changes', () => {
+    const registry = new ClientWatchRegistry()
+    const log: string[] = []
+    registry.addSink('/p', false, sink(log, 'old'), wholeTxn(2n))
+    registry.addSink('/p', false, sink(log, 'new'), wholeTxn(30n))
+    registry.acknowledge(
+      { path: '/p', recursive: false, from: wholeTxn(2n) },
+      40n,
+      { oldestZxid: 25n },
+      {},
+    )
+    registry.acknowledge(
+      { path: '/p', recursive: false, from: wholeTxn(2n) },
+      40n,
+      { oldestZxid: 25n },
+      {},
+    )
+    expect(log).toEqual(['old compacted /p 40 25', 'new compacted /p 40 25'])
+  })
+
+  it('does not pass a one-shot catch-up event to streams, which get their own replay', () => {
+    const registry = new ClientWatchRegistry()
+    const log: string[] = []
+    registry.addSink('/r', true, sink(log, 'r'), START)
+    registry.addOneShot('data', '/r/b', (e) => log.push(`one-shot ${e?.event ?? 'lost'}`))
+    registry.deliver({ ...event('dataChanged', '/r/b', 5n), oneShotOnly: true })
+    expect(log).toEqual(['one-shot dataChanged'])
+  })
+
+  it('ends the streams an addWatch was refused for, and keeps those it was not for', () => {
+    const registry = new ClientWatchRegistry()
+    const early = sink([], 'early')
+    const late = sink([], 'late')
+    registry.addSink('/p', false, early, wholeTxn(1n))
+    registry.addSink('/p', false, late, wholeTxn(9n))
+    const error = new Error('QUOTA_EXCEEDED')
+    expect(registry.refuse({ path: '/p', recursive: false, from: wholeTxn(5n) }, error)).toBe(false)
+    expect(late.failed).toEqual([error])
+    expect(early.failed).toEqual([])
   })
 
   it('splits a large re-registration into setWatches requests under the server cap, losing and repeating no path', () => {
@@ -76,18 +164,11 @@ describe('ClientWatchRegistry', () => {
     const count = 2 * SET_WATCHES_PATHS_MAX + 5
     for (let i = 0; i < count; i++)
       registry.addOneShot(i % 2 === 0 ? 'data' : 'child', `/n${i}`, () => {})
-    registry.addSink('/long/' + 'x'.repeat(4000), true, sink([], 'r'))
     const requests = registry.setWatchesRequests(9n)
     expect(requests.length).toBe(3)
     const all: string[] = []
     for (const request of requests) {
-      const lists = [
-        request.data,
-        request.exist,
-        request.child,
-        request.persistent,
-        request.persistentRecursive,
-      ]
+      const lists = [request.data, request.exist, request.child]
       expect(lists.reduce((n, list) => n + list.length, 0)).toBeLessThanOrEqual(
         SET_WATCHES_PATHS_MAX,
       )
@@ -98,8 +179,8 @@ describe('ClientWatchRegistry', () => {
       )
       all.push(...lists.flat())
     }
-    expect(all.length).toBe(count + 1)
-    expect(new Set(all).size).toBe(count + 1)
+    expect(all.length).toBe(count)
+    expect(new Set(all).size).toBe(count)
   })
 
   it('splits by path characters too, so requests of long paths fit a frame', () => {
@@ -119,9 +200,9 @@ describe('ClientWatchRegistry', () => {
     const registry = new ClientWatchRegistry()
     const a = sink([], 'a')
     const b = sink([], 'b')
-    expect(registry.addSink('/p', false, a)).toBe(true)
-    expect(registry.addSink('/p', false, b)).toBe(false)
-    expect(registry.addSink('/p', true, a)).toBe(true) // recursive is a separate registration
+    expect(registry.addSink('/p', false, a, START)).toBe(true)
+    expect(registry.addSink('/p', false, b, START)).toBe(false)
+    expect(registry.addSink('/p', true, a, START)).toBe(true) // recursive is a separate registration
     expect(registry.removeSink('/p', false, a)).toBe(false)
     expect(registry.removeSink('/p', false, a)).toBe(false)
     expect(registry.removeSink('/p', false, b)).toBe(true)
@@ -131,7 +212,7 @@ describe('ClientWatchRegistry', () => {
     const registry = new ClientWatchRegistry()
     const log: string[] = []
     const s = sink(log, 's')
-    registry.addSink('/p', false, s)
+    registry.addSink('/p', false, s, START)
     registry.addOneShot('data', '/p', (e) => log.push(`one-shot ${e?.event ?? 'lost'}`))
     registry.addOneShot('child', '/q', (e) => log.push(`child ${e?.event ?? 'lost'}`))
     const error = new Error('lost')
@@ -169,14 +250,19 @@ describe('ClientWatchRegistry', () => {
           const registry = new ClientWatchRegistry()
           const got: string[] = []
           sinks.forEach(([p, recursive], i) =>
-            registry.addSink(p, recursive, {
-              push: (e) => got.push(`${i} ${e.event} ${e.path}`),
-              fail: () => {},
-            }),
+            registry.addSink(
+              p,
+              recursive,
+              {
+                push: (e) => got.push(`${i} ${e.type === 'event' ? e.event : e.type} ${e.path}`),
+                fail: () => {},
+              },
+              START,
+            ),
           )
           const want: string[] = []
-          for (const [k, p] of events) {
-            registry.deliver(event(k, p))
+          for (const [j, [k, p]] of events.entries()) {
+            registry.deliver(event(k, p, BigInt(j + 1)))
             sinks.forEach(([q, recursive], i) => {
               const match = recursive ? k !== 'childrenChanged' && isAncestorOrSelf(q, p) : q === p
               if (match) want.push(`${i} ${k} ${p}`)

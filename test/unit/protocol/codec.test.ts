@@ -102,8 +102,6 @@ describe('client messages round-trip', () => {
         data: ['/a'],
         exist: ['/b'],
         child: ['/'],
-        persistent: [],
-        persistentRecursive: ['/c'],
       },
     },
     {
@@ -135,7 +133,8 @@ describe('client messages round-trip', () => {
       { type: 'reply', xid: 3, zxid: 9n, err: 0, result: { data: bytes('hi'), stat } },
       { type: 'reply', xid: 4, zxid: 9n, err: 0, result: { stat: null } },
       { type: 'reply', xid: 5, zxid: 9n, err: ErrorCode.NO_NODE, message: 'NO_NODE: /x' },
-      { type: 'event', zxid: 10n, event: 'childrenChanged', path: '/a' },
+      { type: 'event', zxid: 10n, index: 0, event: 'childrenChanged', path: '/a' },
+      { type: 'event', zxid: 11n, index: 3, event: 'created', path: '/b', oneShotOnly: true },
       { type: 'pong', zxid: 10n },
     ]
     for (const message of serverMessages) {

@@ -28,7 +28,7 @@ import { ClientFront, type ClientLimits } from '../../../server/runtime/client-f
 import { DEFAULT_CONFIG } from '../../../server/runtime/config.js'
 import { SessionTable } from '../../../server/sessions/index.js'
 import { DataTree } from '../../../server/tree/index.js'
-import { WatchRegistry } from '../../../server/watches/index.js'
+import { ChangeWindow, WatchRegistry } from '../../../server/watches/index.js'
 
 const MiB = 1024 * 1024
 const PASSWORD = new Uint8Array(16).fill(7)
@@ -88,6 +88,7 @@ interface Harness {
   front: ClientFront
   tree: DataTree
   watches: WatchRegistry
+  window: ChangeWindow
   forwarded: ForwardPayload[]
   clock: { nowMs: number }
   open(sessionId?: bigint): FakeSocket
@@ -102,6 +103,7 @@ function harness(overrides: Partial<ClientLimits> = {}): Harness {
   const tree = new DataTree()
   const sessions = new SessionTable({ tickMs: 100, minTimeoutMs: 200, maxTimeoutMs: 10_000 })
   const watches = new WatchRegistry()
+  const window = new ChangeWindow({ changesMax: 100_000, bytesMax: 64 * MiB }, 0n)
   const forwarded: ForwardPayload[] = []
   const clock = { nowMs: 1_000_000 }
   let nextSession = 0x100n
@@ -112,6 +114,7 @@ function harness(overrides: Partial<ClientLimits> = {}): Harness {
       tree,
       sessions,
       watches,
+      window,
       logger: pino({ level: 'silent' }),
       serving: () => true,
       forward: (_sessionId, _xid, payload) => {
@@ -129,7 +132,9 @@ function harness(overrides: Partial<ClientLimits> = {}): Harness {
   const apply = (partial: Omit<Txn, 'zxid' | 'timeMs'>) => {
     const txn: Txn = { ...partial, zxid: ++zxid, timeMs: 0 }
     sessions.apply(txn)
-    front.onApplied(txn, tree.apply(txn))
+    const applied = tree.apply(txn)
+    window.record(txn.zxid, applied.changes)
+    front.onApplied(txn, applied)
   }
   const frame = (socket: FakeSocket, message: Parameters<typeof encodeClientMessage>[0]) =>
     front.onFrame(socket, encodeClientMessage(message))
@@ -137,6 +142,7 @@ function harness(overrides: Partial<ClientLimits> = {}): Harness {
     front,
     tree,
     watches,
+    window,
     forwarded,
     clock,
     apply,
@@ -429,8 +435,6 @@ describe('ClientFront limits', () => {
       data: [],
       exist: ['/p', '/q'],
       child: [],
-      persistent: [],
-      persistentRecursive: [],
     })
     expect(client.replies()[7]?.err).toBe(ErrorCode.QUOTA_EXCEEDED)
     expect(h.watches.countFor(client.id)).toBe(3)
@@ -440,15 +444,13 @@ describe('ClientFront limits', () => {
     const h = harness()
     const client = session(h)
     const paths = Array.from({ length: SET_WATCHES_PATHS_MAX + 1 }, (_, i) => `/w${i}`)
-    // Over the cap in total, each list under it: the front counts all five lists.
+    // Over the cap in total, each list under it: the front counts all three lists.
     h.request(client, 1, {
       op: 'setWatches',
       relativeZxid: 0n,
       data: paths.slice(0, 1001),
       exist: paths.slice(1001),
       child: [],
-      persistent: [],
-      persistentRecursive: [],
     })
     expect(client.replies()[0]).toMatchObject({ err: ErrorCode.BAD_ARGUMENTS })
     expect(client.replies()[0]?.message).toMatch(/2001 paths, over the limit of 2000/)
@@ -459,8 +461,6 @@ describe('ClientFront limits', () => {
       data: [],
       exist: paths,
       child: [],
-      persistent: [],
-      persistentRecursive: [],
     })
     expect(client.replies()[1]).toMatchObject({ xid: 3, err: ErrorCode.BAD_ARGUMENTS })
     expect(h.watches.countFor(client.id)).toBe(0)
@@ -470,8 +470,6 @@ describe('ClientFront limits', () => {
       data: [],
       exist: paths.slice(1),
       child: [],
-      persistent: [],
-      persistentRecursive: [],
     })
     expect(client.replies()[2]).toMatchObject({ xid: 2, err: 0 })
     expect(h.watches.countFor(client.id)).toBe(SET_WATCHES_PATHS_MAX)
@@ -499,5 +497,99 @@ describe('ClientFront limits', () => {
     const other = session(h)
     h.front.onFrame(other, new Uint8Array([0xc7, 0x03, 0x78, 1, 2, 3])) // a msgpack RegExp extension
     expect(other.closed?.reason).toBe('malformed frame (MARSHALLING_ERROR)')
+  })
+})
+
+describe('ClientFront watch replay (addWatch with fromZxid)', () => {
+  /** setData applies a set of an existing node and returns its zxid. */
+  function setData(h: Harness, path: string): bigint {
+    const stat = h.tree.stat(path)!
+    h.apply({
+      sessionId: 0n,
+      xid: 0,
+      op: { type: 'set', path, data: new Uint8Array([1]), version: stat.version + 1 },
+    })
+    return h.tree.appliedZxid
+  }
+  const shape = (m: ServerMessage) =>
+    m.type === 'event'
+      ? `event ${m.event} ${m.path} ${m.zxid - base}.${m.index}`
+      : m.type === 'reply'
+        ? `reply ${m.xid} ${m.err} ${m.zxid - base}${m.result !== undefined && 'compacted' in m.result ? ' compacted' : ''}`
+        : m.type
+  let base = 0n
+
+  it('sends the changes after the position in order, then the reply, then live events, each once', () => {
+    const h = harness()
+    createNode(h, '/r', new Uint8Array(0))
+    createNode(h, '/r/a', new Uint8Array(0))
+    createNode(h, '/r/b', new Uint8Array(0))
+    base = h.tree.appliedZxid
+    const client = session(h)
+    const from = h.tree.appliedZxid
+    setData(h, '/r/a')
+    setData(h, '/r/b')
+    createNode(h, '/other', new Uint8Array(0))
+    h.request(client, 1, {
+      op: 'addWatch',
+      path: '/r',
+      mode: 'persistentRecursive',
+      fromZxid: from,
+    })
+    setData(h, '/r/a')
+    expect(client.sent.slice(1).map(shape)).toEqual([
+      'event dataChanged /r/a 2.0',
+      'event dataChanged /r/b 3.0',
+      'reply 1 0 4',
+      'event dataChanged /r/a 5.0',
+    ])
+  })
+
+  it('answers compacted for a position older than the window and goes live from the reply', () => {
+    const h = harness()
+    createNode(h, '/p', new Uint8Array(0))
+    const from = h.tree.appliedZxid
+    setData(h, '/p')
+    h.window.restart(h.tree.appliedZxid) // as after a SNAP
+    base = 0n
+    const client = session(h)
+    h.request(client, 1, { op: 'addWatch', path: '/p', mode: 'persistent', fromZxid: from })
+    const reply = client.replies()[0]!
+    expect(reply).toMatchObject({ err: 0, result: { compacted: true } })
+    expect((reply.result as { oldestZxid: bigint }).oldestZxid).toBe(h.window.oldestZxid)
+    expect(client.sent.filter((m) => m.type === 'event')).toEqual([])
+    setData(h, '/p')
+    expect(client.sent.at(-1)).toMatchObject({ type: 'event', event: 'dataChanged', path: '/p' })
+  })
+
+  it('answers ZXID_AHEAD for a position beyond what it applied, and registers nothing', () => {
+    const h = harness()
+    const client = session(h)
+    h.request(client, 1, {
+      op: 'addWatch',
+      path: '/',
+      mode: 'persistentRecursive',
+      fromZxid: h.tree.appliedZxid + 5n,
+    })
+    expect(client.replies()[0]).toMatchObject({ err: ErrorCode.ZXID_AHEAD })
+    expect(h.watches.countFor(client.id)).toBe(0)
+  })
+
+  it('answers compacted rather than queue a replay past the connection output bound', () => {
+    const h = harness({
+      connectionBufferedBytesSoft: 64 * 1024,
+      connectionBufferedBytesMax: 2 * MiB,
+    })
+    const big = '/' + 'b'.repeat(300)
+    createNode(h, big, new Uint8Array(0))
+    const from = h.tree.appliedZxid
+    // 2000 events of about 1 KB: over the (2 MiB - 64 KiB) / 2 a replay may queue.
+    for (let i = 0; i < 2000; i++) setData(h, big)
+    expect(h.window.covers(from)).toBe(true)
+    const client = session(h)
+    h.request(client, 1, { op: 'addWatch', path: big, mode: 'persistent', fromZxid: from })
+    expect(client.replies()[0]).toMatchObject({ err: 0, result: { compacted: true } })
+    expect(client.sent.filter((m) => m.type === 'event')).toEqual([])
+    expect(client.closed).toBeUndefined()
   })
 })

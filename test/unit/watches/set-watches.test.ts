@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest'
 import type { SetWatchesRequest } from '../../../protocol/index.js'
 import {
+  ChangeWindow,
   WatchArgumentError,
   WatchRegistry,
   type NodeVersions,
@@ -34,14 +35,12 @@ function request(
     data: [],
     exist: [],
     child: [],
-    persistent: [],
-    persistentRecursive: [],
     ...lists,
   }
 }
 function eventsOf(registry: WatchRegistry, req: SetWatchesRequest): string[] {
   return registry.setWatches(1, req, lookup, CURRENT).map((e) => {
-    expect(e).toMatchObject({ type: 'event', zxid: CURRENT })
+    expect(e).toMatchObject({ type: 'event', zxid: CURRENT, oneShotOnly: true })
     return `${e.event}:${e.path}`
   })
 }
@@ -108,22 +107,7 @@ describe('setWatches: child watches', () => {
   })
 })
 
-describe('setWatches: persistent watches and the whole request', () => {
-  it('re-adds persistent and recursive watches without firing, even for missing nodes', () => {
-    const registry = new WatchRegistry()
-    expect(
-      eventsOf(
-        registry,
-        request({ persistent: ['/newData', '/gone'], persistentRecursive: ['/'] }),
-      ),
-    ).toEqual([])
-    expect(registry.watchesOf(1)).toEqual([
-      { path: '/', kind: 'persistentRecursive' },
-      { path: '/gone', kind: 'persistent' },
-      { path: '/newData', kind: 'persistent' },
-    ])
-  })
-
+describe('setWatches: the whole request', () => {
   it('sends one deleted for a gone node held by both a data and a child watch, in request order', () => {
     const registry = new WatchRegistry()
     const events = eventsOf(
@@ -153,8 +137,83 @@ describe('setWatches: persistent watches and the whole request', () => {
   it('refuses a request with an invalid path and registers nothing', () => {
     const registry = new WatchRegistry()
     expect(() =>
-      registry.setWatches(1, request({ data: ['/old'], persistent: ['bad'] }), lookup, CURRENT),
+      registry.setWatches(1, request({ data: ['/old'], child: ['bad'] }), lookup, CURRENT),
     ).toThrow(WatchArgumentError)
     expect(registry.count()).toBe(0)
+  })
+})
+
+describe('setWatches: from the change window', () => {
+  /** A window that holds every txn after 90: a node created and deleted, data set twice, a child added. */
+  function window(): ChangeWindow {
+    const w = new ChangeWindow({ changesMax: 1000, bytesMax: 1 << 20 }, 90n)
+    w.record(95n, [{ type: 'dataChanged', path: '/old' }])
+    w.record(110n, [
+      { type: 'created', path: '/brief' },
+      { type: 'childrenChanged', path: '/' },
+    ])
+    w.record(120n, [
+      { type: 'deleted', path: '/brief' },
+      { type: 'childrenChanged', path: '/' },
+    ])
+    w.record(130n, [
+      { type: 'dataChanged', path: '/newData' },
+      { type: 'dataChanged', path: '/newData' },
+    ])
+    w.record(140n, [
+      { type: 'created', path: '/newChild/x' },
+      { type: 'childrenChanged', path: '/newChild' },
+    ])
+    return w
+  }
+  const plan = (registry: WatchRegistry, req: SetWatchesRequest) =>
+    registry
+      .setWatches(1, req, lookup, CURRENT, window())
+      .map((e) => `${e.event}:${e.path}@${e.zxid}.${e.index}${e.oneShotOnly === true ? '' : '!'}`)
+
+  it("fires each watch on the first change after relativeZxid it reports, with that change's zxid", () => {
+    const registry = new WatchRegistry()
+    expect(
+      plan(
+        registry,
+        request({ data: ['/newData', '/old'], exist: ['/brief'], child: ['/newChild', '/'] }),
+      ),
+    ).toEqual([
+      'created:/brief@110.0',
+      'childrenChanged:/@110.1',
+      'dataChanged:/newData@130.0',
+      'childrenChanged:/newChild@140.1',
+    ])
+    // /old changed at 95, before the client's zxid: its watch is registered again.
+    expect(registry.watchesOf(1)).toEqual([{ path: '/old', kind: 'data' }])
+  })
+
+  it('sees a node created and deleted while the client was away, which the state rules cannot', () => {
+    const registry = new WatchRegistry()
+    expect(eventsOf(registry, request({ exist: ['/brief'] }))).toEqual([])
+    expect(plan(new WatchRegistry(), request({ exist: ['/brief'] }))).toEqual([
+      'created:/brief@110.0',
+    ])
+  })
+
+  it('falls back to the state rules when the window starts after relativeZxid', () => {
+    const w = new ChangeWindow({ changesMax: 1000, bytesMax: 1 << 20 }, 101n)
+    const events = new WatchRegistry().setWatches(
+      1,
+      request({ data: ['/newData'] }),
+      lookup,
+      CURRENT,
+      w,
+    )
+    expect(events).toEqual([
+      {
+        type: 'event',
+        zxid: CURRENT,
+        index: 0,
+        event: 'dataChanged',
+        path: '/newData',
+        oneShotOnly: true,
+      },
+    ])
   })
 })

@@ -66,7 +66,12 @@ describe('trigger matrix', () => {
     const notifications = registry.trigger([change(type, '/a/b')], ZXID)
     expect(notifications).toEqual(
       fires
-        ? [{ watcher: 1, event: { type: 'event', zxid: ZXID, event: type, path: '/a/b' } }]
+        ? [
+            {
+              watcher: 1,
+              event: { type: 'event', zxid: ZXID, index: 0, event: type, path: '/a/b' },
+            },
+          ]
         : [],
     )
   })
