@@ -354,7 +354,13 @@ export class Client {
         const from = wholeTxn(fromZxid ?? this.engine.lastZxid)
         // One server watch serves every stream of a path; a stream that starts further
         // back than the others asks for its own replay (the others skip what they have).
-        const first = this.watches.addSink(serverPath, recursive, sink, from)
+        const first = this.watches.addSink(
+          serverPath,
+          recursive,
+          sink,
+          from,
+          fromZxid === undefined ? this.engine.liveConnection : undefined,
+        )
         if (first || fromZxid !== undefined)
           this.engine.registerStream({ path: serverPath, recursive, from }, fromZxid !== undefined)
       },

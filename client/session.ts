@@ -94,6 +94,8 @@ export class SessionEngine {
   coveredZxid = 0n
   /** resyncing counts the watch re-registrations still unanswered on the live connection (Infinity once one failed). */
   private resyncing = 0
+  /** replays maps the xid of each addWatch in flight with a position to its registration, for the replayed events that precede its reply. */
+  private readonly replays = new Map<number, StreamRegistration>()
   private password: Uint8Array = new Uint8Array(0)
   private readonly pending = new PendingTable()
   /** connection is the current attempt or live connection. */
@@ -271,23 +273,25 @@ export class SessionEngine {
     // reply: streams from their positions, then one-shot watches (whose catch-up events
     // only fire one-shot watches, so they never pass a stream its replay).
     this.resyncing = 0
+    const done = () => {
+      if (this.live === connection && this.resyncing > 0) this.resyncing -= 1
+    }
+    const failed = (err: unknown) => {
+      this.options.logger.warn('re-registering watches failed', err)
+      if (this.live === connection) this.resyncing = Infinity
+    }
+    // Streams opened since the last connection ended (in a new session too: a stream
+    // opened while the client was cut off) are registered from their positions.
+    for (const registration of this.watches.streamRegistrations()) {
+      this.resyncing += 1
+      this.registerStreamOn(connection, registration, true, done, failed)
+    }
     if (resumed) {
-      const done = () => {
-        if (this.live === connection && this.resyncing > 0) this.resyncing -= 1
-      }
-      const failed = (err: unknown) => {
-        this.options.logger.warn('re-registering watches failed', err)
-        if (this.live === connection) this.resyncing = Infinity
-      }
-      for (const registration of this.watches.streamRegistrations()) {
-        this.resyncing += 1
-        this.registerStreamOn(connection, registration, true, done, failed)
-      }
       for (const setWatches of this.watches.setWatchesRequests(this.coveredZxid)) {
         this.resyncing += 1
         this.send(this.pending.create(setWatches, done, failed), connection)
       }
-    } else if (message.zxid > this.coveredZxid) {
+    } else if (this.resyncing === 0 && message.zxid > this.coveredZxid) {
       // A new session has no watches yet: nothing before its first zxid can be missed.
       this.coveredZxid = message.zxid
     }
@@ -308,6 +312,7 @@ export class SessionEngine {
     if (this.connection === connection) this.connection = undefined
     if (this.live !== connection) return
     this.live = undefined
+    this.replays.clear()
     this.watches.connectionEnded(connection, this.coveredZxid)
     this.pending.failInFlight(
       (call) =>
@@ -345,7 +350,12 @@ export class SessionEngine {
 
   private onSessionMessage(connection: Connection, message: SessionMessage): void {
     if (message.zxid > this.lastZxid) this.lastZxid = message.zxid
-    if (message.type === 'event') return this.watches.deliver(message)
+    if (message.type === 'event') {
+      if (message.replayOf === undefined) return this.watches.deliver(message, connection)
+      const registration = this.replays.get(message.replayOf)
+      if (registration !== undefined) this.watches.deliverReplay(message, registration)
+      return
+    }
     if (message.type === 'reply') this.onReply(connection, message)
     if (this.resyncing === 0 && this.live === connection && message.zxid > this.coveredZxid)
       this.coveredZxid = message.zxid
@@ -391,9 +401,10 @@ export class SessionEngine {
       ...(replay ? { fromZxid: from.zxid } : {}),
       ...(replay && Number.isFinite(from.index) ? { afterIndex: from.index } : {}),
     }
-    const call = this.pending.create(
+    const call: PendingCall = this.pending.create(
       request,
       (result, zxid) => {
+        this.replays.delete(call.xid)
         const reply = result as ResultOf<'addWatch'>
         const compacted =
           reply.compacted === true ? { oldestZxid: reply.oldestZxid ?? 0n } : undefined
@@ -401,6 +412,7 @@ export class SessionEngine {
         done()
       },
       (error: unknown) => {
+        this.replays.delete(call.xid)
         // Lost with the connection, or refused by a member that is not serving: the next
         // connection registers the stream again. Anything else ends the stream.
         if (error instanceof ConclaveError && !error.retryable)
@@ -408,7 +420,13 @@ export class SessionEngine {
         failed(error)
       },
     )
+    if (replay) this.replays.set(call.xid, registration)
     this.send(call, connection)
+  }
+
+  /** liveConnection is the connection serving the session while `connected` (an identity for the watch registry). */
+  get liveConnection(): object | undefined {
+    return this.state === 'connected' ? this.live : undefined
   }
 
   private onReply(connection: Connection, reply: ReplyMessage): void {

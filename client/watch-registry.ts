@@ -9,6 +9,12 @@
  * has (another stream on the same path resuming from further back, or a txn whose events
  * were cut off mid-way by a lost connection) is delivered exactly once. After a
  * reconnect each path is re-registered from the oldest position of its streams.
+ *
+ * A stream takes live events only once its server watch is confirmed on the connection
+ * (`ackedOn`); until then it takes only the replay of its own registration. Another watch
+ * of the same connection (a recursive one on an ancestor) may bring live events for its
+ * path before that, and taking them would move its position past changes its own replay
+ * is about to bring.
  */
 import {
   isAncestorOrSelf,
@@ -99,13 +105,26 @@ export class ClientWatchRegistry {
     add(this.oneShot[kind], path, callback)
   }
 
-  /** addSink registers a persistent (or recursive) sink that has seen everything up to `position`; true if it is the first for that path. */
-  addSink(path: string, recursive: boolean, sink: WatchSink, position: StreamPosition): boolean {
+  /**
+   * addSink registers a persistent (or recursive) sink that has seen everything up to
+   * `position`; true if it is the first for that path. With `joinLive`, the sink shares
+   * the path's server watch if that is confirmed on the connection `joinLive` (it then
+   * takes live events at once).
+   */
+  addSink(
+    path: string,
+    recursive: boolean,
+    sink: WatchSink,
+    position: StreamPosition,
+    joinLive?: object,
+  ): boolean {
     const map = recursive ? this.recursive : this.persistent
     let states = map.get(path)
     const first = states === undefined
     if (states === undefined) map.set(path, (states = new Map()))
-    states.set(sink, { position, ackedOn: undefined })
+    const live =
+      joinLive !== undefined && [...states.values()].some((s) => s.ackedOn === joinLive)
+    states.set(sink, { position, ackedOn: live ? joinLive : undefined })
     return first
   }
 
@@ -119,8 +138,12 @@ export class ClientWatchRegistry {
     return true
   }
 
-  /** deliver routes one server event to every matching registration; a stream gets it only if it is past its position. */
-  deliver(event: EventMessage): void {
+  /**
+   * deliver routes one live server event, received on `connection`, to every matching
+   * registration: one-shot watches, and streams whose watch is confirmed on that
+   * connection and that are not past it yet.
+   */
+  deliver(event: EventMessage, connection: object): void {
     const fire = (kind: OneShotKind) => {
       const callbacks = this.oneShot[kind].get(event.path)
       if (callbacks === undefined) return
@@ -135,13 +158,9 @@ export class ClientWatchRegistry {
     }
     // A setWatches catch-up: the streams get their own replay.
     if (event.oneShotOnly === true) return
-    const position = { zxid: event.zxid, index: event.index }
     const offer = (states: Map<WatchSink, StreamState> | undefined) => {
-      for (const [sink, state] of states ?? []) {
-        if (comparePositions(position, state.position) <= 0) continue
-        state.position = position
-        sink.push(event)
-      }
+      for (const [sink, state] of states ?? [])
+        if (state.ackedOn === connection) offerTo(sink, state, event)
     }
     offer(this.persistent.get(event.path))
     if (event.event !== 'childrenChanged') {
@@ -150,6 +169,13 @@ export class ClientWatchRegistry {
         if (path === ROOT_PATH) break
       }
     }
+  }
+
+  /** deliverReplay routes one replayed event to the streams `registration` was sent for (at or past its position). */
+  deliverReplay(event: EventMessage, registration: StreamRegistration): void {
+    const { path, recursive, from } = registration
+    for (const [sink, state] of this.statesOf(path, recursive))
+      if (comparePositions(state.position, from) >= 0) offerTo(sink, state, event)
   }
 
   /** streamRegistrations lists, per watched path, the oldest position of its streams: what to register after a reconnect. */
@@ -284,6 +310,14 @@ export class ClientWatchRegistry {
   private statesOf(path: string, recursive: boolean): Map<WatchSink, StreamState> {
     return (recursive ? this.recursive : this.persistent).get(path) ?? new Map()
   }
+}
+
+/** offerTo gives a stream an event past its position, and moves the position there. */
+function offerTo(sink: WatchSink, state: StreamState, event: EventMessage): void {
+  const position = { zxid: event.zxid, index: event.index }
+  if (comparePositions(position, state.position) <= 0) return
+  state.position = position
+  sink.push(event)
 }
 
 function add<T>(map: Map<string, Set<T>>, path: string, item: T): boolean {

@@ -276,7 +276,9 @@ export interface ReplyMessage {
  * several nodes in one txn), so (zxid, index) names one change exactly. The client
  * routes it to its own watch registrations by `path` and `event`. `oneShotOnly` marks
  * the catch-up a setWatches sends: it fires one-shot watches only, because persistent
- * watches get their own replay (addWatch with fromZxid).
+ * watches get their own replay. `replayOf` marks that replay: the event belongs to the
+ * addWatch request with that xid (with fromZxid), whose reply follows the replay, and
+ * to no other watch.
  */
 export interface EventMessage {
   type: 'event'
@@ -285,6 +287,7 @@ export interface EventMessage {
   event: WatchEventType
   path: string
   oneShotOnly?: boolean
+  replayOf?: number
 }
 /** PongMessage answers a ping with the server's last applied zxid. */
 export interface PongMessage {

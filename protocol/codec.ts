@@ -335,6 +335,7 @@ const serverMessage: Check<ServerMessage> = tagged<ServerMessage>(
       event: oneOf(['created', 'deleted', 'dataChanged', 'childrenChanged'] as const),
       path: str(),
       oneShotOnly: optional(bool),
+      replayOf: optional(int(0, 0x7fff_ffff)),
     }),
     pong: object({ type: oneOf(['pong'] as const), zxid: u64 }),
   },

@@ -529,7 +529,7 @@ export class ClientFront {
       let reply: Reply
       let zxid = tree.appliedZxid
       if (entry.kind === 'answered') reply = entry.reply
-      else if (entry.kind === 'read') reply = this.executeRead(connection, entry.request)
+      else if (entry.kind === 'read') reply = this.executeRead(connection, entry.xid, entry.request)
       else if (entry.kind === 'barrier') {
         if (entry.failed === true)
           reply = {
@@ -543,7 +543,7 @@ export class ClientFront {
           reply =
             entry.request.op === 'sync'
               ? { err: 0, result: {} }
-              : this.executeRead(connection, entry.request)
+              : this.executeRead(connection, entry.xid, entry.request)
       } else {
         if (entry.held === true) {
           entry.held = undefined
@@ -603,8 +603,8 @@ export class ClientFront {
     }
   }
 
-  /** executeRead answers a read and registers the watch it asked for, in one step. */
-  private executeRead(connection: ClientConnection, request: Request): Reply {
+  /** executeRead answers the read `xid` and registers the watch it asked for, in one step. */
+  private executeRead(connection: ClientConnection, xid: number, request: Request): Reply {
     const watcher = connection.id
     const { tree, watches } = this.host
     if (
@@ -646,7 +646,7 @@ export class ClientFront {
           watches.addPersistentWatch(request.path, watcher, recursive)
           return { err: 0, result: {} }
         }
-        return this.replayAndWatch(connection, request.path, recursive, {
+        return this.replayAndWatch(connection, xid, request.path, recursive, {
           zxid: request.fromZxid,
           ...(request.afterIndex === undefined ? {} : { afterIndex: request.afterIndex }),
         })
@@ -692,7 +692,9 @@ export class ClientFront {
 
   /**
    * replayAndWatch registers a persistent watch that starts after `from`: it sends the
-   * events the watch missed since then (from the change window) and registers it, in
+   * events the watch missed since then (from the change window), each marked as part of
+   * the replay of request `xid` so the client routes it to that stream only, and
+   * registers the watch, in
    * one step, so nothing applied in between is lost or sent twice. A position the window
    * no longer covers, or a replay that would pass the connection's output bound, is
    * answered `compacted` (the watch is live from the reply's zxid); a position beyond
@@ -700,6 +702,7 @@ export class ClientFront {
    */
   private replayAndWatch(
     connection: ClientConnection,
+    xid: number,
     path: string,
     recursive: boolean,
     from: Position,
@@ -719,7 +722,7 @@ export class ClientFront {
     watches.addPersistentWatch(path, connection.id, recursive)
     if (plan.kind === 'compacted')
       return { err: 0, result: { compacted: true, oldestZxid: plan.oldestZxid } }
-    for (const event of plan.events) this.send(connection, event)
+    for (const event of plan.events) this.send(connection, { ...event, replayOf: xid })
     return { err: 0, result: {} }
   }
 

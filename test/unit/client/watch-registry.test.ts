@@ -22,6 +22,19 @@ function event(kind: WatchEventType, path: string, zxid = 1n, index = 0): EventM
 }
 
 const START = wholeTxn(0n)
+/** LIVE stands for the connection the events arrive on. */
+const LIVE = {}
+
+/** addLive registers a sink whose server watch is confirmed on LIVE, so it takes live events. */
+function addLive(
+  registry: ClientWatchRegistry,
+  path: string,
+  recursive: boolean,
+  s: WatchSink,
+): void {
+  registry.addSink(path, recursive, s, START)
+  registry.acknowledge({ path, recursive, from: START }, 0n, undefined, LIVE)
+}
 
 function sink(into: string[], name: string): WatchSink & { failed: Array<Error | null> } {
   const failed: Array<Error | null> = []
@@ -42,8 +55,8 @@ describe('ClientWatchRegistry', () => {
     const registry = new ClientWatchRegistry()
     const log: string[] = []
     registry.addOneShot('data', '/a', (e) => log.push(e?.event ?? 'lost'))
-    registry.deliver(event('dataChanged', '/a'))
-    registry.deliver(event('dataChanged', '/a'))
+    registry.deliver(event('dataChanged', '/a'), LIVE)
+    registry.deliver(event('dataChanged', '/a'), LIVE)
     expect(log).toEqual(['dataChanged'])
     expect(registry.setWatchesRequests(0n)).toEqual([])
   })
@@ -53,8 +66,8 @@ describe('ClientWatchRegistry', () => {
     const log: string[] = []
     registry.addOneShot('child', '/a', (e) => log.push(`child ${e?.event ?? 'lost'}`))
     registry.addOneShot('data', '/a', (e) => log.push(`data ${e?.event ?? 'lost'}`))
-    registry.deliver(event('dataChanged', '/a'))
-    registry.deliver(event('childrenChanged', '/a'))
+    registry.deliver(event('dataChanged', '/a'), LIVE)
+    registry.deliver(event('childrenChanged', '/a'), LIVE)
     expect(log).toEqual(['data dataChanged', 'child childrenChanged'])
   })
 
@@ -78,30 +91,60 @@ describe('ClientWatchRegistry', () => {
   it('gives a stream each change once: replays that overlap what it has are skipped, to the change within a txn', () => {
     const registry = new ClientWatchRegistry()
     const log: string[] = []
-    registry.addSink('/r', true, sink(log, 'r'), START)
+    addLive(registry, '/r', true, sink(log, 'r'))
     // A txn deleting two nodes (a session's ephemerals), cut off after its first event.
-    registry.deliver(event('dataChanged', '/r/a', 4n))
-    registry.deliver(event('deleted', '/r/e1', 7n, 0))
-    const connection = {}
-    registry.connectionEnded(connection, 4n) // never acknowledged on it: positions stay
+    registry.deliver(event('dataChanged', '/r/a', 4n), LIVE)
+    registry.deliver(event('deleted', '/r/e1', 7n, 0), LIVE)
+    registry.connectionEnded(LIVE, 4n) // the last reply or pong said 4: positions stay past it
     const [registration] = registry.streamRegistrations()
     expect(registration).toEqual({ path: '/r', recursive: true, from: { zxid: 7n, index: 0 } })
-    // The next member replays the rest of txn 7, and a replay from further back repeats it all.
-    registry.deliver(event('deleted', '/r/e2', 7n, 2))
-    registry.acknowledge(registration!, 9n, undefined, connection)
+    // The next member replays the rest of txn 7; a replay from further back repeats it all.
+    registry.deliverReplay(event('deleted', '/r/e2', 7n, 2), registration!)
+    const next = {}
+    registry.acknowledge(registration!, 9n, undefined, next)
+    const further = { path: '/r', recursive: true, from: wholeTxn(3n) }
     for (const [zxid, index, path] of [
       [4n, 0, '/r/a'],
       [7n, 0, '/r/e1'],
       [7n, 2, '/r/e2'],
     ] as const)
-      registry.deliver(event('deleted', path, zxid, index))
-    registry.deliver(event('created', '/r/b', 10n))
+      registry.deliverReplay(event('deleted', path, zxid, index), further)
+    registry.deliver(event('created', '/r/b', 10n), next)
     expect(log).toEqual([
       'r dataChanged /r/a 4:0',
       'r deleted /r/e1 7:0',
       'r deleted /r/e2 7:2',
       'r created /r/b 10:0',
     ])
+  })
+
+  it('keeps live events from a stream until its watch is confirmed: they would move it past its own replay', () => {
+    const registry = new ClientWatchRegistry()
+    const log: string[] = []
+    addLive(registry, '/r', true, sink(log, 'r')) // confirmed: takes live events
+    registry.addSink('/r/c', false, sink(log, 'c'), wholeTxn(2n)) // its addWatch is on its way
+    registry.deliver(event('dataChanged', '/r/c', 8n), LIVE) // came for /r
+    const registration = { path: '/r/c', recursive: false, from: wholeTxn(2n) }
+    registry.deliverReplay(event('childrenChanged', '/r/c', 5n, 1), registration)
+    registry.deliverReplay(event('dataChanged', '/r/c', 8n), registration)
+    registry.acknowledge(registration, 8n, undefined, LIVE)
+    registry.deliver(event('dataChanged', '/r/c', 9n), LIVE)
+    expect(log).toEqual([
+      'r dataChanged /r/c 8:0',
+      'c childrenChanged /r/c 5:1',
+      'c dataChanged /r/c 8:0',
+      'c dataChanged /r/c 9:0',
+      'r dataChanged /r/c 9:0',
+    ])
+  })
+
+  it('lets a new stream share a confirmed server watch at once', () => {
+    const registry = new ClientWatchRegistry()
+    const log: string[] = []
+    addLive(registry, '/p', false, sink(log, 'first'))
+    expect(registry.addSink('/p', false, sink(log, 'second'), wholeTxn(3n), LIVE)).toBe(false)
+    registry.deliver(event('dataChanged', '/p', 4n), LIVE)
+    expect(log).toEqual(['first dataChanged /p 4:0', 'second dataChanged /p 4:0'])
   })
 
   it('moves streams live on a connection up to its covered zxid when it ends, and no others', () => {
@@ -141,9 +184,9 @@ describe('ClientWatchRegistry', () => {
   it('does not pass a one-shot catch-up event to streams, which get their own replay', () => {
     const registry = new ClientWatchRegistry()
     const log: string[] = []
-    registry.addSink('/r', true, sink(log, 'r'), START)
+    addLive(registry, '/r', true, sink(log, 'r'))
     registry.addOneShot('data', '/r/b', (e) => log.push(`one-shot ${e?.event ?? 'lost'}`))
-    registry.deliver({ ...event('dataChanged', '/r/b', 5n), oneShotOnly: true })
+    registry.deliver({ ...event('dataChanged', '/r/b', 5n), oneShotOnly: true }, LIVE)
     expect(log).toEqual(['one-shot dataChanged'])
   })
 
@@ -212,12 +255,12 @@ describe('ClientWatchRegistry', () => {
     const registry = new ClientWatchRegistry()
     const log: string[] = []
     const s = sink(log, 's')
-    registry.addSink('/p', false, s, START)
+    addLive(registry, '/p', false, s)
     registry.addOneShot('data', '/p', (e) => log.push(`one-shot ${e?.event ?? 'lost'}`))
     registry.addOneShot('child', '/q', (e) => log.push(`child ${e?.event ?? 'lost'}`))
     const error = new Error('lost')
     registry.dropAll(error)
-    registry.deliver(event('dataChanged', '/p'))
+    registry.deliver(event('dataChanged', '/p'), LIVE)
     // A lost session tells each one-shot once (nothing waits for a watch that cannot fire).
     expect(log).toEqual(['one-shot lost', 'child lost'])
     expect(s.failed).toEqual([error])
@@ -229,7 +272,7 @@ describe('ClientWatchRegistry', () => {
     const log: string[] = []
     registry.addOneShot('data', '/p', (e) => log.push(`one-shot ${e?.event ?? 'lost'}`))
     registry.dropAll(null)
-    registry.deliver(event('dataChanged', '/p'))
+    registry.deliver(event('dataChanged', '/p'), LIVE)
     expect(log).toEqual([])
   })
 
@@ -250,19 +293,14 @@ describe('ClientWatchRegistry', () => {
           const registry = new ClientWatchRegistry()
           const got: string[] = []
           sinks.forEach(([p, recursive], i) =>
-            registry.addSink(
-              p,
-              recursive,
-              {
-                push: (e) => got.push(`${i} ${e.type === 'event' ? e.event : e.type} ${e.path}`),
-                fail: () => {},
-              },
-              START,
-            ),
+            addLive(registry, p, recursive, {
+              push: (e) => got.push(`${i} ${e.type === 'event' ? e.event : e.type} ${e.path}`),
+              fail: () => {},
+            }),
           )
           const want: string[] = []
           for (const [j, [k, p]] of events.entries()) {
-            registry.deliver(event(k, p, BigInt(j + 1)))
+            registry.deliver(event(k, p, BigInt(j + 1)), LIVE)
             sinks.forEach(([q, recursive], i) => {
               const match = recursive ? k !== 'childrenChanged' && isAncestorOrSelf(q, p) : q === p
               if (match) want.push(`${i} ${k} ${p}`)
