@@ -122,8 +122,7 @@ export class ClientWatchRegistry {
     let states = map.get(path)
     const first = states === undefined
     if (states === undefined) map.set(path, (states = new Map()))
-    const live =
-      joinLive !== undefined && [...states.values()].some((s) => s.ackedOn === joinLive)
+    const live = joinLive !== undefined && [...states.values()].some((s) => s.ackedOn === joinLive)
     states.set(sink, { position, ackedOn: live ? joinLive : undefined })
     return first
   }
