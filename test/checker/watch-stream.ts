@@ -109,6 +109,8 @@ export interface WatchStreamReport {
 
 /** NOTES_PER_RANGE_MAX bounds how many notes one missing range names. */
 const NOTES_PER_RANGE_MAX = 3
+/** ABSENT_SHOWN_MAX bounds how many eventless anchors one missing range names. */
+const ABSENT_SHOWN_MAX = 3
 
 const z = formatZxid
 
@@ -186,9 +188,12 @@ export function checkWatchStream(
   const gapWithin = (lo: bigint, hi: bigint) =>
     gaps.some((g) => (g.from > lo ? g.from : lo) + 1n <= (g.to < hi - 1n ? g.to : hi - 1n))
   const notesIn = (lo: bigint, hi: bigint) => {
-    const hits = (expected.notes ?? []).filter((n) => n.zxid >= lo && n.zxid < hi)
+    const texts = (expected.notes ?? [])
+      .filter((n) => n.zxid >= lo && n.zxid < hi)
+      .map((n) => `${n.text} at ${z(n.zxid)}`)
+    const hits = [...new Set(texts)]
     if (hits.length === 0) return ''
-    const shown = hits.slice(0, NOTES_PER_RANGE_MAX).map((n) => `${n.text} at ${z(n.zxid)}`)
+    const shown = hits.slice(0, NOTES_PER_RANGE_MAX)
     const more = hits.length > shown.length ? `, ${hits.length - shown.length} more` : ''
     return ` (${shown.join('; ')}${more})`
   }
@@ -204,33 +209,57 @@ export function checkWatchStream(
         details.push(`event #${e.index} ${e.type} at ${z(e.zxid)}: only sets change this node`)
     const changed = list.filter((e) => e.type === 'dataChanged').map((e) => e.zxid)
     const anchors = chainAnchors(chain, expected.startZxid, details)
+    // Consecutive ranges that come up short are one run, reported on one line: a stream
+    // that went deaf for a while misses every version of it, not one range at a time.
+    let run: { low: Anchor; high: Anchor; owed: number; got: number; absent: Anchor[] } | null =
+      null
+    const flush = () => {
+      if (run === null) return
+      const { low, high, owed, got, absent } = run
+      const range = `versions ${low.version + 1}..${high.version} (zxids ${z(low.zxid)} < zxid <= ${z(high.zxid)})`
+      const what =
+        got === owed
+          ? `events at the wrong zxids in ${range}`
+          : `missing ${owed - got} of ${range}: ${got} of ${owed} dataChanged events`
+      const final = anchors.at(-1)
+      const shown = absent
+        .slice(0, ABSENT_SHOWN_MAX)
+        .map(
+          (a) =>
+            `version ${a.version} at ${z(a.zxid)} (${a === final ? 'the final mzxid' : 'an acknowledged write'})`,
+        )
+      const more = absent.length > shown.length ? ` and ${absent.length - shown.length} more` : ''
+      const absentText = shown.length === 0 ? '' : `; no event for ${shown.join(', ')}${more}`
+      details.push(`${what}${absentText}${notesIn(low.zxid, high.zxid)}`)
+      run = null
+    }
     for (let i = 1; i < anchors.length; i++) {
       const [low, high] = [anchors[i - 1]!, anchors[i]!]
       const owed = high.version - low.version
       const got = changed.filter((at) => at > low.zxid && at <= high.zxid).length
       const anchorSeen = changed.includes(high.zxid)
-      const range = `versions ${low.version + 1}..${high.version} (zxids ${z(low.zxid)} < zxid <= ${z(high.zxid)})`
       if (got > owed) {
-        details.push(`${range}: ${got} dataChanged events for ${owed} sets`)
+        flush()
+        details.push(
+          `versions ${low.version + 1}..${high.version} (zxids ${z(low.zxid)} < zxid <= ${z(high.zxid)}): ${got} dataChanged events for ${owed} sets`,
+        )
         continue
       }
-      if (got === owed && anchorSeen) continue
       const missingInner = owed - 1 - (got - (anchorSeen ? 1 : 0))
       const innerExcused = missingInner <= 0 || gapWithin(low.zxid, high.zxid)
       const anchorExcused = anchorSeen || inGap(high.zxid)
       if (innerExcused && anchorExcused) {
         forgivenEvents += owed - got
+        flush()
         continue
       }
-      const anchorText = anchorSeen
-        ? ''
-        : `; no event for version ${high.version} at ${z(high.zxid)}${high === anchors.at(-1) ? ' (the final mzxid)' : ' (an acknowledged write)'}`
-      const what =
-        got === owed
-          ? `events at the wrong zxids in ${range}`
-          : `missing ${owed - got} of ${range}: ${got} of ${owed} dataChanged events`
-      details.push(`${what}${anchorText}${notesIn(low.zxid, high.zxid)}`)
+      run ??= { low, high, owed: 0, got: 0, absent: [] }
+      run.high = high
+      run.owed += owed
+      run.got += got
+      if (!anchorSeen) run.absent.push(high)
     }
+    flush()
     const last = anchors.at(-1)!
     const after = changed.filter((at) => at > last.zxid)
     if (after.length > 0)
