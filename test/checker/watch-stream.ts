@@ -303,9 +303,17 @@ export function checkWatchStream(
       ['created', life.ackedCreates],
       ['deleted', life.ackedDeletes],
     ] as const) {
-      for (const at of acked)
-        if (!has(type, at) && !inGap(at))
-          details.push(`no ${type} event for the acknowledged ${type.slice(0, -1)} at ${z(at)}`)
+      const absent = acked.filter((at) => !has(type, at) && !inGap(at))
+      if (absent.length === 0) continue
+      const shown = absent.slice(0, ABSENT_SHOWN_MAX).map(z).join(', ')
+      const more =
+        absent.length > ABSENT_SHOWN_MAX ? ` and ${absent.length - ABSENT_SHOWN_MAX} more` : ''
+      const op = type.slice(0, -1)
+      details.push(
+        absent.length === 1
+          ? `no ${type} event for the acknowledged ${op} at ${shown}`
+          : `no ${type} event for ${absent.length} acknowledged ${op}s: at ${shown}${more}`,
+      )
     }
     const lastEvent = list.at(-1)
     if (life.finalCzxid !== null) {
