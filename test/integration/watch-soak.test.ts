@@ -84,7 +84,7 @@ afterEach(async () => {
 }, 60_000)
 
 it(
-  `watch soak: a recursive watch sees every committed change exactly once, in zxid order, through ${SOAK_MS / 1000} s of leader and own-member kills and stalls (seed ${SEED})`,
+  `watch soak: a recursive watch sees every committed change exactly once, in zxid order, through ${SOAK_MS / 1000} s of leader and own-member kills and stalls`,
   { timeout: SOAK_MS + 150_000 },
   async () => {
     process.stdout.write(
