@@ -22,3 +22,15 @@ export type { RandomSource, SimulatedFault, SimulatedHistoryOptions } from './si
 export { searchLinearization } from './wgl-search.js'
 export type { SearchBudget, SearchOutcome, SearchVerdict, UnknownReason } from './wgl-search.js'
 export { seededRandom } from './seeded-random.js'
+export { checkWatchStream, renderWatchStreamReport } from './watch-stream.js'
+export type {
+  Anchor,
+  Chain,
+  ChildCreates,
+  Compaction,
+  Life,
+  Note,
+  StreamEvent,
+  WatchStreamExpectation,
+  WatchStreamReport,
+} from './watch-stream.js'
