@@ -12,8 +12,20 @@
  * - first write: from the fault to the first success of a write issued after it.
  * Each fault is repeated --rounds times; the medians and maxima are printed.
  *
+ * A second measure (Conclave only, `--measures sdk`) runs plain SDK clients instead
+ * (bench/lib/sdk-clients.ts): --sdk-per-member clients on every member, the old leader
+ * included, each with the full server list and the SDK's default timeouts, writing one
+ * set at a time and issuing it again after a failure. Per round it reports each client's
+ * longest write gap (from its last write before the fault to the end of the round), next
+ * to the time until the status endpoints show a new leader serving.
+ *
+ * --stop-ms: how long a SIGSTOPped leader stays stopped. 0 (the default) continues it as
+ * soon as another member leads; a longer stop is a stall that outlasts the election, as
+ * a long GC pause, a frozen VM or a hung disk would.
+ *
  * Run: npm run bench:failover [-- --rounds 5 --writers 4 --write-timeout 250
- *        --systems conclave,zookeeper --faults kill,stop --keep]
+ *        --systems conclave,zookeeper --faults kill,stop --measures writers,sdk
+ *        --sdk-per-member 2 --stop-ms 0 --keep]
  * This is a measurement, not a test: figures depend on the machine and its load.
  */
 import { cpus, loadavg } from 'node:os'
@@ -21,6 +33,7 @@ import { parseArgs } from 'node:util'
 import { startConclave } from './lib/conclave-ensemble.js'
 import { waitNewLeader, waitWhole, type BenchEnsemble } from './lib/ensemble.js'
 import { fixed, maxOf, median, table } from './lib/stats.js'
+import { openSdkClients, type SdkWriter } from './lib/sdk-clients.js'
 import { gapFigures, Writer, type GapFigures } from './lib/writers.js'
 import { startZooKeeper, zookeeperInstalled } from './lib/zookeeper-ensemble.js'
 
@@ -35,6 +48,9 @@ const { values } = parseArgs({
     systems: { type: 'string' },
     zookeeper: { type: 'boolean', default: false },
     faults: { type: 'string', default: 'kill,stop' },
+    measures: { type: 'string', default: 'writers,sdk' },
+    'sdk-per-member': { type: 'string', default: '2' },
+    'stop-ms': { type: 'string', default: '0' },
     keep: { type: 'boolean', default: false },
   },
 })
@@ -47,6 +63,9 @@ const WARMUP_MS = positive('warmup-ms')
 const AFTER_MS = positive('after-ms')
 /** CAP_MS bounds one round: a system that has not recovered by then is reported as down for at least this long. */
 const CAP_MS = positive('cap-ms')
+const SDK_PER_MEMBER = positive('sdk-per-member')
+/** STOP_MS is the least time a SIGSTOPped leader stays stopped (0: until another member leads). */
+const STOP_MS = nonNegative('stop-ms')
 const SESSION_TIMEOUT_MS = 10_000
 const WHOLE_TIMEOUT_MS = 120_000
 
@@ -59,6 +78,13 @@ function positive(name: keyof typeof values): number {
   const n = Number(values[name])
   if (!Number.isFinite(n) || n <= 0)
     throw new Error(`--${name} must be a positive number, got ${String(values[name])}`)
+  return n
+}
+
+function nonNegative(name: keyof typeof values): number {
+  const n = Number(values[name])
+  if (!Number.isFinite(n) || n < 0)
+    throw new Error(`--${name} must be a number >= 0, got ${String(values[name])}`)
   return n
 }
 
@@ -77,6 +103,41 @@ interface RoundResult extends GapFigures {
   /** electedMs is when the status endpoints first showed another member leading (NaN if never within the cap). */
   electedMs: number
   failures: number
+}
+
+/** FaultTimes say when a fault happened and what followed (performance.now() ms). */
+interface FaultTimes {
+  faultAt: number
+  /** faultClock is the wall-clock time of the fault, to find it in the members' logs. */
+  faultClock: string
+  /** newLeader is the index of the member seen leading after the fault, -1 if none within the cap. */
+  newLeader: number
+  electedAt: number
+  /** continuedAt is when a stopped leader was continued (the fault time for kill -9). */
+  continuedAt: number
+}
+
+/**
+ * faultLeader signals the leader, waits until another member leads and, for SIGSTOP,
+ * continues it once that has happened and at least STOP_MS have passed.
+ */
+async function faultLeader(
+  ensemble: BenchEnsemble,
+  leader: number,
+  fault: Fault,
+): Promise<FaultTimes> {
+  const faultAt = performance.now()
+  const faultClock = new Date().toISOString().slice(11, 23)
+  ensemble.signal(leader, fault === 'kill' ? 'SIGKILL' : 'SIGSTOP')
+  const newLeader = await waitNewLeader(ensemble, leader, CAP_MS)
+  const electedAt = performance.now()
+  let continuedAt = faultAt
+  if (fault === 'stop') {
+    await pause(faultAt + STOP_MS - performance.now())
+    ensemble.signal(leader, 'SIGCONT')
+    continuedAt = performance.now()
+  }
+  return { faultAt, faultClock, newLeader, electedAt, continuedAt }
 }
 
 /** runRound faults the current leader while the writers write, and brings the ensemble back whole afterwards. */
@@ -100,21 +161,21 @@ async function runRound(
   for (const writer of writers) writer.start()
   await pause(WARMUP_MS)
 
-  const faultAt = performance.now()
-  const faultClock = new Date().toISOString().slice(11, 23)
-  ensemble.signal(leader, fault === 'kill' ? 'SIGKILL' : 'SIGSTOP')
-  const newLeader = await waitNewLeader(ensemble, leader, CAP_MS)
-  const electedAt = performance.now()
-  if (fault === 'stop') ensemble.signal(leader, 'SIGCONT')
+  const { faultAt, faultClock, newLeader, electedAt, continuedAt } = await faultLeader(
+    ensemble,
+    leader,
+    fault,
+  )
 
-  // Write on until AFTER_MS past both the SIGCONT and the first success after the fault.
+  // Write on until AFTER_MS past the new leader, the SIGCONT and the first success after the fault.
   const records = () => writers.flatMap((w) => w.done)
   let endAt: number
   for (;;) {
     endAt = performance.now()
     const first = gapFigures(records(), faultAt, endAt).firstWriteMs
     const recoveredAt = Number.isNaN(first) ? Number.POSITIVE_INFINITY : faultAt + first
-    if (endAt >= Math.max(electedAt, recoveredAt) + AFTER_MS || endAt - faultAt >= CAP_MS) break
+    if (endAt >= Math.max(electedAt, continuedAt, recoveredAt) + AFTER_MS) break
+    if (endAt - faultAt >= CAP_MS) break
     await pause(50)
   }
   await Promise.all(writers.map((w) => w.stop()))
@@ -134,17 +195,117 @@ async function runRound(
   return result
 }
 
-/** Summary is one (system, fault) row of the final table. */
+/** ClientGap is one SDK client's longest write gap in one round. */
+interface ClientGap {
+  /** onLeader is true for a client connected to the faulted leader when the fault came. */
+  onLeader: boolean
+  longestGapMs: number
+}
+
+/** SdkRoundResult is one fault's figures for the SDK clients. */
+interface SdkRoundResult {
+  electedMs: number
+  gaps: ClientGap[]
+  failures: number
+}
+
+/**
+ * runSdkRound faults the current leader while plain SDK clients on every member write,
+ * and brings the ensemble back whole afterwards.
+ */
+async function runSdkRound(
+  ensemble: BenchEnsemble,
+  fault: Fault,
+  round: number,
+): Promise<SdkRoundResult> {
+  const servers = ensemble.sdkServers?.()
+  if (servers === undefined) throw new Error(`${ensemble.system} has no SDK clients to measure`)
+  const leader = await waitWhole(ensemble, WHOLE_TIMEOUT_MS)
+  const clients = await openSdkClients({
+    servers,
+    perMember: SDK_PER_MEMBER,
+    pathPrefix: '/failover-sdk',
+    sessionTimeoutMs: SESSION_TIMEOUT_MS,
+  })
+  for (const client of clients) client.start()
+  await pause(WARMUP_MS)
+
+  const onLeader = clients.map((c) => c.memberIndex === leader)
+  const { faultAt, faultClock, newLeader, electedAt, continuedAt } = await faultLeader(
+    ensemble,
+    leader,
+    fault,
+  )
+
+  // Write on until AFTER_MS past the new leader, the SIGCONT and every client's first success after the fault.
+  const recoveredAt = (client: SdkWriter) =>
+    client.done.find((r) => r.doneAt > faultAt)?.doneAt ?? Number.POSITIVE_INFINITY
+  let endAt: number
+  for (;;) {
+    endAt = performance.now()
+    const lastRecovered = Math.max(...clients.map(recoveredAt))
+    if (endAt >= Math.max(electedAt, continuedAt, lastRecovered) + AFTER_MS) break
+    if (endAt - faultAt >= CAP_MS) break
+    await pause(50)
+  }
+  const gaps = clients.map((client, n) => ({
+    onLeader: onLeader[n]!,
+    longestGapMs: gapFigures(client.done, faultAt, endAt).longestGapMs,
+  }))
+  await Promise.all(clients.map((c) => c.stop()))
+  const result: SdkRoundResult = {
+    electedMs: newLeader >= 0 ? electedAt - faultAt : Number.NaN,
+    gaps,
+    failures: clients.reduce((sum, c) => sum + c.failures, 0),
+  }
+  const list = (which: boolean) =>
+    gaps
+      .filter((g) => g.onLeader === which)
+      .map((g) => fixed(g.longestGapMs / 1000, 2))
+      .join(', ') || '-'
+  console.log(
+    `  ${ensemble.system} SDK clients ${FAULT_NAMES[fault]} round ${round} (fault at ${faultClock} UTC): member ${leader + 1} -> ${newLeader >= 0 ? `member ${newLeader + 1}` : 'none'} ` +
+      `(leading and serving after ${fixed(result.electedMs / 1000, 2)} s${fault === 'stop' ? `, continued after ${fixed((continuedAt - faultAt) / 1000, 2)} s` : ''}); ` +
+      `longest write gap per client: on the old leader ${list(true)} s; on followers ${list(false)} s; ${result.failures} writes failed`,
+  )
+
+  if (fault === 'kill') await ensemble.restart(leader)
+  return result
+}
+
+/** Summary is one (system, fault) row of the writers' table. */
 interface Summary {
   system: string
   fault: Fault
   results: RoundResult[]
 }
 
-async function runSystem(name: string, summaries: Summary[]): Promise<void> {
-  const faults = values.faults.split(',').map((f) => f.trim()) as Fault[]
-  for (const fault of faults)
-    if (!(fault in FAULT_NAMES)) throw new Error(`unknown fault ${fault} (known: kill, stop)`)
+/** SdkSummary is one (system, fault) row of the SDK clients' table. */
+interface SdkSummary {
+  system: string
+  fault: Fault
+  results: SdkRoundResult[]
+}
+
+type Measure = 'writers' | 'sdk'
+
+/** Summaries collect every measure's rows. */
+interface Summaries {
+  writers: Summary[]
+  sdk: SdkSummary[]
+}
+
+function listed<T extends string>(flag: string, value: string, known: readonly T[]): T[] {
+  const items = value.split(',').map((item) => item.trim())
+  for (const item of items)
+    if (!known.includes(item as T))
+      throw new Error(`unknown ${flag} ${item} (known: ${known.join(', ')})`)
+  return items as T[]
+}
+
+async function runSystem(name: string, summaries: Summaries): Promise<void> {
+  const faults = listed<Fault>('fault', values.faults, ['kill', 'stop'])
+  const measures = listed<Measure>('measure', values.measures, ['writers', 'sdk'])
   let ensemble: BenchEnsemble
   if (name === 'zookeeper') {
     if (!zookeeperInstalled())
@@ -157,11 +318,22 @@ async function runSystem(name: string, summaries: Summary[]): Promise<void> {
   }
   console.log(`${ensemble.system}: 3 members on loopback, data and logs in ${ensemble.dir}`)
   try {
-    for (const fault of faults) {
-      const summary: Summary = { system: ensemble.system, fault, results: [] }
-      summaries.push(summary)
-      for (let round = 1; round <= ROUNDS; round++)
-        summary.results.push(await runRound(ensemble, fault, round))
+    if (measures.includes('writers')) {
+      for (const fault of faults) {
+        const summary: Summary = { system: ensemble.system, fault, results: [] }
+        summaries.writers.push(summary)
+        for (let round = 1; round <= ROUNDS; round++)
+          summary.results.push(await runRound(ensemble, fault, round))
+      }
+    }
+    // The SDK measure uses the Conclave SDK, so only a Conclave ensemble has it.
+    if (measures.includes('sdk') && ensemble.sdkServers !== undefined) {
+      for (const fault of faults) {
+        const summary: SdkSummary = { system: ensemble.system, fault, results: [] }
+        summaries.sdk.push(summary)
+        for (let round = 1; round <= ROUNDS; round++)
+          summary.results.push(await runSdkRound(ensemble, fault, round))
+      }
     }
     await waitWhole(ensemble, WHOLE_TIMEOUT_MS)
   } finally {
@@ -169,25 +341,9 @@ async function runSystem(name: string, summaries: Summary[]): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
-  console.log(
-    `machine: ${cpus().length} cores, load average ${fixed(loadavg()[0]!, 1)} before the run (other jobs share the machine)`,
-  )
-  console.log(
-    `failover: ${WRITERS} writers, one 16-byte set each in flight, ${WRITE_TIMEOUT_MS} ms per-write deadline, ${ROUNDS} rounds per fault`,
-  )
-  const summaries: Summary[] = []
-  const skipped: string[] = []
-  for (const name of systemsToRun()) {
-    try {
-      await runSystem(name, summaries)
-    } catch (err) {
-      const message = (err as Error).message
-      console.log(`${name}: not measured: ${message}`)
-      skipped.push(`${name}: ${message.split('\n')[0]}`)
-    }
-  }
-  const seconds = (ms: number) => fixed(ms / 1000, 2)
+const seconds = (ms: number) => fixed(ms / 1000, 2)
+
+function printWriters(summaries: Summary[]): void {
   const rows = [
     [
       'system',
@@ -216,7 +372,8 @@ async function main(): Promise<void> {
       seconds(median(elected)),
     ])
   }
-  console.log(`\n${table(rows, 2)}\n`)
+  console.log(`\nwriters (retry on another member after ${WRITE_TIMEOUT_MS} ms):\n`)
+  console.log(`${table(rows, 2)}\n`)
   for (const fault of Object.keys(GOALS_MS) as Fault[]) {
     const conclave = summaries.find((s) => s.system === 'Conclave' && s.fault === fault)
     const zookeeper = summaries.find((s) => s.system === 'ZooKeeper' && s.fault === fault)
@@ -230,6 +387,78 @@ async function main(): Promise<void> {
       `${FAULT_NAMES[fault]}: Conclave median longest gap ${seconds(gap)} s, goal < ${seconds(GOALS_MS[fault])} s (${gap < GOALS_MS[fault] ? 'met' : 'NOT met'})${ratio}`,
     )
   }
+}
+
+/**
+ * printSdk prints, per fault, the longest write gap of every client in every round
+ * (median and max over all of them, then for the clients on the old leader and on the
+ * followers), the time until a new leader was seen, and each client's gap minus its
+ * round's leader-seen time: how much the SDK adds to the ensemble's own re-election.
+ */
+function printSdk(summaries: SdkSummary[]): void {
+  const rows = [
+    [
+      'system',
+      'fault',
+      'client-rounds',
+      'gap median s',
+      'gap max s',
+      'on old leader median / max s',
+      'on followers median / max s',
+      'leader seen median / max s',
+      'gap - leader seen median / max s',
+    ],
+  ]
+  for (const s of summaries) {
+    if (s.results.length === 0) continue
+    const all = s.results.flatMap((r) => r.gaps.map((g) => g.longestGapMs))
+    const where = (onLeader: boolean) =>
+      s.results.flatMap((r) =>
+        r.gaps.filter((g) => g.onLeader === onLeader).map((g) => g.longestGapMs),
+      )
+    const elected = s.results.map((r) => r.electedMs).filter((v) => !Number.isNaN(v))
+    const added = s.results.flatMap((r) => r.gaps.map((g) => g.longestGapMs - r.electedMs))
+    const pair = (v: number[]) => `${seconds(median(v))} / ${seconds(maxOf(v))}`
+    rows.push([
+      s.system,
+      FAULT_NAMES[s.fault],
+      String(all.length),
+      seconds(median(all)),
+      seconds(maxOf(all)),
+      pair(where(true)),
+      pair(where(false)),
+      pair(elected),
+      pair(added.filter((v) => !Number.isNaN(v))),
+    ])
+  }
+  console.log(
+    `\nSDK clients (${SDK_PER_MEMBER} per member, full server list, SDK defaults, no bench-side retry elsewhere${STOP_MS > 0 ? `; SIGSTOP held ${STOP_MS} ms` : ''}):\n`,
+  )
+  console.log(`${table(rows, 2)}\n`)
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `machine: ${cpus().length} cores, load average ${fixed(loadavg()[0]!, 1)} before the run (other jobs share the machine)`,
+  )
+  console.log(
+    `failover: ${ROUNDS} rounds per fault; writers: ${WRITERS}, one 16-byte set each in flight, ${WRITE_TIMEOUT_MS} ms per-write deadline; ` +
+      `SDK clients: ${SDK_PER_MEMBER} per member, one 16-byte set each in flight; ` +
+      `SIGSTOP held ${STOP_MS > 0 ? `${STOP_MS} ms (at least until another member leads)` : 'until another member leads'}`,
+  )
+  const summaries: Summaries = { writers: [], sdk: [] }
+  const skipped: string[] = []
+  for (const name of systemsToRun()) {
+    try {
+      await runSystem(name, summaries)
+    } catch (err) {
+      const message = (err as Error).message
+      console.log(`${name}: not measured: ${message}`)
+      skipped.push(`${name}: ${message.split('\n')[0]}`)
+    }
+  }
+  if (summaries.writers.length > 0) printWriters(summaries.writers)
+  if (summaries.sdk.length > 0) printSdk(summaries.sdk)
   for (const line of skipped) console.log(`not measured: ${line}`)
   console.log(`load average ${fixed(loadavg()[0]!, 1)} after the run`)
 }

@@ -1,8 +1,9 @@
 /**
  * Connection: one WebSocket to one server, from the handshake to its end. It decodes
  * frames (a frame that does not decode ends the connection), keeps the link alive with
- * pings, and declares it dead when the server goes silent. The session logic above it
- * decides what a connection means; this module only knows sockets and frames.
+ * pings, and declares it dead when the server stops answering (the rules are in
+ * liveness.ts). The session logic above it decides what a connection means; this module
+ * only knows sockets and frames.
  * Also the helpers for walking the server list: shuffling and backoff with jitter.
  */
 import {
@@ -16,6 +17,7 @@ import {
   type ReplyMessage,
 } from '../protocol/index.js'
 import type { Clock, TimerHandle } from './clock.js'
+import { Liveness, livenessSettings, type LivenessOptions } from './liveness.js'
 import { OPEN, frameBytes, openSocket, type SocketLike } from './transport.js'
 
 /** Logger is the minimal logger the SDK writes to (silent by default). */
@@ -33,6 +35,8 @@ export type SessionMessage = ReplyMessage | EventMessage | PongMessage
 export interface ConnectionEnd {
   /** wasConnected tells whether the handshake had been accepted. */
   wasConnected: boolean
+  /** answeredAfterMs is the time from opening the socket to the server's first frame (acceptance or refusal); undefined if none came. */
+  answeredAfterMs: number | undefined
   /** code is the WebSocket close code (ours when `local`). */
   code: number
   reason: string
@@ -57,6 +61,8 @@ export interface ConnectionOptions {
   logger: Logger
   /** clock times the handshake and the liveness checks. */
   clock: Clock
+  /** liveness overrides the ping rules' defaults (which follow the negotiated session timeout). */
+  liveness?: LivenessOptions
 }
 
 /** LocalClose lists the close codes this side uses (4000-4999 is the application range). */
@@ -66,15 +72,29 @@ export const LocalClose = {
   TIMEOUT: 4005,
 } as const
 
+/**
+ * LATE_CHECK_MS: a liveness check that runs this much after its due time found the
+ * client's own event loop busy (user code, a GC pause). A frame from the server may then
+ * be waiting unread, so before giving the server up the check lets pending I/O in once.
+ */
+const LATE_CHECK_MS = 50
+
 /** Connection runs one socket. Create it, call `run(connect)`, then `send` and `close`. */
 export class Connection {
   private socket: SocketLike | undefined
   private ended = false
   private handshakeDone = false
-  private lastSentMs = 0
-  private lastReceivedMs = 0
+  private openedAtMs = 0
+  /** answeredAfterMs is set by the first frame from the server. */
+  private answeredAfterMs: number | undefined
   private handshakeTimer: TimerHandle | undefined
+  /** liveness applies the ping rules once the handshake is accepted. */
+  private liveness: Liveness | undefined
   private livenessTimer: TimerHandle | undefined
+  /** livenessDueMs is when the armed liveness check is due. */
+  private livenessDueMs = 0
+  /** deathDeferred is set while a late check's 'dead' verdict waits for pending I/O (once). */
+  private deathDeferred = false
   private resolveRun: ((connected: boolean) => void) | undefined
 
   constructor(
@@ -91,6 +111,7 @@ export class Connection {
   run(connect: ConnectMessage): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       this.resolveRun = resolve
+      this.openedAtMs = this.options.clock.nowMs()
       this.handshakeTimer = this.options.clock.setTimeout(
         () => this.close(LocalClose.TIMEOUT, 'handshake timed out'),
         this.options.handshakeTimeoutMs,
@@ -114,8 +135,11 @@ export class Connection {
   send(message: ClientMessage): boolean {
     const socket = this.socket
     if (this.ended || socket === undefined || socket.readyState !== OPEN) return false
-    this.lastSentMs = this.options.clock.nowMs()
     socket.send(encodeClientMessage(message))
+    if (this.liveness !== undefined) {
+      this.liveness.onSent(this.options.clock.nowMs(), message.type === 'request')
+      this.rearmIfSooner()
+    }
     return true
   }
 
@@ -166,8 +190,12 @@ export class Connection {
       this.close(LocalClose.PROTOCOL_ERROR, 'malformed frame')
       return
     }
-    this.lastReceivedMs = this.options.clock.nowMs()
     const message = decoded.message
+    this.answeredAfterMs ??= this.options.clock.nowMs() - this.openedAtMs
+    if (this.liveness !== undefined) {
+      this.liveness.onReceived(this.options.clock.nowMs(), message.type === 'reply')
+      this.rearmIfSooner()
+    }
     if (this.handshakeDone) {
       if (message.type === 'reply' || message.type === 'event' || message.type === 'pong')
         this.events.message(message)
@@ -187,36 +215,69 @@ export class Connection {
     }
   }
 
-  /**
-   * startLiveness pings after timeout/3 without sending and drops the connection after
-   * 2/3 of the timeout without receiving (ZooKeeper's client rules): the remaining third
-   * leaves time to reach another server before the session expires.
-   */
+  /** startLiveness applies the ping rules (liveness.ts) for the negotiated session timeout. */
   private startLiveness(timeoutMs: number): void {
-    const clock = this.options.clock
-    const pingAfterMs = timeoutMs / 3
-    const deadAfterMs = (timeoutMs * 2) / 3
-    const checkEveryMs = Math.max(5, Math.floor(timeoutMs / 15))
-    this.lastSentMs = clock.nowMs()
-    // A timer re-armed at each check rather than an interval: a Clock only has one-shot
-    // timers. Re-armed first, so that a throw below (a logger, an encoder) cannot end the
-    // checks for good; end() clears it.
-    const check = (): void => {
-      if (this.ended) return
-      this.livenessTimer = clock.setTimeout(check, checkEveryMs)
-      const nowMs = clock.nowMs()
-      if (nowMs - this.lastReceivedMs > deadAfterMs) {
-        this.options.logger.info('server silent; dropping the connection', this.options.url)
-        this.close(LocalClose.TIMEOUT, 'server silent')
-        return
-      }
-      if (nowMs - this.lastSentMs >= pingAfterMs) this.send({ type: 'ping' })
-    }
-    this.livenessTimer = clock.setTimeout(check, checkEveryMs)
+    const nowMs = this.options.clock.nowMs()
+    const liveness = new Liveness(livenessSettings(timeoutMs, this.options.liveness), nowMs)
+    this.liveness = liveness
+    // Nothing is due before the keepalive unless a request goes out (send() re-arms then).
+    this.armLiveness(nowMs + liveness.settings.keepaliveMs)
   }
 
-  private end(end: ConnectionEnd): void {
+  /** armLiveness (re)sets the one liveness timer to run at `atMs`. */
+  private armLiveness(atMs: number): void {
+    const clock = this.options.clock
+    clock.clearTimeout(this.livenessTimer)
+    this.livenessDueMs = atMs
+    // A Clock only has one-shot timers: each check arms the next one, at the next time a rule can fire.
+    this.livenessTimer = clock.setTimeout(
+      () => this.checkLiveness(),
+      Math.max(1, atMs - clock.nowMs()),
+    )
+  }
+
+  /**
+   * rearmIfSooner moves the liveness check earlier when traffic made a rule due sooner (a
+   * request that starts a wait, a pong that ends one ping's deadline while a call still
+   * waits). Traffic that only pushes rules later leaves the timer alone: the check then
+   * finds nothing due and arms itself for the later time, so a busy connection does not
+   * reset a timer per frame.
+   */
+  private rearmIfSooner(): void {
+    const dueMs = this.liveness?.dueMs()
+    if (dueMs !== undefined && dueMs < this.livenessDueMs) this.armLiveness(dueMs)
+  }
+
+  private checkLiveness(): void {
+    const liveness = this.liveness
+    if (this.ended || liveness === undefined) return
+    const nowMs = this.options.clock.nowMs()
+    const late = nowMs - this.livenessDueMs > LATE_CHECK_MS
+    const verdict = liveness.check(nowMs)
+    if (verdict.action === 'dead') {
+      if (late && !this.deathDeferred) {
+        this.deathDeferred = true
+        this.armLiveness(nowMs + 1)
+        return
+      }
+      // Closed before logging: a throwing logger must not leave a dead connection open.
+      this.close(LocalClose.TIMEOUT, `server not answering: ${verdict.reason}`)
+      this.options.logger.info(
+        'server not answering; dropping the connection',
+        this.options.url,
+        verdict.reason,
+      )
+      return
+    }
+    this.deathDeferred = false
+    // Armed before sending, so that a throw below (a logger, an encoder) cannot end the checks for good.
+    this.armLiveness(verdict.nextCheckAtMs)
+    if (verdict.action === 'ping') this.send({ type: 'ping' })
+  }
+
+  private end(ending: Omit<ConnectionEnd, 'answeredAfterMs'>): void {
     if (this.ended) return
+    const end: ConnectionEnd = { ...ending, answeredAfterMs: this.answeredAfterMs }
     this.ended = true
     this.options.clock.clearTimeout(this.handshakeTimer)
     this.options.clock.clearTimeout(this.livenessTimer)

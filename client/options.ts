@@ -7,6 +7,7 @@ import { pathProblem } from '../protocol/index.js'
 import { SYSTEM_CLOCK, type Clock, type ClientInternals } from './clock.js'
 import type { Logger } from './connection.js'
 import { BadArgumentsError } from './errors.js'
+import { livenessSettings, type LivenessOptions } from './liveness.js'
 
 /** ConnectOptions configure a client. */
 export interface ConnectOptions {
@@ -20,6 +21,20 @@ export interface ConnectOptions {
   connectTimeoutMs?: number
   /** requestTimeoutMs is each call's default deadline, waiting for a connection included. Default: the session timeout. */
   requestTimeoutMs?: number
+  /**
+   * pingIntervalMs: while a call waits for its reply and nothing has been received for
+   * this long, the client pings the server. Default: a third of the session timeout, at
+   * most 500 ms. (An idle client pings once a third of the session timeout has passed
+   * without sending, whatever this is.)
+   */
+  pingIntervalMs?: number
+  /**
+   * pingTimeoutMs: a ping that gets nothing back within this long ends the connection and
+   * the session moves to another server. Default: a third of the session timeout, at most
+   * 1 s; also the first time a server gets to accept a connection. Raise it for links
+   * where a large reply can take longer than this to arrive.
+   */
+  pingTimeoutMs?: number
   /** signal aborts `connect()`. */
   signal?: AbortSignal
   /** logger receives the SDK's diagnostics; silent by default. */
@@ -33,8 +48,15 @@ export interface ClientSettings {
   chroot: string
   connectTimeoutMs: number
   requestTimeoutMs: number
-  /** handshakeTimeoutMs bounds one attempt on one server. */
+  /** handshakeTimeoutMs bounds one attempt on one server, after that server let earlier ones time out. */
   handshakeTimeoutMs: number
+  /** minHandshakeTimeoutMs, firstHandshakeTimeoutMs: a server's time to answer the handshake (see client/server-list.ts). */
+  minHandshakeTimeoutMs: number
+  firstHandshakeTimeoutMs: number
+  /** serverSuspectMs is how long a server that stopped answering is skipped while others can be tried. */
+  serverSuspectMs: number
+  /** liveness holds the user's ping overrides (the rest follows the negotiated timeout). */
+  liveness: LivenessOptions
   backoffCapMs: number
   closeTimeoutMs: number
   logger: Logger
@@ -71,18 +93,34 @@ export function clientSettings(
     positiveMs('connectTimeoutMs', options.connectTimeoutMs) ?? sessionTimeoutMs
   const requestTimeoutMs =
     positiveMs('requestTimeoutMs', options.requestTimeoutMs) ?? sessionTimeoutMs
+  const liveness: LivenessOptions = {}
+  const pingIntervalMs = positiveMs('pingIntervalMs', options.pingIntervalMs)
+  if (pingIntervalMs !== undefined) liveness.pingIntervalMs = pingIntervalMs
+  const pingTimeoutMs = positiveMs('pingTimeoutMs', options.pingTimeoutMs)
+  if (pingTimeoutMs !== undefined) liveness.pingTimeoutMs = pingTimeoutMs
+  // ZooKeeper gives each server sessionTimeout / serverCount, so a black-holed server
+  // cannot eat the whole session timeout before the others are tried.
+  const handshakeTimeoutMs = Math.max(
+    HANDSHAKE_MIN_MS,
+    Math.min(connectTimeoutMs, sessionTimeoutMs / Math.max(2, servers.length)),
+  )
+  // Before any server has answered, a first try gets the time a live server has to
+  // answer a ping; later a few times the slowest answer seen (server-list.ts).
+  const firstHandshakeTimeoutMs = Math.min(
+    handshakeTimeoutMs,
+    Math.max(HANDSHAKE_MIN_MS, livenessSettings(sessionTimeoutMs, liveness).pingTimeoutMs),
+  )
   return {
     servers: [...(servers as string[])],
     sessionTimeoutMs,
     chroot: checkedChroot(options.chroot),
     connectTimeoutMs,
     requestTimeoutMs,
-    // ZooKeeper gives each server sessionTimeout / serverCount, so a black-holed server
-    // cannot eat the whole session timeout before the others are tried.
-    handshakeTimeoutMs: Math.max(
-      HANDSHAKE_MIN_MS,
-      Math.min(connectTimeoutMs, sessionTimeoutMs / Math.max(2, servers.length)),
-    ),
+    handshakeTimeoutMs,
+    minHandshakeTimeoutMs: Math.min(HANDSHAKE_MIN_MS, firstHandshakeTimeoutMs),
+    firstHandshakeTimeoutMs,
+    serverSuspectMs: sessionTimeoutMs / 3,
+    liveness,
     backoffCapMs: BACKOFF_CAP_MS,
     closeTimeoutMs: Math.min(CLOSE_TIMEOUT_MS, requestTimeoutMs),
     logger: options.logger ?? SILENT,

@@ -33,7 +33,6 @@ import {
   Connection,
   LocalClose,
   backoffDelayMs,
-  shuffled,
   type ConnectionEnd,
   type Logger,
   type SessionMessage,
@@ -45,7 +44,9 @@ import {
   SessionExpiredError,
   errorFromCode,
 } from './errors.js'
+import type { LivenessOptions } from './liveness.js'
 import { PendingTable, isWrite, type PendingCall } from './pending.js'
+import { ServerList } from './server-list.js'
 import type { ClientWatchRegistry, StreamRegistration } from './watch-registry.js'
 
 export type { Logger } from './connection.js'
@@ -60,6 +61,12 @@ export interface EngineOptions {
   sessionTimeoutMs: number
   /** handshakeTimeoutMs bounds one connection attempt to one server. */
   handshakeTimeoutMs: number
+  /** minHandshakeTimeoutMs, firstHandshakeTimeoutMs, serverSuspectMs: see ServerList (server-list.ts). */
+  minHandshakeTimeoutMs: number
+  firstHandshakeTimeoutMs: number
+  serverSuspectMs: number
+  /** liveness overrides the ping rules' defaults (liveness.ts). */
+  liveness: LivenessOptions
   /** backoffCapMs caps the pause between rounds through the server list. */
   backoffCapMs: number
   /** closeTimeoutMs bounds the wait for the closeSession reply in close(). */
@@ -107,11 +114,15 @@ export class SessionEngine {
   private loop: Promise<void> | undefined
   private wakeFromBackoff: (() => void) | undefined
   private closing: Promise<void> | undefined
+  /** serverList orders the servers for each round and times their handshakes. */
+  private readonly serverList: ServerList
 
   constructor(
     private readonly options: EngineOptions,
     private readonly watches: ClientWatchRegistry,
-  ) {}
+  ) {
+    this.serverList = new ServerList(options)
+  }
 
   /** start begins the connection loop (once). */
   start(): void {
@@ -196,7 +207,7 @@ export class SessionEngine {
     let failedRounds = 0
     while (!this.closed) {
       let accepted = false
-      for (const url of shuffled(this.options.servers)) {
+      for (const url of this.serverList.round()) {
         if (this.closed) return
         if (await this.attempt(url)) accepted = true
       }
@@ -231,15 +242,19 @@ export class SessionEngine {
     const connection: Connection = new Connection(
       {
         url,
-        handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+        handshakeTimeoutMs: this.serverList.handshakeTimeoutMs(url),
         logger: this.options.logger,
         clock: this.clock,
+        liveness: this.options.liveness,
       },
       {
         connected: (message) => this.onConnected(connection, message, requestedSessionId),
         refused: (code, reason) => this.onRefused(code, reason, url),
         message: (message) => this.onSessionMessage(connection, message),
-        closed: (end) => this.onConnectionEnd(connection, end),
+        closed: (end) => {
+          this.serverList.onEnd(url, end)
+          this.onConnectionEnd(connection, end)
+        },
       },
     )
     this.connection = connection

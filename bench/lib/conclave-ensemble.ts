@@ -117,4 +117,8 @@ class ConclaveEnsemble extends ProcessEnsemble {
   connect(i: number, sessionTimeoutMs: number): Promise<BenchSession> {
     return connectConclave(this.member(i).clientPort, sessionTimeoutMs)
   }
+
+  sdkServers(): string[] {
+    return this.members.map((m) => `ws://127.0.0.1:${m.clientPort}`)
+  }
 }

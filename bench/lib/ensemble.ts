@@ -27,6 +27,8 @@ export interface BenchEnsemble {
   rssBytes(i: number): number | undefined
   /** connect opens a session on member `i`. */
   connect(i: number, sessionTimeoutMs: number): Promise<BenchSession>
+  /** sdkServers lists every member's WebSocket URL in member order, for plain Conclave SDK clients (Conclave only). */
+  sdkServers?(): string[]
   /** exitReport names members whose process has exited, with the end of their logs ('' if none). */
   exitReport(): string
   /** stop ends every member and removes `dir` unless asked to keep it. */

@@ -50,10 +50,21 @@ export class ManualClock implements Clock {
     const targetMs = this.currentMs + ms
     for (let next = this.earliest(targetMs); next !== undefined; next = this.earliest(targetMs)) {
       this.timers.delete(next.id)
-      this.currentMs = next.timer.dueMs
+      // Overdue timers (after `stall`) run late, at the time it is now.
+      this.currentMs = Math.max(this.currentMs, next.timer.dueMs)
       next.timer.callback()
     }
     this.currentMs = targetMs
+  }
+
+  /**
+   * stall moves time forward by `ms` without running any timer, like an event loop held
+   * up by a long synchronous task or a paused process; the next `advance` (even by 0)
+   * runs the timers that fell due meanwhile, late.
+   */
+  stall(ms: number): void {
+    if (!(ms >= 0)) throw new Error(`stall takes a non-negative number of ms, got ${ms}`)
+    this.currentMs += ms
   }
 
   /** pendingTimers is the number of timers set and neither run nor cleared. */
