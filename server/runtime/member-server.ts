@@ -63,6 +63,9 @@ import {
 import { EventLoopLag } from './event-loop-lag.js'
 import { LiveSnapshot, SnapAssembler, SnapSender, type AssembledSnapData } from './snap-transfer.js'
 
+/** CATCH_UP_AFTER_TICKS is how many tick lengths may pass between two ticks before a leader makes up for the missed ones. */
+const CATCH_UP_AFTER_TICKS = 2
+
 /** APPLY_CHUNK_TXNS bounds the committed txns applied in one event-loop turn. */
 const APPLY_CHUNK_TXNS = 2000
 
@@ -88,6 +91,8 @@ export class MemberServer {
   private tickTimer: NodeJS.Timeout | undefined
   private lock: DataDirLock | undefined
   private tickCount = 0
+  /** lastTickAtMs is when the last tick ran (monotonic), to tell ticks missed while the process was stopped. */
+  private lastTickAtMs = performance.now()
   private inFlight: Promise<void> | undefined
   private stopped = false
   private lastRole = ''
@@ -341,10 +346,33 @@ export class MemberServer {
 
   private tick(): void {
     if (this.stopped) return
+    const nowMs = performance.now()
+    const elapsedTicks = Math.floor((nowMs - this.lastTickAtMs) / this.config.tickMs)
+    this.lastTickAtMs = nowMs
     this.tickCount += 1
     this.peer.tick()
     this.duties.onTick()
     if (this.tickCount % this.config.reapEveryTicks === 0) this.duties.reap(Date.now())
+    this.pump()
+    if (elapsedTicks > CATCH_UP_AFTER_TICKS && this.peer.role === 'leading')
+      setImmediate(() => this.catchUpLeader(elapsedTicks - 1))
+  }
+
+  /**
+   * catchUpLeader gives a leader's core the ticks it missed while the process was
+   * stopped (SIGSTOP, a VM pause) or starved, so its quorum timeout sees that time: a
+   * leader stopped past the leader timeout steps down as soon as it runs again, instead
+   * of taking sessions and pings for one more timeout while its followers already
+   * follow another leader. Only a leader does this: its followers stopped hearing it for
+   * as long, so they have timed out too. A follower does not, as a leader's pings may be
+   * waiting in its socket. It runs after the I/O that waited, so what its quorum sent
+   * during the pause still counts.
+   */
+  private catchUpLeader(missedTicks: number): void {
+    if (this.stopped || this.peer.role !== 'leading') return
+    const ticks = Math.min(missedTicks, this.config.leaderTimeoutTicks + 1)
+    for (let i = 0; i < ticks && this.peer.role === 'leading'; i++) this.peer.tick()
+    this.logger.debug({ missedTicks, ticks }, 'leader caught up with ticks it missed')
     this.pump()
   }
 

@@ -15,7 +15,9 @@ import { afterEach, expect, it } from 'vitest'
 import { connect } from '../../client/index.js'
 import { finishEnsemble, startEnsemble, type Ensemble } from '../helpers/ensemble.js'
 import { missingAcked, startWriters, type Writers } from '../helpers/ensemble-writers.js'
+import { rawClient } from '../helpers/hostile.js'
 import { waitFor } from '../helpers/wait.js'
+import { ErrorCode } from '../../protocol/index.js'
 
 let ensemble: Ensemble | undefined
 const writerSets: Writers[] = []
@@ -115,6 +117,34 @@ it(
     ] as const) {
       const missing = await missingAcked(e, parent, writers.acked, [1, 2, 3])
       expect(Object.fromEntries(missing), `acknowledged writes under ${parent} missing`).toEqual({})
+    }
+    expect(e.unexpectedExits()).toEqual([])
+  },
+)
+
+it(
+  'a leader continued after a stall longer than the leader timeout steps down at once: it takes no session for another timeout',
+  { timeout: 120_000 },
+  async () => {
+    const e = (ensemble = await startEnsemble({
+      size: 3,
+      name: 'leader-stall-wake',
+      tickMs: TICK_MS,
+      leaderTimeoutTicks: LEADER_TIMEOUT_TICKS,
+    }))
+    const old = await e.leader()
+    const others = e.members.map((m) => m.id).filter((id) => id !== old.id)
+    await e.member(old.id).kill('SIGSTOP')
+    await e.leader({ among: others, timeoutMs: 20_000 })
+    await e.member(old.id).kill('SIGCONT')
+    // Its ticks did not run while it was stopped; without counting that time it would
+    // believe it leads for one more leader timeout and take this session (then drop it).
+    const client = await rawClient(e.member(old.id).url)
+    try {
+      const answer = await client.connect({ timeoutMs: 10_000 })
+      expect(answer).toMatchObject({ type: 'connectRefused', code: ErrorCode.NOT_SERVING })
+    } finally {
+      client.terminate()
     }
     expect(e.unexpectedExits()).toEqual([])
   },
