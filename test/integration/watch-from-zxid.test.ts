@@ -8,10 +8,14 @@
  * The readers are real processes (test/helpers/watch-follower-main.ts) so that "the
  * client restarted" means a new process with no state but the zxid it was handed.
  */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect, type Client } from '../../client/index.js'
 import { startEnsemble, type Ensemble } from '../helpers/ensemble.js'
 import { finishEnsemble } from '../helpers/ensemble.js'
+import { startServer } from '../helpers/server-process.js'
 import {
   startRecipeProcess,
   type ProcessEvent,
@@ -128,6 +132,39 @@ describe('watch(path, { fromZxid })', () => {
     } catch (error) {
       failed = true
       throw error
+    }
+  })
+})
+
+describe('the change window across a restart', () => {
+  it('is refilled from the log a restarted member replays, so a position from before the restart still resumes', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'conclave-window-'))
+    let server = await startServer({ dataDir })
+    try {
+      const client = await connect({ servers: [server.url], sessionTimeoutMs: 10_000 })
+      await client.create('/kept', 'v0')
+      const from = (await client.set('/kept', 'v1')).mzxid
+      const later = [
+        (await client.set('/kept', 'v2')).mzxid,
+        (await client.set('/kept', 'v3')).mzxid,
+      ]
+      await client.close()
+      await server.stop()
+      server = await startServer({ dataDir })
+      const reader = await connect({ servers: [server.url], sessionTimeoutMs: 10_000 })
+      try {
+        const seen: string[] = []
+        for await (const event of reader.watch('/kept', { fromZxid: from })) {
+          seen.push(`${event.type} ${event.zxid}`)
+          if (seen.length === later.length) break
+        }
+        expect(seen).toEqual(later.map((zxid) => `dataChanged ${zxid}`))
+      } finally {
+        await reader.close()
+      }
+    } finally {
+      await server.stop()
+      rmSync(dataDir, { recursive: true, force: true })
     }
   })
 })
