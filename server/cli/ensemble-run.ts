@@ -9,11 +9,13 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import readline from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
+import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { EnsembleArgs } from './ensemble-command.js'
 import { ConfigError } from '../runtime/config.js'
 import { SecretFileError } from '../net/peer-errors.js'
 import { MARKER_FILE_NAME } from '../storage/data-dir.js'
+import { lockHolder } from '../storage/data-dir-lock.js'
 import { planEnsemble, type EnsemblePlan } from './ensemble-layout.js'
 import { ensureSecretFile } from './ensemble-secret.js'
 
@@ -52,14 +54,52 @@ function startMember(configPath: string, id: number, pretty: boolean): ChildProc
     process.execPath,
     [CONCLAVE_JS, 'server', '--config', configPath, pretty ? '--pretty' : '--no-pretty'],
     {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // The IPC channel is the member's lifeline: it stops when the channel closes, so no
+      // member outlives this process, even one killed with SIGKILL.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       // Its own process group: a terminal's Ctrl-C reaches only us, and we stop the members once, in order.
       detached: true,
     },
   )
-  prefixLines(child.stdout, process.stdout, `[member ${id}] `)
-  prefixLines(child.stderr, process.stderr, `[member ${id}] `)
+  prefixLines(child.stdout!, process.stdout, `[member ${id}] `)
+  prefixLines(child.stderr!, process.stderr, `[member ${id}] `)
   return child
+}
+
+/**
+ * whyBusy says why the ensemble of `plan` cannot start here, in one line, or undefined:
+ * a member's data directory locked by a live process, or a port another process holds.
+ */
+async function whyBusy(
+  plan: EnsemblePlan,
+  dataDir: string,
+  basePort: number,
+): Promise<string | undefined> {
+  for (const m of plan.members) {
+    const memberData = resolve(m.memberDir, String(m.settings.dataDir))
+    const pid = await lockHolder(memberData)
+    if (pid !== undefined)
+      return `member ${m.member.id}'s data directory ${memberData} is in use by pid ${pid}: an ensemble is already running on ${dataDir}. Stop it, or start another with a different --data and --base-port.`
+  }
+  for (const m of plan.members) {
+    for (const [what, port] of [
+      ['client', m.member.clientPort],
+      ['peer', m.member.peerPort],
+    ] as const) {
+      if (!(await portFree(m.member.host, port)))
+        return `member ${m.member.id}'s ${what} port ${port} on ${m.member.host} is taken by another process. Choose other ports with --base-port (now ${basePort}).`
+    }
+  }
+  return undefined
+}
+
+/** portFree tells whether `port` on `host` can be bound now. */
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const probe = createServer()
+    probe.once('error', () => done(false))
+    probe.listen(port, host, () => probe.close(() => done(true)))
+  })
 }
 
 /** runEnsemble runs `conclave ensemble` with its parsed flags until a signal stops it. */
@@ -75,6 +115,12 @@ export async function runEnsemble(args: EnsembleArgs): Promise<void> {
       ...(args['tick-ms'] === undefined ? {} : { tickMs: args['tick-ms'] }),
       ...(args['log-level'] === undefined ? {} : { logLevel: args['log-level'] }),
     })
+    // Refuse before anything is written: a running ensemble's files stay as they are.
+    const busy = await whyBusy(plan, resolve(args.data), args['base-port'])
+    if (busy !== undefined) {
+      process.stderr.write(`conclave ensemble: ${busy}\n`)
+      process.exit(2)
+    }
     secret = await writeConfigs(plan)
   } catch (err) {
     const known = err instanceof ConfigError || err instanceof SecretFileError

@@ -89,4 +89,11 @@ export async function runServer(args: ServerArgs): Promise<void> {
   }
   process.once('SIGINT', () => shutdown('SIGINT'))
   process.once('SIGTERM', () => shutdown('SIGTERM'))
+  // Started by `conclave ensemble` (or any parent) with an IPC channel: the channel closes
+  // when that parent goes, however it goes (kill -9, a closed terminal, a crash), and a
+  // member must not outlive it holding its ports and data directory.
+  if (process.channel !== undefined) {
+    process.once('disconnect', () => shutdown('parent process gone'))
+    process.channel.unref()
+  }
 }

@@ -55,8 +55,8 @@ export async function acquireDataDirLock(
           { file: path, cause: err },
         )
     }
-    const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10)
-    if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+    const holder = await lockHolder(dataDir)
+    if (holder !== undefined) {
       throw new StorageError(
         StorageErrorCode.LOCKED,
         `data directory ${dataDir} is in use by another process (pid ${holder}). Stop it first: two servers must never share a data directory. (If no such process is a Conclave server, delete ${path}.)`,
@@ -72,6 +72,19 @@ export async function acquireDataDirLock(
     `data directory ${dataDir} is being locked by another process; stop it first.`,
     { file: path },
   )
+}
+
+/**
+ * lockHolder returns the pid of the live process (not this one) holding the lock on
+ * `dataDir`, or undefined when none does: no lock file, or one left by a process that
+ * is gone. For refusing early, before anything else is touched.
+ */
+export async function lockHolder(dataDir: string): Promise<number | undefined> {
+  const text = await readFile(join(dataDir, LOCK_FILE_NAME), 'utf8').catch(() => '')
+  const holder = Number.parseInt(text, 10)
+  return Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)
+    ? holder
+    : undefined
 }
 
 function isAlive(pid: number): boolean {

@@ -5,53 +5,17 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, expect, it } from 'vitest'
+import { alive, freeBasePort } from '../helpers/cli-ensemble.js'
 import { waitFor, withDeadline } from '../helpers/wait.js'
 import { CONCLAVE_CLI } from '../helpers/cli-path.js'
 
 const run = promisify(execFile)
 const CLI = CONCLAVE_CLI
 const SIZE = 3
-
-/** portFree tells whether `port` can be bound on loopback right now. */
-async function portFree(port: number): Promise<boolean> {
-  const server = net.createServer()
-  const ok = await new Promise<boolean>((resolve) => {
-    server.once('error', () => resolve(false))
-    server.listen(port, '127.0.0.1', () => resolve(true))
-  })
-  if (ok) await new Promise<void>((resolve) => server.close(() => resolve()))
-  return ok
-}
-
-/** freeBasePort finds P with P..P+size-1 and P+100..P+100+size-1 all free (a port-0 bind suggests P). */
-async function freeBasePort(size: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const probe = net.createServer()
-    const base = await new Promise<number>((resolve) =>
-      probe.listen(0, '127.0.0.1', () => resolve((probe.address() as net.AddressInfo).port)),
-    )
-    await new Promise<void>((resolve) => probe.close(() => resolve()))
-    if (base + 100 + size > 65535) continue
-    const ports = [...Array(size).keys()].flatMap((i) => [base + i, base + 100 + i])
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base
-  }
-  throw new Error('no free run of ports found')
-}
-
-/** alive tells whether a process with this pid exists. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 let ensemble: ChildProcess | undefined
 const output: string[] = []
