@@ -5,6 +5,18 @@
 /** DEFAULT_SERVERS are the members `npm start` (`conclave ensemble --size 3`) runs; the SDK uses any of them. */
 export const DEFAULT_SERVERS = '127.0.0.1:2281,127.0.0.1:2282,127.0.0.1:2283'
 
+/** SERVERS_ENV is the environment variable that gives the client-side commands their `--servers` default. */
+export const SERVERS_ENV = 'CONCLAVE_SERVERS'
+
+/** defaultServers is the `--servers` default: $CONCLAVE_SERVERS when set and not blank, else DEFAULT_SERVERS. */
+export function defaultServers(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env[SERVERS_ENV]?.trim()
+  return fromEnv === undefined || fromEnv === '' ? DEFAULT_SERVERS : fromEnv
+}
+
+/** SERVERS_DESCRIPTION is the help text of `--servers`. */
+export const SERVERS_DESCRIPTION = `comma-separated server addresses (default: $${SERVERS_ENV}, else the members npm start runs)`
+
 /**
  * parseServers turns `host:port,ws://host:port,...` into WebSocket URLs. A bare
  * `host:port` gets `ws://`.

@@ -4,7 +4,7 @@
 import readline from 'node:readline'
 import type { CommandModule } from 'yargs'
 import type { Client } from '../../client/index.js'
-import { DEFAULT_SERVERS, parseServers } from './servers.js'
+import { SERVERS_DESCRIPTION, defaultServers, parseServers } from './servers.js'
 import { runShellLine, ShellUsageError, type ShellOutput } from './shell-line.js'
 
 interface ShellArgs {
@@ -58,8 +58,8 @@ export const shellCommand: CommandModule<object, ShellArgs> = {
     y
       .option('servers', {
         type: 'string',
-        default: DEFAULT_SERVERS,
-        describe: 'comma-separated server addresses',
+        default: defaultServers(),
+        describe: SERVERS_DESCRIPTION,
       })
       .option('c', { type: 'string', describe: 'run one command and exit, e.g. -c "get /app"' })
       .option('session-timeout-ms', { type: 'number', default: 10_000 }),

@@ -3,7 +3,7 @@
  * connections, read from its `GET /status`.
  */
 import type { CommandModule } from 'yargs'
-import { DEFAULT_SERVERS, httpUrlFor, parseServers } from './servers.js'
+import { SERVERS_DESCRIPTION, defaultServers, httpUrlFor, parseServers } from './servers.js'
 import { formatStatusTable, type MemberStatus } from './status-table.js'
 
 interface StatusArgs {
@@ -33,8 +33,8 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     y
       .option('servers', {
         type: 'string',
-        default: DEFAULT_SERVERS,
-        describe: 'comma-separated server addresses',
+        default: defaultServers(),
+        describe: SERVERS_DESCRIPTION,
       })
       .option('json', { type: 'boolean', describe: 'print JSON instead of a table' }),
   handler: async (args) => {

@@ -42,6 +42,22 @@ it('shows status', async () => {
   expect(stdout).toMatch(/standalone/)
 })
 
+it('takes the servers from CONCLAVE_SERVERS when --servers is not given, in status and shell', async () => {
+  const env = { ...process.env, CONCLAVE_SERVERS: server.url }
+  const { stdout } = await run(process.execPath, [CLI, 'status'], { env })
+  expect(stdout).toMatch(/standalone/)
+  await run(process.execPath, [CLI, 'shell', '-c', 'create /from-env x'], { env })
+  const { stdout: data } = await run(process.execPath, [CLI, 'shell', '-c', 'get /from-env'], {
+    env,
+  })
+  expect(data.trim()).toBe('x')
+  // --servers still wins: nothing listens on port 1.
+  const failure = (await run(process.execPath, [CLI, 'status', '--servers', '127.0.0.1:1'], {
+    env,
+  }).catch((err: unknown) => err)) as { code: number; stdout: string }
+  expect(failure.code).toBe(1)
+})
+
 it('refuses a foreign or unusable data directory with a clear message, not a stack trace', async () => {
   const { mkdtempSync, writeFileSync } = await import('node:fs')
   const { join } = await import('node:path')
