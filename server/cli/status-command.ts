@@ -20,8 +20,22 @@ async function fetchStatus(server: string): Promise<MemberStatus> {
     if (!response.ok) return { server, role: `error: HTTP ${response.status}` }
     return { server, ...((await response.json()) as Record<string, unknown>) }
   } catch (err) {
-    return { server, role: `unreachable (${(err as Error).message})` }
+    return { server, role: `unreachable (${fetchFailure(err)})` }
   }
+}
+
+/**
+ * fetchFailure names why a request failed: fetch itself only says "fetch failed", the
+ * reason (ECONNREFUSED, a timeout, a certificate) is in its cause.
+ */
+function fetchFailure(err: unknown): string {
+  if (!(err instanceof Error)) return String(err)
+  if (err.name === 'TimeoutError') return 'no answer within 3 s'
+  const cause = err.cause as { code?: unknown; message?: unknown } | undefined
+  if (cause === undefined) return err.message
+  const code = typeof cause.code === 'string' ? cause.code : undefined
+  const message = typeof cause.message === 'string' ? cause.message : undefined
+  return [code, message].filter((part) => part !== undefined).join(': ') || err.message
 }
 
 /** statusCommand is the yargs module for `conclave status`. */

@@ -3,6 +3,7 @@
  * reads a node, and `conclave status` reports the server.
  */
 import { execFile } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { startServer, type ServerProcess } from '../helpers/server-process.js'
@@ -51,11 +52,18 @@ it('takes the servers from CONCLAVE_SERVERS when --servers is not given, in stat
     env,
   })
   expect(data.trim()).toBe('x')
-  // --servers still wins: nothing listens on port 1.
-  const failure = (await run(process.execPath, [CLI, 'status', '--servers', '127.0.0.1:1'], {
+  // --servers still wins: a port just freed, where nothing listens.
+  const probe = createServer()
+  const port = await new Promise<number>((done) =>
+    probe.listen(0, '127.0.0.1', () => done((probe.address() as AddressInfo).port)),
+  )
+  await new Promise<void>((done) => probe.close(() => done()))
+  const failure = (await run(process.execPath, [CLI, 'status', '--servers', `127.0.0.1:${port}`], {
     env,
   }).catch((err: unknown) => err)) as { code: number; stdout: string }
   expect(failure.code).toBe(1)
+  // The cause, not fetch's bare "fetch failed".
+  expect(failure.stdout).toMatch(/unreachable \(ECONNREFUSED/)
 })
 
 it('refuses a foreign or unusable data directory with a clear message, not a stack trace', async () => {
