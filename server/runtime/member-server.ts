@@ -220,8 +220,9 @@ export class MemberServer {
           loggedTxns: persistent.log.length,
           acceptedEpoch: persistent.acceptedEpoch,
           currentEpoch: persistent.currentEpoch,
-          znodes: restored.tree.nodeCount,
-          sessions: restored.sessions.size,
+          // In the snapshot: the logged txns are applied once the member serves.
+          snapshotZnodes: restored.tree.nodeCount,
+          snapshotSessions: restored.sessions.size,
         },
         'recovered',
       )

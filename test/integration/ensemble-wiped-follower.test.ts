@@ -92,7 +92,7 @@ it(
       what: 'recovered',
     })
     expect(recovered.snapshotZxid).not.toBe('0x0_00000000')
-    expect(Number(recovered.znodes)).toBeGreaterThanOrEqual(NODES)
+    expect(Number(recovered.snapshotZnodes)).toBeGreaterThanOrEqual(NODES)
     await e.converged({ timeoutMs: 30_000 })
     expect(e.unexpectedExits()).toEqual([])
   },
