@@ -4,6 +4,7 @@
  */
 import yargs from 'yargs'
 import type { Client, Stat } from '../../client/index.js'
+import { formatZxid } from '../../protocol/index.js'
 
 /** ShellOutput is where a command writes its results. */
 export interface ShellOutput {
@@ -29,15 +30,18 @@ export function tokenize(line: string): string[] {
 
 const decoder = new TextDecoder()
 
-/** formatStat renders a Stat as `name = value` lines, zxids in hex like ZooKeeper's shell. */
+/**
+ * formatStat renders a Stat as `name = value` lines. Zxids are written as everywhere else
+ * in Conclave, `0x<epoch>_<counter>` (formatZxid); the owner's session id in plain hex.
+ */
 export function formatStat(stat: Stat): string[] {
   const hex = (n: bigint) => `0x${n.toString(16)}`
   return [
-    `czxid = ${hex(stat.czxid)}`,
+    `czxid = ${formatZxid(stat.czxid)}`,
     `ctime = ${new Date(stat.ctime).toISOString()}`,
-    `mzxid = ${hex(stat.mzxid)}`,
+    `mzxid = ${formatZxid(stat.mzxid)}`,
     `mtime = ${new Date(stat.mtime).toISOString()}`,
-    `pzxid = ${hex(stat.pzxid)}`,
+    `pzxid = ${formatZxid(stat.pzxid)}`,
     `cversion = ${stat.cversion}`,
     `dataVersion = ${stat.version}`,
     `aclVersion = ${stat.aversion}`,
@@ -211,7 +215,7 @@ export async function runShellLine(
         let seen = 0
         const options = { recursive: a.r, ...(signal === undefined ? {} : { signal }) }
         for await (const event of client.watch(a.path, options)) {
-          output.out(`${event.type} ${event.path} zxid=0x${event.zxid.toString(16)}`)
+          output.out(`${event.type} ${event.path} zxid=${formatZxid(event.zxid)}`)
           seen += 1
           if (a.count !== undefined && seen >= a.count) break
         }
