@@ -35,7 +35,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     base,
     transport: {
       target: 'pino-pretty',
-      options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' },
+      // One line per entry: a 3-member startup printed 183 lines with the fields on their own.
+      options: {
+        colorize: true,
+        translateTime: 'HH:MM:ss.l',
+        ignore: 'pid,hostname',
+        singleLine: true,
+      },
     },
   })
 }
