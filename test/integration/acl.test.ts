@@ -338,8 +338,12 @@ describe('authentication', () => {
     await expect(alice.set('/durable', 'x')).rejects.toBeInstanceOf(NoAuthError)
   })
 
-  it('no password appears in the server log', () => {
+  it('no password or digest appears in the server log or /status', async () => {
+    const status = await (await fetch(`${server.httpUrl}/status`)).text()
+    expect(status).not.toContain(digest(SUPER).split(':')[1])
     const log = server.logs.join('\n')
+    expect(log).not.toContain(digest(SUPER).split(':')[1])
+    expect(log).not.toContain(aliceId.split(':')[1])
     for (const secret of [ALICE, SUPER, 'Wonderland-7f3a', 'Sup3r-Secret-9c1e', 'not-the-password'])
       expect(log).not.toContain(secret)
   })
