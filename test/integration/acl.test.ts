@@ -240,19 +240,31 @@ describe('watches never tell of nodes the watcher cannot read', () => {
       await waitFor(() => anonRecursive.some((e) => e.path === '/w/open'), { what: 'open event' })
       await waitFor(() => aliceRecursive.some((e) => e.path === '/w/open'))
 
-      // While anon is cut off, the same again; its stream replays from its position.
+      // While anon is cut off, the same again; its stream replays from its position, and
+      // its one-shot exist watches catch up through setWatches.
+      const caughtUp: WatchEvent[] = []
+      await anon.exists('/w/secret4', { watch: (e) => caughtUp.push(e) })
+      await anon.exists('/w/open4', { watch: (e) => caughtUp.push(e) })
       proxy.block()
       proxy.cut()
       await waitFor(() => anon.state === 'suspended')
       await live('3')
+      await root.create('/w/secret4', 's', { acl: secret })
+      await root.create('/w/open4', 'o')
       proxy.unblock()
       await waitFor(() => anonRecursive.some((e) => e.path === '/w/open3'), {
         what: 'replayed open event',
       })
-      await waitFor(() => aliceRecursive.some((e) => e.path === '/w/open3'))
+      await waitFor(() => caughtUp.length > 0, { what: 'one-shot catch-up' })
+      await waitFor(() => aliceRecursive.some((e) => e.path === '/w/open4'))
+      await anon.sync()
       stop.abort()
 
-      expect(show(anonRecursive)).toEqual(['created /w/open', 'created /w/open3'])
+      expect(show(anonRecursive)).toEqual([
+        'created /w/open',
+        'created /w/open3',
+        'created /w/open4',
+      ])
       expect(show(anonPersistent)).toEqual([])
       expect(show(oneShot)).toEqual([])
       expect(show(aliceRecursive)).toEqual([
@@ -265,7 +277,10 @@ describe('watches never tell of nodes the watcher cannot read', () => {
         'dataChanged /w/secret3',
         'deleted /w/secret3',
         'created /w/open3',
+        'created /w/secret4',
+        'created /w/open4',
       ])
+      expect(show(caughtUp)).toEqual(['created /w/open4'])
     } finally {
       await proxy.close()
     }
