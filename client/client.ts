@@ -66,6 +66,8 @@ export class Client {
   private readonly chroot: Chroot
   private readonly requestTimeoutMs: number
   private readonly connectTimeoutMs: number
+  /** hasAuth: connect() waits for the server to accept the credentials given to it. */
+  private readonly hasAuth: boolean
   private readonly logger: Logger
   private readonly listeners = new Map<(state: ConnectionState) => void, () => void>()
 
@@ -78,6 +80,7 @@ export class Client {
     this.chroot = new Chroot(settings.chroot)
     this.requestTimeoutMs = settings.requestTimeoutMs
     this.connectTimeoutMs = settings.connectTimeoutMs
+    this.hasAuth = settings.auth.length > 0
     this.logger = settings.logger
     this.engine = new SessionEngine(
       { ...settings, userPath: (path) => this.userPath(path) },
@@ -155,8 +158,24 @@ export class Client {
     }
   }
 
-  /** start begins connecting and resolves once connected; `connect()` calls it. On failure the client is closed. */
+  /**
+   * start begins connecting and resolves once connected and, with `auth` credentials,
+   * once the server accepted them (AuthFailedError otherwise); `connect()` calls it. On
+   * failure the client is closed.
+   */
   async start(options: { connectTimeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    await this.connectOnce(options)
+    if (!this.hasAuth) return
+    // The credentials go first on the connection, so a read behind them is answered after
+    // them: if they were refused, the client has closed with the reason by then.
+    await this.call({ op: 'exists', path: '/', watch: false }, {}).catch((err: unknown) => {
+      throw this.engine.failure ?? err
+    })
+  }
+
+  private async connectOnce(
+    options: { connectTimeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<void> {
     const timeoutMs =
       positiveMs('connectTimeoutMs', options.connectTimeoutMs) ?? this.connectTimeoutMs
     const signal = options.signal
@@ -185,7 +204,10 @@ export class Client {
           resolve()
         } else if (state === 'closed') {
           cleanup()
-          reject(new ClientClosedError('the client was closed before it connected'))
+          reject(
+            this.engine.failure ??
+              new ClientClosedError('the client was closed before it connected'),
+          )
         }
       })
       const cleanup = () => {
@@ -316,6 +338,36 @@ export class Client {
   /** childCount counts all descendants of a node. */
   async childCount(path: string, options: CallOptions = {}): Promise<number> {
     return (await this.call({ op: 'childCount', path: this.serverPath(path) }, options)).count
+  }
+
+  /**
+   * setAcl replaces a node's ACL when `version` (default -1: any) is its ACL version
+   * (`stat.aversion`), else BadVersionError; needs ADMIN on the node (NoAuthError).
+   * `auth` entries stand for this session's authenticated identities.
+   */
+  async setAcl(
+    path: string,
+    acl: readonly Acl[],
+    options: CallOptions & { version?: number } = {},
+  ): Promise<Stat> {
+    const request = {
+      op: 'setAcl' as const,
+      path: this.serverPath(path),
+      acl: acl.map((entry) => ({ ...entry })),
+      version: options.version ?? -1,
+    }
+    return (await this.call(request, options)).stat
+  }
+
+  /**
+   * addAuth adds an identity to this session's connections: scheme `digest` with
+   * `user:password`. It is sent again, first, after every reconnect. A wrong password
+   * is not an error (it yields an identity no ACL names); malformed credentials or a
+   * scheme that cannot be added reject with AuthFailedError and close the client, as
+   * ZooKeeper does.
+   */
+  async addAuth(scheme: string, credentials: string, options: CallOptions = {}): Promise<void> {
+    await this.call({ op: 'auth', scheme, credentials }, options)
   }
 
   /** getAcl returns a node's ACL and Stat. */

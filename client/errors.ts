@@ -168,6 +168,30 @@ export class AbortedError extends ConclaveError {
   }
 }
 
+/** NoAuthError: the session's identities lack the permission the operation needs on the node's ACL. */
+export class NoAuthError extends ConclaveError {
+  override name = 'NoAuthError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('NO_AUTH', message, options)
+  }
+}
+
+/** InvalidAclError: an ACL was empty, named an unknown scheme or a malformed id, or used `auth` without an identity. */
+export class InvalidAclError extends ConclaveError {
+  override name = 'InvalidAclError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('INVALID_ACL', message, options)
+  }
+}
+
+/** AuthFailedError: credentials were refused (malformed, or a scheme that cannot be added); the session is closed. */
+export class AuthFailedError extends ConclaveError {
+  override name = 'AuthFailedError'
+  constructor(message: string, options?: ConclaveErrorOptions) {
+    super('AUTH_FAILED', message, options)
+  }
+}
+
 /** ConclaveErrorClass is the constructor shape every subclass shares. */
 type ConclaveErrorClass = new (message: string, options?: ConclaveErrorOptions) => ConclaveError
 
@@ -186,6 +210,9 @@ const BY_CODE: Partial<Record<ErrorCodeName, ConclaveErrorClass>> = {
   OPERATION_TIMEOUT: OperationTimeoutError,
   CLIENT_CLOSED: ClientClosedError,
   ABORTED: AbortedError,
+  NO_AUTH: NoAuthError,
+  INVALID_ACL: InvalidAclError,
+  AUTH_FAILED: AuthFailedError,
 }
 
 /** errorFromCode builds the right error for a wire error number. */
@@ -223,4 +250,7 @@ export const errors = {
   OperationTimeoutError,
   ClientClosedError,
   AbortedError,
+  NoAuthError,
+  InvalidAclError,
+  AuthFailedError,
 } as const

@@ -3,7 +3,7 @@
  */
 import './disposable.js'
 export { connect, Client, type CreateOptions, type Watcher } from './client.js'
-export type { ConnectOptions } from './options.js'
+export type { ConnectOptions, AuthInfo } from './options.js'
 export type { CallOptions } from './call.js'
 export type { WatchEvent } from './watch-stream.js'
 export type { ConnectionState } from './session.js'
@@ -29,6 +29,9 @@ export {
   OperationTimeoutError,
   ClientClosedError,
   AbortedError,
+  NoAuthError,
+  InvalidAclError,
+  AuthFailedError,
   type ConclaveErrorOptions,
 } from './errors.js'
 export type {
@@ -39,4 +42,5 @@ export type {
   MultiResult,
   WatchEventType,
 } from '../protocol/index.js'
+export { Perm, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, CREATOR_ALL_ACL } from '../protocol/types.js'
 export * from './recipes/index.js'

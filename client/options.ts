@@ -39,11 +39,24 @@ export interface ConnectOptions {
   signal?: AbortSignal
   /** logger receives the SDK's diagnostics; silent by default. */
   logger?: Logger
+  /**
+   * auth lists identities to add to every connection, before any other request (as
+   * `addAuth` does), e.g. `[{ scheme: 'digest', credentials: 'user:password' }]`.
+   */
+  auth?: AuthInfo[]
+}
+
+/** AuthInfo is one set of credentials: scheme `digest` with `user:password`. */
+export interface AuthInfo {
+  scheme: string
+  credentials: string
 }
 
 /** ClientSettings are the checked options with every default filled in. */
 export interface ClientSettings {
   servers: string[]
+  /** auth is the credentials sent on every connection first. */
+  auth: AuthInfo[]
   sessionTimeoutMs: number
   chroot: string
   connectTimeoutMs: number
@@ -87,6 +100,19 @@ export function clientSettings(
     if (typeof server !== 'string' || !/^wss?:\/\/[^/]/.test(server))
       throw new BadArgumentsError(`server ${JSON.stringify(server)} is not a ws:// or wss:// URL`)
   }
+  const auth = (options.auth ?? []) as unknown
+  if (
+    !Array.isArray(auth) ||
+    !auth.every(
+      (a: unknown) =>
+        typeof a === 'object' &&
+        a !== null &&
+        typeof (a as AuthInfo).scheme === 'string' &&
+        typeof (a as AuthInfo).credentials === 'string',
+    )
+  )
+    // The message never quotes the value: it holds passwords.
+    throw new BadArgumentsError('auth must list { scheme, credentials } strings')
   const sessionTimeoutMs =
     positiveMs('sessionTimeoutMs', options.sessionTimeoutMs) ?? DEFAULT_SESSION_TIMEOUT_MS
   const connectTimeoutMs =
@@ -111,6 +137,7 @@ export function clientSettings(
     Math.max(HANDSHAKE_MIN_MS, livenessSettings(sessionTimeoutMs, liveness).pingTimeoutMs),
   )
   return {
+    auth: (auth as AuthInfo[]).map((a) => ({ scheme: a.scheme, credentials: a.credentials })),
     servers: [...(servers as string[])],
     sessionTimeoutMs,
     chroot: checkedChroot(options.chroot),

@@ -38,6 +38,7 @@ import {
   type SessionMessage,
 } from './connection.js'
 import {
+  AuthFailedError,
   ClientClosedError,
   ConclaveError,
   ConnectionLossError,
@@ -45,6 +46,7 @@ import {
   errorFromCode,
 } from './errors.js'
 import type { LivenessOptions } from './liveness.js'
+import type { AuthInfo } from './options.js'
 import { PendingTable, isWrite, type PendingCall } from './pending.js'
 import { ServerList } from './server-list.js'
 import type { ClientWatchRegistry, StreamRegistration } from './watch-registry.js'
@@ -76,6 +78,8 @@ export interface EngineOptions {
   clock: Clock
   /** userPath maps a server path back to the user's (chroot stripped), for error `path`s. */
   userPath(serverPath: string): string
+  /** auth is the credentials to send on every connection before anything else. */
+  auth: AuthInfo[]
 }
 
 /** SESSION_ENDED_CLOSE_CODE is the server's close code after it ended the session (protocol CloseCode). */
@@ -116,12 +120,15 @@ export class SessionEngine {
   private closing: Promise<void> | undefined
   /** serverList orders the servers for each round and times their handshakes. */
   private readonly serverList: ServerList
+  /** auths are the credentials sent first on every connection (connect's `auth`, then each addAuth). */
+  private readonly auths: AuthInfo[]
 
   constructor(
     private readonly options: EngineOptions,
     private readonly watches: ClientWatchRegistry,
   ) {
     this.serverList = new ServerList(options)
+    this.auths = [...options.auth]
   }
 
   /** start begins the connection loop (once). */
@@ -147,17 +154,49 @@ export class SessionEngine {
     return this.closing !== undefined
   }
 
-  /** issue queues a request: sent at once when connected, else after the next (re)connect. */
+  /**
+   * failure is why the client closed itself, if it did: an AuthFailedError after
+   * credentials were refused (the server ended the session, as ZooKeeper's does).
+   */
+  failure: ConclaveError | undefined
+
+  /**
+   * issue queues a request: sent at once when connected, else after the next (re)connect.
+   * An auth request's credentials are also kept and sent first on every later connection.
+   */
   issue(
     request: Request,
     resolve: PendingCall['resolve'],
     reject: PendingCall['reject'],
   ): PendingCall {
+    if (request.op === 'auth') {
+      const info = { scheme: request.scheme, credentials: request.credentials }
+      if (!this.auths.some((a) => a.scheme === info.scheme && a.credentials === info.credentials))
+        this.auths.push(info)
+      reject = this.watchAuth(info, reject)
+    }
     const call = this.pending.create(request, resolve, reject)
     if (this.closed) reject(new ClientClosedError('the client is closed'))
     else if (this.live !== undefined && this.state === 'connected') this.send(call, this.live)
     else this.pending.queue(call)
     return call
+  }
+
+  /**
+   * watchAuth wraps an auth call's reject: refused credentials (AUTH_FAILED) are
+   * forgotten and the client closes for good, as a ZooKeeper handle does in AUTH_FAILED.
+   */
+  private watchAuth(info: AuthInfo, reject: PendingCall['reject']): PendingCall['reject'] {
+    return (error) => {
+      if (error instanceof ConclaveError && error.code === 'AUTH_FAILED') {
+        const index = this.auths.indexOf(info)
+        if (index >= 0) this.auths.splice(index, 1)
+        this.failure ??= new AuthFailedError(error.message)
+        this.options.logger.warn('credentials refused; closing the client', info.scheme)
+        void this.close()
+      }
+      reject(error)
+    }
   }
 
   /** abandon gives up on a call: an unsent one is dropped, a sent one's reply will be ignored. */
@@ -284,6 +323,17 @@ export class SessionEngine {
       connection.url,
       message.sessionId.toString(16),
     )
+    // Credentials before anything else (ZooKeeper re-sends its AuthPackets first), so
+    // every later request, watch re-registrations included, is checked with them.
+    for (const info of this.auths) {
+      const request: Request = { op: 'auth', ...info }
+      const call = this.pending.create(
+        request,
+        () => {},
+        this.watchAuth(info, () => {}),
+      )
+      this.send(call, connection)
+    }
     // Watches first, so the server sends what changed while we were away before any new
     // reply: streams from their positions, then one-shot watches (whose catch-up events
     // only fire one-shot watches, so they never pass a stream its replay).

@@ -90,6 +90,28 @@ export interface GetAclRequest {
   path: string
 }
 /**
+ * SetAclRequest replaces a node's ACL when `version` (-1 for any) matches its ACL
+ * version (`aversion`); needs ADMIN on the node. `auth` entries are expanded into the
+ * connection's authenticated identities.
+ */
+export interface SetAclRequest {
+  op: 'setAcl'
+  path: string
+  acl: Acl[]
+  version: number
+}
+/**
+ * AuthRequest adds an identity to this connection (ZooKeeper's addAuth): scheme
+ * `digest` with credentials `user:password`. The identity lasts as long as the
+ * connection, so a client sends it again after every reconnect. Malformed credentials
+ * or a scheme that cannot be added are AUTH_FAILED, and the member closes the session.
+ */
+export interface AuthRequest {
+  op: 'auth'
+  scheme: string
+  credentials: string
+}
+/**
  * AddWatchRequest adds a persistent or persistent-recursive watch. With `fromZxid` the
  * server first replays, as events in zxid order, every committed change the watch would
  * have reported after that position, from its window of recent changes; the watch is
@@ -144,6 +166,8 @@ export type Request =
   | GetEphemeralsRequest
   | ChildCountRequest
   | GetAclRequest
+  | SetAclRequest
+  | AuthRequest
   | AddWatchRequest
   | RemoveWatchesRequest
   | SetWatchesRequest
@@ -158,6 +182,7 @@ export const WRITE_OPS: ReadonlySet<RequestOp> = new Set<RequestOp>([
   'delete',
   'set',
   'multi',
+  'setAcl',
   'closeSession',
 ])
 
@@ -201,6 +226,8 @@ export interface ResultMap {
   getEphemerals: { paths: string[] }
   childCount: { count: number }
   getAcl: { acl: Acl[]; stat: Stat }
+  setAcl: { stat: Stat }
+  auth: Record<string, never>
   addWatch: AddWatchResult
   removeWatches: Record<string, never>
   setWatches: Record<string, never>

@@ -233,6 +233,17 @@ const request: Check<Request> = tagged<Request>(
     }),
     childCount: object({ op: oneOf(['childCount'] as const), path: path() }),
     getAcl: object({ op: oneOf(['getAcl'] as const), path: path() }),
+    setAcl: object({
+      op: oneOf(['setAcl'] as const),
+      path: path(),
+      acl: arrayOf(acl, 64),
+      version: withDefault(version, -1),
+    }),
+    auth: object({
+      op: oneOf(['auth'] as const),
+      scheme: str(64),
+      credentials: str(1024),
+    }),
     addWatch: object({
       op: oneOf(['addWatch'] as const),
       path: path(),

@@ -79,6 +79,20 @@ export const OPEN_ACL_UNSAFE: readonly Acl[] = Object.freeze([
   { perms: Perm.ALL, scheme: 'world', id: 'anyone' },
 ])
 
+/** READ_ACL_UNSAFE lets everyone read and nobody change (`world:anyone` READ). */
+export const READ_ACL_UNSAFE: readonly Acl[] = Object.freeze([
+  { perms: Perm.READ, scheme: 'world', id: 'anyone' },
+])
+
+/**
+ * CREATOR_ALL_ACL grants everything to the identities of the creating session (the
+ * `auth` pseudo-scheme, expanded by the server); creating with it needs an
+ * authenticated identity (INVALID_ACL otherwise).
+ */
+export const CREATOR_ALL_ACL: readonly Acl[] = Object.freeze([
+  { perms: Perm.ALL, scheme: 'auth', id: '' },
+])
+
 /** WatchEventType names what happened to a watched node. */
 export type WatchEventType = 'created' | 'deleted' | 'dataChanged' | 'childrenChanged'
 

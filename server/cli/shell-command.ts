@@ -5,12 +5,13 @@ import readline from 'node:readline'
 import type { CommandModule } from 'yargs'
 import type { Client } from '../../client/index.js'
 import { SERVERS_DESCRIPTION, defaultServers, parseServers } from './servers.js'
-import { runShellLine, ShellUsageError, type ShellOutput } from './shell-line.js'
+import { parseAuth, runShellLine, ShellUsageError, type ShellOutput } from './shell-line.js'
 
 interface ShellArgs {
   servers: string
   c?: string
   'session-timeout-ms': number
+  auth?: string[]
 }
 
 const stdout: ShellOutput = { out: (line) => process.stdout.write(line + '\n') }
@@ -62,13 +63,20 @@ export const shellCommand: CommandModule<object, ShellArgs> = {
         describe: SERVERS_DESCRIPTION,
       })
       .option('c', { type: 'string', describe: 'run one command and exit, e.g. -c "get /app"' })
-      .option('session-timeout-ms', { type: 'number', default: 10_000 }),
+      .option('session-timeout-ms', { type: 'number', default: 10_000 })
+      .option('auth', {
+        type: 'string',
+        array: true,
+        describe: 'credentials sent on every connection, e.g. digest:user:password',
+      }),
   handler: async (args) => {
     // Loaded here, not at the top, so `conclave server` never loads the client SDK.
     const { connect } = await import('../../client/index.js')
     let client: Client
     try {
+      const auth = (args.auth ?? []).map(parseAuth)
       client = await connect({
+        auth,
         servers: parseServers(args.servers),
         sessionTimeoutMs: args['session-timeout-ms'],
         connectTimeoutMs: 5000,

@@ -4,7 +4,7 @@
  */
 import yargs from 'yargs'
 import type { Client, Stat } from '../../client/index.js'
-import { formatZxid } from '../../protocol/index.js'
+import { Perm, formatZxid, type Acl } from '../../protocol/index.js'
 
 /** ShellOutput is where a command writes its results. */
 export interface ShellOutput {
@@ -74,6 +74,56 @@ async function deleteAll(client: Client, path: string): Promise<void> {
  * runShellLine parses and runs one line. `signal` stops long-running commands (watch).
  * Resolves to false when the line asks to quit.
  */
+/** PERM_LETTERS are ZooKeeper's zkCli letters for the permission bits. */
+const PERM_LETTERS: readonly [string, number][] = [
+  ['c', Perm.CREATE],
+  ['d', Perm.DELETE],
+  ['r', Perm.READ],
+  ['w', Perm.WRITE],
+  ['a', Perm.ADMIN],
+]
+
+/**
+ * parseAcl reads an ACL as zkCli writes it: comma-separated `scheme:id:perms`, perms
+ * from `cdrwa`, e.g. `world:anyone:r,digest:alice:<hash>:cdrwa,auth::cdrwa`. The id may
+ * contain colons (a digest id does); the scheme is before the first, perms after the last.
+ */
+export function parseAcl(text: string): Acl[] {
+  return text.split(',').map((part) => {
+    const first = part.indexOf(':')
+    const last = part.lastIndexOf(':')
+    if (first < 0 || last === first)
+      throw new ShellUsageError(`ACL entry ${JSON.stringify(part)} is not scheme:id:perms`)
+    let perms = 0
+    for (const letter of part.slice(last + 1)) {
+      const bit = PERM_LETTERS.find(([l]) => l === letter)?.[1]
+      if (bit === undefined)
+        throw new ShellUsageError(`unknown permission letter '${letter}' (use cdrwa)`)
+      perms |= bit
+    }
+    return { scheme: part.slice(0, first), id: part.slice(first + 1, last), perms }
+  })
+}
+
+/** formatAcl prints an ACL one entry a line, in the form parseAcl reads. */
+export function formatAcl(acl: readonly Acl[]): string[] {
+  return acl.map(
+    (e) =>
+      `${e.scheme}:${e.id}:${PERM_LETTERS.filter(([, bit]) => (e.perms & bit) !== 0)
+        .map(([l]) => l)
+        .join('')}`,
+  )
+}
+
+/** parseAuth reads `scheme:credentials` (e.g. `digest:user:password`) for --auth and addauth. */
+export function parseAuth(text: string): { scheme: string; credentials: string } {
+  const colon = text.indexOf(':')
+  // The message never quotes the text: it holds a password.
+  if (colon <= 0)
+    throw new ShellUsageError('auth must be scheme:credentials, e.g. digest:user:password')
+  return { scheme: text.slice(0, colon), credentials: text.slice(colon + 1) }
+}
+
 export async function runShellLine(
   client: Client,
   line: string,
@@ -148,7 +198,8 @@ export async function runShellLine(
             default: false,
             describe: 'create missing parents',
           })
-          .option('ttl', { type: 'number', describe: 'TTL in ms (persistent nodes only)' }),
+          .option('ttl', { type: 'number', describe: 'TTL in ms (persistent nodes only)' })
+          .option('acl', { type: 'string', describe: 'ACL as scheme:id:perms,...' }),
       async (a) => {
         if (a.c && (a.e || a.s)) throw new ShellUsageError('-c cannot be combined with -e or -s')
         const mode = a.c
@@ -164,6 +215,7 @@ export async function runShellLine(
           mode,
           makeParents: a.p,
           ...(a.ttl === undefined ? {} : { ttlMs: a.ttl }),
+          ...(a.acl === undefined ? {} : { acl: parseAcl(a.acl) }),
         })
         output.out(created)
       },
@@ -193,6 +245,40 @@ export async function runShellLine(
       (y) => y.positional('path', { type: 'string', default: '/' }),
       async (a) => {
         await printTree(client, a.path, 0, output)
+      },
+    )
+    .command(
+      'addauth <scheme> <credentials>',
+      'add an identity to this session, e.g. addauth digest user:password',
+      (y) =>
+        y
+          .positional('scheme', { type: 'string', demandOption: true })
+          .positional('credentials', { type: 'string', demandOption: true }),
+      async (a) => {
+        await client.addAuth(a.scheme, a.credentials)
+      },
+    )
+    .command(
+      'getacl <path>',
+      'print the ACL',
+      (y) => y.positional('path', { type: 'string', demandOption: true }),
+      async (a) => {
+        const { acl, stat } = await client.getAcl(a.path)
+        for (const l of formatAcl(acl)) output.out(l)
+        output.out(`aversion ${stat.aversion}`)
+      },
+    )
+    .command(
+      'setacl <path> <acl>',
+      'replace the ACL (scheme:id:perms,...)',
+      (y) =>
+        y
+          .positional('path', { type: 'string', demandOption: true })
+          .positional('acl', { type: 'string', demandOption: true })
+          .option('v', { alias: 'version', type: 'number', default: -1 }),
+      async (a) => {
+        const stat = await client.setAcl(a.path, parseAcl(a.acl), { version: a.v })
+        output.out(`aversion ${stat.aversion}`)
       },
     )
     .command(
@@ -240,7 +326,10 @@ export async function runShellLine(
             'get <path>                print data',
             'stat <path>               print the Stat',
             'set <path> <data> [-v N]  replace data (optionally only at version N)',
-            'create [-e] [-s] [-c] [-p] [--ttl MS] <path> [data]',
+            'create [-e] [-s] [-c] [-p] [--ttl MS] [--acl ACL] <path> [data]',
+            'addauth <scheme> <credentials>  e.g. addauth digest user:password',
+            'getacl <path>             print the ACL (scheme:id:cdrwa)',
+            'setacl <path> <acl> [-v N]  replace the ACL, e.g. world:anyone:r,auth::cdrwa',
             'delete <path> [-v N]      delete a childless node',
             'deleteall <path>          delete a subtree',
             'tree [path]               print the subtree',

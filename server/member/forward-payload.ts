@@ -6,11 +6,12 @@
  */
 import { ErrorCode, checkRequest, type SessionId } from '../../protocol/index.js'
 import { isRecord } from '../../protocol/schema.js'
-import type { WriteRequest } from '../requests/index.js'
+import type { AuthId, WriteRequest } from '../requests/index.js'
 
 /**
  * ForwardPayload is one forwarded client action:
- * - `write`: a create, set, delete or multi to prepare;
+ * - `write`: a create, set, delete, setAcl or multi to prepare, with the identities of
+ *   the connection that sent it (ZooKeeper's authInfo): the leader checks the ACLs;
  * - `createSession`: open a session with the id the member chose and this password;
  * - `closeSession`: the client closes its session;
  * - `claimSession`: the client resumed its session on the origin member, which now
@@ -18,7 +19,7 @@ import type { WriteRequest } from '../requests/index.js'
  *   SESSION_MOVED. Claims make no txn.
  */
 export type ForwardPayload =
-  | { kind: 'write'; request: WriteRequest }
+  | { kind: 'write'; request: WriteRequest; identities: AuthId[] }
   | { kind: 'createSession'; timeoutMs: number; password: Uint8Array }
   | { kind: 'closeSession' }
   | { kind: 'claimSession' }
@@ -29,7 +30,23 @@ export interface PayloadProblem {
   reason: string
 }
 
-const WRITE_OPS_FORWARDED = new Set(['create', 'set', 'delete', 'multi'])
+const WRITE_OPS_FORWARDED = new Set(['create', 'set', 'delete', 'setAcl', 'multi'])
+
+/** IDENTITIES_MAX bounds the identities one forwarded write carries (a connection may addAuth that many). */
+export const IDENTITIES_MAX = 16
+
+function checkIdentities(value: unknown): AuthId[] | null {
+  if (value === undefined) return []
+  if (!Array.isArray(value) || value.length > IDENTITIES_MAX) return null
+  const out: AuthId[] = []
+  for (const item of value as unknown[]) {
+    if (!isRecord(item) || typeof item.scheme !== 'string' || typeof item.id !== 'string')
+      return null
+    if (item.scheme.length > 64 || item.id.length > 1024) return null
+    out.push({ scheme: item.scheme, id: item.id })
+  }
+  return out
+}
 
 /** checkForwardPayload returns the payload when it is well-formed, or the problem to answer with. */
 export function checkForwardPayload(value: unknown): ForwardPayload | PayloadProblem {
@@ -45,7 +62,13 @@ export function checkForwardPayload(value: unknown): ForwardPayload | PayloadPro
           code: ErrorCode.BAD_ARGUMENTS,
           reason: `forwarded write: '${request.op}' is not a write`,
         }
-      return { kind: 'write', request: request as WriteRequest }
+      const identities = checkIdentities(value.identities)
+      if (identities === null)
+        return {
+          code: ErrorCode.MARSHALLING_ERROR,
+          reason: 'forwarded write: malformed identities',
+        }
+      return { kind: 'write', request: request as WriteRequest, identities }
     }
     case 'createSession': {
       const { timeoutMs, password } = value

@@ -181,7 +181,7 @@ export class LeaderDuties {
       }
     }
     if (payload.kind === 'closeSession') return this.prepareClose(request.sessionId, request.xid)
-    return builder.prepare(payload.request, header)
+    return builder.prepare(payload.request, header, payload.identities)
   }
 
   /**

@@ -10,7 +10,7 @@
  * failed ones included, is registered in zxid order, so `onApplied` drops exactly the
  * records the tree now reflects and `outstandingTxns` counts what is still in flight.
  */
-import { formatZxid, utf8Bytes, type SessionId, type Zxid } from '../../protocol/index.js'
+import { formatZxid, utf8Bytes, type Acl, type SessionId, type Zxid } from '../../protocol/index.js'
 import type { DataTree, EphemeralFootprint } from '../tree/data-tree.js'
 
 /** PendingNode is what validation needs to know about a node. */
@@ -23,6 +23,8 @@ export interface PendingNode {
   container: boolean
   ttlMs: number
   mtime: number
+  /** acl is the node's ACL, which the writer's identities are checked against. */
+  acl: readonly Acl[]
 }
 
 /** NodeView is what a validator reads and writes: the pending state, or a scratch layer over it. */
@@ -106,6 +108,7 @@ export class PendingState {
       container: node.container,
       ttlMs: node.ttlMs,
       mtime: node.mtime,
+      acl: node.acl,
     }
   }
 

@@ -5,7 +5,9 @@
  */
 import {
   ErrorCode,
+  Perm,
   pathProblem,
+  type Acl,
   type ChildCountRequest,
   type ChildrenRequest,
   type ExistsRequest,
@@ -15,6 +17,7 @@ import {
   type SessionId,
 } from '../../protocol/index.js'
 import type { DataTree } from '../tree/data-tree.js'
+import { aclPermits, type AuthId } from './acl.js'
 import { errorReply, type Reply } from './reply.js'
 
 export type { Reply } from './reply.js'
@@ -30,12 +33,37 @@ export type ReadRequest =
 
 const noNode = (path: string): Reply => errorReply(ErrorCode.NO_NODE, `${path} does not exist`)
 
+const noAuth = (what: string, path: string): Reply =>
+  errorReply(ErrorCode.NO_AUTH, `${what} on ${path} is not granted to this session`)
+
+/**
+ * maskDigests hides the password hashes of digest entries (`user:x`) from a reader
+ * without ADMIN, as ZooKeeper does since CVE-2019-0201.
+ */
+function maskDigests(acl: readonly Acl[]): Acl[] {
+  return acl.map((entry) =>
+    entry.scheme === 'digest' ? { ...entry, id: entry.id.replace(/:.*$/s, ':x') } : { ...entry },
+  )
+}
+
 /**
  * answerRead answers one read from the tree as it is now: exists gives `{ stat: null }`
  * for a missing node, the others NO_NODE; an invalid path gives BAD_ARGUMENTS.
- * `sessionId` is the asking session, whose ephemerals getEphemerals lists.
+ * `sessionId` is the asking session, whose ephemerals getEphemerals lists. ACLs are
+ * checked where ZooKeeper 3.8 checks them: READ for get, children and childCount,
+ * READ or ADMIN for getAcl (digest hashes masked without ADMIN); exists and
+ * getEphemerals are not checked. No identities: an anonymous reader.
  */
-export function answerRead(tree: DataTree, request: ReadRequest, sessionId: SessionId): Reply {
+export function answerRead(
+  tree: DataTree,
+  request: ReadRequest,
+  sessionId: SessionId,
+  identities: readonly AuthId[] = [],
+): Reply {
+  const may = (path: string, perm: number) => {
+    const node = tree.getNode(path)
+    return node === undefined || aclPermits(node.acl, perm, identities)
+  }
   if (request.op !== 'getEphemerals') {
     const problem = pathProblem(request.path)
     if (problem !== null)
@@ -48,10 +76,12 @@ export function answerRead(tree: DataTree, request: ReadRequest, sessionId: Sess
     case 'exists':
       return { err: ErrorCode.OK, result: { stat: tree.stat(request.path) } }
     case 'get': {
+      if (!may(request.path, Perm.READ)) return noAuth('READ', request.path)
       const found = tree.getData(request.path)
       return found === null ? noNode(request.path) : { err: ErrorCode.OK, result: found }
     }
     case 'children': {
+      if (!may(request.path, Perm.READ)) return noAuth('READ', request.path)
       const children = tree.children(request.path)
       if (children === null) return noNode(request.path)
       const stat = request.withStat === true ? tree.stat(request.path) : null
@@ -64,15 +94,20 @@ export function answerRead(tree: DataTree, request: ReadRequest, sessionId: Sess
       return { err: ErrorCode.OK, result: { paths } }
     }
     case 'childCount': {
+      if (!may(request.path, Perm.READ)) return noAuth('READ', request.path)
       const count = tree.countDescendants(request.path)
       return count === null ? noNode(request.path) : { err: ErrorCode.OK, result: { count } }
     }
     case 'getAcl': {
       const node = tree.getNode(request.path)
       const stat = tree.stat(request.path)
-      return node === undefined || stat === null
-        ? noNode(request.path)
-        : { err: ErrorCode.OK, result: { acl: node.acl.map((entry) => ({ ...entry })), stat } }
+      if (node === undefined || stat === null) return noNode(request.path)
+      if (!aclPermits(node.acl, Perm.READ | Perm.ADMIN, identities))
+        return noAuth('READ or ADMIN', request.path)
+      const acl = aclPermits(node.acl, Perm.ADMIN, identities)
+        ? node.acl.map((entry) => ({ ...entry }))
+        : maskDigests(node.acl)
+      return { err: ErrorCode.OK, result: { acl, stat } }
     }
     default: {
       const unreachable: never = request

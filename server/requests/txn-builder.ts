@@ -19,6 +19,7 @@ import {
   type DeleteRequest,
   type MultiRequest,
   type SessionId,
+  type SetAclRequest,
   type SetRequest,
   type Txn,
   type TxnCreate,
@@ -28,6 +29,7 @@ import {
   type Zxid,
 } from '../../protocol/index.js'
 import type { DataTree } from '../tree/data-tree.js'
+import type { AuthId } from './acl.js'
 import { PendingState, ScratchView } from './pending-state.js'
 import {
   checkCreateArguments,
@@ -37,6 +39,7 @@ import {
   validateCreate,
   validateDelete,
   validateSet,
+  validateSetAcl,
   type RequestFailure,
   type ValidationContext,
 } from './validate.js'
@@ -65,7 +68,7 @@ export interface TxnBuilderOptions {
 }
 
 /** WriteRequest is a request TxnBuilder.prepare accepts. */
-export type WriteRequest = CreateRequest | DeleteRequest | SetRequest | MultiRequest
+export type WriteRequest = CreateRequest | DeleteRequest | SetRequest | SetAclRequest | MultiRequest
 
 /** SessionSpec is the session a createSession txn opens. */
 export interface SessionSpec {
@@ -104,9 +107,11 @@ export class TxnBuilder {
   /**
    * prepare validates a write and returns its txn: the write's state-setting op, or an
    * error txn carrying the code (and per-op codes for a multi). Either way the txn is
-   * registered in the pending state, so the next prepare sees it.
+   * registered in the pending state, so the next prepare sees it. `identities` are the
+   * sending connection's, checked against the ACLs where ZooKeeper checks them
+   * (none: an anonymous writer, who passes only `world:anyone` entries).
    */
-  prepare(request: WriteRequest, header: TxnHeader): Txn {
+  prepare(request: WriteRequest, header: TxnHeader, identities: readonly AuthId[] = []): Txn {
     this.pending.checkZxid(header.zxid)
     const scratch = new ScratchView(this.pending)
     const { dataBytesMax, txnBytesMax, ephemeralsPerSessionMax } = this.options
@@ -116,6 +121,7 @@ export class TxnBuilder {
       dataBytesMax,
       txnBytesMax,
       ephemeralsPerSessionMax,
+      identities,
     }
     const op = this.withinTxnLimit(this.build(scratch, request, context), header, request)
     this.pending.record(header.zxid, op.type === 'error' ? [] : scratch.changes())
@@ -143,9 +149,11 @@ export class TxnBuilder {
       case 'create':
         return this.buildCreate(scratch, request, context)
       case 'delete':
-        return single(validateDelete(scratch, request.path, request.version))
+        return single(validateDelete(scratch, request.path, request.version, context))
       case 'set':
         return single(validateSet(scratch, request.path, request.data, request.version, context))
+      case 'setAcl':
+        return single(validateSetAcl(scratch, request.path, request.acl, request.version, context))
       case 'multi':
         return this.buildMulti(scratch, request, context)
       default: {
@@ -329,13 +337,13 @@ function validateMultiOp(
 ): TxnMultiOp | RequestFailure {
   switch (op.op) {
     case 'check':
-      return validateCheck(scratch, op.path, op.version)
+      return validateCheck(scratch, op.path, op.version, context)
     case 'create':
       return validateCreate(scratch, op, context)
     case 'set':
       return validateSet(scratch, op.path, op.data, op.version, context)
     case 'delete':
-      return validateDelete(scratch, op.path, op.version)
+      return validateDelete(scratch, op.path, op.version, context)
     default: {
       const unknown: never = op
       return {

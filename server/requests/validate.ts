@@ -8,6 +8,7 @@ import {
   ErrorCode,
   NODE_MODES,
   OPEN_ACL_UNSAFE,
+  Perm,
   ROOT_PATH,
   TTL_MS_MAX,
   closeSessionBytesBound,
@@ -23,9 +24,11 @@ import {
   type TxnCreate,
   type TxnDelete,
   type TxnSet,
+  type TxnSetAcl,
   utf8Bytes,
 } from '../../protocol/index.js'
 import { isReservedPath } from '../tree/data-tree.js'
+import { aclPermits, fixupAcl, permName, type AuthId } from './acl.js'
 import type { NodeView, PendingNode } from './pending-state.js'
 
 /** RequestFailure is a validation failure: a wire error code and the reason in words, naming the path. */
@@ -43,6 +46,12 @@ export interface ValidationContext {
   txnBytesMax: number
   /** ephemeralsPerSessionMax is the most ephemerals one session may own. */
   ephemeralsPerSessionMax: number
+  /**
+   * identities are those of the connection that sent the write (ZooKeeper's authInfo),
+   * checked against the ACLs; undefined for the server's own txns (reaps, closes, trims),
+   * which no ACL stops.
+   */
+  identities?: readonly AuthId[]
 }
 
 /** CreateSpec is a create as requested (one op of a multi, or a create request). */
@@ -103,18 +112,29 @@ function checkVersion(
   return fail(ErrorCode.BAD_VERSION, `${path} is at version ${node.version}, not ${expected}`)
 }
 
-function checkAcl(path: string, acl: Acl[] | undefined): RequestFailure | null {
+function checkAcl(
+  path: string,
+  acl: Acl[] | undefined,
+  context: ValidationContext,
+): RequestFailure | null {
   if (acl === undefined) return null
-  if (acl.length === 0)
-    return fail(ErrorCode.INVALID_ACL, `the ACL for ${path} needs at least one entry`)
-  for (const entry of acl) {
-    if (entry.scheme === 'auth')
-      return fail(
-        ErrorCode.INVALID_ACL,
-        `scheme 'auth' in the ACL for ${path} needs an authenticated identity; this connection has none`,
-      )
-  }
-  return null
+  const fixed = fixupAcl(path, acl, context.identities ?? [])
+  return Array.isArray(fixed) ? null : fixed
+}
+
+/**
+ * checkPerm refuses with NO_AUTH when the writer's identities lack `perm` on the node at
+ * `path` as it will be (the pending state, so a pipelined setAcl counts).
+ */
+function checkPerm(
+  node: Readonly<PendingNode>,
+  path: string,
+  perm: number,
+  context: ValidationContext,
+): RequestFailure | null {
+  if (context.identities === undefined || aclPermits(node.acl, perm, context.identities))
+    return null
+  return fail(ErrorCode.NO_AUTH, `${permName(perm)} on ${path} is not granted to this session`)
 }
 
 /** checkCreateArguments checks what a create can be refused for before the tree is consulted (null: nothing). */
@@ -149,7 +169,7 @@ export function checkCreateArguments(
   }
   if (isEphemeralMode(spec.mode) && context.sessionId === 0n)
     return fail(ErrorCode.BAD_ARGUMENTS, `ephemeral ${spec.path} needs a session`)
-  return checkAcl(spec.path, spec.acl)
+  return checkAcl(spec.path, spec.acl, context)
 }
 
 /**
@@ -168,6 +188,8 @@ export function validateCreate(
   const parent = view.get(parentPath)
   if (parent === null)
     return fail(ErrorCode.NO_NODE, `parent ${parentPath} of ${spec.path} does not exist`)
+  const permFailure = checkPerm(parent, parentPath, Perm.CREATE, context)
+  if (permFailure !== null) return permFailure
   const path = isSequentialMode(spec.mode) ? spec.path + sequenceSuffix(parent.cversion) : spec.path
   const finalFailure = checkPath(path)
   if (finalFailure !== null) return finalFailure
@@ -189,6 +211,11 @@ export function validateCreate(
   const ephemeralOwner = isEphemeralMode(spec.mode) ? context.sessionId : 0n
   const container = spec.mode === 'container'
   const ttlMs = spec.ttlMs ?? 0
+  const fixed =
+    spec.acl === undefined
+      ? [...OPEN_ACL_UNSAFE]
+      : fixupAcl(path, spec.acl, context.identities ?? [])
+  if (!Array.isArray(fixed)) return fixed
   view.put(parentPath, { ...parent, cversion: parentCversion, numChildren: parent.numChildren + 1 })
   view.put(path, {
     version: 0,
@@ -199,12 +226,13 @@ export function validateCreate(
     container,
     ttlMs,
     mtime: context.timeMs,
+    acl: fixed,
   })
   return {
     type: 'create',
     path,
     data: spec.data,
-    acl: spec.acl ?? [...OPEN_ACL_UNSAFE],
+    acl: fixed,
     ephemeralOwner,
     container,
     ttlMs,
@@ -252,6 +280,7 @@ export function validateDelete(
   view: NodeView,
   path: string,
   version: number,
+  context?: ValidationContext,
 ): TxnDelete | RequestFailure {
   const argumentFailure = checkPath(path) ?? checkExpectedVersion(path, version)
   if (argumentFailure !== null) return argumentFailure
@@ -259,12 +288,16 @@ export function validateDelete(
     return fail(ErrorCode.BAD_ARGUMENTS, `${path} cannot be deleted`)
   const node = view.get(path)
   if (node === null) return fail(ErrorCode.NO_NODE, `${path} does not exist`)
+  const parentPath = parentOf(path)
+  const parent = view.get(parentPath)!
+  if (context !== undefined) {
+    const permFailure = checkPerm(parent, parentPath, Perm.DELETE, context)
+    if (permFailure !== null) return permFailure
+  }
   const versionFailure = checkVersion(path, node, version)
   if (versionFailure !== null) return versionFailure
   if (node.numChildren > 0)
     return fail(ErrorCode.NOT_EMPTY, `${path} has ${node.numChildren} children`)
-  const parentPath = parentOf(path)
-  const parent = view.get(parentPath)!
   view.put(parentPath, { ...parent, numChildren: parent.numChildren - 1 })
   view.put(path, null)
   return { type: 'delete', path }
@@ -286,6 +319,8 @@ export function validateSet(
   if (dataFailure !== null) return dataFailure
   const node = view.get(path)
   if (node === null) return fail(ErrorCode.NO_NODE, `${path} does not exist`)
+  const permFailure = checkPerm(node, path, Perm.WRITE, context)
+  if (permFailure !== null) return permFailure
   const versionFailure = checkVersion(path, node, version)
   if (versionFailure !== null) return versionFailure
   // Versions wrap to 0 past 2^31-1 so -1 ("any") is never produced (ZOOKEEPER-4743).
@@ -299,10 +334,45 @@ export function validateCheck(
   view: NodeView,
   path: string,
   version: number,
+  context?: ValidationContext,
 ): TxnCheck | RequestFailure {
   const argumentFailure = checkPath(path) ?? checkExpectedVersion(path, version)
   if (argumentFailure !== null) return argumentFailure
   const node = view.get(path)
   if (node === null) return fail(ErrorCode.NO_NODE, `${path} does not exist`)
+  // ZooKeeper checks READ for a multi's check: it reveals the node's version.
+  const permFailure = context === undefined ? null : checkPerm(node, path, Perm.READ, context)
+  if (permFailure !== null) return permFailure
   return checkVersion(path, node, version) ?? { type: 'check', path }
+}
+
+/**
+ * validateSetAcl checks a setAcl (ADMIN on the node, `aversion` -1 or the node's ACL
+ * version, a valid ACL with `auth` expanded) and records the new aversion and ACL.
+ */
+export function validateSetAcl(
+  view: NodeView,
+  path: string,
+  acl: Acl[],
+  aversion: number,
+  context: ValidationContext,
+): TxnSetAcl | RequestFailure {
+  const argumentFailure = checkPath(path) ?? checkExpectedVersion(path, aversion)
+  if (argumentFailure !== null) return argumentFailure
+  if (isReservedPath(path))
+    return fail(ErrorCode.BAD_ARGUMENTS, `${path} is in the reserved /zookeeper subtree`)
+  const node = view.get(path)
+  if (node === null) return fail(ErrorCode.NO_NODE, `${path} does not exist`)
+  const permFailure = checkPerm(node, path, Perm.ADMIN, context)
+  if (permFailure !== null) return permFailure
+  const fixed = fixupAcl(path, acl, context.identities ?? [])
+  if (!Array.isArray(fixed)) return fixed
+  if (aversion !== -1 && aversion !== node.aversion)
+    return fail(
+      ErrorCode.BAD_VERSION,
+      `${path} is at ACL version ${node.aversion}, not ${aversion}`,
+    )
+  const next = node.aversion >= INT_MAX ? 0 : node.aversion + 1
+  view.put(path, { ...node, aversion: next, acl: fixed })
+  return { type: 'setAcl', path, acl: fixed, aversion: next }
 }

@@ -44,6 +44,12 @@ export function replyForWrite(request: Request, txn: Txn, applied: ApplyResult):
         return mismatch(request, txn)
       return { err: ErrorCode.OK, result: { stat: outcome.stat } }
     }
+    case 'setAcl': {
+      const outcome = applied.outcomes[0]
+      if (applied.outcomes.length !== 1 || outcome?.type !== 'setAcl' || outcome.stat === undefined)
+        return mismatch(request, txn)
+      return { err: ErrorCode.OK, result: { stat: outcome.stat } }
+    }
     case 'delete':
       return applied.outcomes.length === 1 && applied.outcomes[0]?.type === 'delete'
         ? { err: ErrorCode.OK, result: {} }
@@ -67,6 +73,7 @@ export function replyForWrite(request: Request, txn: Txn, applied: ApplyResult):
     case 'getEphemerals':
     case 'childCount':
     case 'getAcl':
+    case 'auth':
     case 'addWatch':
     case 'removeWatches':
     case 'setWatches':

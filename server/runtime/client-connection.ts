@@ -8,6 +8,7 @@
  * forwarded as they arrive, not when they reach the head, so a session can pipeline.
  */
 import type { Request, SessionId, Zxid } from '../../protocol/index.js'
+import type { AuthId } from '../requests/index.js'
 import type { ClientSocket } from '../net/client-listener.js'
 import type { Reply } from '../requests/reads.js'
 
@@ -54,8 +55,16 @@ export class ClientConnection {
   writeBytesInFlight = 0
   /** stallTimer closes the connection if its output stays blocked too long. */
   stallTimer: NodeJS.Timeout | undefined
+  /**
+   * identities are what the ACLs are checked against (ZooKeeper's authInfo): the peer's
+   * address as `ip`, plus each identity added with an auth request. The TLS listener
+   * is the hook for `x509`: it will add the certificate's identity here.
+   */
+  readonly identities: AuthId[]
 
-  constructor(readonly socket: ClientSocket) {}
+  constructor(readonly socket: ClientSocket) {
+    this.identities = [{ scheme: 'ip', id: socket.remoteAddress }]
+  }
 
   /** id is the connection id, also the watcher id for the watch registry. */
   get id(): number {

@@ -38,6 +38,10 @@ import {
   encodeServerMessage,
   errorCodeName,
   formatZxid,
+  Perm,
+  type Acl,
+  type AuthRequest,
+  type EventMessage,
   type ConnectMessage,
   type Request,
   type ServerId,
@@ -46,9 +50,9 @@ import {
   type Txn,
   type Zxid,
 } from '../../protocol/index.js'
-import { requestKey, type ForwardPayload } from '../member/index.js'
+import { IDENTITIES_MAX, requestKey, type ForwardPayload } from '../member/index.js'
 import type { ClientSocket } from '../net/client-listener.js'
-import { answerRead, replyForWrite, type WriteRequest } from '../requests/index.js'
+import { aclPermits, answerRead, replyForWrite, type WriteRequest } from '../requests/index.js'
 import type { SessionTable } from '../sessions/index.js'
 import type { ApplyResult, DataTree } from '../tree/index.js'
 import {
@@ -59,10 +63,14 @@ import {
 } from '../watches/index.js'
 import { ClientConnection, type QueuedRequest, type Reply } from './client-connection.js'
 import type { ClientBoundKey, ServerConfig } from './config.js'
+import { authenticate } from './auth.js'
 import { TokenBucket } from './token-bucket.js'
 
 /** HANDSHAKE_TIMEOUT_MS is how long a new socket may take to send `connect`. */
 const HANDSHAKE_TIMEOUT_MS = 10_000
+
+/** AUTH_FAILED_CLOSE_XID is the xid of the close a refused auth request causes (ZooKeeper's auth xid). */
+const AUTH_FAILED_CLOSE_XID = -4
 
 /** CLOSE_REASON_BYTES_MAX is the WebSocket limit on a close reason. */
 const CLOSE_REASON_BYTES_MAX = 123
@@ -99,6 +107,8 @@ export interface FrontHost {
   newPassword(): Uint8Array
   /** nowMs is the clock the session-creation rate is measured with. */
   nowMs(): number
+  /** superDigest is the super user's digest id (`user:base64sha1`), or '' for none. */
+  readonly superDigest: string
 }
 
 /** WriteEntry is a queued write. */
@@ -416,6 +426,7 @@ export class ClientFront {
       answer(ErrorCode.NOT_SERVING, `server ${this.host.id} is not serving: it has no quorum`)
     else if (!sessions.has(sessionId) || sessions.isClosing(sessionId))
       answer(ErrorCode.SESSION_EXPIRED, 'session has expired')
+    else if (request.op === 'auth') return this.onAuth(connection, xid, request)
     else if (WRITE_OPS.has(request.op)) {
       this.host.touch(sessionId)
       const entry: WriteEntry = { kind: 'write', xid, request, frameBytes }
@@ -452,6 +463,38 @@ export class ClientFront {
   }
 
   /**
+   * onAuth adds the identities of an auth request to the connection at once (requests
+   * after it are checked with them; ZooKeeper too applies auth on arrival) and answers
+   * in turn. Refused credentials are AUTH_FAILED, and, as in ZooKeeper, the session
+   * is over: the reply goes out, the session is closed through the leader, and the
+   * connection closed. Neither the credentials nor the digest are logged.
+   */
+  private onAuth(connection: ClientConnection, xid: number, request: AuthRequest): void {
+    this.host.touch(connection.sessionId)
+    const result = authenticate(request.scheme, request.credentials, this.host.superDigest)
+    if (Array.isArray(result)) {
+      for (const id of result) {
+        const held = connection.identities.some((h) => h.scheme === id.scheme && h.id === id.id)
+        if (!held && connection.identities.length < IDENTITIES_MAX) connection.identities.push(id)
+      }
+      connection.enqueue({ kind: 'answered', xid, reply: { err: 0, result: {} } })
+      return this.pump(connection)
+    }
+    connection.enqueue({
+      kind: 'answered',
+      xid,
+      reply: { err: result.code, message: result.reason },
+    })
+    this.pump(connection)
+    this.host.logger.info(
+      { connection: connection.id, session: connection.sessionId.toString(16) },
+      'closing a session whose auth request was refused',
+    )
+    this.host.forward(connection.sessionId, AUTH_FAILED_CLOSE_XID, { kind: 'closeSession' })
+    this.close(connection, CloseCode.SESSION_ENDED, `AUTH_FAILED: ${result.reason}`)
+  }
+
+  /**
    * forwardWrite hands a write to the leader and records it as waiting for its txn; the
    * error reply when it cannot be (its xid already in flight, no leader).
    */
@@ -468,7 +511,12 @@ export class ClientFront {
     const payload: ForwardPayload =
       request.op === 'closeSession'
         ? { kind: 'closeSession' }
-        : { kind: 'write', request: request as WriteRequest }
+        : {
+            kind: 'write',
+            request: request as WriteRequest,
+            // The leader checks the ACLs, so the identities travel with the write (ZooKeeper's authInfo).
+            identities: [...connection.identities],
+          }
     if (!this.host.forward(sessionId, entry.xid, payload))
       return { err: ErrorCode.NOT_SERVING, message: `server ${this.host.id} has no leader` }
     this.awaitingApply.set(key, { connection, entry })
@@ -616,7 +664,7 @@ export class ClientFront {
     }
     switch (request.op) {
       case 'exists': {
-        const reply = answerRead(tree, request, connection.sessionId)
+        const reply = answerRead(tree, request, connection.sessionId, connection.identities)
         if (request.watch && reply.err === 0) {
           const stat = (reply.result as { stat: unknown }).stat
           if (stat === null) watches.addExistWatch(request.path, watcher)
@@ -625,19 +673,19 @@ export class ClientFront {
         return reply
       }
       case 'get': {
-        const reply = answerRead(tree, request, connection.sessionId)
+        const reply = answerRead(tree, request, connection.sessionId, connection.identities)
         if (request.watch && reply.err === 0) watches.addDataWatch(request.path, watcher)
         return reply
       }
       case 'children': {
-        const reply = answerRead(tree, request, connection.sessionId)
+        const reply = answerRead(tree, request, connection.sessionId, connection.identities)
         if (request.watch && reply.err === 0) watches.addChildWatch(request.path, watcher)
         return reply
       }
       case 'getEphemerals':
       case 'childCount':
       case 'getAcl':
-        return answerRead(tree, request, connection.sessionId)
+        return answerRead(tree, request, connection.sessionId, connection.identities)
       case 'addWatch': {
         const refused = this.watchRefusal(connection, 1)
         if (refused !== undefined) return refused
@@ -677,14 +725,22 @@ export class ClientFront {
           tree.appliedZxid,
           this.host.window,
         )
-        for (const event of events) this.send(connection, event)
+        // A catch-up is about a path the client watched itself. A node gone past the
+        // window has no known ACL; its absence is public (exists is not checked), so
+        // its deletion may be told; anything else needs READ.
+        for (const event of events) {
+          const gone = event.event === 'deleted' && this.host.tree.getNode(event.path) === undefined
+          if (gone || this.mayHearReplayed(connection, event)) this.send(connection, event)
+        }
         return { err: 0, result: {} }
       }
       case 'create':
       case 'delete':
       case 'set':
+      case 'setAcl':
       case 'multi':
       case 'sync':
+      case 'auth':
       case 'closeSession':
         return { err: ErrorCode.UNIMPLEMENTED, message: `op '${request.op}' is not a read` }
     }
@@ -722,7 +778,9 @@ export class ClientFront {
     watches.addPersistentWatch(path, connection.id, recursive)
     if (plan.kind === 'compacted')
       return { err: 0, result: { compacted: true, oldestZxid: plan.oldestZxid } }
-    for (const event of plan.events) this.send(connection, { ...event, replayOf: xid })
+    for (const event of plan.events)
+      if (this.mayHearReplayed(connection, event))
+        this.send(connection, { ...event, replayOf: xid })
     return { err: 0, result: {} }
   }
 
@@ -735,9 +793,13 @@ export class ClientFront {
    * queued behind a session's write sees exactly the state after that write.
    */
   onApplied(txn: Txn, applied: ApplyResult): void {
+    const deletedAcls = new Map<string, readonly Acl[]>()
+    for (const change of applied.changes)
+      if (change.acl !== undefined) deletedAcls.set(change.path, change.acl)
     for (const { watcher, event } of this.host.watches.trigger(applied.changes, txn.zxid)) {
       const target = this.connections.get(watcher)
-      if (target !== undefined) this.send(target, event)
+      if (target !== undefined && this.mayHear(target, event.path, deletedAcls.get(event.path)))
+        this.send(target, event)
     }
     const op = txn.op
     if (op.type === 'createSession') this.finishSessionCreate(txn)
@@ -758,6 +820,28 @@ export class ClientFront {
       for (const connection of barriers)
         if (this.connections.get(connection.id) === connection) this.pump(connection)
     }
+  }
+
+  /**
+   * mayHear tells whether a watcher may be told of a change to `path`: only with READ
+   * on the node (CVE-2024-23944: a recursive watch must not reveal the paths, let alone
+   * the existence, of nodes its session cannot read). A deleted node is judged by the
+   * ACL it had (`deletedAcl`); a node gone without a known ACL tells nobody.
+   */
+  private mayHear(
+    connection: ClientConnection,
+    path: string,
+    deletedAcl: readonly Acl[] | undefined,
+  ): boolean {
+    const acl = this.host.tree.getNode(path)?.acl ?? deletedAcl
+    return acl !== undefined && aclPermits(acl, Perm.READ, connection.identities)
+  }
+
+  /** mayHearReplayed is mayHear for an event replayed from the change window, which kept a deleted node's ACL. */
+  private mayHearReplayed(connection: ClientConnection, event: EventMessage): boolean {
+    const change = this.host.window.changeAt(event.zxid, event.index)
+    const same = change !== undefined && change.path === event.path && change.type === event.event
+    return this.mayHear(connection, event.path, same ? change.acl : undefined)
   }
 
   private finishSessionCreate(txn: Txn): void {

@@ -108,6 +108,12 @@ export interface ServerConfig {
   peerStrangerHandshakesMax: number
   /** diskFullRetryMs is how often a write that failed on a full disk (ENOSPC/EDQUOT) is retried while the member stays out of the ensemble. */
   diskFullRetryMs: number
+  /**
+   * superDigest names the super user as `user:base64(sha1(user:password))` (ZooKeeper's
+   * DigestAuthenticationProvider.superDigest); a connection that authenticates with
+   * that digest passes every ACL. Empty: no super user.
+   */
+  superDigest: string
 }
 
 /** DEFAULT_CONFIG holds the defaults for every optional setting. */
@@ -143,6 +149,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble'> = {
   peerMemberHandshakesPerAddressMax: DEFAULT_HANDSHAKE_LIMITS.memberHandshakesPerAddressMax,
   peerStrangerHandshakesMax: DEFAULT_HANDSHAKE_LIMITS.strangerHandshakesMax,
   diskFullRetryMs: 1000,
+  superDigest: '',
 }
 
 /** ENSEMBLE_KEYS are the config keys that describe the ensemble (JSON file keys). */
@@ -193,6 +200,17 @@ function text(source: Record<string, unknown>, key: string, fallback?: string): 
   if (value === undefined) throw new ConfigError(`missing setting '${key}'`)
   if (typeof value !== 'string' || value.length === 0)
     throw new ConfigError(`setting '${key}' must be a non-empty string`)
+  return value
+}
+
+/** superDigest checks the super user's digest: empty, or `user:base64(sha1)` (a 28-character hash). */
+function superDigest(value: unknown): string {
+  if (value === undefined || value === '') return ''
+  // The message never quotes the value: it is a credential hash.
+  if (typeof value !== 'string' || !/^[^:]+:[A-Za-z0-9+/]{27}=$/.test(value))
+    throw new ConfigError(
+      `setting 'superDigest' must be user:base64(sha1(user:password)) (see docs/operations.md)`,
+    )
   return value
 }
 
@@ -429,6 +447,7 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
       d.peerStrangerHandshakesMax,
     ),
     diskFullRetryMs: integer(raw, 'diskFullRetryMs', 10, 600_000, d.diskFullRetryMs),
+    superDigest: superDigest(raw.superDigest),
   }
   if (!(LOG_LEVELS as readonly string[]).includes(config.logLevel)) {
     throw new ConfigError(`setting 'logLevel' must be one of ${LOG_LEVELS.join(', ')}`)

@@ -163,6 +163,7 @@ export class MemberServer {
         watches: this.watches,
         window: this.window,
         logger,
+        superDigest: config.superDigest,
         serving: () => this.peer.established && !this.stopped,
         forward: (sessionId, xid, payload) => this.forward(sessionId, xid, payload),
         readIndex: (token) => {

@@ -8,6 +8,7 @@
  * (recovery over a fuzzy snapshot, reference §2 "Fuzzy snapshots").
  */
 import {
+  type Acl,
   OPEN_ACL_UNSAFE,
   RESERVED_PATH,
   ROOT_PATH,
@@ -41,6 +42,8 @@ import {
 export interface TreeChange {
   type: WatchEventType
   path: string
+  /** acl is a deleted node's ACL: only those who could read it may hear of its deletion. */
+  acl?: readonly Acl[]
 }
 
 /**
@@ -247,10 +250,12 @@ export class DataTree {
     switch (op.type) {
       case 'create':
         return this.applyCreate(txn, op, result)
-      case 'delete':
-        if (this.remove(op.path, txn.zxid)) this.reportDeleted(op.path, result)
+      case 'delete': {
+        const acl = this.nodes.get(op.path)?.acl
+        if (this.remove(op.path, txn.zxid)) this.reportDeleted(op.path, result, acl)
         result.outcomes.push({ type: 'delete' })
         return
+      }
       case 'set':
         return this.applySet(txn, op, result)
       case 'setAcl':
@@ -358,13 +363,13 @@ export class DataTree {
     for (const path of targets) {
       const node = this.nodes.get(path)
       if (node !== undefined && node.ephemeralOwner !== sessionId) continue
-      if (this.remove(path, txn.zxid)) this.reportDeleted(path, result)
+      if (this.remove(path, txn.zxid)) this.reportDeleted(path, result, node?.acl)
     }
   }
 
-  private reportDeleted(path: string, result: ApplyResult): void {
+  private reportDeleted(path: string, result: ApplyResult, acl: readonly Acl[] | undefined): void {
     result.changes.push(
-      { type: 'deleted', path },
+      acl === undefined ? { type: 'deleted', path } : { type: 'deleted', path, acl },
       { type: 'childrenChanged', path: parentOf(path) },
     )
   }

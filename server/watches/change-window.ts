@@ -140,6 +140,12 @@ export class ChangeWindow {
     }
   }
 
+  /** changeAt returns the held change at index `index` of txn `zxid`, or undefined when the window does not hold it. */
+  changeAt(zxid: Zxid, index: number): WatchChange | undefined {
+    const entry = this.entries[this.firstAtOrAfter(zxid)]
+    return entry?.zxid === zxid ? entry.changes[index] : undefined
+  }
+
   /** firstAtOrAfter finds the first held entry whose zxid is at least `zxid` (binary search: zxids are not contiguous). */
   private firstAtOrAfter(zxid: Zxid): number {
     let low = this.head

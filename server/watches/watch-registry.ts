@@ -22,6 +22,7 @@
  */
 import { parentOf, pathProblem, ROOT_PATH } from '../../protocol/index.js'
 import type {
+  Acl,
   EventMessage,
   SetWatchesRequest,
   WatchEventType,
@@ -46,6 +47,8 @@ export type { WatcherId } from './path-index.js'
 export interface WatchChange {
   type: WatchEventType
   path: string
+  /** acl is a deleted node's ACL, which decides who may hear of its deletion (the node is gone by then). */
+  acl?: readonly Acl[]
 }
 
 /** Notification is one event to send to one watcher (connection). */

@@ -38,6 +38,32 @@ it('reports errors with their code and a non-zero exit', async () => {
   expect((failure as { stderr: string }).stderr).toMatch(/NO_NODE/)
 })
 
+it('authenticates with --auth and addauth, and reads and sets ACLs', async () => {
+  const as = (auth: string, command: string) =>
+    run(process.execPath, [CLI, 'shell', '--servers', server.url, '--auth', auth, '-c', command])
+  expect((await as('digest:bob:pw', 'create --acl auth::cdrwa /bob mine')).stdout.trim()).toBe(
+    '/bob',
+  )
+  const refused = await shell('get /bob').catch((err: { stderr: string }) => err)
+  expect(refused.stderr).toMatch(/NO_AUTH/)
+  expect((await as('digest:bob:pw', 'get /bob')).stdout.trim()).toBe('mine')
+  const acl = (await as('digest:bob:pw', 'getacl /bob')).stdout.trim().split('\n')
+  expect(acl).toEqual([
+    expect.stringMatching(/^digest:bob:[A-Za-z0-9+/]{27}=:cdrwa$/),
+    'aversion 0',
+  ])
+  expect((await as('digest:bob:pw', 'setacl /bob world:anyone:r -v 0')).stdout.trim()).toBe(
+    'aversion 1',
+  )
+  expect((await shell('get /bob')).stdout.trim()).toBe('mine')
+  expect((await shell('getacl /bob')).stdout.trim().split('\n')).toEqual([
+    'world:anyone:r',
+    'aversion 1',
+  ])
+  const bad = await shell('addauth digest nocolon').catch((err: { stderr: string }) => err)
+  expect(bad.stderr).toMatch(/AUTH_FAILED/)
+})
+
 it('shows status', async () => {
   const { stdout } = await run(process.execPath, [CLI, 'status', '--servers', server.url])
   expect(stdout).toMatch(/standalone/)

@@ -199,7 +199,9 @@ export class ClientFrontEnd {
       request.op === 'closeSession'
     ) {
       const payload: ForwardPayload =
-        request.op === 'closeSession' ? { kind: 'closeSession' } : { kind: 'write', request }
+        request.op === 'closeSession'
+          ? { kind: 'closeSession' }
+          : { kind: 'write', request, identities: [] }
       if (this.host.peer.forward({ origin: this.host.id, sessionId, xid, payload }))
         this.pendingWrites.set(requestKey(sessionId, xid), { conn, entry })
       else notServing()

@@ -378,6 +378,8 @@ export class SimClient {
       case 'getEphemerals':
       case 'childCount':
       case 'getAcl':
+      case 'setAcl':
+      case 'auth':
       case 'addWatch':
       case 'removeWatches':
       case 'setWatches':

@@ -328,7 +328,10 @@ export function defaultResult(request: Request): unknown {
       return { count: 0 }
     case 'getAcl':
       return { acl: [], stat: stat() }
+    case 'setAcl':
+      return { stat: stat({ aversion: 1 }) }
     case 'delete':
+    case 'auth':
     case 'sync':
     case 'addWatch':
     case 'removeWatches':

@@ -98,6 +98,7 @@ const open = (m: Member, origin = 2) =>
   } satisfies ForwardPayload)
 const create = (path: string): ForwardPayload => ({
   kind: 'write',
+  identities: [],
   request: { op: 'create', path, data: te.encode('x'), mode: 'persistent' },
 })
 

@@ -111,6 +111,7 @@ function harness(overrides: Partial<ClientLimits> = {}): Harness {
   const front = new ClientFront(
     {
       id: 1,
+      superDigest: '',
       tree,
       sessions,
       watches,

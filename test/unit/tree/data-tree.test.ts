@@ -210,7 +210,7 @@ describe('changes and outcomes', () => {
     k.create('/w/p')
     expect(k.apply(k.prepare({ op: 'delete', path: '/w/p', version: -1 }))).toEqual({
       changes: [
-        { type: 'deleted', path: '/w/p' },
+        { type: 'deleted', path: '/w/p', acl: [...OPEN_ACL_UNSAFE] },
         { type: 'childrenChanged', path: '/w' },
       ],
       outcomes: [{ type: 'delete' }],
@@ -235,7 +235,7 @@ describe('changes and outcomes', () => {
       { type: 'created', path: '/m/a' },
       { type: 'childrenChanged', path: '/m' },
       { type: 'dataChanged', path: '/m/a' },
-      { type: 'deleted', path: '/m/a' },
+      { type: 'deleted', path: '/m/a', acl: [...OPEN_ACL_UNSAFE] },
       { type: 'childrenChanged', path: '/m' },
     ])
     expect(result.outcomes.map((o) => o.type)).toEqual(['check', 'create', 'set', 'delete'])
@@ -268,9 +268,9 @@ describe('closeSession', () => {
     k.create('/s/other', '', 'ephemeral', {}, 8n)
     const result = k.close(7n)
     expect(result.changes).toEqual([
-      { type: 'deleted', path: '/s/a' },
+      { type: 'deleted', path: '/s/a', acl: [...OPEN_ACL_UNSAFE] },
       { type: 'childrenChanged', path: '/s' },
-      { type: 'deleted', path: '/s/b' },
+      { type: 'deleted', path: '/s/b', acl: [...OPEN_ACL_UNSAFE] },
       { type: 'childrenChanged', path: '/s' },
     ])
     expect(result.outcomes).toEqual([])
