@@ -11,6 +11,7 @@ import {
 } from '../../protocol/index.js'
 import { DEFAULT_HANDSHAKE_LIMITS } from '../net/peer-options.js'
 import type { TxnBuilderOptions } from '../requests/index.js'
+import { TLS_KEYS, resolveTlsSettings, type TlsSettings } from './tls-config.js'
 
 /** MemberAddress is one ensemble member as every member's config lists it. */
 export interface MemberAddress {
@@ -108,10 +109,12 @@ export interface ServerConfig {
   peerStrangerHandshakesMax: number
   /** diskFullRetryMs is how often a write that failed on a full disk (ENOSPC/EDQUOT) is retried while the member stays out of the ensemble. */
   diskFullRetryMs: number
+  /** tls says which ports speak TLS and with which files (tls-config.ts). */
+  tls: TlsSettings
 }
 
 /** DEFAULT_CONFIG holds the defaults for every optional setting. */
-export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble'> = {
+export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble' | 'tls'> = {
   id: 1,
   host: '127.0.0.1',
   clientPort: 2281,
@@ -356,6 +359,7 @@ const KNOWN_KEYS: readonly string[] = [
   ...Object.keys(DEFAULT_CONFIG),
   'dataDir',
   ...ENSEMBLE_KEYS,
+  ...TLS_KEYS,
 ].sort()
 
 /**
@@ -429,6 +433,7 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
       d.peerStrangerHandshakesMax,
     ),
     diskFullRetryMs: integer(raw, 'diskFullRetryMs', 10, 600_000, d.diskFullRetryMs),
+    tls: resolveTlsSettings(raw, ensemble !== undefined),
   }
   if (!(LOG_LEVELS as readonly string[]).includes(config.logLevel)) {
     throw new ConfigError(`setting 'logLevel' must be one of ${LOG_LEVELS.join(', ')}`)
