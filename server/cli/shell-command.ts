@@ -1,13 +1,14 @@
 /**
  * `conclave shell`: an interactive shell, or one command with `-c "..."`.
  */
+import { clientTlsOptions, withClientTlsFlags, type ClientTlsFlags } from './client-tls-flags.js'
 import readline from 'node:readline'
 import type { CommandModule } from 'yargs'
 import type { Client } from '../../client/index.js'
 import { DEFAULT_SERVERS, parseServers } from './servers.js'
 import { runShellLine, ShellUsageError, type ShellOutput } from './shell-line.js'
 
-interface ShellArgs {
+interface ShellArgs extends ClientTlsFlags {
   servers: string
   c?: string
   'session-timeout-ms': number
@@ -55,7 +56,7 @@ export const shellCommand: CommandModule<object, ShellArgs> = {
   command: 'shell',
   describe: 'interactive shell (or one command with -c)',
   builder: (y) =>
-    y
+    withClientTlsFlags(y)
       .option('servers', {
         type: 'string',
         default: DEFAULT_SERVERS,
@@ -72,6 +73,7 @@ export const shellCommand: CommandModule<object, ShellArgs> = {
         servers: parseServers(args.servers),
         sessionTimeoutMs: args['session-timeout-ms'],
         connectTimeoutMs: 5000,
+        tls: clientTlsOptions(args),
       })
     } catch (err) {
       process.stderr.write(`cannot connect to ${args.servers}: ${describeError(err)}\n`)

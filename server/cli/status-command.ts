@@ -3,22 +3,27 @@
  * connections, read from its `GET /status`.
  */
 import type { CommandModule } from 'yargs'
+import type { TlsOptions } from '../../client/index.js'
+import {
+  clientTlsOptions,
+  getJson,
+  withClientTlsFlags,
+  type ClientTlsFlags,
+} from './client-tls-flags.js'
 import { DEFAULT_SERVERS, httpUrlFor, parseServers } from './servers.js'
 import { formatStatusTable, type MemberStatus } from './status-table.js'
 
-interface StatusArgs {
+interface StatusArgs extends ClientTlsFlags {
   servers: string
   json?: boolean
 }
 
 /** fetchStatus reads one server's /status, or describes why it could not. */
-async function fetchStatus(server: string): Promise<MemberStatus> {
+async function fetchStatus(server: string, tls: TlsOptions | undefined): Promise<MemberStatus> {
   try {
-    const response = await fetch(httpUrlFor(server, '/status'), {
-      signal: AbortSignal.timeout(3000),
-    })
-    if (!response.ok) return { server, role: `error: HTTP ${response.status}` }
-    return { server, ...((await response.json()) as Record<string, unknown>) }
+    const reply = await getJson(httpUrlFor(server, '/status'), { tls, timeoutMs: 3000 })
+    if (reply.status !== 200) return { server, role: `error: HTTP ${reply.status}` }
+    return { server, ...(reply.body as Record<string, unknown>) }
   } catch (err) {
     return { server, role: `unreachable (${(err as Error).message})` }
   }
@@ -30,7 +35,7 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
   describe:
     'show the state of each server (role, epoch, zxids, lag, sessions, znodes, connections)',
   builder: (y) =>
-    y
+    withClientTlsFlags(y)
       .option('servers', {
         type: 'string',
         default: DEFAULT_SERVERS,
@@ -38,7 +43,10 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       })
       .option('json', { type: 'boolean', describe: 'print JSON instead of a table' }),
   handler: async (args) => {
-    const statuses = await Promise.all(parseServers(args.servers).map(fetchStatus))
+    const tls = clientTlsOptions(args)
+    const statuses = await Promise.all(
+      parseServers(args.servers).map((server) => fetchStatus(server, tls)),
+    )
     if (args.json === true) {
       process.stdout.write(JSON.stringify(statuses, null, 2) + '\n')
     } else {

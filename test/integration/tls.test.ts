@@ -12,6 +12,7 @@
  *   sent; member 2's are replaced and picked up by the file poll. New connections see
  *   the new certificates.
  */
+import { execFile } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import https from 'node:https'
@@ -20,6 +21,7 @@ import { join } from 'node:path'
 import tls from 'node:tls'
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
 import { connect } from '../../client/index.js'
+import { CONCLAVE_CLI } from '../helpers/cli-path.js'
 import { makeCa, makeLeaf, type CertFiles } from '../helpers/certs.js'
 import { finishEnsemble, startEnsemble, type Ensemble, type Member } from '../helpers/ensemble.js'
 import { waitFor } from '../helpers/wait.js'
@@ -39,6 +41,15 @@ afterEach(async (context) => {
   await finishEnsemble(ensemble, context.task.result?.state === 'fail', context.task.name)
   ensemble = undefined
 }, 30_000)
+
+/** run runs a command with node and resolves with its stdout (rejects on a non-zero exit). */
+function run(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, args, { timeout: 20_000 }, (err, stdout, stderr) =>
+      err === null ? resolve(stdout) : reject(new Error(`${err.message}\n${stderr}`)),
+    ),
+  )
+}
 
 /** wssUrl is a member's client URL over TLS. */
 const wssUrl = (m: Member) => `wss://127.0.0.1:${m.clientPort}`
@@ -164,6 +175,34 @@ it('forms over TLS peer links; SDK over wss:// with the CA; wrong CA and plain t
   expect(new TextDecoder().decode((await reader.get('/tls')).data)).toBe('over tls')
   await writer.close()
   await reader.close()
+
+  // The CLI takes the same CA: `conclave status` and `conclave shell` over TLS.
+  const status = await run([
+    CONCLAVE_CLI,
+    'status',
+    '--json',
+    '--servers',
+    members.map(wssUrl).join(','),
+    '--tls-ca-file',
+    ca.certFile,
+  ])
+  expect((JSON.parse(status) as { role: string }[]).map((s) => s.role).sort()).toEqual([
+    'following',
+    'following',
+    'leading',
+  ])
+  expect(
+    await run([
+      CONCLAVE_CLI,
+      'shell',
+      '--servers',
+      wssUrl(leader),
+      '--tls-ca-file',
+      ca.certFile,
+      '-c',
+      'get /tls',
+    ]),
+  ).toContain('over tls')
 
   // A client trusting another CA does not get in.
   await expect(
