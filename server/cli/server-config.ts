@@ -34,7 +34,7 @@ export interface ServerFlags {
 }
 
 /** PATH_KEYS are the settings that name files; relative ones in a file are relative to the file. */
-const PATH_KEYS = ['dataDir', 'secretFile', ...TLS_PATH_KEYS] as const
+const PATH_KEYS = ['dataDir', 'secretFile', 'adminTokenFile', ...TLS_PATH_KEYS] as const
 
 /** readConfigFile loads a JSON config file, or explains clearly why it cannot. */
 export function readConfigFile(path: string): Record<string, unknown> {

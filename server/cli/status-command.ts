@@ -2,6 +2,7 @@
  * `conclave status`: each server's role, epoch, zxids, lag, sessions, znodes and
  * connections, read from its `GET /status`.
  */
+import { readFileSync } from 'node:fs'
 import type { CommandModule } from 'yargs'
 import type { TlsOptions } from '../../client/index.js'
 import {
@@ -15,13 +16,18 @@ import { formatStatusTable, type MemberStatus } from './status-table.js'
 
 interface StatusArgs extends ClientTlsFlags {
   servers: string
+  'admin-token-file'?: string
   json?: boolean
 }
 
 /** fetchStatus reads one server's /status, or describes why it could not. */
-async function fetchStatus(server: string, tls: TlsOptions | undefined): Promise<MemberStatus> {
+async function fetchStatus(
+  server: string,
+  tls: TlsOptions | undefined,
+  headers: Record<string, string>,
+): Promise<MemberStatus> {
   try {
-    const reply = await getJson(httpUrlFor(server, '/status'), { tls, timeoutMs: 3000 })
+    const reply = await getJson(httpUrlFor(server, '/status'), { tls, headers, timeoutMs: 3000 })
     if (reply.status !== 200) return { server, role: `error: HTTP ${reply.status}` }
     return { server, ...(reply.body as Record<string, unknown>) }
   } catch (err) {
@@ -41,11 +47,20 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
         default: DEFAULT_SERVERS,
         describe: 'comma-separated server addresses',
       })
-      .option('json', { type: 'boolean', describe: 'print JSON instead of a table' }),
+      .option('json', { type: 'boolean', describe: 'print JSON instead of a table' })
+      .option('admin-token-file', {
+        type: 'string',
+        describe: "file holding the servers' admin token (adminAccess: token)",
+      }),
   handler: async (args) => {
     const tls = clientTlsOptions(args)
+    const tokenFile = args['admin-token-file']
+    const headers: Record<string, string> =
+      tokenFile === undefined
+        ? {}
+        : { authorization: `Bearer ${readFileSync(tokenFile, 'utf8').replace(/\r?\n$/, '')}` }
     const statuses = await Promise.all(
-      parseServers(args.servers).map((server) => fetchStatus(server, tls)),
+      parseServers(args.servers).map((server) => fetchStatus(server, tls, headers)),
     )
     if (args.json === true) {
       process.stdout.write(JSON.stringify(statuses, null, 2) + '\n')

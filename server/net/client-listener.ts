@@ -11,6 +11,7 @@
  * event-loop turn, so a client pipelining thousands of small requests cannot hold the
  * loop (heartbeats, other clients) for the length of a whole socket read.
  */
+import { createHash, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
 import net, { type AddressInfo } from 'node:net'
@@ -61,6 +62,13 @@ export interface ClientTlsOptions {
   clientCertAuth: 'none' | 'request' | 'require'
 }
 
+/** AdminGate restricts the admin endpoints: 'loopback' to this host, 'token' to requests with `authorization: Bearer <token>`. */
+export interface AdminGate {
+  access: 'open' | 'loopback' | 'token'
+  /** token is the admin token ('token' access). */
+  token?: Uint8Array
+}
+
 /** HttpReply is what an HTTP endpoint answers. */
 export interface HttpReply {
   status: number
@@ -87,6 +95,8 @@ export interface ClientListenerOptions {
   maxConnectionsPerAddress: number
   /** requestDeadlineMs bounds the time from a TCP accept to a complete HTTP request (default REQUEST_DEADLINE_MS). */
   requestDeadlineMs?: number
+  /** admin says who may read /status (default: anyone); /health is always open. */
+  admin?: AdminGate
   /** tls, when set, makes the port wss:// and https:// only; plain-text requests get a 400 naming the problem. */
   tls?: ClientTlsOptions
 }
@@ -238,7 +248,7 @@ export class ClientListener {
     let reply: HttpReply
     if (req.method !== 'GET') reply = { status: 405, body: { error: 'only GET is supported' } }
     else if (path === '/health') reply = this.handlers.health()
-    else if (path === '/status') reply = this.handlers.status()
+    else if (path === '/status') reply = this.adminRefusal(req) ?? this.handlers.status()
     else
       reply = {
         status: 404,
@@ -246,6 +256,29 @@ export class ClientListener {
       }
     res.writeHead(reply.status, { 'content-type': 'application/json' })
     res.end(toJson(reply.body, 2) + '\n')
+  }
+
+  /** adminRefusal is the reply refusing an admin request, or undefined to serve it. */
+  private adminRefusal(req: http.IncomingMessage): HttpReply | undefined {
+    const gate = this.options.admin
+    if (gate === undefined || gate.access === 'open') return undefined
+    if (gate.access === 'loopback') {
+      return isLoopback(normalizeAddress(req.socket.remoteAddress ?? ''))
+        ? undefined
+        : {
+            status: 403,
+            body: { error: 'admin endpoints answer this host only (adminAccess: loopback)' },
+          }
+    }
+    return bearerMatches(req.headers.authorization, gate.token)
+      ? undefined
+      : {
+          status: 401,
+          body: {
+            error:
+              'admin endpoints need the admin token: authorization: Bearer <token> (adminAccess: token)',
+          },
+        }
   }
 
   /** refusalFor is the close reason for a new connection from `address` over a limit, or undefined to accept it. */
@@ -404,6 +437,21 @@ function verifiedCertificate(socket: net.Socket): VerifiedClientCertificate | un
     subject: parts.join(','),
     fingerprint256: cert.fingerprint256,
   }
+}
+
+/** isLoopback tells whether a (normalized) client address is this host's loopback. */
+export function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.')
+}
+
+/** bearerMatches compares an Authorization header with the token in constant time. */
+function bearerMatches(header: string | undefined, token: Uint8Array | undefined): boolean {
+  if (token === undefined || header === undefined) return false
+  const match = /^Bearer (.+)$/.exec(header.trim())
+  if (match === null) return false
+  const given = createHash('sha256').update(match[1]!).digest()
+  const wanted = createHash('sha256').update(token).digest()
+  return timingSafeEqual(given, wanted)
 }
 
 /** normalizeAddress folds IPv4-mapped IPv6 addresses into IPv4, so one client counts once. */

@@ -12,6 +12,7 @@ import {
 import { DEFAULT_HANDSHAKE_LIMITS } from '../net/peer-options.js'
 import type { TxnBuilderOptions } from '../requests/index.js'
 import { TLS_KEYS, resolveTlsSettings, type TlsSettings } from './tls-config.js'
+import { ADMIN_KEYS, resolveAdminSettings, type AdminSettings } from './admin-config.js'
 
 /** MemberAddress is one ensemble member as every member's config lists it. */
 export interface MemberAddress {
@@ -111,10 +112,12 @@ export interface ServerConfig {
   diskFullRetryMs: number
   /** tls says which ports speak TLS and with which files (tls-config.ts). */
   tls: TlsSettings
+  /** admin says who may read /status (admin-config.ts). */
+  admin: AdminSettings
 }
 
 /** DEFAULT_CONFIG holds the defaults for every optional setting. */
-export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble' | 'tls'> = {
+export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble' | 'tls' | 'admin'> = {
   id: 1,
   host: '127.0.0.1',
   clientPort: 2281,
@@ -360,6 +363,7 @@ const KNOWN_KEYS: readonly string[] = [
   'dataDir',
   ...ENSEMBLE_KEYS,
   ...TLS_KEYS,
+  ...ADMIN_KEYS,
 ].sort()
 
 /**
@@ -434,6 +438,7 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
     ),
     diskFullRetryMs: integer(raw, 'diskFullRetryMs', 10, 600_000, d.diskFullRetryMs),
     tls: resolveTlsSettings(raw, ensemble !== undefined),
+    admin: resolveAdminSettings(raw),
   }
   if (!(LOG_LEVELS as readonly string[]).includes(config.logLevel)) {
     throw new ConfigError(`setting 'logLevel' must be one of ${LOG_LEVELS.join(', ')}`)

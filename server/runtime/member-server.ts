@@ -191,6 +191,10 @@ export class MemberServer {
   static async start(config: ServerConfig, logger: Logger): Promise<MemberServer> {
     const secret =
       config.ensemble === undefined ? undefined : await readSecretFile(config.ensemble.secretFile)
+    const adminToken =
+      config.admin.tokenFile === undefined
+        ? undefined
+        : await readSecretFile(config.admin.tokenFile)
     // Unusable TLS files stop the start before anything is opened.
     const tls = await startMemberTls(config.tls, logger)
     const lock = await acquireDataDirLock(config.dataDir, { createIfMissing: true }).catch(
@@ -279,6 +283,10 @@ export class MemberServer {
           frameBytesMax: frameBytesMaxFor(config),
           maxConnections: config.maxConnections,
           maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+          admin: {
+            access: config.admin.access,
+            ...(adminToken === undefined ? {} : { token: adminToken }),
+          },
           ...(config.tls.clientTls && tls !== undefined
             ? { tls: { material: tls.material, clientCertAuth: config.tls.clientCertAuth } }
             : {}),
