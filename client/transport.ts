@@ -48,12 +48,19 @@ async function wsConstructor(): Promise<SocketConstructor> {
   return (cachedWs = ws.default)
 }
 
+/** isNode tells whether this runtime is Node.js (where `ws` and TLS options are available). */
+function isNode(): boolean {
+  const process = (globalThis as { process?: { versions?: { node?: unknown } } }).process
+  return typeof process?.versions?.node === 'string'
+}
+
 /** OPEN is WebSocket.OPEN. */
 export const OPEN = 1
 
 /** openSocket starts a WebSocket with binary frames as ArrayBuffers; `tls` applies to wss:// URLs. */
 export async function openSocket(url: string, tls?: TlsOptions): Promise<SocketLike> {
-  const withTls = tls !== undefined && url.startsWith('wss:')
+  // Browsers have their own trust store and no `ws`: there the options are ignored.
+  const withTls = tls !== undefined && url.startsWith('wss:') && isNode()
   // The global WebSocket (browsers, newer Node.js) takes no TLS options.
   const Socket = withTls ? await wsConstructor() : await socketConstructor()
   const socket = withTls ? new Socket(url, { ...tls, rejectUnauthorized: true }) : new Socket(url)
