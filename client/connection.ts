@@ -18,7 +18,7 @@ import {
 } from '../protocol/index.js'
 import type { Clock, TimerHandle } from './clock.js'
 import { Liveness, livenessSettings, type LivenessOptions } from './liveness.js'
-import { OPEN, frameBytes, openSocket, type SocketLike } from './transport.js'
+import { OPEN, frameBytes, openSocket, type SocketLike, type TlsOptions } from './transport.js'
 
 /** Logger is the minimal logger the SDK writes to (silent by default). */
 export interface Logger {
@@ -63,6 +63,8 @@ export interface ConnectionOptions {
   clock: Clock
   /** liveness overrides the ping rules' defaults (which follow the negotiated session timeout). */
   liveness?: LivenessOptions
+  /** tls carries the CA (and client certificate) for wss:// servers. */
+  tls?: TlsOptions
 }
 
 /** LocalClose lists the close codes this side uses (4000-4999 is the application range). */
@@ -116,7 +118,7 @@ export class Connection {
         () => this.close(LocalClose.TIMEOUT, 'handshake timed out'),
         this.options.handshakeTimeoutMs,
       )
-      openSocket(this.options.url).then(
+      openSocket(this.options.url, this.options.tls).then(
         (socket) => this.attach(socket, connect),
         (err: unknown) => {
           this.options.logger.debug('cannot open socket', this.options.url, err)

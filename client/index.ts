@@ -4,6 +4,7 @@
 import './disposable.js'
 export { connect, Client, type CreateOptions, type Watcher } from './client.js'
 export type { ConnectOptions, AuthInfo } from './options.js'
+export type { TlsOptions } from './transport.js'
 export type { CallOptions } from './call.js'
 export type { WatchEvent } from './watch-stream.js'
 export type { ConnectionState } from './session.js'

@@ -8,6 +8,7 @@ import { SYSTEM_CLOCK, type Clock, type ClientInternals } from './clock.js'
 import type { Logger } from './connection.js'
 import { BadArgumentsError } from './errors.js'
 import { livenessSettings, type LivenessOptions } from './liveness.js'
+import type { TlsOptions } from './transport.js'
 
 /** ConnectOptions configure a client. */
 export interface ConnectOptions {
@@ -44,6 +45,11 @@ export interface ConnectOptions {
    * `addAuth` does), e.g. `[{ scheme: 'digest', credentials: 'user:password' }]`.
    */
   auth?: AuthInfo[]
+  /**
+   * tls: for wss:// servers, the CA to trust (`ca`, PEM) instead of the system's, and a
+   * client certificate and key (`cert`, `key`) for servers that ask for one. Node.js only.
+   */
+  tls?: TlsOptions
 }
 
 /** AuthInfo is one set of credentials: scheme `digest` with `user:password`. */
@@ -73,6 +79,8 @@ export interface ClientSettings {
   backoffCapMs: number
   closeTimeoutMs: number
   logger: Logger
+  /** tls is ConnectOptions.tls as given. */
+  tls: TlsOptions | undefined
   /** clock is the system clock unless the SDK's tests replace it (ClientInternals). */
   clock: Clock
 }
@@ -151,6 +159,7 @@ export function clientSettings(
     backoffCapMs: BACKOFF_CAP_MS,
     closeTimeoutMs: Math.min(CLOSE_TIMEOUT_MS, requestTimeoutMs),
     logger: options.logger ?? SILENT,
+    tls: options.tls,
     clock: internals.clock ?? SYSTEM_CLOCK,
   }
 }

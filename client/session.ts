@@ -15,6 +15,7 @@
  * connection when that happens were issued for the dead session and fail with
  * SessionExpiredError; calls issued after it wait for the new session.
  */
+import type { TlsOptions } from './transport.js'
 import {
   ErrorCode,
   PROTOCOL_VERSION,
@@ -69,6 +70,8 @@ export interface EngineOptions {
   serverSuspectMs: number
   /** liveness overrides the ping rules' defaults (liveness.ts). */
   liveness: LivenessOptions
+  /** tls carries the CA and client certificate for wss:// servers (transport.ts). */
+  tls?: TlsOptions | undefined
   /** backoffCapMs caps the pause between rounds through the server list. */
   backoffCapMs: number
   /** closeTimeoutMs bounds the wait for the closeSession reply in close(). */
@@ -285,6 +288,7 @@ export class SessionEngine {
         logger: this.options.logger,
         clock: this.clock,
         liveness: this.options.liveness,
+        tls: this.options.tls,
       },
       {
         connected: (message) => this.onConnected(connection, message, requestedSessionId),

@@ -16,26 +16,54 @@ export interface SocketLike {
   onerror: ((event: unknown) => void) | null
 }
 
-type SocketConstructor = new (url: string) => SocketLike
+/**
+ * TlsOptions are what a Node.js client needs for wss:// beyond the system's trust store:
+ * the CA that signed the servers' certificates, and its own certificate and key when
+ * the servers ask for one (`x509` identities). PEM text or bytes. Browsers use their
+ * own trust store and certificates, so these options need Node.js (the `ws` package).
+ */
+export interface TlsOptions {
+  ca?: string | Uint8Array
+  cert?: string | Uint8Array
+  key?: string | Uint8Array
+}
+
+type SocketConstructor = new (url: string, options?: object) => SocketLike
 
 let cached: SocketConstructor | undefined
+let cachedWs: SocketConstructor | undefined
 
 /** socketConstructor returns the WebSocket implementation for this runtime. */
 async function socketConstructor(): Promise<SocketConstructor> {
   if (cached !== undefined) return cached
   const global = (globalThis as { WebSocket?: SocketConstructor }).WebSocket
   if (global !== undefined) return (cached = global)
+  return (cached = await wsConstructor())
+}
+
+/** wsConstructor loads the `ws` package (Node.js), which takes TLS options. */
+async function wsConstructor(): Promise<SocketConstructor> {
+  if (cachedWs !== undefined) return cachedWs
   const ws = (await import('ws')) as unknown as { default: SocketConstructor }
-  return (cached = ws.default)
+  return (cachedWs = ws.default)
+}
+
+/** isNode tells whether this runtime is Node.js (where `ws` and TLS options are available). */
+function isNode(): boolean {
+  const process = (globalThis as { process?: { versions?: { node?: unknown } } }).process
+  return typeof process?.versions?.node === 'string'
 }
 
 /** OPEN is WebSocket.OPEN. */
 export const OPEN = 1
 
-/** openSocket starts a WebSocket with binary frames as ArrayBuffers. */
-export async function openSocket(url: string): Promise<SocketLike> {
-  const Socket = await socketConstructor()
-  const socket = new Socket(url)
+/** openSocket starts a WebSocket with binary frames as ArrayBuffers; `tls` applies to wss:// URLs. */
+export async function openSocket(url: string, tls?: TlsOptions): Promise<SocketLike> {
+  // Browsers have their own trust store and no `ws`: there the options are ignored.
+  const withTls = tls !== undefined && url.startsWith('wss:') && isNode()
+  // The global WebSocket (browsers, newer Node.js) takes no TLS options.
+  const Socket = withTls ? await wsConstructor() : await socketConstructor()
+  const socket = withTls ? new Socket(url, { ...tls, rejectUnauthorized: true }) : new Socket(url)
   socket.binaryType = 'arraybuffer'
   return socket
 }

@@ -48,6 +48,28 @@ export const serverCommand: CommandModule<object, ServerArgs> = {
         describe: 'how often empty containers and expired TTL nodes are deleted',
       })
       .option('log-level', { type: 'string', describe: 'fatal|error|warn|info|debug|trace|silent' })
+      .option('client-tls', {
+        type: 'boolean',
+        describe: 'serve clients over wss:// (needs --tls-cert-file, --tls-key-file)',
+      })
+      .option('peer-tls', {
+        type: 'boolean',
+        describe: 'peer links over TLS, verified both ways against --tls-ca-file',
+      })
+      .option('client-cert-auth', {
+        type: 'string',
+        describe: 'none|request|require: client certificates',
+      })
+      .option('tls-cert-file', { type: 'string', describe: "this member's certificate (PEM)" })
+      .option('tls-key-file', { type: 'string', describe: "this member's private key (PEM)" })
+      .option('tls-ca-file', {
+        type: 'string',
+        describe: 'CA certificate(s) members (and clients) are verified against',
+      })
+      .option('client-ca-file', {
+        type: 'string',
+        describe: 'CA for client certificates (default --tls-ca-file)',
+      })
       .option('pretty', {
         type: 'boolean',
         describe: 'human-readable logs (default: when stdout is a terminal)',

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { ConfigError, resolveConfig, type ServerConfig } from '../runtime/config.js'
+import { TLS_PATH_KEYS } from '../runtime/tls-config.js'
 
 /** ServerFlags are the `conclave server` flags that map to config settings. */
 export interface ServerFlags {
@@ -23,10 +24,17 @@ export interface ServerFlags {
   'reap-every-ticks'?: number
   'snapshot-every-txns'?: number
   'log-level'?: string
+  'client-tls'?: boolean
+  'peer-tls'?: boolean
+  'client-cert-auth'?: string
+  'tls-cert-file'?: string
+  'tls-key-file'?: string
+  'tls-ca-file'?: string
+  'client-ca-file'?: string
 }
 
 /** PATH_KEYS are the settings that name files; relative ones in a file are relative to the file. */
-const PATH_KEYS = ['dataDir', 'secretFile'] as const
+const PATH_KEYS = ['dataDir', 'secretFile', 'adminTokenFile', ...TLS_PATH_KEYS] as const
 
 /** readConfigFile loads a JSON config file, or explains clearly why it cannot. */
 export function readConfigFile(path: string): Record<string, unknown> {
@@ -83,6 +91,13 @@ export function loadServerConfig(flags: ServerFlags): ServerConfig {
     reapEveryTicks: flags['reap-every-ticks'],
     snapshotEveryTxns: flags['snapshot-every-txns'],
     logLevel: flags['log-level'],
+    clientTls: flags['client-tls'],
+    peerTls: flags['peer-tls'],
+    clientCertAuth: flags['client-cert-auth'],
+    tlsCertFile: flags['tls-cert-file'],
+    tlsKeyFile: flags['tls-key-file'],
+    tlsCaFile: flags['tls-ca-file'],
+    clientCaFile: flags['client-ca-file'],
   }
   const merged: Record<string, unknown> = { ...fromFile }
   for (const [key, value] of Object.entries(fromFlags)) if (value !== undefined) merged[key] = value

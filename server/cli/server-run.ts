@@ -9,6 +9,7 @@ import { createLogger } from '../runtime/logger.js'
 import { MemberServer } from '../runtime/member-server.js'
 import { StorageError } from '../storage/errors.js'
 import { PeerLinksError, SecretFileError } from '../net/peer-errors.js'
+import { TlsError } from '../net/tls-material.js'
 import { readSecretFile } from '../net/peer-secret.js'
 import { loadServerConfig } from './server-config.js'
 
@@ -27,6 +28,7 @@ function isOperatorError(err: unknown): err is Error {
     err instanceof ConfigError ||
     err instanceof StorageError ||
     err instanceof SecretFileError ||
+    err instanceof TlsError ||
     (err instanceof PeerLinksError && err.code === 'INVALID_OPTIONS')
   )
 }

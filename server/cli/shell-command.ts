@@ -1,13 +1,14 @@
 /**
  * `conclave shell`: an interactive shell, or one command with `-c "..."`.
  */
+import { clientTlsOptions, withClientTlsFlags, type ClientTlsFlags } from './client-tls-flags.js'
 import readline from 'node:readline'
 import type { CommandModule } from 'yargs'
 import type { Client } from '../../client/index.js'
 import { SERVERS_DESCRIPTION, defaultServers, parseServers } from './servers.js'
 import { parseAuth, runShellLine, ShellUsageError, type ShellOutput } from './shell-line.js'
 
-interface ShellArgs {
+interface ShellArgs extends ClientTlsFlags {
   servers: string
   c?: string
   'session-timeout-ms': number
@@ -56,7 +57,7 @@ export const shellCommand: CommandModule<object, ShellArgs> = {
   command: 'shell',
   describe: 'interactive shell (or one command with -c)',
   builder: (y) =>
-    y
+    withClientTlsFlags(y)
       .option('servers', {
         type: 'string',
         default: defaultServers(),
@@ -80,6 +81,7 @@ export const shellCommand: CommandModule<object, ShellArgs> = {
         servers: parseServers(args.servers),
         sessionTimeoutMs: args['session-timeout-ms'],
         connectTimeoutMs: 5000,
+        tls: clientTlsOptions(args),
       })
     } catch (err) {
       process.stderr.write(`cannot connect to ${args.servers}: ${describeError(err)}\n`)

@@ -2,31 +2,43 @@
  * `conclave status`: each server's role, epoch, zxids, lag, sessions, znodes and
  * connections, read from its `GET /status`.
  */
+import { readFileSync } from 'node:fs'
 import type { CommandModule } from 'yargs'
+import type { TlsOptions } from '../../client/index.js'
+import {
+  clientTlsOptions,
+  getJson,
+  withClientTlsFlags,
+  type ClientTlsFlags,
+} from './client-tls-flags.js'
 import { SERVERS_DESCRIPTION, defaultServers, httpUrlFor, parseServers } from './servers.js'
 import { formatStatusTable, type MemberStatus } from './status-table.js'
 
-interface StatusArgs {
+interface StatusArgs extends ClientTlsFlags {
   servers: string
+  'admin-token-file'?: string
   json?: boolean
 }
 
 /** fetchStatus reads one server's /status, or describes why it could not. */
-async function fetchStatus(server: string): Promise<MemberStatus> {
+async function fetchStatus(
+  server: string,
+  tls: TlsOptions | undefined,
+  headers: Record<string, string>,
+): Promise<MemberStatus> {
   try {
-    const response = await fetch(httpUrlFor(server, '/status'), {
-      signal: AbortSignal.timeout(3000),
-    })
-    if (!response.ok) return { server, role: `error: HTTP ${response.status}` }
-    return { server, ...((await response.json()) as Record<string, unknown>) }
+    const reply = await getJson(httpUrlFor(server, '/status'), { tls, headers, timeoutMs: 3000 })
+    if (reply.status !== 200) return { server, role: `error: HTTP ${reply.status}` }
+    return { server, ...(reply.body as Record<string, unknown>) }
   } catch (err) {
     return { server, role: `unreachable (${fetchFailure(err)})` }
   }
 }
 
 /**
- * fetchFailure names why a request failed: fetch itself only says "fetch failed", the
- * reason (ECONNREFUSED, a timeout, a certificate) is in its cause.
+ * fetchFailure names why a request failed, with the cause where the error hides it
+ * behind a generic message (as fetch's "fetch failed" does): ECONNREFUSED, a timeout, a
+ * certificate.
  */
 function fetchFailure(err: unknown): string {
   if (!(err instanceof Error)) return String(err)
@@ -44,15 +56,27 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
   describe:
     'show the state of each server (role, epoch, zxids, lag, sessions, znodes, connections)',
   builder: (y) =>
-    y
+    withClientTlsFlags(y)
       .option('servers', {
         type: 'string',
         default: defaultServers(),
         describe: SERVERS_DESCRIPTION,
       })
-      .option('json', { type: 'boolean', describe: 'print JSON instead of a table' }),
+      .option('json', { type: 'boolean', describe: 'print JSON instead of a table' })
+      .option('admin-token-file', {
+        type: 'string',
+        describe: "file holding the servers' admin token (adminAccess: token)",
+      }),
   handler: async (args) => {
-    const statuses = await Promise.all(parseServers(args.servers).map(fetchStatus))
+    const tls = clientTlsOptions(args)
+    const tokenFile = args['admin-token-file']
+    const headers: Record<string, string> =
+      tokenFile === undefined
+        ? {}
+        : { authorization: `Bearer ${readFileSync(tokenFile, 'utf8').replace(/\r?\n$/, '')}` }
+    const statuses = await Promise.all(
+      parseServers(args.servers).map((server) => fetchStatus(server, tls, headers)),
+    )
     if (args.json === true) {
       process.stdout.write(JSON.stringify(statuses, null, 2) + '\n')
     } else {

@@ -11,17 +11,27 @@
  * event-loop turn, so a client pipelining thousands of small requests cannot hold the
  * loop (heartbeats, other clients) for the length of a whole socket read.
  */
+import { createHash, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import https from 'node:https'
+import net, { type AddressInfo } from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import { WebSocketServer, type WebSocket, type RawData } from 'ws'
 import type { Logger } from 'pino'
 import { CloseCode } from '../../protocol/index.js'
 import { toJson } from './json.js'
+import type { TlsMaterial, TlsPem } from './tls-material.js'
 
 /** ClientSocket is one client connection as the runtime sees it. */
 export interface ClientSocket {
   readonly id: number
   readonly remoteAddress: string
+  /**
+   * certificate is the client certificate verified against the client CA when the
+   * client port speaks TLS and the client sent one (clientCertAuth 'request' or
+   * 'require'); undefined otherwise. The ACL layer maps it to an `x509` identity.
+   */
+  readonly certificate?: VerifiedClientCertificate
   /** send queues one frame; frames go out in the order sent. Sending on a closed socket is a no-op. */
   send(frame: Uint8Array): void
   /** close ends the connection with a WebSocket close code and a short reason. */
@@ -33,6 +43,30 @@ export interface ClientSocket {
   bufferedBytes(): number
   /** onDrained calls `callback` once, when bufferedBytes is at most `bytes` (replacing any earlier wait). */
   onDrained(bytes: number, callback: () => void): void
+}
+
+/** VerifiedClientCertificate is what a verified client certificate says about its holder. */
+export interface VerifiedClientCertificate {
+  /** commonName is the subject's CN ('' if it has none): the `x509` identity, as etcd and ZooKeeper use it. */
+  commonName: string
+  /** subject is the whole subject as `CN=...,O=...` (attributes in certificate order). */
+  subject: string
+  /** fingerprint256 is the certificate's SHA-256 fingerprint (colon-separated hex). */
+  fingerprint256: string
+}
+
+/** ClientTlsOptions make the client port speak TLS only. */
+export interface ClientTlsOptions {
+  material: TlsMaterial
+  /** clientCertAuth: 'none' asks for no certificate, 'request' verifies one if sent, 'require' refuses a client without one. */
+  clientCertAuth: 'none' | 'request' | 'require'
+}
+
+/** AdminGate restricts the admin endpoints: 'loopback' to this host, 'token' to requests with `authorization: Bearer <token>`. */
+export interface AdminGate {
+  access: 'open' | 'loopback' | 'token'
+  /** token is the admin token ('token' access). */
+  token?: Uint8Array
 }
 
 /** HttpReply is what an HTTP endpoint answers. */
@@ -61,6 +95,10 @@ export interface ClientListenerOptions {
   maxConnectionsPerAddress: number
   /** requestDeadlineMs bounds the time from a TCP accept to a complete HTTP request (default REQUEST_DEADLINE_MS). */
   requestDeadlineMs?: number
+  /** admin says who may read /status (default: anyone); /health is always open. */
+  admin?: AdminGate
+  /** tls, when set, makes the port wss:// and https:// only; plain-text requests get a 400 naming the problem. */
+  tls?: ClientTlsOptions
 }
 
 /** REFUSED_CLOSE_GRACE_MS is how long a refused connection gets to answer its close before it is cut. */
@@ -85,6 +123,8 @@ export class ClientListener {
   private readonly perAddress = new Map<string, number>()
 
   private constructor(
+    /** listening is the server bound to the port: httpServer itself, or the TLS sniffer in front of it. */
+    private readonly listening: net.Server,
     private readonly httpServer: http.Server,
     private readonly wsServer: WebSocketServer,
     private readonly handlers: ClientListenerHandlers,
@@ -98,7 +138,30 @@ export class ClientListener {
     handlers: ClientListenerHandlers,
     logger: Logger,
   ): Promise<ClientListener> {
-    const httpServer = http.createServer()
+    const tlsOptions = options.tls
+    const httpServer: http.Server =
+      tlsOptions === undefined
+        ? http.createServer()
+        : https.createServer({
+            ...secureOptions(tlsOptions.material.current, tlsOptions.clientCertAuth),
+            handshakeTimeout: options.requestDeadlineMs ?? REQUEST_DEADLINE_MS,
+          })
+    const listening =
+      tlsOptions === undefined
+        ? httpServer
+        : plainTextRefuser(
+            httpServer as https.Server,
+            options.requestDeadlineMs ?? REQUEST_DEADLINE_MS,
+          )
+    if (tlsOptions !== undefined) {
+      const server = httpServer as https.Server
+      tlsOptions.material.onChange((pem) =>
+        server.setSecureContext(secureOptions(pem, tlsOptions.clientCertAuth)),
+      )
+      server.on('tlsClientError', (err) =>
+        logger.debug({ err: err.message }, 'TLS handshake with a client failed'),
+      )
+    }
     // allowSynchronousEvents: false makes ws hand over one message per turn instead of
     // every message of a socket read (up to 32 reads of 64 KiB in one libuv callback,
     // ~50k pipelined requests held the loop for a second).
@@ -108,19 +171,23 @@ export class ClientListener {
       perMessageDeflate: false,
       allowSynchronousEvents: false,
     })
-    const listener = new ClientListener(httpServer, wsServer, handlers, logger, options)
+    const listener = new ClientListener(listening, httpServer, wsServer, handlers, logger, options)
     // Raw TCP is bounded too: beyond this the kernel-accepted socket is closed at once.
-    httpServer.maxConnections = options.maxConnections + TCP_CONNECTIONS_HEADROOM
+    listening.maxConnections = options.maxConnections + TCP_CONNECTIONS_HEADROOM
     const deadlines = new WeakMap<object, NodeJS.Timeout>()
-    httpServer.on('connection', (socket) => {
-      const deadline = setTimeout(
-        () => socket.destroy(),
-        options.requestDeadlineMs ?? REQUEST_DEADLINE_MS,
-      )
-      deadline.unref()
-      deadlines.set(socket, deadline)
-      socket.once('close', () => clearTimeout(deadline))
-    })
+    // With TLS the request arrives on the TLS socket, made once the handshake is done.
+    httpServer.on(
+      tlsOptions === undefined ? 'connection' : 'secureConnection',
+      (socket: net.Socket) => {
+        const deadline = setTimeout(
+          () => socket.destroy(),
+          options.requestDeadlineMs ?? REQUEST_DEADLINE_MS,
+        )
+        deadline.unref()
+        deadlines.set(socket, deadline)
+        socket.once('close', () => clearTimeout(deadline))
+      },
+    )
     const requestArrived = (socket: object) => clearTimeout(deadlines.get(socket))
     httpServer.on('request', (req, res) => {
       requestArrived(req.socket)
@@ -131,15 +198,20 @@ export class ClientListener {
       socket.on('error', () => socket.destroy())
       const address = normalizeAddress(req.socket.remoteAddress ?? '')
       const refusal = listener.refusalFor(address)
+      const certificate = verifiedCertificate(req.socket)
+      if (tlsOptions !== undefined && certificate === undefined && sentBadCertificate(req.socket))
+        return void socket.destroy()
       wsServer.handleUpgrade(req, socket, head, (ws) =>
-        refusal === undefined ? listener.onWebSocket(ws, address) : listener.refuse(ws, refusal),
+        refusal === undefined
+          ? listener.onWebSocket(ws, address, certificate)
+          : listener.refuse(ws, refusal),
       )
     })
     httpServer.on('clientError', (_err, socket) => socket.destroy())
     await new Promise<void>((resolve, reject) => {
-      httpServer.once('error', reject)
-      httpServer.listen(options.port, options.host, () => {
-        httpServer.off('error', reject)
+      listening.once('error', reject)
+      listening.listen(options.port, options.host, () => {
+        listening.off('error', reject)
         resolve()
       })
     })
@@ -148,7 +220,7 @@ export class ClientListener {
 
   /** port is the TCP port actually bound (useful with port 0). */
   get port(): number {
-    return (this.httpServer.address() as AddressInfo).port
+    return (this.listening.address() as AddressInfo).port
   }
 
   /** connectionCount is the number of open client WebSockets. */
@@ -159,7 +231,8 @@ export class ClientListener {
   /** close stops accepting, closes every client with 1001, and resolves when the port is released. */
   async close(): Promise<void> {
     for (const ws of this.sockets) ws.close(CloseCode.SERVER_SHUTDOWN, 'server shutting down')
-    const closed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()))
+    const closed = new Promise<void>((resolve) => this.listening.close(() => resolve()))
+    if (this.listening !== this.httpServer) this.httpServer.close()
     // Give polite closes a moment, then cut whatever is left so shutdown is bounded.
     const cut = setTimeout(() => {
       for (const ws of this.sockets) ws.terminate()
@@ -175,7 +248,7 @@ export class ClientListener {
     let reply: HttpReply
     if (req.method !== 'GET') reply = { status: 405, body: { error: 'only GET is supported' } }
     else if (path === '/health') reply = this.handlers.health()
-    else if (path === '/status') reply = this.handlers.status()
+    else if (path === '/status') reply = this.adminRefusal(req) ?? this.handlers.status()
     else
       reply = {
         status: 404,
@@ -183,6 +256,29 @@ export class ClientListener {
       }
     res.writeHead(reply.status, { 'content-type': 'application/json' })
     res.end(toJson(reply.body, 2) + '\n')
+  }
+
+  /** adminRefusal is the reply refusing an admin request, or undefined to serve it. */
+  private adminRefusal(req: http.IncomingMessage): HttpReply | undefined {
+    const gate = this.options.admin
+    if (gate === undefined || gate.access === 'open') return undefined
+    if (gate.access === 'loopback') {
+      return isLoopback(normalizeAddress(req.socket.remoteAddress ?? ''))
+        ? undefined
+        : {
+            status: 403,
+            body: { error: 'admin endpoints answer this host only (adminAccess: loopback)' },
+          }
+    }
+    return bearerMatches(req.headers.authorization, gate.token)
+      ? undefined
+      : {
+          status: 401,
+          body: {
+            error:
+              'admin endpoints need the admin token: authorization: Bearer <token> (adminAccess: token)',
+          },
+        }
   }
 
   /** refusalFor is the close reason for a new connection from `address` over a limit, or undefined to accept it. */
@@ -203,7 +299,11 @@ export class ClientListener {
     setTimeout(() => ws.terminate(), REFUSED_CLOSE_GRACE_MS).unref()
   }
 
-  private onWebSocket(ws: WebSocket, remoteAddress: string): void {
+  private onWebSocket(
+    ws: WebSocket,
+    remoteAddress: string,
+    certificate: VerifiedClientCertificate | undefined,
+  ): void {
     this.sockets.add(ws)
     this.perAddress.set(remoteAddress, (this.perAddress.get(remoteAddress) ?? 0) + 1)
     nameFrameLimitOnClose(ws, this.options.frameBytesMax)
@@ -219,6 +319,7 @@ export class ClientListener {
     const socket: ClientSocket = {
       id: this.nextSocketId++,
       remoteAddress,
+      certificate,
       send: (frame) => {
         if (ws.readyState === ws.OPEN) ws.send(frame, checkDrained)
       },
@@ -267,6 +368,90 @@ function nameFrameLimitOnClose(ws: WebSocket, frameBytesMax: number): void {
         ? `frame exceeds the limit of ${frameBytesMax} bytes`
         : reason,
     )
+}
+
+/** TLS_RECORD_HANDSHAKE is the first byte of a TLS ClientHello record. */
+const TLS_RECORD_HANDSHAKE = 0x16
+
+/** PLAIN_TEXT_REFUSAL answers an HTTP or ws:// request sent to the TLS port, so the caller sees why. */
+const PLAIN_TEXT_REFUSAL =
+  'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n' +
+  'this conclave client port speaks TLS only: use wss:// (SDK) or https:// (HTTP)\n'
+
+/**
+ * plainTextRefuser is the TCP server in front of a TLS client port: it looks at a
+ * connection's first byte and hands a TLS handshake to `tlsServer`; anything else
+ * (plain HTTP, ws://) gets a 400 naming the problem instead of a bare reset. A socket
+ * that sends nothing is cut after `silenceMs`.
+ */
+function plainTextRefuser(tlsServer: https.Server, silenceMs: number): net.Server {
+  return net.createServer((socket) => {
+    socket.on('error', () => socket.destroy())
+    const silence = setTimeout(() => socket.destroy(), silenceMs)
+    silence.unref()
+    socket.once('close', () => clearTimeout(silence))
+    socket.once('data', (chunk: Buffer) => {
+      clearTimeout(silence)
+      socket.pause()
+      socket.unshift(chunk)
+      if (chunk[0] === TLS_RECORD_HANDSHAKE) tlsServer.emit('connection', socket)
+      else socket.end(PLAIN_TEXT_REFUSAL)
+    })
+  })
+}
+
+/** secureOptions are the TLS server options for the client port from the current PEM. */
+function secureOptions(pem: TlsPem, clientCertAuth: ClientTlsOptions['clientCertAuth']) {
+  return {
+    cert: pem.cert,
+    key: pem.key,
+    ca: pem.clientCa,
+    requestCert: clientCertAuth !== 'none',
+    // 'request' lets a client without a certificate in; one whose certificate does not
+    // verify is still cut at the upgrade (sentBadCertificate).
+    rejectUnauthorized: clientCertAuth === 'require',
+  }
+}
+
+/** sentBadCertificate tells whether a TLS client sent a certificate that did not verify. */
+function sentBadCertificate(socket: net.Socket): boolean {
+  const tlsSocket = socket as TLSSocket
+  if (tlsSocket.encrypted !== true || tlsSocket.authorized) return false
+  const cert = tlsSocket.getPeerCertificate()
+  return cert !== null && Object.keys(cert).length > 0
+}
+
+/** verifiedCertificate is the client certificate of a TLS socket, if one was sent and verified. */
+function verifiedCertificate(socket: net.Socket): VerifiedClientCertificate | undefined {
+  const tlsSocket = socket as TLSSocket
+  if (tlsSocket.encrypted !== true || !tlsSocket.authorized) return undefined
+  const cert = tlsSocket.getPeerCertificate()
+  if (cert === null || Object.keys(cert).length === 0) return undefined
+  const subject = cert.subject as unknown as Record<string, string | string[]> | undefined
+  const parts = Object.entries(subject ?? {}).map(
+    ([key, value]) => `${key}=${Array.isArray(value) ? value.join('+') : value}`,
+  )
+  const cn = subject?.CN
+  return {
+    commonName: Array.isArray(cn) ? (cn[0] ?? '') : (cn ?? ''),
+    subject: parts.join(','),
+    fingerprint256: cert.fingerprint256,
+  }
+}
+
+/** isLoopback tells whether a (normalized) client address is this host's loopback. */
+export function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.')
+}
+
+/** bearerMatches compares an Authorization header with the token in constant time. */
+function bearerMatches(header: string | undefined, token: Uint8Array | undefined): boolean {
+  if (token === undefined || header === undefined) return false
+  const match = /^Bearer (.+)$/.exec(header.trim())
+  if (match === null) return false
+  const given = createHash('sha256').update(match[1]!).digest()
+  const wanted = createHash('sha256').update(token).digest()
+  return timingSafeEqual(given, wanted)
 }
 
 /** normalizeAddress folds IPv4-mapped IPv6 addresses into IPv4, so one client counts once. */

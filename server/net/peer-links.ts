@@ -26,7 +26,8 @@
  *   the socket is busy, share a frame (peer-frames.ts).
  */
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import https from 'node:https'
+import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { WebSocket, WebSocketServer } from 'ws'
@@ -52,6 +53,7 @@ import {
   type PeerLinksSettings,
 } from './peer-options.js'
 import { SECRET_SHORT_BYTES } from './peer-secret.js'
+import type { TlsMaterial, TlsPem } from './tls-material.js'
 
 export type { PeerMember, ServerId } from './peer-members.js'
 export type { DialAddress, PeerLinksOptions } from './peer-options.js'
@@ -122,6 +124,7 @@ export class PeerLinks {
     private readonly wsServer: WebSocketServer,
     private readonly logger: Logger,
     private readonly gate: HandshakeGate,
+    private readonly tls: TlsMaterial | undefined,
   ) {
     this.refusalLog = gate.log
     this.tokens = new AdmissionTokens(secret, local)
@@ -179,7 +182,25 @@ export class PeerLinks {
       memberAddresses,
       log: new LogLimiter(logger),
     })
-    const httpServer = http.createServer()
+    const tls = options.tls
+    const httpServer: http.Server =
+      tls === undefined
+        ? http.createServer()
+        : https.createServer({
+            ...peerServerTlsOptions(tls.current),
+            // A stranger's slow TLS handshake gets no more time than an HMAC handshake.
+            handshakeTimeout: settings.handshakeTimeoutMs,
+          })
+    if (tls !== undefined) {
+      const server = httpServer as https.Server
+      tls.onChange((pem) => server.setSecureContext(peerServerTlsOptions(pem)))
+      server.on('tlsClientError', (err, socket) =>
+        gate.log.warn(
+          { remote: socket.remoteAddress, err: err.message },
+          'peer TLS handshake refused',
+        ),
+      )
+    }
     const wsServer = new WebSocketServer({
       noServer: true,
       maxPayload: settings.frameBytesMax,
@@ -193,10 +214,14 @@ export class PeerLinks {
       wsServer,
       logger,
       gate,
+      tls,
     )
     // Admission happens at the TCP accept, so that a connection that never sends its
     // upgrade request is held to the same deadline and bounds as one that does.
-    httpServer.on('connection', (socket) => gate.onConnection(socket))
+    // With TLS, the upgrade arrives on the TLS socket (after a verified handshake): admit that one.
+    httpServer.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) =>
+      gate.onConnection(socket),
+    )
     httpServer.on('request', (req, res) => {
       if (!gate.holdsSlot(req.socket)) return void req.socket.destroy()
       res
@@ -385,8 +410,10 @@ export class PeerLinks {
       return
     }
     const host = address.host.includes(':') ? `[${address.host}]` : address.host
-    const url = `ws://${host}:${address.port}${PEER_PATH}`
+    const scheme = this.tls === undefined ? 'ws' : 'wss'
+    const url = `${scheme}://${host}:${address.port}${PEER_PATH}`
     const ws = new WebSocket(url, {
+      ...(this.tls === undefined ? {} : peerDialTlsOptions(this.tls.current)),
       maxPayload: this.settings.frameBytesMax,
       perMessageDeflate: false,
       followRedirects: false,
@@ -614,6 +641,16 @@ function memberHosts(
     }
   }
   return hosts
+}
+
+/** peerServerTlsOptions: the peer port presents this member's certificate and requires a valid one from the dialer. */
+function peerServerTlsOptions(pem: TlsPem) {
+  return { cert: pem.cert, key: pem.key, ca: pem.ca, requestCert: true, rejectUnauthorized: true }
+}
+
+/** peerDialTlsOptions: a dial presents this member's certificate and verifies the acceptor's (CA and address). */
+function peerDialTlsOptions(pem: TlsPem) {
+  return { cert: pem.cert, key: pem.key, ca: pem.ca, rejectUnauthorized: true }
 }
 
 /**

@@ -2,6 +2,7 @@
  * The options of PeerLinks.start, their defaults, and their validation: a bad option
  * is a PeerLinksError (INVALID_OPTIONS) naming it, never a late surprise on the wire.
  */
+import type { TlsMaterial } from './tls-material.js'
 import type { Logger } from 'pino'
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './peer-backoff.js'
 import { PeerLinksError } from './peer-errors.js'
@@ -61,6 +62,12 @@ export interface PeerLinksOptions {
    * (the member list, and so the fingerprint, keeps the advertised address).
    */
   dialAddress?: (member: PeerMember) => DialAddress
+  /**
+   * tls, when set, makes links TLS: each side presents its certificate and verifies the
+   * other's against the CA (a connection without a valid certificate never reaches the
+   * HMAC handshake, which still runs inside TLS). Reloads apply to new links.
+   */
+  tls?: TlsMaterial
 }
 
 /** DEFAULT_HANDSHAKE_LIMITS are the defaults of the handshake deadline and slot bounds (config.ts uses them too). */

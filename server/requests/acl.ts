@@ -16,9 +16,9 @@ export const SUPER_ID: AuthId = Object.freeze({ scheme: 'super', id: '' })
 
 /**
  * ACL_SCHEMES are the schemes an ACL entry may name. `auth` is expanded at create and
- * setAcl time and never stored. `x509` is the hook for client certificates: the TLS
- * listener will give a connection an `x509:<subject>` identity and the exact match
- * below will then grant it.
+ * setAcl time and never stored. `x509` names a client certificate by its subject's CN:
+ * a connection to a TLS client port that presented a verified certificate holds the
+ * identity `x509:<CN>`, and the exact match below grants it.
  */
 export const ACL_SCHEMES: ReadonlySet<string> = new Set(['world', 'auth', 'digest', 'ip', 'x509'])
 

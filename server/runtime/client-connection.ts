@@ -57,13 +57,16 @@ export class ClientConnection {
   stallTimer: NodeJS.Timeout | undefined
   /**
    * identities are what the ACLs are checked against (ZooKeeper's authInfo): the peer's
-   * address as `ip`, plus each identity added with an auth request. The TLS listener
-   * is the hook for `x509`: it will add the certificate's identity here.
+   * address as `ip`, the verified client certificate's CN as `x509` (a TLS client port
+   * with clientCertAuth), plus each identity added with an auth request.
    */
   readonly identities: AuthId[]
 
   constructor(readonly socket: ClientSocket) {
     this.identities = [{ scheme: 'ip', id: socket.remoteAddress }]
+    const commonName = socket.certificate?.commonName
+    if (commonName !== undefined && commonName !== '')
+      this.identities.push({ scheme: 'x509', id: commonName })
   }
 
   /** id is the connection id, also the watcher id for the watch registry. */

@@ -11,6 +11,8 @@ import {
 } from '../../protocol/index.js'
 import { DEFAULT_HANDSHAKE_LIMITS } from '../net/peer-options.js'
 import type { TxnBuilderOptions } from '../requests/index.js'
+import { TLS_KEYS, resolveTlsSettings, type TlsSettings } from './tls-config.js'
+import { ADMIN_KEYS, resolveAdminSettings, type AdminSettings } from './admin-config.js'
 
 /** MemberAddress is one ensemble member as every member's config lists it. */
 export interface MemberAddress {
@@ -114,10 +116,14 @@ export interface ServerConfig {
    * that digest passes every ACL. Empty: no super user.
    */
   superDigest: string
+  /** tls says which ports speak TLS and with which files (tls-config.ts). */
+  tls: TlsSettings
+  /** admin says who may read /status (admin-config.ts). */
+  admin: AdminSettings
 }
 
 /** DEFAULT_CONFIG holds the defaults for every optional setting. */
-export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble'> = {
+export const DEFAULT_CONFIG: Omit<ServerConfig, 'dataDir' | 'ensemble' | 'tls' | 'admin'> = {
   id: 1,
   host: '127.0.0.1',
   clientPort: 2281,
@@ -374,6 +380,8 @@ const KNOWN_KEYS: readonly string[] = [
   ...Object.keys(DEFAULT_CONFIG),
   'dataDir',
   ...ENSEMBLE_KEYS,
+  ...TLS_KEYS,
+  ...ADMIN_KEYS,
 ].sort()
 
 /**
@@ -448,6 +456,8 @@ export function resolveConfig(raw: Record<string, unknown>): ServerConfig {
     ),
     diskFullRetryMs: integer(raw, 'diskFullRetryMs', 10, 600_000, d.diskFullRetryMs),
     superDigest: superDigest(raw.superDigest),
+    tls: resolveTlsSettings(raw, ensemble !== undefined),
+    admin: resolveAdminSettings(raw),
   }
   if (!(LOG_LEVELS as readonly string[]).includes(config.logLevel)) {
     throw new ConfigError(`setting 'logLevel' must be one of ${LOG_LEVELS.join(', ')}`)

@@ -44,6 +44,7 @@ import { LeaderDuties, type ForwardPayload } from '../member/index.js'
 import { ClientListener, type HttpReply } from '../net/client-listener.js'
 import { PeerLinks } from '../net/peer-links.js'
 import { readSecretFile } from '../net/peer-secret.js'
+import { startMemberTls, type MemberTls } from './tls-runtime.js'
 import { TxnBuilder } from '../requests/index.js'
 import { SessionIdGenerator, SessionTable, type SessionTableOptions } from '../sessions/index.js'
 import { acquireDataDirLock, type DataDirLock } from '../storage/data-dir-lock.js'
@@ -85,6 +86,8 @@ export class MemberServer {
   private readonly sessionIds: SessionIdGenerator
   private listener: ClientListener | undefined
   private links: PeerLinks | undefined
+  /** tls is the certificate material when either port speaks TLS. */
+  private tls: MemberTls | undefined
   private sender: SnapSender | undefined
   private readonly assembler = new SnapAssembler()
   private readonly eventLoop = new EventLoopLag()
@@ -189,7 +192,18 @@ export class MemberServer {
   static async start(config: ServerConfig, logger: Logger): Promise<MemberServer> {
     const secret =
       config.ensemble === undefined ? undefined : await readSecretFile(config.ensemble.secretFile)
-    const lock = await acquireDataDirLock(config.dataDir, { createIfMissing: true })
+    const adminToken =
+      config.admin.tokenFile === undefined
+        ? undefined
+        : await readSecretFile(config.admin.tokenFile)
+    // Unusable TLS files stop the start before anything is opened.
+    const tls = await startMemberTls(config.tls, logger)
+    const lock = await acquireDataDirLock(config.dataDir, { createIfMissing: true }).catch(
+      (err: unknown) => {
+        tls?.stop()
+        throw err
+      },
+    )
     let opened
     // Storage may report a full disk before the server exists (recovery finishing an install): log it then.
     let owner: MemberServer | undefined
@@ -206,6 +220,7 @@ export class MemberServer {
         noSpace,
       })
     } catch (err) {
+      tls?.stop()
       await lock.release()
       throw err
     }
@@ -229,6 +244,7 @@ export class MemberServer {
       )
       server = owner = new MemberServer(config, logger, storage, restored, persistent)
       server.lock = lock
+      server.tls = tls
       if (config.ensemble !== undefined && secret !== undefined) {
         const ensemble = config.ensemble
         server.links = await PeerLinks.start({
@@ -247,6 +263,7 @@ export class MemberServer {
           logger,
           dialAddress: (member) =>
             ensemble.dialAddresses.get(member.id) ?? { host: member.host, port: member.peerPort },
+          ...(config.tls.peerTls && tls !== undefined ? { tls: tls.material } : {}),
         })
         server.sender = new SnapSender(server.links, logger, peerMessageBudgetBytesFor(config))
         server.links.onMessage((from, value) => server.onPeerMessage(from, value))
@@ -268,6 +285,13 @@ export class MemberServer {
           frameBytesMax: frameBytesMaxFor(config),
           maxConnections: config.maxConnections,
           maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+          admin: {
+            access: config.admin.access,
+            ...(adminToken === undefined ? {} : { token: adminToken }),
+          },
+          ...(config.tls.clientTls && tls !== undefined
+            ? { tls: { material: tls.material, clientCertAuth: config.tls.clientCertAuth } }
+            : {}),
         },
         {
           onOpen: (socket) => server.front.onOpen(socket),
@@ -284,6 +308,7 @@ export class MemberServer {
     } catch (err) {
       // `owner` is `server`, typed as possibly unset: the constructor itself may have thrown.
       clearInterval(owner?.tickTimer)
+      tls?.stop()
       await owner?.links?.close()
       await storage.close()
       await lock.release()
@@ -333,6 +358,7 @@ export class MemberServer {
     this.eventLoop.stop()
     this.front.closeAll(CloseCode.SERVER_SHUTDOWN, 'server shutting down')
     this.sender?.close()
+    this.tls?.stop()
     await this.listener?.close()
     await this.links?.close()
     // Closing storage before waiting for the Ready ends a write still waiting for disk
