@@ -837,7 +837,7 @@ export class ClientFront {
     return acl !== undefined && aclPermits(acl, Perm.READ, connection.identities)
   }
 
-  /** mayHearReplayed is mayHear for an event replayed from the change window, which kept a deleted node's ACL. */
+  /** mayHearReplayed is mayHear for an event replayed from the change window, which kept each change's node ACL. */
   private mayHearReplayed(connection: ClientConnection, event: EventMessage): boolean {
     const change = this.host.window.changeAt(event.zxid, event.index)
     const same = change !== undefined && change.path === event.path && change.type === event.event

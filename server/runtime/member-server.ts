@@ -52,7 +52,7 @@ import { FileStorage } from '../storage/file-storage.js'
 import { describeIoError } from '../storage/errors.js'
 import { persistentStateOf, restoreForEnsemble, snapshotRequestOf } from '../storage/restore.js'
 import { DataTree } from '../tree/index.js'
-import { ChangeWindow, WatchRegistry } from '../watches/index.js'
+import { ChangeWindow, WatchRegistry, type WatchChange } from '../watches/index.js'
 import { ClientFront } from './client-front.js'
 import {
   frameBytesMaxFor,
@@ -566,11 +566,25 @@ export class MemberServer {
     // Over a fuzzy snapshot the tree may report fewer changes than the txn made: the
     // window cannot vouch for them and starts again after this txn.
     if (replay) this.window.restart(txn.zxid)
-    else this.window.record(txn.zxid, applied.changes)
+    else this.window.record(txn.zxid, this.withAcls(applied.changes))
     this.sessions.apply(txn)
     this.builder.onApplied(txn.zxid)
     this.duties.onApplied(txn)
     this.front.onApplied(txn, applied)
+  }
+
+  /**
+   * withAcls gives each change the ACL its node has right after the txn (a deleted
+   * node's comes with the change), for the window: a replay judges who may hear of a
+   * change by it, also once the node is gone (a node created and deleted since must not
+   * be dropped from every replay, nor revealed to those who could not read it).
+   */
+  private withAcls(changes: readonly WatchChange[]): WatchChange[] {
+    return changes.map((change) => {
+      if (change.acl !== undefined) return change
+      const acl = this.tree.getNode(change.path)?.acl
+      return acl === undefined ? change : { ...change, acl }
+    })
   }
 
   /** installSnapshot replaces the applied state with a leader's snapshot (SNAP). */

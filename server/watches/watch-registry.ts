@@ -47,7 +47,11 @@ export type { WatcherId } from './path-index.js'
 export interface WatchChange {
   type: WatchEventType
   path: string
-  /** acl is a deleted node's ACL, which decides who may hear of its deletion (the node is gone by then). */
+  /**
+   * acl decides who may hear of the change: a deleted node's ACL, as the tree reports it
+   * (the node is gone by then); in the change window, every change's node ACL as it was
+   * right after the txn, so a replay can judge a node that is gone since.
+   */
   acl?: readonly Acl[]
 }
 

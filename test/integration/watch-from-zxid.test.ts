@@ -168,3 +168,24 @@ describe('the change window across a restart', () => {
     }
   })
 })
+
+describe('replaying nodes that are gone', () => {
+  it('replays the created and the deleted of a node created and deleted since the position', async () => {
+    await writer.create('/brief', '')
+    const from = (await writer.set('/brief', 'start')).mzxid
+    const created = await writer.create('/brief/x', 'x')
+    expect(created).toBe('/brief/x')
+    await writer.delete('/brief/x')
+    const reader = await connect({ servers: [ensemble!.member(2).url], sessionTimeoutMs: 10_000 })
+    try {
+      const seen: string[] = []
+      for await (const event of reader.watch('/brief', { recursive: true, fromZxid: from })) {
+        seen.push(`${event.type} ${event.path}`)
+        if (seen.length === 2) break
+      }
+      expect(seen).toEqual(['created /brief/x', 'deleted /brief/x'])
+    } finally {
+      await reader.close()
+    }
+  })
+})
