@@ -49,6 +49,12 @@ export class ClientConnection {
   outputBlocked = false
   /** pumpDeferred: the pump yielded the event loop and goes on in the next turn. */
   pumpDeferred = false
+  /**
+   * turnScannedChanges is how many change-window entries this connection's requests
+   * scanned in the current event-loop turn (replays and setWatches catch-ups); the front
+   * resets it at the next turn.
+   */
+  turnScannedChanges = 0
   /** heldWrites counts writes queued but not yet forwarded: they wait for the reads ahead of them. */
   heldWrites = 0
   /** writeBytesInFlight is the frame bytes of this connection's writes queued and not yet applied here (or refused). */

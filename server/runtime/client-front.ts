@@ -78,6 +78,14 @@ const CLOSE_REASON_BYTES_MAX = 123
 /** PUMP_REPLY_BYTES_PER_TURN is how many reply bytes one connection's pump computes before it yields the event loop. */
 const PUMP_REPLY_BYTES_PER_TURN = 2 * 1024 * 1024
 
+/**
+ * WINDOW_SCAN_CHANGES_PER_TURN is how many change-window entries one connection's
+ * requests may scan per event-loop turn: two full default windows. A replay from an old
+ * position walks the whole window even when it matches nothing, and one socket read can
+ * hand the front a thousand such requests; past the budget the pump yields.
+ */
+const WINDOW_SCAN_CHANGES_PER_TURN = 200_000
+
 /** WATCH_REMOVAL_PATHS_PER_TURN is how many watched paths a closed connection drops per event-loop turn. */
 const WATCH_REMOVAL_PATHS_PER_TURN = 2_000
 
@@ -577,8 +585,10 @@ export class ClientFront {
       let reply: Reply
       let zxid = tree.appliedZxid
       if (entry.kind === 'answered') reply = entry.reply
-      else if (entry.kind === 'read') reply = this.executeRead(connection, entry.xid, entry.request)
-      else if (entry.kind === 'barrier') {
+      else if (entry.kind === 'read') {
+        if (!this.chargeWindowScan(connection, entry.request)) break
+        reply = this.executeRead(connection, entry.xid, entry.request)
+      } else if (entry.kind === 'barrier') {
         if (entry.failed === true)
           reply = {
             err: ErrorCode.NOT_SERVING,
@@ -587,11 +597,11 @@ export class ClientFront {
         else if (entry.zxid === undefined || tree.appliedZxid < entry.zxid) {
           this.awaitingBarrier.add(connection)
           break
-        } else
-          reply =
-            entry.request.op === 'sync'
-              ? { err: 0, result: {} }
-              : this.executeRead(connection, entry.xid, entry.request)
+        } else if (entry.request.op === 'sync') reply = { err: 0, result: {} }
+        else {
+          if (!this.chargeWindowScan(connection, entry.request)) break
+          reply = this.executeRead(connection, entry.xid, entry.request)
+        }
       } else {
         if (entry.held === true) {
           entry.held = undefined
@@ -610,16 +620,51 @@ export class ClientFront {
         return
       }
       if (turnBytes >= PUMP_REPLY_BYTES_PER_TURN && connection.peek() !== undefined) {
-        connection.pumpDeferred = true
-        setImmediate(() => {
-          connection.pumpDeferred = false
-          if (this.connections.get(connection.id) === connection && connection.phase !== 'closing')
-            this.pump(connection)
-        })
+        this.deferPump(connection)
         break
       }
     }
     this.applyBackpressure(connection)
+  }
+
+  /** deferPump has the connection's pump go on in the next event-loop turn. */
+  private deferPump(connection: ClientConnection): void {
+    connection.pumpDeferred = true
+    setImmediate(() => {
+      connection.pumpDeferred = false
+      if (this.connections.get(connection.id) === connection && connection.phase !== 'closing')
+        this.pump(connection)
+    })
+  }
+
+  /**
+   * chargeWindowScan counts the change-window entries `request` will scan against the
+   * connection's budget for this turn. When the budget is spent (and this is not the
+   * turn's first scan, so any one request can run) it defers the pump and returns false:
+   * the request stays at the head and runs in the next turn.
+   */
+  private chargeWindowScan(connection: ClientConnection, request: Request): boolean {
+    const { window } = this.host
+    const scanned =
+      request.op === 'addWatch' && request.fromZxid !== undefined
+        ? window.changesAfter(request.fromZxid)
+        : request.op === 'setWatches'
+          ? window.changesAfter(request.relativeZxid)
+          : 0
+    if (scanned === 0) return true
+    if (
+      connection.turnScannedChanges > 0 &&
+      connection.turnScannedChanges + scanned > WINDOW_SCAN_CHANGES_PER_TURN
+    ) {
+      this.deferPump(connection)
+      return false
+    }
+    if (connection.turnScannedChanges === 0)
+      setImmediate(() => {
+        connection.turnScannedChanges = 0
+      })
+    connection.turnScannedChanges += scanned
+    return true
   }
 
   /** sendReply sends a reply and returns its size; one whose frame would pass the frame limit (a huge children listing) becomes an error. */

@@ -39,6 +39,8 @@ interface Entry {
   zxid: Zxid
   changes: readonly WatchChange[]
   bytes: number
+  /** recordedBefore is how many changes were recorded before this entry (since the last restart). */
+  recordedBefore: number
 }
 
 /** CHANGE_OVERHEAD_BYTES is what a change costs beyond its path (object, array slot, shared entry). */
@@ -60,6 +62,8 @@ export class ChangeWindow {
   private latest: Zxid
   private changeCount = 0
   private byteCount = 0
+  /** recorded counts every change recorded since the last restart, evicted or not. */
+  private recorded = 0
 
   /** The window starts empty, able to replay from `startZxid` (the applied zxid it is created at). */
   constructor(
@@ -106,7 +110,8 @@ export class ChangeWindow {
     if (changes.length === 0) return
     let bytes = 0
     for (const change of changes) bytes += changeBytes(change)
-    this.entries.push({ zxid, changes, bytes })
+    this.entries.push({ zxid, changes, bytes, recordedBefore: this.recorded })
+    this.recorded += changes.length
     this.changeCount += changes.length
     this.byteCount += bytes
     this.evict()
@@ -118,6 +123,7 @@ export class ChangeWindow {
     this.head = 0
     this.changeCount = 0
     this.byteCount = 0
+    this.recorded = 0
     this.start = zxid
     this.latest = zxid
   }
@@ -138,6 +144,17 @@ export class ChangeWindow {
       for (let index = skip; index < entry.changes.length; index++)
         yield { zxid: entry.zxid, index, change: entry.changes[index]! }
     }
+  }
+
+  /**
+   * changesAfter is how many held changes a scan from `zxid` visits (`after` and the
+   * replays walk them all, whatever they match): the cost a caller budgets before it
+   * scans. Zero when the window does not cover `zxid` (nothing is scanned then).
+   */
+  changesAfter(zxid: Zxid): number {
+    if (!this.covers(zxid)) return 0
+    const entry = this.entries[this.firstAtOrAfter(zxid)]
+    return entry === undefined ? 0 : this.recorded - entry.recordedBefore
   }
 
   /** changeAt returns the held change at index `index` of txn `zxid`, or undefined when the window does not hold it. */

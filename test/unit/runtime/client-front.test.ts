@@ -576,6 +576,39 @@ describe('ClientFront watch replay (addWatch with fromZxid)', () => {
     expect(h.watches.countFor(client.id)).toBe(0)
   })
 
+  it('yields the event loop between requests that scan the whole window, even ones that replay nothing', () => {
+    vi.useFakeTimers()
+    try {
+      const h = harness()
+      const client = session(h)
+      const from = h.tree.appliedZxid
+      // A full window (100,000 changes) of a path no watch below asks about.
+      const noise = Array.from({ length: 1000 }, () => ({
+        type: 'dataChanged' as const,
+        path: '/noise',
+      }))
+      for (let i = 1; i <= 100; i++) h.window.record(from + BigInt(i), noise)
+      expect(h.window.changesAfter(from)).toBe(100_000)
+      // One socket read can hold many such requests: each walks the window to find nothing.
+      for (let xid = 1; xid <= 6; xid++)
+        h.request(
+          client,
+          xid,
+          xid % 2 === 0
+            ? { op: 'setWatches', relativeZxid: from, data: ['/quiet'], exist: [], child: [] }
+            : { op: 'addWatch', path: '/quiet', mode: 'persistent', fromZxid: from },
+        )
+      // Two window scans per turn; the rest wait, in order, for the next turns.
+      expect(client.replies().map((r) => r.xid)).toEqual([1, 2])
+      vi.runAllTimers()
+      expect(client.replies().map((r) => [r.xid, r.err])).toEqual(
+        [1, 2, 3, 4, 5, 6].map((xid) => [xid, 0]),
+      )
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('answers compacted rather than queue a replay past the connection output bound', () => {
     const h = harness({
       connectionBufferedBytesSoft: 64 * 1024,
