@@ -14,7 +14,8 @@
  * from /proc.
  *
  * Run: npm run bench [-- --seconds 10 --warmup-seconds 3 --clients 32 --in-flight 4
- *        --bytes 100 --ops set,get --repeat 1 --systems conclave,zookeeper --keep]
+ *        --bytes 100 --ops set,get --repeat 1 --systems conclave,zookeeper --keep
+ *        --cpu-prof DIR]  (--cpu-prof: each Conclave member writes a V8 CPU profile to DIR)
  * This is a measurement, not a test: the load generator is one Node process on the
  * same machine as the servers, so it competes with them for the CPU.
  */
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '3' },
     repeat: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
   },
 })
 
@@ -155,7 +157,11 @@ async function prepare(name: string, value: Uint8Array): Promise<Prepared> {
       throw new Error('ZooKeeper is not installed (apt-get install -y zookeeper)')
     ensemble = await startZooKeeper({ size: SIZE, keep: values.keep })
   } else if (name === 'conclave') {
-    ensemble = await startConclave({ size: SIZE, keep: values.keep })
+    ensemble = await startConclave({
+      size: SIZE,
+      keep: values.keep,
+      ...(values['cpu-prof'] === undefined ? {} : { cpuProfileDir: values['cpu-prof'] }),
+    })
   } else {
     throw new Error(`unknown system ${name} (known: conclave, zookeeper)`)
   }

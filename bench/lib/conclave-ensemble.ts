@@ -23,6 +23,8 @@ export interface ConclaveOptions {
   size?: number
   settings?: Record<string, unknown>
   keep?: boolean
+  /** cpuProfileDir, when set, has every member write a V8 CPU profile there when it stops (node --cpu-prof). */
+  cpuProfileDir?: string
 }
 
 /** startConclave writes the configs and starts every member (without waiting for a leader). */
@@ -66,16 +68,18 @@ export async function startConclave(options: ConclaveOptions = {}): Promise<Benc
       clientPort: entry.clientPort,
       config,
       log,
-      process: spawnMember(config, log),
+      process: spawnMember(config, log, options.cpuProfileDir),
     })
   }
-  return new ConclaveEnsemble(dir, members, options.keep ?? false)
+  return new ConclaveEnsemble(dir, members, options.keep ?? false, options.cpuProfileDir)
 }
 
-function spawnMember(config: string, log: string): MemberProcess {
+function spawnMember(config: string, log: string, cpuProfileDir?: string): MemberProcess {
+  const profile =
+    cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`]
   return MemberProcess.spawn(
     process.execPath,
-    [CLI, 'server', '--config', config, '--no-pretty'],
+    [...profile, CLI, 'server', '--config', config, '--no-pretty'],
     log,
   )
 }
@@ -97,8 +101,17 @@ function roleFrom(body: unknown): Role {
 class ConclaveEnsemble extends ProcessEnsemble {
   readonly system = 'Conclave'
 
+  constructor(
+    dir: string,
+    members: ProcessMember[],
+    keep: boolean,
+    private readonly cpuProfileDir?: string,
+  ) {
+    super(dir, members, keep)
+  }
+
   protected spawn(member: ProcessMember): MemberProcess {
-    return spawnMember(member.config, member.log)
+    return spawnMember(member.config, member.log, this.cpuProfileDir)
   }
 
   async role(i: number): Promise<Role> {
