@@ -15,6 +15,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
 import net, { type AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { WebSocketServer, type WebSocket, type RawData } from 'ws'
 import type { Logger } from 'pino'
@@ -164,7 +165,9 @@ export class ClientListener {
     }
     // allowSynchronousEvents: false makes ws hand over one message per turn instead of
     // every message of a socket read (up to 32 reads of 64 KiB in one libuv callback,
-    // ~50k pipelined requests held the loop for a second).
+    // ~50k pipelined requests held the loop for a second). Handing over a socket's
+    // share per turn and pausing it was tried (it halves the write syscalls of a
+    // pipelining client) but doubled the loop lag the hostile-client tests measure.
     const wsServer = new WebSocketServer({
       noServer: true,
       maxPayload: options.frameBytesMax,
@@ -203,7 +206,7 @@ export class ClientListener {
         return void socket.destroy()
       wsServer.handleUpgrade(req, socket, head, (ws) =>
         refusal === undefined
-          ? listener.onWebSocket(ws, address, certificate)
+          ? listener.onWebSocket(ws, socket, address, certificate)
           : listener.refuse(ws, refusal),
       )
     })
@@ -301,6 +304,7 @@ export class ClientListener {
 
   private onWebSocket(
     ws: WebSocket,
+    stream: Duplex,
     remoteAddress: string,
     certificate: VerifiedClientCertificate | undefined,
   ): void {
@@ -321,7 +325,9 @@ export class ClientListener {
       remoteAddress,
       certificate,
       send: (frame) => {
-        if (ws.readyState === ws.OPEN) ws.send(frame, checkDrained)
+        if (ws.readyState !== ws.OPEN) return
+        corkUntilNextTick(stream)
+        ws.send(frame, checkDrained)
       },
       close: (code, reason) => ws.close(code, reason),
       pause: () => ws.pause(),
@@ -465,4 +471,23 @@ function toBytes(data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data)
   if (data instanceof ArrayBuffer) return new Uint8Array(data)
   return data
+}
+
+/** corked marks the streams held corked until the end of the current tick. */
+const corked = new WeakSet<Duplex>()
+
+/**
+ * corkUntilNextTick holds `stream`'s writes until the current tick ends, so the frames
+ * sent to one client in one go (the replies a committed write releases behind it, a
+ * txn's watch events, a replay) leave in one writev instead of one syscall each. ws
+ * corks around a frame's header and payload too; corks nest.
+ */
+function corkUntilNextTick(stream: Duplex): void {
+  if (corked.has(stream)) return
+  corked.add(stream)
+  stream.cork()
+  process.nextTick(() => {
+    corked.delete(stream)
+    stream.uncork()
+  })
 }

@@ -63,6 +63,8 @@ export class LogWriter {
   private current: StorageFile | undefined
   private readonly queue: QueueEntry[] = []
   private working = false
+  /** lastBatchAppends is how many appends the last batch gathered: above one, appenders run concurrently. */
+  private lastBatchAppends = 0
   private failure: StorageError | undefined
   /** closing ends the retries of a write waiting for disk space, so close() does not wait for an operator. */
   private closing = false
@@ -174,10 +176,15 @@ export class LogWriter {
   private async work(): Promise<void> {
     for (let entry = this.queue[0]; entry !== undefined; entry = this.queue[0]) {
       if (entry.kind === 'append') {
-        // Let callers woken by the previous fsync queue their next appends, so they share this one.
-        await yieldToEventLoop()
+        // Let callers woken by the previous fsync queue their next appends, so they share
+        // this one: a whole event-loop turn once several appenders were seen, else just
+        // the callers of this tick. A lone appender (a member carries out one Ready at a
+        // time) would otherwise wait a turn for nobody on every batch.
+        if (this.lastBatchAppends > 1) await yieldToEventLoop()
+        else await Promise.resolve()
       }
       const batch = entry.kind === 'append' ? this.takeAppends() : [this.queue.shift()!]
+      if (entry.kind === 'append') this.lastBatchAppends = batch.length
       try {
         if (this.failure !== undefined) throw this.failure
         if (entry.kind === 'task') await this.retryOnFullDisk('log maintenance', entry.run)

@@ -60,13 +60,25 @@ export interface StorageFs {
   checkAccess(dir: string): Promise<void>
 }
 
+/**
+ * NodeStorageFile is a file on the real disk. One opened with `dataSync` (O_DSYNC) makes
+ * each write durable as it returns, so its fdatasync has nothing left to do unless a
+ * truncate came since: the log's group commit then costs one trip through libuv's
+ * thread pool per batch instead of two (under load each trip waits for a busy event
+ * loop to take its completion).
+ */
 class NodeStorageFile implements StorageFile {
+  /** unsynced: a change O_DSYNC does not cover (a truncate, or any write without it) awaits fdatasync. */
+  private unsynced = false
+
   constructor(
     readonly path: string,
     private readonly handle: FileHandle,
+    private readonly dataSync: boolean,
   ) {}
 
   async write(bytes: Uint8Array, position: number): Promise<void> {
+    if (!this.dataSync) this.unsynced = true
     let written = 0
     while (written < bytes.length) {
       const { bytesWritten } = await this.handle.write(
@@ -79,12 +91,15 @@ class NodeStorageFile implements StorageFile {
     }
   }
 
-  fdatasync(): Promise<void> {
-    return this.handle.datasync()
+  async fdatasync(): Promise<void> {
+    if (!this.unsynced) return
+    await this.handle.datasync()
+    this.unsynced = false
   }
 
-  truncate(size: number): Promise<void> {
-    return this.handle.truncate(size)
+  async truncate(size: number): Promise<void> {
+    this.unsynced = true
+    await this.handle.truncate(size)
   }
 
   close(): Promise<void> {
@@ -95,11 +110,14 @@ class NodeStorageFile implements StorageFile {
 /** NodeStorageFs is the real disk through node:fs/promises. */
 export class NodeStorageFs implements StorageFs {
   async createFile(path: string): Promise<StorageFile> {
-    return new NodeStorageFile(path, await open(path, 'wx'))
+    // Written in large chunks and synced once at the end (snapshots, atomic files): no O_DSYNC.
+    return new NodeStorageFile(path, await open(path, 'wx'), false)
   }
 
   async openFile(path: string): Promise<StorageFile> {
-    return new NodeStorageFile(path, await open(path, 'r+'))
+    // Opened to append log records (or cut a torn tail), each followed by its fdatasync.
+    const flags = fsConstants.O_RDWR | fsConstants.O_DSYNC
+    return new NodeStorageFile(path, await open(path, flags), true)
   }
 
   async readFile(path: string): Promise<Uint8Array> {

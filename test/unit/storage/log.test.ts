@@ -116,7 +116,7 @@ describe('LogWriter', () => {
       segmentBytesMax: 1 << 20,
       onBatch: (n) => batches.push(n),
     })
-    // The writer yields once before writing, so 40 callers arriving together share one write and one fsync.
+    // The writer yields before writing, so 40 callers arriving together share one write and one fsync.
     await Promise.all(txns(1, 40).map((txn) => w.append([txn])))
     expect(batches).toEqual([40])
     const fsyncs = () =>
