@@ -4,6 +4,7 @@
  * window's edges are timers in this process, and the caller's hooks run at exactly those
  * instants, so whatever they sample (CPU time, lag) covers the same span as the count.
  */
+import { mulberry32 } from '../../test/helpers/mulberry32.js'
 import type { BenchSession } from './session.js'
 import { keyOf, type Shape } from './shapes.js'
 import { percentile } from './stats.js'
@@ -17,7 +18,7 @@ export interface ShapeRunOptions {
   seconds: number
   value: Uint8Array
   callTimeoutMs: number
-  /** seed makes the `mix` shape's choices repeatable: slot i of a run draws from seed + i. */
+  /** seed makes the `mix` shape's choices repeatable: slot i of a run draws from mulberry32(seed + i). */
   seed: number
   /** onWindowStart runs when the measured window opens (after the warm-up). */
   onWindowStart?: () => void
@@ -40,18 +41,6 @@ export interface ShapeRun {
 
 /** createSeq numbers created nodes across every run of the process, so no create ever hits an existing node. */
 let createSeq = 0
-
-/** mulberry32 is a small seeded PRNG (uniform in [0, 1)); the mix needs repeatability, not quality. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /**
  * runShape drives `shape` on the first `shape.clients` of `sessions` (sessions[c] is
