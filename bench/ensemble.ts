@@ -1,72 +1,102 @@
 /**
- * Ensemble throughput benchmark (issue 5): write and read throughput and p50/p99
- * latency of a 3-member ensemble, for Conclave and, when it is installed, Apache
- * ZooKeeper with its default settings, under the same load on the same machine.
+ * Ensemble throughput benchmark (issues 5 and 13): throughput, p50/p99 latency and CPU
+ * time per op of a 3-member ensemble, for Conclave and, when it is installed, Apache
+ * ZooKeeper with its default settings, under the same loads on the same machine.
  *
- * Load: 32 clients, each a session on one member (client c on member c mod 3), each
- * with 4 requests in flight on 4 keys of its own holding 100-byte values.
+ * Loads are shapes, `op@CLIENTSxIN_FLIGHT` (bench/lib/shapes.ts), each a row of the table:
  * - set: replaces a pre-created key's value (any version);
- * - create: creates a new persistent node under /bench-create (optional, --ops);
- * - get: reads a key (served by the member the client is on).
- * Each op runs a warm-up, then a fixed measured window; a request counts when its reply
- * arrives inside the window. Both ensembles run from the start and take turns, op by op,
- * --repeat times; the table shows the medians. After the run, each member's RSS is read
- * from /proc.
+ * - get: reads a key (served by the member the client is on);
+ * - mix: each request a get (90%) or a set (10%), picked by a seeded PRNG per slot;
+ * - create: creates a new persistent node under /bench-create.
+ * Client c of a shape is a session on member (leader + 1 + c) mod size, so a lone client
+ * is on a follower in both systems; each slot has its own key holding --bytes bytes. The
+ * largest client count of any shape is connected once per system and smaller shapes
+ * use its first clients; every key any shape uses is created up front.
  *
- * Run: npm run bench [-- --seconds 10 --warmup-seconds 3 --clients 32 --in-flight 4
- *        --bytes 100 --ops set,get --repeat 1 --systems conclave,zookeeper --keep
- *        --cpu-prof DIR]  (--cpu-prof: each Conclave member writes a V8 CPU profile to DIR)
+ * Each shape runs a warm-up, then a measured window; a request counts when its reply
+ * arrives inside the window. At the window's edges the bench reads every member's CPU time
+ * (/proc/<pid>/stat) and its own (process.cpuUsage()); Conclave members' event-loop lag is
+ * polled from /status during the window. Both ensembles run from the start; first the whole
+ * list of shapes runs --warmup-rounds times (left out of the results: the JVMs' JIT must be
+ * warm), then --repeat measured rounds; within a round the systems take turns shape by
+ * shape. The table shows the medians of the measured rounds.
+ *
+ * Run: npm run bench [-- --seconds 10 --warmup-seconds 3 --warmup-rounds 1 --repeat 1
+ *        --shapes set@32x4,get@1x1 --bytes 100 --systems conclave,zookeeper --seed 1
+ *        --json FILE --keep --cpu-prof DIR]
+ * (--ops set,get --clients 32 --in-flight 4 is the older spelling of --shapes
+ * set@32x4,get@32x4; --cpu-prof: each Conclave member writes a V8 CPU profile to DIR.)
  * This is a measurement, not a test: the load generator is one Node process on the
  * same machine as the servers, so it competes with them for the CPU.
  */
+import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { startConclave } from './lib/conclave-ensemble.js'
+import { clockTicksPerSecond } from './lib/cpu-sampler.js'
 import { waitWhole, type BenchEnsemble } from './lib/ensemble.js'
+import { comparisonTable, eventLoopTable, memberCpuTable } from './lib/results-table.js'
 import type { BenchSession } from './lib/session.js'
-import { fixed, median, percentile, table, thousands } from './lib/stats.js'
+import { measureShape, medianResult, type ShapeResult } from './lib/shape-measure.js'
+import { clientsNeeded, DEFAULT_SHAPES, keysNeeded, parseShapes } from './lib/shapes.js'
+import { fixed, thousands } from './lib/stats.js'
 import { startZooKeeper, zookeeperInstalled } from './lib/zookeeper-ensemble.js'
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
     'warmup-seconds': { type: 'string', default: '3' },
+    'warmup-rounds': { type: 'string', default: '1' },
+    shapes: { type: 'string' },
+    ops: { type: 'string' },
     clients: { type: 'string', default: '32' },
     'in-flight': { type: 'string', default: '4' },
     bytes: { type: 'string', default: '100' },
-    ops: { type: 'string', default: 'set,get' },
     systems: { type: 'string' },
     zookeeper: { type: 'boolean', default: false },
     size: { type: 'string', default: '3' },
     repeat: { type: 'string', default: '1' },
+    seed: { type: 'string', default: '1' },
+    json: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
   },
 })
 
 const SECONDS = positive('seconds')
-const WARMUP_SECONDS = Number(values['warmup-seconds'])
-const CLIENTS = positive('clients')
-const IN_FLIGHT = positive('in-flight')
-const BYTES = Number(values.bytes)
+const WARMUP_SECONDS = atLeastZero('warmup-seconds')
+/** WARMUP_ROUNDS is how many times the whole list of shapes runs per system before the measured rounds. */
+const WARMUP_ROUNDS = atLeastZero('warmup-rounds')
+const BYTES = atLeastZero('bytes')
 /** SIZE is the number of members; 1 runs a standalone server (for trying the bench without an ensemble). */
 const SIZE = positive('size')
-/** REPEAT is how many times each (system, op) is measured; the table shows the medians. */
+/** REPEAT is how many measured rounds run; the table shows the medians. */
 const REPEAT = positive('repeat')
+const SEED = Number(values.seed)
 const SESSION_TIMEOUT_MS = 10_000
 /** CALL_TIMEOUT_MS is generous: under this load a slow reply is a latency to measure, not a failure. */
 const CALL_TIMEOUT_MS = 10_000
 
-type Op = 'set' | 'create' | 'get'
-const OPS = values.ops.split(',').map((o) => o.trim()) as Op[]
-for (const op of OPS)
-  if (!['set', 'create', 'get'].includes(op))
-    throw new Error(`unknown op ${op} (known: set, create, get)`)
+if (values.shapes !== undefined && values.ops !== undefined)
+  throw new Error('give --shapes or --ops (with --clients/--in-flight), not both')
+/** SHAPES: --shapes, or --ops each at --clients x --in-flight, or the full default list. */
+const SHAPES =
+  values.ops !== undefined
+    ? parseShapes(values.ops, positive('clients'), positive('in-flight'))
+    : parseShapes(values.shapes ?? DEFAULT_SHAPES)
+const CLIENTS = clientsNeeded(SHAPES)
 
 function positive(name: keyof typeof values): number {
   const n = Number(values[name])
   if (!Number.isFinite(n) || n <= 0)
     throw new Error(`--${name} must be a positive number, got ${String(values[name])}`)
+  return n
+}
+
+function atLeastZero(name: keyof typeof values): number {
+  const n = Number(values[name])
+  if (!Number.isFinite(n) || n < 0)
+    throw new Error(`--${name} must be a number >= 0, got ${String(values[name])}`)
   return n
 }
 
@@ -76,77 +106,12 @@ function systemsToRun(): string[] {
   return zookeeperInstalled() || values.zookeeper ? ['conclave', 'zookeeper'] : ['conclave']
 }
 
-/** Result is one (system, op) measurement. */
-interface Result {
-  system: string
-  op: Op
-  opsPerSecond: number
-  p50Ms: number
-  p99Ms: number
-  errors: number
-  /** generatorCpu is the load generator's CPU time over the measured window, in cores (1 = one core busy). */
-  generatorCpu: number
-}
-
-const keyOf = (client: number, slot: number) => `/bench/c${client}-${slot}`
-
-/** runOp drives every slot of every client with `op` through the warm-up and the measured window. */
-async function runOp(
-  system: string,
-  sessions: BenchSession[],
-  op: Op,
-  value: Uint8Array,
-): Promise<Result> {
-  const latencies: number[] = []
-  let errors = 0
-  let created = 0
-  const measureFrom = performance.now() + WARMUP_SECONDS * 1000
-  const measureTo = measureFrom + SECONDS * 1000
-  let cpuAtStart: NodeJS.CpuUsage | undefined
-  const cpuTimer = setTimeout(
-    () => (cpuAtStart = process.cpuUsage()),
-    measureFrom - performance.now(),
-  )
-  const slot = async (client: number, s: number) => {
-    const session = sessions[client]!
-    const key = keyOf(client, s)
-    while (performance.now() < measureTo) {
-      const startedAt = performance.now()
-      try {
-        if (op === 'set') await session.set(key, value, CALL_TIMEOUT_MS)
-        else if (op === 'get') await session.get(key, CALL_TIMEOUT_MS)
-        else
-          await session.ensure(`/bench-create/c${client}-${s}-${++created}`, value, CALL_TIMEOUT_MS)
-        const doneAt = performance.now()
-        if (doneAt >= measureFrom && doneAt < measureTo) latencies.push(doneAt - startedAt)
-      } catch {
-        if (performance.now() >= measureFrom) errors++
-      }
-    }
-  }
-  await Promise.all(
-    sessions.flatMap((_, client) => Array.from({ length: IN_FLIGHT }, (_, s) => slot(client, s))),
-  )
-  clearTimeout(cpuTimer)
-  const cpu = process.cpuUsage(cpuAtStart)
-  return {
-    system,
-    op,
-    opsPerSecond: latencies.length / SECONDS,
-    p50Ms: percentile(latencies, 0.5),
-    p99Ms: percentile(latencies, 0.99),
-    errors,
-    generatorCpu:
-      cpuAtStart === undefined
-        ? Number.NaN
-        : (cpu.user + cpu.system) / 1e6 / ((performance.now() - measureFrom) / 1000),
-  }
-}
-
-/** Prepared is a running ensemble with its clients connected and its keys created. */
+/** Prepared is a running ensemble with its clients connected (sessions[c] is client c) and its keys created. */
 interface Prepared {
   ensemble: BenchEnsemble
   sessions: BenchSession[]
+  /** leader is the index of the member that led when the clients connected. */
+  leader: number
 }
 
 /** prepare starts an ensemble, waits until it is whole, connects the clients and creates the keys. */
@@ -169,61 +134,83 @@ async function prepare(name: string, value: Uint8Array): Promise<Prepared> {
     `${ensemble.system}: ${ensemble.size} member(s) on loopback, data and logs in ${ensemble.dir}`,
   )
   try {
-    await waitWhole(ensemble, 120_000)
+    const leader = await waitWhole(ensemble, 120_000)
+    // Counting from the member after the leader puts client 0 (the lone client of the
+    // 1x1 shapes) on a follower in both systems, and spreads the rest alike.
     const sessions = await Promise.all(
       Array.from({ length: CLIENTS }, (_, c) =>
-        ensemble.connect(c % ensemble.size, SESSION_TIMEOUT_MS),
+        ensemble.connect((leader + 1 + c) % ensemble.size, SESSION_TIMEOUT_MS),
       ),
     )
     await sessions[0]!.ensure('/bench', new Uint8Array(0), CALL_TIMEOUT_MS)
     await sessions[0]!.ensure('/bench-create', new Uint8Array(0), CALL_TIMEOUT_MS)
+    const keys = keysNeeded(SHAPES)
     await Promise.all(
-      sessions.flatMap((session, c) =>
-        Array.from({ length: IN_FLIGHT }, (_, s) =>
-          session.ensure(keyOf(c, s), value, CALL_TIMEOUT_MS),
-        ),
-      ),
+      keys.map((key, i) => sessions[i % sessions.length]!.ensure(key, value, CALL_TIMEOUT_MS)),
     )
-    return { ensemble, sessions }
+    console.log(
+      `${ensemble.system}: member ${leader + 1} leads; ${sessions.length} clients connected, ${keys.length} keys created`,
+    )
+    return { ensemble, sessions, leader }
   } catch (err) {
     await ensemble.stop()
     throw err
   }
 }
 
-/** rssLine reports every member's resident memory. */
-function rssLine(ensemble: BenchEnsemble): string {
-  const rss = Array.from({ length: ensemble.size }, (_, i) => ensemble.rssBytes(i))
-  return `${ensemble.system} RSS after the run: ${rss.map((b, i) => `member ${i + 1} ${b === undefined ? '-' : `${fixed(b / 2 ** 20, 0)} MiB`}`).join(', ')}`
+/** memberRss is every member's resident memory in bytes (null where unreadable). */
+function memberRss(ensemble: BenchEnsemble): (number | null)[] {
+  return Array.from({ length: ensemble.size }, (_, i) => ensemble.rssBytes(i) ?? null)
 }
 
-/** medianResult combines the repeats of one (system, op): the median of each figure. */
-function medianResult(runs: readonly Result[]): Result {
-  const m = (f: (r: Result) => number) => median(runs.map(f))
-  return {
-    system: runs[0]!.system,
-    op: runs[0]!.op,
-    opsPerSecond: m((r) => r.opsPerSecond),
-    p50Ms: m((r) => r.p50Ms),
-    p99Ms: m((r) => r.p99Ms),
-    errors: runs.reduce((n, r) => n + r.errors, 0),
-    generatorCpu: m((r) => r.generatorCpu),
+function rssLine(system: string, rss: readonly (number | null)[]): string {
+  return `${system} RSS after the run: ${rss.map((b, i) => `member ${i + 1} ${b === null ? '-' : `${fixed(b / 2 ** 20, 0)} MiB`}`).join(', ')}`
+}
+
+/** runLine is the progress line printed after each run of a shape. */
+function runLine(label: string, r: ShapeResult): string {
+  return (
+    `  ${r.system} ${r.shape} (${label}): ${thousands(r.opsPerSecond)} ops/s, p50 ${fixed(r.p50Ms, 2)} ms, p99 ${fixed(r.p99Ms, 2)} ms, ` +
+    `${r.errors} errors; server CPU ${thousands(r.serverCpuMicrosPerOp)} µs/op, load generator ${thousands(r.generatorCpuMicrosPerOp)} µs/op ` +
+    `(${fixed(r.generatorCores * 100, 0)}% of a core), load average ${fixed(loadavg()[0]!, 1)}`
+  )
+}
+
+/** round runs every shape once on every prepared system, the systems taking turns shape by shape. */
+async function round(prepared: readonly Prepared[], label: string, value: Uint8Array) {
+  const results: ShapeResult[] = []
+  for (const shape of SHAPES) {
+    for (const { ensemble, sessions } of prepared) {
+      const result = await measureShape(ensemble, sessions, shape, {
+        warmupSeconds: WARMUP_SECONDS,
+        seconds: SECONDS,
+        value,
+        callTimeoutMs: CALL_TIMEOUT_MS,
+        seed: SEED,
+      })
+      results.push(result)
+      console.log(runLine(label, result))
+    }
   }
+  return results
 }
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg()[0]!
   console.log(
-    `machine: ${cpus().length} cores, load average ${fixed(loadavg()[0]!, 1)} before the run (other jobs share the machine)`,
+    `machine: ${cpus().length} cores, load average ${fixed(loadBefore, 1)} before the run (other jobs share the machine)`,
   )
   console.log(
-    `ensemble: ${CLIENTS} clients spread over ${SIZE} member(s) x ${IN_FLIGHT} in flight, ${BYTES}-byte values, ` +
-      `${WARMUP_SECONDS} s warm-up then ${SECONDS} s measured per op (${OPS.join(', ')}), ${REPEAT} repeat(s), systems taking turns`,
+    `ensemble: shapes ${SHAPES.map((s) => s.name).join(', ')} (op@clients x in flight) over ${SIZE} member(s), ${BYTES}-byte values, ` +
+      `${WARMUP_SECONDS} s warm-up then ${SECONDS} s measured per shape; ${WARMUP_ROUNDS} warm-up round(s) then ${REPEAT} measured round(s), systems taking turns; ` +
+      `CPU from /proc/<pid>/stat at ${clockTicksPerSecond} ticks/s`,
   )
   const value = new Uint8Array(BYTES).fill(0x61)
   const prepared: Prepared[] = []
   const skipped: string[] = []
-  const runs: Result[] = []
-  const memory: string[] = []
+  const warmups: ShapeResult[] = []
+  const runs: (ShapeResult & { repeat: number })[] = []
+  const rss = new Map<string, (number | null)[]>()
   try {
     // Every ensemble runs from the start and the systems take turns, so a change in the
     // machine's background load falls on both rather than on whichever ran second.
@@ -236,56 +223,80 @@ async function main(): Promise<void> {
         skipped.push(`${name}: ${message.split('\n')[0]}`)
       }
     }
-    for (let repeat = 1; repeat <= REPEAT; repeat++) {
-      for (const op of OPS) {
-        for (const { ensemble, sessions } of prepared) {
-          const result = await runOp(ensemble.system, sessions, op, value)
-          runs.push(result)
-          console.log(
-            `  ${ensemble.system} ${op} (${repeat}/${REPEAT}): ${thousands(result.opsPerSecond)} ops/s, p50 ${fixed(result.p50Ms, 2)} ms, p99 ${fixed(result.p99Ms, 2)} ms, ` +
-              `${result.errors} errors; load generator ${fixed(result.generatorCpu * 100, 0)}% of a core, load average ${fixed(loadavg()[0]!, 1)}`,
-          )
-        }
-      }
-    }
-    for (const { ensemble } of prepared) memory.push(rssLine(ensemble))
+    for (let n = 1; n <= WARMUP_ROUNDS; n++)
+      warmups.push(...(await round(prepared, `warm-up round ${n}/${WARMUP_ROUNDS}`, value)))
+    for (let repeat = 1; repeat <= REPEAT; repeat++)
+      for (const r of await round(prepared, `${repeat}/${REPEAT}`, value))
+        runs.push({ ...r, repeat })
+    for (const { ensemble } of prepared) rss.set(ensemble.system, memberRss(ensemble))
   } finally {
     for (const { ensemble, sessions } of prepared) {
       await Promise.all(sessions.map((s) => s.close()))
       await ensemble.stop()
     }
   }
-  const results: Result[] = []
-  for (const { ensemble } of prepared) {
-    for (const op of OPS)
-      results.push(medianResult(runs.filter((r) => r.system === ensemble.system && r.op === op)))
-  }
-  const rows = [['system', 'op', 'ops/s', 'p50 ms', 'p99 ms', 'errors']]
-  for (const r of results)
-    rows.push([
-      r.system,
-      r.op,
-      thousands(r.opsPerSecond),
-      fixed(r.p50Ms, 2),
-      fixed(r.p99Ms, 2),
-      String(r.errors),
-    ])
-  for (const op of OPS) {
-    const conclave = results.find((r) => r.system === 'Conclave' && r.op === op)
-    const zookeeper = results.find((r) => r.system === 'ZooKeeper' && r.op === op)
-    if (conclave === undefined || zookeeper === undefined) continue
-    rows.push([
-      'Conclave/ZooKeeper',
-      op,
-      fixed(conclave.opsPerSecond / zookeeper.opsPerSecond, 2),
-      fixed(conclave.p50Ms / zookeeper.p50Ms, 2),
-      fixed(conclave.p99Ms / zookeeper.p99Ms, 2),
-      '',
-    ])
-  }
-  console.log(`\n${REPEAT > 1 ? `medians of ${REPEAT} repeats:\n` : ''}${table(rows, 2)}\n`)
-  for (const line of memory) console.log(line)
+  const medians: ShapeResult[] = []
+  for (const { ensemble } of prepared)
+    for (const shape of SHAPES)
+      medians.push(
+        medianResult(runs.filter((r) => r.system === ensemble.system && r.shape === shape.name)),
+      )
+  const shapeNames = SHAPES.map((s) => s.name)
+  const leaders = new Map(prepared.map((p) => [p.ensemble.system, p.leader]))
+  console.log(
+    `\n${REPEAT > 1 ? `medians of ${REPEAT} measured rounds` : 'one measured round'} (CPU: µs of CPU time per op, server = all members summed, client = the load generator):\n` +
+      `${comparisonTable(medians, shapeNames)}\n`,
+  )
+  console.log(
+    `each member's share of the servers' CPU (L: the leader):\n${memberCpuTable(medians, leaders)}\n`,
+  )
+  const lag = eventLoopTable(medians)
+  if (lag !== '')
+    console.log(
+      `event-loop lag, largest reported by each member's /status during the window (its own 5 s windows, so it may reach back into the warm-up):\n${lag}\n`,
+    )
+  for (const [system, bytes] of rss) console.log(rssLine(system, bytes))
   for (const line of skipped) console.log(`not measured: ${line}`)
+  if (values.json !== undefined) {
+    const report = {
+      date: new Date().toISOString(),
+      machine: {
+        cores: cpus().length,
+        loadAverageBefore: loadBefore,
+        loadAverageAfter: loadavg()[0],
+      },
+      options: {
+        shapes: SHAPES,
+        seconds: SECONDS,
+        warmupSeconds: WARMUP_SECONDS,
+        warmupRounds: WARMUP_ROUNDS,
+        repeat: REPEAT,
+        bytes: BYTES,
+        size: SIZE,
+        seed: SEED,
+        clockTicksPerSecond,
+      },
+      systems: prepared.map((p) => ({
+        system: p.ensemble.system,
+        leaderMember: p.leader + 1,
+        rssBytes: rss.get(p.ensemble.system) ?? null,
+      })),
+      skipped,
+      warmups,
+      runs,
+      medians,
+    }
+    // NaN (a shape with no replies) is not JSON; null says "no figure".
+    writeFileSync(
+      values.json,
+      JSON.stringify(
+        report,
+        (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
+        2,
+      ) + '\n',
+    )
+    console.log(`results written to ${values.json}`)
+  }
 }
 
 await main()

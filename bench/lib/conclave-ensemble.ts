@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connectConclave } from './conclave-session.js'
-import type { BenchEnsemble, Role } from './ensemble.js'
+import type { BenchEnsemble, EventLoopLagFigures, Role } from './ensemble.js'
 import { ProcessEnsemble, type ProcessMember } from './process-ensemble.js'
 import { MemberProcess } from './member-process.js'
 import { freePorts } from './ports.js'
@@ -115,15 +115,29 @@ class ConclaveEnsemble extends ProcessEnsemble {
   }
 
   async role(i: number): Promise<Role> {
+    const body = await this.status(i)
+    return body === undefined ? 'down' : roleFrom(body)
+  }
+
+  async eventLoopLag(i: number): Promise<EventLoopLagFigures | undefined> {
+    const body = (await this.status(i)) as { eventLoop?: EventLoopLagFigures } | undefined
+    const figures = body?.eventLoop
+    return typeof figures?.lagMaxMs === 'number' && typeof figures.lagP99Ms === 'number'
+      ? figures
+      : undefined
+  }
+
+  /** status is member `i`'s /status body, or undefined if it is down or does not answer within 500 ms. */
+  private async status(i: number): Promise<unknown> {
     const member = this.member(i)
-    if (!member.process.alive()) return 'down'
+    if (!member.process.alive()) return undefined
     try {
       const reply = await fetch(`http://127.0.0.1:${member.clientPort}/status`, {
         signal: AbortSignal.timeout(500),
       })
-      return roleFrom(await reply.json())
+      return (await reply.json()) as unknown
     } catch {
-      return 'down'
+      return undefined
     }
   }
 

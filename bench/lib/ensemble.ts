@@ -5,6 +5,18 @@
  */
 import type { BenchSession } from './session.js'
 
+/**
+ * EventLoopLagFigures is what a Conclave member's /status reports as `eventLoop`: not
+ * since the last read but over the member's own fixed windows (see
+ * server/runtime/event-loop-lag.ts): the max over the current and previous window, the
+ * p99 of the current one.
+ */
+export interface EventLoopLagFigures {
+  lagMaxMs: number
+  lagP99Ms: number
+  windowMs: number
+}
+
 /** Role is a member's role as its status endpoint reports it; 'down' means no answer. */
 export type Role = 'leader' | 'follower' | 'looking' | 'standalone' | 'down'
 
@@ -25,6 +37,10 @@ export interface BenchEnsemble {
   alive(i: number): boolean
   /** rssBytes is member `i`'s resident memory, if its process is running. */
   rssBytes(i: number): number | undefined
+  /** pid is the process id of member `i`'s server process (the JVM itself for ZooKeeper), if it was started. */
+  pid(i: number): number | undefined
+  /** eventLoopLag reads member `i`'s event-loop lag from its /status (Conclave only; undefined if it does not answer). */
+  eventLoopLag?(i: number): Promise<EventLoopLagFigures | undefined>
   /** connect opens a session on member `i`. */
   connect(i: number, sessionTimeoutMs: number): Promise<BenchSession>
   /** sdkServers lists every member's WebSocket URL in member order, for plain Conclave SDK clients (Conclave only). */

@@ -59,6 +59,10 @@ export abstract class ProcessEnsemble implements BenchEnsemble {
     return this.member(i).process.rssBytes()
   }
 
+  pid(i: number): number | undefined {
+    return this.member(i).process.child.pid
+  }
+
   /** exitReport names members whose process has exited, with the end of their logs. */
   exitReport(): string {
     return this.members
