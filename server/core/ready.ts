@@ -19,6 +19,12 @@
  * `advance()`. Meanwhile the runtime may keep calling `receive`, `tick`, `propose`
  * and the rest; their work waits for the next Ready. Batching this way is group
  * commit: the longer an fsync takes, the more the next Ready carries.
+ *
+ * Early work: while a Ready's fsync runs, `Peer.takeEarly()` hands over the part of
+ * that waiting work which depends on no persistence, once the server is in broadcast:
+ * messages that may leave at once (proposals, commits, forwarded requests, pings)
+ * and, on an established leader, the requests to prepare. Without it every pipeline
+ * stage (forward, propose, commit) would wait for the fsync in flight on its member.
  */
 import type {
   Envelope,
@@ -114,6 +120,14 @@ export interface Ready {
   readonly sessionsTouched: readonly SessionId[]
   /** mustSync is true when `persist` holds anything, i.e. an fsync is needed before `sendAfterPersist`. */
   readonly mustSync: boolean
+}
+
+/** EarlyWork is what may be carried out while a Ready is in flight (`Peer.takeEarly`). */
+export interface EarlyWork {
+  /** send may leave at once, like a Ready's `send`. */
+  readonly send: readonly Envelope[]
+  /** requests (an established leader only) are to be prepared and proposed in order, like a Ready's `requests`. */
+  readonly requests: readonly ForwardedRequest[]
 }
 
 /** PendingWork accumulates a Ready's contents between two `ready()` calls. Internal to the core. */

@@ -378,6 +378,7 @@ export class Simulation {
         this.schedule(delayMs, { k: 'fsync', server: server.id, incarnation })
       },
       trace: (line) => this.trace.record(this.nowMs, line),
+      count: (name, by) => this.trace.count(name, by),
       observer: this.invariants,
     }
   }
