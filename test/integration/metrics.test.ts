@@ -5,11 +5,14 @@
  * - N creates and M gets through one member move that member's request counters by
  *   exactly N and M (and their latency histograms), its byte counters, and the
  *   leader's group-commit and proposal-to-commit histograms;
+ * - a frame over the limit counts as a frame_too_large limit refusal;
  * - when the leader is killed, each surviving member counts an election and names its
  *   reason; when the killed member restarts and rejoins, the new leader counts the
  *   sync it sent and the rejoined member the one it received.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { CloseCode } from '../../protocol/index.js'
 import { connect, type Client } from '../../client/index.js'
 import { finishEnsemble, startEnsemble, type Ensemble, type Member } from '../helpers/ensemble.js'
 import { FAMILIES } from '../helpers/metric-families.js'
@@ -20,7 +23,7 @@ import {
   sumOf,
   type PromFamily,
 } from '../helpers/prom-text.js'
-import { waitFor } from '../helpers/wait.js'
+import { waitFor, withDeadline } from '../helpers/wait.js'
 
 let ensemble: Ensemble | undefined
 let failed = false
@@ -113,6 +116,25 @@ describe('GET /metrics on a 3-member ensemble', () => {
     )
     expect(leaderMoved('conclave_fsync_duration_seconds_count')).toBeGreaterThanOrEqual(1)
     expect(leaderMoved('conclave_fsync_batch_txns_sum')).toBeGreaterThanOrEqual(creates)
+  })
+
+  it('counts a client that sends a frame over the limit as a frame_too_large refusal', async () => {
+    const member = ensemble!.member(1)
+    const refusals = async () =>
+      sampleValue(await scrape(member), 'conclave_limit_refusals_total', {
+        kind: 'frame_too_large',
+      })
+    const before = await refusals()
+    const ws = new WebSocket(member.url)
+    ws.on('error', () => undefined)
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
+    await new Promise<void>(
+      (resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)),
+    )
+    // Over the default frame limit (maxDataBytes, 1 MiB, plus headroom).
+    ws.send(new Uint8Array(3 * 1024 * 1024))
+    expect(await withDeadline(closed, 10_000, 'the close')).toBe(CloseCode.FRAME_TOO_LARGE)
+    expect(await refusals()).toBe(before + 1)
   })
 
   it('counts an election on each member that outlives a killed leader, and the sync of the member that rejoins', async () => {
