@@ -1,7 +1,8 @@
 /**
  * ClientListener: the client port. One HTTP server carries both the WebSocket
  * endpoint for clients (binary msgpack frames, one message each) and a small HTTP
- * surface: `GET /health` and `GET /status`.
+ * surface: `GET /health`, `GET /status` and `GET /metrics` (Prometheus text; /status and
+ * /metrics follow the admin gate).
  *
  * The listener knows nothing about sessions or requests: it hands frames to its
  * handlers and carries out sends and closes. A frame over `frameBytesMax` closes the
@@ -76,6 +77,15 @@ export interface HttpReply {
   body: unknown
 }
 
+/** TextReply is what a text endpoint answers (GET /metrics). */
+export interface TextReply {
+  contentType: string
+  text: string
+}
+
+/** ListenerRefusal names a limit the listener itself enforces: connections (1013) or the frame size (1009). */
+export type ListenerRefusal = 'connections' | 'frame_too_large'
+
 /** ClientListenerHandlers receive connection events and answer the HTTP endpoints. */
 export interface ClientListenerHandlers {
   onOpen(socket: ClientSocket): void
@@ -83,6 +93,10 @@ export interface ClientListenerHandlers {
   onClose(socket: ClientSocket, code: number, reason: string): void
   health(): HttpReply
   status(): HttpReply
+  /** metrics answers GET /metrics; without it the endpoint does not exist (404). */
+  metrics?(): Promise<TextReply>
+  /** onRefused hears of each connection refused or closed over a listener limit. */
+  onRefused?(kind: ListenerRefusal): void
 }
 
 /** ClientListenerOptions: where to listen, the largest frame accepted and the connection limits. */
@@ -248,17 +262,40 @@ export class ClientListener {
 
   private onHttpRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0]
+    const metrics = this.handlers.metrics?.bind(this.handlers)
     let reply: HttpReply
     if (req.method !== 'GET') reply = { status: 405, body: { error: 'only GET is supported' } }
     else if (path === '/health') reply = this.handlers.health()
     else if (path === '/status') reply = this.adminRefusal(req) ?? this.handlers.status()
-    else
+    else if (path === '/metrics' && metrics !== undefined) {
+      const refusal = this.adminRefusal(req)
+      if (refusal === undefined) return void this.answerText(res, metrics)
+      reply = refusal
+    } else
       reply = {
         status: 404,
-        body: { error: `no such endpoint: ${path}`, endpoints: ['/health', '/status'] },
+        body: {
+          error: `no such endpoint: ${path}`,
+          endpoints: ['/health', '/status', ...(metrics === undefined ? [] : ['/metrics'])],
+        },
       }
     res.writeHead(reply.status, { 'content-type': 'application/json' })
     res.end(toJson(reply.body, 2) + '\n')
+  }
+
+  /** answerText answers with a text endpoint's reply, or a 500 naming the failure. */
+  private answerText(res: http.ServerResponse, handler: () => Promise<TextReply>): void {
+    handler().then(
+      (reply) => {
+        res.writeHead(200, { 'content-type': reply.contentType })
+        res.end(reply.text)
+      },
+      (err: unknown) => {
+        this.logger.error({ err }, 'GET /metrics failed')
+        res.writeHead(500, { 'content-type': 'application/json' })
+        res.end(toJson({ error: 'metrics could not be collected' }, 2) + '\n')
+      },
+    )
   }
 
   /** adminRefusal is the reply refusing an admin request, or undefined to serve it. */
@@ -297,6 +334,7 @@ export class ClientListener {
 
   /** refuse closes a connection over a limit at once, and cuts it if its client does not answer the close. */
   refuse(ws: WebSocket, reason: string): void {
+    this.handlers.onRefused?.('connections')
     ws.on('error', () => undefined)
     ws.close(CloseCode.TRY_AGAIN_LATER, reason)
     setTimeout(() => ws.terminate(), REFUSED_CLOSE_GRACE_MS).unref()
@@ -310,7 +348,9 @@ export class ClientListener {
   ): void {
     this.sockets.add(ws)
     this.perAddress.set(remoteAddress, (this.perAddress.get(remoteAddress) ?? 0) + 1)
-    nameFrameLimitOnClose(ws, this.options.frameBytesMax)
+    nameFrameLimitOnClose(ws, this.options.frameBytesMax, () =>
+      this.handlers.onRefused?.('frame_too_large'),
+    )
     let drained: { bytes: number; callback: () => void } | undefined
     // Called as each frame reaches the kernel: that is when bufferedAmount shrinks.
     const checkDrained = () => {
@@ -363,17 +403,19 @@ export class ClientListener {
 /**
  * nameFrameLimitOnClose makes ws's own 1009 close (a frame over maxPayload, cut while it
  * is still arriving so it is never buffered whole) carry a reason naming the limit: ws
- * closes with the code alone, through the instance's `close`.
+ * closes with the code alone, through the instance's `close`. `onLimit` hears of each.
  */
-function nameFrameLimitOnClose(ws: WebSocket, frameBytesMax: number): void {
+function nameFrameLimitOnClose(ws: WebSocket, frameBytesMax: number, onLimit: () => void): void {
   const close = ws.close.bind(ws)
-  ws.close = (code?: number, reason?: string | Buffer) =>
-    close(
+  ws.close = (code?: number, reason?: string | Buffer) => {
+    if (code === CloseCode.FRAME_TOO_LARGE) onLimit()
+    return close(
       code,
       code === CloseCode.FRAME_TOO_LARGE && (reason === undefined || reason.length === 0)
         ? `frame exceeds the limit of ${frameBytesMax} bytes`
         : reason,
     )
+  }
 }
 
 /** TLS_RECORD_HANDSHAKE is the first byte of a TLS ClientHello record. */

@@ -7,7 +7,7 @@
  * the leader confirmed a read index and this member has applied up to it. Writes are
  * forwarded as they arrive, not when they reach the head, so a session can pipeline.
  */
-import type { Request, SessionId, Zxid } from '../../protocol/index.js'
+import type { Request, RequestOp, SessionId, Zxid } from '../../protocol/index.js'
 import type { AuthId } from '../requests/index.js'
 import type { ClientSocket } from '../net/client-listener.js'
 import type { Reply } from '../requests/reads.js'
@@ -30,8 +30,8 @@ export type QueuedRequest =
     }
   /** A sync or linearizable read: ready once the read index `zxid` is known and applied. */
   | { kind: 'barrier'; xid: number; request: Request; zxid: Zxid | undefined; failed?: true }
-  /** A request answered with a fixed reply in its turn (refused on arrival). */
-  | { kind: 'answered'; xid: number; reply: Reply }
+  /** A request answered with a fixed reply in its turn (refused on arrival); `op` unless it was malformed. */
+  | { kind: 'answered'; xid: number; reply: Reply; op?: RequestOp }
 
 /** ConnectionPhase: waiting for connect, waiting for the session to be created, open, or closing. */
 export type ConnectionPhase = 'handshake' | 'creating-session' | 'open' | 'closing'
@@ -42,6 +42,8 @@ export class ClientConnection {
   sessionId: SessionId = 0n
   /** Requests not yet answered, oldest first; `head` indexes the oldest. */
   private readonly queue: QueuedRequest[] = []
+  /** When each request in `queue` was received (performance.now() ms), at the same index: for the latency metric. */
+  private readonly receivedMs: number[] = []
   private head = 0
   /** paused: the socket is not being read (too many requests in flight, or output blocked). */
   paused = false
@@ -85,9 +87,10 @@ export class ClientConnection {
     return this.queue.length - this.head
   }
 
-  /** enqueue appends a request in arrival order. */
+  /** enqueue appends a request in arrival order (it is called as the request arrives). */
   enqueue(entry: QueuedRequest): void {
     this.queue.push(entry)
+    this.receivedMs.push(performance.now())
   }
 
   /** peek returns the oldest unanswered request. */
@@ -95,12 +98,15 @@ export class ClientConnection {
     return this.queue[this.head]
   }
 
-  /** shift removes the oldest unanswered request. */
-  shift(): void {
+  /** shift removes the oldest unanswered request and returns when it was received (performance.now() ms). */
+  shift(): number {
+    const receivedMs = this.receivedMs[this.head]!
     this.head++
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head)
+      this.receivedMs.splice(0, this.head)
       this.head = 0
     }
+    return receivedMs
   }
 }

@@ -62,6 +62,7 @@ import {
   type WatchRegistry,
 } from '../watches/index.js'
 import { ClientConnection, type QueuedRequest, type Reply } from './client-connection.js'
+import type { ClientMetrics } from './metrics.js'
 import type { ClientBoundKey, ServerConfig } from './config.js'
 import { authenticate } from './auth.js'
 import { TokenBucket } from './token-bucket.js'
@@ -117,6 +118,8 @@ export interface FrontHost {
   nowMs(): number
   /** superDigest is the super user's digest id (`user:base64sha1`), or '' for none. */
   readonly superDigest: string
+  /** metrics counts requests, bytes and limit refusals for /metrics. */
+  readonly metrics: ClientMetrics
 }
 
 /** WriteEntry is a queued write. */
@@ -160,6 +163,13 @@ export class ClientFront {
     return this.connections.size
   }
 
+  /** requestsInFlight is the number of requests received and not answered yet, over every connection. */
+  get requestsInFlight(): number {
+    let count = 0
+    for (const connection of this.connections.values()) count += connection.pendingCount
+    return count
+  }
+
   // ---------------------------------------------------------------- sockets
 
   /** onOpen registers a new socket and gives it a deadline for its connect message. */
@@ -196,6 +206,7 @@ export class ClientFront {
 
   /** onFrame decodes one frame and acts on it; malformed input is answered or closes the socket, never throws. */
   onFrame(socket: ClientSocket, frame: Uint8Array): void {
+    this.host.metrics.received(frame.length)
     const connection = this.connections.get(socket.id)
     if (connection === undefined || connection.phase === 'closing') return
     const decoded = decodeClientMessage(frame)
@@ -246,6 +257,7 @@ export class ClientFront {
   }
 
   private close(connection: ClientConnection, code: number, reason: string): void {
+    if (code === CloseCode.CLIENT_NOT_READING) this.host.metrics.refused('client_not_reading')
     connection.phase = 'closing'
     clearTimeout(connection.stallTimer)
     connection.socket.close(code, truncateReason(reason))
@@ -270,6 +282,7 @@ export class ClientFront {
     if (connection.phase === 'closing') return
     const socket = connection.socket
     socket.send(frame)
+    this.host.metrics.sent(frame.length)
     const buffered = socket.bufferedBytes()
     const { connectionBufferedBytesSoft: soft, connectionBufferedBytesMax: max } = this.limits
     if (buffered > max) {
@@ -343,6 +356,7 @@ export class ClientFront {
     }
     if (message.sessionId === 0n) {
       if (!this.sessionCreates.take(this.host.nowMs())) {
+        this.host.metrics.refused('session_rate')
         const rate = this.limits.maxSessionCreatesPerSecond
         return this.refuse(
           connection,
@@ -428,7 +442,7 @@ export class ClientFront {
       return this.close(connection, CloseCode.BAD_HANDSHAKE, 'request before connect')
     const sessionId = connection.sessionId
     const answer = (err: number, message: string) =>
-      connection.enqueue({ kind: 'answered', xid, reply: { err, message } })
+      connection.enqueue({ kind: 'answered', xid, reply: { err, message }, op: request.op })
     const sessions = this.host.sessions
     if (!this.host.serving())
       answer(ErrorCode.NOT_SERVING, `server ${this.host.id} is not serving: it has no quorum`)
@@ -485,13 +499,14 @@ export class ClientFront {
         const held = connection.identities.some((h) => h.scheme === id.scheme && h.id === id.id)
         if (!held && connection.identities.length < IDENTITIES_MAX) connection.identities.push(id)
       }
-      connection.enqueue({ kind: 'answered', xid, reply: { err: 0, result: {} } })
+      connection.enqueue({ kind: 'answered', xid, reply: { err: 0, result: {} }, op: 'auth' })
       return this.pump(connection)
     }
     connection.enqueue({
       kind: 'answered',
       xid,
       reply: { err: result.code, message: result.reason },
+      op: 'auth',
     })
     this.pump(connection)
     this.host.logger.info(
@@ -613,7 +628,8 @@ export class ClientFront {
         reply = entry.reply
         zxid = entry.replyZxid ?? zxid
       }
-      connection.shift()
+      const receivedMs = connection.shift()
+      this.host.metrics.replied(entry, receivedMs, reply.err)
       turnBytes += this.sendReply(connection, entry.xid, zxid, reply)
       if (entry.kind === 'write' && entry.request.op === 'closeSession' && reply.err === 0) {
         this.close(connection, CloseCode.SESSION_ENDED, 'session closed')
@@ -678,6 +694,7 @@ export class ClientFront {
     })
     let frame = encodeServerMessage(message(reply))
     if (frame.length > this.limits.frameBytesMax) {
+      this.host.metrics.refused('reply_too_large')
       const tooLarge = `the reply is ${frame.length} bytes, over the frame limit of ${this.limits.frameBytesMax}: ask for less (childCount, or narrower paths)`
       frame = encodeServerMessage(message({ err: ErrorCode.MARSHALLING_ERROR, message: tooLarge }))
     }

@@ -62,6 +62,8 @@ import {
   type ServerConfig,
 } from './config.js'
 import { EventLoopLag } from './event-loop-lag.js'
+import type { MemberStatus } from './member-status.js'
+import { MemberMetrics } from './metrics.js'
 import { LiveSnapshot, SnapAssembler, SnapSender, type AssembledSnapData } from './snap-transfer.js'
 
 /** CATCH_UP_AFTER_TICKS is how many tick lengths may pass between two ticks before a leader makes up for the missed ones. */
@@ -91,6 +93,10 @@ export class MemberServer {
   private sender: SnapSender | undefined
   private readonly assembler = new SnapAssembler()
   private readonly eventLoop = new EventLoopLag()
+  private readonly metrics = new MemberMetrics(
+    () => this.status(),
+    () => this.peer.status().lastTransition,
+  )
   private tickTimer: NodeJS.Timeout | undefined
   private lock: DataDirLock | undefined
   private tickCount = 0
@@ -178,6 +184,7 @@ export class MemberServer {
         newSessionId: () => this.sessionIds.next(),
         newPassword: () => new Uint8Array(randomBytes(16)),
         nowMs: () => Date.now(),
+        metrics: this.metrics,
       },
       { ...config, frameBytesMax: frameBytesMaxFor(config) },
     )
@@ -302,6 +309,11 @@ export class MemberServer {
           onClose: (socket, code, reason) => server.front.onClose(socket, code, reason),
           health: () => server.health(),
           status: () => ({ status: 200, body: server.status() }),
+          metrics: async () => ({
+            contentType: server.metrics.contentType,
+            text: await server.metrics.render(),
+          }),
+          onRefused: (kind) => server.metrics.refused(kind),
         },
         logger,
       )
@@ -424,6 +436,7 @@ export class MemberServer {
       message = assembled
     }
     if (message.type === 'diff' || message.type === 'trunc' || message.type === 'snap') {
+      this.metrics.onSyncReceived(message.type)
       // Which sync the leader chose says how far behind or diverged this member was.
       const through = message.throughZxid ?? message.txns.at(-1)?.zxid
       this.logger.info(
@@ -461,6 +474,7 @@ export class MemberServer {
     if (this.inFlight !== undefined) return this.pumpEarly()
     while (!this.stopped && this.inFlight === undefined && this.peer.hasReady()) {
       const ready = this.peer.ready()
+      this.metrics.onReady(ready)
       for (const envelope of ready.send) this.sender?.send(envelope.to, envelope.message)
       if (!ready.mustSync && ready.commit.length <= APPLY_CHUNK_TXNS) {
         this.complete(ready)
@@ -501,7 +515,10 @@ export class MemberServer {
   private async carryOut(ready: Ready): Promise<void> {
     if (ready.mustSync) {
       try {
+        const persistStartedMs = performance.now()
         await this.persist(ready.persist)
+        const { txns, snapshot } = ready.persist
+        this.metrics.onPersisted(txns.length, snapshot !== undefined, persistStartedMs)
       } catch (error) {
         // Stopping while the disk is full gives up the pending write: nothing was acknowledged for it.
         if (this.stopped) return
@@ -584,6 +601,7 @@ export class MemberServer {
     this.sessions.apply(txn)
     this.builder.onApplied(txn.zxid)
     this.duties.onApplied(txn)
+    this.metrics.onCommitted(txn.zxid)
     this.front.onApplied(txn, applied)
   }
 
@@ -743,7 +761,7 @@ export class MemberServer {
   }
 
   /** status is what GET /status shows. */
-  status(): Record<string, unknown> {
+  status(): MemberStatus {
     const core = this.peer.status()
     const leading = core.role === 'leading'
     return {
@@ -760,6 +778,8 @@ export class MemberServer {
       lastCommittedZxid: formatZxid(core.lastCommittedZxid),
       sessions: this.sessions.size,
       znodes: this.tree.nodeCount,
+      ephemerals: this.tree.ephemeralCount,
+      dataBytes: this.tree.dataBytes,
       watches: this.watches.count(),
       watchWindow: {
         oldestZxid: formatZxid(this.window.oldestZxid),
@@ -767,6 +787,7 @@ export class MemberServer {
         bytes: this.window.bytes,
       },
       connections: this.front.connectionCount,
+      requestsInFlight: this.front.requestsInFlight,
       digest: this.tree.digest(),
       diskFull:
         this.diskFull === undefined

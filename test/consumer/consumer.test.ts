@@ -38,7 +38,7 @@ const OWN_VERSION = (
   JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }
 ).version
 /** SERVER_ONLY_PACKAGES must never reach a project that installs only the SDK. */
-const SERVER_ONLY_PACKAGES = ['pino', 'yargs', 'tsx', 'esbuild', 'typescript']
+const SERVER_ONLY_PACKAGES = ['pino', 'yargs', 'prom-client', 'tsx', 'esbuild', 'typescript']
 
 let scratch: string
 let server: ServerProcess

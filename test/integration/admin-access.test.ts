@@ -1,9 +1,9 @@
 /**
- * Who may read /status (issue 12): with `adminAccess: "token"` a real server answers
- * /status only with `authorization: Bearer <token>` (401 otherwise, also for a wrong
- * token), /health stays open, and `conclave status --admin-token-file` still works. With
- * `adminAccess: "loopback"` (a ClientListener on all addresses) /status answers
- * loopback clients and refuses one coming over the host's other address with 403.
+ * Who may read /status and /metrics (issues 12, 14): with `adminAccess: "token"` a real
+ * server answers them only with `authorization: Bearer <token>` (401 otherwise, also for
+ * a wrong token), /health stays open, and `conclave status --admin-token-file` still
+ * works. With `adminAccess: "loopback"` (a ClientListener on all addresses) they answer
+ * loopback clients and refuse one coming over the host's other address with 403.
  */
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -51,6 +51,15 @@ it("adminAccess 'token': /status needs the token, /health does not; conclave sta
   const right = await fetch(`${base}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })
   expect(right.status).toBe(200)
   expect(((await right.json()) as { role: string }).role).toBe('standalone')
+  expect((await fetch(`${base}/metrics`)).status).toBe(401)
+  const wrongMetrics = await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer no' } })
+  expect(wrongMetrics.status).toBe(401)
+  const metrics = await fetch(`${base}/metrics`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  })
+  expect(metrics.status).toBe(200)
+  expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/)
+  expect(await metrics.text()).toContain('conclave_role{role="standalone"} 1')
 
   const without = await run(['status', '--json', '--servers', server.url])
   expect(without.code).toBe(1)
@@ -83,17 +92,20 @@ it("adminAccess 'loopback': /status answers this host's loopback only", async ()
       onClose: () => undefined,
       health: () => ({ status: 200, body: {} }),
       status: () => ({ status: 200, body: { role: 'test' } }),
+      metrics: async () => ({ contentType: 'text/plain', text: 'm 1\n' }),
     },
     pino({ level: 'silent' }),
   )
   try {
     expect((await fetch(`http://127.0.0.1:${listener.port}/status`)).status).toBe(200)
+    expect((await fetch(`http://127.0.0.1:${listener.port}/metrics`)).status).toBe(200)
     const other = Object.values(networkInterfaces())
       .flat()
       .find((a) => a !== undefined && !a.internal && a.family === 'IPv4')
     if (other !== undefined) {
       const remote = await fetch(`http://${other.address}:${listener.port}/status`)
       expect(remote.status).toBe(403)
+      expect((await fetch(`http://${other.address}:${listener.port}/metrics`)).status).toBe(403)
       expect((await fetch(`http://${other.address}:${listener.port}/health`)).status).toBe(200)
     }
   } finally {

@@ -184,7 +184,7 @@ describe('reads', () => {
 })
 
 describe('HTTP endpoints', () => {
-  it('serves /health and /status on the client port', async () => {
+  it('serves /health and /status on the client port (with the data bytes and ephemerals /metrics shows)', async () => {
     const health = await fetch(`${server.httpUrl}/health`)
     expect(health.status).toBe(200)
     const readStatus = async () =>
@@ -192,9 +192,13 @@ describe('HTTP endpoints', () => {
     // The znode count must follow the tree: this test makes its own node rather than
     // counting on what earlier tests in the file left (it also runs alone, with -t).
     const before = await readStatus()
-    await client.create('/http-endpoints')
+    await client.create('/http-endpoints', 'abc')
+    await client.create('/http-endpoints-e', '', { mode: 'ephemeral' })
     const status = await readStatus()
-    expect(Number(status.znodes)).toBe(Number(before.znodes) + 1)
+    expect(Number(status.znodes)).toBe(Number(before.znodes) + 2)
+    expect(Number(status.dataBytes)).toBe(Number(before.dataBytes) + 3)
+    expect(Number(status.ephemerals)).toBe(Number(before.ephemerals) + 1)
+    expect(status.requestsInFlight).toBe(0)
     expect(status.role).toBe('standalone')
     expect(status.id).toBe(1)
     expect(Number(status.sessions)).toBeGreaterThanOrEqual(1)

@@ -2,7 +2,7 @@
  * Goal: the client port bounds connections in total and per client address (refused
  * ones closed at once with 1013 and a reason naming the limit, accepted ones
  * untouched), and a frame over the limit, however large, is closed with 1009 and a
- * reason naming the limit. Method: a real ClientListener on a free port and real ws
+ * reason naming the limit; each refusal is reported to `onRefused` (for /metrics). Method: a real ClientListener on a free port and real ws
  * clients, some bound to other loopback addresses (127.0.0.2, ...).
  */
 import net from 'node:net'
@@ -10,7 +10,11 @@ import pino from 'pino'
 import WebSocket from 'ws'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CloseCode } from '../../../protocol/index.js'
-import { ClientListener, type ClientSocket } from '../../../server/net/client-listener.js'
+import {
+  ClientListener,
+  type ClientSocket,
+  type ListenerRefusal,
+} from '../../../server/net/client-listener.js'
 import { withDeadline } from '../../helpers/wait.js'
 
 let listener: ClientListener | undefined
@@ -35,9 +39,10 @@ async function start(
     requestDeadlineMs?: number
   },
   onFrame: (frame: Uint8Array) => void = () => undefined,
-): Promise<{ frames: Uint8Array[]; open: ClientSocket[] }> {
+): Promise<{ frames: Uint8Array[]; open: ClientSocket[]; refusals: ListenerRefusal[] }> {
   const frames: Uint8Array[] = []
   const open: ClientSocket[] = []
+  const refusals: ListenerRefusal[] = []
   listener = await ClientListener.listen(
     { host: '127.0.0.1', port: 0, frameBytesMax: options.frameBytesMax ?? 1024, ...options },
     {
@@ -49,10 +54,11 @@ async function start(
       onClose: (socket) => open.splice(open.indexOf(socket), 1),
       health: () => ({ status: 200, body: {} }),
       status: () => ({ status: 200, body: {} }),
+      onRefused: (kind) => refusals.push(kind),
     },
     pino({ level: 'silent' }),
   )
-  return { frames, open }
+  return { frames, open, refusals }
 }
 
 async function connect(localAddress = '127.0.0.1'): Promise<Opened> {
@@ -74,13 +80,14 @@ async function connect(localAddress = '127.0.0.1'): Promise<Opened> {
 
 describe('ClientListener connection limits', () => {
   it('closes connections past maxConnectionsPerAddress with 1013 and keeps the others', async () => {
-    const { open } = await start({ maxConnections: 100, maxConnectionsPerAddress: 3 })
+    const { open, refusals } = await start({ maxConnections: 100, maxConnectionsPerAddress: 3 })
     const accepted = [await connect(), await connect(), await connect()]
     const refused = await connect()
     expect(await withDeadline(refused.closed, 10_000, 'refused close')).toEqual({
       code: CloseCode.TRY_AGAIN_LATER,
       reason: 'too many connections from your address: at most 3 (maxConnectionsPerAddress)',
     })
+    expect(refusals).toEqual(['connections'])
     // Another address is counted on its own.
     const elsewhere = await connect('127.0.0.2')
     expect(open.length).toBe(4)
@@ -101,7 +108,7 @@ describe('ClientListener connection limits', () => {
   })
 
   it('closes connections past maxConnections with 1013, whatever their address', async () => {
-    const { open } = await start({ maxConnections: 3, maxConnectionsPerAddress: 100 })
+    const { open, refusals } = await start({ maxConnections: 3, maxConnectionsPerAddress: 100 })
     await connect('127.0.0.1')
     await connect('127.0.0.2')
     await connect('127.0.0.3')
@@ -111,6 +118,7 @@ describe('ClientListener connection limits', () => {
       reason: 'too many connections: this member holds 3 (maxConnections)',
     })
     expect(open.length).toBe(3)
+    expect(refusals).toEqual(['connections'])
   })
 })
 
@@ -166,7 +174,7 @@ describe('ClientListener raw TCP', () => {
 describe('ClientListener frame limit', () => {
   for (const times of [1.5, 3]) {
     it(`closes a frame of ${times}x the limit with 1009 and a reason naming the limit, and hands nothing over`, async () => {
-      const { frames } = await start({
+      const { frames, refusals } = await start({
         maxConnections: 10,
         maxConnectionsPerAddress: 10,
         frameBytesMax: 1024,
@@ -179,6 +187,7 @@ describe('ClientListener frame limit', () => {
         reason: 'frame exceeds the limit of 1024 bytes',
       })
       expect(frames.map((f) => f.length)).toEqual([1024])
+      expect(refusals).toEqual(['frame_too_large'])
     })
   }
 })

@@ -25,6 +25,7 @@ import {
 import type { ForwardPayload } from '../../../server/member/index.js'
 import type { ClientSocket } from '../../../server/net/client-listener.js'
 import { ClientFront, type ClientLimits } from '../../../server/runtime/client-front.js'
+import { MemberMetrics } from '../../../server/runtime/metrics.js'
 import { DEFAULT_CONFIG } from '../../../server/runtime/config.js'
 import { SessionTable } from '../../../server/sessions/index.js'
 import { DataTree } from '../../../server/tree/index.js'
@@ -127,6 +128,12 @@ function harness(overrides: Partial<ClientLimits> = {}): Harness {
       newSessionId: () => nextSession++,
       newPassword: () => PASSWORD,
       nowMs: () => clock.nowMs,
+      metrics: new MemberMetrics(
+        () => {
+          throw new Error('no status in this harness')
+        },
+        () => '',
+      ),
     },
     limits,
   )

@@ -80,6 +80,24 @@ describe('queries', () => {
     expect(k.tree.ephemeralsOf(3n)).toEqual([])
   })
 
+  it('keeps dataBytes and ephemeralCount through creates, sets, deletes, session closes and a snapshot', () => {
+    const k = new Kit()
+    expect([k.tree.dataBytes, k.tree.ephemeralCount]).toEqual([0, 0])
+    k.create('/d', 'abcd')
+    k.create('/d/e1', 'xy', 'ephemeral', {}, 7n)
+    k.create('/d/e2', '', 'ephemeral', {}, 7n)
+    k.create('/d/e3', 'z', 'ephemeral', {}, 8n)
+    expect([k.tree.dataBytes, k.tree.ephemeralCount]).toEqual([7, 3])
+    k.set('/d', 'abcdefgh')
+    expect(k.tree.dataBytes).toBe(11)
+    k.remove('/d/e3')
+    expect([k.tree.dataBytes, k.tree.ephemeralCount]).toEqual([10, 2])
+    const copy = DataTree.fromSnapshot([...k.tree.snapshotEntries()], k.tree.appliedZxid)
+    expect([copy.dataBytes, copy.ephemeralCount]).toEqual([10, 2])
+    k.close(7n)
+    expect([k.tree.dataBytes, k.tree.ephemeralCount]).toEqual([8, 0])
+  })
+
   it('keeps its own copy of data that is a view into a larger buffer', () => {
     const k = new Kit()
     const frame = bytes('xxHELLOxx')
