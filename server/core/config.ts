@@ -20,9 +20,16 @@ import { ConfigError } from './errors.js'
  * - `commit-without-quorum`: the leader commits as soon as its own log is durable.
  * - `vote-ignores-zxid`: votes (and the "follower ahead of leader" check) compare
  *   currentEpoch and server id but not the last logged zxid.
+ * - `apply-before-persist`: a Ready lets all its commits be applied before its
+ *   persistence is done (`commitDurable` = all of them), even over a snapshot it
+ *   installs, instead of only those durable here before it.
  */
 export type SimBug =
-  'ack-before-fsync' | 'trunc-across-epoch' | 'commit-without-quorum' | 'vote-ignores-zxid'
+  | 'ack-before-fsync'
+  | 'trunc-across-epoch'
+  | 'commit-without-quorum'
+  | 'vote-ignores-zxid'
+  | 'apply-before-persist'
 
 /** SIM_BUGS lists every SimBug, for validating CONCLAVE_SIM_BUG in the simulator. */
 export const SIM_BUGS: readonly SimBug[] = [
@@ -30,6 +37,7 @@ export const SIM_BUGS: readonly SimBug[] = [
   'trunc-across-epoch',
   'commit-without-quorum',
   'vote-ignores-zxid',
+  'apply-before-persist',
 ]
 
 /** SnapshotSource returns the runtime's applied state (opaque to the core) and the zxid it reflects. */

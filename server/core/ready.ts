@@ -12,7 +12,10 @@
  *      `txns`. Then write `epochs`;
  *   3. only then send `sendAfterPersist` (acks that promise durability);
  *   4. apply `commit` to the tree, in order (after installing `snapshot`, if any);
- *      answer reads in `readsReady` once the tree has applied their zxid;
+ *      answer reads in `readsReady` once the tree has applied their zxid. The first
+ *      `commitDurable` of them were durable on this server before this Ready and may
+ *      be applied at once, before step 2 ends (a runtime that takes early work must);
+ *      the rest wait for step 2;
  *   5. call `advance(ready)`.
  *
  * One Ready is outstanding at a time: `ready()` may not be called again before
@@ -90,6 +93,13 @@ export interface Ready {
   readonly sendAfterPersist: readonly Envelope[]
   /** commit lists committed txns in zxid order; apply them after `persist` (and after its snapshot) is done. */
   readonly commit: readonly Txn[]
+  /**
+   * commitDurable is how many leading txns of `commit` were already durable here when
+   * this Ready was handed out (logged by an earlier Ready): committed by a quorum and
+   * in this server's own log, they may be applied before `persist` is done, so a
+   * commit does not wait for the fsync of txns proposed after it. Zero with a snapshot.
+   */
+  readonly commitDurable: number
   /** role is this server's role as of this Ready. */
   readonly role: Role
   /** leaderId is the leader this server follows or is, if any. */

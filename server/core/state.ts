@@ -233,6 +233,12 @@ export class ReplicaState {
       send: work.send,
       sendAfterPersist: work.sendAfterPersist,
       commit: work.commit,
+      commitDurable:
+        this.config.bug === 'apply-before-persist'
+          ? work.commit.length
+          : persist.snapshot === undefined
+            ? this.durablePrefix(work.commit)
+            : 0,
       role: soft.role,
       leaderId: soft.leaderId,
       established: soft.established,
@@ -249,6 +255,13 @@ export class ReplicaState {
     this.cutSinceHandout = undefined
     this.pending = new PendingWork()
     return ready
+  }
+
+  /** durablePrefix counts the leading txns of `commit` this server's durable log holds. */
+  private durablePrefix(commit: readonly Txn[]): number {
+    let count = 0
+    while (count < commit.length && commit[count]!.zxid <= this.durableZxid) count++
+    return count
   }
 
   /** isInFlight tells whether `ready` is the Ready handed out and not yet advanced. */

@@ -511,28 +511,43 @@ export class MemberServer {
    * carryOut does a Ready over several event-loop turns: its fsync, then its commits a
    * chunk at a time (a new leader, or a member restarting with a long log, may commit
    * tens of thousands of txns at once; applied in one go they would stall heartbeats).
+   * Commits already durable here (`commitDurable`) are applied while the fsync runs:
+   * they need not wait for txns proposed after them.
    */
   private async carryOut(ready: Ready): Promise<void> {
-    if (ready.mustSync) {
-      try {
-        const persistStartedMs = performance.now()
-        await this.persist(ready.persist)
-        const { txns, snapshot } = ready.persist
-        this.metrics.onPersisted(txns.length, snapshot !== undefined, persistStartedMs)
-      } catch (error) {
-        // Stopping while the disk is full gives up the pending write: nothing was acknowledged for it.
-        if (this.stopped) return
-        return this.onStorageFailure(error)
-      }
+    const persisted = ready.mustSync ? this.persistTimed(ready.persist) : undefined
+    await this.applyCommits(ready.commit, 0, ready.commitDurable)
+    if (persisted !== undefined) {
+      const failure = await persisted
+      // Stopping while the disk is full gives up the pending write: nothing was acknowledged for it.
+      if (failure !== undefined && !this.stopped) return this.onStorageFailure(failure.error)
     }
     if (this.stopped) return
     this.beforeApply(ready)
-    for (let from = 0; from < ready.commit.length; from += APPLY_CHUNK_TXNS) {
-      if (from > 0) await yieldToEventLoop()
-      if (this.stopped) return
-      for (const txn of ready.commit.slice(from, from + APPLY_CHUNK_TXNS)) this.apply(txn)
-    }
+    if (!(await this.applyCommits(ready.commit, ready.commitDurable, ready.commit.length))) return
     this.afterApply(ready)
+  }
+
+  /** persistTimed persists and records the time it took; it resolves with the failure instead of rejecting. */
+  private async persistTimed(work: PersistWork): Promise<{ error: unknown } | undefined> {
+    try {
+      const persistStartedMs = performance.now()
+      await this.persist(work)
+      this.metrics.onPersisted(work.txns.length, work.snapshot !== undefined, persistStartedMs)
+      return undefined
+    } catch (error) {
+      return { error }
+    }
+  }
+
+  /** applyCommits applies `commit[from, to)` a chunk per event-loop turn; false if the server stopped meanwhile. */
+  private async applyCommits(commit: readonly Txn[], from: number, to: number): Promise<boolean> {
+    for (let at = from; at < to; at += APPLY_CHUNK_TXNS) {
+      if (at > from) await yieldToEventLoop()
+      if (this.stopped) return false
+      for (const txn of commit.slice(at, Math.min(at + APPLY_CHUNK_TXNS, to))) this.apply(txn)
+    }
+    return !this.stopped
   }
 
   /** persist makes a Ready's persistence work durable, in contract order. */

@@ -369,3 +369,28 @@ describe('early work while a Ready waits for its fsync', () => {
     }
   })
 })
+
+describe('commits durable before their Ready', () => {
+  test('a Ready marks the commits its server logged durably before it, which may be applied before its fsync', () => {
+    const c = new Cluster([1, 2, 3])
+    c.runUntil(() => c.allServing())
+    const follower = c.up().find((n) => n.id !== c.requireLeader())!
+    follower.holdPersist = true
+    const p2 = c.write()
+    c.stabilize()
+    // The follower's Ready logging p2 waits for its fsync; p2 commits without it.
+    expect(follower.inFlight?.persist.txns.map((t) => t.zxid)).toEqual([p2.zxid])
+    expect(c.peer(c.requireLeader()).status().lastCommittedZxid).toBe(p2.zxid)
+    const p3 = c.write()
+    c.stabilize()
+    follower.holdPersist = false
+    c.completePersist(follower.id)
+    follower.holdPersist = true
+    c.processReady(follower.id)
+    const ready = follower.inFlight!
+    expect(ready.persist.txns.map((t) => t.zxid)).toEqual([p3.zxid])
+    // p2 was durable before this Ready: it may be applied now; p3 (if committed) may not.
+    expect(ready.commit[0]?.zxid).toBe(p2.zxid)
+    expect(ready.commitDurable).toBe(1)
+  })
+})

@@ -1,7 +1,7 @@
 /**
  * Proof that the simulator can fail (issue 3, item 6). For each deliberate protocol
  * bug the core offers (CONCLAVE_SIM_BUG: ack-before-fsync, trunc-across-epoch,
- * commit-without-quorum, vote-ignores-zxid), `npm run sim` runs with the variable set
+ * commit-without-quorum, vote-ignores-zxid, apply-before-persist), `npm run sim` runs with the variable set
  * over the normal budget of 2,000 seeds of 500 steps (stopping at the first failure)
  * and must exit non-zero with a violation of a safety property. These are the
  * expected failures of `npm test`. The test reports which property caught the bug

@@ -10,7 +10,8 @@
  *       the violation and the tail of the trace); --verbose prints every event.
  *
  * The fault switch comes from `--bug` or the environment variable CONCLAVE_SIM_BUG
- * (ack-before-fsync, trunc-across-epoch, commit-without-quorum, vote-ignores-zxid).
+ * (ack-before-fsync, trunc-across-epoch, commit-without-quorum, vote-ignores-zxid,
+ * apply-before-persist).
  */
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'

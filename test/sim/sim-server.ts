@@ -85,6 +85,8 @@ export class SimServer {
   private front: ClientFrontEnd
   private duties: LeaderDuties
   private inFlight: Ready | undefined
+  /** appliedEarly is how many commits of the Ready in flight were applied before its fsync (its `commitDurable`). */
+  private appliedEarly = 0
   private ticks = 0
   private appliedSinceSnapshot = 0
   private idGenerator: SessionIdGenerator
@@ -243,8 +245,14 @@ export class SimServer {
       this.disk.write(opsOf(ready.persist))
       if (ready.mustSync) {
         this.env.scheduleFsync(this, this.incarnation)
+        // Commits durable before this Ready are applied while its fsync runs (as member-server does).
+        this.env.count('early.commits', ready.commitDurable)
+        for (const txn of ready.commit.slice(0, ready.commitDurable)) this.applyTxn(txn)
+        this.appliedEarly = ready.commitDurable
+        if (ready.commitDurable > 0) this.front.flushAll()
         return
       }
+      this.appliedEarly = 0
       this.complete(ready)
     }
   }
@@ -274,7 +282,7 @@ export class SimServer {
       this.env.trace(`s${this.id} install snap ${formatZxid(this.treeNow.appliedZxid)}`)
       this.env.observer.replaced(this, 'snap')
     }
-    for (const txn of ready.commit) this.applyTxn(txn)
+    for (const txn of ready.commit.slice(this.appliedEarly)) this.applyTxn(txn)
     for (const read of ready.readsReady) this.front.onReadReady(read.token, read.zxid)
     for (const token of ready.readsFailed) this.front.onReadFailed(token)
     if (ready.leaderLost) {

@@ -56,6 +56,7 @@ function readyOf(overrides: Partial<Ready> = {}): Ready {
     send: [],
     sendAfterPersist: [],
     commit: [],
+    commitDurable: 0,
     role: 'leading',
     leaderId: 1,
     established: true,
