@@ -4,6 +4,7 @@
 import type { CommandModule } from 'yargs'
 import { withClientTlsFlags, type ClientTlsFlags } from './client-tls-flags.js'
 import { SERVERS_DESCRIPTION, defaultServers } from './servers.js'
+import { formatShellHelp } from './shell-commands.js'
 
 /** ShellArgs are the parsed flags of `conclave shell`. */
 export interface ShellArgs extends ClientTlsFlags {
@@ -25,12 +26,22 @@ export const shellCommand: CommandModule<object, ShellArgs> = {
         describe: SERVERS_DESCRIPTION,
       })
       .option('c', { type: 'string', describe: 'run one command and exit, e.g. -c "get /app"' })
-      .option('session-timeout-ms', { type: 'number', default: 10_000 })
+      .option('session-timeout-ms', {
+        type: 'number',
+        default: 10_000,
+        describe: 'session timeout to ask for (the server clamps it)',
+      })
       .option('auth', {
         type: 'string',
         array: true,
         describe: 'credentials sent on every connection, e.g. digest:user:password',
-      }),
+      })
+      .epilogue(
+        [
+          'Commands in the shell (help <command> there shows its options):',
+          ...formatShellHelp().map((l) => `  ${l}`),
+        ].join('\n'),
+      ),
   // Loaded here, not at the top, so other commands never load the SDK or the protocol.
   handler: async (args) => (await import('./shell-run.js')).runShell(args),
 }

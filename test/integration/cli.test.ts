@@ -64,6 +64,25 @@ it('authenticates with --auth and addauth, and reads and sets ACLs', async () =>
   expect(bad.stderr).toMatch(/AUTH_FAILED/)
 })
 
+it('watch --from-zxid replays the changes after a zxid given as stat prints it', async () => {
+  await shell('create /resume a')
+  const czxid = /czxid = (0x[0-9a-f]+_[0-9a-f]{8})\n/.exec(
+    (await shell('stat /resume')).stdout,
+  )![1]!
+  await shell('set /resume b')
+  await shell('set /resume c')
+  const { stdout } = await shell(`watch /resume --count 2 --from-zxid ${czxid}`)
+  const events = stdout.trim().split('\n')
+  expect(events).toEqual([
+    expect.stringMatching(/^dataChanged \/resume zxid=0x[0-9a-f]+_[0-9a-f]{8}$/),
+    expect.stringMatching(/^dataChanged \/resume zxid=0x[0-9a-f]+_[0-9a-f]{8}$/),
+  ])
+  // The printed zxid of the first event is accepted too: only the second change follows it.
+  const first = events[0]!.slice(events[0]!.indexOf('zxid=') + 5)
+  const again = await shell(`watch /resume --count 1 --from-zxid ${first}`)
+  expect(again.stdout.trim()).toBe(events[1])
+})
+
 it('shows status', async () => {
   const { stdout } = await run(process.execPath, [CLI, 'status', '--servers', server.url])
   expect(stdout).toMatch(/standalone/)
