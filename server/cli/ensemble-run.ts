@@ -107,6 +107,8 @@ export async function runEnsemble(args: EnsembleArgs): Promise<void> {
   let plan: EnsemblePlan
   let secret: 'created' | 'reused'
   try {
+    // `--data` with no value would put the ensemble in the current directory.
+    if (args.data.trim() === '') throw new ConfigError('--data must name a directory')
     plan = planEnsemble({
       size: args.size,
       dataDir: resolve(args.data),

@@ -12,6 +12,7 @@ import {
   usageLines,
   type ShellCommandInfo,
 } from './shell-commands.js'
+import { explainYargsMessage } from './yargs-messages.js'
 
 /** ShellOutput is where a command writes its results. */
 export interface ShellOutput {
@@ -68,22 +69,7 @@ function explainYargs(message: string, command: ShellCommandInfo, tokens: string
     const missing = requiredPositionals(command.usage).slice(Number(notEnough[1]))
     return `missing ${missing.join(' ') || 'arguments'}`
   }
-  const unknown = /^Unknown arguments?: (.*)$/.exec(message)
-  if (unknown !== null) {
-    // yargs names an unknown flag without its dashes: give them back as they were typed.
-    const typed = unknown[1]!.split(', ').map((word) => {
-      if (tokens.includes(word)) return word
-      return [`--${word}`, `-${word}`].find((flag) => tokens.includes(flag)) ?? word
-    })
-    return `unexpected ${typed.join(', ')}`
-  }
-  if (message.startsWith('Too many non-option arguments')) return 'too many arguments'
-  const noValue = /^Not enough arguments following: (.*)$/.exec(message)
-  if (noValue !== null) {
-    const flag = noValue[1]!
-    return `${flag.length === 1 ? '-' : '--'}${flag} needs a value`
-  }
-  return message.charAt(0).toLowerCase() + message.slice(1)
+  return explainYargsMessage(message, tokens)
 }
 
 /** tokenize splits a line on whitespace, keeping "double" or 'single' quoted runs together. */
