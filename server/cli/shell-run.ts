@@ -55,13 +55,15 @@ async function interactive(client: Client): Promise<void> {
       process.stderr.write(`history not saved: ${problem}\n`)
     }
   })
-  process.stdout.write(
-    [
-      `Connected to ${connectedTo(client)}.`,
-      `Type 'help' for the commands; Tab completes commands and paths${historyPath === undefined ? '' : `; history in ${historyPath}`}.`,
-      '',
-    ].join('\n'),
-  )
+  // On a terminal only: lines piped in (`conclave shell < commands`) get just the results.
+  if (rl.terminal)
+    process.stdout.write(
+      [
+        `Connected to ${connectedTo(client)}.`,
+        `Type 'help' for the commands; Tab completes commands and paths${historyPath === undefined ? '' : `; history in ${historyPath}`}.`,
+        '',
+      ].join('\n'),
+    )
   client.on('state', (state) => {
     // 'closed' only comes as the shell ends: nothing to tell.
     if (state === 'connected') process.stdout.write(`\n[connected to ${connectedTo(client)}]\n`)
@@ -72,7 +74,11 @@ async function interactive(client: Client): Promise<void> {
     if (running !== undefined) running.abort()
     else rl.close()
   })
-  rl.prompt()
+  // Piped lines get no prompts either, only results.
+  const prompt = () => {
+    if (rl.terminal) rl.prompt()
+  }
+  prompt()
   for await (const line of rl) {
     running = new AbortController()
     try {
@@ -81,7 +87,7 @@ async function interactive(client: Client): Promise<void> {
       if (!running.signal.aborted) process.stderr.write(describeError(err) + '\n')
     }
     running = undefined
-    rl.prompt()
+    prompt()
   }
   rl.close()
 }

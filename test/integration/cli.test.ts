@@ -2,7 +2,7 @@
  * The CLI as a newcomer uses it: `conclave shell -c` against a real server creates and
  * reads a node, and `conclave status` reports the server.
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { createServer, type AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -81,6 +81,24 @@ it('watch --from-zxid replays the changes after a zxid given as stat prints it',
   const first = events[0]!.slice(events[0]!.indexOf('zxid=') + 5)
   const again = await shell(`watch /resume --count 1 --from-zxid ${first}`)
   expect(again.stdout.trim()).toBe(events[1])
+})
+
+it('runs lines piped into the shell, printing results only (no banner, no prompts)', async () => {
+  await shell('create /piped data')
+  const child = spawn(process.execPath, [CLI, 'shell', '--servers', server.url], {
+    env: { ...process.env, CONCLAVE_HISTORY_FILE: '' },
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  child.stdin.end('get /piped\nlss /\nls /piped\n')
+  const code = await new Promise<number | null>((done) => child.once('exit', done))
+  expect(code).toBe(0)
+  expect(stdout).toBe('data\n')
+  expect(stderr).toBe(
+    "unknown command 'lss'. Did you mean 'ls'? Type 'help' for the list of commands.\n",
+  )
 })
 
 it('shows status', async () => {
