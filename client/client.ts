@@ -108,6 +108,10 @@ export class Client {
   get serverId(): number {
     return this.engine.serverId
   }
+  /** serverUrl is the URL of the server of the current (or last) connection, as in `servers` ('' before the first). */
+  get serverUrl(): string {
+    return this.engine.serverUrl
+  }
 
   /** on subscribes to state changes ('connected', 'suspended', 'lost', 'closed'). */
   on(event: 'state', listener: (state: ConnectionState) => void): this {

@@ -98,6 +98,8 @@ export class SessionEngine {
   negotiatedTimeoutMs = 0
   /** serverId is the id of the server of the last accepted connection. */
   serverId = 0
+  /** serverUrl is the URL of the server of the last accepted connection ('' before the first). */
+  serverUrl = ''
   /** lastZxid is the highest zxid seen in a reply, event or pong. */
   lastZxid = 0n
   /**
@@ -319,6 +321,7 @@ export class SessionEngine {
     this.password = message.password
     this.negotiatedTimeoutMs = message.timeoutMs
     this.serverId = message.serverId
+    this.serverUrl = connection.url
     // Not `lastZxid = message.zxid`: that is the server's position, which includes changes
     // whose events this client never received; re-registering watches relative to it
     // would silently skip them. The setWatches reply brings lastZxid up to date.

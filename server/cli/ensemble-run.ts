@@ -4,7 +4,7 @@
  * SIGINT/SIGTERM. Loaded only when that command runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import readline from 'node:readline'
@@ -18,6 +18,7 @@ import { MARKER_FILE_NAME } from '../storage/data-dir.js'
 import { lockHolder } from '../storage/data-dir-lock.js'
 import { planEnsemble, type EnsemblePlan } from './ensemble-layout.js'
 import { ensureSecretFile } from './ensemble-secret.js'
+import { CONNECTION_FILE_NAME, formatConnectionFile } from './servers.js'
 
 /** STOP_GRACE_MS is how long members get to stop after SIGTERM before SIGKILL. */
 const STOP_GRACE_MS = 5000
@@ -102,11 +103,53 @@ function portFree(host: string, port: number): Promise<boolean> {
   })
 }
 
+/**
+ * ConnectionFile is the `.conclave-servers` this ensemble wrote in the directory it was
+ * started from, for `conclave shell` and `conclave status` run there.
+ */
+interface ConnectionFile {
+  path: string
+  text: string
+}
+
+/** writeConnectionFile writes it; a directory it cannot write to costs only the convenience. */
+async function writeConnectionFile(
+  plan: EnsemblePlan,
+  dataDir: string,
+): Promise<ConnectionFile | undefined> {
+  const path = resolve(CONNECTION_FILE_NAME)
+  const text = formatConnectionFile(
+    plan.connectionString,
+    `written by 'conclave ensemble --data ${dataDir}' (pid ${process.pid})`,
+  )
+  try {
+    await writeFile(path, text)
+    return { path, text }
+  } catch (err) {
+    say(
+      `note: could not write ${path} (${(err as Error).message}); pass --servers to shell and status`,
+    )
+    return undefined
+  }
+}
+
+/** removeConnectionFile removes it when stopping, unless another ensemble has written its own since. */
+function removeConnectionFile(file: ConnectionFile | undefined): void {
+  if (file === undefined) return
+  try {
+    if (readFileSync(file.path, 'utf8') === file.text) rmSync(file.path)
+  } catch {
+    // Already gone: nothing to do.
+  }
+}
+
 /** runEnsemble runs `conclave ensemble` with its parsed flags until a signal stops it. */
 export async function runEnsemble(args: EnsembleArgs): Promise<void> {
   let plan: EnsemblePlan
   let secret: 'created' | 'reused'
   try {
+    // `--data` with no value would put the ensemble in the current directory.
+    if (args.data.trim() === '') throw new ConfigError('--data must name a directory')
     plan = planEnsemble({
       size: args.size,
       dataDir: resolve(args.data),
@@ -139,6 +182,7 @@ export async function runEnsemble(args: EnsembleArgs): Promise<void> {
   }
   const running = new Map<number, ChildProcess>()
   let stopping = false
+  let connectionFile: ConnectionFile | undefined
   for (const m of plan.members) {
     const child = startMember(m.configPath, m.member.id, pretty)
     running.set(m.member.id, child)
@@ -155,22 +199,32 @@ export async function runEnsemble(args: EnsembleArgs): Promise<void> {
         )
         if (running.size === 0) {
           say('every member has exited')
+          removeConnectionFile(connectionFile)
           process.exit(1)
         }
       } else if (running.size === 0) {
         say('all members stopped')
+        removeConnectionFile(connectionFile)
         process.exit(0)
       }
     })
   }
   say(`client connection string: ${plan.connectionString}`)
-  say(`try: npx conclave shell --servers ${plan.connectionString}    (Ctrl-C stops the ensemble)`)
+  connectionFile = await writeConnectionFile(plan, resolve(args.data))
+  say(
+    connectionFile === undefined
+      ? `try: npx conclave shell --servers ${plan.connectionString}    (Ctrl-C stops the ensemble)`
+      : `try: npx conclave shell    (run here, it finds the members in ${CONNECTION_FILE_NAME}; Ctrl-C stops the ensemble)`,
+  )
 
   const stopAll = (signal: NodeJS.Signals) => {
     if (stopping) return
     stopping = true
     say(`${signal}: stopping ${running.size} member(s)`)
-    if (running.size === 0) process.exit(0)
+    if (running.size === 0) {
+      removeConnectionFile(connectionFile)
+      process.exit(0)
+    }
     for (const child of running.values()) child.kill('SIGTERM')
     setTimeout(() => {
       for (const [id, child] of running) {

@@ -35,10 +35,22 @@ export const serverCommand: CommandModule<object, ServerArgs> = {
         describe: "the ensemble's shared secret file (mode 0600)",
       })
       .option('data', { type: 'string', describe: 'data directory' })
-      .option('tick-ms', { type: 'number' })
-      .option('min-session-timeout-ms', { type: 'number' })
-      .option('max-session-timeout-ms', { type: 'number' })
-      .option('max-data-bytes', { type: 'number' })
+      .option('tick-ms', {
+        type: 'number',
+        describe: 'length of a tick, the unit of session expiry and timeouts',
+      })
+      .option('min-session-timeout-ms', {
+        type: 'number',
+        describe: 'shortest session timeout granted to a client',
+      })
+      .option('max-session-timeout-ms', {
+        type: 'number',
+        describe: 'longest session timeout granted to a client',
+      })
+      .option('max-data-bytes', {
+        type: 'number',
+        describe: 'largest znode payload in bytes',
+      })
       .option('snapshot-every-txns', {
         type: 'number',
         describe: 'take a snapshot after this many logged txns',

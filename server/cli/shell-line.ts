@@ -4,7 +4,15 @@
  */
 import yargs from 'yargs'
 import type { Client, Stat } from '../../client/index.js'
-import { Perm, formatZxid, type Acl } from '../../protocol/index.js'
+import { Perm, formatZxid, parseZxid, type Acl, type Zxid } from '../../protocol/index.js'
+import {
+  findShellCommand,
+  formatShellHelp,
+  unknownCommandMessage,
+  usageLines,
+  type ShellCommandInfo,
+} from './shell-commands.js'
+import { explainYargsMessage } from './yargs-messages.js'
 
 /** ShellOutput is where a command writes its results. */
 export interface ShellOutput {
@@ -14,6 +22,54 @@ export interface ShellOutput {
 /** ShellUsageError is a line that does not parse as a command. */
 export class ShellUsageError extends Error {
   override readonly name = 'ShellUsageError'
+}
+
+/** ShellArgumentError is one argument of a known command that does not parse; the usage follows it. */
+class ShellArgumentError extends ShellUsageError {}
+
+/** argText is a flag's value as typed (yargs gives a string, a number or true for a bare flag). */
+function argText(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : ''
+}
+
+/** integerArg checks a numeric flag (yargs would pass NaN on); `flag` names it in the message. */
+function integerArg(flag: string): (value: unknown) => number | undefined {
+  return (value) => {
+    if (value === undefined) return undefined
+    const n = Number(argText(value))
+    if (argText(value).trim() === '' || !Number.isInteger(n))
+      throw new ShellArgumentError(`${flag} takes an integer, got '${argText(value)}'`)
+    return n
+  }
+}
+
+/** zxidArg reads `--from-zxid` with parseZxid. */
+function zxidArg(value: unknown): Zxid | undefined {
+  if (value === undefined) return undefined
+  const zxid = parseZxid(argText(value))
+  if (zxid === undefined)
+    throw new ShellArgumentError(
+      `--from-zxid takes a zxid as the shell prints it (0x1_0000000a), 0x hex or decimal; got '${argText(value)}'`,
+    )
+  return zxid
+}
+
+/** requiredPositionals lists the `<name>`s of a usage outside [optional] parts. */
+function requiredPositionals(usage: string): string[] {
+  return [...usage.replace(/\[[^\]]*\]/g, '').matchAll(/<([^>]+)>/g)].map((m) => `<${m[1]!}>`)
+}
+
+/**
+ * explainYargs turns yargs' validation message into one line in the shell's words:
+ * "missing <data>" rather than "Not enough non-option arguments: got 1, need at least 2".
+ */
+function explainYargs(message: string, command: ShellCommandInfo, tokens: string[]): string {
+  const notEnough = /^Not enough non-option arguments: got (\d+)/.exec(message)
+  if (notEnough !== null) {
+    const missing = requiredPositionals(command.usage).slice(Number(notEnough[1]))
+    return `missing ${missing.join(' ') || 'arguments'}`
+  }
+  return explainYargsMessage(message, tokens)
 }
 
 /** tokenize splits a line on whitespace, keeping "double" or 'single' quoted runs together. */
@@ -70,10 +126,6 @@ async function deleteAll(client: Client, path: string): Promise<void> {
   if (path !== '/') await client.delete(path)
 }
 
-/**
- * runShellLine parses and runs one line. `signal` stops long-running commands (watch).
- * Resolves to false when the line asks to quit.
- */
 /** PERM_LETTERS are ZooKeeper's zkCli letters for the permission bits. */
 const PERM_LETTERS: readonly [string, number][] = [
   ['c', Perm.CREATE],
@@ -124,6 +176,12 @@ export function parseAuth(text: string): { scheme: string; credentials: string }
   return { scheme: text.slice(0, colon), credentials: text.slice(colon + 1) }
 }
 
+/**
+ * runShellLine parses and runs one line. `signal` stops long-running commands (watch).
+ * Resolves to false when the line asks to quit. A line that does not parse throws
+ * ShellUsageError: an unknown command gets one line with the closest command, bad
+ * arguments one line saying what is wrong and then the command's usage.
+ */
 export async function runShellLine(
   client: Client,
   line: string,
@@ -132,6 +190,8 @@ export async function runShellLine(
 ): Promise<boolean> {
   const tokens = tokenize(line)
   if (tokens.length === 0) return true
+  const command = findShellCommand(tokens[0]!)
+  if (command === undefined) throw new ShellUsageError(unknownCommandMessage(tokens[0]!))
   let quit = false
   const parser = yargs()
     .scriptName('')
@@ -139,8 +199,15 @@ export async function runShellLine(
     .strict()
     .help(false)
     .version(false)
-    .fail((message, err) => {
-      throw err ?? new ShellUsageError(message)
+    // A flag given twice takes its last value, as on the command line.
+    .parserConfiguration({ 'duplicate-arguments-array': false })
+    .fail((message: string | null, err: Error | undefined) => {
+      // A failed command (NO_NODE, ...) passes through; a line that does not parse gets the usage.
+      // (yargs wraps what a coerce function throws in its YError.)
+      if (err !== undefined && !(err instanceof ShellArgumentError) && err.name !== 'YError')
+        throw err
+      const problem = err?.message ?? explainYargs(message ?? 'bad arguments', command, tokens)
+      throw new ShellUsageError([`${command.name}: ${problem}`, ...usageLines(command)].join('\n'))
     })
     .command(
       'ls [path]',
@@ -176,7 +243,12 @@ export async function runShellLine(
         y
           .positional('path', { type: 'string', demandOption: true })
           .positional('data', { type: 'string', demandOption: true })
-          .option('v', { alias: 'version', type: 'number', default: -1 }),
+          .option('v', {
+            alias: 'version',
+            type: 'string',
+            default: '-1',
+            coerce: integerArg('-v'),
+          }),
       async (a) => {
         const stat = await client.set(a.path, a.data, { version: a.v })
         output.out(`version ${stat.version}`)
@@ -198,7 +270,11 @@ export async function runShellLine(
             default: false,
             describe: 'create missing parents',
           })
-          .option('ttl', { type: 'number', describe: 'TTL in ms (persistent nodes only)' })
+          .option('ttl', {
+            type: 'string',
+            describe: 'TTL in ms (persistent nodes only)',
+            coerce: integerArg('--ttl'),
+          })
           .option('acl', { type: 'string', describe: 'ACL as scheme:id:perms,...' }),
       async (a) => {
         if (a.c && (a.e || a.s)) throw new ShellUsageError('-c cannot be combined with -e or -s')
@@ -224,9 +300,12 @@ export async function runShellLine(
       'delete <path>',
       'delete a childless node',
       (y) =>
-        y
-          .positional('path', { type: 'string', demandOption: true })
-          .option('v', { alias: 'version', type: 'number', default: -1 }),
+        y.positional('path', { type: 'string', demandOption: true }).option('v', {
+          alias: 'version',
+          type: 'string',
+          default: '-1',
+          coerce: integerArg('-v'),
+        }),
       async (a) => {
         await client.delete(a.path, { version: a.v })
       },
@@ -275,7 +354,12 @@ export async function runShellLine(
         y
           .positional('path', { type: 'string', demandOption: true })
           .positional('acl', { type: 'string', demandOption: true })
-          .option('v', { alias: 'version', type: 'number', default: -1 }),
+          .option('v', {
+            alias: 'version',
+            type: 'string',
+            default: '-1',
+            coerce: integerArg('-v'),
+          }),
       async (a) => {
         const stat = await client.setAcl(a.path, parseAcl(a.acl), { version: a.v })
         output.out(`aversion ${stat.aversion}`)
@@ -296,10 +380,24 @@ export async function runShellLine(
         y
           .positional('path', { type: 'string', demandOption: true })
           .option('r', { alias: 'recursive', type: 'boolean', default: false })
-          .option('count', { type: 'number', describe: 'stop after this many events' }),
+          .option('count', {
+            type: 'string',
+            describe: 'stop after this many events',
+            coerce: integerArg('--count'),
+          })
+          .option('from-zxid', {
+            type: 'string',
+            describe: 'replay the changes after this zxid first',
+            coerce: zxidArg,
+          }),
       async (a) => {
         let seen = 0
-        const options = { recursive: a.r, ...(signal === undefined ? {} : { signal }) }
+        const fromZxid = a['from-zxid']
+        const options = {
+          recursive: a.r,
+          ...(signal === undefined ? {} : { signal }),
+          ...(fromZxid === undefined ? {} : { fromZxid }),
+        }
         for await (const event of client.watch(a.path, options)) {
           output.out(`${event.type} ${event.path} zxid=${formatZxid(event.zxid)}`)
           seen += 1
@@ -316,28 +414,17 @@ export async function runShellLine(
       },
     )
     .command(
-      'help',
+      'help [command]',
       'list commands',
-      () => {},
-      () => {
-        output.out(
-          [
-            'ls [path]                 list children',
-            'get <path>                print data',
-            'stat <path>               print the Stat',
-            'set <path> <data> [-v N]  replace data (optionally only at version N)',
-            'create [-e] [-s] [-c] [-p] [--ttl MS] [--acl ACL] <path> [data]',
-            'addauth <scheme> <credentials>  e.g. addauth digest user:password',
-            'getacl <path>             print the ACL (scheme:id:cdrwa)',
-            'setacl <path> <acl> [-v N]  replace the ACL, e.g. world:anyone:r,auth::cdrwa',
-            'delete <path> [-v N]      delete a childless node',
-            'deleteall <path>          delete a subtree',
-            'tree [path]               print the subtree',
-            'watch <path> [-r] [--count N]  print changes',
-            'sync [path]               catch up with the leader',
-            'quit',
-          ].join('\n'),
-        )
+      (y) => y.positional('command', { type: 'string' }),
+      (a) => {
+        if (a.command === undefined) {
+          for (const l of formatShellHelp()) output.out(l)
+          return
+        }
+        const named = findShellCommand(a.command)
+        if (named === undefined) throw new ShellUsageError(unknownCommandMessage(a.command))
+        for (const l of usageLines(named)) output.out(l)
       },
     )
   await parser.parseAsync(tokens)

@@ -11,11 +11,11 @@ import {
   withClientTlsFlags,
   type ClientTlsFlags,
 } from './client-tls-flags.js'
-import { SERVERS_DESCRIPTION, defaultServers, httpUrlFor, parseServers } from './servers.js'
+import { SERVERS_DESCRIPTION, httpUrlFor, parseServers, resolveServers } from './servers.js'
 import { formatStatusTable, type MemberStatus } from './status-table.js'
 
 interface StatusArgs extends ClientTlsFlags {
-  servers: string
+  servers?: string
   'admin-token-file'?: string
   json?: boolean
 }
@@ -57,11 +57,7 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     'show the state of each server (role, epoch, zxids, lag, sessions, znodes, connections)',
   builder: (y) =>
     withClientTlsFlags(y)
-      .option('servers', {
-        type: 'string',
-        default: defaultServers(),
-        describe: SERVERS_DESCRIPTION,
-      })
+      .option('servers', { type: 'string', describe: SERVERS_DESCRIPTION })
       .option('json', { type: 'boolean', describe: 'print JSON instead of a table' })
       .option('admin-token-file', {
         type: 'string',
@@ -74,8 +70,9 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       tokenFile === undefined
         ? {}
         : { authorization: `Bearer ${readFileSync(tokenFile, 'utf8').replace(/\r?\n$/, '')}` }
+    const { servers, source } = resolveServers(args.servers)
     const statuses = await Promise.all(
-      parseServers(args.servers).map((server) => fetchStatus(server, tls, headers)),
+      parseServers(servers).map((server) => fetchStatus(server, tls, headers)),
     )
     if (args.json === true) {
       process.stdout.write(JSON.stringify(statuses, null, 2) + '\n')
@@ -86,7 +83,10 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       statuses.some(
         (s) => String(s.role).startsWith('unreachable') || String(s.role).startsWith('error'),
       )
-    )
+    ) {
       process.exitCode = 1
+      // Which list was asked, when the user did not name it: a stale file is a likely cause.
+      if (args.servers === undefined) process.stderr.write(`(servers from ${source})\n`)
+    }
   },
 }

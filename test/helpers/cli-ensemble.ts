@@ -54,7 +54,7 @@ export interface CliEnsemble {
   memberPids(): number[]
 }
 
-/** spawnCliEnsemble starts `conclave ensemble --size <size> --data <dir> --base-port <base>`. */
+/** spawnCliEnsemble starts `conclave ensemble --size <size> --data <dir> --base-port <base>` in `dir`. */
 export function spawnCliEnsemble(dir: string, base: number, size: number): CliEnsemble {
   const child = spawn(
     process.execPath,
@@ -69,7 +69,9 @@ export function spawnCliEnsemble(dir: string, base: number, size: number): CliEn
       String(base),
       '--no-pretty',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // Its connection file (.conclave-servers) goes to the directory it is started from:
+    // the ensemble's own, not the repository.
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
   )
   const output: string[] = []
   for (const stream of [child.stdout, child.stderr])

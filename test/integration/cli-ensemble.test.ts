@@ -1,10 +1,12 @@
 /**
  * `conclave ensemble` as a developer uses it: three member processes come up on
  * consecutive ports, a node created through one member is read through another with
- * `conclave shell`, and Ctrl-C (SIGINT) stops every member and exits 0.
+ * `conclave shell`, `conclave status` run from the same directory finds the members
+ * without `--servers` (the connection file), and Ctrl-C (SIGINT) stops every member and
+ * exits 0.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -48,9 +50,9 @@ it(
         String(base),
         '--no-pretty',
       ],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      // Started from its directory, as a developer starts it from a project: it writes
+      // the connection file there.
+      { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
     )
     const exited = new Promise<number | null>((resolve) =>
       ensemble!.once('exit', (code) => resolve(code)),
@@ -113,8 +115,20 @@ it(
     for (let i = 1; i <= SIZE; i++)
       expect(output.some((l) => l.startsWith(`[member ${i}] `))).toBe(true)
 
+    // Not the default ports: status finds them in ./.conclave-servers.
+    const connectionFile = join(dir, '.conclave-servers')
+    expect(readFileSync(connectionFile, 'utf8')).toContain(`\n${servers.join(',')}\n`)
+    const env = { ...process.env }
+    delete env.CONCLAVE_SERVERS
+    const status = await run(process.execPath, [CLI, 'status', '--json'], { cwd: dir, env })
+    const rows = JSON.parse(status.stdout) as { server: string; role: string }[]
+    expect(rows.map((r) => r.server)).toEqual(servers.map((s) => `ws://${s}`))
+    expect(rows.filter((r) => r.role === 'leading')).toHaveLength(1)
+
     ensemble.kill('SIGINT')
     expect(await withDeadline(exited, 30_000, 'the ensemble to stop')).toBe(0)
     for (const pid of pids) expect(alive(pid)).toBe(false)
+    // Stopped, it takes its connection file away: nothing points at ports no one serves.
+    expect(existsSync(connectionFile)).toBe(false)
   },
 )

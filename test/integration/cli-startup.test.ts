@@ -96,3 +96,40 @@ async function timed(task: () => Promise<unknown>): Promise<number> {
   await task()
   return performance.now() - started
 }
+
+it('answers a mistyped command or flag in one line and where to look, not a page of help', async () => {
+  const fails = async (args: string[]) =>
+    (await run(process.execPath, [CONCLAVE_CLI, ...args], { cwd: scratch, timeout: 20_000 }).then(
+      () => ({ code: 0, stdout: '', stderr: '' }),
+      (err: unknown) => err,
+    )) as { code: number; stdout: string; stderr: string }
+  const cases: [string[], string[]][] = [
+    [
+      ['shel'],
+      [
+        "conclave: unknown command 'shel'. Did you mean 'shell'?",
+        "Run 'conclave --help' for the commands.",
+      ],
+    ],
+    [
+      ['status', 'frobnicate', '/x', '--frob'],
+      [
+        'conclave status: unexpected --frob, frobnicate, /x',
+        "Run 'conclave status --help' for its options.",
+      ],
+    ],
+    [
+      ['ensemble', '--size', '1'],
+      ['conclave ensemble: missing --data', "Run 'conclave ensemble --help' for its options."],
+    ],
+  ]
+  for (const [args, lines] of cases) {
+    const failure = await fails(args)
+    expect(failure.code, args.join(' ')).toBe(1)
+    expect(failure.stderr.trim().split('\n'), args.join(' ')).toEqual(lines)
+  }
+  // An empty --data is refused rather than taken as the current directory.
+  const empty = await fails(['ensemble', '--size', '1', '--data', '', '--base-port', '1'])
+  expect(empty.code).toBe(2)
+  expect(empty.stderr).toMatch(/--data must name a directory/)
+})

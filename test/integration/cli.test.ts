@@ -2,7 +2,7 @@
  * The CLI as a newcomer uses it: `conclave shell -c` against a real server creates and
  * reads a node, and `conclave status` reports the server.
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { createServer, type AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -62,6 +62,43 @@ it('authenticates with --auth and addauth, and reads and sets ACLs', async () =>
   ])
   const bad = await shell('addauth digest nocolon').catch((err: { stderr: string }) => err)
   expect(bad.stderr).toMatch(/AUTH_FAILED/)
+})
+
+it('watch --from-zxid replays the changes after a zxid given as stat prints it', async () => {
+  await shell('create /resume a')
+  const czxid = /czxid = (0x[0-9a-f]+_[0-9a-f]{8})\n/.exec(
+    (await shell('stat /resume')).stdout,
+  )![1]!
+  await shell('set /resume b')
+  await shell('set /resume c')
+  const { stdout } = await shell(`watch /resume --count 2 --from-zxid ${czxid}`)
+  const events = stdout.trim().split('\n')
+  expect(events).toEqual([
+    expect.stringMatching(/^dataChanged \/resume zxid=0x[0-9a-f]+_[0-9a-f]{8}$/),
+    expect.stringMatching(/^dataChanged \/resume zxid=0x[0-9a-f]+_[0-9a-f]{8}$/),
+  ])
+  // The printed zxid of the first event is accepted too: only the second change follows it.
+  const first = events[0]!.slice(events[0]!.indexOf('zxid=') + 5)
+  const again = await shell(`watch /resume --count 1 --from-zxid ${first}`)
+  expect(again.stdout.trim()).toBe(events[1])
+})
+
+it('runs lines piped into the shell, printing results only (no banner, no prompts)', async () => {
+  await shell('create /piped data')
+  const child = spawn(process.execPath, [CLI, 'shell', '--servers', server.url], {
+    env: { ...process.env, CONCLAVE_HISTORY_FILE: '' },
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  child.stdin.end('get /piped\nlss /\nls /piped\n')
+  const code = await new Promise<number | null>((done) => child.once('exit', done))
+  expect(code).toBe(0)
+  expect(stdout).toBe('data\n')
+  expect(stderr).toBe(
+    "unknown command 'lss'. Did you mean 'ls'? Type 'help' for the list of commands.\n",
+  )
 })
 
 it('shows status', async () => {

@@ -12,6 +12,7 @@ import {
   joinPath,
   makeZxid,
   parentOf,
+  parseZxid,
   pathProblem,
   sequenceSuffix,
 } from '../../../protocol/index.js'
@@ -24,6 +25,32 @@ describe('zxid', () => {
     expect(epochOf(b)).toBe(2)
     expect(counterOf(a)).toBe(0xffff_ffff)
     expect(formatZxid(makeZxid(3, 10))).toBe('0x3_0000000a')
+  })
+  it('parses what formatZxid prints, 0x hex and decimal, and nothing else', () => {
+    for (const zxid of [0n, makeZxid(3, 10), makeZxid(0xffff_ffff, 0xffff_ffff), makeZxid(1, 0)])
+      expect(parseZxid(formatZxid(zxid))).toBe(zxid)
+    expect(parseZxid('0x1_a')).toBe(makeZxid(1, 10))
+    expect(parseZxid('0X1_0000000A')).toBe(makeZxid(1, 10))
+    expect(parseZxid('0x10000000a')).toBe(makeZxid(1, 10))
+    expect(parseZxid('4294967306')).toBe(makeZxid(1, 10))
+    expect(parseZxid(' 0 ')).toBe(0n)
+    expect(parseZxid('18446744073709551615')).toBe(0xffff_ffff_ffff_ffffn)
+    for (const bad of [
+      '',
+      '-1',
+      '1_a',
+      '0x',
+      '0x_1',
+      '0x1_',
+      '0x1_100000000', // counter beyond 32 bits
+      '0x100000000_0', // epoch beyond 32 bits
+      '0x10000000000000000', // beyond 64 bits
+      '18446744073709551616',
+      '1.5',
+      '0xg',
+      'zxid',
+    ])
+      expect(parseZxid(bad), bad).toBeUndefined()
   })
   it('refuses halves out of range', () => {
     expect(() => makeZxid(-1, 0)).toThrow(RangeError)
