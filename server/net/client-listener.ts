@@ -1,8 +1,9 @@
 /**
  * ClientListener: the client port. One HTTP server carries both the WebSocket
  * endpoint for clients (binary msgpack frames, one message each) and a small HTTP
- * surface: `GET /health`, `GET /status` and `GET /metrics` (Prometheus text; /status and
- * /metrics follow the admin gate).
+ * surface: `GET /health`, `GET /status`, `GET /metrics` (Prometheus text; /status and
+ * /metrics follow the admin gate) and the web console under `GET /ui/` (static files;
+ * with `adminAccess: loopback` it answers this host only, as /status does).
  *
  * The listener knows nothing about sessions or requests: it hands frames to its
  * handlers and carries out sends and closes. A frame over `frameBytesMax` closes the
@@ -21,6 +22,7 @@ import type { TLSSocket } from 'node:tls'
 import { WebSocketServer, type WebSocket, type RawData } from 'ws'
 import type { Logger } from 'pino'
 import { CloseCode } from '../../protocol/index.js'
+import { CONSOLE_HEADERS, type ConsoleAssets } from './console-assets.js'
 import { toJson } from './json.js'
 import type { TlsMaterial, TlsPem } from './tls-material.js'
 
@@ -114,6 +116,14 @@ export interface ClientListenerOptions {
   admin?: AdminGate
   /** tls, when set, makes the port wss:// and https:// only; plain-text requests get a 400 naming the problem. */
   tls?: ClientTlsOptions
+  /** console is the web console's files, served under /ui/; undefined answers /ui/ with a 404 saying it is not built. */
+  console?: ConsoleAssets
+  /**
+   * memberOrigins are the web origins (`http://host:clientPort`) of the ensemble's
+   * members: a console page loaded from one of them may read this member's /status and
+   * /health (CORS), so it can show the whole ensemble. Other origins get no CORS headers.
+   */
+  memberOrigins?: readonly string[]
 }
 
 /** REFUSED_CLOSE_GRACE_MS is how long a refused connection gets to answer its close before it is cut. */
@@ -261,10 +271,23 @@ export class ClientListener {
   }
 
   private onHttpRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0]
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
     const metrics = this.handlers.metrics?.bind(this.handlers)
+    const cors = this.corsHeaders(req, path)
+    if (req.method === 'OPTIONS' && cors !== undefined) {
+      // A console page on another member asking whether it may send the admin token.
+      res.writeHead(204, {
+        ...cors,
+        'access-control-allow-methods': 'GET',
+        'access-control-allow-headers': 'authorization',
+        'access-control-max-age': '600',
+      })
+      return void res.end()
+    }
     let reply: HttpReply
     if (req.method !== 'GET') reply = { status: 405, body: { error: 'only GET is supported' } }
+    else if (path === '/ui' || path.startsWith('/ui/'))
+      return void this.serveConsole(req, res, path)
     else if (path === '/health') reply = this.handlers.health()
     else if (path === '/status') reply = this.adminRefusal(req) ?? this.handlers.status()
     else if (path === '/metrics' && metrics !== undefined) {
@@ -276,11 +299,49 @@ export class ClientListener {
         status: 404,
         body: {
           error: `no such endpoint: ${path}`,
-          endpoints: ['/health', '/status', ...(metrics === undefined ? [] : ['/metrics'])],
+          endpoints: ['/health', '/status', ...(metrics === undefined ? [] : ['/metrics']), '/ui/'],
         },
       }
-    res.writeHead(reply.status, { 'content-type': 'application/json' })
-    res.end(toJson(reply.body, 2) + '\n')
+    answerJson(res, reply, cors)
+  }
+
+  /**
+   * corsHeaders lets a console page served by another member of the ensemble read
+   * /status and /health: only those two paths, only for the members' own origins.
+   */
+  private corsHeaders(req: http.IncomingMessage, path: string): Record<string, string> | undefined {
+    const origin = req.headers.origin
+    if (origin === undefined || (path !== '/status' && path !== '/health')) return undefined
+    if (!(this.options.memberOrigins ?? []).includes(origin)) return undefined
+    return { 'access-control-allow-origin': origin, vary: 'origin' }
+  }
+
+  /**
+   * serveConsole answers the web console's files. They hold no data (the page reads
+   * /status and the tree itself, each under its own rule), so they are open to anyone
+   * who may reach the port, except with `adminAccess: loopback`, where the console is
+   * for this host only, like /status. (With `token` a browser cannot send the token when
+   * it loads a page: the page asks for it and sends it with its /status requests.)
+   */
+  private serveConsole(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
+    if (path === '/ui') {
+      res.writeHead(301, { location: '/ui/' })
+      return void res.end()
+    }
+    const refusal = this.options.admin?.access === 'loopback' ? this.adminRefusal(req) : undefined
+    if (refusal !== undefined) return void answerJson(res, refusal)
+    const assets = this.options.console
+    if (assets === undefined) {
+      return void answerJson(res, {
+        status: 404,
+        body: { error: 'the web console is not built here: run npm run build (dist/ui/)' },
+      })
+    }
+    const asset = assets.get(path.slice('/ui/'.length))
+    if (asset === undefined)
+      return void answerJson(res, { status: 404, body: { error: `no such console file: ${path}` } })
+    res.writeHead(200, { 'content-type': asset.contentType, ...CONSOLE_HEADERS })
+    res.end(asset.body)
   }
 
   /** answerText answers with a text endpoint's reply, or a 500 naming the failure. */
@@ -416,6 +477,16 @@ function nameFrameLimitOnClose(ws: WebSocket, frameBytesMax: number, onLimit: ()
         : reason,
     )
   }
+}
+
+/** answerJson writes an endpoint's reply as JSON, with any extra headers. */
+function answerJson(
+  res: http.ServerResponse,
+  reply: HttpReply,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(reply.status, { 'content-type': 'application/json', ...headers })
+  res.end(toJson(reply.body, 2) + '\n')
 }
 
 /** TLS_RECORD_HANDSHAKE is the first byte of a TLS ClientHello record. */

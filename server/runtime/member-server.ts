@@ -42,6 +42,7 @@ import { isRecord } from '../../protocol/schema.js'
 import { Peer, type PersistentState, type PersistWork, type Ready } from '../core/index.js'
 import { LeaderDuties, type ForwardPayload } from '../member/index.js'
 import { ClientListener, type HttpReply } from '../net/client-listener.js'
+import { loadConsoleAssets } from '../net/console-assets.js'
 import { PeerLinks } from '../net/peer-links.js'
 import { readSecretFile } from '../net/peer-secret.js'
 import { startMemberTls, type MemberTls } from './tls-runtime.js'
@@ -62,6 +63,7 @@ import {
   type ServerConfig,
 } from './config.js'
 import { EventLoopLag } from './event-loop-lag.js'
+import { memberOrigins } from './member-origins.js'
 import type { MemberStatus } from './member-status.js'
 import { MemberMetrics } from './metrics.js'
 import { LiveSnapshot, SnapAssembler, SnapSender, type AssembledSnapData } from './snap-transfer.js'
@@ -299,6 +301,8 @@ export class MemberServer {
           ...(config.tls.clientTls && tls !== undefined
             ? { tls: { material: tls.material, clientCertAuth: config.tls.clientCertAuth } }
             : {}),
+          console: loadConsoleAssets(),
+          memberOrigins: memberOrigins(config.ensemble?.members ?? [], config.tls.clientTls),
         },
         {
           onOpen: (socket) => server.front.onOpen(socket),
@@ -828,6 +832,15 @@ export class MemberServer {
       ...(this.links === undefined
         ? {}
         : { links: this.links.linkStates(), handshakes: this.links.handshakeSlots() }),
+      ...(this.config.ensemble === undefined
+        ? {}
+        : {
+            members: this.config.ensemble.members.map((m) => ({
+              id: m.id,
+              host: m.host,
+              clientPort: m.clientPort,
+            })),
+          }),
     }
   }
 }

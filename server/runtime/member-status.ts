@@ -54,4 +54,6 @@ export interface MemberStatus {
   /** links and handshakes (ensemble members only). */
   links?: PeerLinkStatus[]
   handshakes?: ReturnType<PeerLinks['handshakeSlots']>
+  /** members are the ensemble's members and where clients reach them (ensemble members only): the web console polls each. */
+  members?: { id: number; host: string; clientPort: number }[]
 }

@@ -2,7 +2,8 @@
  * Who may read /status and /metrics (issues 12, 14): with `adminAccess: "token"` a real
  * server answers them only with `authorization: Bearer <token>` (401 otherwise, also for
  * a wrong token), /health stays open, and `conclave status --admin-token-file` still
- * works. With `adminAccess: "loopback"` (a ClientListener on all addresses) they answer
+ * works. With `adminAccess: "loopback"` (a ClientListener on all addresses) they (and the web
+ * console under /ui/) answer
  * loopback clients and refuse one coming over the host's other address with 403.
  */
 import { execFile } from 'node:child_process'
@@ -60,6 +61,8 @@ it("adminAccess 'token': /status needs the token, /health does not; conclave sta
   expect(metrics.status).toBe(200)
   expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/)
   expect(await metrics.text()).toContain('conclave_role{role="standalone"} 1')
+  // The console's files hold no data: they load without the token (the page asks for it).
+  expect((await fetch(`${base}/ui/`)).status).toBe(200)
 
   const without = await run(['status', '--json', '--servers', server.url])
   expect(without.code).toBe(1)
@@ -85,6 +88,7 @@ it("adminAccess 'loopback': /status answers this host's loopback only", async ()
       maxConnections: 10,
       maxConnectionsPerAddress: 10,
       admin: { access: 'loopback' },
+      console: new Map([['', { contentType: 'text/html', body: Buffer.from('<p>console</p>') }]]),
     },
     {
       onOpen: () => undefined,
@@ -98,6 +102,7 @@ it("adminAccess 'loopback': /status answers this host's loopback only", async ()
   )
   try {
     expect((await fetch(`http://127.0.0.1:${listener.port}/status`)).status).toBe(200)
+    expect((await fetch(`http://127.0.0.1:${listener.port}/ui/`)).status).toBe(200)
     expect((await fetch(`http://127.0.0.1:${listener.port}/metrics`)).status).toBe(200)
     const other = Object.values(networkInterfaces())
       .flat()
@@ -107,6 +112,8 @@ it("adminAccess 'loopback': /status answers this host's loopback only", async ()
       expect(remote.status).toBe(403)
       expect((await fetch(`http://${other.address}:${listener.port}/metrics`)).status).toBe(403)
       expect((await fetch(`http://${other.address}:${listener.port}/health`)).status).toBe(200)
+      // The web console follows /status here: this host only.
+      expect((await fetch(`http://${other.address}:${listener.port}/ui/`)).status).toBe(403)
     }
   } finally {
     await listener.close()
