@@ -180,6 +180,12 @@ describe('in the browser', () => {
       timeoutMs: 5000,
       what: "/console-demo's child in the tree",
     })
+    // An expanded node stays current: a child created now appears without a click.
+    await writer!.create('/console-demo/late', '')
+    await waitFor(() => exists(treeRow('/console-demo/late')), {
+      timeoutMs: 5000,
+      what: 'a child created after the expansion in the tree',
+    })
     await select('/console-demo/config')
     expect(await text('#details-data')).toBe('{"retries":3,"name":"demo"}')
     await click('#details [data-view="json"]')
