@@ -8,7 +8,14 @@ import { Connection } from './connection.js'
 import { DetailsView, showError, showNotice } from './details.js'
 import { byId, describeError } from './dom.js'
 import { FeedView } from './feed.js'
-import { endpointsOf, fetchStatus, HealthView, StatusError, type StatusBody } from './health.js'
+import {
+  endpointsOf,
+  fetchStatus,
+  HealthView,
+  StatusError,
+  type MemberEndpoint,
+  type StatusBody,
+} from './health.js'
 import { TreeView } from './tree.js'
 
 /** TOKEN_KEY is where the admin token stays for the browser tab (adminAccess: token). */
@@ -22,26 +29,50 @@ function wsUrl(host: string): string {
 }
 
 /**
- * ownStatus reads the page's member's /status; with `adminAccess: token` it asks for
- * the token first. Undefined when /status is refused otherwise: the console then
- * works without the health panel.
+ * ownStatus reads the page's member's /status: 'token' when it wants the admin token
+ * (adminAccess: token), undefined when it refuses otherwise (the console then works
+ * without the health panel).
  */
-async function ownStatus(): Promise<StatusBody | undefined> {
-  for (;;) {
-    try {
-      return await fetchStatus('', adminToken)
-    } catch (err) {
-      const panel = byId('health-note')
-      if (err instanceof StatusError && err.status === 401) {
-        panel.textContent = 'This ensemble wants the admin token for /status (adminAccess: token).'
-        adminToken = await askToken()
-        sessionStorage.setItem(TOKEN_KEY, adminToken)
-        continue
-      }
-      panel.textContent = `No health panel: /status answered ${describeError(err)}`
-      return undefined
-    }
+async function ownStatus(): Promise<StatusBody | 'token' | undefined> {
+  try {
+    return await fetchStatus('', adminToken)
+  } catch (err) {
+    if (err instanceof StatusError && err.status === 401) return 'token'
+    byId('health-note').textContent = `No health panel: /status answered ${describeError(err)}`
+    return undefined
   }
+}
+
+/** statusWithToken asks for the admin token until /status takes it (the tree and feed work meanwhile). */
+async function statusWithToken(): Promise<StatusBody | undefined> {
+  for (;;) {
+    byId('health-note').textContent =
+      'This ensemble wants the admin token for /status (adminAccess: token).'
+    adminToken = await askToken()
+    sessionStorage.setItem(TOKEN_KEY, adminToken)
+    const own = await ownStatus()
+    if (own === 'token') continue
+    if (own !== undefined) byId('health-note').textContent = ''
+    return own
+  }
+}
+
+/** serversOf are the SDK's server URLs for the members (the page's own member by the page's host). */
+function serversOf(endpoints: MemberEndpoint[]): string[] {
+  return endpoints.map((e) =>
+    wsUrl(e.base === '' ? location.host : e.base.slice(e.base.indexOf('//') + 2)),
+  )
+}
+
+/** startHealth polls every member listed by the page's member's /status. */
+function startHealth(own: StatusBody): void {
+  new HealthView(
+    byId('health-rows'),
+    byId('health-chart') as unknown as SVGSVGElement,
+    byId('health-legend'),
+    endpointsOf(own, location.protocol),
+    () => adminToken,
+  ).start()
 }
 
 /** askToken shows the admin token form and resolves with what the user enters. */
@@ -63,11 +94,11 @@ function askToken(): Promise<string> {
 
 async function main(): Promise<void> {
   const own = await ownStatus()
-  const endpoints = own === undefined ? [] : endpointsOf(own, location.protocol)
-  const servers = endpoints.map((e) =>
-    wsUrl(e.base === '' ? location.host : e.base.slice(e.base.indexOf('//') + 2)),
+  const connection = new Connection(
+    typeof own === 'object'
+      ? serversOf(endpointsOf(own, location.protocol))
+      : [wsUrl(location.host)],
   )
-  const connection = new Connection(servers.length > 0 ? servers : [wsUrl(location.host)])
 
   const details = new DetailsView(byId('details'), (message) => {
     showNotice(message)
@@ -112,15 +143,13 @@ async function main(): Promise<void> {
   })
   byId('feed-clear').addEventListener('click', () => feed.clear())
 
-  if (endpoints.length > 0) {
-    new HealthView(
-      byId('health-rows'),
-      byId('health-chart') as unknown as SVGSVGElement,
-      byId('health-legend'),
-      endpoints,
-      () => adminToken,
-    ).start()
-  }
+  if (own === 'token') {
+    void statusWithToken().then((status) => {
+      if (status === undefined) return
+      connection.setServers(serversOf(endpointsOf(status, location.protocol)))
+      startHealth(status)
+    })
+  } else if (own !== undefined) startHealth(own)
   await connection.open()
 }
 

@@ -23,3 +23,12 @@ export function chromiumPath(): string {
     )
   return found
 }
+
+/** HEADLESS_ARGS start Chromium headless, as root in a container, with nothing of a user's profile. */
+export const HEADLESS_ARGS: readonly string[] = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-extensions',
+]

@@ -26,7 +26,7 @@ import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, type ServerProcess } from '../helpers/server-process.js'
 import { withDeadline } from '../helpers/wait.js'
-import { chromiumPath } from './chromium.js'
+import { chromiumPath, HEADLESS_ARGS } from './chromium.js'
 
 const run = promisify(execFile)
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -310,19 +310,9 @@ async function inBrowser(
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
   const page = `http://127.0.0.1:${(http.address() as AddressInfo).port}/?${new URLSearchParams(query).toString()}`
   const profile = mkdtempSync(join(scratch, 'chromium-'))
-  const browser = spawn(
-    chromiumPath(),
-    [
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-extensions',
-      `--user-data-dir=${profile}`,
-      page,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  )
+  const browser = spawn(chromiumPath(), [...HEADLESS_ARGS, `--user-data-dir=${profile}`, page], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let browserErrors = ''
   browser.stderr.on(
     'data',

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import WebSocket from 'ws'
-import { chromiumPath } from '../consumer/chromium.js'
+import { chromiumPath, HEADLESS_ARGS } from '../consumer/chromium.js'
 import { withDeadline } from './wait.js'
 
 /** CDP_CALL_TIMEOUT_MS bounds one protocol call. */
@@ -37,11 +37,7 @@ export async function launchBrowser(
   const browser = spawn(
     chromiumPath(),
     [
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-extensions',
+      ...HEADLESS_ARGS,
       '--hide-scrollbars',
       '--remote-debugging-port=0',
       `--window-size=${options.width ?? 1400},${options.height ?? 1000}`,

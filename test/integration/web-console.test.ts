@@ -11,10 +11,15 @@
  * - read-only until login: a node the anonymous session may not read shows NO_AUTH;
  *   logged in, set and create work within the user's permissions and a refused write
  *   shows NO_AUTH;
- * - the health panel shows one leader and two followers and follows a SIGKILL of the
- *   leader to a new leader, the killed member shown unreachable.
+ * - the health panel shows one leader and two followers, catches up with the writes
+ *   within the second, charts a burst of writes, and follows a SIGKILL of the leader to
+ *   a new leader, the killed member shown unreachable;
+ * - with `adminAccess: token` (a standalone server) the page asks for the admin token
+ *   and then shows the server.
  * Screenshots go to test-artifacts/web-console/.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { connect, CREATOR_ALL_ACL, READ_ACL_UNSAFE, type Client } from '../../client/index.js'
@@ -26,6 +31,7 @@ import {
   type Ensemble,
   type Member,
 } from '../helpers/ensemble.js'
+import { startServer } from '../helpers/server-process.js'
 import { waitFor } from '../helpers/wait.js'
 
 const SHOTS = join(ARTIFACTS_ROOT, 'web-console')
@@ -105,6 +111,17 @@ async function fill(selector: string, value: string): Promise<void> {
 /** exists tells whether something in the page matches `selector`. */
 function exists(selector: string): Promise<boolean> {
   return page!.evaluate<boolean>(`document.querySelector(${JSON.stringify(selector)}) !== null`)
+}
+
+/** logIn logs the page in with digest credentials and waits until it says so. */
+async function logIn(user: string, password: string): Promise<void> {
+  await fill('#login-user', user)
+  await fill('#login-password', password)
+  await click('#login')
+  await waitFor(() => text('#who').then((s) => s === `logged in as ${user}`), {
+    timeoutMs: 10_000,
+    what: `the login as ${user}`,
+  })
 }
 
 /** treeRow is the selector of a node's row in the tree. */
@@ -231,13 +248,7 @@ describe('in the browser', () => {
     expect(await text('#details-error')).toMatch(/^NO_AUTH/)
     expect(await exists('#set')).toBe(false)
 
-    await fill('#login-user', 'alice')
-    await fill('#login-password', 'wonderland')
-    await click('#login')
-    await waitFor(() => text('#who').then((s) => s === 'logged in as alice'), {
-      timeoutMs: 10_000,
-      what: 'the login',
-    })
+    await logIn('alice', 'wonderland')
     await waitFor(() => text('#details-data').then((s) => s === 'alice only'), {
       timeoutMs: 5000,
       what: 'the private node readable after login',
@@ -264,13 +275,7 @@ describe('in the browser', () => {
       timeoutMs: 10_000,
       what: 'the logout',
     })
-    await fill('#login-user', 'bob')
-    await fill('#login-password', 'builder')
-    await click('#login')
-    await waitFor(() => text('#who').then((s) => s === 'logged in as bob'), {
-      timeoutMs: 10_000,
-      what: "bob's login",
-    })
+    await logIn('bob', 'builder')
     await select('/console-readonly')
     await waitFor(() => exists('#set'), { timeoutMs: 5000, what: 'the write forms' })
     await fill('#set-data', 'bob was here')
@@ -352,5 +357,45 @@ describe('in the browser', () => {
       { timeoutMs: 15_000, what: 'a create after the failover in the live feed' },
     )
     await page!.screenshot(join(SHOTS, 'after-leader-kill.png'))
+  })
+})
+
+describe('with adminAccess: token', () => {
+  it('asks for the admin token, then shows the server in the health panel', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'conclave-console-token-'))
+    const token = 'console-admin-token-0123456789'
+    writeFileSync(join(dir, 'admin-token'), `${token}\n`, { mode: 0o600 })
+    const configFile = join(dir, 'config.json')
+    writeFileSync(
+      configFile,
+      JSON.stringify({ adminAccess: 'token', adminTokenFile: join(dir, 'admin-token') }),
+    )
+    const server = await startServer({ args: ['--config', configFile] })
+    try {
+      await page!.navigate(`${server.httpUrl}/ui/`)
+      await waitFor(
+        () => page!.evaluate<boolean>(`!document.querySelector('#token-form').hidden`),
+        {
+          timeoutMs: 5000,
+          what: 'the admin token form',
+        },
+      )
+      expect(await text('#health-note')).toMatch(/admin token/)
+      // The tree needs no admin rights: the session is up before the token is given.
+      await waitFor(() => text('#conn-state').then((s) => s === 'connected'), {
+        timeoutMs: 10_000,
+        what: 'the console to connect without the token',
+      })
+      await waitFor(() => exists(treeRow('/zookeeper')), { timeoutMs: 5000, what: 'the tree' })
+      await fill('#admin-token', token)
+      await click('#token-form button')
+      await waitFor(() => roles().then((shown) => shown['1'] === 'standalone'), {
+        timeoutMs: 5000,
+        what: 'the standalone server in the health panel',
+      })
+    } finally {
+      await server.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
