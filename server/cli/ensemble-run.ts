@@ -210,6 +210,8 @@ export async function runEnsemble(args: EnsembleArgs): Promise<void> {
     })
   }
   say(`client connection string: ${plan.connectionString}`)
+  // Every member serves the console; the first one's address is enough to open it.
+  say(`web console: http://${plan.connectionString.split(',')[0]}/ui/`)
   connectionFile = await writeConnectionFile(plan, resolve(args.data))
   say(
     connectionFile === undefined

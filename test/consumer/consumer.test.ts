@@ -224,6 +224,12 @@ describe('the whole package (conclave)', () => {
       { cwd: fullProject },
     )
     expect(status.stdout).toMatch(/standalone/)
+    // The web console ships built, so an installed server serves it under /ui/.
+    expect(readdirSync(join(fullProject, 'node_modules/conclave/dist/ui')).sort()).toEqual([
+      'app.js',
+      'index.html',
+      'style.css',
+    ])
   })
 })
 

@@ -74,6 +74,8 @@ it(
       .flatMap((l) => /^\[ensemble\] member \d+: .* pid (\d+)/.exec(l)?.slice(1) ?? [])
       .map(Number)
     expect(pids).toHaveLength(SIZE)
+    const consoleUrl = `http://${servers[0]}/ui/`
+    expect(output).toContain(`[ensemble] web console: ${consoleUrl}`)
 
     for (const port of ports) {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, {
@@ -81,6 +83,7 @@ it(
         what: `member on ${port} to answer /health\n${logs()}`,
       })
     }
+    expect((await fetch(consoleUrl)).status).toBe(200)
     // Members answer /health before they elect; wait for one leader and followers, all
     // serving (a follower still synchronizing refuses sessions with NOT_SERVING).
     await waitFor(
