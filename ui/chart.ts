@@ -14,8 +14,9 @@ const SVG = 'http://www.w3.org/2000/svg'
 
 /** drawChart replaces `svg`'s content with the series, `slots` samples wide. */
 export function drawChart(svg: SVGSVGElement, series: Series[], slots: number): void {
-  const width = 300
-  const height = 80
+  // Drawn in the element's own pixels, so lines span its whole width and text is not stretched.
+  const width = svg.clientWidth || 300
+  const height = svg.clientHeight || 80
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`)
   svg.replaceChildren()
   const top = Math.max(1, ...series.flatMap((s) => s.values))
