@@ -7,6 +7,9 @@ import type { Client } from '../client/index.js'
 import { describeError, h } from './dom.js'
 import { childPath } from './node-view.js'
 
+/** CHILDREN_SHOWN_MAX bounds the entries listed under one node, so a node with a huge fan-out does not freeze the page. */
+const CHILDREN_SHOWN_MAX = 1000
+
 /** TreeView renders the tree into a container element. */
 export class TreeView {
   private client: Client | undefined
@@ -92,12 +95,16 @@ export class TreeView {
       old.set(child.dataset.path!, child)
     const list = h('ul', {})
     if (names.length === 0) list.append(h('li', { class: 'empty' }, 'no children'))
-    for (const name of names) {
+    for (const name of names.slice(0, CHILDREN_SHOWN_MAX)) {
       const child = childPath(path, name)
       const entry = old.get(child) ?? this.item(child, name)
       list.append(entry)
       if (!old.has(child) && this.expanded.has(child)) void this.load(entry, child)
     }
+    if (names.length > CHILDREN_SHOWN_MAX)
+      list.append(
+        h('li', { class: 'empty' }, `… ${names.length - CHILDREN_SHOWN_MAX} more not shown`),
+      )
     li.querySelector(':scope > ul')?.remove()
     li.append(list)
   }

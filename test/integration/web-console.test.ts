@@ -329,7 +329,7 @@ describe('in the browser', () => {
             `document.querySelector('#health-rows tr[data-member-id="${leaderId}"]').dataset.zxid`,
           )
           .then((zxid) => zxid === current),
-      { timeoutMs: 2500, what: `the health panel to show the leader at ${current}` },
+      { timeoutMs: 3000, what: `the health panel to show the leader at ${current}` },
     )
     await select('/console-demo/config')
     await click('#details [data-view="json"]')
