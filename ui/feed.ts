@@ -56,7 +56,8 @@ export class FeedView {
   }
 
   private add(event: WatchEvent): void {
-    const time = new Date().toISOString().slice(11, 23)
+    const atMs = Date.now()
+    const time = new Date(atMs).toISOString().slice(11, 23)
     const detail =
       event.type === 'compacted' && event.oldestZxid !== undefined
         ? `changes before ${formatZxid(event.oldestZxid)} were compacted away`
@@ -64,7 +65,7 @@ export class FeedView {
     this.rows.prepend(
       h(
         'tr',
-        { 'data-type': event.type, 'data-path': event.path },
+        { 'data-type': event.type, 'data-path': event.path, 'data-at-ms': String(atMs) },
         h('td', {}, time),
         h('td', { class: `event ${event.type}` }, event.type),
         h('td', {}, event.path, detail === '' ? '' : ` (${detail})`),

@@ -44,7 +44,8 @@ export async function launchBrowser(
       `--user-data-dir=${profile}`,
       'about:blank',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its own process group, so close() ends its helper processes (renderer, GPU) too.
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   )
   try {
     const browserUrl = await withDeadline(devToolsUrl(browser), 30_000, 'Chromium to start')
@@ -60,9 +61,18 @@ export async function launchBrowser(
     await session.call('Runtime.enable')
     return pageOf(session, browser, profile)
   } catch (err) {
-    browser.kill('SIGKILL')
-    rmSync(profile, { recursive: true, force: true })
+    killGroup(browser)
+    rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
     throw err
+  }
+}
+
+/** killGroup ends the browser and every process it started (its process group). */
+function killGroup(browser: ChildProcess): void {
+  try {
+    process.kill(-browser.pid!, 'SIGKILL')
+  } catch {
+    browser.kill('SIGKILL')
   }
 }
 
@@ -125,9 +135,10 @@ function pageOf(session: CdpSession, browser: ChildProcess, profile: string): Br
     async close() {
       session.close()
       const exited = new Promise<void>((resolve) => browser.once('exit', () => resolve()))
-      browser.kill('SIGKILL')
+      killGroup(browser)
       await exited
-      rmSync(profile, { recursive: true, force: true })
+      // A helper may still be flushing into the profile for a moment after the kill.
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
     },
   }
 }
