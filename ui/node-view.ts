@@ -4,6 +4,7 @@
  * Pure functions of the SDK's values, so they are unit-tested without a browser.
  */
 import { Perm, type Acl, type Stat } from '../client/index.js'
+import { formatZxid } from '../protocol/zxid.js'
 
 /** DataView names the ways the console shows a node's data. */
 export type DataViewKind = 'text' | 'json' | 'hex'
@@ -38,9 +39,12 @@ export function hexDump(data: Uint8Array): string {
   return lines.length === 0 ? '(no data)' : lines.join('\n')
 }
 
-/** formatZxid writes a zxid as ZooKeeper does: 0x and hex. */
-export function formatZxid(zxid: bigint): string {
-  return `0x${zxid.toString(16)}`
+/** formatZxid writes a zxid in Conclave's one format, `0x<epoch>_<counter>` (as the CLI and /status do). */
+export { formatZxid }
+
+/** formatSessionId writes a session id as ZooKeeper does: 0x and hex. */
+export function formatSessionId(sessionId: bigint): string {
+  return `0x${sessionId.toString(16)}`
 }
 
 /** statRows lists every Stat field with a readable value, in ZooKeeper's order. */
@@ -57,7 +61,7 @@ export function statRows(stat: Stat): [string, string][] {
     ['aversion', String(stat.aversion)],
     [
       'ephemeralOwner',
-      stat.ephemeralOwner === 0n ? '0 (persistent)' : formatZxid(stat.ephemeralOwner),
+      stat.ephemeralOwner === 0n ? '0 (persistent)' : formatSessionId(stat.ephemeralOwner),
     ],
     ['dataLength', String(stat.dataLength)],
     ['numChildren', String(stat.numChildren)],

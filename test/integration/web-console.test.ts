@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { connect, CREATOR_ALL_ACL, READ_ACL_UNSAFE, type Client } from '../../client/index.js'
+import { formatZxid } from '../../protocol/index.js'
 import { launchBrowser, type BrowserPage } from '../helpers/cdp.js'
 import {
   ARTIFACTS_ROOT,
@@ -211,7 +212,7 @@ describe('in the browser', () => {
     expect(await text('#details-data')).toMatch(/^00000000 {2}7b 22 72 65 74 72 69 65/)
     const { stat } = await writer!.get('/console-demo/config')
     const details = await text('#details')
-    expect(details).toContain(`czxid0x${stat.czxid.toString(16)}`)
+    expect(details).toContain(`czxid${formatZxid(stat.czxid)}`)
     expect(details).toContain('dataLength27')
     expect(details).toContain('world:anyonecdrwa')
     expect(details).toContain('Read-only: log in')

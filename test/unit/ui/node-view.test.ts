@@ -77,8 +77,8 @@ describe('Stat and ACL', () => {
       'dataLength',
       'numChildren',
     ])
-    expect(rows.czxid).toBe('0x100000003')
-    expect(rows.mzxid).toBe('0x200000001')
+    expect(rows.czxid).toBe('0x1_00000003')
+    expect(rows.mzxid).toBe('0x2_00000001')
     expect(rows.mtime).toBe('2026-01-02T03:04:05.000Z (1767323045000)')
     expect(rows.ephemeralOwner).toBe('0x1000000000000ab')
     expect(Object.fromEntries(statRows({ ...stat, ephemeralOwner: 0n })).ephemeralOwner).toBe(
