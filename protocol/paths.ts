@@ -21,7 +21,8 @@ export function pathProblem(path: unknown, sequential = false): string | null {
   if (typeof path !== 'string') return 'path must be a string'
   if (path.length === 0) return 'path must not be empty'
   if (path[0] !== '/') return 'path must start with /'
-  if (encoder.encode(path).length > PATH_BYTES_MAX)
+  // A UTF-16 unit encodes to at most 3 bytes, so most paths need no encoding to be measured.
+  if (path.length * 3 > PATH_BYTES_MAX && encoder.encode(path).length > PATH_BYTES_MAX)
     return `path longer than ${PATH_BYTES_MAX} bytes`
   if (path.length === 1) return null
   const body = sequential && path.endsWith('/') ? path.slice(1, -1) : path.slice(1)
