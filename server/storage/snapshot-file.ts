@@ -361,7 +361,8 @@ function readFrame(
     kind !== FrameKind.tail
   )
     return { offset, problem: `unknown frame kind ${kind}` }
-  const unpacked = decodeMessage(bytes.subarray(offset + FRAME_HEADER_BYTES, end))
+  // A copy: msgpackr keeps the last buffer it decoded, which would pin the whole file.
+  const unpacked = decodeMessage(bytes.slice(offset + FRAME_HEADER_BYTES, end))
   if (!unpacked.ok) return { offset, problem: `frame is not msgpack: ${unpacked.error.message}` }
   return { kind, value: unpacked.value, end }
 }

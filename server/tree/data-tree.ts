@@ -99,6 +99,16 @@ function removeChild(node: ZNode, name: string): void {
   if (node.children.delete(name) && node.children.size === 0) node.children = NO_CHILDREN
 }
 
+/**
+ * Loaded node data of at most SLAB_DATA_BYTES_MAX bytes is copied into shared slabs of
+ * SLAB_BYTES: one ArrayBuffer per small node costs several times its bytes. A slab
+ * lives while any of its nodes keeps its data, so what it can hold on to beyond the
+ * live data is bounded by the data loaded with it.
+ */
+const SLAB_BYTES = 64 * 1024
+const SLAB_DATA_BYTES_MAX = 1024
+const NO_DATA = new Uint8Array(0)
+
 /** ACL_INTERNED_MAX bounds the ACL intern table; past it the table starts over (entries stay shared by their nodes). */
 const ACL_INTERNED_MAX = 4096
 
@@ -168,6 +178,8 @@ export class DataTree {
   private aclsInterned = new Map<string, Acl[]>()
   /** How many snapshot records this tree has loaded (picks the stored hashes to check). */
   private recordsLoaded = 0
+  /** The slab loaded node data is being copied into, and how much of it is used. */
+  private slab: { buffer: ArrayBuffer; usedBytes: number } | undefined
 
   /**
    * The tree starts with `/` and the reserved `/zookeeper`, all zxids 0. `empty` (for
@@ -484,7 +496,7 @@ export class DataTree {
     const mzxid = entry.mzxid === czxid ? czxid : entry.mzxid
     const pzxid = entry.pzxid === czxid ? czxid : entry.pzxid === mzxid ? mzxid : entry.pzxid
     const node: ZNode = {
-      data: ownedBytes(entry.data),
+      data: this.loadedBytes(entry.data),
       acl: this.internAcl(entry.acl),
       czxid,
       mzxid,
@@ -525,10 +537,25 @@ export class DataTree {
   /** finishLoading ends loading (DataTreeLoader only): the root must be there; the tree is as of `appliedZxid`. */
   finishLoading(appliedZxid: Zxid): void {
     if (!this.nodes.has(ROOT_PATH)) throw new TreeAssertionError('snapshot has no root node')
+    this.slab = undefined
     this.lastAppliedZxid = appliedZxid
   }
 
   // ---------------------------------------------------------------- bookkeeping
+
+  /** loadedBytes copies a loaded node's data into memory of the tree's own, small data into a shared slab. */
+  private loadedBytes(data: Uint8Array): Uint8Array {
+    const length = data.length
+    if (length === 0) return NO_DATA
+    if (length > SLAB_DATA_BYTES_MAX) return ownedBytes(data)
+    let slab = this.slab
+    if (slab === undefined || slab.usedBytes + length > SLAB_BYTES)
+      this.slab = slab = { buffer: new ArrayBuffer(SLAB_BYTES), usedBytes: 0 }
+    const bytes = new Uint8Array(slab.buffer, slab.usedBytes, length)
+    bytes.set(data)
+    slab.usedBytes += length
+    return bytes
+  }
 
   /**
    * internAcl returns the shared, frozen copy of an ACL. The table is bounded: past
