@@ -1,37 +1,57 @@
 /**
- * Storage benchmark (issue 4), on the real disk in a temporary directory:
+ * Storage benchmark (issues 4 and 13), on the real disk in a temporary directory:
  * - appends/s and the fsync batch sizes with 1, 32 and 256 concurrent writers, each
  *   appending one txn at a time and waiting for it to be durable;
  * - snapshot time and the longest event-loop block while a snapshot is written, at
- *   100k and 1M znodes (perf_hooks.monitorEventLoopDelay);
- * - recovery time (open, read snapshot and log, rebuild the tree) at the same sizes.
+ *   200k and 1M znodes (perf_hooks.monitorEventLoopDelay);
+ * - recovery time (open, read snapshot and log, rebuild the tree) at the same sizes,
+ *   the median of `--runs` reopenings;
+ * - restart to serving: a real `conclave server` process (standalone, built dist/)
+ *   started on a data directory holding 200k znodes, timed from spawn until /health
+ *   says serving and until a client's first read is answered, and its RSS then.
  *
- * Run: npm run bench:storage [-- --nodes 100000,1000000 --seconds 5 --dir /path]
+ * Run: npm run bench:storage [-- --nodes 200000,1000000 --restart-nodes 200000
+ *   --runs 3 --sections appends,snapshot,restart --seconds 5 --dir /path]
+ * The restart section needs `npm run build` first.
  * This is a measurement, not a test: numbers depend on the disk and the machine.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { Txn } from '../protocol/txn.js'
 import { makeZxid } from '../protocol/zxid.js'
 import { OPEN_ACL_UNSAFE } from '../protocol/types.js'
 import { SessionTable } from '../server/sessions/session-table.js'
 import { FileStorage } from '../server/storage/file-storage.js'
-import { restoreStandalone, snapshotRequestOf } from '../server/storage/restore.js'
+import { restoreStandalone, snapshotRequestOf, treeLoading } from '../server/storage/restore.js'
 import { DataTree } from '../server/tree/data-tree.js'
+import { connectConclave } from './lib/conclave-session.js'
+import { MemberProcess } from './lib/member-process.js'
+import { freePorts } from './lib/ports.js'
+import { median } from './lib/stats.js'
 
 const SESSION_OPTIONS = { tickMs: 100, minTimeoutMs: 2000, maxTimeoutMs: 60_000 }
 const { values } = parseArgs({
   options: {
-    nodes: { type: 'string', default: '100000,1000000' },
+    nodes: { type: 'string', default: '200000,1000000' },
+    'restart-nodes': { type: 'string', default: '200000' },
+    runs: { type: 'string', default: '3' },
+    sections: { type: 'string', default: 'appends,snapshot,restart' },
     writers: { type: 'string', default: '1,32,256' },
     seconds: { type: 'string', default: '5' },
     dir: { type: 'string' },
   },
 })
 const baseDir = values.dir ?? tmpdir()
+const runs = Math.max(1, Number(values.runs))
+const sections = new Set(values.sections.split(','))
+/** CLI is the built `conclave` command the restart measure starts. */
+const CLI = fileURLToPath(new URL('../dist/server/cli/main.js', import.meta.url))
+/** HEALTH_POLL_MS: how often the restart measure asks /health whether the member serves. */
+const HEALTH_POLL_MS = 5
 
 function setTxn(counter: number): Txn {
   const data = new TextEncoder().encode(`value-${counter}-${'x'.repeat(100)}`)
@@ -139,21 +159,98 @@ async function benchSnapshot(count: number): Promise<void> {
         `longest event-loop block ${(delay.max / 1e6).toFixed(1)} ms (p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms)  heartbeats ${heartbeats}`,
     )
     await storage.close()
-    const recoveryStarted = performance.now()
-    const reopened = await FileStorage.open(dir)
-    const state = restoreStandalone(reopened.recovered, SESSION_OPTIONS)
-    const recoveryMs = performance.now() - recoveryStarted
-    if (state.tree.digest() !== tree.digest()) throw new Error('recovered tree differs')
+    const timesMs: number[] = []
+    for (let run = 0; run < runs; run++) {
+      const recoveryStarted = performance.now()
+      // As a member opens its data directory: the tree is built while the snapshot is read.
+      const reopened = await FileStorage.open(dir, treeLoading)
+      const state = restoreStandalone(reopened.recovered, SESSION_OPTIONS)
+      timesMs.push(performance.now() - recoveryStarted)
+      if (state.tree.digest() !== tree.digest()) throw new Error('recovered tree differs')
+      await reopened.storage.close()
+    }
     console.log(
-      `recovery nodes=${count.toLocaleString('en-US').padStart(9)}  ${recoveryMs.toFixed(0)} ms (snapshot load and tree rebuild; ${state.tree.nodeCount.toLocaleString('en-US')} znodes)`,
+      `recovery nodes=${count.toLocaleString('en-US').padStart(9)}  median ${median(timesMs).toFixed(0)} ms of ${runs} (${timesMs.map((t) => t.toFixed(0)).join(', ')}; snapshot load and tree rebuild)`,
     )
-    await reopened.storage.close()
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
+/**
+ * benchRestart writes a data directory holding `count` znodes (a snapshot, the log and
+ * the epoch file, as a standalone server leaves them), then starts a standalone
+ * `conclave server` on it `runs` times: each time from spawn until /health says
+ * serving, until a client's first read is answered, and the member's RSS then.
+ */
+async function benchRestart(count: number): Promise<void> {
+  const dir = mkdtempSync(join(baseDir, 'conclave-bench-restart-'))
+  try {
+    const dataDir = join(dir, 'data')
+    mkdirSync(dataDir)
+    const { storage } = await FileStorage.open(dataDir, { segmentBytesMax: 256 * 1024 * 1024 })
+    const { tree, sessions } = await buildTree(storage, count)
+    await storage.snapshot(snapshotRequestOf(tree, sessions))
+    await storage.writeEpochs({ acceptedEpoch: 1, currentEpoch: 1 })
+    await storage.close()
+    const [clientPort] = await freePorts(1)
+    const config = join(dir, 'config.json')
+    writeFileSync(config, JSON.stringify({ id: 1, host: '127.0.0.1', clientPort, dataDir }))
+    const results: { servingMs: number; firstReadMs: number; rssBytes: number }[] = []
+    for (let run = 0; run < runs; run++) {
+      const log = join(dir, `server-${run}.log`)
+      const started = performance.now()
+      const member = MemberProcess.spawn(
+        process.execPath,
+        [CLI, 'server', '--config', config, '--no-pretty'],
+        log,
+      )
+      try {
+        await untilServing(member, clientPort!)
+        const servingMs = performance.now() - started
+        const session = await connectConclave(clientPort!, 10_000)
+        await session.get('/p0/c0', 10_000)
+        const firstReadMs = performance.now() - started
+        await session.close()
+        results.push({ servingMs, firstReadMs, rssBytes: member.rssBytes() ?? Number.NaN })
+      } finally {
+        await member.stop()
+      }
+    }
+    const ms = (pick: (r: (typeof results)[number]) => number) =>
+      `${median(results.map(pick)).toFixed(0)} ms`
+    console.log(
+      `restart nodes=${count.toLocaleString('en-US').padStart(9)}  serving after ${ms((r) => r.servingMs)}, first read answered after ${ms((r) => r.firstReadMs)}, ` +
+        `RSS ${(median(results.map((r) => r.rssBytes)) / 1e6).toFixed(0)} MB (medians of ${runs}; serving ${results.map((r) => r.servingMs.toFixed(0)).join(', ')} ms)`,
+    )
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** untilServing polls /health until the member says it serves; throws if the process exits first. */
+async function untilServing(member: MemberProcess, port: number): Promise<void> {
+  const deadline = performance.now() + 120_000
+  while (performance.now() < deadline) {
+    if (!member.alive()) throw new Error(`the member exited:\n${member.logTail()}`)
+    try {
+      const reply = await fetch(`http://127.0.0.1:${port}/health`, {
+        signal: AbortSignal.timeout(1000),
+      })
+      if (((await reply.json()) as { serving?: unknown }).serving === true) return
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, HEALTH_POLL_MS))
+  }
+  throw new Error(`the member did not serve within 120 s:\n${member.logTail()}`)
+}
+
 console.log(`conclave storage benchmark — node ${process.version}, data in ${baseDir}`)
-for (const writers of values.writers.split(',').map(Number))
-  await benchAppends(writers, Number(values.seconds))
-for (const count of values.nodes.split(',').map(Number)) await benchSnapshot(count)
+if (sections.has('appends'))
+  for (const writers of values.writers.split(',').map(Number))
+    await benchAppends(writers, Number(values.seconds))
+if (sections.has('snapshot'))
+  for (const count of values.nodes.split(',').map(Number)) await benchSnapshot(count)
+if (sections.has('restart'))
+  for (const count of values['restart-nodes'].split(',').map(Number)) await benchRestart(count)
