@@ -20,10 +20,12 @@
  * them (`rewriteWithoutTail`): a later TRUNC may cut the log inside the tail, and a
  * tail kept in the file would bring the cut txns back.
  *
- * Stored node hashes (format versions 3 and 4, which are 1 and 2 plus this): tree
- * records may carry `hash`, the node's digest hash (server/tree/digest.ts), so
- * recovery need not recompute it for every node. Versions 1 and 2 are still read; a
- * `hash` in their records is ignored and recomputed. The frame CRC-32 covers stored
+ * Compact records with stored node hashes (format versions 3 and 4, which are 1 and 2
+ * plus this): tree records are msgpack arrays in a fixed field order
+ * (snapshot-content.ts's TreeRecordTuple) instead of maps, and may carry `hash`, the
+ * node's digest hash (server/tree/digest.ts), so recovery need not recompute it for
+ * every node. Versions 1 and 2 (map records) are still read; a `hash` in their
+ * records is ignored and recomputed. The frame CRC-32 covers stored
  * hashes like every other byte, so a damaged hash is caught like damaged data; the
  * tree loader also recomputes a sample of them, which catches hashes written by a
  * different digest definition.
@@ -44,6 +46,8 @@ import { StorageError, StorageErrorCode } from './errors.js'
 import {
   checkSessionRecord,
   checkTreeRecord,
+  treeRecordFromTuple,
+  treeRecordTuple,
   type SessionRecord,
   type SnapshotNode,
 } from './snapshot-content.js'
@@ -151,7 +155,13 @@ export async function writeSnapshotFile(
       source.sessions,
       options.recordsPerChunk,
     )
-    const nodes = await writeRecords(put, FrameKind.nodes, source.nodes, options.recordsPerChunk)
+    const nodes = await writeRecords(
+      put,
+      FrameKind.nodes,
+      source.nodes,
+      options.recordsPerChunk,
+      treeRecordTuple,
+    )
     // Read after the records: the tree's applied zxid once iteration ended.
     const fuzzyThroughZxid = source.zxidAtEnd?.() ?? source.zxid
     if (tail.length > 0) await writeRecords(put, FrameKind.tail, tail, options.recordsPerChunk)
@@ -190,11 +200,12 @@ async function writeRecords(
   kind: number,
   records: Iterable<unknown> | AsyncIterable<unknown>,
   perChunk: number,
+  form: (record: unknown) => unknown = (record) => record,
 ): Promise<number> {
   let chunk: unknown[] = []
   let count = 0
   for await (const record of records) {
-    chunk.push(record)
+    chunk.push(form(record))
     if (chunk.length < perChunk) continue
     count += chunk.length
     await put(frame(kind, encodeMessage(chunk)))
@@ -275,7 +286,7 @@ export function decodeSnapshot(
   }
   const hasTail = version === FormatVersion.tail || version === FormatVersion.hashedTail
   const reading: RecordReading = {
-    hashes: version === FormatVersion.hashedPlain || version === FormatVersion.hashedTail,
+    compact: version === FormatVersion.hashedPlain || version === FormatVersion.hashedTail,
     loader,
   }
   const content: SnapshotContent = {
@@ -285,7 +296,7 @@ export function decodeSnapshot(
     sessions: [],
     nodes: [],
     nodeCount: 0,
-    hashes: reading.hashes,
+    hashes: reading.compact,
     tail: [],
     tailOffset: HEADER_BYTES,
   }
@@ -367,9 +378,9 @@ function readFrame(
   return { kind, value: unpacked.value, end }
 }
 
-/** RecordReading is how a file's tree records are taken: whether their stored hashes count, and where they go. */
+/** RecordReading is how a file's tree records are taken: compact tuples whose stored hashes count (3, 4) or maps (1, 2), and where they go. */
 interface RecordReading {
-  hashes: boolean
+  compact: boolean
   loader: SnapshotNodeLoader | undefined
 }
 
@@ -384,9 +395,19 @@ function addRecords(
   if (kind === FrameKind.nodes) content.nodeCount += value.length
   if (kind === FrameKind.nodes && reading.loader !== undefined) {
     // The loader checks each record; only hashes a file of this version cannot vouch for are dropped.
-    if (!reading.hashes) for (const record of value) withoutHash(record)
+    let records = value as SnapshotNode[]
+    if (reading.compact) {
+      records = []
+      for (const tuple of value) {
+        const record = treeRecordFromTuple(tuple)
+        if (typeof record === 'string') return record
+        records.push(record)
+      }
+    } else {
+      for (const record of value) withoutHash(record)
+    }
     try {
-      reading.loader.add(value as SnapshotNode[])
+      reading.loader.add(records)
     } catch (err) {
       return errorText(err)
     }
@@ -398,8 +419,9 @@ function addRecords(
       if (typeof checked === 'string') return checked
       content.sessions.push(checked)
     } else {
-      if (!reading.hashes) withoutHash(record)
-      const checked = checkTreeRecord(record)
+      const form = reading.compact ? treeRecordFromTuple(record) : withoutHash(record)
+      if (typeof form === 'string') return form
+      const checked = checkTreeRecord(form)
       if (typeof checked === 'string') return checked
       content.nodes.push(checked)
     }
@@ -407,10 +429,11 @@ function addRecords(
   return undefined
 }
 
-/** withoutHash clears a stored hash from a record of a format without hashes: it is recomputed, never trusted. */
-function withoutHash(record: unknown): void {
+/** withoutHash clears a stored hash from a record of a format without hashes (it is recomputed, never trusted) and returns the record. */
+function withoutHash(record: unknown): unknown {
   if (typeof record === 'object' && record !== null && 'hash' in record)
     (record as { hash?: unknown }).hash = undefined
+  return record
 }
 
 function errorText(err: unknown): string {

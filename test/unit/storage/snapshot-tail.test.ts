@@ -2,7 +2,7 @@
  * The snapshot file's carried log tail (format version 4, 2 before stored hashes): a
  * snapshot written with txns reads back with them, a plain snapshot is version 3,
  * rewriteWithoutTail leaves the same snapshot as version 3 without them, and a tail
- * that is misplaced, does not follow the snapshot or sits in a plain (version 1) file
+ * that is misplaced, does not follow the snapshot or sits in a plain (version 3) file
  * is refused.
  * Method: write files on the in-memory disk and patch their bytes.
  */
@@ -75,14 +75,14 @@ describe('snapshot log tail', () => {
     })
   })
 
-  it('refuses a tail frame in a version-1 file', async () => {
+  it('refuses a tail frame in a file of a version without tails (3)', async () => {
     const { bytes, zxid } = await written(5)
     const patched = new Uint8Array(bytes)
     const view = new DataView(patched.buffer)
-    view.setUint32(4, 1)
+    view.setUint32(4, 3)
     view.setUint32(24, crc32(patched.subarray(0, 24)))
     expect(decodeSnapshot(patched, zxid)).toMatchObject({
-      problem: expect.stringMatching(/log tail frame in a version 1 snapshot/),
+      problem: expect.stringMatching(/log tail frame in a version 3 snapshot/),
     })
   })
 })
