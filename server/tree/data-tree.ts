@@ -176,6 +176,8 @@ export class DataTree {
    * array per node would cost more memory than a small node's data.
    */
   private aclsInterned = new Map<string, Acl[]>()
+  /** The ACL interned last, checked first. */
+  private lastAclInterned: Acl[] | undefined
   /** How many snapshot records this tree has loaded (picks the stored hashes to check). */
   private recordsLoaded = 0
   /** The slab loaded node data is being copied into, and how much of it is used. */
@@ -562,6 +564,17 @@ export class DataTree {
    * ACL_INTERNED_MAX distinct ACLs it starts over, which costs sharing, never correctness.
    */
   private internAcl(acl: readonly Acl[]): Acl[] {
+    // Most nodes have the ACL of the node before them (the same creator, or a snapshot's siblings).
+    const last = this.lastAclInterned
+    if (acl.length === 1 && last?.length === 1) {
+      const [entry, lastEntry] = [acl[0]!, last[0]!]
+      if (
+        entry.perms === lastEntry.perms &&
+        entry.scheme === lastEntry.scheme &&
+        entry.id === lastEntry.id
+      )
+        return last
+    }
     let key = ''
     // Lengths make the key unambiguous whatever the scheme and id strings contain.
     for (const { perms, scheme, id } of acl)
@@ -574,6 +587,7 @@ export class DataTree {
       ) as Acl[]
       this.aclsInterned.set(key, interned)
     }
+    this.lastAclInterned = interned
     return interned
   }
 
