@@ -180,6 +180,8 @@ export class DataTree {
   private lastAclInterned: Acl[] | undefined
   /** How many snapshot records this tree has loaded (picks the stored hashes to check). */
   private recordsLoaded = 0
+  /** The parent of the last node loaded (loadingParentOf). */
+  private lastLoadedParent: { path: string; node: ZNode } | undefined
   /** The slab loaded node data is being copied into, and how much of it is used. */
   private slab: { buffer: ArrayBuffer; usedBytes: number } | undefined
 
@@ -516,7 +518,7 @@ export class DataTree {
     }
     let parent: ZNode | undefined
     if (path !== ROOT_PATH) {
-      parent = this.nodes.get(parentOf(path))
+      parent = this.loadingParentOf(path)
       if (parent === undefined)
         throw new TreeAssertionError(`snapshot lists ${path} before its parent`)
     }
@@ -540,10 +542,28 @@ export class DataTree {
   finishLoading(appliedZxid: Zxid): void {
     if (!this.nodes.has(ROOT_PATH)) throw new TreeAssertionError('snapshot has no root node')
     this.slab = undefined
+    this.lastLoadedParent = undefined
     this.lastAppliedZxid = appliedZxid
   }
 
   // ---------------------------------------------------------------- bookkeeping
+
+  /**
+   * loadingParentOf finds a loaded node's parent. Siblings come one after another in a
+   * snapshot, so the last parent found is tried first, without slicing the path
+   * (nothing is removed while loading, so it is still in the tree).
+   */
+  private loadingParentOf(path: string): ZNode | undefined {
+    const slash = path.lastIndexOf('/')
+    const last = this.lastLoadedParent
+    if (last !== undefined && slash === last.path.length && path.startsWith(last.path))
+      return last.node
+    const parentPath = slash <= 0 ? ROOT_PATH : path.slice(0, slash)
+    const node = this.nodes.get(parentPath)
+    if (node !== undefined && parentPath !== ROOT_PATH)
+      this.lastLoadedParent = { path: parentPath, node }
+    return node
+  }
 
   /** loadedBytes copies a loaded node's data into memory of the tree's own, small data into a shared slab. */
   private loadedBytes(data: Uint8Array): Uint8Array {
