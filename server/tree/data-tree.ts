@@ -489,12 +489,11 @@ export class DataTree {
   /**
    * loadSnapshotEntry adds one snapshot record to a tree being loaded (DataTreeLoader
    * only). Throws TreeAssertionError for a malformed record, a duplicate path or a
-   * child listed before its parent.
+   * child listed before its parent; after that the tree must not be used.
    */
   loadSnapshotEntry(entry: SnapshotNode): void {
     checkSnapshotNode(entry)
     const path = entry.path
-    if (this.nodes.has(path)) throw new TreeAssertionError(`snapshot lists ${path} twice`)
     // Equal zxids share one bigint: a node never changed has czxid = mzxid (= pzxid for a leaf).
     const czxid = entry.czxid
     const mzxid = entry.mzxid === czxid ? czxid : entry.mzxid
@@ -534,8 +533,13 @@ export class DataTree {
         )
     }
     this.recordsLoaded++
+    // One map operation instead of a lookup and an insert: a duplicate shows as a size
+    // that did not grow. The tree is then broken, and so is its loader (DataTreeLoader).
+    const size = this.nodes.size
+    this.nodes.set(path, node)
+    if (this.nodes.size === size) throw new TreeAssertionError(`snapshot lists ${path} twice`)
     if (parent !== undefined) addChild(parent, baseName(path)) // children are not part of a node's hash
-    this.index(path, node)
+    this.indexBesidesMap(path, node)
   }
 
   /** finishLoading ends loading (DataTreeLoader only): the root must be there; the tree is as of `appliedZxid`. */
@@ -620,6 +624,11 @@ export class DataTree {
   /** index adds a node whose hash is set to the map, the digest and the side indexes. */
   private index(path: string, node: ZNode): void {
     this.nodes.set(path, node)
+    this.indexBesidesMap(path, node)
+  }
+
+  /** indexBesidesMap adds a node already in the map to the digest and the side indexes. */
+  private indexBesidesMap(path: string, node: ZNode): void {
     this.digestValue = addHash(this.digestValue, node.hash, 1)
     if (node.ephemeralOwner !== 0n) {
       let owned = this.ephemerals.get(node.ephemeralOwner)
@@ -705,10 +714,18 @@ export class DataTreeLoader {
   private readonly tree = DataTree.emptyForLoading()
   private finished = false
 
-  /** add loads records; throws TreeAssertionError as `DataTree.fromSnapshot` does. */
+  /**
+   * add loads records; throws TreeAssertionError as `DataTree.fromSnapshot` does. After
+   * it threw, the loader is finished: the half-loaded tree may be inconsistent.
+   */
   add(entries: Iterable<SnapshotNode>): void {
     if (this.finished) throw new TreeAssertionError('loader already finished')
-    for (const entry of entries) this.tree.loadSnapshotEntry(entry)
+    try {
+      for (const entry of entries) this.tree.loadSnapshotEntry(entry)
+    } catch (err) {
+      this.finished = true
+      throw err
+    }
   }
 
   /** finish returns the loaded tree as of `appliedZxid`; the loader cannot be used again. */
