@@ -12,7 +12,7 @@ import { crc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { decodeMessage, encodeMessage } from '../../../protocol/codec.js'
 import { FileStorage } from '../../../server/storage/file-storage.js'
-import { MemoryStorageFs } from '../../../server/storage/memory-fs.js'
+import { MemoryStorageFs, type DiskImage } from '../../../server/storage/memory-fs.js'
 import {
   restoreStandalone,
   snapshotRequestOf,
@@ -130,6 +130,29 @@ function versionOneFile(tree: DataTree, zxid: bigint, extra: Record<string, unkn
   ])
 }
 
+/** twoSnapshots writes a log and two snapshots of a workload, and returns the disk image. */
+async function twoSnapshots() {
+  const fs = new MemoryStorageFs()
+  const { storage } = await FileStorage.open(DIR, { fs, createIfMissing: true })
+  const work = new Workload(4, 3)
+  await storage.append(work.take(30))
+  const older = await storage.snapshot(snapshotRequestOf(work.tree, work.sessions))
+  await storage.append(work.take(30))
+  const newest = await storage.snapshot(snapshotRequestOf(work.tree, work.sessions))
+  await storage.close()
+  return { work, older, newest, image: fs.image() }
+}
+
+/** recoveredFrom opens a disk image as a member does, the tree built while the snapshot is read. */
+async function recoveredFrom(image: DiskImage) {
+  const { storage, recovered } = await FileStorage.open(DIR, {
+    fs: new MemoryStorageFs(image),
+    ...treeLoading,
+  })
+  await storage.close()
+  return recovered
+}
+
 function loaded(bytes: Uint8Array, zxid: bigint): SnapshotContent & { loaded?: unknown } {
   const decoded = decodeSnapshot(bytes, zxid, new DataTreeLoader())
   if ('problem' in decoded) throw new Error(decoded.problem)
@@ -183,15 +206,7 @@ describe('stored node hashes', () => {
   })
 
   it('a damaged stored hash fails the frame checksum, and recovery falls back to an older snapshot', async () => {
-    const fs = new MemoryStorageFs()
-    const { storage } = await FileStorage.open(DIR, { fs, createIfMissing: true })
-    const work = new Workload(4, 3)
-    await storage.append(work.take(30))
-    const older = await storage.snapshot(snapshotRequestOf(work.tree, work.sessions))
-    await storage.append(work.take(30))
-    const newest = await storage.snapshot(snapshotRequestOf(work.tree, work.sessions))
-    await storage.close()
-    const image = fs.image()
+    const { work, older, newest, image } = await twoSnapshots()
     const bytes = image.files.get(newest.file)!
     // Flip one bit of the stored hash of the first tree record, without fixing the checksum.
     const nodesFrame = frames(bytes).find((f) => f.kind === NODES_KIND)!
@@ -203,34 +218,20 @@ describe('stored node hashes', () => {
     expect(decodeSnapshot(bytes, newest.zxid)).toMatchObject({
       problem: 'frame checksum mismatch',
     })
-    const { recovered } = await FileStorage.open(DIR, {
-      fs: new MemoryStorageFs(image),
-      ...treeLoading,
-    })
+    const recovered = await recoveredFrom(image)
     expect(recovered.snapshot?.zxid).toBe(older.zxid)
     expect(recovered.warnings.join(' ')).toContain(newest.file)
     expect(restoreStandalone(recovered, SESSION_OPTIONS).tree.digest()).toBe(work.tree.digest())
   })
 
   it('a snapshot whose records do not make a tree is skipped for an older one', async () => {
-    const fs = new MemoryStorageFs()
-    const { storage } = await FileStorage.open(DIR, { fs, createIfMissing: true })
-    const work = new Workload(4, 3)
-    await storage.append(work.take(30))
-    const older = await storage.snapshot(snapshotRequestOf(work.tree, work.sessions))
-    await storage.append(work.take(30))
-    const newest = await storage.snapshot(snapshotRequestOf(work.tree, work.sessions))
-    await storage.close()
-    const image = fs.image()
+    const { work, older, newest, image } = await twoSnapshots()
     // The root's record names a child path instead: a valid frame whose records are no tree.
     image.files.set(
       newest.file,
       withTreeRecord(image.files.get(newest.file)!, 0, (tuple) => (tuple[0] = '/nowhere/x')),
     )
-    const { recovered } = await FileStorage.open(DIR, {
-      fs: new MemoryStorageFs(image),
-      ...treeLoading,
-    })
+    const recovered = await recoveredFrom(image)
     expect(recovered.snapshot?.zxid).toBe(older.zxid)
     expect(recovered.warnings.join(' ')).toMatch(/before its parent/)
     expect(restoreStandalone(recovered, SESSION_OPTIONS).tree.digest()).toBe(work.tree.digest())
