@@ -12,7 +12,7 @@
  *
  * Run: npm run bench:storage [-- --nodes 200000,1000000 --restart-nodes 200000
  *   --runs 3 --sections appends,snapshot,restart --seconds 5 --dir /path]
- * The restart section needs `npm run build` first.
+ * Recovery and restart run the built server: `npm run build` first.
  * This is a measurement, not a test: numbers depend on the disk and the machine.
  */
 import { execFileSync } from 'node:child_process'
@@ -27,7 +27,7 @@ import { makeZxid } from '../protocol/zxid.js'
 import { OPEN_ACL_UNSAFE } from '../protocol/types.js'
 import { SessionTable } from '../server/sessions/session-table.js'
 import { FileStorage } from '../server/storage/file-storage.js'
-import { restoreStandalone, snapshotRequestOf, treeLoading } from '../server/storage/restore.js'
+import { snapshotRequestOf } from '../server/storage/restore.js'
 import { DataTree } from '../server/tree/data-tree.js'
 import { connectConclave } from './lib/conclave-session.js'
 import { MemberProcess } from './lib/member-process.js'
@@ -53,6 +53,8 @@ const runs = Math.max(1, Number(values.runs))
 const sections = new Set(values.sections.split(','))
 /** CLI is the built `conclave` command the restart measure starts. */
 const CLI = fileURLToPath(new URL('../dist/server/cli/main.js', import.meta.url))
+/** DIST_STORAGE is the built storage layer the recovery runs load. */
+const DIST_STORAGE = new URL('../dist/server/storage/index.js', import.meta.url).href
 /** HEALTH_POLL_MS: how often the restart measure asks /health whether the member serves. */
 const HEALTH_POLL_MS = 5
 
@@ -178,14 +180,16 @@ interface RecoveryResult {
 
 /**
  * recoverOnce is the child process of a recovery run (`--recover DIR`): it opens the
- * directory as a member does, the tree built while the snapshot is read, and prints a
- * RecoveryResult as JSON.
+ * directory with the built server's storage as a member does, the tree built while the
+ * snapshot is read, and prints a RecoveryResult as JSON.
  */
 async function recoverOnce(dir: string): Promise<void> {
+  // The built server, as a restart runs it (tsx's transpiled source is slower).
+  const storage = (await import(DIST_STORAGE)) as typeof import('../server/storage/index.js')
   const cpuBefore = process.cpuUsage()
   const started = performance.now()
-  const reopened = await FileStorage.open(dir, treeLoading)
-  const state = restoreStandalone(reopened.recovered, SESSION_OPTIONS)
+  const reopened = await storage.FileStorage.open(dir, storage.treeLoading)
+  const state = storage.restoreStandalone(reopened.recovered, SESSION_OPTIONS)
   const ms = performance.now() - started
   const cpu = process.cpuUsage(cpuBefore)
   const result: RecoveryResult = {
