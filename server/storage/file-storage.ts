@@ -11,7 +11,12 @@ import { writeEpochFile, type Epochs } from './epoch-file.js'
 import { StorageError, StorageErrorCode } from './errors.js'
 import { LogWriter } from './log-writer.js'
 import { recoverDataDir, type Recovered } from './recovery.js'
-import { listSnapshots, rewriteWithoutTail, writeSnapshotFile } from './snapshot-file.js'
+import {
+  listSnapshots,
+  rewriteWithoutTail,
+  writeSnapshotFile,
+  type SnapshotNodeLoader,
+} from './snapshot-file.js'
 import { followsZxid } from './zxid-order.js'
 import { NO_SPACE_RETRY_MS_DEFAULT } from './log-writer.js'
 import { retryWhileNoSpace, type NoSpaceEvents } from './no-space.js'
@@ -31,6 +36,13 @@ export interface FileStorageOptions {
   recordsPerChunk?: number
   /** createIfMissing creates a missing data directory instead of refusing (default false). */
   createIfMissing?: boolean
+  /**
+   * snapshotNodeLoader, if set, makes a fresh loader for each snapshot recovery tries:
+   * the tree records stream into it as the file is read, and `recovered.snapshot.loaded`
+   * is what it built (restore.ts's `treeLoading` builds the DataTree). Without it the
+   * records come back in `recovered.snapshot.nodes`.
+   */
+  snapshotNodeLoader?: () => SnapshotNodeLoader
   /** onBatch is told how many txns each log fsync covered (metrics, benchmarks). */
   onBatch?: (txnCount: number) => void
   /**
@@ -48,7 +60,7 @@ export interface SnapshotRequest {
   zxid: Zxid
   /** sessions yields SessionRecord values (SessionTable.snapshotRecords()). */
   sessions: Iterable<unknown> | AsyncIterable<unknown>
-  /** nodes yields SnapshotNode values parent before child (DataTree.snapshotEntries()). */
+  /** nodes yields SnapshotNode values parent before child (DataTree.snapshotEntries({ hashes: true })). */
   nodes: Iterable<unknown> | AsyncIterable<unknown>
   /** zxidAtEnd returns the tree's applied zxid when called after the last record (stored as fuzzyThroughZxid). */
   zxidAtEnd?: () => Zxid
@@ -115,6 +127,7 @@ export class FileStorage {
     const { recovered, segments, resetZxid, logLastZxid, missingTail } = await recoverDataDir(
       fs,
       layout,
+      options.snapshotNodeLoader,
     )
     const writerOptions = {
       segmentBytesMax: settings.segmentBytesMax,

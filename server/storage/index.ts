@@ -9,6 +9,7 @@ export {
   type SnapshotRequest,
 } from './file-storage.js'
 export type { Recovered, RecoveredSnapshot } from './recovery.js'
+export type { SnapshotNodeLoader } from './snapshot-file.js'
 export type { Epochs } from './epoch-file.js'
 export type { TornTail } from './log-scan.js'
 export { StorageError, StorageErrorCode } from './errors.js'
@@ -19,6 +20,7 @@ export {
   restoreForEnsemble,
   restoreStandalone,
   snapshotRequestOf,
+  treeLoading,
   type RestoredState,
 } from './restore.js'
 export { NodeStorageFs, type StorageFs, type StorageFile, type FileStat } from './storage-fs.js'

@@ -21,12 +21,19 @@ import { readEpochFile, type Epochs } from './epoch-file.js'
 import { REPAIR_ADVICE, StorageError, StorageErrorCode } from './errors.js'
 import { scanLog, type LogDamage, type LogScan, type TornTail } from './log-scan.js'
 import type { SegmentState } from './log-writer.js'
-import { decodeSnapshot, listSnapshots, type SnapshotContent } from './snapshot-file.js'
+import {
+  decodeSnapshot,
+  listSnapshots,
+  type SnapshotContent,
+  type SnapshotNodeLoader,
+} from './snapshot-file.js'
 import type { StorageFs } from './storage-fs.js'
 
 /** RecoveredSnapshot is the snapshot recovery started from. */
 export interface RecoveredSnapshot extends SnapshotContent {
   file: string
+  /** loaded is what the SnapshotNodeLoader built from the tree records (then `nodes` is empty), if one was given. */
+  loaded?: unknown
 }
 
 /** Recovered is everything a server restarts from. */
@@ -55,10 +62,16 @@ export interface RecoveryResult {
   missingTail: Txn[]
 }
 
-/** recoverDataDir reads a prepared data directory (see prepareDataDir). */
+/**
+ * recoverDataDir reads a prepared data directory (see prepareDataDir). With
+ * `newNodeLoader`, each snapshot tried streams its tree records into a fresh loader
+ * (so they are never all in memory at once), and a snapshot whose records the loader
+ * refuses counts as damaged.
+ */
 export async function recoverDataDir(
   fs: StorageFs,
   layout: DataDirLayout,
+  newNodeLoader?: () => SnapshotNodeLoader,
 ): Promise<RecoveryResult> {
   const warnings: string[] = []
   for (const dir of [layout.dataDir, layout.logDir, layout.snapDir]) {
@@ -67,7 +80,7 @@ export async function recoverDataDir(
       warnings.push(`removed unfinished files in ${dir}: ${removed.join(', ')}`)
   }
   const epochs = await guard(layout.dataDir, () => readEpochFile(fs, layout.dataDir))
-  const snapshot = await loadNewestSnapshot(fs, layout.snapDir, warnings)
+  const snapshot = await loadNewestSnapshot(fs, layout.snapDir, warnings, newNodeLoader)
   const snapshotZxid = snapshot?.zxid ?? 0n
   const scan = await guard(layout.logDir, () =>
     scanLog(fs, layout.logDir, snapshotZxid, snapshot?.resetZxid ?? 0n),
@@ -128,12 +141,17 @@ async function loadNewestSnapshot(
   fs: StorageFs,
   snapDir: string,
   warnings: string[],
+  newNodeLoader: (() => SnapshotNodeLoader) | undefined,
 ): Promise<RecoveredSnapshot | undefined> {
   const candidates = await guard(snapDir, () => listSnapshots(fs, snapDir))
   const problems: string[] = []
   for (const candidate of candidates) {
     const file = `${snapDir}/${candidate.name}`
-    const decoded = decodeSnapshot(await guard(file, () => fs.readFile(file)), candidate.zxid)
+    const decoded = decodeSnapshot(
+      await guard(file, () => fs.readFile(file)),
+      candidate.zxid,
+      newNodeLoader?.(),
+    )
     if ('problem' in decoded) {
       problems.push(`${file} at offset ${decoded.offset}: ${decoded.problem}`)
       continue

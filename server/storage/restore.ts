@@ -12,11 +12,22 @@
  */
 import type { PersistentState } from '../core/state.js'
 import { SessionTable, type SessionTableOptions } from '../sessions/session-table.js'
-import { DataTree } from '../tree/data-tree.js'
+import { DataTree, DataTreeLoader } from '../tree/data-tree.js'
 import type { Zxid } from '../../protocol/zxid.js'
 import { StorageError, StorageErrorCode } from './errors.js'
 import type { SnapshotRequest } from './file-storage.js'
 import type { Recovered } from './recovery.js'
+import type { SnapshotNodeLoader } from './snapshot-file.js'
+
+/**
+ * treeLoading is the FileStorage.open option that builds the DataTree while the
+ * snapshot is read, a frame at a time, instead of decoding every record first and
+ * building afterwards: recovery holds far less at once, and a snapshot whose records do
+ * not make a valid tree is skipped for an older one like a damaged file.
+ */
+export const treeLoading: { snapshotNodeLoader: () => SnapshotNodeLoader } = {
+  snapshotNodeLoader: () => new DataTreeLoader(),
+}
 
 /**
  * snapshotRequestOf describes a fuzzy snapshot of the live state: call it, pass the
@@ -28,7 +39,7 @@ export function snapshotRequestOf(tree: DataTree, sessions: SessionTable): Snaps
   return {
     zxid: tree.appliedZxid,
     sessions: sessions.snapshotRecords(),
-    nodes: { [Symbol.iterator]: () => tree.snapshotEntries() },
+    nodes: { [Symbol.iterator]: () => tree.snapshotEntries({ hashes: true }) },
     zxidAtEnd: () => tree.appliedZxid,
   }
 }
@@ -55,7 +66,10 @@ export function restoreForEnsemble(
     }
   try {
     return {
-      tree: DataTree.fromSnapshot(snapshot.nodes, snapshot.zxid),
+      tree:
+        snapshot.loaded instanceof DataTree
+          ? snapshot.loaded
+          : DataTree.fromSnapshot(snapshot.nodes, snapshot.zxid),
       sessions: SessionTable.fromRecords(snapshot.sessions, sessionOptions),
       fuzzyThroughZxid: snapshot.fuzzyThroughZxid,
     }

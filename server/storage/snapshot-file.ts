@@ -14,11 +14,21 @@
  * msgpack array of those txns, each following the previous (the first follows the
  * snapshot's zxid), and the end frame then also counts them (`tail`). The rename of
  * the file is the one atomic switch from the old state to snapshot plus txns. Only
- * files with a tail are written as version 2, so plain snapshots stay readable by
- * version-1 readers, which refuse a version-2 file instead of dropping its txns.
+ * files with a tail are written with a tail version (2, or 4 with hashes), so a reader
+ * that knows no tail refuses such a file instead of dropping its txns.
  * Once the tail's txns are durable in the log too, the file is rewritten without
  * them (`rewriteWithoutTail`): a later TRUNC may cut the log inside the tail, and a
  * tail kept in the file would bring the cut txns back.
+ *
+ * Compact records with stored node hashes (format versions 3 and 4, which are 1 and 2
+ * plus this): tree records are msgpack arrays in a fixed field order
+ * (snapshot-content.ts's TreeRecordTuple) instead of maps, and may carry `hash`, the
+ * node's digest hash (server/tree/digest.ts), so recovery need not recompute it for
+ * every node. Versions 1 and 2 (map records) are still read; a `hash` in their
+ * records is ignored and recomputed. The frame CRC-32 covers stored
+ * hashes like every other byte, so a damaged hash is caught like damaged data; the
+ * tree loader also recomputes a sample of them, which catches hashes written by a
+ * different digest definition.
  *
  * Fuzzy, like ZooKeeper's: the zxid is the one applied when writing started; records
  * are pulled a chunk at a time while the server keeps applying txns, so the file holds
@@ -36,6 +46,8 @@ import { StorageError, StorageErrorCode } from './errors.js'
 import {
   checkSessionRecord,
   checkTreeRecord,
+  treeRecordFromTuple,
+  treeRecordTuple,
   type SessionRecord,
   type SnapshotNode,
 } from './snapshot-content.js'
@@ -43,9 +55,12 @@ import type { StorageFs } from './storage-fs.js'
 import { followsZxid, parseZxidHex16, zxidHex16 } from './zxid-order.js'
 
 const SNAPSHOT_MAGIC = 0x434e_534e
-/** SNAPSHOT_VERSION is written for plain snapshots; TAIL_VERSION for snapshots that carry txns. Both are read. */
-const SNAPSHOT_VERSION = 1
-const TAIL_VERSION = 2
+/**
+ * Format versions: 1 plain, 2 with a log tail, 3 and 4 the same with stored node
+ * hashes. All four are read; 3 and 4 are written.
+ */
+const FormatVersion = { plain: 1, tail: 2, hashedPlain: 3, hashedTail: 4 } as const
+const VERSIONS_READ: readonly number[] = Object.values(FormatVersion)
 const HEADER_BYTES = 28
 const FRAME_HEADER_BYTES = 9
 const FRAME_PAYLOAD_BYTES_MAX = 512 * 1024 * 1024
@@ -128,7 +143,11 @@ export async function writeSnapshotFile(
   try {
     const tail = source.tail ?? []
     await put(
-      header(source.zxid, source.resetZxid, tail.length > 0 ? TAIL_VERSION : SNAPSHOT_VERSION),
+      header(
+        source.zxid,
+        source.resetZxid,
+        tail.length > 0 ? FormatVersion.hashedTail : FormatVersion.hashedPlain,
+      ),
     )
     const sessions = await writeRecords(
       put,
@@ -136,7 +155,13 @@ export async function writeSnapshotFile(
       source.sessions,
       options.recordsPerChunk,
     )
-    const nodes = await writeRecords(put, FrameKind.nodes, source.nodes, options.recordsPerChunk)
+    const nodes = await writeRecords(
+      put,
+      FrameKind.nodes,
+      source.nodes,
+      options.recordsPerChunk,
+      treeRecordTuple,
+    )
     // Read after the records: the tree's applied zxid once iteration ended.
     const fuzzyThroughZxid = source.zxidAtEnd?.() ?? source.zxid
     if (tail.length > 0) await writeRecords(put, FrameKind.tail, tail, options.recordsPerChunk)
@@ -175,11 +200,12 @@ async function writeRecords(
   kind: number,
   records: Iterable<unknown> | AsyncIterable<unknown>,
   perChunk: number,
+  form: (record: unknown) => unknown = (record) => record,
 ): Promise<number> {
   let chunk: unknown[] = []
   let count = 0
   for await (const record of records) {
-    chunk.push(record)
+    chunk.push(form(record))
     if (chunk.length < perChunk) continue
     count += chunk.length
     await put(frame(kind, encodeMessage(chunk)))
@@ -204,7 +230,12 @@ export interface SnapshotContent {
    */
   fuzzyThroughZxid: Zxid
   sessions: SessionRecord[]
+  /** nodes are the tree records, unless they went to a SnapshotNodeLoader (then empty). */
   nodes: SnapshotNode[]
+  /** nodeCount is how many tree records the file holds. */
+  nodeCount: number
+  /** hashes: the file's format stores node hashes (versions 3 and 4), so its records' hashes count. */
+  hashes: boolean
   /** tail are the txns the snapshot carries (a SNAP install not yet discharged into the log); usually empty. */
   tail: Txn[]
   /** tailOffset is where the tail frames (or, without a tail, the end frame) start. */
@@ -217,11 +248,28 @@ export interface SnapshotProblem {
   problem: string
 }
 
-/** decodeSnapshot parses and checks a whole snapshot file. `expectedZxid` comes from its name. */
+/**
+ * SnapshotNodeLoader builds something (the tree) from a snapshot's tree records, a
+ * frame's worth at a time, as the file is read: the records are never all held at
+ * once. It must check every record itself (server/tree's DataTreeLoader does) and
+ * throw on one it refuses; the snapshot then counts as damaged.
+ */
+export interface SnapshotNodeLoader {
+  add(records: Iterable<SnapshotNode>): void
+  /** finish ends loading once every frame was read; it may throw like `add`. */
+  finish(zxid: Zxid): unknown
+}
+
+/**
+ * decodeSnapshot parses and checks a whole snapshot file. `expectedZxid` comes from its
+ * name. With a `loader`, tree records go to it frame by frame instead of into `nodes`,
+ * and `loaded` is what its `finish` returned.
+ */
 export function decodeSnapshot(
   bytes: Uint8Array,
   expectedZxid: Zxid,
-): SnapshotContent | SnapshotProblem {
+  loader?: SnapshotNodeLoader,
+): (SnapshotContent & { loaded?: unknown }) | SnapshotProblem {
   if (bytes.length < HEADER_BYTES)
     return { offset: 0, problem: `file is ${bytes.length} bytes, shorter than a header` }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -230,11 +278,16 @@ export function decodeSnapshot(
   if (view.getUint32(24) !== crc32(bytes.subarray(0, 24)))
     return { offset: 0, problem: 'header checksum mismatch' }
   const version = view.getUint32(4)
-  if (version !== SNAPSHOT_VERSION && version !== TAIL_VERSION) {
+  if (!VERSIONS_READ.includes(version)) {
     return {
       offset: 0,
-      problem: `snapshot format version ${version}, this server reads ${SNAPSHOT_VERSION} and ${TAIL_VERSION}`,
+      problem: `snapshot format version ${version}, this server reads ${VERSIONS_READ.join(', ')}`,
     }
+  }
+  const hasTail = version === FormatVersion.tail || version === FormatVersion.hashedTail
+  const reading: RecordReading = {
+    compact: version === FormatVersion.hashedPlain || version === FormatVersion.hashedTail,
+    loader,
   }
   const content: SnapshotContent = {
     zxid: view.getBigUint64(8),
@@ -242,6 +295,8 @@ export function decodeSnapshot(
     fuzzyThroughZxid: 0n,
     sessions: [],
     nodes: [],
+    nodeCount: 0,
+    hashes: reading.compact,
     tail: [],
     tailOffset: HEADER_BYTES,
   }
@@ -254,7 +309,7 @@ export function decodeSnapshot(
   while (offset < bytes.length) {
     const read = readFrame(bytes, view, offset)
     if ('problem' in read) return read
-    if (read.kind === FrameKind.tail && version !== TAIL_VERSION)
+    if (read.kind === FrameKind.tail && !hasTail)
       return { offset, problem: `a log tail frame in a version ${version} snapshot` }
     if (content.tail.length === 0) content.tailOffset = offset
     if (read.kind === FrameKind.end) {
@@ -264,13 +319,10 @@ export function decodeSnapshot(
         fuzzyThroughZxid?: unknown
         tail?: unknown
       } | null
-      if (counts?.sessions !== content.sessions.length || counts?.nodes !== content.nodes.length) {
+      if (counts?.sessions !== content.sessions.length || counts?.nodes !== content.nodeCount) {
         return { offset, problem: 'end frame counts differ from the records read' }
       }
-      if (
-        version === TAIL_VERSION &&
-        (counts.tail !== content.tail.length || content.tail.length === 0)
-      ) {
+      if (hasTail && (counts.tail !== content.tail.length || content.tail.length === 0)) {
         return { offset, problem: 'end frame tail count differs from the log tail read' }
       }
       const through =
@@ -282,12 +334,17 @@ export function decodeSnapshot(
       content.fuzzyThroughZxid = through
       if (read.end !== bytes.length)
         return { offset: read.end, problem: 'bytes after the end frame' }
-      return content
+      if (loader === undefined) return content
+      try {
+        return { ...content, loaded: loader.finish(content.zxid) }
+      } catch (err) {
+        return { offset, problem: `the tree records do not load: ${errorText(err)}` }
+      }
     }
     const problem =
       read.kind === FrameKind.tail
         ? addTail(read.value, content)
-        : addRecords(read.kind, read.value, content)
+        : addRecords(read.kind, read.value, content, reading)
     if (problem !== undefined) return { offset, problem }
     offset = read.end
   }
@@ -315,22 +372,85 @@ function readFrame(
     kind !== FrameKind.tail
   )
     return { offset, problem: `unknown frame kind ${kind}` }
-  const unpacked = decodeMessage(bytes.subarray(offset + FRAME_HEADER_BYTES, end))
+  // A copy: msgpackr keeps the last buffer it decoded, which would pin the whole file.
+  const unpacked = decodeMessage(bytes.slice(offset + FRAME_HEADER_BYTES, end))
   if (!unpacked.ok) return { offset, problem: `frame is not msgpack: ${unpacked.error.message}` }
   return { kind, value: unpacked.value, end }
 }
 
-function addRecords(kind: number, value: unknown, content: SnapshotContent): string | undefined {
+/** RecordReading is how a file's tree records are taken: compact tuples whose stored hashes count (3, 4) or maps (1, 2), and where they go. */
+interface RecordReading {
+  compact: boolean
+  loader: SnapshotNodeLoader | undefined
+}
+
+function addRecords(
+  kind: number,
+  value: unknown,
+  content: SnapshotContent,
+  reading: RecordReading,
+): string | undefined {
   if (!Array.isArray(value)) return 'frame payload is not a list of records'
   if (content.tail.length > 0) return 'tree or session records after the log tail'
+  if (kind === FrameKind.nodes) content.nodeCount += value.length
+  if (kind === FrameKind.nodes && reading.loader !== undefined) {
+    // The loader checks each record; only hashes a file of this version cannot vouch for are dropped.
+    const problem = { text: undefined as string | undefined }
+    try {
+      reading.loader.add(reading.compact ? fromTuples(value, problem) : withoutHashes(value))
+    } catch (err) {
+      return errorText(err)
+    }
+    return problem.text
+  }
   for (const record of value) {
-    const checked =
-      kind === FrameKind.sessions ? checkSessionRecord(record) : checkTreeRecord(record)
-    if (typeof checked === 'string') return checked
-    if (kind === FrameKind.sessions) content.sessions.push(checked as SessionRecord)
-    else content.nodes.push(checked as SnapshotNode)
+    if (kind === FrameKind.sessions) {
+      const checked = checkSessionRecord(record)
+      if (typeof checked === 'string') return checked
+      content.sessions.push(checked)
+    } else {
+      const form = reading.compact ? treeRecordFromTuple(record) : withoutHash(record)
+      if (typeof form === 'string') return form
+      const checked = checkTreeRecord(form)
+      if (typeof checked === 'string') return checked
+      content.nodes.push(checked)
+    }
   }
   return undefined
+}
+
+/**
+ * fromTuples yields the records of a frame of tuples one at a time, dropping each tuple
+ * from the frame as it goes: a record is garbage as soon as the loader took it, so
+ * neither it nor its tuple lives long enough to be promoted to the old generation (GC
+ * was a third of recovery's time). It stops at a tuple that is no record, saying why in
+ * `problem`.
+ */
+function* fromTuples(tuples: unknown[], problem: { text: string | undefined }) {
+  for (let i = 0; i < tuples.length; i++) {
+    const record = treeRecordFromTuple(tuples[i])
+    tuples[i] = undefined
+    if (typeof record === 'string') {
+      problem.text = record
+      return
+    }
+    yield record
+  }
+}
+
+function* withoutHashes(records: unknown[]) {
+  for (const record of records) yield withoutHash(record) as SnapshotNode
+}
+
+/** withoutHash clears a stored hash from a record of a format without hashes (it is recomputed, never trusted) and returns the record. */
+function withoutHash(record: unknown): unknown {
+  if (typeof record === 'object' && record !== null && 'hash' in record)
+    (record as { hash?: unknown }).hash = undefined
+  return record
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
 }
 
 /** addTail checks and appends one frame of carried txns: each must follow the previous (the first, the snapshot). */
@@ -373,12 +493,14 @@ export async function rewriteWithoutTail(
   const end = frame(
     FrameKind.end,
     encodeMessage(
-      endCounts(content.sessions.length, content.nodes.length, content.fuzzyThroughZxid, 0),
+      endCounts(content.sessions.length, content.nodeCount, content.fuzzyThroughZxid, 0),
     ),
   )
   const body = bytes.subarray(HEADER_BYTES, content.tailOffset)
+  // The same records, so the same format without the tail: 4 becomes 3, 2 becomes 1.
+  const version = content.hashes ? FormatVersion.hashedPlain : FormatVersion.plain
   await writeFileAtomically(fs, snapDir, name, [
-    header(content.zxid, content.resetZxid, SNAPSHOT_VERSION),
+    header(content.zxid, content.resetZxid, version),
     body,
     end,
   ])

@@ -75,10 +75,55 @@ export interface ApplyOptions {
   replay?: boolean
 }
 
+/**
+ * NoChildren is the one shared children set of every childless node: most nodes are
+ * leaves, and an empty Set per leaf costs more memory than the rest of the node. A
+ * node gets a Set of its own when its first child is added (`addChild`); adding to the
+ * shared one is a bug and throws.
+ */
+class NoChildren extends Set<string> {
+  override add(name: string): this {
+    throw new TreeAssertionError(`child ${name} added to the shared empty children set`)
+  }
+}
+const NO_CHILDREN: Set<string> = new NoChildren()
+
+/** addChild links a child name into a node, giving the node its own children set if it had none. */
+function addChild(node: ZNode, name: string): void {
+  if (node.children === NO_CHILDREN) node.children = new Set([name])
+  else node.children.add(name)
+}
+
+/** removeChild unlinks a child name; a node left without children goes back to the shared empty set. */
+function removeChild(node: ZNode, name: string): void {
+  if (node.children.delete(name) && node.children.size === 0) node.children = NO_CHILDREN
+}
+
+/**
+ * Loaded node data of at most SLAB_DATA_BYTES_MAX bytes is copied into shared slabs of
+ * SLAB_BYTES: one ArrayBuffer per small node costs several times its bytes. A slab
+ * lives while any of its nodes keeps its data, so what it can hold on to beyond the
+ * live data is bounded by the data loaded with it.
+ */
+const SLAB_BYTES = 64 * 1024
+const SLAB_DATA_BYTES_MAX = 1024
+const NO_DATA = new Uint8Array(0)
+
+/** ACL_INTERNED_MAX bounds the ACL intern table; past it the table starts over (entries stay shared by their nodes). */
+const ACL_INTERNED_MAX = 4096
+
+/** HASH_CHECK_EVERY: a loader recomputes every this many stored hashes (and the first) to catch a digest algorithm that changed without a format change. */
+const HASH_CHECK_EVERY = 64
+
+/** OPEN_ACL_UNSAFE_SHARED is the ACL of `/` and `/zookeeper` in a fresh tree, frozen like every interned ACL. */
+const OPEN_ACL_UNSAFE_SHARED: Acl[] = Object.freeze(
+  OPEN_ACL_UNSAFE.map((entry) => Object.freeze({ ...entry })),
+) as Acl[]
+
 function emptyNode(zxid: Zxid, timeMs: number): ZNode {
   return {
     data: new Uint8Array(0),
-    acl: [...OPEN_ACL_UNSAFE],
+    acl: OPEN_ACL_UNSAFE_SHARED,
     czxid: zxid,
     mzxid: zxid,
     pzxid: zxid,
@@ -90,7 +135,7 @@ function emptyNode(zxid: Zxid, timeMs: number): ZNode {
     ephemeralOwner: 0n,
     container: false,
     ttlMs: 0,
-    children: new Set(),
+    children: NO_CHILDREN,
     hash: 0n,
   }
 }
@@ -129,6 +174,19 @@ export class DataTree {
   private ephemeralCountTotal = 0
   private lastAppliedZxid: Zxid = 0n
   private replayMode = false
+  /**
+   * Interned ACLs, frozen, by content: most nodes share a handful of ACLs, and one
+   * array per node would cost more memory than a small node's data.
+   */
+  private aclsInterned = new Map<string, Acl[]>()
+  /** The ACL interned last, checked first. */
+  private lastAclInterned: Acl[] | undefined
+  /** How many snapshot records this tree has loaded (picks the stored hashes to check). */
+  private recordsLoaded = 0
+  /** The parent of the last node loaded (loadingParentOf). */
+  private lastLoadedParent: { path: string; node: ZNode } | undefined
+  /** The slab loaded node data is being copied into, and how much of it is used. */
+  private slab: { buffer: ArrayBuffer; usedBytes: number } | undefined
 
   /**
    * The tree starts with `/` and the reserved `/zookeeper`, all zxids 0. `empty` (for
@@ -138,7 +196,7 @@ export class DataTree {
     if (options.empty === true) return
     const root = emptyNode(0n, 0)
     // Like ZooKeeper, /zookeeper is linked in without counting as a child creation.
-    root.children.add(baseName(RESERVED_PATH))
+    addChild(root, baseName(RESERVED_PATH))
     this.insert(ROOT_PATH, root)
     this.insert(RESERVED_PATH, emptyNode(0n, 0))
   }
@@ -306,7 +364,7 @@ export class DataTree {
     }
     const node = emptyNode(txn.zxid, txn.timeMs)
     node.data = ownedBytes(op.data)
-    node.acl = [...op.acl]
+    node.acl = this.internAcl(op.acl)
     node.ephemeralOwner = op.ephemeralOwner
     node.container = op.container
     node.ttlMs = op.ttlMs
@@ -320,7 +378,7 @@ export class DataTree {
     // Counters only move forward (ZooKeeper's DataTree.createNode): replaying an old
     // create over a newer parent must not roll back its cversion or pzxid.
     this.update(parentPath, parent, (p) => {
-      p.children.add(baseName(op.path))
+      addChild(p, baseName(op.path))
       if (txn.zxid >= p.pzxid) {
         p.cversion = op.parentCversion
         p.pzxid = txn.zxid
@@ -353,7 +411,7 @@ export class DataTree {
     const node = this.nodes.get(op.path)
     if (node !== undefined) {
       this.update(op.path, node, (n) => {
-        n.acl = [...op.acl]
+        n.acl = this.internAcl(op.acl)
         n.aversion = op.aversion
       })
     } else if (!this.replayMode) {
@@ -392,16 +450,36 @@ export class DataTree {
   /**
    * snapshotEntries yields every node as a plain record, parent before child. The
    * generator may be paused between records while txns keep being applied (a fuzzy
-   * snapshot); each record is then the node as it was when its turn came.
+   * snapshot); each record is then the node as it was when its turn came. With
+   * `hashes`, each record also carries the node's digest hash (for snapshot files, so
+   * a restart need not recompute it); peers' SNAP records go without.
    */
-  *snapshotEntries(): Generator<SnapshotNode> {
+  *snapshotEntries(options: { hashes?: boolean } = {}): Generator<SnapshotNode> {
+    const withHashes = options.hashes === true
     const stack = [ROOT_PATH]
     for (let path = stack.pop(); path !== undefined; path = stack.pop()) {
       const node = this.nodes.get(path)
       if (node === undefined) continue // deleted while the snapshot was paused
-      const { children, hash: _hash, ...fields } = node
-      yield { path, ...fields, acl: [...fields.acl] }
-      for (const child of children) stack.push(joinPath(path, child))
+      const record: SnapshotNode = {
+        path,
+        data: node.data,
+        acl: [...node.acl],
+        czxid: node.czxid,
+        mzxid: node.mzxid,
+        pzxid: node.pzxid,
+        ctime: node.ctime,
+        mtime: node.mtime,
+        version: node.version,
+        cversion: node.cversion,
+        aversion: node.aversion,
+        ephemeralOwner: node.ephemeralOwner,
+        container: node.container,
+        ttlMs: node.ttlMs,
+      }
+      if (withHashes) record.hash = node.hash
+      yield record
+      // Read after the pause: children added meanwhile are walked too.
+      for (const child of node.children) stack.push(joinPath(path, child))
     }
   }
 
@@ -424,40 +502,146 @@ export class DataTree {
   /**
    * loadSnapshotEntry adds one snapshot record to a tree being loaded (DataTreeLoader
    * only). Throws TreeAssertionError for a malformed record, a duplicate path or a
-   * child listed before its parent.
+   * child listed before its parent; after that the tree must not be used.
    */
   loadSnapshotEntry(entry: SnapshotNode): void {
     checkSnapshotNode(entry)
-    const { path, ...fields } = entry
-    if (this.nodes.has(path)) throw new TreeAssertionError(`snapshot lists ${path} twice`)
+    const path = entry.path
+    // Equal zxids share one bigint: a node never changed has czxid = mzxid (= pzxid for a leaf).
+    const czxid = entry.czxid
+    const mzxid = entry.mzxid === czxid ? czxid : entry.mzxid
+    const pzxid = entry.pzxid === czxid ? czxid : entry.pzxid === mzxid ? mzxid : entry.pzxid
     const node: ZNode = {
-      ...fields,
-      data: ownedBytes(fields.data),
-      acl: [...fields.acl],
-      children: new Set(),
+      data: this.loadedBytes(entry.data),
+      acl: this.internAcl(entry.acl),
+      czxid,
+      mzxid,
+      pzxid,
+      ctime: entry.ctime,
+      mtime: entry.mtime,
+      version: entry.version,
+      cversion: entry.cversion,
+      aversion: entry.aversion,
+      ephemeralOwner: entry.ephemeralOwner === 0n ? 0n : entry.ephemeralOwner,
+      container: entry.container,
+      ttlMs: entry.ttlMs,
+      children: NO_CHILDREN,
       hash: 0n,
     }
+    let parent: ZNode | undefined
     if (path !== ROOT_PATH) {
-      const parent = this.nodes.get(parentOf(path))
+      parent = this.loadingParentOf(path)
       if (parent === undefined)
         throw new TreeAssertionError(`snapshot lists ${path} before its parent`)
-      parent.children.add(baseName(path)) // children are not part of a node's hash
     }
-    this.insert(path, node)
+    const stored = entry.hash
+    if (stored === undefined) {
+      node.hash = nodeHash(path, node)
+    } else {
+      node.hash = stored
+      // A sample is recomputed: a stored hash must mean what nodeHash means today.
+      if (this.recordsLoaded % HASH_CHECK_EVERY === 0 && nodeHash(path, node) !== stored)
+        throw new TreeAssertionError(
+          `snapshot record ${path}: its stored hash differs from its content (written by another digest version, or damaged)`,
+        )
+    }
+    this.recordsLoaded++
+    // One map operation instead of a lookup and an insert: a duplicate shows as a size
+    // that did not grow. The tree is then broken, and so is its loader (DataTreeLoader).
+    const size = this.nodes.size
+    this.nodes.set(path, node)
+    if (this.nodes.size === size) throw new TreeAssertionError(`snapshot lists ${path} twice`)
+    if (parent !== undefined) addChild(parent, baseName(path)) // children are not part of a node's hash
+    this.indexBesidesMap(path, node)
   }
 
   /** finishLoading ends loading (DataTreeLoader only): the root must be there; the tree is as of `appliedZxid`. */
   finishLoading(appliedZxid: Zxid): void {
     if (!this.nodes.has(ROOT_PATH)) throw new TreeAssertionError('snapshot has no root node')
+    this.slab = undefined
+    this.lastLoadedParent = undefined
     this.lastAppliedZxid = appliedZxid
   }
 
   // ---------------------------------------------------------------- bookkeeping
 
-  /** insert adds a node (its parent is linked by the caller) and indexes it. */
+  /**
+   * loadingParentOf finds a loaded node's parent. Siblings come one after another in a
+   * snapshot, so the last parent found is tried first, without slicing the path
+   * (nothing is removed while loading, so it is still in the tree).
+   */
+  private loadingParentOf(path: string): ZNode | undefined {
+    const slash = path.lastIndexOf('/')
+    const last = this.lastLoadedParent
+    if (last !== undefined && slash === last.path.length && path.startsWith(last.path))
+      return last.node
+    const parentPath = slash <= 0 ? ROOT_PATH : path.slice(0, slash)
+    const node = this.nodes.get(parentPath)
+    if (node !== undefined && parentPath !== ROOT_PATH)
+      this.lastLoadedParent = { path: parentPath, node }
+    return node
+  }
+
+  /** loadedBytes copies a loaded node's data into memory of the tree's own, small data into a shared slab. */
+  private loadedBytes(data: Uint8Array): Uint8Array {
+    const length = data.length
+    if (length === 0) return NO_DATA
+    if (length > SLAB_DATA_BYTES_MAX) return ownedBytes(data)
+    let slab = this.slab
+    if (slab === undefined || slab.usedBytes + length > SLAB_BYTES)
+      this.slab = slab = { buffer: new ArrayBuffer(SLAB_BYTES), usedBytes: 0 }
+    const bytes = new Uint8Array(slab.buffer, slab.usedBytes, length)
+    bytes.set(data)
+    slab.usedBytes += length
+    return bytes
+  }
+
+  /**
+   * internAcl returns the shared, frozen copy of an ACL. The table is bounded: past
+   * ACL_INTERNED_MAX distinct ACLs it starts over, which costs sharing, never correctness.
+   */
+  private internAcl(acl: readonly Acl[]): Acl[] {
+    // Most nodes have the ACL of the node before them (the same creator, or a snapshot's siblings).
+    const last = this.lastAclInterned
+    if (acl.length === 1 && last?.length === 1) {
+      const [entry, lastEntry] = [acl[0]!, last[0]!]
+      if (
+        entry.perms === lastEntry.perms &&
+        entry.scheme === lastEntry.scheme &&
+        entry.id === lastEntry.id
+      )
+        return last
+    }
+    let key = ''
+    // Lengths make the key unambiguous whatever the scheme and id strings contain.
+    for (const { perms, scheme, id } of acl)
+      key += `${perms}:${scheme.length}:${scheme}${id.length}:${id}`
+    let interned = this.aclsInterned.get(key)
+    if (interned === undefined) {
+      if (this.aclsInterned.size >= ACL_INTERNED_MAX) this.aclsInterned = new Map()
+      interned = Object.freeze(
+        acl.map(({ perms, scheme, id }) => Object.freeze({ perms, scheme, id })),
+      ) as Acl[]
+      this.aclsInterned.set(key, interned)
+    }
+    this.lastAclInterned = interned
+    return interned
+  }
+
+  /** insert adds a node (its parent is linked by the caller), hashes and indexes it. */
   private insert(path: string, node: ZNode): void {
-    this.nodes.set(path, node)
     node.hash = nodeHash(path, node)
+    this.index(path, node)
+  }
+
+  /** index adds a node whose hash is set to the map, the digest and the side indexes. */
+  private index(path: string, node: ZNode): void {
+    this.nodes.set(path, node)
+    this.indexBesidesMap(path, node)
+  }
+
+  /** indexBesidesMap adds a node already in the map to the digest and the side indexes. */
+  private indexBesidesMap(path: string, node: ZNode): void {
     this.digestValue = addHash(this.digestValue, node.hash, 1)
     this.dataBytesTotal += node.data.length
     if (node.ephemeralOwner !== 0n) {
@@ -527,7 +711,7 @@ export class DataTree {
     if (node !== undefined) this.detach(path, node)
     if (parent !== undefined && (node !== undefined || zxid > parent.pzxid)) {
       this.update(parentPath, parent, (p) => {
-        p.children.delete(baseName(path))
+        removeChild(p, baseName(path))
         if (zxid > p.pzxid) p.pzxid = zxid
       })
     }
@@ -549,10 +733,18 @@ export class DataTreeLoader {
   private readonly tree = DataTree.emptyForLoading()
   private finished = false
 
-  /** add loads records; throws TreeAssertionError as `DataTree.fromSnapshot` does. */
+  /**
+   * add loads records; throws TreeAssertionError as `DataTree.fromSnapshot` does. After
+   * it threw, the loader is finished: the half-loaded tree may be inconsistent.
+   */
   add(entries: Iterable<SnapshotNode>): void {
     if (this.finished) throw new TreeAssertionError('loader already finished')
-    for (const entry of entries) this.tree.loadSnapshotEntry(entry)
+    try {
+      for (const entry of entries) this.tree.loadSnapshotEntry(entry)
+    } catch (err) {
+      this.finished = true
+      throw err
+    }
   }
 
   /** finish returns the loaded tree as of `appliedZxid`; the loader cannot be used again. */

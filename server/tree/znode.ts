@@ -78,7 +78,15 @@ export interface SnapshotNode {
   ephemeralOwner: SessionId
   container: boolean
   ttlMs: number
+  /**
+   * hash is the node's digest contribution (digest.ts's nodeHash) as a snapshot file
+   * stored it, so a loader need not recompute it. Only records written with
+   * `snapshotEntries({ hashes: true })` carry it; without it the loader computes it.
+   */
+  hash?: bigint
 }
+
+const HASH_MAX = (1n << 64n) - 1n
 
 const BIGINT_FIELDS = ['czxid', 'mzxid', 'pzxid', 'ephemeralOwner'] as const
 const INTEGER_FIELDS = ['ctime', 'mtime', 'version', 'cversion', 'aversion', 'ttlMs'] as const
@@ -104,6 +112,11 @@ export function checkSnapshotNode(entry: unknown): asserts entry is SnapshotNode
       bad(`${String(record.path)}: ${field} is not an integer`)
   if (typeof record.container !== 'boolean')
     bad(`${String(record.path)}: container is not a boolean`)
+  if (
+    record.hash !== undefined &&
+    (typeof record.hash !== 'bigint' || record.hash < 0n || record.hash > HASH_MAX)
+  )
+    bad(`${String(record.path)}: hash is not a 64-bit unsigned integer`)
   if (!Array.isArray(record.acl)) bad(`${String(record.path)}: acl is not a list`)
   for (const acl of record.acl as unknown[]) {
     const a = acl as Partial<Acl> | null

@@ -193,7 +193,8 @@ export class SimServer {
   private makeSnapshot(): SimSnapshot {
     return {
       zxid: this.treeNow.appliedZxid,
-      nodes: [...this.treeNow.snapshotEntries()],
+      // With stored hashes, as snapshot files hold them: a restart takes them instead of recomputing.
+      nodes: [...this.treeNow.snapshotEntries({ hashes: true })],
       sessions: this.sessionsNow.snapshotRecords(),
     }
   }

@@ -1,8 +1,9 @@
 /**
- * The snapshot file's carried log tail (format version 2): a snapshot written with
- * txns reads back with them, a plain snapshot stays version 1, rewriteWithoutTail
- * leaves the same snapshot as version 1 without them, and a tail that is misplaced,
- * does not follow the snapshot or sits in a version-1 file is refused.
+ * The snapshot file's carried log tail (format version 4, 2 before stored hashes): a
+ * snapshot written with txns reads back with them, a plain snapshot is version 3,
+ * rewriteWithoutTail leaves the same snapshot as version 3 without them, and a tail
+ * that is misplaced, does not follow the snapshot or sits in a plain (version 3) file
+ * is refused.
  * Method: write files on the in-memory disk and patch their bytes.
  */
 import { crc32 } from 'node:zlib'
@@ -43,21 +44,21 @@ function version(bytes: Uint8Array): number {
 }
 
 describe('snapshot log tail', () => {
-  it('round-trips the carried txns in a version-2 file; a plain snapshot stays version 1', async () => {
+  it('round-trips the carried txns in a version-4 file; a plain snapshot is version 3', async () => {
     const withTail = await written(10)
-    expect(version(withTail.bytes)).toBe(2)
+    expect(version(withTail.bytes)).toBe(4)
     expect(decodeSnapshot(withTail.bytes, withTail.zxid)).toMatchObject({ tail: withTail.tail })
     const plain = await written(0)
-    expect(version(plain.bytes)).toBe(1)
+    expect(version(plain.bytes)).toBe(3)
     expect(decodeSnapshot(plain.bytes, plain.zxid)).toMatchObject({ tail: [] })
   })
 
-  it('rewriteWithoutTail leaves the same snapshot, version 1, without the txns', async () => {
+  it('rewriteWithoutTail leaves the same snapshot, version 3, without the txns', async () => {
     const { fs, path, zxid, bytes } = await written(10)
     const before = decodeSnapshot(bytes, zxid)
     expect(await rewriteWithoutTail(fs, SNAP, zxid)).toBe(true)
     const after = await fs.readFile(path)
-    expect(version(after)).toBe(1)
+    expect(version(after)).toBe(3)
     const decoded = decodeSnapshot(after, zxid)
     expect(decoded).toEqual({
       ...before,
@@ -74,14 +75,14 @@ describe('snapshot log tail', () => {
     })
   })
 
-  it('refuses a tail frame in a version-1 file', async () => {
+  it('refuses a tail frame in a file of a version without tails (3)', async () => {
     const { bytes, zxid } = await written(5)
     const patched = new Uint8Array(bytes)
     const view = new DataView(patched.buffer)
-    view.setUint32(4, 1)
+    view.setUint32(4, 3)
     view.setUint32(24, crc32(patched.subarray(0, 24)))
     expect(decodeSnapshot(patched, zxid)).toMatchObject({
-      problem: expect.stringMatching(/log tail frame in a version 1 snapshot/),
+      problem: expect.stringMatching(/log tail frame in a version 3 snapshot/),
     })
   })
 })
