@@ -14,7 +14,7 @@ export {
   type SimBug,
   type SnapshotSource,
 } from './config.js'
-export type { EarlyWork, EpochState, Phase, PersistWork, ReadResult, Ready, Role } from './ready.js'
+export type { EpochState, Phase, PersistWork, ReadResult, Ready, Role } from './ready.js'
 export {
   AssertionError,
   ConfigError,

@@ -30,7 +30,7 @@ import { CoreError, assert } from './errors.js'
 import { FollowingRole, type FollowerStep } from './follower.js'
 import type { FollowerProgress } from './leader-progress.js'
 import { LeadingRole } from './leader.js'
-import type { EarlyWork, Phase, Ready, Role } from './ready.js'
+import type { Phase, Ready, Role } from './ready.js'
 import type { RoleBehavior, RoleHost } from './role.js'
 import { ReplicaState, checkRestoredState, type PersistentState } from './state.js'
 import type { Vote } from './vote.js'
@@ -240,31 +240,6 @@ export class Peer {
     this.lastSoft = soft
     this.behavior.afterTakeReady()
     return ready
-  }
-
-  /**
-   * takeEarly hands over, while a Ready is in flight, the waiting work that needs no
-   * persistence (ready.ts, "Early work"); undefined when there is none or it must wait
-   * for the next Ready. Only in broadcast, and only when the Ready in flight was handed
-   * out in broadcast too and holds no message to send after its fsync other than ACKs,
-   * so nothing overtakes a NEWLEADER or an epoch acknowledgement, and a leader hands
-   * out requests only once the Ready that established it (and applied the history
-   * before its epoch) is done, so they are prepared against the whole history.
-   */
-  takeEarly(): EarlyWork | undefined {
-    const inFlight = this.state.readyInFlight
-    if (inFlight === undefined || !this.behavior.established) return undefined
-    if (!inFlight.established || inFlight.becameEstablished || inFlight.leaderLost) return undefined
-    for (const envelope of inFlight.sendAfterPersist)
-      if (envelope.message.type !== 'ack') return undefined
-    this.behavior.flush()
-    const pending = this.state.pending
-    const leading = this.behavior instanceof LeadingRole
-    if (pending.send.length === 0 && (!leading || pending.requests.length === 0)) return undefined
-    const early: EarlyWork = { send: pending.send, requests: leading ? pending.requests : [] }
-    pending.send = []
-    if (leading) pending.requests = []
-    return early
   }
 
   /** advance tells the core that `done` was carried out entirely. Throws CoreError READY_MISMATCH for any other object. */

@@ -14,7 +14,7 @@
  *   4. apply `commit` to the tree, in order (after installing `snapshot`, if any);
  *      answer reads in `readsReady` once the tree has applied their zxid. The first
  *      `commitDurable` of them were durable on this server before this Ready and may
- *      be applied at once, before step 2 ends (a runtime that takes early work must);
+ *      be applied at once, before step 2 ends;
  *      the rest wait for step 2;
  *   5. call `advance(ready)`.
  *
@@ -22,12 +22,6 @@
  * `advance()`. Meanwhile the runtime may keep calling `receive`, `tick`, `propose`
  * and the rest; their work waits for the next Ready. Batching this way is group
  * commit: the longer an fsync takes, the more the next Ready carries.
- *
- * Early work: while a Ready's fsync runs, `Peer.takeEarly()` hands over the part of
- * that waiting work which depends on no persistence, once the server is in broadcast:
- * messages that may leave at once (proposals, commits, forwarded requests, pings)
- * and, on an established leader, the requests to prepare. Without it every pipeline
- * stage (forward, propose, commit) would wait for the fsync in flight on its member.
  */
 import type {
   Envelope,
@@ -130,14 +124,6 @@ export interface Ready {
   readonly sessionsTouched: readonly SessionId[]
   /** mustSync is true when `persist` holds anything, i.e. an fsync is needed before `sendAfterPersist`. */
   readonly mustSync: boolean
-}
-
-/** EarlyWork is what may be carried out while a Ready is in flight (`Peer.takeEarly`). */
-export interface EarlyWork {
-  /** send may leave at once, like a Ready's `send`. */
-  readonly send: readonly Envelope[]
-  /** requests (an established leader only) are to be prepared and proposed in order, like a Ready's `requests`. */
-  readonly requests: readonly ForwardedRequest[]
 }
 
 /** PendingWork accumulates a Ready's contents between two `ready()` calls. Internal to the core. */

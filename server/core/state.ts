@@ -114,11 +114,6 @@ export class ReplicaState {
     return this.inFlight !== undefined
   }
 
-  /** readyInFlight is the Ready handed out and not yet advanced, if any. */
-  get readyInFlight(): Ready | undefined {
-    return this.inFlight
-  }
-
   // ------------------------------------------------------------------ log and epochs
 
   /** appendTxn logs one txn after the last; it will be persisted with the next Ready. */

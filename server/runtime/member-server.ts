@@ -486,7 +486,6 @@ export class MemberServer {
 
   /** pump takes Readys and carries them out until one waits for its fsync or none is left. */
   private pump(): void {
-    if (this.inFlight !== undefined) return this.pumpEarly()
     while (!this.stopped && this.inFlight === undefined && this.peer.hasReady()) {
       const ready = this.peer.ready()
       this.metrics.onReady(ready)
@@ -506,19 +505,6 @@ export class MemberServer {
           process.exit(4)
         },
       )
-    }
-  }
-
-  /**
-   * pumpEarly, while a Ready waits for its fsync, sends what may leave at once and
-   * prepares the requests an established leader was given (ready.ts, "Early work"):
-   * proposals, commits and forwarded requests need not wait for this member's disk.
-   */
-  private pumpEarly(): void {
-    for (let early = this.peer.takeEarly(); early !== undefined; early = this.peer.takeEarly()) {
-      for (const envelope of early.send) this.sender?.send(envelope.to, envelope.message)
-      this.duties.onRequests(early.requests)
-      if (this.stopped) return
     }
   }
 

@@ -308,68 +308,6 @@ describe('requests through followers', () => {
   })
 })
 
-describe('early work while a Ready waits for its fsync', () => {
-  const request = (sessionId: bigint, xid: number) => ({
-    origin: 0,
-    sessionId,
-    xid,
-    payload: { op: 'set', n: xid },
-  })
-
-  test('a follower whose ACK waits on its fsync forwards a request at once; the ACK still waits', () => {
-    const c = new Cluster([1, 2, 3])
-    c.runUntil(() => c.allServing())
-    const follower = c.up().find((n) => n.id !== c.requireLeader())!
-    follower.holdPersist = true
-    c.write()
-    c.stabilize()
-    expect(follower.inFlight?.sendAfterPersist.map((e) => e.message.type)).toEqual(['ack'])
-    expect(follower.peer!.takeEarly()).toBeUndefined()
-    expect(follower.peer!.forward(request(7n, 1))).toBe(true)
-    const early = follower.peer!.takeEarly()
-    expect(early?.send.map((e) => [e.to, e.message.type])).toEqual([[c.requireLeader(), 'request']])
-    expect(early?.requests).toEqual([])
-    // Nothing that waits on the fsync came with it.
-    expect(follower.inFlight?.sendAfterPersist.map((e) => e.message.type)).toEqual(['ack'])
-    expect(follower.peer!.takeEarly()).toBeUndefined()
-  })
-
-  test('an established leader hands over requests and proposes them while its own fsync runs', () => {
-    const c = new Cluster([1, 2, 3])
-    c.runUntil(() => c.allServing())
-    const leaderId = c.requireLeader()
-    const leader = c.node(leaderId)
-    leader.holdPersist = true
-    const first = c.write()
-    c.stabilize()
-    expect(leader.inFlight?.persist.txns.map((t) => t.zxid)).toEqual([first.zxid])
-    expect(leader.peer!.forward(request(7n, 1))).toBe(true)
-    const early = leader.peer!.takeEarly()
-    expect(early?.requests.map((r) => [r.sessionId, r.xid])).toEqual([[7n, 1]])
-    // The runtime prepares it and proposes: the proposal leaves before the first fsync ends.
-    const second = c.write(leaderId)
-    const sent = leader.peer!.takeEarly()
-    expect(sent?.send.filter((e) => e.message.type === 'proposal').map((e) => e.to)).toHaveLength(2)
-    expect(c.peer(leaderId).status().lastCommittedZxid).toBe(0n)
-    leader.holdPersist = false
-    for (const e of sent!.send) c.queue.push({ from: leaderId, to: e.to, message: e.message })
-    c.completePersist(leaderId)
-    c.stabilize()
-    expect(c.appliedZxids(leaderId)).toEqual([first.zxid, second.zxid])
-  })
-
-  test('nothing is handed over early by a server not in broadcast', () => {
-    const c = new Cluster([1, 2, 3])
-    for (const node of c.up()) node.holdPersist = true
-    c.tick()
-    for (const node of c.up()) {
-      c.processReady(node.id)
-      expect(node.inFlight).toBeDefined()
-      expect(node.peer!.takeEarly()).toBeUndefined()
-    }
-  })
-})
-
 describe('commits durable before their Ready', () => {
   test('a Ready marks the commits its server logged durably before it, which may be applied before its fsync', () => {
     const c = new Cluster([1, 2, 3])

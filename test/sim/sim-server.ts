@@ -52,7 +52,7 @@ export interface ServerEnv {
   /** scheduleFsync arranges for `fsyncDone(incarnation)` to be called once the disk has synced. */
   scheduleFsync(server: SimServer, incarnation: number): void
   trace(line: string): void
-  /** count tallies a figure for the seed's statistics (`early.*`: work carried out while a Ready was in flight). */
+  /** count tallies a figure for the seed's statistics (`early.commits`: commits applied while their Ready's fsync ran). */
   count(name: string, by?: number): void
   readonly observer: ServerObserver
 }
@@ -233,7 +233,6 @@ export class SimServer {
   /** pump takes Readys and carries them out until one waits for an fsync or none is left. */
   private pump(): void {
     const peer = this.peerNow
-    if (peer !== undefined && this.inFlight !== undefined) return this.pumpEarly(peer)
     while (
       peer !== undefined &&
       this.peerNow === peer &&
@@ -255,17 +254,6 @@ export class SimServer {
       }
       this.appliedEarly = 0
       this.complete(ready)
-    }
-  }
-
-  /** pumpEarly carries out the early work of `peer` while a Ready waits for its fsync (as member-server does). */
-  private pumpEarly(peer: Peer): void {
-    for (let early = peer.takeEarly(); early !== undefined; early = peer.takeEarly()) {
-      this.env.count('early.sends', early.send.length)
-      this.env.count('early.requests', early.requests.length)
-      for (const envelope of early.send) this.env.sendPeer(this.id, envelope)
-      this.duties.onRequests(early.requests)
-      if (this.peerNow !== peer) return
     }
   }
 

@@ -123,7 +123,7 @@ export function figuresReport(s: LoopSummary): string {
     `${s.results.length} seeds in ${(s.elapsedMs / 1000).toFixed(1)} s (${s.seedsPerSecond.toFixed(1)} seeds/s), ${s.events} events`,
     `faults: ${faults}`,
     `messages: ${net}`,
-    `early work while a Ready was in flight: ${early}`,
+    `applied while their Ready's fsync ran: ${early}`,
     `leaders established: ${s.establishments}; recovery after faults stop: max ${s.maxRecoveryTicks} ticks, mean ${s.meanRecoveryTicks.toFixed(1)}`,
     `history: ${s.historyOps} ops checked, ${s.acknowledged} writes acknowledged; of writes with no reply, ${s.resolvedOps} settled from the committed log and ${s.unknownOps} dropped as never applied; ${s.droppedOps} ops dropped in all`,
   ].join('\n')
