@@ -120,6 +120,11 @@ export class FollowingRole implements RoleBehavior {
     if (from === this.leaderId && message.state !== 'leading' && message.round > this.leaderRound) {
       return this.host.becomeLooking(`leader ${from} left its leadership (round ${message.round})`)
     }
+    // The server we chose follows another: it will never lead us (elected while we
+    // decided, in the same round). Waiting for the init timeout would idle us for seconds.
+    if (from === this.leaderId && message.state === 'following' && message.leader !== from) {
+      return this.host.becomeLooking(`leader ${from} follows ${message.leader}`)
+    }
     answerLookingVote(this.host, from, message, {
       state: 'following',
       leader: this.leaderId,
@@ -128,7 +133,11 @@ export class FollowingRole implements RoleBehavior {
   }
 
   receive(from: ServerId, message: PeerMessage): void {
-    if (from !== this.leaderId) return
+    if (from !== this.leaderId) {
+      // Someone takes us for its leader: tell it whom we follow, so it looks again.
+      if (message.type === 'followerInfo') this.answerNotLeading(from)
+      return
+    }
     if (
       'epoch' in message &&
       this.leaderEpoch !== undefined &&
@@ -284,6 +293,19 @@ export class FollowingRole implements RoleBehavior {
   /** touchSessions records session activity to report in the next pong. */
   touchSessions(ids: Iterable<SessionId>): void {
     for (const id of ids) this.touched.add(id)
+  }
+
+  /** answerNotLeading sends `to` our vote: following our leader, not leading. */
+  private answerNotLeading(to: ServerId): void {
+    const state = this.host.state
+    state.send(to, {
+      type: 'vote',
+      round: this.host.round,
+      state: 'following',
+      leader: this.leaderId,
+      leaderZxid: state.lastLoggedZxid,
+      leaderEpoch: this.leaderEpoch ?? state.acceptedEpoch,
+    })
   }
 
   private sendFollowerInfo(): void {

@@ -180,6 +180,38 @@ function follower(restored: PersistentState = empty, overrides: Partial<PeerConf
 }
 
 describe('follower', () => {
+  test('the server it chose answers that it follows another: it looks again at once, in the same round', () => {
+    const peer = follower()
+    peer.receive(3, {
+      type: 'vote',
+      round: 1,
+      state: 'following',
+      leader: 2,
+      leaderZxid: 0n,
+      leaderEpoch: 0,
+    })
+    expect(peer.role).toBe('looking')
+  })
+
+  test('a FOLLOWERINFO from a server that takes it for its leader is answered with whom it follows', () => {
+    const peer = follower()
+    peer.receive(2, { type: 'followerInfo', acceptedEpoch: 0, currentEpoch: 0, lastLoggedZxid: 0n })
+    expect(take(peer).send).toEqual([
+      {
+        to: 2,
+        message: {
+          type: 'vote',
+          round: 1,
+          state: 'following',
+          leader: 3,
+          leaderZxid: 0n,
+          leaderEpoch: 0,
+        },
+      },
+    ])
+    expect(peer.role).toBe('following')
+  })
+
   test('LEADERINFO: acceptedEpoch is persisted before ACKEPOCH leaves', () => {
     const peer = follower({ ...empty, acceptedEpoch: 1, currentEpoch: 1, log: [txn(z(1, 1))] })
     peer.receive(3, { type: 'leaderInfo', epoch: 4 })
