@@ -10,6 +10,7 @@
 import type { Request, RequestOp, SessionId, Zxid } from '../../protocol/index.js'
 import type { AuthId } from '../requests/index.js'
 import type { ClientSocket } from '../net/client-listener.js'
+import type { TimerHandle } from './clock.js'
 import type { Reply } from '../requests/reads.js'
 
 export type { Reply }
@@ -42,7 +43,7 @@ export class ClientConnection {
   sessionId: SessionId = 0n
   /** Requests not yet answered, oldest first; `head` indexes the oldest. */
   private readonly queue: QueuedRequest[] = []
-  /** When each request in `queue` was received (performance.now() ms), at the same index: for the latency metric. */
+  /** When each request in `queue` was received (the clock's monotonic ms), at the same index: for the latency metric. */
   private readonly receivedMs: number[] = []
   private head = 0
   /** paused: the socket is not being read (too many requests in flight, or output blocked). */
@@ -62,7 +63,7 @@ export class ClientConnection {
   /** writeBytesInFlight is the frame bytes of this connection's writes queued and not yet applied here (or refused). */
   writeBytesInFlight = 0
   /** stallTimer closes the connection if its output stays blocked too long. */
-  stallTimer: NodeJS.Timeout | undefined
+  stallTimer: TimerHandle | undefined
   /**
    * identities are what the ACLs are checked against (ZooKeeper's authInfo): the peer's
    * address as `ip`, the verified client certificate's CN as `x509` (a TLS client port
@@ -70,7 +71,10 @@ export class ClientConnection {
    */
   readonly identities: AuthId[]
 
-  constructor(readonly socket: ClientSocket) {
+  constructor(
+    readonly socket: ClientSocket,
+    private readonly monotonicMs: () => number,
+  ) {
     this.identities = [{ scheme: 'ip', id: socket.remoteAddress }]
     const commonName = socket.certificate?.commonName
     if (commonName !== undefined && commonName !== '')
@@ -90,7 +94,7 @@ export class ClientConnection {
   /** enqueue appends a request in arrival order (it is called as the request arrives). */
   enqueue(entry: QueuedRequest): void {
     this.queue.push(entry)
-    this.receivedMs.push(performance.now())
+    this.receivedMs.push(this.monotonicMs())
   }
 
   /** peek returns the oldest unanswered request. */
@@ -98,7 +102,7 @@ export class ClientConnection {
     return this.queue[this.head]
   }
 
-  /** shift removes the oldest unanswered request and returns when it was received (performance.now() ms). */
+  /** shift removes the oldest unanswered request and returns when it was received (monotonic ms). */
   shift(): number {
     const receivedMs = this.receivedMs[this.head]!
     this.head++

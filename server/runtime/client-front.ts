@@ -63,6 +63,7 @@ import {
 } from '../watches/index.js'
 import { ClientConnection, type QueuedRequest, type Reply } from './client-connection.js'
 import type { ClientMetrics } from './metrics.js'
+import type { ReplicaClock } from './clock.js'
 import type { ClientBoundKey, ServerConfig } from './config.js'
 import { authenticate } from './auth.js'
 import { TokenBucket } from './token-bucket.js'
@@ -114,8 +115,8 @@ export interface FrontHost {
   newSessionId(): SessionId
   /** newPassword draws a session password from a cryptographic generator. */
   newPassword(): Uint8Array
-  /** nowMs is the clock the session-creation rate is measured with. */
-  nowMs(): number
+  /** clock is the time seam: the session-creation rate, deadlines, and yielding the event loop. */
+  readonly clock: ReplicaClock
   /** superDigest is the super user's digest id (`user:base64sha1`), or '' for none. */
   readonly superDigest: string
   /** metrics counts requests, bytes and limit refusals for /metrics. */
@@ -174,13 +175,14 @@ export class ClientFront {
 
   /** onOpen registers a new socket and gives it a deadline for its connect message. */
   onOpen(socket: ClientSocket): void {
-    const connection = new ClientConnection(socket)
+    const clock = this.host.clock
+    const connection = new ClientConnection(socket, () => clock.monotonicMs())
     this.connections.set(socket.id, connection)
-    setTimeout(() => {
+    clock.after(HANDSHAKE_TIMEOUT_MS, () => {
       if (connection.phase === 'handshake' && this.connections.has(socket.id)) {
         this.close(connection, CloseCode.BAD_HANDSHAKE, 'no connect message in time')
       }
-    }, HANDSHAKE_TIMEOUT_MS).unref()
+    })
   }
 
   /** onClose forgets a socket, its watches and what it waited for. */
@@ -189,7 +191,7 @@ export class ClientFront {
     if (connection === undefined) return
     this.connections.delete(socket.id)
     connection.phase = 'closing'
-    clearTimeout(connection.stallTimer)
+    connection.stallTimer?.cancel()
     this.dropWatches(connection.id)
     this.awaitingBarrier.delete(connection)
     if (this.owners.get(connection.sessionId) === connection)
@@ -259,7 +261,7 @@ export class ClientFront {
   private close(connection: ClientConnection, code: number, reason: string): void {
     if (code === CloseCode.CLIENT_NOT_READING) this.host.metrics.refused('client_not_reading')
     connection.phase = 'closing'
-    clearTimeout(connection.stallTimer)
+    connection.stallTimer?.cancel()
     connection.socket.close(code, truncateReason(reason))
   }
 
@@ -267,7 +269,7 @@ export class ClientFront {
   private dropWatches(watcher: number): void {
     const watches = this.host.watches
     watches.removeWatcher(watcher, WATCH_REMOVAL_PATHS_PER_TURN)
-    if (watches.countFor(watcher) > 0) setImmediate(() => this.dropWatches(watcher))
+    if (watches.countFor(watcher) > 0) this.host.clock.nextTurn(() => this.dropWatches(watcher))
   }
 
   private send(connection: ClientConnection, message: ServerMessage): void {
@@ -307,7 +309,7 @@ export class ClientFront {
     connection.outputBlocked = true
     this.applyBackpressure(connection)
     const stalledMaxMs = this.limits.connectionStalledMaxMs
-    connection.stallTimer = setTimeout(() => {
+    connection.stallTimer = this.host.clock.after(stalledMaxMs, () => {
       if (!connection.outputBlocked || connection.phase === 'closing') return
       this.host.logger.info(
         { connection: connection.id, bufferedBytes: connection.socket.bufferedBytes() },
@@ -318,10 +320,9 @@ export class ClientFront {
         CloseCode.CLIENT_NOT_READING,
         `output buffer over ${this.limits.connectionBufferedBytesSoft} bytes for ${stalledMaxMs} ms: the client is not reading`,
       )
-    }, stalledMaxMs)
-    connection.stallTimer.unref()
+    })
     connection.socket.onDrained(Math.floor(this.limits.connectionBufferedBytesSoft / 2), () => {
-      clearTimeout(connection.stallTimer)
+      connection.stallTimer?.cancel()
       connection.outputBlocked = false
       if (this.connections.get(connection.id) === connection && connection.phase !== 'closing')
         this.pump(connection)
@@ -355,7 +356,7 @@ export class ClientFront {
       )
     }
     if (message.sessionId === 0n) {
-      if (!this.sessionCreates.take(this.host.nowMs())) {
+      if (!this.sessionCreates.take(this.host.clock.nowMs())) {
         this.host.metrics.refused('session_rate')
         const rate = this.limits.maxSessionCreatesPerSecond
         return this.refuse(
@@ -646,7 +647,7 @@ export class ClientFront {
   /** deferPump has the connection's pump go on in the next event-loop turn. */
   private deferPump(connection: ClientConnection): void {
     connection.pumpDeferred = true
-    setImmediate(() => {
+    this.host.clock.nextTurn(() => {
       connection.pumpDeferred = false
       if (this.connections.get(connection.id) === connection && connection.phase !== 'closing')
         this.pump(connection)
@@ -676,7 +677,7 @@ export class ClientFront {
       return false
     }
     if (connection.turnScannedChanges === 0)
-      setImmediate(() => {
+      this.host.clock.nextTurn(() => {
         connection.turnScannedChanges = 0
       })
     connection.turnScannedChanges += scanned

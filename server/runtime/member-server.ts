@@ -1,30 +1,26 @@
 /**
  * MemberServer: one running Conclave server — a member of an ensemble, or a standalone
  * server, which is an ensemble of one (it elects itself and commits after its own
- * fsync). This is where the pure ZAB core (server/core) meets real time, the disk
- * (server/storage), the peer port (server/net/peer-links) and clients
- * (client-front.ts).
- *
- * It carries out each Ready exactly as server/core/ready.ts prescribes:
- *   1. send `send` at once;
- *   2. persist `persist` and wait for its fsync (a snapshot and its txns as one unit);
- *   3. then send `sendAfterPersist` (acks that promise durability);
- *   4. apply `commit` to the tree in order — each txn's watch events and the answers it
- *      settles go out before the next txn is applied — and answer confirmed reads;
- *   5. let the leader's duties prepare and propose listed requests; `advance`.
- * One Ready is outstanding at a time; while its fsync runs, ticks, peer messages and
- * client requests keep arriving and accumulate in the next Ready (group commit).
+ * fsync). It wires real I/O into the Replica (replica.ts), which holds the ZAB core,
+ * the tree, sessions, watches, the client front and the ReadyExecutor that carries
+ * out each Ready in the contract's order:
+ *   - time: SYSTEM_CLOCK (Date.now, performance.now, timers, setImmediate) and a tick
+ *     interval, with catch-up ticks for a leader whose process was stopped;
+ *   - storage: FileStorage (server/storage), the data-directory lock, background
+ *     snapshots;
+ *   - peer transport: PeerLinks (server/net/peer-links) with chunked SNAP transfer
+ *     (snap-transfer.ts);
+ *   - client transport: the WebSocket ClientListener, plus /health, /status, /metrics.
  *
  * Disk full (docs/operations.md): storage redoes a write that failed with ENOSPC every
  * `diskFullRetryMs`, the Ready pending meanwhile, so nothing it covers is sent or
- * acknowledged early. On the first failure the member tells the core
+ * acknowledged early. On the first failure the member tells the replica
  * (`storageStalled`): it leaves the leadership it leads or follows and stays out of
  * elections, and its clients are closed with NOT_SERVING so the SDK moves to a member
  * that can write. Once a write succeeds it rejoins by itself. Any other I/O error
  * still stops the process.
  */
 import { randomBytes } from 'node:crypto'
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import {
   CloseCode,
@@ -33,21 +29,16 @@ import {
   epochOf,
   formatZxid,
   type ServerId,
-  type SessionId,
-  type SnapshotPayload,
-  type Txn,
   type Zxid,
 } from '../../protocol/index.js'
 import { isRecord } from '../../protocol/schema.js'
-import { Peer, type PersistentState, type PersistWork, type Ready } from '../core/index.js'
-import { LeaderDuties, type ForwardPayload } from '../member/index.js'
+import type { PersistentState, PersistWork } from '../core/index.js'
 import { ClientListener, type HttpReply } from '../net/client-listener.js'
 import { loadConsoleAssets } from '../net/console-assets.js'
 import { PeerLinks } from '../net/peer-links.js'
 import { readSecretFile } from '../net/peer-secret.js'
 import { startMemberTls, type MemberTls } from './tls-runtime.js'
-import { TxnBuilder } from '../requests/index.js'
-import { SessionIdGenerator, SessionTable, type SessionTableOptions } from '../sessions/index.js'
+import type { SessionTable } from '../sessions/index.js'
 import { acquireDataDirLock, type DataDirLock } from '../storage/data-dir-lock.js'
 import { FileStorage } from '../storage/file-storage.js'
 import { describeIoError } from '../storage/errors.js'
@@ -57,42 +48,27 @@ import {
   snapshotRequestOf,
   treeLoading,
 } from '../storage/restore.js'
-import { DataTree } from '../tree/index.js'
-import { ChangeWindow, WatchRegistry, type WatchChange } from '../watches/index.js'
-import { ClientFront } from './client-front.js'
+import type { DataTree } from '../tree/index.js'
+import { SYSTEM_CLOCK } from './clock.js'
 import {
   frameBytesMaxFor,
   peerFrameBytesMaxFor,
   peerMessageBudgetBytesFor,
-  txnBuilderOptionsFor,
   type ServerConfig,
 } from './config.js'
 import { EventLoopLag } from './event-loop-lag.js'
 import { memberOrigins } from './member-origins.js'
 import type { MemberStatus } from './member-status.js'
 import { MemberMetrics } from './metrics.js'
-import { LiveSnapshot, SnapAssembler, SnapSender, type AssembledSnapData } from './snap-transfer.js'
+import { Replica, sessionOptionsOf, type RestoredState } from './replica.js'
+import { SnapAssembler, SnapSender, type AssembledSnapData } from './snap-transfer.js'
 
 /** CATCH_UP_AFTER_TICKS is how many tick lengths may pass between two ticks before a leader makes up for the missed ones. */
 const CATCH_UP_AFTER_TICKS = 2
 
-/** APPLY_CHUNK_TXNS bounds the committed txns applied in one event-loop turn. */
-const APPLY_CHUNK_TXNS = 2000
-
 /** MemberServer is one running server. Create it with `MemberServer.start`. */
 export class MemberServer {
-  private tree: DataTree
-  private sessions: SessionTable
-  private builder: TxnBuilder
-  /** Commits up to here may already be in the snapshot the tree came from: apply them in replay mode. */
-  private fuzzyThroughZxid: Zxid
-  private readonly watches = new WatchRegistry()
-  /** window keeps recent committed changes for watches that resume from a position. */
-  private readonly window: ChangeWindow
-  private readonly peer: Peer
-  private readonly duties: LeaderDuties
-  private readonly front: ClientFront
-  private readonly sessionIds: SessionIdGenerator
+  private readonly replica: Replica
   private listener: ClientListener | undefined
   private links: PeerLinks | undefined
   /** tls is the certificate material when either port speaks TLS. */
@@ -102,16 +78,13 @@ export class MemberServer {
   private readonly eventLoop = new EventLoopLag()
   private readonly metrics = new MemberMetrics(
     () => this.status(),
-    () => this.peer.status().lastTransition,
+    () => this.replica.peer.status().lastTransition,
   )
   private tickTimer: NodeJS.Timeout | undefined
   private lock: DataDirLock | undefined
-  private tickCount = 0
   /** lastTickAtMs is when the last tick ran (monotonic), to tell ticks missed while the process was stopped. */
   private lastTickAtMs = performance.now()
-  private inFlight: Promise<void> | undefined
   private stopped = false
-  private lastRole = ''
   /** diskFull is set while storage waits for space: since when, and the operations still failing. */
   private diskFull: { sinceMs: number; failing: Map<string, string> } | undefined
   /** snapshotRetryAtMs holds back the next background snapshot after one failed. */
@@ -121,80 +94,61 @@ export class MemberServer {
     private readonly config: ServerConfig,
     private readonly logger: Logger,
     private readonly storage: FileStorage,
-    restored: { tree: DataTree; sessions: SessionTable; fuzzyThroughZxid: Zxid },
+    restored: RestoredState,
     persistent: PersistentState,
   ) {
-    this.tree = restored.tree
-    this.sessions = restored.sessions
-    this.fuzzyThroughZxid = restored.fuzzyThroughZxid
-    this.builder = new TxnBuilder(this.tree, txnBuilderOptionsFor(config))
-    this.window = new ChangeWindow(
-      { changesMax: config.watchWindowChanges, bytesMax: config.watchWindowBytes },
-      this.tree.appliedZxid,
-    )
-    this.sessionIds = new SessionIdGenerator(config.id, Date.now())
     const members =
       config.ensemble === undefined ? [config.id] : config.ensemble.members.map((m) => m.id)
-    this.peer = new Peer(
-      {
-        id: config.id,
-        members,
-        random: Math.random,
-        snapshotSource: () => this.snapshotPayload(),
+    this.replica = new Replica({
+      config,
+      members,
+      core: {
         leaderTimeoutTicks: config.leaderTimeoutTicks,
         initTimeoutTicks: config.initTimeoutTicks,
         diffLimitTxns: config.diffLimitTxns,
         diffLimitBytes: config.diffLimitBytes,
         peerMessageBudgetBytes: peerMessageBudgetBytesFor(config),
       },
+      restored,
       persistent,
-    )
-    const server = this
-    this.duties = new LeaderDuties({
-      get peer() {
-        return server.peer
+      clock: SYSTEM_CLOCK,
+      storage: {
+        persist: (work, done) => {
+          const persistStartedMs = performance.now()
+          persistWork(this.storage, work).then(
+            () => {
+              this.metrics.onPersisted(
+                work.txns.length,
+                work.snapshot !== undefined,
+                persistStartedMs,
+              )
+              done()
+            },
+            (error: unknown) => done(error),
+          )
+        },
+        snapshotIfDue: (tree, sessions) => this.snapshotIfDue(tree, sessions),
       },
-      get sessions() {
-        return server.sessions
+      peers: { send: (to, message) => this.sender?.send(to, message) },
+      random: {
+        float: Math.random,
+        passwordBytes: () => new Uint8Array(randomBytes(16)),
       },
-      get builder() {
-        return server.builder
+      logger,
+      metrics: this.metrics,
+      fatal: (error) => {
+        // A broken invariant while applying: stop rather than serve a state we cannot trust.
+        this.logger.fatal({ err: error }, 'internal error while carrying out a Ready; stopping')
+        process.exit(4)
       },
-      get tree() {
-        return server.tree
+      persistFailed: (error) => {
+        // Stopping while the disk is full gives up the pending write: nothing was acknowledged for it.
+        if (this.stopped) return
+        // It must not acknowledge anything it could not make durable.
+        this.logger.fatal({ err: error }, 'cannot write to the data directory; stopping')
+        process.exit(3)
       },
-      nowMs: () => Date.now(),
-      localTick: () => this.tickCount,
-      trace: (line) => this.logger.debug(line),
     })
-    this.front = new ClientFront(
-      {
-        id: config.id,
-        get tree() {
-          return server.tree
-        },
-        get sessions() {
-          return server.sessions
-        },
-        watches: this.watches,
-        window: this.window,
-        logger,
-        superDigest: config.superDigest,
-        serving: () => this.peer.established && !this.stopped,
-        forward: (sessionId, xid, payload) => this.forward(sessionId, xid, payload),
-        readIndex: (token) => {
-          const accepted = this.peer.readIndex(token)
-          this.pump()
-          return accepted
-        },
-        touch: (sessionId) => this.touch(sessionId),
-        newSessionId: () => this.sessionIds.next(),
-        newPassword: () => new Uint8Array(randomBytes(16)),
-        nowMs: () => Date.now(),
-        metrics: this.metrics,
-      },
-      { ...config, frameBytesMax: frameBytesMaxFor(config) },
-    )
   }
 
   /**
@@ -284,10 +238,9 @@ export class MemberServer {
         server.links.onMessage((from, value) => server.onPeerMessage(from, value))
         server.links.onLinkChange((peer, up) => {
           if (server.stopped) return
-          if (up) return server.peer.peerConnected(peer)
+          if (up) return server.replica.linkUp(peer)
           server.assembler.forget(peer)
-          server.peer.peerDisconnected(peer)
-          server.pump()
+          server.replica.linkDown(peer)
         })
       }
       server.tickTimer = setInterval(() => server.tick(), config.tickMs)
@@ -316,12 +269,9 @@ export class MemberServer {
           memberOrigins: memberOrigins(config.ensemble?.members ?? [], config.tls.clientTls),
         },
         {
-          onOpen: (socket) => server.front.onOpen(socket),
-          onFrame: (socket, frame) => {
-            server.front.onFrame(socket, frame)
-            server.pump()
-          },
-          onClose: (socket, code, reason) => server.front.onClose(socket, code, reason),
+          onOpen: (socket) => server.replica.onOpen(socket),
+          onFrame: (socket, frame) => server.replica.onFrame(socket, frame),
+          onClose: (socket, code, reason) => server.replica.onClose(socket, code, reason),
           health: () => server.health(),
           status: () => ({ status: 200, body: server.status() }),
           metrics: async () => ({
@@ -359,7 +309,7 @@ export class MemberServer {
   private untilServing(): Promise<void> {
     return new Promise((resolve) => {
       const check = () => {
-        if (this.peer.established || this.stopped) resolve()
+        if (this.replica.serving || this.stopped) resolve()
         else setTimeout(check, Math.max(1, Math.floor(this.config.tickMs / 4)))
       }
       check()
@@ -383,16 +333,14 @@ export class MemberServer {
     this.stopped = true
     clearInterval(this.tickTimer)
     this.eventLoop.stop()
-    this.front.closeAll(CloseCode.SERVER_SHUTDOWN, 'server shutting down')
+    this.replica.stop(CloseCode.SERVER_SHUTDOWN, 'server shutting down')
     this.sender?.close()
     this.tls?.stop()
     await this.listener?.close()
     await this.links?.close()
-    // Closing storage before waiting for the Ready ends a write still waiting for disk
-    // space (it is given up, never acknowledged); queued writes otherwise finish first.
-    const storageClosed = this.storage.close()
-    await this.inFlight?.catch(() => {})
-    await storageClosed
+    // Closing storage ends a write still waiting for disk space (it is given up, never
+    // acknowledged); queued writes otherwise finish first.
+    await this.storage.close()
     await this.lock?.release()
     this.logger.info('stopped')
   }
@@ -404,12 +352,8 @@ export class MemberServer {
     const nowMs = performance.now()
     const elapsedTicks = Math.floor((nowMs - this.lastTickAtMs) / this.config.tickMs)
     this.lastTickAtMs = nowMs
-    this.tickCount += 1
-    this.peer.tick()
-    this.duties.onTick()
-    if (this.tickCount % this.config.reapEveryTicks === 0) this.duties.reap(Date.now())
-    this.pump()
-    if (elapsedTicks > CATCH_UP_AFTER_TICKS && this.peer.role === 'leading')
+    this.replica.tick()
+    if (elapsedTicks > CATCH_UP_AFTER_TICKS && this.replica.peer.role === 'leading')
       setImmediate(() => this.catchUpLeader(elapsedTicks - 1))
   }
 
@@ -424,11 +368,10 @@ export class MemberServer {
    * during the pause still counts.
    */
   private catchUpLeader(missedTicks: number): void {
-    if (this.stopped || this.peer.role !== 'leading') return
+    if (this.stopped || this.replica.peer.role !== 'leading') return
     const ticks = Math.min(missedTicks, this.config.leaderTimeoutTicks + 1)
-    for (let i = 0; i < ticks && this.peer.role === 'leading'; i++) this.peer.tick()
+    this.replica.catchUpTicks(ticks)
     this.logger.debug({ missedTicks, ticks }, 'leader caught up with ticks it missed')
-    this.pump()
   }
 
   private onPeerMessage(from: ServerId, value: unknown): void {
@@ -450,224 +393,10 @@ export class MemberServer {
       }
       message = assembled
     }
-    if (message.type === 'diff' || message.type === 'trunc' || message.type === 'snap') {
-      this.metrics.onSyncReceived(message.type)
-      // Which sync the leader chose says how far behind or diverged this member was.
-      const through = message.throughZxid ?? message.txns.at(-1)?.zxid
-      this.logger.info(
-        {
-          leader: from,
-          sync: message.type.toUpperCase(),
-          txns: message.txns.length,
-          streamed: message.throughZxid !== undefined,
-          ...(message.type === 'trunc' ? { truncateAfter: formatZxid(message.truncateAfter) } : {}),
-          ...(through === undefined ? {} : { through: formatZxid(through) }),
-        },
-        'sync from the leader',
-      )
-    }
-    this.peer.receive(from, message)
-    this.pump()
+    this.replica.receive(from, message)
   }
 
-  private forward(sessionId: SessionId, xid: number, payload: ForwardPayload): boolean {
-    const accepted = this.peer.forward({ origin: this.config.id, sessionId, xid, payload })
-    this.pump()
-    return accepted
-  }
-
-  /** touch records client activity: the leader refreshes the session, a follower reports it in its next heartbeat reply. */
-  private touch(sessionId: SessionId): void {
-    if (this.duties.isActive) this.sessions.touch(sessionId, this.tickCount)
-    else this.peer.touchSessions([sessionId])
-  }
-
-  // ---------------------------------------------------------------- the Ready contract
-
-  /** pump takes Readys and carries them out until one waits for its fsync or none is left. */
-  private pump(): void {
-    while (!this.stopped && this.inFlight === undefined && this.peer.hasReady()) {
-      const ready = this.peer.ready()
-      this.metrics.onReady(ready)
-      for (const envelope of ready.send) this.sender?.send(envelope.to, envelope.message)
-      if (!ready.mustSync && ready.commit.length <= APPLY_CHUNK_TXNS) {
-        this.complete(ready)
-        continue
-      }
-      this.inFlight = this.carryOut(ready).then(
-        () => {
-          this.inFlight = undefined
-          if (!this.stopped) this.pump()
-        },
-        (error: unknown) => {
-          // A broken invariant while applying: stop rather than serve a state we cannot trust.
-          this.logger.fatal({ err: error }, 'internal error while carrying out a Ready; stopping')
-          process.exit(4)
-        },
-      )
-    }
-  }
-
-  /**
-   * carryOut does a Ready over several event-loop turns: its fsync, then its commits a
-   * chunk at a time (a new leader, or a member restarting with a long log, may commit
-   * tens of thousands of txns at once; applied in one go they would stall heartbeats).
-   * Commits already durable here (`commitDurable`) are applied while the fsync runs:
-   * they need not wait for txns proposed after them.
-   */
-  private async carryOut(ready: Ready): Promise<void> {
-    const persisted = ready.mustSync ? this.persistTimed(ready.persist) : undefined
-    await this.applyCommits(ready.commit, 0, ready.commitDurable)
-    if (persisted !== undefined) {
-      const failure = await persisted
-      // Stopping while the disk is full gives up the pending write: nothing was acknowledged for it.
-      if (failure !== undefined && !this.stopped) return this.onStorageFailure(failure.error)
-    }
-    if (this.stopped) return
-    this.beforeApply(ready)
-    if (!(await this.applyCommits(ready.commit, ready.commitDurable, ready.commit.length))) return
-    this.afterApply(ready)
-  }
-
-  /** persistTimed persists and records the time it took; it resolves with the failure instead of rejecting. */
-  private async persistTimed(work: PersistWork): Promise<{ error: unknown } | undefined> {
-    try {
-      const persistStartedMs = performance.now()
-      await this.persist(work)
-      this.metrics.onPersisted(work.txns.length, work.snapshot !== undefined, persistStartedMs)
-      return undefined
-    } catch (error) {
-      return { error }
-    }
-  }
-
-  /** applyCommits applies `commit[from, to)` a chunk per event-loop turn; false if the server stopped meanwhile. */
-  private async applyCommits(commit: readonly Txn[], from: number, to: number): Promise<boolean> {
-    for (let at = from; at < to; at += APPLY_CHUNK_TXNS) {
-      if (at > from) await yieldToEventLoop()
-      if (this.stopped) return false
-      for (const txn of commit.slice(at, Math.min(at + APPLY_CHUNK_TXNS, to))) this.apply(txn)
-    }
-    return !this.stopped
-  }
-
-  /** persist makes a Ready's persistence work durable, in contract order. */
-  private async persist(work: PersistWork): Promise<void> {
-    if (work.snapshot !== undefined) {
-      const data = work.snapshot.data as AssembledSnapData
-      // The snapshot and the txns that came with it become durable as one unit.
-      // The records come from the tree built as the chunks arrived (not installed yet, so unchanging).
-      // Re-iterable: a write that hit a full disk is redone from the first record.
-      const nodes = { [Symbol.iterator]: () => data.tree.snapshotEntries({ hashes: true }) }
-      const request = {
-        zxid: work.snapshot.zxid,
-        nodes,
-        sessions: data.sessions,
-        zxidAtEnd: () => data.fuzzyThroughZxid,
-      }
-      await this.storage.installSnapshot(request, work.txns)
-    } else {
-      if (work.truncateAfter !== undefined) await this.storage.truncateAfter(work.truncateAfter)
-      if (work.txns.length > 0) await this.storage.append(work.txns)
-    }
-    if (work.epochs !== undefined)
-      await this.storage.writeEpochs({
-        acceptedEpoch: work.epochs.accepted,
-        currentEpoch: work.epochs.current,
-      })
-  }
-
-  /** complete carries out the rest of a Ready once its persistence is durable, in one go. */
-  private complete(ready: Ready): void {
-    this.beforeApply(ready)
-    for (const txn of ready.commit) this.apply(txn)
-    this.afterApply(ready)
-  }
-
-  /** beforeApply sends what waited on persistence and installs a snapshot from the leader, if any. */
-  private beforeApply(ready: Ready): void {
-    for (const envelope of ready.sendAfterPersist) this.sender?.send(envelope.to, envelope.message)
-    if (ready.persist.snapshot !== undefined) this.installSnapshot(ready.persist.snapshot)
-  }
-
-  /** afterApply answers reads, follows role changes, lets the leader prepare requests, and advances the core. */
-  private afterApply(ready: Ready): void {
-    for (const read of ready.readsReady) this.front.onReadReady(read.token, read.zxid)
-    for (const token of ready.readsFailed) this.front.onReadFailed(token)
-    if (ready.leaderLost) {
-      this.duties.stop()
-      // Requests forwarded before are in doubt; the clients resume on a serving member.
-      this.front.closeAll(CloseCode.NOT_SERVING, 'this server lost its leader')
-    }
-    if (ready.becameEstablished && ready.role === 'leading') this.duties.start()
-    this.duties.onRequests(ready.requests)
-    this.duties.onSessionsTouched(ready.sessionsTouched)
-    this.peer.advance(ready)
-    this.logRoleChange()
-    this.maybeSnapshot()
-  }
-
-  private apply(txn: Txn): void {
-    const replay = txn.zxid <= this.fuzzyThroughZxid
-    const applied = this.tree.apply(txn, { replay })
-    // Over a fuzzy snapshot the tree may report fewer changes than the txn made: the
-    // window cannot vouch for them and starts again after this txn.
-    if (replay) this.window.restart(txn.zxid)
-    else this.window.record(txn.zxid, this.withAcls(applied.changes))
-    this.sessions.apply(txn)
-    this.builder.onApplied(txn.zxid)
-    this.duties.onApplied(txn)
-    this.metrics.onCommitted(txn.zxid)
-    this.front.onApplied(txn, applied)
-  }
-
-  /**
-   * withAcls gives each change the ACL its node has right after the txn (a deleted
-   * node's comes with the change), for the window: a replay judges who may hear of a
-   * change by it, also once the node is gone (a node created and deleted since must not
-   * be dropped from every replay, nor revealed to those who could not read it).
-   */
-  private withAcls(changes: readonly WatchChange[]): WatchChange[] {
-    return changes.map((change) => {
-      if (change.acl !== undefined) return change
-      const acl = this.tree.getNode(change.path)?.acl
-      return acl === undefined ? change : { ...change, acl }
-    })
-  }
-
-  /** installSnapshot replaces the applied state with a leader's snapshot (SNAP). */
-  private installSnapshot(snapshot: SnapshotPayload): void {
-    const data = snapshot.data as AssembledSnapData
-    // Built chunk by chunk as the SNAP arrived (snap-transfer.ts), never in one long step.
-    this.tree = data.tree
-    this.sessions = SessionTable.fromRecords(data.sessions, sessionOptionsOf(this.config))
-    this.builder = new TxnBuilder(this.tree, txnBuilderOptionsFor(this.config))
-    // The leader walked its tree while applying txns: commits up to here may be in it already.
-    this.fuzzyThroughZxid = data.fuzzyThroughZxid
-    this.window.restart(snapshot.zxid)
-    this.logger.info(
-      {
-        zxid: formatZxid(snapshot.zxid),
-        znodes: this.tree.nodeCount,
-        sessions: this.sessions.size,
-      },
-      'installed a snapshot from the leader',
-    )
-  }
-
-  /** snapshotPayload is what a leader ships in a SNAP: a live view of its applied state, sent in chunks (snap-transfer.ts). */
-  private snapshotPayload(): SnapshotPayload {
-    return {
-      zxid: this.tree.appliedZxid,
-      data: new LiveSnapshot(this.tree, this.sessions.snapshotRecords()),
-    }
-  }
-
-  /** onStorageFailure stops a server whose disk failed: it must not acknowledge anything it could not make durable. */
-  private onStorageFailure(error: unknown): void {
-    this.logger.fatal({ err: error }, 'cannot write to the data directory; stopping')
-    process.exit(3)
-  }
+  // ---------------------------------------------------------------- storage
 
   /**
    * onDiskFull: a write failed for want of space (once per retry, not per write). The
@@ -685,13 +414,7 @@ export class MemberServer {
       sinceMs: Date.now(),
       failing: new Map([[stall.what, describeIoError(stall.error)]]),
     }
-    this.duties.stop()
-    this.peer.storageStalled(true)
-    this.front.closeAll(
-      CloseCode.NOT_SERVING,
-      'disk full: this server cannot write to its data directory',
-    )
-    this.pump()
+    this.replica.storageStalled(true)
   }
 
   /** onDiskSpace: a write that had failed for want of space succeeded; once none is failing the member rejoins. */
@@ -709,12 +432,11 @@ export class MemberServer {
       },
       'disk writable again; rejoining the ensemble',
     )
-    this.peer.storageStalled(false)
-    this.pump()
+    this.replica.storageStalled(false)
   }
 
-  /** maybeSnapshot starts a background (chunked, fuzzy) snapshot when enough txns were logged. */
-  private maybeSnapshot(): void {
+  /** snapshotIfDue starts a background (chunked, fuzzy) snapshot when enough txns were logged. */
+  private snapshotIfDue(tree: DataTree, sessions: SessionTable): void {
     if (
       !this.storage.snapshotDue ||
       this.stopped ||
@@ -723,7 +445,7 @@ export class MemberServer {
     )
       return
     const started = Date.now()
-    this.storage.snapshot(snapshotRequestOf(this.tree, this.sessions)).then(
+    this.storage.snapshot(snapshotRequestOf(tree, sessions)).then(
       (info) =>
         this.logger.info(
           {
@@ -745,66 +467,49 @@ export class MemberServer {
     )
   }
 
-  private logRoleChange(): void {
-    const status = this.peer.status()
-    const role = `${status.role}/${status.established ? 'serving' : 'not serving'}/${status.epoch ?? '-'}`
-    if (role === this.lastRole) return
-    this.lastRole = role
-    this.logger.info(
-      {
-        role: status.role,
-        serving: status.established,
-        epoch: status.epoch,
-        leader: status.leaderId,
-        zxid: formatZxid(this.tree.appliedZxid),
-        reason: status.lastTransition,
-      },
-      'role changed',
-    )
-  }
-
   // ---------------------------------------------------------------- status
 
   private roleName(): string {
-    return this.config.ensemble === undefined ? 'standalone' : this.peer.role
+    return this.config.ensemble === undefined ? 'standalone' : this.replica.peer.role
   }
 
   private health(): HttpReply {
     return {
       status: 200,
-      body: { ok: true, role: this.roleName(), serving: this.peer.established && !this.stopped },
+      body: { ok: true, role: this.roleName(), serving: this.replica.serving },
     }
   }
 
   /** status is what GET /status shows. */
   status(): MemberStatus {
-    const core = this.peer.status()
+    const { tree, front, window } = this.replica
+    const core = this.replica.peer.status()
     const leading = core.role === 'leading'
     return {
       id: this.config.id,
       role: this.roleName(),
-      serving: core.established && !this.stopped,
+      serving: this.replica.serving,
       leaderId: core.leaderId ?? null,
       epoch: core.epoch ?? null,
       acceptedEpoch: core.acceptedEpoch,
       currentEpoch: core.currentEpoch,
-      zxid: formatZxid(this.tree.appliedZxid),
-      zxidDecimal: this.tree.appliedZxid.toString(),
+      zxid: formatZxid(tree.appliedZxid),
+      zxidDecimal: tree.appliedZxid.toString(),
       lastLoggedZxid: formatZxid(core.lastLoggedZxid),
       lastCommittedZxid: formatZxid(core.lastCommittedZxid),
-      sessions: this.sessions.size,
-      znodes: this.tree.nodeCount,
-      ephemerals: this.tree.ephemeralCount,
-      dataBytes: this.tree.dataBytes,
-      watches: this.watches.count(),
+      sessions: this.replica.sessions.size,
+      znodes: tree.nodeCount,
+      ephemerals: tree.ephemeralCount,
+      dataBytes: tree.dataBytes,
+      watches: this.replica.watches.count(),
       watchWindow: {
-        oldestZxid: formatZxid(this.window.oldestZxid),
-        changes: this.window.changes,
-        bytes: this.window.bytes,
+        oldestZxid: formatZxid(window.oldestZxid),
+        changes: window.changes,
+        bytes: window.bytes,
       },
-      connections: this.front.connectionCount,
-      requestsInFlight: this.front.requestsInFlight,
-      digest: this.tree.digest(),
+      connections: front.connectionCount,
+      requestsInFlight: front.requestsInFlight,
+      digest: tree.digest(),
       diskFull:
         this.diskFull === undefined
           ? null
@@ -866,14 +571,6 @@ function logDiskFull(
   )
 }
 
-function sessionOptionsOf(config: ServerConfig): SessionTableOptions {
-  return {
-    tickMs: config.tickMs,
-    minTimeoutMs: config.minSessionTimeoutMs,
-    maxTimeoutMs: config.maxSessionTimeoutMs,
-  }
-}
-
 /**
  * upgradeStandaloneEpochs: data written by a standalone server before it ran the ZAB
  * core has txns of epoch 1 but no epoch file (both epochs 0). Record the epoch its
@@ -889,4 +586,30 @@ async function upgradeStandaloneEpochs(
   if (epoch === 0) return state
   await storage.writeEpochs({ acceptedEpoch: epoch, currentEpoch: epoch })
   return { ...state, acceptedEpoch: epoch, currentEpoch: epoch }
+}
+
+/** persistWork makes a Ready's persistence work durable in FileStorage, in contract order. */
+async function persistWork(storage: FileStorage, work: PersistWork): Promise<void> {
+  if (work.snapshot !== undefined) {
+    const data = work.snapshot.data as AssembledSnapData
+    // The snapshot and the txns that came with it become durable as one unit.
+    // The records come from the tree built as the chunks arrived (not installed yet, so unchanging).
+    // Re-iterable: a write that hit a full disk is redone from the first record.
+    const nodes = { [Symbol.iterator]: () => data.tree.snapshotEntries({ hashes: true }) }
+    const request = {
+      zxid: work.snapshot.zxid,
+      nodes,
+      sessions: data.sessions,
+      zxidAtEnd: () => data.fuzzyThroughZxid,
+    }
+    await storage.installSnapshot(request, work.txns)
+  } else {
+    if (work.truncateAfter !== undefined) await storage.truncateAfter(work.truncateAfter)
+    if (work.txns.length > 0) await storage.append(work.txns)
+  }
+  if (work.epochs !== undefined)
+    await storage.writeEpochs({
+      acceptedEpoch: work.epochs.accepted,
+      currentEpoch: work.epochs.current,
+    })
 }

@@ -25,12 +25,15 @@ function socket(certificate?: VerifiedClientCertificate): ClientSocket {
 
 describe('ClientConnection identities', () => {
   it('holds the address as ip, and no x509 without a verified certificate', () => {
-    expect(new ClientConnection(socket()).identities).toEqual([{ scheme: 'ip', id: '10.0.0.7' }])
+    expect(new ClientConnection(socket(), () => 0).identities).toEqual([
+      { scheme: 'ip', id: '10.0.0.7' },
+    ])
   })
 
   it('holds the verified certificate CN as x509', () => {
     const connection = new ClientConnection(
       socket({ commonName: 'billing', subject: 'CN=billing,O=Acme', fingerprint256: 'AA:BB' }),
+      () => 0,
     )
     expect(connection.identities).toEqual([
       { scheme: 'ip', id: '10.0.0.7' },
@@ -41,6 +44,7 @@ describe('ClientConnection identities', () => {
   it('adds no x509 identity for a certificate without a CN', () => {
     const connection = new ClientConnection(
       socket({ commonName: '', subject: 'O=Acme', fingerprint256: 'AA:BB' }),
+      () => 0,
     )
     expect(connection.identities.map((id) => id.scheme)).toEqual(['ip'])
   })

@@ -30,6 +30,7 @@ import { DEFAULT_CONFIG } from '../../../server/runtime/config.js'
 import { SessionTable } from '../../../server/sessions/index.js'
 import { DataTree } from '../../../server/tree/index.js'
 import { ChangeWindow, WatchRegistry } from '../../../server/watches/index.js'
+import { SYSTEM_CLOCK } from '../../../server/runtime/clock.js'
 
 const MiB = 1024 * 1024
 const PASSWORD = new Uint8Array(16).fill(7)
@@ -127,7 +128,7 @@ function harness(overrides: Partial<ClientLimits> = {}): Harness {
       touch: () => undefined,
       newSessionId: () => nextSession++,
       newPassword: () => PASSWORD,
-      nowMs: () => clock.nowMs,
+      clock: { ...SYSTEM_CLOCK, nowMs: () => clock.nowMs },
       metrics: new MemberMetrics(
         () => {
           throw new Error('no status in this harness')
