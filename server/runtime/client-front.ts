@@ -132,6 +132,22 @@ interface ReadToken {
   readonly entry: Extract<QueuedRequest, { kind: 'barrier' }>
 }
 
+/**
+ * FrontBug plants a deliberate bug in the client front (tests only), to prove that the
+ * simulator's history checkers are wired in and can fail:
+ * - `linearizable-read-is-local`: syncs and linearizable reads skip the read index and
+ *   answer from the local tree;
+ * - `connect-ignores-zxid`: a session is accepted from a client that has seen a newer
+ *   zxid than this member applied, so it can see time go back.
+ */
+export type FrontBug = 'linearizable-read-is-local' | 'connect-ignores-zxid'
+
+/** FRONT_BUGS lists every FrontBug. */
+export const FRONT_BUGS: readonly FrontBug[] = [
+  'linearizable-read-is-local',
+  'connect-ignores-zxid',
+]
+
 /** ClientFront serves the clients connected to one member. */
 export class ClientFront {
   private readonly connections = new Map<number, ClientConnection>()
@@ -152,6 +168,7 @@ export class ClientFront {
   constructor(
     private readonly host: FrontHost,
     private readonly limits: ClientLimits,
+    private readonly bug?: FrontBug,
   ) {
     this.sessionCreates = new TokenBucket(
       limits.maxSessionCreatesPerSecond,
@@ -348,7 +365,7 @@ export class ClientFront {
         `server ${this.host.id} is not serving: it has no quorum`,
       )
     const tree = this.host.tree
-    if (message.lastZxidSeen > tree.appliedZxid) {
+    if (message.lastZxidSeen > tree.appliedZxid && this.bug !== 'connect-ignores-zxid') {
       return this.refuse(
         connection,
         ErrorCode.ZXID_AHEAD,
@@ -470,9 +487,12 @@ export class ClientFront {
       }
     } else if (request.op === 'sync' || (request.op === 'get' && request.linearizable === true)) {
       this.host.touch(sessionId)
-      const entry = { kind: 'barrier' as const, xid, request, zxid: undefined }
+      const entry = { kind: 'barrier' as const, xid, request, zxid: undefined as Zxid | undefined }
       const token: ReadToken = { connection, entry }
-      if (this.host.readIndex(token)) connection.enqueue(entry)
+      if (this.bug === 'linearizable-read-is-local') {
+        entry.zxid = 0n
+        connection.enqueue(entry)
+      } else if (this.host.readIndex(token)) connection.enqueue(entry)
       else
         answer(
           ErrorCode.NOT_SERVING,

@@ -65,6 +65,9 @@ export interface ReadyHandlers {
 /** ExecutorBug names the runtime-level planted bug (tests only). */
 export type ExecutorBug = 'runtime-send-before-persist'
 
+/** EXECUTOR_BUGS lists every ExecutorBug. */
+export const EXECUTOR_BUGS: readonly ExecutorBug[] = ['runtime-send-before-persist']
+
 /** ReadyExecutorOptions tune the executor. */
 export interface ReadyExecutorOptions {
   /** applyChunkTxns bounds the committed txns applied in one event-loop turn. */

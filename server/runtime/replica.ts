@@ -39,7 +39,7 @@ import { TxnBuilder } from '../requests/index.js'
 import { SessionIdGenerator, SessionTable, type SessionTableOptions } from '../sessions/index.js'
 import type { DataTree } from '../tree/index.js'
 import { ChangeWindow, WatchRegistry, type WatchChange } from '../watches/index.js'
-import { ClientFront } from './client-front.js'
+import { ClientFront, type FrontBug } from './client-front.js'
 import type { ReplicaClock } from './clock.js'
 import { frameBytesMaxFor, txnBuilderOptionsFor, type ServerConfig } from './config.js'
 import type { ClientMetrics, SyncKind } from './metrics.js'
@@ -128,8 +128,10 @@ export interface ReplicaOptions {
   persistFailed(error: unknown): void
   /** observer sees every applied txn and installed snapshot (tests). */
   readonly observer?: ReplicaObserver
-  /** executorBug plants a deliberate runtime bug (tests only). */
-  readonly executorBug?: ExecutorBug
+  /** executorBug plants a deliberate bug in the Ready executor (tests only). */
+  readonly executorBug?: ExecutorBug | undefined
+  /** frontBug plants a deliberate bug in the client front (tests only). */
+  readonly frontBug?: FrontBug | undefined
 }
 
 /** Replica is one member's state machine around the core; see the module comment. */
@@ -218,6 +220,7 @@ export class Replica {
         metrics: options.metrics,
       },
       { ...config, frameBytesMax: frameBytesMaxFor(config) },
+      options.frontBug,
     )
     this.executor = new ReadyExecutor(
       this.peer,

@@ -1,7 +1,8 @@
 /**
  * Proof that the simulator can fail (issue 3, item 6). For each deliberate protocol
- * bug the core offers (CONCLAVE_SIM_BUG: ack-before-fsync, trunc-across-epoch,
- * commit-without-quorum, vote-ignores-zxid, apply-before-persist), `npm run sim` runs with the variable set
+ * bug the shipped code offers (CONCLAVE_SIM_BUG: the core's ack-before-fsync,
+ * trunc-across-epoch, commit-without-quorum, vote-ignores-zxid, apply-before-persist,
+ * and the Ready executor's runtime-send-before-persist), `npm run sim` runs with the variable set
  * over the normal budget of 2,000 seeds of 500 steps (stopping at the first failure)
  * and must exit non-zero with a violation of a safety property. These are the
  * expected failures of `npm test`. The test reports which property caught the bug
@@ -12,7 +13,7 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
-import { SIM_BUGS } from '../../server/core/index.js'
+import { PLANTED_BUGS } from './planted-bugs.js'
 import { runSeed } from './run.js'
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
@@ -27,7 +28,7 @@ function npmRunSim(args: string[], env: Record<string, string>) {
   })
 }
 
-describe.each(SIM_BUGS)('CONCLAVE_SIM_BUG=%s', (bug) => {
+describe.each(PLANTED_BUGS)('CONCLAVE_SIM_BUG=%s', (bug) => {
   test(`npm run sim finds a safety violation within ${SEED_BUDGET} seeds and exits non-zero`, () => {
     const cli = npmRunSim(
       [

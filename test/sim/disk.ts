@@ -17,6 +17,7 @@
  */
 import type { Txn, Zxid } from '../../protocol/index.js'
 import type { PersistentState, PersistWork } from '../../server/core/index.js'
+import type { AssembledSnapData } from '../../server/runtime/snap-transfer.js'
 import type { SessionRecord } from '../../server/sessions/index.js'
 import type { SnapshotNode } from '../../server/tree/index.js'
 import type { SimRandom } from './random.js'
@@ -26,6 +27,8 @@ export interface SimSnapshot {
   readonly zxid: Zxid
   readonly nodes: readonly SnapshotNode[]
   readonly sessions: readonly SessionRecord[]
+  /** fuzzyThroughZxid: a snapshot installed from a leader may hold txns up to here; a restart replays them. */
+  readonly fuzzyThroughZxid?: Zxid
 }
 
 /** DiskOp is one ordered write of a Ready's persist work. */
@@ -69,9 +72,17 @@ export class DiskError extends Error {
  */
 export function opsOf(work: PersistWork): DiskOp[] {
   const ops: DiskOp[] = []
-  if (work.snapshot !== undefined)
-    ops.push({ kind: 'install', snapshot: work.snapshot.data as SimSnapshot, txns: work.txns })
-  else {
+  if (work.snapshot !== undefined) {
+    // The tree the SNAP's records were built into (snap-transfer.ts's AssembledSnapData).
+    const data = work.snapshot.data as AssembledSnapData
+    const snapshot: SimSnapshot = {
+      zxid: work.snapshot.zxid,
+      nodes: [...data.tree.snapshotEntries({ hashes: true })],
+      sessions: data.sessions,
+      fuzzyThroughZxid: data.fuzzyThroughZxid,
+    }
+    ops.push({ kind: 'install', snapshot, txns: work.txns })
+  } else {
     if (work.truncateAfter !== undefined) ops.push({ kind: 'truncate', after: work.truncateAfter })
     for (const txn of work.txns) ops.push({ kind: 'append', txn })
   }

@@ -10,12 +10,13 @@
  *       the violation and the tail of the trace); --verbose prints every event.
  *
  * The fault switch comes from `--bug` or the environment variable CONCLAVE_SIM_BUG
- * (ack-before-fsync, trunc-across-epoch, commit-without-quorum, vote-ignores-zxid,
- * apply-before-persist).
+ * (the core's ack-before-fsync, trunc-across-epoch, commit-without-quorum,
+ * vote-ignores-zxid, apply-before-persist; the Ready executor's
+ * runtime-send-before-persist).
  */
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import { SIM_BUGS, type SimBug } from '../../server/core/index.js'
+import { PLANTED_BUGS, type PlantedBug } from './planted-bugs.js'
 import { runSeed } from './run.js'
 import { runSeeds } from './seed-loop.js'
 import { failureLine, failureReport, figuresReport } from './summary.js'
@@ -37,7 +38,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('workers', { type: 'number', describe: 'worker threads (default: number of cores)' })
   .option('bug', {
     type: 'string',
-    choices: SIM_BUGS,
+    choices: PLANTED_BUGS,
     describe: 'turn on a deliberate protocol bug (or set CONCLAVE_SIM_BUG)',
   })
   .option('stop-at-first', {
@@ -103,12 +104,12 @@ if (argv.seed !== undefined) {
   process.exitCode = summary.violations.length === 0 ? 0 : 1
 }
 
-function resolveBug(flag: string | undefined, env: string | undefined): SimBug | undefined {
+function resolveBug(flag: string | undefined, env: string | undefined): PlantedBug | undefined {
   const name = flag ?? (env === undefined || env === '' ? undefined : env)
   if (name === undefined) return undefined
-  if (!(SIM_BUGS as readonly string[]).includes(name)) {
-    console.error(`CONCLAVE_SIM_BUG: expected one of ${SIM_BUGS.join(', ')}, got ${name}`)
+  if (!(PLANTED_BUGS as readonly string[]).includes(name)) {
+    console.error(`CONCLAVE_SIM_BUG: expected one of ${PLANTED_BUGS.join(', ')}, got ${name}`)
     process.exit(2)
   }
-  return name as SimBug
+  return name as PlantedBug
 }

@@ -1,9 +1,9 @@
 /**
- * What simulated clients and servers say to each other, and what a follower forwards
- * to the leader. Client traffic uses the real client protocol types
- * (protocol/client-messages.ts) so the server side answers real requests with the
- * real TxnBuilder and reply shaping; the simulator only adds a `closed` notice that
- * stands for the socket closing.
+ * What simulated clients and servers say to each other. Client traffic uses the real
+ * client protocol messages (protocol/client-messages.ts): the simulated socket
+ * (sim-server.ts) encodes them into the frames the shipped client front decodes, and
+ * decodes the frames it sends. The simulator only adds notices that stand for a
+ * socket closing, from either side.
  */
 import type {
   ConnectedMessage,
@@ -23,7 +23,7 @@ export interface DisconnectNotice {
 /** ToServer is anything a simulated client sends on its connection. */
 export type ToServer = ConnectMessage | RequestMessage | PingMessage | DisconnectNotice
 
-/** ClosedNotice stands for the connection closing; `code` is the error code that explains why. */
+/** ClosedNotice stands for the connection closing; `code` is the WebSocket close code (protocol CloseCode, or 1006 when the server is gone). */
 export interface ClosedNotice {
   type: 'closed'
   code: number

@@ -24,22 +24,22 @@ import {
   renderSessionReport,
 } from '../checker/index.js'
 import { epochOf, formatZxid, type Zxid } from '../../protocol/index.js'
-import type { SimBug } from '../../server/core/index.js'
+import type { PlantedBug } from './planted-bugs.js'
 import { FaultInjector } from './faults.js'
 import type { OpOutcomeCounts } from './history-recorder.js'
 import { InvariantViolation, type InvariantName } from './invariants.js'
 import { SimRandom } from './random.js'
 import { drawProfile, TICK_MS } from './scenario-profile.js'
-import type { FrontEndFault } from './server-clients.js'
+import type { FrontBug } from '../../server/runtime/client-front.js'
 import { Simulation } from './simulation.js'
 
 /** SeedOptions configure one seed's run. */
 export interface SeedOptions {
   readonly seed: number
   readonly steps: number
-  readonly bug?: SimBug | undefined
-  /** frontEndFault plants a bug in the simulated runtime (to prove the history checkers can fail). */
-  readonly frontEndFault?: FrontEndFault | undefined
+  readonly bug?: PlantedBug | undefined
+  /** frontBug plants a bug in the simulated runtime (to prove the history checkers can fail). */
+  readonly frontBug?: FrontBug | undefined
   /** faults: false runs the same workload on a fault-free ensemble. Default true. */
   readonly faults?: boolean
   /** wire sends every peer message through the real codec (slower). Default: every 8th seed. */
@@ -96,7 +96,7 @@ export function runSeed(options: SeedOptions): SeedResult {
     profile,
     root,
     options.wire ?? options.seed % 8 === 0,
-    options.frontEndFault,
+    options.frontBug,
   )
   sim.trace.verbose = options.verbose
   const injector = options.faults === false ? undefined : new FaultInjector(sim, profile.faults)

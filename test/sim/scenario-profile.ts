@@ -5,7 +5,7 @@
  * forces many proposal messages, slow disks widen the unsynced window, and so on).
  */
 import type { ServerId } from '../../protocol/index.js'
-import type { SimBug } from '../../server/core/index.js'
+import type { PlantedBug } from './planted-bugs.js'
 import type { ClientProfile } from './sim-client.js'
 import type { SimRandom } from './random.js'
 
@@ -41,11 +41,11 @@ export interface ScenarioProfile {
   readonly tickIntervalsMs: ReadonlyMap<ServerId, number>
   readonly clients: readonly ClientProfile[]
   readonly faults: FaultRates
-  readonly bug: SimBug | undefined
+  readonly bug: PlantedBug | undefined
 }
 
 /** drawProfile draws a seed's configuration. */
-export function drawProfile(random: SimRandom, bug: SimBug | undefined): ScenarioProfile {
+export function drawProfile(random: SimRandom, bug: PlantedBug | undefined): ScenarioProfile {
   const size = random.chance(0.7) ? 3 : 5
   const members = Array.from({ length: size }, (_, i) => i + 1)
   const tickIntervalsMs = new Map(members.map((id) => [id, TICK_MS + random.between(-8, 8)]))

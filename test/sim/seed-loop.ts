@@ -8,10 +8,10 @@
 import { availableParallelism } from 'node:os'
 import { inspect } from 'node:util'
 import { Worker } from 'node:worker_threads'
-import type { SimBug } from '../../server/core/index.js'
+import type { PlantedBug } from './planted-bugs.js'
 import { runSeed, type SeedResult } from './run.js'
 import type { SeedJob } from './seed-worker.js'
-import type { FrontEndFault } from './server-clients.js'
+import type { FrontBug } from '../../server/runtime/client-front.js'
 import { summarize, type LoopSummary } from './summary.js'
 
 /** LoopOptions configure a run of many seeds. */
@@ -19,9 +19,9 @@ export interface LoopOptions {
   readonly seeds: number
   readonly firstSeed?: number
   readonly steps: number
-  readonly bug?: SimBug | undefined
-  /** frontEndFault plants a runtime bug (for the tests proving the history checkers can fail). */
-  readonly frontEndFault?: FrontEndFault | undefined
+  readonly bug?: PlantedBug | undefined
+  /** frontBug plants a runtime bug (for the tests proving the history checkers can fail). */
+  readonly frontBug?: FrontBug | undefined
   /** workers is the number of worker threads; 1 runs in this thread. Default: the number of cores. */
   readonly workers?: number
   /** stopAtFirstViolation stops handing out seeds once one fails (for the bug-switch tests). */
@@ -54,7 +54,7 @@ function runInThread(options: LoopOptions, firstSeed: number): SeedResult[] {
       seed,
       steps: options.steps,
       bug: options.bug,
-      frontEndFault: options.frontEndFault,
+      frontBug: options.frontBug,
     })
     results.push(result)
     options.onResult?.(result)
@@ -100,7 +100,7 @@ function runInWorkers(
         seed: nextSeed++,
         steps: options.steps,
         bug: options.bug,
-        frontEndFault: options.frontEndFault,
+        frontBug: options.frontBug,
       }
       worker.postMessage(job)
     }

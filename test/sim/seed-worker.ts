@@ -4,23 +4,23 @@
  * which worker runs a seed never changes its outcome or its trace hash.
  */
 import { parentPort } from 'node:worker_threads'
-import type { SimBug } from '../../server/core/index.js'
+import type { PlantedBug } from './planted-bugs.js'
 import { runSeed } from './run.js'
-import type { FrontEndFault } from './server-clients.js'
+import type { FrontBug } from '../../server/runtime/client-front.js'
 
 /** SeedJob is one seed for a worker to run. */
 export interface SeedJob {
   readonly seed: number
   readonly steps: number
-  readonly bug: SimBug | undefined
-  readonly frontEndFault: FrontEndFault | undefined
+  readonly bug: PlantedBug | undefined
+  readonly frontBug: FrontBug | undefined
 }
 
 if (parentPort !== null) {
   const port = parentPort
   port.on('message', (job: SeedJob) => {
     port.postMessage(
-      runSeed({ seed: job.seed, steps: job.steps, bug: job.bug, frontEndFault: job.frontEndFault }),
+      runSeed({ seed: job.seed, steps: job.steps, bug: job.bug, frontBug: job.frontBug }),
     )
   })
 }

@@ -15,6 +15,7 @@
  */
 import type { OpInput, OpOutput } from '../checker/index.js'
 import {
+  CloseCode,
   ErrorCode,
   type ReplyMessage,
   type Request,
@@ -155,7 +156,8 @@ export class SimClient {
       case 'reply':
         return this.onReply(message)
       case 'closed':
-        if (message.code === ErrorCode.SESSION_EXPIRED) this.sessionId = 0n
+        // As the SDK does: a connection closed because the session ended takes the session with it.
+        if (message.code === CloseCode.SESSION_ENDED) this.sessionId = 0n
         return this.giveUp(`closed: ${message.reason}`)
       case 'pong':
         return

@@ -1,40 +1,48 @@
 /**
- * SimServer: one simulated ensemble member — a core Peer plus a runtime that does
- * exactly what server/runtime does with each Ready (ready.ts): send `send` at once,
- * write `persist` to the simulated disk and wait for the fsync, then send
- * `sendAfterPersist`, install a snapshot and apply `commit` to its own DataTree and
- * SessionTable, answer its clients, let the leader's duties prepare and propose, and
- * only then `advance`. While an fsync is outstanding the server keeps receiving
- * messages, ticks and client requests; their work waits for the next Ready.
+ * SimServer: one simulated ensemble member. It runs the shipped member runtime — the
+ * Replica from server/runtime (core Peer, ReadyExecutor, tree, sessions, leader
+ * duties, watches and the client front) — and wires simulated I/O into its seams:
+ * - time: virtual milliseconds; timers and "next turn" are events on the agenda;
+ * - storage: SimDisk, whose writes sit in a page cache until an fsync event completes;
+ * - peer transport: the simulated network (a SNAP's live tree is walked into records
+ *   at send and rebuilt into a tree on arrival, as the chunked transfer does);
+ * - client transport: SimClientSocket, which carries real protocol frames (msgpack)
+ *   between a SimClient and the client front.
  *
  * A crash loses the page cache (see disk.ts) and everything in memory; a restart
- * rebuilds the tree from the snapshot alone and hands the core the durable epochs and
- * log, as the real runtime does.
+ * builds a new Replica from the snapshot and hands the core the durable epochs and
+ * log, as MemberServer does.
  */
+import pino from 'pino'
 import {
-  ErrorCode,
+  decodeServerMessage,
+  encodeClientMessage,
   formatZxid,
   type Envelope,
   type PeerMessage,
   type ServerId,
-  type SessionId,
   type Txn,
   type Zxid,
 } from '../../protocol/index.js'
-import { Peer, type PeerConfig, type Ready } from '../../server/core/index.js'
-import { LeaderDuties } from '../../server/member/index.js'
-import { TxnBuilder } from '../../server/requests/index.js'
-import { DEFAULT_CONFIG, txnBuilderOptionsFor } from '../../server/runtime/config.js'
+import type { PeerConfig, Ready } from '../../server/core/index.js'
+import type { ClientSocket } from '../../server/net/client-listener.js'
+import type { ReplicaClock, TimerHandle } from '../../server/runtime/clock.js'
+import type { FrontBug } from '../../server/runtime/client-front.js'
+import { DEFAULT_CONFIG } from '../../server/runtime/config.js'
+import type { ExecutorBug } from '../../server/runtime/ready-executor.js'
 import {
-  SessionIdGenerator,
-  SessionTable,
-  type SessionTableOptions,
-} from '../../server/sessions/index.js'
-import { DataTree } from '../../server/tree/index.js'
-import { opsOf, SimDisk, type CrashLoss, type SimSnapshot } from './disk.js'
+  NO_METRICS,
+  Replica,
+  sessionOptionsOf,
+  type ReplicaConfig,
+} from '../../server/runtime/replica.js'
+import { LiveSnapshot, type AssembledSnapData } from '../../server/runtime/snap-transfer.js'
+import { SessionTable } from '../../server/sessions/index.js'
+import { DataTree, type SnapshotNode } from '../../server/tree/index.js'
+import type { SessionRecord } from '../../server/sessions/index.js'
+import { opsOf, SimDisk, type CrashLoss } from './disk.js'
 import type { ToClient, ToServer } from './messages.js'
 import type { SimRandom } from './random.js'
-import { ClientFrontEnd, type FrontEndFault } from './server-clients.js'
 
 /** ServerObserver is told about every state change the ensemble invariants judge. */
 export interface ServerObserver {
@@ -51,6 +59,8 @@ export interface ServerEnv {
   sendClient(connId: number, message: ToClient): void
   /** scheduleFsync arranges for `fsyncDone(incarnation)` to be called once the disk has synced. */
   scheduleFsync(server: SimServer, incarnation: number): void
+  /** scheduleTimer arranges for `fn` to run `delayMs` from now, unless the server crashed meanwhile. */
+  scheduleTimer(server: SimServer, incarnation: number, delayMs: number, fn: () => void): void
   trace(line: string): void
   /** count tallies a figure for the seed's statistics (`early.commits`: commits applied while their Ready's fsync ran). */
   count(name: string, by?: number): void
@@ -62,77 +72,97 @@ export interface SimServerOptions {
   readonly id: ServerId
   readonly members: readonly ServerId[]
   readonly peerConfig: Omit<PeerConfig, 'id' | 'members' | 'random' | 'snapshotSource'>
-  readonly sessionOptions: SessionTableOptions
+  /** config is the runtime configuration (tick length, session timeouts, client limits). */
+  readonly config: ReplicaConfig
   /** snapshotEveryTxns is how many applied txns trigger a local snapshot (which purges the log). */
   readonly snapshotEveryTxns: number
   readonly random: SimRandom
-  /** frontEndFault plants a runtime bug (tests of the checkers only). */
-  readonly frontEndFault?: FrontEndFault | undefined
+  /** frontBug plants a bug in the client front (tests of the checkers only). */
+  readonly frontBug?: FrontBug | undefined
+  /** executorBug plants a bug in the Ready executor (tests of the simulator only). */
+  readonly executorBug?: ExecutorBug | undefined
 }
 
-/** SimServer is one ensemble member: core, runtime, disk, tree, sessions and client front end. */
+/** simConfig is the runtime configuration of every simulated server: the defaults, with session timeouts in ticks. */
+export function simConfig(id: ServerId, tickMs: number): ReplicaConfig {
+  return {
+    ...DEFAULT_CONFIG,
+    id,
+    tickMs,
+    minSessionTimeoutMs: 2 * tickMs,
+    maxSessionTimeoutMs: 600 * tickMs,
+  }
+}
+
+/** SnapRecords is a SNAP's snapshot on the simulated wire: plain records, as the chunks carry them. */
+interface SnapRecords {
+  readonly nodes: readonly SnapshotNode[]
+  readonly sessions: readonly SessionRecord[]
+  readonly fuzzyThroughZxid: Zxid
+}
+
+/** SILENT is the replicas' logger: the simulator traces what it needs itself. */
+const SILENT = pino({ level: 'silent' })
+
+/** ABNORMAL_CLOSE is the WebSocket code a client sees when the server's process is gone. */
+const ABNORMAL_CLOSE = 1006
+
+/** SimServer is one ensemble member: the shipped Replica over a simulated disk, network and clock. */
 export class SimServer {
   readonly id: ServerId
   readonly disk = new SimDisk()
-  /** incarnation counts boots, so an fsync completion from before a crash is ignored. */
+  /** incarnation counts boots, so an fsync or timer from before a crash is ignored. */
   incarnation = 0
   /** paused servers get no events until resumed (the simulation defers them). */
   paused = false
-  private peerNow: Peer | undefined
-  private treeNow = new DataTree()
-  private sessionsNow: SessionTable
-  private builderNow: TxnBuilder
-  private front: ClientFrontEnd
-  private duties: LeaderDuties
-  private inFlight: Ready | undefined
-  /** appliedEarly is how many commits of the Ready in flight were applied before its fsync (its `commitDurable`). */
-  private appliedEarly = 0
-  private ticks = 0
+  private replica: Replica | undefined
+  /** treeAtCrash is the tree a crashed server last held (the invariants look at it until the restart). */
+  private treeAtCrash = new DataTree()
+  private sessionsAtCrash: SessionTable
+  /** The client sockets of this incarnation, by connection id; closed ones stay as `closed`. */
+  private readonly sockets = new Map<number, SimClientSocket | 'closed'>()
+  /** pendingFsync completes the Ready whose persistence waits for the disk. */
+  private pendingFsync: ((error?: unknown) => void) | undefined
   private appliedSinceSnapshot = 0
-  private idGenerator: SessionIdGenerator
 
   constructor(
     private readonly options: SimServerOptions,
     private readonly env: ServerEnv,
   ) {
     this.id = options.id
-    this.sessionsNow = new SessionTable(options.sessionOptions)
-    this.builderNow = new TxnBuilder(this.treeNow, txnBuilderOptionsFor(DEFAULT_CONFIG))
-    this.front = new ClientFrontEnd(this.frontHost(), this.options.frontEndFault)
-    this.duties = new LeaderDuties(this.leaderHost())
-    this.idGenerator = new SessionIdGenerator(this.id, 0)
+    this.sessionsAtCrash = new SessionTable(sessionOptionsOf(options.config))
     this.boot()
   }
 
   /** up tells whether the server is running. */
   get up(): boolean {
-    return this.peerNow !== undefined
+    return this.replica !== undefined
   }
 
   /** peer returns the running core; throws when the server is down. */
-  get peer(): Peer {
-    if (this.peerNow === undefined) throw new Error(`server ${this.id} is down`)
-    return this.peerNow
+  get peer() {
+    if (this.replica === undefined) throw new Error(`server ${this.id} is down`)
+    return this.replica.peer
   }
 
   /** tree is the applied tree. */
   get tree(): DataTree {
-    return this.treeNow
+    return this.replica?.tree ?? this.treeAtCrash
   }
 
   /** sessions is the replicated session table. */
   get sessions(): SessionTable {
-    return this.sessionsNow
+    return this.replica?.sessions ?? this.sessionsAtCrash
   }
 
   /** fsyncOutstanding tells whether a Ready waits for its fsync. */
   get fsyncOutstanding(): boolean {
-    return this.inFlight !== undefined
+    return this.pendingFsync !== undefined
   }
 
   /** clientConnections is the number of clients connected here. */
   get clientConnections(): number {
-    return this.front.connectionCount
+    return this.replica?.front.connectionCount ?? 0
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -140,9 +170,20 @@ export class SimServer {
   /** crash stops the server: memory is gone and the disk loses what was not synced. */
   crash(random: SimRandom): CrashLoss {
     const loss = this.disk.crash(random)
-    this.front.closeAll(ErrorCode.CONNECTION_LOSS, 'server crashed')
-    this.peerNow = undefined
-    this.inFlight = undefined
+    if (this.replica !== undefined) {
+      this.treeAtCrash = this.replica.tree
+      this.sessionsAtCrash = this.replica.sessions
+    }
+    for (const [connId, socket] of this.sockets)
+      if (socket !== 'closed')
+        this.env.sendClient(connId, {
+          type: 'closed',
+          code: ABNORMAL_CLOSE,
+          reason: 'server crashed',
+        })
+    this.sockets.clear()
+    this.replica = undefined
+    this.pendingFsync = undefined
     this.paused = false
     this.incarnation += 1
     return loss
@@ -157,195 +198,231 @@ export class SimServer {
   private boot(): void {
     const recovered = this.disk.recover()
     const snapshot = recovered.snapshot
-    this.installState(snapshot)
-    this.ticks = 0
+    const { config } = this.options
     this.appliedSinceSnapshot = 0
-    this.idGenerator = new SessionIdGenerator(this.id, this.env.nowMs())
-    this.front = new ClientFrontEnd(this.frontHost(), this.options.frontEndFault)
-    this.duties = new LeaderDuties(this.leaderHost())
     const random = this.options.random
-    this.peerNow = new Peer(
-      {
-        ...this.options.peerConfig,
-        id: this.id,
-        members: this.options.members,
-        random: () => random.float(),
-        snapshotSource: () => ({ zxid: this.treeNow.appliedZxid, data: this.makeSnapshot() }),
+    this.replica = new Replica({
+      config,
+      members: this.options.members,
+      core: this.options.peerConfig,
+      restored: {
+        tree:
+          snapshot === undefined
+            ? new DataTree()
+            : DataTree.fromSnapshot(snapshot.nodes, snapshot.zxid),
+        sessions:
+          snapshot === undefined
+            ? new SessionTable(sessionOptionsOf(config))
+            : SessionTable.fromRecords(snapshot.sessions, sessionOptionsOf(config)),
+        fuzzyThroughZxid: snapshot?.fuzzyThroughZxid ?? snapshot?.zxid ?? 0n,
       },
-      recovered.state,
-    )
+      persistent: recovered.state,
+      clock: this.clock(this.incarnation),
+      storage: {
+        persist: (work, done) => {
+          this.disk.write(opsOf(work))
+          this.pendingFsync = done
+          this.env.scheduleFsync(this, this.incarnation)
+        },
+        snapshotIfDue: (tree, sessions) => {
+          if (this.appliedSinceSnapshot < this.options.snapshotEveryTxns) return
+          this.disk.saveSnapshot({
+            zxid: tree.appliedZxid,
+            // With stored hashes, as snapshot files hold them: a restart takes them instead of recomputing.
+            nodes: [...tree.snapshotEntries({ hashes: true })],
+            sessions: sessions.snapshotRecords(),
+          })
+          this.appliedSinceSnapshot = 0
+          this.env.trace(`s${this.id} snapshot ${formatZxid(tree.appliedZxid)}`)
+        },
+      },
+      peers: {
+        send: (to, message) => this.env.sendPeer(this.id, { to, message: toWire(message) }),
+      },
+      random: { float: () => random.float(), passwordBytes: () => random.bytes(8) },
+      logger: SILENT,
+      metrics: {
+        ...NO_METRICS,
+        onReady: (ready: Ready) => {
+          // Commits durable before this Ready are applied while its fsync runs.
+          if (ready.mustSync) this.env.count('early.commits', ready.commitDurable)
+        },
+      },
+      fatal: (error) => {
+        throw error
+      },
+      persistFailed: (error) => {
+        throw error
+      },
+      observer: {
+        applied: (previousZxid, txn) => {
+          this.appliedSinceSnapshot += 1
+          this.env.observer.applied(this, previousZxid, txn)
+        },
+        installed: () => {
+          this.env.trace(`s${this.id} install snap ${formatZxid(this.tree.appliedZxid)}`)
+          this.env.observer.replaced(this, 'snap')
+        },
+      },
+      frontBug: this.options.frontBug,
+      executorBug: this.options.executorBug,
+    })
     this.env.trace(
       `s${this.id} boot snap=${formatZxid(recovered.state.snapshotZxid)} log=${recovered.state.log.length} epochs=${recovered.state.acceptedEpoch}/${recovered.state.currentEpoch} torn=${recovered.tornRecords}`,
     )
     this.env.observer.replaced(this, 'restart')
   }
 
-  private installState(snapshot: SimSnapshot | undefined): void {
-    this.treeNow =
-      snapshot === undefined ? new DataTree() : DataTree.fromSnapshot(snapshot.nodes, snapshot.zxid)
-    this.sessionsNow =
-      snapshot === undefined
-        ? new SessionTable(this.options.sessionOptions)
-        : SessionTable.fromRecords(snapshot.sessions, this.options.sessionOptions)
-    this.builderNow = new TxnBuilder(this.treeNow, txnBuilderOptionsFor(DEFAULT_CONFIG))
+  /** clock is the time seam of one incarnation: virtual time, timers as agenda events. */
+  private clock(incarnation: number): ReplicaClock {
+    const env = this.env
+    const after = (ms: number, fn: () => void): TimerHandle => {
+      let cancelled = false
+      env.scheduleTimer(this, incarnation, ms, () => {
+        if (!cancelled) fn()
+      })
+      return {
+        cancel: () => {
+          cancelled = true
+        },
+      }
+    }
+    return {
+      nowMs: () => env.nowMs(),
+      monotonicMs: () => env.nowMs(),
+      after,
+      nextTurn: (fn) => {
+        after(0, fn)
+      },
+    }
   }
 
-  private makeSnapshot(): SimSnapshot {
-    return {
-      zxid: this.treeNow.appliedZxid,
-      // With stored hashes, as snapshot files hold them: a restart takes them instead of recomputing.
-      nodes: [...this.treeNow.snapshotEntries({ hashes: true })],
-      sessions: this.sessionsNow.snapshotRecords(),
-    }
+  private get running(): Replica {
+    if (this.replica === undefined) throw new Error(`server ${this.id} is down`)
+    return this.replica
   }
 
   // ------------------------------------------------------------------ inputs
 
   /** tick advances the server's logical clock by one tick. */
   tick(): void {
-    this.ticks += 1
-    this.peer.tick()
-    this.duties.onTick()
-    this.pump()
+    this.running.tick()
   }
 
-  /** receive hands a peer message to the core. */
+  /** receive hands a peer message to the replica (a SNAP's records rebuilt into a tree, as the assembler does). */
   receive(from: ServerId, message: PeerMessage): void {
-    this.peer.receive(from, message)
-    this.pump()
+    this.running.receive(from, fromWire(message))
   }
 
-  /** onClient handles a message from a client connection. */
+  /** onClient handles a message from a client connection: it opens the socket on the first one. */
   onClient(connId: number, message: ToServer): void {
-    this.front.onMessage(connId, message)
-    this.pump()
+    const replica = this.running
+    let socket = this.sockets.get(connId)
+    if (socket === 'closed') return
+    if (message.type === 'disconnect') {
+      if (socket === undefined) return
+      this.sockets.set(connId, 'closed')
+      replica.onClose(socket, 1000, 'client gave up')
+      return
+    }
+    if (socket === undefined) {
+      socket = new SimClientSocket(
+        connId,
+        (code, reason) => this.onSocketClosed(connId, code, reason),
+        this.env,
+      )
+      this.sockets.set(connId, socket)
+      replica.onOpen(socket)
+    }
+    replica.onFrame(socket, encodeClientMessage(message))
   }
 
-  /** fsyncDone completes the outstanding Ready once its fsync finished (ignored if the server crashed meanwhile). */
+  /** timerDue runs a timer of this incarnation (ignored after a crash). */
+  timerDue(incarnation: number, fn: () => void): void {
+    if (incarnation !== this.incarnation || this.replica === undefined) return
+    fn()
+  }
+
+  /** fsyncDone completes the outstanding persistence once its fsync finished (ignored if the server crashed meanwhile). */
   fsyncDone(incarnation: number): void {
-    if (incarnation !== this.incarnation || this.inFlight === undefined) return
-    this.complete(this.inFlight)
-    this.pump()
-  }
-
-  // ------------------------------------------------------------------ the Ready contract
-
-  /** pump takes Readys and carries them out until one waits for an fsync or none is left. */
-  private pump(): void {
-    const peer = this.peerNow
-    while (
-      peer !== undefined &&
-      this.peerNow === peer &&
-      this.inFlight === undefined &&
-      peer.hasReady()
-    ) {
-      const ready = peer.ready()
-      this.inFlight = ready
-      for (const envelope of ready.send) this.env.sendPeer(this.id, envelope)
-      this.disk.write(opsOf(ready.persist))
-      if (ready.mustSync) {
-        this.env.scheduleFsync(this, this.incarnation)
-        // Commits durable before this Ready are applied while its fsync runs (as member-server does).
-        this.env.count('early.commits', ready.commitDurable)
-        for (const txn of ready.commit.slice(0, ready.commitDurable)) this.applyTxn(txn)
-        this.appliedEarly = ready.commitDurable
-        if (ready.commitDurable > 0) this.front.flushAll()
-        return
-      }
-      this.appliedEarly = 0
-      this.complete(ready)
-    }
-  }
-
-  private complete(ready: Ready): void {
+    const done = this.pendingFsync
+    if (incarnation !== this.incarnation || done === undefined) return
     this.disk.sync()
-    for (const envelope of ready.sendAfterPersist) this.env.sendPeer(this.id, envelope)
-    this.applyReady(ready)
-    this.inFlight = undefined
-    this.peer.advance(ready)
+    this.pendingFsync = undefined
+    done()
   }
 
-  private applyReady(ready: Ready): void {
-    if (ready.persist.snapshot !== undefined) {
-      this.installState(ready.persist.snapshot.data as SimSnapshot)
-      this.env.trace(`s${this.id} install snap ${formatZxid(this.treeNow.appliedZxid)}`)
-      this.env.observer.replaced(this, 'snap')
-    }
-    for (const txn of ready.commit.slice(this.appliedEarly)) this.applyTxn(txn)
-    for (const read of ready.readsReady) this.front.onReadReady(read.token, read.zxid)
-    for (const token of ready.readsFailed) this.front.onReadFailed(token)
-    if (ready.leaderLost) {
-      this.duties.stop()
-      this.front.closeAll(ErrorCode.CONNECTION_LOSS, 'leader lost')
-    }
-    if (ready.becameEstablished && ready.role === 'leading') this.duties.start()
-    this.duties.onRequests(ready.requests)
-    this.duties.onSessionsTouched(ready.sessionsTouched)
-    this.front.flushAll()
-    if (this.appliedSinceSnapshot >= this.options.snapshotEveryTxns) {
-      this.disk.saveSnapshot(this.makeSnapshot())
-      this.appliedSinceSnapshot = 0
-      this.env.trace(`s${this.id} snapshot ${formatZxid(this.treeNow.appliedZxid)}`)
-    }
+  /** onSocketClosed: the front closed a connection; the client hears of it, and the front is told later, as ws reports a close. */
+  private onSocketClosed(connId: number, code: number, reason: string): void {
+    const socket = this.sockets.get(connId)
+    if (socket === undefined || socket === 'closed') return
+    this.sockets.set(connId, 'closed')
+    this.env.sendClient(connId, { type: 'closed', code, reason })
+    const replica = this.replica
+    this.env.scheduleTimer(this, this.incarnation, 0, () => replica?.onClose(socket, code, reason))
+  }
+}
+
+/**
+ * SimClientSocket is a client connection as the front sees it: frames it sends are
+ * decoded and put on the simulated network to the client. Output never backs up (the
+ * simulated client reads everything), so the output bounds are not exercised here.
+ */
+class SimClientSocket implements ClientSocket {
+  readonly remoteAddress = '10.0.0.1'
+
+  constructor(
+    readonly id: number,
+    private readonly closed: (code: number, reason: string) => void,
+    private readonly env: ServerEnv,
+  ) {}
+
+  send(frame: Uint8Array): void {
+    const decoded = decodeServerMessage(frame)
+    if (!decoded.ok)
+      throw new Error(`the front sent a frame the client cannot read: ${decoded.error.message}`)
+    const message = decoded.message
+    if (message.type === 'event') return // the simulated clients set no watches
+    this.env.sendClient(this.id, message)
   }
 
-  private applyTxn(txn: Txn): void {
-    const previous = this.treeNow.appliedZxid
-    const result = this.treeNow.apply(txn)
-    this.sessionsNow.apply(txn)
-    this.builderNow.onApplied(txn.zxid)
-    this.duties.onApplied(txn)
-    this.appliedSinceSnapshot += 1
-    this.env.observer.applied(this, previous, txn)
-    this.front.onApplied(txn, result)
+  close(code: number, reason: string): void {
+    this.closed(code, reason)
   }
 
-  // ------------------------------------------------------------------ hosts for the parts
+  pause(): void {}
 
-  private frontHost() {
-    const server = this
-    return {
-      id: this.id,
-      get peer() {
-        return server.peer
-      },
-      get tree() {
-        return server.treeNow
-      },
-      get sessions() {
-        return server.sessionsNow
-      },
-      serving: () => this.peerNow?.established === true,
-      sendClient: (connId: number, message: ToClient) => this.env.sendClient(connId, message),
-      touch: (sessionId: SessionId) => {
-        if (this.duties.isActive) this.sessionsNow.touch(sessionId, this.ticks)
-        else this.peerNow?.touchSessions([sessionId])
-      },
-      newSession: () => ({
-        sessionId: this.idGenerator.next(),
-        password: this.options.random.bytes(8),
-      }),
-    }
+  resume(): void {}
+
+  bufferedBytes(): number {
+    return 0
   }
 
-  private leaderHost() {
-    const server = this
-    return {
-      get peer() {
-        return server.peer
-      },
-      get sessions() {
-        return server.sessionsNow
-      },
-      get builder() {
-        return server.builderNow
-      },
-      get tree() {
-        return server.treeNow
-      },
-      nowMs: () => this.env.nowMs(),
-      localTick: () => this.ticks,
-      trace: (line: string) => this.env.trace(`s${this.id} ${line}`),
-    }
+  onDrained(_bytes: number, callback: () => void): void {
+    callback()
   }
+}
+
+/** toWire turns a SNAP's live tree into records, as the chunked transfer walks it (fuzzy: through the applied zxid). */
+function toWire(message: PeerMessage): PeerMessage {
+  if (message.type !== 'snap' || !(message.snapshot.data instanceof LiveSnapshot)) return message
+  const live = message.snapshot.data
+  const records: SnapRecords = {
+    nodes: [...live.tree.snapshotEntries({ hashes: true })],
+    sessions: live.sessions,
+    fuzzyThroughZxid: live.tree.appliedZxid,
+  }
+  return { ...message, snapshot: { zxid: message.snapshot.zxid, data: records } }
+}
+
+/** fromWire builds a SNAP's tree from its records, as the assembler does chunk by chunk. */
+function fromWire(message: PeerMessage): PeerMessage {
+  if (message.type !== 'snap') return message
+  const records = message.snapshot.data as SnapRecords
+  const assembled: AssembledSnapData = {
+    tree: DataTree.fromSnapshot(records.nodes, message.snapshot.zxid),
+    sessions: [...records.sessions],
+    fuzzyThroughZxid: records.fuzzyThroughZxid,
+  }
+  return { ...message, snapshot: { zxid: message.snapshot.zxid, data: assembled } }
 }

@@ -27,8 +27,9 @@ import { SimNetwork } from './network.js'
 import { SimRandom } from './random.js'
 import { TICK_MS, type ScenarioProfile } from './scenario-profile.js'
 import { SimClient, type ClientEnv } from './sim-client.js'
-import type { FrontEndFault } from './server-clients.js'
-import { SimServer, type ServerEnv } from './sim-server.js'
+import type { FrontBug } from '../../server/runtime/client-front.js'
+import { coreBug, executorBug } from './planted-bugs.js'
+import { SimServer, simConfig, type ServerEnv } from './sim-server.js'
 import { Trace } from './trace.js'
 
 /** SimEvent is one thing due to happen at a virtual time. */
@@ -54,6 +55,12 @@ export type SimEvent =
       readonly message: ToClient
     }
   | { readonly k: 'act'; readonly client: number }
+  | {
+      readonly k: 'timer'
+      readonly server: ServerId
+      readonly incarnation: number
+      readonly fn: () => void
+    }
   | { readonly k: 'restart'; readonly server: ServerId }
   | { readonly k: 'resume'; readonly server: ServerId }
 
@@ -106,7 +113,7 @@ export class Simulation {
     readonly profile: ScenarioProfile,
     root: SimRandom,
     private readonly wire: boolean,
-    frontEndFault?: FrontEndFault,
+    frontBug?: FrontBug,
   ) {
     this.network = new SimNetwork(profile.members)
     this.random = {
@@ -129,16 +136,13 @@ export class Simulation {
             ...(profile.peerMessageBudgetBytes === undefined
               ? {}
               : { peerMessageBudgetBytes: profile.peerMessageBudgetBytes }),
-            ...(profile.bug === undefined ? {} : { bug: profile.bug }),
+            ...(coreBug(profile.bug) === undefined ? {} : { bug: coreBug(profile.bug) }),
           },
-          sessionOptions: {
-            tickMs: TICK_MS,
-            minTimeoutMs: 2 * TICK_MS,
-            maxTimeoutMs: 600 * TICK_MS,
-          },
+          config: simConfig(id, TICK_MS),
           snapshotEveryTxns: profile.snapshotEveryTxns,
           random: root.fork(),
-          frontEndFault,
+          frontBug,
+          executorBug: executorBug(profile.bug),
         },
         serverEnv,
       )
@@ -298,6 +302,12 @@ export class Simulation {
       }
       case 'resume':
         return this.resume(event.server)
+      case 'timer': {
+        const server = this.server(event.server)
+        if (server.paused) return this.defer(event.server, event)
+        server.timerDue(event.incarnation, event.fn)
+        return
+      }
     }
   }
 
@@ -322,7 +332,7 @@ export class Simulation {
         this.conns.delete(event.connId)
         this.sendClient(event.connId, {
           type: 'closed',
-          code: -4,
+          code: 1006,
           reason: `server ${event.server} is down`,
         })
       }
@@ -373,6 +383,8 @@ export class Simulation {
           this.queue.push(at, { k: 'peer', from, to: envelope.to, message: envelope.message })
       },
       sendClient: (connId, message) => this.sendClient(connId, message),
+      scheduleTimer: (server, incarnation, delayMs, fn) =>
+        this.schedule(delayMs, { k: 'timer', server: server.id, incarnation, fn }),
       scheduleFsync: (server, incarnation) => {
         const delayMs = this.random.disk.between(this.diskLatency.minMs, this.diskLatency.maxMs)
         this.schedule(delayMs, { k: 'fsync', server: server.id, incarnation })

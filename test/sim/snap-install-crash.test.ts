@@ -30,7 +30,9 @@
 import { expect, test } from 'vitest'
 import { makeZxid, type Txn, type Zxid } from '../../protocol/index.js'
 import { Cluster, isType } from '../scenario/harness.js'
-import { opsOf, SimDisk, type SimSnapshot } from './disk.js'
+import { opsOf, SimDisk } from './disk.js'
+import { DataTree } from '../../server/tree/index.js'
+import type { AssembledSnapData } from '../../server/runtime/snap-transfer.js'
 import { SimRandom } from './random.js'
 import { runSeed } from './run.js'
 
@@ -106,7 +108,7 @@ test('the sim disk keeps a snapshot install with all its txns or not at all', ()
     xid: 0,
     op: { type: 'error', code: 0 },
   })
-  const snapshot: SimSnapshot = { zxid: makeZxid(2, 4), nodes: [], sessions: [] }
+  const snapshot = { zxid: makeZxid(2, 4), data: assembledEmpty(makeZxid(2, 4)) }
   const outcomes = new Set<string>()
   for (let seed = 1; seed <= 64; seed++) {
     const disk = new SimDisk()
@@ -118,7 +120,7 @@ test('the sim disk keeps a snapshot install with all its txns or not at all', ()
     )
     disk.sync()
     const install = opsOf({
-      snapshot: { zxid: snapshot.zxid, data: snapshot },
+      snapshot,
       txns: [txn(2, 5), txn(4, 1), txn(4, 2)],
       epochs: { accepted: 4, current: 4 },
     })
@@ -144,3 +146,12 @@ test('simulator seed 5479 keeps the session guarantees (a follower serves only a
   const result = runSeed({ seed: 5479, steps: 500 })
   expect(result.violation).toBeUndefined()
 })
+
+/** assembledEmpty is a SNAP's data holding an empty tree, as the assembler hands it over. */
+function assembledEmpty(zxid: Zxid): AssembledSnapData {
+  return {
+    tree: DataTree.fromSnapshot(new DataTree().snapshotEntries(), zxid),
+    sessions: [],
+    fuzzyThroughZxid: zxid,
+  }
+}
