@@ -321,14 +321,14 @@ describe('commits durable before their Ready', () => {
     expect(c.peer(c.requireLeader()).status().lastCommittedZxid).toBe(p2.zxid)
     const p3 = c.write()
     c.stabilize()
-    follower.holdPersist = false
+    // Once it is durable, the executor takes the next Ready at once; its persistence is held too.
     c.completePersist(follower.id)
-    follower.holdPersist = true
-    c.processReady(follower.id)
     const ready = follower.inFlight!
     expect(ready.persist.txns.map((t) => t.zxid)).toEqual([p3.zxid])
     // p2 was durable before this Ready: it may be applied now; p3 (if committed) may not.
     expect(ready.commit[0]?.zxid).toBe(p2.zxid)
     expect(ready.commitDurable).toBe(1)
+    // The executor applied p2 while p3's persistence is still held, and nothing after it.
+    expect(c.appliedZxids(follower.id).at(-1)).toBe(p2.zxid)
   })
 })

@@ -1,7 +1,8 @@
 /**
- * A tiny hand-driven ensemble for scenario tests: real core Peers, a message queue
- * the test delivers, drops, cuts or holds, and a model disk per server whose
- * persistence the test can complete or lose in a crash. Every message crosses the
+ * A tiny hand-driven ensemble for scenario tests: real core Peers carried out by the
+ * shipped ReadyExecutor (server/runtime/ready-executor.ts), a message queue the test
+ * delivers, drops, cuts or holds, and a model disk per server whose persistence the
+ * test can complete or lose in a crash. Every message crosses the
  * real wire format (msgpack, then decodePeerMessage), and every peer's invariants
  * are checked after each step. Nothing here is random unless the test asks for it:
  * the election jitter comes from a seeded generator.
@@ -22,7 +23,14 @@ import type {
   Zxid,
 } from '../../protocol/index.js'
 import { Peer, checkEnsembleInvariants, checkInvariants } from '../../server/core/index.js'
-import type { PeerConfig, PersistentState, ReadResult, Ready } from '../../server/core/index.js'
+import type {
+  PeerConfig,
+  PersistentState,
+  PersistWork,
+  ReadResult,
+  Ready,
+} from '../../server/core/index.js'
+import { ReadyExecutor } from '../../server/runtime/ready-executor.js'
 import { mulberry32 } from '../helpers/mulberry32.js'
 
 export { mulberry32 }
@@ -42,7 +50,12 @@ export interface Node {
   disk: Disk
   applied: Txn[]
   appliedZxid: Zxid
-  inFlight: Ready | undefined
+  /** executor carries out the peer's Readys (replaced at each boot). */
+  executor: ReadyExecutor | undefined
+  /** inFlight is the Ready waiting for its persistence, if any. */
+  readonly inFlight: Ready | undefined
+  /** pendingPersist is the persistence the executor waits for, and how to say it is durable. */
+  pendingPersist: { work: PersistWork; done: () => void } | undefined
   /** holdPersist: take Readys and send `send`, but do not persist until completePersist (or a crash loses it). */
   holdPersist: boolean
   readsReady: ReadResult[]
@@ -96,7 +109,11 @@ export class Cluster {
         disk: { acceptedEpoch: 0, currentEpoch: 0, snapshot: undefined, log: [] },
         applied: [],
         appliedZxid: 0n,
-        inFlight: undefined,
+        executor: undefined,
+        get inFlight() {
+          return this.executor?.inFlight
+        },
+        pendingPersist: undefined,
         holdPersist: false,
         readsReady: [],
         readsFailed: [],
@@ -223,30 +240,24 @@ export class Cluster {
     }
   }
 
-  /** processReady takes one Ready from `id` and carries it out (persistence held if `holdPersist`). */
+  /** processReady has `id`'s executor carry out its Readys (persistence held if `holdPersist`); false if it had none to take. */
   processReady(id: ServerId): boolean {
     const node = this.node(id)
     const peer = node.peer
     if (peer === undefined || node.inFlight !== undefined || !peer.hasReady()) return false
-    const ready = peer.ready()
-    node.inFlight = ready
-    for (const e of ready.send) this.queue.push({ from: id, to: e.to, message: e.message })
-    if (!node.holdPersist) this.completePersist(id)
+    node.executor?.pump()
+    this.check(node)
     return true
   }
 
-  /** completePersist makes the in-flight Ready durable, sends what waited on it, applies commits, advances. */
+  /** completePersist makes the in-flight Ready's persistence durable; the executor then sends what waited on it, applies and advances. */
   completePersist(id: ServerId): void {
     const node = this.node(id)
-    const ready = node.inFlight
-    const peer = node.peer
-    if (ready === undefined || peer === undefined) return
-    writeDisk(node.disk, ready)
-    for (const e of ready.sendAfterPersist)
-      this.queue.push({ from: id, to: e.to, message: e.message })
-    this.apply(node, ready)
-    node.inFlight = undefined
-    peer.advance(ready)
+    const pending = node.pendingPersist
+    if (pending === undefined || node.peer === undefined) return
+    node.pendingPersist = undefined
+    writeDisk(node.disk, pending.work)
+    pending.done()
     this.check(node)
   }
 
@@ -330,9 +341,12 @@ export class Cluster {
    */
   crash(id: ServerId, keepOps = 0): void {
     const node = this.node(id)
-    if (node.inFlight !== undefined && keepOps > 0) writeDisk(node.disk, node.inFlight, keepOps)
+    if (node.pendingPersist !== undefined && keepOps > 0)
+      writeDisk(node.disk, node.pendingPersist.work, keepOps)
+    node.executor?.stop()
+    node.executor = undefined
+    node.pendingPersist = undefined
     node.peer = undefined
-    node.inFlight = undefined
   }
 
   /** crashWithUnsentProposals has `leader` log `count` proposals that reach nobody, then crash (an uncommitted tail). */
@@ -437,21 +451,47 @@ export class Cluster {
       },
       restored,
     )
+    node.executor = this.executorFor(node, node.peer)
     this.check(node)
   }
 
-  private apply(node: Node, ready: Ready): void {
-    if (ready.persist.snapshot !== undefined) {
-      node.applied = [...(ready.persist.snapshot.data as Txn[])]
-      node.appliedZxid = ready.persist.snapshot.zxid
-    }
-    for (const txn of ready.commit) {
-      if (txn.zxid <= node.appliedZxid)
-        throw new Error(`node ${node.id} asked to apply ${txn.zxid} after ${node.appliedZxid}`)
-      node.applied.push(txn)
-      node.appliedZxid = txn.zxid
-      if (txn.sessionId === BigInt(node.id) && txn.xid > 0) this.acked.set(txn.xid, txn.zxid)
-    }
+  /** executorFor wires the shipped ReadyExecutor to the model: the queue, the model disk, the applied list. */
+  private executorFor(node: Node, peer: Peer): ReadyExecutor {
+    return new ReadyExecutor(
+      peer,
+      {
+        send: (e) => this.queue.push({ from: node.id, to: e.to, message: e.message }),
+        persist: (work, done) => {
+          node.pendingPersist = { work, done: () => done() }
+          if (!node.holdPersist) this.completePersist(node.id)
+        },
+        installSnapshot: (snapshot) => {
+          node.applied = [...(snapshot.data as Txn[])]
+          node.appliedZxid = snapshot.zxid
+        },
+        apply: (txn) => this.apply(node, txn),
+        afterApply: (ready) => this.afterApply(node, ready),
+        nextTurn: (fn) => fn(),
+        persistFailed: (error) => {
+          throw error
+        },
+        fatal: (error) => {
+          throw error
+        },
+      },
+      { applyChunkTxns: Number.MAX_SAFE_INTEGER },
+    )
+  }
+
+  private apply(node: Node, txn: Txn): void {
+    if (txn.zxid <= node.appliedZxid)
+      throw new Error(`node ${node.id} asked to apply ${txn.zxid} after ${node.appliedZxid}`)
+    node.applied.push(txn)
+    node.appliedZxid = txn.zxid
+    if (txn.sessionId === BigInt(node.id) && txn.xid > 0) this.acked.set(txn.xid, txn.zxid)
+  }
+
+  private afterApply(node: Node, ready: Ready): void {
     node.readsReady.push(...ready.readsReady)
     node.readsFailed.push(...ready.readsFailed)
     node.requests.push(...ready.requests)
@@ -478,14 +518,14 @@ function unwrap(
 }
 
 /**
- * writeDisk carries out a Ready's persist on the model disk, in the contract's order
+ * writeDisk carries out a Ready's persistence work on the model disk, in the contract's order
  * (the first `opsMax` operations only). A snapshot and every txn of its Ready are ONE
  * operation, as the storage makes them durable atomically: the log becomes exactly
  * those txns. Otherwise the truncation and each append are one operation each; the
  * epoch write comes last.
  */
-export function writeDisk(disk: Disk, ready: Ready, opsMax = Number.POSITIVE_INFINITY): void {
-  const { snapshot, truncateAfter, txns, epochs } = ready.persist
+export function writeDisk(disk: Disk, work: PersistWork, opsMax = Number.POSITIVE_INFINITY): void {
+  const { snapshot, truncateAfter, txns, epochs } = work
   let ops = 0
   if (snapshot !== undefined) {
     if (ops++ >= opsMax) return
