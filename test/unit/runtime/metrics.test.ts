@@ -17,6 +17,7 @@ import { MemberMetrics } from '../../../server/runtime/metrics.js'
 import { FAMILIES } from '../../helpers/metric-families.js'
 import { Registry } from 'prom-client'
 import { parsePromText, sampleValue, samplesOf } from '../../helpers/prom-text.js'
+import { readyOf } from '../../helpers/ready.js'
 
 function statusOf(overrides: Partial<MemberStatus> = {}): MemberStatus {
   return {
@@ -46,27 +47,6 @@ function statusOf(overrides: Partial<MemberStatus> = {}): MemberStatus {
       { id: 2, stage: 'synced', ackedZxid: '0x3_00000003', lagTxns: 2, connected: true },
       { id: 3, stage: 'syncing', ackedZxid: '0x2_00000009', lagTxns: null, connected: true },
     ],
-    ...overrides,
-  }
-}
-
-function readyOf(overrides: Partial<Ready> = {}): Ready {
-  return {
-    persist: { txns: [] },
-    send: [],
-    sendAfterPersist: [],
-    commit: [],
-    commitDurable: 0,
-    role: 'leading',
-    leaderId: 1,
-    established: true,
-    becameEstablished: false,
-    leaderLost: false,
-    requests: [],
-    readsReady: [],
-    readsFailed: [],
-    sessionsTouched: [],
-    mustSync: false,
     ...overrides,
   }
 }

@@ -8,7 +8,8 @@
  */
 import { describe, expect, test } from 'vitest'
 import type { Envelope, PeerMessage, Txn } from '../../../protocol/index.js'
-import type { PersistWork, Ready } from '../../../server/core/index.js'
+import type { Ready } from '../../../server/core/index.js'
+import { readyOf } from '../../helpers/ready.js'
 import {
   ReadyExecutor,
   type ExecutorBug,
@@ -30,25 +31,7 @@ function txn(counter: number): Txn {
 }
 
 function ready(fields: Partial<Ready>): Ready {
-  const persist: PersistWork = fields.persist ?? { txns: [] }
-  return {
-    persist,
-    send: [],
-    sendAfterPersist: [],
-    commit: [],
-    commitDurable: 0,
-    role: 'following',
-    leaderId: 1,
-    established: true,
-    becameEstablished: false,
-    leaderLost: false,
-    requests: [],
-    readsReady: [],
-    readsFailed: [],
-    sessionsTouched: [],
-    mustSync: persist.txns.length > 0 || persist.epochs !== undefined,
-    ...fields,
-  }
+  return readyOf({ role: 'following', ...fields })
 }
 
 /** run drives an executor over scripted Readys and records what it did, in order. */
