@@ -4,7 +4,7 @@
  * carries out the Ready it returns; see peer.ts for usage and ready.ts for the contract.
  */
 export { Peer, type PeerStatus } from './peer.js'
-export type { PersistentState } from './state.js'
+export { AFTER_PERSIST_TYPES, type PersistentState } from './state.js'
 export {
   CONFIG_DEFAULTS,
   SIM_BUGS,

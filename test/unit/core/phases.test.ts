@@ -8,13 +8,16 @@
 import { describe, expect, test } from 'vitest'
 import { makeZxid, type PeerMessage, type Txn, type Zxid } from '../../../protocol/index.js'
 import {
+  AssertionError,
   CoreError,
   Peer,
+  resolveConfig,
   checkInvariants,
   type PeerConfig,
   type PersistentState,
   type Ready,
 } from '../../../server/core/index.js'
+import { ReplicaState } from '../../../server/core/state.js'
 
 const z = makeZxid
 const txn = (zxid: Zxid): Txn => ({
@@ -534,5 +537,46 @@ describe('the Ready contract', () => {
     peer.advance(first)
     expect(peer.hasReady()).toBe(true)
     expect(types(peer.ready().send)).toEqual(['vote', 'vote'])
+  })
+})
+
+describe('after-persist messages', () => {
+  const state = (bug?: PeerConfig['bug']) =>
+    new ReplicaState(
+      resolveConfig({
+        id: 1,
+        members: [1, 2, 3],
+        random: () => 0,
+        snapshotSource: () => ({ zxid: 0n, data: '' }),
+        bug,
+      }),
+      { ...empty, acceptedEpoch: 2, currentEpoch: 1 },
+    )
+
+  test('an acknowledgement asked to leave through send is an assertion error', () => {
+    const s = state()
+    expect(() => s.send(3, { type: 'ack', epoch: 2, zxid: 0n })).toThrow(AssertionError)
+    expect(() =>
+      s.send(3, { type: 'ackEpoch', epoch: 2, fresh: false, currentEpoch: 1, lastLoggedZxid: 0n }),
+    ).toThrow(AssertionError)
+    expect(() => s.send(3, { type: 'ackNewLeader', epoch: 2, zxid: 0n })).toThrow(AssertionError)
+    s.sendAfterPersist(3, { type: 'ack', epoch: 2, zxid: 0n })
+    expect(s.pending.send).toEqual([])
+  })
+
+  test('LEADERINFO and NEWLEADER go through send only for an epoch durable already', () => {
+    const s = state()
+    s.send(2, { type: 'leaderInfo', epoch: 2 })
+    s.send(2, { type: 'newLeader', epoch: 1 })
+    expect(() => s.send(2, { type: 'leaderInfo', epoch: 3 })).toThrow(AssertionError)
+    expect(() => s.send(2, { type: 'newLeader', epoch: 2 })).toThrow(AssertionError)
+    expect(types(s.pending.send)).toEqual(['leaderInfo', 'newLeader'])
+  })
+
+  test('the planted bug ack-before-fsync lets an ACK (and only an ACK) through send', () => {
+    const s = state('ack-before-fsync')
+    s.send(3, { type: 'ack', epoch: 2, zxid: 0n })
+    expect(types(s.pending.send)).toEqual(['ack'])
+    expect(() => s.send(3, { type: 'ackNewLeader', epoch: 2, zxid: 0n })).toThrow(AssertionError)
   })
 })
