@@ -71,15 +71,18 @@ export class LookingRole implements RoleBehavior {
   }
 
   onVote(from: ServerId, message: VoteMessage): void {
-    if (this.host.state.storageStalled) return
+    const state = this.host.state
+    if (state.storageStalled) return state.drop('storage-stalled', from, message.type)
     // A vote for a server outside the ensemble can never be carried out: ignore it.
-    if (!this.host.state.quorum.isVoter(message.leader)) return
+    if (!state.quorum.isVoter(message.leader))
+      return state.drop('vote-for-non-member', from, message.type)
     if (message.state === 'looking') this.onLookingVote(from, message)
     else this.onAnswer(from, message)
   }
 
-  receive(): void {
+  receive(from: ServerId, message: PeerMessage): void {
     // Only votes matter while looking; everything else belongs to a leadership we are not part of.
+    this.host.state.drop('not-for-role', from, message.type)
   }
 
   tick(): void {
@@ -108,9 +111,9 @@ export class LookingRole implements RoleBehavior {
     }
     const bug = this.host.state.config.bug
     if (message.round < this.host.round) {
-      // A server behind on rounds: tell it where the election stands.
+      // A server behind on rounds: tell it where the election stands. Its vote does not count.
       this.host.state.send(from, this.voteMessage())
-      return
+      return this.host.state.drop('stale-round', from, message.type)
     }
     if (message.round > this.host.round) {
       // A newer election: forget this round's votes and start over from our own vote.
@@ -204,7 +207,8 @@ export class LookingRole implements RoleBehavior {
 
   private decide(): void {
     this.finalizeAtTick = undefined
-    const self = this.host.state.config.id
+    const state = this.host.state
+    const self = state.config.id
     if (this.vote.leader === self) return this.host.becomeLeader()
     return this.host.becomeFollower(this.vote.leader, this.host.round)
   }

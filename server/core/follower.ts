@@ -31,6 +31,7 @@ import type {
 } from '../../protocol/index.js'
 import { counterOf, epochOf, formatZxid } from '../../protocol/index.js'
 import { jitterTicks } from './config.js'
+import type { DropReason } from './drop.js'
 import type { Phase, Role } from './ready.js'
 import { answerLookingVote, type RoleBehavior, type RoleHost } from './role.js'
 
@@ -135,8 +136,8 @@ export class FollowingRole implements RoleBehavior {
   receive(from: ServerId, message: PeerMessage): void {
     if (from !== this.leaderId) {
       // Someone takes us for its leader: tell it whom we follow, so it looks again.
-      if (message.type === 'followerInfo') this.answerNotLeading(from)
-      return
+      if (message.type === 'followerInfo') return this.answerNotLeading(from)
+      return this.host.state.drop('not-from-leader', from, message.type)
     }
     if (
       'epoch' in message &&
@@ -176,8 +177,14 @@ export class FollowingRole implements RoleBehavior {
       case 'pong':
       case 'request':
       case 'readIndex':
-        return // Messages for a leader: not ours to act on.
+        // Messages for a leader: not ours to act on.
+        return this.host.state.drop('not-for-role', from, message.type)
     }
+  }
+
+  /** drop records that a message from the leader was ignored. */
+  private drop(reason: DropReason, type: PeerMessage['type']): void {
+    this.host.state.drop(reason, this.leaderId, type)
   }
 
   tick(): void {
@@ -321,7 +328,7 @@ export class FollowingRole implements RoleBehavior {
   }
 
   private onLeaderInfo(epoch: number): void {
-    if (this.step !== 'discovery') return
+    if (this.step !== 'discovery') return this.drop('wrong-phase', 'leaderInfo')
     const state = this.host.state
     if (epoch < state.acceptedEpoch) {
       return this.host.becomeLooking(
@@ -355,12 +362,9 @@ export class FollowingRole implements RoleBehavior {
    * follow (`throughZxid`), it is kept until they have all arrived.
    */
   private onSyncHeader(message: SyncMessage): void {
-    if (
-      this.step !== 'awaitingSync' ||
-      this.partialSync !== undefined ||
-      !this.isCurrent(message.epoch)
-    )
-      return
+    if (this.step !== 'awaitingSync') return this.drop('wrong-phase', message.type)
+    if (this.partialSync !== undefined) return this.drop('sync-in-progress', message.type)
+    if (!this.isCurrent(message.epoch)) return this.drop('stale-epoch', message.type)
     const last = message.txns.at(-1)?.zxid
     if (message.throughZxid === undefined || last === undefined || last >= message.throughZxid)
       return this.onSync(message)
@@ -375,9 +379,12 @@ export class FollowingRole implements RoleBehavior {
   /** onSyncPart adds the next part of a streamed sync; the last one applies the whole sync. */
   private onSyncPart(part: Extract<PeerMessage, { type: 'syncPart' }>): void {
     const partial = this.partialSync
-    if (this.step !== 'awaitingSync' || partial === undefined || !this.isCurrent(part.epoch)) return
+    if (this.step !== 'awaitingSync') return this.drop('wrong-phase', part.type)
+    if (partial === undefined) return this.drop('orphan-sync-part', part.type)
+    if (!this.isCurrent(part.epoch)) return this.drop('stale-epoch', part.type)
     const last = part.txns.at(-1)?.zxid
-    if (last === undefined || last <= partial.lastZxid) return // a duplicate, or empty
+    // A duplicate, or empty: nothing new.
+    if (last === undefined || last <= partial.lastZxid) return this.drop('duplicate', part.type)
     if (part.afterZxid !== partial.lastZxid) {
       // A part went missing (or is stale): logging around it would leave a hole. Resync.
       return this.host.becomeLooking(
@@ -428,7 +435,8 @@ export class FollowingRole implements RoleBehavior {
         `NEWLEADER arrived before the sync reached ${formatZxid(this.partialSync.throughZxid)}`,
       )
     }
-    if (this.step !== 'awaitingNewLeader' || !this.isCurrent(epoch)) return
+    if (this.step !== 'awaitingNewLeader') return this.drop('wrong-phase', 'newLeader')
+    if (!this.isCurrent(epoch)) return this.drop('stale-epoch', 'newLeader')
     const state = this.host.state
     if (state.currentEpoch < epoch) state.setCurrentEpoch(epoch)
     // Synced txns, then currentEpoch, are in this Ready's persist: the ack waits for both.
@@ -443,14 +451,17 @@ export class FollowingRole implements RoleBehavior {
   }
 
   private onUpToDate(epoch: number, committedZxid: Zxid): void {
-    if (this.step !== 'awaitingUpToDate' || !this.isCurrent(epoch)) return
+    if (this.step !== 'awaitingUpToDate') return this.drop('wrong-phase', 'upToDate')
+    if (!this.isCurrent(epoch)) return this.drop('stale-epoch', 'upToDate')
     this.step = 'broadcast'
     this.host.state.commitThrough(committedZxid)
   }
 
   private onProposal(epoch: number, txns: readonly Txn[]): void {
-    if (!this.isSynced() || !this.isCurrent(epoch)) return
+    if (!this.isSynced()) return this.drop('wrong-phase', 'proposal')
+    if (!this.isCurrent(epoch)) return this.drop('stale-epoch', 'proposal')
     const state = this.host.state
+    let logged = 0
     for (const txn of txns) {
       if (txn.zxid <= state.lastLoggedZxid) continue // a duplicate of what we already logged
       if (!isNextProposal(state.lastLoggedZxid, txn.zxid, epoch)) {
@@ -459,16 +470,20 @@ export class FollowingRole implements RoleBehavior {
         )
       }
       state.appendTxn(txn)
+      logged += 1
     }
+    if (logged === 0) this.drop('duplicate', 'proposal')
   }
 
   private onCommit(epoch: number, zxid: Zxid): void {
-    if (!this.isSynced() || !this.isCurrent(epoch)) return
+    if (!this.isSynced()) return this.drop('wrong-phase', 'commit')
+    if (!this.isCurrent(epoch)) return this.drop('stale-epoch', 'commit')
     this.host.state.commitThrough(zxid)
   }
 
   private onPing(ping: Extract<PeerMessage, { type: 'ping' }>): void {
-    if (this.step === 'discovery' || !this.isCurrent(ping.epoch)) return
+    if (this.step === 'discovery') return this.drop('wrong-phase', ping.type)
+    if (!this.isCurrent(ping.epoch)) return this.drop('stale-epoch', ping.type)
     const sessions = this.takeTouched()
     this.host.state.send(this.leaderId, {
       type: 'pong',
@@ -526,9 +541,10 @@ export class FollowingRole implements RoleBehavior {
   }
 
   private onReadIndexOk(epoch: number, id: number, zxid: Zxid): void {
-    if (this.step !== 'broadcast' || !this.isCurrent(epoch)) return
+    if (this.step !== 'broadcast') return this.drop('wrong-phase', 'readIndexOk')
+    if (!this.isCurrent(epoch)) return this.drop('stale-epoch', 'readIndexOk')
     const token = this.reads.get(id)
-    if (token === undefined && !this.reads.has(id)) return
+    if (token === undefined && !this.reads.has(id)) return this.drop('unknown-id', 'readIndexOk')
     this.reads.delete(id)
     this.host.state.pending.readsReady.push({ token, zxid })
   }

@@ -5,6 +5,7 @@
  */
 export { Peer, type PeerStatus } from './peer.js'
 export { AFTER_PERSIST_TYPES, type PersistentState } from './state.js'
+export { DROP_REASONS, type Drop, type DropCounts, type DropReason } from './drop.js'
 export {
   CONFIG_DEFAULTS,
   SIM_BUGS,

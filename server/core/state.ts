@@ -10,11 +10,13 @@
  * - `durableZxid` is a promise: every txn of the current history up to it is on
  *   disk. It advances only in `advance`, and drops at once when the history is cut;
  * - a message that promises durability (AFTER_PERSIST_TYPES) leaves through
- *   `sendAfterPersist` unless what it promises is durable already.
+ *   `sendAfterPersist` unless what it promises is durable already;
+ * - every input a role ignores goes through `drop`, which counts it by reason.
  */
 import type { PeerMessage, ServerId, SnapshotPayload, Txn, Zxid } from '../../protocol/index.js'
 import { epochOf, formatZxid } from '../../protocol/index.js'
 import type { ResolvedConfig } from './config.js'
+import type { DropCounts, DropReason } from './drop.js'
 import { RestoreError, assert } from './errors.js'
 import { QuorumSpec } from './quorum.js'
 import { PendingWork, type PersistWork, type Ready } from './ready.js'
@@ -109,6 +111,8 @@ export class ReplicaState {
   /** appliedZxid: the runtime has applied every commit up to here (confirmed through `advance`). */
   appliedZxid: Zxid
   pending = new PendingWork()
+  /** dropCounts counts the inputs the roles ignored, by reason (see `drop`). */
+  private readonly dropCounts: Partial<Record<DropReason, number>> = {}
   private inFlight: Ready | undefined
   private inFlightThroughZxid: Zxid = 0n
   private cutSinceHandout: Zxid | undefined
@@ -262,6 +266,22 @@ export class ReplicaState {
   /** broadcast sends one message to every other member. */
   broadcast(message: PeerMessage): void {
     for (const id of this.config.members) if (id !== this.config.id) this.send(id, message)
+  }
+
+  // ------------------------------------------------------------------ drops
+
+  /**
+   * drop records that a role ignored an input: counted under `reason`, and reported to
+   * the caller's `onDrop` when it gave one. Returns nothing, so a role can `return` it.
+   */
+  drop(reason: DropReason, from: ServerId | undefined, messageType: string | undefined): void {
+    this.dropCounts[reason] = (this.dropCounts[reason] ?? 0) + 1
+    this.config.onDrop?.({ reason, from, messageType })
+  }
+
+  /** drops returns a copy of the drop counts (reasons never seen are absent). */
+  drops(): DropCounts {
+    return Object.freeze({ ...this.dropCounts })
   }
 
   // ------------------------------------------------------------------ Ready / advance
