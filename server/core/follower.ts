@@ -32,6 +32,7 @@ import type {
 import { counterOf, epochOf, formatZxid } from '../../protocol/index.js'
 import { jitterTicks } from './config.js'
 import type { DropReason } from './drop.js'
+import { assert } from './errors.js'
 import type { Phase, Role } from './ready.js'
 import { answerLookingVote, type RoleBehavior, type RoleHost } from './role.js'
 
@@ -86,6 +87,8 @@ export class FollowingRole implements RoleBehavior {
   private behind: { targetZxid: Zxid; sinceTick: number } | undefined
 
   constructor(host: RoleHost, leaderId: ServerId, leaderRound: number) {
+    assert(leaderId !== host.state.config.id, 'a server cannot follow itself')
+    assert(host.state.quorum.isVoter(leaderId), `leader ${leaderId} is not a member`)
     this.host = host
     this.leaderId = leaderId
     this.leaderRound = leaderRound
@@ -118,6 +121,7 @@ export class FollowingRole implements RoleBehavior {
   }
 
   onVote(from: ServerId, message: VoteMessage): void {
+    this.checkEntry(from)
     if (from === this.leaderId && message.state !== 'leading' && message.round > this.leaderRound) {
       return this.host.becomeLooking(`leader ${from} left its leadership (round ${message.round})`)
     }
@@ -134,6 +138,7 @@ export class FollowingRole implements RoleBehavior {
   }
 
   receive(from: ServerId, message: PeerMessage): void {
+    this.checkEntry(from)
     if (from !== this.leaderId) {
       // Someone takes us for its leader: tell it whom we follow, so it looks again.
       if (message.type === 'followerInfo') return this.answerNotLeading(from)
@@ -180,6 +185,24 @@ export class FollowingRole implements RoleBehavior {
         // Messages for a leader: not ours to act on.
         return this.host.state.drop('not-for-role', from, message.type)
     }
+  }
+
+  /**
+   * checkEntry asserts what holds whenever a message reaches this role: it comes from
+   * another member (the Peer drops the rest), and past discovery the leader's epoch is
+   * known and is the epoch this server accepted (it accepts no other while following).
+   */
+  private checkEntry(from: ServerId): void {
+    const state = this.host.state
+    assert(
+      from !== state.config.id && state.quorum.isVoter(from),
+      `message from ${from}, not another member`,
+    )
+    if (this.step === 'discovery') return
+    assert(
+      this.leaderEpoch !== undefined && this.leaderEpoch === state.acceptedEpoch,
+      `following in ${this.step} with leader epoch ${String(this.leaderEpoch)}, accepted ${state.acceptedEpoch}`,
+    )
   }
 
   /** drop records that a message from the leader was ignored. */
@@ -252,7 +275,8 @@ export class FollowingRole implements RoleBehavior {
   flush(): void {
     if (this.step !== 'awaitingUpToDate' && this.step !== 'broadcast') return
     const state = this.host.state
-    if (this.leaderEpoch === undefined || state.lastLoggedZxid <= this.lastAckSentZxid) return
+    assert(this.leaderEpoch !== undefined, `${this.step} without a leader epoch`)
+    if (state.lastLoggedZxid <= this.lastAckSentZxid) return
     const ack: PeerMessage = { type: 'ack', epoch: this.leaderEpoch, zxid: state.lastLoggedZxid }
     // The deliberate bug sends the ACK before the txns it covers are durable.
     if (state.config.bug === 'ack-before-fsync') state.send(this.leaderId, ack)
@@ -399,6 +423,10 @@ export class FollowingRole implements RoleBehavior {
   }
 
   private onSync(message: SyncMessage): void {
+    assert(
+      this.step === 'awaitingSync' && this.partialSync === undefined,
+      `sync applied in ${this.step}${this.partialSync === undefined ? '' : ' with parts pending'}`,
+    )
     const problem = this.syncProblem(message)
     if (problem !== undefined)
       return this.host.becomeLooking(`refused ${message.type} from ${this.leaderId}: ${problem}`)
@@ -438,6 +466,10 @@ export class FollowingRole implements RoleBehavior {
     if (this.step !== 'awaitingNewLeader') return this.drop('wrong-phase', 'newLeader')
     if (!this.isCurrent(epoch)) return this.drop('stale-epoch', 'newLeader')
     const state = this.host.state
+    assert(
+      this.newLeaderAck === 'none' && state.currentEpoch <= epoch,
+      `NEWLEADER for epoch ${epoch} taken twice or below currentEpoch ${state.currentEpoch}`,
+    )
     if (state.currentEpoch < epoch) state.setCurrentEpoch(epoch)
     // Synced txns, then currentEpoch, are in this Ready's persist: the ack waits for both.
     state.sendAfterPersist(this.leaderId, {
@@ -453,6 +485,7 @@ export class FollowingRole implements RoleBehavior {
   private onUpToDate(epoch: number, committedZxid: Zxid): void {
     if (this.step !== 'awaitingUpToDate') return this.drop('wrong-phase', 'upToDate')
     if (!this.isCurrent(epoch)) return this.drop('stale-epoch', 'upToDate')
+    assert(this.newLeaderAck !== 'none', 'UPTODATE taken before NEWLEADER was acknowledged')
     this.step = 'broadcast'
     this.host.state.commitThrough(committedZxid)
   }
