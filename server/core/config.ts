@@ -6,6 +6,7 @@
  */
 import type { ServerId, SnapshotPayload } from '../../protocol/index.js'
 import { PEER_SERVER_ID_MAX } from '../../protocol/index.js'
+import type { Drop } from './drop.js'
 import { ConfigError } from './errors.js'
 
 /**
@@ -77,6 +78,14 @@ export interface PeerConfig {
    * (the runtime passes peerMessageBudgetBytesFor(config)).
    */
   peerMessageBudgetBytes?: number
+  /**
+   * onDrop, when given, is called once for every input the core ignores, with the reason
+   * (drop.ts, DropReason), the sender and the message type; the counts per reason are in
+   * `Peer.status().drops` either way. Like `random`, it is the caller's function: it is
+   * called synchronously from inside `receive` (or `peerDisconnected`), so it must not
+   * throw and must not call back into the Peer. Default: none.
+   */
+  onDrop?: (drop: Drop) => void
   /** bug switches on a deliberate protocol bug (tests only; see SimBug). */
   bug?: SimBug
 }
@@ -97,6 +106,8 @@ export interface ResolvedConfig {
   readonly diffLimitBytes: number
   readonly proposalBatchMax: number
   readonly peerMessageBudgetBytes: number
+  /** onDrop is the caller's drop hook, or undefined. */
+  readonly onDrop: ((drop: Drop) => void) | undefined
   readonly bug: SimBug | undefined
 }
 
@@ -145,6 +156,8 @@ export function resolveConfig(config: PeerConfig): ResolvedConfig {
     throw new ConfigError('random: expected a function returning [0, 1)')
   if (typeof config.snapshotSource !== 'function')
     throw new ConfigError('snapshotSource: expected a function')
+  if (config.onDrop !== undefined && typeof config.onDrop !== 'function')
+    throw new ConfigError('onDrop: expected a function')
   if (config.bug !== undefined && !SIM_BUGS.includes(config.bug)) {
     throw new ConfigError(`bug: expected one of ${SIM_BUGS.join(', ')}, got ${String(config.bug)}`)
   }
@@ -200,6 +213,7 @@ export function resolveConfig(config: PeerConfig): ResolvedConfig {
       config.peerMessageBudgetBytes,
       d.peerMessageBudgetBytes,
     ),
+    onDrop: config.onDrop,
     bug: config.bug,
   })
 }

@@ -23,6 +23,7 @@
  */
 import type { PeerMessage, ServerId, VoteMessage } from '../../protocol/index.js'
 import { jitterTicks } from './config.js'
+import { assert } from './errors.js'
 import type { RoleBehavior, RoleHost } from './role.js'
 import type { Phase, Role } from './ready.js'
 import { betterVote, compareVotes, sameVote, type Vote } from './vote.js'
@@ -49,10 +50,14 @@ export class LookingRole implements RoleBehavior {
   private finalizeAtTick: number | undefined
   private resendAtTick: number
   private readonly startTick: number
+  /** startRound is the election round this role began in; rounds only go up from there. */
+  private readonly startRound: number
+  private started = false
 
   constructor(host: RoleHost) {
     this.host = host
     this.startTick = host.state.tickNow
+    this.startRound = host.round
     this.vote = this.ownVote()
     this.resendAtTick = host.state.tickNow
   }
@@ -64,6 +69,9 @@ export class LookingRole implements RoleBehavior {
 
   /** start announces this server's vote and checks whether it alone is already a quorum. */
   start(): void {
+    assert(!this.started && this.votes.size === 0, 'an election started twice')
+    assert(this.host.round >= 1, `election round ${this.host.round} before the first`)
+    this.started = true
     if (this.host.state.storageStalled) return
     this.votes.set(this.host.state.config.id, this.vote)
     this.broadcastVote()
@@ -71,18 +79,24 @@ export class LookingRole implements RoleBehavior {
   }
 
   onVote(from: ServerId, message: VoteMessage): void {
-    if (this.host.state.storageStalled) return
+    const state = this.host.state
+    this.checkEntry(from)
+    if (state.storageStalled) return state.drop('storage-stalled', from, message.type)
     // A vote for a server outside the ensemble can never be carried out: ignore it.
-    if (!this.host.state.quorum.isVoter(message.leader)) return
+    if (!state.quorum.isVoter(message.leader))
+      return state.drop('vote-for-non-member', from, message.type)
     if (message.state === 'looking') this.onLookingVote(from, message)
     else this.onAnswer(from, message)
   }
 
-  receive(): void {
+  receive(from: ServerId, message: PeerMessage): void {
+    this.checkEntry(from)
     // Only votes matter while looking; everything else belongs to a leadership we are not part of.
+    this.host.state.drop('not-for-role', from, message.type)
   }
 
   tick(): void {
+    this.checkEntry(undefined)
     if (this.host.state.storageStalled) return
     const now = this.host.state.tickNow
     if (now >= this.resendAtTick) this.broadcastVote()
@@ -94,6 +108,26 @@ export class LookingRole implements RoleBehavior {
   afterTakeReady(): void {}
   afterAdvance(): void {}
   leave(): void {}
+
+  /**
+   * checkEntry asserts what holds whenever an input reaches the election: the round never
+   * went below the one it started in, our vote is for a member, and a message comes from
+   * another member (the Peer drops the rest).
+   */
+  private checkEntry(from: ServerId | undefined): void {
+    const state = this.host.state
+    assert(
+      this.host.round >= this.startRound,
+      `election round went back from ${this.startRound} to ${this.host.round}`,
+    )
+    assert(state.quorum.isVoter(this.vote.leader), `voting for ${this.vote.leader}, not a member`)
+    if (from !== undefined) {
+      assert(
+        from !== state.config.id && state.quorum.isVoter(from),
+        `vote from ${from}, not another member`,
+      )
+    }
+  }
 
   private ownVote(): Vote {
     const state = this.host.state
@@ -108,9 +142,9 @@ export class LookingRole implements RoleBehavior {
     }
     const bug = this.host.state.config.bug
     if (message.round < this.host.round) {
-      // A server behind on rounds: tell it where the election stands.
+      // A server behind on rounds: tell it where the election stands. Its vote does not count.
       this.host.state.send(from, this.voteMessage())
-      return
+      return this.host.state.drop('stale-round', from, message.type)
     }
     if (message.round > this.host.round) {
       // A newer election: forget this round's votes and start over from our own vote.
@@ -163,6 +197,8 @@ export class LookingRole implements RoleBehavior {
   }
 
   private changeVote(vote: Vote): void {
+    const bug = this.host.state.config.bug
+    assert(compareVotes(vote, this.vote, bug) >= 0, 'a vote may only change for a better one')
     if (sameVote(vote, this.vote)) return
     this.vote = vote
     this.votes.set(this.host.state.config.id, vote)
@@ -204,12 +240,20 @@ export class LookingRole implements RoleBehavior {
 
   private decide(): void {
     this.finalizeAtTick = undefined
-    const self = this.host.state.config.id
+    const state = this.host.state
+    const agreeing: ServerId[] = []
+    for (const [id, vote] of this.votes) if (sameVote(vote, this.vote)) agreeing.push(id)
+    assert(state.quorum.isQuorum(agreeing), `deciding for ${this.vote.leader} without a quorum`)
+    const self = state.config.id
     if (this.vote.leader === self) return this.host.becomeLeader()
     return this.host.becomeFollower(this.vote.leader, this.host.round)
   }
 
   private voteMessage(): PeerMessage {
+    assert(
+      this.host.state.quorum.isVoter(this.vote.leader),
+      `sending a vote for ${this.vote.leader}, not a member`,
+    )
     return {
       type: 'vote',
       round: this.host.round,

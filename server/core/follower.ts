@@ -31,6 +31,8 @@ import type {
 } from '../../protocol/index.js'
 import { counterOf, epochOf, formatZxid } from '../../protocol/index.js'
 import { jitterTicks } from './config.js'
+import type { DropReason } from './drop.js'
+import { assert } from './errors.js'
 import type { Phase, Role } from './ready.js'
 import { answerLookingVote, type RoleBehavior, type RoleHost } from './role.js'
 
@@ -85,6 +87,8 @@ export class FollowingRole implements RoleBehavior {
   private behind: { targetZxid: Zxid; sinceTick: number } | undefined
 
   constructor(host: RoleHost, leaderId: ServerId, leaderRound: number) {
+    assert(leaderId !== host.state.config.id, 'a server cannot follow itself')
+    assert(host.state.quorum.isVoter(leaderId), `leader ${leaderId} is not a member`)
     this.host = host
     this.leaderId = leaderId
     this.leaderRound = leaderRound
@@ -117,6 +121,7 @@ export class FollowingRole implements RoleBehavior {
   }
 
   onVote(from: ServerId, message: VoteMessage): void {
+    this.checkEntry(from)
     if (from === this.leaderId && message.state !== 'leading' && message.round > this.leaderRound) {
       return this.host.becomeLooking(`leader ${from} left its leadership (round ${message.round})`)
     }
@@ -133,10 +138,11 @@ export class FollowingRole implements RoleBehavior {
   }
 
   receive(from: ServerId, message: PeerMessage): void {
+    this.checkEntry(from)
     if (from !== this.leaderId) {
       // Someone takes us for its leader: tell it whom we follow, so it looks again.
-      if (message.type === 'followerInfo') this.answerNotLeading(from)
-      return
+      if (message.type === 'followerInfo') return this.answerNotLeading(from)
+      return this.host.state.drop('not-from-leader', from, message.type)
     }
     if (
       'epoch' in message &&
@@ -176,8 +182,32 @@ export class FollowingRole implements RoleBehavior {
       case 'pong':
       case 'request':
       case 'readIndex':
-        return // Messages for a leader: not ours to act on.
+        // Messages for a leader: not ours to act on.
+        return this.host.state.drop('not-for-role', from, message.type)
     }
+  }
+
+  /**
+   * checkEntry asserts what holds whenever a message reaches this role: it comes from
+   * another member (the Peer drops the rest), and past discovery the leader's epoch is
+   * known and is the epoch this server accepted (it accepts no other while following).
+   */
+  private checkEntry(from: ServerId): void {
+    const state = this.host.state
+    assert(
+      from !== state.config.id && state.quorum.isVoter(from),
+      `message from ${from}, not another member`,
+    )
+    if (this.step === 'discovery') return
+    assert(
+      this.leaderEpoch !== undefined && this.leaderEpoch === state.acceptedEpoch,
+      `following in ${this.step} with leader epoch ${String(this.leaderEpoch)}, accepted ${state.acceptedEpoch}`,
+    )
+  }
+
+  /** drop records that a message from the leader was ignored. */
+  private drop(reason: DropReason, type: PeerMessage['type']): void {
+    this.host.state.drop(reason, this.leaderId, type)
   }
 
   tick(): void {
@@ -245,7 +275,8 @@ export class FollowingRole implements RoleBehavior {
   flush(): void {
     if (this.step !== 'awaitingUpToDate' && this.step !== 'broadcast') return
     const state = this.host.state
-    if (this.leaderEpoch === undefined || state.lastLoggedZxid <= this.lastAckSentZxid) return
+    assert(this.leaderEpoch !== undefined, `${this.step} without a leader epoch`)
+    if (state.lastLoggedZxid <= this.lastAckSentZxid) return
     const ack: PeerMessage = { type: 'ack', epoch: this.leaderEpoch, zxid: state.lastLoggedZxid }
     // The deliberate bug sends the ACK before the txns it covers are durable.
     if (state.config.bug === 'ack-before-fsync') state.send(this.leaderId, ack)
@@ -321,7 +352,7 @@ export class FollowingRole implements RoleBehavior {
   }
 
   private onLeaderInfo(epoch: number): void {
-    if (this.step !== 'discovery') return
+    if (this.step !== 'discovery') return this.drop('wrong-phase', 'leaderInfo')
     const state = this.host.state
     if (epoch < state.acceptedEpoch) {
       return this.host.becomeLooking(
@@ -355,12 +386,9 @@ export class FollowingRole implements RoleBehavior {
    * follow (`throughZxid`), it is kept until they have all arrived.
    */
   private onSyncHeader(message: SyncMessage): void {
-    if (
-      this.step !== 'awaitingSync' ||
-      this.partialSync !== undefined ||
-      !this.isCurrent(message.epoch)
-    )
-      return
+    if (this.step !== 'awaitingSync') return this.drop('wrong-phase', message.type)
+    if (this.partialSync !== undefined) return this.drop('sync-in-progress', message.type)
+    if (!this.isCurrent(message.epoch)) return this.drop('stale-epoch', message.type)
     const last = message.txns.at(-1)?.zxid
     if (message.throughZxid === undefined || last === undefined || last >= message.throughZxid)
       return this.onSync(message)
@@ -375,9 +403,12 @@ export class FollowingRole implements RoleBehavior {
   /** onSyncPart adds the next part of a streamed sync; the last one applies the whole sync. */
   private onSyncPart(part: Extract<PeerMessage, { type: 'syncPart' }>): void {
     const partial = this.partialSync
-    if (this.step !== 'awaitingSync' || partial === undefined || !this.isCurrent(part.epoch)) return
+    if (this.step !== 'awaitingSync') return this.drop('wrong-phase', part.type)
+    if (partial === undefined) return this.drop('orphan-sync-part', part.type)
+    if (!this.isCurrent(part.epoch)) return this.drop('stale-epoch', part.type)
     const last = part.txns.at(-1)?.zxid
-    if (last === undefined || last <= partial.lastZxid) return // a duplicate, or empty
+    // A duplicate, or empty: nothing new.
+    if (last === undefined || last <= partial.lastZxid) return this.drop('duplicate', part.type)
     if (part.afterZxid !== partial.lastZxid) {
       // A part went missing (or is stale): logging around it would leave a hole. Resync.
       return this.host.becomeLooking(
@@ -392,6 +423,10 @@ export class FollowingRole implements RoleBehavior {
   }
 
   private onSync(message: SyncMessage): void {
+    assert(
+      this.step === 'awaitingSync' && this.partialSync === undefined,
+      `sync applied in ${this.step}${this.partialSync === undefined ? '' : ' with parts pending'}`,
+    )
     const problem = this.syncProblem(message)
     if (problem !== undefined)
       return this.host.becomeLooking(`refused ${message.type} from ${this.leaderId}: ${problem}`)
@@ -428,8 +463,13 @@ export class FollowingRole implements RoleBehavior {
         `NEWLEADER arrived before the sync reached ${formatZxid(this.partialSync.throughZxid)}`,
       )
     }
-    if (this.step !== 'awaitingNewLeader' || !this.isCurrent(epoch)) return
+    if (this.step !== 'awaitingNewLeader') return this.drop('wrong-phase', 'newLeader')
+    if (!this.isCurrent(epoch)) return this.drop('stale-epoch', 'newLeader')
     const state = this.host.state
+    assert(
+      this.newLeaderAck === 'none' && state.currentEpoch <= epoch,
+      `NEWLEADER for epoch ${epoch} taken twice or below currentEpoch ${state.currentEpoch}`,
+    )
     if (state.currentEpoch < epoch) state.setCurrentEpoch(epoch)
     // Synced txns, then currentEpoch, are in this Ready's persist: the ack waits for both.
     state.sendAfterPersist(this.leaderId, {
@@ -443,14 +483,18 @@ export class FollowingRole implements RoleBehavior {
   }
 
   private onUpToDate(epoch: number, committedZxid: Zxid): void {
-    if (this.step !== 'awaitingUpToDate' || !this.isCurrent(epoch)) return
+    if (this.step !== 'awaitingUpToDate') return this.drop('wrong-phase', 'upToDate')
+    if (!this.isCurrent(epoch)) return this.drop('stale-epoch', 'upToDate')
+    assert(this.newLeaderAck !== 'none', 'UPTODATE taken before NEWLEADER was acknowledged')
     this.step = 'broadcast'
     this.host.state.commitThrough(committedZxid)
   }
 
   private onProposal(epoch: number, txns: readonly Txn[]): void {
-    if (!this.isSynced() || !this.isCurrent(epoch)) return
+    if (!this.isSynced()) return this.drop('wrong-phase', 'proposal')
+    if (!this.isCurrent(epoch)) return this.drop('stale-epoch', 'proposal')
     const state = this.host.state
+    let logged = 0
     for (const txn of txns) {
       if (txn.zxid <= state.lastLoggedZxid) continue // a duplicate of what we already logged
       if (!isNextProposal(state.lastLoggedZxid, txn.zxid, epoch)) {
@@ -459,16 +503,20 @@ export class FollowingRole implements RoleBehavior {
         )
       }
       state.appendTxn(txn)
+      logged += 1
     }
+    if (logged === 0) this.drop('duplicate', 'proposal')
   }
 
   private onCommit(epoch: number, zxid: Zxid): void {
-    if (!this.isSynced() || !this.isCurrent(epoch)) return
+    if (!this.isSynced()) return this.drop('wrong-phase', 'commit')
+    if (!this.isCurrent(epoch)) return this.drop('stale-epoch', 'commit')
     this.host.state.commitThrough(zxid)
   }
 
   private onPing(ping: Extract<PeerMessage, { type: 'ping' }>): void {
-    if (this.step === 'discovery' || !this.isCurrent(ping.epoch)) return
+    if (this.step === 'discovery') return this.drop('wrong-phase', ping.type)
+    if (!this.isCurrent(ping.epoch)) return this.drop('stale-epoch', ping.type)
     const sessions = this.takeTouched()
     this.host.state.send(this.leaderId, {
       type: 'pong',
@@ -526,9 +574,10 @@ export class FollowingRole implements RoleBehavior {
   }
 
   private onReadIndexOk(epoch: number, id: number, zxid: Zxid): void {
-    if (this.step !== 'broadcast' || !this.isCurrent(epoch)) return
+    if (this.step !== 'broadcast') return this.drop('wrong-phase', 'readIndexOk')
+    if (!this.isCurrent(epoch)) return this.drop('stale-epoch', 'readIndexOk')
     const token = this.reads.get(id)
-    if (token === undefined && !this.reads.has(id)) return
+    if (token === undefined && !this.reads.has(id)) return this.drop('unknown-id', 'readIndexOk')
     this.reads.delete(id)
     this.host.state.pending.readsReady.push({ token, zxid })
   }

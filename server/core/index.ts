@@ -4,7 +4,8 @@
  * carries out the Ready it returns; see peer.ts for usage and ready.ts for the contract.
  */
 export { Peer, type PeerStatus } from './peer.js'
-export type { PersistentState } from './state.js'
+export { AFTER_PERSIST_TYPES, type PersistentState } from './state.js'
+export { DROP_REASONS, type Drop, type DropCounts, type DropReason } from './drop.js'
 export {
   CONFIG_DEFAULTS,
   SIM_BUGS,

@@ -42,6 +42,7 @@ import {
   makeZxid,
   txnBytesBound,
 } from '../../protocol/index.js'
+import type { DropReason } from './drop.js'
 import { CoreError, assert } from './errors.js'
 import { isForwarding, newProgress, reached, type FollowerProgress } from './leader-progress.js'
 import type { Phase, Role } from './ready.js'
@@ -120,10 +121,12 @@ export class LeadingRole implements RoleBehavior {
   }
 
   receive(from: ServerId, message: PeerMessage): void {
+    const state = this.host.state
     if (message.type === 'followerInfo') return this.onFollowerInfo(from, message)
+    if (!isFollowerMessage(message)) return state.drop('not-for-role', from, message.type)
     const progress = this.followers.get(from)
-    if (progress === undefined || !isFollowerMessage(message) || message.epoch !== this.leaderEpoch)
-      return
+    if (progress === undefined) return state.drop('unknown-follower', from, message.type)
+    if (message.epoch !== this.leaderEpoch) return state.drop('stale-epoch', from, message.type)
     progress.lastHeardTick = this.host.state.tickNow
     switch (message.type) {
       case 'ackEpoch':
@@ -246,11 +249,12 @@ export class LeadingRole implements RoleBehavior {
     message: Extract<PeerMessage, { type: 'followerInfo' }>,
   ): void {
     const state = this.host.state
-    if (!state.quorum.isVoter(from)) return
+    if (!state.quorum.isVoter(from)) return state.drop('not-a-member', from, message.type)
     const existing = this.followers.get(from)
     if (existing !== undefined && existing.stage !== 'connected') {
       // A FOLLOWERINFO sent before our LEADERINFO reached it is stale; anything else is a new attempt.
-      if (this.leaderEpoch !== undefined && message.acceptedEpoch < this.leaderEpoch) return
+      if (this.leaderEpoch !== undefined && message.acceptedEpoch < this.leaderEpoch)
+        return state.drop('duplicate', from, message.type)
     }
     if (this.leaderEpoch !== undefined && message.acceptedEpoch > this.leaderEpoch) {
       // It promised a newer (failed) leadership never to go back: it can never join ours.
@@ -296,8 +300,8 @@ export class LeadingRole implements RoleBehavior {
     progress: FollowerProgress,
     message: Extract<PeerMessage, { type: 'ackEpoch' }>,
   ): void {
-    if (progress.stage !== 'connected') return
     const state = this.host.state
+    if (progress.stage !== 'connected') return state.drop('wrong-phase', progress.id, message.type)
     progress.currentEpoch = message.currentEpoch
     progress.lastLoggedZxid = message.lastLoggedZxid
     progress.freshEpochAck ||= message.fresh
@@ -416,7 +420,7 @@ export class LeadingRole implements RoleBehavior {
   }
 
   private onAckNewLeader(progress: FollowerProgress, zxid: Zxid): void {
-    if (progress.stage !== 'syncing') return
+    if (progress.stage !== 'syncing') return this.drop('wrong-phase', progress, 'ackNewLeader')
     const last = this.host.state.lastLoggedZxid
     progress.stage = 'synced'
     progress.ackedZxid = zxid < last ? zxid : last
@@ -463,7 +467,7 @@ export class LeadingRole implements RoleBehavior {
   // ------------------------------------------------------------------ broadcast
 
   private onAck(progress: FollowerProgress, zxid: Zxid): void {
-    if (progress.stage !== 'synced') return
+    if (progress.stage !== 'synced') return this.drop('wrong-phase', progress, 'ack')
     const last = this.host.state.lastLoggedZxid
     const acked = zxid < last ? zxid : last
     if (acked > progress.ackedZxid) progress.ackedZxid = acked
@@ -560,27 +564,30 @@ export class LeadingRole implements RoleBehavior {
     progress: FollowerProgress,
     message: Extract<PeerMessage, { type: 'pong' }>,
   ): void {
-    if (!reached(progress, 'epochAcked') || message.seq > this.pingSeq) return
+    if (!reached(progress, 'epochAcked')) return this.drop('wrong-phase', progress, message.type)
+    if (message.seq > this.pingSeq) return this.drop('unknown-id', progress, message.type)
     if (message.seq > progress.pongSeq) progress.pongSeq = message.seq
     for (const id of message.sessions) this.host.state.pending.sessionsTouched.add(id)
     this.releaseReads()
   }
 
   private onRequest(progress: FollowerProgress, seq: number, request: ForwardedRequest): void {
-    if (this.stage !== 'broadcast' || progress.stage !== 'synced') return
-    if (seq < progress.nextRequestSeq) return // a duplicate
+    if (this.stage !== 'broadcast' || progress.stage !== 'synced')
+      return this.drop('wrong-phase', progress, 'request')
+    if (seq < progress.nextRequestSeq) return this.drop('duplicate', progress, 'request')
     if (seq > progress.nextRequestSeq) {
       // A request was lost: preparing later ones would break that session's order.
       // Forget the follower; it times out, rejoins, and its runtime fails what was in doubt.
       this.followers.delete(progress.id)
-      return
+      return this.drop('sequence-gap', progress, 'request')
     }
     progress.nextRequestSeq += 1
     this.host.state.pending.requests.push({ ...request, origin: progress.id })
   }
 
   private onReadIndex(progress: FollowerProgress, id: number): void {
-    if (this.stage !== 'broadcast' || progress.stage !== 'synced') return
+    if (this.stage !== 'broadcast' || progress.stage !== 'synced')
+      return this.drop('wrong-phase', progress, 'readIndex')
     this.reads.add({
       origin: progress.id,
       remoteId: id,
@@ -605,6 +612,11 @@ export class LeadingRole implements RoleBehavior {
       if (reached(p, 'epochAcked')) answered.set(p.id, p.pongSeq)
     const confirmedSeq = state.quorum.quorumMinimum(answered, 0)
     for (const read of this.reads.release(confirmedSeq)) this.answerRead(read)
+  }
+
+  /** drop records that a message from a follower was ignored. */
+  private drop(reason: DropReason, progress: FollowerProgress, type: PeerMessage['type']): void {
+    this.host.state.drop(reason, progress.id, type)
   }
 
   private answerRead(read: PendingRead): void {

@@ -26,6 +26,7 @@ import type {
 } from '../../protocol/index.js'
 import { resolveConfig, type PeerConfig, type ResolvedConfig } from './config.js'
 import { LookingRole } from './election.js'
+import type { DropCounts } from './drop.js'
 import { CoreError, assert } from './errors.js'
 import { FollowingRole, type FollowerStep } from './follower.js'
 import type { FollowerProgress } from './leader-progress.js'
@@ -65,6 +66,13 @@ export interface PeerStatus {
   readonly initialHistoryZxid: Zxid | undefined
   /** followers is the leader's record of each follower (leaders only). */
   readonly followers: readonly FollowerProgress[]
+  /**
+   * drops counts the inputs this server ignored since it started, by reason (drop.ts,
+   * DropReason). A plain frozen object; a reason never seen has no entry (read `?? 0`).
+   * `Peer.status()` always fills it; it is optional in the type only so that status
+   * objects built by hand (test fixtures) need not list it.
+   */
+  readonly drops?: DropCounts
   /** lastTransition says why the role last changed (e.g. "leader 2 silent for 10 ticks"), for logs and failing tests. */
   readonly lastTransition: string
 }
@@ -105,8 +113,11 @@ export class Peer {
    * from this server itself, and anything that makes no sense now, are dropped.
    */
   receive(from: ServerId, message: PeerMessage): void {
-    if (from === this.config.id || !this.state.quorum.isVoter(from)) return
-    if (typeof message !== 'object' || message === null) return
+    const type = typeOf(message)
+    if (from === this.config.id) return this.state.drop('from-self', from, type)
+    if (!this.state.quorum.isVoter(from)) return this.state.drop('not-a-member', from, type)
+    if (typeof message !== 'object' || message === null)
+      return this.state.drop('malformed', from, undefined)
     if (message.type === 'vote') this.behavior.onVote(from, message)
     else this.behavior.receive(from, message)
     this.checkCheapInvariants()
@@ -121,7 +132,8 @@ export class Peer {
    * The member is also known unreachable to elections (see election.ts).
    */
   peerDisconnected(id: ServerId): void {
-    if (id === this.config.id || !this.state.quorum.isVoter(id)) return
+    if (id === this.config.id) return this.state.drop('from-self', id, undefined)
+    if (!this.state.quorum.isVoter(id)) return this.state.drop('not-a-member', id, undefined)
     this.state.unreachable.add(id)
     if (this.behavior instanceof FollowingRole && this.behavior.leaderId === id)
       this.behavior.onLeaderLink(false)
@@ -309,6 +321,7 @@ export class Peer {
       initialHistoryZxid:
         b instanceof LeadingRole && b.phase !== 'discovery' ? b.initialHistory : undefined,
       followers: b instanceof LeadingRole ? b.progress() : [],
+      drops: s.drops(),
       lastTransition: this.lastTransition,
     }
   }
@@ -400,4 +413,11 @@ export class Peer {
       `applied ${s.appliedZxid} > committed ${s.lastCommittedZxid}`,
     )
   }
+}
+
+/** typeOf reads a message's type for a drop report, without trusting the message to be an object. */
+function typeOf(message: unknown): string | undefined {
+  if (typeof message !== 'object' || message === null) return undefined
+  const type = (message as { type?: unknown }).type
+  return typeof type === 'string' ? type : undefined
 }

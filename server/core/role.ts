@@ -60,7 +60,8 @@ export function answerLookingVote(
   message: Extract<PeerMessage, { type: 'vote' }>,
   answer: { state: 'following' | 'leading'; leader: ServerId; epoch: number },
 ): void {
-  if (message.state !== 'looking') return
+  // An answer reaching a server that is not looking: only looking servers act on answers.
+  if (message.state !== 'looking') return host.state.drop('not-for-role', from, message.type)
   host.state.send(from, {
     type: 'vote',
     round: host.round,

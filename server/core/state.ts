@@ -8,11 +8,15 @@
  *   `installSnapshot`, and never loses a committed txn;
  * - `lastCommittedZxid` only grows and never passes the last logged zxid;
  * - `durableZxid` is a promise: every txn of the current history up to it is on
- *   disk. It advances only in `advance`, and drops at once when the history is cut.
+ *   disk. It advances only in `advance`, and drops at once when the history is cut;
+ * - a message that promises durability (AFTER_PERSIST_TYPES) leaves through
+ *   `sendAfterPersist` unless what it promises is durable already;
+ * - every input a role ignores goes through `drop`, which counts it by reason.
  */
 import type { PeerMessage, ServerId, SnapshotPayload, Txn, Zxid } from '../../protocol/index.js'
 import { epochOf, formatZxid } from '../../protocol/index.js'
 import type { ResolvedConfig } from './config.js'
+import type { DropCounts, DropReason } from './drop.js'
 import { RestoreError, assert } from './errors.js'
 import { QuorumSpec } from './quorum.js'
 import { PendingWork, type PersistWork, type Ready } from './ready.js'
@@ -62,6 +66,26 @@ export function checkRestoredState(restored: PersistentState): void {
   }
 }
 
+/**
+ * AFTER_PERSIST_TYPES are the peer messages that promise their receiver something is
+ * durable on their sender, so they may leave only once it is (Ready.sendAfterPersist):
+ * - `ack`: every txn up to its zxid is logged durably (the leader counts it toward commit);
+ * - `ackEpoch`: the follower's acceptedEpoch (the new epoch) is durable (Zab phase 1);
+ * - `ackNewLeader`: the synced history and the currentEpoch after it are durable;
+ * - `leaderInfo`: the leader's acceptedEpoch is durable;
+ * - `newLeader`: the leader's currentEpoch is durable.
+ * The three acknowledgements never go through `send`; LEADERINFO and NEWLEADER do when
+ * their epoch is durable already (a late follower). The planted bug `ack-before-fsync`
+ * is the only way around this, for `ack` only.
+ */
+export const AFTER_PERSIST_TYPES: ReadonlySet<PeerMessage['type']> = new Set([
+  'ack',
+  'ackEpoch',
+  'ackNewLeader',
+  'leaderInfo',
+  'newLeader',
+] as const)
+
 /** NOTHING_DURABLE marks that no part of the current history is known durable (a snapshot is being installed). */
 const NOTHING_DURABLE: Zxid = -1n
 
@@ -87,6 +111,8 @@ export class ReplicaState {
   /** appliedZxid: the runtime has applied every commit up to here (confirmed through `advance`). */
   appliedZxid: Zxid
   pending = new PendingWork()
+  /** dropCounts counts the inputs the roles ignored, by reason (see `drop`). */
+  private readonly dropCounts: Partial<Record<DropReason, number>> = {}
   private inFlight: Ready | undefined
   private inFlightThroughZxid: Zxid = 0n
   private cutSinceHandout: Zxid | undefined
@@ -201,9 +227,35 @@ export class ReplicaState {
 
   // ------------------------------------------------------------------ messages
 
-  /** send queues a message that may leave at once. */
+  /**
+   * send queues a message that may leave at once. A message promising durability
+   * (AFTER_PERSIST_TYPES) may come here only when the promise holds already; otherwise
+   * it must go through `sendAfterPersist` (the planted bug `ack-before-fsync` excepted).
+   */
   send(to: ServerId, message: PeerMessage): void {
+    if (AFTER_PERSIST_TYPES.has(message.type)) this.checkSendNow(message)
     this.pending.send.push({ to, message })
+  }
+
+  /** checkSendNow asserts that a durability-promising message may leave before the next fsync. */
+  private checkSendNow(message: PeerMessage): void {
+    if (message.type === 'leaderInfo') {
+      return assert(
+        this.durableAcceptedEpoch >= message.epoch,
+        `LEADERINFO for epoch ${message.epoch} sent before acceptedEpoch is durable (${this.durableAcceptedEpoch})`,
+      )
+    }
+    if (message.type === 'newLeader') {
+      return assert(
+        this.durableCurrentEpoch >= message.epoch,
+        `NEWLEADER for epoch ${message.epoch} sent before currentEpoch is durable (${this.durableCurrentEpoch})`,
+      )
+    }
+    // An acknowledgement: never before the fsync, but for the planted bug.
+    assert(
+      message.type === 'ack' && this.config.bug === 'ack-before-fsync',
+      `${message.type} must leave through sendAfterPersist`,
+    )
   }
 
   /** sendAfterPersist queues a message that may leave only once this Ready's persistence is durable. */
@@ -214,6 +266,22 @@ export class ReplicaState {
   /** broadcast sends one message to every other member. */
   broadcast(message: PeerMessage): void {
     for (const id of this.config.members) if (id !== this.config.id) this.send(id, message)
+  }
+
+  // ------------------------------------------------------------------ drops
+
+  /**
+   * drop records that a role ignored an input: counted under `reason`, and reported to
+   * the caller's `onDrop` when it gave one. Returns nothing, so a role can `return` it.
+   */
+  drop(reason: DropReason, from: ServerId | undefined, messageType: string | undefined): void {
+    this.dropCounts[reason] = (this.dropCounts[reason] ?? 0) + 1
+    this.config.onDrop?.({ reason, from, messageType })
+  }
+
+  /** drops returns a copy of the drop counts (reasons never seen are absent). */
+  drops(): DropCounts {
+    return Object.freeze({ ...this.dropCounts })
   }
 
   // ------------------------------------------------------------------ Ready / advance

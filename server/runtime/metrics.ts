@@ -16,7 +16,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client'
 import { ErrorCode, type RequestOp, type Zxid } from '../../protocol/index.js'
-import type { Ready } from '../core/index.js'
+import { DROP_REASONS, type DropCounts, type Ready } from '../core/index.js'
 import type { QueuedRequest } from './client-connection.js'
 import { HotHistogram, type HistogramCell } from './hot-histogram.js'
 import type { MemberStatus } from './member-status.js'
@@ -140,11 +140,14 @@ export class MemberMetrics implements ClientMetrics {
 
   /**
    * The constructor registers every family. `status` builds the member's /status;
-   * `transitionReason` says why the role last changed (read when an election starts).
+   * `transitionReason` says why the role last changed (read when an election starts);
+   * `peerDrops` returns the core's drop counts by reason (`Peer.status().drops`), read at
+   * scrape time — without it (a standalone server) every reason shows 0.
    */
   constructor(
     private readonly status: () => MemberStatus,
     private readonly transitionReason: () => string,
+    private readonly peerDrops: () => DropCounts | undefined = () => undefined,
   ) {
     const registry = this.registry
     const name = (suffix: string) => METRIC_PREFIX + suffix
@@ -307,6 +310,18 @@ export class MemberMetrics implements ClientMetrics {
       'Whether writes to the data directory fail for want of space (1) or not (0).',
       (s) => (s.diskFull === null ? 0 : 1),
     )
+    new Counter({
+      name: name('peer_messages_dropped_total'),
+      help: 'Peer messages (and connection reports) the ZAB core ignored, by reason (docs/architecture.md, Why the core drops a message).',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        const drops = metrics.peerDrops() ?? {}
+        this.reset()
+        // Every reason from the start, at 0 until seen, so rates and alerts see it.
+        for (const reason of DROP_REASONS) this.inc({ reason }, drops[reason] ?? 0)
+      },
+    })
     const refusals = new Counter({
       name: name('limit_refusals_total'),
       help: 'Clients refused or closed for passing a limit, by kind (docs/operations.md, Limits).',

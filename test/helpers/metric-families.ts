@@ -32,4 +32,5 @@ export const FAMILIES: Record<string, PromType> = {
   conclave_event_loop_lag_p99_seconds: 'gauge',
   conclave_disk_full: 'gauge',
   conclave_limit_refusals_total: 'counter',
+  conclave_peer_messages_dropped_total: 'counter',
 }

@@ -8,13 +8,18 @@
 import { describe, expect, test } from 'vitest'
 import { makeZxid, type PeerMessage, type Txn, type Zxid } from '../../../protocol/index.js'
 import {
+  AssertionError,
   CoreError,
+  DROP_REASONS,
   Peer,
+  resolveConfig,
+  type Drop,
   checkInvariants,
   type PeerConfig,
   type PersistentState,
   type Ready,
 } from '../../../server/core/index.js'
+import { ReplicaState } from '../../../server/core/state.js'
 
 const z = makeZxid
 const txn = (zxid: Zxid): Txn => ({
@@ -377,7 +382,13 @@ describe('follower', () => {
     peer.receive(2, { type: 'diff', epoch: 2, txns: [txn(z(1, 1))], committedZxid: 0n })
     peer.receive(3, { type: 'diff', epoch: 1, txns: [txn(z(1, 1))], committedZxid: 0n })
     peer.receive(3, { type: 'newLeader', epoch: 2 })
-    expect(peer.status()).toEqual(before)
+    // Nothing changed but the drop counts: each message is counted under its reason.
+    expect({ ...peer.status(), drops: before.drops }).toEqual(before)
+    expect(peer.status().drops).toEqual({
+      'not-from-leader': 1,
+      'stale-epoch': 1,
+      'wrong-phase': 1,
+    })
     expect(peer.hasReady()).toBe(false)
   })
 })
@@ -534,5 +545,179 @@ describe('the Ready contract', () => {
     peer.advance(first)
     expect(peer.hasReady()).toBe(true)
     expect(types(peer.ready().send)).toEqual(['vote', 'vote'])
+  })
+})
+
+describe('drops', () => {
+  /** recorder returns an onDrop that keeps every drop, and the list it fills. */
+  function recorder(): { onDrop: (drop: Drop) => void; seen: Drop[] } {
+    const seen: Drop[] = []
+    return { onDrop: (drop) => seen.push(drop), seen }
+  }
+
+  /** serving returns server 1 following 3 in broadcast, epoch 2, with every drop recorded. */
+  function serving(): { peer: Peer; seen: Drop[] } {
+    const { onDrop, seen } = recorder()
+    const peer = follower(empty, { onDrop })
+    peer.receive(3, { type: 'leaderInfo', epoch: 2 })
+    peer.receive(3, { type: 'diff', epoch: 2, txns: [], committedZxid: 0n })
+    peer.receive(3, { type: 'newLeader', epoch: 2 })
+    peer.receive(3, { type: 'upToDate', epoch: 2, committedZxid: 0n })
+    take(peer)
+    expect(peer.established).toBe(true)
+    expect(seen).toEqual([])
+    return { peer, seen }
+  }
+
+  test('every reason is listed once, in kebab-case', () => {
+    expect(new Set(DROP_REASONS).size).toBe(DROP_REASONS.length)
+    for (const reason of DROP_REASONS) expect(reason).toMatch(/^[a-z]+(-[a-z]+)*$/)
+  })
+
+  test('a proposal from a member other than the leader: not-from-leader, reported with its sender', () => {
+    const { peer, seen } = serving()
+    peer.receive(2, { type: 'proposal', epoch: 2, txns: [txn(z(2, 1))] })
+    expect(seen).toEqual([{ reason: 'not-from-leader', from: 2, messageType: 'proposal' }])
+    expect(peer.status().drops).toEqual({ 'not-from-leader': 1 })
+    expect(peer.status().lastLoggedZxid).toBe(0n)
+  })
+
+  test('messages of an older epoch: stale-epoch; a proposal whose txns are all logged: duplicate', () => {
+    const { peer, seen } = serving()
+    peer.receive(3, { type: 'proposal', epoch: 2, txns: [txn(z(2, 1))] })
+    peer.receive(3, { type: 'commit', epoch: 1, zxid: z(2, 1) })
+    peer.receive(3, { type: 'proposal', epoch: 1, txns: [txn(z(1, 7))] })
+    peer.receive(3, { type: 'proposal', epoch: 2, txns: [txn(z(2, 1))] })
+    expect(seen.map((d) => [d.reason, d.messageType])).toEqual([
+      ['stale-epoch', 'commit'],
+      ['stale-epoch', 'proposal'],
+      ['duplicate', 'proposal'],
+    ])
+    expect(peer.status().drops).toEqual({ 'stale-epoch': 2, duplicate: 1 })
+    expect(peer.status().lastCommittedZxid).toBe(0n)
+  })
+
+  test('a second LEADERINFO, and a leader’s message to a follower: wrong-phase, not-for-role', () => {
+    const { peer, seen } = serving()
+    peer.receive(3, { type: 'leaderInfo', epoch: 2 })
+    peer.receive(3, { type: 'ack', epoch: 2, zxid: 0n })
+    expect(seen).toEqual([
+      { reason: 'wrong-phase', from: 3, messageType: 'leaderInfo' },
+      { reason: 'not-for-role', from: 3, messageType: 'ack' },
+    ])
+  })
+
+  test('while looking: a vote of an older round is answered but not counted; anything but a vote is not for this role', () => {
+    const { onDrop, seen } = recorder()
+    const peer = newPeer(1, { onDrop })
+    take(peer)
+    peer.receive(2, vote(0, 2, 5))
+    peer.receive(2, {
+      type: 'ping',
+      epoch: 1,
+      seq: 1,
+      committedZxid: 0n,
+      lastZxid: 0n,
+      established: true,
+    })
+    peer.receive(2, vote(1, 9))
+    expect(seen.map((d) => d.reason)).toEqual([
+      'stale-round',
+      'not-for-role',
+      'vote-for-non-member',
+    ])
+    expect(take(peer).send).toEqual([{ to: 2, message: vote(1, 1) }])
+    expect(peer.status().vote?.leader).toBe(1)
+  })
+
+  test('on a leader: a FOLLOWERINFO that crossed our LEADERINFO, an ACK before the sync, strangers and answers', () => {
+    const { onDrop, seen } = recorder()
+    const peer = leader(empty, { onDrop })
+    peer.receive(1, info(0))
+    take(peer)
+    peer.receive(1, { type: 'ack', epoch: 1, zxid: 0n })
+    peer.receive(2, { type: 'ack', epoch: 1, zxid: 0n })
+    peer.receive(1, {
+      type: 'ackEpoch',
+      epoch: 0,
+      fresh: true,
+      currentEpoch: 0,
+      lastLoggedZxid: 0n,
+    })
+    peer.receive(1, {
+      type: 'ackEpoch',
+      epoch: 1,
+      fresh: true,
+      currentEpoch: 0,
+      lastLoggedZxid: 0n,
+    })
+    peer.receive(1, info(0))
+    peer.receive(2, {
+      type: 'vote',
+      round: 1,
+      state: 'following',
+      leader: 3,
+      leaderZxid: 0n,
+      leaderEpoch: 1,
+    })
+    expect(seen).toEqual([
+      { reason: 'wrong-phase', from: 1, messageType: 'ack' },
+      { reason: 'unknown-follower', from: 2, messageType: 'ack' },
+      { reason: 'stale-epoch', from: 1, messageType: 'ackEpoch' },
+      { reason: 'duplicate', from: 1, messageType: 'followerInfo' },
+      { reason: 'not-for-role', from: 2, messageType: 'vote' },
+    ])
+    expect(peer.status().phase).toBe('synchronization')
+  })
+
+  test('from this server itself or a non-member, or not an object: dropped by the Peer, counted without onDrop', () => {
+    const peer = newPeer(1)
+    take(peer)
+    peer.receive(1, vote(1, 1))
+    peer.receive(7, vote(1, 7))
+    peer.receive(2, null as unknown as PeerMessage)
+    peer.peerDisconnected(9)
+    expect(peer.status().drops).toEqual({ 'from-self': 1, 'not-a-member': 2, malformed: 1 })
+  })
+})
+
+describe('after-persist messages', () => {
+  const state = (bug?: PeerConfig['bug']) =>
+    new ReplicaState(
+      resolveConfig({
+        id: 1,
+        members: [1, 2, 3],
+        random: () => 0,
+        snapshotSource: () => ({ zxid: 0n, data: '' }),
+        bug,
+      }),
+      { ...empty, acceptedEpoch: 2, currentEpoch: 1 },
+    )
+
+  test('an acknowledgement asked to leave through send is an assertion error', () => {
+    const s = state()
+    expect(() => s.send(3, { type: 'ack', epoch: 2, zxid: 0n })).toThrow(AssertionError)
+    expect(() =>
+      s.send(3, { type: 'ackEpoch', epoch: 2, fresh: false, currentEpoch: 1, lastLoggedZxid: 0n }),
+    ).toThrow(AssertionError)
+    expect(() => s.send(3, { type: 'ackNewLeader', epoch: 2, zxid: 0n })).toThrow(AssertionError)
+    s.sendAfterPersist(3, { type: 'ack', epoch: 2, zxid: 0n })
+    expect(s.pending.send).toEqual([])
+  })
+
+  test('LEADERINFO and NEWLEADER go through send only for an epoch durable already', () => {
+    const s = state()
+    s.send(2, { type: 'leaderInfo', epoch: 2 })
+    s.send(2, { type: 'newLeader', epoch: 1 })
+    expect(() => s.send(2, { type: 'leaderInfo', epoch: 3 })).toThrow(AssertionError)
+    expect(() => s.send(2, { type: 'newLeader', epoch: 2 })).toThrow(AssertionError)
+    expect(types(s.pending.send)).toEqual(['leaderInfo', 'newLeader'])
+  })
+
+  test('the planted bug ack-before-fsync lets an ACK (and only an ACK) through send', () => {
+    const s = state('ack-before-fsync')
+    s.send(3, { type: 'ack', epoch: 2, zxid: 0n })
+    expect(types(s.pending.send)).toEqual(['ack'])
+    expect(() => s.send(3, { type: 'ackNewLeader', epoch: 2, zxid: 0n })).toThrow(AssertionError)
   })
 })

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it, vi } from 'vitest'
 import { ErrorCode, makeZxid, type Txn, type Zxid } from '../../../protocol/index.js'
-import type { Ready } from '../../../server/core/index.js'
+import { DROP_REASONS, type DropCounts, type Ready } from '../../../server/core/index.js'
 import type { QueuedRequest } from '../../../server/runtime/client-connection.js'
 import { HotHistogram } from '../../../server/runtime/hot-histogram.js'
 import type { MemberStatus } from '../../../server/runtime/member-status.js'
@@ -96,6 +96,33 @@ describe('MemberMetrics', () => {
     expect(sampleValue(later, 'conclave_role', { role: 'leading' })).toBe(0)
     expect(samplesOf(later, 'conclave_follower_lag_txns')).toEqual([])
     expect(sampleValue(later, 'conclave_epoch')).toBe(0)
+  })
+
+  it('counts the core’s drops by reason, every reason shown from the start', async () => {
+    let drops: DropCounts = {}
+    const metrics = new MemberMetrics(
+      statusOf,
+      () => '',
+      () => drops,
+    )
+    const first = await scrape(metrics)
+    expect(samplesOf(first, 'conclave_peer_messages_dropped_total').map((s) => s.labels)).toEqual(
+      DROP_REASONS.map((reason) => ({ reason })),
+    )
+    for (const reason of DROP_REASONS)
+      expect(sampleValue(first, 'conclave_peer_messages_dropped_total', { reason })).toBe(0)
+    drops = { 'stale-epoch': 4, 'not-from-leader': 1 }
+    const later = await scrape(metrics)
+    const dropped = (reason: string) =>
+      sampleValue(later, 'conclave_peer_messages_dropped_total', { reason })
+    expect(dropped('stale-epoch')).toBe(4)
+    expect(dropped('not-from-leader')).toBe(1)
+    expect(dropped('wrong-phase')).toBe(0)
+    // Without the core's counts (a standalone server) the family still shows, at 0.
+    const standalone = await scrape(new MemberMetrics(statusOf, () => ''))
+    expect(
+      sampleValue(standalone, 'conclave_peer_messages_dropped_total', { reason: 'duplicate' }),
+    ).toBe(0)
   })
 
   it('builds the status once per scrape', async () => {
