@@ -69,10 +69,8 @@ export interface PeerStatus {
   /**
    * drops counts the inputs this server ignored since it started, by reason (drop.ts,
    * DropReason). A plain frozen object; a reason never seen has no entry (read `?? 0`).
-   * `Peer.status()` always fills it; it is optional in the type only so that status
-   * objects built by hand (test fixtures) need not list it.
    */
-  readonly drops?: DropCounts
+  readonly drops: DropCounts
   /** lastTransition says why the role last changed (e.g. "leader 2 silent for 10 ticks"), for logs and failing tests. */
   readonly lastTransition: string
 }

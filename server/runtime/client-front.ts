@@ -650,7 +650,7 @@ export class ClientFront {
         zxid = entry.replyZxid ?? zxid
       }
       const receivedMs = connection.shift()
-      this.host.metrics.replied(entry, receivedMs, reply.err)
+      this.host.metrics.replied(entry, this.host.clock.monotonicMs() - receivedMs, reply.err)
       turnBytes += this.sendReply(connection, entry.xid, zxid, reply)
       if (entry.kind === 'write' && entry.request.op === 'closeSession' && reply.err === 0) {
         this.close(connection, CloseCode.SESSION_ENDED, 'session closed')

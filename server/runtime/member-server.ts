@@ -79,6 +79,7 @@ export class MemberServer {
   private readonly metrics = new MemberMetrics(
     () => this.status(),
     () => this.replica.peer.status().lastTransition,
+    () => this.replica.peer.status().drops,
   )
   private tickTimer: NodeJS.Timeout | undefined
   private lock: DataDirLock | undefined

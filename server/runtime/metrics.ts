@@ -106,8 +106,8 @@ export interface ClientMetrics {
   received(bytes: number): void
   /** sent counts one frame to a client. */
   sent(bytes: number): void
-  /** replied times a request from its receipt (`receivedMs`, performance.now()) to its reply, and counts a quota refusal. */
-  replied(entry: QueuedRequest, receivedMs: number, err: number): void
+  /** replied records how long a request took from receipt to reply (`elapsedMs`, on the clock seam), and counts a quota refusal. */
+  replied(entry: QueuedRequest, elapsedMs: number, err: number): void
   /** refused counts a client that ran into a limit. */
   refused(kind: LimitKind): void
 }
@@ -361,10 +361,10 @@ export class MemberMetrics implements ClientMetrics {
   }
 
   /** replied times a request from receipt to reply, by op, and counts a quota refusal. */
-  replied(entry: QueuedRequest, receivedMs: number, err: number): void {
+  replied(entry: QueuedRequest, elapsedMs: number, err: number): void {
     const op = entry.kind === 'answered' ? entry.op : entry.request.op
     const cell = (op === undefined ? undefined : this.requestCells.get(op)) ?? this.invalidCell
-    cell.observe((performance.now() - receivedMs) / 1000)
+    cell.observe(elapsedMs / 1000)
     if (err === ErrorCode.QUOTA_EXCEEDED) this.refusals.quota.inc()
   }
 

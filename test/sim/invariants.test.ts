@@ -102,6 +102,7 @@ function leaderStatus(id: ServerId, epoch: number, log: Txn[]): PeerStatus {
     followerStep: undefined,
     initialHistoryZxid: last,
     followers: [],
+    drops: {},
     lastTransition: 'leading',
   }
 }

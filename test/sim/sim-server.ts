@@ -204,7 +204,15 @@ export class SimServer {
     this.replica = new Replica({
       config,
       members: this.options.members,
-      core: this.options.peerConfig,
+      core: {
+        ...this.options.peerConfig,
+        onDrop: (drop) => {
+          this.env.count(`drop.${drop.reason}`)
+          this.env.trace(
+            `s${this.id} drop ${drop.reason} ${drop.messageType ?? ''} from ${drop.from ?? '-'}`,
+          )
+        },
+      },
       restored: {
         tree:
           snapshot === undefined

@@ -107,23 +107,21 @@ export function failureReport(result: SeedResult): string {
 
 /** figuresReport renders a summary's figures for the CLI's --stats and the test log. */
 export function figuresReport(s: LoopSummary): string {
-  const faults = Object.entries(s.totals)
-    .filter(([name]) => name.startsWith('fault.'))
-    .map(([name, count]) => `${name.slice(6)}=${count}`)
-    .join(' ')
-  const net = Object.entries(s.totals)
-    .filter(([name]) => name.startsWith('net.'))
-    .map(([name, count]) => `${name.slice(4)}=${count}`)
-    .join(' ')
-  const early = Object.entries(s.totals)
-    .filter(([name]) => name.startsWith('early.'))
-    .map(([name, count]) => `${name.slice(6)}=${count}`)
-    .join(' ')
+  const group = (prefix: string) =>
+    Object.entries(s.totals)
+      .filter(([name]) => name.startsWith(prefix))
+      .map(([name, count]) => `${name.slice(prefix.length)}=${count}`)
+      .join(' ')
+  const early = group('early.')
+  const drops = group('drop.')
+  const faults = group('fault.')
+  const net = group('net.')
   return [
     `${s.results.length} seeds in ${(s.elapsedMs / 1000).toFixed(1)} s (${s.seedsPerSecond.toFixed(1)} seeds/s), ${s.events} events`,
     `faults: ${faults}`,
     `messages: ${net}`,
     `applied while their Ready's fsync ran: ${early}`,
+    `inputs the cores dropped, by reason: ${drops}`,
     `leaders established: ${s.establishments}; recovery after faults stop: max ${s.maxRecoveryTicks} ticks, mean ${s.meanRecoveryTicks.toFixed(1)}`,
     `history: ${s.historyOps} ops checked, ${s.acknowledged} writes acknowledged; of writes with no reply, ${s.resolvedOps} settled from the committed log and ${s.unknownOps} dropped as never applied; ${s.droppedOps} ops dropped in all`,
   ].join('\n')
