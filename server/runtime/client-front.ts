@@ -656,6 +656,19 @@ export class ClientFront {
         this.close(connection, CloseCode.SESSION_ENDED, 'session closed')
         return
       }
+      if (entry.kind === 'write' && reply.err === ErrorCode.SESSION_MOVED) {
+        // The leader names another member as the session's: a request in flight from a
+        // connection the client left, or a claim from such a connection that reached the
+        // leader after this one's. Either way this connection is not the session's at the
+        // leader; closing it (as ZooKeeper's FinalRequestProcessor does) has the client
+        // reconnect and claim the session again, instead of failing every later write.
+        this.close(
+          connection,
+          CloseCode.SESSION_MOVED,
+          'the leader holds the session as moved to another member: reconnect to resume it',
+        )
+        return
+      }
       if (turnBytes >= PUMP_REPLY_BYTES_PER_TURN && connection.peek() !== undefined) {
         this.deferPump(connection)
         break

@@ -81,6 +81,8 @@ const TXN_ERRORS: ReadonlySet<number> = new Set([
 export class SimClient {
   private phase: 'idle' | 'connecting' | 'connected' = 'idle'
   private connId = 0
+  /** movedOn is the connection that answered SESSION_MOVED: the server must close it, answering nothing more on it. */
+  private movedOn = 0
   private server: ServerId | undefined
   private connectStartedMs = 0
   private retryAtMs = 0
@@ -287,6 +289,11 @@ export class SimClient {
   }
 
   private onReply(reply: ReplyMessage): void {
+    if (this.movedOn === this.connId)
+      this.env.unexpected(
+        `reply ${reply.xid} after SESSION_MOVED on the same connection: the server must close it`,
+      )
+    if (reply.err === ErrorCode.SESSION_MOVED) this.movedOn = this.connId
     const p = this.pending.get(reply.xid)
     if (p === undefined) return
     this.pending.delete(reply.xid)
@@ -307,7 +314,13 @@ export class SimClient {
       return
     }
     if (p.kind === 'ephemeral') {
-      if (reply.err !== ErrorCode.OK && reply.err !== ErrorCode.NOT_SERVING)
+      // SESSION_MOVED: a stale claim from a server this client left reached the leader
+      // last; the server closes the connection after it and the client claims again.
+      if (
+        reply.err !== ErrorCode.OK &&
+        reply.err !== ErrorCode.NOT_SERVING &&
+        reply.err !== ErrorCode.SESSION_MOVED
+      )
         this.env.unexpected(`ephemeral create answered ${reply.err}: ${reply.message ?? ''}`)
       return
     }

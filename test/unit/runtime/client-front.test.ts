@@ -393,6 +393,22 @@ describe('ClientFront output backpressure', () => {
   })
 })
 
+describe('ClientFront session ownership', () => {
+  it('answers a write the leader refused as SESSION_MOVED, then closes the connection (4003) so the client reconnects and claims the session again', () => {
+    const h = harness()
+    const client = session(h)
+    h.request(client, 1, { op: 'set', path: '/', data: new Uint8Array(0), version: -1 })
+    // The leader prepared it as an error txn: a stale claim from a member the client left reached it last.
+    h.apply({
+      sessionId: client.sessionIdForTest,
+      xid: 1,
+      op: { type: 'error', code: ErrorCode.SESSION_MOVED, reason: 'session moved to server 3' },
+    })
+    expect(client.replies().map((r) => [r.xid, r.err])).toEqual([[1, ErrorCode.SESSION_MOVED]])
+    expect(client.closed?.code).toBe(CloseCode.SESSION_MOVED)
+  })
+})
+
 describe('ClientFront limits', () => {
   it('throttles session creation at maxSessionCreatesPerSecond with a retryable THROTTLED refusal, refilling over time', () => {
     const h = harness({ maxSessionCreatesPerSecond: 2 })
