@@ -281,6 +281,11 @@ export class Peer {
     return this.behavior.established
   }
 
+  /** epoch is the epoch of the leadership followed or led, once known. */
+  get epoch(): number | undefined {
+    return this.behavior.epoch
+  }
+
   /** round is the election round. */
   get round(): number {
     return this.electionRound

@@ -453,10 +453,12 @@ export class Replica {
   }
 
   private logRoleChange(): void {
-    const status = this.peer.status()
-    const role = `${status.role}/${status.established ? 'serving' : 'not serving'}/${status.epoch ?? '-'}`
+    // Cheap getters on every Ready; the whole status only when something changed.
+    const { peer } = this
+    const role = `${peer.role}/${peer.established ? 'serving' : 'not serving'}/${peer.epoch ?? '-'}`
     if (role === this.lastRole) return
     this.lastRole = role
+    const status = peer.status()
     this.options.logger.info(
       {
         role: status.role,
