@@ -18,7 +18,14 @@ import {
 } from '../protocol/index.js'
 import type { Clock, TimerHandle } from './clock.js'
 import { Liveness, livenessSettings, type LivenessOptions } from './liveness.js'
-import { OPEN, frameBytes, openSocket, type SocketLike, type TlsOptions } from './transport.js'
+import {
+  OPEN,
+  frameBytes,
+  holdWritesThisTick,
+  openSocket,
+  type SocketLike,
+  type TlsOptions,
+} from './transport.js'
 
 /** Logger is the minimal logger the SDK writes to (silent by default). */
 export interface Logger {
@@ -137,6 +144,7 @@ export class Connection {
   send(message: ClientMessage): boolean {
     const socket = this.socket
     if (this.ended || socket === undefined || socket.readyState !== OPEN) return false
+    holdWritesThisTick(socket)
     socket.send(encodeClientMessage(message))
     if (this.liveness !== undefined) {
       this.liveness.onSent(this.options.clock.nowMs(), message.type === 'request')

@@ -68,6 +68,38 @@ export async function openSocket(url: string, tls?: TlsOptions): Promise<SocketL
   return socket
 }
 
+/** CorkableStream is the part of a Node.js socket that holds writes back. */
+interface CorkableStream {
+  cork(): void
+  uncork(): void
+}
+
+/** corked holds the streams corked until the end of the current tick. */
+const corked = new WeakSet<CorkableStream>()
+
+/**
+ * holdWritesThisTick has the frames sent on `socket` until the end of the current tick
+ * leave together, in one writev instead of one syscall each: a caller that pipelines
+ * (several calls issued in one go, or as the replies of one read come in) pays one
+ * write. Only the `ws` package's socket (Node.js) exposes its stream; elsewhere, and if
+ * `ws` ever stops exposing it, frames simply go out one by one.
+ */
+export function holdWritesThisTick(socket: SocketLike): void {
+  const stream = (socket as { _socket?: Partial<CorkableStream> | null })._socket
+  if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function') return
+  const corkable = stream as CorkableStream
+  if (corked.has(corkable)) return
+  const nextTick = (globalThis as { process?: { nextTick?: (fn: () => void) => void } }).process
+    ?.nextTick
+  if (nextTick === undefined) return
+  corked.add(corkable)
+  corkable.cork()
+  nextTick(() => {
+    corked.delete(corkable)
+    corkable.uncork()
+  })
+}
+
 /** frameBytes turns a received message into bytes, or null for a text frame. */
 export function frameBytes(data: unknown): Uint8Array | null {
   if (data instanceof ArrayBuffer) return new Uint8Array(data)
