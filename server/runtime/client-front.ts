@@ -142,12 +142,6 @@ interface ReadToken {
  */
 export type FrontBug = 'linearizable-read-is-local' | 'connect-ignores-zxid'
 
-/** FRONT_BUGS lists every FrontBug. */
-export const FRONT_BUGS: readonly FrontBug[] = [
-  'linearizable-read-is-local',
-  'connect-ignores-zxid',
-]
-
 /** ClientFront serves the clients connected to one member. */
 export class ClientFront {
   private readonly connections = new Map<number, ClientConnection>()

@@ -47,7 +47,7 @@ import { ReadyExecutor, type ExecutorBug } from './ready-executor.js'
 import { LiveSnapshot, type AssembledSnapData } from './snap-transfer.js'
 
 /** APPLY_CHUNK_TXNS bounds the committed txns applied in one event-loop turn. */
-export const APPLY_CHUNK_TXNS = 2000
+const APPLY_CHUNK_TXNS = 2000
 
 /** ReplicaConfig is the part of a server's configuration the replica runs by. */
 export type ReplicaConfig = Omit<ServerConfig, 'dataDir' | 'ensemble' | 'tls' | 'admin'>
