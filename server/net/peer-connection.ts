@@ -370,6 +370,15 @@ export class PeerConnection {
     }
   }
 
+  /**
+   * flushNow puts the queued messages on the wire now rather than at the end of this
+   * event-loop turn (same bounds as the turn's flush: it writes only while the socket's
+   * buffer is below a frame's worth).
+   */
+  flushNow(): void {
+    if (this.queue.length > 0) this.flush()
+  }
+
   private scheduleFlush(): void {
     if (this.flushScheduled) return
     this.flushScheduled = true

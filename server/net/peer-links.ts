@@ -278,6 +278,16 @@ export class PeerLinks {
     return slot.active.enqueue(encoded)
   }
 
+  /**
+   * flush puts every link's queued messages on the wire now instead of at the end of
+   * this event-loop turn. The member calls it once a Ready's messages are all queued, so
+   * a proposal or commit leaves before the fsync and the apply that follow it, while
+   * messages queued together still share a frame.
+   */
+  flush(): void {
+    for (const slot of this.slots.values()) slot.active?.flushNow()
+  }
+
   /** onMessage adds a handler for every message from an authenticated peer; returns a function removing it. */
   onMessage(handler: MessageHandler): () => void {
     this.messageHandlers.add(handler)

@@ -130,7 +130,10 @@ export class MemberServer {
         },
         snapshotIfDue: (tree, sessions) => this.snapshotIfDue(tree, sessions),
       },
-      peers: { send: (to, message) => this.sender?.send(to, message) },
+      peers: {
+        send: (to, message) => this.sender?.send(to, message),
+        flush: () => this.links?.flush(),
+      },
       random: {
         float: Math.random,
         passwordBytes: () => new Uint8Array(randomBytes(16)),

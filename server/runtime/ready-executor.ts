@@ -5,11 +5,11 @@
  * `ReadyHandlers` they wire: what sending, persisting and applying mean there.
  *
  * For each Ready:
- *   1. send `send` at once;
+ *   1. send `send` at once, and flush it (`flushSends`) when the fsync will follow;
  *   2. persist `persist` and wait for its fsync (`handlers.persist` calls back when
  *      the work is durable — at once, or from a later event);
  *   3. only then send `sendAfterPersist` (the acknowledgements that promise
- *      durability) — this class is the only place that sends them;
+ *      durability) — this class is the only place that sends them — and flush;
  *   4. apply `commit` in order, after installing a snapshot if the Ready carries one.
  *      The first `commitDurable` commits were durable here before this Ready and are
  *      applied while the fsync runs. Commits are applied `applyChunkTxns` at a time,
@@ -39,6 +39,13 @@ export interface ReadyCore {
 export interface ReadyHandlers {
   /** send puts one peer message on its way (peer transport). */
   send(envelope: Envelope): void
+  /**
+   * flushSends, for a transport that batches what is sent in one event-loop turn, puts
+   * the messages sent so far on the wire now. Called after each group of sends (a
+   * Ready's `send`, then its `sendAfterPersist`): a proposal or commit then leaves before
+   * the fsync and the apply that follow it instead of after them. Optional.
+   */
+  flushSends?(): void
   /**
    * persist makes `work` durable in the order PersistWork prescribes and then calls
    * `done()`, or `done(error)` when it cannot. `done` may be called synchronously.
@@ -101,11 +108,13 @@ export class ReadyExecutor {
       if (this.options.bug === 'runtime-send-before-persist')
         for (const envelope of ready.sendAfterPersist) this.handlers.send(envelope)
       if (!ready.mustSync && ready.commit.length <= this.options.applyChunkTxns) {
+        // afterPersist flushes `send` together with `sendAfterPersist`.
         this.afterPersist(ready)
         this.applyRange(ready, 0, ready.commit.length)
         this.finish(ready)
         continue
       }
+      this.handlers.flushSends?.()
       this.inFlightReady = ready
       this.carryOut(ready)
     }
@@ -158,6 +167,7 @@ export class ReadyExecutor {
   private afterPersist(ready: Ready): void {
     if (this.options.bug !== 'runtime-send-before-persist')
       for (const envelope of ready.sendAfterPersist) this.handlers.send(envelope)
+    this.handlers.flushSends?.()
     if (ready.persist.snapshot !== undefined) this.handlers.installSnapshot(ready.persist.snapshot)
   }
 

@@ -64,6 +64,12 @@ export interface ReplicaStorage {
 export interface ReplicaPeers {
   /** send puts a message on its way to member `to` (a SNAP's data is a LiveSnapshot to ship in chunks). */
   send(to: ServerId, message: PeerMessage): void
+  /**
+   * flush, if the transport batches messages per event-loop turn, puts what was sent so
+   * far on the wire now. Called once a Ready's messages are all sent, so proposals,
+   * commits and acknowledgements leave before the fsync and the apply that follow them.
+   */
+  flush?(): void
 }
 
 /** ReplicaRandom is where the replica's randomness comes from. */
@@ -226,6 +232,7 @@ export class Replica {
       this.peer,
       {
         send: (envelope) => options.peers.send(envelope.to, envelope.message),
+        flushSends: () => options.peers.flush?.(),
         persist: (work, done) => options.storage.persist(work, done),
         installSnapshot: (snapshot) => this.installSnapshot(snapshot),
         apply: (txn) => this.apply(txn),

@@ -116,6 +116,28 @@ describe('batching', () => {
     expect(frames).toBeLessThanOrEqual(5)
   })
 
+  it('flush frames what was queued at once, in one frame, instead of at the end of the turn', async () => {
+    const e = await start([1, 2])
+    await waitForMesh([...e.members.values()])
+    const [sender, receiver] = [e.member(2), e.member(1)]
+    const sentBefore = sender.links.linkStates()[0]?.framesSent ?? 0
+    const receivedBefore = receiver.links.linkStates()[0]?.framesReceived ?? 0
+    sender.links.send(1, { type: 'proposal', n: 1 })
+    sender.links.send(1, { type: 'commit', n: 1 })
+    // Queued, not yet framed: without flush they wait for the end of this turn.
+    expect(sender.links.linkStates()[0]?.framesSent).toBe(sentBefore)
+    sender.links.flush()
+    expect(sender.links.linkStates()[0]?.framesSent).toBe(sentBefore + 1)
+    sender.links.flush() // nothing queued: no empty frame
+    expect(sender.links.linkStates()[0]?.framesSent).toBe(sentBefore + 1)
+    await waitFor(() => receiver.seen.messages.length === 2, { what: 'both messages' })
+    expect(from(receiver, 2)).toEqual([
+      { type: 'proposal', n: 1 },
+      { type: 'commit', n: 1 },
+    ])
+    expect(receiver.links.linkStates()[0]?.framesReceived).toBe(receivedBefore + 1)
+  })
+
   it('a stream larger than many frames arrives complete and in order', async () => {
     const e = await start([1, 2], () => ({ sendQueueBytesMax: 64 * 1024 * 1024 }))
     await waitForMesh([...e.members.values()])

@@ -35,7 +35,7 @@ function ready(fields: Partial<Ready>): Ready {
 }
 
 /** run drives an executor over scripted Readys and records what it did, in order. */
-function run(readys: Ready[], bug?: ExecutorBug, applyChunkTxns = 100) {
+function run(readys: Ready[], bug?: ExecutorBug, applyChunkTxns = 100, logFlushes = false) {
   const log: string[] = []
   const pendingDone: ((error?: unknown) => void)[] = []
   const turns: (() => void)[] = []
@@ -47,6 +47,7 @@ function run(readys: Ready[], bug?: ExecutorBug, applyChunkTxns = 100) {
   }
   const handlers: ReadyHandlers = {
     send: (e: Envelope) => log.push(`send ${e.message.type}`),
+    ...(logFlushes ? { flushSends: () => log.push('flush') } : {}),
     persist: (work, done) => {
       log.push(`persist ${work.txns.length}`)
       pendingDone.push(done)
@@ -90,6 +91,42 @@ describe('ReadyExecutor', () => {
       'advance',
     ])
     expect(executor.inFlight).toBeUndefined()
+  })
+
+  test('flushes the sends before the fsync starts and the acknowledgements before the apply', () => {
+    const { executor, log, pendingDone } = run(
+      [
+        ready({
+          persist: { txns: [txn(7)] },
+          send: [{ to: 2, message: ping }],
+          sendAfterPersist: [{ to: 1, message: ack }],
+          commit: [txn(6)],
+        }),
+        ready({ send: [{ to: 2, message: ping }], commit: [txn(7)] }),
+      ],
+      undefined,
+      100,
+      true,
+    )
+    executor.pump()
+    expect(log).toEqual(['send ping', 'flush', 'persist 1'])
+    pendingDone[0]?.()
+    // The second Ready needs no fsync: its sends go out in one flush, still before its apply.
+    expect(log).toEqual([
+      'send ping',
+      'flush',
+      'persist 1',
+      'send ack',
+      'flush',
+      'apply 6',
+      'afterApply',
+      'advance',
+      'send ping',
+      'flush',
+      'apply 7',
+      'afterApply',
+      'advance',
+    ])
   })
 
   test('the planted bug runtime-send-before-persist sends the ack before the fsync', () => {
