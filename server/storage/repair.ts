@@ -5,9 +5,9 @@
  * `dryRun` cuts the log there: later segments are deleted newest first, then the
  * damaged segment is truncated at the damage (or deleted if its header is damaged).
  * Snapshots are not touched. A zero tail after the newest segment's last record is its
- * preallocated space, not damage (log-scan.ts). The server then starts with the intact prefix and the ZAB
- * sync brings it up to date. On a standalone server this loses data for good, which is
- * why the report lists it first.
+ * preallocated space, not damage (log-scan.ts). The server then starts with the intact
+ * prefix and the ZAB sync brings it up to date. On a standalone server this loses data
+ * for good, which is why the report lists it first.
  *
  * A snapshot left carrying a log tail by an interrupted SNAP install holds those txns
  * itself; the log only has copies of them, so cutting copies loses nothing: the next
