@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest'
 import type { Txn } from '../../../protocol/txn.js'
 import { readEpochFile } from '../../../server/storage/epoch-file.js'
 import { FileStorage } from '../../../server/storage/file-storage.js'
+import { scanLog } from '../../../server/storage/log-scan.js'
 import { MemoryStorageFs } from '../../../server/storage/memory-fs.js'
 import type { NoSpaceEvents } from '../../../server/storage/no-space.js'
 import { snapshotRequestOf } from '../../../server/storage/restore.js'
@@ -233,6 +234,10 @@ describe('disk full: the log', () => {
     fs.failFsyncs = 1
     await storage.append(work.take(4))
     expect(stalls.map((s) => [s.what, s.code])).toEqual([['log append', 'ENOSPC']])
+    // The redo cut the zeros with the unknown pages and allocated again: the segment still ends in zeros.
+    await storage.append(work.take(1))
+    const newest = (await scanLog(fs, `${DIR}/log`, 0n, 0n)).segments.at(-1)!
+    expect(newest.sizeBytes).toBeGreaterThan(newest.validBytes)
     await expectWholeLog(storage, fs, work.txns)
   })
 
