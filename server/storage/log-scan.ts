@@ -4,15 +4,23 @@
  * to cut, or the first damage that makes the log untrustworthy. It never changes a
  * file; recovery and repair decide what to do with the result.
  *
- * The one thing it may call harmless is a torn tail: damage in the last segment with
- * no intact record anywhere after it, i.e. a write that was cut short by a crash and
- * so was never fsynced nor acknowledged. Damage followed by intact records, damage in
+ * The newest segment is preallocated with zeros (log-writer.ts), so it normally ends in
+ * a run of zeros after its last record: that is a clean end, not damage and not a tail
+ * to cut. The one thing it may call harmless is a torn tail: damage in the last segment
+ * with no intact record anywhere after it (zeros may follow), i.e. a write that was cut
+ * short by a crash and so was never fsynced nor acknowledged. Damage followed by intact records, damage in
  * an earlier segment, a checksummed record that is not a txn, and a gap in zxids are
  * all reported as damage.
  */
 import type { Txn } from '../../protocol/txn.js'
 import { formatZxid, type Zxid } from '../../protocol/zxid.js'
-import { decodeSegmentHeader, findLaterRecord, readRecord, SEGMENT_HEADER_BYTES } from './record.js'
+import {
+  decodeSegmentHeader,
+  findLaterRecord,
+  readRecord,
+  SEGMENT_HEADER_BYTES,
+  zeroTailStart,
+} from './record.js'
 import type { StorageFs } from './storage-fs.js'
 import { followsZxid, parseZxidHex16, zxidHex16 } from './zxid-order.js'
 
@@ -36,7 +44,11 @@ export interface ScannedSegment {
   name: string
   path: string
   firstZxid: Zxid
-  /** sizeBytes is the file's size; `validBytes` is where its last intact record ends. */
+  /**
+   * sizeBytes is the file's size; `validBytes` is where its last intact record ends. In
+   * the newest segment the bytes between them may be a preallocated zero tail (then no
+   * torn tail is reported); in any other segment they are equal unless damage is reported.
+   */
   sizeBytes: number
   validBytes: number
   /** lastZxid is the zxid of the segment's last intact record, if it has any. */
@@ -196,6 +208,8 @@ function scanSegment(
     const read = readRecord(bytes, offset, cursor.snapshotZxid)
     if (read.kind === 'malformed') return damage('CORRUPT_LOG', offset, read.problem)
     if (read.kind === 'damaged') {
+      // Only zeros left in the newest segment: its preallocated space, where the log ends.
+      if (isLast && zeroTailStart(bytes, offset) === offset) return
       const later = isLast ? findLaterRecord(bytes, offset, cursor.previous ?? 0n) : undefined
       if (isLast && later === undefined) {
         scan.tornTail = {

@@ -21,6 +21,14 @@
  * covers them. The bytes below the durable size were covered by an earlier fsync that
  * succeeded and are never rewritten. Any other failed write or fsync fails the writer
  * for good, since the disk's state is then unknown.
+ *
+ * Preallocation (as ZooKeeper's preAllocSize): the newest segment's file is kept longer
+ * than its data, the space past the data end written with zeros, so most appends
+ * overwrite zeros and do not change the file's size. On ext4 an O_DSYNC write that
+ * extends a file must also commit the new size and extents to the journal; one inside
+ * the file only flushes data (about 130 µs instead of 185 µs here). A zero tail reads
+ * as "no record here" (record.ts) and the scanner takes it as the log's end. Only the
+ * newest segment carries one: a roll first cuts the old segment back to its data end.
  */
 import type { Txn } from '../../protocol/txn.js'
 import { formatZxid, type Zxid } from '../../protocol/zxid.js'
@@ -37,7 +45,10 @@ import { retryWhileNoSpace, type NoSpaceEvents } from './no-space.js'
 export interface SegmentState {
   name: string
   firstZxid: Zxid
+  /** sizeBytes is where the segment's data ends: the next record goes here. */
   sizeBytes: number
+  /** allocatedBytes is the file's durable size, at least `sizeBytes`; the bytes between them are zeros. */
+  allocatedBytes: number
 }
 
 /** LogWriterOptions tunes the writer. */
@@ -48,10 +59,19 @@ export interface LogWriterOptions {
   onBatch?: (txnCount: number) => void
   /** noSpace: how often a write that failed on a full disk is redone (default every 1,000 ms), and who hears of it. */
   noSpace?: NoSpaceEvents & { retryMs?: number }
+  /**
+   * preallocateBytes: when an append would pass the newest segment's allocated end, the
+   * file is extended this far past the new data end with zeros (never past
+   * segmentBytesMax unless one record needs it). 0 disables preallocation. Default 4 MiB.
+   */
+  preallocateBytes?: number
 }
 
 /** NO_SPACE_RETRY_MS_DEFAULT is the wait between attempts to write to a full disk. */
 export const NO_SPACE_RETRY_MS_DEFAULT = 1000
+
+/** PREALLOCATE_BYTES_DEFAULT is how far past its data end a segment is extended with zeros at a time. */
+export const PREALLOCATE_BYTES_DEFAULT = 4 * 1024 * 1024
 
 type QueueEntry =
   | { kind: 'append'; txns: readonly Txn[]; resolve: () => void; reject: (err: unknown) => void }
@@ -243,9 +263,14 @@ export class LogWriter {
    */
   private async cutToDurable(): Promise<void> {
     await this.closeCurrent().catch(() => {})
-    if (this.segments.length === 0) return
+    const segment = this.segments.at(-1)
+    if (segment === undefined) return
     const file = await this.openCurrent()
-    await file.truncate(this.segments.at(-1)!.sizeBytes)
+    // The zeros past the data end go too: the failed attempt may have left part of a
+    // record in them, or a failed fsync may have left them unknown. The rewrite extends
+    // the file again from the data end (flush), so the allocation is redone, not assumed.
+    await file.truncate(segment.sizeBytes)
+    segment.allocatedBytes = segment.sizeBytes
   }
 
   /** writeBatch writes records with one write and one fdatasync per segment touched; `onDurable` counts the txns fsynced. */
@@ -276,14 +301,56 @@ export class LogWriter {
     onDurable(pending.length)
   }
 
+  /**
+   * flush writes records at the newest segment's data end, with one write and one
+   * fdatasync. If they pass the allocated end, the same write carries the zeros of the
+   * next allocation after them. That write extends the file, and its O_DSYNC (or the
+   * fdatasync after it) makes the new size durable together with the records, before
+   * the append resolves. Later records then land inside that durable size, where
+   * O_DSYNC only has data to flush. The extension must be durable before any record
+   * written into it is relied on: a write inside the file does not make the file's
+   * size durable, so a crash could otherwise shrink the file below acknowledged
+   * records. That is also why the file is not extended with ftruncate (O_DSYNC does not
+   * cover it, and it leaves a hole whose blocks the next write allocates, a metadata
+   * change again) nor fallocate (unwritten extents: the first write into them is again
+   * a metadata change). Zeros written for real are what make the later writes cheap.
+   */
   private async flush(records: Uint8Array[], totalBytes: number): Promise<void> {
     if (records.length === 0) return
     const segment = this.segments.at(-1)!
     const file = await this.openCurrent()
-    const bytes = records.length === 1 ? records[0]! : Buffer.concat(records, totalBytes)
+    const dataEnd = segment.sizeBytes + totalBytes
+    const writeEnd = this.allocationEnd(segment, dataEnd)
+    const bytes = withZeros(records, writeEnd - segment.sizeBytes)
     await file.write(bytes, segment.sizeBytes)
     await file.fdatasync()
-    segment.sizeBytes += totalBytes
+    segment.sizeBytes = dataEnd
+    segment.allocatedBytes = Math.max(segment.allocatedBytes, writeEnd)
+  }
+
+  /**
+   * allocationEnd is where a write whose data ends at `dataEnd` must end: there if it
+   * stays inside the allocated space (or preallocation is off), else `preallocateBytes`
+   * further, capped at segmentBytesMax since the segment rolls there anyway.
+   */
+  private allocationEnd(segment: SegmentState, dataEnd: number): number {
+    const chunk = this.options.preallocateBytes ?? PREALLOCATE_BYTES_DEFAULT
+    if (dataEnd <= segment.allocatedBytes || chunk === 0) return dataEnd
+    return Math.max(dataEnd, Math.min(dataEnd + chunk, this.options.segmentBytesMax))
+  }
+
+  /**
+   * cutToDataEnd cuts the newest segment's zero tail off, durably, before a roll: only
+   * the newest segment may end in zeros (the scanner calls zeros in an older one
+   * damage), so the cut must be durable before the next segment can exist.
+   */
+  private async cutToDataEnd(): Promise<void> {
+    const segment = this.segments.at(-1)
+    if (segment === undefined || segment.allocatedBytes <= segment.sizeBytes) return
+    const file = await this.openCurrent()
+    await file.truncate(segment.sizeBytes)
+    await file.fdatasync()
+    segment.allocatedBytes = segment.sizeBytes
   }
 
   private async openCurrent(): Promise<StorageFile> {
@@ -299,12 +366,19 @@ export class LogWriter {
 
   /** startSegment creates a segment (header only, atomically) named for its first zxid. */
   private async startSegment(firstZxid: Zxid): Promise<void> {
+    await this.cutToDataEnd()
     await this.closeCurrent()
     const name = segmentName(firstZxid)
     await writeFileAtomically(this.fs, this.logDir, name, [
       encodeSegmentHeader({ firstZxid, resetZxid: this.resetZxid }),
     ])
-    this.segments.push({ name, firstZxid, sizeBytes: SEGMENT_HEADER_BYTES })
+    // Header only: the first flush into it extends it with its first zeros.
+    this.segments.push({
+      name,
+      firstZxid,
+      sizeBytes: SEGMENT_HEADER_BYTES,
+      allocatedBytes: SEGMENT_HEADER_BYTES,
+    })
   }
 
   private async unlinkSegment(index: number): Promise<void> {
@@ -315,7 +389,9 @@ export class LogWriter {
   /**
    * runTruncate drops whole segments newest first, fsyncing the directory after each so
    * a crash never leaves a newer segment behind a deleted one, then cuts the segment
-   * holding `zxid` after that record and fdatasyncs it.
+   * holding `zxid` after that record and fdatasyncs it. A cut takes the zero tail with
+   * it (the dropped records cannot stay, and zeros after them would not help); the next
+   * append allocates again.
    */
   private async runTruncate(zxid: Zxid): Promise<void> {
     for (
@@ -342,6 +418,7 @@ export class LogWriter {
     await file.truncate(end)
     await file.fdatasync()
     segment.sizeBytes = end
+    segment.allocatedBytes = end
   }
 
   private async runPurge(zxid: Zxid): Promise<void> {
@@ -352,4 +429,16 @@ export class LogWriter {
     }
     if (removed > 0) await this.fs.fsyncDir(this.logDir)
   }
+}
+
+/** withZeros joins records into one buffer of `length` bytes, zeros after the records. */
+function withZeros(records: readonly Uint8Array[], length: number): Uint8Array {
+  if (records.length === 1 && records[0]!.length === length) return records[0]!
+  const bytes = new Uint8Array(length)
+  let at = 0
+  for (const record of records) {
+    bytes.set(record, at)
+    at += record.length
+  }
+  return bytes
 }

@@ -88,10 +88,13 @@ export async function recoverDataDir(
   if (scan.damage !== undefined) throw damageError(scan.damage, snapshot)
   if (scan.tornTail !== undefined) await cutTornTail(fs, scan.tornTail, warnings)
   await removeObsolete(fs, layout.logDir, scan, warnings)
+  // The writer appends at each segment's data end and knows how much of the newest one
+  // is already allocated (its zero tail), unless a torn tail was just cut off it.
   const segments = scan.segments.map((s) => ({
     name: s.name,
     firstZxid: s.firstZxid,
     sizeBytes: s.validBytes,
+    allocatedBytes: s.path === scan.tornTail?.file ? s.validBytes : s.sizeBytes,
   }))
   const { txns, missingTail } = withTail(snapshot, scan, layout.logDir)
   const lastZxid = txns.at(-1)?.zxid ?? scan.lastZxid

@@ -4,9 +4,10 @@
  * place recovery refuses), shows everything that cutting there loses, and unless
  * `dryRun` cuts the log there: later segments are deleted newest first, then the
  * damaged segment is truncated at the damage (or deleted if its header is damaged).
- * Snapshots are not touched. The server then starts with the intact prefix and the ZAB
- * sync brings it up to date. On a standalone server this loses data for good, which is
- * why the report lists it first.
+ * Snapshots are not touched. A zero tail after the newest segment's last record is its
+ * preallocated space, not damage (log-scan.ts). The server then starts with the intact
+ * prefix and the ZAB sync brings it up to date. On a standalone server this loses data
+ * for good, which is why the report lists it first.
  *
  * A snapshot left carrying a log tail by an interrupted SNAP install holds those txns
  * itself; the log only has copies of them, so cutting copies loses nothing: the next
@@ -19,7 +20,7 @@ import { recoverDataDir } from './recovery.js'
 import { StorageError, StorageErrorCode } from './errors.js'
 import { listSegments, scanLog, type LogDamage } from './log-scan.js'
 import { listSnapshots, decodeSnapshot } from './snapshot-file.js'
-import { readRecord, SEGMENT_HEADER_BYTES } from './record.js'
+import { readRecord, SEGMENT_HEADER_BYTES, zeroTailStart } from './record.js'
 import { NodeStorageFs, type StorageFs } from './storage-fs.js'
 
 /** RepairOptions: `dryRun` only reports; `fs` is for tests. */
@@ -126,7 +127,9 @@ async function newestValidSnapshot(
 /** countIntactRecords counts records above `above` that still read back intact after `offset` (resynchronizing past damage). */
 function countIntactRecords(bytes: Uint8Array, offset: number, above: Zxid): number {
   let count = 0
-  for (let at = offset; at < bytes.length;) {
+  // No record starts in a preallocated zero tail (a record's length is never 0): skip it.
+  const end = zeroTailStart(bytes, offset)
+  for (let at = offset; at < end;) {
     const read = readRecord(bytes, at)
     if (read.kind === 'ok') {
       if (read.txn.zxid > above) count++

@@ -19,7 +19,8 @@ import { StorageError } from '../../server/storage/errors.js'
 import { SESSION_OPTIONS, Workload } from './workload.js'
 
 const DIR = '/data'
-const OPTIONS = { segmentBytesMax: 4096, recordsPerChunk: 8 }
+// The newest segment is preallocated (capped at segmentBytesMax), so it ends in zeros.
+const OPTIONS = { segmentBytesMax: 4096, recordsPerChunk: 8, preallocateBytes: 1024 }
 
 async function buildDir(snapshotsKept: number, snapshots: number) {
   const fs = new MemoryStorageFs()
@@ -97,7 +98,9 @@ describe('single-bit flips', () => {
     const bytes = image.files.get(last)!
     const firstZxid = BigInt(`0x${last.split('log.').at(-1)}`)
     const [start, end] = recordOffsets(bytes, txns, firstZxid).at(-1)!
-    expect(end).toBe(bytes.length)
+    // The last record is followed by the segment's preallocated zeros.
+    expect(bytes.length).toBeGreaterThan(end)
+    expect(bytes.subarray(end).every((b) => b === 0)).toBe(true)
     let cut = 0
     for (let bit = start * 8; bit < end * 8; bit++) {
       const result = await openImage(flipped(image, last, bit))
@@ -109,6 +112,21 @@ describe('single-bit flips', () => {
       expect(encodeMessage(recovered.txns.at(-1))).toEqual(encodeMessage(txns.at(-2)))
     }
     expect(cut).toBeGreaterThan(0)
+  })
+
+  it('in the preallocated zero tail cut it from the last record on, losing nothing', async () => {
+    const { image, txns } = await buildDir(3, 1)
+    const last = segmentPaths(image).at(-1)!
+    const bytes = image.files.get(last)!
+    const firstZxid = BigInt(`0x${last.split('log.').at(-1)}`)
+    const end = recordOffsets(bytes, txns, firstZxid).at(-1)![1]
+    for (let bit = end * 8; bit < bytes.length * 8; bit += bit < (end + 32) * 8 ? 1 : 61) {
+      const result = await openImage(flipped(image, last, bit))
+      expect(result.ok, `bit ${bit}`).toBe(true)
+      if (!result.ok) continue
+      expect(result.recovered.lastZxid, `bit ${bit}`).toBe(txns.at(-1)!.zxid)
+      expect(result.recovered.cutTail).toMatchObject({ file: last, offset: end })
+    }
   })
 
   it('in the middle of a segment are refused with file and offset, in the last segment and in earlier ones', async () => {

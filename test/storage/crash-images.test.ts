@@ -9,7 +9,10 @@
  * recorded operations, build the images a real disk allows (crash-model.ts: unsynced
  * data lost, reordered or torn at sampled bytes; unsynced directory changes lost) and
  * recover each one. A sample of images is also written to after recovery and
- * recovered again, to check the log continues correctly after a cut tail.
+ * recovered again, to check the log continues correctly after a cut tail. Segments are
+ * preallocated, so crash points fall inside zero tails, in the middle of the write
+ * that extends a segment (records then zeros) and between a roll's cut of the old
+ * segment and the new segment's creation.
  */
 import { describe, expect, it } from 'vitest'
 import type { Txn } from '../../protocol/txn.js'
@@ -24,7 +27,14 @@ import { mulberry32, SESSION_OPTIONS, Workload } from './workload.js'
 
 const DIR = '/data'
 const TXNS = Number(process.env.CRASH_TXNS ?? 1000)
-const OPTIONS = { segmentBytesMax: 8 * 1024, snapshotsKept: 2, recordsPerChunk: 16 }
+// Preallocation well below the segment size, so each segment is extended with zeros several times.
+const PREALLOCATE = 2048
+const OPTIONS = {
+  segmentBytesMax: 8 * 1024,
+  snapshotsKept: 2,
+  recordsPerChunk: 16,
+  preallocateBytes: PREALLOCATE,
+}
 
 interface Recording {
   fs: MemoryStorageFs
@@ -131,8 +141,19 @@ function sessionIds(sessions: SessionTable): string {
 }
 
 function tornSamples(length: number): number[] {
-  // Inside each field of a record header, just past it, mid-payload and one byte short.
-  const points = new Set([1, 6, 12, 17, Math.floor(length / 2), length - 1])
+  // Inside each field of a record header, just past it, mid-payload and one byte short;
+  // for a write that extends a segment, either side of where its records end and its zeros start.
+  const zerosFrom = length - PREALLOCATE
+  const points = new Set([
+    1,
+    6,
+    12,
+    17,
+    Math.floor(length / 2),
+    length - 1,
+    zerosFrom - 1,
+    zerosFrom + 1,
+  ])
   return [...points].filter((b) => b > 0 && b < length)
 }
 
@@ -181,6 +202,16 @@ async function checkImage(
   return undefined
 }
 
+/** endsInZeros tells whether the newest log segment of an image ends in a preallocated zero tail. */
+function endsInZeros(image: CrashImage['image']): boolean {
+  const newest = [...image.files.keys()]
+    .filter((path) => /\/log\/log\.[0-9a-f]{16}$/.test(path))
+    .sort()
+    .at(-1)
+  const bytes = newest === undefined ? undefined : image.files.get(newest)!
+  return bytes !== undefined && bytes.length > 64 && bytes.subarray(-64).every((b) => b === 0)
+}
+
 describe('crash images', () => {
   it(
     `recover with every acknowledged txn for every prefix of ~${TXNS} txns' operations`,
@@ -197,20 +228,36 @@ describe('crash images', () => {
       expect(
         ops.filter((op) => op.kind === 'unlink' && op.path.includes('/log/log.')).length,
       ).toBeGreaterThan(0) // purges
+      const segmentOps = ops.filter((op) => 'path' in op && op.path.includes('/log/log.'))
+      const extensions = segmentOps.filter(
+        (op) => op.kind === 'write' && op.bytes.subarray(-PREALLOCATE).every((b) => b === 0),
+      )
+      const rollCuts = segmentOps.filter((op) => op.kind === 'truncate')
+      expect(extensions.length).toBeGreaterThan(TXNS / 50) // several per segment
+      expect(rollCuts.length).toBeGreaterThan(TXNS / 200) // a cut before every roll
       const failures: string[] = []
       let images = 0
+      let zeroTailImages = 0
+      let tornExtensionImages = 0
       const initial = { dirs: new Set(['/']), files: new Map<string, Uint8Array>() }
       const expectation = (prefix: number) =>
         `${recording.ackedZxidAt[prefix]}/${recording.ackedEpochAt[prefix]}`
       for (const crash of crashImages(initial, ops, tornSamples, expectation)) {
         images++
+        if (endsInZeros(crash.image)) zeroTailImages++
+        if (crash.variant.kind === 'lastWriteTorn' && extensions.includes(ops[crash.prefix - 1]!))
+          tornExtensionImages++
         const failure = await checkImage(recording, crash, images % 7 === 0)
         if (failure !== undefined) failures.push(failure)
         if (failures.length >= 5) break
       }
-      console.info(`crash images: ${ops.length} operations, ${images} distinct images recovered`)
+      console.info(
+        `crash images: ${ops.length} operations, ${images} distinct images recovered, ${zeroTailImages} ending in a zero tail, ${tornExtensionImages} tearing a segment extension`,
+      )
       expect(failures).toEqual([])
       expect(images).toBeGreaterThan(ops.length)
+      expect(zeroTailImages).toBeGreaterThan(images / 4)
+      expect(tornExtensionImages).toBeGreaterThan(extensions.length)
     },
   )
 })

@@ -20,8 +20,9 @@ import { crashImages } from './crash-model.js'
 import { SESSION_OPTIONS, Workload } from './workload.js'
 
 const DIR = '/data'
-// Small segments and chunks: the carried txns span several snapshot frames and log segments.
-const OPTIONS = { segmentBytesMax: 2048, recordsPerChunk: 8 }
+// Small segments and chunks: the carried txns span several snapshot frames and log
+// segments; each segment is extended with zeros a few times (preallocation).
+const OPTIONS = { segmentBytesMax: 2048, recordsPerChunk: 8, preallocateBytes: 512 }
 
 describe('snapshot install crash images', () => {
   // Newer epoch: the leader's snapshot is from a newer epoch than the follower's log.

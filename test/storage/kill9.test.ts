@@ -8,7 +8,7 @@
  * It needs the runtime to persist through server/storage (the standalone server's
  * DurableReplicator); without that wiring it fails, as it should.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -59,6 +59,13 @@ describe('kill -9', () => {
       const reader = await connect({ servers: [server.url] })
       try {
         expect(acknowledged.size).toBeGreaterThan(ROUNDS * CLIENTS)
+        // The server preallocates its newest segment (4 MiB of zeros by default), so every
+        // kill landed on a segment with a zero tail, and each restart read it as the log's end.
+        const newest = readdirSync(join(dataDir, 'log'))
+          .filter((name) => name.startsWith('log.'))
+          .sort()
+          .at(-1)!
+        expect(statSync(join(dataDir, 'log', newest)).size).toBeGreaterThanOrEqual(4 * 1024 * 1024)
         for (const [path, data] of acknowledged) {
           const found = await reader.get(path).catch(() => undefined)
           expect(found && new TextDecoder().decode(found.data), path).toBe(data)

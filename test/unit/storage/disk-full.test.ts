@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest'
 import type { Txn } from '../../../protocol/txn.js'
 import { readEpochFile } from '../../../server/storage/epoch-file.js'
 import { FileStorage } from '../../../server/storage/file-storage.js'
+import { scanLog } from '../../../server/storage/log-scan.js'
 import { MemoryStorageFs } from '../../../server/storage/memory-fs.js'
 import type { NoSpaceEvents } from '../../../server/storage/no-space.js'
 import { snapshotRequestOf } from '../../../server/storage/restore.js'
@@ -207,7 +208,12 @@ describe('disk full: the log', () => {
   it('reports nothing durable while the disk is full', async () => {
     const fs = new FullDiskFs()
     let free: (() => void) | undefined
-    const { storage } = await openStorage(fs, { retryMs: 1, onStall: () => void free?.() })
+    // Without preallocation, so the append needs new space (into preallocated space it would not).
+    const { storage } = await openStorage(
+      fs,
+      { retryMs: 1, onStall: () => void free?.() },
+      { preallocateBytes: 0 },
+    )
     const work = new Workload(12)
     await storage.append(work.take(5))
     fs.capacityBytes = await fs.usedBytes()
@@ -228,6 +234,10 @@ describe('disk full: the log', () => {
     fs.failFsyncs = 1
     await storage.append(work.take(4))
     expect(stalls.map((s) => [s.what, s.code])).toEqual([['log append', 'ENOSPC']])
+    // The redo cut the zeros with the unknown pages and allocated again: the segment still ends in zeros.
+    await storage.append(work.take(1))
+    const newest = (await scanLog(fs, `${DIR}/log`, 0n, 0n)).segments.at(-1)!
+    expect(newest.sizeBytes).toBeGreaterThan(newest.validBytes)
     await expectWholeLog(storage, fs, work.txns)
   })
 
@@ -249,7 +259,12 @@ describe('disk full: the log', () => {
   it('closing while the disk is full gives up the pending append (rejected, not reported durable) and keeps what was durable', async () => {
     const fs = new FullDiskFs()
     let full: (() => void) | undefined
-    const { storage } = await openStorage(fs, { retryMs: 1, onStall: () => void full?.() })
+    // Without preallocation, so the append needs new space (into preallocated space it would not).
+    const { storage } = await openStorage(
+      fs,
+      { retryMs: 1, onStall: () => void full?.() },
+      { preallocateBytes: 0 },
+    )
     const work = new Workload(15)
     const acked = work.take(8)
     await storage.append(acked)
@@ -266,6 +281,38 @@ describe('disk full: the log', () => {
     fs.capacityBytes = Number.POSITIVE_INFINITY
     const recovered = await reopened(fs)
     expect(recovered.txns).toEqual(acked)
+  })
+
+  it('an append whose preallocation runs out of space waits, then the segment is extended again and holds every txn once', async () => {
+    const fs = new FullDiskFs()
+    const { stalls, resumes, events } = stallRecorder(fs, 2)
+    const { storage } = await openStorage(fs, events, {
+      segmentBytesMax: 1 << 20,
+      preallocateBytes: 2048,
+    })
+    const work = new Workload(17)
+    const segmentSize = async () => {
+      const [name] = (await fs.readdir(`${DIR}/log`)).filter((n) => n.startsWith('log.'))
+      return (await fs.stat(`${DIR}/log/${name}`))!.size
+    }
+    await storage.append(work.take(1))
+    const allocated = await segmentSize()
+    // Fill the allocation, then leave room for a record but not for the next 2 KiB of zeros.
+    while ((await segmentSize()) === allocated) await storage.append(work.take(1))
+    const extendedTo = await segmentSize()
+    while ((await segmentSize()) === extendedTo) await storage.append(work.take(1))
+    fs.capacityBytes = (await fs.usedBytes()) + 1000
+    const before = await segmentSize()
+    while ((await segmentSize()) === before && stalls.length === 0)
+      await storage.append(work.take(1))
+    expect(stalls.map((s) => [s.what, s.code])).toEqual([
+      ['log append', 'ENOSPC'],
+      ['log append', 'ENOSPC'],
+    ])
+    expect(resumes).toEqual([{ what: 'log append', failedAttempts: 2 }])
+    expect(await segmentSize()).toBeGreaterThan(before)
+    await storage.append(work.take(3))
+    await expectWholeLog(storage, fs, work.txns)
   })
 
   it('any other write error still fails the log for good', async () => {

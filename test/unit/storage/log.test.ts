@@ -11,7 +11,12 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { Txn } from '../../../protocol/txn.js'
 import { makeZxid } from '../../../protocol/zxid.js'
-import { LogWriter, type SegmentState } from '../../../server/storage/log-writer.js'
+import {
+  LogWriter,
+  type LogWriterOptions,
+  type SegmentState,
+} from '../../../server/storage/log-writer.js'
+import { FileStorage } from '../../../server/storage/file-storage.js'
 import { scanLog } from '../../../server/storage/log-scan.js'
 import { MemoryStorageFs } from '../../../server/storage/memory-fs.js'
 import { NodeStorageFs, type StorageFs } from '../../../server/storage/storage-fs.js'
@@ -42,7 +47,7 @@ function txns(from: number, to: number): Txn[] {
   return out
 }
 
-async function memoryLog(options = { segmentBytesMax: 1 << 20 }) {
+async function memoryLog(options: LogWriterOptions = { segmentBytesMax: 1 << 20 }) {
   const fs = new MemoryStorageFs()
   await fs.mkdir('/data')
   await fs.mkdir(LOG)
@@ -56,6 +61,7 @@ async function segmentsOf(fs: StorageFs): Promise<SegmentState[]> {
     name: s.name,
     firstZxid: s.firstZxid,
     sizeBytes: s.validBytes,
+    allocatedBytes: s.sizeBytes,
   }))
 }
 
@@ -211,6 +217,169 @@ describe('LogWriter', () => {
   })
 })
 
+describe('LogWriter preallocation', () => {
+  /** sizesAfterEachAppend appends txns one at a time and returns the segment file's size after each. */
+  async function sizesAfterEachAppend(fs: StorageFs, writer: LogWriter, from: number, to: number) {
+    const sizes: number[] = []
+    for (const txn of txns(from, to)) {
+      await writer.append([txn])
+      const newest = writer.segmentNames.at(-1)!
+      sizes.push((await fs.stat(`${LOG}/${newest}`))!.size)
+    }
+    return sizes
+  }
+
+  function segmentWrites(fs: MemoryStorageFs) {
+    return fs.ops.filter(
+      (op): op is Extract<typeof op, { kind: 'write' }> =>
+        op.kind === 'write' && op.path.startsWith(`${LOG}/log.`) && !op.path.endsWith('.tmp'),
+    )
+  }
+
+  it('extends the newest segment with zeros ahead of the data, so appends land inside it and the file does not grow per append', async () => {
+    const { fs, writer } = await memoryLog({ segmentBytesMax: 1 << 20, preallocateBytes: 4096 })
+    const recordBytes = encodeRecord(txnAt(makeZxid(1, 1))).length
+    const sizes = await sizesAfterEachAppend(fs, writer, 1, 60)
+    expect(sizes[0]).toBe(SEGMENT_HEADER_BYTES + recordBytes + 4096)
+    // 60 records of ~100 bytes pass the first 4 KiB once: two sizes in all, not sixty.
+    expect(new Set(sizes).size).toBe(2)
+    const extending = segmentWrites(fs).filter((op) => op.bytes.length > 4096)
+    expect(extending.length).toBe(2)
+    for (const op of extending) expect(op.bytes.subarray(-4096).every((b) => b === 0)).toBe(true)
+    const scan = await scanLog(fs, LOG, 0n, 0n)
+    expect(scan.txns).toEqual(txns(1, 60))
+    expect(scan.tornTail).toBeUndefined()
+    expect(scan.damage).toBeUndefined()
+    const segment = scan.segments[0]!
+    expect(segment.sizeBytes).toBe(sizes.at(-1))
+    expect(segment.sizeBytes).toBeGreaterThan(segment.validBytes)
+    const bytes = await fs.readFile(`${LOG}/${segment.name}`)
+    expect(bytes.subarray(segment.validBytes).every((b) => b === 0)).toBe(true)
+  })
+
+  it('grows the file with every append when preallocateBytes is 0', async () => {
+    const { fs, writer } = await memoryLog({ segmentBytesMax: 1 << 20, preallocateBytes: 0 })
+    const sizes = await sizesAfterEachAppend(fs, writer, 1, 10)
+    expect(new Set(sizes).size).toBe(10)
+    const scan = await scanLog(fs, LOG, 0n, 0n)
+    expect(scan.segments[0]!.sizeBytes).toBe(scan.segments[0]!.validBytes)
+  })
+
+  it('never allocates past segmentBytesMax, and a roll first cuts the old segment to its data end, durably', async () => {
+    const { fs, writer } = await memoryLog({ segmentBytesMax: 400, preallocateBytes: 4096 })
+    const sizes = await sizesAfterEachAppend(fs, writer, 1, 30)
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(400)
+    const scan = await scanLog(fs, LOG, 0n, 0n)
+    expect(scan.segments.length).toBeGreaterThan(3)
+    expect(scan.txns).toEqual(txns(1, 30))
+    for (const segment of scan.segments.slice(0, -1))
+      expect(segment.sizeBytes, segment.name).toBe(segment.validBytes)
+    expect(scan.segments.at(-1)!.sizeBytes).toBe(400)
+    // Each new segment's temp file is created only after the previous segment's cut was fdatasynced.
+    for (const segment of scan.segments.slice(1)) {
+      const previous = scan.segments[scan.segments.indexOf(segment) - 1]!
+      const created = fs.ops.findIndex(
+        (op) => op.kind === 'create' && op.path.startsWith(`${LOG}/${segment.name}`),
+      )
+      const cut = fs.ops.findIndex(
+        (op) =>
+          op.kind === 'truncate' && op.path === previous.path && op.size === previous.validBytes,
+      )
+      const synced = fs.ops.findIndex(
+        (op, i) => i > cut && op.kind === 'fdatasync' && op.path === previous.path,
+      )
+      expect(cut, segment.name).toBeGreaterThanOrEqual(0)
+      expect(synced).toBeGreaterThan(cut)
+      expect(created).toBeGreaterThan(synced)
+    }
+  })
+
+  it('restarts from a preallocated segment with exactly the appended txns and keeps appending inside its allocation', async () => {
+    const fs = new MemoryStorageFs()
+    const options = { fs, segmentBytesMax: 1 << 20, preallocateBytes: 8192 }
+    const first = await FileStorage.open('/data', { ...options, createIfMissing: true })
+    for (const txn of txns(1, 20)) await first.storage.append([txn])
+    await first.storage.close()
+    const segment = `${LOG}/log.${makeZxid(1, 1).toString(16).padStart(16, '0')}`
+    const allocated = (await fs.stat(segment))!.size
+    const second = await FileStorage.open('/data', options)
+    expect(second.recovered.txns).toEqual(txns(1, 20))
+    expect(second.recovered.cutTail).toBeUndefined()
+    expect(second.recovered.warnings).toEqual([])
+    expect((await fs.stat(segment))!.size).toBe(allocated) // nothing cut at startup
+    const dataEnd = (await scanLog(fs, LOG, 0n, 0n)).segments[0]!.validBytes
+    const writesBefore = segmentWrites(fs).length
+    for (const txn of txns(21, 30)) await second.storage.append([txn])
+    // The writer knew the allocation: each record went to the data end, inside the file, without zeros.
+    expect((await fs.stat(segment))!.size).toBe(allocated)
+    const written = segmentWrites(fs).slice(writesBefore)
+    expect(written.map((op) => op.bytes.length)).toEqual(
+      txns(21, 30).map((txn) => encodeRecord(txn).length),
+    )
+    expect(written[0]!.position).toBe(dataEnd)
+    await second.storage.close()
+    const third = await FileStorage.open('/data', options)
+    expect(third.recovered.txns).toEqual(txns(1, 30))
+    expect(third.recovered.cutTail).toBeUndefined()
+    await third.storage.close()
+  })
+
+  it('truncateAfter inside a preallocated segment cuts records and zeros, and appends then allocate again', async () => {
+    const { fs, writer } = await memoryLog({ segmentBytesMax: 1 << 20, preallocateBytes: 4096 })
+    for (const txn of txns(1, 10)) await writer.append([txn])
+    const path = `${LOG}/${writer.segmentNames[0]}`
+    const allocated = (await fs.stat(path))!.size
+    await writer.truncateAfter(makeZxid(1, 10)) // nothing above: the allocation stays
+    expect((await fs.stat(path))!.size).toBe(allocated)
+    await writer.truncateAfter(makeZxid(1, 6))
+    let scan = await scanLog(fs, LOG, 0n, 0n)
+    expect(scan.txns).toEqual(txns(1, 6))
+    expect(scan.segments[0]!.sizeBytes).toBe(scan.segments[0]!.validBytes)
+    await writer.append([txnAt(makeZxid(2, 1), 'new history')])
+    scan = await scanLog(fs, LOG, 0n, 0n)
+    expect(scan.txns.map((t) => t.zxid)).toEqual([...txns(1, 6).map((t) => t.zxid), makeZxid(2, 1)])
+    expect(scan.tornTail).toBeUndefined()
+    expect(scan.segments[0]!.sizeBytes).toBe(scan.segments[0]!.validBytes + 4096)
+  })
+
+  it('reset drops a preallocated log; the next append starts a fresh segment with its own allocation', async () => {
+    const { fs, writer } = await memoryLog({ segmentBytesMax: 1 << 20, preallocateBytes: 4096 })
+    for (const txn of txns(1, 10)) await writer.append([txn])
+    await writer.reset(makeZxid(1, 50), makeZxid(1, 50))
+    await writer.append(txns(51, 52))
+    const scan = await scanLog(fs, LOG, makeZxid(1, 50), makeZxid(1, 50))
+    expect(writer.segmentNames.length).toBe(1)
+    expect(scan.txns).toEqual(txns(51, 52))
+    expect(scan.tornTail).toBeUndefined()
+    expect(scan.segments[0]!.sizeBytes).toBe(scan.segments[0]!.validBytes + 4096)
+  })
+
+  it('on the real disk, appends inside the allocation leave the file size unchanged', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'conclave-prealloc-'))
+    try {
+      mkdirSync(join(dir, 'log'))
+      const fs = new NodeStorageFs()
+      const logDir = join(dir, 'log')
+      const writer = new LogWriter(fs, logDir, [], 0n, 0n, {
+        segmentBytesMax: 1 << 20,
+        preallocateBytes: 64 * 1024,
+      })
+      const sizes: number[] = []
+      for (const txn of txns(1, 20)) {
+        await writer.append([txn])
+        sizes.push((await fs.stat(join(logDir, writer.segmentNames[0]!)))!.size)
+      }
+      await writer.close()
+      expect(new Set(sizes).size).toBe(1)
+      const scan = await scanLog(fs, logDir, 0n, 0n)
+      expect(scan.txns).toEqual(txns(1, 20))
+      expect(scan.tornTail).toBeUndefined()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('scanLog damage rules', () => {
   async function writtenLog(count: number, segmentBytesMax = 1 << 20) {
     const { fs, writer } = await memoryLog({ segmentBytesMax })
@@ -229,15 +398,22 @@ describe('scanLog damage rules', () => {
     return new MemoryStorageFs(image)
   }
 
-  it('cuts a torn last record and a zero-filled tail, reporting the offset', async () => {
+  it('cuts a torn last record at the end of the file, reporting the offset', async () => {
     const { fs, scan } = await writtenLog(5)
     const path = scan.segments[0]!.path
-    const size = scan.segments[0]!.sizeBytes
-    const torn = damaged(fs, path, (b) => b.slice(0, size - 3))
+    const dataEnd = scan.segments[0]!.validBytes
+    const lastStart = dataEnd - encodeRecord(txns(5, 5)[0]!).length
+    const torn = damaged(fs, path, (b) => b.slice(0, dataEnd - 3))
     const tornScan = await scanLog(torn, LOG, 0n, 0n)
     expect(tornScan.damage).toBeUndefined()
     expect(tornScan.txns.length).toBe(4)
-    expect(tornScan.tornTail).toMatchObject({ file: path })
+    expect(tornScan.tornTail).toMatchObject({ file: path, offset: lastStart })
+  })
+
+  it('reads an all-zero tail after the last record of the newest segment as a clean end', async () => {
+    const { fs, scan } = await writtenLog(5)
+    const path = scan.segments[0]!.path
+    const dataEnd = scan.segments[0]!.validBytes
     const zeroed = damaged(fs, path, (b) => {
       const out = new Uint8Array(b.length + 512)
       out.set(b)
@@ -245,7 +421,67 @@ describe('scanLog damage rules', () => {
     })
     const zeroScan = await scanLog(zeroed, LOG, 0n, 0n)
     expect(zeroScan.txns.length).toBe(5)
-    expect(zeroScan.tornTail).toMatchObject({ offset: size, bytesCut: 512 })
+    expect(zeroScan.tornTail).toBeUndefined()
+    expect(zeroScan.damage).toBeUndefined()
+    expect(zeroScan.segments[0]!.validBytes).toBe(dataEnd)
+    expect(zeroScan.segments[0]!.sizeBytes).toBeGreaterThanOrEqual(dataEnd + 512)
+  })
+
+  it('cuts a torn record followed by zeros (a tear inside preallocated space) as a torn tail', async () => {
+    const { fs, scan } = await writtenLog(5)
+    const path = scan.segments[0]!.path
+    const { validBytes: dataEnd, sizeBytes: fileSize } = scan.segments[0]!
+    expect(fileSize).toBeGreaterThan(dataEnd) // preallocated
+    const lastStart = dataEnd - encodeRecord(txns(5, 5)[0]!).length
+    for (const zeroFrom of [lastStart + 4, lastStart + 9, dataEnd - 1]) {
+      const torn = damaged(fs, path, (b) => {
+        b.fill(0, zeroFrom, dataEnd)
+        return b
+      })
+      const tornScan = await scanLog(torn, LOG, 0n, 0n)
+      expect(tornScan.damage, `zeros from ${zeroFrom}`).toBeUndefined()
+      expect(tornScan.txns.length).toBe(4)
+      expect(tornScan.tornTail).toMatchObject({
+        file: path,
+        offset: lastStart,
+        bytesCut: fileSize - lastStart,
+      })
+    }
+  })
+
+  it('refuses a zero tail in a segment that is not the last (a roll cuts it first)', async () => {
+    const { fs, scan } = await writtenLog(30, 400)
+    const first = scan.segments[0]!
+    const padded = damaged(fs, first.path, (b) => {
+      const out = new Uint8Array(b.length + 64)
+      out.set(b)
+      return out
+    })
+    const badScan = await scanLog(padded, LOG, 0n, 0n)
+    expect(badScan.damage).toMatchObject({ code: 'CORRUPT_LOG', file: first.path })
+  })
+
+  it('checks a long zero tail in blocks: 64 MiB of zeros, clean or after a torn record, scan quickly', async () => {
+    const { fs, scan } = await writtenLog(5)
+    const path = scan.segments[0]!.path
+    const dataEnd = scan.segments[0]!.validBytes
+    const long = (b: Uint8Array) => {
+      const out = new Uint8Array(64 * 1024 * 1024)
+      out.set(b.subarray(0, dataEnd))
+      return out
+    }
+    const clean = damaged(fs, path, long)
+    const tornThenZeros = damaged(fs, path, (b) => long(b).fill(0, dataEnd - 3, dataEnd))
+    const started = performance.now()
+    const cleanScan = await scanLog(clean, LOG, 0n, 0n)
+    const tornScan = await scanLog(tornThenZeros, LOG, 0n, 0n)
+    const elapsedMs = performance.now() - started
+    expect(cleanScan.tornTail).toBeUndefined()
+    expect(cleanScan.txns.length).toBe(5)
+    expect(tornScan.tornTail).toBeDefined()
+    expect(tornScan.txns.length).toBe(4)
+    // Parsing a record at every byte of 128 MiB takes seconds; block compares take milliseconds.
+    expect(elapsedMs).toBeLessThan(1000)
   })
 
   it('refuses a checksum failure in the middle of the last segment, naming file and offset', async () => {

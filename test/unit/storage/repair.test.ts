@@ -40,11 +40,13 @@ async function damagedDir() {
 }
 
 describe('repairDataDir', () => {
-  it('reports nothing to do for an intact log', async () => {
+  it('reports nothing to do for an intact log, whose newest segment ends in preallocated zeros', async () => {
     const fs = new MemoryStorageFs()
     const { storage } = await FileStorage.open(DIR, { fs, createIfMissing: true })
     await storage.append(new Workload(1).take(5))
     await storage.close()
+    const segment = [...fs.image().files].find(([path]) => path.includes('/log/log.'))![1]
+    expect(segment.subarray(-1024).every((b) => b === 0)).toBe(true)
     const report = await repairDataDir(DIR, { dryRun: false, fs })
     expect(report).toMatchObject({ damage: undefined, cuts: [], applied: false })
     expect(report.summary).toMatch(/nothing to repair/)
