@@ -42,6 +42,7 @@ import type { SessionTable } from '../sessions/index.js'
 import { acquireDataDirLock, type DataDirLock } from '../storage/data-dir-lock.js'
 import { FileStorage } from '../storage/file-storage.js'
 import { describeIoError } from '../storage/errors.js'
+import { treeRecordTupleOf } from '../storage/snapshot-content.js'
 import {
   persistentStateOf,
   restoreForEnsemble,
@@ -599,7 +600,7 @@ async function persistWork(storage: FileStorage, work: PersistWork): Promise<voi
     // The snapshot and the txns that came with it become durable as one unit.
     // The records come from the tree built as the chunks arrived (not installed yet, so unchanging).
     // Re-iterable: a write that hit a full disk is redone from the first record.
-    const nodes = { [Symbol.iterator]: () => data.tree.snapshotEntries({ hashes: true }) }
+    const nodes = { [Symbol.iterator]: () => data.tree.snapshotWith(treeRecordTupleOf) }
     const request = {
       zxid: work.snapshot.zxid,
       nodes,

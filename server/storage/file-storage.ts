@@ -66,7 +66,11 @@ export interface SnapshotRequest {
   zxid: Zxid
   /** sessions yields SessionRecord values (SessionTable.snapshotRecords()). */
   sessions: Iterable<unknown> | AsyncIterable<unknown>
-  /** nodes yields SnapshotNode values parent before child (DataTree.snapshotEntries({ hashes: true })). */
+  /**
+   * nodes yields the tree parent before child: SnapshotNode values
+   * (DataTree.snapshotEntries({ hashes: true })) or, cheaper, their tuple form
+   * (DataTree.snapshotWith(treeRecordTupleOf)).
+   */
   nodes: Iterable<unknown> | AsyncIterable<unknown>
   /** zxidAtEnd returns the tree's applied zxid when called after the last record (stored as fuzzyThroughZxid). */
   zxidAtEnd?: () => Zxid

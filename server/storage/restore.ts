@@ -17,6 +17,7 @@ import type { Zxid } from '../../protocol/zxid.js'
 import { StorageError, StorageErrorCode } from './errors.js'
 import type { SnapshotRequest } from './file-storage.js'
 import type { Recovered } from './recovery.js'
+import { treeRecordTupleOf } from './snapshot-content.js'
 import type { SnapshotNodeLoader } from './snapshot-file.js'
 
 /**
@@ -39,7 +40,7 @@ export function snapshotRequestOf(tree: DataTree, sessions: SessionTable): Snaps
   return {
     zxid: tree.appliedZxid,
     sessions: sessions.snapshotRecords(),
-    nodes: { [Symbol.iterator]: () => tree.snapshotEntries({ hashes: true }) },
+    nodes: { [Symbol.iterator]: () => tree.snapshotWith(treeRecordTupleOf) },
     zxidAtEnd: () => tree.appliedZxid,
   }
 }

@@ -5,8 +5,9 @@
  * so a snapshot whose records do not fit is rejected as corrupt (and an older one is
  * tried) instead of failing later inside the tree.
  */
+import type { Acl } from '../../protocol/types.js'
 import type { SessionRecord } from '../sessions/session-table.js'
-import { checkSnapshotNode, type SnapshotNode } from '../tree/znode.js'
+import { checkSnapshotNode, type SnapshotNode, type ZNodeView } from '../tree/znode.js'
 
 export type { SessionRecord } from '../sessions/session-table.js'
 export type { SnapshotNode } from '../tree/znode.js'
@@ -53,8 +54,12 @@ type TreeRecordTuple = [
 ]
 const TUPLE_FIELDS = 15
 
-/** treeRecordTuple turns a tree record (a SnapshotNode from DataTree.snapshotEntries) into its tuple form. */
+/**
+ * treeRecordTuple turns a tree record into its tuple form: a SnapshotNode (from
+ * DataTree.snapshotEntries) is converted, a tuple (from treeRecordTupleOf) is kept.
+ */
 export function treeRecordTuple(record: unknown): unknown[] {
+  if (Array.isArray(record)) return record
   const node = record as SnapshotNode
   const tuple: TreeRecordTuple = [
     node.path,
@@ -72,6 +77,47 @@ export function treeRecordTuple(record: unknown): unknown[] {
     node.container,
     node.ttlMs,
     node.hash ?? null,
+  ]
+  return tuple
+}
+
+/**
+ * aclTuples caches each ACL list's tuple form: the tree interns ACL lists, so most
+ * nodes share a handful and a snapshot converts each once.
+ */
+const aclTuples = new WeakMap<readonly Acl[], [number, string, string][]>()
+
+function aclTuple(acl: readonly Acl[]): [number, string, string][] {
+  let tuple = aclTuples.get(acl)
+  if (tuple === undefined) {
+    tuple = acl.map((entry) => [entry.perms, entry.scheme, entry.id])
+    aclTuples.set(acl, tuple)
+  }
+  return tuple
+}
+
+/**
+ * treeRecordTupleOf builds a node's tuple straight from the live node, for
+ * `DataTree.snapshotWith(treeRecordTupleOf)`: a snapshot file's records without a
+ * SnapshotNode copy of each node in between.
+ */
+export function treeRecordTupleOf(path: string, node: ZNodeView, hash: bigint): unknown[] {
+  const tuple: TreeRecordTuple = [
+    path,
+    node.data,
+    aclTuple(node.acl),
+    node.czxid,
+    node.mzxid,
+    node.pzxid,
+    node.ctime,
+    node.mtime,
+    node.version,
+    node.cversion,
+    node.aversion,
+    node.ephemeralOwner,
+    node.container,
+    node.ttlMs,
+    hash,
   ]
   return tuple
 }

@@ -204,14 +204,24 @@ async function writeRecords(
 ): Promise<number> {
   let chunk: unknown[] = []
   let count = 0
-  for await (const record of records) {
-    chunk.push(form(record))
-    if (chunk.length < perChunk) continue
+  const putChunk = async () => {
     count += chunk.length
     await put(frame(kind, encodeMessage(chunk)))
     chunk = []
     // The file write may complete without a macrotask turn; yield so timers and sockets run.
     await yieldToEventLoop()
+  }
+  if (Symbol.iterator in records) {
+    // A plain loop: `for await` over a sync iterable costs a microtask per record.
+    for (const record of records) {
+      chunk.push(form(record))
+      if (chunk.length >= perChunk) await putChunk()
+    }
+  } else {
+    for await (const record of records) {
+      chunk.push(form(record))
+      if (chunk.length >= perChunk) await putChunk()
+    }
   }
   if (chunk.length > 0) {
     count += chunk.length

@@ -456,10 +456,7 @@ export class DataTree {
    */
   *snapshotEntries(options: { hashes?: boolean } = {}): Generator<SnapshotNode> {
     const withHashes = options.hashes === true
-    const stack = [ROOT_PATH]
-    for (let path = stack.pop(); path !== undefined; path = stack.pop()) {
-      const node = this.nodes.get(path)
-      if (node === undefined) continue // deleted while the snapshot was paused
+    yield* this.snapshotWith((path, node, hash) => {
       const record: SnapshotNode = {
         path,
         data: node.data,
@@ -476,8 +473,24 @@ export class DataTree {
         container: node.container,
         ttlMs: node.ttlMs,
       }
-      if (withHashes) record.hash = node.hash
-      yield record
+      if (withHashes) record.hash = hash
+      return record
+    })
+  }
+
+  /**
+   * snapshotWith walks the tree as snapshotEntries does (parent before child, pausable
+   * between nodes) and yields `form(path, node, hash)` for each node, `form` called
+   * when the node's turn comes. A snapshot writer with its own record form builds it
+   * straight from the node instead of from a SnapshotNode copy (a third of the CPU of
+   * writing a snapshot). `node` is the live node: read it inside `form`, keep nothing.
+   */
+  *snapshotWith<T>(form: (path: string, node: ZNodeView, hash: bigint) => T): Generator<T> {
+    const stack = [ROOT_PATH]
+    for (let path = stack.pop(); path !== undefined; path = stack.pop()) {
+      const node = this.nodes.get(path)
+      if (node === undefined) continue // deleted while the snapshot was paused
+      yield form(path, node, node.hash)
       // Read after the pause: children added meanwhile are walked too.
       for (const child of node.children) stack.push(joinPath(path, child))
     }

@@ -180,6 +180,22 @@ describe('stored node hashes', () => {
     expect(DataTree.fromSnapshot(decoded.nodes, zxid).digest()).toBe(work.tree.digest())
   })
 
+  it('records built straight from the tree (snapshotWith) are byte for byte those built from SnapshotNode copies', async () => {
+    const work = workload()
+    const viaTuples = await written(work)
+    const fs = new MemoryStorageFs()
+    await fs.mkdir(DIR)
+    await fs.mkdir(SNAP)
+    const request = {
+      ...snapshotRequestOf(work.tree, work.sessions),
+      nodes: { [Symbol.iterator]: () => work.tree.snapshotEntries({ hashes: true }) },
+    }
+    await writeSnapshotFile(fs, SNAP, { ...request, resetZxid: 0n }, { recordsPerChunk: 5 })
+    const viaRecords = await fs.readFile(`${SNAP}/${snapshotName(request.zxid)}`)
+    expect(frames(viaTuples.bytes).filter((f) => f.kind === NODES_KIND).length).toBeGreaterThan(1)
+    expect(Buffer.from(viaTuples.bytes).equals(Buffer.from(viaRecords))).toBe(true)
+  })
+
   it('recovery takes the stored hashes instead of recomputing them', async () => {
     const work = workload()
     const { bytes, zxid } = await written(work)
