@@ -61,24 +61,7 @@ const TUPLE_FIELDS = 15
 export function treeRecordTuple(record: unknown): unknown[] {
   if (Array.isArray(record)) return record
   const node = record as SnapshotNode
-  const tuple: TreeRecordTuple = [
-    node.path,
-    node.data,
-    node.acl.map((entry) => [entry.perms, entry.scheme, entry.id]),
-    node.czxid,
-    node.mzxid,
-    node.pzxid,
-    node.ctime,
-    node.mtime,
-    node.version,
-    node.cversion,
-    node.aversion,
-    node.ephemeralOwner,
-    node.container,
-    node.ttlMs,
-    node.hash ?? null,
-  ]
-  return tuple
+  return treeRecordTupleOf(node.path, node, node.hash ?? null)
 }
 
 /**
@@ -101,7 +84,11 @@ function aclTuple(acl: readonly Acl[]): [number, string, string][] {
  * `DataTree.snapshotWith(treeRecordTupleOf)`: a snapshot file's records without a
  * SnapshotNode copy of each node in between.
  */
-export function treeRecordTupleOf(path: string, node: ZNodeView, hash: bigint): unknown[] {
+export function treeRecordTupleOf(
+  path: string,
+  node: Omit<ZNodeView, 'children'>,
+  hash: bigint | null,
+): unknown[] {
   const tuple: TreeRecordTuple = [
     path,
     node.data,
