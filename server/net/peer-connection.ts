@@ -174,7 +174,7 @@ export class PeerConnection {
     }
     // A burst larger than the bound in one turn is not a stalled peer: hand the socket
     // what it will take now, and call it overflow only if the queue is still too long.
-    if (this.queueBytes > this.options.sendQueueBytesMax) this.flush()
+    if (this.queueBytes > this.options.sendQueueBytesMax) this.writeQueued()
     if (this.queueBytes > this.options.sendQueueBytesMax) {
       this.fail({
         code: PeerCloseCode.SEND_QUEUE_OVERFLOW,
@@ -376,7 +376,9 @@ export class PeerConnection {
    * buffer is below a frame's worth).
    */
   flushNow(): void {
-    if (this.queue.length > 0) this.flush()
+    // A flush already scheduled for the end of the turn stays scheduled (and finds less
+    // to do): clearing its flag here would only schedule a second one.
+    if (this.queue.length > 0) this.writeQueued()
   }
 
   private scheduleFlush(): void {
@@ -394,6 +396,11 @@ export class PeerConnection {
    */
   private flush(): void {
     this.flushScheduled = false
+    this.writeQueued()
+  }
+
+  /** writeQueued frames and writes the queue while the socket's buffer is below a frame's worth. */
+  private writeQueued(): void {
     const { ws, frameBytesMax } = this.options
     const { counters } = this
     while (this.phase === 'up' && this.queue.length > 0 && ws.bufferedAmount < frameBytesMax) {
