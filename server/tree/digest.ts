@@ -13,6 +13,7 @@
  * second lane would add no information.
  */
 import { crc32 } from 'node:zlib'
+import type { Acl } from '../../protocol/index.js'
 import type { ZNode } from './znode.js'
 
 const MASK_64 = (1n << 64n) - 1n
@@ -20,30 +21,55 @@ const LOW_SEED = 0x0c0f_fee5
 const HIGH_SEED = 0x9e37_79b9
 const encoder = new TextEncoder()
 
-/** nodeHash is a node's 64-bit contribution to the digest. */
+/**
+ * headerBytes is nodeHash's scratch buffer for the UTF-8 of a node's header (grown for
+ * long paths): nodeHash runs for every change applied, so it allocates no byte array.
+ */
+let headerBytes = new Uint8Array(1024)
+/** hashWords turns the two 32-bit lanes into one bigint with a single allocation. */
+const hashWords = new DataView(new ArrayBuffer(8))
+
+/**
+ * aclJson caches the JSON text of an ACL list. Lists are shared between nodes (the
+ * tree interns them), and JSON keeps the strings unambiguous whatever they contain.
+ */
+const aclJson = new WeakMap<readonly Acl[], string>()
+
+/**
+ * nodeHash is a node's 64-bit contribution to the digest: MurmurHash3 of the UTF-8 of
+ * the JSON array `[path, "czxid", "mzxid", "pzxid", ctime, mtime, version, cversion,
+ * aversion, "ephemeralOwner", container, ttlMs, [[perms, scheme, id], ...], dataLength,
+ * dataCrc]` (zxids and the owner in decimal strings). The text is built by hand, field
+ * by field as JSON.stringify would write it: stored snapshots carry these hashes, so
+ * the bytes hashed must never change.
+ */
 export function nodeHash(path: string, node: ZNode): bigint {
-  const acl = node.acl.map((entry) => [entry.perms, entry.scheme, entry.id])
-  // JSON keeps fields unambiguous whatever the ACL strings contain; paths never hold NUL.
-  const header = encoder.encode(
-    JSON.stringify([
-      path,
-      String(node.czxid),
-      String(node.mzxid),
-      String(node.pzxid),
-      node.ctime,
-      node.mtime,
-      node.version,
-      node.cversion,
-      node.aversion,
-      String(node.ephemeralOwner),
-      node.container,
-      node.ttlMs,
-      acl,
-      node.data.length,
-      dataCrc(node.data),
-    ]),
-  )
-  return (BigInt(murmur3(header, HIGH_SEED)) << 32n) | BigInt(murmur3(header, LOW_SEED))
+  const text =
+    `[${JSON.stringify(path)},"${node.czxid}","${node.mzxid}","${node.pzxid}",` +
+    `${jsonNumber(node.ctime)},${jsonNumber(node.mtime)},${jsonNumber(node.version)},` +
+    `${jsonNumber(node.cversion)},${jsonNumber(node.aversion)},"${node.ephemeralOwner}",` +
+    `${node.container},${jsonNumber(node.ttlMs)},${aclText(node.acl)},` +
+    `${node.data.length},${dataCrc(node.data)}]`
+  // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  if (text.length * 3 > headerBytes.length) headerBytes = new Uint8Array(text.length * 3)
+  const { written } = encoder.encodeInto(text, headerBytes)
+  hashWords.setUint32(0, murmur3(headerBytes, HIGH_SEED, written))
+  hashWords.setUint32(4, murmur3(headerBytes, LOW_SEED, written))
+  return hashWords.getBigUint64(0)
+}
+
+/** jsonNumber writes a number as JSON.stringify does (non-finite ones as null). */
+function jsonNumber(n: number): string {
+  return Number.isFinite(n) ? String(n) : 'null'
+}
+
+function aclText(acl: readonly Acl[]): string {
+  let text = aclJson.get(acl)
+  if (text === undefined) {
+    text = JSON.stringify(acl.map((entry) => [entry.perms, entry.scheme, entry.id]))
+    aclJson.set(acl, text)
+  }
+  return text
 }
 
 /** addHash adds (`sign` 1) or removes (`sign` -1) a node hash to or from a digest, mod 2^64. */
@@ -60,10 +86,10 @@ function dataCrc(data: Uint8Array): number {
   return data.length === 0 ? 0 : crc32(data)
 }
 
-/** murmur3 is MurmurHash3 x86_32 of `bytes` (Austin Appleby's public-domain reference). */
-export function murmur3(bytes: Uint8Array, seed: number): number {
+/** murmur3 is MurmurHash3 x86_32 of the first `length` bytes of `bytes` (Austin Appleby's public-domain reference). */
+export function murmur3(bytes: Uint8Array, seed: number, length = bytes.length): number {
   let h = seed | 0
-  const blockEnd = bytes.length & ~3
+  const blockEnd = length & ~3
   for (let i = 0; i < blockEnd; i += 4) {
     const k = bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)
     h ^= scramble(k)
@@ -71,11 +97,11 @@ export function murmur3(bytes: Uint8Array, seed: number): number {
     h = (Math.imul(h, 5) + 0xe654_6b64) | 0
   }
   let tail = 0
-  const rest = bytes.length & 3
+  const rest = length & 3
   if (rest >= 3) tail ^= bytes[blockEnd + 2]! << 16
   if (rest >= 2) tail ^= bytes[blockEnd + 1]! << 8
   if (rest >= 1) h ^= scramble(tail ^ bytes[blockEnd]!)
-  h ^= bytes.length
+  h ^= length
   h ^= h >>> 16
   h = Math.imul(h, 0x85eb_ca6b)
   h ^= h >>> 13
