@@ -36,6 +36,8 @@ import {
   tagged,
   u64,
   withDefault,
+  UNNAMED,
+  fieldAt,
   type Check,
 } from './schema.js'
 
@@ -294,23 +296,28 @@ const multiResult: Check<MultiResult> = object<MultiResult>({
   stat: optional(stat),
 })
 
+const resultData = bytes(Number.MAX_SAFE_INTEGER)
+const resultStrings = arrayOf(str(), Number.MAX_SAFE_INTEGER)
+const resultMultiResults = arrayOf(multiResult, Number.MAX_SAFE_INTEGER)
+const resultPath = str()
+const resultCount = int(0)
+const resultAcl = arrayOf(acl, Number.MAX_SAFE_INTEGER)
+
 /** Results are checked loosely per field: the SDK trusts the server's op mapping but not its types. */
 const result: Check<Record<string, unknown> | undefined> = (v, where) => {
   if (v === undefined || v === null) return undefined
   if (!isRecord(v)) throw new ShapeError(`${where}: expected map`)
   const out: Record<string, unknown> = { ...v }
-  if ('stat' in v) out.stat = v.stat === null ? null : stat(v.stat, `${where}.stat`)
-  if ('data' in v) out.data = bytes(Number.MAX_SAFE_INTEGER)(v.data, `${where}.data`)
-  if ('children' in v)
-    out.children = arrayOf(str(), Number.MAX_SAFE_INTEGER)(v.children, `${where}.children`)
-  if ('results' in v)
-    out.results = arrayOf(multiResult, Number.MAX_SAFE_INTEGER)(v.results, `${where}.results`)
-  if ('paths' in v) out.paths = arrayOf(str(), Number.MAX_SAFE_INTEGER)(v.paths, `${where}.paths`)
-  if ('path' in v) out.path = str()(v.path, `${where}.path`)
-  if ('count' in v) out.count = int(0)(v.count, `${where}.count`)
-  if ('oldestZxid' in v) out.oldestZxid = u64(v.oldestZxid, `${where}.oldestZxid`)
-  if ('compacted' in v) out.compacted = bool(v.compacted, `${where}.compacted`)
-  if ('acl' in v) out.acl = arrayOf(acl, Number.MAX_SAFE_INTEGER)(v.acl, `${where}.acl`)
+  if ('stat' in v) out.stat = v.stat === null ? null : stat(v.stat, fieldAt(where, 'stat'))
+  if ('data' in v) out.data = resultData(v.data, fieldAt(where, 'data'))
+  if ('children' in v) out.children = resultStrings(v.children, fieldAt(where, 'children'))
+  if ('results' in v) out.results = resultMultiResults(v.results, fieldAt(where, 'results'))
+  if ('paths' in v) out.paths = resultStrings(v.paths, fieldAt(where, 'paths'))
+  if ('path' in v) out.path = resultPath(v.path, fieldAt(where, 'path'))
+  if ('count' in v) out.count = resultCount(v.count, fieldAt(where, 'count'))
+  if ('oldestZxid' in v) out.oldestZxid = u64(v.oldestZxid, fieldAt(where, 'oldestZxid'))
+  if ('compacted' in v) out.compacted = bool(v.compacted, fieldAt(where, 'compacted'))
+  if ('acl' in v) out.acl = resultAcl(v.acl, fieldAt(where, 'acl'))
   return out
 }
 
@@ -387,9 +394,15 @@ export function checkRequest(value: unknown): Request | ProtocolError {
  */
 export function checkValue<T>(check: Check<T>, value: unknown, where: string): T | ProtocolError {
   try {
-    return check(value, where)
-  } catch (err) {
-    return asProtocolError(err)
+    return check(value, UNNAMED)
+  } catch (untraced) {
+    // Checks are pure: the same value fails the same way, now with the field's name.
+    try {
+      check(value, where)
+    } catch (err) {
+      return asProtocolError(err)
+    }
+    return asProtocolError(untraced)
   }
 }
 

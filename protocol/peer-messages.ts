@@ -20,6 +20,7 @@ import {
   ShapeError,
   arrayOf,
   bool,
+  fieldAt,
   int,
   isRecord,
   object,
@@ -294,7 +295,8 @@ function plainBytes(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(plainBytes)
   if (isRecord(value)) {
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) out[k] = plainBytes(v)
+    // for-in, not Object.entries: a forwarded write crosses here, and entries allocates a pair per field.
+    for (const k in value) if (Object.hasOwn(value, k)) out[k] = plainBytes(value[k])
     return out
   }
   return value
@@ -315,7 +317,7 @@ const forwardedRequest: Check<ForwardedRequest> = object<ForwardedRequest>({
 
 const snapshot: Check<SnapshotPayload> = (v, where) => {
   if (!isRecord(v)) throw new ShapeError(`${where}: expected map`)
-  return { zxid: u64(v.zxid, `${where}.zxid`), data: plainBytes(v.data) }
+  return { zxid: u64(v.zxid, fieldAt(where, 'zxid')), data: plainBytes(v.data) }
 }
 
 const peerMessage: Check<PeerMessage> = tagged<PeerMessage>(

@@ -25,6 +25,23 @@ const invalid = (message: string) => new ShapeError(message, ErrorCode.BAD_ARGUM
 /** Check validates and normalizes one value found at `where`. */
 export type Check<T> = (value: unknown, where: string) => T
 
+/**
+ * UNNAMED is the `where` of a first, untraced pass (see `checkValue` in codec.ts):
+ * containers do not build the names of their fields, so a well-shaped message costs no
+ * strings. Only a message that fails is checked again with names, for the error.
+ */
+export const UNNAMED = '\u0000'
+
+/** fieldAt names field `key` of the value at `where` (UNNAMED stays UNNAMED). */
+export function fieldAt(where: string, key: string): string {
+  return where === UNNAMED ? UNNAMED : `${where}.${key}`
+}
+
+/** itemAt names item `index` of the array at `where` (UNNAMED stays UNNAMED). */
+function itemAt(where: string, index: number): string {
+  return where === UNNAMED ? UNNAMED : `${where}[${index}]`
+}
+
 function fail(where: string, expected: string, value: unknown): never {
   const got =
     value === null
@@ -107,7 +124,9 @@ export const arrayOf =
   (v, where) => {
     if (!Array.isArray(v)) fail(where, 'array', v)
     if (v.length > maxLength) throw invalid(`${where}: more than ${maxLength} items`)
-    return v.map((x, i) => item(x, `${where}[${i}]`))
+    const out = new Array<T>(v.length)
+    for (let i = 0; i < v.length; i++) out[i] = item(v[i], itemAt(where, i))
+    return out
   }
 
 /** optional accepts undefined or null (normalized to undefined) or a value passing `check`. */
@@ -134,17 +153,20 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
  * object accepts a map with the given fields; unknown fields are dropped so newer
  * clients may add fields without breaking older servers. Undefined results are omitted.
  */
-export const object =
-  <T>(shape: Shape<T>): Check<T> =>
-  (v, where) => {
+export const object = <T>(shape: Shape<T>): Check<T> => {
+  const keys = Object.keys(shape)
+  const checks = keys.map((key) => shape[key as keyof T] as Check<unknown>)
+  return (v, where) => {
     if (!isRecord(v)) fail(where, 'map', v)
     const out: Record<string, unknown> = {}
-    for (const key of Object.keys(shape) as (keyof T & string)[]) {
-      const value = (shape[key] as Check<unknown>)(v[key], `${where}.${key}`)
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!
+      const value = checks[i]!(v[key], fieldAt(where, key))
       if (value !== undefined) out[key] = value
     }
     return out as T
   }
+}
 
 /**
  * tagged accepts a map whose string field `tag` selects the check for the whole map.
@@ -159,7 +181,7 @@ export const tagged =
   (v, where) => {
     if (!isRecord(v)) fail(where, 'map', v)
     const value = v[tag]
-    if (typeof value !== 'string') fail(`${where}.${tag}`, 'string', value)
+    if (typeof value !== 'string') fail(fieldAt(where, tag), 'string', value)
     const variant = Object.hasOwn(variants, value) ? variants[value] : undefined
     if (variant === undefined) throw onUnknown(value, where)
     return variant(v, where)

@@ -182,6 +182,18 @@ describe('malformed client frames', () => {
     expect(decoded.error.message).toMatch(/message\.request\.path/)
   })
 
+  it('an error names the item of an array it is in (checked again with names after a quick pass)', () => {
+    const ops = [
+      { op: 'check', path: '/a', version: 1 },
+      { op: 'set', path: '/b', data: new Uint8Array(1), version: 'x' },
+    ]
+    const decoded = refused(raw.pack({ type: 'request', xid: 14, request: { op: 'multi', ops } }))
+    expect(decoded.error.code).toBe(ErrorCode.MARSHALLING_ERROR)
+    expect(decoded.error.message).toBe(
+      'message.request.ops[1].version: expected integer, got string',
+    )
+  })
+
   it('unknown ops are UNIMPLEMENTED and keep the xid', () => {
     const decoded = refused(raw.pack({ type: 'request', xid: 13, request: { op: 'reconfig' } }))
     expect(decoded.error.code).toBe(ErrorCode.UNIMPLEMENTED)
