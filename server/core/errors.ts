@@ -16,10 +16,12 @@ export class AssertionError extends Error {
 
 /**
  * assert throws an AssertionError when `condition` is false. `message` says what
- * should have held, so the failure reads as the broken invariant.
+ * should have held, so the failure reads as the broken invariant. Asserts on the path
+ * of every message or txn pass a function, so the message (zxids formatted, numbers
+ * turned to text) is built only when the assertion fails.
  */
-export function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new AssertionError(message)
+export function assert(condition: boolean, message: string | (() => string)): asserts condition {
+  if (!condition) throw new AssertionError(typeof message === 'string' ? message : message())
 }
 
 /** CoreErrorCode names a way the core's API can be misused at run time. */

@@ -196,12 +196,13 @@ export class FollowingRole implements RoleBehavior {
     const state = this.host.state
     assert(
       from !== state.config.id && state.quorum.isVoter(from),
-      `message from ${from}, not another member`,
+      () => `message from ${from}, not another member`,
     )
     if (this.step === 'discovery') return
     assert(
       this.leaderEpoch !== undefined && this.leaderEpoch === state.acceptedEpoch,
-      `following in ${this.step} with leader epoch ${String(this.leaderEpoch)}, accepted ${state.acceptedEpoch}`,
+      () =>
+        `following in ${this.step} with leader epoch ${String(this.leaderEpoch)}, accepted ${state.acceptedEpoch}`,
     )
   }
 

@@ -203,9 +203,8 @@ export class LeadingRole implements RoleBehavior {
     if (this.counterExhausted())
       throw new CoreError('COUNTER_EXHAUSTED', `epoch ${this.leaderEpoch} has used every zxid`)
     const last = this.host.state.lastLoggedZxid
-    return epochOf(last) === this.leaderEpoch
-      ? makeZxid(this.leaderEpoch, counterOf(last) + 1)
-      : makeZxid(this.leaderEpoch, 1)
+    // Below COUNTER_MAX (checked above), so the next counter is simply one more.
+    return epochOf(last) === this.leaderEpoch ? last + 1n : makeZxid(this.leaderEpoch, 1)
   }
 
   /** propose logs a txn and queues it for every follower; its zxid must be `nextZxid()`. */

@@ -396,7 +396,7 @@ export class Peer {
     const s = this.state
     assert(
       s.currentEpoch <= s.acceptedEpoch,
-      `currentEpoch ${s.currentEpoch} > acceptedEpoch ${s.acceptedEpoch}`,
+      () => `currentEpoch ${s.currentEpoch} > acceptedEpoch ${s.acceptedEpoch}`,
     )
     assert(s.durableCurrentEpoch <= s.currentEpoch, 'durable currentEpoch ahead of currentEpoch')
     assert(
@@ -405,15 +405,15 @@ export class Peer {
     )
     assert(
       s.lastCommittedZxid <= s.lastLoggedZxid,
-      `committed ${s.lastCommittedZxid} > logged ${s.lastLoggedZxid}`,
+      () => `committed ${s.lastCommittedZxid} > logged ${s.lastLoggedZxid}`,
     )
     assert(
       s.durableZxid <= s.lastLoggedZxid,
-      `durable ${s.durableZxid} > logged ${s.lastLoggedZxid}`,
+      () => `durable ${s.durableZxid} > logged ${s.lastLoggedZxid}`,
     )
     assert(
       s.appliedZxid <= s.lastCommittedZxid,
-      `applied ${s.appliedZxid} > committed ${s.lastCommittedZxid}`,
+      () => `applied ${s.appliedZxid} > committed ${s.lastCommittedZxid}`,
     )
   }
 }

@@ -146,7 +146,7 @@ export class ReplicaState {
   appendTxn(txn: Txn): void {
     assert(
       epochOf(txn.zxid) <= this.acceptedEpoch,
-      `txn ${formatZxid(txn.zxid)} from an epoch never accepted (${this.acceptedEpoch})`,
+      () => `txn ${formatZxid(txn.zxid)} from an epoch never accepted (${this.acceptedEpoch})`,
     )
     this.log.append(txn)
     this.pending.txns.push(txn)

@@ -60,7 +60,7 @@ export class TxnLog {
   append(txn: Txn): void {
     assert(
       txn.zxid > this.lastZxid,
-      `log append ${formatZxid(txn.zxid)} must follow ${formatZxid(this.lastZxid)}`,
+      () => `log append ${formatZxid(txn.zxid)} must follow ${formatZxid(this.lastZxid)}`,
     )
     this.cumulativeBytes.push(this.bytesBefore(this.entries.length) + txnBytesBound(txn))
     this.entries.push(txn)
