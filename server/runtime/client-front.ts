@@ -883,13 +883,16 @@ export class ClientFront {
    * queued behind a session's write sees exactly the state after that write.
    */
   onApplied(txn: Txn, applied: ApplyResult): void {
-    const deletedAcls = new Map<string, readonly Acl[]>()
-    for (const change of applied.changes)
-      if (change.acl !== undefined) deletedAcls.set(change.path, change.acl)
-    for (const { watcher, event } of this.host.watches.trigger(applied.changes, txn.zxid)) {
-      const target = this.connections.get(watcher)
-      if (target !== undefined && this.mayHear(target, event.path, deletedAcls.get(event.path)))
-        this.send(target, event)
+    const notifications = this.host.watches.trigger(applied.changes, txn.zxid)
+    if (notifications.length > 0) {
+      const deletedAcls = new Map<string, readonly Acl[]>()
+      for (const change of applied.changes)
+        if (change.acl !== undefined) deletedAcls.set(change.path, change.acl)
+      for (const { watcher, event } of notifications) {
+        const target = this.connections.get(watcher)
+        if (target !== undefined && this.mayHear(target, event.path, deletedAcls.get(event.path)))
+          this.send(target, event)
+      }
     }
     const op = txn.op
     if (op.type === 'createSession') this.finishSessionCreate(txn)

@@ -55,6 +55,9 @@ export interface WatchChange {
   acl?: readonly Acl[]
 }
 
+/** NO_NOTIFICATIONS is what trigger returns while no watch is registered at all. */
+const NO_NOTIFICATIONS: readonly Notification[] = Object.freeze([])
+
 /** Notification is one event to send to one watcher (connection). */
 export interface Notification {
   watcher: WatcherId
@@ -75,6 +78,8 @@ export class WatchRegistry {
   /** Per watcher, how many watches it holds: kept so a per-session cap is checked in O(1). */
   private readonly countByWatcher = new Map<WatcherId, number>()
   private total = 0
+  /** recipients is recipientsOf's scratch set, emptied for each change (trigger runs for every applied txn). */
+  private readonly recipients = new Set<WatcherId>()
 
   /** addDataWatch registers a one-shot data watch (get, or exists on an existing node); false if already held. */
   addDataWatch(path: string, watcher: WatcherId): boolean {
@@ -168,11 +173,13 @@ export class WatchRegistry {
    * at most once per change. One-shot watches that fire are removed. The EventMessage
    * objects are frozen and shared between the watchers of one change.
    */
-  trigger(changes: readonly WatchChange[], zxid: Zxid): Notification[] {
+  trigger(changes: readonly WatchChange[], zxid: Zxid): readonly Notification[] {
     // Check the whole batch first: a bad change must not leave one-shots consumed but unsent.
     for (const change of changes) checkChange(change)
+    if (this.total === 0) return NO_NOTIFICATIONS
     const notifications: Notification[] = []
-    for (const [index, change] of changes.entries()) {
+    for (let index = 0; index < changes.length; index++) {
+      const change = changes[index]!
       const recipients = this.recipientsOf(change)
       if (recipients.size === 0) continue
       const event: EventMessage = Object.freeze({
@@ -240,7 +247,8 @@ export class WatchRegistry {
   /** recipientsOf collects who `change` notifies, consuming the one-shot watches it fires. */
   private recipientsOf(change: WatchChange): Set<WatcherId> {
     const { type, path } = change
-    const recipients = new Set<WatcherId>()
+    const recipients = this.recipients
+    recipients.clear()
     switch (type) {
       case 'created':
         this.fireOneShot('data', path, recipients)
