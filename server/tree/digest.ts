@@ -19,13 +19,16 @@ import type { ZNode } from './znode.js'
 const MASK_64 = (1n << 64n) - 1n
 const LOW_SEED = 0x0c0f_fee5
 const HIGH_SEED = 0x9e37_79b9
-const encoder = new TextEncoder()
+const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER)
+const SAFE_MIN = -SAFE_MAX
 
 /**
- * headerBytes is nodeHash's scratch buffer for the UTF-8 of a node's header (grown for
- * long paths): nodeHash runs for every change applied, so it allocates no byte array.
+ * header is nodeHash's scratch buffer for the UTF-8 of a node's header, written byte
+ * by byte (grown for long paths): nodeHash runs for every change applied, so it builds
+ * no strings and no byte arrays. `at` is the write position.
  */
-let headerBytes = new Uint8Array(1024)
+let header = new Uint8Array(1024)
+let at = 0
 /** hashWords turns the two 32-bit lanes into one bigint with a single allocation. */
 const hashWords = new DataView(new ArrayBuffer(8))
 
@@ -39,28 +42,128 @@ const aclJson = new WeakMap<readonly Acl[], string>()
  * nodeHash is a node's 64-bit contribution to the digest: MurmurHash3 of the UTF-8 of
  * the JSON array `[path, "czxid", "mzxid", "pzxid", ctime, mtime, version, cversion,
  * aversion, "ephemeralOwner", container, ttlMs, [[perms, scheme, id], ...], dataLength,
- * dataCrc]` (zxids and the owner in decimal strings). The text is built by hand, field
- * by field as JSON.stringify would write it: stored snapshots carry these hashes, so
- * the bytes hashed must never change.
+ * dataCrc]` (zxids and the owner in decimal strings), exactly as JSON.stringify writes
+ * it. The bytes are written here field by field instead: stored snapshots carry these
+ * hashes, so the bytes hashed must never change (test/unit/tree/node-hash.test.ts).
  */
 export function nodeHash(path: string, node: ZNode): bigint {
-  const text =
-    `[${JSON.stringify(path)},"${node.czxid}","${node.mzxid}","${node.pzxid}",` +
-    `${jsonNumber(node.ctime)},${jsonNumber(node.mtime)},${jsonNumber(node.version)},` +
-    `${jsonNumber(node.cversion)},${jsonNumber(node.aversion)},"${node.ephemeralOwner}",` +
-    `${node.container},${jsonNumber(node.ttlMs)},${aclText(node.acl)},` +
-    `${node.data.length},${dataCrc(node.data)}]`
-  // UTF-8 takes at most 3 bytes per UTF-16 unit.
-  if (text.length * 3 > headerBytes.length) headerBytes = new Uint8Array(text.length * 3)
-  const { written } = encoder.encodeInto(text, headerBytes)
-  hashWords.setUint32(0, murmur3(headerBytes, HIGH_SEED, written))
-  hashWords.setUint32(4, murmur3(headerBytes, LOW_SEED, written))
+  const acl = aclText(node.acl)
+  // An escaped character takes at most 6 bytes (\u001f), any other UTF-16 unit at most 3.
+  const bound = 6 * path.length + 3 * acl.length + 512
+  if (bound > header.length) header = new Uint8Array(bound)
+  at = 0
+  putByte(0x5b) // [
+  if (needsJsonEscape(path)) putText(JSON.stringify(path))
+  else {
+    putByte(0x22)
+    putText(path)
+    putByte(0x22)
+  }
+  putQuotedU64(node.czxid)
+  putQuotedU64(node.mzxid)
+  putQuotedU64(node.pzxid)
+  putNumber(node.ctime)
+  putNumber(node.mtime)
+  putNumber(node.version)
+  putNumber(node.cversion)
+  putNumber(node.aversion)
+  putQuotedU64(node.ephemeralOwner)
+  putByte(0x2c)
+  putText(node.container ? 'true' : 'false')
+  putNumber(node.ttlMs)
+  putByte(0x2c)
+  putText(acl)
+  putNumber(node.data.length)
+  putNumber(dataCrc(node.data))
+  putByte(0x5d) // ]
+  hashWords.setUint32(0, murmur3(header, HIGH_SEED, at))
+  hashWords.setUint32(4, murmur3(header, LOW_SEED, at))
   return hashWords.getBigUint64(0)
 }
 
-/** jsonNumber writes a number as JSON.stringify does (non-finite ones as null). */
-function jsonNumber(n: number): string {
-  return Number.isFinite(n) ? String(n) : 'null'
+function putByte(b: number): void {
+  header[at++] = b
+}
+
+/** putText writes `text` as UTF-8, as TextEncoder does (a lone surrogate becomes U+FFFD). */
+function putText(text: string): void {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) header[at++] = c
+    else if (c < 0x800) {
+      header[at++] = 0xc0 | (c >> 6)
+      header[at++] = 0x80 | (c & 0x3f)
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        const point = ((c - 0xd800) << 10) + (next - 0xdc00) + 0x10000
+        header[at++] = 0xf0 | (point >> 18)
+        header[at++] = 0x80 | ((point >> 12) & 0x3f)
+        header[at++] = 0x80 | ((point >> 6) & 0x3f)
+        header[at++] = 0x80 | (point & 0x3f)
+        i++
+      } else {
+        header[at++] = 0xef
+        header[at++] = 0xbf
+        header[at++] = 0xbd
+      }
+    } else {
+      header[at++] = 0xe0 | (c >> 12)
+      header[at++] = 0x80 | ((c >> 6) & 0x3f)
+      header[at++] = 0x80 | (c & 0x3f)
+    }
+  }
+}
+
+/** putNumber writes `,` and a number as JSON.stringify does. */
+function putNumber(n: number): void {
+  putByte(0x2c)
+  putInteger(n)
+}
+
+/** putQuotedU64 writes `,` and a bigint as a JSON string of its decimal digits. */
+function putQuotedU64(z: bigint): void {
+  putByte(0x2c)
+  putByte(0x22)
+  if (z >= SAFE_MIN && z <= SAFE_MAX) putInteger(Number(z))
+  else putText(String(z))
+  putByte(0x22)
+}
+
+/** putInteger writes a number's decimal digits (anything but a safe integer as String or JSON would: non-finite as null). */
+function putInteger(n: number): void {
+  if (!Number.isSafeInteger(n)) return putText(Number.isFinite(n) ? String(n) : 'null')
+  if (n < 0) {
+    putByte(0x2d)
+    n = -n
+  }
+  if (n < 1e8) return putDigits(n, 0)
+  // Split so each half fits 32-bit integer arithmetic: 2^53 / 1e8 < 2^31.
+  const high = Math.floor(n / 1e8)
+  putDigits(high, 0)
+  putDigits(n - high * 1e8, 8)
+}
+
+/** putDigits writes `n` (below 2^31) in decimal, zero-padded to `width` digits. */
+function putDigits(n: number, width: number): void {
+  let digits = 1
+  for (let rest = (n / 10) | 0; rest > 0; rest = (rest / 10) | 0) digits++
+  if (digits < width) digits = width
+  at += digits
+  for (let i = at - 1; i >= at - digits; i--) {
+    const rest = (n / 10) | 0
+    header[i] = 0x30 + n - rest * 10
+    n = rest
+  }
+}
+
+/** needsJsonEscape tells whether JSON.stringify would escape anything in `text` (surrogates included, to be safe). */
+function needsJsonEscape(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return true
+  }
+  return false
 }
 
 function aclText(acl: readonly Acl[]): string {
