@@ -19,7 +19,7 @@ import type { AuthId, WriteRequest } from '../requests/index.js'
  *   SESSION_MOVED. Claims make no txn.
  */
 export type ForwardPayload =
-  | { kind: 'write'; request: WriteRequest; identities: AuthId[] }
+  | { kind: 'write'; request: WriteRequest; identities: readonly AuthId[] }
   | { kind: 'createSession'; timeoutMs: number; password: Uint8Array }
   | { kind: 'closeSession' }
   | { kind: 'claimSession' }
@@ -35,9 +35,13 @@ const WRITE_OPS_FORWARDED = new Set(['create', 'set', 'delete', 'setAcl', 'multi
 /** IDENTITIES_MAX bounds the identities one forwarded write carries (a connection may addAuth that many). */
 export const IDENTITIES_MAX = 16
 
-function checkIdentities(value: unknown): AuthId[] | null {
-  if (value === undefined) return []
+/** NO_IDENTITIES is the identities of a write from a connection that never authenticated (the usual case). */
+const NO_IDENTITIES: readonly AuthId[] = Object.freeze([])
+
+function checkIdentities(value: unknown): readonly AuthId[] | null {
+  if (value === undefined) return NO_IDENTITIES
   if (!Array.isArray(value) || value.length > IDENTITIES_MAX) return null
+  if (value.length === 0) return NO_IDENTITIES
   const out: AuthId[] = []
   for (const item of value as unknown[]) {
     if (!isRecord(item) || typeof item.scheme !== 'string' || typeof item.id !== 'string')

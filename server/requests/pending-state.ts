@@ -39,6 +39,9 @@ export interface NodeView {
   ephemeralFootprintOf(sessionId: SessionId): EphemeralFootprint
 }
 
+/** NO_SESSIONS is the sessions list of a record no ephemeral is involved in. */
+const NO_SESSIONS: readonly SessionId[] = Object.freeze([])
+
 /** PendingStateError is a caller bug: a txn registered out of zxid order. */
 export class PendingStateError extends Error {
   override readonly name = 'PendingStateError'
@@ -50,7 +53,7 @@ interface PendingRecord {
   zxid: Zxid
   node: Readonly<PendingNode> | null
   /** Sessions whose ephemeral index lists this path (the owner before or after a change). */
-  sessions: SessionId[]
+  sessions: readonly SessionId[]
   /** The path's ephemeral owner in the tree (0n: none), as last read: the footprint deltas count from it. */
   treeOwner: SessionId
 }
@@ -112,6 +115,13 @@ export class PendingState {
     }
   }
 
+  /** ownerAt is the session owning `path` as an ephemeral once every prepared txn is applied (0n: none or no node). */
+  ownerAt(path: string): SessionId {
+    const record = this.records.get(path)
+    if (record !== undefined) return ownerOf(record.node)
+    return this.tree.getNode(path)?.ephemeralOwner ?? 0n
+  }
+
   /**
    * checkZxid throws PendingStateError unless `zxid` is newer than every registered txn
    * and than the tree: an older one would leave records no apply ever drops.
@@ -133,18 +143,20 @@ export class PendingState {
     const paths: string[] = []
     for (const [path, node] of changes) {
       const previous = this.records.get(path)
-      const sessions = new Set(previous?.sessions)
-      const before = this.get(path)
-      if (before !== null && before.ephemeralOwner !== 0n) sessions.add(before.ephemeralOwner)
-      if (node !== null && node.ephemeralOwner !== 0n) sessions.add(node.ephemeralOwner)
+      const ownerBefore = this.ownerAt(path)
+      const ownerAfter = ownerOf(node)
+      // Most writes touch no ephemeral: they share the previous (usually empty) list.
+      let sessions = previous?.sessions ?? NO_SESSIONS
+      if (ownerBefore !== 0n && !sessions.includes(ownerBefore))
+        sessions = [...sessions, ownerBefore]
+      if (ownerAfter !== 0n && !sessions.includes(ownerAfter)) sessions = [...sessions, ownerAfter]
       for (const sessionId of sessions) this.changesOf(sessionId).add(path)
-      moveFootprint(this.footprintDeltas, path, ownerOf(before), ownerOf(node))
-      // Without a record, `before` is the tree's node.
-      const treeOwner = previous?.treeOwner ?? ownerOf(before)
+      moveFootprint(this.footprintDeltas, path, ownerBefore, ownerAfter)
+      const treeOwner = previous?.treeOwner ?? ownerBefore
       this.records.set(path, {
         zxid,
         node: node === null ? null : { ...node },
-        sessions: [...sessions],
+        sessions,
         treeOwner,
       })
       paths.push(path)
@@ -237,7 +249,8 @@ export class PendingState {
  */
 export class ScratchView implements NodeView {
   private readonly buffered = new Map<string, PendingNode | null>()
-  private readonly footprintDeltas = new Map<SessionId, EphemeralFootprint>()
+  /** Made on the first change of an ephemeral's owner: most requests change none. */
+  private footprintDeltas: Map<SessionId, EphemeralFootprint> | undefined
 
   /** The scratch layer reads through to `pending` for paths it has not changed. */
   constructor(private readonly pending: PendingState) {}
@@ -250,14 +263,17 @@ export class ScratchView implements NodeView {
 
   /** put buffers a change. */
   put(path: string, node: PendingNode | null): void {
-    moveFootprint(this.footprintDeltas, path, ownerOf(this.get(path)), ownerOf(node))
+    const buffered = this.buffered.get(path)
+    const from = buffered !== undefined ? ownerOf(buffered) : this.pending.ownerAt(path)
+    const to = ownerOf(node)
+    if (from !== to) moveFootprint((this.footprintDeltas ??= new Map()), path, from, to)
     this.buffered.set(path, node)
   }
 
   /** ephemeralFootprintOf is the pending footprint of a session with this request's changes on top. */
   ephemeralFootprintOf(sessionId: SessionId): EphemeralFootprint {
     const pending = this.pending.ephemeralFootprintOf(sessionId)
-    const delta = this.footprintDeltas.get(sessionId)
+    const delta = this.footprintDeltas?.get(sessionId)
     return delta === undefined
       ? pending
       : { count: pending.count + delta.count, pathBytes: pending.pathBytes + delta.pathBytes }

@@ -123,25 +123,32 @@ export class TxnBuilder {
       ephemeralsPerSessionMax,
       identities,
     }
-    const op = this.withinTxnLimit(this.build(scratch, request, context), header, request)
-    this.pending.record(header.zxid, op.type === 'error' ? [] : scratch.changes())
-    return { ...header, op }
+    const txn = this.withinTxnLimit(
+      { ...header, op: this.build(scratch, request, context) },
+      request,
+    )
+    this.pending.record(header.zxid, txn.op.type === 'error' ? [] : scratch.changes())
+    return txn
   }
 
   /**
-   * withinTxnLimit returns `op` when its txn fits the txn limit, else an error op saying
+   * withinTxnLimit returns `txn` when it fits the txn limit, else one with an error op saying
    * by how much it does not: a txn that could not be logged or sent to the followers
    * must never be proposed, let alone acknowledged. An error op's reason is clipped to
    * what the txn shape allows (a reason may quote a path of 4 KiB twice).
    */
-  private withinTxnLimit(op: TxnOp, header: TxnHeader, request: WriteRequest): TxnOp {
-    if (op.type === 'error') return { ...op, reason: clipReason(op.reason) }
-    const bytes = txnBytesBound({ ...header, op })
-    if (bytes <= this.options.txnBytesMax) return op
-    return errorOp({
-      code: ErrorCode.BAD_ARGUMENTS,
-      reason: `this ${request.op} makes a txn of up to ${bytes} bytes, over the txn limit of ${this.options.txnBytesMax} bytes`,
-    })
+  private withinTxnLimit(txn: Txn, request: WriteRequest): Txn {
+    const op = txn.op
+    if (op.type === 'error') return { ...txn, op: { ...op, reason: clipReason(op.reason) } }
+    const bytes = txnBytesBound(txn)
+    if (bytes <= this.options.txnBytesMax) return txn
+    return {
+      ...txn,
+      op: errorOp({
+        code: ErrorCode.BAD_ARGUMENTS,
+        reason: `this ${request.op} makes a txn of up to ${bytes} bytes, over the txn limit of ${this.options.txnBytesMax} bytes`,
+      }),
+    }
   }
 
   private build(scratch: ScratchView, request: WriteRequest, context: ValidationContext): TxnOp {
