@@ -427,6 +427,10 @@ export class PeerLinks {
       maxPayload: this.settings.frameBytesMax,
       perMessageDeflate: false,
       followRedirects: false,
+      // A zero masking key: ws then neither copies nor XORs what this side sends, and the
+      // acceptor skips unmasking. Masking only keeps a browser script from poisoning a
+      // proxy's cache (RFC 6455, 10.3); this is an authenticated member-to-member link.
+      generateMask: zeroMask,
       // Vouches for this connection's slot on the acceptor before any round trip (peer-admission-token.ts).
       headers: {
         [ADMISSION_HEADER]: createAdmissionToken(
@@ -685,4 +689,9 @@ function listen(server: http.Server, host: string, port: number): Promise<void> 
       resolve()
     })
   })
+}
+
+/** zeroMask fills a WebSocket masking key with zeros (see the dial options). */
+function zeroMask(mask: Uint8Array): void {
+  mask.fill(0)
 }
