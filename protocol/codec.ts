@@ -4,7 +4,7 @@
  * stable code, and, when the frame was a request whose `xid` could be read, that xid
  * so the server can answer the request instead of dropping the connection.
  */
-import { Packr } from 'msgpackr'
+import { Packr, RESERVE_START_SPACE } from 'msgpackr'
 import { ErrorCode } from './error-codes.js'
 import {
   DATA_BYTES_MAX,
@@ -67,6 +67,20 @@ const packr = new Packr({
 /** encodeMessage packs any protocol value to bytes. */
 export function encodeMessage(value: unknown): Uint8Array {
   return packr.pack(value)
+}
+
+/** HEADER_ROOM_BYTES_MAX is the most room encodeMessageAfterRoom leaves. */
+export const HEADER_ROOM_BYTES_MAX = 255
+
+/**
+ * encodeMessageAfterRoom packs a value after `roomBytes` bytes (at most 255) left
+ * for the caller to fill with its own header: a framed record costs no second buffer
+ * and no copy. The room's bytes are undefined until the caller writes them.
+ */
+export function encodeMessageAfterRoom(value: unknown, roomBytes: number): Uint8Array {
+  if (!Number.isInteger(roomBytes) || roomBytes < 0 || roomBytes > HEADER_ROOM_BYTES_MAX)
+    throw new RangeError(`header room of ${roomBytes} bytes: must be 0-${HEADER_ROOM_BYTES_MAX}`)
+  return packr.pack(value, RESERVE_START_SPACE | roomBytes)
 }
 
 /**

@@ -15,7 +15,7 @@
  * where the log ends.
  */
 import { crc32 } from 'node:zlib'
-import { decodeMessage, encodeMessage } from '../../protocol/codec.js'
+import { decodeMessage, encodeMessageAfterRoom } from '../../protocol/codec.js'
 import type { Txn } from '../../protocol/txn.js'
 import type { Zxid } from '../../protocol/zxid.js'
 import { checkTxn } from '../../protocol/txn-shape.js'
@@ -66,12 +66,11 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeader | { proble
 
 /** encodeRecord frames one txn as a log record. */
 export function encodeRecord(txn: Txn): Uint8Array {
-  const payload = encodeMessage(txn)
-  const bytes = new Uint8Array(RECORD_HEADER_BYTES + payload.length)
-  const view = new DataView(bytes.buffer)
-  view.setUint32(0, payload.length)
+  // The txn is packed behind room for the header: one buffer, no copy (every txn logged comes here).
+  const bytes = encodeMessageAfterRoom(txn, RECORD_HEADER_BYTES)
+  const view = new DataView(bytes.buffer, bytes.byteOffset, RECORD_HEADER_BYTES)
+  view.setUint32(0, bytes.length - RECORD_HEADER_BYTES)
   view.setBigUint64(8, txn.zxid)
-  bytes.set(payload, RECORD_HEADER_BYTES)
   // Never empty: the zxid alone is 8 bytes (see digest.ts on crc32 of empty arrays).
   view.setUint32(4, crc32(bytes.subarray(8)))
   return bytes

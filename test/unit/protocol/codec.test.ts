@@ -16,6 +16,7 @@ import {
   encodeClientMessage,
   extensionOffset,
   encodeMessage,
+  encodeMessageAfterRoom,
   encodeServerMessage,
   type ClientMessage,
   type ServerMessage,
@@ -370,5 +371,25 @@ describe('msgpack extension types are refused on every decoder', () => {
     // Only that exact token: type 0 with other data, or data 0 with another type, is an extension.
     expect(extensionOffset(Uint8Array.of(0xd4, 0x00, 0x01))).toBe(0)
     expect(extensionOffset(Uint8Array.of(0xd4, 0x01, 0x00))).toBe(0)
+  })
+})
+
+describe('encodeMessageAfterRoom', () => {
+  it('packs the value after the room asked for, and later packs leave it intact', () => {
+    const value = { zxid: 7n, path: '/a', data: new Uint8Array([1, 2, 3]) }
+    const packed = encodeMessageAfterRoom(value, 16)
+    packed.fill(0xee, 0, 16)
+    const alone = [...encodeMessage(value)]
+    expect([...packed.subarray(16)]).toEqual(alone)
+    // msgpackr packs into a shared buffer: what was handed out must survive later packs.
+    for (let i = 0; i < 2000; i++) encodeMessage({ filler: new Uint8Array(100) })
+    expect([...packed.subarray(16)]).toEqual(alone)
+    expect(packed.subarray(0, 16).every((b) => b === 0xee)).toBe(true)
+    expect([...encodeMessageAfterRoom(value, 0)]).toEqual(alone)
+  })
+
+  it('refuses room outside 0-255', () => {
+    expect(() => encodeMessageAfterRoom(1, 256)).toThrow(RangeError)
+    expect(() => encodeMessageAfterRoom(1, -1)).toThrow(RangeError)
   })
 })
