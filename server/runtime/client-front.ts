@@ -885,12 +885,13 @@ export class ClientFront {
   onApplied(txn: Txn, applied: ApplyResult): void {
     const notifications = this.host.watches.trigger(applied.changes, txn.zxid)
     if (notifications.length > 0) {
-      const deletedAcls = new Map<string, readonly Acl[]>()
+      // A node the txn deleted is judged by the ACL its change carries (see mayHear).
+      const changeAcls = new Map<string, readonly Acl[]>()
       for (const change of applied.changes)
-        if (change.acl !== undefined) deletedAcls.set(change.path, change.acl)
+        if (change.acl !== undefined) changeAcls.set(change.path, change.acl)
       for (const { watcher, event } of notifications) {
         const target = this.connections.get(watcher)
-        if (target !== undefined && this.mayHear(target, event.path, deletedAcls.get(event.path)))
+        if (target !== undefined && this.mayHear(target, event.path, changeAcls.get(event.path)))
           this.send(target, event)
       }
     }

@@ -38,7 +38,7 @@ import type { ClientSocket } from '../net/client-listener.js'
 import { TxnBuilder } from '../requests/index.js'
 import { SessionIdGenerator, SessionTable, type SessionTableOptions } from '../sessions/index.js'
 import type { DataTree } from '../tree/index.js'
-import { ChangeWindow, WatchRegistry, type WatchChange } from '../watches/index.js'
+import { ChangeWindow, WatchRegistry } from '../watches/index.js'
 import { ClientFront, type FrontBug } from './client-front.js'
 import type { ReplicaClock } from './clock.js'
 import { frameBytesMaxFor, txnBuilderOptionsFor, type ServerConfig } from './config.js'
@@ -386,29 +386,16 @@ export class Replica {
     const replay = txn.zxid <= this.fuzzyThroughZxid
     const applied = this.treeNow.apply(txn, { replay })
     // Over a fuzzy snapshot the tree may report fewer changes than the txn made: the
-    // window cannot vouch for them and starts again after this txn.
+    // window cannot vouch for them and starts again after this txn. Otherwise each change
+    // carries its node's ACL right after the txn, which a replay from the window judges by.
     if (replay) this.window.restart(txn.zxid)
-    else this.window.record(txn.zxid, this.withAcls(applied.changes))
+    else this.window.record(txn.zxid, applied.changes)
     this.sessionsNow.apply(txn)
     this.builder.onApplied(txn.zxid)
     this.duties.onApplied(txn)
     this.options.metrics.onCommitted(txn.zxid)
     this.options.observer?.applied(previousZxid, txn)
     this.front.onApplied(txn, applied)
-  }
-
-  /**
-   * withAcls gives each change the ACL its node has right after the txn (a deleted
-   * node's comes with the change), for the window: a replay judges who may hear of a
-   * change by it, also once the node is gone (a node created and deleted since must not
-   * be dropped from every replay, nor revealed to those who could not read it).
-   */
-  private withAcls(changes: readonly WatchChange[]): WatchChange[] {
-    return changes.map((change) => {
-      if (change.acl !== undefined) return change
-      const acl = this.treeNow.getNode(change.path)?.acl
-      return acl === undefined ? change : { ...change, acl }
-    })
   }
 
   /** afterApply answers reads, follows role changes and lets the leader prepare requests. */

@@ -42,7 +42,11 @@ import {
 export interface TreeChange {
   type: WatchEventType
   path: string
-  /** acl is a deleted node's ACL: only those who could read it may hear of its deletion. */
+  /**
+   * acl is the ACL of the change's node: a deleted node's as it was (only those who
+   * could read it may hear of its deletion), any other's as it is right after the txn.
+   * Undefined when the node is gone and was not deleted by this change, or in replay.
+   */
   acl?: readonly Acl[]
 }
 
@@ -310,11 +314,22 @@ export class DataTree {
     this.replayMode = options.replay === true || txn.zxid <= this.lastAppliedZxid
     try {
       this.applyOp(txn, txn.op, result)
+      // Replays (recovery over a fuzzy snapshot) feed no change window: no ACLs needed.
+      if (!this.replayMode) this.attachAcls(result.changes)
     } finally {
       this.replayMode = false
     }
     if (txn.zxid > this.lastAppliedZxid) this.lastAppliedZxid = txn.zxid
     return result
+  }
+
+  /** attachAcls gives each change without one its node's ACL after the txn (see TreeChange.acl). */
+  private attachAcls(changes: TreeChange[]): void {
+    for (const change of changes) {
+      if (change.acl !== undefined) continue
+      const acl = this.nodes.get(change.path)?.acl
+      if (acl !== undefined) change.acl = acl
+    }
   }
 
   private applyOp(txn: Txn, op: TxnOp | TxnCheck, result: ApplyResult): void {

@@ -48,9 +48,9 @@ export interface WatchChange {
   type: WatchEventType
   path: string
   /**
-   * acl decides who may hear of the change: a deleted node's ACL, as the tree reports it
-   * (the node is gone by then); in the change window, every change's node ACL as it was
-   * right after the txn, so a replay can judge a node that is gone since.
+   * acl decides who may hear of the change, as the tree reports it: a deleted node's ACL
+   * as it was (the node is gone by then), any other node's as it is right after the txn.
+   * The change window keeps it, so a replay can judge a node that is gone since.
    */
   acl?: readonly Acl[]
 }

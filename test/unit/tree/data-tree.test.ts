@@ -215,21 +215,22 @@ describe('changes and outcomes', () => {
     expect(
       k.apply(k.prepare({ op: 'create', path: '/w/e', data: bytes(''), mode: 'ephemeral' }, 7n)),
     ).toEqual({
+      // Each change carries its node's ACL right after the txn (the change window keeps it).
       changes: [
-        { type: 'created', path: '/w/e' },
-        { type: 'childrenChanged', path: '/w' },
+        { type: 'created', path: '/w/e', acl: [...OPEN_ACL_UNSAFE] },
+        { type: 'childrenChanged', path: '/w', acl: [...OPEN_ACL_UNSAFE] },
       ],
       outcomes: [{ type: 'create', path: '/w/e', stat: k.tree.stat('/w/e') }],
     })
     expect(k.apply(k.prepare({ op: 'set', path: '/w', data: bytes('d'), version: -1 }))).toEqual({
-      changes: [{ type: 'dataChanged', path: '/w' }],
+      changes: [{ type: 'dataChanged', path: '/w', acl: [...OPEN_ACL_UNSAFE] }],
       outcomes: [{ type: 'set', stat: k.tree.stat('/w') }],
     })
     k.create('/w/p')
     expect(k.apply(k.prepare({ op: 'delete', path: '/w/p', version: -1 }))).toEqual({
       changes: [
         { type: 'deleted', path: '/w/p', acl: [...OPEN_ACL_UNSAFE] },
-        { type: 'childrenChanged', path: '/w' },
+        { type: 'childrenChanged', path: '/w', acl: [...OPEN_ACL_UNSAFE] },
       ],
       outcomes: [{ type: 'delete' }],
     })
@@ -249,12 +250,13 @@ describe('changes and outcomes', () => {
         ],
       }),
     )
+    // /m/a is gone after the txn: its creation and change carry no ACL, its deletion the one it had.
     expect(result.changes).toEqual([
       { type: 'created', path: '/m/a' },
-      { type: 'childrenChanged', path: '/m' },
+      { type: 'childrenChanged', path: '/m', acl: [...OPEN_ACL_UNSAFE] },
       { type: 'dataChanged', path: '/m/a' },
       { type: 'deleted', path: '/m/a', acl: [...OPEN_ACL_UNSAFE] },
-      { type: 'childrenChanged', path: '/m' },
+      { type: 'childrenChanged', path: '/m', acl: [...OPEN_ACL_UNSAFE] },
     ])
     expect(result.outcomes.map((o) => o.type)).toEqual(['check', 'create', 'set', 'delete'])
   })
@@ -287,9 +289,9 @@ describe('closeSession', () => {
     const result = k.close(7n)
     expect(result.changes).toEqual([
       { type: 'deleted', path: '/s/a', acl: [...OPEN_ACL_UNSAFE] },
-      { type: 'childrenChanged', path: '/s' },
+      { type: 'childrenChanged', path: '/s', acl: [...OPEN_ACL_UNSAFE] },
       { type: 'deleted', path: '/s/b', acl: [...OPEN_ACL_UNSAFE] },
-      { type: 'childrenChanged', path: '/s' },
+      { type: 'childrenChanged', path: '/s', acl: [...OPEN_ACL_UNSAFE] },
     ])
     expect(result.outcomes).toEqual([])
     expect(k.tree.children('/s')).toEqual(['other'])
