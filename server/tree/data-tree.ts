@@ -392,13 +392,13 @@ export class DataTree {
     this.insert(op.path, node)
     // Counters only move forward (ZooKeeper's DataTree.createNode): replaying an old
     // create over a newer parent must not roll back its cversion or pzxid.
-    this.update(parentPath, parent, (p) => {
-      addChild(p, baseName(op.path))
-      if (txn.zxid >= p.pzxid) {
-        p.cversion = op.parentCversion
-        p.pzxid = txn.zxid
-      }
-    })
+    this.unhash(parent)
+    addChild(parent, baseName(op.path))
+    if (txn.zxid >= parent.pzxid) {
+      parent.cversion = op.parentCversion
+      parent.pzxid = txn.zxid
+    }
+    this.rehash(parentPath, parent)
     result.changes.push(
       { type: 'created', path: op.path },
       { type: 'childrenChanged', path: parentPath },
@@ -409,12 +409,12 @@ export class DataTree {
   private applySet(txn: Txn, op: TxnSet, result: ApplyResult): void {
     const node = this.nodes.get(op.path)
     if (node !== undefined) {
-      this.update(op.path, node, (n) => {
-        n.data = ownedBytes(op.data)
-        n.version = op.version
-        n.mzxid = txn.zxid
-        n.mtime = txn.timeMs
-      })
+      this.unhash(node)
+      node.data = ownedBytes(op.data)
+      node.version = op.version
+      node.mzxid = txn.zxid
+      node.mtime = txn.timeMs
+      this.rehash(op.path, node)
       result.changes.push({ type: 'dataChanged', path: op.path })
     } else if (!this.replayMode) {
       throw new TreeAssertionError(`set ${op.path} at zxid ${txn.zxid}: the node does not exist`)
@@ -425,10 +425,10 @@ export class DataTree {
   private applySetAcl(op: TxnSetAcl, result: ApplyResult): void {
     const node = this.nodes.get(op.path)
     if (node !== undefined) {
-      this.update(op.path, node, (n) => {
-        n.acl = this.internAcl(op.acl)
-        n.aversion = op.aversion
-      })
+      this.unhash(node)
+      node.acl = this.internAcl(op.acl)
+      node.aversion = op.aversion
+      this.rehash(op.path, node)
     } else if (!this.replayMode) {
       throw new TreeAssertionError(`setAcl ${op.path}: the node does not exist`)
     }
@@ -708,10 +708,14 @@ export class DataTree {
   }
 
   /** update mutates a node and refreshes its share of the digest. */
-  private update(path: string, node: ZNode, change: (node: ZNode) => void): void {
+  /** unhash takes a node out of the digest and data total before it is changed in place; rehash puts it back. */
+  private unhash(node: ZNode): void {
     this.digestValue = addHash(this.digestValue, node.hash, -1)
     this.dataBytesTotal -= node.data.length
-    change(node)
+  }
+
+  /** rehash puts a node changed in place back into the digest and data total (see unhash). */
+  private rehash(path: string, node: ZNode): void {
     this.dataBytesTotal += node.data.length
     node.hash = nodeHash(path, node)
     this.digestValue = addHash(this.digestValue, node.hash, 1)
@@ -738,10 +742,10 @@ export class DataTree {
     }
     if (node !== undefined) this.detach(path, node)
     if (parent !== undefined && (node !== undefined || zxid > parent.pzxid)) {
-      this.update(parentPath, parent, (p) => {
-        removeChild(p, baseName(path))
-        if (zxid > p.pzxid) p.pzxid = zxid
-      })
+      this.unhash(parent)
+      removeChild(parent, baseName(path))
+      if (zxid > parent.pzxid) parent.pzxid = zxid
+      this.rehash(parentPath, parent)
     }
     return node !== undefined
   }

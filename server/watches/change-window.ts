@@ -110,7 +110,9 @@ export class ChangeWindow {
     if (changes.length === 0) return
     let bytes = 0
     for (const change of changes) bytes += changeBytes(change)
-    this.entries.push({ zxid, changes, bytes, recordedBefore: this.recorded })
+    // A copy of exactly this size: the caller's array was grown by push (to 17 slots for
+    // one or two changes), and the window keeps what it records for many txns.
+    this.entries.push({ zxid, changes: changes.slice(), bytes, recordedBefore: this.recorded })
     this.recorded += changes.length
     this.changeCount += changes.length
     this.byteCount += bytes
