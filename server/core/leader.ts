@@ -36,8 +36,6 @@ import type {
 import {
   COUNTER_MAX,
   batchesWithin,
-  counterOf,
-  epochOf,
   formatZxid,
   makeZxid,
   txnBytesBound,
@@ -63,6 +61,13 @@ export class LeadingRole implements RoleBehavior {
   readonly role: Role = 'leading'
   private readonly host: RoleHost
   private leaderEpoch: number | undefined
+  /**
+   * The zxids this leadership's epoch starts at (counter 0) and ends at (COUNTER_MAX),
+   * set with leaderEpoch: nextZxid runs twice per write, and splitting the last zxid
+   * into epoch and counter would cost bigint arithmetic each time.
+   */
+  private epochFirstZxid: Zxid = 0n
+  private epochLastZxid: Zxid = 0n
   private stage: LeaderStage = 'discovery'
   private readonly followers = new Map<ServerId, FollowerProgress>()
   private readonly startTick: number
@@ -203,8 +208,9 @@ export class LeadingRole implements RoleBehavior {
     if (this.counterExhausted())
       throw new CoreError('COUNTER_EXHAUSTED', `epoch ${this.leaderEpoch} has used every zxid`)
     const last = this.host.state.lastLoggedZxid
-    // Below COUNTER_MAX (checked above), so the next counter is simply one more.
-    return epochOf(last) === this.leaderEpoch ? last + 1n : makeZxid(this.leaderEpoch, 1)
+    // A leader's log holds no zxid of a later epoch, and this epoch's counter is below
+    // COUNTER_MAX (checked above): the next zxid is one more, or the epoch's first.
+    return last > this.epochFirstZxid ? last + 1n : this.epochFirstZxid + 1n
   }
 
   /** propose logs a txn and queues it for every follower; its zxid must be `nextZxid()`. */
@@ -281,6 +287,8 @@ export class LeadingRole implements RoleBehavior {
       if (p.acceptedEpoch > highest) highest = p.acceptedEpoch
     if (highest >= 0xffff_ffff) return this.host.becomeLooking('epoch numbers exhausted')
     this.leaderEpoch = highest + 1
+    this.epochFirstZxid = makeZxid(this.leaderEpoch, 0)
+    this.epochLastZxid = makeZxid(this.leaderEpoch, COUNTER_MAX)
     state.setAcceptedEpoch(this.leaderEpoch)
     for (const p of this.followers.values()) this.sendLeaderInfo(p)
     this.nextPingTick = state.tickNow
@@ -521,12 +529,8 @@ export class LeadingRole implements RoleBehavior {
   }
 
   private counterExhausted(): boolean {
-    const last = this.host.state.lastLoggedZxid
-    return (
-      this.leaderEpoch !== undefined &&
-      epochOf(last) === this.leaderEpoch &&
-      counterOf(last) >= COUNTER_MAX
-    )
+    // The counter never passes COUNTER_MAX, so only the epoch's very last zxid exhausts it.
+    return this.leaderEpoch !== undefined && this.host.state.lastLoggedZxid === this.epochLastZxid
   }
 
   // ------------------------------------------------------------------ heartbeats, requests, reads

@@ -6,7 +6,13 @@
  * message by message, plus the Ready/advance contract itself.
  */
 import { describe, expect, test } from 'vitest'
-import { makeZxid, type PeerMessage, type Txn, type Zxid } from '../../../protocol/index.js'
+import {
+  COUNTER_MAX,
+  makeZxid,
+  type PeerMessage,
+  type Txn,
+  type Zxid,
+} from '../../../protocol/index.js'
 import {
   AssertionError,
   CoreError,
@@ -520,6 +526,32 @@ describe('leader', () => {
       expect((err as CoreError).code).toBe('ZXID_MISMATCH')
     }
     expect(() => newPeer(1).propose(txn(z(1, 1)))).toThrow(/is looking/)
+  })
+
+  test('an epoch whose counter is used up takes no more proposals and ends the leadership', () => {
+    const peer = leader()
+    peer.receive(1, info(0))
+    take(peer)
+    peer.receive(1, {
+      type: 'ackEpoch',
+      epoch: 1,
+      fresh: true,
+      currentEpoch: 0,
+      lastLoggedZxid: 0n,
+    })
+    take(peer)
+    peer.receive(1, { type: 'ackNewLeader', epoch: 1, zxid: 0n })
+    take(peer)
+    // 2^32 proposals are out of reach: log one txn just below the end of the counter.
+    const state = (peer as unknown as { state: ReplicaState }).state
+    state.appendTxn(txn(z(1, COUNTER_MAX - 1)))
+    take(peer)
+    expect(peer.nextZxid()).toBe(z(1, COUNTER_MAX))
+    peer.propose(txn(z(1, COUNTER_MAX)))
+    take(peer)
+    expect(() => peer.nextZxid()).toThrow(expect.objectContaining({ code: 'COUNTER_EXHAUSTED' }))
+    peer.tick()
+    expect(peer.role).toBe('looking')
   })
 })
 
