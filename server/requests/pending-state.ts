@@ -39,6 +39,9 @@ export interface NodeView {
   ephemeralFootprintOf(sessionId: SessionId): EphemeralFootprint
 }
 
+/** NO_CHANGES is what an error txn records. */
+export const NO_CHANGES: ReadonlyMap<string, PendingNode | null> = new Map()
+
 /** NO_SESSIONS is the sessions list of a record no ephemeral is involved in. */
 const NO_SESSIONS: readonly SessionId[] = Object.freeze([])
 
@@ -138,10 +141,12 @@ export class PendingState {
    * record registers the txn `zxid` with the state it leaves each changed path in
    * (null: deleted). An error txn registers with no changes.
    */
-  record(zxid: Zxid, changes: Iterable<readonly [string, PendingNode | null]>): void {
+  record(zxid: Zxid, changes: ReadonlyMap<string, PendingNode | null>): void {
     this.checkZxid(zxid)
     const paths: string[] = []
-    for (const [path, node] of changes) {
+    // Keys, not entries: an entry is an array allocated per change, and this runs per write.
+    for (const path of changes.keys()) {
+      const node = changes.get(path) as PendingNode | null
       const previous = this.records.get(path)
       const ownerBefore = this.ownerAt(path)
       const ownerAfter = ownerOf(node)
@@ -290,7 +295,7 @@ export class ScratchView implements NodeView {
   }
 
   /** changes lists the buffered changes in the order they were made. */
-  changes(): Iterable<readonly [string, PendingNode | null]> {
+  changes(): ReadonlyMap<string, PendingNode | null> {
     return this.buffered
   }
 }

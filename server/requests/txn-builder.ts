@@ -30,7 +30,7 @@ import {
 } from '../../protocol/index.js'
 import type { DataTree } from '../tree/data-tree.js'
 import type { AuthId } from './acl.js'
-import { PendingState, ScratchView } from './pending-state.js'
+import { NO_CHANGES, PendingState, ScratchView } from './pending-state.js'
 import {
   checkCreateArguments,
   isFailure,
@@ -127,7 +127,7 @@ export class TxnBuilder {
       { ...header, op: this.build(scratch, request, context) },
       request,
     )
-    this.pending.record(header.zxid, txn.op.type === 'error' ? [] : scratch.changes())
+    this.pending.record(header.zxid, txn.op.type === 'error' ? NO_CHANGES : scratch.changes())
     return txn
   }
 
@@ -241,7 +241,7 @@ export class TxnBuilder {
 
   /** prepareCreateSession builds the txn that opens a session. */
   prepareCreateSession(header: TxnHeader, session: SessionSpec): Txn {
-    this.pending.record(header.zxid, [])
+    this.pending.record(header.zxid, NO_CHANGES)
     return {
       ...header,
       op: {
