@@ -418,6 +418,22 @@ const info = (acceptedEpoch: number, currentEpoch = 0, lastLoggedZxid: Zxid = 0n
   lastLoggedZxid,
 })
 
+/** establish has member 1 follow a fresh leader through epoch 1 until it may propose. */
+function establish(peer: Peer): void {
+  peer.receive(1, info(0))
+  take(peer)
+  peer.receive(1, {
+    type: 'ackEpoch',
+    epoch: 1,
+    fresh: true,
+    currentEpoch: 0,
+    lastLoggedZxid: 0n,
+  })
+  take(peer)
+  peer.receive(1, { type: 'ackNewLeader', epoch: 1, zxid: 0n })
+  take(peer)
+}
+
 describe('leader', () => {
   test('the new epoch is 1 + the highest acceptedEpoch of a quorum, persisted before LEADERINFO leaves', () => {
     const peer = leader({ ...empty, acceptedEpoch: 2, currentEpoch: 1 })
@@ -505,18 +521,7 @@ describe('leader', () => {
     const peer = leader()
     expect(() => peer.propose(txn(z(1, 1)))).toThrow(CoreError)
     expect(() => peer.nextZxid()).toThrow(/not an established leader/)
-    peer.receive(1, info(0))
-    take(peer)
-    peer.receive(1, {
-      type: 'ackEpoch',
-      epoch: 1,
-      fresh: true,
-      currentEpoch: 0,
-      lastLoggedZxid: 0n,
-    })
-    take(peer)
-    peer.receive(1, { type: 'ackNewLeader', epoch: 1, zxid: 0n })
-    take(peer)
+    establish(peer)
     expect(peer.canPropose()).toBe(true)
     expect(peer.nextZxid()).toBe(z(1, 1))
     try {
@@ -530,18 +535,7 @@ describe('leader', () => {
 
   test('an epoch whose counter is used up takes no more proposals and ends the leadership', () => {
     const peer = leader()
-    peer.receive(1, info(0))
-    take(peer)
-    peer.receive(1, {
-      type: 'ackEpoch',
-      epoch: 1,
-      fresh: true,
-      currentEpoch: 0,
-      lastLoggedZxid: 0n,
-    })
-    take(peer)
-    peer.receive(1, { type: 'ackNewLeader', epoch: 1, zxid: 0n })
-    take(peer)
+    establish(peer)
     // 2^32 proposals are out of reach: log one txn just below the end of the counter.
     const state = (peer as unknown as { state: ReplicaState }).state
     state.appendTxn(txn(z(1, COUNTER_MAX - 1)))
