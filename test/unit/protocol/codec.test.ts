@@ -388,6 +388,13 @@ describe('encodeMessageAfterRoom', () => {
     expect([...encodeMessageAfterRoom(value, 0)]).toEqual(alone)
   })
 
+  it('keeps the room when the value outgrows the shared buffer', () => {
+    const big = { zxid: 8n, data: new Uint8Array(300_000).fill(7) }
+    const packed = encodeMessageAfterRoom(big, 16)
+    expect(packed.length).toBe(16 + encodeMessage(big).length)
+    expect(Buffer.from(packed.subarray(16)).equals(Buffer.from(encodeMessage(big)))).toBe(true)
+  })
+
   it('refuses room outside 0-255', () => {
     expect(() => encodeMessageAfterRoom(1, 256)).toThrow(RangeError)
     expect(() => encodeMessageAfterRoom(1, -1)).toThrow(RangeError)
