@@ -707,7 +707,6 @@ export class DataTree {
     this.nodes.delete(path)
   }
 
-  /** update mutates a node and refreshes its share of the digest. */
   /** unhash takes a node out of the digest and data total before it is changed in place; rehash puts it back. */
   private unhash(node: ZNode): void {
     this.digestValue = addHash(this.digestValue, node.hash, -1)
