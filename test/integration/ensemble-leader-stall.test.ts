@@ -13,7 +13,7 @@
  */
 import { afterEach, expect, it } from 'vitest'
 import { connect } from '../../client/index.js'
-import { finishEnsemble, startEnsemble, type Ensemble } from '../helpers/ensemble.js'
+import { fetchJson, finishEnsemble, startEnsemble, type Ensemble } from '../helpers/ensemble.js'
 import { missingAcked, startWriters, type Writers } from '../helpers/ensemble-writers.js'
 import { rawClient } from '../helpers/hostile.js'
 import { waitFor } from '../helpers/wait.js'
@@ -137,6 +137,11 @@ it(
     await e.member(old.id).kill('SIGSTOP')
     await e.leader({ among: others, timeoutMs: 20_000 })
     await e.member(old.id).kill('SIGCONT')
+    // One answered request shows the member runs again, and its overdue tick comes with
+    // it. Otherwise, on a loaded machine, the WebSocket upgrade may already wait in the
+    // socket when it resumes and be accepted in the same turn as the step-down, which
+    // then closes it (4005) before any answer.
+    await fetchJson(`${e.member(old.id).httpUrl}/health`, 10_000)
     // Its ticks did not run while it was stopped; without counting that time it would
     // believe it leads for one more leader timeout and take this session (then drop it).
     const client = await rawClient(e.member(old.id).url)
